@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { sql } from 'drizzle-orm';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { secureHeaders } from 'hono/secure-headers';
+import type { Logger } from 'pino';
+import type { Db } from './db/connect.ts';
+import { type AppEnv, authenticate, resolveTenant } from './http/auth.ts';
+import { ApiError } from './http/errors.ts';
+import type { Metrics } from './metrics.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
+import { appRoutes } from './routes/apps.ts';
+import { clusterRoutes } from './routes/clusters.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { tenantRoutes } from './routes/tenants.ts';
+import { usageRoutes } from './routes/usage.ts';
+import { userRoutes } from './routes/users.ts';
+import type { Supervisor } from './sessions/supervisor.ts';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface ApiDeps {
+  db: Db;
+  supervisor: Supervisor;
+  metrics: Metrics;
+  log: Logger;
+  adminToken?: string;
+}
+
+/** The control plane's HTTP API: request → authenticate → validate → decide → persist → act. */
+export function createApi(deps: ApiDeps) {
+  const { db, metrics, log } = deps;
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const details = result.error.issues.map((i) => ({
+          path: i.path.join('.'),
+          message: i.message,
+        }));
+        const first = details[0];
+        throw new ApiError(
+          400,
+          'invalid_request',
+          first ? `${first.path || 'request'}: ${first.message}` : 'invalid request',
+          { details },
+        );
+      }
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    const seconds = (performance.now() - started) / 1000;
+    const route = c.req.routePath;
+    metrics.requests.observe({ method: c.req.method, route, status: c.res.status }, seconds);
+    log.debug(
+      { method: c.req.method, path: c.req.path, status: c.res.status, ms: seconds * 1000 },
+      'request',
+    );
+  });
+  app.use('*', secureHeaders());
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError(
+          413,
+          'payload_too_large',
+          `request bodies are limited to ${MAX_BODY_BYTES} bytes`,
+        );
+      },
+    }),
+  );
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+      return c.json(err.body(), err.status);
+    }
+    if (err instanceof HTTPException && err.status < 500) {
+      // Hono's own 4xx, e.g. a body that is not JSON
+      return c.json({ error: { code: 'invalid_request', message: err.message } }, err.status);
+    }
+    log.error({ err, path: c.req.path }, 'unhandled error');
+    return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
+  });
+  app.notFound((c) =>
+    c.json(
+      { error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } },
+      404,
+    ),
+  );
+
+  app.get('/healthz', async (c) => {
+    await db.execute(sql`select 1`);
+    return c.json({ status: 'ok' });
+  });
+  app.get('/metrics', async (c) =>
+    c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  );
+
+  app.use('/v1/*', authenticate(db, deps.adminToken));
+  app.use('/v1/tenants/:tenant', resolveTenant(db));
+  app.use('/v1/tenants/:tenant/*', resolveTenant(db));
+
+  app.route('/', tenantRoutes(db));
+  app.route('/', userRoutes(db));
+  app.route('/', apiKeyRoutes(db));
+  app.route('/', appRoutes(db));
+  app.route('/', clusterRoutes(db));
+  app.route('/', sessionRoutes(deps));
+  app.route('/', usageRoutes(db));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'an API key, e.g. floe_…',
+  });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Floe control plane',
+      version: '0.1.0',
+      description: 'Tenants, users, API keys, apps, clusters, sessions and usage.',
+    },
+  });
+  mountDocs(app);
+  return app;
+}
+
+/** /docs: Swagger UI served from the swagger-ui-dist package, no CDN. */
+function mountDocs(app: OpenAPIHono<AppEnv>) {
+  const dist = join(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'), '..');
+  const assets: Record<string, string> = {
+    'swagger-ui.css': 'text/css',
+    'swagger-ui-bundle.js': 'text/javascript',
+  };
+  app.get('/docs/:asset', (c) => {
+    const name = c.req.param('asset');
+    const type = assets[name];
+    if (!type) return c.notFound();
+    return c.body(readFileSync(join(dist, name)), 200, {
+      'content-type': type,
+      'cache-control': 'public, max-age=86400',
+    });
+  });
+  app.get('/docs', (c) =>
+    c.html(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Floe control plane API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body><div id="ui"></div><script src="/docs/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui', deepLinking: true });</script>
+</body></html>`),
+  );
+}

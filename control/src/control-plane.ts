@@ -1,0 +1,123 @@
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { and, eq, isNull, notInArray, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { createApi } from './api.ts';
+import type { Config } from './config.ts';
+import { type Database, openDatabase } from './db/connect.ts';
+import { apiKeys, clusters, sessions } from './db/schema.ts';
+import { TERMINAL_STATES } from './domain/lifecycle.ts';
+import { LocalDriver } from './drivers/local.ts';
+import { newToken } from './http/auth.ts';
+import { createMetrics } from './metrics.ts';
+import { Supervisor } from './sessions/supervisor.ts';
+
+export interface ControlPlane {
+  database: Database;
+  api: ReturnType<typeof createApi>;
+  supervisor: Supervisor;
+  /** the platform-admin token generated at first start (null if one existed or was given) */
+  bootstrapToken: string | null;
+  localClusterId: string;
+  close(opts?: { terminateSessions?: boolean }): Promise<void>;
+}
+
+/**
+ * Assembles a control plane: database (migrated), first platform-admin key, the local
+ * cluster and its driver, reconciliation of sessions left by an earlier process, and
+ * the HTTP API. Serving it is the caller's business (see `listen`).
+ */
+export async function startControlPlane(config: Config, log: Logger): Promise<ControlPlane> {
+  const database = await openDatabase({
+    databaseUrl: config.DATABASE_URL,
+    dataDir: join(config.FLOE_DATA_DIR, 'pgdata'),
+    poolSize: config.FLOE_DB_POOL_SIZE,
+  });
+  const { db } = database;
+  const metrics = createMetrics(async () => {
+    const rows = await db
+      .select({ state: sessions.state, n: sql<number>`count(*)::int` })
+      .from(sessions)
+      .where(notInArray(sessions.state, [...TERMINAL_STATES]))
+      .groupBy(sessions.state);
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  });
+  const supervisor = new Supervisor(db, log, (to) => metrics.transitions.inc({ to }));
+
+  let bootstrapToken: string | null = null;
+  if (!config.FLOE_ADMIN_TOKEN) {
+    const [existing] = await db
+      .select({ id: apiKeys.id })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.role, 'platform-admin'), isNull(apiKeys.revokedAt)))
+      .limit(1);
+    if (!existing) {
+      const { token, prefix, hash } = newToken();
+      await db.insert(apiKeys).values({
+        id: uuidv7(),
+        name: 'bootstrap platform admin',
+        role: 'platform-admin',
+        prefix,
+        secretHash: hash,
+      });
+      bootstrapToken = token;
+    }
+  }
+
+  const driver = new LocalDriver({
+    logDir: join(config.FLOE_DATA_DIR, 'sessions'),
+    maxSessions: config.FLOE_LOCAL_MAX_SESSIONS,
+  });
+  const capacity = await driver.capacity();
+  const [found] = await db
+    .select()
+    .from(clusters)
+    .where(and(eq(clusters.name, 'local'), isNull(clusters.deletedAt)));
+  const [local] = found
+    ? await db
+        .update(clusters)
+        .set({ maxSessions: capacity.maxSessions, gpus: capacity.gpus, updatedAt: new Date() })
+        .where(eq(clusters.id, found.id))
+        .returning()
+    : await db
+        .insert(clusters)
+        .values({
+          id: uuidv7(),
+          name: 'local',
+          region: config.FLOE_REGION,
+          driver: 'local',
+          maxSessions: capacity.maxSessions,
+          gpus: capacity.gpus,
+        })
+        .returning();
+  const localClusterId = (local as { id: string }).id;
+  supervisor.attach(localClusterId, driver);
+  const reconciled = await supervisor.reconcile();
+  if (reconciled > 0) log.info({ sessions: reconciled }, 'reconciled sessions of an earlier run');
+
+  const api = createApi({ db, supervisor, metrics, log, adminToken: config.FLOE_ADMIN_TOKEN });
+  return {
+    database,
+    api,
+    supervisor,
+    bootstrapToken,
+    localClusterId,
+    async close(opts = {}) {
+      await supervisor.close({ terminate: opts.terminateSessions });
+      await database.close();
+    },
+  };
+}
+
+/** Serves the API; resolves with the bound port once listening. */
+export function listen(cp: ControlPlane, host: string, port: number) {
+  return new Promise<{ port: number; close(): Promise<void> }>((resolve) => {
+    const server = serve({ fetch: cp.api.fetch, hostname: host, port }, (info) =>
+      resolve({
+        port: info.port,
+        close: () => new Promise<void>((r) => server.close(() => r())),
+      }),
+    );
+  });
+}

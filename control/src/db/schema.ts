@@ -1,0 +1,200 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const timestamps = {
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+};
+
+// Rows that sessions (and so usage and billing) refer to are never hard-deleted: a
+// deleted tenant, user, app or cluster keeps its history, it only stops being usable.
+const deletedAt = timestamp('deleted_at', { withTimezone: true });
+
+export const tenants = pgTable(
+  'tenants',
+  {
+    id: uuid('id').primaryKey(),
+    slug: text('slug').notNull(),
+    name: text('name').notNull(),
+    maxSessions: integer('max_sessions'),
+    maxGpus: integer('max_gpus'),
+    gpuHoursPerMonth: integer('gpu_hours_per_month'),
+    allowedRegions: text('allowed_regions').array().notNull().default(sql`'{}'::text[]`),
+    ...timestamps,
+    deletedAt,
+  },
+  (t) => [uniqueIndex('tenants_slug_live').on(t.slug).where(sql`${t.deletedAt} is null`)],
+);
+
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    email: text('email').notNull(),
+    role: text('role', { enum: ['tenant-admin', 'member'] }).notNull(),
+    maxSessions: integer('max_sessions'),
+    maxGpus: integer('max_gpus'),
+    ...timestamps,
+    deletedAt,
+  },
+  (t) => [
+    uniqueIndex('users_email_live')
+      .on(t.tenantId, sql`lower(${t.email})`)
+      .where(sql`${t.deletedAt} is null`),
+  ],
+);
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey(),
+    // null for platform-admin keys, which belong to no tenant
+    tenantId: uuid('tenant_id').references(() => tenants.id),
+    userId: uuid('user_id').references(() => users.id),
+    name: text('name').notNull(),
+    role: text('role', { enum: ['platform-admin', 'tenant-admin', 'member'] }).notNull(),
+    prefix: text('prefix').notNull(),
+    secretHash: text('secret_hash').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    createdAt: timestamps.createdAt,
+  },
+  (t) => [
+    uniqueIndex('api_keys_secret_hash').on(t.secretHash),
+    index('api_keys_tenant').on(t.tenantId),
+  ],
+);
+
+export type EnvVars = Record<string, string>;
+
+export const apps = pgTable(
+  'apps',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    slug: text('slug').notNull(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    icon: text('icon'),
+    image: text('image'),
+    command: text('command').array(),
+    cpu: text('cpu').notNull(),
+    memory: text('memory').notNull(),
+    gpuSku: text('gpu_sku'),
+    gpuCount: integer('gpu_count').notNull().default(0),
+    persistenceSize: text('persistence_size'),
+    idleTimeoutSeconds: integer('idle_timeout_seconds'),
+    maxLifetimeSeconds: integer('max_lifetime_seconds'),
+    env: jsonb('env').$type<EnvVars>().notNull().default({}),
+    ...timestamps,
+    deletedAt,
+  },
+  (t) => [uniqueIndex('apps_slug_live').on(t.tenantId, t.slug).where(sql`${t.deletedAt} is null`)],
+);
+
+export type GpuInventory = { sku: string; count: number }[];
+
+export const clusters = pgTable(
+  'clusters',
+  {
+    id: uuid('id').primaryKey(),
+    name: text('name').notNull(),
+    region: text('region').notNull(),
+    driver: text('driver', { enum: ['local', 'kubernetes'] }).notNull(),
+    gpus: jsonb('gpus').$type<GpuInventory>().notNull().default([]),
+    maxSessions: integer('max_sessions'),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    ...timestamps,
+    deletedAt,
+  },
+  (t) => [uniqueIndex('clusters_name_live').on(t.name).where(sql`${t.deletedAt} is null`)],
+);
+
+export const SESSION_STATES = [
+  'requested',
+  'placed',
+  'starting',
+  'running',
+  'stopping',
+  'stopped',
+  'failed',
+] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+export type DriverRef = Record<string, string | number>;
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    // UUIDv7: time-ordered, so the id is also the pagination cursor
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+    appId: uuid('app_id')
+      .notNull()
+      .references(() => apps.id),
+    clusterId: uuid('cluster_id').references(() => clusters.id),
+    state: text('state', { enum: SESSION_STATES }).notNull(),
+    reason: text('reason'),
+    exitCode: integer('exit_code'),
+    gpuSku: text('gpu_sku'),
+    gpuCount: integer('gpu_count').notNull().default(0),
+    endpoint: text('endpoint'),
+    driverRef: jsonb('driver_ref').$type<DriverRef>(),
+    idempotencyKey: text('idempotency_key'),
+    requestHash: text('request_hash'),
+    ...timestamps,
+  },
+  (t) => [
+    // quota counts and placement read only active sessions; these stay small
+    index('sessions_tenant_active')
+      .on(t.tenantId, t.userId, t.gpuCount)
+      .where(sql`${t.state} not in ('stopped', 'failed')`),
+    index('sessions_cluster_active')
+      .on(t.clusterId, t.gpuSku, t.gpuCount)
+      .where(sql`${t.state} not in ('stopped', 'failed')`),
+    index('sessions_tenant_id').on(t.tenantId, t.id),
+    uniqueIndex('sessions_idempotency').on(t.tenantId, t.idempotencyKey),
+    check('sessions_gpu_count', sql`${t.gpuCount} >= 0`),
+  ],
+);
+
+export const sessionEvents = pgTable(
+  'session_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id),
+    tenantId: uuid('tenant_id').notNull(),
+    fromState: text('from_state', { enum: SESSION_STATES }),
+    toState: text('to_state', { enum: SESSION_STATES }).notNull(),
+    reason: text('reason'),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('session_events_session').on(t.sessionId, t.id),
+    // usage: the 'running' events of a tenant in a period
+    index('session_events_usage').on(t.tenantId, t.toState, t.at),
+  ],
+);

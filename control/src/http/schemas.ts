@@ -1,0 +1,331 @@
+// The API's contract: these zod schemas validate requests and generate /openapi.json.
+import { z } from '@hono/zod-openapi';
+import { SESSION_STATES } from '../db/schema.ts';
+
+const slug = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'lowercase letters, digits and dashes, 1–63')
+  .openapi({ example: 'acme' });
+const name = z.string().trim().min(1).max(200);
+const count = z.number().int().min(0).max(1_000_000);
+const limit = count.nullable();
+const quantity = (example: string) =>
+  z
+    .string()
+    .regex(
+      /^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|K|M|G|T)?$/,
+      'a Kubernetes quantity such as 2, 500m or 4Gi',
+    )
+    .openapi({ example });
+const region = z.string().regex(/^[a-z0-9-]{1,63}$/, 'lowercase letters, digits and dashes');
+const timestamp = z.iso.datetime({ offset: true });
+const id = z.uuid();
+
+export const IdOrSlugParam = z.string().min(1).max(100);
+
+export const TenantQuotas = z
+  .strictObject({
+    maxSessions: limit.default(null),
+    maxGpus: limit.default(null),
+    gpuHoursPerMonth: limit.default(null),
+  })
+  .openapi('TenantQuotas', { description: 'null means unlimited' });
+
+export const TenantCreate = z
+  .strictObject({
+    slug,
+    name,
+    quotas: TenantQuotas.default({ maxSessions: null, maxGpus: null, gpuHoursPerMonth: null }),
+    allowedRegions: z.array(region).max(100).default([]).openapi({ description: 'empty: any' }),
+  })
+  .openapi('TenantCreate');
+
+export const TenantPatch = z
+  .strictObject({
+    name: name.optional(),
+    quotas: z
+      .strictObject({ maxSessions: limit, maxGpus: limit, gpuHoursPerMonth: limit })
+      .partial()
+      .optional(),
+    allowedRegions: z.array(region).max(100).optional(),
+  })
+  .openapi('TenantPatch');
+
+export const Tenant = z
+  .object({
+    id,
+    slug: z.string(),
+    name: z.string(),
+    quotas: z.object({ maxSessions: limit, maxGpus: limit, gpuHoursPerMonth: limit }),
+    allowedRegions: z.array(z.string()),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Tenant');
+
+const UserLimits = z.strictObject({ maxSessions: limit, maxGpus: limit });
+
+export const UserCreate = z
+  .strictObject({
+    email: z.email().max(320),
+    role: z.enum(['tenant-admin', 'member']).default('member'),
+    limits: UserLimits.default({ maxSessions: null, maxGpus: null }),
+  })
+  .openapi('UserCreate');
+
+export const UserPatch = z
+  .strictObject({
+    role: z.enum(['tenant-admin', 'member']).optional(),
+    limits: UserLimits.partial().optional(),
+  })
+  .openapi('UserPatch');
+
+export const User = z
+  .object({
+    id,
+    tenantId: id,
+    email: z.string(),
+    role: z.enum(['tenant-admin', 'member']),
+    limits: z.object({ maxSessions: limit, maxGpus: limit }),
+    createdAt: z.string(),
+  })
+  .openapi('User');
+
+export const ApiKeyCreate = z
+  .strictObject({
+    name,
+    role: z.enum(['tenant-admin', 'member']),
+    user: z.string().min(1).max(320).optional().openapi({
+      description: 'id or email of the user the key acts as; required for member keys',
+    }),
+    expiresAt: timestamp.optional(),
+  })
+  .openapi('ApiKeyCreate');
+
+export const ApiKey = z
+  .object({
+    id,
+    tenantId: id.nullable(),
+    userId: id.nullable(),
+    name: z.string(),
+    role: z.enum(['platform-admin', 'tenant-admin', 'member']),
+    prefix: z.string().openapi({ description: 'first characters of the token, to recognise it' }),
+    expiresAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .openapi('ApiKey');
+
+export const ApiKeyCreated = ApiKey.extend({
+  token: z.string().openapi({ description: 'shown once; only its hash is stored' }),
+}).openapi('ApiKeyCreated');
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+
+const Resources = z.strictObject({
+  cpu: quantity('2').default('1'),
+  memory: quantity('4Gi').default('2Gi'),
+  gpus: z
+    .strictObject({
+      sku: region.openapi({ example: 'a100' }),
+      count: z.number().int().min(1).max(64),
+    })
+    .nullable()
+    .default(null),
+});
+
+// Without defaults, so that a PATCH changes only what it names.
+const AppFields = {
+  slug,
+  name,
+  description: z.string().max(2000),
+  icon: z.string().max(8192).nullable().openapi({ description: 'URL or data: URI' }),
+  image: z.string().min(1).max(512).nullable().openapi({
+    description: 'container image, for Kubernetes clusters',
+  }),
+  command: z
+    .array(z.string().min(1).max(4096))
+    .min(1)
+    .max(256)
+    .nullable()
+    .openapi({ description: 'argv, for the local runner', example: ['xterm'] }),
+  resources: Resources,
+  persistence: z.strictObject({ size: quantity('10Gi') }).nullable(),
+  idleTimeoutSeconds: z.number().int().min(60).max(31_536_000).nullable(),
+  maxLifetimeSeconds: z.number().int().min(60).max(31_536_000).nullable(),
+  env: z
+    .record(envName, z.string().max(32_768))
+    .refine((e) => Object.keys(e).length <= 200, 'at most 200 variables'),
+};
+
+export const AppCreate = z
+  .strictObject({
+    ...AppFields,
+    description: AppFields.description.default(''),
+    icon: AppFields.icon.default(null),
+    image: AppFields.image.default(null),
+    command: AppFields.command.default(null),
+    resources: Resources.default({ cpu: '1', memory: '2Gi', gpus: null }),
+    persistence: AppFields.persistence.default(null),
+    idleTimeoutSeconds: AppFields.idleTimeoutSeconds.default(null),
+    maxLifetimeSeconds: AppFields.maxLifetimeSeconds.default(null),
+    env: AppFields.env.default({}),
+  })
+  .refine((a) => a.image !== null || a.command !== null, {
+    message: 'an app needs an image (Kubernetes) or a command (local runner)',
+    path: ['image'],
+  })
+  .openapi('AppCreate');
+
+export const AppPatch = z
+  .strictObject(AppFields)
+  .omit({ slug: true })
+  .partial()
+  .openapi('AppPatch');
+
+export const App = z
+  .object({
+    id,
+    tenantId: id,
+    slug: z.string(),
+    name: z.string(),
+    description: z.string(),
+    icon: z.string().nullable(),
+    image: z.string().nullable(),
+    command: z.array(z.string()).nullable(),
+    resources: z.object({
+      cpu: z.string(),
+      memory: z.string(),
+      gpus: z.object({ sku: z.string(), count: z.number() }).nullable(),
+    }),
+    persistence: z.object({ size: z.string() }).nullable(),
+    idleTimeoutSeconds: z.number().nullable(),
+    maxLifetimeSeconds: z.number().nullable(),
+    env: z.record(z.string(), z.string()),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('App');
+
+const GpuInventory = z
+  .array(z.strictObject({ sku: region, count: z.number().int().min(1).max(1_000_000) }))
+  .max(64);
+
+export const ClusterCreate = z
+  .strictObject({
+    name: slug,
+    region,
+    driver: z.enum(['local', 'kubernetes']),
+    gpus: GpuInventory.default([]),
+    maxSessions: limit.default(null).openapi({ description: 'null: no session limit' }),
+    labels: z.record(z.string().max(63), z.string().max(63)).default({}),
+  })
+  .openapi('ClusterCreate');
+
+export const ClusterPatch = z
+  .strictObject({
+    region: region.optional(),
+    gpus: GpuInventory.optional(),
+    maxSessions: limit.optional(),
+    labels: z.record(z.string().max(63), z.string().max(63)).optional(),
+  })
+  .openapi('ClusterPatch');
+
+export const Cluster = z
+  .object({
+    id,
+    name: z.string(),
+    region: z.string(),
+    driver: z.enum(['local', 'kubernetes']),
+    gpus: z.array(z.object({ sku: z.string(), count: z.number() })),
+    maxSessions: limit,
+    labels: z.record(z.string(), z.string()),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Cluster');
+
+export const SessionState = z.enum(SESSION_STATES).openapi('SessionState');
+
+export const SessionCreate = z
+  .strictObject({
+    app: z.string().min(1).max(100).openapi({ description: 'app slug or id' }),
+    user: z.string().min(1).max(320).optional().openapi({
+      description: 'user id or email; defaults to the user of the API key',
+    }),
+    region: region.optional().openapi({ description: 'preferred region' }),
+  })
+  .openapi('SessionCreate');
+
+export const SessionEvent = z
+  .object({
+    from: SessionState.nullable(),
+    to: SessionState,
+    reason: z.string().nullable(),
+    at: z.string(),
+  })
+  .openapi('SessionEvent');
+
+export const Session = z
+  .object({
+    id,
+    tenantId: id,
+    userId: id,
+    appId: id,
+    clusterId: id.nullable(),
+    state: SessionState,
+    reason: z.string().nullable(),
+    exitCode: z.number().nullable(),
+    gpus: z.object({ sku: z.string(), count: z.number() }).nullable(),
+    endpoint: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    events: z.array(SessionEvent).optional(),
+  })
+  .openapi('Session');
+
+export const ListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.uuid().optional().openapi({ description: 'nextCursor of the previous page' }),
+});
+
+export const SessionListQuery = ListQuery.extend({
+  state: z
+    .string()
+    .regex(/^[a-z,]+$/)
+    .optional()
+    .openapi({ description: 'comma-separated states, or `active`', example: 'running,starting' }),
+  user: id.optional(),
+  app: id.optional(),
+  cluster: id.optional(),
+});
+
+export const page = <T extends z.ZodType>(item: T, name: string) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() }).openapi(name);
+
+export const UsageQuery = z.object({
+  from: timestamp.optional().openapi({ description: 'default: start of this month (UTC)' }),
+  to: timestamp.optional().openapi({ description: 'default: now' }),
+});
+
+export const UsageRow = z
+  .object({
+    userId: id,
+    email: z.string(),
+    appId: id,
+    app: z.string(),
+    gpuSku: z.string().nullable(),
+    sessions: z.number(),
+    sessionSeconds: z.number(),
+    gpuSeconds: z.number(),
+  })
+  .openapi('UsageRow');
+
+export const Usage = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    items: z.array(UsageRow),
+    totals: z.object({ sessionSeconds: z.number(), gpuSeconds: z.number() }),
+  })
+  .openapi('Usage');

@@ -1,0 +1,63 @@
+// `npm start`: the control plane on this machine (PGlite in .floe/ unless DATABASE_URL is set).
+import { loadConfig } from './config.ts';
+import { listen, startControlPlane } from './control-plane.ts';
+import { createLogger } from './log.ts';
+
+const HELP = `Usage: npm start   (or: node control/src/main.ts [--help])
+
+Runs the Floe control plane. Configuration comes from the environment:
+  PORT                     HTTP port (default 8080)
+  HOST                     address to bind (default 127.0.0.1)
+  DATABASE_URL             PostgreSQL URL; without it PGlite keeps data in $FLOE_DATA_DIR
+  FLOE_DATA_DIR            data folder (default .floe)
+  FLOE_ADMIN_TOKEN         accepted as a platform-admin API key; otherwise one is
+                           generated at first start and printed once
+  FLOE_REGION              region of the local cluster (default local)
+  FLOE_LOCAL_MAX_SESSIONS  sessions the local runner takes at once (default 16)
+  FLOE_DB_POOL_SIZE        PostgreSQL connections (default 10)
+  LOG_LEVEL                fatal|error|warn|info|debug|trace|silent (default info)
+`;
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(2);
+}
+const log = createLogger(config.LOG_LEVEL);
+const cp = await startControlPlane(config, log);
+const server = await listen(cp, config.HOST, config.PORT);
+const url = `http://${config.HOST}:${server.port}`;
+log.info(
+  { url, database: cp.database.kind, docs: `${url}/docs` },
+  'Floe control plane listening on %s (API reference: %s/docs)',
+  url,
+  url,
+);
+if (cp.bootstrapToken) {
+  process.stdout.write(
+    `\nA platform-admin API key was created; it is shown this once:\n\n  ${cp.bootstrapToken}\n\n` +
+      `Try: curl -H 'Authorization: Bearer ${cp.bootstrapToken}' ${url}/v1/tenants\n\n`,
+  );
+}
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info(
+    { signal },
+    'shutting down; running sessions keep running and are adopted at next start',
+  );
+  await server.close();
+  await cp.close();
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

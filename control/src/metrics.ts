@@ -1,0 +1,41 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** One registry per control-plane instance (tests run several in one process). */
+export function createMetrics(activeSessions: () => Promise<Record<string, number>>) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    requests: new Histogram({
+      name: 'floe_http_request_duration_seconds',
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    launches: new Counter({
+      name: 'floe_session_launches_total',
+      help: 'Launch requests by outcome (admitted, quota_exceeded, no_capacity, ...)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    transitions: new Counter({
+      name: 'floe_session_transitions_total',
+      help: 'Session state transitions by target state',
+      labelNames: ['to'],
+      registers: [registry],
+    }),
+    sessions: new Gauge({
+      name: 'floe_sessions',
+      help: 'Sessions not yet ended, by state',
+      labelNames: ['state'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const [state, n] of Object.entries(await activeSessions())) this.set({ state }, n);
+      },
+    }),
+  };
+}

@@ -1,0 +1,112 @@
+import { and, desc, eq, isNull } from 'drizzle-orm';
+import { v7 as uuidv7 } from 'uuid';
+import type { Db } from '../db/connect.ts';
+import { apiKeys } from '../db/schema.ts';
+import { newToken, requireRole } from '../http/auth.ts';
+import { badRequest, forbidden, notFound } from '../http/errors.ts';
+import { afterCursor, pageOf } from '../http/paginate.ts';
+import { presentApiKey } from '../http/present.ts';
+import { apiRoute, body, json, params, router } from '../http/route.ts';
+import { ApiKey, ApiKeyCreate, ApiKeyCreated, ListQuery, page } from '../http/schemas.ts';
+import { findUser } from './users.ts';
+
+const tags = ['api-keys'];
+const admin = [requireRole('platform-admin', 'tenant-admin')];
+
+export function apiKeyRoutes(db: Db) {
+  const app = router();
+
+  app.openapi(
+    apiRoute({
+      method: 'post',
+      path: '/v1/tenants/{tenant}/api-keys',
+      tags,
+      summary: 'Create an API key; its token is in this answer only',
+      middleware: admin,
+      request: { params: params('tenant'), body: body(ApiKeyCreate) },
+      responses: { 201: json(ApiKeyCreated, 'created; keep the token, it is not shown again') },
+    }),
+    async (c) => {
+      const input = c.req.valid('json');
+      const tenant = c.get('tenant');
+      const principal = c.get('principal');
+      if (principal.role === 'member') throw forbidden();
+      const user = input.user ? await findUser(db, tenant.id, input.user) : undefined;
+      if (input.user && !user) throw notFound('user');
+      if (input.role === 'member' && !user) {
+        throw badRequest('a member key must name the user it acts as ("user")');
+      }
+      if (input.expiresAt && Date.parse(input.expiresAt) <= Date.now()) {
+        throw badRequest('expiresAt must be in the future');
+      }
+      const { token, prefix, hash } = newToken();
+      const [row] = await db
+        .insert(apiKeys)
+        .values({
+          id: uuidv7(),
+          tenantId: tenant.id,
+          userId: user?.id ?? null,
+          name: input.name,
+          role: input.role,
+          prefix,
+          secretHash: hash,
+          expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
+        })
+        .returning();
+      return c.json({ ...presentApiKey(row!), token }, 201);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'get',
+      path: '/v1/tenants/{tenant}/api-keys',
+      tags,
+      summary: 'List the tenant’s API keys (never their tokens)',
+      middleware: admin,
+      request: { params: params('tenant'), query: ListQuery },
+      responses: { 200: json(page(ApiKey, 'ApiKeyPage'), 'keys') },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid('query');
+      const rows = await db
+        .select()
+        .from(apiKeys)
+        .where(and(eq(apiKeys.tenantId, c.get('tenant').id), afterCursor(apiKeys.id, cursor)))
+        .orderBy(desc(apiKeys.id))
+        .limit(limit + 1);
+      return c.json(pageOf(rows, limit, presentApiKey), 200);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'delete',
+      path: '/v1/tenants/{tenant}/api-keys/{key}',
+      tags,
+      summary: 'Revoke an API key',
+      middleware: admin,
+      request: { params: params('tenant', 'key') },
+      responses: { 204: { description: 'revoked' } },
+    }),
+    async (c) => {
+      const { key } = c.req.valid('param');
+      if (!/^[0-9a-f-]{36}$/i.test(key)) throw notFound('API key');
+      const [row] = await db
+        .update(apiKeys)
+        .set({ revokedAt: new Date() })
+        .where(
+          and(
+            eq(apiKeys.id, key),
+            eq(apiKeys.tenantId, c.get('tenant').id),
+            isNull(apiKeys.revokedAt),
+          ),
+        )
+        .returning({ id: apiKeys.id });
+      if (!row) throw notFound('API key');
+      return c.body(null, 204);
+    },
+  );
+
+  return app;
+}

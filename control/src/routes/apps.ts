@@ -1,0 +1,173 @@
+import { and, desc, eq, isNull, or } from 'drizzle-orm';
+import { v7 as uuidv7 } from 'uuid';
+import type { Db } from '../db/connect.ts';
+import { apps } from '../db/schema.ts';
+import { isUuid, requireRole } from '../http/auth.ts';
+import { badRequest, notFound } from '../http/errors.ts';
+import { afterCursor, pageOf } from '../http/paginate.ts';
+import { presentApp } from '../http/present.ts';
+import { apiRoute, body, json, params, router } from '../http/route.ts';
+import { App, AppCreate, AppPatch, ListQuery, page } from '../http/schemas.ts';
+import { uniqueViolation } from './db-errors.ts';
+
+const tags = ['apps'];
+const admin = [requireRole('platform-admin', 'tenant-admin')];
+
+/** A live app of the tenant by slug or id, or undefined. */
+export async function findApp(db: Db, tenantId: string, ref: string) {
+  const [row] = await db
+    .select()
+    .from(apps)
+    .where(
+      and(
+        eq(apps.tenantId, tenantId),
+        isNull(apps.deletedAt),
+        isUuid(ref) ? or(eq(apps.id, ref), eq(apps.slug, ref)) : eq(apps.slug, ref),
+      ),
+    )
+    .limit(1);
+  return row;
+}
+
+type AppInput = Partial<Omit<import('zod').infer<typeof AppCreate>, 'slug'>>;
+
+/** API fields → columns; only the fields present are returned, for PATCH. */
+function columns(input: AppInput) {
+  const { resources, persistence, ...rest } = input;
+  return {
+    ...rest,
+    ...(resources && {
+      cpu: resources.cpu,
+      memory: resources.memory,
+      gpuSku: resources.gpus?.sku ?? null,
+      gpuCount: resources.gpus?.count ?? 0,
+    }),
+    ...(persistence !== undefined && { persistenceSize: persistence?.size ?? null }),
+  };
+}
+
+export function appRoutes(db: Db) {
+  const app = router();
+  const one = params('tenant', 'app');
+
+  async function load(tenantId: string, ref: string) {
+    const row = await findApp(db, tenantId, ref);
+    if (!row) throw notFound('app');
+    return row;
+  }
+
+  app.openapi(
+    apiRoute({
+      method: 'post',
+      path: '/v1/tenants/{tenant}/apps',
+      tags,
+      summary: 'Add an app to the tenant’s catalog',
+      middleware: admin,
+      request: { params: params('tenant'), body: body(AppCreate) },
+      responses: { 201: json(App, 'created'), 409: json(App, 'slug taken') },
+    }),
+    async (c) => {
+      const input = c.req.valid('json');
+      const cpuOnly = input.resources;
+      const [row] = await db
+        .insert(apps)
+        .values({
+          id: uuidv7(),
+          tenantId: c.get('tenant').id,
+          slug: input.slug,
+          name: input.name,
+          cpu: cpuOnly.cpu,
+          memory: cpuOnly.memory,
+          ...columns(input),
+        })
+        .returning()
+        .catch(uniqueViolation(`app "${input.slug}" already exists`));
+      return c.json(presentApp(row!), 201);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'get',
+      path: '/v1/tenants/{tenant}/apps',
+      tags,
+      summary: 'List the tenant’s apps',
+      request: { params: params('tenant'), query: ListQuery },
+      responses: { 200: json(page(App, 'AppPage'), 'apps') },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid('query');
+      const rows = await db
+        .select()
+        .from(apps)
+        .where(
+          and(
+            eq(apps.tenantId, c.get('tenant').id),
+            isNull(apps.deletedAt),
+            afterCursor(apps.id, cursor),
+          ),
+        )
+        .orderBy(desc(apps.id))
+        .limit(limit + 1);
+      return c.json(pageOf(rows, limit, presentApp), 200);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'get',
+      path: '/v1/tenants/{tenant}/apps/{app}',
+      tags,
+      summary: 'Get an app by slug or id',
+      request: { params: one },
+      responses: { 200: json(App, 'the app') },
+    }),
+    async (c) => c.json(presentApp(await load(c.get('tenant').id, c.req.valid('param').app)), 200),
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'patch',
+      path: '/v1/tenants/{tenant}/apps/{app}',
+      tags,
+      summary: 'Change an app; running sessions keep what they were launched with',
+      middleware: admin,
+      request: { params: one, body: body(AppPatch) },
+      responses: { 200: json(App, 'the app') },
+    }),
+    async (c) => {
+      const current = await load(c.get('tenant').id, c.req.valid('param').app);
+      const input = c.req.valid('json');
+      const image = input.image === undefined ? current.image : input.image;
+      const command = input.command === undefined ? current.command : input.command;
+      if (image === null && command === null) {
+        throw badRequest('an app needs an image (Kubernetes) or a command (local runner)');
+      }
+      const [row] = await db
+        .update(apps)
+        .set({ ...columns(input), updatedAt: new Date() })
+        .where(eq(apps.id, current.id))
+        .returning();
+      return c.json(presentApp(row!), 200);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'delete',
+      path: '/v1/tenants/{tenant}/apps/{app}',
+      tags,
+      summary: 'Remove an app from the catalog; its sessions and usage are kept',
+      middleware: admin,
+      request: { params: one },
+      responses: { 204: { description: 'deleted' } },
+    }),
+    async (c) => {
+      const current = await load(c.get('tenant').id, c.req.valid('param').app);
+      await db.update(apps).set({ deletedAt: new Date() }).where(eq(apps.id, current.id));
+      return c.body(null, 204);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto';
+import { and, asc, desc, eq, inArray, notInArray, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/connect.ts';
+import { SESSION_STATES, type SessionState, sessionEvents, sessions } from '../db/schema.ts';
+import { TERMINAL_STATES } from '../domain/lifecycle.ts';
+import type { Principal } from '../http/auth.ts';
+import { badRequest, ErrorSchema, forbidden, notFound } from '../http/errors.ts';
+import { afterCursor, pageOf } from '../http/paginate.ts';
+import { presentSession } from '../http/present.ts';
+import { apiRoute, body, json, params, router } from '../http/route.ts';
+import { page, Session, SessionCreate, SessionListQuery } from '../http/schemas.ts';
+import type { Metrics } from '../metrics.ts';
+import { admitLaunch } from '../sessions/admission.ts';
+import type { Supervisor } from '../sessions/supervisor.ts';
+import { findApp } from './apps.ts';
+import { findUser } from './users.ts';
+
+const tags = ['sessions'];
+
+/** Members see and act on their own sessions only; admins on all of the tenant's. */
+function ownerFilter(principal: Principal): SQL | undefined {
+  return principal.role === 'member' ? eq(sessions.userId, principal.userId ?? '') : undefined;
+}
+
+function parseStates(filter: string | undefined): SessionState[] | 'active' | undefined {
+  if (!filter) return undefined;
+  if (filter === 'active') return 'active';
+  const states = filter.split(',').filter(Boolean);
+  const unknown = states.filter((s) => !(SESSION_STATES as readonly string[]).includes(s));
+  if (unknown.length > 0) {
+    throw badRequest(
+      `unknown state ${unknown.join(', ')}; use ${SESSION_STATES.join(', ')} or active`,
+    );
+  }
+  return states as SessionState[];
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export function sessionRoutes(deps: { db: Db; supervisor: Supervisor; metrics: Metrics }) {
+  const { db, supervisor, metrics } = deps;
+  const app = router();
+  const one = params('tenant', 'session');
+
+  async function load(tenantId: string, principal: Principal, id: string) {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound('session');
+    const [row] = await db
+      .select()
+      .from(sessions)
+      .where(and(eq(sessions.id, id), eq(sessions.tenantId, tenantId), ownerFilter(principal)));
+    if (!row) throw notFound('session');
+    return row;
+  }
+
+  app.openapi(
+    apiRoute({
+      method: 'post',
+      path: '/v1/tenants/{tenant}/sessions',
+      tags,
+      summary: 'Launch a session',
+      description:
+        'Answers once the session is recorded, counted against its quotas and placed; the ' +
+        'cluster starts it asynchronously. With an `Idempotency-Key` header a retried request ' +
+        'returns the session of the first one (200) instead of launching another.',
+      request: { params: params('tenant'), body: body(SessionCreate) },
+      responses: {
+        200: json(Session, 'the session of an earlier request with the same Idempotency-Key'),
+        201: json(Session, 'admitted and placed'),
+        422: json(ErrorSchema, 'no cluster can run it, or the Idempotency-Key was reused'),
+        429: json(ErrorSchema, 'a quota refused it; `error.quota` names which'),
+        503: json(ErrorSchema, 'every eligible cluster is full'),
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid('json');
+      const tenant = c.get('tenant');
+      const principal = c.get('principal');
+      const key = c.req.header('idempotency-key');
+      if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+        throw badRequest('Idempotency-Key must be 1–255 visible ASCII characters');
+      }
+      const userRef = input.user ?? principal.userId;
+      if (!userRef) throw badRequest('name the user the session is for ("user")');
+      const user = await findUser(db, tenant.id, userRef);
+      if (!user) throw notFound('user');
+      if (principal.role === 'member' && user.id !== principal.userId) {
+        throw forbidden('members launch sessions for themselves only');
+      }
+      const appRow = await findApp(db, tenant.id, input.app);
+      if (!appRow) throw notFound('app');
+      const requestHash = createHash('sha256')
+        .update(JSON.stringify([appRow.id, user.id, input.region ?? null]))
+        .digest('base64url');
+      const { session, created } = await admitLaunch(db, {
+        tenantId: tenant.id,
+        app: appRow,
+        user,
+        preferredRegion: input.region,
+        idempotencyKey: key,
+        requestHash,
+      }).catch((err) => {
+        metrics.launches.inc({ outcome: err?.code ?? 'error' });
+        throw err;
+      });
+      if (!created) {
+        c.header('Idempotent-Replayed', 'true');
+        return c.json(presentSession(session), 200);
+      }
+      metrics.launches.inc({ outcome: 'admitted' });
+      void supervisor.launch(session, appRow);
+      c.header('Location', `/v1/tenants/${tenant.slug}/sessions/${session.id}`);
+      return c.json(presentSession(session), 201);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'get',
+      path: '/v1/tenants/{tenant}/sessions',
+      tags,
+      summary: 'List sessions, newest first',
+      request: { params: params('tenant'), query: SessionListQuery },
+      responses: { 200: json(page(Session, 'SessionPage'), 'sessions') },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const states = parseStates(q.state);
+      const rows = await db
+        .select()
+        .from(sessions)
+        .where(
+          and(
+            eq(sessions.tenantId, c.get('tenant').id),
+            ownerFilter(c.get('principal')),
+            states === 'active'
+              ? notInArray(sessions.state, [...TERMINAL_STATES])
+              : states && inArray(sessions.state, states),
+            q.user ? eq(sessions.userId, q.user) : undefined,
+            q.app ? eq(sessions.appId, q.app) : undefined,
+            q.cluster ? eq(sessions.clusterId, q.cluster) : undefined,
+            afterCursor(sessions.id, q.cursor),
+          ),
+        )
+        .orderBy(desc(sessions.id))
+        .limit(q.limit + 1);
+      return c.json(
+        pageOf(rows, q.limit, (s) => presentSession(s)),
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'get',
+      path: '/v1/tenants/{tenant}/sessions/{session}',
+      tags,
+      summary: 'Get a session with its lifecycle events',
+      request: { params: one },
+      responses: { 200: json(Session, 'the session') },
+    }),
+    async (c) => {
+      const row = await load(c.get('tenant').id, c.get('principal'), c.req.valid('param').session);
+      const events = await db
+        .select()
+        .from(sessionEvents)
+        .where(eq(sessionEvents.sessionId, row.id))
+        .orderBy(asc(sessionEvents.id));
+      return c.json(presentSession(row, events), 200);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'delete',
+      path: '/v1/tenants/{tenant}/sessions/{session}',
+      tags,
+      summary: 'Stop a session',
+      description: 'Answers 202 while it stops; stopping a stopped session is a no-op (200).',
+      request: { params: one },
+      responses: {
+        200: json(Session, 'already ended'),
+        202: json(Session, 'stopping'),
+      },
+    }),
+    async (c) => {
+      const row = await load(c.get('tenant').id, c.get('principal'), c.req.valid('param').session);
+      const stopping = await supervisor.terminate(row.id);
+      if (stopping) return c.json(presentSession(stopping), 202);
+      const [now] = await db.select().from(sessions).where(eq(sessions.id, row.id));
+      const current = now ?? row;
+      return c.json(presentSession(current), current.state === 'stopping' ? 202 : 200);
+    },
+  );
+
+  return app;
+}

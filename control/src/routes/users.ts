@@ -1,0 +1,158 @@
+import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { v7 as uuidv7 } from 'uuid';
+import type { Db } from '../db/connect.ts';
+import { sessions, users } from '../db/schema.ts';
+import { ACTIVE_STATES } from '../domain/lifecycle.ts';
+import { isUuid, requireRole } from '../http/auth.ts';
+import { conflict, notFound } from '../http/errors.ts';
+import { afterCursor, pageOf } from '../http/paginate.ts';
+import { presentUser } from '../http/present.ts';
+import { apiRoute, body, json, params, router } from '../http/route.ts';
+import { ListQuery, page, User, UserCreate, UserPatch } from '../http/schemas.ts';
+import { uniqueViolation } from './db-errors.ts';
+
+const tags = ['users'];
+const admin = [requireRole('platform-admin', 'tenant-admin')];
+
+/** A live user of the tenant by id or email (case-insensitive), or undefined. */
+export async function findUser(db: Db, tenantId: string, ref: string) {
+  const [row] = await db
+    .select()
+    .from(users)
+    .where(
+      and(
+        eq(users.tenantId, tenantId),
+        isNull(users.deletedAt),
+        isUuid(ref) ? eq(users.id, ref) : sql`lower(${users.email}) = lower(${ref})`,
+      ),
+    )
+    .limit(1);
+  return row;
+}
+
+export function userRoutes(db: Db) {
+  const app = router();
+  const one = params('tenant', 'user');
+
+  async function load(tenantId: string, ref: string) {
+    const row = await findUser(db, tenantId, ref);
+    if (!row) throw notFound('user');
+    return row;
+  }
+
+  app.openapi(
+    apiRoute({
+      method: 'post',
+      path: '/v1/tenants/{tenant}/users',
+      tags,
+      summary: 'Add a user to the tenant',
+      middleware: admin,
+      request: { params: params('tenant'), body: body(UserCreate) },
+      responses: { 201: json(User, 'created'), 409: json(User, 'email taken') },
+    }),
+    async (c) => {
+      const input = c.req.valid('json');
+      const [row] = await db
+        .insert(users)
+        .values({
+          id: uuidv7(),
+          tenantId: c.get('tenant').id,
+          email: input.email,
+          role: input.role,
+          ...input.limits,
+        })
+        .returning()
+        .catch(uniqueViolation(`user ${input.email} already exists`));
+      return c.json(presentUser(row!), 201);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'get',
+      path: '/v1/tenants/{tenant}/users',
+      tags,
+      summary: 'List the tenant’s users',
+      middleware: admin,
+      request: { params: params('tenant'), query: ListQuery },
+      responses: { 200: json(page(User, 'UserPage'), 'users') },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid('query');
+      const rows = await db
+        .select()
+        .from(users)
+        .where(
+          and(
+            eq(users.tenantId, c.get('tenant').id),
+            isNull(users.deletedAt),
+            afterCursor(users.id, cursor),
+          ),
+        )
+        .orderBy(desc(users.id))
+        .limit(limit + 1);
+      return c.json(pageOf(rows, limit, presentUser), 200);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'get',
+      path: '/v1/tenants/{tenant}/users/{user}',
+      tags,
+      summary: 'Get a user by id or email',
+      middleware: admin,
+      request: { params: one },
+      responses: { 200: json(User, 'the user') },
+    }),
+    async (c) =>
+      c.json(presentUser(await load(c.get('tenant').id, c.req.valid('param').user)), 200),
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'patch',
+      path: '/v1/tenants/{tenant}/users/{user}',
+      tags,
+      summary: 'Change a user’s role or limits',
+      middleware: admin,
+      request: { params: one, body: body(UserPatch) },
+      responses: { 200: json(User, 'the user') },
+    }),
+    async (c) => {
+      const user = await load(c.get('tenant').id, c.req.valid('param').user);
+      const input = c.req.valid('json');
+      const [row] = await db
+        .update(users)
+        .set({ role: input.role, ...input.limits, updatedAt: new Date() })
+        .where(eq(users.id, user.id))
+        .returning();
+      return c.json(presentUser(row!), 200);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'delete',
+      path: '/v1/tenants/{tenant}/users/{user}',
+      tags,
+      summary: 'Remove a user with no active sessions; their usage is kept',
+      middleware: admin,
+      request: { params: one },
+      responses: { 204: { description: 'deleted' }, 409: json(User, 'sessions still active') },
+    }),
+    async (c) => {
+      const user = await load(c.get('tenant').id, c.req.valid('param').user);
+      const [active] = await db
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(and(eq(sessions.userId, user.id), inArray(sessions.state, [...ACTIVE_STATES])))
+        .limit(1);
+      if (active) throw conflict('the user still has active sessions; stop them first');
+      await db.update(users).set({ deletedAt: new Date() }).where(eq(users.id, user.id));
+      return c.body(null, 204);
+    },
+  );
+
+  return app;
+}

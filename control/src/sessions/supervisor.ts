@@ -1,0 +1,153 @@
+import { and, eq, inArray, notInArray } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Db } from '../db/connect.ts';
+import { apps, sessions } from '../db/schema.ts';
+import { TERMINAL_STATES } from '../domain/lifecycle.ts';
+import type { ClusterDriver, DriverEvent, LaunchSpec } from '../drivers/driver.ts';
+import type { SessionRow } from './admission.ts';
+import { transition } from './transition.ts';
+
+type AppRow = typeof apps.$inferSelect;
+
+export function launchSpec(session: SessionRow, app: AppRow): LaunchSpec {
+  return {
+    sessionId: session.id,
+    tenantId: session.tenantId,
+    userId: session.userId,
+    app: {
+      slug: app.slug,
+      image: app.image,
+      command: app.command,
+      env: app.env,
+      cpu: app.cpu,
+      memory: app.memory,
+      gpuSku: session.gpuSku,
+      gpuCount: session.gpuCount,
+    },
+  };
+}
+
+/**
+ * Connects the clusters' drivers to the session state machine: it hands admitted
+ * sessions to their cluster's driver and records what drivers report, in order per
+ * session. At start it reconciles what the database believes with what the drivers see.
+ */
+export class Supervisor {
+  private readonly drivers = new Map<string, { driver: ClusterDriver; unwatch: () => void }>();
+  private readonly queues = new Map<string, Promise<void>>();
+  private readonly db: Db;
+  private readonly log: Logger;
+  private readonly onTransition: (to: string) => void;
+
+  constructor(db: Db, log: Logger, onTransition: (to: string) => void = () => {}) {
+    this.db = db;
+    this.log = log;
+    this.onTransition = onTransition;
+  }
+
+  attach(clusterId: string, driver: ClusterDriver) {
+    const unwatch = driver.watch((event) => this.record(event));
+    this.drivers.set(clusterId, { driver, unwatch });
+  }
+
+  private record(event: DriverEvent) {
+    const { sessionId, state, ...details } = event;
+    const previous = this.queues.get(sessionId) ?? Promise.resolve();
+    const next = previous
+      .then(async () => {
+        const row = await transition(this.db, sessionId, state, {
+          ...details,
+          driverRef: details.ref,
+        });
+        if (row) {
+          this.onTransition(state);
+          this.log.info({ sessionId, state, reason: event.reason }, 'session %s', state);
+        }
+      })
+      .catch((err) => this.log.error({ err, sessionId, state }, 'recording a transition failed'))
+      .finally(() => {
+        if (this.queues.get(sessionId) === next) this.queues.delete(sessionId);
+      });
+    this.queues.set(sessionId, next);
+  }
+
+  private driverOf(session: SessionRow) {
+    return session.clusterId ? this.drivers.get(session.clusterId)?.driver : undefined;
+  }
+
+  /** Hands an admitted session to its driver; a driver that cannot take it fails it. */
+  async launch(session: SessionRow, app: AppRow): Promise<void> {
+    const driver = this.driverOf(session);
+    if (!driver) {
+      this.record({ sessionId: session.id, state: 'failed', reason: 'no driver for its cluster' });
+      return;
+    }
+    try {
+      await driver.launch(launchSpec(session, app));
+    } catch (err) {
+      this.log.error({ err, sessionId: session.id }, 'launch failed');
+      this.record({ sessionId: session.id, state: 'failed', reason: 'the cluster refused it' });
+    }
+  }
+
+  /** Moves a session to `stopping` and asks its driver to stop it. */
+  async terminate(sessionId: string): Promise<SessionRow | null> {
+    const row = await transition(this.db, sessionId, 'stopping', { reason: 'stop requested' });
+    if (!row) return null;
+    this.onTransition('stopping');
+    const driver = this.driverOf(row);
+    if (driver) await driver.terminate(row.id, row.driverRef);
+    else this.record({ sessionId, state: 'stopped', reason: 'its cluster has no driver' });
+    return row;
+  }
+
+  /**
+   * Brings the database and the drivers into agreement after a (re)start: admitted
+   * sessions are launched, starting and running ones re-attached (or failed when gone),
+   * stopping ones stopped. Level-triggered: running it twice changes nothing more.
+   */
+  async reconcile(): Promise<number> {
+    const clusterIds = [...this.drivers.keys()];
+    if (clusterIds.length === 0) return 0;
+    const rows = await this.db
+      .select({ session: sessions, app: apps })
+      .from(sessions)
+      .innerJoin(apps, eq(apps.id, sessions.appId))
+      .where(
+        and(
+          inArray(sessions.clusterId, clusterIds),
+          notInArray(sessions.state, [...TERMINAL_STATES]),
+        ),
+      );
+    for (const { session, app } of rows) {
+      const driver = this.driverOf(session) as ClusterDriver;
+      switch (session.state) {
+        case 'requested':
+        case 'placed':
+          await this.launch(session, app);
+          break;
+        case 'starting':
+        case 'running':
+          await driver.adopt(session.id, session.driverRef);
+          break;
+        case 'stopping':
+          await driver.terminate(session.id, session.driverRef);
+          break;
+      }
+    }
+    await this.settled();
+    return rows.length;
+  }
+
+  /** Resolves once every reported event so far is recorded. */
+  async settled(): Promise<void> {
+    while (this.queues.size > 0) await Promise.all(this.queues.values());
+  }
+
+  async close(opts: { terminate?: boolean } = {}): Promise<void> {
+    await Promise.all([...this.drivers.values()].map(({ driver }) => driver.close(opts)));
+    await this.settled();
+    for (const { unwatch } of this.drivers.values()) unwatch();
+    this.drivers.clear();
+  }
+}
