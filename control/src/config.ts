@@ -8,6 +8,20 @@ const ConfigSchema = z.object({
   FLOE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   FLOE_REGION: z.string().default('local'),
   FLOE_LOCAL_MAX_SESSIONS: z.coerce.number().int().positive().default(16),
+  // GPUs the local runner offers, e.g. "l4:1,a100:2" on a workstation with GPUs
+  FLOE_LOCAL_GPUS: z
+    .string()
+    .regex(/^([a-z0-9-]+:\d+)?(,[a-z0-9-]+:\d+)*$/, 'a list like "l4:1,a100:2"')
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .filter(Boolean)
+        .map((pair) => {
+          const [sku, count] = pair.split(':');
+          return { sku: sku as string, count: Number(count) };
+        }),
+    ),
   FLOE_DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

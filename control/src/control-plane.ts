@@ -68,6 +68,7 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
   const driver = new LocalDriver({
     logDir: join(config.FLOE_DATA_DIR, 'sessions'),
     maxSessions: config.FLOE_LOCAL_MAX_SESSIONS,
+    gpus: config.FLOE_LOCAL_GPUS,
   });
   const capacity = await driver.capacity();
   const [found] = await db

@@ -9,6 +9,8 @@ export interface LocalDriverOptions {
   /** where each session's stdout and stderr go, as <session-id>.log */
   logDir: string;
   maxSessions: number;
+  /** GPUs of this machine that sessions may claim (none by default) */
+  gpus?: { sku: string; count: number }[];
   /** between SIGTERM and SIGKILL when a session is stopped */
   stopGraceMs?: number;
   /** how often adopted processes (not our children) are checked for life */
@@ -56,7 +58,7 @@ export class LocalDriver implements ClusterDriver {
   private readonly opts: Required<LocalDriverOptions>;
 
   constructor(opts: LocalDriverOptions) {
-    this.opts = { stopGraceMs: 5_000, pollMs: 1_000, ...opts };
+    this.opts = { stopGraceMs: 5_000, pollMs: 1_000, gpus: [], ...opts };
     mkdirSync(this.opts.logDir, { recursive: true });
   }
 
@@ -70,7 +72,7 @@ export class LocalDriver implements ClusterDriver {
   }
 
   async capacity(): Promise<Capacity> {
-    return { gpus: [], maxSessions: this.opts.maxSessions };
+    return { gpus: this.opts.gpus, maxSessions: this.opts.maxSessions };
   }
 
   async launch(spec: LaunchSpec): Promise<void> {

@@ -63,7 +63,10 @@ export const Tenant = z
   })
   .openapi('Tenant');
 
-const UserLimits = z.strictObject({ maxSessions: limit, maxGpus: limit });
+const UserLimits = z.strictObject({
+  maxSessions: limit.default(null),
+  maxGpus: limit.default(null),
+});
 
 export const UserCreate = z
   .strictObject({
@@ -76,7 +79,7 @@ export const UserCreate = z
 export const UserPatch = z
   .strictObject({
     role: z.enum(['tenant-admin', 'member']).optional(),
-    limits: UserLimits.partial().optional(),
+    limits: z.strictObject({ maxSessions: limit, maxGpus: limit }).partial().optional(),
   })
   .openapi('UserPatch');
 

@@ -1,0 +1,119 @@
+// Starts real control planes for tests: on PGlite (in memory or in a folder) and on the
+// run's PostgreSQL server, each in a database of its own.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { type ControlPlane, listen, startControlPlane } from '../src/control-plane.ts';
+import { createLogger } from '../src/log.ts';
+
+export const DATABASES = ['pglite', 'postgres'] as const;
+export type DatabaseKind = (typeof DATABASES)[number];
+
+export const ADMIN_TOKEN = 'test-platform-admin-token-0123456789';
+
+/** A fresh, empty database of the given kind, as control-plane settings. */
+export async function freshDatabase(kind: DatabaseKind) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'floe-test-'));
+  if (kind === 'pglite') return { FLOE_DATA_DIR: dataDir };
+  const admin = inject('postgresAdminUrl');
+  const name = `floe_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client(admin);
+  await client.connect();
+  await client.query(`create database ${name}`);
+  await client.end();
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return { FLOE_DATA_DIR: dataDir, DATABASE_URL: url.toString() };
+}
+
+export interface TestControlPlane {
+  cp: ControlPlane;
+  url: string;
+  /** a request as the platform admin, or with `token` */
+  call(
+    method: string,
+    path: string,
+    opts?: { body?: unknown; token?: string | null; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  close(opts?: { keepSessions?: boolean }): Promise<void>;
+}
+
+export async function startTestControlPlane(
+  env: Record<string, string | undefined>,
+): Promise<TestControlPlane> {
+  const config = loadConfig({ FLOE_ADMIN_TOKEN: ADMIN_TOKEN, FLOE_DB_POOL_SIZE: '20', ...env });
+  const cp = await startControlPlane(config, createLogger('silent'));
+  const server = await listen(cp, '127.0.0.1', 0);
+  const url = `http://127.0.0.1:${server.port}`;
+  return {
+    cp,
+    url,
+    async call(method, path, opts = {}) {
+      const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
+      const res = await fetch(url + path, {
+        method,
+        headers: {
+          ...(opts.body !== undefined && { 'content-type': 'application/json' }),
+          ...(token !== null && { authorization: `Bearer ${token}` }),
+          ...opts.headers,
+        },
+        body:
+          opts.body === undefined
+            ? undefined
+            : typeof opts.body === 'string'
+              ? opts.body
+              : JSON.stringify(opts.body),
+      });
+      const text = await res.text();
+      let body: unknown = text;
+      try {
+        body = text ? JSON.parse(text) : null;
+      } catch {}
+      return { status: res.status, body, headers: res.headers };
+    },
+    async close(opts = {}) {
+      await server.close();
+      await cp.close({ terminateSessions: !opts.keepSessions });
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value (or throws after `ms`). */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Creates a tenant with one member user and one app, returning their ids and slugs. */
+export async function seedTenant(
+  t: TestControlPlane,
+  opts: {
+    slug: string;
+    quotas?: Record<string, number | null>;
+    userLimits?: Record<string, number | null>;
+    app?: Record<string, unknown>;
+  },
+) {
+  const tenant = await t.call('POST', '/v1/tenants', {
+    body: { slug: opts.slug, name: opts.slug.toUpperCase(), quotas: opts.quotas },
+  });
+  if (tenant.status !== 201) throw new Error(`tenant: ${JSON.stringify(tenant.body)}`);
+  const user = await t.call('POST', `/v1/tenants/${opts.slug}/users`, {
+    body: { email: `user@${opts.slug}.test`, role: 'member', limits: opts.userLimits },
+  });
+  if (user.status !== 201) throw new Error(`user: ${JSON.stringify(user.body)}`);
+  const app = await t.call('POST', `/v1/tenants/${opts.slug}/apps`, {
+    body: { slug: 'sleeper', name: 'Sleeper', command: ['sleep', '300'], ...opts.app },
+  });
+  if (app.status !== 201) throw new Error(`app: ${JSON.stringify(app.body)}`);
+  return { tenant: tenant.body, user: user.body, app: app.body };
+}

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { SESSION_STATES } from '../../src/db/schema.ts';
+import { canTransition, isActive, statesLeadingTo } from '../../src/domain/lifecycle.ts';
+
+describe('session lifecycle', () => {
+  it('follows requested → placed → starting → running → stopping → stopped', () => {
+    const path = ['requested', 'placed', 'starting', 'running', 'stopping', 'stopped'] as const;
+    for (let i = 1; i < path.length; i++) expect(canTransition(path[i - 1]!, path[i]!)).toBe(true);
+  });
+
+  it('can fail from every active state and never leaves an ended one', () => {
+    for (const s of SESSION_STATES) {
+      expect(canTransition(s, 'failed')).toBe(isActive(s));
+      if (!isActive(s)) for (const t of SESSION_STATES) expect(canTransition(s, t)).toBe(false);
+    }
+  });
+
+  it('never goes backwards', () => {
+    expect(canTransition('running', 'starting')).toBe(false);
+    expect(canTransition('stopping', 'running')).toBe(false);
+    expect(canTransition('placed', 'requested')).toBe(false);
+    expect(statesLeadingTo('requested')).toEqual([]);
+  });
+});

@@ -1,0 +1,1 @@
+export { freePort, type Postgres, startPostgres } from './postgres.ts';
