@@ -14,6 +14,7 @@ import type { Metrics } from './metrics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { appRoutes } from './routes/apps.ts';
 import { clusterRoutes } from './routes/clusters.ts';
+import { sqlState } from './routes/db-errors.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { usageRoutes } from './routes/usage.ts';
@@ -81,6 +82,13 @@ export function createApi(deps: ApiDeps) {
     if (err instanceof ApiError) {
       for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
       return c.json(err.body(), err.status);
+    }
+    if (sqlState(err)?.startsWith('22')) {
+      // PostgreSQL's "data exception" class: a value it cannot store, e.g. a NUL character
+      return c.json(
+        { error: { code: 'invalid_request', message: 'a value in the request cannot be stored' } },
+        400,
+      );
     }
     if (err instanceof HTTPException && err.status < 500) {
       // Hono's own 4xx, e.g. a body that is not JSON

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, eq, isNull, or } from 'drizzle-orm';
 import type { MiddlewareHandler } from 'hono';
 import type { Db } from '../db/connect.ts';
-import { apiKeys, tenants } from '../db/schema.ts';
+import { apiKeys, tenants, users } from '../db/schema.ts';
 import { ApiError, forbidden, notFound } from './errors.ts';
 
 export type Role = 'platform-admin' | 'tenant-admin' | 'member';
@@ -54,12 +54,15 @@ export function authenticate(db: Db, adminToken: string | undefined): Middleware
         expiresAt: apiKeys.expiresAt,
         revokedAt: apiKeys.revokedAt,
         tenantDeletedAt: tenants.deletedAt,
+        userDeletedAt: users.deletedAt,
       })
       .from(apiKeys)
       .leftJoin(tenants, eq(tenants.id, apiKeys.tenantId))
+      .leftJoin(users, eq(users.id, apiKeys.userId))
       .where(eq(apiKeys.secretHash, hash))
       .limit(1);
-    if (!key || key.revokedAt || key.tenantDeletedAt) throw unauthorized('unknown API key');
+    if (!key || key.revokedAt || key.tenantDeletedAt || key.userDeletedAt)
+      throw unauthorized('unknown API key');
     if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) {
       throw unauthorized('API key expired');
     }

@@ -23,7 +23,16 @@ export const body = <T extends z.ZodType>(schema: T) => ({
 
 export const params = <K extends string>(...names: K[]) =>
   z.object(
-    Object.fromEntries(names.map((n) => [n, z.string().min(1).max(320)])) as Record<K, z.ZodString>,
+    Object.fromEntries(
+      names.map((n) => [
+        n,
+        z
+          .string()
+          .min(1)
+          .max(320)
+          .regex(/^[^\x00-\x1f\x7f]+$/, 'no control characters'),
+      ]),
+    ) as Record<K, z.ZodString>,
   );
 
 export const router = () => new OpenAPIHono<AppEnv>();
