@@ -80,11 +80,12 @@ describe.each(DATABASES)('control plane API on %s', (kind) => {
 
   describe('authentication', () => {
     it('answers 401 to a missing, malformed or unknown key', async () => {
-      for (const headers of [
+      const attempts: Record<string, string>[] = [
         {},
         { authorization: 'Basic abc' },
         { authorization: 'Bearer floe_nope' },
-      ]) {
+      ];
+      for (const headers of attempts) {
         const r = await t.call('GET', '/v1/tenants', { token: null, headers });
         expect(r.status).toBe(401);
         expect(r.body.error.code).toBe('unauthorized');

@@ -16,7 +16,7 @@ export type DatabaseKind = (typeof DATABASES)[number];
 export const ADMIN_TOKEN = 'test-platform-admin-token-0123456789';
 
 /** A fresh, empty database of the given kind, as control-plane settings. */
-export async function freshDatabase(kind: DatabaseKind) {
+export async function freshDatabase(kind: DatabaseKind): Promise<Record<string, string>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'floe-test-'));
   if (kind === 'pglite') return { FLOE_DATA_DIR: dataDir };
   const admin = inject('postgresAdminUrl');
@@ -38,6 +38,7 @@ export interface TestControlPlane {
     method: string,
     path: string,
     opts?: { body?: unknown; token?: string | null; headers?: Record<string, string> },
+    // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON came back
   ): Promise<{ status: number; body: any; headers: Headers }>;
   close(opts?: { keepSessions?: boolean }): Promise<void>;
 }

@@ -21,17 +21,12 @@ export const body = <T extends z.ZodType>(schema: T) => ({
   content: { 'application/json': { schema } },
 });
 
+const printable = (s: string) => [...s].every((ch) => ch >= ' ' && ch !== '\x7f');
+
 export const params = <K extends string>(...names: K[]) =>
   z.object(
     Object.fromEntries(
-      names.map((n) => [
-        n,
-        z
-          .string()
-          .min(1)
-          .max(320)
-          .regex(/^[^\x00-\x1f\x7f]+$/, 'no control characters'),
-      ]),
+      names.map((n) => [n, z.string().min(1).max(320).refine(printable, 'no control characters')]),
     ) as Record<K, z.ZodString>,
   );
 
