@@ -22,6 +22,8 @@ const ConfigSchema = z.object({
           return { sku: sku as string, count: Number(count) };
         }),
     ),
+  // how often sessions past their app's maxLifetimeSeconds are looked for
+  FLOE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
   FLOE_DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

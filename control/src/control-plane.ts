@@ -97,6 +97,11 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
   const reconciled = await supervisor.reconcile();
   if (reconciled > 0) log.info({ sessions: reconciled }, 'reconciled sessions of an earlier run');
 
+  const sweep = setInterval(() => {
+    supervisor.stopExpired().catch((err) => log.error({ err }, 'stopping expired sessions failed'));
+  }, config.FLOE_SWEEP_INTERVAL_MS);
+  sweep.unref();
+
   const api = createApi({ db, supervisor, metrics, log, adminToken: config.FLOE_ADMIN_TOKEN });
   return {
     database,
@@ -105,6 +110,7 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
     bootstrapToken,
     localClusterId,
     async close(opts = {}) {
+      clearInterval(sweep);
       await supervisor.close({ terminate: opts.terminateSessions });
       await database.close();
     },

@@ -14,6 +14,7 @@ Runs the Floe control plane. Configuration comes from the environment:
                            generated at first start and printed once
   FLOE_REGION              region of the local cluster (default local)
   FLOE_LOCAL_MAX_SESSIONS  sessions the local runner takes at once (default 16)
+  FLOE_SWEEP_INTERVAL_MS   how often sessions past maxLifetimeSeconds are stopped (10000)
   FLOE_LOCAL_GPUS          GPUs the local runner offers, e.g. "l4:1" (default none)
   FLOE_DB_POOL_SIZE        PostgreSQL connections (default 10)
   LOG_LEVEL                fatal|error|warn|info|debug|trace|silent (default info)

@@ -108,6 +108,27 @@ describe.each(DATABASES)('sessions on %s', (kind) => {
     expect(processesOf(r.body.id)).toEqual([]);
   }, 20_000);
 
+  it('stops a session that outlived its app’s maxLifetimeSeconds', async () => {
+    await t.call('POST', '/v1/tenants/lab/apps', {
+      body: { slug: 'brief', name: 'Brief', command: ['sleep', '300'], maxLifetimeSeconds: 3600 },
+    });
+    const brief = await launch('brief');
+    const other = await launch('forker');
+    await until(brief.body.id, 'running');
+    await until(other.body.id, 'running');
+    const supervisor = t.cp.supervisor;
+    expect(await supervisor.stopExpired(new Date(Date.now() + 3_599_000))).toBe(0);
+    expect(await supervisor.stopExpired(new Date(Date.now() + 3_601_000))).toBe(1);
+    const stopped = await until(brief.body.id, 'stopped');
+    expect(stopped.events.at(-2)).toMatchObject({
+      to: 'stopping',
+      reason: 'maximum lifetime reached',
+    });
+    expect((await session(other.body.id)).state).toBe('running');
+    await t.call('DELETE', `${base}/${other.body.id}`);
+    await until(other.body.id, 'stopped');
+  });
+
   it('marks a crashed app failed with its exit code', async () => {
     const r = await launch('crasher');
     const failed = await until(r.body.id, 'failed');

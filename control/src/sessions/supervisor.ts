@@ -1,4 +1,4 @@
-import { and, eq, inArray, notInArray } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, notInArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connect.ts';
 import { apps, sessions } from '../db/schema.ts';
@@ -91,8 +91,8 @@ export class Supervisor {
   }
 
   /** Moves a session to `stopping` and asks its driver to stop it. */
-  async terminate(sessionId: string): Promise<SessionRow | null> {
-    const row = await transition(this.db, sessionId, 'stopping', { reason: 'stop requested' });
+  async terminate(sessionId: string, reason = 'stop requested'): Promise<SessionRow | null> {
+    const row = await transition(this.db, sessionId, 'stopping', { reason });
     if (!row) return null;
     this.onTransition('stopping');
     const driver = this.driverOf(row);
@@ -137,6 +137,29 @@ export class Supervisor {
     }
     await this.settled();
     return rows.length;
+  }
+
+  /**
+   * Stops the running sessions of attached clusters that have outlived their app's
+   * maxLifetimeSeconds (counted from the launch). Level-triggered: call it periodically.
+   */
+  async stopExpired(now = new Date()): Promise<number> {
+    const clusterIds = [...this.drivers.keys()];
+    if (clusterIds.length === 0) return 0;
+    const expired = await this.db
+      .select({ id: sessions.id })
+      .from(sessions)
+      .innerJoin(apps, eq(apps.id, sessions.appId))
+      .where(
+        and(
+          inArray(sessions.clusterId, clusterIds),
+          eq(sessions.state, 'running'),
+          isNotNull(apps.maxLifetimeSeconds),
+          sql`${sessions.createdAt} + make_interval(secs => ${apps.maxLifetimeSeconds}) <= ${now.toISOString()}::timestamptz`,
+        ),
+      );
+    for (const { id } of expired) await this.terminate(id, 'maximum lifetime reached');
+    return expired.length;
   }
 
   /** Resolves once every reported event so far is recorded. */
