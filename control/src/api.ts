@@ -23,6 +23,9 @@ import type { Supervisor } from './sessions/supervisor.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
+// SQLSTATEs of text PostgreSQL refuses: invalid byte sequence, untranslatable character
+const UNSTORABLE_TEXT = ['22021', '22P05'];
+
 export interface ApiDeps {
   db: Db;
   supervisor: Supervisor;
@@ -83,8 +86,8 @@ export function createApi(deps: ApiDeps) {
       for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
       return c.json(err.body(), err.status);
     }
-    if (sqlState(err)?.startsWith('22')) {
-      // PostgreSQL's "data exception" class: a value it cannot store, e.g. a NUL character
+    if (UNSTORABLE_TEXT.includes(sqlState(err) ?? '')) {
+      // text PostgreSQL cannot store, e.g. a NUL character that JSON allows
       return c.json(
         { error: { code: 'invalid_request', message: 'a value in the request cannot be stored' } },
         400,
@@ -113,7 +116,7 @@ export function createApi(deps: ApiDeps) {
   );
 
   app.use('/v1/*', authenticate(db, deps.adminToken));
-  app.use('/v1/tenants/:tenant', resolveTenant(db));
+  // '/v1/tenants/:tenant/*' also matches the tenant itself
   app.use('/v1/tenants/:tenant/*', resolveTenant(db));
 
   app.route('/', tenantRoutes(db));

@@ -287,6 +287,10 @@ describe.each(DATABASES)('control plane API on %s', (kind) => {
       const r = await t.call('POST', '/v1/tenants', { body: { slug: 'nul', name: 'a\u0000b' } });
       expect(r.status).toBe(400);
       expect(r.body.error.code).toBe('invalid_request');
+      const app = await t.call('POST', '/v1/tenants/acme/apps', {
+        body: { slug: 'nul', name: 'Nul', command: ['x'], env: { A: 'x\u0000y' } },
+      });
+      expect(app.status).toBe(400);
     });
 
     it('refuses an oversized body with 413', async () => {

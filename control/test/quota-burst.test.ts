@@ -1,5 +1,6 @@
 // 200 concurrent launches against small quotas: exactly the quota is admitted, the rest
 // get 429 naming it; on PGlite and on a real PostgreSQL server.
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DATABASES,
@@ -93,6 +94,38 @@ describe.each(DATABASES)('quotas under a burst of %s launches', (kind) => {
     expect(admitted).toHaveLength(3);
     expect(refused).toHaveLength(BURST - 3);
     for (const r of refused) expect(r.body.error.quota).toBe('user.maxGpus');
+  });
+
+  it('refuses GPU launches once the month’s GPU-hours are used, counting from the events', async () => {
+    await seedTenant(t, {
+      slug: 'gpu-hours',
+      quotas: { gpuHoursPerMonth: 3 },
+      app: { resources: { gpus: { sku: 'l4', count: 2 } } },
+    });
+    const launch = () =>
+      t.call('POST', '/v1/tenants/gpu-hours/sessions', {
+        body: { app: 'sleeper', user: 'user@gpu-hours.test' },
+      });
+    const first = await launch();
+    expect(first.status).toBe(201);
+    await expect
+      .poll(
+        async () =>
+          (await t.call('GET', `/v1/tenants/gpu-hours/sessions/${first.body.id}`)).body.state,
+      )
+      .toBe('running');
+    // pretend it has been running for 90 minutes: 2 GPUs × 1.5 h = 3 GPU-hours
+    await t.cp.database.db.execute(
+      sql`update session_events set at = at - interval '90 minutes'
+          where session_id = ${first.body.id} and to_state = 'running'`,
+    );
+    const refused = await launch();
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.quota).toBe('tenant.gpuHoursPerMonth');
+    const usage = await t.call('GET', '/v1/tenants/gpu-hours/usage');
+    expect(usage.body.totals.gpuSeconds).toBeGreaterThanOrEqual(2 * 5400);
+    expect(usage.body.totals.gpuSeconds).toBeLessThan(2 * 5400 + 60);
+    expect(usage.body.items[0]).toMatchObject({ gpuSku: 'l4', sessions: 1 });
   });
 
   it('frees quota when a session stops', async () => {

@@ -64,12 +64,14 @@ export async function usageByUserAndApp(
   }));
 }
 
+const END_OF_TIME = new Date('9999-12-31T00:00:00Z');
+
 /** GPU-seconds the tenant used from `from` until now, for the monthly GPU-hours quota. */
 export async function gpuSecondsSince(tx: Tx, tenantId: string, from: Date): Promise<number> {
   const [row] = await rowsOf(
     tx,
     sql`
-    with spans as (${spans(tenantId, from, new Date(8.64e15))})
+    with spans as (${spans(tenantId, from, END_OF_TIME)})
     select coalesce(sum(greatest(seconds, 0) * gpu_count), 0)::float8 as gpu_seconds from spans`,
   );
   return Number(row?.gpu_seconds ?? 0);
