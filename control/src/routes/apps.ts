@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/connect.ts';
 import { apps } from '../db/schema.ts';
 import { isUuid, requireRole } from '../http/auth.ts';
-import { badRequest, notFound } from '../http/errors.ts';
+import { badRequest, ErrorSchema, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentApp } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
@@ -64,11 +64,10 @@ export function appRoutes(db: Db) {
       summary: 'Add an app to the tenant’s catalog',
       middleware: admin,
       request: { params: params('tenant'), body: body(AppCreate) },
-      responses: { 201: json(App, 'created'), 409: json(App, 'slug taken') },
+      responses: { 201: json(App, 'created'), 409: json(ErrorSchema, 'slug taken') },
     }),
     async (c) => {
       const input = c.req.valid('json');
-      const cpuOnly = input.resources;
       const [row] = await db
         .insert(apps)
         .values({
@@ -76,8 +75,8 @@ export function appRoutes(db: Db) {
           tenantId: c.get('tenant').id,
           slug: input.slug,
           name: input.name,
-          cpu: cpuOnly.cpu,
-          memory: cpuOnly.memory,
+          cpu: input.resources.cpu,
+          memory: input.resources.memory,
           ...columns(input),
         })
         .returning()

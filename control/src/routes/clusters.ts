@@ -4,7 +4,7 @@ import type { Db } from '../db/connect.ts';
 import { clusters, sessions } from '../db/schema.ts';
 import { ACTIVE_STATES } from '../domain/lifecycle.ts';
 import { isUuid, requireRole } from '../http/auth.ts';
-import { conflict, notFound } from '../http/errors.ts';
+import { conflict, ErrorSchema, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentCluster } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
@@ -40,7 +40,7 @@ export function clusterRoutes(db: Db) {
       summary: 'Register a cluster (platform-admin)',
       middleware: platformAdmin,
       request: { body: body(ClusterCreate) },
-      responses: { 201: json(Cluster, 'registered'), 409: json(Cluster, 'name taken') },
+      responses: { 201: json(Cluster, 'registered'), 409: json(ErrorSchema, 'name taken') },
     }),
     async (c) => {
       const input = c.req.valid('json');
@@ -117,7 +117,10 @@ export function clusterRoutes(db: Db) {
       summary: 'Deregister a cluster with no active sessions (platform-admin)',
       middleware: platformAdmin,
       request: { params: one },
-      responses: { 204: { description: 'deregistered' }, 409: json(Cluster, 'sessions active') },
+      responses: {
+        204: { description: 'deregistered' },
+        409: json(ErrorSchema, 'sessions active'),
+      },
     }),
     async (c) => {
       const current = await load(c.req.valid('param').cluster);

@@ -4,7 +4,7 @@ import type { Db } from '../db/connect.ts';
 import { sessions, tenants } from '../db/schema.ts';
 import { ACTIVE_STATES } from '../domain/lifecycle.ts';
 import { requireRole } from '../http/auth.ts';
-import { conflict } from '../http/errors.ts';
+import { conflict, ErrorSchema } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentTenant } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
@@ -24,7 +24,7 @@ export function tenantRoutes(db: Db) {
       summary: 'Create a tenant (platform-admin)',
       middleware: [requireRole('platform-admin')],
       request: { body: body(TenantCreate) },
-      responses: { 201: json(Tenant, 'created'), 409: json(Tenant, 'slug taken') },
+      responses: { 201: json(Tenant, 'created'), 409: json(ErrorSchema, 'slug taken') },
     }),
     async (c) => {
       const input = c.req.valid('json');
@@ -119,7 +119,10 @@ export function tenantRoutes(db: Db) {
       summary: 'Delete a tenant with no active sessions (platform-admin); its usage is kept',
       middleware: [requireRole('platform-admin')],
       request: { params: params('tenant') },
-      responses: { 204: { description: 'deleted' }, 409: json(Tenant, 'sessions still active') },
+      responses: {
+        204: { description: 'deleted' },
+        409: json(ErrorSchema, 'sessions still active'),
+      },
     }),
     async (c) => {
       const tenant = c.get('tenant');

@@ -4,7 +4,7 @@ import type { Db } from '../db/connect.ts';
 import { sessions, users } from '../db/schema.ts';
 import { ACTIVE_STATES } from '../domain/lifecycle.ts';
 import { isUuid, requireRole } from '../http/auth.ts';
-import { conflict, notFound } from '../http/errors.ts';
+import { conflict, ErrorSchema, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentUser } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
@@ -48,7 +48,7 @@ export function userRoutes(db: Db) {
       summary: 'Add a user to the tenant',
       middleware: admin,
       request: { params: params('tenant'), body: body(UserCreate) },
-      responses: { 201: json(User, 'created'), 409: json(User, 'email taken') },
+      responses: { 201: json(User, 'created'), 409: json(ErrorSchema, 'email taken') },
     }),
     async (c) => {
       const input = c.req.valid('json');
@@ -139,7 +139,10 @@ export function userRoutes(db: Db) {
       summary: 'Remove a user with no active sessions; their usage is kept',
       middleware: admin,
       request: { params: one },
-      responses: { 204: { description: 'deleted' }, 409: json(User, 'sessions still active') },
+      responses: {
+        204: { description: 'deleted' },
+        409: json(ErrorSchema, 'sessions still active'),
+      },
     }),
     async (c) => {
       const user = await load(c.get('tenant').id, c.req.valid('param').user);
