@@ -3,7 +3,6 @@
 // running the same transaction in plain SQL. `node control/bench/launch.ts --help`.
 import { fork, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,187 +11,201 @@ import { type SQL, sql } from 'drizzle-orm';
 import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { listen, startControlPlane } from '../src/control-plane.ts';
-import type { ClusterDriver } from '../src/drivers/driver.ts';
+import type { ClusterDriver, DriverEvent } from '../src/drivers/driver.ts';
 import { createLogger } from '../src/log.ts';
+import type { Load, Target } from './client.ts';
 
-const HELP = `Launch admission benchmark (npm run bench -- [flags])
+const HELP = `Launch admission benchmark: npm run bench -- [flags]
 
-  --duration S        seconds of measured load per configuration (default 10)
+  --duration S        seconds of measured load per phase "open" and for pgbench (default 10)
   --warmup S          seconds of unmeasured load before it (default 2)
-  --concurrency N     HTTP connections of the closed-loop client (default 32)
+  --concurrency N     connections of the closed-loop HTTP client (default 16)
   --tenants LIST      tenant counts, comma-separated (default 1,1000)
   --db KIND           pglite | postgres | both (default both)
-  --pool N            control plane's PostgreSQL pool = pgbench clients (default 20)
-  --headroom N        launches each tenant may add in the at-quota phase (default 2)
-  --quota-duration S  seconds of the at-quota phase (default 3)
-  --help
+  --pool N            control plane's PostgreSQL pool size = pgbench clients (default 10)
+  --tcp               reach PostgreSQL over loopback TCP instead of its Unix socket
+  --driver-events     the stand-in driver reports each session starting, then running
+  --headroom N        launches each tenant may still add in phase "at quota" (default 1)
+  --quota-duration S  seconds of phase "at quota" (default 3)
 
-Per configuration: a fresh database; T tenants, each with a user, an image app placed on a
-cluster whose driver accepts sessions and leaves them active, and a tenant-admin API key;
-phase "open" (maxSessions 1,000,000, checked but never reached), pgbench on the same
-database (PostgreSQL only), then phase "at quota" (maxSessions = active + headroom, so most
-launches are refused). At the end, active sessions per tenant are compared to maxSessions.`;
+Each configuration (database, tenant count) gets a fresh database and T tenants, each with
+a user, an app with an image, and a tenant-admin API key that the client launches with.
+Image apps are placed on a "kubernetes" cluster whose driver (a stand-in) accepts sessions
+and reports nothing (see --driver-events), so they stay active and count against quotas;
+no process is started.
+  open      maxSessions 1,000,000: the quota is checked on every launch but never reached
+  pgbench   admission's transaction in SQL on the same database (PostgreSQL only); the
+            sessions of the phase before are ended first, so both start from none active
+  at quota  every tenant's maxSessions set to its active sessions + headroom
+Then active sessions per tenant are counted in the database and compared to maxSessions;
+the overshoot must be 0 (exit status 1 otherwise). PostgreSQL runs with fsync on.
+cpu ms/launch: CPU time per answered launch of the server process (Node, and PGlite in
+it), of PostgreSQL's processes and of the load client (the HTTP client, or pgbench).`;
 
-interface Target {
-  path: string;
-  token: string;
-  body: string;
-}
-interface Load {
-  url: string;
-  targets: Target[];
-  concurrency: number;
-  seconds: number;
-}
 interface Result {
   rate: number;
+  count: number;
   p50: number;
   p99: number;
   status: Record<string, number>;
+  cpu: string;
 }
 
 const pct = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
 
-// The load generator runs in a child process so that it does not share an event loop with
-// the server; it keeps `concurrency` requests in flight on keep-alive connections.
-async function client(load: Load): Promise<Result> {
-  const agent = new Agent({ keepAlive: true, maxSockets: load.concurrency });
-  const post = (t: Target) =>
-    new Promise<number>((resolve, reject) => {
-      const headers = { authorization: `Bearer ${t.token}`, 'content-type': 'application/json' };
-      const req = request(load.url + t.path, { method: 'POST', agent, headers }, (res) => {
-        res.resume().on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', reject).end(t.body);
-    });
-  const latencies: number[] = [];
-  const status: Record<string, number> = {};
-  const start = performance.now();
-  const end = start + load.seconds * 1000;
-  const tick = setInterval(() => process.send?.({ progress: latencies.length }), 1000);
-  await Promise.all(
-    Array.from({ length: load.concurrency }, async () => {
-      while (performance.now() < end) {
-        const t = load.targets[Math.floor(Math.random() * load.targets.length)] as Target;
-        const t0 = performance.now();
-        const code = await post(t);
-        latencies.push(performance.now() - t0);
-        status[code] = (status[code] ?? 0) + 1;
-      }
-    }),
-  );
-  clearInterval(tick);
-  agent.destroy();
-  const sorted = latencies.sort((a, b) => a - b);
-  const rate = latencies.length / ((performance.now() - start) / 1000);
-  return { rate, p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), status };
+/** CPU seconds: of this process, of its exited children, and of a PostgreSQL server. */
+function cpuSeconds(postmasterPid?: number) {
+  const stat = (pid: string | number) => {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s
+      .slice(s.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    // utime, stime, cutime, cstime in clock ticks of 1/100 s (getconf CLK_TCK)
+    return { ppid: f[1], own: (f[11]! + f[12]!) / 100, children: (f[13]! + f[14]!) / 100 };
+  };
+  const self = stat('self');
+  let db = 0;
+  if (postmasterPid) {
+    const pm = stat(postmasterPid);
+    db = pm.own + pm.children; // exited backends are counted in the postmaster's children
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      try {
+        const s = stat(pid);
+        if (s.ppid === postmasterPid) db += s.own;
+      } catch {} // it ended meanwhile
+    }
+  }
+  return { server: self.own, client: self.children, db };
 }
 
-if (process.env.FLOE_BENCH_CLIENT) {
-  process.once('message', async (load) => {
-    process.send?.({ result: await client(load as Load) }, () => process.exit(0));
-  });
-} else {
-  await main();
-}
-
-function runLoad(label: string, load: Load): Promise<Result> {
-  const child = fork(import.meta.filename, [], {
-    env: { ...process.env, FLOE_BENCH_CLIENT: '1' },
-  });
+/** Runs a load in a child process, printing its progress every second. */
+async function runLoad(label: string, load: Load, postmasterPid?: number): Promise<Result> {
+  const before = cpuSeconds(postmasterPid);
+  const child = fork(join(import.meta.dirname, 'client.ts'));
   child.send(load);
   let last = 0;
-  return new Promise((resolve, reject) => {
-    child.on('message', (m: { progress?: number; result?: Result }) => {
-      if (m.progress !== undefined) {
-        process.stderr.write(`  ${label}: ${m.progress} requests, ${m.progress - last}/s\n`);
-        last = m.progress;
-      }
-      if (m.result) resolve(m.result);
-    });
-    child.on('exit', (code) => code && reject(new Error(`load client exited with ${code}`)));
+  let result: Omit<Result, 'cpu'> | undefined;
+  child.on('message', (m: { progress?: number; result?: Omit<Result, 'cpu'> }) => {
+    if (m.progress !== undefined) {
+      process.stderr.write(`  ${label}: ${m.progress} requests, ${m.progress - last}/s\n`);
+      last = m.progress;
+    }
+    result ??= m.result;
   });
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  if (!result) throw new Error(`the load client exited with ${code}`);
+  return { ...result, cpu: cpuPerLaunch(before, cpuSeconds(postmasterPid), result.count) };
 }
 
-// Stands in for a Kubernetes driver: it accepts every session and reports nothing, so
-// sessions stay `placed` (active, held against quotas) and no process is started.
-const holdDriver: ClusterDriver = {
-  async launch() {},
-  async terminate() {},
-  async adopt() {},
-  watch: () => () => {},
-  capacity: async () => ({ gpus: [], maxSessions: null }),
-  async close() {},
-};
+function cpuPerLaunch(a: ReturnType<typeof cpuSeconds>, b: typeof a, count: number) {
+  const ms = (x: number, y: number) => (((y - x) * 1000) / count).toFixed(2);
+  return `${ms(a.server, b.server)} ${ms(a.db, b.db)} ${ms(a.client, b.client)}`;
+}
+
+/** Stands in for a Kubernetes driver: it accepts every session and leaves it active,
+ * reporting nothing, or `starting` then `running` (two more transitions) with `report`. */
+function holdDriver(report: boolean): ClusterDriver {
+  let listener: ((event: DriverEvent) => void) | undefined;
+  return {
+    async launch({ sessionId }) {
+      if (!report) return;
+      listener?.({ sessionId, state: 'starting' });
+      listener?.({ sessionId, state: 'running', ref: { pod: sessionId } });
+    },
+    async terminate() {},
+    async adopt() {},
+    watch(l) {
+      listener = l;
+      return () => {};
+    },
+    capacity: async () => ({ gpus: [], maxSessions: null }),
+    async close() {},
+  };
+}
 
 const ADMIN = 'bench-platform-admin-token-0123456789';
-const OPEN_QUOTA = 1_000_000;
+/** what Ctrl-C must undo: the PostgreSQL server, temporary folders */
+const cleanups = new Set<() => void>();
+type Options = Record<'duration' | 'warmup' | 'concurrency' | 'pool' | 'headroom', string> & {
+  'quota-duration': string;
+  tcp: boolean;
+  'driver-events': boolean;
+};
 
 async function main() {
   const { values: o } = parseArgs({
     options: {
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '2' },
-      concurrency: { type: 'string', default: '32' },
+      concurrency: { type: 'string', default: '16' },
       tenants: { type: 'string', default: '1,1000' },
       db: { type: 'string', default: 'both' },
-      pool: { type: 'string', default: '20' },
-      headroom: { type: 'string', default: '2' },
+      pool: { type: 'string', default: '10' },
+      tcp: { type: 'boolean', default: false },
+      'driver-events': { type: 'boolean', default: false },
+      headroom: { type: 'string', default: '1' },
       'quota-duration': { type: 'string', default: '3' },
       help: { type: 'boolean', default: false },
     },
   });
   if (o.help) return console.log(HELP);
-  if (!['pglite', 'postgres', 'both'].includes(o.db)) throw new Error(`--db: ${o.db}?`);
-  const kinds = o.db === 'both' ? ['postgres', 'pglite'] : [o.db];
-  const tenantCounts = o.tenants.split(',').map(Number);
-  const rows: string[][] = [];
-  let postgres: Postgres | undefined;
-  let failed = false;
-  try {
-    for (const kind of kinds) {
-      if (kind === 'postgres') {
-        postgres = await startPostgres({ durable: true });
-        console.error(`PostgreSQL (fsync on) at ${postgres.url}`);
-      }
-      for (const tenants of tenantCounts) {
+  if (!['pglite', 'postgres', 'both'].includes(o.db)) throw new Error(`--db ${o.db}?`);
+  const rows = [
+    ['db', 'tenants', 'phase', 'launches/s', 'p50 ms', 'p99 ms', 'admitted', 'refused (429)'],
+  ];
+  rows[0]!.push('other', 'overshoot', 'cpu ms/launch: server db client');
+  let overshoot = 0;
+  process.once('SIGINT', () => {
+    for (const f of cleanups) f();
+    process.exit(130);
+  });
+  for (const kind of o.db === 'both' ? ['postgres', 'pglite'] : [o.db]) {
+    const postgres = kind === 'postgres' ? await startPostgres({ durable: true }) : undefined;
+    const stop = () => postgres?.stop();
+    cleanups.add(stop);
+    try {
+      for (const tenants of o.tenants.split(',').map(Number)) {
         const out = await configuration(kind, tenants, o, postgres);
         rows.push(...out.rows);
-        failed ||= out.overshoot > 0;
+        overshoot += out.overshoot;
       }
-      postgres?.stop();
-      postgres = undefined;
+    } finally {
+      cleanups.delete(stop);
+      stop();
     }
-  } finally {
-    postgres?.stop();
   }
-  const head = ['db', 'tenants', 'phase', 'launches/s', 'p50 ms', 'p99 ms'];
-  const table = [[...head, 'admitted', 'refused (429)', 'other', 'overshoot'], ...rows];
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
-  console.log(`\nconcurrency ${o.concurrency}, ${o.duration} s per phase "open", pool ${o.pool}`);
-  for (const r of table) console.log(r.map((c, i) => c.padStart(widths[i]!)).join('  '));
-  if (failed) {
-    console.error('QUOTA OVERSHOOT: some tenant holds more active sessions than maxSessions');
+  const transport = o.tcp ? 'loopback TCP' : 'Unix socket';
+  console.log(`\nconcurrency ${o.concurrency}, pool ${o.pool}, PostgreSQL over ${transport}`);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padStart(widths[i]!)).join('  '));
+  if (overshoot > 0) {
+    console.error(`QUOTA OVERSHOOT: ${overshoot} sessions beyond maxSessions`);
     process.exitCode = 1;
   }
 }
 
-type Options = Record<'duration' | 'warmup' | 'concurrency' | 'pool' | 'headroom', string> & {
-  'quota-duration': string;
-};
-
 async function configuration(kind: string, tenants: number, o: Options, postgres?: Postgres) {
-  const label = `${kind} ${tenants}t`;
+  const label = `${kind} ${tenants} tenants`;
   const dataDir = mkdtempSync(join(tmpdir(), 'floe-bench-'));
+  const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
+  cleanups.add(removeDataDir);
   let databaseUrl: string | undefined;
+  let postmasterPid: number | undefined;
   if (postgres) {
     const name = `bench_${tenants}`;
     const admin = new pg.Client(postgres.url);
     await admin.connect();
     await admin.query(`create database ${name}`);
     await admin.end();
-    databaseUrl = postgres.url.replace(/\/postgres$/, `/${name}`);
+    const url = new URL(postgres.url);
+    url.pathname = `/${name}`;
+    if (!o.tcp) url.search = `?host=${postgres.dir}`;
+    databaseUrl = url.toString();
+    postmasterPid = Number(
+      readFileSync(join(postgres.dir, 'data/postmaster.pid'), 'utf8').split('\n')[0],
+    );
   }
   const config = loadConfig({
     FLOE_ADMIN_TOKEN: ADMIN,
@@ -206,102 +219,100 @@ async function configuration(kind: string, tenants: number, o: Options, postgres
   const query = async <T>(q: SQL) =>
     ((await cp.database.db.execute(q)) as unknown as { rows: T[] }).rows;
   const call = async (method: string, path: string, body: unknown) => {
-    const res = await fetch(url + path, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+    const res = await fetch(url + path, { method, headers, body: JSON.stringify(body) });
     const json = await res.json();
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
+  const slugs = Array.from({ length: tenants }, (_, i) => `bench-${i + 1}`);
   const eachTenant = async (f: (slug: string) => Promise<void>) => {
-    for (let i = 1; i <= tenants; i += 16) {
-      const batch = Array.from({ length: Math.min(16, tenants - i + 1) }, (_, k) => i + k);
-      await Promise.all(batch.map((n) => f(`bench-${n}`)));
-    }
+    for (let i = 0; i < slugs.length; i += 16) await Promise.all(slugs.slice(i, i + 16).map(f));
+  };
+  const active = () =>
+    query<{ slug: string; n: number; max: number }>(sql`
+      select t.slug, t.max_sessions as max, count(s.id)::int as n from tenants t
+      left join sessions s on s.tenant_id = t.id and s.state not in ('stopped', 'failed')
+      group by t.id`);
+  const row = (phase: string, r: Result, overshoot = '') => {
+    const { 201: ok = 0, 429: refused = 0, ...rest } = r.status;
+    const other = Object.values(rest).reduce((a, b) => a + b, 0);
+    const [rate, p50, p99] = [r.rate.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1)];
+    return [kind, String(tenants), phase, rate, p50, p99, String(ok), String(refused)].concat(
+      String(other),
+      overshoot,
+      r.cpu,
+    );
   };
 
   try {
-    console.error(`[${label}] seeding ${tenants} tenants`);
+    console.error(`[${label}] seeding`);
     const cluster = await call('POST', '/v1/clusters', {
       name: 'bench',
       region: 'local',
       driver: 'kubernetes',
     });
-    cp.supervisor.attach(cluster.id, holdDriver);
+    cp.supervisor.attach(cluster.id, holdDriver(o['driver-events']));
     const targets: Target[] = [];
     await eachTenant(async (slug) => {
-      await call('POST', '/v1/tenants', { slug, name: slug, quotas: { maxSessions: OPEN_QUOTA } });
       const email = `user@${slug}.test`;
+      await call('POST', '/v1/tenants', { slug, name: slug, quotas: { maxSessions: 1_000_000 } });
       await call('POST', `/v1/tenants/${slug}/users`, { email, role: 'member' });
       await call('POST', `/v1/tenants/${slug}/apps`, { slug: 'desk', name: 'Desk', image: 'desk' });
-      const key = await call('POST', `/v1/tenants/${slug}/api-keys`, {
-        name: 'portal',
-        role: 'tenant-admin',
-      });
+      const key = { name: 'portal', role: 'tenant-admin' };
+      const { token } = await call('POST', `/v1/tenants/${slug}/api-keys`, key);
       const body = JSON.stringify({ app: 'desk', user: email });
-      targets.push({ path: `/v1/tenants/${slug}/sessions`, token: key.token, body });
+      targets.push({ path: `/v1/tenants/${slug}/sessions`, token, body });
     });
-    const load = (seconds: string) => ({
-      url,
-      targets,
-      concurrency: Number(o.concurrency),
-      seconds: Number(seconds),
-    });
-    const active = () =>
-      query<{ slug: string; n: number; max: number }>(sql`
-        select t.slug, t.max_sessions as max, count(s.id)::int as n from tenants t
-        left join sessions s on s.tenant_id = t.id and s.state not in ('stopped', 'failed')
-        group by t.id`);
-    const row = (phase: string, r: Result, overshoot = '') => {
-      const { 201: ok = 0, 429: refused = 0, ...rest } = r.status;
-      const other = Object.values(rest).reduce((a, b) => a + b, 0);
-      const ms = (x: number) => x.toFixed(1);
-      return [kind, String(tenants), phase, r.rate.toFixed(0), ms(r.p50), ms(r.p99)].concat([
-        String(ok),
-        String(refused),
-        String(other),
-        overshoot,
-      ]);
+    const concurrency = Number(o.concurrency);
+    const load = (s: string) => ({ url, targets, concurrency, seconds: Number(s) });
+    // Ends the sessions of earlier phases, as if their users had closed them, so that the
+    // HTTP and the pgbench measurement both start from no active session.
+    const endSessions = async () => {
+      await query(
+        sql`update sessions set state = 'stopped' where state not in ('stopped', 'failed')`,
+      );
+      await query(sql`vacuum analyze sessions`);
     };
-
-    await runLoad(`${label} warm-up`, load(o.warmup));
-    const open = await runLoad(`${label} open`, load(o.duration));
-    const activeTotal = async () => (await active()).reduce((a, t) => a + t.n, 0);
-    const raw =
-      postgres && databaseUrl
-        ? await pgbench(postgres.bin, databaseUrl, tenants, cluster.id, o, activeTotal)
-        : null;
-
-    await eachTenant(async (slug) => {
-      const [t] = await query<{ n: number }>(sql`select count(*)::int as n from sessions s
-        join tenants t on t.id = s.tenant_id where t.slug = ${slug}
-        and s.state not in ('stopped', 'failed')`);
-      const maxSessions = (t?.n ?? 0) + Number(o.headroom);
-      await call('PATCH', `/v1/tenants/${slug}`, { quotas: { maxSessions } });
-    });
-    const atQuota = await runLoad(`${label} at quota`, load(o['quota-duration']));
+    await runLoad(`${label}, warm-up`, load(o.warmup));
+    await endSessions();
+    const open = await runLoad(`${label}, open`, load(o.duration), postmasterPid);
+    const total = async () => (await active()).reduce((a, t) => a + t.n, 0);
+    let raw: Result | undefined;
+    if (postgres && databaseUrl) {
+      await endSessions();
+      const before = { cpu: cpuSeconds(postmasterPid), active: await total() };
+      const vars = { ntenants: String(tenants), cid: cluster.id, local: cp.localClusterId };
+      const r = pgbench(postgres.bin, databaseUrl, vars, o);
+      const admitted = (await total()) - before.active;
+      const status = { 201: admitted, 429: r.count - admitted };
+      const cpu = cpuPerLaunch(before.cpu, cpuSeconds(postmasterPid), r.count);
+      raw = { ...r, status, cpu };
+    }
+    for (const t of await active()) {
+      const quotas = { maxSessions: t.n + Number(o.headroom) };
+      await call('PATCH', `/v1/tenants/${t.slug}`, { quotas });
+    }
+    const atQuota = await runLoad(`${label}, at quota`, load(o['quota-duration']), postmasterPid);
     const overshoot = (await active()).reduce((a, t) => a + Math.max(0, t.n - t.max), 0);
-    console.error(`[${label}] overshoot ${overshoot}`);
-    const rows = [row('HTTP open', open, String(overshoot)), row('HTTP at quota', atQuota, '')];
+    console.error(`[${label}] overshoot: ${overshoot}`);
+    const rows = [row('HTTP open', open), row('HTTP at quota', atQuota, String(overshoot))];
     if (raw) {
-      const [tps, p50, p99] = [raw.tps.toFixed(0), raw.p50.toFixed(1), raw.p99.toFixed(1)];
-      const refused = String(raw.count - raw.admitted);
-      rows.push([kind, String(tenants), 'pgbench raw', tps, p50, p99, String(raw.admitted)]);
-      rows[rows.length - 1]!.push(refused, '', '');
-      rows.push([kind, String(tenants), 'HTTP/raw', (open.rate / raw.tps).toFixed(2)]);
+      rows.push(row('pgbench raw', raw));
+      rows.push([kind, String(tenants), 'HTTP/raw', (open.rate / raw.rate).toFixed(2)]);
     }
     return { rows, overshoot };
   } finally {
     await server.close();
     await cp.close({ terminateSessions: false });
-    rmSync(dataDir, { recursive: true, force: true });
+    cleanups.delete(removeDataDir);
+    removeDataDir();
   }
 }
 
-// Admission's transaction in plain SQL (extended protocol, like node-postgres), preceded
-// by one lookup of the tenant, user and app ids, which the API does in three queries.
+// Admission's transaction in SQL, over the extended protocol like node-postgres, after one
+// lookup of the tenant's, user's and app's ids (the API does that in three queries). Like
+// admission, it counts the sessions on every cluster, since one (local) has maxSessions.
 const SCRIPT = `\\set t random(1, :ntenants)
 SELECT t.id AS tid, u.id AS uid, a.id AS aid FROM tenants t
   JOIN users u ON u.tenant_id = t.id AND u.deleted_at IS NULL
@@ -316,6 +327,9 @@ SELECT count(*)::int AS n, coalesce(sum(gpu_count), 0)::int AS g,
   FROM sessions WHERE tenant_id = :tid AND state NOT IN ('stopped', 'failed') \\gset
 \\if :n < :maxs
 SELECT * FROM clusters WHERE deleted_at IS NULL;
+SELECT cluster_id, gpu_sku, count(*)::int, coalesce(sum(gpu_count), 0)::int FROM sessions
+  WHERE state NOT IN ('stopped', 'failed') AND cluster_id IN (:local, :cid)
+  GROUP BY cluster_id, gpu_sku;
 INSERT INTO sessions (id, tenant_id, user_id, app_id, cluster_id, state, gpu_count, request_hash)
   VALUES (gen_random_uuid(), :tid, :uid, :aid, :cid, 'placed', 0, md5(random()::text))
   RETURNING id AS sid \\gset
@@ -325,39 +339,34 @@ INSERT INTO session_events (session_id, tenant_id, from_state, to_state)
 COMMIT;
 `;
 
-async function pgbench(
-  bin: string,
-  url: string,
-  tenants: number,
-  clusterId: string,
-  o: Options,
-  activeTotal: () => Promise<number>,
-) {
+/** pgbench with `--pool` clients for `--duration` seconds; latencies from its per-transaction log. */
+function pgbench(bin: string, url: string, vars: Record<string, string>, o: Options) {
   const dir = mkdtempSync(join(tmpdir(), 'floe-pgbench-'));
   try {
     writeFileSync(join(dir, 'admit.sql'), SCRIPT);
-    const before = await activeTotal();
     console.error(`  pgbench: ${o.pool} clients, ${o.duration} s`);
     const args = ['-n', '-M', 'extended', '-c', o.pool, '-j', '2', '-T', o.duration, '-P', '1'];
-    args.push('-D', `ntenants=${tenants}`, '-D', `cid=${clusterId}`, '-f', join(dir, 'admit.sql'));
+    for (const [k, v] of Object.entries(vars)) args.push('-D', `${k}=${v}`);
+    args.push('-f', join(dir, 'admit.sql'));
     args.push('-l', `--log-prefix=${join(dir, 'tx')}`, url);
     const run = spawnSync(join(bin, 'pgbench'), args, {
       cwd: dir,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const tps = Number(/tps = ([\d.]+) \(without initial/.exec(run.stdout)?.[1]);
-    if (run.status !== 0 || !tps) throw new Error(`pgbench failed: ${run.stdout}`);
-    // per-transaction log lines: client transaction latency-in-µs script epoch µs
+    const rate = Number(/tps = ([\d.]+) \(without initial/.exec(run.stdout)?.[1]);
+    if (run.status !== 0 || !rate) throw new Error(`pgbench failed: ${run.stdout}`);
+    // each line: client, transaction, latency in µs, script, epoch seconds, µs
     const latencies = readdirSync(dir)
       .filter((f) => f.startsWith('tx'))
       .flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n'))
       .map((line) => Number(line.split(' ')[2]) / 1000)
       .sort((a, b) => a - b);
-    const admitted = (await activeTotal()) - before;
     const [p50, p99] = [pct(latencies, 0.5), pct(latencies, 0.99)];
-    return { tps, p50, p99, count: latencies.length, admitted };
+    return { rate, count: latencies.length, p50, p99 };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+await main();

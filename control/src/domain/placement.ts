@@ -35,25 +35,34 @@ function load(c: ClusterView, req: PlacementRequest): number {
   return c.maxSessions ? c.activeSessions / c.maxSessions : 0;
 }
 
-/**
- * Chooses a cluster: keep those in an allowed region that carry the SKU, then those with
- * room; prefer the user's region, then the least loaded, then the fewest sessions; the
- * name breaks ties so that the same inputs always give the same answer.
- */
-export function place(clusters: ClusterView[], req: PlacementRequest): Placement {
+/** Clusters that could ever run the request: an allowed region, and the SKU if GPUs are asked. */
+export function eligible<C extends Pick<ClusterView, 'region' | 'gpus'>>(
+  clusters: C[],
+  req: PlacementRequest,
+): C[] {
   const needsGpu = req.gpuCount > 0 && req.gpuSku !== null;
-  const eligible = clusters.filter(
+  return clusters.filter(
     (c) =>
       (req.allowedRegions.length === 0 || req.allowedRegions.includes(c.region)) &&
       (!needsGpu || c.gpus.some((g) => g.sku === req.gpuSku && g.count >= req.gpuCount)),
   );
-  if (eligible.length === 0) {
+}
+
+/**
+ * Chooses a cluster: keep the eligible ones, then those with room; prefer the user's
+ * region, then the least loaded, then the fewest sessions; the name breaks ties so that
+ * the same inputs always give the same answer.
+ */
+export function place(clusters: ClusterView[], req: PlacementRequest): Placement {
+  const needsGpu = req.gpuCount > 0 && req.gpuSku !== null;
+  const candidates = eligible(clusters, req);
+  if (candidates.length === 0) {
     const what = needsGpu ? `${req.gpuCount}× ${req.gpuSku} GPU` : 'this session';
     const where =
       req.allowedRegions.length > 0 ? ` in regions ${req.allowedRegions.join(', ')}` : '';
     return { ok: false, reason: 'unplaceable', message: `no cluster can run ${what}${where}` };
   }
-  const withRoom = eligible.filter(
+  const withRoom = candidates.filter(
     (c) =>
       (c.maxSessions === null || c.activeSessions < c.maxSessions) &&
       (!needsGpu || freeGpus(c, req.gpuSku as string) >= req.gpuCount),

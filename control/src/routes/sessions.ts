@@ -92,7 +92,7 @@ export function sessionRoutes(deps: { db: Db; supervisor: Supervisor; metrics: M
         .update(JSON.stringify([appRow.id, user.id, input.region ?? null]))
         .digest('base64url');
       const { session, created } = await admitLaunch(db, {
-        tenantId: tenant.id,
+        tenant,
         app: appRow,
         user,
         preferredRegion: input.region,

@@ -1,19 +1,20 @@
 import { and, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
-import type { Db, Tx } from '../db/connect.ts';
-import { type apps, clusters, sessionEvents, sessions, tenants, type users } from '../db/schema.ts';
+import { type Db, queryRows } from '../db/connect.ts';
+import { type apps, clusters, sessions, type tenants, type users } from '../db/schema.ts';
 import { TERMINAL_STATES } from '../domain/lifecycle.ts';
-import { type ClusterView, place } from '../domain/placement.ts';
-import { checkQuota, type Limits, needsMonthlyGpuUsage } from '../domain/quota.ts';
+import { type ClusterView, eligible, type PlacementRequest, place } from '../domain/placement.ts';
+import { type QuotaName, quotaMessage } from '../domain/quota.ts';
 import { ApiError, notFound } from '../http/errors.ts';
-import { gpuSecondsSince, startOfMonthUtc } from './usage.ts';
+import { startOfMonthUtc } from './usage.ts';
 
 export type SessionRow = typeof sessions.$inferSelect;
 type AppRow = typeof apps.$inferSelect;
 type UserRow = typeof users.$inferSelect;
+type TenantRow = typeof tenants.$inferSelect;
 
 export interface LaunchRequest {
-  tenantId: string;
+  tenant: TenantRow;
   app: AppRow;
   user: UserRow;
   preferredRegion?: string;
@@ -26,150 +27,142 @@ export interface Admission {
   created: boolean;
 }
 
-const active = notInArray(sessions.state, [...TERMINAL_STATES]);
+interface AdmitResult {
+  outcome: 'admitted' | 'replayed' | 'key_reused' | 'quota' | 'no_tenant';
+  quota: QuotaName | null;
+  held: number | null;
+  quota_limit: number | null;
+  session_id: string | null;
+  created_at: string | Date | null;
+}
+
+const keyReused = () =>
+  new ApiError(
+    422,
+    'idempotency_key_reused',
+    'this Idempotency-Key was used for a different launch request',
+  );
 
 /**
- * Records a launch: counts it against every quota and places it on a cluster, in one
- * transaction. The tenant row is locked first, so launches of one tenant are serialised
- * and no burst can overshoot a quota; launches of different tenants do not wait for
- * each other. Cluster capacity is read without a lock: it is advisory here, and the
- * cluster (its scheduler, or the local runner's limit) has the final word.
+ * Records a launch: places it, then counts it against every quota and inserts it in one
+ * round trip (floe_admit_session, drizzle/0001_admission.sql), under the tenant's row lock:
+ * launches of one tenant are serialised and no burst overshoots a quota, while launches
+ * of different tenants do not wait for each other. Placement runs first and without a
+ * lock: cluster capacity is advisory here, and the cluster has the final word.
  */
 export async function admitLaunch(db: Db, req: LaunchRequest): Promise<Admission> {
-  return db.transaction(async (tx) => {
-    const [tenant] = await tx
-      .select({
-        maxSessions: tenants.maxSessions,
-        maxGpus: tenants.maxGpus,
-        gpuHoursPerMonth: tenants.gpuHoursPerMonth,
-        allowedRegions: tenants.allowedRegions,
-        deletedAt: tenants.deletedAt,
-      })
-      .from(tenants)
-      .where(eq(tenants.id, req.tenantId))
-      .for('update');
-    if (!tenant || tenant.deletedAt) throw notFound('tenant');
-
-    if (req.idempotencyKey) {
-      const [prior] = await tx
-        .select()
-        .from(sessions)
-        .where(
-          and(eq(sessions.tenantId, req.tenantId), eq(sessions.idempotencyKey, req.idempotencyKey)),
-        );
-      if (prior) {
-        if (prior.requestHash !== (req.requestHash ?? null)) {
-          throw new ApiError(
-            422,
-            'idempotency_key_reused',
-            'this Idempotency-Key was used for a different launch request',
-          );
-        }
-        return { session: prior, created: false };
-      }
+  const { tenant, app, user } = req;
+  if (req.idempotencyKey) {
+    const prior = await findByKey(db, tenant.id, req.idempotencyKey);
+    if (prior) {
+      if (prior.requestHash !== (req.requestHash ?? null)) throw keyReused();
+      return { session: prior, created: false };
     }
+  }
 
-    const { app, user } = req;
-    const gpus = app.gpuSku ? app.gpuCount : 0;
-    const limits: Limits = {
-      tenant,
-      user: { maxSessions: user.maxSessions, maxGpus: user.maxGpus },
-    };
-    const [held] = await tx
-      .select({
-        tenantSessions: sql<number>`count(*)::int`,
-        tenantGpus: sql<number>`coalesce(sum(${sessions.gpuCount}), 0)::int`,
-        userSessions: sql<number>`(count(*) filter (where ${sessions.userId} = ${user.id}))::int`,
-        userGpus: sql<number>`coalesce(sum(${sessions.gpuCount}) filter (where ${sessions.userId} = ${user.id}), 0)::int`,
-      })
-      .from(sessions)
-      .where(and(eq(sessions.tenantId, req.tenantId), active));
-    const usage = {
-      ...(held as NonNullable<typeof held>),
-      tenantGpuSecondsThisMonth: needsMonthlyGpuUsage(limits, gpus)
-        ? await gpuSecondsSince(tx, req.tenantId, startOfMonthUtc())
-        : 0,
-    };
-    const decision = checkQuota(limits, usage, gpus);
-    if (!decision.ok) {
-      throw new ApiError(429, 'quota_exceeded', decision.message, { quota: decision.quota });
-    }
+  const gpus = app.gpuSku ? app.gpuCount : 0;
+  const request: PlacementRequest = {
+    allowedRegions: tenant.allowedRegions,
+    preferredRegion: req.preferredRegion,
+    gpuSku: gpus > 0 ? app.gpuSku : null,
+    gpuCount: gpus,
+  };
+  const placement = place(await clusterViews(db, app, request), request);
+  if (!placement.ok) {
+    throw placement.reason === 'no_capacity'
+      ? new ApiError(503, 'no_capacity', placement.message, {}, { 'Retry-After': '5' })
+      : new ApiError(422, 'unplaceable', placement.message);
+  }
 
-    const candidates = await clusterViews(tx, gpus > 0);
-    const placement = place(
-      candidates.filter((c) => (c.driver === 'local' ? app.command !== null : app.image !== null)),
-      {
-        allowedRegions: tenant.allowedRegions,
-        preferredRegion: req.preferredRegion,
-        gpuSku: gpus > 0 ? app.gpuSku : null,
-        gpuCount: gpus,
-      },
-    );
-    if (!placement.ok) {
-      throw placement.reason === 'no_capacity'
-        ? new ApiError(503, 'no_capacity', placement.message, {}, { 'Retry-After': '5' })
-        : new ApiError(422, 'unplaceable', placement.message);
-    }
-
-    const id = uuidv7();
-    const [session] = await tx
-      .insert(sessions)
-      .values({
+  const id = uuidv7();
+  const [result] = await queryRows<AdmitResult>(
+    db,
+    sql`select * from floe_admit_session(${id}, ${tenant.id}, ${user.id}, ${app.id},
+      ${placement.clusterId}, ${request.gpuSku}, ${gpus}, ${req.idempotencyKey ?? null},
+      ${req.requestHash ?? null}, ${startOfMonthUtc().toISOString()}::timestamptz)`,
+  );
+  switch (result?.outcome) {
+    case 'admitted': {
+      const at = new Date(result.created_at as string);
+      const session: SessionRow = {
         id,
-        tenantId: req.tenantId,
+        tenantId: tenant.id,
         userId: user.id,
         appId: app.id,
         clusterId: placement.clusterId,
         state: 'placed',
-        gpuSku: gpus > 0 ? app.gpuSku : null,
+        reason: null,
+        exitCode: null,
+        gpuSku: request.gpuSku,
         gpuCount: gpus,
+        endpoint: null,
+        driverRef: null,
         idempotencyKey: req.idempotencyKey ?? null,
         requestHash: req.requestHash ?? null,
-      })
-      .returning();
-    await tx.insert(sessionEvents).values([
-      { sessionId: id, tenantId: req.tenantId, fromState: null, toState: 'requested' },
-      { sessionId: id, tenantId: req.tenantId, fromState: 'requested', toState: 'placed' },
-    ]);
-    return { session: session as SessionRow, created: true };
-  });
+        createdAt: at,
+        updatedAt: at,
+      };
+      return { session, created: true };
+    }
+    case 'replayed': // a concurrent request with the same key won the race
+      return { session: (await findByKey(db, tenant.id, req.idempotencyKey!))!, created: false };
+    case 'key_reused':
+      throw keyReused();
+    case 'quota': {
+      const quota = result.quota as QuotaName;
+      const message = quotaMessage(quota, Number(result.held), Number(result.quota_limit));
+      throw new ApiError(429, 'quota_exceeded', message, { quota });
+    }
+    default:
+      throw notFound('tenant');
+  }
 }
 
-/** Live clusters with what their active sessions hold; the counting is skipped when no
- * cluster limits sessions and no GPU is asked for, since placement would not use it. */
-async function clusterViews(
-  tx: Tx,
-  needsGpu: boolean,
-): Promise<(ClusterView & { driver: string })[]> {
-  const rows = await tx.select().from(clusters).where(isNull(clusters.deletedAt));
-  const counted = needsGpu || rows.some((c) => c.maxSessions !== null);
-  const held = counted
-    ? await tx
-        .select({
-          clusterId: sessions.clusterId,
-          gpuSku: sessions.gpuSku,
-          sessions: sql<number>`count(*)::int`,
-          gpus: sql<number>`coalesce(sum(${sessions.gpuCount}), 0)::int`,
-        })
-        .from(sessions)
-        .where(
-          and(
-            active,
-            inArray(
-              sessions.clusterId,
-              rows.map((c) => c.id),
+async function findByKey(db: Db, tenantId: string, key: string) {
+  const [row] = await db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.tenantId, tenantId), eq(sessions.idempotencyKey, key)));
+  return row;
+}
+
+/**
+ * Live clusters that could run the app (its driver can run it: a command for `local`, an
+ * image for `kubernetes`), with what their active sessions hold. The counting is skipped
+ * when no such cluster limits sessions and no GPU is asked, as placement would not use it.
+ */
+async function clusterViews(db: Db, app: AppRow, req: PlacementRequest): Promise<ClusterView[]> {
+  const runnable = (await db.select().from(clusters).where(isNull(clusters.deletedAt))).filter(
+    (c) => (c.driver === 'local' ? app.command !== null : app.image !== null),
+  );
+  const counted = eligible(runnable, req).filter((c) => c.maxSessions !== null || req.gpuCount > 0);
+  const held =
+    counted.length === 0
+      ? []
+      : await db
+          .select({
+            clusterId: sessions.clusterId,
+            gpuSku: sessions.gpuSku,
+            sessions: sql<number>`count(*)::int`,
+            gpus: sql<number>`coalesce(sum(${sessions.gpuCount}), 0)::int`,
+          })
+          .from(sessions)
+          .where(
+            and(
+              notInArray(sessions.state, [...TERMINAL_STATES]),
+              inArray(
+                sessions.clusterId,
+                counted.map((c) => c.id),
+              ),
             ),
-          ),
-        )
-        .groupBy(sessions.clusterId, sessions.gpuSku)
-    : [];
-  return rows.map((c) => {
+          )
+          .groupBy(sessions.clusterId, sessions.gpuSku);
+  return runnable.map((c) => {
     const mine = held.filter((h) => h.clusterId === c.id);
     return {
       id: c.id,
       name: c.name,
       region: c.region,
-      driver: c.driver,
       gpus: c.gpus,
       maxSessions: c.maxSessions,
       activeSessions: mine.reduce((n, h) => n + h.sessions, 0),
