@@ -282,7 +282,7 @@ async function configuration(kind: string, tenants: number, o: Options, postgres
     if (postgres && databaseUrl) {
       await endSessions();
       const before = { cpu: cpuSeconds(postmasterPid), active: await total() };
-      const vars = { ntenants: String(tenants), cid: cluster.id, local: cp.localClusterId };
+      const vars = { ntenants: String(tenants), cid: cluster.id };
       const r = pgbench(postgres.bin, databaseUrl, vars, o);
       const admitted = (await total()) - before.active;
       const status = { 201: admitted, 429: r.count - admitted };
@@ -310,33 +310,16 @@ async function configuration(kind: string, tenants: number, o: Options, postgres
   }
 }
 
-// Admission's transaction in SQL, over the extended protocol like node-postgres, after one
-// lookup of the tenant's, user's and app's ids (the API does that in three queries). Like
-// admission, it counts the sessions on every cluster, since one (local) has maxSessions.
+// Admission in SQL, as the API runs it: one call of floe_admit_session (lock, idempotency,
+// quota counts, insert of the session and its events), here with the ids of a random
+// tenant's user and app looked up in the same statement (the API has them cached).
 const SCRIPT = `\\set t random(1, :ntenants)
-SELECT t.id AS tid, u.id AS uid, a.id AS aid FROM tenants t
+SELECT f.outcome FROM tenants t
   JOIN users u ON u.tenant_id = t.id AND u.deleted_at IS NULL
-  JOIN apps a ON a.tenant_id = t.id AND a.deleted_at IS NULL
-  WHERE t.slug = 'bench-' || (:t)::text AND t.deleted_at IS NULL \\gset
-BEGIN;
-SELECT coalesce(max_sessions, 2147483647) AS maxs, max_gpus, gpu_hours_per_month,
-  allowed_regions, deleted_at FROM tenants WHERE id = :tid FOR UPDATE \\gset
-SELECT count(*)::int AS n, coalesce(sum(gpu_count), 0)::int AS g,
-  (count(*) FILTER (WHERE user_id = :uid))::int AS un,
-  coalesce(sum(gpu_count) FILTER (WHERE user_id = :uid), 0)::int AS ug
-  FROM sessions WHERE tenant_id = :tid AND state NOT IN ('stopped', 'failed') \\gset
-\\if :n < :maxs
-SELECT * FROM clusters WHERE deleted_at IS NULL;
-SELECT cluster_id, gpu_sku, count(*)::int, coalesce(sum(gpu_count), 0)::int FROM sessions
-  WHERE state NOT IN ('stopped', 'failed') AND cluster_id IN (:local, :cid)
-  GROUP BY cluster_id, gpu_sku;
-INSERT INTO sessions (id, tenant_id, user_id, app_id, cluster_id, state, gpu_count, request_hash)
-  VALUES (gen_random_uuid(), :tid, :uid, :aid, :cid, 'placed', 0, md5(random()::text))
-  RETURNING id AS sid \\gset
-INSERT INTO session_events (session_id, tenant_id, from_state, to_state)
-  VALUES (:sid, :tid, NULL, 'requested'), (:sid, :tid, 'requested', 'placed');
-\\endif
-COMMIT;
+  JOIN apps a ON a.tenant_id = t.id AND a.deleted_at IS NULL,
+  LATERAL floe_admit_session(gen_random_uuid(), t.id, u.id, a.id, :cid, NULL, 0, NULL,
+    md5(random()::text), date_trunc('month', now())) f
+  WHERE t.slug = 'bench-' || (:t)::text AND t.deleted_at IS NULL;
 `;
 
 /** pgbench with `--pool` clients for `--duration` seconds; latencies from its per-transaction log. */

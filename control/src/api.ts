@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Db } from './db/connect.ts';
 import { type AppEnv, authenticate, resolveTenant } from './http/auth.ts';
 import { ApiError } from './http/errors.ts';
+import { Lookups } from './lookups.ts';
 import type { Metrics } from './metrics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { appRoutes } from './routes/apps.ts';
@@ -32,11 +33,14 @@ export interface ApiDeps {
   metrics: Metrics;
   log: Logger;
   adminToken?: string;
+  /** how long configuration reads are cached (see Lookups) */
+  lookupTtlMs?: number;
 }
 
 /** The control plane's HTTP API: request → authenticate → validate → decide → persist → act. */
 export function createApi(deps: ApiDeps) {
   const { db, metrics, log } = deps;
+  const lookups = new Lookups(db, { ttlMs: deps.lookupTtlMs ?? 5_000 });
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) {
@@ -115,16 +119,21 @@ export function createApi(deps: ApiDeps) {
     c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
   );
 
-  app.use('/v1/*', authenticate(db, deps.adminToken));
+  app.use('/v1/*', authenticate(lookups, deps.adminToken));
+  app.use('/v1/*', async (c, next) => {
+    await next();
+    // any change to configuration (not a session's launch or stop) refreshes the lookups
+    if (c.req.method !== 'GET' && !c.req.path.includes('/sessions')) lookups.clear();
+  });
   // '/v1/tenants/:tenant/*' also matches the tenant itself
-  app.use('/v1/tenants/:tenant/*', resolveTenant(db));
+  app.use('/v1/tenants/:tenant/*', resolveTenant(lookups));
 
   app.route('/', tenantRoutes(db));
-  app.route('/', userRoutes(db));
-  app.route('/', apiKeyRoutes(db));
-  app.route('/', appRoutes(db));
+  app.route('/', userRoutes(db, lookups));
+  app.route('/', apiKeyRoutes(db, lookups));
+  app.route('/', appRoutes(db, lookups));
   app.route('/', clusterRoutes(db));
-  app.route('/', sessionRoutes(deps));
+  app.route('/', sessionRoutes({ ...deps, lookups }));
   app.route('/', usageRoutes(db));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

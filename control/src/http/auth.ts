@@ -1,8 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { and, eq, isNull, or } from 'drizzle-orm';
 import type { MiddlewareHandler } from 'hono';
-import type { Db } from '../db/connect.ts';
-import { apiKeys, tenants, users } from '../db/schema.ts';
+import type { tenants } from '../db/schema.ts';
+import type { Lookups } from '../lookups.ts';
 import { ApiError, forbidden, notFound } from './errors.ts';
 
 export type Role = 'platform-admin' | 'tenant-admin' | 'member';
@@ -34,7 +33,10 @@ export function hashToken(token: string): string {
 const unauthorized = (message: string) =>
   new ApiError(401, 'unauthorized', message, {}, { 'WWW-Authenticate': 'Bearer' });
 
-export function authenticate(db: Db, adminToken: string | undefined): MiddlewareHandler<AppEnv> {
+export function authenticate(
+  lookups: Lookups,
+  adminToken: string | undefined,
+): MiddlewareHandler<AppEnv> {
   const adminHash = adminToken ? Buffer.from(hashToken(adminToken), 'hex') : null;
   return async (c, next) => {
     const header = c.req.header('authorization');
@@ -45,24 +47,8 @@ export function authenticate(db: Db, adminToken: string | undefined): Middleware
       c.set('principal', { keyId: null, role: 'platform-admin', tenantId: null, userId: null });
       return next();
     }
-    const [key] = await db
-      .select({
-        id: apiKeys.id,
-        role: apiKeys.role,
-        tenantId: apiKeys.tenantId,
-        userId: apiKeys.userId,
-        expiresAt: apiKeys.expiresAt,
-        revokedAt: apiKeys.revokedAt,
-        tenantDeletedAt: tenants.deletedAt,
-        userDeletedAt: users.deletedAt,
-      })
-      .from(apiKeys)
-      .leftJoin(tenants, eq(tenants.id, apiKeys.tenantId))
-      .leftJoin(users, eq(users.id, apiKeys.userId))
-      .where(eq(apiKeys.secretHash, hash))
-      .limit(1);
-    if (!key || key.revokedAt || key.tenantDeletedAt || key.userDeletedAt)
-      throw unauthorized('unknown API key');
+    const key = await lookups.apiKey(hash);
+    if (!key) throw unauthorized('unknown API key');
     if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) {
       throw unauthorized('API key expired');
     }
@@ -83,27 +69,14 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AppEnv> {
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (s: string) => UUID.test(s);
-
 /**
  * Resolves `{tenant}` (slug or id) and makes sure the caller may see it. Another tenant's
  * resource answers 404, exactly like one that does not exist, so ids cannot be probed.
  */
-export function resolveTenant(db: Db): MiddlewareHandler<AppEnv> {
+export function resolveTenant(lookups: Lookups): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const ref = c.req.param('tenant') ?? '';
+    const tenant = await lookups.tenant(c.req.param('tenant') ?? '');
     const principal = c.get('principal');
-    const [tenant] = await db
-      .select()
-      .from(tenants)
-      .where(
-        and(
-          isNull(tenants.deletedAt),
-          isUuid(ref) ? or(eq(tenants.id, ref), eq(tenants.slug, ref)) : eq(tenants.slug, ref),
-        ),
-      )
-      .limit(1);
     if (!tenant) throw notFound('tenant');
     if (principal.role !== 'platform-admin' && principal.tenantId !== tenant.id) {
       throw notFound('tenant');

@@ -8,12 +8,12 @@ import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentApiKey } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { ApiKey, ApiKeyCreate, ApiKeyCreated, ListQuery, page } from '../http/schemas.ts';
-import { findUser } from './users.ts';
+import type { Lookups } from '../lookups.ts';
 
 const tags = ['api-keys'];
 const admin = [requireRole('platform-admin', 'tenant-admin')];
 
-export function apiKeyRoutes(db: Db) {
+export function apiKeyRoutes(db: Db, lookups: Lookups) {
   const app = router();
 
   app.openapi(
@@ -31,7 +31,7 @@ export function apiKeyRoutes(db: Db) {
       const tenant = c.get('tenant');
       const principal = c.get('principal');
       if (principal.role === 'member') throw forbidden();
-      const user = input.user ? await findUser(db, tenant.id, input.user) : undefined;
+      const user = input.user ? await lookups.user(tenant.id, input.user) : undefined;
       if (input.user && !user) throw notFound('user');
       if (input.role === 'member' && !user) {
         throw badRequest('a member key must name the user it acts as ("user")');

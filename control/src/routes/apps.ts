@@ -2,32 +2,17 @@ import { and, desc, eq, isNull, or } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/connect.ts';
 import { apps } from '../db/schema.ts';
-import { isUuid, requireRole } from '../http/auth.ts';
+import { requireRole } from '../http/auth.ts';
 import { badRequest, ErrorSchema, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentApp } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { App, AppCreate, AppPatch, ListQuery, page } from '../http/schemas.ts';
+import type { Lookups } from '../lookups.ts';
 import { uniqueViolation } from './db-errors.ts';
 
 const tags = ['apps'];
 const admin = [requireRole('platform-admin', 'tenant-admin')];
-
-/** A live app of the tenant by slug or id, or undefined. */
-export async function findApp(db: Db, tenantId: string, ref: string) {
-  const [row] = await db
-    .select()
-    .from(apps)
-    .where(
-      and(
-        eq(apps.tenantId, tenantId),
-        isNull(apps.deletedAt),
-        isUuid(ref) ? or(eq(apps.id, ref), eq(apps.slug, ref)) : eq(apps.slug, ref),
-      ),
-    )
-    .limit(1);
-  return row;
-}
 
 type AppInput = Partial<Omit<import('zod').infer<typeof AppCreate>, 'slug'>>;
 
@@ -46,12 +31,12 @@ function columns(input: AppInput) {
   };
 }
 
-export function appRoutes(db: Db) {
+export function appRoutes(db: Db, lookups: Lookups) {
   const app = router();
   const one = params('tenant', 'app');
 
   async function load(tenantId: string, ref: string) {
-    const row = await findApp(db, tenantId, ref);
+    const row = await lookups.app(tenantId, ref);
     if (!row) throw notFound('app');
     return row;
   }

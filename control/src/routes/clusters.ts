@@ -3,12 +3,13 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/connect.ts';
 import { clusters, sessions } from '../db/schema.ts';
 import { ACTIVE_STATES } from '../domain/lifecycle.ts';
-import { isUuid, requireRole } from '../http/auth.ts';
+import { requireRole } from '../http/auth.ts';
 import { conflict, ErrorSchema, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentCluster } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { Cluster, ClusterCreate, ClusterPatch, ListQuery, page } from '../http/schemas.ts';
+import { isUuid } from '../lookups.ts';
 import { uniqueViolation } from './db-errors.ts';
 
 const tags = ['clusters'];

@@ -9,11 +9,10 @@ import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentSession } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { page, Session, SessionCreate, SessionListQuery } from '../http/schemas.ts';
+import type { Lookups } from '../lookups.ts';
 import type { Metrics } from '../metrics.ts';
 import { admitLaunch } from '../sessions/admission.ts';
 import type { Supervisor } from '../sessions/supervisor.ts';
-import { findApp } from './apps.ts';
-import { findUser } from './users.ts';
 
 const tags = ['sessions'];
 
@@ -37,8 +36,13 @@ function parseStates(filter: string | undefined): SessionState[] | 'active' | un
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-export function sessionRoutes(deps: { db: Db; supervisor: Supervisor; metrics: Metrics }) {
-  const { db, supervisor, metrics } = deps;
+export function sessionRoutes(deps: {
+  db: Db;
+  lookups: Lookups;
+  supervisor: Supervisor;
+  metrics: Metrics;
+}) {
+  const { db, lookups, supervisor, metrics } = deps;
   const app = router();
   const one = params('tenant', 'session');
 
@@ -81,17 +85,17 @@ export function sessionRoutes(deps: { db: Db; supervisor: Supervisor; metrics: M
       }
       const userRef = input.user ?? principal.userId;
       if (!userRef) throw badRequest('name the user the session is for ("user")');
-      const user = await findUser(db, tenant.id, userRef);
+      const user = await lookups.user(tenant.id, userRef);
       if (!user) throw notFound('user');
       if (principal.role === 'member' && user.id !== principal.userId) {
         throw forbidden('members launch sessions for themselves only');
       }
-      const appRow = await findApp(db, tenant.id, input.app);
+      const appRow = await lookups.app(tenant.id, input.app);
       if (!appRow) throw notFound('app');
       const requestHash = createHash('sha256')
         .update(JSON.stringify([appRow.id, user.id, input.region ?? null]))
         .digest('base64url');
-      const { session, created } = await admitLaunch(db, {
+      const { session, created } = await admitLaunch(db, lookups, {
         tenant,
         app: appRow,
         user,

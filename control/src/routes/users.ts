@@ -3,39 +3,24 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/connect.ts';
 import { sessions, users } from '../db/schema.ts';
 import { ACTIVE_STATES } from '../domain/lifecycle.ts';
-import { isUuid, requireRole } from '../http/auth.ts';
+import { requireRole } from '../http/auth.ts';
 import { conflict, ErrorSchema, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentUser } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { ListQuery, page, User, UserCreate, UserPatch } from '../http/schemas.ts';
+import type { Lookups } from '../lookups.ts';
 import { uniqueViolation } from './db-errors.ts';
 
 const tags = ['users'];
 const admin = [requireRole('platform-admin', 'tenant-admin')];
 
-/** A live user of the tenant by id or email (case-insensitive), or undefined. */
-export async function findUser(db: Db, tenantId: string, ref: string) {
-  const [row] = await db
-    .select()
-    .from(users)
-    .where(
-      and(
-        eq(users.tenantId, tenantId),
-        isNull(users.deletedAt),
-        isUuid(ref) ? eq(users.id, ref) : sql`lower(${users.email}) = lower(${ref})`,
-      ),
-    )
-    .limit(1);
-  return row;
-}
-
-export function userRoutes(db: Db) {
+export function userRoutes(db: Db, lookups: Lookups) {
   const app = router();
   const one = params('tenant', 'user');
 
   async function load(tenantId: string, ref: string) {
-    const row = await findUser(db, tenantId, ref);
+    const row = await lookups.user(tenantId, ref);
     if (!row) throw notFound('user');
     return row;
   }

@@ -1,11 +1,12 @@
-import { and, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import { type Db, queryRows } from '../db/connect.ts';
-import { type apps, clusters, sessions, type tenants, type users } from '../db/schema.ts';
+import { type apps, type clusters, sessions, type tenants, type users } from '../db/schema.ts';
 import { TERMINAL_STATES } from '../domain/lifecycle.ts';
 import { type ClusterView, eligible, type PlacementRequest, place } from '../domain/placement.ts';
 import { type QuotaName, quotaMessage } from '../domain/quota.ts';
 import { ApiError, notFound } from '../http/errors.ts';
+import type { Lookups } from '../lookups.ts';
 import { startOfMonthUtc } from './usage.ts';
 
 export type SessionRow = typeof sessions.$inferSelect;
@@ -50,7 +51,11 @@ const keyReused = () =>
  * of different tenants do not wait for each other. Placement runs first and without a
  * lock: cluster capacity is advisory here, and the cluster has the final word.
  */
-export async function admitLaunch(db: Db, req: LaunchRequest): Promise<Admission> {
+export async function admitLaunch(
+  db: Db,
+  lookups: Lookups,
+  req: LaunchRequest,
+): Promise<Admission> {
   const { tenant, app, user } = req;
   if (req.idempotencyKey) {
     const prior = await findByKey(db, tenant.id, req.idempotencyKey);
@@ -67,7 +72,7 @@ export async function admitLaunch(db: Db, req: LaunchRequest): Promise<Admission
     gpuSku: gpus > 0 ? app.gpuSku : null,
     gpuCount: gpus,
   };
-  const placement = place(await clusterViews(db, app, request), request);
+  const placement = place(await clusterViews(db, await lookups.clusters(), app, request), request);
   if (!placement.ok) {
     throw placement.reason === 'no_capacity'
       ? new ApiError(503, 'no_capacity', placement.message, {}, { 'Retry-After': '5' })
@@ -131,9 +136,14 @@ async function findByKey(db: Db, tenantId: string, key: string) {
  * image for `kubernetes`), with what their active sessions hold. The counting is skipped
  * when no such cluster limits sessions and no GPU is asked, as placement would not use it.
  */
-async function clusterViews(db: Db, app: AppRow, req: PlacementRequest): Promise<ClusterView[]> {
-  const runnable = (await db.select().from(clusters).where(isNull(clusters.deletedAt))).filter(
-    (c) => (c.driver === 'local' ? app.command !== null : app.image !== null),
+async function clusterViews(
+  db: Db,
+  live: (typeof clusters.$inferSelect)[],
+  app: AppRow,
+  req: PlacementRequest,
+): Promise<ClusterView[]> {
+  const runnable = live.filter((c) =>
+    c.driver === 'local' ? app.command !== null : app.image !== null,
   );
   const counted = eligible(runnable, req).filter((c) => c.maxSessions !== null || req.gpuCount > 0);
   const held =
