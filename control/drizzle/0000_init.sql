@@ -116,8 +116,8 @@ CREATE UNIQUE INDEX "apps_slug_live" ON "apps" USING btree ("tenant_id","slug") 
 CREATE UNIQUE INDEX "clusters_name_live" ON "clusters" USING btree ("name") WHERE "clusters"."deleted_at" is null;--> statement-breakpoint
 CREATE INDEX "session_events_session" ON "session_events" USING btree ("session_id","id");--> statement-breakpoint
 CREATE INDEX "session_events_usage" ON "session_events" USING btree ("tenant_id","to_state","at");--> statement-breakpoint
-CREATE INDEX "sessions_tenant_active" ON "sessions" USING btree ("tenant_id","user_id","gpu_count") WHERE "sessions"."state" not in ('stopped', 'failed');--> statement-breakpoint
-CREATE INDEX "sessions_cluster_active" ON "sessions" USING btree ("cluster_id","gpu_sku","gpu_count") WHERE "sessions"."state" not in ('stopped', 'failed');--> statement-breakpoint
+CREATE INDEX "sessions_tenant_active" ON "sessions" USING btree ("tenant_id","user_id","gpu_count") WHERE "sessions"."state" not in ('stopped', 'failed') and "sessions"."tenant_id" is not null;--> statement-breakpoint
+CREATE INDEX "sessions_cluster_active" ON "sessions" USING btree ("cluster_id","gpu_sku","gpu_count") WHERE "sessions"."state" not in ('stopped', 'failed') and "sessions"."cluster_id" is not null;--> statement-breakpoint
 CREATE INDEX "sessions_tenant_id" ON "sessions" USING btree ("tenant_id","id");--> statement-breakpoint
 CREATE UNIQUE INDEX "sessions_idempotency" ON "sessions" USING btree ("tenant_id","idempotency_key");--> statement-breakpoint
 CREATE UNIQUE INDEX "tenants_slug_live" ON "tenants" USING btree ("slug") WHERE "tenants"."deleted_at" is null;--> statement-breakpoint

@@ -1,13 +1,12 @@
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import { and, eq, isNull, notInArray, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { createApi } from './api.ts';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
-import { apiKeys, clusters, sessions } from './db/schema.ts';
-import { TERMINAL_STATES } from './domain/lifecycle.ts';
+import { apiKeys, clusters, sessionIsActive, sessions } from './db/schema.ts';
 import { LocalDriver } from './drivers/local.ts';
 import { newToken } from './http/auth.ts';
 import { createMetrics } from './metrics.ts';
@@ -39,7 +38,7 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
     const rows = await db
       .select({ state: sessions.state, n: sql<number>`count(*)::int` })
       .from(sessions)
-      .where(notInArray(sessions.state, [...TERMINAL_STATES]))
+      .where(sessionIsActive())
       .groupBy(sessions.state);
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   });

@@ -166,18 +166,26 @@ export const sessions = pgTable(
     ...timestamps,
   },
   (t) => [
-    // quota counts and placement read only active sessions; these stay small
+    // Quota counts and placement read only active sessions; these stay small. Each
+    // predicate names its own key column, so that neither query can pick the other's
+    // index (with stale statistics PostgreSQL once scanned all active sessions that way).
     index('sessions_tenant_active')
       .on(t.tenantId, t.userId, t.gpuCount)
-      .where(sql`${t.state} not in ('stopped', 'failed')`),
+      .where(sql`${t.state} not in ('stopped', 'failed') and ${t.tenantId} is not null`),
     index('sessions_cluster_active')
       .on(t.clusterId, t.gpuSku, t.gpuCount)
-      .where(sql`${t.state} not in ('stopped', 'failed')`),
+      .where(sql`${t.state} not in ('stopped', 'failed') and ${t.clusterId} is not null`),
     index('sessions_tenant_id').on(t.tenantId, t.id),
     uniqueIndex('sessions_idempotency').on(t.tenantId, t.idempotencyKey),
     check('sessions_gpu_count', sql`${t.gpuCount} >= 0`),
   ],
 );
+
+/**
+ * "The session is active", written as the partial indexes' predicate with literals, so
+ * that PostgreSQL can always prove an index applies (it cannot from bound parameters).
+ */
+export const sessionIsActive = () => sql`${sessions.state} not in ('stopped', 'failed')`;
 
 export const sessionEvents = pgTable(
   'session_events',

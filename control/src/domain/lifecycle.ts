@@ -1,7 +1,6 @@
 import type { SessionState } from '../db/schema.ts';
 
 export const ACTIVE_STATES = ['requested', 'placed', 'starting', 'running', 'stopping'] as const;
-export const TERMINAL_STATES = ['stopped', 'failed'] as const;
 
 // requested → placed → starting → running → stopping → stopped, and failed from any
 // non-terminal state. Stopping may be asked for before the app is running, and a
@@ -22,9 +21,4 @@ export function canTransition(from: SessionState, to: SessionState): boolean {
 
 export function isActive(state: SessionState): boolean {
   return (ACTIVE_STATES as readonly string[]).includes(state);
-}
-
-/** The states from which `to` can be reached, for a conditional UPDATE. */
-export function statesLeadingTo(to: SessionState): SessionState[] {
-  return (Object.keys(NEXT) as SessionState[]).filter((from) => NEXT[from].includes(to));
 }

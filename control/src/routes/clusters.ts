@@ -1,8 +1,7 @@
-import { and, desc, eq, inArray, isNull, or } from 'drizzle-orm';
+import { and, desc, eq, isNull, or } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/connect.ts';
-import { clusters, sessions } from '../db/schema.ts';
-import { ACTIVE_STATES } from '../domain/lifecycle.ts';
+import { clusters, sessionIsActive, sessions } from '../db/schema.ts';
 import { requireRole } from '../http/auth.ts';
 import { conflict, ErrorSchema, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
@@ -128,7 +127,7 @@ export function clusterRoutes(db: Db) {
       const [active] = await db
         .select({ id: sessions.id })
         .from(sessions)
-        .where(and(eq(sessions.clusterId, current.id), inArray(sessions.state, [...ACTIVE_STATES])))
+        .where(and(eq(sessions.clusterId, current.id), sessionIsActive()))
         .limit(1);
       if (active) throw conflict('the cluster still runs sessions; stop them first');
       await db.update(clusters).set({ deletedAt: new Date() }).where(eq(clusters.id, current.id));

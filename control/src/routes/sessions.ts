@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, inArray, notInArray, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/connect.ts';
-import { SESSION_STATES, type SessionState, sessionEvents, sessions } from '../db/schema.ts';
-import { TERMINAL_STATES } from '../domain/lifecycle.ts';
+import {
+  SESSION_STATES,
+  type SessionState,
+  sessionEvents,
+  sessionIsActive,
+  sessions,
+} from '../db/schema.ts';
 import type { Principal } from '../http/auth.ts';
 import { badRequest, ErrorSchema, forbidden, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
@@ -136,9 +141,7 @@ export function sessionRoutes(deps: {
           and(
             eq(sessions.tenantId, c.get('tenant').id),
             ownerFilter(c.get('principal')),
-            states === 'active'
-              ? notInArray(sessions.state, [...TERMINAL_STATES])
-              : states && inArray(sessions.state, states),
+            states === 'active' ? sessionIsActive() : states && inArray(sessions.state, states),
             q.user ? eq(sessions.userId, q.user) : undefined,
             q.app ? eq(sessions.appId, q.app) : undefined,
             q.cluster ? eq(sessions.clusterId, q.cluster) : undefined,

@@ -1,8 +1,7 @@
-import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
+import { and, desc, eq, isNull } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/connect.ts';
-import { sessions, tenants } from '../db/schema.ts';
-import { ACTIVE_STATES } from '../domain/lifecycle.ts';
+import { sessionIsActive, sessions, tenants } from '../db/schema.ts';
 import { requireRole } from '../http/auth.ts';
 import { conflict, ErrorSchema } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
@@ -129,7 +128,7 @@ export function tenantRoutes(db: Db) {
       const [active] = await db
         .select({ id: sessions.id })
         .from(sessions)
-        .where(and(eq(sessions.tenantId, tenant.id), inArray(sessions.state, [...ACTIVE_STATES])))
+        .where(and(eq(sessions.tenantId, tenant.id), sessionIsActive()))
         .limit(1);
       if (active) throw conflict('the tenant still has active sessions; stop them first');
       await db

@@ -1,8 +1,7 @@
-import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/connect.ts';
-import { sessions, users } from '../db/schema.ts';
-import { ACTIVE_STATES } from '../domain/lifecycle.ts';
+import { sessionIsActive, sessions, users } from '../db/schema.ts';
 import { requireRole } from '../http/auth.ts';
 import { conflict, ErrorSchema, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
@@ -134,7 +133,7 @@ export function userRoutes(db: Db, lookups: Lookups) {
       const [active] = await db
         .select({ id: sessions.id })
         .from(sessions)
-        .where(and(eq(sessions.userId, user.id), inArray(sessions.state, [...ACTIVE_STATES])))
+        .where(and(eq(sessions.userId, user.id), sessionIsActive()))
         .limit(1);
       if (active) throw conflict('the user still has active sessions; stop them first');
       await db.update(users).set({ deletedAt: new Date() }).where(eq(users.id, user.id));

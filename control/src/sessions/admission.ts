@@ -1,8 +1,14 @@
-import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import { type Db, queryRows } from '../db/connect.ts';
-import { type apps, type clusters, sessions, type tenants, type users } from '../db/schema.ts';
-import { TERMINAL_STATES } from '../domain/lifecycle.ts';
+import {
+  type apps,
+  type clusters,
+  sessionIsActive,
+  sessions,
+  type tenants,
+  type users,
+} from '../db/schema.ts';
 import { type ClusterView, eligible, type PlacementRequest, place } from '../domain/placement.ts';
 import { type QuotaName, quotaMessage } from '../domain/quota.ts';
 import { ApiError, notFound } from '../http/errors.ts';
@@ -159,7 +165,7 @@ async function clusterViews(
           .from(sessions)
           .where(
             and(
-              notInArray(sessions.state, [...TERMINAL_STATES]),
+              sessionIsActive(),
               inArray(
                 sessions.clusterId,
                 counted.map((c) => c.id),

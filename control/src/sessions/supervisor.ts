@@ -1,8 +1,7 @@
-import { and, eq, inArray, isNotNull, notInArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connect.ts';
-import { apps, sessions } from '../db/schema.ts';
-import { TERMINAL_STATES } from '../domain/lifecycle.ts';
+import { apps, sessionIsActive, sessions } from '../db/schema.ts';
 import type { ClusterDriver, DriverEvent, LaunchSpec } from '../drivers/driver.ts';
 import type { SessionRow } from './admission.ts';
 import { transition } from './transition.ts';
@@ -113,12 +112,7 @@ export class Supervisor {
       .select({ session: sessions, app: apps })
       .from(sessions)
       .innerJoin(apps, eq(apps.id, sessions.appId))
-      .where(
-        and(
-          inArray(sessions.clusterId, clusterIds),
-          notInArray(sessions.state, [...TERMINAL_STATES]),
-        ),
-      );
+      .where(and(inArray(sessions.clusterId, clusterIds), sessionIsActive()));
     for (const { session, app } of rows) {
       const driver = this.driverOf(session) as ClusterDriver;
       switch (session.state) {

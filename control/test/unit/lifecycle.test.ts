@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SESSION_STATES } from '../../src/db/schema.ts';
-import { canTransition, isActive, statesLeadingTo } from '../../src/domain/lifecycle.ts';
+import { canTransition, isActive } from '../../src/domain/lifecycle.ts';
 
 describe('session lifecycle', () => {
   it('follows requested → placed → starting → running → stopping → stopped', () => {
@@ -19,6 +19,6 @@ describe('session lifecycle', () => {
     expect(canTransition('running', 'starting')).toBe(false);
     expect(canTransition('stopping', 'running')).toBe(false);
     expect(canTransition('placed', 'requested')).toBe(false);
-    expect(statesLeadingTo('requested')).toEqual([]);
+    for (const s of SESSION_STATES) expect(canTransition(s, 'requested')).toBe(false);
   });
 });
