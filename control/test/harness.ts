@@ -2,7 +2,6 @@
 // run's PostgreSQL server, each in a database of its own.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -17,7 +16,7 @@ export const ADMIN_TOKEN = 'test-platform-admin-token-0123456789';
 
 /** A fresh, empty database of the given kind, as control-plane settings. */
 export async function freshDatabase(kind: DatabaseKind): Promise<Record<string, string>> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'floe-test-'));
+  const dataDir = mkdtempSync(join(inject('tempRoot'), 'cp-'));
   if (kind === 'pglite') return { FLOE_DATA_DIR: dataDir };
   const admin = inject('postgresAdminUrl');
   const name = `floe_${randomBytes(6).toString('hex')}`;
