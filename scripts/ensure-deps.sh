@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs what Floe needs on a fresh machine, and nothing when it is already there:
 #   - npm packages, Node.js 24 among them (the `node` package), from package-lock.json;
-#   - with --postgres, Debian's PostgreSQL server, which the tests start throwaway
-#     clusters of (apt-get when run as root; otherwise the exact command is printed).
+#   - with --testbed, the Debian packages the tests run for real: PostgreSQL's server,
+#     coturn and Chromium (apt-get when run as root; otherwise the exact command is printed).
+#     Go-built tools (k6, Kubernetes) are built by testbed/ into ~/.cache/floe when needed.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -12,14 +13,20 @@ if [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] |
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-if [ "${1:-}" = "--postgres" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "floe: installing PostgreSQL (apt-get install postgresql)..." >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-  else
-    echo "floe: the tests need PostgreSQL's server. Install it with:" >&2
-    echo "  sudo apt-get update && sudo apt-get install -y postgresql" >&2
-    exit 1
-  fi
+[ "${1:-}" = "--testbed" ] || exit 0
+
+missing=""
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+[ -x /usr/bin/turnserver ] || missing="$missing coturn"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+  echo "floe: installing$missing (apt-get)..." >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+  echo "floe: the tests need$missing. Install with:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+  exit 1
 fi

@@ -1,1 +1,11 @@
+export { CHROMIUM_ARGS, chromiumPath, launchChromium } from './chromium.ts';
+export { type Coturn, startCoturn } from './coturn.ts';
+export { ensureK6, K6_ENV, K6_VERSION } from './k6.ts';
+export {
+  type OidcClient,
+  type OidcProvider,
+  startOidcProvider,
+  TEST_USERS,
+  type TestUser,
+} from './oidc.ts';
 export { freePort, type Postgres, startPostgres } from './postgres.ts';

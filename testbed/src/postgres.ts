@@ -14,7 +14,7 @@ function postgresBinDir(): string {
   if (!found) {
     throw new Error(
       'PostgreSQL server binaries not found under /usr/lib/postgresql; install them with: ' +
-        'apt-get install -y postgresql (npm test and npm start do this when run as root)',
+        'apt-get install -y postgresql (npm test does this when run as root)',
     );
   }
   return found;

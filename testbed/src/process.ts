@@ -1,0 +1,77 @@
+// Starting and stopping the testbed's server processes, with bounded waits.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { connect } from 'node:net';
+
+export interface Started {
+  pid: number;
+  log: string;
+  stop(): Promise<void>;
+}
+
+/** Resolves once something accepts TCP connections on host:port, or rejects after `ms`. */
+export async function waitForPort(
+  host: string,
+  port: number,
+  ms: number,
+  what: string,
+  log: string,
+) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host, port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) {
+      throw new Error(`${what} did not come up on ${host}:${port} within ${ms} ms; see ${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Runs a server in its own process group with its output in `log`. `detached` servers
+ * outlive this process (for `testbed up`); stop() kills the group and waits for the end.
+ */
+export function startProcess(
+  file: string,
+  args: string[],
+  opts: { log: string; detached?: boolean; env?: NodeJS.ProcessEnv },
+): Started {
+  const out = openSync(opts.log, 'a');
+  const child: ChildProcess = spawn(file, args, {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: opts.env ?? process.env,
+  });
+  if (child.pid === undefined) throw new Error(`cannot start ${file}; see ${opts.log}`);
+  const pid = child.pid;
+  if (opts.detached) child.unref();
+  return { pid, log: opts.log, stop: () => stopProcessGroup(pid) };
+}
+
+/** SIGTERM to the group, SIGKILL after 5 s; resolves when the leader is gone. */
+export async function stopProcessGroup(pid: number) {
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, s);
+    } catch {}
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + 5_000;
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  signal('SIGKILL');
+}
