@@ -31,6 +31,27 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Runs a PostgreSQL program, as the postgres user when we are root (it refuses root). */
+function runAsPostgres(bin: string, dir: string, cmd: string, args: string[]) {
+  const [file, argv] =
+    process.getuid?.() === 0
+      ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]]
+      : [join(bin, cmd), args];
+  const r = spawnSync(file, argv, { encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} failed (log: ${join(dir, 'postgres.log')}): ${r.stderr || r.stdout}`);
+  }
+}
+
+/** Stops a server startPostgres started (possibly in another process) and removes its folder. */
+export function stopPostgres({ dir, bin }: { dir: string; bin: string }) {
+  try {
+    runAsPostgres(bin, dir, 'pg_ctl', ['-D', join(dir, 'data'), '-m', 'immediate', '-w', 'stop']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export interface Postgres {
   /** superuser URL of the `postgres` database */
   url: string;
@@ -52,15 +73,7 @@ export async function startPostgres(
   const data = join(dir, 'data');
   const port = await freePort();
   const asRoot = process.getuid?.() === 0;
-  const run = (cmd: string, args: string[]) => {
-    const [file, argv] = asRoot
-      ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]]
-      : [join(bin, cmd), args];
-    const r = spawnSync(file, argv, { encoding: 'utf8' });
-    if (r.status !== 0) {
-      throw new Error(`${cmd} failed (log: ${join(dir, 'postgres.log')}): ${r.stderr || r.stdout}`);
-    }
-  };
+  const run = (cmd: string, args: string[]) => runAsPostgres(bin, dir, cmd, args);
   if (asRoot) {
     const id = (flag: string) =>
       Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
@@ -91,12 +104,6 @@ export async function startPostgres(
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     dir,
     bin,
-    stop() {
-      try {
-        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
+    stop: () => stopPostgres({ dir, bin }),
   };
 }

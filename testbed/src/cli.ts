@@ -1,0 +1,185 @@
+// npm run testbed -- up [--clusters N] | down | status | --help
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromiumPath } from './chromium.ts';
+import { startCoturn } from './coturn.ts';
+import { ensureK6 } from './k6.ts';
+import { TEST_USERS } from './oidc.ts';
+import { freePort, startPostgres, stopPostgres } from './postgres.ts';
+import { startProcess, stopProcessGroup, waitForPort } from './process.ts';
+
+const HELP = `Usage: npm run testbed -- <command> [options]
+
+Starts Floe's real dependencies on loopback, for tests, benchmarks and development.
+
+Commands:
+  up        start them (again: what runs already is kept) and print what tests need
+  down      stop all of it; no process is left behind
+  status    what runs, from the state file
+
+Options:
+  --clusters N   Kubernetes clusters to start with up (default 0)
+  --help         this text
+
+State: .floe/testbed/state.json (FLOE_TESTBED_DIR moves it); the same as environment
+variables: .floe/testbed/env.
+Logs: in each component's folder, named in the state file.`;
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), '..', '..');
+const stateDir = process.env.FLOE_TESTBED_DIR ?? join(root, '.floe', 'testbed');
+const stateFile = join(stateDir, 'state.json');
+
+interface State {
+  postgres?: { url: string; dir: string; bin: string };
+  coturn?: { url: string; secret: string; realm: string; pid: number; dir: string };
+  oidc?: {
+    issuer: string;
+    pid: number;
+    log: string;
+    client: { clientId: string; clientSecret: string; redirectUris: string[] };
+    users: { email: string; password: string; tenant: string; roles: string[] }[];
+  };
+  chromium?: string;
+  k6?: string;
+}
+
+const readState = (): State =>
+  existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : {};
+
+function writeState(state: State) {
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(stateFile, `${JSON.stringify(state, null, 2)}\n`);
+  const env = {
+    DATABASE_URL: state.postgres?.url,
+    FLOE_TURN_URL: state.coturn?.url,
+    FLOE_TURN_SECRET: state.coturn?.secret,
+    FLOE_OIDC_ISSUER: state.oidc?.issuer,
+    FLOE_OIDC_CLIENT_ID: state.oidc?.client.clientId,
+    FLOE_OIDC_CLIENT_SECRET: state.oidc?.client.clientSecret,
+    CHROMIUM_PATH: state.chromium,
+    K6_PATH: state.k6,
+  };
+  const lines = Object.entries(env).filter(([, v]) => v !== undefined);
+  writeFileSync(join(stateDir, 'env'), lines.map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+}
+
+const alive = (pid: number | undefined) => {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const step = (what: string) => process.stderr.write(`testbed: ${what}\n`);
+
+async function up(clusters: number) {
+  if (clusters > 0) {
+    throw new Error('Kubernetes clusters are not part of the testbed yet (issue 3 continues)');
+  }
+  const state = readState();
+  if (!state.postgres || !existsSync(state.postgres.dir)) {
+    step('starting PostgreSQL...');
+    const pg = await startPostgres();
+    state.postgres = { url: pg.url, dir: pg.dir, bin: pg.bin };
+  }
+  if (!alive(state.coturn?.pid)) {
+    step('starting coturn...');
+    const turn = await startCoturn({ detached: true });
+    state.coturn = {
+      url: turn.url,
+      secret: turn.secret,
+      realm: turn.realm,
+      pid: turn.pid,
+      dir: turn.dir,
+    };
+  }
+  if (!alive(state.oidc?.pid)) {
+    step('starting the OpenID Provider...');
+    const port = await freePort();
+    const client = {
+      clientId: 'floe-dev',
+      clientSecret: randomBytes(24).toString('base64url'),
+      redirectUris: ['http://127.0.0.1:8080/auth/callback', 'http://localhost:8080/auth/callback'],
+    };
+    mkdirSync(stateDir, { recursive: true });
+    const log = join(stateDir, 'oidc.log');
+    const server = join(root, 'testbed', 'src', 'oidc-server.ts');
+    const proc = startProcess(
+      process.execPath,
+      [server, String(port), client.clientId, client.clientSecret, ...client.redirectUris],
+      { log, detached: true },
+    );
+    await waitForPort('127.0.0.1', port, 15_000, 'the OpenID Provider', log);
+    state.oidc = {
+      issuer: `http://127.0.0.1:${port}`,
+      pid: proc.pid,
+      log,
+      client,
+      users: TEST_USERS.map(({ email, password, tenant, roles }) => ({
+        email,
+        password,
+        tenant,
+        roles,
+      })),
+    };
+  }
+  state.chromium = chromiumPath();
+  state.k6 = ensureK6(step);
+  writeState(state);
+  process.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
+  step(`state in ${stateFile}; environment in ${join(stateDir, 'env')}`);
+}
+
+async function down() {
+  const state = readState();
+  if (state.oidc?.pid) await stopProcessGroup(state.oidc.pid);
+  if (state.coturn?.pid) await stopProcessGroup(state.coturn.pid);
+  if (state.coturn?.dir) rmSync(state.coturn.dir, { recursive: true, force: true });
+  if (state.postgres && existsSync(state.postgres.dir)) stopPostgres(state.postgres);
+  rmSync(stateFile, { force: true });
+  rmSync(join(stateDir, 'env'), { force: true });
+  step('stopped');
+}
+
+function status() {
+  const state = readState();
+  const rows: [string, string, boolean][] = [
+    ['postgres', state.postgres?.url ?? '-', !!state.postgres && existsSync(state.postgres.dir)],
+    ['coturn', state.coturn?.url ?? '-', alive(state.coturn?.pid)],
+    ['oidc', state.oidc?.issuer ?? '-', alive(state.oidc?.pid)],
+    ['chromium', state.chromium ?? '-', !!state.chromium && existsSync(state.chromium)],
+    ['k6', state.k6 ?? '-', !!state.k6 && existsSync(state.k6)],
+  ];
+  for (const [name, where, ok] of rows) {
+    process.stdout.write(`${name.padEnd(10)} ${(ok ? 'up' : 'down').padEnd(5)} ${where}\n`);
+  }
+}
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { clusters: { type: 'string', default: '0' }, help: { type: 'boolean' } },
+});
+const command = positionals[0];
+try {
+  if (values.help || !command) {
+    process.stdout.write(`${HELP}\n`);
+  } else if (command === 'up') {
+    const n = Number(values.clusters);
+    if (!Number.isInteger(n) || n < 0) throw new Error('--clusters takes a whole number');
+    await up(n);
+  } else if (command === 'down') {
+    await down();
+  } else if (command === 'status') {
+    status();
+  } else {
+    throw new Error(`unknown command "${command}"; see --help`);
+  }
+} catch (err) {
+  process.stderr.write(`testbed: ${(err as Error).message}\n`);
+  process.exit(1);
+}
