@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['*/test/**/*.test.ts'],
-    globalSetup: ['control/test/setup/postgres.ts'],
+    globalSetup: ['testbed/src/vitest-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

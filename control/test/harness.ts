@@ -3,6 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+// the type of inject('testbed')
+import type {} from '@floe/testbed/vitest-setup';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { loadConfig } from '../src/config.ts';
@@ -16,15 +18,15 @@ export const ADMIN_TOKEN = 'test-platform-admin-token-0123456789';
 
 /** A fresh, empty database of the given kind, as control-plane settings. */
 export async function freshDatabase(kind: DatabaseKind): Promise<Record<string, string>> {
-  const dataDir = mkdtempSync(join(inject('tempRoot'), 'cp-'));
+  const { tempRoot, postgresUrl } = inject('testbed');
+  const dataDir = mkdtempSync(join(tempRoot, 'cp-'));
   if (kind === 'pglite') return { FLOE_DATA_DIR: dataDir };
-  const admin = inject('postgresAdminUrl');
   const name = `floe_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client(admin);
+  const client = new pg.Client(postgresUrl);
   await client.connect();
   await client.query(`create database ${name}`);
   await client.end();
-  const url = new URL(admin);
+  const url = new URL(postgresUrl);
   url.pathname = `/${name}`;
   return { FLOE_DATA_DIR: dataDir, DATABASE_URL: url.toString() };
 }

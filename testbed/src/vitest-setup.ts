@@ -1,0 +1,57 @@
+// Vitest global setup shared by every package's tests: starts the testbed's servers once
+// per run and stops them when the run ends, failed or not. Tests read what they need with
+// `inject('testbed')`.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { type Coturn, startCoturn } from './coturn.ts';
+import { type OidcProvider, startOidcProvider } from './oidc.ts';
+import { type Postgres, startPostgres } from './postgres.ts';
+
+export interface TestbedInfo {
+  /** superuser URL of a throwaway PostgreSQL server; create a database per test file */
+  postgresUrl: string;
+  turn: { url: string; secret: string; realm: string };
+  oidc: Pick<OidcProvider, 'issuer' | 'clients' | 'users'>;
+  /** a folder for test data, removed at the end of the run */
+  tempRoot: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    testbed: TestbedInfo;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const tempRoot = mkdtempSync(join(tmpdir(), 'floe-tests-'));
+  let postgres: Postgres | undefined;
+  let turn: Coturn | undefined;
+  let oidc: OidcProvider | undefined;
+  const teardown = async () => {
+    await Promise.allSettled([turn?.stop(), oidc?.stop()]);
+    try {
+      postgres?.stop();
+    } finally {
+      rmSync(tempRoot, { recursive: true, force: true });
+    }
+  };
+  try {
+    [postgres, turn, oidc] = await Promise.all([
+      startPostgres(),
+      startCoturn(),
+      startOidcProvider(),
+    ]);
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  project.provide('testbed', {
+    postgresUrl: postgres.url,
+    turn: { url: turn.url, secret: turn.secret, realm: turn.realm },
+    oidc: { issuer: oidc.issuer, clients: oidc.clients, users: oidc.users },
+    tempRoot,
+  });
+  return teardown;
+}
