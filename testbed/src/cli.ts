@@ -75,6 +75,14 @@ const alive = (pid: number | undefined) => {
   }
 };
 
+/** A server of ours whose postmaster still runs (a crash or a reboot leaves only the folder). */
+function postgresAlive(pg: State['postgres']) {
+  const pidFile = pg && join(pg.dir, 'data', 'postmaster.pid');
+  return (
+    !!pidFile && existsSync(pidFile) && alive(Number(readFileSync(pidFile, 'utf8').split('\n')[0]))
+  );
+}
+
 const step = (what: string) => process.stderr.write(`testbed: ${what}\n`);
 
 async function up(clusters: number) {
@@ -82,7 +90,8 @@ async function up(clusters: number) {
     throw new Error('Kubernetes clusters are not part of the testbed yet (issue 3 continues)');
   }
   const state = readState();
-  if (!state.postgres || !existsSync(state.postgres.dir)) {
+  if (!postgresAlive(state.postgres)) {
+    if (state.postgres) rmSync(state.postgres.dir, { recursive: true, force: true }); // stale
     step('starting PostgreSQL...');
     const pg = await startPostgres();
     state.postgres = { url: pg.url, dir: pg.dir, bin: pg.bin };
@@ -149,7 +158,7 @@ async function down() {
 function status() {
   const state = readState();
   const rows: [string, string, boolean][] = [
-    ['postgres', state.postgres?.url ?? '-', !!state.postgres && existsSync(state.postgres.dir)],
+    ['postgres', state.postgres?.url ?? '-', postgresAlive(state.postgres)],
     ['coturn', state.coturn?.url ?? '-', alive(state.coturn?.pid)],
     ['oidc', state.oidc?.issuer ?? '-', alive(state.oidc?.pid)],
     ['chromium', state.chromium ?? '-', !!state.chromium && existsSync(state.chromium)],
