@@ -1,4 +1,6 @@
 // npm run testbed -- up [--clusters N] | down | status | --help
+
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -6,6 +8,13 @@ import { parseArgs } from 'node:util';
 import { chromiumPath } from './chromium.ts';
 import { startCoturn } from './coturn.ts';
 import { ensureK6 } from './k6.ts';
+import {
+  ensureKubernetesBinaries,
+  type KubernetesCluster,
+  type KubernetesClusterSpec,
+  startKubernetesClusters,
+  stopKubernetesClusters,
+} from './kubernetes.ts';
 import { TEST_USERS } from './oidc.ts';
 import { freePort, startPostgres, stopPostgres } from './postgres.ts';
 import { startProcess, stopProcessGroup, waitForPort } from './process.ts';
@@ -41,8 +50,35 @@ interface State {
     client: { clientId: string; clientSecret: string; redirectUris: string[] };
     users: { email: string; password: string; tenant: string; roles: string[] }[];
   };
+  kubernetes?: { workDir: string; clusters: KubernetesCluster[] };
   chromium?: string;
   k6?: string;
+}
+
+// Regions and GPU SKUs of the clusters `up --clusters N` starts, in order.
+const CLUSTER_CATALOG = [
+  { region: 'eu-west', sku: 'a100' },
+  { region: 'us-east', sku: 'l4' },
+  { region: 'ap-south', sku: 'h100' },
+];
+
+function clusterSpecs(n: number): KubernetesClusterSpec[] {
+  return Array.from({ length: n }, (_, i) => {
+    const { region, sku } = CLUSTER_CATALOG[i] ?? { region: `region-${i + 1}`, sku: 'l4' };
+    return { name: region, region, gpuNodes: [{ sku, count: 4, gpusPerNode: 8 }], cpuNodes: 2 };
+  });
+}
+
+/** Whether every cluster of the state answers /readyz. */
+async function clustersReady(k8s: State['kubernetes'], n: number): Promise<boolean> {
+  if (!k8s || k8s.clusters.length !== n) return false;
+  const { paths } = await ensureKubernetesBinaries({ onProgress: () => {} });
+  return k8s.clusters.every(
+    (c) =>
+      spawnSync(paths.kubectl, ['--kubeconfig', c.kubeconfig, 'get', '--raw', '/readyz'], {
+        timeout: 10_000,
+      }).status === 0,
+  );
 }
 
 const readState = (): State =>
@@ -58,6 +94,9 @@ function writeState(state: State) {
     FLOE_OIDC_ISSUER: state.oidc?.issuer,
     FLOE_OIDC_CLIENT_ID: state.oidc?.client.clientId,
     FLOE_OIDC_CLIENT_SECRET: state.oidc?.client.clientSecret,
+    FLOE_KUBECONFIGS: state.kubernetes?.clusters
+      .map((c) => `${c.region}=${c.kubeconfig}`)
+      .join(','),
     CHROMIUM_PATH: state.chromium,
     K6_PATH: state.k6,
   };
@@ -86,9 +125,6 @@ function postgresAlive(pg: State['postgres']) {
 const step = (what: string) => process.stderr.write(`testbed: ${what}\n`);
 
 async function up(clusters: number) {
-  if (clusters > 0) {
-    throw new Error('Kubernetes clusters are not part of the testbed yet (issue 3 continues)');
-  }
   const state = readState();
   if (!postgresAlive(state.postgres)) {
     if (state.postgres) rmSync(state.postgres.dir, { recursive: true, force: true }); // stale
@@ -137,6 +173,22 @@ async function up(clusters: number) {
       })),
     };
   }
+  if (clusters > 0 && !(await clustersReady(state.kubernetes, clusters))) {
+    if (state.kubernetes) {
+      await stopKubernetesClusters(
+        state.kubernetes.workDir,
+        state.kubernetes.clusters.map((c) => c.name),
+      );
+    }
+    const workDir = join(stateDir, 'kubernetes');
+    step(`starting ${clusters} Kubernetes cluster(s) (the first time builds them: minutes)...`);
+    const k8s = await startKubernetesClusters({
+      clusters: clusterSpecs(clusters),
+      workDir,
+      onProgress: step,
+    });
+    state.kubernetes = { workDir, clusters: k8s.clusters };
+  }
   state.chromium = chromiumPath();
   state.k6 = ensureK6(step);
   writeState(state);
@@ -146,6 +198,13 @@ async function up(clusters: number) {
 
 async function down() {
   const state = readState();
+  if (state.kubernetes) {
+    const { workDir, clusters } = state.kubernetes;
+    await stopKubernetesClusters(
+      workDir,
+      clusters.map((c) => c.name),
+    );
+  }
   if (state.oidc?.pid) await stopProcessGroup(state.oidc.pid);
   if (state.coturn?.pid) await stopProcessGroup(state.coturn.pid);
   if (state.coturn?.dir) rmSync(state.coturn.dir, { recursive: true, force: true });
@@ -163,6 +222,11 @@ function status() {
     ['oidc', state.oidc?.issuer ?? '-', alive(state.oidc?.pid)],
     ['chromium', state.chromium ?? '-', !!state.chromium && existsSync(state.chromium)],
     ['k6', state.k6 ?? '-', !!state.k6 && existsSync(state.k6)],
+    ...(state.kubernetes?.clusters ?? []).map((c): [string, string, boolean] => [
+      `k8s ${c.region}`,
+      c.kubeconfig,
+      existsSync(c.kubeconfig),
+    ]),
   ];
   for (const [name, where, ok] of rows) {
     process.stdout.write(`${name.padEnd(10)} ${(ok ? 'up' : 'down').padEnd(5)} ${where}\n`);

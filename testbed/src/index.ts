@@ -2,6 +2,17 @@ export { CHROMIUM_ARGS, chromiumPath, launchChromium } from './chromium.ts';
 export { type Coturn, startCoturn } from './coturn.ts';
 export { ensureK6, K6_ENV, K6_VERSION } from './k6.ts';
 export {
+  ensureKubernetesBinaries,
+  type GpuNodePool,
+  type KubernetesBinaries,
+  type KubernetesCluster,
+  type KubernetesClusterSpec,
+  type KubernetesClusters,
+  kubernetesVersions,
+  startKubernetesClusters,
+  stopKubernetesClusters,
+} from './kubernetes.ts';
+export {
   type OidcClient,
   type OidcProvider,
   startOidcProvider,

@@ -1,11 +1,14 @@
-// Vitest global setup shared by every package's tests: starts the testbed's servers once
-// per run and stops them when the run ends, failed or not. Tests read what they need with
-// `inject('testbed')`.
+// Vitest global setup shared by every package's tests: builds the Go-built tools if they
+// are missing, starts the testbed's servers once per run and stops them when the run ends,
+// failed or not. Tests read what they need with `inject('testbed')`; Kubernetes clusters
+// are started by the test files that need them (startKubernetesClusters).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { type Coturn, startCoturn } from './coturn.ts';
+import { ensureK6 } from './k6.ts';
+import { ensureKubernetesBinaries } from './kubernetes.ts';
 import { type OidcProvider, startOidcProvider } from './oidc.ts';
 import { type Postgres, startPostgres } from './postgres.ts';
 
@@ -16,6 +19,7 @@ export interface TestbedInfo {
   oidc: Pick<OidcProvider, 'issuer' | 'clients' | 'users'>;
   /** a folder for test data, removed at the end of the run */
   tempRoot: string;
+  k6: string;
 }
 
 declare module 'vitest' {
@@ -25,6 +29,9 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  // Built tools first, once for all test files (a cold machine builds them here: minutes).
+  const k6 = ensureK6();
+  await ensureKubernetesBinaries({ onProgress: (line) => process.stderr.write(`${line}\n`) });
   const tempRoot = mkdtempSync(join(tmpdir(), 'floe-tests-'));
   let postgres: Postgres | undefined;
   let turn: Coturn | undefined;
@@ -52,6 +59,7 @@ export default async function setup(project: TestProject) {
     turn: { url: turn.url, secret: turn.secret, realm: turn.realm },
     oidc: { issuer: oidc.issuer, clients: oidc.clients, users: oidc.users },
     tempRoot,
+    k6,
   });
   return teardown;
 }

@@ -97,7 +97,7 @@ describe('Chromium and k6', () => {
   it(
     'k6 runs a script against a local server',
     async () => {
-      const k6 = ensureK6();
+      const k6 = ensureK6(); // built by the global setup already
       const script = join(tmpdir(), `floe-k6-${process.pid}.js`);
       writeFileSync(
         script,
