@@ -15,10 +15,11 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { availableParallelism, homedir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { cacheDir } from './cache.ts';
 
 const k8sDir = fileURLToPath(new URL('../k8s/', import.meta.url));
 
@@ -64,10 +65,9 @@ export function kubernetesVersions(): KubernetesBinaries['versions'] {
   };
 }
 
-function cacheDir(v: KubernetesBinaries['versions']): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+function binDir(v: KubernetesBinaries['versions']): string {
   // every pin is in the name, so moving any of them builds afresh beside the old build
-  return join(base, 'floe', 'k8s', `${v.kubernetes}-etcd-${v.etcd}-kwok-${v.kwok}`);
+  return cacheDir('k8s', `${v.kubernetes}-etcd-${v.etcd}-kwok-${v.kwok}`);
 }
 
 function goJson<T>(module: Module, args: string[]): T {
@@ -193,7 +193,7 @@ export async function ensureKubernetesBinaries(
 ): Promise<KubernetesBinaries> {
   const log = opts.onProgress ?? ((line: string) => console.error(line));
   const versions = kubernetesVersions();
-  const dir = cacheDir(versions);
+  const dir = binDir(versions);
   const bin = join(dir, 'bin');
   const names = Object.keys(binaries) as KubernetesBinaryName[];
   const paths = Object.fromEntries(names.map((n) => [n, join(bin, n)])) as Record<
