@@ -17,7 +17,7 @@ import {
 } from './kubernetes.ts';
 import { TEST_USERS } from './oidc.ts';
 import { freePort, startPostgres, stopPostgres } from './postgres.ts';
-import { startProcess, stopProcessGroup, waitForPort } from './process.ts';
+import { isAlive, startProcess, stopProcessGroup, waitForPort } from './process.ts';
 
 const HELP = `Usage: npm run testbed -- <command> [options]
 
@@ -104,21 +104,13 @@ function writeState(state: State) {
   writeFileSync(join(stateDir, 'env'), lines.map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
 }
 
-const alive = (pid: number | undefined) => {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /** A server of ours whose postmaster still runs (a crash or a reboot leaves only the folder). */
 function postgresAlive(pg: State['postgres']) {
   const pidFile = pg && join(pg.dir, 'data', 'postmaster.pid');
   return (
-    !!pidFile && existsSync(pidFile) && alive(Number(readFileSync(pidFile, 'utf8').split('\n')[0]))
+    !!pidFile &&
+    existsSync(pidFile) &&
+    isAlive(Number(readFileSync(pidFile, 'utf8').split('\n')[0]))
   );
 }
 
@@ -132,7 +124,7 @@ async function up(clusters: number) {
     const pg = await startPostgres();
     state.postgres = { url: pg.url, dir: pg.dir, bin: pg.bin };
   }
-  if (!alive(state.coturn?.pid)) {
+  if (!isAlive(state.coturn?.pid)) {
     step('starting coturn...');
     const turn = await startCoturn({ detached: true });
     state.coturn = {
@@ -143,7 +135,7 @@ async function up(clusters: number) {
       dir: turn.dir,
     };
   }
-  if (!alive(state.oidc?.pid)) {
+  if (!isAlive(state.oidc?.pid)) {
     step('starting the OpenID Provider...');
     const port = await freePort();
     const client = {
@@ -218,8 +210,8 @@ function status() {
   const state = readState();
   const rows: [string, string, boolean][] = [
     ['postgres', state.postgres?.url ?? '-', postgresAlive(state.postgres)],
-    ['coturn', state.coturn?.url ?? '-', alive(state.coturn?.pid)],
-    ['oidc', state.oidc?.issuer ?? '-', alive(state.oidc?.pid)],
+    ['coturn', state.coturn?.url ?? '-', isAlive(state.coturn?.pid)],
+    ['oidc', state.oidc?.issuer ?? '-', isAlive(state.oidc?.pid)],
     ['chromium', state.chromium ?? '-', !!state.chromium && existsSync(state.chromium)],
     ['k6', state.k6 ?? '-', !!state.k6 && existsSync(state.k6)],
     ...(state.kubernetes?.clusters ?? []).map((c): [string, string, boolean] => [

@@ -20,6 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache.ts';
+import { isAlive } from './process.ts';
 
 const k8sDir = fileURLToPath(new URL('../k8s/', import.meta.url));
 
@@ -349,17 +350,6 @@ function nodesOf(spec: KubernetesClusterSpec) {
     nodeObject(`${spec.name}-cpu-${i}`, spec.region, cpuNodeResources),
   );
   return [...gpu, ...cpu];
-}
-
-/** Whether a process runs; a zombie (exited, not yet reaped by its parent) does not. */
-function isAlive(pid: number): boolean {
-  try {
-    // the state follows the command name, which is in parentheses and may hold spaces
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 const readPid = (file: string) => Number(readFileSync(file, 'utf8').trim());

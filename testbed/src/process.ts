@@ -1,6 +1,6 @@
 // Starting and stopping the testbed's server processes, with bounded waits.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 export interface Started {
@@ -55,16 +55,21 @@ export function startProcess(
   return { pid, log: opts.log, stop: () => stopProcessGroup(pid) };
 }
 
+/** Whether a process runs; a zombie (exited, not yet reaped by its parent) does not. */
+export function isAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    // the state follows the command name, which is in parentheses and may hold spaces
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** SIGTERM to the group, SIGKILL after 5 s; resolves when the leader is gone. */
 export async function stopProcessGroup(pid: number) {
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = () => isAlive(pid);
   const signal = (s: NodeJS.Signals) => {
     try {
       process.kill(-pid, s);
