@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureKubernetesBinaries } from '../src/kubernetes.ts';
+import { isAlive } from '../src/process.ts';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'floe-testbed-cli-'));
@@ -14,14 +15,6 @@ const cli = (...args: string[]) =>
     env: { ...process.env, FLOE_TESTBED_DIR: dir },
     timeout: 120_000,
   });
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('testbed CLI', () => {
   afterAll(async () => {
@@ -43,8 +36,8 @@ describe('testbed CLI', () => {
     expect((await cli('status')).stdout).toMatch(/coturn\s+up/);
 
     await cli('down');
-    expect(alive(first.coturn.pid)).toBe(false);
-    expect(alive(first.oidc.pid)).toBe(false);
+    expect(isAlive(first.coturn.pid)).toBe(false);
+    expect(isAlive(first.oidc.pid)).toBe(false);
     await expect(fetch(`${first.oidc.issuer}/.well-known/openid-configuration`)).rejects.toThrow();
     expect((await cli('status')).stdout).toMatch(/postgres\s+down/);
   }, 180_000);
