@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from '@floe/testbed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DATABASES,
@@ -12,15 +13,6 @@ import {
   startTestControlPlane,
   type TestControlPlane,
 } from './harness.ts';
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** pids of processes whose environment names the session (the app and its children) */
 function processesOf(sessionId: string): number[] {
@@ -35,7 +27,7 @@ function processesOf(sessionId: string): number[] {
     .split('\n')
     .filter(Boolean)
     .map((p) => Number(p.split('/')[2]))
-    .filter(alive);
+    .filter(isAlive);
 }
 
 describe.each(DATABASES)('sessions on %s', (kind) => {
@@ -84,7 +76,7 @@ describe.each(DATABASES)('sessions on %s', (kind) => {
     expect(stop.status).toBe(202);
     expect(stop.body.state).toBe('stopping');
     const stopped = await until(r.body.id, 'stopped');
-    expect(pids.filter(alive)).toEqual([]);
+    expect(pids.filter(isAlive)).toEqual([]);
     expect(stopped.events.map((e: { to: string }) => e.to)).toEqual([
       'requested',
       'placed',
@@ -235,7 +227,7 @@ describe.each(DATABASES)('sessions on %s', (kind) => {
     });
     await t.close({ keepSessions: true });
     for (const pid of victimPids) process.kill(pid, 'SIGKILL');
-    await eventually(async () => victimPids.every((p) => !alive(p)));
+    await eventually(async () => victimPids.every((p) => !isAlive(p)));
 
     t = await startTestControlPlane(env);
     expect(await session(survivor.body.id)).toMatchObject({ state: 'running' });

@@ -101,7 +101,7 @@ function writeState(state: State) {
     K6_PATH: state.k6,
   };
   const lines = Object.entries(env).filter(([, v]) => v !== undefined);
-  writeFileSync(join(stateDir, 'env'), lines.map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+  writeFileSync(join(stateDir, 'env'), `${lines.map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
 }
 
 /** A server of ours whose postmaster still runs (a crash or a reboot leaves only the folder). */

@@ -20,3 +20,4 @@ export {
   type TestUser,
 } from './oidc.ts';
 export { freePort, type Postgres, startPostgres } from './postgres.ts';
+export { isAlive } from './process.ts';

@@ -14,7 +14,7 @@ import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentSession } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { page, Session, SessionCreate, SessionListQuery } from '../http/schemas.ts';
-import type { Lookups } from '../lookups.ts';
+import { isUuid, type Lookups } from '../lookups.ts';
 import type { Metrics } from '../metrics.ts';
 import { admitLaunch } from '../sessions/admission.ts';
 import type { Supervisor } from '../sessions/supervisor.ts';
@@ -52,7 +52,7 @@ export function sessionRoutes(deps: {
   const one = params('tenant', 'session');
 
   async function load(tenantId: string, principal: Principal, id: string) {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound('session');
+    if (!isUuid(id)) throw notFound('session');
     const [row] = await db
       .select()
       .from(sessions)

@@ -8,7 +8,7 @@ import { transition } from './transition.ts';
 
 type AppRow = typeof apps.$inferSelect;
 
-export function launchSpec(session: SessionRow, app: AppRow): LaunchSpec {
+function launchSpec(session: SessionRow, app: AppRow): LaunchSpec {
   return {
     sessionId: session.id,
     tenantId: session.tenantId,
