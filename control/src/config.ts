@@ -24,6 +24,12 @@ const ConfigSchema = z.object({
     ),
   // how often sessions past their app's maxLifetimeSeconds are looked for
   FLOE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
+  // on: the local runner gives each session an X display and a streamer (the endpoint);
+  // off: it runs the app's command alone (no display), which tests of the lifecycle use
+  FLOE_LOCAL_STREAMING: z.enum(['on', 'off']).default('on'),
+  // TURN servers the sessions' streamers offer browsers, and the secret their credentials use
+  FLOE_TURN_URLS: z.string().default(''),
+  FLOE_TURN_SECRET: z.string().optional(),
   FLOE_DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

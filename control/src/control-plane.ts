@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -68,6 +69,17 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
     logDir: join(config.FLOE_DATA_DIR, 'sessions'),
     maxSessions: config.FLOE_LOCAL_MAX_SESSIONS,
     gpus: config.FLOE_LOCAL_GPUS,
+    streaming:
+      config.FLOE_LOCAL_STREAMING === 'on'
+        ? {
+            runner: fileURLToPath(import.meta.resolve('@floe/streamer/session-runner')),
+            env: {
+              FLOE_TURN_URLS: config.FLOE_TURN_URLS,
+              ...(config.FLOE_TURN_SECRET && { FLOE_TURN_SECRET: config.FLOE_TURN_SECRET }),
+              LOG_LEVEL: config.LOG_LEVEL,
+            },
+          }
+        : null,
   });
   const capacity = await driver.capacity();
   const [found] = await db

@@ -47,7 +47,12 @@ export interface TestControlPlane {
 export async function startTestControlPlane(
   env: Record<string, string | undefined>,
 ): Promise<TestControlPlane> {
-  const config = loadConfig({ FLOE_ADMIN_TOKEN: ADMIN_TOKEN, FLOE_DB_POOL_SIZE: '20', ...env });
+  const config = loadConfig({
+    FLOE_ADMIN_TOKEN: ADMIN_TOKEN,
+    FLOE_DB_POOL_SIZE: '20',
+    FLOE_LOCAL_STREAMING: 'off',
+    ...env,
+  });
   const cp = await startControlPlane(config, createLogger('silent'));
   const server = await listen(cp, '127.0.0.1', 0);
   const url = `http://127.0.0.1:${server.port}`;

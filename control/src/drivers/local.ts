@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import type { DriverRef } from '../db/schema.ts';
 import type { Capacity, ClusterDriver, DriverEvent, LaunchSpec } from './driver.ts';
 
@@ -15,6 +17,11 @@ export interface LocalDriverOptions {
   stopGraceMs?: number;
   /** how often adopted processes (not our children) are checked for life */
   pollMs?: number;
+  /**
+   * Runs each app inside a session runner that adds an X display and a streamer; the session
+   * is running once the runner reports the streamer's URL. Without it, the app runs alone.
+   */
+  streaming?: { runner: string; env: Record<string, string> } | null;
 }
 
 interface Tracked {
@@ -49,8 +56,9 @@ function killGroup(pid: number, signal: NodeJS.Signals) {
 }
 
 /**
- * Runs each session as a process group on this machine: the app's command now; Xvfb and
- * the streamer join the group later. Stopping a session kills the whole group.
+ * Runs each session as a process group on this machine, like a pod: the session runner with
+ * its X server, the app and the streamer (or the app alone). Stopping a session kills the
+ * whole group.
  */
 export class LocalDriver implements ClusterDriver {
   private readonly events = new EventEmitter();
@@ -58,7 +66,7 @@ export class LocalDriver implements ClusterDriver {
   private readonly opts: Required<LocalDriverOptions>;
 
   constructor(opts: LocalDriverOptions) {
-    this.opts = { stopGraceMs: 5_000, pollMs: 1_000, gpus: [], ...opts };
+    this.opts = { stopGraceMs: 5_000, pollMs: 1_000, gpus: [], streaming: null, ...opts };
     mkdirSync(this.opts.logDir, { recursive: true });
   }
 
@@ -86,16 +94,22 @@ export class LocalDriver implements ClusterDriver {
       return this.emit({ sessionId, state: 'failed', reason: 'the local runner is full' });
     }
     this.emit({ sessionId, state: 'starting' });
+    const streaming = this.opts.streaming;
+    // The runner reports readiness on fd 3, one JSON line: {"endpoint": "http://..."}.
+    const [command, ...args] = streaming
+      ? [process.execPath, streaming.runner, '--', ...argv]
+      : argv;
     const log = openSync(join(this.opts.logDir, `${sessionId}.log`), 'a');
     let child: ChildProcess;
     try {
-      child = spawn(argv[0], argv.slice(1), {
+      child = spawn(command!, args, {
         detached: true, // its own process group, so the whole group can be stopped
-        stdio: ['ignore', log, log],
+        stdio: ['ignore', log, log, ...(streaming ? (['pipe'] as const) : [])],
         env: {
           PATH: process.env.PATH ?? '/usr/bin:/bin',
           HOME: process.env.HOME ?? '/tmp',
           LANG: process.env.LANG ?? 'C.UTF-8',
+          ...streaming?.env,
           ...spec.app.env,
           FLOE_SESSION_ID: sessionId,
           FLOE_TENANT_ID: spec.tenantId,
@@ -118,7 +132,18 @@ export class LocalDriver implements ClusterDriver {
     const startTime = processStartTime(pid) ?? '';
     this.tracked.set(sessionId, { pid, startTime, child, stopping: false, timers: [] });
     child.once('exit', (code, signal) => this.exited(sessionId, code, signal));
-    this.emit({ sessionId, state: 'running', ref: { pid, startTime } });
+    const running = (endpoint?: string) =>
+      this.emit({ sessionId, state: 'running', ref: { pid, startTime }, endpoint });
+    if (!streaming) return running();
+    const ready = createInterface({ input: child.stdio[3] as Readable });
+    ready.once('line', (line) => {
+      ready.close();
+      try {
+        running(String(JSON.parse(line).endpoint));
+      } catch {
+        killGroup(pid, 'SIGKILL'); // exited() reports the failure
+      }
+    });
   }
 
   async adopt(sessionId: string, ref: DriverRef | null): Promise<void> {

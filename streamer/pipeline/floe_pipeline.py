@@ -1,0 +1,281 @@
+#!/usr/bin/python3
+"""The streamer's GStreamer pipeline, run as a child process of the Node streamer.
+
+Why a separate Python process: gst-launch-1.0 cannot change the encoder's bitrate or force a
+keyframe while it runs, and GStreamer's introspection bindings are first-class in Python
+(Debian python3-gst-1.0) while Node has no maintained ones. The process is small and
+stateless: it captures, encodes and sends RTP to a UDP port on loopback, where the Node
+streamer hands the packets to werift.
+
+Protocol: one JSON object per line.
+  stdin  (commands): {"cmd": "bitrate", "kbps": 4000} | {"cmd": "keyframe"} | {"cmd": "stop"}
+  stdout (events):   {"event": "ready", "encoder": "x264enc", ...}
+                     {"event": "stats", "frames": n, "fps": f, "encodeMs": ms, "pipelineMs": ms, "bytes": b}
+                     {"event": "error", "message": "..."} (then exit 1)
+"""
+
+import argparse
+import collections
+import json
+import sys
+import threading
+import time
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstVideo", "1.0")
+from gi.repository import GLib, Gst, GstVideo  # noqa: E402
+
+BARCODE_BITS = 44
+BARCODE_CELL = 20
+BARCODE_HEIGHT = 16
+
+
+def emit(event, **fields):
+    sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+def encoder_available(name):
+    return Gst.ElementFactory.find(name) is not None
+
+
+def choose_encoder(codec, preference):
+    if codec == "VP8":
+        return "vp8enc"
+    if preference in ("auto", "nvh264enc") and encoder_available("nvh264enc"):
+        return "nvh264enc"
+    if preference == "nvh264enc":
+        raise RuntimeError("nvh264enc was asked for but NVENC is not available")
+    return "x264enc"
+
+
+def encoder_description(encoder, kbps, fps, threads):
+    gop = fps * 4  # a keyframe every 4 s bounds recovery when a PLI is lost
+    if encoder == "x264enc":
+        return (
+            f"x264enc name=enc tune=zerolatency speed-preset=ultrafast bitrate={kbps} "
+            f"key-int-max={gop} b-adapt=false bframes=0 threads={threads} sliced-threads=true "
+            "vbv-buf-capacity=120 ! video/x-h264,profile=constrained-baseline,stream-format=byte-stream"
+        )
+    if encoder == "nvh264enc":
+        return (
+            f"nvh264enc name=enc preset=low-latency-hp rc-mode=cbr-ld-hq bitrate={kbps} "
+            f"gop-size={gop} bframes=0 zerolatency=true ! "
+            "video/x-h264,profile=constrained-baseline,stream-format=byte-stream"
+        )
+    return (
+        f"vp8enc name=enc deadline=1 cpu-used=16 end-usage=cbr target-bitrate={kbps * 1000} "
+        f"keyframe-max-dist={gop} lag-in-frames=0 error-resilient=default threads={threads} "
+        "buffer-size=200 buffer-initial-size=100 buffer-optimal-size=120 min-quantizer=4 max-quantizer=56"
+    )
+
+
+def payloader_description(codec, pt):
+    if codec == "VP8":
+        return f"rtpvp8pay name=pay pt={pt} mtu=1200 picture-id-mode=15-bit"
+    return f"rtph264pay name=pay pt={pt} mtu=1200 config-interval=-1 aggregate-mode=zero-latency"
+
+
+def source_description(args):
+    caps = f"framerate={args.fps}/1"
+    if args.source == "x11":
+        return (
+            f"ximagesrc name=src display-name={args.display} use-damage=false show-pointer=true "
+            f"! video/x-raw,{caps} ! videoconvert n-threads={args.threads} "
+            "! video/x-raw,format=I420"
+        )
+    # Bare source: frames painted here and pushed straight into the encoder, for measuring
+    # what X capture costs. Same barcode as the probe app.
+    return (
+        f"appsrc name=src is-live=true do-timestamp=true format=time "
+        f"caps=video/x-raw,format=I420,width={args.width},height={args.height},{caps}"
+    )
+
+
+class Pipeline:
+    def __init__(self, args):
+        self.args = args
+        self.encoder = choose_encoder(args.codec, args.encoder)
+        description = " ! ".join(
+            [
+                source_description(args),
+                "queue name=q max-size-buffers=1 leaky=downstream",
+                encoder_description(self.encoder, args.kbps, args.fps, args.threads),
+                payloader_description(args.codec, args.pt),
+                f"udpsink host=127.0.0.1 port={args.port} sync=false async=false",
+            ]
+        )
+        self.pipeline = Gst.parse_launch(description)
+        self.enc = self.pipeline.get_by_name("enc")
+        self.loop = GLib.MainLoop()
+        self.lock = threading.Lock()
+        self.captured = {}  # pts -> monotonic time the frame left the source
+        self.in_flight = collections.deque(maxlen=16)  # (entered encoder, left source)
+        self.frames = 0
+        self.bytes = 0
+        self.encode_total = 0.0
+        self.pipeline_total = 0.0
+        self.window_start = time.monotonic()
+        self.probe_pads()
+        bus = self.pipeline.get_bus()
+        bus.add_signal_watch()
+        bus.connect("message::error", self.on_error)
+
+    def probe_pads(self):
+        first = self.pipeline.get_by_name("src")
+        first.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self.on_captured)
+        self.enc.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self.on_enter)
+        self.enc.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self.on_encoded)
+
+    def on_captured(self, _pad, info):
+        buf = info.get_buffer()
+        with self.lock:
+            self.captured.setdefault(buf.pts, time.monotonic())
+        return Gst.PadProbeReturn.OK
+
+    def on_enter(self, _pad, info):
+        # Encoders re-stamp their output (x264enc adds 1000 h), so frames are matched in order:
+        # these encoders emit exactly one output per input in zero-latency mode.
+        now = time.monotonic()
+        with self.lock:
+            captured = self.captured.pop(info.get_buffer().pts, now)
+            self.in_flight.append((now, captured))
+            # Frames the leaky queue dropped never reach the encoder; forget them.
+            if len(self.captured) > 64:
+                self.captured.clear()
+        return Gst.PadProbeReturn.OK
+
+    def on_encoded(self, _pad, info):
+        now = time.monotonic()
+        with self.lock:
+            self.frames += 1
+            self.bytes += info.get_buffer().get_size()
+            if self.in_flight:
+                entered, captured = self.in_flight.popleft()
+                self.encode_total += now - entered
+                self.pipeline_total += now - captured
+        return Gst.PadProbeReturn.OK
+
+    def report(self):
+        now = time.monotonic()
+        with self.lock:
+            elapsed = now - self.window_start
+            frames = self.frames
+            emit(
+                "stats",
+                frames=frames,
+                fps=round(frames / elapsed, 2) if elapsed > 0 else 0,
+                encodeMs=round(self.encode_total / frames * 1000, 3) if frames else 0,
+                pipelineMs=round(self.pipeline_total / frames * 1000, 3) if frames else 0,
+                bytes=self.bytes,
+            )
+            self.frames = self.bytes = 0
+            self.encode_total = self.pipeline_total = 0.0
+            self.window_start = now
+        return True
+
+    def on_error(self, _bus, message):
+        err, debug = message.parse_error()
+        emit("error", message=f"{err.message} ({debug})")
+        self.loop.quit()
+        sys.exit(1)
+
+    def set_bitrate(self, kbps):
+        if self.encoder == "vp8enc":
+            self.enc.set_property("target-bitrate", int(kbps) * 1000)
+        else:
+            self.enc.set_property("bitrate", int(kbps))
+
+    def keyframe(self):
+        event = GstVideo.video_event_new_downstream_force_key_unit(
+            Gst.CLOCK_TIME_NONE, Gst.CLOCK_TIME_NONE, Gst.CLOCK_TIME_NONE, True, 0
+        )
+        self.enc.get_static_pad("sink").send_event(event)
+
+    def handle(self, line):
+        try:
+            command = json.loads(line)
+        except ValueError:
+            return False
+        name = command.get("cmd")
+        if name == "bitrate":
+            self.set_bitrate(command["kbps"])
+        elif name == "keyframe":
+            self.keyframe()
+        elif name == "stop":
+            self.loop.quit()
+        return False
+
+    def read_commands(self):
+        for line in sys.stdin:
+            GLib.idle_add(self.handle, line)
+        GLib.idle_add(self.loop.quit)  # the streamer went away: stop with it
+
+    def paint_frames(self):
+        """Bare source: an I420 frame with the time barcode and a moving block, at --fps."""
+        w, h = self.args.width, self.args.height
+        frame = bytearray(b"\x10" * (w * h) + b"\x80" * (w * h // 2))
+        src = self.pipeline.get_by_name("src")
+        interval = 1.0 / self.args.fps
+        n = 0
+        next_tick = time.monotonic()
+        while True:
+            block_x = (n * 8) % (w - 100)
+            for y in range(200, 300):
+                row = y * w
+                frame[row : row + w] = b"\x10" * w
+                frame[row + block_x : row + block_x + 100] = b"\xeb" * 100
+            t = int(time.time() * 1000)
+            cells = [True] + [(t >> i) & 1 == 1 for i in range(BARCODE_BITS - 1, -1, -1)] + [False]
+            line = b"".join((b"\xeb" if c else b"\x10") * BARCODE_CELL for c in cells)
+            for y in range(BARCODE_HEIGHT):
+                frame[y * w : y * w + len(line)] = line
+            if src.emit("push-buffer", Gst.Buffer.new_wrapped(bytes(frame))) != Gst.FlowReturn.OK:
+                return
+            n += 1
+            next_tick += interval
+            time.sleep(max(0.0, next_tick - time.monotonic()))
+
+    def run(self):
+        self.pipeline.set_state(Gst.State.PLAYING)
+        GLib.timeout_add(1000, self.report)
+        threading.Thread(target=self.read_commands, daemon=True).start()
+        if self.args.source == "bare":
+            threading.Thread(target=self.paint_frames, daemon=True).start()
+        emit("ready", encoder=self.encoder, width=self.args.width, height=self.args.height)
+        try:
+            self.loop.run()
+        finally:
+            self.pipeline.set_state(Gst.State.NULL)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", choices=["x11", "bare"], default="x11")
+    parser.add_argument("--display", default=":0")
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--fps", type=int, default=60)
+    parser.add_argument("--codec", choices=["H264", "VP8"], default="H264")
+    parser.add_argument("--encoder", choices=["auto", "x264enc", "nvh264enc"], default="auto")
+    parser.add_argument("--kbps", type=int, default=4000)
+    parser.add_argument("--port", type=int, required=True, help="UDP port on 127.0.0.1 for RTP")
+    parser.add_argument("--pt", type=int, default=96, help="RTP payload type")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--probe", action="store_true", help="print the encoders found and exit")
+    args = parser.parse_args()
+    Gst.init(None)
+    if args.probe:
+        emit("encoders", **{name: encoder_available(name) for name in ("x264enc", "vp8enc", "nvh264enc")})
+        return
+    try:
+        Pipeline(args).run()
+    except (GLib.Error, RuntimeError) as error:
+        emit("error", message=str(error))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

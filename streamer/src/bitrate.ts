@@ -1,0 +1,38 @@
+/**
+ * Congestion control for the encoder, a pure decision from receiver feedback.
+ *
+ * Chrome sends REMB (its receive-side estimate) when the answer offers `goog-remb`; RTCP
+ * receiver reports add the fraction of packets lost. The target follows REMB down at once
+ * (congestion builds queues, and queues are latency), backs off on loss, and climbs slowly
+ * (8 % a second) when the path is clean, always within the configured bounds.
+ */
+export interface BitrateBounds {
+  minKbps: number;
+  maxKbps: number;
+}
+
+export interface ReceiverFeedback {
+  /** The receiver's estimate of what it can take, kbps; null when it has sent none. */
+  rembKbps: number | null;
+  /** Fraction of packets lost since the last report, 0..1; null when unknown. */
+  fractionLost: number | null;
+}
+
+export function nextBitrate(
+  currentKbps: number,
+  feedback: ReceiverFeedback,
+  bounds: BitrateBounds,
+): number {
+  let target = currentKbps;
+  const loss = feedback.fractionLost ?? 0;
+  if (loss > 0.1) target = currentKbps * (1 - loss / 2);
+  else if (loss < 0.02) target = currentKbps * 1.08;
+  // Stay under what the receiver says it can take, leaving headroom for retransmissions.
+  if (feedback.rembKbps !== null) target = Math.min(target, feedback.rembKbps * 0.9);
+  return Math.round(Math.min(bounds.maxKbps, Math.max(bounds.minKbps, target)));
+}
+
+/** Whether a change is worth telling the encoder (each change can cost a little quality). */
+export function worthChanging(currentKbps: number, nextKbps: number): boolean {
+  return Math.abs(nextKbps - currentKbps) / currentKbps >= 0.05;
+}

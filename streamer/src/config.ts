@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { VIDEO_CODECS } from './protocol.ts';
+
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+const ConfigSchema = z
+  .object({
+    FLOE_STREAMER_PORT: z.coerce.number().int().min(0).max(65_535).default(8090),
+    FLOE_STREAMER_HOST: z.string().default('127.0.0.1'),
+    /** The X display to capture and inject into. */
+    DISPLAY: z.string().regex(/^[\w.-]*:\d+(\.\d+)?$/, 'an X display such as :1'),
+    /** Codecs in order of preference; the first one the browser's offer has is used. */
+    FLOE_STREAMER_CODECS: z
+      .string()
+      .default('H264,VP8')
+      .transform(list)
+      .pipe(z.array(z.enum(VIDEO_CODECS)).min(1)),
+    /** H.264 encoder: NVENC when the machine has it (auto), or forced. */
+    FLOE_STREAMER_H264_ENCODER: z.enum(['auto', 'x264enc', 'nvh264enc']).default('auto'),
+    FLOE_STREAMER_FPS: z.coerce.number().int().min(1).max(240).default(60),
+    FLOE_STREAMER_MIN_KBPS: z.coerce.number().int().min(100).default(500),
+    FLOE_STREAMER_START_KBPS: z.coerce.number().int().min(100).default(4000),
+    FLOE_STREAMER_MAX_KBPS: z.coerce.number().int().min(100).default(12_000),
+    /** What a second viewer gets while one is connected. */
+    FLOE_STREAMER_VIEWER_POLICY: z.enum(['refuse', 'takeover']).default('takeover'),
+    /** TURN servers (turn:/turns: URLs) and the shared secret their credentials are minted from. */
+    FLOE_TURN_URLS: z.string().default('').transform(list),
+    FLOE_TURN_SECRET: z.string().optional(),
+    FLOE_TURN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+    /** Names this streamer in TURN usernames and logs. */
+    FLOE_SESSION_ID: z
+      .string()
+      .regex(/^[\w-]{1,64}$/)
+      .default('local'),
+    /** The built stream page (web/dist/stream), served at `/`. */
+    FLOE_STREAMER_WEB_DIR: z.string().optional(),
+    /** python3 with GStreamer's introspection bindings (Debian python3-gst-1.0). */
+    FLOE_STREAMER_PYTHON: z.string().default('/usr/bin/python3'),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+  })
+  .refine((c) => c.FLOE_STREAMER_MIN_KBPS <= c.FLOE_STREAMER_START_KBPS, {
+    message: 'FLOE_STREAMER_MIN_KBPS must not exceed FLOE_STREAMER_START_KBPS',
+  })
+  .refine((c) => c.FLOE_STREAMER_START_KBPS <= c.FLOE_STREAMER_MAX_KBPS, {
+    message: 'FLOE_STREAMER_START_KBPS must not exceed FLOE_STREAMER_MAX_KBPS',
+  })
+  .refine((c) => c.FLOE_TURN_URLS.length === 0 || c.FLOE_TURN_SECRET, {
+    message: 'FLOE_TURN_SECRET is required when FLOE_TURN_URLS is set',
+  });
+
+export type StreamerConfig = z.infer<typeof ConfigSchema>;
+
+/** Parses the environment once; a bad value stops the start with a message naming it. */
+export function loadStreamerConfig(env: NodeJS.ProcessEnv = process.env): StreamerConfig {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || 'config'}: ${i.message}`);
+    throw new Error(`invalid streamer configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,67 @@
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { loadStreamerConfig } from './config.ts';
+import { bareDesktop } from './desktop.ts';
+import { startStreamer } from './streamer.ts';
+
+const HELP = `floe-streamer: streams an X display to one browser over WebRTC.
+
+Usage: node streamer/src/main.ts [--bare WIDTHxHEIGHT]
+
+Serves the stream page at /, signalling at /signal, /healthz and /metrics.
+  --bare WxH   paint probe frames straight into the encoder instead of capturing X
+               (for measuring what capture costs)
+  --help       this text
+
+Configuration (environment):
+  DISPLAY                        X display to capture and drive (required unless --bare)
+  FLOE_STREAMER_PORT / _HOST     listen address (8090, 127.0.0.1)
+  FLOE_STREAMER_CODECS           preference, e.g. H264,VP8 (the browser's offer decides among them)
+  FLOE_STREAMER_H264_ENCODER     auto | x264enc | nvh264enc (auto uses NVENC when present)
+  FLOE_STREAMER_FPS              frames per second (60)
+  FLOE_STREAMER_{MIN,START,MAX}_KBPS  bitrate bounds for congestion control (500, 4000, 12000)
+  FLOE_STREAMER_VIEWER_POLICY    takeover | refuse: what a second viewer gets (takeover)
+  FLOE_TURN_URLS, FLOE_TURN_SECRET, FLOE_TURN_TTL_SECONDS  TURN servers and their shared secret
+  FLOE_SESSION_ID                names the session in TURN usernames and logs
+  FLOE_STREAMER_WEB_DIR          the built stream page (web/dist/stream)
+  LOG_LEVEL                      pino level (info)
+`;
+
+const { values } = parseArgs({
+  options: { bare: { type: 'string' }, help: { type: 'boolean' } },
+  strict: true,
+});
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+const bare = values.bare?.match(/^(\d+)x(\d+)$/);
+if (values.bare && !bare) {
+  process.stderr.write('--bare takes a size such as 1920x1080\n');
+  process.exit(2);
+}
+let config: ReturnType<typeof loadStreamerConfig>;
+try {
+  config = loadStreamerConfig(bare ? { DISPLAY: ':0', ...process.env } : process.env);
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(2);
+}
+const log = pino({
+  level: config.LOG_LEVEL,
+  base: { service: 'floe-streamer', session: config.FLOE_SESSION_ID },
+});
+const desktop = bare
+  ? bareDesktop(Number(bare[1]), Number(bare[2]))
+  : await (await import('./x11-desktop.ts')).openX11Desktop(config.DISPLAY, log);
+const streamer = await startStreamer(config, desktop, log);
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, async () => {
+    log.info({ signal }, 'stopping');
+    await streamer.close();
+    await desktop.close();
+    process.exit(0);
+  });
+}

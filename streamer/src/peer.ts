@@ -1,0 +1,132 @@
+import {
+  MediaStreamTrack,
+  type RTCDataChannel,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  type RTCRtpTransceiver,
+} from 'werift';
+import type { ReceiverFeedback } from './bitrate.ts';
+import {
+  type IceCandidate,
+  type IceServer,
+  INPUT_CHANNEL,
+  type StreamerMessage,
+  type VideoCodec,
+} from './protocol.ts';
+
+// NACK and PLI let the browser repair losses without a new keyframe every time; goog-remb makes
+// Chrome send its receive-side bandwidth estimate, which drives the encoder's bitrate.
+const feedback = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }];
+
+const CODEC_PARAMETERS: Record<VideoCodec, RTCRtpCodecParameters> = {
+  H264: new RTCRtpCodecParameters({
+    mimeType: 'video/H264',
+    clockRate: 90_000,
+    rtcpFeedback: feedback,
+    parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+  }),
+  VP8: new RTCRtpCodecParameters({
+    mimeType: 'video/VP8',
+    clockRate: 90_000,
+    rtcpFeedback: feedback,
+  }),
+};
+
+export interface ViewerPeerOptions {
+  codec: VideoCodec;
+  iceServers: IceServer[];
+  onLocalCandidate: (candidate: IceCandidate | null) => void;
+  /** A text message arrived on the input channel (not yet validated). */
+  onInput: (message: string) => void;
+  onChannelOpen: () => void;
+  /** The browser lost a picture and needs a keyframe. */
+  onPictureLoss: () => void;
+  onStateChange: (state: string) => void;
+}
+
+/** One browser's WebRTC connection: the streamer answers its offer and sends it video. */
+export interface ViewerPeer {
+  answer(offerSdp: string): Promise<string>;
+  addRemoteCandidate(candidate: IceCandidate | null): Promise<void>;
+  writeRtp(packet: Buffer): void;
+  /** A new encoder (after a resize) starts its own RTP sequence; a new track keeps it continuous. */
+  restartTrack(): Promise<void>;
+  send(message: StreamerMessage): void;
+  feedback(): Promise<ReceiverFeedback & { rttMs: number | null; sentBytes: number }>;
+  close(): Promise<void>;
+}
+
+export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
+  const pc = new RTCPeerConnection({
+    codecs: { video: [CODEC_PARAMETERS[options.codec]], audio: [] },
+    iceServers: options.iceServers.map((s) => ({
+      urls: Array.isArray(s.urls) ? s.urls[0]! : s.urls,
+      username: s.username,
+      credential: s.credential,
+    })),
+  });
+  let track = new MediaStreamTrack({ kind: 'video' });
+  let video: RTCRtpTransceiver | undefined;
+  let channel: RTCDataChannel | undefined;
+
+  pc.onIceCandidate.subscribe((candidate) => {
+    options.onLocalCandidate(candidate ? (candidate.toJSON() as IceCandidate) : null);
+  });
+  pc.connectionStateChange.subscribe((state) => options.onStateChange(state));
+  pc.onDataChannel.subscribe((dc) => {
+    if (dc.label !== INPUT_CHANNEL) return;
+    channel = dc;
+    dc.onMessage.subscribe((data) => {
+      if (typeof data === 'string') options.onInput(data);
+    });
+    if (dc.readyState === 'open') options.onChannelOpen();
+    else dc.stateChanged.subscribe((state) => state === 'open' && options.onChannelOpen());
+  });
+
+  return {
+    async answer(offerSdp) {
+      await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+      video = pc.getTransceivers().find((t) => t.kind === 'video');
+      if (!video) throw new Error('the offer has no video section');
+      video.setDirection('sendonly');
+      await video.sender.replaceTrack(track);
+      video.sender.onPictureLossIndication.subscribe(() => options.onPictureLoss());
+      for (const t of pc.getTransceivers()) if (t !== video) t.setDirection('inactive');
+      await pc.setLocalDescription(await pc.createAnswer());
+      return pc.localDescription!.sdp;
+    },
+    async addRemoteCandidate(candidate) {
+      await pc.addIceCandidate(candidate ?? undefined);
+    },
+    writeRtp(packet) {
+      track.writeRtp(packet);
+    },
+    async restartTrack() {
+      track = new MediaStreamTrack({ kind: 'video' });
+      await video?.sender.replaceTrack(track);
+    },
+    send(message) {
+      if (channel?.readyState === 'open') channel.send(JSON.stringify(message));
+    },
+    async feedback() {
+      const sender = video?.sender;
+      const report = await pc.getStats();
+      let rttMs: number | null = null;
+      let fractionLost: number | null = null;
+      let sentBytes = 0;
+      for (const s of report.values() as Iterable<Record<string, unknown>>) {
+        if (s.kind !== 'video') continue;
+        if (s.type === 'remote-inbound-rtp') {
+          if (typeof s.roundTripTime === 'number') rttMs = s.roundTripTime * 1000;
+          if (typeof s.fractionLost === 'number') fractionLost = s.fractionLost;
+        }
+        if (s.type === 'outbound-rtp' && typeof s.bytesSent === 'number') sentBytes = s.bytesSent;
+      }
+      const remb = sender ? Number(sender.receiverEstimatedMaxBitrate) : 0;
+      return { rttMs, fractionLost, rembKbps: remb > 0 ? remb / 1000 : null, sentBytes };
+    },
+    async close() {
+      await pc.close();
+    },
+  };
+}

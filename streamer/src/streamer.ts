@@ -1,0 +1,420 @@
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { serve } from '@hono/node-server';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { mintTurnCredentials } from '../../turn/src/credentials.ts';
+import { nextBitrate, worthChanging } from './bitrate.ts';
+import { chooseCodec } from './codec.ts';
+import type { StreamerConfig } from './config.ts';
+import type { Desktop } from './desktop.ts';
+import { createStreamerMetrics, type StreamerMetrics } from './metrics.ts';
+import { createViewerPeer, type ViewerPeer } from './peer.ts';
+import { type Pipeline, startPipeline } from './pipeline.ts';
+import {
+  CLOSE_CODES,
+  clientSignal,
+  type IceCandidate,
+  type IceServer,
+  inputMessage,
+  PROTOCOL_VERSION,
+  type ServerSignal,
+  type SignalErrorCode,
+  type VideoCodec,
+} from './protocol.ts';
+
+const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/dist/stream', import.meta.url));
+const HEARTBEAT_MS = 5000;
+
+export interface Streamer {
+  url: string;
+  port: number;
+  metrics: StreamerMetrics;
+  /** Unix ms of the last input from a viewer, null before any. */
+  lastInputAt(): number | null;
+  close(): Promise<void>;
+}
+
+/**
+ * The sidecar's server: the stream page at `/`, signalling at `/signal`, `/healthz` and
+ * `/metrics`. One viewer is in control at a time; what a second one gets is the policy's call.
+ */
+export async function startStreamer(
+  config: StreamerConfig,
+  desktop: Desktop,
+  log: Logger,
+): Promise<Streamer> {
+  const metrics = createStreamerMetrics();
+  let viewer: Viewer | null = null;
+  let lastInputAt: number | null = null;
+  const markInput = () => {
+    lastInputAt = Date.now();
+    metrics.lastInput.set(lastInputAt / 1000);
+  };
+  desktop.onClipboard((text) => viewer?.peer?.send({ t: 'clipboard', text }));
+
+  const app = new Hono();
+  app.get('/healthz', (c) =>
+    c.json({
+      status: 'ok',
+      viewers: viewer ? 1 : 0,
+      display: desktop.size(),
+      lastInputAt: lastInputAt && new Date(lastInputAt).toISOString(),
+    }),
+  );
+  app.get('/metrics', async (c) =>
+    c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  );
+  const webDir = config.FLOE_STREAMER_WEB_DIR ?? DEFAULT_WEB_DIR;
+  if (existsSync(webDir)) app.use('/*', serveStatic({ root: webDir }));
+  else log.warn({ webDir }, 'stream page not built (node web/build.ts); serving signalling only');
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 128 * 1024 });
+  const server = serve({
+    fetch: app.fetch,
+    port: config.FLOE_STREAMER_PORT,
+    hostname: config.FLOE_STREAMER_HOST,
+  }) as Server;
+  server.on('upgrade', (request, socket, head) => {
+    // Behind the gateway the page lives under /sessions/<id>/, so only the last segment counts.
+    const path = new URL(request.url ?? '/', 'http://x').pathname;
+    if (!path.endsWith('/signal')) {
+      socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => admit(ws));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', (error) => reject(new Error(`streamer cannot listen: ${error.message}`)));
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if ((ws as AliveSocket).alive === false) ws.terminate();
+      else {
+        (ws as AliveSocket).alive = false;
+        ws.ping();
+      }
+    }
+  }, HEARTBEAT_MS);
+
+  function admit(ws: WebSocket) {
+    if (viewer) {
+      if (config.FLOE_STREAMER_VIEWER_POLICY === 'refuse') {
+        metrics.connections.inc({ outcome: 'refused' });
+        sendSignal(ws, { type: 'error', code: 'busy', message: 'another viewer is in control' });
+        ws.close(CLOSE_CODES.busy, 'busy');
+        return;
+      }
+      metrics.connections.inc({ outcome: 'taken_over' });
+      viewer.end('taken_over', 'another viewer took over', CLOSE_CODES.takenOver);
+    }
+    metrics.connections.inc({ outcome: 'accepted' });
+    const current = new Viewer(ws, {
+      config,
+      desktop,
+      log,
+      metrics,
+      onInput: markInput,
+      onEnd: () => {
+        if (viewer === current) viewer = null;
+        metrics.viewers.set(viewer ? 1 : 0);
+      },
+    });
+    viewer = current;
+    metrics.viewers.set(1);
+  }
+
+  log.info({ port, display: desktop.display, source: desktop.source }, 'streamer listening');
+  return {
+    url: `http://${config.FLOE_STREAMER_HOST}:${port}/`,
+    port,
+    metrics,
+    lastInputAt: () => lastInputAt,
+    async close() {
+      clearInterval(heartbeat);
+      await viewer?.end(
+        'negotiation_failed',
+        'the streamer is shutting down',
+        CLOSE_CODES.goingAway,
+      );
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+type AliveSocket = WebSocket & { alive?: boolean };
+
+function sendSignal(ws: WebSocket, message: ServerSignal) {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+}
+
+function iceServersFor(config: StreamerConfig): IceServer[] {
+  if (config.FLOE_TURN_URLS.length === 0 || !config.FLOE_TURN_SECRET) return [];
+  const { username, credential } = mintTurnCredentials({
+    secret: config.FLOE_TURN_SECRET,
+    sessionId: config.FLOE_SESSION_ID,
+    ttlSeconds: config.FLOE_TURN_TTL_SECONDS,
+  });
+  return [{ urls: config.FLOE_TURN_URLS, username, credential }];
+}
+
+interface ViewerContext {
+  config: StreamerConfig;
+  desktop: Desktop;
+  log: Logger;
+  metrics: StreamerMetrics;
+  onInput: () => void;
+  onEnd: () => void;
+}
+
+/** One connected browser: its signalling socket, WebRTC peer and encoder pipeline. */
+class Viewer {
+  peer: ViewerPeer | null = null;
+  private pipeline: Pipeline | null = null;
+  private codec: VideoCodec | null = null;
+  private kbps: number;
+  private ended = false;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private lastKeyframe = 0;
+  private lastSentBytes = 0;
+  /** Resizes run one at a time; the newest request wins. */
+  private resizing: Promise<void> = Promise.resolve();
+  private wantedSize: { width: number; height: number } | null = null;
+  private readonly ws: WebSocket;
+  private readonly ctx: ViewerContext;
+  private readonly log: Logger;
+
+  constructor(ws: WebSocket, ctx: ViewerContext) {
+    this.ws = ws;
+    this.ctx = ctx;
+    this.kbps = ctx.config.FLOE_STREAMER_START_KBPS;
+    this.log = ctx.log.child({ viewer: Math.random().toString(36).slice(2, 8) });
+    (ws as AliveSocket).alive = true;
+    ws.on('pong', () => {
+      (ws as AliveSocket).alive = true;
+    });
+    ws.on('message', (data, isBinary) => this.onSignal(isBinary ? null : data.toString()));
+    ws.on('close', () => void this.end());
+    ws.on('error', (error) => this.log.warn({ err: error.message }, 'signalling socket error'));
+    sendSignal(ws, {
+      type: 'welcome',
+      protocolVersion: PROTOCOL_VERSION,
+      iceServers: iceServersFor(ctx.config),
+      codecs: ctx.config.FLOE_STREAMER_CODECS,
+      display: ctx.desktop.size(),
+      resizable: ctx.desktop.resizable,
+    });
+    this.log.info('viewer connected');
+  }
+
+  private fail(code: SignalErrorCode, message: string, closeCode: number = CLOSE_CODES.badMessage) {
+    this.log.warn({ code, message }, 'viewer refused');
+    void this.end(code, message, closeCode);
+  }
+
+  private async onSignal(text: string | null) {
+    let parsed: ReturnType<typeof clientSignal.safeParse>;
+    try {
+      parsed = clientSignal.safeParse(text === null ? null : JSON.parse(text));
+    } catch {
+      return this.fail('bad_message', 'signalling messages are JSON text');
+    }
+    if (!parsed.success)
+      return this.fail('bad_message', parsed.error.issues[0]?.message ?? 'invalid');
+    const message = parsed.data;
+    if (message.type === 'offer') {
+      if (this.peer) return this.fail('bad_message', 'renegotiation is not supported; reconnect');
+      await this.negotiate(message.sdp).catch((error: Error) =>
+        this.fail('negotiation_failed', error.message, CLOSE_CODES.badMessage),
+      );
+    } else if (this.peer) {
+      await this.peer.addRemoteCandidate(message.candidate).catch((error: Error) => {
+        this.log.debug({ err: error.message }, 'remote candidate ignored');
+      });
+    }
+  }
+
+  private async negotiate(sdp: string) {
+    const { config } = this.ctx;
+    const codec = chooseCodec(config.FLOE_STREAMER_CODECS, sdp);
+    if (!codec) {
+      return this.fail(
+        'no_common_codec',
+        `the browser offered none of ${config.FLOE_STREAMER_CODECS.join(', ')}`,
+      );
+    }
+    this.codec = codec;
+    let early: (IceCandidate | null)[] | null = [];
+    this.peer = createViewerPeer({
+      codec,
+      iceServers: iceServersFor(config),
+      // werift gathers while answering; candidates must not reach the browser before the answer
+      onLocalCandidate: (candidate) => {
+        if (early) early.push(candidate);
+        else sendSignal(this.ws, { type: 'ice', candidate });
+      },
+      onInput: (text) => this.onInput(text),
+      onChannelOpen: () => this.peer?.send({ t: 'display', ...this.ctx.desktop.size() }),
+      onPictureLoss: () => this.keyframe('pli'),
+      onStateChange: (state) => {
+        this.log.info({ state }, 'peer connection');
+        if (state === 'connected') this.keyframe('connect');
+        if (state === 'failed' || state === 'closed') void this.end();
+      },
+    });
+    const answer = await this.peer.answer(sdp);
+    sendSignal(this.ws, { type: 'answer', sdp: answer, codec });
+    for (const candidate of early) sendSignal(this.ws, { type: 'ice', candidate });
+    early = null;
+    await this.startPipeline();
+    this.statsTimer = setInterval(() => void this.tick(), 1000);
+  }
+
+  private async startPipeline() {
+    const { config, desktop, metrics } = this.ctx;
+    const size = desktop.size();
+    const pipeline = await startPipeline({
+      source: desktop.source,
+      display: desktop.display,
+      ...size,
+      fps: config.FLOE_STREAMER_FPS,
+      codec: this.codec!,
+      h264Encoder: config.FLOE_STREAMER_H264_ENCODER,
+      kbps: this.kbps,
+      python: config.FLOE_STREAMER_PYTHON,
+      onRtp: (packet) => this.peer?.writeRtp(packet),
+      onStats: (stats) => {
+        metrics.fps.set(stats.fps);
+        if (stats.frames > 0) metrics.encodeSeconds.observe(stats.encodeMs / 1000);
+        this.lastPipelineStats = stats;
+      },
+      onExit: (reason) => this.fail('negotiation_failed', reason, CLOSE_CODES.goingAway),
+    });
+    if (this.ended) {
+      await pipeline.stop();
+      return;
+    }
+    this.pipeline = pipeline;
+    this.log.info({ encoder: pipeline.encoder, ...size, codec: this.codec }, 'pipeline started');
+  }
+
+  private lastPipelineStats = { fps: 0, encodeMs: 0 };
+
+  private keyframe(reason: string) {
+    // A burst of PLIs (every lost packet of one frame) needs only one keyframe.
+    const now = Date.now();
+    if (now - this.lastKeyframe < 300) return;
+    this.lastKeyframe = now;
+    this.ctx.metrics.keyframes.inc({ reason });
+    this.pipeline?.keyframe();
+  }
+
+  private async tick() {
+    if (!this.peer || this.ended) return;
+    const { config, metrics } = this.ctx;
+    const feedback = await this.peer.feedback();
+    const sentBitrate = Math.max(0, (feedback.sentBytes - this.lastSentBytes) * 8);
+    this.lastSentBytes = feedback.sentBytes;
+    const next = nextBitrate(this.kbps, feedback, {
+      minKbps: config.FLOE_STREAMER_MIN_KBPS,
+      maxKbps: config.FLOE_STREAMER_MAX_KBPS,
+    });
+    if (worthChanging(this.kbps, next)) {
+      this.kbps = next;
+      this.pipeline?.setBitrate(next);
+    }
+    metrics.targetBitrate.set(this.kbps * 1000);
+    metrics.sentBitrate.set(sentBitrate);
+    if (feedback.rttMs !== null) metrics.rtt.set(feedback.rttMs / 1000);
+    this.peer.send({
+      t: 'stats',
+      fps: this.lastPipelineStats.fps,
+      encodeMs: this.lastPipelineStats.encodeMs,
+      targetBitrate: this.kbps * 1000,
+      sentBitrate,
+      rttMs: feedback.rttMs,
+      codec: this.codec!,
+    });
+  }
+
+  private onInput(text: string) {
+    const { desktop, metrics } = this.ctx;
+    let message: ReturnType<typeof inputMessage.safeParse>;
+    try {
+      message = inputMessage.safeParse(JSON.parse(text));
+    } catch {
+      metrics.inputEvents.inc({ type: 'invalid' });
+      return;
+    }
+    if (!message.success) {
+      metrics.inputEvents.inc({ type: 'invalid' });
+      return;
+    }
+    const input = message.data;
+    metrics.inputEvents.inc({ type: input.t });
+    switch (input.t) {
+      case 'ping':
+        this.peer?.send({ t: 'pong', id: input.id, sent: input.sent, streamerTime: Date.now() });
+        return;
+      case 'clipboard':
+        desktop.setClipboard(input.text);
+        return;
+      case 'resize':
+        this.requestResize(input.width, input.height);
+        return;
+      default:
+        this.ctx.onInput();
+        desktop.input(input);
+    }
+  }
+
+  private requestResize(width: number, height: number) {
+    if (!this.ctx.desktop.resizable) return;
+    this.wantedSize = { width, height };
+    this.resizing = this.resizing.then(async () => {
+      const wanted = this.wantedSize;
+      this.wantedSize = null;
+      if (!wanted || this.ended) return;
+      const current = this.ctx.desktop.size();
+      if (current.width === wanted.width && current.height === wanted.height) return;
+      try {
+        const size = await this.ctx.desktop.resize(wanted.width, wanted.height);
+        // ximagesrc captures a fixed size, so a new size means a new pipeline.
+        const old = this.pipeline;
+        this.pipeline = null;
+        await old?.stop();
+        await this.peer?.restartTrack();
+        await this.startPipeline();
+        this.ctx.metrics.keyframes.inc({ reason: 'restart' });
+        this.peer?.send({ t: 'display', ...size });
+        this.log.info(size, 'display resized');
+      } catch (error) {
+        this.log.warn({ err: (error as Error).message, wanted }, 'resize failed');
+      }
+    });
+  }
+
+  async end(code?: SignalErrorCode, message?: string, closeCode?: number) {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.statsTimer);
+    if (code && message) sendSignal(this.ws, { type: 'error', code, message });
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(closeCode ?? 1000, code ?? 'bye');
+    this.ctx.desktop.input({ t: 'reset' });
+    this.ctx.onEnd();
+    const pipeline = this.pipeline;
+    this.pipeline = null;
+    await Promise.allSettled([pipeline?.stop(), this.peer?.close()]);
+    this.log.info({ reason: code ?? 'disconnected' }, 'viewer gone');
+  }
+}

@@ -1,0 +1,60 @@
+import type { Logger } from 'pino';
+import type { Desktop } from './desktop.ts';
+import { openClipboard } from './x11/clipboard.ts';
+import { openConnection } from './x11/connection.ts';
+import { openInputInjector } from './x11/input.ts';
+import { resizeDisplay } from './x11/resize.ts';
+
+/** The streamer's Desktop on a real X display: XTEST input, selections, RandR. */
+export async function openX11Desktop(
+  display: string,
+  log: Logger,
+  opts: { resizable?: boolean } = {},
+): Promise<Desktop> {
+  // One connection to learn the screen's size; each module keeps its own for its own job.
+  const conn = await openConnection(display);
+  const screen = conn.display.screen[0]!;
+  let size = { width: screen.pixel_width, height: screen.pixel_height };
+  await conn.close();
+
+  const input = await openInputInjector(display);
+  const listeners: ((text: string) => void)[] = [];
+  const clipboard = await openClipboard(display, (text) => {
+    for (const listener of listeners) listener(text);
+  });
+  return {
+    display,
+    source: 'x11',
+    size: () => size,
+    resizable: opts.resizable ?? true,
+    input(message) {
+      try {
+        switch (message.t) {
+          case 'key':
+            return input.key(message.keysym, message.down);
+          case 'move':
+            return input.moveAbsolute(message.x, message.y);
+          case 'rel':
+            return input.moveRelative(message.dx, message.dy);
+          case 'button':
+            return input.button(message.button, message.down);
+          case 'wheel':
+            return input.wheel(message.dx, message.dy);
+          case 'reset':
+            return input.reset();
+        }
+      } catch (error) {
+        log.debug({ err: (error as Error).message, input: message.t }, 'input not injected');
+      }
+    },
+    setClipboard: (text) => clipboard.set(text),
+    onClipboard: (listener) => listeners.push(listener),
+    async resize(width, height) {
+      size = await resizeDisplay(display, width, height);
+      return size;
+    },
+    async close() {
+      await Promise.allSettled([input.close(), clipboard.close()]);
+    },
+  };
+}
