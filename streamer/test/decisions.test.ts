@@ -1,0 +1,95 @@
+// Pure decisions of the streamer: codec choice from the browser's offer, congestion control,
+// configuration parsing, the probe barcode.
+import { describe, expect, it } from 'vitest';
+import { BARCODE, BARCODE_CELLS, decodeBarcode, encodeBarcode } from '../src/barcode.ts';
+import { nextBitrate, worthChanging } from '../src/bitrate.ts';
+import { chooseCodec, offeredCodecs } from '../src/codec.ts';
+import { loadStreamerConfig } from '../src/config.ts';
+
+const offer = (video: string) =>
+  `v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n${video}`;
+const chromeVideo =
+  'm=video 9 UDP/TLS/RTP/SAVPF 96 102 103\r\na=rtpmap:96 VP8/90000\r\n' +
+  'a=rtpmap:102 H264/90000\r\na=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n' +
+  'a=rtpmap:103 H264/90000\r\na=fmtp:103 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f\r\n';
+
+describe('codec choice', () => {
+  it('reads the codecs of the video section only', () => {
+    expect([...offeredCodecs(offer(chromeVideo))].sort()).toEqual(['H264', 'VP8']);
+    expect(offeredCodecs(offer('')).size).toBe(0);
+  });
+
+  it('takes the streamer’s preference among what the browser offered', () => {
+    expect(chooseCodec(['H264', 'VP8'], offer(chromeVideo))).toBe('H264');
+    expect(chooseCodec(['VP8', 'H264'], offer(chromeVideo))).toBe('VP8');
+  });
+
+  it('ignores H.264 without packetization-mode 1, which our payloader cannot write', () => {
+    const onlyMode0 =
+      'm=video 9 UDP/TLS/RTP/SAVPF 103\r\na=rtpmap:103 H264/90000\r\na=fmtp:103 packetization-mode=0\r\n';
+    expect(chooseCodec(['H264'], offer(onlyMode0))).toBeNull();
+    expect(chooseCodec(['H264', 'VP8'], offer(onlyMode0))).toBeNull();
+  });
+});
+
+describe('congestion control', () => {
+  const bounds = { minKbps: 500, maxKbps: 8000 };
+
+  it('follows the receiver estimate down at once, with headroom', () => {
+    expect(nextBitrate(6000, { rembKbps: 2000, fractionLost: 0 }, bounds)).toBe(1800);
+  });
+
+  it('backs off on heavy loss and climbs slowly on a clean path', () => {
+    expect(nextBitrate(4000, { rembKbps: null, fractionLost: 0.2 }, bounds)).toBe(3600);
+    expect(nextBitrate(4000, { rembKbps: null, fractionLost: 0 }, bounds)).toBe(4320);
+    expect(nextBitrate(4000, { rembKbps: null, fractionLost: 0.05 }, bounds)).toBe(4000);
+  });
+
+  it('stays within the configured bounds', () => {
+    expect(nextBitrate(600, { rembKbps: 100, fractionLost: 0.5 }, bounds)).toBe(500);
+    expect(nextBitrate(7900, { rembKbps: 50_000, fractionLost: 0 }, bounds)).toBe(8000);
+  });
+
+  it('skips changes too small to matter', () => {
+    expect(worthChanging(4000, 4100)).toBe(false);
+    expect(worthChanging(4000, 4400)).toBe(true);
+  });
+});
+
+describe('configuration', () => {
+  it('has working defaults with only a display', () => {
+    const c = loadStreamerConfig({ DISPLAY: ':5' });
+    expect(c.FLOE_STREAMER_CODECS).toEqual(['H264', 'VP8']);
+    expect(c.FLOE_STREAMER_VIEWER_POLICY).toBe('takeover');
+  });
+
+  it('names each bad value', () => {
+    expect(() => loadStreamerConfig({ DISPLAY: 'nope' })).toThrow(/DISPLAY/);
+    expect(() => loadStreamerConfig({ DISPLAY: ':1', FLOE_STREAMER_CODECS: 'H265' })).toThrow(
+      /FLOE_STREAMER_CODECS/,
+    );
+    expect(() => loadStreamerConfig({ DISPLAY: ':1', FLOE_STREAMER_MIN_KBPS: '9000' })).toThrow(
+      /MIN_KBPS must not exceed/,
+    );
+    expect(() => loadStreamerConfig({ DISPLAY: ':1', FLOE_TURN_URLS: 'turn:x:3478' })).toThrow(
+      /FLOE_TURN_SECRET is required/,
+    );
+  });
+});
+
+describe('probe barcode', () => {
+  const paint = (cells: boolean[]) => (x: number, _y: number) =>
+    cells[Math.floor(x / BARCODE.cellWidth)] ? 235 : 16;
+
+  it('round-trips a time in ms', () => {
+    const t = 1_795_573_404_016;
+    const cells = encodeBarcode(t);
+    expect(cells).toHaveLength(BARCODE_CELLS);
+    expect(decodeBarcode(paint(cells))).toBe(t);
+  });
+
+  it('tells an ordinary frame from a probe frame by its markers', () => {
+    expect(decodeBarcode(() => 0)).toBeNull();
+    expect(decodeBarcode(() => 255)).toBeNull();
+  });
+});
