@@ -1,9 +1,13 @@
 #!/bin/sh
 # Installs what Floe needs on a fresh machine, and nothing when it is already there:
 #   - npm packages, Node.js 24 among them (the `node` package), from package-lock.json;
-#   - with --testbed, the Debian packages the tests run for real: PostgreSQL's server,
-#     coturn and Chromium (apt-get when run as root; otherwise the exact command is printed).
+#   - the Debian packages a local session runs on: an X server (Xorg with the dummy driver,
+#     which RandR can resize; Xvfb as fallback), GStreamer with its Python bindings and
+#     encoders, and demo X apps (apt-get when run as root; otherwise the command is printed);
+#   - with --testbed, also what the tests run for real: PostgreSQL's server, coturn, Chromium
+#     and the X tools tests check the display with.
 #     Go-built tools (k6, Kubernetes) are built by testbed/ into ~/.cache/floe when needed.
+#   - the stream page (web/dist), rebuilt when its sources are newer.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -13,20 +17,33 @@ if [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] |
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-[ "${1:-}" = "--testbed" ] || exit 0
+session="xserver-xorg-core xserver-xorg-video-dummy xvfb x11-xserver-utils x11-apps xterm
+  python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
+  gstreamer1.0-plugins-bad gstreamer1.0-x"
+testbed="postgresql coturn chromium xdotool xclip x11-utils"
+wanted="$session"
+[ "${1:-}" = "--testbed" ] && wanted="$wanted $testbed"
 
 missing=""
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
-[ -x /usr/bin/turnserver ] || missing="$missing coturn"
-[ -x /usr/bin/chromium ] || missing="$missing chromium"
-[ -z "$missing" ] && exit 0
+for pkg in $wanted; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+    missing="$missing $pkg"
+done
 
-if [ "$(id -u)" = 0 ]; then
-  echo "floe: installing$missing (apt-get)..." >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
-else
-  echo "floe: the tests need$missing. Install with:" >&2
-  echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
-  exit 1
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "floe: installing$missing (apt-get)..." >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  else
+    echo "floe: Floe needs$missing. Install with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends$missing" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -f web/dist/stream/index.html ] ||
+  [ -n "$(find web/src web/build.ts streamer/src/protocol.ts streamer/src/barcode.ts -newer web/dist/stream/index.html 2>/dev/null | head -1)" ]; then
+  node_modules/.bin/node web/build.ts >&2
 fi

@@ -1,0 +1,2 @@
+export { type BuildOptions, type BuildResult, buildWeb, defaultOutDir } from '../build.ts';
+export { streamClientDir } from './paths.ts';

@@ -1,0 +1,20 @@
+import type { VideoCodec } from '@floe/streamer/protocol';
+
+/** Entries of a codec list that carry no media of their own (retransmission, redundancy, FEC). */
+const AUXILIARY = new Set(['video/rtx', 'video/red', 'video/ulpfec', 'video/flexfec-03']);
+
+/**
+ * The receive codecs to offer when the user asked for one codec: only that codec (every
+ * profile of it) plus the auxiliary entries. The streamer picks by its own preference among
+ * what the offer contains, so merely listing ours first would not be enough. Null when the
+ * browser cannot decode the codec (offer everything rather than nothing).
+ */
+export function preferredCodecs<C extends { mimeType: string }>(
+  codecs: readonly C[],
+  preferred: VideoCodec,
+): C[] | null {
+  const wanted = `video/${preferred}`.toLowerCase();
+  const media = codecs.filter((c) => c.mimeType.toLowerCase() === wanted);
+  if (media.length === 0) return null;
+  return [...media, ...codecs.filter((c) => AUXILIARY.has(c.mimeType.toLowerCase()))];
+}

@@ -1,0 +1,246 @@
+import type {
+  ClientSignal,
+  InputMessage,
+  ServerSignal,
+  StreamerMessage,
+  VideoCodec,
+} from '@floe/streamer/protocol';
+import { preferredCodecs } from './codecs.ts';
+import { CLOSE_CODES, INPUT_CHANNEL, PROTOCOL_VERSION } from './contract.ts';
+import type { ServerError } from './reconnect.ts';
+
+/**
+ * One attempt at a stream: the signalling WebSocket, the peer connection it negotiates, and
+ * the input data channel. It reports `lost` exactly once, after tearing itself down; the
+ * session decides whether to try again.
+ */
+
+export type Welcome = Extract<ServerSignal, { type: 'welcome' }>;
+
+export interface ConnectionOptions {
+  url: string;
+  relay: boolean;
+  codec: VideoCodec | null;
+}
+
+export interface LostInfo {
+  closeCode: number;
+  error: ServerError | null;
+  reason: string;
+}
+
+export interface ConnectionHandlers {
+  welcome(welcome: Welcome): void;
+  track(track: MediaStreamTrack): void;
+  channelOpen(): void;
+  message(message: StreamerMessage): void;
+  connected(): void;
+  /** The streamer reported an error (the socket usually closes next). */
+  error(message: string): void;
+  lost(info: LostInfo): void;
+}
+
+export interface Connection {
+  readonly pc: RTCPeerConnection | null;
+  send(message: InputMessage): boolean;
+  close(): void;
+}
+
+/** A brief `disconnected` (Wi-Fi hiccup) often recovers by itself; longer, start over. */
+export const DISCONNECTED_GRACE_MS = 3000;
+/** From welcome to a connected peer; ICE's own failure detection can take half a minute. */
+export const CONNECT_TIMEOUT_MS = 20_000;
+/** A locally made close code for "the media path failed", outside the streamer's range. */
+const MEDIA_LOST = 4999;
+
+type Receiver = RTCRtpReceiver & { playoutDelayHint?: number | null };
+
+/** Ask the receiver to play frames as soon as they decode: latency over smoothness. */
+function lowLatency(receiver: Receiver): void {
+  if ('jitterBufferTarget' in receiver) receiver.jitterBufferTarget = 0;
+  // The older Chrome-only name of the same knob.
+  if ('playoutDelayHint' in receiver) receiver.playoutDelayHint = 0;
+}
+
+function isServerSignal(v: unknown): v is ServerSignal {
+  return typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string';
+}
+
+function isStreamerMessage(v: unknown): v is StreamerMessage {
+  return typeof v === 'object' && v !== null && typeof (v as { t?: unknown }).t === 'string';
+}
+
+export function openConnection(options: ConnectionOptions, on: ConnectionHandlers): Connection {
+  const ws = new WebSocket(options.url);
+  let pc: RTCPeerConnection | null = null;
+  let channel: RTCDataChannel | null = null;
+  let done = false;
+  let lastError: ServerError | null = null;
+  let disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
+  let connectTimer: ReturnType<typeof setTimeout> | undefined;
+  // Remote candidates that arrive before the answer is applied; null ends them.
+  let pending: (RTCIceCandidateInit | null)[] | null = [];
+
+  const signal = (message: ClientSignal) => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+  };
+
+  const teardown = () => {
+    done = true;
+    clearTimeout(disconnectedTimer);
+    clearTimeout(connectTimer);
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close(1000);
+    if (channel) channel.onopen = channel.onmessage = channel.onclose = null;
+    if (pc) {
+      pc.onicecandidate = pc.ontrack = pc.onconnectionstatechange = null;
+      pc.close();
+    }
+    channel = null;
+  };
+
+  const lose = (closeCode: number, reason: string) => {
+    if (done) return;
+    teardown();
+    on.lost({ closeCode, error: lastError, reason });
+  };
+
+  const addCandidate = (candidate: RTCIceCandidateInit | null) => {
+    if (!pc) return;
+    // Without an argument: the end of the streamer's candidates.
+    const added = candidate ? pc.addIceCandidate(candidate) : pc.addIceCandidate();
+    added.catch(() => {
+      // A candidate the browser cannot use (an address family it lacks) is not fatal.
+    });
+  };
+
+  const negotiate = async (welcome: Welcome) => {
+    const peer = new RTCPeerConnection({
+      iceServers: welcome.iceServers,
+      iceTransportPolicy: options.relay ? 'relay' : 'all',
+    });
+    pc = peer;
+    const dc = peer.createDataChannel(INPUT_CHANNEL, { ordered: true });
+    channel = dc;
+    dc.onopen = () => on.channelOpen();
+    dc.onmessage = (e) => {
+      if (typeof e.data !== 'string') return;
+      try {
+        const message: unknown = JSON.parse(e.data);
+        if (isStreamerMessage(message)) on.message(message);
+      } catch {
+        // Not JSON: nothing this page understands.
+      }
+    };
+
+    const video = peer.addTransceiver('video', { direction: 'recvonly' });
+    if (options.codec && welcome.codecs.includes(options.codec)) {
+      const capabilities = RTCRtpReceiver.getCapabilities?.('video');
+      const codecs = capabilities && preferredCodecs(capabilities.codecs, options.codec);
+      if (codecs) video.setCodecPreferences(codecs);
+    }
+    lowLatency(video.receiver);
+    peer.addTransceiver('audio', { direction: 'recvonly' });
+
+    peer.ontrack = (e) => on.track(e.track);
+    peer.onicecandidate = ({ candidate: c }) =>
+      signal({
+        type: 'ice',
+        candidate: c && {
+          candidate: c.candidate,
+          sdpMid: c.sdpMid,
+          sdpMLineIndex: c.sdpMLineIndex,
+          usernameFragment: c.usernameFragment,
+        },
+      });
+    peer.onconnectionstatechange = () => {
+      const state = peer.connectionState;
+      if (state === 'connected') {
+        clearTimeout(disconnectedTimer);
+        clearTimeout(connectTimer);
+        disconnectedTimer = undefined;
+        on.connected();
+      } else if (state === 'failed') {
+        lose(MEDIA_LOST, 'the media connection failed');
+      } else if (state === 'disconnected' && disconnectedTimer === undefined) {
+        disconnectedTimer = setTimeout(
+          () => lose(MEDIA_LOST, 'the media connection was interrupted'),
+          DISCONNECTED_GRACE_MS,
+        );
+      }
+    };
+    connectTimer = setTimeout(
+      () => lose(MEDIA_LOST, 'the media connection could not be established'),
+      CONNECT_TIMEOUT_MS,
+    );
+
+    const offer = await peer.createOffer();
+    if (done) return;
+    await peer.setLocalDescription(offer);
+    if (done || !peer.localDescription) return;
+    signal({ type: 'offer', sdp: peer.localDescription.sdp });
+  };
+
+  const onSignal = async (message: ServerSignal) => {
+    switch (message.type) {
+      case 'welcome':
+        on.welcome(message);
+        if (message.protocolVersion !== PROTOCOL_VERSION) {
+          lastError = {
+            code: 'bad_message',
+            message: `This page is out of date (protocol ${PROTOCOL_VERSION}, stream ${message.protocolVersion}). Reload it.`,
+          };
+          lose(CLOSE_CODES.badMessage, lastError.message);
+          return;
+        }
+        await negotiate(message);
+        return;
+      case 'answer': {
+        if (!pc) return;
+        await pc.setRemoteDescription({ type: 'answer', sdp: message.sdp });
+        const queued = pending ?? [];
+        pending = null;
+        for (const candidate of queued) addCandidate(candidate);
+        return;
+      }
+      case 'ice':
+        if (pending) pending.push(message.candidate);
+        else addCandidate(message.candidate);
+        return;
+      case 'error':
+        lastError = { code: message.code, message: message.message };
+        on.error(message.message);
+        return;
+    }
+  };
+
+  ws.onmessage = (e) => {
+    if (done || typeof e.data !== 'string') return;
+    let message: unknown;
+    try {
+      message = JSON.parse(e.data);
+    } catch {
+      return;
+    }
+    if (!isServerSignal(message)) return;
+    onSignal(message).catch((err: unknown) => {
+      lastError = { code: 'negotiation_failed', message: `Could not start the stream: ${err}` };
+      lose(MEDIA_LOST, lastError.message);
+    });
+  };
+  ws.onclose = (e) => lose(e.code, e.reason || 'the signalling connection closed');
+
+  return {
+    get pc() {
+      return pc;
+    },
+    send(message) {
+      if (channel?.readyState !== 'open') return false;
+      channel.send(JSON.stringify(message));
+      return true;
+    },
+    close() {
+      teardown();
+    },
+  };
+}

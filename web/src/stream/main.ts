@@ -1,0 +1,306 @@
+/**
+ * The stream page: wires the connection, the input forwarders, clipboard, resize, stats and
+ * the toolbar together. Decisions live in the small pure modules; this file only connects
+ * browser events to them.
+ */
+import type { InputMessage, StreamerMessage } from '@floe/streamer/protocol';
+import { attachClipboard } from './clipboard.ts';
+import { type ClockSample, clockOffset } from './clock.ts';
+import type { Welcome } from './connection.ts';
+import { SIGNAL_PATH } from './contract.ts';
+import { attachKeyboard } from './keyboard.ts';
+import type { LocalShortcut } from './keysym.ts';
+import { attachMouse } from './mouse.ts';
+import { parseOptions, signalUrl } from './params.ts';
+import { attachProbe } from './probe.ts';
+import { composeReport, reportRows, type StatsReport, type StreamerStats } from './report.ts';
+import { displaySizeFor, RESIZE_DEBOUNCE_MS } from './resize.ts';
+import { type StreamState, startSession } from './session.ts';
+import { readSample, type StatsEntry, type StatsSample, summarize } from './stats.ts';
+import { findElements, renderRows, renderState, setToggle } from './ui.ts';
+
+/** What tests and the benchmark read from the page. */
+export interface FloeHandle {
+  readonly state: StreamState;
+  stats(): StatsReport | null;
+  /** Measured glass-to-glass samples in ms, oldest first (the last MAX_SAMPLES). */
+  latencies: number[];
+  /** Decode the probe barcode even while the overlay is closed. */
+  collectLatency: boolean;
+  readonly pc: RTCPeerConnection | null;
+}
+
+declare global {
+  interface Window {
+    __floe: FloeHandle;
+  }
+  interface Navigator {
+    /** Keyboard Lock API (Chromium): lets Escape, Alt+Tab… reach the page in fullscreen. */
+    keyboard?: { lock(keys?: string[]): Promise<void>; unlock(): void };
+  }
+}
+
+const MAX_SAMPLES = 100_000;
+/** Samples summarised in the overlay: a few seconds of frames. */
+const RECENT_SAMPLES = 300;
+/** A measured figure older than this is stale (the probe stopped painting). */
+const MEASURED_FRESH_MS = 3000;
+/** How often the streamer's clock is probed while latency is being measured. */
+const PING_INTERVAL_MS = 2000;
+const CLOCK_SAMPLES = 10;
+const WAITING_ROWS: [string, string][] = [['stream', 'waiting for the first figures…']];
+
+const ui = findElements();
+const options = parseOptions(location.href);
+
+if (options.back) {
+  ui.back.href = options.back;
+  ui.back.hidden = false;
+}
+
+let welcome: Welcome | null = null;
+let media: MediaStream | null = null;
+let streamerStats: StreamerStats | null = null;
+let latest: StatsReport | null = null;
+let statsOpen = options.stats;
+let followWindow = true;
+let lastResize: { width: number; height: number } | null = null;
+let lastSampleAt = 0;
+const latencies: number[] = [];
+let clockSamples: ClockSample[] = [];
+let pingId = 0;
+
+const send = (message: InputMessage) => {
+  session.send(message);
+};
+
+const session = startSession(
+  { url: signalUrl(location.href, SIGNAL_PATH), relay: options.relay, codec: options.codec },
+  {
+    state(info) {
+      renderState(ui, info);
+      // Ready to type into, unless the user is busy elsewhere on the page (the clipboard panel).
+      const idle = !document.activeElement || document.activeElement === document.body;
+      if (info.state === 'streaming' && idle) ui.stage.focus({ preventScroll: true });
+    },
+    welcome(w) {
+      welcome = w;
+      lastResize = null;
+      streamerStats = null;
+      clockSamples = []; // possibly another machine after a reconnect
+      ui.resize.disabled = !w.resizable;
+      // A fresh stream per connection: tracks of a torn-down peer connection never resume.
+      media = new MediaStream();
+      ui.video.srcObject = media;
+    },
+    track(track) {
+      media?.addTrack(track);
+      ui.video.play().catch(() => {
+        // Autoplay refused (unmuted without a gesture): the mute button starts it.
+      });
+    },
+    channelOpen() {
+      sendResize();
+    },
+    error(message) {
+      ui.status.textContent = message;
+    },
+    message(message: StreamerMessage) {
+      switch (message.t) {
+        case 'clipboard':
+          clipboard.fromRemote(message.text);
+          return;
+        case 'stats': {
+          const { t: _, ...rest } = message;
+          streamerStats = rest;
+          return;
+        }
+        case 'pong':
+          clockSamples = [
+            ...clockSamples,
+            { sent: message.sent, received: Date.now(), streamerTime: message.streamerTime },
+          ].slice(-CLOCK_SAMPLES);
+          return;
+        default:
+          return;
+      }
+    },
+  },
+);
+
+// ── input ───────────────────────────────────────────────────────────────────────────────────
+
+const capturing = () =>
+  document.activeElement === ui.stage || document.pointerLockElement === ui.video;
+
+const keyboard = attachKeyboard({
+  send,
+  capturing,
+  shortcut: (which: LocalShortcut) => shortcuts[which](),
+});
+const mouse = attachMouse({ stage: ui.stage, video: ui.video, send });
+const clipboard = attachClipboard({ send, panel: ui.clipboardText });
+
+/** Held keys and buttons would stay stuck on the remote when the page stops seeing releases. */
+const releaseAll = () => {
+  keyboard.reset();
+  mouse.reset();
+};
+window.addEventListener('blur', releaseAll);
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden') releaseAll();
+});
+ui.stage.addEventListener('focusout', releaseAll);
+
+// ── toolbar ─────────────────────────────────────────────────────────────────────────────────
+
+const toggleStats = () => {
+  statsOpen = !statsOpen;
+  ui.stats.hidden = !statsOpen;
+  setToggle(ui.statsToggle, 'aria-expanded', statsOpen);
+  if (statsOpen) renderRows(ui.statsList, latest ? reportRows(latest) : WAITING_ROWS);
+};
+
+const toggleFullscreen = () => {
+  if (document.fullscreenElement) void document.exitFullscreen();
+  else document.documentElement.requestFullscreen().catch(() => {});
+};
+
+const togglePointerLock = () => {
+  if (document.pointerLockElement === ui.video) {
+    document.exitPointerLock();
+    return;
+  }
+  ui.stage.focus({ preventScroll: true });
+  // Unadjusted movement skips the OS's pointer acceleration, which the remote applies again.
+  // Older browsers return nothing rather than a promise, and some refuse the option.
+  const request = (options?: PointerLockOptions) =>
+    Promise.resolve(ui.video.requestPointerLock(options));
+  request({ unadjustedMovement: true }).catch(() => request().catch(() => {}));
+};
+
+const shortcuts: Record<LocalShortcut, () => void> = {
+  stats: toggleStats,
+  pointerLock: togglePointerLock,
+  fullscreen: toggleFullscreen,
+};
+
+ui.statsToggle.addEventListener('click', toggleStats);
+ui.fullscreen.addEventListener('click', toggleFullscreen);
+ui.pointerLock.addEventListener('click', togglePointerLock);
+
+document.addEventListener('fullscreenchange', () => {
+  const on = document.fullscreenElement !== null;
+  setToggle(ui.fullscreen, 'aria-pressed', on);
+  // In fullscreen the browser may hand system keys (Escape, Alt+Tab) to the page.
+  if (on) navigator.keyboard?.lock().catch(() => {});
+  else navigator.keyboard?.unlock();
+});
+document.addEventListener('pointerlockchange', () => {
+  const label = document.pointerLockElement === ui.video ? 'Unlock pointer' : 'Lock pointer';
+  ui.pointerLock.textContent = label;
+  ui.pointerLock.setAttribute('aria-label', label);
+});
+
+ui.mute.addEventListener('click', () => {
+  ui.video.muted = !ui.video.muted;
+  const unmuted = !ui.video.muted;
+  ui.mute.textContent = unmuted ? 'Mute' : 'Unmute';
+  ui.mute.setAttribute('aria-label', unmuted ? 'Mute audio' : 'Unmute audio');
+  ui.video.play().catch(() => {});
+});
+
+ui.clipboard.addEventListener('click', () => {
+  const open = ui.clipboardPanel.hidden;
+  ui.clipboardPanel.hidden = !open;
+  setToggle(ui.clipboard, 'aria-expanded', open);
+  if (open) ui.clipboardText.focus();
+});
+ui.clipboardSend.addEventListener('click', () => clipboard.offer(ui.clipboardText.value, true));
+
+ui.resize.addEventListener('click', () => {
+  followWindow = !followWindow;
+  setToggle(ui.resize, 'aria-pressed', followWindow);
+  if (followWindow) sendResize();
+});
+
+ui.screenAction.addEventListener('click', () => session.restart());
+ui.stage.addEventListener('click', () => ui.stage.focus({ preventScroll: true }));
+
+ui.stats.hidden = !statsOpen;
+setToggle(ui.statsToggle, 'aria-expanded', statsOpen);
+renderRows(ui.statsList, WAITING_ROWS);
+
+// ── resize to window ────────────────────────────────────────────────────────────────────────
+
+function sendResize() {
+  if (!followWindow || !welcome?.resizable) return;
+  const rect = ui.stage.getBoundingClientRect();
+  const size = displaySizeFor(rect.width, rect.height, window.devicePixelRatio);
+  if (!size || (lastResize?.width === size.width && lastResize.height === size.height)) return;
+  if (session.send({ t: 'resize', ...size })) lastResize = size;
+}
+
+let resizeTimer: ReturnType<typeof setTimeout> | undefined;
+new ResizeObserver(() => {
+  clearTimeout(resizeTimer);
+  // Dragging a window edge fires continuously; the remote should resize once at the end.
+  resizeTimer = setTimeout(sendResize, RESIZE_DEBOUNCE_MS);
+}).observe(ui.stage);
+
+// ── stats and latency ───────────────────────────────────────────────────────────────────────
+
+const measuring = () => statsOpen || window.__floe.collectLatency;
+
+attachProbe({
+  video: ui.video,
+  active: measuring,
+  clockOffset: () => clockOffset(clockSamples) ?? 0,
+  sample(ms) {
+    latencies.push(ms);
+    if (latencies.length > MAX_SAMPLES) latencies.splice(0, latencies.length - MAX_SAMPLES);
+    lastSampleAt = Date.now();
+  },
+});
+
+setInterval(() => {
+  if (measuring()) session.send({ t: 'ping', id: ++pingId, sent: Date.now() });
+}, PING_INTERVAL_MS);
+
+let previous: StatsSample | null = null;
+let previousPc: RTCPeerConnection | null = null;
+setInterval(async () => {
+  const pc = session.connection?.pc ?? null;
+  if (!pc) return;
+  if (pc !== previousPc) previous = null; // totals restart with each peer connection
+  previousPc = pc;
+  let entries: StatsEntry[];
+  try {
+    entries = [...(await pc.getStats()).values()] as StatsEntry[];
+  } catch {
+    return; // closed in the meantime
+  }
+  const sample = readSample(entries);
+  const fresh = Date.now() - lastSampleAt < MEASURED_FRESH_MS;
+  latest = composeReport(
+    Date.now(),
+    summarize(previous, sample),
+    streamerStats,
+    fresh ? latencies.slice(-RECENT_SAMPLES) : [],
+    clockOffset(clockSamples),
+  );
+  previous = sample;
+  if (statsOpen) renderRows(ui.statsList, reportRows(latest));
+}, 1000);
+
+window.__floe = {
+  get state() {
+    return session.state;
+  },
+  stats: () => latest,
+  latencies,
+  collectLatency: false,
+  get pc() {
+    return session.connection?.pc ?? null;
+  },
+};

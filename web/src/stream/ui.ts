@@ -1,0 +1,62 @@
+import type { StateInfo } from './session.ts';
+
+/** The page's elements (index.html) and the small renderers that update them. */
+
+function byId<T extends HTMLElement>(id: string, type: new () => T): T {
+  const el = document.getElementById(id);
+  if (!(el instanceof type)) throw new Error(`stream page: #${id} is missing`);
+  return el;
+}
+
+export function findElements() {
+  return {
+    back: byId('back', HTMLAnchorElement),
+    status: byId('status', HTMLElement),
+    mute: byId('mute', HTMLButtonElement),
+    clipboard: byId('clipboard', HTMLButtonElement),
+    statsToggle: byId('stats-toggle', HTMLButtonElement),
+    resize: byId('resize', HTMLButtonElement),
+    pointerLock: byId('pointer-lock', HTMLButtonElement),
+    fullscreen: byId('fullscreen', HTMLButtonElement),
+    stage: byId('stage', HTMLElement),
+    video: byId('video', HTMLVideoElement),
+    stats: byId('stats', HTMLElement),
+    statsList: byId('stats-list', HTMLElement),
+    clipboardPanel: byId('clipboard-panel', HTMLElement),
+    clipboardText: byId('clipboard-text', HTMLTextAreaElement),
+    clipboardSend: byId('clipboard-send', HTMLButtonElement),
+    screen: byId('screen', HTMLElement),
+    screenMessage: byId('screen-message', HTMLElement),
+    screenAction: byId('screen-action', HTMLButtonElement),
+  };
+}
+
+export type Elements = ReturnType<typeof findElements>;
+
+export function renderState(ui: Elements, info: StateInfo): void {
+  document.body.dataset.state = info.state;
+  ui.status.textContent = info.state === 'streaming' ? '' : info.message;
+  ui.screenMessage.textContent = info.message;
+  ui.screenAction.hidden = info.action === null;
+  if (info.action !== null) ui.screenAction.textContent = info.action;
+}
+
+export function renderRows(list: HTMLElement, rows: [string, string][]): void {
+  const items = rows.flatMap(([label, value]) => {
+    const dt = document.createElement('dt');
+    dt.textContent = label;
+    const dd = document.createElement('dd');
+    dd.textContent = value;
+    return [dt, dd];
+  });
+  list.replaceChildren(...items);
+}
+
+/** A toggle button's on/off look and label, for aria-pressed or aria-expanded buttons. */
+export function setToggle(
+  button: HTMLButtonElement,
+  attribute: 'aria-pressed' | 'aria-expanded',
+  on: boolean,
+): void {
+  button.setAttribute(attribute, String(on));
+}
