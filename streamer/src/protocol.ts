@@ -14,9 +14,15 @@
  * The browser offers, so the streamer picks the first codec of its own preference that the
  * browser's offer contains. Input, clipboard, resize and stats then travel over the
  * WebRTC data channel "input" (ordered, reliable), also JSON.
+ *
+ * The signalling socket stays open for the whole stream: its close means the stream is over
+ * (the page reconnects unless the close code says another viewer is in control). Every
+ * `error` is followed by a close: 4409 busy, 4410 taken over, 1001 streamer going away,
+ * 4400 for everything else (bad message, no common codec, negotiation failed).
+ *
+ * This file has no runtime dependencies, so the browser bundle can import its values;
+ * protocol-schema.ts validates incoming messages against these types with zod.
  */
-import { z } from 'zod';
-
 export const PROTOCOL_VERSION = 1;
 export const SIGNAL_PATH = '/signal';
 export const INPUT_CHANNEL = 'input';
@@ -73,60 +79,43 @@ export type SignalErrorCode =
   | 'no_common_codec'
   | 'negotiation_failed';
 
-// ── signalling: browser → streamer (validated) ──────────────────────────────────────────────
+// ── signalling: browser → streamer (validated by protocol-schema.ts) ─────────────────────────
 
-const iceCandidate = z.object({
-  candidate: z.string().max(2048),
-  sdpMid: z.string().max(64).nullish(),
-  sdpMLineIndex: z.number().int().min(0).max(64).nullish(),
-  usernameFragment: z.string().max(256).nullish(),
-});
+export type ClientSignal =
+  | { type: 'offer'; sdp: string }
+  | { type: 'ice'; candidate: (IceCandidate & { usernameFragment?: string | null }) | null };
 
-export const clientSignal = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('offer'),
-    sdp: z
-      .string()
-      .min(1)
-      .max(64 * 1024),
-  }),
-  z.object({ type: z.literal('ice'), candidate: iceCandidate.nullable() }),
-]);
-export type ClientSignal = z.infer<typeof clientSignal>;
+// ── data channel: browser → streamer (validated by protocol-schema.ts) ──────────────────────
 
-// ── data channel: browser → streamer (validated) ────────────────────────────────────────────
+/** Bounds the streamer enforces on what browsers send. */
+export const LIMITS = {
+  resize: { minWidth: 320, maxWidth: 7680, minHeight: 240, maxHeight: 4320 },
+  /** Largest |dx| / |dy| of a `rel` or `wheel` message. */
+  maxDelta: 10_000,
+  /** Longest clipboard text, in UTF-16 code units. */
+  maxClipboard: 1024 * 1024,
+  /** Keysyms reach 0x1008ffff (XF86 media keys) and 0x110ffff (Unicode). */
+  maxKeysym: 0x1fffffff,
+} as const;
 
-const unit = z.number().min(0).max(1);
-const delta = z.number().int().min(-10_000).max(10_000);
-
-export const inputMessage = z.discriminatedUnion('t', [
+export type InputMessage =
   /** A key by X keysym (layout-independent: the browser sends what the key produced). */
-  z.object({
-    t: z.literal('key'),
-    keysym: z.number().int().min(1).max(0x1ffffff),
-    down: z.boolean(),
-  }),
+  | { t: 'key'; keysym: number; down: boolean }
   /** Absolute pointer position as a fraction of the display (0..1), so a resize cannot skew it. */
-  z.object({ t: z.literal('move'), x: unit, y: unit }),
+  | { t: 'move'; x: number; y: number }
   /** Relative motion in display pixels (pointer lock). */
-  z.object({ t: z.literal('rel'), dx: delta, dy: delta }),
+  | { t: 'rel'; dx: number; dy: number }
   /** X button numbers: 1 left, 2 middle, 3 right, 8 back, 9 forward. */
-  z.object({ t: z.literal('button'), button: z.number().int().min(1).max(9), down: z.boolean() }),
+  | { t: 'button'; button: number; down: boolean }
   /** Wheel in notches; positive dy scrolls down, positive dx right. */
-  z.object({ t: z.literal('wheel'), dx: delta, dy: delta }),
+  | { t: 'wheel'; dx: number; dy: number }
   /** Release every key and button held (the page lost focus). */
-  z.object({ t: z.literal('reset') }),
-  z.object({ t: z.literal('clipboard'), text: z.string().max(1024 * 1024) }),
+  | { t: 'reset' }
+  | { t: 'clipboard'; text: string }
   /** Ask for the display to match the browser's video area, in device pixels. */
-  z.object({
-    t: z.literal('resize'),
-    width: z.number().int().min(320).max(7680),
-    height: z.number().int().min(240).max(4320),
-  }),
+  | { t: 'resize'; width: number; height: number }
   /** Clock probe: the streamer answers with `pong` carrying its own time. */
-  z.object({ t: z.literal('ping'), id: z.number().int(), sent: z.number() }),
-]);
-export type InputMessage = z.infer<typeof inputMessage>;
+  | { t: 'ping'; id: number; sent: number };
 
 // ── data channel: streamer → browser ────────────────────────────────────────────────────────
 

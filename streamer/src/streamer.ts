@@ -17,15 +17,14 @@ import { createViewerPeer, type ViewerPeer } from './peer.ts';
 import { type Pipeline, startPipeline } from './pipeline.ts';
 import {
   CLOSE_CODES,
-  clientSignal,
   type IceCandidate,
   type IceServer,
-  inputMessage,
   PROTOCOL_VERSION,
   type ServerSignal,
   type SignalErrorCode,
   type VideoCodec,
 } from './protocol.ts';
+import { clientSignal, inputMessage } from './protocol-schema.ts';
 
 const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/dist/stream', import.meta.url));
 const HEARTBEAT_MS = 5000;

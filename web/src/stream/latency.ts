@@ -1,4 +1,4 @@
-import { BARCODE, BARCODE_WIDTH, decodeBarcode } from '../../../streamer/src/barcode.ts';
+import { BARCODE, BARCODE_WIDTH, decodeBarcode } from '@floe/streamer/barcode';
 
 /**
  * Glass-to-glass latency: the probe app paints the wall-clock time as a barcode; we read it

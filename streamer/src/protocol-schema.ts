@@ -1,0 +1,45 @@
+/** zod validation of what browsers send, kept to the types of protocol.ts. */
+import { z } from 'zod';
+import { type ClientSignal, type InputMessage, LIMITS } from './protocol.ts';
+
+const iceCandidate = z.object({
+  candidate: z.string().max(2048),
+  sdpMid: z.string().max(64).nullish(),
+  sdpMLineIndex: z.number().int().min(0).max(64).nullish(),
+  usernameFragment: z.string().max(256).nullish(),
+});
+
+export const clientSignal: z.ZodType<ClientSignal> = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('offer'),
+    sdp: z
+      .string()
+      .min(1)
+      .max(64 * 1024),
+  }),
+  z.object({ type: z.literal('ice'), candidate: iceCandidate.nullable() }),
+]);
+
+const unit = z.number().min(0).max(1);
+const delta = z.number().int().min(-LIMITS.maxDelta).max(LIMITS.maxDelta);
+const { resize } = LIMITS;
+
+export const inputMessage: z.ZodType<InputMessage> = z.discriminatedUnion('t', [
+  z.object({
+    t: z.literal('key'),
+    keysym: z.number().int().min(1).max(LIMITS.maxKeysym),
+    down: z.boolean(),
+  }),
+  z.object({ t: z.literal('move'), x: unit, y: unit }),
+  z.object({ t: z.literal('rel'), dx: delta, dy: delta }),
+  z.object({ t: z.literal('button'), button: z.number().int().min(1).max(9), down: z.boolean() }),
+  z.object({ t: z.literal('wheel'), dx: delta, dy: delta }),
+  z.object({ t: z.literal('reset') }),
+  z.object({ t: z.literal('clipboard'), text: z.string().max(LIMITS.maxClipboard) }),
+  z.object({
+    t: z.literal('resize'),
+    width: z.number().int().min(resize.minWidth).max(resize.maxWidth),
+    height: z.number().int().min(resize.minHeight).max(resize.maxHeight),
+  }),
+  z.object({ t: z.literal('ping'), id: z.number().int(), sent: z.number() }),
+]);
