@@ -1,16 +1,16 @@
 /**
  * A local session, like a pod: an X server, the app on it and the streamer, in this
  * process's group. The local cluster driver starts one per session; killing the group ends
- * all of it. Readiness (the streamer's URL) goes to fd 3 when the parent opened it, else stdout.
+ * all of it. Readiness (the streamer's URL) goes to the fd named by FLOE_READY_FD, else stdout.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fstatSync, mkdtempSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { loadStreamerConfig } from './config.ts';
+import { loadStreamerConfig, type StreamerConfig } from './config.ts';
 import type { Desktop } from './desktop.ts';
 import { type Streamer, startStreamer } from './streamer.ts';
 import { startDisplayServer } from './x11/display-server.ts';
@@ -24,7 +24,8 @@ Usage: node streamer/src/session-runner.ts [--width W] [--height H] -- COMMAND [
   --grace MS          how long the app gets to exit after SIGTERM (5000)
   --help              this text
 
-Prints {"endpoint": "http://127.0.0.1:PORT/"} on fd 3 (or stdout) once the stream is up.
+Prints {"endpoint": "http://127.0.0.1:PORT/"} on fd $FLOE_READY_FD (or stdout) once the
+stream is up.
 Exits with the app's exit code. The streamer takes its settings from the environment
 (see node streamer/src/main.ts --help); FLOE_STREAMER_PORT defaults to a free port here.
 `;
@@ -54,6 +55,14 @@ if (!command || !(width > 0) || !(height > 0) || !(grace >= 0)) {
   process.exit(2);
 }
 
+let config: StreamerConfig;
+try {
+  // DISPLAY is this runner's own, known once the X server is up
+  config = loadStreamerConfig({ FLOE_STREAMER_PORT: '0', ...process.env, DISPLAY: ':0' });
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(2);
+}
 const log = pino({ base: { service: 'floe-session', session: process.env.FLOE_SESSION_ID } });
 const workDir = mkdtempSync(join(tmpdir(), 'floe-session-'));
 // In the runner's own process group, so that a kill of the group takes the X server with it.
@@ -77,14 +86,15 @@ app.once('exit', (code, signal) => {
   void shutdown(appExit);
 });
 
-const config = loadStreamerConfig({
-  FLOE_STREAMER_PORT: '0',
-  ...process.env,
-  DISPLAY: server.display,
-});
-desktop = await openX11Desktop(server.display, log, { resizable: server.resizable });
-streamer = await startStreamer(config, desktop, log);
-announce({ endpoint: streamer.url });
+try {
+  desktop = await openX11Desktop(server.display, log, { resizable: server.resizable });
+  streamer = await startStreamer({ ...config, DISPLAY: server.display }, desktop, log);
+  announce({ endpoint: streamer.url });
+} catch (error) {
+  log.error({ err: (error as Error).message }, 'the streamer did not start');
+  app.kill('SIGKILL');
+  await shutdown(1);
+}
 
 let shuttingDown = false;
 async function shutdown(code: number) {
@@ -109,11 +119,5 @@ process.once('SIGTERM', async () => {
 });
 
 function announce(message: object) {
-  const line = `${JSON.stringify(message)}\n`;
-  let fd = 1;
-  try {
-    fstatSync(3);
-    fd = 3;
-  } catch {}
-  writeSync(fd, line);
+  writeSync(Number(process.env.FLOE_READY_FD ?? 1), `${JSON.stringify(message)}\n`);
 }

@@ -95,7 +95,7 @@ export class LocalDriver implements ClusterDriver {
     }
     this.emit({ sessionId, state: 'starting' });
     const streaming = this.opts.streaming;
-    // The runner reports readiness on fd 3, one JSON line: {"endpoint": "http://..."}.
+    // The runner reports readiness on fd 3 (FLOE_READY_FD), one JSON line: {"endpoint": "http://..."}.
     const [command, ...args] = streaming
       ? [process.execPath, streaming.runner, '--', ...argv]
       : argv;
@@ -114,6 +114,7 @@ export class LocalDriver implements ClusterDriver {
           FLOE_SESSION_ID: sessionId,
           FLOE_TENANT_ID: spec.tenantId,
           FLOE_USER_ID: spec.userId,
+          ...(streaming && { FLOE_READY_FD: '3' }),
         },
       });
     } finally {

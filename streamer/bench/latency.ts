@@ -1,0 +1,288 @@
+/**
+ * Glass-to-glass latency: the probe app paints the time as a barcode every frame, the
+ * streamer captures and encodes it, headless Chromium receives it (directly or relayed by
+ * coturn), and the stream page decodes the barcode in requestVideoFrameCallback. One machine,
+ * one clock. A bare pipeline (frames painted straight into the encoder, no X server, no
+ * capture) runs in the same matrix to show what capture costs.
+ *
+ *   npm run bench:latency -- [--frames 600] [--only 1080,H264,turn] [--json out.json]
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { launchChromium, startCoturn } from '@floe/testbed';
+import { buildWeb } from '@floe/web/build';
+import { pino } from 'pino';
+import { loadStreamerConfig } from '../src/config.ts';
+import { bareDesktop, type Desktop } from '../src/desktop.ts';
+import type { VideoCodec } from '../src/protocol.ts';
+import { startStreamer } from '../src/streamer.ts';
+import { startDisplayServer } from '../src/x11/display-server.ts';
+import { openX11Desktop } from '../src/x11-desktop.ts';
+
+const HELP = `Glass-to-glass latency benchmark of the streamer (see docs/benchmarks.md).
+
+  --frames N     latency samples per configuration (600)
+  --fps N        frames per second painted and encoded (60)
+  --only LIST    run only configurations matching every comma-separated word,
+                 e.g. "1080,H264,turn" or "bare"
+  --json FILE    also write the results as JSON
+  --help         this text
+`;
+
+const { values } = parseArgs({
+  options: {
+    frames: { type: 'string', default: '600' },
+    fps: { type: 'string', default: '60' },
+    only: { type: 'string', default: '' },
+    json: { type: 'string' },
+    help: { type: 'boolean' },
+  },
+});
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const FRAMES = Number(values.frames);
+const FPS = Number(values.fps);
+const WARMUP_FRAMES = 60;
+
+interface Case {
+  name: string;
+  width: number;
+  height: number;
+  codec: VideoCodec;
+  path: 'direct' | 'turn';
+  source: 'x11' | 'bare';
+}
+
+const cases: Case[] = [];
+for (const [width, height] of [
+  [1280, 720],
+  [1920, 1080],
+] as const)
+  for (const codec of ['H264', 'VP8'] as const)
+    for (const path of ['direct', 'turn'] as const)
+      for (const source of ['x11', 'bare'] as const)
+        cases.push({
+          name: `${height}p ${codec} ${path} ${source}`,
+          width,
+          height,
+          codec,
+          path,
+          source,
+        });
+const wanted = values.only.split(',').filter(Boolean);
+const selected = cases.filter((c) => wanted.every((w) => c.name.includes(w)));
+
+const log = pino({ level: 'warn' });
+const work = mkdtempSync(join(tmpdir(), 'floe-bench-'));
+const { dir: webDir } = await buildWeb({ outDir: join(work, 'web') });
+const turn = await startCoturn();
+const browser = await launchChromium();
+const results: Record<string, unknown>[] = [];
+
+try {
+  for (const c of selected) {
+    process.stderr.write(`${c.name}: `);
+    const result = await runCase(c);
+    results.push(result);
+    process.stderr.write(`p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.fps} fps\n`);
+  }
+} finally {
+  await browser.close();
+  await turn.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+
+printTable(results);
+if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
+
+async function runCase(c: Case) {
+  const stops: (() => Promise<unknown>)[] = [];
+  try {
+    let desktop: Desktop;
+    let display = '';
+    const pids: Record<string, number[]> = {};
+    if (c.source === 'x11') {
+      const server = await startDisplayServer({ width: c.width, height: c.height, workDir: work });
+      stops.push(() => server.stop());
+      display = server.display;
+      pids.xserver = [server.pid];
+      const probe = spawn(
+        process.execPath,
+        [new URL('../probe/probe-app.ts', import.meta.url).pathname, `--fps=${FPS}`],
+        { env: { ...process.env, DISPLAY: display }, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      stops.push(() => stopChild(probe));
+      await waitForLine(probe, '"ready"');
+      pids.app = [probe.pid!];
+      desktop = await openX11Desktop(display, log, { resizable: false });
+    } else {
+      desktop = bareDesktop(c.width, c.height);
+    }
+    stops.push(() => desktop.close());
+    const config = loadStreamerConfig({
+      DISPLAY: display || ':0',
+      FLOE_STREAMER_PORT: '0',
+      FLOE_STREAMER_CODECS: c.codec,
+      FLOE_STREAMER_FPS: String(FPS),
+      FLOE_STREAMER_WEB_DIR: webDir,
+      ...(c.path === 'turn' && { FLOE_TURN_URLS: turn.url, FLOE_TURN_SECRET: turn.secret }),
+    });
+    const streamer = await startStreamer(config, desktop, log);
+    stops.push(() => streamer.close());
+
+    const page = await browser.newPage({ viewport: { width: c.width, height: c.height + 80 } });
+    stops.push(() => page.close());
+    const consoleLines: string[] = [];
+    page.on('console', (m) => consoleLines.push(m.text()));
+    stops.push(async () => {
+      if (process.env.BENCH_DEBUG) process.stderr.write(`${consoleLines.join('\n')}\n`);
+    });
+    const relay = c.path === 'turn' ? '&relay=1' : '';
+    await page.goto(`${streamer.url}?codec=${c.codec}${relay}`);
+    await page.waitForFunction(() => document.body.dataset.state === 'streaming', null, {
+      timeout: 20_000,
+    });
+    await page.evaluate(() => {
+      window.__floe.collectLatency = true;
+    });
+    // CPU is counted over the measured frames only, after the warm-up.
+    await page.waitForFunction((n) => window.__floe.latencies.length >= n, WARMUP_FRAMES, {
+      timeout: 30_000,
+    });
+    const cpuBefore = cpuSnapshot();
+    const started = Date.now();
+    const startIndex = await page.evaluate(() => window.__floe.latencies.length);
+    await page.waitForFunction((n) => window.__floe.latencies.length >= n, startIndex + FRAMES, {
+      timeout: FRAMES * 200,
+    });
+    const seconds = (Date.now() - started) / 1000;
+    const cpu = cpuUse(cpuBefore, cpuSnapshot(), seconds, pids);
+    const measured = await page.evaluate(
+      ([from, n]) => window.__floe.latencies.slice(from, from + n),
+      [startIndex, FRAMES] as const,
+    );
+    const stats = (await page.evaluate(() => window.__floe.stats())) as BrowserStats;
+    const sorted = [...measured].sort((a, b) => a - b);
+    const q = (p: number) =>
+      round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
+    return {
+      case: c.name,
+      samples: measured.length,
+      p50: q(0.5),
+      p90: q(0.9),
+      p99: q(0.99),
+      fps: round(measured.length / seconds),
+      encodeMs: round(stats.streamer?.encodeMs ?? Number.NaN),
+      rttMs: round(stats.browser?.rttMs ?? Number.NaN),
+      jitterBufferMs: round(stats.browser?.jitterBufferMs ?? Number.NaN),
+      decodeMs: round(stats.browser?.decodeMs ?? Number.NaN),
+      candidate: stats.browser?.candidateType ?? '?',
+      cpu,
+    };
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+  }
+}
+
+interface BrowserStats {
+  browser?: { rttMs?: number; jitterBufferMs?: number; decodeMs?: number; candidateType?: string };
+  streamer?: { encodeMs?: number };
+}
+
+declare global {
+  interface Window {
+    __floe: {
+      collectLatency: boolean;
+      latencies: number[];
+      stats(): unknown;
+    };
+  }
+}
+
+function round(n: number | undefined) {
+  return n === undefined || Number.isNaN(n) ? null : Math.round(n * 10) / 10;
+}
+
+function waitForLine(child: ChildProcess, needle: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      if (buffered.includes(needle)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`probe app exited (${code})`)));
+  });
+}
+
+async function stopChild(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+}
+
+/** CPU ticks per process (utime + stime), with each process's name and parent. */
+function cpuSnapshot() {
+  const procs = new Map<number, { name: string; ppid: number; ticks: number }>();
+  let total = 0;
+  const cpuLine = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1);
+  const idle = Number(cpuLine[3]) + Number(cpuLine[4]);
+  for (const n of cpuLine) total += Number(n) || 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.set(Number(entry), { name, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {}
+  }
+  return { procs, total, busy: total - idle };
+}
+
+/** Percent of one core per component over the window, and the machine's total busy share. */
+function cpuUse(
+  before: ReturnType<typeof cpuSnapshot>,
+  after: ReturnType<typeof cpuSnapshot>,
+  seconds: number,
+  pids: Record<string, number[]>,
+) {
+  const hz = 100; // USER_HZ on Linux
+  const used = (pid: number) =>
+    (after.procs.get(pid)?.ticks ?? 0) - (before.procs.get(pid)?.ticks ?? 0);
+  const tree = (root: (p: { name: string; pid: number }) => boolean) => {
+    let ticks = 0;
+    for (const [pid, p] of after.procs) if (root({ name: p.name, pid })) ticks += used(pid);
+    return Math.round((ticks / hz / seconds) * 100);
+  };
+  const pipeline = [...after.procs].filter(
+    ([, p]) => p.ppid === process.pid && p.name.startsWith('python'),
+  );
+  return {
+    streamer: tree(({ pid }) => pid === process.pid),
+    pipeline: tree(({ pid }) => pipeline.some(([p]) => p === pid)),
+    xserver: tree(({ pid }) => (pids.xserver ?? []).includes(pid)),
+    app: tree(({ pid }) => (pids.app ?? []).includes(pid)),
+    chromium: tree(({ name }) => name.startsWith('chrom')),
+    coturn: tree(({ name }) => name === 'turnserver'),
+    machine: Math.round(((after.busy - before.busy) / (after.total - before.total)) * 100),
+  };
+}
+
+function printTable(rows: Record<string, unknown>[]) {
+  const cpuText = (c: Record<string, number>) =>
+    `${c.machine}% (streamer ${c.streamer}, gst ${c.pipeline}, X ${c.xserver}, app ${c.app}, chromium ${c.chromium}, turn ${c.coturn})`;
+  console.log(
+    '| case | p50 ms | p90 ms | p99 ms | fps | encode ms | RTT ms | jitter buffer ms | decode ms | CPU, machine (per part, % of a core) |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows)
+    console.log(
+      `| ${r.case} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.fps} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${cpuText(r.cpu as Record<string, number>)} |`,
+    );
+}
