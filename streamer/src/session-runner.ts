@@ -69,6 +69,7 @@ const workDir = mkdtempSync(join(tmpdir(), 'floe-session-'));
 const server = await startDisplayServer({ width, height, workDir, detached: false });
 log.info({ display: server.display, resizable: server.resizable }, 'display up');
 
+let shuttingDown = false;
 let streamer: Streamer | undefined;
 let desktop: Desktop | undefined;
 const app: ChildProcess = spawn(command, args, {
@@ -96,7 +97,6 @@ try {
   await shutdown(1);
 }
 
-let shuttingDown = false;
 async function shutdown(code: number) {
   if (shuttingDown) return;
   shuttingDown = true;
