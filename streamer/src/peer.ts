@@ -3,7 +3,9 @@ import {
   type RTCDataChannel,
   RTCPeerConnection,
   RTCRtpCodecParameters,
+  RTCRtpHeaderExtensionParameters,
   type RTCRtpTransceiver,
+  RtpPacket,
 } from 'werift';
 import type { ReceiverFeedback } from './bitrate.ts';
 import {
@@ -32,6 +34,14 @@ const CODEC_PARAMETERS: Record<VideoCodec, RTCRtpCodecParameters> = {
   }),
 };
 
+/**
+ * Chrome's playout-delay extension with min = max = 0 tells the receiver to render each frame
+ * as soon as it is decoded instead of smoothing playout through its jitter buffer: the
+ * low-latency rendering path cloud-gaming services use.
+ */
+const PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
+const ZERO_PLAYOUT_DELAY = Buffer.from([0, 0, 0]);
+
 export interface ViewerPeerOptions {
   codec: VideoCodec;
   iceServers: IceServer[];
@@ -59,6 +69,10 @@ export interface ViewerPeer {
 export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
   const pc = new RTCPeerConnection({
     codecs: { video: [CODEC_PARAMETERS[options.codec]], audio: [] },
+    headerExtensions: {
+      video: [new RTCRtpHeaderExtensionParameters({ id: 5, uri: PLAYOUT_DELAY_URI })],
+      audio: [],
+    },
     iceServers: options.iceServers.map((s) => ({
       urls: Array.isArray(s.urls) ? s.urls[0]! : s.urls,
       username: s.username,
@@ -68,6 +82,7 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
   let track = new MediaStreamTrack({ kind: 'video' });
   let video: RTCRtpTransceiver | undefined;
   let channel: RTCDataChannel | undefined;
+  let playoutDelayId: number | undefined;
 
   pc.onIceCandidate.subscribe((candidate) => {
     options.onLocalCandidate(candidate ? (candidate.toJSON() as IceCandidate) : null);
@@ -92,6 +107,7 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       await video.sender.replaceTrack(track);
       video.sender.onPictureLossIndication.subscribe(() => options.onPictureLoss());
       for (const t of pc.getTransceivers()) if (t !== video) t.setDirection('inactive');
+      playoutDelayId = video.headerExtensions.find((e) => e.uri === PLAYOUT_DELAY_URI)?.id;
       await pc.setLocalDescription(await pc.createAnswer());
       return pc.localDescription!.sdp;
     },
@@ -99,7 +115,10 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       await pc.addIceCandidate(candidate ?? undefined);
     },
     writeRtp(packet) {
-      track.writeRtp(packet);
+      if (playoutDelayId === undefined) return track.writeRtp(packet);
+      const rtp = RtpPacket.deSerialize(packet);
+      rtp.header.extensions.push({ id: playoutDelayId, payload: ZERO_PLAYOUT_DELAY });
+      track.writeRtp(rtp);
     },
     async restartTrack() {
       track = new MediaStreamTrack({ kind: 'video' });

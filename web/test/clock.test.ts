@@ -14,6 +14,12 @@ describe('clockOffset', () => {
     ).toBe(5000);
   });
 
+  it('takes one clock when zero is within the round trip’s error (one machine)', () => {
+    // werift's data channel can answer 200 ms late one way: a midpoint 100 ms off.
+    expect(clockOffset([{ sent: 1000, received: 1213, streamerTime: 1000 }])).toBe(0);
+    expect(clockOffset([{ sent: 1000, received: 1010, streamerTime: 1011 }])).toBe(6);
+  });
+
   it('is null without samples and ignores impossible ones', () => {
     expect(clockOffset([])).toBeNull();
     expect(clockOffset([{ sent: 10, received: 5, streamerTime: 0 }])).toBeNull();

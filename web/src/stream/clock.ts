@@ -17,7 +17,9 @@ export interface ClockSample {
 /**
  * streamer clock − our clock, in ms, or null without samples. Taken from the quickest round
  * trip: the less time a probe spent in queues, the less its midpoint can be off (at most
- * half that round trip, if all of it was one way).
+ * half that round trip, if all of it was one way). When zero is within that error the clocks
+ * are taken to agree: the data channel's two directions can differ by a hundred ms (werift
+ * batches what it sends), and a skewed guess would distort every sample on one machine.
  */
 export function clockOffset(samples: readonly ClockSample[]): number | null {
   let best: ClockSample | null = null;
@@ -25,5 +27,7 @@ export function clockOffset(samples: readonly ClockSample[]): number | null {
     if (s.received < s.sent) continue;
     if (!best || s.received - s.sent < best.received - best.sent) best = s;
   }
-  return best ? best.streamerTime - (best.sent + best.received) / 2 : null;
+  if (!best) return null;
+  const offset = best.streamerTime - (best.sent + best.received) / 2;
+  return Math.abs(offset) <= (best.received - best.sent) / 2 ? 0 : offset;
 }
