@@ -22,6 +22,9 @@ Usage: node streamer/src/session-runner.ts [--width W] [--height H] -- COMMAND [
 
   --width, --height   initial display size (1280x720); the browser may resize it
   --grace MS          how long the app gets to exit after SIGTERM (5000)
+  --window-manager C  the window manager to run first ("none" for none); the default,
+                      matchbox, shows one app at a time, maximized, and gives it the
+                      keyboard ("matchbox-window-manager -use_titlebar no")
   --help              this text
 
 Prints {"endpoint": "http://127.0.0.1:PORT/"} on fd $FLOE_READY_FD (or stdout) once the
@@ -35,6 +38,7 @@ const { values, positionals } = parseArgs({
     width: { type: 'string', default: '1280' },
     height: { type: 'string', default: '720' },
     grace: { type: 'string', default: '5000' },
+    'window-manager': { type: 'string', default: 'matchbox-window-manager -use_titlebar no' },
     help: { type: 'boolean' },
   },
   allowPositionals: true,
@@ -68,6 +72,15 @@ const workDir = mkdtempSync(join(tmpdir(), 'floe-session-'));
 // In the runner's own process group, so that a kill of the group takes the X server with it.
 const server = await startDisplayServer({ width, height, workDir, detached: false });
 log.info({ display: server.display, resizable: server.resizable }, 'display up');
+
+// Without a window manager, a new window is neither maximized nor given the keyboard.
+const windowManager = values['window-manager']!.split(' ').filter(Boolean);
+if (windowManager.length > 0 && windowManager[0] !== 'none') {
+  spawn(windowManager[0]!, windowManager.slice(1), {
+    stdio: 'inherit',
+    env: { ...process.env, DISPLAY: server.display },
+  }).once('error', (error) => log.warn({ err: error.message }, 'no window manager'));
+}
 
 let shuttingDown = false;
 let streamer: Streamer | undefined;
