@@ -3,7 +3,7 @@
 #   - npm packages, Node.js 24 among them (the `node` package), from package-lock.json;
 #   - the Debian packages a local session runs on: an X server (Xorg with the dummy driver,
 #     which RandR can resize; Xvfb as fallback), GStreamer with its Python bindings and
-#     encoders, a window manager (matchbox) and demo X apps (apt-get when run as root; otherwise the command is printed);
+#     encoders, PulseAudio for sound, a window manager (matchbox) and demo X apps (apt-get when run as root; otherwise the command is printed);
 #   - with --testbed, also what the tests run for real: PostgreSQL's server, coturn, Chromium
 #     and the X tools tests check the display with.
 #     Go-built tools (k6, Kubernetes) are built by testbed/ into ~/.cache/floe when needed.
@@ -20,8 +20,8 @@ fi
 session="xserver-xorg-core xserver-xorg-video-dummy xvfb matchbox-window-manager x11-apps xterm
   python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
-  gstreamer1.0-plugins-bad gstreamer1.0-x"
-testbed="postgresql coturn chromium xdotool xclip x11-utils"
+  gstreamer1.0-plugins-bad gstreamer1.0-x gstreamer1.0-pulseaudio pulseaudio"
+testbed="postgresql coturn chromium xdotool xclip x11-utils pulseaudio-utils"
 wanted="$session"
 [ "${1:-}" = "--testbed" ] && wanted="$wanted $testbed"
 

@@ -8,6 +8,8 @@ stateless: it captures, encodes and sends RTP to a UDP port on loopback, where t
 streamer hands the packets to werift.
 
 Protocol: one JSON object per line.
+The `pulse` source captures PulseAudio's default source (a sink's monitor) as Opus instead.
+
   stdin  (commands): {"cmd": "bitrate", "kbps": 4000} | {"cmd": "keyframe"} | {"cmd": "stop"}
   stdout (events):   {"event": "ready", "encoder": "x264enc", ...}
                      {"event": "stats", "frames": n, "fps": f, "encodeMs": ms, "pipelineMs": ms, "bytes": b}
@@ -78,6 +80,21 @@ def payloader_description(codec, pt):
     return f"rtph264pay name=pay pt={pt} mtu=1200 config-interval=-1 aggregate-mode=zero-latency"
 
 
+def audio_description(args):
+    server = f" server={args.pulse_server}" if args.pulse_server else ""
+    # 10 ms Opus frames keep audio latency near the video's; in-band FEC hides single losses.
+    return " ! ".join(
+        [
+            f"pulsesrc name=src do-timestamp=true{server} buffer-time=20000 latency-time=10000",
+            "audio/x-raw,rate=48000,channels=2",
+            "queue name=q max-size-time=40000000 leaky=downstream",
+            f"opusenc name=enc bitrate={args.kbps * 1000} frame-size=10 inband-fec=true",
+            f"rtpopuspay pt={args.pt} mtu=1200",
+            f"udpsink host=127.0.0.1 port={args.port} sync=false async=false",
+        ]
+    )
+
+
 def source_description(args):
     caps = f"framerate={args.fps}/1"
     if args.source == "x11":
@@ -97,16 +114,20 @@ def source_description(args):
 class Pipeline:
     def __init__(self, args):
         self.args = args
-        self.encoder = choose_encoder(args.codec, args.encoder)
-        description = " ! ".join(
-            [
-                source_description(args),
-                "queue name=q max-size-buffers=1 leaky=downstream",
-                encoder_description(self.encoder, args.kbps, args.fps, args.threads),
-                payloader_description(args.codec, args.pt),
-                f"udpsink host=127.0.0.1 port={args.port} sync=false async=false",
-            ]
-        )
+        if args.source == "pulse":
+            self.encoder = "opusenc"
+            description = audio_description(args)
+        else:
+            self.encoder = choose_encoder(args.codec, args.encoder)
+            description = " ! ".join(
+                [
+                    source_description(args),
+                    "queue name=q max-size-buffers=1 leaky=downstream",
+                    encoder_description(self.encoder, args.kbps, args.fps, args.threads),
+                    payloader_description(args.codec, args.pt),
+                    f"udpsink host=127.0.0.1 port={args.port} sync=false async=false",
+                ]
+            )
         self.pipeline = Gst.parse_launch(description)
         self.enc = self.pipeline.get_by_name("enc")
         self.loop = GLib.MainLoop()
@@ -183,12 +204,16 @@ class Pipeline:
         sys.exit(1)
 
     def set_bitrate(self, kbps):
+        if self.encoder == "opusenc":
+            return  # audio keeps its bitrate; congestion control steers the video
         if self.encoder == "vp8enc":
             self.enc.set_property("target-bitrate", int(kbps) * 1000)
         else:
             self.enc.set_property("bitrate", int(kbps))
 
     def keyframe(self):
+        if self.encoder == "opusenc":
+            return
         event = GstVideo.video_event_new_downstream_force_key_unit(
             Gst.CLOCK_TIME_NONE, Gst.CLOCK_TIME_NONE, Gst.CLOCK_TIME_NONE, True, 0
         )
@@ -253,7 +278,8 @@ class Pipeline:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", choices=["x11", "bare"], default="x11")
+    parser.add_argument("--source", choices=["x11", "bare", "pulse"], default="x11")
+    parser.add_argument("--pulse-server", default="", help="PulseAudio server (pulse source)")
     parser.add_argument("--display", default=":0")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)

@@ -25,6 +25,10 @@ const ConfigSchema = z
     FLOE_STREAMER_MIN_KBPS: z.coerce.number().int().min(100).default(500),
     FLOE_STREAMER_START_KBPS: z.coerce.number().int().min(100).default(4000),
     FLOE_STREAMER_MAX_KBPS: z.coerce.number().int().min(100).default(12_000),
+    /** Audio from PulseAudio as Opus: auto = when a PulseAudio server is found. */
+    FLOE_STREAMER_AUDIO: z.enum(['auto', 'on', 'off']).default('auto'),
+    PULSE_SERVER: z.string().optional(),
+    XDG_RUNTIME_DIR: z.string().optional(),
     /** What a second viewer gets while one is connected. */
     FLOE_STREAMER_VIEWER_POLICY: z.enum(['refuse', 'takeover']).default('takeover'),
     /** TURN servers (turn:/turns: URLs) and the shared secret their credentials are minted from. */
@@ -64,4 +68,23 @@ export function loadStreamerConfig(env: NodeJS.ProcessEnv = process.env): Stream
     throw new Error(`invalid streamer configuration:\n${lines.join('\n')}`);
   }
   return parsed.data;
+}
+
+/**
+ * The PulseAudio server to capture, or null for no audio. `auto` looks where PulseAudio
+ * clients look: PULSE_SERVER, then the per-user and system sockets.
+ */
+export function audioSource(
+  config: StreamerConfig,
+  exists: (path: string) => boolean,
+): string | null {
+  if (config.FLOE_STREAMER_AUDIO === 'off') return null;
+  if (config.PULSE_SERVER) return config.PULSE_SERVER;
+  const sockets = [
+    config.XDG_RUNTIME_DIR && `${config.XDG_RUNTIME_DIR}/pulse/native`,
+    '/run/pulse/native',
+  ].filter((p): p is string => Boolean(p));
+  const found = sockets.find(exists);
+  if (found) return `unix:${found}`;
+  return config.FLOE_STREAMER_AUDIO === 'on' ? '' : null; // '' = PulseAudio's own default
 }

@@ -42,8 +42,17 @@ const CODEC_PARAMETERS: Record<VideoCodec, RTCRtpCodecParameters> = {
 const PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
 const ZERO_PLAYOUT_DELAY = Buffer.from([0, 0, 0]);
 
+const OPUS = new RTCRtpCodecParameters({
+  mimeType: 'audio/opus',
+  clockRate: 48_000,
+  channels: 2,
+  parameters: 'minptime=10;useinbandfec=1;stereo=1',
+});
+
 export interface ViewerPeerOptions {
   codec: VideoCodec;
+  /** Send an audio track (PulseAudio is there); otherwise the audio section is declined. */
+  audio: boolean;
   iceServers: IceServer[];
   onLocalCandidate: (candidate: IceCandidate | null) => void;
   /** A text message arrived on the input channel (not yet validated). */
@@ -59,6 +68,7 @@ export interface ViewerPeer {
   answer(offerSdp: string): Promise<string>;
   addRemoteCandidate(candidate: IceCandidate | null): Promise<void>;
   writeRtp(packet: Buffer): void;
+  writeAudioRtp(packet: Buffer): void;
   /** A new encoder (after a resize) starts its own RTP sequence; a new track keeps it continuous. */
   restartTrack(): Promise<void>;
   send(message: StreamerMessage): void;
@@ -68,7 +78,7 @@ export interface ViewerPeer {
 
 export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
   const pc = new RTCPeerConnection({
-    codecs: { video: [CODEC_PARAMETERS[options.codec]], audio: [] },
+    codecs: { video: [CODEC_PARAMETERS[options.codec]], audio: options.audio ? [OPUS] : [] },
     headerExtensions: {
       video: [new RTCRtpHeaderExtensionParameters({ id: 5, uri: PLAYOUT_DELAY_URI })],
       audio: [],
@@ -80,6 +90,7 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
     })),
   });
   let track = new MediaStreamTrack({ kind: 'video' });
+  const audioTrack = new MediaStreamTrack({ kind: 'audio' });
   let video: RTCRtpTransceiver | undefined;
   let channel: RTCDataChannel | undefined;
   let playoutDelayId: number | undefined;
@@ -106,7 +117,19 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       video.setDirection('sendonly');
       await video.sender.replaceTrack(track);
       video.sender.onPictureLossIndication.subscribe(() => options.onPictureLoss());
-      for (const t of pc.getTransceivers()) if (t !== video) t.setDirection('inactive');
+      // Separate streams: the browser then renders each as soon as it can instead of holding
+      // video back to line it up with audio's larger jitter buffer.
+      video.sender.streamId = 'floe-video';
+      const audio = options.audio
+        ? pc.getTransceivers().find((t) => t.kind === 'audio')
+        : undefined;
+      if (audio) {
+        audio.setDirection('sendonly');
+        audio.sender.streamId = 'floe-audio';
+        await audio.sender.replaceTrack(audioTrack);
+      }
+      for (const t of pc.getTransceivers())
+        if (t !== video && t !== audio) t.setDirection('inactive');
       playoutDelayId = video.headerExtensions.find((e) => e.uri === PLAYOUT_DELAY_URI)?.id;
       await pc.setLocalDescription(await pc.createAnswer());
       return pc.localDescription!.sdp;
@@ -119,6 +142,9 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       const rtp = RtpPacket.deSerialize(packet);
       rtp.header.extensions.push({ id: playoutDelayId, payload: ZERO_PLAYOUT_DELAY });
       track.writeRtp(rtp);
+    },
+    writeAudioRtp(packet) {
+      audioTrack.writeRtp(packet);
     },
     async restartTrack() {
       track = new MediaStreamTrack({ kind: 'video' });

@@ -8,8 +8,13 @@ import type { VideoCodec } from './protocol.ts';
 const SCRIPT = fileURLToPath(new URL('../pipeline/floe_pipeline.py', import.meta.url));
 
 export interface PipelineOptions {
-  /** `x11` captures the display; `bare` paints probe frames straight into the encoder. */
-  source: 'x11' | 'bare';
+  /**
+   * `x11` captures the display; `bare` paints probe frames straight into the encoder;
+   * `pulse` captures PulseAudio as Opus (the video options are then ignored).
+   */
+  source: 'x11' | 'bare' | 'pulse';
+  /** PulseAudio server for the `pulse` source; PulseAudio's default when absent. */
+  pulseServer?: string;
   display: string;
   width: number;
   height: number;
@@ -65,6 +70,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     `--encoder=${options.h264Encoder}`,
     `--kbps=${options.kbps}`,
     `--port=${socket.address().port}`,
+    ...(options.pulseServer ? [`--pulse-server=${options.pulseServer}`] : []),
   ];
   const child = spawn(options.python, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderrTail = '';

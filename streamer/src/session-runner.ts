@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -73,12 +73,38 @@ const workDir = mkdtempSync(join(tmpdir(), 'floe-session-'));
 const server = await startDisplayServer({ width, height, workDir, detached: false });
 log.info({ display: server.display, resizable: server.resizable }, 'display up');
 
+// The session's own sound server, when PulseAudio is installed: the app plays into a null
+// sink, and the streamer sends the sink's monitor to the browser as Opus.
+const pulseSocket = join(workDir, 'pulse', 'native');
+const pulse = spawn(
+  'pulseaudio',
+  [
+    '--daemonize=no',
+    '--exit-idle-time=-1',
+    '-n',
+    '--use-pid-file=no',
+    '--disable-shm=yes',
+    '--log-target=stderr',
+    '--log-level=error',
+    '--load=module-null-sink sink_name=floe',
+    `--load=module-native-protocol-unix socket=${pulseSocket} auth-anonymous=1`,
+  ],
+  { stdio: 'inherit', env: { ...process.env, HOME: workDir, XDG_RUNTIME_DIR: workDir } },
+);
+pulse.once('error', () => log.info('no PulseAudio: the session has no sound'));
+const sound = await waitForFile(pulseSocket, 3000);
+const sessionEnv = {
+  ...process.env,
+  DISPLAY: server.display,
+  ...(sound && { PULSE_SERVER: `unix:${pulseSocket}` }),
+};
+
 // Without a window manager, a new window is neither maximized nor given the keyboard.
 const windowManager = values['window-manager']!.split(' ').filter(Boolean);
 if (windowManager.length > 0 && windowManager[0] !== 'none') {
   spawn(windowManager[0]!, windowManager.slice(1), {
     stdio: 'inherit',
-    env: { ...process.env, DISPLAY: server.display },
+    env: sessionEnv,
   }).once('error', (error) => log.warn({ err: error.message }, 'no window manager'));
 }
 
@@ -87,7 +113,7 @@ let streamer: Streamer | undefined;
 let desktop: Desktop | undefined;
 const app: ChildProcess = spawn(command, args, {
   stdio: 'inherit',
-  env: { ...process.env, DISPLAY: server.display },
+  env: sessionEnv,
 });
 let appExit: number | null = null;
 app.once('error', (error) => {
@@ -102,7 +128,12 @@ app.once('exit', (code, signal) => {
 
 try {
   desktop = await openX11Desktop(server.display, log, { resizable: server.resizable });
-  streamer = await startStreamer({ ...config, DISPLAY: server.display }, desktop, log);
+  const { PULSE_SERVER } = sessionEnv;
+  streamer = await startStreamer(
+    { ...config, DISPLAY: server.display, PULSE_SERVER },
+    desktop,
+    log,
+  );
   announce({ endpoint: streamer.url });
 } catch (error) {
   log.error({ err: (error as Error).message }, 'the streamer did not start');
@@ -115,6 +146,7 @@ async function shutdown(code: number) {
   shuttingDown = true;
   await streamer?.close().catch(() => {});
   await desktop?.close().catch(() => {});
+  pulse.kill('SIGTERM');
   await server.stop().catch(() => {});
   rmSync(workDir, { recursive: true, force: true });
   process.exit(code);
@@ -130,6 +162,14 @@ process.once('SIGTERM', async () => {
   }
   await shutdown(appExit ?? 0);
 });
+
+async function waitForFile(path: string, timeoutMs: number): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    if (existsSync(path)) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return false;
+}
 
 function announce(message: object) {
   writeSync(Number(process.env.FLOE_READY_FD ?? 1), `${JSON.stringify(message)}\n`);

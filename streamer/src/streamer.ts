@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { nextBitrate, worthChanging } from './bitrate.ts';
 import { chooseCodec } from './codec.ts';
-import type { StreamerConfig } from './config.ts';
+import { audioSource, type StreamerConfig } from './config.ts';
 import type { Desktop } from './desktop.ts';
 import { createStreamerMetrics, type StreamerMetrics } from './metrics.ts';
 import { createViewerPeer, type ViewerPeer } from './peer.ts';
@@ -254,8 +254,10 @@ class Viewer {
     }
     this.codec = codec;
     let early: (IceCandidate | null)[] | null = [];
+    const pulse = audioSource(config, existsSync);
     this.peer = createViewerPeer({
       codec,
+      audio: pulse !== null,
       iceServers: iceServersFor(config),
       // werift gathers while answering; candidates must not reach the browser before the answer
       onLocalCandidate: (candidate) => {
@@ -276,6 +278,7 @@ class Viewer {
     for (const candidate of early) sendSignal(this.ws, { type: 'ice', candidate });
     early = null;
     await this.startPipeline();
+    if (pulse !== null) await this.startAudio(pulse);
     this.statsTimer = setInterval(() => void this.tick(), 1000);
   }
 
@@ -308,6 +311,32 @@ class Viewer {
   }
 
   private lastPipelineStats = { fps: 0, encodeMs: 0 };
+  private audio: Pipeline | null = null;
+
+  /** Audio is a nicety: without it (no PulseAudio after all) the stream goes on silent. */
+  private async startAudio(pulseServer: string) {
+    const { config } = this.ctx;
+    try {
+      const audio = await startPipeline({
+        source: 'pulse',
+        pulseServer,
+        display: '',
+        width: 0,
+        height: 0,
+        fps: 0,
+        codec: 'H264',
+        h264Encoder: 'auto',
+        kbps: 96,
+        python: config.FLOE_STREAMER_PYTHON,
+        onRtp: (packet) => this.peer?.writeAudioRtp(packet),
+        onExit: (reason) => this.log.warn({ reason }, 'audio stopped'),
+      });
+      if (this.ended) await audio.stop();
+      else this.audio = audio;
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'no audio');
+    }
+  }
 
   private keyframe(reason: string) {
     // A burst of PLIs (every lost packet of one frame) needs only one keyframe.
@@ -411,9 +440,9 @@ class Viewer {
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(closeCode ?? 1000, code ?? 'bye');
     this.ctx.desktop.input({ t: 'reset' });
     this.ctx.onEnd();
-    const pipeline = this.pipeline;
-    this.pipeline = null;
-    await Promise.allSettled([pipeline?.stop(), this.peer?.close()]);
+    const pipelines = [this.pipeline, this.audio];
+    this.pipeline = this.audio = null;
+    await Promise.allSettled([...pipelines.map((p) => p?.stop()), this.peer?.close()]);
     this.log.info({ reason: code ?? 'disconnected' }, 'viewer gone');
   }
 }
