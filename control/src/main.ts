@@ -16,6 +16,10 @@ Runs the Floe control plane. Configuration comes from the environment:
   FLOE_LOCAL_MAX_SESSIONS  sessions the local runner takes at once (default 16)
   FLOE_SWEEP_INTERVAL_MS   how often sessions past maxLifetimeSeconds are stopped (10000)
   FLOE_LOCAL_GPUS          GPUs the local runner offers, e.g. "l4:1" (default none)
+  FLOE_LOCAL_STREAMING     on: each local session gets an X display and a streamer, whose
+                           URL is the session's endpoint; off: the app runs alone (on)
+  FLOE_TURN_URLS           TURN servers the streamers offer browsers, comma-separated
+  FLOE_TURN_SECRET         their shared secret (coturn's static-auth-secret)
   FLOE_DB_POOL_SIZE        PostgreSQL connections (default 10)
   LOG_LEVEL                fatal|error|warn|info|debug|trace|silent (default info)
 `;

@@ -1,8 +1,10 @@
 // Starts real control planes for tests: on PGlite (in memory or in a folder) and on the
 // run's PostgreSQL server, each in a database of its own.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from '@floe/testbed';
 // the type of inject('testbed')
 import type {} from '@floe/testbed/vitest-setup';
 import pg from 'pg';
@@ -123,4 +125,20 @@ export async function seedTenant(
   });
   if (app.status !== 201) throw new Error(`app: ${JSON.stringify(app.body)}`);
   return { tenant: tenant.body, user: user.body, app: app.body };
+}
+
+/** pids of processes whose environment names the session (the app and its children) */
+export function processesOf(sessionId: string): number[] {
+  const out = execFileSync(
+    'sh',
+    ['-c', `grep -l "FLOE_SESSION_ID=${sessionId}" /proc/[0-9]*/environ 2>/dev/null || true`],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((p) => Number(p.split('/')[2]))
+    .filter(isAlive);
 }

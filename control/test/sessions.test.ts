@@ -1,6 +1,5 @@
 // Session lifecycle with the local driver (real processes), usage derived from events,
 // idempotent launches, pagination, and reconciliation across a control-plane restart.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive } from '@floe/testbed';
@@ -9,26 +8,11 @@ import {
   DATABASES,
   eventually,
   freshDatabase,
+  processesOf,
   seedTenant,
   startTestControlPlane,
   type TestControlPlane,
 } from './harness.ts';
-
-/** pids of processes whose environment names the session (the app and its children) */
-function processesOf(sessionId: string): number[] {
-  const out = execFileSync(
-    'sh',
-    ['-c', `grep -l "FLOE_SESSION_ID=${sessionId}" /proc/[0-9]*/environ 2>/dev/null || true`],
-    {
-      encoding: 'utf8',
-    },
-  );
-  return out
-    .split('\n')
-    .filter(Boolean)
-    .map((p) => Number(p.split('/')[2]))
-    .filter(isAlive);
-}
 
 describe.each(DATABASES)('sessions on %s', (kind) => {
   let t: TestControlPlane;

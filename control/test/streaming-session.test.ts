@@ -9,26 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   eventually,
   freshDatabase,
+  processesOf,
   seedTenant,
   startTestControlPlane,
   type TestControlPlane,
 } from './harness.ts';
 
 const PROBE_APP = fileURLToPath(import.meta.resolve('@floe/streamer/probe-app'));
-
-/** pids of processes whose environment names the session (runner, X server, app, pipeline) */
-function processesOf(sessionId: string): number[] {
-  const out = execFileSync(
-    'sh',
-    ['-c', `grep -l "FLOE_SESSION_ID=${sessionId}" /proc/[0-9]*/environ 2>/dev/null || true`],
-    { encoding: 'utf8' },
-  );
-  return out
-    .split('\n')
-    .filter(Boolean)
-    .map((p) => Number(p.split('/')[2]))
-    .filter(isAlive);
-}
 
 function commandOf(pid: number): string {
   try {

@@ -180,6 +180,7 @@ async function runCase(c: Case) {
       fps: round(measured.length / seconds),
       decodedFps: round(stats.browser?.fps ?? Number.NaN),
       encodeMs: round(stats.streamer?.encodeMs ?? Number.NaN),
+      pipelineMs: round(stats.streamer?.pipelineMs ?? Number.NaN),
       rttMs: round(stats.browser?.rttMs ?? Number.NaN),
       jitterBufferMs: round(stats.browser?.jitterBufferMs ?? Number.NaN),
       decodeMs: round(stats.browser?.decodeMs ?? Number.NaN),
@@ -199,7 +200,7 @@ interface BrowserStats {
     decodeMs?: number;
     candidateType?: string;
   };
-  streamer?: { encodeMs?: number };
+  streamer?: { encodeMs?: number; pipelineMs?: number };
 }
 
 declare global {
@@ -285,11 +286,11 @@ function printTable(rows: Record<string, unknown>[]) {
   const cpuText = (c: Record<string, number>) =>
     `${c.machine}% (streamer ${c.streamer}, gst ${c.pipeline}, X ${c.xserver}, app ${c.app}, chromium ${c.chromium}, turn ${c.coturn})`;
   console.log(
-    '| case | p50 ms | p90 ms | p99 ms | fps shown | fps decoded | encode ms | RTT ms | jitter buffer ms | decode ms | CPU, machine (per part, % of a core) |',
+    '| case | p50 ms | p90 ms | p99 ms | fps shown | fps decoded | capture→encoded ms | encode ms | RTT ms | jitter buffer ms | decode ms | CPU, machine (per part, % of a core) |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows)
     console.log(
-      `| ${r.case} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.fps} | ${r.decodedFps} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${cpuText(r.cpu as Record<string, number>)} |`,
+      `| ${r.case} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.fps} | ${r.decodedFps} | ${r.pipelineMs} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${cpuText(r.cpu as Record<string, number>)} |`,
     );
 }

@@ -129,6 +129,8 @@ export type StreamerMessage =
       fps: number;
       /** Mean encoder time per frame, ms. */
       encodeMs: number;
+      /** Mean time from capture to encoded (capture, colour conversion, queue, encode), ms. */
+      pipelineMs: number;
       /** Target bitrate the streamer is encoding at, bits/s. */
       targetBitrate: number;
       /** Bitrate actually sent, bits/s. */

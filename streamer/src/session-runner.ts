@@ -5,13 +5,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadStreamerConfig, type StreamerConfig } from './config.ts';
 import type { Desktop } from './desktop.ts';
+import { startSoundServer } from './sound-server.ts';
 import { type Streamer, startStreamer } from './streamer.ts';
 import { startDisplayServer } from './x11/display-server.ts';
 import { openX11Desktop } from './x11-desktop.ts';
@@ -75,28 +76,12 @@ log.info({ display: server.display, resizable: server.resizable }, 'display up')
 
 // The session's own sound server, when PulseAudio is installed: the app plays into a null
 // sink, and the streamer sends the sink's monitor to the browser as Opus.
-const pulseSocket = join(workDir, 'pulse', 'native');
-const pulse = spawn(
-  'pulseaudio',
-  [
-    '--daemonize=no',
-    '--exit-idle-time=-1',
-    '-n',
-    '--use-pid-file=no',
-    '--disable-shm=yes',
-    '--log-target=stderr',
-    '--log-level=error',
-    '--load=module-null-sink sink_name=floe',
-    `--load=module-native-protocol-unix socket=${pulseSocket} auth-anonymous=1`,
-  ],
-  { stdio: 'inherit', env: { ...process.env, HOME: workDir, XDG_RUNTIME_DIR: workDir } },
-);
-pulse.once('error', () => log.info('no PulseAudio: the session has no sound'));
-const sound = await waitForFile(pulseSocket, 3000);
+const sound = await startSoundServer(workDir);
+if (!sound) log.info('no PulseAudio: the session has no sound');
 const sessionEnv = {
   ...process.env,
   DISPLAY: server.display,
-  ...(sound && { PULSE_SERVER: `unix:${pulseSocket}` }),
+  ...(sound && { PULSE_SERVER: sound.server }),
 };
 
 // Without a window manager, a new window is neither maximized nor given the keyboard.
@@ -146,7 +131,7 @@ async function shutdown(code: number) {
   shuttingDown = true;
   await streamer?.close().catch(() => {});
   await desktop?.close().catch(() => {});
-  pulse.kill('SIGTERM');
+  sound?.stop();
   await server.stop().catch(() => {});
   rmSync(workDir, { recursive: true, force: true });
   process.exit(code);
@@ -162,14 +147,6 @@ process.once('SIGTERM', async () => {
   }
   await shutdown(appExit ?? 0);
 });
-
-async function waitForFile(path: string, timeoutMs: number): Promise<boolean> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
-    if (existsSync(path)) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return false;
-}
 
 function announce(message: object) {
   writeSync(Number(process.env.FLOE_READY_FD ?? 1), `${JSON.stringify(message)}\n`);

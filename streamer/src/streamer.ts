@@ -310,7 +310,7 @@ class Viewer {
     this.log.info({ encoder: pipeline.encoder, ...size, codec: this.codec }, 'pipeline started');
   }
 
-  private lastPipelineStats = { fps: 0, encodeMs: 0 };
+  private lastPipelineStats = { fps: 0, encodeMs: 0, pipelineMs: 0 };
   private audio: Pipeline | null = null;
 
   /** Audio is a nicety: without it (no PulseAudio after all) the stream goes on silent. */
@@ -368,6 +368,7 @@ class Viewer {
       t: 'stats',
       fps: this.lastPipelineStats.fps,
       encodeMs: this.lastPipelineStats.encodeMs,
+      pipelineMs: this.lastPipelineStats.pipelineMs,
       targetBitrate: this.kbps * 1000,
       sentBitrate,
       rttMs: feedback.rttMs,

@@ -1,7 +1,7 @@
 // Audio: a real PulseAudio server with a null sink, a tone played into it, the streamer
 // capturing the sink's monitor as Opus, and Chromium receiving and playing it.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchChromium } from '@floe/testbed';
 import { buildWeb } from '@floe/web/build';
@@ -10,6 +10,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { audioSource, loadStreamerConfig } from '../src/config.ts';
 import { bareDesktop } from '../src/desktop.ts';
+import { type SoundServer, startSoundServer } from '../src/sound-server.ts';
 import { type Streamer, startStreamer } from '../src/streamer.ts';
 
 describe('audio source detection', () => {
@@ -31,36 +32,21 @@ describe('audio source detection', () => {
 
 describe('audio from PulseAudio', () => {
   let dir: string;
-  let pulse: ChildProcess;
+  let sound: SoundServer;
   let tone: ChildProcess;
   let streamer: Streamer;
   let browser: Browser;
 
   beforeAll(async () => {
     dir = mkdtempSync(join('/tmp', 'floe-pulse-'));
-    const socket = join(dir, 'native');
-    const env = { ...process.env, HOME: dir, XDG_RUNTIME_DIR: dir, PULSE_SERVER: `unix:${socket}` };
-    pulse = spawn(
-      'pulseaudio',
-      [
-        '--daemonize=no',
-        '--exit-idle-time=-1',
-        '-n',
-        '--use-pid-file=no',
-        '--disable-shm=yes',
-        '--load=module-null-sink sink_name=floe',
-        `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
-      ],
-      { env, stdio: 'ignore' },
-    );
-    for (let i = 0; !existsSync(socket); i++) {
-      if (i > 200) throw new Error('PulseAudio did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const started = await startSoundServer(dir);
+    if (!started) throw new Error('PulseAudio did not start');
+    sound = started;
+    const env = { ...process.env, PULSE_SERVER: sound.server };
     // A 440 Hz tone into the sink, for as long as the test runs.
     tone = spawn(
       'pacat',
-      ['--raw', '--format=s16le', '--rate=48000', '--channels=1', '--device=floe'],
+      ['--raw', '--format=s16le', '--rate=48000', '--channels=1', `--device=${sound.sink}`],
       { env, stdio: ['pipe', 'ignore', 'ignore'] },
     );
     const second = Buffer.alloc(48_000 * 2);
@@ -77,7 +63,7 @@ describe('audio from PulseAudio', () => {
       FLOE_STREAMER_AUDIO: 'on',
       FLOE_STREAMER_FPS: '15',
       FLOE_STREAMER_WEB_DIR: webDir,
-      PULSE_SERVER: `unix:${socket}`,
+      PULSE_SERVER: sound.server,
     });
     streamer = await startStreamer(config, bareDesktop(640, 480), pino({ level: 'silent' }));
     browser = await launchChromium();
@@ -87,7 +73,7 @@ describe('audio from PulseAudio', () => {
     await browser?.close();
     await streamer?.close();
     tone?.kill('SIGKILL');
-    pulse?.kill('SIGKILL');
+    sound?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

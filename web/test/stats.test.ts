@@ -94,7 +94,8 @@ describe('stats', () => {
     const video = summarize(first, second);
     const streamer = {
       fps: 60,
-      encodeMs: 4,
+      encodeMs: 3,
+      pipelineMs: 4,
       targetBitrate: 8e6,
       sentBitrate: 7e6,
       rttMs: 11,

@@ -38,7 +38,8 @@ export function composeReport(
     latency: {
       measured: summarizeLatency(recentLatencies),
       estimatedMs: estimateLatency({
-        encodeMs: streamer?.encodeMs ?? null,
+        // capture, colour conversion and encode: everything the streamer adds before sending
+        encodeMs: streamer?.pipelineMs ?? streamer?.encodeMs ?? null,
         rttMs,
         jitterBufferMs: video.jitterBufferMs,
         decodeMs: video.decodeMs,
@@ -76,6 +77,7 @@ export function reportRows(report: StatsReport): [string, string][] {
     ['packet loss', r.lossPercent == null ? DASH : `${r.lossPercent.toFixed(2)} %`],
     ['decode', ms(r.decodeMs)],
     ['jitter buffer', ms(r.jitterBufferMs)],
+    ['capture → encoded (streamer)', ms(streamer?.pipelineMs)],
     ['encode (streamer)', ms(streamer?.encodeMs)],
     ['target bitrate', rate(streamer?.targetBitrate)],
     ['codec', r.codec ?? streamer?.codec ?? DASH],

@@ -1,0 +1,59 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface SoundServer {
+  /** PULSE_SERVER for the app and the streamer */
+  server: string;
+  /** the sink apps play into; its monitor is what the streamer captures */
+  sink: string;
+  process: ChildProcess;
+  stop(): void;
+}
+
+/**
+ * A session's own PulseAudio: a null sink and a socket in `dir`, no other clients, no
+ * hardware. Null when PulseAudio is not installed or does not come up: sound is optional.
+ */
+export async function startSoundServer(dir: string, timeoutMs = 3000): Promise<SoundServer | null> {
+  const socket = join(dir, 'pulse', 'native');
+  const child = spawn(
+    'pulseaudio',
+    [
+      '--daemonize=no',
+      '--exit-idle-time=-1',
+      '-n', // no default.pa: only what is loaded here
+      '--use-pid-file=no',
+      '--disable-shm=yes',
+      '--log-target=stderr',
+      '--log-level=error',
+      '--load=module-null-sink sink_name=floe',
+      `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
+    ],
+    // its cookie and runtime files go to `dir` rather than the user's home
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, HOME: dir, XDG_RUNTIME_DIR: dir },
+    },
+  );
+  let failed = false;
+  child.once('error', () => {
+    failed = true;
+  });
+  child.once('exit', () => {
+    failed = true;
+  });
+  for (const deadline = Date.now() + timeoutMs; !failed && Date.now() < deadline; ) {
+    if (existsSync(socket)) {
+      return {
+        server: `unix:${socket}`,
+        sink: 'floe',
+        process: child,
+        stop: () => child.kill('SIGTERM'),
+      };
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  child.kill('SIGKILL');
+  return null;
+}
