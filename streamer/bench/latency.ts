@@ -27,6 +27,7 @@ const HELP = `Glass-to-glass latency benchmark of the streamer (see docs/benchma
 
   --frames N     latency samples per configuration (600)
   --fps N        frames per second painted and encoded (60)
+  --repeat N     runs per configuration, pooled (3)
   --only LIST    run only configurations matching every comma-separated word,
                  e.g. "1080,H264,turn" or "bare"
   --json FILE    also write the results as JSON
@@ -37,6 +38,7 @@ const { values } = parseArgs({
   options: {
     frames: { type: 'string', default: '600' },
     fps: { type: 'string', default: '60' },
+    repeat: { type: 'string', default: '3' },
     only: { type: 'string', default: '' },
     json: { type: 'string' },
     help: { type: 'boolean' },
@@ -48,6 +50,7 @@ if (values.help) {
 }
 const FRAMES = Number(values.frames);
 const FPS = Number(values.fps);
+const REPEAT = Number(values.repeat);
 const WARMUP_FRAMES = 60;
 
 interface Case {
@@ -88,9 +91,15 @@ const results: Record<string, unknown>[] = [];
 try {
   for (const c of selected) {
     process.stderr.write(`${c.name}: `);
-    const result = await runCase(c);
+    // Each run starts every process anew, so the app's, the capture's and the display's
+    // 60 Hz clocks meet at a new phase; pooling runs averages over those phases.
+    const runs = [];
+    for (let i = 0; i < REPEAT; i++) runs.push(await runCase(c));
+    const result = summarize(c, runs);
     results.push(result);
-    process.stderr.write(`p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.fps} fps\n`);
+    process.stderr.write(
+      `p50 ${result.p50} ms (runs ${result.runP50s.join(', ')}), p99 ${result.p99} ms, ${result.fps} fps\n`,
+    );
   }
 } finally {
   await browser.close();
@@ -168,28 +177,47 @@ async function runCase(c: Case) {
       [startIndex, FRAMES] as const,
     );
     const stats = (await page.evaluate(() => window.__floe.stats())) as BrowserStats;
-    const sorted = [...measured].sort((a, b) => a - b);
-    const q = (p: number) =>
-      round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
-    return {
-      case: c.name,
-      samples: measured.length,
-      p50: q(0.5),
-      p90: q(0.9),
-      p99: q(0.99),
-      fps: round(measured.length / seconds),
-      decodedFps: round(stats.browser?.fps ?? Number.NaN),
-      encodeMs: round(stats.streamer?.encodeMs ?? Number.NaN),
-      pipelineMs: round(stats.streamer?.pipelineMs ?? Number.NaN),
-      rttMs: round(stats.browser?.rttMs ?? Number.NaN),
-      jitterBufferMs: round(stats.browser?.jitterBufferMs ?? Number.NaN),
-      decodeMs: round(stats.browser?.decodeMs ?? Number.NaN),
-      candidate: stats.browser?.candidateType ?? '?',
-      cpu,
-    };
+    return { measured, seconds, stats, cpu };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
   }
+}
+
+type Run = Awaited<ReturnType<typeof runCase>>;
+
+/** Percentiles over the pooled samples of all runs; the other figures are means of the runs. */
+function summarize(c: Case, runs: Run[]) {
+  const sorted = runs.flatMap((r) => r.measured).sort((a, b) => a - b);
+  const q = (p: number) =>
+    round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
+  const mean = (pick: (r: Run) => number | undefined) =>
+    round(runs.reduce((sum, r) => sum + (pick(r) ?? Number.NaN), 0) / runs.length);
+  const cpu = Object.fromEntries(
+    Object.keys(runs[0]!.cpu).map((k) => [
+      k,
+      Math.round(runs.reduce((sum, r) => sum + r.cpu[k as keyof Run['cpu']], 0) / runs.length),
+    ]),
+  );
+  return {
+    case: c.name,
+    runs: runs.length,
+    samples: sorted.length,
+    p50: q(0.5),
+    p90: q(0.9),
+    p99: q(0.99),
+    runP50s: runs.map((r) =>
+      round([...r.measured].sort((a, b) => a - b)[Math.floor(r.measured.length / 2)]),
+    ),
+    fps: mean((r) => r.measured.length / r.seconds),
+    decodedFps: mean((r) => r.stats.browser?.fps),
+    pipelineMs: mean((r) => r.stats.streamer?.pipelineMs),
+    encodeMs: mean((r) => r.stats.streamer?.encodeMs),
+    rttMs: mean((r) => r.stats.browser?.rttMs),
+    jitterBufferMs: mean((r) => r.stats.browser?.jitterBufferMs),
+    decodeMs: mean((r) => r.stats.browser?.decodeMs),
+    candidate: runs[0]!.stats.browser?.candidateType ?? '?',
+    cpu,
+  };
 }
 
 interface BrowserStats {
@@ -286,11 +314,11 @@ function printTable(rows: Record<string, unknown>[]) {
   const cpuText = (c: Record<string, number>) =>
     `${c.machine}% (streamer ${c.streamer}, gst ${c.pipeline}, X ${c.xserver}, app ${c.app}, chromium ${c.chromium}, turn ${c.coturn})`;
   console.log(
-    '| case | p50 ms | p90 ms | p99 ms | fps shown | fps decoded | capture→encoded ms | encode ms | RTT ms | jitter buffer ms | decode ms | CPU, machine (per part, % of a core) |',
+    '| case | p50 ms (per run) | p90 ms | p99 ms | fps shown | fps decoded | capture→encoded ms | encode ms | RTT ms | jitter buffer ms | decode ms | CPU, machine (per part, % of a core) |',
   );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows)
     console.log(
-      `| ${r.case} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.fps} | ${r.decodedFps} | ${r.pipelineMs} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${cpuText(r.cpu as Record<string, number>)} |`,
+      `| ${r.case} | ${r.p50} (${(r.runP50s as number[]).join(', ')}) | ${r.p90} | ${r.p99} | ${r.fps} | ${r.decodedFps} | ${r.pipelineMs} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${cpuText(r.cpu as Record<string, number>)} |`,
     );
 }
