@@ -84,7 +84,7 @@ const selected = cases.filter((c) => wanted.every((w) => c.name.includes(w)));
 const log = pino({ level: 'warn' });
 const work = mkdtempSync(join(tmpdir(), 'floe-bench-'));
 const { dir: webDir } = await buildWeb({ outDir: join(work, 'web') });
-const turn = await startCoturn();
+const turn = await startCoturn({ relayPorts: 512 });
 const browser = await launchChromium(process.env.BENCH_CHROMIUM_ARGS?.split(' ').filter(Boolean));
 const results: Record<string, unknown>[] = [];
 
@@ -94,7 +94,17 @@ try {
     // Each run starts every process anew, so the app's, the capture's and the display's
     // 60 Hz clocks meet at a new phase; pooling runs averages over those phases.
     const runs = [];
-    for (let i = 0; i < REPEAT; i++) runs.push(await runCase(c));
+    for (let i = 0; i < REPEAT; i++) {
+      try {
+        runs.push(await runCase(c));
+      } catch (error) {
+        process.stderr.write(`(a run failed: ${(error as Error).message.split('\n')[0]}) `);
+      }
+    }
+    if (runs.length === 0) {
+      process.stderr.write('no run completed\n');
+      continue;
+    }
     const result = summarize(c, runs);
     results.push(result);
     process.stderr.write(

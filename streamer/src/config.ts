@@ -35,6 +35,8 @@ const ConfigSchema = z
     FLOE_TURN_URLS: z.string().default('').transform(list),
     FLOE_TURN_SECRET: z.string().optional(),
     FLOE_TURN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+    /** How often each TURN server is probed with a real allocation; 0 offers them unprobed. */
+    FLOE_TURN_HEALTH_INTERVAL_MS: z.coerce.number().int().min(0).default(15_000),
     /** Names this streamer in TURN usernames and logs. */
     FLOE_SESSION_ID: z
       .string()

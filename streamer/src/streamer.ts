@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { mintTurnCredentials } from '@floe/turn';
+import { mintTurnCredentials, TurnFleet } from '@floe/turn';
 import { serve } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
@@ -48,6 +48,7 @@ export async function startStreamer(
   log: Logger,
 ): Promise<Streamer> {
   const metrics = createStreamerMetrics();
+  const turn = turnOffer(config, log);
   let viewer: Viewer | null = null;
   let lastInputAt: number | null = null;
   const markInput = () => {
@@ -117,6 +118,7 @@ export async function startStreamer(
     metrics.connections.inc({ outcome: 'accepted' });
     const current = new Viewer(ws, {
       config,
+      iceServers: turn.iceServers,
       desktop,
       log,
       metrics,
@@ -138,6 +140,7 @@ export async function startStreamer(
     lastInputAt: () => lastInputAt,
     async close() {
       clearInterval(heartbeat);
+      await turn.stop();
       await viewer?.end(
         'negotiation_failed',
         'the streamer is shutting down',
@@ -157,18 +160,49 @@ function sendSignal(ws: WebSocket, message: ServerSignal) {
   if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
 }
 
-function iceServersFor(config: StreamerConfig): IceServer[] {
-  if (config.FLOE_TURN_URLS.length === 0 || !config.FLOE_TURN_SECRET) return [];
-  const { username, credential } = mintTurnCredentials({
-    secret: config.FLOE_TURN_SECRET,
-    sessionId: config.FLOE_SESSION_ID,
-    ttlSeconds: config.FLOE_TURN_TTL_SECONDS,
-  });
-  return [{ urls: config.FLOE_TURN_URLS, username, credential }];
+/**
+ * The TURN servers to offer, with credentials minted for this viewer. With health checks on,
+ * only servers whose last probes made a real allocation are offered (all of them until the
+ * first round of probes has finished).
+ */
+function turnOffer(
+  config: StreamerConfig,
+  log: Logger,
+): { iceServers(): IceServer[]; stop(): Promise<void> } {
+  const secret = config.FLOE_TURN_SECRET;
+  if (config.FLOE_TURN_URLS.length === 0 || !secret)
+    return { iceServers: () => [], stop: async () => {} };
+  const fleet =
+    config.FLOE_TURN_HEALTH_INTERVAL_MS > 0
+      ? new TurnFleet({
+          servers: config.FLOE_TURN_URLS.map((url) => ({ url })),
+          secret,
+          intervalMs: config.FLOE_TURN_HEALTH_INTERVAL_MS,
+          probeSessionId: `${config.FLOE_SESSION_ID}-probe`,
+          onChange: (h) =>
+            log.info({ turn: h.url, healthy: h.healthy, error: h.lastError }, 'TURN server health'),
+        })
+      : null;
+  fleet?.start();
+  return {
+    iceServers() {
+      const probed = fleet?.status().some((h) => h.probedAt !== undefined);
+      const urls = fleet && probed ? fleet.choose().map((h) => h.url) : config.FLOE_TURN_URLS;
+      if (urls.length === 0) return [];
+      const { username, credential } = mintTurnCredentials({
+        secret,
+        sessionId: config.FLOE_SESSION_ID,
+        ttlSeconds: config.FLOE_TURN_TTL_SECONDS,
+      });
+      return [{ urls, username, credential }];
+    },
+    stop: async () => fleet?.stop(),
+  };
 }
 
 interface ViewerContext {
   config: StreamerConfig;
+  iceServers: () => IceServer[];
   desktop: Desktop;
   log: Logger;
   metrics: StreamerMetrics;
@@ -208,7 +242,7 @@ class Viewer {
     sendSignal(ws, {
       type: 'welcome',
       protocolVersion: PROTOCOL_VERSION,
-      iceServers: iceServersFor(ctx.config),
+      iceServers: ctx.iceServers(),
       codecs: ctx.config.FLOE_STREAMER_CODECS,
       display: ctx.desktop.size(),
       resizable: ctx.desktop.resizable,
@@ -258,7 +292,7 @@ class Viewer {
     this.peer = createViewerPeer({
       codec,
       audio: pulse !== null,
-      iceServers: iceServersFor(config),
+      iceServers: this.ctx.iceServers(),
       // werift gathers while answering; candidates must not reach the browser before the answer
       onLocalCandidate: (candidate) => {
         if (early) early.push(candidate);

@@ -421,7 +421,12 @@ describe('TURN refuses credentials it did not issue or that expired', () => {
     async () => {
       // Same server and page, but the streamer signs credentials with the wrong secret.
       const forged = await startStreamer(
-        config(0, { FLOE_TURN_SECRET: 'not-the-fleet-secret', FLOE_STREAMER_FPS: '10' }),
+        config(0, {
+          FLOE_TURN_SECRET: 'not-the-fleet-secret',
+          // offered anyway: the point is that coturn refuses what the browser presents
+          FLOE_TURN_HEALTH_INTERVAL_MS: '0',
+          FLOE_STREAMER_FPS: '10',
+        }),
         bareDesktop(320, 240),
         log,
       );

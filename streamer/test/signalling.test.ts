@@ -1,6 +1,8 @@
 // The streamer's signalling server and operations endpoints, on the bare source (no X).
+
+import type {} from '@floe/testbed/vitest-setup';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadStreamerConfig } from '../src/config.ts';
 import { bareDesktop } from '../src/desktop.ts';
@@ -61,6 +63,23 @@ describe('signalling', () => {
     expect(server?.username).toMatch(/^\d+:sess-1$/);
     expect(Number(server?.username?.split(':')[0])).toBeGreaterThan(Date.now() / 1000);
     client.ws.close();
+  });
+
+  it('offers only TURN servers that answer a real allocation', async () => {
+    const { turn } = inject('testbed');
+    const dead = 'turn:127.0.0.1:9?transport=udp'; // discard port: nothing answers
+    const streamer = await start({
+      FLOE_TURN_URLS: `${dead},${turn.url}`,
+      FLOE_TURN_SECRET: turn.secret,
+      FLOE_TURN_HEALTH_INTERVAL_MS: '200',
+    });
+    const offered = async () => {
+      const client = connect(streamer);
+      const welcome = await client.next('welcome');
+      client.ws.close();
+      return welcome.type === 'welcome' ? welcome.iceServers.flatMap((s) => s.urls) : [];
+    };
+    await expect.poll(offered, { timeout: 15_000 }).toEqual([turn.url]);
   });
 
   it('works under a proxy prefix, and nothing else upgrades', async () => {

@@ -25,13 +25,16 @@ export function turnserverPath(): string {
 }
 
 export async function startCoturn(
-  opts: { secret?: string; detached?: boolean } = {},
+  opts: { secret?: string; detached?: boolean; relayPorts?: number } = {},
 ): Promise<Coturn> {
   const dir = mkdtempSync(join(tmpdir(), 'floe-coturn-'));
   const port = await freePort();
   const secret = opts.secret ?? randomBytes(24).toString('base64url');
   const realm = 'floe.test';
-  const relayBase = 49_152 + Math.floor(Math.random() * 1_000) * 16;
+  // Each browser connection holds a relay port until its allocation expires (10 min), so a
+  // benchmark that connects many times needs more than the tests' 16.
+  const relayPorts = opts.relayPorts ?? 16;
+  const relayBase = 49_152 + Math.floor(Math.random() * (16_000 / relayPorts - 1)) * relayPorts;
   // The testbed's relay may reach loopback peers; production configuration (turn/) denies
   // private ranges instead.
   const config = [
@@ -39,7 +42,7 @@ export async function startCoturn(
     `listening-port=${port}`,
     'relay-ip=127.0.0.1',
     `min-port=${relayBase}`,
-    `max-port=${relayBase + 15}`,
+    `max-port=${relayBase + relayPorts - 1}`,
     'use-auth-secret',
     `static-auth-secret=${secret}`,
     `realm=${realm}`,
