@@ -49,6 +49,7 @@ describe('signalling', () => {
       FLOE_TURN_SECRET: 'shh',
       FLOE_SESSION_ID: 'sess-1',
       FLOE_STREAMER_CODECS: 'VP8,H264',
+      FLOE_TURN_HEALTH_INTERVAL_MS: '0', // nothing listens there; offer it unprobed
     });
     const client = connect(streamer);
     const welcome = await client.next('welcome');
