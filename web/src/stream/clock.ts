@@ -18,8 +18,8 @@ export interface ClockSample {
  * streamer clock − our clock, in ms, or null without samples. Taken from the quickest round
  * trip: the less time a probe spent in queues, the less its midpoint can be off (at most
  * half that round trip, if all of it was one way). When zero is within that error the clocks
- * are taken to agree: the data channel's two directions can differ by a hundred ms (werift
- * batches what it sends), and a skewed guess would distort every sample on one machine.
+ * are taken to agree: the data channel's two directions can differ by a hundred ms (seen with
+ * werift's sender on loopback), and a skewed guess would distort every sample on one machine.
  */
 export function clockOffset(samples: readonly ClockSample[]): number | null {
   let best: ClockSample | null = null;
