@@ -14,7 +14,7 @@ import { audioSource, type StreamerConfig } from './config.ts';
 import type { Desktop } from './desktop.ts';
 import { createStreamerMetrics, type StreamerMetrics } from './metrics.ts';
 import { createViewerPeer, type ViewerPeer } from './peer.ts';
-import { type Pipeline, startPipeline } from './pipeline.ts';
+import { detectEncoders, type Pipeline, startPipeline } from './pipeline.ts';
 import {
   CLOSE_CODES,
   type IceCandidate,
@@ -56,6 +56,15 @@ export async function startStreamer(
     metrics.lastInput.set(lastInputAt / 1000);
   };
   desktop.onClipboard((text) => viewer?.peer?.send({ t: 'clipboard', text }));
+  // What this machine's GStreamer can encode with; NVENC shows up only on NVIDIA nodes.
+  let encoders: Record<string, boolean> | null = null;
+  detectEncoders(config.FLOE_STREAMER_PYTHON).then(
+    (found) => {
+      encoders = found;
+      log.info({ encoders }, 'encoders found');
+    },
+    (error: Error) => log.error({ err: error.message }, 'GStreamer cannot start'),
+  );
 
   const app = new Hono();
   app.get('/healthz', (c) =>
@@ -63,6 +72,7 @@ export async function startStreamer(
       status: 'ok',
       viewers: viewer ? 1 : 0,
       display: desktop.size(),
+      encoders,
       lastInputAt: lastInputAt && new Date(lastInputAt).toISOString(),
     }),
   );

@@ -102,9 +102,12 @@ describe('signalling', () => {
       expect(error).toMatchObject({ code: 'bad_message' });
       expect(await client.closed).toBe(CLOSE_CODES.badMessage);
     }
-    // the server is still fine
-    const res = await fetch(new URL('healthz', streamer.url));
-    expect(await res.json()).toMatchObject({ status: 'ok', viewers: 0 });
+    // the server is still fine, and says what it can encode with
+    const health = async () => (await fetch(new URL('healthz', streamer.url))).json();
+    expect(await health()).toMatchObject({ status: 'ok', viewers: 0 });
+    await expect
+      .poll(async () => (await health()).encoders, { timeout: 10_000 })
+      .toMatchObject({ x264enc: true, vp8enc: true });
   });
 
   it('refuses an offer without a codec it can send', async () => {

@@ -1,2 +1,1 @@
 export { type BuildOptions, type BuildResult, buildWeb, defaultOutDir } from '../build.ts';
-export { streamClientDir } from './paths.ts';
