@@ -17,7 +17,7 @@ if [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] |
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-session="xserver-xorg-core xserver-xorg-video-dummy xvfb matchbox-window-manager x11-apps xterm
+session="xserver-xorg-core xserver-xorg-video-dummy xvfb matchbox-window-manager x11-apps xterm xfonts-base
   python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
   gstreamer1.0-plugins-bad gstreamer1.0-x gstreamer1.0-pulseaudio pulseaudio"
