@@ -83,11 +83,14 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       video: [new RTCRtpHeaderExtensionParameters({ id: 5, uri: PLAYOUT_DELAY_URI })],
       audio: [],
     },
-    iceServers: options.iceServers.map((s) => ({
-      urls: Array.isArray(s.urls) ? s.urls[0]! : s.urls,
-      username: s.username,
-      credential: s.credential,
-    })),
+    // werift takes one URL per server entry
+    iceServers: options.iceServers.flatMap((s) =>
+      (Array.isArray(s.urls) ? s.urls : [s.urls]).map((urls) => ({
+        urls,
+        username: s.username,
+        credential: s.credential,
+      })),
+    ),
   });
   let track = new MediaStreamTrack({ kind: 'video' });
   const audioTrack = new MediaStreamTrack({ kind: 'audio' });
