@@ -8,21 +8,28 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from 'pino';
 import type { Db } from './db/connect.ts';
-import { type AppEnv, authenticate, resolveTenant } from './http/auth.ts';
+import { type AppEnv, authenticate, fenceGateways, resolveTenant } from './http/auth.ts';
 import { ApiError } from './http/errors.ts';
+import type { GatewayTokenVerifier } from './http/gateway-token.ts';
 import { Lookups } from './lookups.ts';
 import type { Metrics } from './metrics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { appRoutes } from './routes/apps.ts';
 import { clusterRoutes } from './routes/clusters.ts';
 import { sqlState } from './routes/db-errors.ts';
+import { gatewayRoutes } from './routes/gateway.ts';
+import { identityProviderRoutes } from './routes/identity-provider.ts';
+import { meRoutes } from './routes/me.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { userRoutes } from './routes/users.ts';
+import type { SecretBox } from './secrets.ts';
 import type { Supervisor } from './sessions/supervisor.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+
+const neverAborted = new AbortController().signal;
 
 // SQLSTATEs of text PostgreSQL refuses: invalid byte sequence, untranslatable character
 const UNSTORABLE_TEXT = ['22021', '22P05'];
@@ -33,6 +40,12 @@ export interface ApiDeps {
   metrics: Metrics;
   log: Logger;
   adminToken?: string;
+  /** seals and opens secrets at rest (identity providers' client secrets) */
+  secrets: SecretBox;
+  /** verifies the gateways' identity tokens; null: only API keys are accepted */
+  gatewayTokens?: GatewayTokenVerifier | null;
+  /** aborted at shutdown: long-lived responses (progress streams) end */
+  shutdown?: AbortSignal;
   /** how long configuration reads are cached (see Lookups) */
   lookupTtlMs?: number;
 }
@@ -119,7 +132,16 @@ export function createApi(deps: ApiDeps) {
     c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
   );
 
-  app.use('/v1/*', authenticate(lookups, deps.adminToken));
+  app.use(
+    '/v1/*',
+    authenticate({
+      db,
+      lookups,
+      adminToken: deps.adminToken,
+      gatewayTokens: deps.gatewayTokens ?? null,
+    }),
+  );
+  app.use('/v1/*', fenceGateways());
   app.use('/v1/*', async (c, next) => {
     await next();
     // any change to configuration (not a session's launch or stop) refreshes the lookups
@@ -133,20 +155,27 @@ export function createApi(deps: ApiDeps) {
   app.route('/', apiKeyRoutes(db, lookups));
   app.route('/', appRoutes(db, lookups));
   app.route('/', clusterRoutes(db));
-  app.route('/', sessionRoutes({ ...deps, lookups }));
+  app.route('/', identityProviderRoutes(db, deps.secrets));
+  app.route('/', sessionRoutes({ ...deps, lookups, shutdown: deps.shutdown ?? neverAborted }));
   app.route('/', usageRoutes(db));
+  app.route('/', gatewayRoutes(db, lookups, deps.secrets));
+  app.route('/', meRoutes(lookups));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',
-    description: 'an API key, e.g. floe_…',
+    description:
+      'an API key (floe_…), or a gateway’s identity token (an ES256 JWT for audience ' +
+      'floe-control) naming the signed-in user',
   });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
       title: 'Floe control plane',
       version: '0.1.0',
-      description: 'Tenants, users, API keys, apps, clusters, sessions and usage.',
+      description:
+        'Tenants, users, API keys, identity providers, apps, clusters, sessions and usage; ' +
+        'and what the regional gateways read (/v1/gateway/*).',
     },
   });
   mountDocs(app);

@@ -1,38 +1,64 @@
 import { z } from 'zod';
+import { parseSecretKey } from './secrets.ts';
 
-const ConfigSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
-  HOST: z.string().default('127.0.0.1'),
-  DATABASE_URL: z.url().optional(),
-  FLOE_DATA_DIR: z.string().default('.floe'),
-  FLOE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  FLOE_REGION: z.string().default('local'),
-  FLOE_LOCAL_MAX_SESSIONS: z.coerce.number().int().positive().default(16),
-  // GPUs the local runner offers, e.g. "l4:1,a100:2" on a workstation with GPUs
-  FLOE_LOCAL_GPUS: z
-    .string()
-    .regex(/^([a-z0-9-]+:\d+)?(,[a-z0-9-]+:\d+)*$/, 'a list like "l4:1,a100:2"')
-    .default('')
-    .transform((s) =>
-      s
-        .split(',')
-        .filter(Boolean)
-        .map((pair) => {
-          const [sku, count] = pair.split(':');
-          return { sku: sku as string, count: Number(count) };
-        }),
-    ),
-  // how often sessions past their app's maxLifetimeSeconds are looked for
-  FLOE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
-  // on: the local runner gives each session an X display and a streamer (the endpoint);
-  // off: it runs the app's command alone (no display), which tests of the lifecycle use
-  FLOE_LOCAL_STREAMING: z.enum(['on', 'off']).default('on'),
-  // TURN servers the sessions' streamers offer browsers, and the secret their credentials use
-  FLOE_TURN_URLS: z.string().default(''),
-  FLOE_TURN_SECRET: z.string().optional(),
-  FLOE_DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-});
+const ConfigSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+    HOST: z.string().default('127.0.0.1'),
+    DATABASE_URL: z.url().optional(),
+    FLOE_DATA_DIR: z.string().default('.floe'),
+    FLOE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    FLOE_REGION: z.string().default('local'),
+    FLOE_LOCAL_MAX_SESSIONS: z.coerce.number().int().positive().default(16),
+    // GPUs the local runner offers, e.g. "l4:1,a100:2" on a workstation with GPUs
+    FLOE_LOCAL_GPUS: z
+      .string()
+      .regex(/^([a-z0-9-]+:\d+)?(,[a-z0-9-]+:\d+)*$/, 'a list like "l4:1,a100:2"')
+      .default('')
+      .transform((s) =>
+        s
+          .split(',')
+          .filter(Boolean)
+          .map((pair) => {
+            const [sku, count] = pair.split(':');
+            return { sku: sku as string, count: Number(count) };
+          }),
+      ),
+    // how often sessions past their app's maxLifetimeSeconds are looked for
+    FLOE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
+    // on: the local runner gives each session an X display and a streamer (the endpoint);
+    // off: it runs the app's command alone (no display), which tests of the lifecycle use
+    FLOE_LOCAL_STREAMING: z.enum(['on', 'off']).default('on'),
+    // TURN servers the sessions' streamers offer browsers, and the secret their credentials use
+    FLOE_TURN_URLS: z.string().default(''),
+    FLOE_TURN_SECRET: z.string().optional(),
+    FLOE_DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+    // encrypts secrets at rest (identity providers' client secrets): 32 bytes, base64; when
+    // unset, one is generated at first start into $FLOE_DATA_DIR/secret.key (mode 0600)
+    FLOE_SECRET_KEY: z
+      .string()
+      .refine(
+        (s) => parseSecretKey(s) !== null,
+        'must be 32 bytes in base64 (openssl rand -base64 32)',
+      )
+      .optional(),
+    // the gateways' identity tokens (ES256 JWTs, audience floe-control) are verified against
+    // this JWKS and issuer; without them only API keys are accepted
+    FLOE_GATEWAY_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    FLOE_GATEWAY_ISSUER: z.string().min(1).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (Boolean(c.FLOE_GATEWAY_JWKS_URL) !== Boolean(c.FLOE_GATEWAY_ISSUER)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.FLOE_GATEWAY_JWKS_URL ? 'FLOE_GATEWAY_ISSUER' : 'FLOE_GATEWAY_JWKS_URL'],
+        message: 'FLOE_GATEWAY_JWKS_URL and FLOE_GATEWAY_ISSUER are set together',
+      });
+    }
+  });
 
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -10,7 +10,9 @@ import { type Database, openDatabase } from './db/connect.ts';
 import { apiKeys, clusters, sessionIsActive, sessions } from './db/schema.ts';
 import { LocalDriver } from './drivers/local.ts';
 import { newToken } from './http/auth.ts';
+import { gatewayTokenVerifier } from './http/gateway-token.ts';
 import { createMetrics } from './metrics.ts';
+import { loadSecretKey, SecretBox } from './secrets.ts';
 import { Supervisor } from './sessions/supervisor.ts';
 
 export interface ControlPlane {
@@ -20,6 +22,8 @@ export interface ControlPlane {
   /** the platform-admin token generated at first start (null if one existed or was given) */
   bootstrapToken: string | null;
   localClusterId: string;
+  /** ends long-lived responses (progress streams), so that the server can close */
+  endStreams(): void;
   close(opts?: { terminateSessions?: boolean }): Promise<void>;
 }
 
@@ -35,6 +39,9 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
     poolSize: config.FLOE_DB_POOL_SIZE,
   });
   const { db } = database;
+  const secrets = new SecretBox(
+    loadSecretKey({ secretKey: config.FLOE_SECRET_KEY, dataDir: config.FLOE_DATA_DIR, log }),
+  );
   const metrics = createMetrics(async () => {
     const rows = await db
       .select({ state: sessions.state, n: sql<number>`count(*)::int` })
@@ -113,14 +120,34 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
   }, config.FLOE_SWEEP_INTERVAL_MS);
   sweep.unref();
 
-  const api = createApi({ db, supervisor, metrics, log, adminToken: config.FLOE_ADMIN_TOKEN });
+  const gatewayTokens =
+    config.FLOE_GATEWAY_JWKS_URL && config.FLOE_GATEWAY_ISSUER
+      ? gatewayTokenVerifier({
+          jwksUrl: config.FLOE_GATEWAY_JWKS_URL,
+          issuer: config.FLOE_GATEWAY_ISSUER,
+          onUnavailable: (err) => log.error({ err }, 'the gateways’ JWKS cannot be read'),
+        })
+      : null;
+  const streams = new AbortController();
+  const api = createApi({
+    db,
+    supervisor,
+    metrics,
+    log,
+    adminToken: config.FLOE_ADMIN_TOKEN,
+    secrets,
+    gatewayTokens,
+    shutdown: streams.signal,
+  });
   return {
     database,
     api,
     supervisor,
     bootstrapToken,
     localClusterId,
+    endStreams: () => streams.abort(),
     async close(opts = {}) {
+      streams.abort();
       clearInterval(sweep);
       await supervisor.close({ terminate: opts.terminateSessions });
       await database.close();
@@ -134,7 +161,11 @@ export function listen(cp: ControlPlane, host: string, port: number) {
     const server = serve({ fetch: cp.api.fetch, hostname: host, port }, (info) =>
       resolve({
         port: info.port,
-        close: () => new Promise<void>((r) => server.close(() => r())),
+        close: () =>
+          new Promise<void>((r) => {
+            cp.endStreams();
+            server.close(() => r());
+          }),
       }),
     );
   });

@@ -1,6 +1,14 @@
 import { and, eq, isNull, or, sql } from 'drizzle-orm';
 import type { Db } from './db/connect.ts';
-import { apiKeys, apps, clusters, tenants, users } from './db/schema.ts';
+import {
+  apiKeys,
+  apps,
+  clusters,
+  identityProviders,
+  tenantHostnames,
+  tenants,
+  users,
+} from './db/schema.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (s: string) => UUID.test(s);
@@ -88,6 +96,30 @@ export class Lookups {
           ),
         )
         .limit(1);
+      return row;
+    });
+  }
+
+  /** The live tenant a host name selects at the gateway. */
+  tenantByHostname(hostname: string) {
+    return this.cached(`host:${hostname}`, async () => {
+      const [row] = await this.db
+        .select({ tenant: tenants })
+        .from(tenantHostnames)
+        .innerJoin(tenants, eq(tenants.id, tenantHostnames.tenantId))
+        .where(and(eq(tenantHostnames.hostname, hostname), isNull(tenants.deletedAt)))
+        .limit(1);
+      return row?.tenant;
+    });
+  }
+
+  /** The tenant's identity provider (client secret still sealed), if it has one. */
+  identityProvider(tenantId: string) {
+    return this.cached(`idp:${tenantId}`, async () => {
+      const [row] = await this.db
+        .select()
+        .from(identityProviders)
+        .where(eq(identityProviders.tenantId, tenantId));
       return row;
     });
   }

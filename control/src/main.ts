@@ -21,6 +21,15 @@ Runs the Floe control plane. Configuration comes from the environment:
   FLOE_TURN_URLS           TURN servers the streamers offer browsers, comma-separated
   FLOE_TURN_SECRET         their shared secret (coturn's static-auth-secret)
   FLOE_DB_POOL_SIZE        PostgreSQL connections (default 10)
+  FLOE_SECRET_KEY          32 bytes in base64 (openssl rand -base64 32) that encrypt secrets
+                           at rest (identity providers' client secrets, AES-256-GCM); when
+                           unset, one is generated at first start into
+                           $FLOE_DATA_DIR/secret.key (mode 0600). Keep it; replicas sharing a
+                           database must all be given the same key
+  FLOE_GATEWAY_JWKS_URL    JWKS of the regional gateways: a bearer token that is a JWT is
+                           verified against it (ES256, audience floe-control, at most 5 min
+                           old) and acts as the user it names; unset: API keys only
+  FLOE_GATEWAY_ISSUER      the issuer ("iss") those tokens must carry; set with the above
   LOG_LEVEL                fatal|error|warn|info|debug|trace|silent (default info)
 `;
 

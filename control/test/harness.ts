@@ -142,3 +142,61 @@ export function processesOf(sessionId: string): number[] {
     .map((p) => Number(p.split('/')[2]))
     .filter(isAlive);
 }
+
+export interface ServerSentEvent {
+  event: string;
+  data: string;
+}
+
+/**
+ * Opens a server-sent event stream (real HTTP) and reads it event by event; comment lines
+ * (heartbeats) are collected in `comments`. `next` resolves null when the stream ends.
+ */
+export async function openEventStream(url: string, token: string) {
+  const aborter = new AbortController();
+  const res = await fetch(url, {
+    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
+    signal: aborter.signal,
+  });
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  const comments: string[] = [];
+  let buffer = '';
+  let done = false;
+  async function next(ms = 15_000): Promise<ServerSentEvent | null> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const end = buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const lines = block.split('\n');
+        comments.push(...lines.filter((l) => l.startsWith(':')));
+        const field = (name: string) =>
+          lines.filter((l) => l.startsWith(`${name}: `)).map((l) => l.slice(name.length + 2));
+        if (field('data').length === 0) continue;
+        return { event: field('event')[0] ?? 'message', data: field('data').join('\n') };
+      }
+      if (done) return null;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('no event in time');
+      let timer: NodeJS.Timeout | undefined;
+      const chunk = await Promise.race([
+        reader.read(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('no event in time')), left);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      if (chunk.done) done = true;
+      else buffer += decoder.decode(chunk.value, { stream: true });
+    }
+  }
+  return {
+    status: res.status,
+    headers: res.headers,
+    comments,
+    next,
+    /** the client goes away */
+    close: () => aborter.abort(),
+  };
+}

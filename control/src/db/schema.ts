@@ -46,6 +46,8 @@ export const users = pgTable(
       .references(() => tenants.id),
     email: text('email').notNull(),
     role: text('role', { enum: ['tenant-admin', 'member'] }).notNull(),
+    // the display name the identity provider last gave (gateway identity tokens)
+    name: text('name'),
     maxSessions: integer('max_sessions'),
     maxGpus: integer('max_gpus'),
     ...timestamps,
@@ -58,15 +60,18 @@ export const users = pgTable(
   ],
 );
 
+/** `gateway`: a regional gateway, which may call /v1/gateway/* only */
+export const API_KEY_ROLES = ['platform-admin', 'tenant-admin', 'member', 'gateway'] as const;
+
 export const apiKeys = pgTable(
   'api_keys',
   {
     id: uuid('id').primaryKey(),
-    // null for platform-admin keys, which belong to no tenant
+    // null for platform-admin and gateway keys, which belong to no tenant
     tenantId: uuid('tenant_id').references(() => tenants.id),
     userId: uuid('user_id').references(() => users.id),
     name: text('name').notNull(),
-    role: text('role', { enum: ['platform-admin', 'tenant-admin', 'member'] }).notNull(),
+    role: text('role', { enum: API_KEY_ROLES }).notNull(),
     prefix: text('prefix').notNull(),
     secretHash: text('secret_hash').notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
@@ -77,6 +82,36 @@ export const apiKeys = pgTable(
     uniqueIndex('api_keys_secret_hash').on(t.secretHash),
     index('api_keys_tenant').on(t.tenantId),
   ],
+);
+
+/**
+ * A tenant's own OpenID Provider, which the gateway signs its users in with. The client
+ * secret is sealed with AES-256-GCM under FLOE_SECRET_KEY (src/secrets.ts) and only the
+ * gateway ever reads it back; null for a public client.
+ */
+export const identityProviders = pgTable('identity_providers', {
+  tenantId: uuid('tenant_id')
+    .primaryKey()
+    .references(() => tenants.id),
+  issuer: text('issuer').notNull(),
+  clientId: text('client_id').notNull(),
+  clientSecretSealed: text('client_secret_sealed'),
+  rolesClaim: text('roles_claim').notNull(),
+  adminRoles: text('admin_roles').array().notNull(),
+  ...timestamps,
+});
+
+/** Host names that select a tenant at the gateway; one tenant per name. */
+export const tenantHostnames = pgTable(
+  'tenant_hostnames',
+  {
+    hostname: text('hostname').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    createdAt: timestamps.createdAt,
+  },
+  (t) => [index('tenant_hostnames_tenant').on(t.tenantId)],
 );
 
 export type EnvVars = Record<string, string>;

@@ -1,13 +1,17 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import type { tenants } from '../db/schema.ts';
+import type { Db } from '../db/connect.ts';
+import type { API_KEY_ROLES, tenants } from '../db/schema.ts';
 import type { Lookups } from '../lookups.ts';
+import { JitRefused, provisionUser } from '../users/jit.ts';
 import { ApiError, forbidden, notFound } from './errors.ts';
+import { type GatewayTokenVerifier, looksLikeJwt } from './gateway-token.ts';
 
-export type Role = 'platform-admin' | 'tenant-admin' | 'member';
+/** `gateway`: a regional gateway's API key, for /v1/gateway/* only */
+export type Role = (typeof API_KEY_ROLES)[number];
 
 export interface Principal {
-  keyId: string | null; // null for FLOE_ADMIN_TOKEN
+  keyId: string | null; // null for FLOE_ADMIN_TOKEN and gateway identity tokens
   role: Role;
   tenantId: string | null;
   userId: string | null;
@@ -33,18 +37,46 @@ export function hashToken(token: string): string {
 const unauthorized = (message: string) =>
   new ApiError(401, 'unauthorized', message, {}, { 'WWW-Authenticate': 'Bearer' });
 
-export function authenticate(
-  lookups: Lookups,
-  adminToken: string | undefined,
-): MiddlewareHandler<AppEnv> {
+/**
+ * Who is calling: FLOE_ADMIN_TOKEN, a gateway identity token (a JWT, when the gateways'
+ * JWKS is configured: its user is found or created just in time), or an API key.
+ */
+export function authenticate(opts: {
+  db: Db;
+  lookups: Lookups;
+  adminToken: string | undefined;
+  gatewayTokens: GatewayTokenVerifier | null;
+}): MiddlewareHandler<AppEnv> {
+  const { db, lookups, adminToken, gatewayTokens } = opts;
   const adminHash = adminToken ? Buffer.from(hashToken(adminToken), 'hex') : null;
   return async (c, next) => {
     const header = c.req.header('authorization');
     const match = header?.match(/^Bearer\s+(\S+)$/i);
     if (!match) throw unauthorized('send an API key as "Authorization: Bearer <token>"');
-    const hash = hashToken(match[1] as string);
+    const token = match[1] as string;
+    const hash = hashToken(token);
     if (adminHash && timingSafeEqual(adminHash, Buffer.from(hash, 'hex'))) {
       c.set('principal', { keyId: null, role: 'platform-admin', tenantId: null, userId: null });
+      return next();
+    }
+    if (looksLikeJwt(token)) {
+      if (!gatewayTokens) {
+        throw unauthorized('identity tokens are not accepted here (no gateway is configured)');
+      }
+      const identity = await gatewayTokens(token);
+      const tenant = await lookups.tenant(identity.tenantId);
+      // by id only: a slug can never stand for a tenant here
+      if (!tenant || tenant.id !== identity.tenantId) {
+        throw unauthorized('identity token names an unknown tenant');
+      }
+      let userId: string;
+      try {
+        userId = await provisionUser(db, lookups, tenant.id, identity);
+      } catch (err) {
+        if (err instanceof JitRefused) throw unauthorized(err.message);
+        throw err;
+      }
+      c.set('principal', { keyId: null, role: identity.role, tenantId: tenant.id, userId });
       return next();
     }
     const key = await lookups.apiKey(hash);
@@ -58,6 +90,22 @@ export function authenticate(
       tenantId: key.tenantId,
       userId: key.userId,
     });
+    return next();
+  };
+}
+
+/**
+ * Gateway keys reach the gateway's own routes (/v1/gateway/*) and /v1/me only: a stolen
+ * gateway key reads identity-provider configuration, never tenants' resources.
+ */
+export function fenceGateways(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (c.get('principal').role === 'gateway') {
+      const path = c.req.path;
+      if (!path.startsWith('/v1/gateway/') && path !== '/v1/me') {
+        throw forbidden('a gateway key may call /v1/gateway/* only');
+      }
+    }
     return next();
   };
 }

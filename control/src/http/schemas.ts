@@ -1,6 +1,6 @@
 // The API's contract: these zod schemas validate requests and generate /openapi.json.
 import { z } from '@hono/zod-openapi';
-import { SESSION_STATES } from '../db/schema.ts';
+import { API_KEY_ROLES, SESSION_STATES } from '../db/schema.ts';
 
 const slug = z
   .string()
@@ -105,13 +105,23 @@ export const ApiKeyCreate = z
   })
   .openapi('ApiKeyCreate');
 
+export const PlatformApiKeyCreate = z
+  .strictObject({
+    name,
+    role: z.enum(['gateway', 'platform-admin']).openapi({
+      description: 'gateway: a regional gateway’s key, which may call /v1/gateway/* only',
+    }),
+    expiresAt: timestamp.optional(),
+  })
+  .openapi('PlatformApiKeyCreate');
+
 export const ApiKey = z
   .object({
     id,
     tenantId: id.nullable(),
     userId: id.nullable(),
     name: z.string(),
-    role: z.enum(['platform-admin', 'tenant-admin', 'member']),
+    role: z.enum(API_KEY_ROLES),
     prefix: z.string().openapi({ description: 'first characters of the token, to recognise it' }),
     expiresAt: z.string().nullable(),
     revokedAt: z.string().nullable(),
@@ -332,3 +342,104 @@ export const Usage = z
     totals: z.object({ sessionSeconds: z.number(), gpuSeconds: z.number() }),
   })
   .openapi('Usage');
+
+// A DNS name (lowercased): labels of letters, digits and dashes, 253 characters at most.
+const hostname = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(253)
+  .regex(
+    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
+    'a DNS name such as acme.floe.example',
+  );
+
+const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
+
+/** An OpenID issuer: https (http for loopback only), no credentials, query or fragment. */
+export function isIssuerUrl(s: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password || url.search || url.hash || /[?#]/.test(s)) return false;
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && LOOPBACK.includes(url.hostname);
+}
+
+export const IdentityProviderPut = z
+  .strictObject({
+    issuer: z
+      .string()
+      .trim()
+      .max(2048)
+      .refine(isIssuerUrl, 'an https URL (http only for localhost or 127.0.0.1), no query')
+      .openapi({ example: 'https://login.acme.example' }),
+    clientId: z.string().min(1).max(512),
+    clientSecret: z.string().min(1).max(4096).nullable().optional().openapi({
+      description: 'write-only; omitted: the stored one is kept; null: removed (public client)',
+    }),
+    rolesClaim: z.string().min(1).max(256).default('floe_roles').openapi({
+      description: 'the ID token claim (a string or a list of strings) holding the user’s roles',
+    }),
+    adminRoles: z
+      .array(z.string().min(1).max(256))
+      .max(100)
+      .default(['tenant-admin'])
+      .openapi({ description: 'a user with one of these roles is tenant-admin, else member' }),
+    hostnames: z
+      .array(hostname)
+      .max(50)
+      .default([])
+      .openapi({ description: 'host names that select this tenant at the gateway; unique' }),
+  })
+  .openapi('IdentityProviderPut');
+
+export const IdentityProvider = z
+  .object({
+    issuer: z.string(),
+    clientId: z.string(),
+    hasClientSecret: z.boolean(),
+    rolesClaim: z.string(),
+    adminRoles: z.array(z.string()),
+    hostnames: z.array(z.string()),
+    updatedAt: z.string(),
+  })
+  .openapi('IdentityProvider');
+
+const TenantRef = z.object({ id, slug: z.string(), name: z.string() }).openapi('TenantRef');
+
+export const GatewayTenant = z
+  .object({
+    tenant: TenantRef,
+    identityProvider: z
+      .object({
+        issuer: z.string(),
+        clientId: z.string(),
+        clientSecret: z.string().nullable(),
+        rolesClaim: z.string(),
+        adminRoles: z.array(z.string()),
+      })
+      .nullable(),
+  })
+  .openapi('GatewayTenant');
+
+export const GatewaySession = z
+  .object({
+    id,
+    tenantId: id,
+    userId: id,
+    state: SessionState,
+    endpoint: z.string().nullable().openapi({ description: 'null unless running' }),
+  })
+  .openapi('GatewaySession');
+
+export const Me = z
+  .object({
+    role: z.enum(API_KEY_ROLES),
+    tenant: TenantRef.nullable(),
+    user: z.object({ id, email: z.string(), name: z.string().optional() }).nullable(),
+  })
+  .openapi('Me');

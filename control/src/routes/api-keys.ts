@@ -7,11 +7,19 @@ import { badRequest, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentApiKey } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
-import { ApiKey, ApiKeyCreate, ApiKeyCreated, ListQuery, page } from '../http/schemas.ts';
+import {
+  ApiKey,
+  ApiKeyCreate,
+  ApiKeyCreated,
+  ListQuery,
+  PlatformApiKeyCreate,
+  page,
+} from '../http/schemas.ts';
 import { isUuid, type Lookups } from '../lookups.ts';
 
 const tags = ['api-keys'];
 const admin = [requireRole('platform-admin', 'tenant-admin')];
+const platformAdmin = [requireRole('platform-admin')];
 
 export function apiKeyRoutes(db: Db, lookups: Lookups) {
   const app = router();
@@ -100,6 +108,86 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
             isNull(apiKeys.revokedAt),
           ),
         )
+        .returning({ id: apiKeys.id });
+      if (!row) throw notFound('API key');
+      return c.body(null, 204);
+    },
+  );
+
+  // Keys of no tenant: gateways' keys (role gateway) and further platform-admin keys.
+
+  app.openapi(
+    apiRoute({
+      method: 'post',
+      path: '/v1/api-keys',
+      tags,
+      summary: 'Create a key of no tenant, e.g. a gateway’s (platform-admin); token shown once',
+      middleware: platformAdmin,
+      request: { body: body(PlatformApiKeyCreate) },
+      responses: { 201: json(ApiKeyCreated, 'created; keep the token, it is not shown again') },
+    }),
+    async (c) => {
+      const input = c.req.valid('json');
+      if (input.expiresAt && Date.parse(input.expiresAt) <= Date.now()) {
+        throw badRequest('expiresAt must be in the future');
+      }
+      const { token, prefix, hash } = newToken();
+      const [row] = await db
+        .insert(apiKeys)
+        .values({
+          id: uuidv7(),
+          tenantId: null,
+          userId: null,
+          name: input.name,
+          role: input.role,
+          prefix,
+          secretHash: hash,
+          expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
+        })
+        .returning();
+      return c.json({ ...presentApiKey(row!), token }, 201);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'get',
+      path: '/v1/api-keys',
+      tags,
+      summary: 'List the keys of no tenant (platform-admin; never their tokens)',
+      middleware: platformAdmin,
+      request: { query: ListQuery },
+      responses: { 200: json(page(ApiKey, 'PlatformApiKeyPage'), 'keys') },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid('query');
+      const rows = await db
+        .select()
+        .from(apiKeys)
+        .where(and(isNull(apiKeys.tenantId), afterCursor(apiKeys.id, cursor)))
+        .orderBy(desc(apiKeys.id))
+        .limit(limit + 1);
+      return c.json(pageOf(rows, limit, presentApiKey), 200);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'delete',
+      path: '/v1/api-keys/{key}',
+      tags,
+      summary: 'Revoke a key of no tenant (platform-admin)',
+      middleware: platformAdmin,
+      request: { params: params('key') },
+      responses: { 204: { description: 'revoked' } },
+    }),
+    async (c) => {
+      const { key } = c.req.valid('param');
+      if (!isUuid(key)) throw notFound('API key');
+      const [row] = await db
+        .update(apiKeys)
+        .set({ revokedAt: new Date() })
+        .where(and(eq(apiKeys.id, key), isNull(apiKeys.tenantId), isNull(apiKeys.revokedAt)))
         .returning({ id: apiKeys.id });
       if (!row) throw notFound('API key');
       return c.body(null, 204);

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
+import { z } from '@hono/zod-openapi';
 import { and, asc, desc, eq, inArray, type SQL } from 'drizzle-orm';
+import { streamSSE } from 'hono/streaming';
+import type { Logger } from 'pino';
 import type { Db } from '../db/connect.ts';
 import {
   SESSION_STATES,
@@ -16,7 +19,7 @@ import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { page, Session, SessionCreate, SessionListQuery } from '../http/schemas.ts';
 import { isUuid, type Lookups } from '../lookups.ts';
 import type { Metrics } from '../metrics.ts';
-import { admitLaunch } from '../sessions/admission.ts';
+import { admitLaunch, type SessionRow } from '../sessions/admission.ts';
 import type { Supervisor } from '../sessions/supervisor.ts';
 
 const tags = ['sessions'];
@@ -41,13 +44,24 @@ function parseStates(filter: string | undefined): SessionState[] | 'active' | un
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
+// Launch progress (server-sent events): transitions this process records arrive at once;
+// the row is also read every POLL_MS, for those another replica records.
+const PROGRESS_POLL_MS = 1_000;
+const HEARTBEAT_MS = 15_000;
+// a session only ever moves forward in this order (domain/lifecycle.ts)
+const RANK = new Map<SessionState, number>(SESSION_STATES.map((s, i) => [s, i]));
+const ENDED: SessionState[] = ['stopped', 'failed'];
+
 export function sessionRoutes(deps: {
   db: Db;
   lookups: Lookups;
   supervisor: Supervisor;
   metrics: Metrics;
+  log: Logger;
+  /** aborted when the control plane shuts down: progress streams end */
+  shutdown: AbortSignal;
 }) {
-  const { db, lookups, supervisor, metrics } = deps;
+  const { db, lookups, supervisor, metrics, log, shutdown } = deps;
   const app = router();
   const one = params('tenant', 'session');
 
@@ -174,6 +188,110 @@ export function sessionRoutes(deps: {
         .where(eq(sessionEvents.sessionId, row.id))
         .orderBy(asc(sessionEvents.id));
       return c.json(presentSession(row, events), 200);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'get',
+      path: '/v1/tenants/{tenant}/sessions/{session}/progress',
+      tags,
+      summary: 'Follow a session’s launch as server-sent events, until it ends',
+      description:
+        'A `session` event with the session (as in the list, without `events`) at once, then ' +
+        'one per state change; after `stopped` or `failed`, an `end` event (data: id and ' +
+        'state) and the stream closes. A comment line every 15 s keeps idle proxies open.',
+      request: { params: one },
+      responses: {
+        200: {
+          description: 'the event stream',
+          content: { 'text/event-stream': { schema: z.string() } },
+        },
+      },
+    }),
+    async (c) => {
+      const first = await load(
+        c.get('tenant').id,
+        c.get('principal'),
+        c.req.valid('param').session,
+      );
+      const request = c.req.raw.signal;
+      c.header('X-Accel-Buffering', 'no'); // nginx and friends: do not buffer the stream
+      const response = streamSSE(c, async (stream) => {
+        const pending: SessionRow[] = [];
+        let wake: (() => void) | null = null;
+        const poke = () => {
+          const w = wake;
+          wake = null;
+          w?.();
+        };
+        const unwatch = supervisor.watchSession(first.id, (row) => {
+          pending.push(row);
+          poke();
+        });
+        stream.onAbort(poke);
+        shutdown.addEventListener('abort', poke);
+        request.addEventListener('abort', poke);
+        const over = () => stream.aborted || shutdown.aborted || request.aborted;
+        const read = async () =>
+          (await db.select().from(sessions).where(eq(sessions.id, first.id)))[0];
+        let sent: SessionState | null = null;
+        let lastWrite = Date.now();
+        const send = async (row: SessionRow) => {
+          if (sent !== null && (RANK.get(row.state) ?? 0) <= (RANK.get(sent) ?? 0)) return;
+          sent = row.state;
+          await stream.writeSSE({ event: 'session', data: JSON.stringify(presentSession(row)) });
+          lastWrite = Date.now();
+        };
+        try {
+          // read after subscribing, so that no transition falls in between
+          await send((await read()) ?? first);
+          let lastPoll = Date.now();
+          while (!over()) {
+            while (pending.length > 0) await send(pending.shift()!);
+            if (sent && ENDED.includes(sent)) {
+              await stream.writeSSE({
+                event: 'end',
+                data: JSON.stringify({ id: first.id, state: sent }),
+              });
+              return;
+            }
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(poke, PROGRESS_POLL_MS);
+              wake = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+              if (pending.length > 0 || over()) poke();
+            });
+            if (over()) return;
+            if (Date.now() - lastPoll >= PROGRESS_POLL_MS) {
+              lastPoll = Date.now();
+              const row = await read();
+              if (row) await send(row);
+            }
+            if (Date.now() - lastWrite >= HEARTBEAT_MS) {
+              await stream.write(': heartbeat\n\n');
+              lastWrite = Date.now();
+            }
+          }
+        } catch (err) {
+          log.error({ err, sessionId: first.id }, 'session progress stream failed');
+          if (!over()) {
+            await stream.writeSSE({
+              event: 'error',
+              data: JSON.stringify({ message: 'internal error' }),
+            });
+          }
+        } finally {
+          unwatch();
+          shutdown.removeEventListener('abort', poke);
+          request.removeEventListener('abort', poke);
+        }
+      });
+      // not kept alive once the stream ends: a shutdown need not wait for the socket's timeout
+      response.headers.set('Connection', 'close');
+      return response;
     },
   );
 

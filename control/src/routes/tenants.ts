@@ -9,6 +9,7 @@ import { presentTenant } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { ListQuery, page, Tenant, TenantCreate, TenantPatch } from '../http/schemas.ts';
 import { uniqueViolation } from './db-errors.ts';
+import { removeIdentityProvider } from './identity-provider.ts';
 
 const tags = ['tenants'];
 
@@ -131,10 +132,14 @@ export function tenantRoutes(db: Db) {
         .where(and(eq(sessions.tenantId, tenant.id), sessionIsActive()))
         .limit(1);
       if (active) throw conflict('the tenant still has active sessions; stop them first');
-      await db
-        .update(tenants)
-        .set({ deletedAt: new Date(), updatedAt: new Date() })
-        .where(eq(tenants.id, tenant.id));
+      await db.transaction(async (tx) => {
+        await tx
+          .update(tenants)
+          .set({ deletedAt: new Date(), updatedAt: new Date() })
+          .where(eq(tenants.id, tenant.id));
+        // its sign-in goes with it, and its host names are free for others
+        await removeIdentityProvider(tx, tenant.id);
+      });
       return c.body(null, 204);
     },
   );

@@ -34,6 +34,7 @@ function launchSpec(session: SessionRow, app: AppRow): LaunchSpec {
 export class Supervisor {
   private readonly drivers = new Map<string, { driver: ClusterDriver; unwatch: () => void }>();
   private readonly queues = new Map<string, Promise<void>>();
+  private readonly watchers = new Map<string, Set<(row: SessionRow) => void>>();
   private readonly db: Db;
   private readonly log: Logger;
   private readonly onTransition: (to: string) => void;
@@ -59,6 +60,7 @@ export class Supervisor {
           driverRef: details.ref,
         });
         if (row) {
+          this.notify(row);
           this.onTransition(state);
           this.log.info({ sessionId, state, reason: event.reason }, 'session %s', state);
         }
@@ -68,6 +70,41 @@ export class Supervisor {
         if (this.queues.get(sessionId) === next) this.queues.delete(sessionId);
       });
     this.queues.set(sessionId, next);
+  }
+
+  /**
+   * Calls `listener` with the session's row after each transition this process records (in
+   * order); transitions recorded by another replica are not seen here. Returns the unsubscribe.
+   */
+  watchSession(sessionId: string, listener: (row: SessionRow) => void): () => void {
+    let set = this.watchers.get(sessionId);
+    if (!set) {
+      set = new Set();
+      this.watchers.set(sessionId, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.watchers.get(sessionId) === set) this.watchers.delete(sessionId);
+    };
+  }
+
+  /** How many listeners watch a session (or all sessions). */
+  watching(sessionId?: string): number {
+    if (sessionId) return this.watchers.get(sessionId)?.size ?? 0;
+    let n = 0;
+    for (const set of this.watchers.values()) n += set.size;
+    return n;
+  }
+
+  private notify(row: SessionRow) {
+    for (const listener of this.watchers.get(row.id) ?? []) {
+      try {
+        listener(row);
+      } catch (err) {
+        this.log.error({ err, sessionId: row.id }, 'a session watcher failed');
+      }
+    }
   }
 
   private driverOf(session: SessionRow) {
@@ -93,6 +130,7 @@ export class Supervisor {
   async terminate(sessionId: string, reason = 'stop requested'): Promise<SessionRow | null> {
     const row = await transition(this.db, sessionId, 'stopping', { reason });
     if (!row) return null;
+    this.notify(row);
     this.onTransition('stopping');
     const driver = this.driverOf(row);
     if (driver) await driver.terminate(row.id, row.driverRef);

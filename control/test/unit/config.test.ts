@@ -17,4 +17,26 @@ describe('loadConfig', () => {
       loadConfig({ PORT: 'eighty', FLOE_ADMIN_TOKEN: 'short', FLOE_LOCAL_GPUS: 'l4' }),
     ).toThrow(/PORT[\s\S]*FLOE_ADMIN_TOKEN: must be at least 16 characters[\s\S]*FLOE_LOCAL_GPUS/);
   });
+
+  it('checks the secret key and wants the gateway JWKS and issuer together', () => {
+    const key = Buffer.alloc(32, 1).toString('base64');
+    expect(loadConfig({ FLOE_SECRET_KEY: key }).FLOE_SECRET_KEY).toBe(key);
+    expect(() => loadConfig({ FLOE_SECRET_KEY: 'c2hvcnQ=' })).toThrow(
+      /FLOE_SECRET_KEY: must be 32 bytes in base64/,
+    );
+    expect(() => loadConfig({ FLOE_GATEWAY_JWKS_URL: 'https://gw.example/jwks.json' })).toThrow(
+      /FLOE_GATEWAY_ISSUER: FLOE_GATEWAY_JWKS_URL and FLOE_GATEWAY_ISSUER are set together/,
+    );
+    expect(() => loadConfig({ FLOE_GATEWAY_ISSUER: 'https://gw.example' })).toThrow(
+      /FLOE_GATEWAY_JWKS_URL/,
+    );
+    expect(() =>
+      loadConfig({ FLOE_GATEWAY_JWKS_URL: 'ftp://gw.example/jwks', FLOE_GATEWAY_ISSUER: 'x' }),
+    ).toThrow(/FLOE_GATEWAY_JWKS_URL/);
+    const both = loadConfig({
+      FLOE_GATEWAY_JWKS_URL: 'https://gw.example/jwks.json',
+      FLOE_GATEWAY_ISSUER: 'https://gw.example',
+    });
+    expect(both.FLOE_GATEWAY_ISSUER).toBe('https://gw.example');
+  });
 });

@@ -1,0 +1,102 @@
+// What the regional gateways need from the control plane, for their API key (role
+// `gateway`) only: a tenant by host name with its identity provider (the one place a
+// client secret is ever read back), and a session's owner and endpoint for routing.
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/connect.ts';
+import { sessions } from '../db/schema.ts';
+import { requireRole } from '../http/auth.ts';
+import { ApiError, notFound } from '../http/errors.ts';
+import { apiRoute, json, params, router } from '../http/route.ts';
+import { GatewaySession, GatewayTenant } from '../http/schemas.ts';
+import { isUuid, type Lookups } from '../lookups.ts';
+import type { SecretBox } from '../secrets.ts';
+import { clientSecretContext } from './identity-provider.ts';
+
+const tags = ['gateway'];
+const gateway = [requireRole('gateway')];
+
+/** `Host` as a gateway may pass it: lowercased, without a port. */
+const asHostname = (ref: string) => ref.toLowerCase().replace(/:\d+$/, '');
+
+export function gatewayRoutes(db: Db, lookups: Lookups, secrets: SecretBox) {
+  const app = router();
+
+  app.openapi(
+    apiRoute({
+      method: 'get',
+      path: '/v1/gateway/tenants/{tenantOrHost}',
+      tags,
+      summary: 'A tenant by host name, slug or id, with its identity provider (gateway keys)',
+      description:
+        'The host names of identity providers are looked up first, then slugs and ids. The ' +
+        'client secret is decrypted here and nowhere else.',
+      middleware: gateway,
+      request: { params: params('tenantOrHost') },
+      responses: { 200: json(GatewayTenant, 'the tenant') },
+    }),
+    async (c) => {
+      const ref = c.req.valid('param').tenantOrHost;
+      const tenant =
+        (await lookups.tenantByHostname(asHostname(ref))) ?? (await lookups.tenant(ref));
+      if (!tenant) throw notFound('tenant');
+      const idp = await lookups.identityProvider(tenant.id);
+      let clientSecret: string | null = null;
+      if (idp?.clientSecretSealed) {
+        clientSecret = secrets.open(idp.clientSecretSealed, clientSecretContext(tenant.id));
+        if (clientSecret === null) {
+          throw new ApiError(
+            500,
+            'secret_unreadable',
+            'the stored client secret cannot be decrypted with this control plane’s ' +
+              'FLOE_SECRET_KEY; set the key it was stored with, or PUT the secret again',
+          );
+        }
+      }
+      return c.json(
+        {
+          tenant: { id: tenant.id, slug: tenant.slug, name: tenant.name },
+          identityProvider: idp
+            ? {
+                issuer: idp.issuer,
+                clientId: idp.clientId,
+                clientSecret,
+                rolesClaim: idp.rolesClaim,
+                adminRoles: idp.adminRoles,
+              }
+            : null,
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'get',
+      path: '/v1/gateway/sessions/{session}',
+      tags,
+      summary: 'A session’s tenant, owner, state and endpoint, for routing (gateway keys)',
+      middleware: gateway,
+      request: { params: params('session') },
+      responses: { 200: json(GatewaySession, 'the session') },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').session;
+      if (!isUuid(id)) throw notFound('session');
+      const [row] = await db
+        .select({
+          id: sessions.id,
+          tenantId: sessions.tenantId,
+          userId: sessions.userId,
+          state: sessions.state,
+          endpoint: sessions.endpoint,
+        })
+        .from(sessions)
+        .where(eq(sessions.id, id));
+      if (!row) throw notFound('session');
+      return c.json({ ...row, endpoint: row.state === 'running' ? row.endpoint : null }, 200);
+    },
+  );
+
+  return app;
+}
