@@ -7,7 +7,7 @@
 #   - with --testbed, also what the tests run for real: PostgreSQL's server, coturn, Chromium
 #     and the X tools tests check the display with.
 #     Go-built tools (k6, Kubernetes) are built by testbed/ into ~/.cache/floe when needed.
-#   - the stream page (web/dist), rebuilt when its sources are newer.
+#   - the stream page and the launcher (web/dist), rebuilt when their sources are newer.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -43,7 +43,7 @@ if [ -n "$missing" ]; then
   fi
 fi
 
-if [ ! -f web/dist/stream/index.html ] ||
-  [ -n "$(find web/src web/build.ts streamer/src/protocol.ts streamer/src/barcode.ts -newer web/dist/stream/index.html 2>/dev/null | head -1)" ]; then
+if [ ! -f web/dist/stream/index.html ] || [ ! -f web/dist/app/index.html ] ||
+  [ -n "$(find web/src web/build.ts streamer/src/protocol.ts streamer/src/barcode.ts -newer web/dist/app/index.html 2>/dev/null | head -1)" ]; then
   node_modules/.bin/node web/build.ts >&2
 fi

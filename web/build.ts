@@ -1,7 +1,12 @@
 /**
- * Builds the browser stream client into <out>/stream/: index.html, stream.js, stream.css (with
- * source maps). Everything is self-contained and referenced by relative URLs, because the
- * streamer serves these files at its root and the page may sit behind a proxy prefix.
+ * Builds the browser pages (with source maps), each self-contained:
+ *
+ * - <out>/stream/: index.html, stream.js, stream.css, the stream client. Referenced by
+ *   relative URLs, because the streamer serves these files at its root and the page may sit
+ *   behind a proxy prefix.
+ * - <out>/app/: index.html, app.js, app.css, the launcher and admin console (one single-page
+ *   app). The gateway serves index.html for `/` and `/console/*` and the folder at `/app/`, so
+ *   the page refers to `/app/app.js` and `/app/app.css` from any of its paths.
  *
  *   node web/build.ts [--out web/dist] [--watch]
  */
@@ -14,20 +19,32 @@ import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
 
 const webDir = dirname(fileURLToPath(import.meta.url));
-const sourceDir = join(webDir, 'src', 'stream');
+
+interface Bundle {
+  /** The source folder under src/. */
+  name: string;
+  /** The entry points, in the source folder. */
+  script: string;
+  style: string;
+  /** The folder under the dist folder, and the name of the built .js and .css. */
+  out: string;
+}
+
+const STREAM: Bundle = { name: 'stream', script: 'main.ts', style: 'stream.css', out: 'stream' };
+const APP: Bundle = { name: 'app', script: 'main.ts', style: 'app.css', out: 'app' };
 
 /** Where `node web/build.ts` puts the client unless told otherwise. */
 export const defaultOutDir = join(webDir, 'dist');
 
 export interface BuildOptions {
-  /** The dist folder; the client goes to `<outDir>/stream`. */
+  /** The dist folder; the pages go to `<outDir>/stream` and `<outDir>/app`. */
   outDir?: string;
   /** Rebuild on every change until the returned `stop` is called. */
   watch?: boolean;
 }
 
 export interface BuildResult {
-  /** The folder holding index.html, stream.js and stream.css. */
+  /** The folder holding index.html and the page's script and style. */
   dir: string;
   /** Files written, relative to `dir`. */
   files: string[];
@@ -37,11 +54,12 @@ export interface BuildResult {
   stop(): Promise<void>;
 }
 
-function esbuildOptions(dir: string): esbuild.BuildOptions {
+function esbuildOptions(bundle: Bundle, dir: string): esbuild.BuildOptions {
+  const sourceDir = join(webDir, 'src', bundle.name);
   return {
     entryPoints: [
-      { in: join(sourceDir, 'main.ts'), out: 'stream' },
-      { in: join(sourceDir, 'stream.css'), out: 'stream' },
+      { in: join(sourceDir, bundle.script), out: bundle.out },
+      { in: join(sourceDir, bundle.style), out: bundle.out },
     ],
     outdir: dir,
     bundle: true,
@@ -57,38 +75,49 @@ function esbuildOptions(dir: string): esbuild.BuildOptions {
   };
 }
 
-const copyHtml = (dir: string) => copyFile(join(sourceDir, 'index.html'), join(dir, 'index.html'));
-
-export async function buildWeb(options: BuildOptions = {}): Promise<BuildResult> {
-  const dir = join(resolve(options.outDir ?? defaultOutDir), 'stream');
+async function build(bundle: Bundle, options: BuildOptions): Promise<BuildResult> {
+  const sourceDir = join(webDir, 'src', bundle.name);
+  const dir = join(resolve(options.outDir ?? defaultOutDir), bundle.out);
+  const copyHtml = () => copyFile(join(sourceDir, 'index.html'), join(dir, 'index.html'));
   await mkdir(dir, { recursive: true });
-  await copyHtml(dir);
+  await copyHtml();
 
   let inputs: string[];
   let stop = async () => {};
   if (options.watch) {
-    const ctx = await esbuild.context(esbuildOptions(dir));
+    const ctx = await esbuild.context(esbuildOptions(bundle, dir));
     await ctx.watch();
     const result = await ctx.rebuild();
     inputs = Object.keys(result.metafile?.inputs ?? {});
     const html = watchFile(join(sourceDir, 'index.html'), () => {
-      copyHtml(dir).catch((err: unknown) => console.error(`index.html: ${err}`));
+      copyHtml().catch((err: unknown) => console.error(`index.html: ${err}`));
     });
     stop = async () => {
       html.close();
       await ctx.dispose();
     };
   } else {
-    const result = await esbuild.build(esbuildOptions(dir));
+    const result = await esbuild.build(esbuildOptions(bundle, dir));
     inputs = Object.keys(result.metafile?.inputs ?? {});
   }
   const files = (await readdir(dir)).sort();
   return { dir, files, inputs, stop };
 }
 
+/** Builds the stream client into `<outDir>/stream`. */
+export function buildWeb(options: BuildOptions = {}): Promise<BuildResult> {
+  return build(STREAM, options);
+}
+
+/** Builds the launcher and admin console into `<outDir>/app`. */
+export function buildApp(options: BuildOptions = {}): Promise<BuildResult> {
+  return build(APP, options);
+}
+
 const usage = `Usage: node web/build.ts [--out DIR] [--watch]
 
-Bundles the stream client into DIR/stream (index.html, stream.js, stream.css).
+Bundles the stream client into DIR/stream (index.html, stream.js, stream.css) and the
+launcher and admin console into DIR/app (index.html, app.js, app.css).
 
   --out DIR   dist folder (default: web/dist)
   --watch     rebuild on change until interrupted
@@ -112,8 +141,10 @@ async function main() {
     console.log(usage);
     return;
   }
-  const result = await buildWeb({ outDir: args.out, watch: args.watch });
-  console.log(`built ${result.dir}: ${result.files.join(', ')}`);
+  const options = { outDir: args.out, watch: args.watch };
+  for (const result of await Promise.all([buildWeb(options), buildApp(options)])) {
+    console.log(`built ${result.dir}: ${result.files.join(', ')}`);
+  }
   if (args.watch) console.log('watching for changes (Ctrl+C to stop)');
 }
 

@@ -1,1 +1,7 @@
-export { type BuildOptions, type BuildResult, buildWeb, defaultOutDir } from '../build.ts';
+export {
+  type BuildOptions,
+  type BuildResult,
+  buildApp,
+  buildWeb,
+  defaultOutDir,
+} from '../build.ts';

@@ -1,0 +1,114 @@
+/**
+ * A session's state as launch progress: the steps a tile shows (placed → starting → streamer
+ * ready) and one line that says what is happening. The first frame is the stream page's job;
+ * the launcher offers OPEN once the session runs.
+ */
+import type { SessionEvent, SessionState } from './types.ts';
+
+export type StepStatus = 'done' | 'current' | 'todo' | 'failed';
+
+export interface Step {
+  label: string;
+  status: StepStatus;
+}
+
+/** What the tile is doing: launching (steps), ready (OPEN), stopping, ended or failed. */
+export type Phase = 'launching' | 'ready' | 'stopping' | 'ended' | 'failed';
+
+export interface Progress {
+  phase: Phase;
+  steps: Step[];
+  message: string;
+}
+
+export const STEP_LABELS = ['Placed on a cluster', 'Starting the app', 'Streamer ready'] as const;
+
+/** Index of the step a state is working on (3: all done). */
+const STEP_OF: Record<SessionState, number> = {
+  requested: 0,
+  placed: 1,
+  starting: 1,
+  running: 3,
+  stopping: 3,
+  stopped: 3,
+  failed: 3,
+};
+
+const ACTIVE = new Set<SessionState>(['requested', 'placed', 'starting', 'running', 'stopping']);
+
+export const isActive = (state: SessionState): boolean => ACTIVE.has(state);
+/** Still on its way to running: worth watching the progress stream. */
+export const isLaunching = (state: SessionState): boolean =>
+  state === 'requested' || state === 'placed' || state === 'starting';
+
+export function stateLabel(state: SessionState): string {
+  switch (state) {
+    case 'requested':
+      return 'Queued';
+    case 'placed':
+      return 'Placed';
+    case 'starting':
+      return 'Starting';
+    case 'running':
+      return 'Running';
+    case 'stopping':
+      return 'Shutting down';
+    case 'stopped':
+      return 'Stopped';
+    case 'failed':
+      return 'Failed';
+  }
+}
+
+function steps(current: number, failed = false): Step[] {
+  return STEP_LABELS.map((label, i) => ({
+    label,
+    status: i < current ? 'done' : i === current ? (failed ? 'failed' : 'current') : 'todo',
+  }));
+}
+
+/** The state a failed session was in when it failed, from its events or the last one seen. */
+export function failedFrom(
+  events: SessionEvent[] | undefined,
+  lastSeen: SessionState | null,
+): SessionState | null {
+  const failure = events?.findLast((e) => e.to === 'failed');
+  return failure?.from ?? (lastSeen === 'failed' ? null : lastSeen);
+}
+
+/**
+ * The progress of a session in `state`. For a failed one, `failedAfter` (the state it left)
+ * places the failure on its step; a failure after running means the app itself ended.
+ */
+export function launchProgress(
+  state: SessionState,
+  reason: string | null = null,
+  failedAfter: SessionState | null = null,
+): Progress {
+  const why = reason ? `: ${reason.replace(/[.\s]+$/, '')}` : '';
+  switch (state) {
+    case 'requested':
+      return { phase: 'launching', steps: steps(0), message: 'Finding a GPU cluster…' };
+    case 'placed':
+      return { phase: 'launching', steps: steps(1), message: 'Placed — starting the app…' };
+    case 'starting':
+      return { phase: 'launching', steps: steps(1), message: 'Starting the app and streamer…' };
+    case 'running':
+      return { phase: 'ready', steps: steps(3), message: 'Ready — open it to start streaming' };
+    case 'stopping':
+      return { phase: 'stopping', steps: steps(3), message: 'Shutting down…' };
+    case 'stopped':
+      return { phase: 'ended', steps: steps(3), message: 'Shut down' };
+    case 'failed': {
+      const at = failedAfter ? STEP_OF[failedAfter] : 0;
+      if (failedAfter === 'running' || failedAfter === 'stopping') {
+        return { phase: 'failed', steps: steps(3), message: `The app stopped unexpectedly${why}.` };
+      }
+      return {
+        phase: 'failed',
+        steps: steps(Math.min(at, 2), true),
+        message: `The launch failed${why}.`,
+      };
+    }
+  }
+}

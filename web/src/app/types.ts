@@ -1,0 +1,164 @@
+/**
+ * The API shapes the pages read, as the control plane answers them (its zod schemas in
+ * control/src/http/schemas.ts own the contract; web/test/app-contract.test.ts checks that the
+ * stand-in API of the page tests agrees with them). Types, and the session states in order.
+ */
+
+export type Role = 'member' | 'tenant-admin' | 'platform-admin';
+/** API keys may also be a regional gateway's (keys of no tenant). */
+export type KeyRole = Role | 'gateway';
+
+export const SESSION_STATES = [
+  'requested',
+  'placed',
+  'starting',
+  'running',
+  'stopping',
+  'stopped',
+  'failed',
+] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+export interface Me {
+  role: Role;
+  tenant: { id: string; slug: string; name: string } | null;
+  user: { id: string; email: string; name?: string } | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface Gpus {
+  sku: string;
+  count: number;
+}
+
+export interface Quotas {
+  maxSessions: number | null;
+  maxGpus: number | null;
+  gpuHoursPerMonth: number | null;
+}
+
+export interface Tenant {
+  id: string;
+  slug: string;
+  name: string;
+  quotas: Quotas;
+  allowedRegions: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface User {
+  id: string;
+  tenantId: string;
+  email: string;
+  role: 'tenant-admin' | 'member';
+  limits: { maxSessions: number | null; maxGpus: number | null };
+  createdAt: string;
+}
+
+export interface App {
+  id: string;
+  tenantId: string;
+  slug: string;
+  name: string;
+  description: string;
+  icon: string | null;
+  image: string | null;
+  command: string[] | null;
+  resources: { cpu: string; memory: string; gpus: Gpus | null };
+  persistence: { size: string } | null;
+  idleTimeoutSeconds: number | null;
+  maxLifetimeSeconds: number | null;
+  env: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SessionEvent {
+  from: SessionState | null;
+  to: SessionState;
+  reason: string | null;
+  at: string;
+}
+
+export interface Session {
+  id: string;
+  tenantId: string;
+  userId: string;
+  appId: string;
+  clusterId: string | null;
+  state: SessionState;
+  reason: string | null;
+  exitCode: number | null;
+  gpus: Gpus | null;
+  endpoint: string | null;
+  createdAt: string;
+  updatedAt: string;
+  events?: SessionEvent[];
+}
+
+export interface ApiKey {
+  id: string;
+  tenantId: string | null;
+  userId: string | null;
+  name: string;
+  role: KeyRole;
+  prefix: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  createdAt: string;
+}
+
+export interface ApiKeyCreated extends ApiKey {
+  token: string;
+}
+
+export interface UsageRow {
+  userId: string;
+  email: string;
+  appId: string;
+  app: string;
+  gpuSku: string | null;
+  sessions: number;
+  sessionSeconds: number;
+  gpuSeconds: number;
+}
+
+export interface Usage {
+  from: string;
+  to: string;
+  items: UsageRow[];
+  totals: { sessionSeconds: number; gpuSeconds: number };
+}
+
+export interface Cluster {
+  id: string;
+  name: string;
+  region: string;
+  driver: 'local' | 'kubernetes';
+  gpus: Gpus[];
+  maxSessions: number | null;
+  labels: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The tenant's identity provider as GET answers it: the client secret is never sent back. */
+export interface IdentityProvider {
+  issuer: string;
+  clientId: string;
+  hasClientSecret: boolean;
+  rolesClaim: string;
+  adminRoles: string[];
+  hostnames: string[];
+  updatedAt: string;
+}
+
+/** The error body of every refusal. */
+export interface ErrorBody {
+  error: { code: string; message: string; quota?: string };
+}

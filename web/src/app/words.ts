@@ -1,0 +1,106 @@
+/** Refusals and failures in plain words: what happened and what the reader can do. */
+
+/** What a failed request tells us: HTTP status (0: it never reached the server) and body. */
+export interface Failure {
+  status: number;
+  code: string;
+  message: string;
+  /** `error.quota` of a 429, when the server names it. */
+  quota?: string;
+  /** Retry-After of a 503, in seconds. */
+  retryAfter?: number | null;
+}
+
+/** A phrase as a sentence: capital first letter, final full stop. */
+export function sentence(text: string): string {
+  const t = text.trim();
+  if (!t) return '';
+  const capital = t[0]!.toUpperCase() + t.slice(1);
+  return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** The numbers in a quota message, e.g. "…allows 2 concurrent sessions (2 active)". */
+function quotaNumbers(message: string): { limit: number | null; held: number | null } {
+  const limit =
+    message.match(/allows (\d+)/)?.[1] ?? message.match(/of its (\d+(?:\.\d+)?)/)?.[1] ?? null;
+  const held =
+    message.match(/\((\d+) (?:active|in use)\)/)?.[1] ?? message.match(/used (\d+(?:\.\d+)?)/)?.[1];
+  return { limit: limit === null ? null : Number(limit), held: held == null ? null : Number(held) };
+}
+
+/** The quota's name from `error.quota`, or from a message like "quota tenant.maxGpus exceeded". */
+export function quotaName(failure: Pick<Failure, 'quota' | 'message'>): string | null {
+  return failure.quota ?? failure.message.match(/quota ([\w.]+) exceeded/)?.[1] ?? null;
+}
+
+/** A 429 quota refusal as a sentence naming the limit and what to do about it. */
+export function quotaSentence(failure: Pick<Failure, 'quota' | 'message'>): string {
+  const { limit, held } = quotaNumbers(failure.message);
+  switch (quotaName(failure)) {
+    case 'tenant.maxSessions':
+      return limit === null
+        ? 'Your organization has reached its limit of running sessions. Shut one down, or ask an admin to raise the limit.'
+        : `Your organization can run ${plural(limit, 'session')} at once, and all are in use. Shut one down, or ask an admin to raise the limit.`;
+    case 'user.maxSessions':
+      return limit === null
+        ? 'You have reached your limit of running sessions. Shut one down to launch another.'
+        : `You can run ${plural(limit, 'session')} at once. Shut one down to launch another.`;
+    case 'tenant.maxGpus':
+      return limit === null
+        ? 'Your organization has no GPUs left for this app. Try again when a session ends, or ask an admin to raise the limit.'
+        : `Your organization may use ${plural(limit, 'GPU')} at once${held === null ? '' : ` and ${held} ${held === 1 ? 'is' : 'are'} in use`}, too few for this app. Try again when a session ends, or ask an admin to raise the limit.`;
+    case 'user.maxGpus':
+      return limit === null
+        ? 'This app needs more GPUs than you may use at once. Shut down a GPU session first.'
+        : `You may use ${plural(limit, 'GPU')} at once${held === null ? '' : ` and ${held} ${held === 1 ? 'is' : 'are'} in use`}, too few for this app. Shut down a GPU session first.`;
+    case 'tenant.gpuHoursPerMonth':
+      return limit === null
+        ? 'Your organization has used all its GPU hours for this month. Ask an admin to raise the limit.'
+        : `Your organization has used its ${plural(limit, 'GPU hour')} for this month. Ask an admin to raise the limit.`;
+    default:
+      return `A quota stopped this: ${sentence(failure.message.replace(/^quota [\w.]+ exceeded:\s*/, ''))}`;
+  }
+}
+
+/** Any failed request as one or two sentences for the page. */
+export function failureSentence(failure: Failure): string {
+  const { status, code, message } = failure;
+  if (status === 0) return 'Floe cannot be reached. Check your connection and try again.';
+  switch (code) {
+    case 'quota_exceeded':
+      return quotaSentence(failure);
+    case 'no_capacity': {
+      const wait = failure.retryAfter;
+      return `Every GPU that could run this is busy right now. Try again ${
+        wait && wait > 0
+          ? `in ${wait < 60 ? plural(wait, 'second') : plural(Math.ceil(wait / 60), 'minute')}`
+          : 'shortly'
+      }.`;
+    }
+    case 'unplaceable':
+      return 'None of your organization’s clusters can run this app (its GPU type or region is not available). Ask an admin to check the app.';
+    case 'rate_limited': {
+      const wait = failure.retryAfter;
+      return `That was a lot of launches in a short time. Try again ${wait && wait > 0 ? `in ${plural(wait, 'second')}` : 'in a moment'}.`;
+    }
+    case 'forbidden':
+      return 'Your role does not allow this.';
+    case 'unauthorized':
+      return 'Your sign-in has expired. Sign in again.';
+    case 'not_found':
+      return `${sentence(message)} It may have been removed; reload the page.`;
+    case 'conflict':
+    case 'invalid_request':
+    case 'idempotency_key_reused':
+      return sentence(message);
+  }
+  if (status === 429) {
+    return quotaName(failure)
+      ? quotaSentence(failure)
+      : sentence(message || 'Too many requests; try again in a moment');
+  }
+  if (status >= 500) return 'Something went wrong on the server. Try again in a moment.';
+  return sentence(message || `The request failed (HTTP ${status})`);
+}

@@ -1,0 +1,727 @@
+/**
+ * A STAND-IN for the gateway and the control plane, for the launcher and console page tests:
+ * one node:http server that serves the built app (web/dist/app) the way the gateway will, and
+ * answers, from memory, only the /api/v1 routes the pages call, in the control plane's shapes
+ * (app-contract.test.ts checks them against its zod schemas), with its error codes, the CSRF
+ * check of the gateway and the SSE progress stream. Sessions move through their states when the
+ * test says so (`advance`), or on their own with `autoAdvanceMs`.
+ *
+ * It is not the real thing: no database, no auth beyond a switch (`signedIn`), no placement.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { extname, join, normalize } from 'node:path';
+import type {
+  ApiKey,
+  App,
+  Cluster,
+  IdentityProvider,
+  Me,
+  Role,
+  Session,
+  SessionState,
+  Tenant,
+  UsageRow,
+  User,
+} from '../src/app/types.ts';
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+};
+
+export interface Recorded {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  body: unknown;
+  headers: IncomingMessage['headers'];
+}
+
+export interface StandInData {
+  signedIn: boolean;
+  role: Role;
+  me: { id: string; email: string };
+  tenant: Tenant;
+  tenants: Tenant[];
+  users: User[];
+  apps: App[];
+  sessions: Session[];
+  apiKeys: ApiKey[];
+  identityProvider: IdentityProvider | null;
+  clusters: Cluster[];
+  usage: UsageRow[];
+  /** false: every launch answers 503 no_capacity. */
+  capacity: boolean;
+}
+
+export interface StandIn {
+  url: string;
+  data: StandInData;
+  requests: Recorded[];
+  /** The CSRF token the page must echo (set as the floe_csrf cookie with the page). */
+  csrf: string;
+  /** Moves a session to `state` and tells its progress streams. */
+  advance(id: string, state: SessionState, reason?: string): void;
+  /** Adds a session of `appSlug` in `state` for the signed-in user. */
+  seedSession(appSlug: string, state: SessionState, minutesAgo?: number): Session;
+  close(): Promise<void>;
+}
+
+const now = () => new Date().toISOString();
+const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+
+function tenantOf(slug: string, name: string, quotas: Partial<Tenant['quotas']> = {}): Tenant {
+  return {
+    id: randomUUID(),
+    slug,
+    name,
+    quotas: { maxSessions: null, maxGpus: null, gpuHoursPerMonth: null, ...quotas },
+    allowedRegions: [],
+    createdAt: ago(60 * 24 * 40),
+    updatedAt: ago(60 * 24 * 40),
+  };
+}
+
+function appOf(tenantId: string, fields: Partial<App> & Pick<App, 'slug' | 'name'>): App {
+  return {
+    id: randomUUID(),
+    tenantId,
+    description: '',
+    icon: null,
+    image: null,
+    command: ['xterm'],
+    resources: { cpu: '2', memory: '4Gi', gpus: null },
+    persistence: null,
+    idleTimeoutSeconds: null,
+    maxLifetimeSeconds: null,
+    env: {},
+    createdAt: ago(60 * 24 * 30),
+    updatedAt: ago(60 * 24 * 30),
+    ...fields,
+  };
+}
+
+// A small square icon as a data: URI (the page must show it without the network).
+const ICON =
+  'data:image/svg+xml,' +
+  encodeURIComponent(
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48"><rect width="48" height="48" rx="10" fill="#e87d0d"/><circle cx="24" cy="26" r="11" fill="#fff"/><circle cx="24" cy="26" r="5" fill="#265787"/></svg>',
+  );
+
+export function defaultData(role: Role = 'member'): StandInData {
+  const tenant = tenantOf('acme', 'Acme Studios', {
+    maxSessions: 10,
+    maxGpus: 8,
+    gpuHoursPerMonth: 500,
+  });
+  const meId = randomUUID();
+  const user = (email: string, r: User['role'], id = randomUUID()): User => ({
+    id,
+    tenantId: tenant.id,
+    email,
+    role: r,
+    limits: { maxSessions: null, maxGpus: null },
+    createdAt: ago(60 * 24 * 20),
+  });
+  const users = [
+    user('ada@acme.example', role === 'member' ? 'member' : 'tenant-admin', meId),
+    user('grace@acme.example', 'member'),
+    user('linus@acme.example', 'member'),
+  ];
+  const apps = [
+    appOf(tenant.id, {
+      slug: 'blender',
+      name: 'Blender',
+      description: '3D creation suite: modelling, rendering and animation.',
+      icon: ICON,
+      command: ['blender'],
+      resources: { cpu: '8', memory: '32Gi', gpus: { sku: 'l4', count: 1 } },
+    }),
+    appOf(tenant.id, {
+      slug: 'vscode',
+      name: 'Visual Studio Code',
+      description: 'Code editor with your home folder kept between sessions.',
+      command: ['code', '--wait'],
+      persistence: { size: '10Gi' },
+    }),
+    appOf(tenant.id, {
+      slug: 'jupyter',
+      name: 'JupyterLab',
+      description: 'Notebooks on two A100s for model training.',
+      icon: '/icons/missing.png', // answers 404: the tile falls back to initials
+      image: 'registry.example/jupyter:4',
+      command: null,
+      resources: { cpu: '16', memory: '64Gi', gpus: { sku: 'a100', count: 2 } },
+    }),
+  ];
+  return {
+    signedIn: true,
+    role,
+    me: { id: meId, email: 'ada@acme.example' },
+    tenant,
+    tenants: [tenant, tenantOf('globex', 'Globex Research', { maxSessions: 4 })],
+    users,
+    apps,
+    sessions: [],
+    apiKeys: [
+      {
+        id: randomUUID(),
+        tenantId: tenant.id,
+        userId: null,
+        name: 'ci-pipeline',
+        role: 'tenant-admin',
+        prefix: 'floe_Ab12Cd',
+        expiresAt: null,
+        revokedAt: null,
+        createdAt: ago(60 * 24 * 5),
+      },
+    ],
+    identityProvider: null,
+    clusters: [
+      {
+        id: randomUUID(),
+        name: 'eu-west-1a',
+        region: 'eu-west',
+        driver: 'kubernetes',
+        gpus: [
+          { sku: 'l4', count: 16 },
+          { sku: 'a100', count: 8 },
+        ],
+        maxSessions: 200,
+        labels: { tier: 'gpu' },
+        createdAt: ago(60 * 24 * 90),
+        updatedAt: ago(60 * 24 * 90),
+      },
+    ],
+    usage: [
+      {
+        userId: users[0]!.id,
+        email: users[0]!.email,
+        appId: apps[0]!.id,
+        app: 'blender',
+        gpuSku: 'l4',
+        sessions: 4,
+        sessionSeconds: 5 * 3600,
+        gpuSeconds: 5 * 3600,
+      },
+      {
+        userId: users[1]!.id,
+        email: users[1]!.email,
+        appId: apps[0]!.id,
+        app: 'blender',
+        gpuSku: 'l4',
+        sessions: 2,
+        sessionSeconds: 3600,
+        gpuSeconds: 3600,
+      },
+      {
+        userId: users[1]!.id,
+        email: users[1]!.email,
+        appId: apps[1]!.id,
+        app: 'vscode',
+        gpuSku: null,
+        sessions: 7,
+        sessionSeconds: 9 * 3600,
+        gpuSeconds: 0,
+      },
+    ],
+    capacity: true,
+  };
+}
+
+class Refusal extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly extra: Record<string, string>;
+  readonly headers: Record<string, string>;
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    extra: Record<string, string> = {},
+    headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.extra = extra;
+    this.headers = headers;
+  }
+}
+
+const notFound = (what: string) => new Refusal(404, 'not_found', `${what} not found`);
+const ACTIVE: SessionState[] = ['requested', 'placed', 'starting', 'running', 'stopping'];
+const NEXT: Partial<Record<SessionState, SessionState>> = {
+  requested: 'placed',
+  placed: 'starting',
+  starting: 'running',
+  stopping: 'stopped',
+};
+
+/** A page of `items` (newest first) like control/src/http/paginate.ts. */
+function page<T extends { id: string }>(items: T[], query: URLSearchParams) {
+  const limit = Math.min(500, Number(query.get('limit') ?? 100) || 100);
+  const cursor = query.get('cursor');
+  const start = cursor ? items.findIndex((i) => i.id === cursor) + 1 : 0;
+  const slice = items.slice(start, start + limit);
+  return {
+    items: slice,
+    nextCursor: start + limit < items.length ? (slice.at(-1)?.id ?? null) : null,
+  };
+}
+
+export async function startStandIn(
+  dir: string,
+  options: { data?: StandInData; autoAdvanceMs?: number | null } = {},
+): Promise<StandIn> {
+  const data = options.data ?? defaultData();
+  const requests: Recorded[] = [];
+  const csrf = randomBytes(16).toString('hex');
+  const streams = new Map<string, Set<ServerResponse>>();
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const sockets = new Set<Socket>();
+
+  const schedule = (fn: () => void, ms: number) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
+
+  const send = (res: ServerResponse, event: string, payload: unknown) => {
+    res.write(`event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`);
+  };
+
+  const present = (s: Session): Session => ({
+    ...s,
+    endpoint: s.state === 'running' ? s.endpoint : null,
+  });
+
+  function advance(id: string, state: SessionState, reason?: string) {
+    const s = data.sessions.find((x) => x.id === id);
+    if (!s) throw new Error(`stand-in: no session ${id}`);
+    s.events = [
+      ...(s.events ?? []),
+      { from: s.state, to: state, reason: reason ?? null, at: now() },
+    ];
+    s.state = state;
+    s.reason = reason ?? s.reason;
+    s.updatedAt = now();
+    if (state === 'running') s.endpoint = `http://10.0.0.7:8080/${s.id}`;
+    for (const res of streams.get(id) ?? []) {
+      send(res, 'session', present(s));
+      if (state === 'stopped' || state === 'failed') {
+        send(res, 'end', {});
+        res.end();
+      }
+    }
+    if (state === 'stopped' || state === 'failed') streams.delete(id);
+    const next = NEXT[state];
+    if (options.autoAdvanceMs != null && next)
+      schedule(() => advance(id, next), options.autoAdvanceMs);
+  }
+
+  function newSession(app: App, state: SessionState, createdAt = now()): Session {
+    const s: Session = {
+      id: randomUUID(),
+      tenantId: data.tenant.id,
+      userId: data.me.id,
+      appId: app.id,
+      clusterId: data.clusters[0]?.id ?? null,
+      state,
+      reason: null,
+      exitCode: null,
+      gpus: app.resources.gpus,
+      endpoint: state === 'running' ? 'http://10.0.0.7:8080/' : null,
+      createdAt,
+      updatedAt: createdAt,
+    };
+    data.sessions.unshift(s);
+    return s;
+  }
+
+  const tenantBySlug = (slug: string) => {
+    const t = data.tenants.find((x) => x.slug === slug || x.id === slug);
+    if (!t || (data.role !== 'platform-admin' && t.id !== data.tenant.id)) throw notFound('tenant');
+    return t;
+  };
+  const admin = () => {
+    if (data.role === 'member')
+      throw new Refusal(403, 'forbidden', 'your role does not allow this');
+  };
+  const platform = () => {
+    if (data.role !== 'platform-admin')
+      throw new Refusal(403, 'forbidden', 'your role does not allow this');
+  };
+
+  async function api(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    query: URLSearchParams,
+    body: unknown,
+  ): Promise<unknown> {
+    const m = req.method ?? 'GET';
+    const input = (body ?? {}) as Record<string, unknown>;
+    if (m === 'GET' && path === '/me') {
+      const me: Me = {
+        role: data.role,
+        tenant: { id: data.tenant.id, slug: data.tenant.slug, name: data.tenant.name },
+        user: { id: data.me.id, email: data.me.email },
+      };
+      return me;
+    }
+    if (path === '/tenants') {
+      if (m === 'GET')
+        return page(data.role === 'platform-admin' ? data.tenants : [data.tenant], query);
+      platform();
+      const t = tenantOf(
+        String(input.slug),
+        String(input.name),
+        (input.quotas ?? {}) as Tenant['quotas'],
+      );
+      t.allowedRegions = (input.allowedRegions as string[]) ?? [];
+      data.tenants.unshift(t);
+      res.statusCode = 201;
+      return t;
+    }
+    if (path === '/clusters' && m === 'GET') {
+      platform();
+      return page(data.clusters, query);
+    }
+    const parts = path.split('/').slice(1).map(decodeURIComponent);
+    if (parts[0] !== 'tenants' || !parts[1])
+      throw new Refusal(404, 'not_found', `no route for ${m} /v1${path}`);
+    const tenant = tenantBySlug(parts[1]);
+    const [, , kind, id, sub] = parts;
+    if (!kind) {
+      if (m === 'GET') return tenant;
+      if (m === 'PATCH') {
+        platform();
+        Object.assign(tenant.quotas, (input.quotas ?? {}) as object);
+        if (typeof input.name === 'string') tenant.name = input.name;
+        tenant.updatedAt = now();
+        return tenant;
+      }
+    }
+    if (kind === 'apps') {
+      const find = (ref: string) =>
+        data.apps.find((a) => a.slug === ref || a.id === ref) ??
+        (() => {
+          throw notFound('app');
+        })();
+      if (!id && m === 'GET') return page(data.apps, query);
+      admin();
+      if (!id && m === 'POST') {
+        if (data.apps.some((a) => a.slug === input.slug))
+          throw new Refusal(409, 'conflict', `app "${input.slug}" already exists`);
+        const app = appOf(tenant.id, {
+          ...(input as unknown as App),
+          createdAt: now(),
+          updatedAt: now(),
+        });
+        data.apps.unshift(app);
+        res.statusCode = 201;
+        return app;
+      }
+      if (id && m === 'GET') return find(id);
+      if (id && m === 'PATCH') return Object.assign(find(id), input, { updatedAt: now() });
+      if (id && m === 'DELETE') {
+        const app = find(id);
+        data.apps = data.apps.filter((a) => a !== app);
+        res.statusCode = 204;
+        return undefined;
+      }
+    }
+    if (kind === 'users') {
+      admin();
+      const find = (ref: string) =>
+        data.users.find((u) => u.id === ref || u.email === ref) ??
+        (() => {
+          throw notFound('user');
+        })();
+      if (!id && m === 'GET') return page(data.users, query);
+      if (!id && m === 'POST') {
+        if (data.users.some((u) => u.email === input.email))
+          throw new Refusal(409, 'conflict', `user ${input.email} already exists`);
+        const u: User = {
+          id: randomUUID(),
+          tenantId: tenant.id,
+          email: String(input.email),
+          role: (input.role as User['role']) ?? 'member',
+          limits: { maxSessions: null, maxGpus: null },
+          createdAt: now(),
+        };
+        data.users.unshift(u);
+        res.statusCode = 201;
+        return u;
+      }
+      if (id && m === 'PATCH')
+        return Object.assign(find(id), input.role ? { role: input.role } : {});
+      if (id && m === 'DELETE') {
+        const u = find(id);
+        if (data.sessions.some((s) => s.userId === u.id && ACTIVE.includes(s.state)))
+          throw new Refusal(409, 'conflict', 'the user still has active sessions; stop them first');
+        data.users = data.users.filter((x) => x !== u);
+        res.statusCode = 204;
+        return undefined;
+      }
+    }
+    if (kind === 'sessions') {
+      const mine = (s: Session) => data.role !== 'member' || s.userId === data.me.id;
+      const find = (ref: string) =>
+        data.sessions.find((s) => s.id === ref && mine(s)) ??
+        (() => {
+          throw notFound('session');
+        })();
+      if (!id && m === 'GET') {
+        const states = query.get('state');
+        const user = query.get('user');
+        const list = data.sessions.filter(
+          (s) =>
+            mine(s) &&
+            (!states ||
+              (states === 'active'
+                ? ACTIVE.includes(s.state)
+                : states.split(',').includes(s.state))) &&
+            (!user || s.userId === user),
+        );
+        return page(list.map(present), query);
+      }
+      if (!id && m === 'POST') {
+        const app = data.apps.find((a) => a.slug === input.app || a.id === input.app);
+        if (!app) throw notFound('app');
+        const active = data.sessions.filter(
+          (s) => s.tenantId === tenant.id && ACTIVE.includes(s.state),
+        );
+        const { maxSessions, maxGpus } = tenant.quotas;
+        if (maxSessions !== null && active.length + 1 > maxSessions) {
+          throw new Refusal(
+            429,
+            'quota_exceeded',
+            `quota tenant.maxSessions exceeded: the tenant allows ${maxSessions} concurrent sessions (${active.length} active)`,
+            { quota: 'tenant.maxSessions' },
+          );
+        }
+        const gpus = active.reduce((n, s) => n + (s.gpus?.count ?? 0), 0);
+        if (maxGpus !== null && gpus + (app.resources.gpus?.count ?? 0) > maxGpus) {
+          throw new Refusal(
+            429,
+            'quota_exceeded',
+            `quota tenant.maxGpus exceeded: the tenant allows ${maxGpus} GPUs (${gpus} in use)`,
+            { quota: 'tenant.maxGpus' },
+          );
+        }
+        if (!data.capacity)
+          throw new Refusal(
+            503,
+            'no_capacity',
+            'every eligible cluster is full; retry later',
+            {},
+            { 'retry-after': '5' },
+          );
+        const s = newSession(app, 'requested');
+        s.events = [{ from: null, to: 'requested', reason: null, at: s.createdAt }];
+        if (options.autoAdvanceMs != null)
+          schedule(() => advance(s.id, 'placed'), options.autoAdvanceMs);
+        res.statusCode = 201;
+        return present(s);
+      }
+      if (id && !sub && m === 'GET') return present(find(id));
+      if (id && !sub && m === 'DELETE') {
+        const s = find(id);
+        if (!ACTIVE.includes(s.state)) return present(s);
+        if (s.state !== 'stopping') advance(s.id, 'stopping');
+        res.statusCode = 202;
+        return present(s);
+      }
+      if (id && sub === 'progress' && m === 'GET') {
+        const s = find(id);
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        send(res, 'session', present(s));
+        if (!ACTIVE.includes(s.state)) {
+          send(res, 'end', {});
+          res.end();
+          return undefined;
+        }
+        const set = streams.get(id) ?? new Set();
+        set.add(res);
+        streams.set(id, set);
+        req.on('close', () => set.delete(res));
+        return undefined;
+      }
+    }
+    if (kind === 'usage' && m === 'GET') {
+      const from = query.get('from') ?? ago(60 * 24 * 30);
+      const to = query.get('to') ?? now();
+      const items =
+        data.role === 'member' ? data.usage.filter((r) => r.userId === data.me.id) : data.usage;
+      return {
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+        items,
+        totals: {
+          sessionSeconds: items.reduce((n, r) => n + r.sessionSeconds, 0),
+          gpuSeconds: items.reduce((n, r) => n + r.gpuSeconds, 0),
+        },
+      };
+    }
+    if (kind === 'api-keys') {
+      admin();
+      if (!id && m === 'GET') return page(data.apiKeys, query);
+      if (!id && m === 'POST') {
+        const user = input.user
+          ? data.users.find((u) => u.email === input.user || u.id === input.user)
+          : undefined;
+        if (input.user && !user) throw notFound('user');
+        const token = `floe_${randomBytes(32).toString('base64url')}`;
+        const key: ApiKey = {
+          id: randomUUID(),
+          tenantId: tenant.id,
+          userId: user?.id ?? null,
+          name: String(input.name),
+          role: input.role as Role,
+          prefix: token.slice(0, 11),
+          expiresAt: (input.expiresAt as string) ?? null,
+          revokedAt: null,
+          createdAt: now(),
+        };
+        data.apiKeys.unshift(key);
+        res.statusCode = 201;
+        return { ...key, token };
+      }
+      if (id && m === 'DELETE') {
+        const key = data.apiKeys.find((k) => k.id === id && !k.revokedAt);
+        if (!key) throw notFound('API key');
+        key.revokedAt = now();
+        res.statusCode = 204;
+        return undefined;
+      }
+    }
+    if (kind === 'identity-provider' && !id) {
+      admin();
+      if (m === 'GET') {
+        if (!data.identityProvider) throw notFound('identity provider');
+        return data.identityProvider;
+      }
+      if (m === 'PUT') {
+        const { clientSecret, ...rest } = input as unknown as Omit<
+          IdentityProvider,
+          'hasClientSecret' | 'updatedAt'
+        > & { clientSecret?: string | null };
+        const kept = data.identityProvider?.hasClientSecret ?? false;
+        const hasClientSecret = clientSecret === undefined ? kept : clientSecret !== null;
+        data.identityProvider = { ...rest, hasClientSecret, updatedAt: now() };
+        return data.identityProvider;
+      }
+      if (m === 'DELETE') {
+        data.identityProvider = null;
+        res.statusCode = 204;
+        return undefined;
+      }
+    }
+    throw new Refusal(404, 'not_found', `no route for ${m} /v1${path}`);
+  }
+
+  const html = (res: ServerResponse, status: number, title: string) => {
+    res.writeHead(status, { 'content-type': TYPES['.html']! });
+    res.end(`<!doctype html><title>${title}</title><h1>${title}</h1>`);
+  };
+
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://stand-in');
+    const path = url.pathname;
+    try {
+      if (path.startsWith('/api/v1/')) {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        const text = Buffer.concat(chunks).toString('utf8');
+        const body = text ? JSON.parse(text) : undefined;
+        const apiPath = path.slice('/api/v1'.length);
+        requests.push({
+          method: req.method ?? 'GET',
+          path: apiPath,
+          query: url.searchParams,
+          body,
+          headers: req.headers,
+        });
+        if (!data.signedIn) throw new Refusal(401, 'unauthorized', 'sign in again');
+        if (req.method !== 'GET') {
+          const cookie = /(?:^|;\s*)floe_csrf=([^;]*)/.exec(req.headers.cookie ?? '')?.[1];
+          if (!cookie || req.headers['x-csrf-token'] !== cookie)
+            throw new Refusal(403, 'forbidden', 'missing or wrong CSRF token');
+          if (req.headers['content-type'] !== 'application/json')
+            throw new Refusal(415, 'invalid_request', 'send JSON');
+        }
+        const out = await api(req, res, apiPath, url.searchParams, body);
+        if (res.headersSent) return; // the progress stream
+        if (out === undefined) {
+          res.writeHead(res.statusCode === 200 ? 204 : res.statusCode).end();
+          return;
+        }
+        res.writeHead(res.statusCode, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(out));
+        return;
+      }
+      if (path === '/' || path === '/console' || path.startsWith('/console/')) {
+        res.writeHead(200, {
+          'content-type': TYPES['.html']!,
+          'set-cookie': `floe_csrf=${csrf}; Path=/; SameSite=Lax`,
+        });
+        res.end(await readFile(join(dir, 'index.html')));
+        return;
+      }
+      if (path.startsWith('/app/')) {
+        const file = normalize(join(dir, path.slice('/app/'.length)));
+        if (!file.startsWith(dir)) return html(res, 403, 'Forbidden');
+        const body = await readFile(file).catch(() => null);
+        if (!body) return html(res, 404, 'Not found');
+        res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+        res.end(body);
+        return;
+      }
+      if (path === '/login') return html(res, 200, 'Sign in (stand-in)');
+      if (path === '/logout') return html(res, 200, 'Signed out (stand-in)');
+      if (/^\/sessions\/[^/]+\/$/.test(path)) return html(res, 200, 'Stream page (stand-in)');
+      html(res, 404, 'Not found');
+    } catch (err) {
+      if (res.headersSent) return;
+      if (err instanceof Refusal) {
+        res.writeHead(err.status, { 'content-type': 'application/json', ...err.headers });
+        res.end(JSON.stringify({ error: { code: err.code, message: err.message, ...err.extra } }));
+        return;
+      }
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'internal', message: 'internal error' } }));
+    }
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    data,
+    requests,
+    csrf,
+    advance,
+    seedSession(appSlug, state, minutesAgo = 12) {
+      const app = data.apps.find((a) => a.slug === appSlug);
+      if (!app) throw new Error(`stand-in: no app ${appSlug}`);
+      return newSession(app, state, ago(minutesAgo));
+    },
+    async close() {
+      for (const t of timers) clearTimeout(t);
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
