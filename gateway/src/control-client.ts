@@ -1,0 +1,117 @@
+// The control plane as the gateway calls it: with its own API key (role `gateway`) for the
+// tenant and session lookups of /v1/gateway/*, and with a user's identity token for /v1/me.
+import { z } from 'zod';
+import { TtlCache } from './ttl-cache.ts';
+
+const TenantRef = z.object({ id: z.string().min(1), slug: z.string().min(1), name: z.string() });
+
+const IdentityProviderSettings = z.object({
+  issuer: z.string().min(1),
+  clientId: z.string().min(1),
+  clientSecret: z.string().nullable(),
+  rolesClaim: z.string().min(1),
+  adminRoles: z.array(z.string()),
+});
+
+const GatewayTenant = z.object({
+  tenant: TenantRef,
+  identityProvider: IdentityProviderSettings.nullable(),
+});
+
+const GatewaySession = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  userId: z.string(),
+  state: z.string(),
+  endpoint: z.string().nullable(),
+});
+
+const Me = z.object({
+  role: z.string(),
+  tenant: TenantRef.nullable(),
+  user: z.object({ id: z.string().min(1), email: z.string() }).nullable(),
+});
+
+export type IdentityProviderSettings = z.infer<typeof IdentityProviderSettings>;
+export type GatewayTenant = z.infer<typeof GatewayTenant>;
+export type GatewaySession = z.infer<typeof GatewaySession>;
+export type Me = z.infer<typeof Me>;
+
+/** The control plane did not answer as it should (down, 5xx, or an unexpected answer). */
+export class ControlPlaneUnavailable extends Error {}
+
+/** The control plane refused the user's identity (e.g. a user an admin removed). */
+export class IdentityRefused extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+const TIMEOUT_MS = 5_000;
+
+export class ControlClient {
+  readonly url: string;
+  private readonly token: string;
+  private readonly tenants: TtlCache<GatewayTenant | null>;
+
+  constructor(opts: { url: string; token: string; tenantCacheMs: number }) {
+    this.url = opts.url;
+    this.token = opts.token;
+    this.tenants = new TtlCache({ ttlMs: opts.tenantCacheMs });
+  }
+
+  private async call(path: string, token: string): Promise<Response> {
+    try {
+      return await fetch(`${this.url}${path}`, {
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw new ControlPlaneUnavailable(`control plane unreachable: ${(err as Error).message}`);
+    }
+  }
+
+  private async read<T>(res: Response, schema: z.ZodType<T>, what: string): Promise<T> {
+    const parsed = schema.safeParse(await res.json().catch(() => undefined));
+    if (!parsed.success) throw new ControlPlaneUnavailable(`unexpected ${what} from control plane`);
+    return parsed.data;
+  }
+
+  /**
+   * A tenant and its identity provider by slug, id or host name; null when unknown. Cached
+   * (unknown ones too, so that probing host names does not reach the control plane).
+   */
+  tenant(ref: string): Promise<GatewayTenant | null> {
+    const key = ref.toLowerCase();
+    return this.tenants.get(key, async () => {
+      const res = await this.call(`/v1/gateway/tenants/${encodeURIComponent(key)}`, this.token);
+      if (res.status === 404) return null;
+      if (res.status !== 200) {
+        throw new ControlPlaneUnavailable(`tenant lookup answered ${res.status}`);
+      }
+      return this.read(res, GatewayTenant, 'tenant');
+    });
+  }
+
+  /** A session's owner, state and endpoint; null when unknown. Never cached: state changes. */
+  async session(id: string): Promise<GatewaySession | null> {
+    const res = await this.call(`/v1/gateway/sessions/${encodeURIComponent(id)}`, this.token);
+    if (res.status === 404) return null;
+    if (res.status !== 200)
+      throw new ControlPlaneUnavailable(`session lookup answered ${res.status}`);
+    return this.read(res, GatewaySession, 'session');
+  }
+
+  /** Who the identity token is at the control plane (its user is created on first sight). */
+  async me(identityToken: string): Promise<Me> {
+    const res = await this.call('/v1/me', identityToken);
+    if (res.status === 401 || res.status === 403) {
+      const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+      throw new IdentityRefused(res.status, body?.error?.message ?? 'identity refused');
+    }
+    if (res.status !== 200) throw new ControlPlaneUnavailable(`/v1/me answered ${res.status}`);
+    return this.read(res, Me, '/v1/me answer');
+  }
+}

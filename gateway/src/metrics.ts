@@ -1,0 +1,47 @@
+// Prometheus metrics, on a registry of the gateway's own (tests start several gateways).
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'floe_gateway_' });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'floe_gateway_requests_total',
+      help: 'HTTP requests by method, route and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'floe_gateway_request_duration_seconds',
+      help: 'Time to answer HTTP requests (to the end of the response), by route',
+      labelNames: ['route'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    upstreamErrors: new Counter({
+      name: 'floe_gateway_upstream_errors_total',
+      help: 'Requests the gateway could not complete upstream (control, session, idp)',
+      labelNames: ['upstream'] as const,
+      registers: [registry],
+    }),
+    websockets: new Gauge({
+      name: 'floe_gateway_websockets_open',
+      help: 'Proxied WebSocket connections open now',
+      registers: [registry],
+    }),
+    logins: new Counter({
+      name: 'floe_gateway_logins_total',
+      help: 'Sign-ins by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'floe_gateway_rate_limited_total',
+      help: 'Launches refused by the per-user rate limit',
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

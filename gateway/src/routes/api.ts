@@ -1,0 +1,134 @@
+// /api/* → the control plane's /v1/*, as the signed-in user: the request goes on with an
+// identity token the gateway signs (never the browser's cookie), and the answer streams
+// back as it comes (launch progress is a text/event-stream).
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { StatusCode } from 'hono/utils/http-status';
+import type { Deps } from '../deps.ts';
+import type { GatewayEnv } from '../http/env.ts';
+import { jsonError } from '../http/respond.ts';
+import { loadUser, requireCsrf, requireUser } from '../http/session-middleware.ts';
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) and what only the gateway may say to the control
+// plane: who the user is (authorization), their cookies, and the CSRF token.
+const REQUEST_HEADERS_DROPPED = new Set([
+  'authorization',
+  'connection',
+  'content-length',
+  'cookie',
+  'forwarded',
+  'host',
+  'keep-alive',
+  'origin',
+  'proxy-authorization',
+  'proxy-connection',
+  'referer',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'x-csrf-token',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+]);
+
+// The control plane sets no cookies on the gateway's domain; hop-by-hop headers stop here.
+const RESPONSE_HEADERS_DROPPED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'set-cookie',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+export function apiRoutes(deps: Deps) {
+  const { config, control, sessions, metrics, launches, log } = deps;
+  const app = new Hono<GatewayEnv>();
+  const maxSize = config.FLOE_GATEWAY_BODY_LIMIT_BYTES;
+
+  app.use(
+    '/api/*',
+    loadUser(sessions),
+    requireUser('api'),
+    requireCsrf(config.FLOE_GATEWAY_ISSUER),
+  );
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize,
+      onError: (c) =>
+        jsonError(c, 413, 'payload_too_large', `request bodies are limited to ${maxSize} bytes`),
+    }),
+  );
+
+  app.post('/api/v1/tenants/:tenant/sessions', async (c, next) => {
+    const user = c.get('user')!;
+    const take = launches.take(`${user.tenant_id}:${user.email.toLowerCase()}`);
+    if (take.allowed) return next();
+    metrics.rateLimited.inc();
+    const seconds = Math.ceil(take.retryAfterMs / 1000);
+    return jsonError(c, 429, 'rate_limited', `too many launches; try again in ${seconds} s`, {
+      'retry-after': String(seconds),
+    });
+  });
+
+  app.all('/api/*', async (c) => {
+    const url = new URL(c.req.url);
+    const path = url.pathname.slice('/api'.length);
+    // the user's API only: the control plane's /metrics, /docs and the gateways' own
+    // routes are not for browsers
+    if (!path.startsWith('/v1/') || path.startsWith('/v1/gateway/')) {
+      return jsonError(c, 404, 'not_found', `no route for ${c.req.method} ${url.pathname}`);
+    }
+    const user = c.get('user')!;
+    const headers = new Headers();
+    for (const [name, value] of c.req.raw.headers) {
+      if (!REQUEST_HEADERS_DROPPED.has(name) && !name.startsWith('sec-')) headers.set(name, value);
+    }
+    headers.set('authorization', `Bearer ${await sessions.identityToken(user)}`);
+    // fetch would decompress a compressed answer and leave its content-encoding header
+    headers.set('accept-encoding', 'identity');
+    const incoming = c.env.incoming;
+    if (incoming?.socket?.remoteAddress)
+      headers.set('x-forwarded-for', incoming.socket.remoteAddress);
+    headers.set('x-forwarded-proto', new URL(config.FLOE_GATEWAY_ISSUER).protocol.slice(0, -1));
+    const host = c.req.header('host');
+    if (host) headers.set('x-forwarded-host', host);
+    const method = c.req.method;
+    const hasBody = method !== 'GET' && method !== 'HEAD';
+    let upstream: Response;
+    try {
+      upstream = await fetch(`${control.url}${path}${url.search}`, {
+        method,
+        headers,
+        body: hasBody ? c.req.raw.body : undefined,
+        // @ts-expect-error: Node's fetch streams request bodies with duplex 'half'
+        duplex: 'half',
+        redirect: 'manual',
+        signal: c.req.raw.signal,
+      });
+    } catch (err) {
+      if (c.req.raw.signal.aborted) return c.body(null, 499 as never);
+      metrics.upstreamErrors.inc({ upstream: 'control' });
+      log.warn({ err, path }, 'control plane request failed');
+      return jsonError(c, 502, 'bad_gateway', 'the control plane did not answer; try again');
+    }
+    const out = new Headers();
+    for (const [name, value] of upstream.headers) {
+      if (!RESPONSE_HEADERS_DROPPED.has(name)) out.append(name, value);
+    }
+    if (out.get('content-type')?.startsWith('text/event-stream')) {
+      // no buffering on the way (proxies in front of the gateway honour this)
+      out.set('x-accel-buffering', 'no');
+      out.set('cache-control', 'no-cache');
+    }
+    // through c.newResponse, so that a renewed session cookie set on the way is kept
+    return c.newResponse(upstream.body, { status: upstream.status as StatusCode, headers: out });
+  });
+
+  return app;
+}

@@ -1,0 +1,69 @@
+// Istio's external authorization (HTTP ext_authz): in a cluster, Istio routes /sessions/
+// itself (a VirtualService per session) and asks the gateway first, sending the original
+// request's method, headers (those listed in includeRequestHeadersInCheck) and path under
+// /ext-authz. 200 allows, with who the user is in x-floe-* headers for the upstream; 401
+// (not signed in) and 403 (signed in, not allowed) deny. The mesh config is in
+// gateway/README.md.
+import { Hono } from 'hono';
+import { getCookie } from 'hono/cookie';
+import type { Deps } from '../deps.ts';
+import { requestOrigin } from '../host.ts';
+import { CSRF_COOKIE, CSRF_HEADER, checkCsrf, fromOrigin } from '../http/csrf.ts';
+import type { GatewayEnv } from '../http/env.ts';
+import { jsonError } from '../http/respond.ts';
+import { loadUser } from '../http/session-middleware.ts';
+import { isSessionId, sessionAccess } from '../sessions/access.ts';
+
+export const EXT_AUTHZ_PREFIX = '/ext-authz';
+
+const SESSION_PATH = /^\/sessions\/([^/]+)(?:\/|$)/;
+
+export function extAuthzRoutes(deps: Deps) {
+  const { config, control, sessions } = deps;
+  const issuer = config.FLOE_GATEWAY_ISSUER;
+  const app = new Hono<GatewayEnv>();
+
+  app.all(`${EXT_AUTHZ_PREFIX}/*`, loadUser(sessions), async (c) => {
+    const path = c.req.path.slice(EXT_AUTHZ_PREFIX.length) || '/';
+    const user = c.get('user');
+    if (!user) return jsonError(c, 401, 'unauthorized', 'sign in first (at /login)');
+    const origin = requestOrigin(c.req.header('host'), issuer);
+    if (path.startsWith('/api/') || path.startsWith('/sessions/')) {
+      const csrf = checkCsrf({
+        method: c.req.method,
+        origin: c.req.header('origin'),
+        referer: c.req.header('referer'),
+        expectedOrigin: origin,
+        headerToken: c.req.header(CSRF_HEADER),
+        cookieToken: getCookie(c, CSRF_COOKIE),
+        sessionToken: user.csrf,
+      });
+      if (!csrf.ok) return jsonError(c, 403, 'csrf', csrf.reason);
+    }
+    const session = path.match(SESSION_PATH)?.[1];
+    let userId = user.uid;
+    if (session !== undefined) {
+      if (c.req.header('upgrade')?.toLowerCase() === 'websocket') {
+        const wsOrigin = c.req.header('origin');
+        if (!wsOrigin || !fromOrigin({ origin: wsOrigin }, origin)) {
+          return jsonError(c, 403, 'forbidden', 'cross-origin WebSocket refused');
+        }
+      }
+      userId = await sessions.userId(c, user);
+      const found = isSessionId(session) ? await control.session(session) : null;
+      if (!sessionAccess(found, { tenantId: user.tenant_id, userId }).allow) {
+        return jsonError(c, 403, 'forbidden', 'not your session');
+      }
+    }
+    return c.body(null, 200, {
+      'x-floe-user': user.email,
+      'x-floe-user-id': userId ?? '',
+      'x-floe-tenant': user.tenant,
+      'x-floe-tenant-id': user.tenant_id,
+      'x-floe-role': user.role,
+      'cache-control': 'no-store',
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,136 @@
+// Assembles and serves a gateway: keys, control-plane client, identity providers, session
+// proxy, TURN fleet, the HTTP app, and the handling of WebSocket upgrades.
+import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Logger } from 'pino';
+import { createApp } from './app.ts';
+import { IdentityProviders } from './auth/oidc.ts';
+import { SessionManager } from './auth/sessions.ts';
+import type { GatewayConfig } from './config.ts';
+import { ControlClient } from './control-client.ts';
+import type { Deps } from './deps.ts';
+import { alreadySent } from './http/env.ts';
+import { perMinute, RateLimiter } from './http/rate-limit.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import { loadKeys } from './keys.ts';
+import { createMetrics } from './metrics.ts';
+import { SessionProxy } from './sessions/proxy.ts';
+import { TurnOffer } from './sessions/turn.ts';
+
+export interface Gateway {
+  /** where it listens, e.g. http://127.0.0.1:8081 (its public origin is FLOE_GATEWAY_ISSUER) */
+  url: string;
+  /** the assembled parts, for tests */
+  deps: Deps;
+  close(): Promise<void>;
+}
+
+type App = ReturnType<typeof createApp>;
+
+/** Answers an upgrade the app refused, on the raw socket, and closes it. */
+async function refuseUpgrade(socket: Duplex, res: Response) {
+  const body = Buffer.from(await res.arrayBuffer());
+  const lines = [`HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}`];
+  for (const [name, value] of res.headers) {
+    if (!['content-length', 'connection', 'transfer-encoding'].includes(name)) {
+      lines.push(`${name}: ${value}`);
+    }
+  }
+  lines.push(`content-length: ${body.length}`, 'connection: close');
+  socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]));
+}
+
+/** WebSocket upgrades go through the same app (and checks) as requests, with the socket. */
+function upgrades(app: App, log: Logger) {
+  return (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    let request: Request;
+    try {
+      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+      }
+      request = new Request(url, { method: req.method, headers });
+    } catch {
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    Promise.resolve(
+      app.fetch(request, { incoming: req, outgoing: undefined, upgrade: { socket, head } }),
+    )
+      .then((res) => (alreadySent(res) ? undefined : refuseUpgrade(socket, res)))
+      .catch((err: unknown) => {
+        log.error({ err, path: req.url }, 'upgrade failed');
+        socket.destroy();
+      });
+  };
+}
+
+export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
+  const keys = await loadKeys(config.FLOE_GATEWAY_KEYS);
+  if (!config.FLOE_GATEWAY_KEYS) {
+    log.warn(
+      'FLOE_GATEWAY_KEYS is not set: a signing key was generated for this process only ' +
+        '(sessions end at restart, and replicas cannot share them)',
+    );
+  }
+  const https = new URL(config.FLOE_GATEWAY_ISSUER).protocol === 'https:';
+  const metrics = createMetrics();
+  const control = new ControlClient({
+    url: config.FLOE_CONTROL_URL,
+    token: config.FLOE_GATEWAY_CONTROL_TOKEN,
+    tenantCacheMs: config.FLOE_GATEWAY_TENANT_CACHE_MS,
+  });
+  const idps = new IdentityProviders();
+  const sessions = new SessionManager({
+    keys,
+    control,
+    idps,
+    log,
+    settings: {
+      issuer: config.FLOE_GATEWAY_ISSUER,
+      ttlSeconds: config.FLOE_GATEWAY_SESSION_TTL_SECONDS,
+      maxSeconds: config.FLOE_GATEWAY_SESSION_MAX_SECONDS,
+    },
+  });
+  const proxy = new SessionProxy({ metrics, log, headers: securityHeaders(https) });
+  const turn =
+    config.FLOE_TURN_URLS.length > 0 && config.FLOE_TURN_SECRET
+      ? new TurnOffer({
+          urls: config.FLOE_TURN_URLS,
+          secret: config.FLOE_TURN_SECRET,
+          ttlSeconds: config.FLOE_TURN_TTL_SECONDS,
+          intervalMs: config.FLOE_TURN_HEALTH_INTERVAL_MS,
+          log,
+        })
+      : null;
+  turn?.start();
+  const launches = new RateLimiter(perMinute(config.FLOE_GATEWAY_LAUNCHES_PER_MINUTE));
+  const deps: Deps = { config, log, keys, control, idps, sessions, metrics, proxy, turn, launches };
+  const app = createApp(deps);
+
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  server.on('upgrade', upgrades(app, log));
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.FLOE_GATEWAY_PORT, config.FLOE_GATEWAY_HOST, () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : config.FLOE_GATEWAY_PORT);
+    });
+  });
+  const host = config.FLOE_GATEWAY_HOST.includes(':')
+    ? `[${config.FLOE_GATEWAY_HOST}]`
+    : config.FLOE_GATEWAY_HOST;
+  return {
+    url: `http://${host}:${port}`,
+    deps,
+    async close() {
+      proxy.close();
+      await turn?.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

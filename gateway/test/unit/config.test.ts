@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+
+const base = {
+  FLOE_GATEWAY_ISSUER: 'https://floe.example',
+  FLOE_CONTROL_URL: 'http://control:8080/',
+  FLOE_GATEWAY_CONTROL_TOKEN: 'floe_0123456789abcdef',
+};
+
+describe('loadConfig', () => {
+  it('fills in defaults', () => {
+    const c = loadConfig(base);
+    expect(c).toMatchObject({
+      FLOE_GATEWAY_PORT: 8081,
+      FLOE_GATEWAY_ISSUER: 'https://floe.example',
+      FLOE_CONTROL_URL: 'http://control:8080',
+      FLOE_GATEWAY_SESSION_TTL_SECONDS: 900,
+      FLOE_GATEWAY_LAUNCHES_PER_MINUTE: 10,
+      FLOE_GATEWAY_BODY_LIMIT_BYTES: 1024 * 1024,
+      FLOE_TURN_URLS: [],
+    });
+  });
+
+  it('allows plain http for loopback only', () => {
+    expect(
+      loadConfig({ ...base, FLOE_GATEWAY_ISSUER: 'http://127.0.0.1:8081' }).FLOE_GATEWAY_ISSUER,
+    ).toBe('http://127.0.0.1:8081');
+    expect(() => loadConfig({ ...base, FLOE_GATEWAY_ISSUER: 'http://floe.example' })).toThrow(
+      /FLOE_GATEWAY_ISSUER: must be https/,
+    );
+  });
+
+  it('names what is wrong', () => {
+    expect(() => loadConfig({ ...base, FLOE_GATEWAY_ISSUER: 'https://floe.example/app' })).toThrow(
+      /FLOE_GATEWAY_ISSUER: must be an origin/,
+    );
+    expect(() => loadConfig({ ...base, FLOE_GATEWAY_CONTROL_TOKEN: undefined })).toThrow(
+      /FLOE_GATEWAY_CONTROL_TOKEN/,
+    );
+    expect(() => loadConfig({ ...base, FLOE_TURN_URLS: 'turn:turn.example:3478' })).toThrow(
+      /FLOE_TURN_SECRET: FLOE_TURN_SECRET is required/,
+    );
+    expect(() =>
+      loadConfig({
+        ...base,
+        FLOE_GATEWAY_SESSION_TTL_SECONDS: '3600',
+        FLOE_GATEWAY_SESSION_MAX_SECONDS: '600',
+      }),
+    ).toThrow(/FLOE_GATEWAY_SESSION_TTL_SECONDS/);
+    expect(() => loadConfig({ ...base, FLOE_OIDC_SCOPES: 'email profile' })).toThrow(/openid/);
+  });
+});

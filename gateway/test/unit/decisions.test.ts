@@ -1,0 +1,245 @@
+// The gateway's pure decisions: where to return after sign-in, roles, CSRF, launch rate,
+// session access, host names, cookie lifetimes.
+import { describe, expect, it } from 'vitest';
+import { safeReturnTo } from '../../src/auth/return-to.ts';
+import { claimValue, roleFromClaims } from '../../src/auth/roles.ts';
+import { renewalDue, sessionExpiry } from '../../src/auth/session-token.ts';
+import { hostnameOf, requestOrigin, tenantHostname } from '../../src/host.ts';
+import { checkCsrf, fromOrigin } from '../../src/http/csrf.ts';
+import { perMinute, RateLimiter, takeToken } from '../../src/http/rate-limit.ts';
+import { sessionAccess } from '../../src/sessions/access.ts';
+
+describe('safeReturnTo', () => {
+  it.each([
+    ['/', '/'],
+    ['/sessions/abc/?stats=1', '/sessions/abc/?stats=1'],
+    ['/a/b#frag', '/a/b#frag'],
+    ['/a/../b', '/b'],
+    ['/%2F%2Fevil.test', '/%2F%2Fevil.test'], // stays a path on this origin
+  ])('keeps the same-origin path %s', (input, expected) => {
+    expect(safeReturnTo(input)).toBe(expected);
+  });
+
+  it.each([
+    null,
+    undefined,
+    '',
+    'https://evil.test/',
+    'http://evil.test',
+    '//evil.test/x',
+    '///evil.test',
+    '/\\evil.test',
+    '\\\\evil.test',
+    '/.//evil.test',
+    '/..//evil.test',
+    '/a/..//evil.test',
+    'javascript:alert(1)',
+    'data:text/html,hi',
+    'evil.test/x',
+    ' /x',
+    '/\tx',
+    '/x\ny',
+    `/${'a'.repeat(3000)}`,
+  ])('refuses %j (back to /)', (input) => {
+    expect(safeReturnTo(input)).toBe('/');
+  });
+});
+
+describe('roleFromClaims', () => {
+  const admin = ['tenant-admin', 'floe-admins'];
+  it('makes a tenant-admin of a user with one of the admin roles', () => {
+    expect(roleFromClaims({ floe_roles: ['member', 'floe-admins'] }, 'floe_roles', admin)).toBe(
+      'tenant-admin',
+    );
+    expect(roleFromClaims({ groups: 'staff tenant-admin' }, 'groups', admin)).toBe('tenant-admin');
+    expect(
+      roleFromClaims({ realm_access: { roles: ['tenant-admin'] } }, 'realm_access.roles', admin),
+    ).toBe('tenant-admin');
+  });
+
+  it('makes a member of everyone else', () => {
+    expect(roleFromClaims({ floe_roles: ['member'] }, 'floe_roles', admin)).toBe('member');
+    expect(roleFromClaims({}, 'floe_roles', admin)).toBe('member');
+    expect(roleFromClaims({ floe_roles: [42, { x: 1 }] }, 'floe_roles', admin)).toBe('member');
+    expect(roleFromClaims({ floe_roles: ['tenant-admin'] }, 'floe_roles', [])).toBe('member');
+    // a near miss is not a match
+    expect(roleFromClaims({ floe_roles: 'tenant-administrator' }, 'floe_roles', admin)).toBe(
+      'member',
+    );
+  });
+
+  it('reads a claim whose name has dots as itself first', () => {
+    expect(claimValue({ 'a.b': 1, a: { b: 2 } }, 'a.b')).toBe(1);
+    expect(claimValue({ a: { b: 2 } }, 'a.b')).toBe(2);
+    expect(claimValue({ a: [1] }, 'a.0')).toBeUndefined();
+  });
+});
+
+describe('checkCsrf', () => {
+  const base = {
+    method: 'POST',
+    origin: 'https://floe.example',
+    expectedOrigin: 'https://floe.example',
+    headerToken: 'token-token-token-token',
+    cookieToken: 'token-token-token-token',
+    sessionToken: 'token-token-token-token',
+  };
+
+  it('lets safe methods through without checks', () => {
+    for (const method of ['GET', 'HEAD', 'OPTIONS']) {
+      expect(
+        checkCsrf({ ...base, method, origin: 'https://evil.test', headerToken: undefined }).ok,
+      ).toBe(true);
+    }
+  });
+
+  it('needs the site’s own Origin (or Referer without one) and the token three times over', () => {
+    expect(checkCsrf(base).ok).toBe(true);
+    expect(checkCsrf({ ...base, method: 'delete' }).ok).toBe(true);
+    expect(checkCsrf({ ...base, origin: undefined, referer: 'https://floe.example/page' }).ok).toBe(
+      true,
+    );
+    const refused = [
+      { origin: 'https://evil.test' },
+      { origin: 'https://floe.example.evil.test' },
+      { origin: 'http://floe.example' },
+      { origin: 'null' },
+      { origin: undefined },
+      { origin: undefined, referer: 'https://evil.test/x' },
+      // an Origin that is wrong is not saved by a Referer that is right
+      { origin: 'https://evil.test', referer: 'https://floe.example/' },
+      { headerToken: undefined },
+      { cookieToken: undefined },
+      { headerToken: 'other-token-other-token' },
+      // a cookie planted by a sibling subdomain, echoed in the header: not this session's
+      { headerToken: 'planted-planted-planted', cookieToken: 'planted-planted-planted' },
+    ];
+    for (const change of refused) {
+      expect(checkCsrf({ ...base, ...change }).ok, JSON.stringify(change)).toBe(false);
+    }
+  });
+
+  it('compares origins, not strings', () => {
+    expect(fromOrigin({ origin: 'https://floe.example:443' }, 'https://floe.example')).toBe(true);
+    expect(fromOrigin({ referer: 'not a url' }, 'https://floe.example')).toBe(false);
+  });
+});
+
+describe('takeToken', () => {
+  const policy = perMinute(10);
+
+  it('allows a burst of the capacity, then one every 6 s', () => {
+    let bucket: ReturnType<typeof takeToken>['bucket'] | undefined;
+    for (let i = 0; i < 10; i++) {
+      const take = takeToken(bucket, 1_000, policy);
+      expect(take.allowed).toBe(true);
+      bucket = take.bucket;
+    }
+    const refused = takeToken(bucket, 1_000, policy);
+    expect(refused).toMatchObject({ allowed: false, retryAfterMs: 6_000 });
+    expect(takeToken(refused.bucket, 4_000, policy)).toMatchObject({
+      allowed: false,
+      retryAfterMs: 3_000,
+    });
+    expect(takeToken(refused.bucket, 7_000, policy).allowed).toBe(true);
+  });
+
+  it('refills to the capacity, not beyond', () => {
+    const empty = { tokens: 0, at: 0 };
+    const later = takeToken(empty, 3_600_000, policy);
+    expect(later.allowed).toBe(true);
+    expect(later.bucket.tokens).toBe(9);
+  });
+
+  it('ignores a clock that goes back', () => {
+    expect(takeToken({ tokens: 0.5, at: 10_000 }, 5_000, policy).allowed).toBe(false);
+  });
+
+  it('keeps one bucket per key, forgetting full ones when there are too many', () => {
+    const limiter = new RateLimiter(perMinute(1), { maxKeys: 2 });
+    expect(limiter.take('a', 0).allowed).toBe(true);
+    expect(limiter.take('a', 0).allowed).toBe(false);
+    expect(limiter.take('b', 0).allowed).toBe(true);
+    expect(limiter.take('c', 0).allowed).toBe(true); // prunes: the oldest goes
+    expect(limiter.take('c', 0).allowed).toBe(false);
+  });
+});
+
+describe('sessionAccess', () => {
+  const session = {
+    id: 's',
+    tenantId: 't1',
+    userId: 'u1',
+    state: 'running',
+    endpoint: 'http://10.0.0.1:8080/',
+  };
+  const owner = { tenantId: 't1', userId: 'u1' };
+
+  it('allows the owner of a running session with an endpoint', () => {
+    expect(sessionAccess(session, owner)).toEqual({ allow: true, endpoint: session.endpoint });
+  });
+
+  it('refuses everything else alike', () => {
+    for (const [s, u] of [
+      [null, owner],
+      [session, { tenantId: 't1', userId: 'u2' }],
+      [session, { tenantId: 't2', userId: 'u1' }],
+      [session, { tenantId: 't1', userId: undefined }],
+      [{ ...session, state: 'starting' }, owner],
+      [{ ...session, state: 'stopped' }, owner],
+      [{ ...session, endpoint: null }, owner],
+    ] as const) {
+      expect(sessionAccess(s, u)).toEqual({ allow: false });
+    }
+  });
+});
+
+describe('host names', () => {
+  const gateway = 'https://floe.example';
+
+  it('reads Host headers', () => {
+    expect(hostnameOf('Acme.Floe.Example:8443')).toBe('acme.floe.example');
+    expect(hostnameOf('[::1]:80')).toBe('[::1]');
+    for (const bad of [undefined, '', 'a b', 'evil.test/path', 'user@evil.test', 'x?y']) {
+      expect(hostnameOf(bad)).toBeNull();
+    }
+  });
+
+  it('looks tenants up by names other than the gateway’s own, IPs and single labels', () => {
+    expect(tenantHostname('acme.floe.example', gateway)).toBe('acme.floe.example');
+    expect(tenantHostname('login.acme.test:443', gateway)).toBe('login.acme.test');
+    for (const host of [
+      'floe.example',
+      'floe.example:443',
+      '10.1.2.3:8081',
+      '[::1]',
+      'localhost',
+    ]) {
+      expect(tenantHostname(host, gateway)).toBeNull();
+    }
+  });
+
+  it('gives the origin a browser addressed', () => {
+    expect(requestOrigin('acme.floe.example', gateway)).toBe('https://acme.floe.example');
+    expect(requestOrigin('127.0.0.1:8081', 'http://127.0.0.1:8081')).toBe('http://127.0.0.1:8081');
+    expect(requestOrigin(undefined, gateway)).toBe(gateway);
+  });
+});
+
+describe('session cookie lifetime', () => {
+  const ttl = 900;
+  const max = 43_200;
+
+  it('expires a TTL from now, but never past the absolute limit from sign-in', () => {
+    expect(sessionExpiry(1_000, 1_000, ttl, max)).toBe(1_900);
+    expect(sessionExpiry(1_000, 1_000 + max - 100, ttl, max)).toBe(1_000 + max);
+  });
+
+  it('is renewed past half of its life, until the absolute limit', () => {
+    const claims = { signed_in_at: 1_000, iat: 1_000, exp: 1_900 };
+    expect(renewalDue(claims, 1_449, ttl, max)).toBe(false);
+    expect(renewalDue(claims, 1_450, ttl, max)).toBe(true);
+    const last = { signed_in_at: 1_000, iat: 1_000 + max - 600, exp: 1_000 + max };
+    expect(renewalDue(last, 1_000 + max - 10, ttl, max)).toBe(false);
+  });
+});

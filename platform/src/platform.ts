@@ -1,0 +1,180 @@
+/**
+ * The whole product on one machine: a development identity provider (oidc-provider) with a
+ * demo tenant's users, coturn when installed, the control plane with the local session
+ * runner, and the gateway in front serving the launcher. `npm start` runs it; the product
+ * flow test runs it on the testbed's PostgreSQL.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { listen, loadConfig as loadControlConfig, startControlPlane } from '@floe/control';
+import { generateKeySet, loadConfig as loadGatewayConfig, startGateway } from '@floe/gateway';
+import { startCoturn, startOidcProvider, TEST_USERS, type TestUser } from '@floe/testbed';
+import type { Logger } from 'pino';
+
+export const DEMO_TENANT = 'acme';
+
+export interface DemoApp {
+  slug: string;
+  name: string;
+  description: string;
+  command: string[];
+}
+
+/** X applications that ship with Debian. */
+export const DEMO_APPS: DemoApp[] = [
+  { slug: 'terminal', name: 'Terminal', description: 'xterm, a shell', command: ['xterm'] },
+  { slug: 'eyes', name: 'Eyes', description: 'xeyes follows your pointer', command: ['xeyes'] },
+  {
+    slug: 'clock',
+    name: 'Clock',
+    description: 'xclock, an analog clock',
+    command: ['xclock', '-update', '1'],
+  },
+];
+
+export interface PlatformOptions {
+  /** database, keys and tokens; kept across restarts */
+  dataDir: string;
+  /** the gateway's port: the one URL people open */
+  port: number;
+  controlPort: number;
+  idpPort: number;
+  /** PostgreSQL instead of PGlite in dataDir */
+  databaseUrl?: string;
+  apps?: DemoApp[];
+  /** coturn when installed (default), or none */
+  turn?: boolean;
+  log: Logger;
+}
+
+export interface Platform {
+  /** where to sign in: the gateway with the demo tenant as login hint */
+  url: string;
+  gatewayUrl: string;
+  controlUrl: string;
+  users: TestUser[];
+  /** a platform-admin token for the control plane's API */
+  adminToken: string;
+  close(opts?: { terminateSessions?: boolean }): Promise<void>;
+}
+
+const WEB_DIST = fileURLToPath(new URL('../../web/dist', import.meta.url));
+
+export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
+  const { log } = opts;
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const gatewayUrl = `http://127.0.0.1:${opts.port}`;
+
+  // Secrets kept in the data folder, so that restarts keep sign-ins, keys and sessions.
+  const kept = async (name: string, make: () => string | Promise<string>) => {
+    const file = join(dataDir, name);
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    const value = await make();
+    writeFileSync(file, `${value}\n`, { mode: 0o600 });
+    return value;
+  };
+  const random = () => randomBytes(32).toString('base64url');
+  const adminToken = await kept('dev-admin-token', random);
+  const clientSecret = await kept('dev-oidc-client-secret', random);
+  const keys = await kept('gateway-keys.json', async () => JSON.stringify(await generateKeySet()));
+
+  const users = TEST_USERS.filter((u) => u.tenant === DEMO_TENANT);
+  const idp = await startOidcProvider({
+    port: opts.idpPort,
+    users,
+    clients: [{ clientId: 'floe-dev', clientSecret, redirectUris: [`${gatewayUrl}/callback`] }],
+  });
+
+  const turn =
+    opts.turn !== false && existsSync('/usr/bin/turnserver')
+      ? await startCoturn({ relayPorts: 64 })
+      : null;
+  if (!turn) log.warn('no coturn: streams go direct, without a TURN relay');
+  const turnEnv = turn ? { FLOE_TURN_URLS: turn.url, FLOE_TURN_SECRET: turn.secret } : {};
+
+  const control = await startControlPlane(
+    loadControlConfig({
+      ...process.env,
+      FLOE_DATA_DIR: dataDir,
+      ...(opts.databaseUrl && { DATABASE_URL: opts.databaseUrl }),
+      FLOE_ADMIN_TOKEN: adminToken,
+      FLOE_GATEWAY_ISSUER: gatewayUrl,
+      FLOE_GATEWAY_JWKS_URL: `${gatewayUrl}/.well-known/jwks.json`,
+      ...turnEnv,
+    }),
+    log.child({ service: 'floe-control' }),
+  );
+  const controlServer = await listen(control, '127.0.0.1', opts.controlPort);
+  const controlUrl = `http://127.0.0.1:${controlServer.port}`;
+
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(controlUrl + path, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = (await res.json().catch(() => null)) as { token?: string } | null;
+    if (res.status >= 400 && res.status !== 404) {
+      throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    }
+    return { status: res.status, body: json };
+  };
+
+  // The demo tenant, its identity provider and apps; a restart finds them and refreshes the
+  // provider (its port may have changed). On the gateway's own host a login hint picks the
+  // tenant; tenants' own host names need DNS.
+  if ((await api('GET', `/v1/tenants/${DEMO_TENANT}`)).status === 404) {
+    await api('POST', '/v1/tenants', { slug: DEMO_TENANT, name: 'Acme (demo)' });
+  }
+  await api('PUT', `/v1/tenants/${DEMO_TENANT}/identity-provider`, {
+    issuer: idp.issuer,
+    clientId: 'floe-dev',
+    clientSecret,
+    rolesClaim: 'floe_roles',
+    adminRoles: ['tenant-admin'],
+  });
+  for (const app of opts.apps ?? DEMO_APPS) {
+    if ((await api('GET', `/v1/tenants/${DEMO_TENANT}/apps/${app.slug}`)).status === 404) {
+      await api('POST', `/v1/tenants/${DEMO_TENANT}/apps`, app);
+    }
+  }
+  const gatewayToken = await kept('dev-gateway-token', async () => {
+    const created = await api('POST', '/v1/api-keys', {
+      name: 'npm start gateway',
+      role: 'gateway',
+    });
+    return String(created.body?.token);
+  });
+
+  const gateway = await startGateway(
+    loadGatewayConfig({
+      ...process.env,
+      FLOE_GATEWAY_PORT: String(opts.port),
+      FLOE_GATEWAY_ISSUER: gatewayUrl,
+      FLOE_CONTROL_URL: controlUrl,
+      FLOE_GATEWAY_CONTROL_TOKEN: gatewayToken,
+      FLOE_GATEWAY_KEYS: keys,
+      FLOE_GATEWAY_WEB_DIR: WEB_DIST,
+      ...turnEnv,
+    }),
+    log.child({ service: 'floe-gateway' }),
+  );
+
+  return {
+    url: `${gatewayUrl}/login?tenant=${DEMO_TENANT}`,
+    gatewayUrl,
+    controlUrl,
+    users,
+    adminToken,
+    async close(closeOpts = {}) {
+      await gateway.close();
+      await controlServer.close();
+      await control.close({ terminateSessions: closeOpts.terminateSessions ?? true });
+      await turn?.stop();
+      await idp.stop();
+    },
+  };
+}
