@@ -21,7 +21,7 @@ session="xserver-xorg-core xserver-xorg-video-dummy xvfb matchbox-window-manager
   python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
   gstreamer1.0-plugins-bad gstreamer1.0-x gstreamer1.0-pulseaudio pulseaudio"
-testbed="postgresql coturn chromium xdotool xclip x11-utils pulseaudio-utils"
+testbed="postgresql coturn chromium xdotool xclip x11-utils pulseaudio-utils nginx-light"
 wanted="$session"
 [ "${1:-}" = "--testbed" ] && wanted="$wanted $testbed"
 

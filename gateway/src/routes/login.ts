@@ -61,14 +61,18 @@ export function loginRoutes(deps: Deps) {
     const byHost = await hostTenant(host);
     // A tenant's own host name decides. On the shared host: the hint, else the organisation
     // this browser signed in to last.
-    const hint =
-      c.req.query('tenant')?.trim().toLowerCase() || getCookie(c, TENANT_COOKIE) || undefined;
+    const asked = c.req.query('tenant')?.trim().toLowerCase() || undefined;
+    const hint = asked ?? getCookie(c, TENANT_COOKIE);
     if (!byHost && !hint) return chooseTenant(c, returnTo);
     if (!byHost && hint && !SLUG.test(hint)) {
       return page(c, 400, 'Sign in', 'That is not an organisation name.');
     }
     const tenant = byHost ?? (await control.tenant(hint as string));
-    if (!tenant) return page(c, 404, 'Sign in', `There is no organisation "${hint}".`);
+    if (!tenant) {
+      // a remembered organisation that is gone: ask again
+      if (!asked) return chooseTenant(c, returnTo);
+      return page(c, 404, 'Sign in', `There is no organisation "${hint}".`);
+    }
     const idp = tenant.identityProvider;
     if (!idp) {
       return page(c, 403, 'Sign in', `${tenant.tenant.name} has no identity provider set up yet.`);
