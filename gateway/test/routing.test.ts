@@ -4,7 +4,7 @@
 // Istio's ext_authz check, and the gateway's own endpoints.
 import type { Socket } from 'node:net';
 import { turnPassword } from '@floe/turn';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { Browser } from './helpers/browser.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
 import { call, json, openWebSocket, signIn, upgrade } from './helpers/users.ts';
@@ -137,6 +137,22 @@ describe('/api', () => {
     const stop = await call(bob, stack.url, 'DELETE', `/api/v1/tenants/acme/sessions/${id}`);
     expect([200, 202]).toContain(stop.status);
     await until(/event: end\ndata: .*"state":"stopped"/);
+  });
+
+  it('lets a browser leave a progress stream without an error', async () => {
+    const errors = vi.spyOn(console, 'error');
+    const launched = json(await launch(bob));
+    const aborter = new AbortController();
+    const res = await fetch(`${stack.url}/api/v1/tenants/acme/sessions/${launched.id}/progress`, {
+      headers: { cookie: `floe_session=${bob.cookie(stack.url, 'floe_session')}` },
+      signal: aborter.signal,
+    });
+    await res.body!.getReader().read();
+    aborter.abort();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(errors).not.toHaveBeenCalled();
+    errors.mockRestore();
+    await call(bob, stack.url, 'DELETE', `/api/v1/tenants/acme/sessions/${launched.id}`);
   });
 
   it('limits launches per user (429 with Retry-After)', async () => {

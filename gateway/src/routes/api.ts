@@ -45,6 +45,28 @@ const RESPONSE_HEADERS_DROPPED = new Set([
   'upgrade',
 ]);
 
+/**
+ * The upstream body, ending without an error when the browser went away: the fetch is
+ * aborted with the request then, and its body's "aborted" error is nobody's fault (it would
+ * be reported as a failed response). Other upstream errors still fail the response.
+ */
+function endsQuietly(body: ReadableStream<Uint8Array>, signal: AbortSignal) {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (err) {
+        if (signal.aborted) controller.close();
+        else controller.error(err);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
 export function apiRoutes(deps: Deps) {
   const { config, control, sessions, metrics, launches, log } = deps;
   const app = new Hono<GatewayEnv>();
@@ -127,7 +149,8 @@ export function apiRoutes(deps: Deps) {
       out.set('cache-control', 'no-cache');
     }
     // through c.newResponse, so that a renewed session cookie set on the way is kept
-    return c.newResponse(upstream.body, { status: upstream.status as StatusCode, headers: out });
+    const body = upstream.body && endsQuietly(upstream.body, c.req.raw.signal);
+    return c.newResponse(body, { status: upstream.status as StatusCode, headers: out });
   });
 
   return app;
