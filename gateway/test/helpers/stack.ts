@@ -177,7 +177,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FLOE_GATEWAY_CONTROL_TOKEN: gatewayKey.token,
       FLOE_GATEWAY_KEYS: JSON.stringify({ keys: [current, previous] }),
       FLOE_GATEWAY_TENANT_CACHE_MS: '1000',
-      FLOE_GATEWAY_LAUNCHES_PER_MINUTE: '5',
+      FLOE_GATEWAY_LAUNCHES_PER_MINUTE: '8',
       FLOE_GATEWAY_BODY_LIMIT_BYTES: String(64 * 1024),
       ...(opts.turn && {
         FLOE_TURN_URLS: testbed.turn.url,
