@@ -50,16 +50,19 @@ export class IdentityRefused extends Error {
 }
 
 const TIMEOUT_MS = 5_000;
+const RUNNING_SESSION_CACHE_MS = 1_000;
 
 export class ControlClient {
   readonly url: string;
   private readonly token: string;
   private readonly tenants: TtlCache<GatewayTenant | null>;
+  private readonly running: Map<string, { session: GatewaySession; until: number }>;
 
   constructor(opts: { url: string; token: string; tenantCacheMs: number }) {
     this.url = opts.url;
     this.token = opts.token;
     this.tenants = new TtlCache({ ttlMs: opts.tenantCacheMs });
+    this.running = new Map();
   }
 
   private async call(path: string, token: string): Promise<Response> {
@@ -95,13 +98,29 @@ export class ControlClient {
     });
   }
 
-  /** A session's owner, state and endpoint; null when unknown. Never cached: state changes. */
+  /**
+   * A session's owner, state and endpoint; null when unknown. A running session is cached
+   * for a second: a stream's page, assets and signalling would otherwise each ask the control
+   * plane. A stop forwarded through this gateway forgets it at once (forgetSession); one
+   * made elsewhere is seen within the second, when its streamer is gone anyway.
+   */
   async session(id: string): Promise<GatewaySession | null> {
+    const hit = this.running.get(id);
+    if (hit && hit.until > Date.now()) return hit.session;
     const res = await this.call(`/v1/gateway/sessions/${encodeURIComponent(id)}`, this.token);
     if (res.status === 404) return null;
     if (res.status !== 200)
       throw new ControlPlaneUnavailable(`session lookup answered ${res.status}`);
-    return this.read(res, GatewaySession, 'session');
+    const session = await this.read(res, GatewaySession, 'session');
+    if (session.state === 'running') {
+      if (this.running.size >= 10_000) this.running.clear();
+      this.running.set(id, { session, until: Date.now() + RUNNING_SESSION_CACHE_MS });
+    } else this.running.delete(id);
+    return session;
+  }
+
+  forgetSession(id: string) {
+    this.running.delete(id);
   }
 
   /** Who the identity token is at the control plane (its user is created on first sight). */

@@ -139,6 +139,9 @@ export function apiRoutes(deps: Deps) {
       log.warn({ err, path }, 'control plane request failed');
       return jsonError(c, 502, 'bad_gateway', 'the control plane did not answer; try again');
     }
+    // a stop through this gateway ends its proxying at once, not when its cache expires
+    const stopped = method === 'DELETE' && path.match(/^\/v1\/tenants\/[^/]+\/sessions\/([^/]+)$/);
+    if (stopped && upstream.ok) control.forgetSession(decodeURIComponent(stopped[1]!));
     const out = new Headers();
     for (const [name, value] of upstream.headers) {
       if (!RESPONSE_HEADERS_DROPPED.has(name)) out.append(name, value);

@@ -3,6 +3,7 @@
 // /sessions/{id}. The browser's cookies and credentials never reach the session: its pod
 // runs the user's app, and the gateway cookie must not be replayable from there.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
@@ -18,7 +19,12 @@ function rewrite(req: IncomingMessage, path: string) {
 }
 
 export class SessionProxy {
-  private readonly proxy = createProxyServer({ xfwd: true, changeOrigin: true });
+  // connections to streamers are reused: a new one per request costs more than the proxying
+  private readonly proxy = createProxyServer({
+    xfwd: true,
+    changeOrigin: true,
+    agent: new Agent({ keepAlive: true, maxSockets: 256 }),
+  });
   private readonly sockets = new Set<Duplex>();
   private readonly metrics: Metrics;
   private readonly log: Logger;
