@@ -42,24 +42,8 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
       if (input.role === 'member' && !user) {
         throw badRequest('a member key must name the user it acts as ("user")');
       }
-      if (input.expiresAt && Date.parse(input.expiresAt) <= Date.now()) {
-        throw badRequest('expiresAt must be in the future');
-      }
-      const { token, prefix, hash } = newToken();
-      const [row] = await db
-        .insert(apiKeys)
-        .values({
-          id: uuidv7(),
-          tenantId: tenant.id,
-          userId: user?.id ?? null,
-          name: input.name,
-          role: input.role,
-          prefix,
-          secretHash: hash,
-          expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
-        })
-        .returning();
-      return c.json({ ...presentApiKey(row!), token }, 201);
+      const key = await insertKey(db, { ...input, tenantId: tenant.id, userId: user?.id ?? null });
+      return c.json(key, 201);
     },
   );
 
@@ -128,24 +112,8 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
     }),
     async (c) => {
       const input = c.req.valid('json');
-      if (input.expiresAt && Date.parse(input.expiresAt) <= Date.now()) {
-        throw badRequest('expiresAt must be in the future');
-      }
-      const { token, prefix, hash } = newToken();
-      const [row] = await db
-        .insert(apiKeys)
-        .values({
-          id: uuidv7(),
-          tenantId: null,
-          userId: null,
-          name: input.name,
-          role: input.role,
-          prefix,
-          secretHash: hash,
-          expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
-        })
-        .returning();
-      return c.json({ ...presentApiKey(row!), token }, 201);
+      const key = await insertKey(db, { ...input, tenantId: null, userId: null });
+      return c.json(key, 201);
     },
   );
 
@@ -195,4 +163,35 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
   );
 
   return app;
+}
+
+/** A new key row; its token is in the answer only, once (only its hash is stored). */
+async function insertKey(
+  db: Db,
+  key: {
+    tenantId: string | null;
+    userId: string | null;
+    name: string;
+    role: (typeof apiKeys.$inferInsert)['role'];
+    expiresAt?: string | null;
+  },
+) {
+  if (key.expiresAt && Date.parse(key.expiresAt) <= Date.now()) {
+    throw badRequest('expiresAt must be in the future');
+  }
+  const { token, prefix, hash } = newToken();
+  const [row] = await db
+    .insert(apiKeys)
+    .values({
+      id: uuidv7(),
+      tenantId: key.tenantId,
+      userId: key.userId,
+      name: key.name,
+      role: key.role,
+      prefix,
+      secretHash: hash,
+      expiresAt: key.expiresAt ? new Date(key.expiresAt) : null,
+    })
+    .returning();
+  return { ...presentApiKey(row!), token };
 }
