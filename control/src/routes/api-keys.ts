@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, isNull, type SQL } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/connect.ts';
 import { apiKeys } from '../db/schema.ts';
@@ -58,14 +58,10 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
       responses: { 200: json(page(ApiKey, 'ApiKeyPage'), 'keys') },
     }),
     async (c) => {
-      const { limit, cursor } = c.req.valid('query');
-      const rows = await db
-        .select()
-        .from(apiKeys)
-        .where(and(eq(apiKeys.tenantId, c.get('tenant').id), afterCursor(apiKeys.id, cursor)))
-        .orderBy(desc(apiKeys.id))
-        .limit(limit + 1);
-      return c.json(pageOf(rows, limit, presentApiKey), 200);
+      return c.json(
+        await listKeys(db, eq(apiKeys.tenantId, c.get('tenant').id), c.req.valid('query')),
+        200,
+      );
     },
   );
 
@@ -80,20 +76,7 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
       responses: { 204: { description: 'revoked' } },
     }),
     async (c) => {
-      const { key } = c.req.valid('param');
-      if (!isUuid(key)) throw notFound('API key');
-      const [row] = await db
-        .update(apiKeys)
-        .set({ revokedAt: new Date() })
-        .where(
-          and(
-            eq(apiKeys.id, key),
-            eq(apiKeys.tenantId, c.get('tenant').id),
-            isNull(apiKeys.revokedAt),
-          ),
-        )
-        .returning({ id: apiKeys.id });
-      if (!row) throw notFound('API key');
+      await revokeKey(db, c.req.valid('param').key, eq(apiKeys.tenantId, c.get('tenant').id));
       return c.body(null, 204);
     },
   );
@@ -128,14 +111,7 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
       responses: { 200: json(page(ApiKey, 'PlatformApiKeyPage'), 'keys') },
     }),
     async (c) => {
-      const { limit, cursor } = c.req.valid('query');
-      const rows = await db
-        .select()
-        .from(apiKeys)
-        .where(and(isNull(apiKeys.tenantId), afterCursor(apiKeys.id, cursor)))
-        .orderBy(desc(apiKeys.id))
-        .limit(limit + 1);
-      return c.json(pageOf(rows, limit, presentApiKey), 200);
+      return c.json(await listKeys(db, isNull(apiKeys.tenantId), c.req.valid('query')), 200);
     },
   );
 
@@ -150,14 +126,7 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
       responses: { 204: { description: 'revoked' } },
     }),
     async (c) => {
-      const { key } = c.req.valid('param');
-      if (!isUuid(key)) throw notFound('API key');
-      const [row] = await db
-        .update(apiKeys)
-        .set({ revokedAt: new Date() })
-        .where(and(eq(apiKeys.id, key), isNull(apiKeys.tenantId), isNull(apiKeys.revokedAt)))
-        .returning({ id: apiKeys.id });
-      if (!row) throw notFound('API key');
+      await revokeKey(db, c.req.valid('param').key, isNull(apiKeys.tenantId));
       return c.body(null, 204);
     },
   );
@@ -194,4 +163,26 @@ async function insertKey(
     })
     .returning();
   return { ...presentApiKey(row!), token };
+}
+
+/** A page of the keys `owner` selects (a tenant's, or those of no tenant), newest first. */
+async function listKeys(db: Db, owner: SQL, { limit, cursor }: { limit: number; cursor?: string }) {
+  const rows = await db
+    .select()
+    .from(apiKeys)
+    .where(and(owner, afterCursor(apiKeys.id, cursor)))
+    .orderBy(desc(apiKeys.id))
+    .limit(limit + 1);
+  return pageOf(rows, limit, presentApiKey);
+}
+
+/** Revokes a key `owner` selects; another owner's key is not found, like a missing one. */
+async function revokeKey(db: Db, key: string, owner: SQL) {
+  if (!isUuid(key)) throw notFound('API key');
+  const [row] = await db
+    .update(apiKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(apiKeys.id, key), owner, isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id });
+  if (!row) throw notFound('API key');
 }
