@@ -1,0 +1,311 @@
+// The `Session` custom resource (sessions.floe.dev/v1alpha1): the contract between the
+// control plane, which writes a Session into the tenant's namespace of the chosen cluster
+// and deletes it to stop the session, and the operator, which runs it and reports status.
+// This file has no runtime dependencies so that control/ can import it freely.
+
+export const GROUP = 'floe.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'Session';
+export const PLURAL = 'sessions';
+
+/** Labels on every object Floe writes; selectors of the informers. */
+export const LABELS = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  session: 'floe.dev/session',
+  tenant: 'floe.dev/tenant',
+  user: 'floe.dev/user',
+  app: 'floe.dev/app',
+} as const;
+/** The value of `app.kubernetes.io/managed-by` on objects the operator owns. */
+export const MANAGED_BY_OPERATOR = 'floe-operator';
+/** The value of `app.kubernetes.io/managed-by` on Sessions and namespaces the control plane writes. */
+export const MANAGED_BY_CONTROL = 'floe-control';
+/** Node label carrying a GPU node's SKU (KWOK's nodes in the testbed carry it too). */
+export const GPU_SKU_LABEL = 'floe.dev/gpu-sku';
+export const GPU_RESOURCE = 'nvidia.com/gpu';
+/** The operator's finalizer: its owned objects are gone before the Session is. */
+export const FINALIZER = 'floe.dev/cleanup';
+
+/** The namespace of a tenant's sessions in every cluster: by id, as slugs may be reused. */
+export function tenantNamespace(tenantId: string): string {
+  return `floe-t-${tenantId}`;
+}
+
+/** Names of the objects a Session owns (DNS-1035 labels: they must start with a letter). */
+export function podName(sessionName: string): string {
+  return `floe-${sessionName}`;
+}
+
+/** The home volume of one user's app: it outlives sessions so a relaunch resumes there. */
+export function homeClaimName(userId: string, appSlug: string): string {
+  return `home-${userId}-${appSlug}`;
+}
+
+export interface SessionSpec {
+  tenant: {
+    id: string;
+    /** human name, for `kubectl get` */
+    name: string;
+    /** the tenant's GPU quota (all SKUs); mirrored into a ResourceQuota of its namespace */
+    maxGpus?: number | null;
+  };
+  user: { id: string; name?: string };
+  app: {
+    slug: string;
+    image: string;
+    command?: string[];
+    args?: string[];
+    env?: Record<string, string>;
+    resources: {
+      cpu: string;
+      memory: string;
+      gpu?: { count: number; sku: string } | null;
+    };
+    /** the image brings its own X server; otherwise the pod gets an X server container */
+    hasXServer?: boolean;
+  };
+  /** a home volume per (user, app), mounted at /home/floe; none: an emptyDir */
+  persistence?: { size: string; storageClassName?: string } | null;
+  timeouts?: {
+    /** Pending longer than this (unschedulable, pulling, ...) fails the session */
+    startSeconds?: number;
+    /** no input for this long stops the session */
+    idleSeconds?: number | null;
+    /** running longer than this stops the session */
+    maxLifetimeSeconds?: number | null;
+  };
+  streamer?: {
+    image?: string;
+    codecs?: string[];
+    maxKbps?: number;
+    width?: number;
+    height?: number;
+  };
+}
+
+export const SESSION_PHASES = ['Pending', 'Starting', 'Running', 'Stopped', 'Failed'] as const;
+export type SessionPhase = (typeof SESSION_PHASES)[number];
+
+export interface SessionCondition {
+  type: 'Scheduled' | 'Ready' | 'Stopped';
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime: string;
+}
+
+export interface SessionStatus {
+  phase?: SessionPhase;
+  /** machine-readable cause of the phase (Unschedulable, ErrImagePull, IdleTimeout, ...) */
+  reason?: string;
+  message?: string;
+  conditions?: SessionCondition[];
+  /** where the streamer serves, once Running */
+  endpoint?: string;
+  node?: string;
+  startedAt?: string;
+  runningAt?: string;
+  finishedAt?: string;
+  lastInputAt?: string;
+  observedGeneration?: number;
+}
+
+export interface Session {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    finalizers?: string[];
+    deletionTimestamp?: string | Date;
+    creationTimestamp?: string | Date;
+  };
+  spec: SessionSpec;
+  status?: SessionStatus;
+}
+
+// ---------------------------------------------------------------------------------------
+// The CustomResourceDefinition, with a structural schema: the API server rejects a Session
+// that does not match, so neither the operator nor the control plane sees a malformed one.
+
+const quantity = {
+  'x-kubernetes-int-or-string': true,
+  anyOf: [{ type: 'integer' }, { type: 'string' }],
+  pattern: '^[0-9]+(\\.[0-9]+)?([EPTGMK]i?|[mkMGTPE])?$',
+};
+const name63 = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 63,
+  pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+};
+const seconds = { type: 'integer', minimum: 1, maximum: 31_536_000 };
+const time = { type: 'string', format: 'date-time' };
+
+const specSchema = {
+  type: 'object',
+  required: ['tenant', 'user', 'app'],
+  properties: {
+    tenant: {
+      type: 'object',
+      required: ['id', 'name'],
+      properties: {
+        id: { type: 'string', minLength: 1, maxLength: 36 },
+        name: { type: 'string', minLength: 1, maxLength: 200 },
+        maxGpus: { type: 'integer', minimum: 0, nullable: true },
+      },
+    },
+    user: {
+      type: 'object',
+      required: ['id'],
+      properties: {
+        id: { type: 'string', minLength: 1, maxLength: 36 },
+        name: { type: 'string', maxLength: 320 },
+      },
+    },
+    app: {
+      type: 'object',
+      required: ['slug', 'image', 'resources'],
+      properties: {
+        slug: name63,
+        image: { type: 'string', minLength: 1, maxLength: 1024 },
+        command: { type: 'array', maxItems: 256, items: { type: 'string' } },
+        args: { type: 'array', maxItems: 256, items: { type: 'string' } },
+        env: { type: 'object', maxProperties: 256, additionalProperties: { type: 'string' } },
+        resources: {
+          type: 'object',
+          required: ['cpu', 'memory'],
+          properties: {
+            cpu: quantity,
+            memory: quantity,
+            gpu: {
+              type: 'object',
+              nullable: true,
+              required: ['count', 'sku'],
+              properties: {
+                count: { type: 'integer', minimum: 1, maximum: 16 },
+                sku: name63,
+              },
+            },
+          },
+        },
+        hasXServer: { type: 'boolean' },
+      },
+    },
+    persistence: {
+      type: 'object',
+      nullable: true,
+      required: ['size'],
+      properties: { size: quantity, storageClassName: { type: 'string', maxLength: 253 } },
+    },
+    timeouts: {
+      type: 'object',
+      properties: {
+        startSeconds: seconds,
+        idleSeconds: { ...seconds, nullable: true },
+        maxLifetimeSeconds: { ...seconds, nullable: true },
+      },
+    },
+    streamer: {
+      type: 'object',
+      properties: {
+        image: { type: 'string', minLength: 1, maxLength: 1024 },
+        codecs: {
+          type: 'array',
+          maxItems: 4,
+          items: { type: 'string', enum: ['H264', 'VP8'] },
+        },
+        maxKbps: { type: 'integer', minimum: 100, maximum: 200_000 },
+        width: { type: 'integer', minimum: 320, maximum: 7680 },
+        height: { type: 'integer', minimum: 240, maximum: 4320 },
+      },
+    },
+  },
+};
+
+const statusSchema = {
+  type: 'object',
+  properties: {
+    phase: { type: 'string', enum: [...SESSION_PHASES] },
+    reason: { type: 'string' },
+    message: { type: 'string' },
+    conditions: {
+      type: 'array',
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+      items: {
+        type: 'object',
+        required: ['type', 'status', 'lastTransitionTime'],
+        properties: {
+          type: { type: 'string' },
+          status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+          reason: { type: 'string' },
+          message: { type: 'string' },
+          lastTransitionTime: time,
+        },
+      },
+    },
+    endpoint: { type: 'string' },
+    node: { type: 'string' },
+    startedAt: time,
+    runningAt: time,
+    finishedAt: time,
+    lastInputAt: time,
+    observedGeneration: { type: 'integer', format: 'int64' },
+  },
+};
+
+export const sessionCrd = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: `${PLURAL}.${GROUP}` },
+  spec: {
+    group: GROUP,
+    scope: 'Namespaced',
+    names: {
+      plural: PLURAL,
+      singular: 'session',
+      kind: KIND,
+      listKind: 'SessionList',
+      shortNames: ['fs'],
+      categories: ['floe'],
+    },
+    versions: [
+      {
+        name: VERSION,
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        additionalPrinterColumns: [
+          { name: 'Tenant', type: 'string', jsonPath: '.spec.tenant.name' },
+          { name: 'User', type: 'string', jsonPath: '.spec.user.name' },
+          { name: 'App', type: 'string', jsonPath: '.spec.app.slug' },
+          { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+          { name: 'Node', type: 'string', jsonPath: '.status.node' },
+          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          { name: 'Reason', type: 'string', jsonPath: '.status.reason', priority: 1 },
+          { name: 'Endpoint', type: 'string', jsonPath: '.status.endpoint', priority: 1 },
+        ],
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            required: ['spec'],
+            properties: {
+              apiVersion: { type: 'string' },
+              kind: { type: 'string' },
+              metadata: { type: 'object' },
+              spec: specSchema,
+              status: statusSchema,
+            },
+          },
+        },
+      },
+    ],
+  },
+} as const;
