@@ -1,9 +1,12 @@
 export { CHROMIUM_ARGS, chromiumPath, launchChromium } from './chromium.ts';
 export { type Coturn, startCoturn } from './coturn.ts';
+export { withHostLock } from './host-lock.ts';
 export { ensureK6, K6_ENV, K6_VERSION } from './k6.ts';
 export {
   ensureKubernetesBinaries,
   type GpuNodePool,
+  istioCrdsPath,
+  istioVersion,
   type KubernetesBinaries,
   type KubernetesCluster,
   type KubernetesClusterSpec,
@@ -11,6 +14,8 @@ export {
   kubernetesVersions,
   startKubernetesClusters,
   stopKubernetesClusters,
+  TEST_STORAGE_CLASS,
+  type TestStorage,
 } from './kubernetes.ts';
 export {
   type OidcClient,

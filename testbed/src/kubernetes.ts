@@ -20,6 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache.ts';
+import { withHostLock } from './host-lock.ts';
 import { isAlive } from './process.ts';
 
 const k8sDir = fileURLToPath(new URL('../k8s/', import.meta.url));
@@ -38,7 +39,7 @@ const binaries = {
   kwokctl: { module: 'kwok', pkg: 'sigs.k8s.io/kwok/cmd/kwokctl' },
 } as const;
 
-type Module = 'kubernetes' | 'kwok';
+type Module = 'kubernetes' | 'kwok' | 'istio';
 export type KubernetesBinaryName = keyof typeof binaries;
 
 export interface KubernetesBinaries {
@@ -66,6 +67,10 @@ export function kubernetesVersions(): KubernetesBinaries['versions'] {
   };
 }
 
+export function istioVersion(): string {
+  return pinned('istio', 'istio.io/api');
+}
+
 function binDir(v: KubernetesBinaries['versions']): string {
   // every pin is in the name, so moving any of them builds afresh beside the old build
   return cacheDir('k8s', `${v.kubernetes}-etcd-${v.etcd}-kwok-${v.kwok}`);
@@ -74,6 +79,21 @@ function binDir(v: KubernetesBinaries['versions']): string {
 function goJson<T>(module: Module, args: string[]): T {
   const cwd = join(k8sDir, module);
   return JSON.parse(execFileSync('go', args, { cwd, encoding: 'utf8' })) as T;
+}
+
+/**
+ * Istio's CustomResourceDefinitions (VirtualService, Gateway, ...) as published in the
+ * `istio.io/api` module that testbed/k8s/istio/go.mod pins: one YAML stream of 15 CRDs.
+ */
+export function istioCrdsPath(): string {
+  const { Dir, Error: error } = goJson<{ Dir?: string; Error?: string }>('istio', [
+    'mod',
+    'download',
+    '-json',
+    'istio.io/api',
+  ]);
+  if (!Dir) throw new Error(`go mod download istio.io/api failed: ${error}`);
+  return join(Dir, 'kubernetes', 'customresourcedefinitions.gen.yaml');
 }
 
 /** Version variables, so that `kube-apiserver --version` is right: kwokctl parses it. */
@@ -352,6 +372,50 @@ function nodesOf(spec: KubernetesClusterSpec) {
   return [...gpu, ...cpu];
 }
 
+/**
+ * KWOK runs no volume provisioner, so claims are bound by the real PV controller of
+ * kube-controller-manager to a pool of pre-made hostPath volumes (never mounted: KWOK runs no
+ * containers). Retain keeps a volume's data, and its claimRef, after its claim is deleted.
+ */
+export interface TestStorage {
+  /** how many PersistentVolumes (`<cluster>-pv-<i>`) to create */
+  pvs: number;
+  /** capacity of each, default 10Gi */
+  size?: string;
+}
+
+/** Name of the default StorageClass that `storage` creates. */
+export const TEST_STORAGE_CLASS = 'floe-test';
+
+function storageObjects(cluster: string, storage: TestStorage) {
+  const storageClass = {
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'StorageClass',
+    metadata: {
+      name: TEST_STORAGE_CLASS,
+      annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+    },
+    // no dynamic provisioning; Immediate: bound as soon as a claim exists, as a person
+    // watching `kubectl get pvc` expects, without waiting for a pod to be scheduled
+    provisioner: 'kubernetes.io/no-provisioner',
+    reclaimPolicy: 'Retain',
+    volumeBindingMode: 'Immediate',
+  };
+  const pvs = Array.from({ length: storage.pvs }, (_, i) => ({
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name: `${cluster}-pv-${i}`, labels: { 'floe.dev/test-pool': 'true' } },
+    spec: {
+      capacity: { storage: storage.size ?? '10Gi' },
+      accessModes: ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: TEST_STORAGE_CLASS,
+      hostPath: { path: `/var/lib/floe-test/${cluster}/pv-${i}`, type: 'DirectoryOrCreate' },
+    },
+  }));
+  return [storageClass, ...pvs];
+}
+
 const readPid = (file: string) => Number(readFileSync(file, 'utf8').trim());
 
 /**
@@ -458,6 +522,10 @@ export async function startKubernetesClusters(opts: {
   onProgress?: (line: string) => void;
   /** bound of each wait (cluster up, nodes Ready, ...), default 120 s */
   timeoutMs?: number;
+  /** install Istio's CRDs (networking.istio.io VirtualService, Gateway, ...) in every cluster */
+  istio?: boolean;
+  /** a default StorageClass and a pool of static PersistentVolumes in every cluster */
+  storage?: TestStorage;
 }): Promise<KubernetesClusters> {
   const log = opts.onProgress ?? ((line: string) => console.error(line));
   const bins = opts.binaries ?? (await ensureKubernetesBinaries({ onProgress: log }));
@@ -482,10 +550,30 @@ export async function startKubernetesClusters(opts: {
   const kubectl = (c: KubernetesCluster, args: string[], input?: string) =>
     run(bins.paths.kubectl, ['--kubeconfig', c.kubeconfig, ...args], { input, timeoutMs });
 
+  const istioCrds = opts.istio ? istioCrdsPath() : undefined;
+
   const started: KubernetesCluster[] = [];
   const stop = () => {
     for (const c of started.splice(0)) deleteCluster(c.name);
   };
+
+  /** kwokctl create: every component started on its own ports, the API server serving */
+  const createCluster = (spec: KubernetesClusterSpec, config: string) =>
+    run(
+      bins.paths.kwokctl,
+      [
+        '--name',
+        spec.name,
+        `--config=${config}`,
+        'create',
+        'cluster',
+        '--kubeconfig',
+        sharedKubeconfig,
+        `--wait=${waitFlag}`,
+        `--timeout=${waitFlag}`,
+      ],
+      { env, timeoutMs: 2 * timeoutMs + 10_000 },
+    );
 
   const startOne = async (spec: KubernetesClusterSpec, cluster: KubernetesCluster) => {
     const config = join(kwokWorkdir, `${spec.name}.kwokctl.yaml`);
@@ -510,23 +598,22 @@ export async function startKubernetesClusters(opts: {
     // JSON is YAML; kwok v0.8 takes its Stages from the same --config, as further documents
     writeFileSync(config, `${JSON.stringify(kwokctlConfig)}\n---\n${readFileSync(bins.stages)}`);
     // kwokctl waits up to --timeout for the API server to serve, then up to --wait for /healthz
-    await run(
-      bins.paths.kwokctl,
-      [
-        '--name',
-        spec.name,
-        `--config=${config}`,
-        'create',
-        'cluster',
-        '--kubeconfig',
-        sharedKubeconfig,
-        `--wait=${waitFlag}`,
-        `--timeout=${waitFlag}`,
-      ],
-      { env, timeoutMs: 2 * timeoutMs + 10_000 },
+    // kwokctl picks each component's port by trying to bind from 32767 downwards, and only
+    // knows of the clusters of its own KWOK_WORKDIR: another process creating a cluster
+    // elsewhere at the same moment (vitest runs test files in parallel processes) would pick
+    // the same ports. One create at a time on this machine, until its components listen.
+    await withHostLock(
+      'floe-testbed-kwokctl-create',
+      async () => {
+        await createCluster(spec, config);
+        // kwokctl only logs an API server that never became ready: ask it directly
+        await kubectl(cluster, ['get', '--raw', '/readyz']);
+      },
+      {
+        timeoutMs: 4 * timeoutMs,
+        onWait: () => log(`[k8s] ${spec.name}: waiting for another kwokctl create to finish`),
+      },
     );
-    // kwokctl only logs an API server that never became ready: ask it directly
-    await kubectl(cluster, ['get', '--raw', '/readyz']);
     const nodes = nodesOf(spec);
     await kubectl(
       cluster,
@@ -559,6 +646,31 @@ export async function startKubernetesClusters(opts: {
       '--namespace=default',
       `--timeout=${waitFlag}`,
     ]);
+    if (opts.storage) {
+      const items = storageObjects(spec.name, opts.storage);
+      await kubectl(
+        cluster,
+        ['apply', '-f', '-'],
+        JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
+      );
+    }
+    if (istioCrds) {
+      // server-side: the CRDs are too large for client-side apply's last-applied annotation
+      await kubectl(cluster, [
+        'apply',
+        '--server-side',
+        '--field-manager=floe-testbed',
+        '-f',
+        istioCrds,
+      ]);
+      await kubectl(cluster, [
+        'wait',
+        '--for=condition=Established',
+        '-f',
+        istioCrds,
+        `--timeout=${waitFlag}`,
+      ]);
+    }
   };
 
   try {

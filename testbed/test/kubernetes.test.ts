@@ -20,32 +20,57 @@ const buildTimeout = 60 * 60_000;
 const testTimeout = 180_000;
 
 let k8s: KubernetesClusters;
+let other: KubernetesClusters | undefined;
 
 beforeAll(async () => {
   const binaries = await ensureKubernetesBinaries({ onProgress: (line) => console.log(line) });
-  k8s = await startKubernetesClusters({
-    // a fixed folder, so that clusters left by a crashed run are found and deleted
-    workDir: join(tmpdir(), 'floe-k8s-test'),
-    binaries,
-    onProgress: (line) => console.log(line),
-    clusters: [
+  // two independent starts at once, in different folders, as two test files in parallel
+  // processes do: without the host-wide create lock their kwokctl would pick the same ports
+  const started = await Promise.allSettled(
+    [
       {
-        name: 'eu-west',
-        region: 'eu-west',
-        gpuNodes: [{ sku: 'a100', count: 2, gpusPerNode: 8 }],
-        cpuNodes: 1,
+        // a fixed folder, so that clusters left by a crashed run are found and deleted
+        workDir: join(tmpdir(), 'floe-k8s-test'),
+        spec: { name: 'eu-west', region: 'eu-west', sku: 'a100' },
       },
       {
-        name: 'us-east',
-        region: 'us-east',
-        gpuNodes: [{ sku: 'l4', count: 2, gpusPerNode: 8 }],
-        cpuNodes: 1,
+        workDir: join(tmpdir(), 'floe-k8s-test-2'),
+        spec: { name: 'us-east', region: 'us-east', sku: 'l4' },
       },
-    ],
-  });
+    ].map(({ workDir, spec }) =>
+      startKubernetesClusters({
+        workDir,
+        binaries,
+        onProgress: (line) => console.log(line),
+        istio: true,
+        storage: { pvs: 3 },
+        clusters: [
+          {
+            name: spec.name,
+            region: spec.region,
+            gpuNodes: [{ sku: spec.sku, count: 2, gpusPerNode: 8 }],
+            cpuNodes: 1,
+          },
+        ],
+      }),
+    ),
+  );
+  const ok = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+  if (failed.length > 0) {
+    for (const s of ok) s.stop();
+    throw failed[0];
+  }
+  const [a, b] = ok as [KubernetesClusters, KubernetesClusters];
+  other = b;
+  // one object for the tests: kubectl takes the cluster's own kubeconfig
+  k8s = { ...a, clusters: [...a.clusters, ...b.clusters] };
 }, buildTimeout);
 
-afterAll(() => k8s?.stop());
+afterAll(() => {
+  k8s?.stop();
+  other?.stop();
+});
 
 interface Node {
   metadata: { name: string; labels: Record<string, string> };
@@ -212,6 +237,82 @@ describe('kubernetes testbed', () => {
       }
       const euNodes = await getJson<{ items: Node[] }>(eu, ['nodes']);
       expect(euNodes.items.every((n) => n.metadata.name.startsWith('eu-west-'))).toBe(true);
+    },
+    testTimeout,
+  );
+
+  it.each(['eu-west', 'us-east'])(
+    "%s serves Istio's CRDs: a VirtualService is stored and validated",
+    async (name) => {
+      const c = cluster(name);
+      const crd = await getJson<{ status: { conditions: { type: string; status: string }[] } }>(c, [
+        'crd',
+        'virtualservices.networking.istio.io',
+      ]);
+      expect(crd.status.conditions.find((x) => x.type === 'Established')?.status).toBe('True');
+      const vs = (http: unknown) => ({
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        metadata: { name: 'vs', namespace: 'default' },
+        spec: { hosts: ['*'], gateways: ['istio-system/gw'], http },
+      });
+      const route = [
+        {
+          match: [{ uri: { prefix: '/x/' } }],
+          route: [{ destination: { host: 'svc', port: { number: 8080 } } }],
+        },
+      ];
+      await k8s.kubectl(c, ['apply', '-f', '-'], JSON.stringify(vs(route)));
+      const stored = await getJson<{ spec: { http: unknown } }>(c, ['virtualservice', 'vs']);
+      expect(stored.spec.http).toEqual(route);
+      // the published schema is in force, its CEL rules included
+      const bad = [{ ...route[0], timeout: '0s' }];
+      await expect(k8s.kubectl(c, ['apply', '-f', '-'], JSON.stringify(vs(bad)))).rejects.toThrow(
+        /must be a valid duration greater than 1ms/,
+      );
+      await k8s.kubectl(c, ['delete', 'virtualservice', 'vs']);
+    },
+    testTimeout,
+  );
+
+  it(
+    'binds a claim of the default StorageClass to a pooled volume and retains it',
+    async () => {
+      const c = cluster('eu-west');
+      const claim = {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: 'home', namespace: 'default' },
+        // no storageClassName: the default class (floe-test) is filled in on admission
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+      };
+      await k8s.kubectl(c, ['apply', '-f', '-'], JSON.stringify(claim));
+      // the real PV controller of kube-controller-manager binds it
+      await k8s.kubectl(c, [
+        'wait',
+        '--for=jsonpath={.status.phase}=Bound',
+        'pvc/home',
+        '--timeout=60s',
+      ]);
+      const bound = await getJson<{ spec: { volumeName: string; storageClassName: string } }>(c, [
+        'pvc/home',
+      ]);
+      expect(bound.spec.storageClassName).toBe('floe-test');
+      expect(bound.spec.volumeName).toMatch(/^eu-west-pv-[0-2]$/);
+      await k8s.kubectl(c, ['delete', 'pvc/home', '--wait']);
+      // Retain: the volume stays, Released, still naming its claim (its data is not reused)
+      await k8s.kubectl(c, [
+        'wait',
+        '--for=jsonpath={.status.phase}=Released',
+        `pv/${bound.spec.volumeName}`,
+        '--timeout=60s',
+      ]);
+      const pv = await getJson<{ spec: { claimRef: { name: string } } }>(c, [
+        `pv/${bound.spec.volumeName}`,
+      ]);
+      expect(pv.spec.claimRef.name).toBe('home');
+      const pool = await getJson<{ items: unknown[] }>(c, ['pv', '-l', 'floe.dev/test-pool']);
+      expect(pool.items).toHaveLength(3);
     },
     testTimeout,
   );
