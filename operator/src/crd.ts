@@ -108,6 +108,8 @@ export interface SessionStatus {
   runningAt?: string;
   finishedAt?: string;
   lastInputAt?: string;
+  /** exit code of the container that ended the session, when one did */
+  exitCode?: number;
   observedGeneration?: number;
 }
 
@@ -257,6 +259,7 @@ const statusSchema = {
     runningAt: time,
     finishedAt: time,
     lastInputAt: time,
+    exitCode: { type: 'integer', format: 'int32' },
     observedGeneration: { type: 'integer', format: 'int64' },
   },
 };

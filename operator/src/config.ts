@@ -1,0 +1,181 @@
+// The operator's configuration: flags, then environment variables (FLOE_OPERATOR_*), then
+// defaults; validated once with zod, with a clear error on a bad value.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+const seconds = z.coerce.number().positive();
+
+export const configSchema = z.object({
+  kubeconfig: z.string().optional(),
+  workers: z.coerce.number().int().min(1).max(256).default(16),
+  resync: seconds.default(300),
+  metricsAddr: z
+    .string()
+    .regex(/^[^:]*:\d+$/, 'host:port, e.g. 127.0.0.1:9090 (port 0: any free port)')
+    .default('127.0.0.1:9090'),
+  streamerImage: z.string().min(1).default('ghcr.io/floe-dev/streamer:latest'),
+  xserverImage: z.string().min(1).default('ghcr.io/floe-dev/xserver:latest'),
+  istioGateway: z
+    .string()
+    .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'namespace/name of an Istio Gateway')
+    .default('istio-system/floe-gateway'),
+  istioHosts: z
+    .union([z.string(), z.array(z.string())])
+    .default('*')
+    .transform((s) => (Array.isArray(s) ? s : s.split(',')).map((h) => h.trim()).filter(Boolean)),
+  ingressNamespace: z.string().min(1).default('istio-system'),
+  ingressPodLabels: z
+    .union([z.string(), z.record(z.string(), z.string())])
+    .default('istio=ingressgateway')
+    .transform((s, ctx) => {
+      if (typeof s !== 'string') return s;
+      const out: Record<string, string> = {};
+      for (const pair of s.split(',').filter(Boolean)) {
+        const [k, v] = pair.split('=');
+        if (!k || v === undefined) {
+          ctx.addIssue({ code: 'custom', message: `not key=value: ${pair}` });
+          return z.NEVER;
+        }
+        out[k.trim()] = v.trim();
+      }
+      return out;
+    }),
+  clusterDomain: z.string().min(1).default('cluster.local'),
+  idleCheck: seconds.default(30),
+  leaderElect: z
+    .union([z.boolean(), z.enum(['true', 'false'])])
+    .default(true)
+    .transform((v) => v === true || v === 'true'),
+  leaderElectionNamespace: z.string().min(1).default('floe-system'),
+  leaseDuration: seconds.default(15),
+  renewDeadline: seconds.default(10),
+  retryPeriod: seconds.default(2),
+  id: z.string().min(1).default(`${hostname()}-${process.pid}`),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type OperatorConfig = z.output<typeof configSchema>;
+export type OperatorConfigInput = z.input<typeof configSchema>;
+
+/** Flag name → [config key, environment variable, help]. */
+export const FLAGS = {
+  kubeconfig: ['kubeconfig', 'KUBECONFIG', 'kubeconfig file; none: in-cluster service account'],
+  workers: ['workers', 'FLOE_OPERATOR_WORKERS', 'concurrent reconciles (16)'],
+  resync: ['resync', 'FLOE_OPERATOR_RESYNC', 'seconds between full resyncs of every Session (300)'],
+  'metrics-addr': [
+    'metricsAddr',
+    'FLOE_OPERATOR_METRICS_ADDR',
+    'host:port of /metrics, /healthz, /readyz (127.0.0.1:9090)',
+  ],
+  'streamer-image': [
+    'streamerImage',
+    'FLOE_OPERATOR_STREAMER_IMAGE',
+    'streamer sidecar image when a Session names none',
+  ],
+  'xserver-image': ['xserverImage', 'FLOE_OPERATOR_XSERVER_IMAGE', 'X server (Xorg dummy) image'],
+  'istio-gateway': [
+    'istioGateway',
+    'FLOE_OPERATOR_ISTIO_GATEWAY',
+    'namespace/name of the ingress Gateway (istio-system/floe-gateway)',
+  ],
+  'istio-hosts': [
+    'istioHosts',
+    'FLOE_OPERATOR_ISTIO_HOSTS',
+    'comma-separated hosts of the VirtualServices (*)',
+  ],
+  'ingress-namespace': [
+    'ingressNamespace',
+    'FLOE_OPERATOR_INGRESS_NAMESPACE',
+    'namespace of the ingress gateway pods (istio-system)',
+  ],
+  'ingress-pod-labels': [
+    'ingressPodLabels',
+    'FLOE_OPERATOR_INGRESS_POD_LABELS',
+    'labels of the ingress gateway pods (istio=ingressgateway)',
+  ],
+  'cluster-domain': [
+    'clusterDomain',
+    'FLOE_OPERATOR_CLUSTER_DOMAIN',
+    'DNS domain in status.endpoint (cluster.local)',
+  ],
+  'idle-check': [
+    'idleCheck',
+    'FLOE_OPERATOR_IDLE_CHECK',
+    'seconds between asks of a streamer for its last input (30)',
+  ],
+  'leader-elect': [
+    'leaderElect',
+    'FLOE_OPERATOR_LEADER_ELECT',
+    'elect a leader with a Lease (true)',
+  ],
+  'leader-election-namespace': [
+    'leaderElectionNamespace',
+    'FLOE_OPERATOR_LEADER_ELECTION_NAMESPACE',
+    'namespace of Lease floe-operator (floe-system)',
+  ],
+  'lease-duration': [
+    'leaseDuration',
+    'FLOE_OPERATOR_LEASE_DURATION',
+    'seconds a Lease holds without renewal (15)',
+  ],
+  'renew-deadline': [
+    'renewDeadline',
+    'FLOE_OPERATOR_RENEW_DEADLINE',
+    'seconds a leader tries to renew before stepping down (10)',
+  ],
+  'retry-period': [
+    'retryPeriod',
+    'FLOE_OPERATOR_RETRY_PERIOD',
+    'seconds between Lease attempts (2)',
+  ],
+  id: ['id', 'FLOE_OPERATOR_ID', 'identity in the Lease (hostname-pid)'],
+  'log-level': ['logLevel', 'FLOE_OPERATOR_LOG_LEVEL', 'pino level (info)'],
+} as const satisfies Record<string, [keyof OperatorConfig, string, string]>;
+
+/** Parses argv (flags only) and env into a config; throws a readable error. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])),
+    strict: true,
+  });
+  const raw: Record<string, unknown> = {};
+  for (const [flag, [key, envName]] of Object.entries(FLAGS)) {
+    const v = (values as Record<string, string | undefined>)[flag] ?? env[envName];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  return parseConfig(raw);
+}
+
+export function parseConfig(raw: Record<string, unknown>): OperatorConfig {
+  const r = configSchema.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid operator configuration:\n${lines.join('\n')}`);
+  }
+  if (r.data.renewDeadline >= r.data.leaseDuration) {
+    throw new Error(
+      'invalid operator configuration: renew-deadline must be shorter than lease-duration',
+    );
+  }
+  return r.data;
+}
+
+export function helpText(): string {
+  const rows = Object.entries(FLAGS).map(
+    ([flag, [, envName, help]]) =>
+      `  --${flag.padEnd(27)} ${help}\n  ${''.padEnd(29)} env ${envName}`,
+  );
+  return `floe-operator: runs Floe Sessions (sessions.floe.dev) on this cluster
+
+Usage:
+  node operator/src/main.ts [flags]          run the operator
+  node operator/src/main.ts manifests        print the CRD and RBAC manifests (YAML)
+  node operator/src/main.ts install-crd      apply the CRD to the cluster of --kubeconfig
+  node operator/src/main.ts --help
+
+Flags (flags override environment variables):
+${rows.join('\n')}
+`;
+}

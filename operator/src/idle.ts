@@ -1,0 +1,45 @@
+// The streamer's last input, for idle shutdown: GET http://<pod IP>:8080/healthz answers
+// `{"lastInputAt": "<ISO time>" | null, ...}` (streamer/src/streamer.ts). Asked at most once
+// per interval per session; an unreachable streamer is "unknown", which never counts as idle.
+import { STREAMER_PORT } from './desired.ts';
+import type { Pod } from './resources.ts';
+
+export type LastInput = Date | null | undefined;
+
+export function createIdleProbe(opts: { intervalMs: number; timeoutMs?: number; port?: number }) {
+  const seen = new Map<string, { atMs: number; value: LastInput }>();
+  const port = opts.port ?? STREAMER_PORT;
+  const probe = async (key: string, pod: Pod): Promise<LastInput> => {
+    const cached = seen.get(key);
+    if (cached && Date.now() - cached.atMs < opts.intervalMs) return cached.value;
+    const value = pod.status?.podIP
+      ? await ask(pod.status.podIP, port, opts.timeoutMs ?? 2000)
+      : undefined;
+    seen.set(key, { atMs: Date.now(), value });
+    return value;
+  };
+  return Object.assign(probe, { forget: (key: string) => seen.delete(key) });
+}
+
+/** PURE: the last input time out of a /healthz answer; undefined when it is not one. */
+export function parseLastInput(body: unknown): LastInput {
+  if (!body || typeof body !== 'object' || !('lastInputAt' in body)) return undefined;
+  const v = (body as { lastInputAt: unknown }).lastInputAt;
+  if (v === null) return null;
+  if (typeof v !== 'string') return undefined;
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+async function ask(ip: string, port: number, timeoutMs: number): Promise<LastInput> {
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  try {
+    const res = await fetch(`http://${host}:${port}/healthz`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) return undefined;
+    return parseLastInput(await res.json());
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,261 @@
+// An informer: a cache of one kind of object kept current by list + watch, in the manner of
+// client-go's reflector. It replaces client-node's ListWatch, which stops for good on any
+// error but 410, cannot ask for bookmarks and hands out list items and watch events in
+// different shapes. Here:
+// - a watch that ends is resumed from the last resourceVersion (bookmarks keep it fresh, so a
+//   resume rarely needs the server's history);
+// - 410 Gone (history compacted) re-lists at once, telling handlers about objects that
+//   vanished meanwhile;
+// - any other failure retries after exponential backoff with jitter, forever, and the
+//   informer reports itself disconnected meanwhile;
+// - every `resyncMs` every cached object is handed to the handler again, so a missed or
+//   mishandled event is never final.
+import { isGone, type Kube, KubeApiError, type ResourceRef, type WatchEvent } from './kube.ts';
+import type { KubeObject } from './resources.ts';
+
+export interface ListResult<T> {
+  items: T[];
+  metadata: { resourceVersion?: string };
+}
+
+/** The API calls an informer makes; real ones in makeListerWatcher, fakes in tests. */
+export interface ListerWatcher<T> {
+  list(): Promise<ListResult<T>>;
+  /** Streams events from resourceVersion until the server ends the watch (resolve) or fails. */
+  watch(
+    resourceVersion: string,
+    onEvent: (ev: WatchEvent<T>) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
+}
+
+export type InformerEvent = 'add' | 'update' | 'delete' | 'resync';
+
+export interface InformerOptions<T> {
+  name: string;
+  onEvent: (event: InformerEvent, obj: T) => void;
+  /** every cached object again after this long, 0: never */
+  resyncMs?: number;
+  backoff?: BackoffOptions;
+  onConnected?: (connected: boolean) => void;
+  onError?: (err: unknown, retryInMs: number) => void;
+  /** for tests: the clock of backoff waits */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
+}
+
+export interface BackoffOptions {
+  baseMs: number;
+  maxMs: number;
+  /** a delay is stretched by up to this fraction at random, so replicas don't retry in step */
+  jitter: number;
+}
+
+export const defaultBackoff: BackoffOptions = { baseMs: 500, maxMs: 30_000, jitter: 0.5 };
+
+/** PURE: the wait before retry number `attempt` (1, 2, ...). */
+export function backoffDelay(attempt: number, b: BackoffOptions, random: () => number): number {
+  const exp = Math.min(b.maxMs, b.baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp * (1 + b.jitter * random()));
+}
+
+export const keyOf = (o: KubeObject) =>
+  o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
+
+const abortableSleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+
+export class Informer<T extends KubeObject> {
+  private readonly cache = new Map<string, T>();
+  private readonly lw: ListerWatcher<T>;
+  private readonly opts: InformerOptions<T>;
+  private readonly abort = new AbortController();
+  private resourceVersion = '';
+  private connectedNow = false;
+  private syncedOnce = false;
+  private resolveSynced!: () => void;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+  /** counters, for tests and logs */
+  readonly stats = { lists: 0, watches: 0, errors: 0, gone: 0 };
+  /** resolves after the first complete list */
+  readonly synced: Promise<void>;
+
+  constructor(lw: ListerWatcher<T>, opts: InformerOptions<T>) {
+    this.lw = lw;
+    this.opts = opts;
+    this.synced = new Promise((r) => {
+      this.resolveSynced = r;
+    });
+  }
+
+  get connected(): boolean {
+    return this.connectedNow;
+  }
+  get hasSynced(): boolean {
+    return this.syncedOnce;
+  }
+
+  get(key: string): T | undefined {
+    return this.cache.get(key);
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  keys(): string[] {
+    return [...this.cache.keys()];
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.loop = this.run();
+    const resync = this.opts.resyncMs ?? 0;
+    if (resync > 0) {
+      this.resyncTimer = setInterval(() => this.resync(), resync);
+      this.resyncTimer.unref();
+    }
+  }
+
+  /** Hands every cached object to the handler again. */
+  resync(): void {
+    for (const obj of this.cache.values()) this.opts.onEvent('resync', obj);
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    clearInterval(this.resyncTimer);
+    await this.loop;
+  }
+
+  private setConnected(c: boolean) {
+    if (this.connectedNow === c) return;
+    this.connectedNow = c;
+    this.opts.onConnected?.(c);
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    const sleep = this.opts.sleep ?? abortableSleep;
+    const random = this.opts.random ?? Math.random;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        if (!this.resourceVersion) await this.relist();
+        this.setConnected(true);
+        this.stats.watches++;
+        await this.lw.watch(this.resourceVersion, (ev) => this.apply(ev), signal);
+        failures = 0; // a watch that ran and ended normally: resume at once
+      } catch (err) {
+        if (signal.aborted) break;
+        if (isGone(err)) {
+          // the server no longer has our resourceVersion: start over from a fresh list
+          this.stats.gone++;
+          this.resourceVersion = '';
+          continue;
+        }
+        this.stats.errors++;
+        this.setConnected(false);
+        failures++;
+        const delay = backoffDelay(failures, this.opts.backoff ?? defaultBackoff, random);
+        this.opts.onError?.(err, delay);
+        await sleep(delay, signal);
+      }
+    }
+    this.setConnected(false);
+  }
+
+  private async relist() {
+    this.stats.lists++;
+    const list = await this.lw.list();
+    const seen = new Set<string>();
+    for (const obj of list.items) {
+      const key = keyOf(obj);
+      seen.add(key);
+      this.upsert(key, obj);
+    }
+    for (const [key, obj] of this.cache) {
+      if (seen.has(key)) continue;
+      this.cache.delete(key);
+      this.opts.onEvent('delete', obj);
+    }
+    this.resourceVersion = list.metadata.resourceVersion ?? '';
+    if (!this.syncedOnce) {
+      this.syncedOnce = true;
+      this.resolveSynced();
+    }
+  }
+
+  private upsert(key: string, obj: T) {
+    const old = this.cache.get(key);
+    if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
+    this.cache.set(key, obj);
+    this.opts.onEvent(old ? 'update' : 'add', obj);
+  }
+
+  private apply(ev: WatchEvent<T>) {
+    if (ev.type === 'ERROR') {
+      const status = ev.object as unknown as { code?: number; reason?: string; message?: string };
+      // ends this watch; run() re-lists on 410 and backs off otherwise
+      throw new KubeApiError(
+        status.code ?? 500,
+        status.reason ?? 'WatchError',
+        status.message ?? '',
+        'watch',
+      );
+    }
+    const rv = ev.object.metadata?.resourceVersion;
+    if (ev.type === 'BOOKMARK') {
+      if (rv) this.resourceVersion = rv;
+      return;
+    }
+    const key = keyOf(ev.object);
+    if (ev.type === 'DELETED') {
+      this.cache.delete(key);
+      this.opts.onEvent('delete', ev.object);
+    } else {
+      this.upsert(key, ev.object);
+    }
+    if (rv) this.resourceVersion = rv;
+  }
+}
+
+/** Lists and watches one kind (all namespaces) through the API, with bookmarks. */
+export function kubeListerWatcher<T>(
+  kube: Kube,
+  ref: ResourceRef,
+  labelSelector?: string,
+): ListerWatcher<T> {
+  return {
+    list: () =>
+      kube.request<ListResult<T>>('list', ref, {
+        // resourceVersion 0: served from the API server's watch cache, not etcd
+        query: { labelSelector, resourceVersion: '0' },
+      }),
+    watch: (resourceVersion, onEvent, signal) =>
+      kube.watch<T>(
+        ref,
+        {
+          labelSelector,
+          resourceVersion,
+          allowWatchBookmarks: true,
+          // the server ends a watch after this: a fresh connection now and then, spread
+          // over time like client-go's reflector (5 to 10 minutes)
+          timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+        },
+        onEvent,
+        signal,
+      ),
+  };
+}

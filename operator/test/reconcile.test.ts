@@ -1,0 +1,366 @@
+// The operator against real API servers (testbed: kube-apiserver, controller-manager,
+// scheduler, etcd; KWOK nodes), two clusters in different regions with different GPU SKUs.
+import type { KubernetesClusters } from '@floe/testbed';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  FINALIZER,
+  GPU_SKU_LABEL,
+  homeClaimName,
+  podName,
+  type Session,
+  tenantNamespace,
+} from '../src/crd.ts';
+import { isNotFound, type Kube, KubeApiError } from '../src/kube.ts';
+import { type Operator, startOperator } from '../src/operator.ts';
+import { at, R } from '../src/resources.ts';
+import {
+  createSession,
+  getSession,
+  kubeConfigOf,
+  kubeOf,
+  quietLog,
+  sessionObject,
+  sessionSpec,
+  startClusters,
+  waitFor,
+} from './testbed.ts';
+
+let k8s: KubernetesClusters;
+const operators: Operator[] = [];
+const kubes: Kube[] = [];
+let eu: Kube;
+let us: Kube;
+
+beforeAll(async () => {
+  k8s = await startClusters('reconcile', [
+    {
+      name: 'op-eu',
+      region: 'eu-west',
+      gpuNodes: [{ sku: 'a100', count: 2, gpusPerNode: 4 }],
+      cpuNodes: 1,
+    },
+    {
+      name: 'op-us',
+      region: 'us-east',
+      gpuNodes: [{ sku: 'l4', count: 2, gpusPerNode: 4 }],
+      cpuNodes: 1,
+    },
+  ]);
+  for (const c of k8s.clusters) {
+    operators.push(
+      await startOperator({
+        kubeconfig: kubeConfigOf(c),
+        logger: quietLog.child({ cluster: c.name }),
+        config: { leaderElect: false, metricsAddr: '127.0.0.1:0', idleCheck: 1 },
+      }),
+    );
+    kubes.push(kubeOf(c));
+  }
+  [eu, us] = kubes as [Kube, Kube];
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(operators.map((o) => o.close()));
+  for (const k of kubes) k.close();
+  k8s?.stop();
+});
+
+const running = (kube: Kube, ns: string, name: string, phase = 'Running') =>
+  waitFor(`session ${name} ${phase}`, async () => {
+    const s = await getSession(kube, ns, name);
+    return s.status?.phase === phase ? s : undefined;
+  });
+
+const get = <T>(kube: Kube, kind: Parameters<typeof at>[0], ns: string | undefined, name: string) =>
+  kube.request<T>('get', at(kind, ns, name));
+
+async function gone(kube: Kube, kind: Parameters<typeof at>[0], ns: string, name: string) {
+  await waitFor(`${kind.plural}/${name} gone`, async () => {
+    try {
+      await get(kube, kind, ns, name);
+      return undefined;
+    } catch (err) {
+      if (isNotFound(err)) return true;
+      throw err;
+    }
+  });
+}
+
+describe('Session CRD', () => {
+  it('shows tenant, user, app, phase, node and age in kubectl get sessions', async () => {
+    const c = k8s.clusters[0]!;
+    const spec = sessionSpec({ tenantId: 'print', slug: 'gimp' });
+    await createSession(eu, 'print-1', spec);
+    await running(eu, tenantNamespace('print'), 'print-1');
+    const table = await k8s.kubectl(c, ['get', 'sessions', '-n', tenantNamespace('print')]);
+    const [header, row] = table.trim().split('\n');
+    expect(header?.split(/\s{2,}/)).toEqual([
+      'NAME',
+      'TENANT',
+      'USER',
+      'APP',
+      'PHASE',
+      'NODE',
+      'AGE',
+    ]);
+    expect(row).toMatch(
+      /^print-1\s+Tenant print\s+user-u1\s+gimp\s+Running\s+op-eu-gpu-a100-\d\s+\d+s$/,
+    );
+    const wide = await k8s.kubectl(c, ['get', 'fs', '-n', tenantNamespace('print'), '-o', 'wide']);
+    expect(wide).toMatch(/REASON\s+ENDPOINT/);
+  });
+
+  const invalid: [string, (s: ReturnType<typeof sessionSpec>) => unknown, RegExp][] = [
+    [
+      'missing app.image',
+      (s) => ({ ...s, app: { ...s.app, image: undefined } }),
+      /spec\.app\.image: Required value/,
+    ],
+    [
+      'gpu count 0',
+      (s) => ({
+        ...s,
+        app: { ...s.app, resources: { ...s.app.resources, gpu: { count: 0, sku: 'a100' } } },
+      }),
+      /spec\.app\.resources\.gpu\.count: Invalid value: 0: spec\.app\.resources\.gpu\.count in body should be greater than or equal to 1/,
+    ],
+    [
+      'a bad slug',
+      (s) => ({ ...s, app: { ...s.app, slug: 'Not_A_Slug' } }),
+      /spec\.app\.slug: Invalid value: "Not_A_Slug"/,
+    ],
+    [
+      'a bad quantity',
+      (s) => ({ ...s, app: { ...s.app, resources: { ...s.app.resources, memory: 'lots' } } }),
+      /spec\.app\.resources\.memory: Invalid value: "lots"/,
+    ],
+    [
+      'an unknown codec',
+      (s) => ({ ...s, streamer: { codecs: ['AV2'] } }),
+      /spec\.streamer\.codecs\[0\]: Unsupported value: "AV2": supported values: "H264", "VP8"/,
+    ],
+    [
+      'a negative timeout',
+      (s) => ({ ...s, timeouts: { startSeconds: -5 } }),
+      /spec\.timeouts\.startSeconds: Invalid value: -5/,
+    ],
+  ];
+  it.each(invalid)('rejects a Session with %s (422)', async (_, mutate, message) => {
+    const spec = mutate(sessionSpec({ tenantId: 'invalid' })) as ReturnType<typeof sessionSpec>;
+    const ns = tenantNamespace('invalid');
+    await createSession(eu, 'ok-first', sessionSpec({ tenantId: 'invalid' })).catch(() => {}); // makes the namespace
+    const err = await eu
+      .request('create', at(R.session, ns), { body: sessionObject('bad', spec) })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(KubeApiError);
+    expect((err as KubeApiError).status).toBe(422);
+    expect((err as KubeApiError).reason).toBe('Invalid');
+    expect((err as Error).message).toMatch(message);
+  });
+});
+
+describe('reconcile', () => {
+  it('runs a GPU session on a node of its SKU, with policy, quota, service, route and a home', async () => {
+    const spec = sessionSpec({ tenantId: 'acme', userId: 'alice', slug: 'blender' });
+    const ns = tenantNamespace('acme');
+    await createSession(eu, 's-run', spec);
+    const s = await running(eu, ns, 's-run');
+    const name = podName('s-run');
+    expect(s.metadata.finalizers).toContain(FINALIZER);
+    expect(s.status).toMatchObject({
+      phase: 'Running',
+      node: expect.stringMatching(/^op-eu-gpu-a100-\d$/),
+      endpoint: `http://${name}.${ns}.svc.cluster.local:8080/`,
+      runningAt: expect.any(String),
+      startedAt: expect.any(String),
+    });
+    expect(s.status?.conditions?.map((c) => [c.type, c.status])).toEqual([
+      ['Scheduled', 'True'],
+      ['Ready', 'True'],
+      ['Stopped', 'False'],
+    ]);
+
+    // the pod: on a node labelled with the SKU, restricted, GPU limit, X server, home claim
+    const pod = await get<any>(eu, R.pod, ns, name);
+    const node = await get<any>(
+      eu,
+      R.namespace.group === '' ? { group: '', version: 'v1', plural: 'nodes' } : R.pod,
+      undefined,
+      pod.spec.nodeName,
+    );
+    expect(node.metadata.labels[GPU_SKU_LABEL]).toBe('a100');
+    expect(pod.spec.nodeSelector).toEqual({ [GPU_SKU_LABEL]: 'a100' });
+    expect(pod.spec.automountServiceAccountToken).toBe(false);
+    expect(pod.spec.enableServiceLinks).toBe(false);
+    expect(pod.spec.restartPolicy).toBe('Never');
+    expect(pod.spec.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      fsGroup: 1000,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(pod.spec.containers.map((c: any) => c.name)).toEqual(['app', 'streamer', 'xserver']);
+    for (const c of pod.spec.containers) {
+      expect(c.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        runAsNonRoot: true,
+      });
+      expect(c.volumeMounts).toContainEqual({ name: 'x11', mountPath: '/tmp/.X11-unix' });
+    }
+    const app = pod.spec.containers[0];
+    expect(app.resources.limits['nvidia.com/gpu']).toBe('1');
+    expect(app.env).toEqual(
+      expect.arrayContaining([
+        { name: 'DISPLAY', value: ':0' },
+        { name: 'FLOE_SESSION_ID', value: 's-run' },
+        { name: 'FOO', value: 'bar' },
+      ]),
+    );
+    expect(pod.spec.volumes).toContainEqual({
+      name: 'home',
+      persistentVolumeClaim: { claimName: homeClaimName('alice', 'blender') },
+    });
+    expect(pod.metadata.ownerReferences).toEqual([
+      expect.objectContaining({
+        kind: 'Session',
+        name: 's-run',
+        uid: s.metadata.uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      }),
+    ]);
+
+    const policy = await get<any>(eu, R.networkPolicy, ns, 'floe-deny-ingress');
+    expect(policy.spec).toEqual({
+      podSelector: {},
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-system' } },
+              podSelector: { matchLabels: { istio: 'ingressgateway' } },
+            },
+          ],
+        },
+      ],
+    });
+    const quota = await get<any>(eu, R.resourceQuota, ns, 'floe-gpu-quota');
+    expect(quota.spec.hard).toEqual({ 'requests.nvidia.com/gpu': '8' });
+    const nsObj = await get<any>(eu, R.namespace, undefined, ns);
+    expect(nsObj.metadata.labels['floe.dev/tenant']).toBe('acme');
+    const svc = await get<any>(eu, R.service, ns, name);
+    expect(svc.spec.type).toBe('ClusterIP');
+    expect(svc.spec.ports).toEqual([expect.objectContaining({ port: 8080, targetPort: 8080 })]);
+    expect(svc.spec.selector).toMatchObject({ 'floe.dev/session': 's-run' });
+    const vs = await get<any>(eu, R.virtualService, ns, name);
+    expect(vs.spec).toEqual({
+      hosts: ['*'],
+      gateways: ['istio-system/floe-gateway'],
+      http: [
+        {
+          name: 'streamer',
+          match: [{ uri: { prefix: '/sessions/s-run/' } }],
+          rewrite: { uri: '/' },
+          route: [
+            { destination: { host: `${name}.${ns}.svc.cluster.local`, port: { number: 8080 } } },
+          ],
+        },
+      ],
+    });
+    const claim = await waitFor('home claim bound', async () => {
+      const c = await get<any>(eu, R.pvc, ns, homeClaimName('alice', 'blender'));
+      return c.status?.phase === 'Bound' ? c : undefined;
+    });
+    expect(claim.metadata.ownerReferences).toBeUndefined();
+
+    // stop: the control plane deletes the Session; pod, service, route go; the home stays
+    await eu.request('delete', at(R.session, ns, 's-run'));
+    await gone(eu, R.session, ns, 's-run');
+    await gone(eu, R.pod, ns, name);
+    await gone(eu, R.service, ns, name);
+    await gone(eu, R.virtualService, ns, name);
+    const kept = await get<any>(eu, R.pvc, ns, homeClaimName('alice', 'blender'));
+    expect(kept.spec.volumeName).toBe(claim.spec.volumeName);
+
+    // relaunch of the same app by the same user: the same claim, the same volume
+    await createSession(eu, 's-run-2', spec);
+    await running(eu, ns, 's-run-2');
+    const pod2 = await get<any>(eu, R.pod, ns, podName('s-run-2'));
+    expect(pod2.spec.volumes).toContainEqual({
+      name: 'home',
+      persistentVolumeClaim: { claimName: homeClaimName('alice', 'blender') },
+    });
+    const again = await get<any>(eu, R.pvc, ns, homeClaimName('alice', 'blender'));
+    expect(again.metadata.uid).toBe(claim.metadata.uid);
+    expect(again.spec.volumeName).toBe(claim.spec.volumeName);
+  });
+
+  it('runs an l4 session on the other cluster, without persistence nor X server', async () => {
+    const spec = sessionSpec({ tenantId: 'beta', slug: 'term' });
+    spec.app.resources.gpu = { count: 2, sku: 'l4' };
+    spec.app.hasXServer = true;
+    spec.persistence = null;
+    spec.tenant.maxGpus = null;
+    const ns = tenantNamespace('beta');
+    await createSession(us, 'l4-1', spec);
+    const s = await running(us, ns, 'l4-1');
+    expect(s.status?.node).toMatch(/^op-us-gpu-l4-\d$/);
+    const pod = await get<any>(us, R.pod, ns, podName('l4-1'));
+    expect(pod.spec.containers.map((c: any) => c.name)).toEqual(['app', 'streamer']);
+    expect(pod.spec.volumes).toContainEqual({ name: 'home', emptyDir: {} });
+    await expect(get(us, R.resourceQuota, ns, 'floe-gpu-quota')).rejects.toThrow(/404/);
+  });
+
+  it('leaves a session that no node can hold Pending (Unschedulable), then Failed after startSeconds', async () => {
+    const spec = sessionSpec({ tenantId: 'big', slug: 'huge' });
+    spec.app.resources.gpu = { count: 16, sku: 'a100' };
+    spec.tenant.maxGpus = 64;
+    spec.timeouts = { startSeconds: 4 };
+    const ns = tenantNamespace('big');
+    await createSession(eu, 'huge-1', spec);
+    const pending = await waitFor('Unschedulable', async () => {
+      const s = await getSession(eu, ns, 'huge-1');
+      return s.status?.reason === 'Unschedulable' ? s : undefined;
+    });
+    expect(pending.status?.phase).toBe('Pending');
+    expect(pending.status?.message).toMatch(/Insufficient nvidia\.com\/gpu/);
+    const failed = await running(eu, ns, 'huge-1', 'Failed');
+    expect(failed.status).toMatchObject({
+      reason: 'Unschedulable',
+      message: expect.stringMatching(/not scheduled within 4s/),
+    });
+    expect(failed.status?.conditions?.find((c) => c.type === 'Stopped')?.status).toBe('True');
+    await gone(eu, R.pod, ns, podName('huge-1'));
+    // terminal is final: the Session stays Failed, no new pod
+    const later = await getSession(eu, ns, 'huge-1');
+    expect(later.status?.phase).toBe('Failed');
+  });
+
+  it('stops a session at its maximum lifetime and deletes its pod', async () => {
+    const spec = sessionSpec({ tenantId: 'short', slug: 'brief' });
+    spec.timeouts = { maxLifetimeSeconds: 2 };
+    const ns = tenantNamespace('short');
+    await createSession(eu, 'brief-1', spec);
+    await running(eu, ns, 'brief-1');
+    const stopped = await running(eu, ns, 'brief-1', 'Stopped');
+    expect(stopped.status).toMatchObject({ reason: 'MaxLifetime', finishedAt: expect.any(String) });
+    await gone(eu, R.pod, ns, podName('brief-1'));
+    expect((await getSession(eu, ns, 'brief-1')).status?.phase).toBe('Stopped');
+  });
+
+  it('counts its requests and reconciles', async () => {
+    const text = await (await fetch(`${operators[0]!.url}/metrics`)).text();
+    expect(text).toMatch(/floe_operator_reconcile_total\{result="ok"\} \d+/);
+    expect(text).toMatch(/floe_operator_kube_requests_total\{verb="create",resource="pods"\} \d+/);
+    expect(text).toMatch(/floe_operator_sessions\{phase="Failed"\} 1/);
+    expect(text).toMatch(/floe_operator_leader 1/);
+    expect((await fetch(`${operators[0]!.url}/readyz`)).status).toBe(200);
+  });
+});
+
+export type { Session };
