@@ -8,6 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from 'pino';
 import type { Db } from './db/connect.ts';
+import type { KubernetesClusters } from './drivers/kubernetes-clusters.ts';
 import { type AppEnv, authenticate, fenceGateways, resolveTenant } from './http/auth.ts';
 import { ApiError } from './http/errors.ts';
 import type { GatewayTokenVerifier } from './http/gateway-token.ts';
@@ -40,8 +41,10 @@ export interface ApiDeps {
   metrics: Metrics;
   log: Logger;
   adminToken?: string;
-  /** seals and opens secrets at rest (identity providers' client secrets) */
+  /** seals and opens secrets at rest (identity providers' client secrets, kubeconfigs) */
   secrets: SecretBox;
+  /** the drivers of registered Kubernetes clusters; absent: registration attaches none */
+  kubernetes?: KubernetesClusters;
   /** verifies the gateways' identity tokens; null: only API keys are accepted */
   gatewayTokens?: GatewayTokenVerifier | null;
   /** aborted at shutdown: long-lived responses (progress streams) end */
@@ -154,7 +157,15 @@ export function createApi(deps: ApiDeps) {
   app.route('/', userRoutes(db, lookups));
   app.route('/', apiKeyRoutes(db, lookups));
   app.route('/', appRoutes(db, lookups));
-  app.route('/', clusterRoutes(db));
+  app.route(
+    '/',
+    clusterRoutes({
+      db,
+      secrets: deps.secrets,
+      supervisor: deps.supervisor,
+      kubernetes: deps.kubernetes,
+    }),
+  );
   app.route('/', identityProviderRoutes(db, deps.secrets));
   app.route('/', sessionRoutes({ ...deps, lookups, shutdown: deps.shutdown ?? neverAborted }));
   app.route('/', usageRoutes(db));

@@ -33,6 +33,9 @@ const ConfigSchema = z
     FLOE_TURN_URLS: z.string().default(''),
     FLOE_TURN_SECRET: z.string().optional(),
     FLOE_DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
+    // the longest wait between retries while a Kubernetes cluster is unreachable (the first
+    // retry comes after 250 ms, each next after twice as long)
+    FLOE_KUBE_RETRY_MAX_MS: z.coerce.number().int().min(250).max(300_000).default(10_000),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),

@@ -8,6 +8,7 @@ import { createApi } from './api.ts';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
 import { apiKeys, clusters, sessionIsActive, sessions } from './db/schema.ts';
+import { KubernetesClusters } from './drivers/kubernetes-clusters.ts';
 import { LocalDriver } from './drivers/local.ts';
 import { newToken } from './http/auth.ts';
 import { gatewayTokenVerifier } from './http/gateway-token.ts';
@@ -19,6 +20,8 @@ export interface ControlPlane {
   database: Database;
   api: ReturnType<typeof createApi>;
   supervisor: Supervisor;
+  /** the drivers of the registered Kubernetes clusters */
+  kubernetes: KubernetesClusters;
   /** the platform-admin token generated at first start (null if one existed or was given) */
   bootstrapToken: string | null;
   localClusterId: string;
@@ -42,15 +45,25 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
   const secrets = new SecretBox(
     loadSecretKey({ secretKey: config.FLOE_SECRET_KEY, dataDir: config.FLOE_DATA_DIR, log }),
   );
-  const metrics = createMetrics(async () => {
-    const rows = await db
-      .select({ state: sessions.state, n: sql<number>`count(*)::int` })
-      .from(sessions)
-      .where(sessionIsActive())
-      .groupBy(sessions.state);
-    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
-  });
+  const metrics = createMetrics(
+    async () => {
+      const rows = await db
+        .select({ state: sessions.state, n: sql<number>`count(*)::int` })
+        .from(sessions)
+        .where(sessionIsActive())
+        .groupBy(sessions.state);
+      return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+    },
+    async () => kubernetes.up(),
+  );
   const supervisor = new Supervisor(db, log, (to) => metrics.transitions.inc({ to }));
+  const kubernetes = new KubernetesClusters({
+    supervisor,
+    secrets,
+    log,
+    metrics,
+    backoff: { initialMs: 250, maxMs: config.FLOE_KUBE_RETRY_MAX_MS },
+  });
 
   let bootstrapToken: string | null = null;
   if (!config.FLOE_ADMIN_TOKEN) {
@@ -112,8 +125,15 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
         .returning();
   const localClusterId = (local as { id: string }).id;
   supervisor.attach(localClusterId, driver);
-  const reconciled = await supervisor.reconcile();
+  const reconciled = await supervisor.reconcile([localClusterId]);
   if (reconciled > 0) log.info({ sessions: reconciled }, 'reconciled sessions of an earlier run');
+  // each Kubernetes cluster is watched, and its sessions reconciled, as soon as it answers;
+  // one that does not answer delays nothing
+  const registered = await db
+    .select()
+    .from(clusters)
+    .where(and(eq(clusters.driver, 'kubernetes'), isNull(clusters.deletedAt)));
+  for (const row of registered) await kubernetes.connect(row);
 
   const sweep = setInterval(() => {
     supervisor.stopExpired().catch((err) => log.error({ err }, 'stopping expired sessions failed'));
@@ -136,6 +156,7 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
     log,
     adminToken: config.FLOE_ADMIN_TOKEN,
     secrets,
+    kubernetes,
     gatewayTokens,
     shutdown: streams.signal,
   });
@@ -143,6 +164,7 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
     database,
     api,
     supervisor,
+    kubernetes,
     bootstrapToken,
     localClusterId,
     endStreams: () => streams.abort(),

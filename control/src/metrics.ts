@@ -2,8 +2,14 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/** One registry per control-plane instance (tests run several in one process). */
-export function createMetrics(activeSessions: () => Promise<Record<string, number>>) {
+/**
+ * One registry per control-plane instance (tests run several in one process).
+ * `clustersUp`: each cluster with a driver watching it, 1 while connected.
+ */
+export function createMetrics(
+  activeSessions: () => Promise<Record<string, number>>,
+  clustersUp: () => Promise<Record<string, number>> = async () => ({}),
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return {
@@ -36,6 +42,22 @@ export function createMetrics(activeSessions: () => Promise<Record<string, numbe
         this.reset();
         for (const [state, n] of Object.entries(await activeSessions())) this.set({ state }, n);
       },
+    }),
+    clusterUp: new Gauge({
+      name: 'floe_cluster_up',
+      help: 'Whether the control plane reaches the cluster (1) or not (0)',
+      labelNames: ['cluster'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const [cluster, up] of Object.entries(await clustersUp())) this.set({ cluster }, up);
+      },
+    }),
+    kubeRequests: new Counter({
+      name: 'floe_cluster_kube_requests_total',
+      help: 'Requests to clusters’ Kubernetes API servers, by verb and resource',
+      labelNames: ['cluster', 'verb', 'resource'],
+      registers: [registry],
     }),
   };
 }

@@ -155,6 +155,10 @@ export const clusters = pgTable(
     gpus: jsonb('gpus').$type<GpuInventory>().notNull().default([]),
     maxSessions: integer('max_sessions'),
     labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    // kubernetes: the API server's URL (shown), and the kubeconfig that reaches it, sealed
+    // with AES-256-GCM under FLOE_SECRET_KEY (src/secrets.ts), bound to the cluster's id
+    apiServer: text('api_server'),
+    kubeconfigSealed: text('kubeconfig_sealed'),
     ...timestamps,
     deletedAt,
   },
@@ -166,6 +170,8 @@ export const SESSION_STATES = [
   'placed',
   'starting',
   'running',
+  // its cluster cannot be reached: still active (it holds quota), its true state unknown
+  'unknown',
   'stopping',
   'stopped',
   'failed',

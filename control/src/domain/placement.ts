@@ -3,10 +3,14 @@ export interface ClusterView {
   id: string;
   name: string;
   region: string;
+  /** its driver reaches it now; an unreachable cluster takes no new session */
+  reachable: boolean;
+  /** GPUs by SKU it has (Kubernetes: allocatable now, from its nodes) */
   gpus: { sku: string; count: number }[];
   /** null: no limit on sessions (CPU-only sessions are then not capacity-checked). */
   maxSessions: number | null;
   activeSessions: number;
+  /** GPUs by SKU in use: by Floe's active sessions there, and by workloads outside Floe */
   usedGpus: Record<string, number>;
 }
 
@@ -49,9 +53,9 @@ export function eligible<C extends Pick<ClusterView, 'region' | 'gpus'>>(
 }
 
 /**
- * Chooses a cluster: keep the eligible ones, then those with room; prefer the user's
- * region, then the least loaded, then the fewest sessions; the name breaks ties so that
- * the same inputs always give the same answer.
+ * Chooses a cluster: keep the eligible ones, then the reachable ones with room; prefer the
+ * user's region, then the least loaded, then the fewest sessions; the name breaks ties so
+ * that the same inputs always give the same answer.
  */
 export function place(clusters: ClusterView[], req: PlacementRequest): Placement {
   const needsGpu = req.gpuCount > 0 && req.gpuSku !== null;
@@ -62,16 +66,27 @@ export function place(clusters: ClusterView[], req: PlacementRequest): Placement
       req.allowedRegions.length > 0 ? ` in regions ${req.allowedRegions.join(', ')}` : '';
     return { ok: false, reason: 'unplaceable', message: `no cluster can run ${what}${where}` };
   }
-  const withRoom = candidates.filter(
+  const reachable = candidates.filter((c) => c.reachable);
+  const away = candidates.filter((c) => !c.reachable).map((c) => c.name);
+  if (reachable.length === 0) {
+    const which = away.length === 1 ? `cluster ${away[0]} is` : `clusters ${away.join(', ')} are`;
+    return {
+      ok: false,
+      reason: 'no_capacity',
+      message: `the eligible ${which} unreachable; retry later`,
+    };
+  }
+  const withRoom = reachable.filter(
     (c) =>
       (c.maxSessions === null || c.activeSessions < c.maxSessions) &&
       (!needsGpu || freeGpus(c, req.gpuSku as string) >= req.gpuCount),
   );
   if (withRoom.length === 0) {
+    const also = away.length > 0 ? ` (and ${away.join(', ')} unreachable)` : '';
     return {
       ok: false,
       reason: 'no_capacity',
-      message: 'every eligible cluster is full; retry later',
+      message: `every eligible cluster is full${also}; retry later`,
     };
   }
   const best = withRoom

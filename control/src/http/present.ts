@@ -77,13 +77,31 @@ export function presentApp(a: typeof apps.$inferSelect) {
   };
 }
 
-export function presentCluster(c: typeof clusters.$inferSelect) {
+/** What a cluster's driver sees of it now (null: no driver in this process). */
+export interface ClusterLive {
+  status: 'connected' | 'connecting' | 'unreachable';
+  error: string | null;
+  gpus: {
+    sku: string;
+    allocatable: number;
+    usedByOthers: number;
+    usedByFloe: number;
+    free: number;
+  }[];
+}
+
+export function presentCluster(c: typeof clusters.$inferSelect, live: ClusterLive | null) {
   return {
     id: c.id,
     name: c.name,
     region: c.region,
     driver: c.driver,
+    apiServer: c.apiServer,
+    credentials: c.kubeconfigSealed ? ('kubeconfig' as const) : null,
+    status: live?.status ?? ('detached' as const),
+    error: live?.error ?? null,
     gpus: c.gpus,
+    capacity: live ? { gpus: live.gpus } : null,
     maxSessions: c.maxSessions,
     labels: c.labels,
     createdAt: iso(c.createdAt),

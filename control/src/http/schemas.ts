@@ -224,25 +224,56 @@ const GpuInventory = z
   .array(z.strictObject({ sku: region, count: z.number().int().min(1).max(1_000_000) }))
   .max(64);
 
+const Kubeconfig = z
+  .string()
+  .min(1)
+  .max(60_000)
+  .openapi({
+    description:
+      'write-only: the kubeconfig (YAML) that reaches the cluster’s API server, with a ' +
+      'token or a client certificate; stored encrypted, never returned',
+  });
+
 export const ClusterCreate = z
   .strictObject({
     name: slug,
     region,
     driver: z.enum(['local', 'kubernetes']),
-    gpus: GpuInventory.default([]),
+    kubeconfig: Kubeconfig.optional(),
+    gpus: GpuInventory.default([]).openapi({
+      description: 'local clusters; a Kubernetes cluster’s GPUs are read from its nodes',
+    }),
     maxSessions: limit.default(null).openapi({ description: 'null: no session limit' }),
-    labels: z.record(z.string().max(63), z.string().max(63)).default({}),
+    labels: z
+      .record(z.string().max(63), z.string().max(63))
+      .default({})
+      .openapi({ description: 'e.g. floe.dev/storage-class: the StorageClass of home volumes' }),
+  })
+  .refine((c) => c.driver === 'kubernetes' || c.kubeconfig === undefined, {
+    message: 'only kubernetes clusters take a kubeconfig',
+    path: ['kubeconfig'],
   })
   .openapi('ClusterCreate');
 
 export const ClusterPatch = z
   .strictObject({
     region: region.optional(),
+    kubeconfig: Kubeconfig.optional().openapi({ description: 'replaces the stored one' }),
     gpus: GpuInventory.optional(),
     maxSessions: limit.optional(),
     labels: z.record(z.string().max(63), z.string().max(63)).optional(),
   })
   .openapi('ClusterPatch');
+
+export const ClusterGpus = z
+  .object({
+    sku: z.string(),
+    allocatable: z.number().openapi({ description: 'on ready, schedulable nodes' }),
+    usedByOthers: z.number().openapi({ description: 'requested by pods that are not Floe’s' }),
+    usedByFloe: z.number().openapi({ description: 'held by Floe’s active sessions there' }),
+    free: z.number(),
+  })
+  .openapi('ClusterGpus');
 
 export const Cluster = z
   .object({
@@ -250,7 +281,24 @@ export const Cluster = z
     name: z.string(),
     region: z.string(),
     driver: z.enum(['local', 'kubernetes']),
-    gpus: z.array(z.object({ sku: z.string(), count: z.number() })),
+    apiServer: z.string().nullable().openapi({ description: 'the Kubernetes API server’s URL' }),
+    credentials: z
+      .enum(['kubeconfig'])
+      .nullable()
+      .openapi({ description: 'what is stored (encrypted) to reach it; never returned' }),
+    status: z.enum(['connected', 'connecting', 'unreachable', 'detached']).openapi({
+      description:
+        'whether this control plane reaches it now; detached: no driver here (a Kubernetes ' +
+        'cluster registered without credentials, or whose kubeconfig cannot be opened)',
+    }),
+    error: z.string().nullable().openapi({ description: 'why it is not connected' }),
+    gpus: z.array(z.object({ sku: z.string(), count: z.number() })).openapi({
+      description: 'the registered inventory (local clusters)',
+    }),
+    capacity: z
+      .object({ gpus: z.array(ClusterGpus) })
+      .nullable()
+      .openapi({ description: 'live, as the cluster’s driver sees it; null: no driver here' }),
     maxSessions: limit,
     labels: z.record(z.string(), z.string()),
     createdAt: z.string(),

@@ -1,22 +1,82 @@
-import { and, desc, eq, isNull, or } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/connect.ts';
 import { clusters, sessionIsActive, sessions } from '../db/schema.ts';
+import { parseKubeconfig } from '../drivers/kubernetes/kubeconfig.ts';
+import { type KubernetesClusters, kubeconfigContext } from '../drivers/kubernetes-clusters.ts';
 import { requireRole } from '../http/auth.ts';
-import { conflict, ErrorSchema, notFound } from '../http/errors.ts';
+import { ApiError, conflict, ErrorSchema, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
-import { presentCluster } from '../http/present.ts';
+import { type ClusterLive, presentCluster } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { Cluster, ClusterCreate, ClusterPatch, ListQuery, page } from '../http/schemas.ts';
 import { isUuid } from '../lookups.ts';
+import type { SecretBox } from '../secrets.ts';
+import type { Supervisor } from '../sessions/supervisor.ts';
 import { uniqueViolation } from './db-errors.ts';
 
 const tags = ['clusters'];
 const platformAdmin = [requireRole('platform-admin')];
 
-export function clusterRoutes(db: Db) {
+type ClusterRow = typeof clusters.$inferSelect;
+
+/** The kubeconfig's API server and its text sealed to the cluster, or a 422 saying what is wrong. */
+function sealKubeconfig(secrets: SecretBox, clusterId: string, text: string) {
+  const parsed = parseKubeconfig(text);
+  if (!parsed.ok) throw new ApiError(422, 'invalid_kubeconfig', parsed.message);
+  return {
+    apiServer: parsed.server,
+    kubeconfigSealed: secrets.seal(text, kubeconfigContext(clusterId)),
+  };
+}
+
+export function clusterRoutes(deps: {
+  db: Db;
+  secrets: SecretBox;
+  supervisor: Supervisor;
+  kubernetes?: KubernetesClusters;
+}) {
+  const { db, secrets, supervisor, kubernetes } = deps;
   const app = router();
   const one = params('cluster');
+
+  /** Each row with what its driver sees now, and what Floe's sessions hold there. */
+  async function present(rows: ClusterRow[]) {
+    const ids = rows.map((r) => r.id);
+    const held =
+      ids.length === 0
+        ? []
+        : await db
+            .select({
+              clusterId: sessions.clusterId,
+              gpuSku: sessions.gpuSku,
+              gpus: sql<number>`coalesce(sum(${sessions.gpuCount}), 0)::int`,
+            })
+            .from(sessions)
+            .where(and(sessionIsActive(), inArray(sessions.clusterId, ids)))
+            .groupBy(sessions.clusterId, sessions.gpuSku);
+    return Promise.all(
+      rows.map(async (row) => {
+        const capacity = await supervisor.capacity(row.id);
+        if (!capacity) return presentCluster(row, null);
+        const others = new Map((capacity.heldByOthers ?? []).map((g) => [g.sku, g.count]));
+        const live: ClusterLive = {
+          status: capacity.status ?? 'connected',
+          error: capacity.error ?? null,
+          gpus: capacity.gpus.map(({ sku, count }) => {
+            const usedByOthers = others.get(sku) ?? 0;
+            const usedByFloe = held
+              .filter((h) => h.clusterId === row.id && h.gpuSku === sku)
+              .reduce((n, h) => n + h.gpus, 0);
+            const free = Math.max(0, count - usedByOthers - usedByFloe);
+            return { sku, allocatable: count, usedByOthers, usedByFloe, free };
+          }),
+        };
+        return presentCluster(row, live);
+      }),
+    );
+  }
+  const presentOne = async (row: ClusterRow) => (await present([row]))[0]!;
 
   async function load(ref: string) {
     const [row] = await db
@@ -39,17 +99,27 @@ export function clusterRoutes(db: Db) {
       tags,
       summary: 'Register a cluster (platform-admin)',
       middleware: platformAdmin,
+      description:
+        'A `kubernetes` cluster is reached with its `kubeconfig` (stored encrypted, never ' +
+        'returned): it is watched at once, its GPUs read from its nodes.',
       request: { body: body(ClusterCreate) },
-      responses: { 201: json(Cluster, 'registered'), 409: json(ErrorSchema, 'name taken') },
+      responses: {
+        201: json(Cluster, 'registered'),
+        409: json(ErrorSchema, 'name taken'),
+        422: json(ErrorSchema, 'the kubeconfig is not usable'),
+      },
     }),
     async (c) => {
-      const input = c.req.valid('json');
+      const { kubeconfig, ...input } = c.req.valid('json');
+      const id = uuidv7();
+      const credentials = kubeconfig ? sealKubeconfig(secrets, id, kubeconfig) : {};
       const [row] = await db
         .insert(clusters)
-        .values({ id: uuidv7(), ...input })
+        .values({ id, ...input, ...credentials })
         .returning()
         .catch(uniqueViolation(`cluster "${input.name}" already exists`));
-      return c.json(presentCluster(row!), 201);
+      await kubernetes?.connect(row!);
+      return c.json(await presentOne(row!), 201);
     },
   );
 
@@ -71,7 +141,8 @@ export function clusterRoutes(db: Db) {
         .where(and(isNull(clusters.deletedAt), afterCursor(clusters.id, cursor)))
         .orderBy(desc(clusters.id))
         .limit(limit + 1);
-      return c.json(pageOf(rows, limit, presentCluster), 200);
+      const page = pageOf(rows, limit, (r) => r);
+      return c.json({ ...page, items: await present(page.items) }, 200);
     },
   );
 
@@ -85,7 +156,7 @@ export function clusterRoutes(db: Db) {
       request: { params: one },
       responses: { 200: json(Cluster, 'the cluster') },
     }),
-    async (c) => c.json(presentCluster(await load(c.req.valid('param').cluster)), 200),
+    async (c) => c.json(await presentOne(await load(c.req.valid('param').cluster)), 200),
   );
 
   app.openapi(
@@ -93,19 +164,31 @@ export function clusterRoutes(db: Db) {
       method: 'patch',
       path: '/v1/clusters/{cluster}',
       tags,
-      summary: 'Change a cluster’s region, inventory or labels (platform-admin)',
+      summary: 'Change a cluster’s region, credentials, inventory or labels (platform-admin)',
+      description:
+        'A new `kubeconfig` replaces the stored one; the cluster is reconnected with it.',
       middleware: platformAdmin,
       request: { params: one, body: body(ClusterPatch) },
-      responses: { 200: json(Cluster, 'the cluster') },
+      responses: {
+        200: json(Cluster, 'the cluster'),
+        422: json(ErrorSchema, 'the kubeconfig is not usable'),
+      },
     }),
     async (c) => {
       const current = await load(c.req.valid('param').cluster);
+      const { kubeconfig, ...input } = c.req.valid('json');
+      if (kubeconfig !== undefined && current.driver !== 'kubernetes') {
+        throw new ApiError(422, 'invalid_kubeconfig', 'only kubernetes clusters take a kubeconfig');
+      }
+      const credentials = kubeconfig ? sealKubeconfig(secrets, current.id, kubeconfig) : {};
       const [row] = await db
         .update(clusters)
-        .set({ ...c.req.valid('json'), updatedAt: new Date() })
+        .set({ ...input, ...credentials, updatedAt: new Date() })
         .where(eq(clusters.id, current.id))
         .returning();
-      return c.json(presentCluster(row!), 200);
+      if (kubeconfig) await kubernetes?.connect(row!);
+      else kubernetes?.relabel(row!);
+      return c.json(await presentOne(row!), 200);
     },
   );
 
@@ -131,6 +214,7 @@ export function clusterRoutes(db: Db) {
         .limit(1);
       if (active) throw conflict('the cluster still runs sessions; stop them first');
       await db.update(clusters).set({ deletedAt: new Date() }).where(eq(clusters.id, current.id));
+      await kubernetes?.disconnect(current.id);
       return c.body(null, 204);
     },
   );

@@ -48,7 +48,8 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 // the row is also read every POLL_MS, for those another replica records.
 const PROGRESS_POLL_MS = 1_000;
 const HEARTBEAT_MS = 15_000;
-// a session only ever moves forward in this order (domain/lifecycle.ts)
+// a session mostly moves forward in this order (domain/lifecycle.ts); `unknown` and back
+// is the exception, which the row's updatedAt tells apart from an older read
 const RANK = new Map<SessionState, number>(SESSION_STATES.map((s, i) => [s, i]));
 const ENDED: SessionState[] = ['stopped', 'failed'];
 
@@ -114,7 +115,7 @@ export function sessionRoutes(deps: {
       const requestHash = createHash('sha256')
         .update(JSON.stringify([appRow.id, user.id, input.region ?? null]))
         .digest('base64url');
-      const { session, created } = await admitLaunch(db, lookups, {
+      const { session, created } = await admitLaunch(db, lookups, (id) => supervisor.capacity(id), {
         tenant,
         app: appRow,
         user,
@@ -130,7 +131,7 @@ export function sessionRoutes(deps: {
         return c.json(presentSession(session), 200);
       }
       metrics.launches.inc({ outcome: 'admitted' });
-      void supervisor.launch(session, appRow);
+      void supervisor.launch(session, appRow, { tenant, user });
       c.header('Location', `/v1/tenants/${tenant.slug}/sessions/${session.id}`);
       return c.json(presentSession(session), 201);
     },
@@ -236,10 +237,17 @@ export function sessionRoutes(deps: {
         const read = async () =>
           (await db.select().from(sessions).where(eq(sessions.id, first.id)))[0];
         let sent: SessionState | null = null;
+        let sentAt = 0;
         let lastWrite = Date.now();
         const send = async (row: SessionRow) => {
-          if (sent !== null && (RANK.get(row.state) ?? 0) <= (RANK.get(sent) ?? 0)) return;
+          const at = row.updatedAt.getTime();
+          if (sent !== null) {
+            if (at < sentAt) return; // an older read than what was sent
+            const later = at > sentAt && row.state !== sent;
+            if (!later && (RANK.get(row.state) ?? 0) <= (RANK.get(sent) ?? 0)) return;
+          }
           sent = row.state;
+          sentAt = at;
           await stream.writeSSE({ event: 'session', data: JSON.stringify(presentSession(row)) });
           lastWrite = Date.now();
         };

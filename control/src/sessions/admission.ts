@@ -11,6 +11,7 @@ import {
 } from '../db/schema.ts';
 import { type ClusterView, eligible, type PlacementRequest, place } from '../domain/placement.ts';
 import { type QuotaName, quotaMessage } from '../domain/quota.ts';
+import type { Capacity } from '../drivers/driver.ts';
 import { ApiError, notFound } from '../http/errors.ts';
 import type { Lookups } from '../lookups.ts';
 import { startOfMonthUtc } from './usage.ts';
@@ -60,6 +61,7 @@ const keyReused = () =>
 export async function admitLaunch(
   db: Db,
   lookups: Lookups,
+  capacityOf: LiveCapacity,
   req: LaunchRequest,
 ): Promise<Admission> {
   const { tenant, app, user } = req;
@@ -78,7 +80,8 @@ export async function admitLaunch(
     gpuSku: gpus > 0 ? app.gpuSku : null,
     gpuCount: gpus,
   };
-  const placement = place(await clusterViews(db, await lookups.clusters(), app, request), request);
+  const views = await clusterViews(db, await lookups.clusters(), app, request, capacityOf);
+  const placement = place(views, request);
   if (!placement.ok) {
     throw placement.reason === 'no_capacity'
       ? new ApiError(503, 'no_capacity', placement.message, {}, { 'Retry-After': '5' })
@@ -137,21 +140,46 @@ async function findByKey(db: Db, tenantId: string, key: string) {
   return row;
 }
 
+/** What a cluster's driver sees of it now; undefined: no driver attached in this process. */
+export type LiveCapacity = (clusterId: string) => Promise<Capacity> | undefined;
+
 /**
  * Live clusters that could run the app (its driver can run it: a command for `local`, an
- * image for `kubernetes`), with what their active sessions hold. The counting is skipped
- * when no such cluster limits sessions and no GPU is asked, as placement would not use it.
+ * image for `kubernetes`), with what their active sessions hold. A cluster whose driver
+ * watches it (Kubernetes) brings its GPUs as they are now, and what workloads outside Floe
+ * hold of them; a cluster without a driver in this process takes no session. The counting
+ * is skipped when no such cluster limits sessions and no GPU is asked, as placement would
+ * not use it.
  */
 async function clusterViews(
   db: Db,
   live: (typeof clusters.$inferSelect)[],
   app: AppRow,
   req: PlacementRequest,
+  capacityOf: LiveCapacity,
 ): Promise<ClusterView[]> {
   const runnable = live.filter((c) =>
     c.driver === 'local' ? app.command !== null : app.image !== null,
   );
-  const counted = eligible(runnable, req).filter((c) => c.maxSessions !== null || req.gpuCount > 0);
+  const seen = await Promise.all(runnable.map((c) => capacityOf(c.id)));
+  const views = runnable.map((c, i): ClusterView & { heldByOthers: Capacity['heldByOthers'] } => {
+    const capacity = seen[i];
+    const watched = capacity?.status !== undefined;
+    return {
+      id: c.id,
+      name: c.name,
+      region: c.region,
+      reachable: capacity !== undefined && (capacity.status ?? 'connected') === 'connected',
+      gpus: watched ? capacity.gpus : c.gpus,
+      maxSessions: c.maxSessions,
+      activeSessions: 0,
+      usedGpus: {},
+      heldByOthers: watched ? capacity.heldByOthers : [],
+    };
+  });
+  const counted = eligible(views, req).filter(
+    (c) => c.reachable && (c.maxSessions !== null || req.gpuCount > 0),
+  );
   const held =
     counted.length === 0
       ? []
@@ -173,16 +201,11 @@ async function clusterViews(
             ),
           )
           .groupBy(sessions.clusterId, sessions.gpuSku);
-  return runnable.map((c) => {
-    const mine = held.filter((h) => h.clusterId === c.id);
-    return {
-      id: c.id,
-      name: c.name,
-      region: c.region,
-      gpus: c.gpus,
-      maxSessions: c.maxSessions,
-      activeSessions: mine.reduce((n, h) => n + h.sessions, 0),
-      usedGpus: Object.fromEntries(mine.filter((h) => h.gpuSku).map((h) => [h.gpuSku, h.gpus])),
-    };
+  return views.map(({ heldByOthers, ...view }) => {
+    const mine = held.filter((h) => h.clusterId === view.id);
+    const usedGpus: Record<string, number> = {};
+    for (const h of mine) if (h.gpuSku) usedGpus[h.gpuSku] = (usedGpus[h.gpuSku] ?? 0) + h.gpus;
+    for (const o of heldByOthers ?? []) usedGpus[o.sku] = (usedGpus[o.sku] ?? 0) + o.count;
+    return { ...view, activeSessions: mine.reduce((n, h) => n + h.sessions, 0), usedGpus };
   });
 }

@@ -1,18 +1,25 @@
 import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connect.ts';
-import { apps, sessionIsActive, sessions } from '../db/schema.ts';
-import type { ClusterDriver, DriverEvent, LaunchSpec } from '../drivers/driver.ts';
+import { apps, sessionIsActive, sessions, tenants, users } from '../db/schema.ts';
+import type { Capacity, ClusterDriver, DriverEvent, LaunchSpec } from '../drivers/driver.ts';
 import type { SessionRow } from './admission.ts';
 import { transition } from './transition.ts';
 
 type AppRow = typeof apps.$inferSelect;
+/** who a session is for, as its driver needs them */
+export interface LaunchParties {
+  tenant: Pick<typeof tenants.$inferSelect, 'name' | 'maxGpus'>;
+  user: Pick<typeof users.$inferSelect, 'email'>;
+}
 
-function launchSpec(session: SessionRow, app: AppRow): LaunchSpec {
+function launchSpec(session: SessionRow, app: AppRow, parties: LaunchParties): LaunchSpec {
   return {
     sessionId: session.id,
     tenantId: session.tenantId,
     userId: session.userId,
+    tenant: { name: parties.tenant.name, maxGpus: parties.tenant.maxGpus },
+    user: { email: parties.user.email },
     app: {
       slug: app.slug,
       image: app.image,
@@ -22,6 +29,9 @@ function launchSpec(session: SessionRow, app: AppRow): LaunchSpec {
       memory: app.memory,
       gpuSku: session.gpuSku,
       gpuCount: session.gpuCount,
+      persistenceSize: app.persistenceSize,
+      idleTimeoutSeconds: app.idleTimeoutSeconds,
+      maxLifetimeSeconds: app.maxLifetimeSeconds,
     },
   };
 }
@@ -48,6 +58,25 @@ export class Supervisor {
   attach(clusterId: string, driver: ClusterDriver) {
     const unwatch = driver.watch((event) => this.record(event));
     this.drivers.set(clusterId, { driver, unwatch });
+  }
+
+  /** Stops supervising a cluster (deregistered, or its credentials replaced); sessions stay. */
+  async detach(clusterId: string): Promise<void> {
+    const attached = this.drivers.get(clusterId);
+    if (!attached) return;
+    this.drivers.delete(clusterId);
+    attached.unwatch();
+    await attached.driver.close();
+  }
+
+  /** The cluster's capacity as its driver sees it; undefined when no driver is attached. */
+  capacity(clusterId: string): Promise<Capacity> | undefined {
+    return this.drivers.get(clusterId)?.driver.capacity();
+  }
+
+  /** Clusters with a driver in this process. */
+  attached(): string[] {
+    return [...this.drivers.keys()];
   }
 
   private record(event: DriverEvent) {
@@ -112,14 +141,14 @@ export class Supervisor {
   }
 
   /** Hands an admitted session to its driver; a driver that cannot take it fails it. */
-  async launch(session: SessionRow, app: AppRow): Promise<void> {
+  async launch(session: SessionRow, app: AppRow, parties: LaunchParties): Promise<void> {
     const driver = this.driverOf(session);
     if (!driver) {
       this.record({ sessionId: session.id, state: 'failed', reason: 'no driver for its cluster' });
       return;
     }
     try {
-      await driver.launch(launchSpec(session, app));
+      await driver.launch(launchSpec(session, app, parties));
     } catch (err) {
       this.log.error({ err, sessionId: session.id }, 'launch failed');
       this.record({ sessionId: session.id, state: 'failed', reason: 'the cluster refused it' });
@@ -139,27 +168,32 @@ export class Supervisor {
   }
 
   /**
-   * Brings the database and the drivers into agreement after a (re)start: admitted
-   * sessions are launched, starting and running ones re-attached (or failed when gone),
-   * stopping ones stopped. Level-triggered: running it twice changes nothing more.
+   * Brings the database and the drivers into agreement after a (re)start, or after a
+   * cluster's driver was (re)attached: admitted sessions are launched, starting, running
+   * and unknown ones re-attached (or failed when gone), stopping ones stopped; then what the
+   * clusters run for no active session is removed. Level-triggered: running it twice
+   * changes nothing more.
    */
-  async reconcile(): Promise<number> {
-    const clusterIds = [...this.drivers.keys()];
+  async reconcile(clusterIds = [...this.drivers.keys()]): Promise<number> {
+    clusterIds = clusterIds.filter((id) => this.drivers.has(id));
     if (clusterIds.length === 0) return 0;
     const rows = await this.db
-      .select({ session: sessions, app: apps })
+      .select({ session: sessions, app: apps, tenant: tenants, user: users })
       .from(sessions)
       .innerJoin(apps, eq(apps.id, sessions.appId))
+      .innerJoin(tenants, eq(tenants.id, sessions.tenantId))
+      .innerJoin(users, eq(users.id, sessions.userId))
       .where(and(inArray(sessions.clusterId, clusterIds), sessionIsActive()));
-    for (const { session, app } of rows) {
+    for (const { session, app, tenant, user } of rows) {
       const driver = this.driverOf(session) as ClusterDriver;
       switch (session.state) {
         case 'requested':
         case 'placed':
-          await this.launch(session, app);
+          await this.launch(session, app, { tenant, user });
           break;
         case 'starting':
         case 'running':
+        case 'unknown':
           await driver.adopt(session.id, session.driverRef);
           break;
         case 'stopping':
@@ -167,6 +201,7 @@ export class Supervisor {
           break;
       }
     }
+    for (const id of clusterIds) await this.drivers.get(id)?.driver.removeOrphans?.();
     await this.settled();
     return rows.length;
   }

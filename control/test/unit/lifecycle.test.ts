@@ -24,4 +24,15 @@ describe('session lifecycle', () => {
     expect(canTransition('placed', 'requested')).toBe(false);
     for (const s of SESSION_STATES) expect(canTransition(s, 'requested')).toBe(false);
   });
+
+  it('goes unknown while its cluster is unreachable, and takes the cluster’s word after', () => {
+    for (const s of ['placed', 'starting', 'running'] as const) {
+      expect(canTransition(s, 'unknown')).toBe(true);
+    }
+    expect(canTransition('stopping', 'unknown')).toBe(false);
+    expect(canTransition('requested', 'unknown')).toBe(false);
+    for (const s of ['starting', 'running', 'stopping', 'stopped', 'failed'] as const) {
+      expect(canTransition('unknown', s)).toBe(true);
+    }
+  });
 });

@@ -5,6 +5,7 @@ const cluster = (over: Partial<ClusterView>): ClusterView => ({
   id: over.name ?? 'c',
   name: 'c',
   region: 'eu-west',
+  reachable: true,
   gpus: [],
   maxSessions: null,
   activeSessions: 0,
@@ -79,5 +80,39 @@ describe('place', () => {
       ok: true,
       clusterId: 'idle',
     });
+  });
+
+  it('skips unreachable clusters, and says so when nothing else is eligible', () => {
+    const a100 = { allowedRegions: [], gpuSku: 'a100', gpuCount: 2 };
+    const clusters = [
+      cluster({
+        name: 'near',
+        region: 'eu-west',
+        reachable: false,
+        gpus: [{ sku: 'a100', count: 8 }],
+      }),
+      cluster({ name: 'far', region: 'us-east', gpus: [{ sku: 'a100', count: 8 }] }),
+    ];
+    expect(place(clusters, { ...a100, preferredRegion: 'eu-west' })).toEqual({
+      ok: true,
+      clusterId: 'far',
+    });
+    const alone = place([clusters[0]!], a100);
+    expect(alone).toEqual({
+      ok: false,
+      reason: 'no_capacity',
+      message: 'the eligible cluster near is unreachable; retry later',
+    });
+    const full = place([clusters[0]!, cluster({ ...clusters[1], usedGpus: { a100: 7 } })], a100);
+    expect(full).toMatchObject({ reason: 'no_capacity' });
+    expect(full.ok || full.message).toMatch(/full \(and near unreachable\)/);
+  });
+
+  it('counts GPUs held outside Floe as used', () => {
+    // 8 allocatable, 5 held by others' pods, 2 by Floe sessions: 1 free
+    const c = cluster({ name: 'k', gpus: [{ sku: 'a100', count: 8 }], usedGpus: { a100: 7 } });
+    const req = { allowedRegions: [], gpuSku: 'a100', gpuCount: 1 };
+    expect(place([c], req)).toEqual({ ok: true, clusterId: 'k' });
+    expect(place([c], { ...req, gpuCount: 2 })).toMatchObject({ reason: 'no_capacity' });
   });
 });
