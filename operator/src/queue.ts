@@ -10,7 +10,7 @@ export interface QueueOptions {
   onDepth?: (depth: number) => void;
 }
 
-export type Handler = (key: string) => Promise<{ requeueAfterMs?: number } | undefined | void>;
+export type Handler = (key: string) => Promise<{ requeueAfterMs?: number } | undefined>;
 
 export class WorkQueue {
   private readonly queue: string[] = [];

@@ -77,9 +77,11 @@ export class Reconciler {
     const now = this.d.now?.() ?? new Date();
 
     const prevPhase = previous?.phase ?? session.status?.phase;
-    const wantsIdle =
-      prevPhase === 'Running' && pod && session.spec.timeouts?.idleSeconds ? true : false;
-    const lastInputAt = wantsIdle && pod ? await this.d.lastInput(key, pod) : undefined;
+    // only a Running session with an idle timeout asks its streamer
+    const lastInputAt =
+      prevPhase === 'Running' && pod && session.spec.timeouts?.idleSeconds
+        ? await this.d.lastInput(key, pod)
+        : undefined;
     const decision = decide({
       session,
       pod: ownedBy(pod, session) ? pod : undefined,

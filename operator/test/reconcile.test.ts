@@ -25,6 +25,10 @@ import {
   waitFor,
 } from './testbed.ts';
 
+// API objects as read, checked field by field below
+// biome-ignore lint/suspicious/noExplicitAny: JSON of many kinds, asserted on by the tests
+type Json = any;
+
 let k8s: KubernetesClusters;
 const operators: Operator[] = [];
 const kubes: Kube[] = [];
@@ -184,13 +188,8 @@ describe('reconcile', () => {
     ]);
 
     // the pod: on a node labelled with the SKU, restricted, GPU limit, X server, home claim
-    const pod = await get<any>(eu, R.pod, ns, name);
-    const node = await get<any>(
-      eu,
-      R.namespace.group === '' ? { group: '', version: 'v1', plural: 'nodes' } : R.pod,
-      undefined,
-      pod.spec.nodeName,
-    );
+    const pod = await get<Json>(eu, R.pod, ns, name);
+    const node = await get<Json>(eu, R.node, undefined, pod.spec.nodeName);
     expect(node.metadata.labels[GPU_SKU_LABEL]).toBe('a100');
     expect(pod.spec.nodeSelector).toEqual({ [GPU_SKU_LABEL]: 'a100' });
     expect(pod.spec.automountServiceAccountToken).toBe(false);
@@ -202,7 +201,7 @@ describe('reconcile', () => {
       fsGroup: 1000,
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(pod.spec.containers.map((c: any) => c.name)).toEqual(['app', 'streamer', 'xserver']);
+    expect(pod.spec.containers.map((c: Json) => c.name)).toEqual(['app', 'streamer', 'xserver']);
     for (const c of pod.spec.containers) {
       expect(c.securityContext).toMatchObject({
         allowPrivilegeEscalation: false,
@@ -234,7 +233,7 @@ describe('reconcile', () => {
       }),
     ]);
 
-    const policy = await get<any>(eu, R.networkPolicy, ns, 'floe-deny-ingress');
+    const policy = await get<Json>(eu, R.networkPolicy, ns, 'floe-deny-ingress');
     expect(policy.spec).toEqual({
       podSelector: {},
       policyTypes: ['Ingress'],
@@ -249,15 +248,15 @@ describe('reconcile', () => {
         },
       ],
     });
-    const quota = await get<any>(eu, R.resourceQuota, ns, 'floe-gpu-quota');
+    const quota = await get<Json>(eu, R.resourceQuota, ns, 'floe-gpu-quota');
     expect(quota.spec.hard).toEqual({ 'requests.nvidia.com/gpu': '8' });
-    const nsObj = await get<any>(eu, R.namespace, undefined, ns);
+    const nsObj = await get<Json>(eu, R.namespace, undefined, ns);
     expect(nsObj.metadata.labels['floe.dev/tenant']).toBe('acme');
-    const svc = await get<any>(eu, R.service, ns, name);
+    const svc = await get<Json>(eu, R.service, ns, name);
     expect(svc.spec.type).toBe('ClusterIP');
     expect(svc.spec.ports).toEqual([expect.objectContaining({ port: 8080, targetPort: 8080 })]);
     expect(svc.spec.selector).toMatchObject({ 'floe.dev/session': 's-run' });
-    const vs = await get<any>(eu, R.virtualService, ns, name);
+    const vs = await get<Json>(eu, R.virtualService, ns, name);
     expect(vs.spec).toEqual({
       hosts: ['*'],
       gateways: ['istio-system/floe-gateway'],
@@ -273,7 +272,7 @@ describe('reconcile', () => {
       ],
     });
     const claim = await waitFor('home claim bound', async () => {
-      const c = await get<any>(eu, R.pvc, ns, homeClaimName('alice', 'blender'));
+      const c = await get<Json>(eu, R.pvc, ns, homeClaimName('alice', 'blender'));
       return c.status?.phase === 'Bound' ? c : undefined;
     });
     expect(claim.metadata.ownerReferences).toBeUndefined();
@@ -284,18 +283,18 @@ describe('reconcile', () => {
     await gone(eu, R.pod, ns, name);
     await gone(eu, R.service, ns, name);
     await gone(eu, R.virtualService, ns, name);
-    const kept = await get<any>(eu, R.pvc, ns, homeClaimName('alice', 'blender'));
+    const kept = await get<Json>(eu, R.pvc, ns, homeClaimName('alice', 'blender'));
     expect(kept.spec.volumeName).toBe(claim.spec.volumeName);
 
     // relaunch of the same app by the same user: the same claim, the same volume
     await createSession(eu, 's-run-2', spec);
     await running(eu, ns, 's-run-2');
-    const pod2 = await get<any>(eu, R.pod, ns, podName('s-run-2'));
+    const pod2 = await get<Json>(eu, R.pod, ns, podName('s-run-2'));
     expect(pod2.spec.volumes).toContainEqual({
       name: 'home',
       persistentVolumeClaim: { claimName: homeClaimName('alice', 'blender') },
     });
-    const again = await get<any>(eu, R.pvc, ns, homeClaimName('alice', 'blender'));
+    const again = await get<Json>(eu, R.pvc, ns, homeClaimName('alice', 'blender'));
     expect(again.metadata.uid).toBe(claim.metadata.uid);
     expect(again.spec.volumeName).toBe(claim.spec.volumeName);
   });
@@ -310,8 +309,8 @@ describe('reconcile', () => {
     await createSession(us, 'l4-1', spec);
     const s = await running(us, ns, 'l4-1');
     expect(s.status?.node).toMatch(/^op-us-gpu-l4-\d$/);
-    const pod = await get<any>(us, R.pod, ns, podName('l4-1'));
-    expect(pod.spec.containers.map((c: any) => c.name)).toEqual(['app', 'streamer']);
+    const pod = await get<Json>(us, R.pod, ns, podName('l4-1'));
+    expect(pod.spec.containers.map((c: Json) => c.name)).toEqual(['app', 'streamer']);
     expect(pod.spec.volumes).toContainEqual({ name: 'home', emptyDir: {} });
     await expect(get(us, R.resourceQuota, ns, 'floe-gpu-quota')).rejects.toThrow(/404/);
   });
