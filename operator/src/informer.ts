@@ -152,10 +152,20 @@ export class Informer<T extends KubeObject> {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        if (!this.resourceVersion) await this.relist();
+        if (!this.resourceVersion) {
+          await this.relist();
+          failures = 0; // the server answers: count a later failure as the first
+        }
         this.setConnected(true);
         this.stats.watches++;
-        await this.lw.watch(this.resourceVersion, (ev) => this.apply(ev), signal);
+        await this.lw.watch(
+          this.resourceVersion,
+          (ev) => {
+            failures = 0; // events flow: the watch works
+            this.apply(ev);
+          },
+          signal,
+        );
         failures = 0; // a watch that ran and ended normally: resume at once
       } catch (err) {
         if (signal.aborted) break;

@@ -13,7 +13,6 @@ import { at, type Pod, R } from '../src/resources.ts';
 import { createSession, kubeOf, sessionSpec, startClusters, waitFor } from './testbed.ts';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const logDir = join(tmpdir(), 'floe-operator-failover');
 const LEASE_S = 3;
 const RETRY_S = 0.5;
 

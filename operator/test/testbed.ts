@@ -10,18 +10,12 @@ import {
 } from '@floe/testbed';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import {
-  API_VERSION,
-  KIND,
-  LABELS,
-  MANAGED_BY_CONTROL,
-  type Session,
-  type SessionSpec,
-  sessionCrd,
-  tenantNamespace,
-} from '../src/crd.ts';
+import { type Session, type SessionSpec, sessionCrd, tenantNamespace } from '../src/crd.ts';
 import { apply, connectKube, type Kube } from '../src/kube.ts';
 import { at, R } from '../src/resources.ts';
+import { sessionObject } from './fixtures.ts';
+
+export { sessionObject, sessionSpec } from './fixtures.ts';
 
 export const quietLog = pino({ level: process.env.FLOE_TEST_LOG ?? 'silent' });
 
@@ -85,38 +79,6 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-export function sessionSpec(
-  over: Partial<SessionSpec> & { tenantId?: string; userId?: string; slug?: string } = {},
-): SessionSpec {
-  const { tenantId = 't1', userId = 'u1', slug = 'blender', ...rest } = over;
-  return {
-    tenant: { id: tenantId, name: `Tenant ${tenantId}`, maxGpus: 8 },
-    user: { id: userId, name: `user-${userId}` },
-    app: {
-      slug,
-      image: 'registry.invalid/floe/blender:4',
-      command: ['blender'],
-      env: { FOO: 'bar' },
-      resources: { cpu: '2', memory: '4Gi', gpu: { count: 1, sku: 'a100' } },
-    },
-    persistence: { size: '1Gi' },
-    ...rest,
-  };
-}
-
-export function sessionObject(name: string, spec: SessionSpec): Session {
-  return {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    metadata: {
-      name,
-      namespace: tenantNamespace(spec.tenant.id),
-      labels: { [LABELS.managedBy]: MANAGED_BY_CONTROL },
-    },
-    spec,
-  };
 }
 
 /** What the control plane does: the tenant namespace, then the Session. */

@@ -1,0 +1,218 @@
+// The pure desired objects of a Session.
+import { describe, expect, it } from 'vitest';
+import { homeClaimName, LABELS, type Session } from '../src/crd.ts';
+import {
+  defaultDesiredSettings,
+  desiredHomeClaim,
+  desiredNamespace,
+  desiredNetworkPolicy,
+  desiredPod,
+  desiredResourceQuota,
+  desiredService,
+  desiredVirtualService,
+  sessionEndpoint,
+} from '../src/desired.ts';
+import { sessionObject, sessionSpec } from './fixtures.ts';
+
+const settings = { ...defaultDesiredSettings, streamerImage: 'streamer:1', xserverImage: 'xorg:1' };
+
+function session(mutate: (s: Session) => void = () => {}): Session {
+  const s = sessionObject('s1', sessionSpec({ tenantId: 't1', userId: 'u1', slug: 'blender' }));
+  s.metadata.uid = 'uid-1';
+  mutate(s);
+  return s;
+}
+
+describe('desired objects', () => {
+  it('labels everything and lets the Session own all but the home claim', () => {
+    const s = session();
+    for (const o of [
+      desiredPod(s, settings),
+      desiredService(s),
+      desiredVirtualService(s, settings),
+    ]) {
+      expect(o.metadata.labels).toEqual({
+        [LABELS.managedBy]: 'floe-operator',
+        [LABELS.session]: 's1',
+        [LABELS.tenant]: 't1',
+        [LABELS.user]: 'u1',
+        [LABELS.app]: 'blender',
+      });
+      expect(o.metadata.ownerReferences).toEqual([
+        {
+          apiVersion: 'floe.dev/v1alpha1',
+          kind: 'Session',
+          name: 's1',
+          uid: 'uid-1',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]);
+    }
+    const claim = desiredHomeClaim(s);
+    expect(claim?.metadata).not.toHaveProperty('ownerReferences');
+    expect(claim?.metadata.labels).not.toHaveProperty(LABELS.session);
+  });
+
+  it('builds the pod: app, streamer, X server, GPU, node selector, restricted security', () => {
+    const s = session((x) => {
+      x.spec.streamer = { codecs: ['VP8'], maxKbps: 3000 };
+    });
+    const pod = desiredPod(s, settings);
+    const [app, streamer, xserver] = pod.spec.containers as Record<string, unknown>[];
+    expect(pod.metadata.name).toBe('floe-s1');
+    expect(pod.spec).toMatchObject({
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      nodeSelector: { 'floe.dev/gpu-sku': 'a100' },
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 1000,
+        fsGroup: 1000,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+    });
+    expect(app).toMatchObject({
+      image: 'registry.invalid/floe/blender:4',
+      command: ['blender'],
+      resources: {
+        requests: { cpu: '2', memory: '4Gi' },
+        limits: { cpu: '2', memory: '4Gi', 'nvidia.com/gpu': '1' },
+      },
+    });
+    expect(app?.env).toEqual(
+      expect.arrayContaining([
+        { name: 'FOO', value: 'bar' },
+        { name: 'DISPLAY', value: ':0' },
+        { name: 'FLOE_SESSION_ID', value: 's1' },
+      ]),
+    );
+    expect(streamer).toMatchObject({ image: 'streamer:1', ports: [{ containerPort: 8080 }] });
+    expect(streamer?.env).toEqual(
+      expect.arrayContaining([
+        { name: 'FLOE_STREAMER_PORT', value: '8080' },
+        { name: 'FLOE_STREAMER_HOST', value: '0.0.0.0' },
+        { name: 'FLOE_STREAMER_CODECS', value: 'VP8' },
+        { name: 'FLOE_STREAMER_MAX_KBPS', value: '3000' },
+        { name: 'FLOE_STREAMER_START_KBPS', value: '3000' },
+      ]),
+    );
+    expect(xserver).toMatchObject({ name: 'xserver', image: 'xorg:1' });
+    for (const c of [app, streamer, xserver]) {
+      expect(c?.securityContext).toEqual({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        runAsNonRoot: true,
+        runAsUser: 1000,
+        runAsGroup: 1000,
+      });
+      expect(c?.volumeMounts).toContainEqual({ name: 'x11', mountPath: '/tmp/.X11-unix' });
+    }
+    expect(app?.volumeMounts).toContainEqual({ name: 'home', mountPath: '/home/floe' });
+    expect(pod.spec.volumes).toEqual([
+      { name: 'x11', emptyDir: {} },
+      { name: 'home', persistentVolumeClaim: { claimName: homeClaimName('u1', 'blender') } },
+    ]);
+  });
+
+  it('leaves out GPU, X server and claim when the session needs none', () => {
+    const s = session((x) => {
+      x.spec.app.resources.gpu = null;
+      x.spec.app.hasXServer = true;
+      x.spec.persistence = null;
+      x.spec.streamer = { image: 'own-streamer:2' };
+    });
+    const pod = desiredPod(s, settings);
+    expect(pod.spec).not.toHaveProperty('nodeSelector');
+    expect(
+      (pod.spec.containers as { name: string; image: string }[]).map((c) => [c.name, c.image]),
+    ).toEqual([
+      ['app', 'registry.invalid/floe/blender:4'],
+      ['streamer', 'own-streamer:2'],
+    ]);
+    expect(JSON.stringify(pod)).not.toContain('nvidia.com/gpu');
+    expect(pod.spec.volumes).toContainEqual({ name: 'home', emptyDir: {} });
+    expect(desiredHomeClaim(s)).toBeUndefined();
+  });
+
+  it('builds the home claim with size and storage class', () => {
+    const s = session((x) => {
+      x.spec.persistence = { size: '20Gi', storageClassName: 'fast' };
+    });
+    expect(desiredHomeClaim(s)?.spec).toEqual({
+      accessModes: ['ReadWriteOnce'],
+      resources: { requests: { storage: '20Gi' } },
+      storageClassName: 'fast',
+    });
+  });
+
+  it('builds the tenant policy, quota and namespace labels', () => {
+    const s = session();
+    expect(desiredNamespace(s).metadata).toEqual({
+      name: 'floe-t-t1',
+      labels: { 'floe.dev/tenant': 't1', 'floe.dev/tenant-namespace': 'true' },
+    });
+    const policy = desiredNetworkPolicy(s, {
+      ...settings,
+      ingressNamespace: 'gw',
+      ingressPodLabels: { app: 'gw' },
+    });
+    expect(policy.spec.ingress).toEqual([
+      {
+        from: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'gw' } },
+            podSelector: { matchLabels: { app: 'gw' } },
+          },
+        ],
+      },
+    ]);
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    expect(desiredResourceQuota(s)?.spec.hard).toEqual({ 'requests.nvidia.com/gpu': '8' });
+    expect(
+      desiredResourceQuota(
+        session((x) => {
+          x.spec.tenant.maxGpus = null;
+        }),
+      ),
+    ).toBeUndefined();
+    expect(
+      desiredResourceQuota(
+        session((x) => {
+          x.spec.tenant.maxGpus = 0;
+        }),
+      )?.spec.hard,
+    ).toEqual({ 'requests.nvidia.com/gpu': '0' });
+  });
+
+  it('routes /sessions/<name>/ on the gateway to the Service, and reports the endpoint', () => {
+    const s = session();
+    const vs = desiredVirtualService(s, {
+      ...settings,
+      istioGateway: 'gw/main',
+      istioHosts: ['eu.floe.dev'],
+      clusterDomain: 'k.local',
+    });
+    expect(vs.spec).toEqual({
+      hosts: ['eu.floe.dev'],
+      gateways: ['gw/main'],
+      http: [
+        {
+          name: 'streamer',
+          match: [{ uri: { prefix: '/sessions/s1/' } }],
+          rewrite: { uri: '/' },
+          route: [
+            { destination: { host: 'floe-s1.floe-t-t1.svc.k.local', port: { number: 8080 } } },
+          ],
+        },
+      ],
+    });
+    expect(vs.spec.http[0]).not.toHaveProperty('timeout');
+    expect(desiredService(s).spec).toMatchObject({
+      type: 'ClusterIP',
+      ports: [{ port: 8080, targetPort: 8080 }],
+    });
+    expect(sessionEndpoint(s, settings)).toBe('http://floe-s1.floe-t-t1.svc.cluster.local:8080/');
+  });
+});
