@@ -18,7 +18,7 @@ import {
   sessionEndpoint,
 } from './desired.ts';
 import type { Informer } from './informer.ts';
-import { apply, deleteIfExists, isConflict, isNotFound, type Kube } from './kube.ts';
+import { apply, deleteIfExists, isConflict, isNotFound, type Kube, KubeApiError } from './kube.ts';
 import { at, type KubeObject, type Pod, R } from './resources.ts';
 import { decide, isTerminal, sameStatus } from './status.ts';
 
@@ -82,14 +82,15 @@ export class Reconciler {
       prevPhase === 'Running' && pod && session.spec.timeouts?.idleSeconds
         ? await this.d.lastInput(key, pod)
         : undefined;
-    const decision = decide({
+    const input = {
       session,
       pod: ownedBy(pod, session) ? pod : undefined,
       now,
       endpoint: sessionEndpoint(session, this.d.settings),
       lastInputAt,
       previous: newer(previous, session.status),
-    });
+    };
+    let decision = decide(input);
 
     if (!isTerminal(decision.status.phase)) {
       await this.ensureHomeClaim(session, log);
@@ -102,10 +103,17 @@ export class Reconciler {
         });
         log.info({ pod: name }, 'pod created');
       } catch (err) {
-        // made by an earlier run whose event has not reached the cache yet
-        if (!isConflict(err)) throw err;
+        if (err instanceof KubeApiError && (err.status === 403 || err.status === 422)) {
+          // refused by admission (quota) or validation: a status that says why
+          decision = decide({ ...input, podRejected: { code: err.status, message: err.message } });
+          log.warn({ pod: name, err: err.message }, 'pod refused');
+        } else if (!isConflict(err)) {
+          // 409: made by an earlier run whose event has not reached the cache yet
+          throw err;
+        }
       }
-    } else if (decision.pod === 'delete') {
+    }
+    if (decision.pod === 'delete') {
       await deleteIfExists(this.d.kube, at(R.pod, ns, name), {
         apiVersion: 'v1',
         kind: 'DeleteOptions',

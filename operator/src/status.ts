@@ -32,7 +32,15 @@ export interface DecideInput {
   lastInputAt?: Date | null;
   /** the status to start from when fresher than the cached Session's (our last write) */
   previous?: SessionStatus;
+  /**
+   * The API server refused to create the pod: 403 from admission (a ResourceQuota exceeded,
+   * a policy) may pass later; 422 (an invalid pod) never will.
+   */
+  podRejected?: { code: number; message: string };
 }
+
+/** How often a session whose pod the API server refused (quota) tries again. */
+export const REJECTED_RETRY_MS = 5000;
 
 export const DEFAULT_START_SECONDS = 300;
 export const TERMINAL_PHASES: readonly SessionPhase[] = ['Stopped', 'Failed'];
@@ -112,8 +120,25 @@ export function decide(input: DecideInput): Decision {
       return end('Failed', 'PodLost', "the session's pod was deleted by someone else");
     }
     if (pod) return { status: prev, pod: 'wait' }; // ours, still going away
+    const rejected = input.podRejected;
+    if (rejected?.code === 422) return end('Failed', 'PodInvalid', rejected.message);
+    if (rejected) {
+      const reason = /exceeded quota/i.test(rejected.message) ? 'QuotaExceeded' : 'PodForbidden';
+      if (startExpired) {
+        return end('Failed', reason, `no pod within ${startSeconds}s: ${rejected.message}`);
+      }
+      return {
+        status: build('Pending', {}, 'False', 'False', { reason, message: rejected.message }),
+        pod: 'wait',
+        requeueAfterMs: Math.min(REJECTED_RETRY_MS, untilStart.requeueAfterMs),
+      };
+    }
     if (startExpired) {
-      return end('Failed', 'StartTimeout', `no pod within ${startSeconds}s`);
+      // the refusal seen last is the reason, if the pod was refused
+      const refused = prev.reason === 'QuotaExceeded' || prev.reason === 'PodForbidden';
+      return refused
+        ? end('Failed', prev.reason as string, `no pod within ${startSeconds}s: ${prev.message}`)
+        : end('Failed', 'StartTimeout', `no pod within ${startSeconds}s`);
     }
     return { status: build('Pending', {}, 'False', 'False'), pod: 'create', ...untilStart };
   }

@@ -340,6 +340,23 @@ describe('reconcile', () => {
     expect(later.status?.phase).toBe('Failed');
   });
 
+  it("reports a pod refused by the tenant's GPU quota as Pending QuotaExceeded, then Failed", async () => {
+    const spec = sessionSpec({ tenantId: 'quota', slug: 'greedy' });
+    spec.app.resources.gpu = { count: 3, sku: 'a100' };
+    spec.tenant.maxGpus = 2;
+    spec.timeouts = { startSeconds: 3 };
+    const ns = tenantNamespace('quota');
+    await createSession(eu, 'greedy-1', spec);
+    const pending = await waitFor('QuotaExceeded', async () => {
+      const s = await getSession(eu, ns, 'greedy-1');
+      return s.status?.reason === 'QuotaExceeded' ? s : undefined;
+    });
+    expect(pending.status?.phase).toBe('Pending');
+    expect(pending.status?.message).toMatch(/exceeded quota: floe-gpu-quota/);
+    const failed = await running(eu, ns, 'greedy-1', 'Failed');
+    expect(failed.status?.reason).toBe('QuotaExceeded');
+  });
+
   it('stops a session at its maximum lifetime and deletes its pod', async () => {
     const spec = sessionSpec({ tenantId: 'short', slug: 'brief' });
     spec.timeouts = { maxLifetimeSeconds: 2 };
@@ -356,7 +373,7 @@ describe('reconcile', () => {
     const text = await (await fetch(`${operators[0]!.url}/metrics`)).text();
     expect(text).toMatch(/floe_operator_reconcile_total\{result="ok"\} \d+/);
     expect(text).toMatch(/floe_operator_kube_requests_total\{verb="create",resource="pods"\} \d+/);
-    expect(text).toMatch(/floe_operator_sessions\{phase="Failed"\} 1/);
+    expect(text).toMatch(/floe_operator_sessions\{phase="Failed"\} 2/);
     expect(text).toMatch(/floe_operator_leader 1/);
     expect((await fetch(`${operators[0]!.url}/readyz`)).status).toBe(200);
   });

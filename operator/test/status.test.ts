@@ -250,4 +250,46 @@ describe('decide', () => {
     expect(d.pod).toBe('delete');
     expect(decide({ session: s, pod: undefined, now: at(1), endpoint }).pod).toBe('wait');
   });
+
+  it('maps a pod refused for quota to Pending QuotaExceeded, retried, then Failed after startSeconds', () => {
+    const message =
+      'pods "floe-s1" is forbidden: exceeded quota: floe-gpu-quota, requested: requests.nvidia.com/gpu=12, used: requests.nvidia.com/gpu=0, limited: requests.nvidia.com/gpu=8';
+    const s = session(undefined, { startSeconds: 60 });
+    const d = decide({
+      session: s,
+      pod: undefined,
+      now: at(1),
+      endpoint,
+      podRejected: { code: 403, message },
+    });
+    expect(d.status).toMatchObject({ phase: 'Pending', reason: 'QuotaExceeded', message });
+    expect(d.pod).toBe('wait');
+    expect(d.requeueAfterMs).toBe(5000);
+    const late = decide({
+      session: s,
+      pod: undefined,
+      now: at(60),
+      endpoint,
+      podRejected: { code: 403, message },
+    });
+    expect(late.status).toMatchObject({ phase: 'Failed', reason: 'QuotaExceeded' });
+  });
+
+  it('fails at once when the API server finds the pod invalid (422)', () => {
+    const d = decide({
+      session: session(),
+      pod: undefined,
+      now: at(1),
+      endpoint,
+      podRejected: {
+        code: 422,
+        message: 'Pod "floe-s1" is invalid: spec.containers[0].env[0].name: Invalid value',
+      },
+    });
+    expect(d.status).toMatchObject({
+      phase: 'Failed',
+      reason: 'PodInvalid',
+      message: expect.stringMatching(/is invalid/),
+    });
+  });
 });
