@@ -12,7 +12,7 @@ const obj = (name: string, rv: string): KubeObject => ({
 type Step =
   | { list: ListResult<KubeObject> }
   | { listError: Error }
-  | { watch: WatchEvent<KubeObject>[]; then?: Error };
+  | { watch: WatchEvent<KubeObject>[]; failWith?: Error };
 
 /** Plays `steps` in order: each list() / watch() call takes the next one. */
 function scripted(steps: Step[]) {
@@ -40,7 +40,7 @@ function scripted(steps: Step[]) {
       ]);
       if (!('watch' in s)) throw new Error(`expected a watch step, got ${JSON.stringify(s)}`);
       for (const ev of s.watch) onEvent(ev);
-      if (s.then) throw s.then;
+      if (s.failWith) throw s.failWith;
     },
   };
   return { lw, calls };
@@ -107,7 +107,7 @@ describe('Informer', () => {
   it('re-lists on a 410 answer to the watch request too', async () => {
     const { lw, calls } = scripted([
       { list: { items: [], metadata: { resourceVersion: '10' } } },
-      { watch: [], then: new KubeApiError(410, 'Expired', 'gone', 'watch') },
+      { watch: [], failWith: new KubeApiError(410, 'Expired', 'gone', 'watch') },
       { list: { items: [], metadata: { resourceVersion: '20' } } },
     ]);
     const inf = new Informer(lw, { name: 't', onEvent: () => {} });
@@ -122,7 +122,7 @@ describe('Informer', () => {
       { listError: new Error('connection refused') },
       { listError: new Error('connection refused') },
       { list: { items: [], metadata: { resourceVersion: '5' } } },
-      { watch: [], then: new KubeApiError(500, 'InternalError', 'etcd', 'watch') },
+      { watch: [], failWith: new KubeApiError(500, 'InternalError', 'etcd', 'watch') },
     ]);
     const waits: number[] = [];
     const connected: boolean[] = [];
