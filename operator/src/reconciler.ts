@@ -63,10 +63,6 @@ export class Reconciler {
       await this.finalize(session, log);
       return undefined;
     }
-    if (!session.metadata.finalizers?.includes(FINALIZER)) {
-      await this.patchFinalizers(session, [...(session.metadata.finalizers ?? []), FINALIZER]);
-      log.debug('finalizer added');
-    }
     await this.ensureTenant(session, log);
 
     const ns = session.metadata.namespace;
@@ -92,27 +88,22 @@ export class Reconciler {
     };
     let decision = decide(input);
 
+    // These writes do not depend on each other, so they go out together: a launch waits for
+    // one API round trip here rather than five. Should the Session be deleted before its
+    // finalizer lands, its owned objects still go, through their ownerReferences.
+    const writes: Promise<unknown>[] = [];
+    if (!session.metadata.finalizers?.includes(FINALIZER)) {
+      writes.push(
+        this.patchFinalizers(session, [...(session.metadata.finalizers ?? []), FINALIZER]),
+      );
+    }
     if (!isTerminal(decision.status.phase)) {
-      await this.ensureHomeClaim(session, log);
-      await this.ensureRouting(session);
+      writes.push(this.ensureHomeClaim(session, log), this.ensureRouting(session));
     }
-    if (decision.pod === 'create') {
-      try {
-        await this.d.kube.request('create', at(R.pod, ns), {
-          body: desiredPod(session, this.d.settings),
-        });
-        log.info({ pod: name }, 'pod created');
-      } catch (err) {
-        if (err instanceof KubeApiError && (err.status === 403 || err.status === 422)) {
-          // refused by admission (quota) or validation: a status that says why
-          decision = decide({ ...input, podRejected: { code: err.status, message: err.message } });
-          log.warn({ pod: name, err: err.message }, 'pod refused');
-        } else if (!isConflict(err)) {
-          // 409: made by an earlier run whose event has not reached the cache yet
-          throw err;
-        }
-      }
-    }
+    const created = decision.pod === 'create' ? this.createPod(session, log) : undefined;
+    await settleAll(created ? [...writes, created] : writes);
+    const refusal = await created;
+    if (refusal) decision = decide({ ...input, podRejected: refusal });
     if (decision.pod === 'delete') {
       await deleteIfExists(this.d.kube, at(R.pod, ns, name), {
         apiVersion: 'v1',
@@ -147,6 +138,28 @@ export class Reconciler {
       requeue = Math.min(requeue ?? Number.POSITIVE_INFINITY, this.d.idleCheckMs);
     }
     return requeue === undefined ? undefined : { requeueAfterMs: requeue };
+  }
+
+  /** Creates the pod; a refusal by admission (quota) or validation is returned, to be told. */
+  private async createPod(
+    session: Session,
+    log: Logger,
+  ): Promise<{ code: number; message: string } | undefined> {
+    const name = podName(session.metadata.name);
+    try {
+      await this.d.kube.request('create', at(R.pod, session.metadata.namespace), {
+        body: desiredPod(session, this.d.settings),
+      });
+      log.info({ pod: name }, 'pod created');
+    } catch (err) {
+      if (err instanceof KubeApiError && (err.status === 403 || err.status === 422)) {
+        log.warn({ pod: name, err: err.message }, 'pod refused');
+        return { code: err.status, message: err.message };
+      }
+      // 409: made by an earlier run whose event has not reached the cache yet
+      if (!isConflict(err)) throw err;
+    }
+    return undefined;
   }
 
   /** The Session is being deleted: its pod, Service and VirtualService go, its home stays. */
@@ -226,19 +239,26 @@ export class Reconciler {
     const ns = session.metadata.namespace;
     const name = podName(session.metadata.name);
     const svc = desiredService(session);
-    if (!matches(this.d.services.get(`${ns}/${name}`), svc)) {
-      await apply(this.d.kube, at(R.service, ns, name), svc);
-    }
     const vs = desiredVirtualService(session, this.d.settings);
-    if (!matches(this.d.virtualServices.get(`${ns}/${name}`), vs)) {
-      try {
-        await apply(this.d.kube, at(R.virtualService, ns, name), vs);
-      } catch (err) {
-        // without Istio's CRDs there is nothing to route with: the Service still serves
-        if (!isNotFound(err)) throw err;
-      }
-    }
+    await settleAll([
+      matches(this.d.services.get(`${ns}/${name}`), svc)
+        ? undefined
+        : apply(this.d.kube, at(R.service, ns, name), svc),
+      matches(this.d.virtualServices.get(`${ns}/${name}`), vs)
+        ? undefined
+        : apply(this.d.kube, at(R.virtualService, ns, name), vs).catch((err) => {
+            // without Istio's CRDs there is nothing to route with: the Service still serves
+            if (!isNotFound(err)) throw err;
+          }),
+    ]);
   }
+}
+
+/** Waits for every write, then fails with the first error if any failed. */
+async function settleAll(writes: (Promise<unknown> | undefined)[]): Promise<void> {
+  const results = await Promise.allSettled(writes);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
 /** Whether an object in the cache belongs to this Session (and not to an older namesake). */
