@@ -9,7 +9,10 @@
 // - any other failure retries after exponential backoff with jitter, forever, and the
 //   informer reports itself disconnected meanwhile;
 // - every `resyncMs` every cached object is handed to the handler again, so a missed or
-//   mishandled event is never final.
+//   mishandled event is never final;
+// - every successful (re-)list is reported (`onListed`), so that an owner can reconcile
+//   against the whole; with `relistAfterError`, a failure is followed by a list rather than
+//   a resumed watch, so that a server's return is always such a moment.
 import { isGone, type Kube, KubeApiError, type ResourceRef, type WatchEvent } from './kube.ts';
 import type { KubeObject } from './resources.ts';
 
@@ -33,12 +36,19 @@ export type InformerEvent = 'add' | 'update' | 'delete' | 'resync';
 
 export interface InformerOptions<T> {
   name: string;
-  onEvent: (event: InformerEvent, obj: T) => void;
+  /** `listed`: seen by a (re-)list rather than a watch event; a 'delete' so seen vanished
+   * while nothing watched (its last state may be older than its deletion) */
+  onEvent: (event: InformerEvent, obj: T, listed: boolean) => void;
+  /** a (re-)list succeeded: the cache holds exactly what it returned */
+  onListed?: () => void;
   /** every cached object again after this long, 0: never */
   resyncMs?: number;
   backoff?: BackoffOptions;
   onConnected?: (connected: boolean) => void;
-  onError?: (err: unknown, retryInMs: number) => void;
+  /** `failures`: in a row, counting from the last time the server answered */
+  onError?: (err: unknown, retryInMs: number, failures: number) => void;
+  /** after a failure, re-list (reporting it) rather than resume the watch */
+  relistAfterError?: boolean;
   /** for tests: the clock of backoff waits */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   random?: () => number;
@@ -86,6 +96,7 @@ export class Informer<T extends KubeObject> {
   private resolveSynced!: () => void;
   private resyncTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
+  private wake: AbortController | undefined;
   /** counters, for tests and logs */
   readonly stats = { lists: 0, watches: 0, errors: 0, gone: 0 };
   /** resolves after the first complete list */
@@ -130,7 +141,12 @@ export class Informer<T extends KubeObject> {
 
   /** Hands every cached object to the handler again. */
   resync(): void {
-    for (const obj of this.cache.values()) this.opts.onEvent('resync', obj);
+    for (const obj of this.cache.values()) this.opts.onEvent('resync', obj, false);
+  }
+
+  /** Ends a backoff wait now (e.g. when the owner has seen the server answer again). */
+  retryNow(): void {
+    this.wake?.abort();
   }
 
   async stop(): Promise<void> {
@@ -169,18 +185,20 @@ export class Informer<T extends KubeObject> {
         failures = 0; // a watch that ran and ended normally: resume at once
       } catch (err) {
         if (signal.aborted) break;
+        if (isGone(err) || this.opts.relistAfterError) this.resourceVersion = '';
         if (isGone(err)) {
           // the server no longer has our resourceVersion: start over from a fresh list
           this.stats.gone++;
-          this.resourceVersion = '';
           continue;
         }
         this.stats.errors++;
         this.setConnected(false);
         failures++;
         const delay = backoffDelay(failures, this.opts.backoff ?? defaultBackoff, random);
-        this.opts.onError?.(err, delay);
-        await sleep(delay, signal);
+        this.opts.onError?.(err, delay, failures);
+        this.wake = new AbortController();
+        await sleep(delay, AbortSignal.any([signal, this.wake.signal]));
+        this.wake = undefined;
       }
     }
     this.setConnected(false);
@@ -193,25 +211,26 @@ export class Informer<T extends KubeObject> {
     for (const obj of list.items) {
       const key = keyOf(obj);
       seen.add(key);
-      this.upsert(key, obj);
+      this.upsert(key, obj, true);
     }
     for (const [key, obj] of this.cache) {
       if (seen.has(key)) continue;
       this.cache.delete(key);
-      this.opts.onEvent('delete', obj);
+      this.opts.onEvent('delete', obj, true);
     }
     this.resourceVersion = list.metadata.resourceVersion ?? '';
     if (!this.syncedOnce) {
       this.syncedOnce = true;
       this.resolveSynced();
     }
+    this.opts.onListed?.();
   }
 
-  private upsert(key: string, obj: T) {
+  private upsert(key: string, obj: T, listed: boolean) {
     const old = this.cache.get(key);
     if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
     this.cache.set(key, obj);
-    this.opts.onEvent(old ? 'update' : 'add', obj);
+    this.opts.onEvent(old ? 'update' : 'add', obj, listed);
   }
 
   private apply(ev: WatchEvent<T>) {
@@ -233,9 +252,9 @@ export class Informer<T extends KubeObject> {
     const key = keyOf(ev.object);
     if (ev.type === 'DELETED') {
       this.cache.delete(key);
-      this.opts.onEvent('delete', ev.object);
+      this.opts.onEvent('delete', ev.object, false);
     } else {
-      this.upsert(key, ev.object);
+      this.upsert(key, ev.object, false);
     }
     if (rv) this.resourceVersion = rv;
   }
@@ -246,18 +265,20 @@ export function kubeListerWatcher<T>(
   kube: Kube,
   ref: ResourceRef,
   labelSelector?: string,
+  fieldSelector?: string,
 ): ListerWatcher<T> {
   return {
     list: () =>
       kube.request<ListResult<T>>('list', ref, {
         // resourceVersion 0: served from the API server's watch cache, not etcd
-        query: { labelSelector, resourceVersion: '0' },
+        query: { labelSelector, fieldSelector, resourceVersion: '0' },
       }),
     watch: (resourceVersion, onEvent, signal) =>
       kube.watch<T>(
         ref,
         {
           labelSelector,
+          fieldSelector,
           resourceVersion,
           allowWatchBookmarks: true,
           // the server ends a watch after this: a fresh connection now and then, spread

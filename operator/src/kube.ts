@@ -13,11 +13,14 @@ import type { KubeConfig } from '@kubernetes/client-node';
 export class KubeApiError extends Error {
   readonly status: number;
   readonly reason: string;
+  /** the server's own message, without the request and status */
+  readonly serverMessage: string;
   constructor(status: number, reason: string, message: string, what: string) {
     super(`${what}: ${status} ${reason}: ${message}`);
     this.name = 'KubeApiError';
     this.status = status;
     this.reason = reason;
+    this.serverMessage = message;
   }
 }
 
@@ -166,7 +169,7 @@ export function connectKube(kc: KubeConfig, opts: KubeOptions = {}): Kube {
     });
     return await new Promise((resolve, reject) => {
       req.on('response', resolve);
-      req.on('error', (err) => reject(new Error(`${what}: ${err.message}`)));
+      req.on('error', (err) => reject(new Error(`${what}: ${err.message}`, { cause: err })));
       req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
       req.end(body);
     });
@@ -227,12 +230,17 @@ export function connectKube(kc: KubeConfig, opts: KubeOptions = {}): Kube {
   };
 }
 
-/** Server-side apply of a whole object (fieldManager floe-operator, conflicts forced). */
-export function apply<T>(kube: Kube, ref: ResourceRef, obj: unknown): Promise<T> {
+/** Server-side apply of a whole object (conflicts forced), by default as floe-operator. */
+export function apply<T>(
+  kube: Kube,
+  ref: ResourceRef,
+  obj: unknown,
+  fieldManager = 'floe-operator',
+): Promise<T> {
   return kube.request<T>('apply', ref, {
     body: obj,
     contentType: 'application/apply-patch+yaml', // JSON is YAML
-    query: { fieldManager: 'floe-operator', force: true },
+    query: { fieldManager, force: true },
   });
 }
 

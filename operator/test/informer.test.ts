@@ -146,6 +146,57 @@ describe('Informer', () => {
     expect(connected).toEqual([true, false, true, false]);
   });
 
+  it('after an error, optionally re-lists: reports each list, vanished objects and failure counts', async () => {
+    const { lw, calls } = scripted([
+      { list: { items: [obj('a', '1'), obj('b', '2')], metadata: { resourceVersion: '5' } } },
+      { watch: [], failWith: new Error('connection reset') },
+      { listError: new Error('connection refused') },
+      { list: { items: [obj('a', '1')], metadata: { resourceVersion: '9' } } },
+    ]);
+    const events: string[] = [];
+    const failures: number[] = [];
+    const inf: Informer<KubeObject> = new Informer(lw, {
+      name: 't',
+      relistAfterError: true,
+      onEvent: (e, o, listed) => events.push(`${e} ${o.metadata.name}${listed ? ' (listed)' : ''}`),
+      onListed: () => events.push(`listed ${inf.keys().join(',')}`),
+      onError: (_, __, n) => failures.push(n),
+      sleep: async () => {},
+    });
+    inf.start();
+    await until(() => calls.length === 5);
+    await inf.stop();
+    expect(calls).toEqual(['list', 'watch@5', 'list', 'list', 'watch@9']);
+    expect(events).toEqual([
+      'add a (listed)',
+      'add b (listed)',
+      'listed ns/a,ns/b',
+      'delete b (listed)',
+      'listed ns/a',
+    ]);
+    expect(failures).toEqual([1, 2]);
+  });
+
+  it('retryNow ends a backoff wait at once', async () => {
+    const { lw, calls } = scripted([
+      { listError: new Error('connection refused') },
+      { list: { items: [], metadata: { resourceVersion: '1' } } },
+    ]);
+    const inf = new Informer(lw, {
+      name: 't',
+      onEvent: () => {},
+      backoff: { baseMs: 60_000, maxMs: 60_000, jitter: 0 },
+    });
+    inf.start();
+    await until(() => calls.length === 1);
+    await new Promise((r) => setTimeout(r, 10));
+    inf.retryNow();
+    await until(() => calls.length === 3);
+    await inf.stop();
+    expect(calls).toEqual(['list', 'list', 'watch@1']);
+    expect(inf.hasSynced).toBe(true);
+  });
+
   it('computes backoff: doubling, capped, stretched by jitter', () => {
     const b = { baseMs: 500, maxMs: 30_000, jitter: 0.5 };
     expect([1, 2, 3, 4].map((n) => backoffDelay(n, b, () => 0))).toEqual([500, 1000, 2000, 4000]);

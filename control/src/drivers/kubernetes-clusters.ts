@@ -4,9 +4,8 @@ import type { Metrics } from '../metrics.ts';
 import type { SecretBox } from '../secrets.ts';
 import type { Supervisor } from '../sessions/supervisor.ts';
 import type { ClusterStatus } from './driver.ts';
-import type { Backoff } from './kubernetes/informer.ts';
 import { parseKubeconfig } from './kubernetes/kubeconfig.ts';
-import { KubernetesDriver } from './kubernetes.ts';
+import { type Backoff, KubernetesDriver } from './kubernetes.ts';
 
 type ClusterRow = typeof clusters.$inferSelect;
 

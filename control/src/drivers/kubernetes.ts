@@ -1,18 +1,33 @@
 import { EventEmitter } from 'node:events';
 import { tenantNamespace } from '@floe/operator/crd';
+import type { Informer } from '@floe/operator/informer';
+import { connectKube, type Kube } from '@floe/operator/kube';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { DriverRef } from '../db/schema.ts';
 import type { Capacity, ClusterDriver, ClusterStatus, DriverEvent, LaunchSpec } from './driver.ts';
-import { type CountRequest, describeError, KubeApi, type SessionObject } from './kubernetes/api.ts';
 import {
-  type GpuCapacity,
-  gpuCapacity,
-  type NodeLike,
-  type PodLike,
-} from './kubernetes/capacity.ts';
-import { type Backoff, Informer, type KubeObject } from './kubernetes/informer.ts';
+  applyNamespace,
+  createSession,
+  deleteSession,
+  describeError,
+  foreignPodInformer,
+  type NodeObject,
+  nodeInformer,
+  type PodObject,
+  type SessionObject,
+  sessionInformer,
+} from './kubernetes/api.ts';
+import { type GpuCapacity, gpuCapacity } from './kubernetes/capacity.ts';
 import { namespaceObject, sessionObject, sessionReport } from './kubernetes/session-resource.ts';
+
+export type CountRequest = (verb: string, resource: string) => void;
+
+/** Waits between retries: doubling from initialMs up to maxMs. */
+export interface Backoff {
+  initialMs: number;
+  maxMs: number;
+}
 
 export interface KubernetesDriverOptions {
   /** the cluster's name, for logs */
@@ -70,10 +85,10 @@ export class KubernetesDriver implements ClusterDriver {
   private readonly queues = new Map<string, Promise<void>>();
   /** tenants whose namespace this process applied on this cluster */
   private readonly namespaces = new Map<string, Promise<void>>();
-  private readonly api: KubeApi;
+  private readonly kube: Kube;
   private readonly sessions: Informer<SessionObject>;
-  private readonly nodes: Informer<NodeLike & KubeObject>;
-  private readonly pods: Informer<PodLike & KubeObject>;
+  private readonly nodes: Informer<NodeObject>;
+  private readonly pods: Informer<PodObject>;
   private readonly opts: KubernetesDriverOptions & { backoff: Backoff; unreachableAfter: number };
   private readonly log: Logger;
   private unreachable = false;
@@ -85,46 +100,38 @@ export class KubernetesDriver implements ClusterDriver {
   constructor(opts: KubernetesDriverOptions) {
     this.opts = { backoff: { initialMs: 250, maxMs: 10_000 }, unreachableAfter: 2, ...opts };
     this.log = opts.log.child({ cluster: opts.name });
-    this.api = new KubeApi(opts.kubeConfig, opts.countRequest ?? (() => {}));
-    const backoff = this.opts.backoff;
+    this.kube = connectKube(opts.kubeConfig, { onRequest: opts.countRequest });
+    const common = {
+      backoff: { baseMs: this.opts.backoff.initialMs, maxMs: this.opts.backoff.maxMs, jitter: 0 },
+      // each return of the cluster is a list, which the driver reconciles against
+      relistAfterError: true,
+    };
     const dirty = () => {
       this.capacityCache = null;
     };
-    this.sessions = new Informer<SessionObject>({
-      list: this.api.listSessions,
-      watch: this.api.watchSessions,
-      backoff,
-      handlers: {
-        upsert: (s) => this.observed(s),
-        remove: (s, listed) => this.gone(s, listed),
-        synced: () => this.reachable(),
-        error: (err, failures) => this.failed('sessions', err, failures),
+    this.sessions = sessionInformer(this.kube, {
+      ...common,
+      onEvent: (event, s, listed) => {
+        if (event === 'delete') this.gone(s, listed);
+        else this.observed(s);
       },
+      onListed: () => this.reachable(),
+      onError: (err, _, failures) => this.failed('sessions', err, failures),
     });
-    this.nodes = new Informer({
-      list: this.api.listNodes,
-      watch: this.api.watchNodes,
-      backoff,
-      handlers: {
-        upsert: dirty,
-        remove: dirty,
-        synced: () => {
-          dirty();
-          this.statusChanged();
-        },
-        error: (err, n) => this.logError('nodes', err, n),
+    this.nodes = nodeInformer(this.kube, {
+      ...common,
+      onEvent: dirty,
+      onListed: () => {
+        dirty();
+        this.statusChanged();
       },
+      onError: (err, _, n) => this.logError('nodes', err, n),
     });
-    this.pods = new Informer({
-      list: this.api.listForeignPods,
-      watch: this.api.watchForeignPods,
-      backoff,
-      handlers: {
-        upsert: dirty,
-        remove: dirty,
-        synced: dirty,
-        error: (err, n) => this.logError('pods', err, n),
-      },
+    this.pods = foreignPodInformer(this.kube, {
+      ...common,
+      onEvent: dirty,
+      onListed: dirty,
+      onError: (err, _, n) => this.logError('pods', err, n),
     });
     this.sessions.start();
     this.nodes.start();
@@ -133,7 +140,7 @@ export class KubernetesDriver implements ClusterDriver {
 
   status(): ClusterStatus {
     if (this.unreachable) return 'unreachable';
-    return this.sessions.synced && this.nodes.synced ? 'connected' : 'connecting';
+    return this.sessions.hasSynced && this.nodes.hasSynced ? 'connected' : 'connecting';
   }
 
   private lastStatus: ClusterStatus = 'connecting';
@@ -146,7 +153,7 @@ export class KubernetesDriver implements ClusterDriver {
   }
 
   async capacity(): Promise<Capacity> {
-    this.capacityCache ??= gpuCapacity(this.nodes.values(), this.pods.values());
+    this.capacityCache ??= gpuCapacity(this.nodes.list(), this.pods.list());
     return {
       gpus: this.capacityCache.map((g) => ({ sku: g.sku, count: g.allocatable })),
       heldByOthers: this.capacityCache
@@ -233,7 +240,7 @@ export class KubernetesDriver implements ClusterDriver {
     }
     try {
       await this.ensureNamespace(t.spec.tenantId);
-      await this.api.createSession(body);
+      await createSession(this.kube, body);
     } catch (err) {
       const { status, message } = describeError(err);
       if (status !== 409) {
@@ -256,7 +263,7 @@ export class KubernetesDriver implements ClusterDriver {
   private ensureNamespace(tenantId: string): Promise<void> {
     let applied = this.namespaces.get(tenantId);
     if (!applied) {
-      applied = this.api.applyNamespace(namespaceObject(tenantId));
+      applied = applyNamespace(this.kube, namespaceObject(tenantId));
       this.namespaces.set(tenantId, applied);
       applied.catch(() => this.namespaces.delete(tenantId));
     }
@@ -290,7 +297,7 @@ export class KubernetesDriver implements ClusterDriver {
       return this.retryLater(sessionId, this.remove);
     }
     try {
-      await this.api.deleteSession(namespace, sessionId);
+      await deleteSession(this.kube, namespace, sessionId);
       // gone at once without a finalizer, else once the operator has cleaned up: the
       // watch tells (and a re-list, if the watch misses it)
     } catch (err) {
@@ -339,7 +346,7 @@ export class KubernetesDriver implements ClusterDriver {
     for (const s of orphans) {
       this.log.info({ sessionId: s.metadata.name }, 'removing a Session no session owns');
       try {
-        await this.api.deleteSession(s.metadata.namespace, s.metadata.name);
+        await deleteSession(this.kube, s.metadata.namespace, s.metadata.name);
       } catch (err) {
         const { status, message } = describeError(err);
         if (status !== 404) this.log.warn({ err: message }, 'removing an orphan Session failed');
@@ -375,7 +382,7 @@ export class KubernetesDriver implements ClusterDriver {
       // ended: the Session has served its purpose (its finalizer cleans up what it owns)
       void this.serial(sessionId, async () => {
         try {
-          await this.api.deleteSession(s.metadata.namespace, s.metadata.name);
+          await deleteSession(this.kube, s.metadata.namespace, s.metadata.name);
         } catch (err) {
           const { status, message } = describeError(err);
           if (status !== 404) this.log.warn({ sessionId, err: message }, 'deleting failed');
@@ -474,10 +481,9 @@ export class KubernetesDriver implements ClusterDriver {
     }
     this.closed = true;
     for (const t of this.tracked.values()) if (t.retry) clearTimeout(t.retry);
-    this.sessions.stop();
-    this.nodes.stop();
-    this.pods.stop();
+    await Promise.all([this.sessions.stop(), this.nodes.stop(), this.pods.stop()]);
     await Promise.allSettled(this.queues.values());
+    this.kube.close();
     this.events.removeAllListeners();
   }
 }

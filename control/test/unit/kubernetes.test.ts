@@ -1,7 +1,10 @@
 // The Kubernetes driver's decisions, without a cluster: capacity from nodes and pods, the
 // Session a launch writes, what a Session's status means, and kubeconfig checks.
+
+import { KubeApiError } from '@floe/operator/kube';
 import { describe, expect, it } from 'vitest';
 import type { LaunchSpec } from '../../src/drivers/driver.ts';
+import { describeError } from '../../src/drivers/kubernetes/api.ts';
 import { gpuCapacity, type NodeLike, type PodLike } from '../../src/drivers/kubernetes/capacity.ts';
 import { parseKubeconfig } from '../../src/drivers/kubernetes/kubeconfig.ts';
 import { sessionObject, sessionReport } from '../../src/drivers/kubernetes/session-resource.ts';
@@ -178,5 +181,16 @@ describe('parseKubeconfig', () => {
     expect(
       parseKubeconfig(kubeconfig({ user: { exec: { command: 'sh', apiVersion: 'x' } } })),
     ).toMatchObject({ ok: false, message: /exec/ });
+  });
+});
+
+describe('describeError', () => {
+  it('gives the cluster’s status and message, or why there was no answer', () => {
+    const refused = new KubeApiError(422, 'Invalid', 'spec.app: Required', 'create sessions');
+    expect(describeError(refused)).toEqual({ status: 422, message: 'spec.app: Required' });
+    const cause = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(describeError(new Error('list nodes: connect ECONNREFUSED', { cause }))).toEqual({
+      message: 'ECONNREFUSED',
+    });
   });
 });

@@ -1,17 +1,12 @@
-// The few Kubernetes API calls the driver makes, each counted (verb, resource) for
-// floe_cluster_kube_requests_total: a launch should cost one create, nothing more.
+// The few Kubernetes API calls the driver makes, over the operator's Kube client, which
+// counts each one (verb, resource) for floe_cluster_kube_requests_total: a launch should
+// cost one create, nothing more.
 
-import { GROUP, LABELS, MANAGED_BY_CONTROL, PLURAL, VERSION } from '@floe/operator/crd';
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  Watch,
-} from '@kubernetes/client-node';
+import { LABELS, MANAGED_BY_CONTROL, type SessionStatus } from '@floe/operator/crd';
+import { Informer, type InformerOptions, kubeListerWatcher } from '@floe/operator/informer';
+import { apply, type Kube, KubeApiError } from '@floe/operator/kube';
+import { R } from '@floe/operator/resources';
 import type { NodeLike, PodLike } from './capacity.ts';
-import type { KubeObject, ListResult, WatchFn } from './informer.ts';
 
 export const FIELD_MANAGER = 'floe-control';
 /** Sessions this control plane wrote; the operator's own objects carry floe-operator. */
@@ -20,9 +15,7 @@ export const CONTROL_SESSIONS = `${LABELS.managedBy}=${MANAGED_BY_CONTROL}`;
 const FOREIGN_PODS = `!${LABELS.session}`;
 const LIVE_PODS = 'status.phase!=Succeeded,status.phase!=Failed';
 
-export type CountRequest = (verb: string, resource: string) => void;
-
-export interface SessionObject extends KubeObject {
+export interface SessionObject {
   metadata: {
     name: string;
     namespace: string;
@@ -30,118 +23,64 @@ export interface SessionObject extends KubeObject {
     labels?: Record<string, string>;
     deletionTimestamp?: string;
   };
-  status?: import('@floe/operator/crd').SessionStatus;
+  status?: SessionStatus;
 }
+
+export type NodeObject = NodeLike & { metadata: { name: string; resourceVersion?: string } };
+export type PodObject = PodLike & {
+  metadata: { name: string; namespace?: string; resourceVersion?: string };
+};
 
 /** How a failed request failed: the cluster's answer (status, message) or no answer at all. */
 export function describeError(err: unknown): { status?: number; message: string } {
-  const e = err as { code?: unknown; body?: unknown; message?: string; cause?: unknown };
-  if (typeof e?.code === 'number') {
-    let body = e.body;
-    if (typeof body === 'string') {
-      try {
-        body = JSON.parse(body);
-      } catch {}
-    }
-    const message = (body as { message?: string } | undefined)?.message;
-    return { status: e.code, message: message ?? `HTTP ${e.code}` };
+  if (err instanceof KubeApiError) {
+    return { status: err.status, message: err.serverMessage || `HTTP ${err.status}` };
   }
-  const cause = (e?.cause as { code?: string; message?: string } | undefined) ?? undefined;
-  return { message: cause?.code ?? cause?.message ?? e?.message ?? String(err) };
+  const e = err as { message?: string; cause?: { code?: string; message?: string } } | null;
+  return { message: e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err) };
 }
 
-export class KubeApi {
-  private readonly core: CoreV1Api;
-  private readonly custom: CustomObjectsApi;
-  private readonly watcher: Watch;
-  private readonly count: CountRequest;
+type Opts<T> = Omit<InformerOptions<T>, 'name'>;
 
-  constructor(kubeConfig: KubeConfig, count: CountRequest) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    this.watcher = new Watch(kubeConfig);
-    this.count = count;
-  }
-
-  private watchOf<T>(path: string, params: Record<string, string>): WatchFn<T> {
-    return (resourceVersion, onEvent, done) => {
-      this.count('watch', path.split('/').pop() as string);
-      return this.watcher.watch(
-        path,
-        { ...params, resourceVersion, allowWatchBookmarks: 'true' },
-        onEvent,
-        done,
-      );
-    };
-  }
-
-  listNodes = async (): Promise<ListResult<NodeLike & KubeObject>> => {
-    this.count('list', 'nodes');
-    const list = await this.core.listNode();
-    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-  };
-
-  watchNodes = this.watchOf<NodeLike & KubeObject>('/api/v1/nodes', {});
-
-  listForeignPods = async (): Promise<ListResult<PodLike & KubeObject>> => {
-    this.count('list', 'pods');
-    const list = await this.core.listPodForAllNamespaces({
-      labelSelector: FOREIGN_PODS,
-      fieldSelector: LIVE_PODS,
-    });
-    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
-  };
-
-  watchForeignPods = this.watchOf<PodLike & KubeObject>('/api/v1/pods', {
-    labelSelector: FOREIGN_PODS,
-    fieldSelector: LIVE_PODS,
+/** The Sessions this control plane wrote, in every namespace. */
+export const sessionInformer = (kube: Kube, opts: Opts<SessionObject>) =>
+  new Informer<SessionObject>(kubeListerWatcher(kube, R.session, CONTROL_SESSIONS), {
+    name: 'sessions',
+    ...opts,
   });
 
-  listSessions = async (): Promise<ListResult<SessionObject>> => {
-    this.count('list', PLURAL);
-    const list = await this.custom.listClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      labelSelector: CONTROL_SESSIONS,
-    });
-    return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
-  };
+export const nodeInformer = (kube: Kube, opts: Opts<NodeObject>) =>
+  new Informer<NodeObject>(kubeListerWatcher(kube, R.node), { name: 'nodes', ...opts });
 
-  watchSessions = this.watchOf<SessionObject>(`/apis/${GROUP}/${VERSION}/${PLURAL}`, {
-    labelSelector: CONTROL_SESSIONS,
+/** Live pods that are not Floe sessions, for the GPUs they hold. */
+export const foreignPodInformer = (kube: Kube, opts: Opts<PodObject>) =>
+  new Informer<PodObject>(kubeListerWatcher(kube, R.pod, FOREIGN_PODS, LIVE_PODS), {
+    name: 'pods',
+    ...opts,
   });
 
-  async applyNamespace(body: { metadata: { name: string } }) {
-    this.count('apply', 'namespaces');
-    await this.core.patchNamespace(
-      { name: body.metadata.name, body, fieldManager: FIELD_MANAGER, force: true },
-      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-    );
-  }
+export async function applyNamespace(kube: Kube, body: { metadata: { name: string } }) {
+  await apply(kube, { ...R.namespace, name: body.metadata.name }, body, FIELD_MANAGER);
+}
 
-  async createSession(body: { metadata: { namespace: string } }) {
-    this.count('create', PLURAL);
-    await this.custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      namespace: body.metadata.namespace,
+export async function createSession(kube: Kube, body: { metadata: { namespace: string } }) {
+  await kube.request(
+    'create',
+    { ...R.session, namespace: body.metadata.namespace },
+    {
       body,
-      fieldManager: FIELD_MANAGER,
-    });
-  }
+      query: { fieldManager: FIELD_MANAGER },
+    },
+  );
+}
 
-  async deleteSession(namespace: string, name: string) {
-    this.count('delete', PLURAL);
-    await this.custom.deleteNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      namespace,
-      name,
-      // the operator's finalizer cleans up what the Session owns before it goes
-      propagationPolicy: 'Background',
-    });
-  }
+export async function deleteSession(kube: Kube, namespace: string, name: string) {
+  // the operator's finalizer cleans up what the Session owns before it goes
+  await kube.request(
+    'delete',
+    { ...R.session, namespace, name },
+    {
+      query: { propagationPolicy: 'Background' },
+    },
+  );
 }
