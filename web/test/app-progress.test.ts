@@ -76,6 +76,7 @@ describe('states', () => {
       'placed',
       'starting',
       'running',
+      'unknown',
       'stopping',
     ]);
     expect(SESSION_STATES.filter(isLaunching)).toEqual(['requested', 'placed', 'starting']);

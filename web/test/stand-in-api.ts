@@ -188,10 +188,17 @@ export function defaultData(role: Role = 'member'): StandInData {
         name: 'eu-west-1a',
         region: 'eu-west',
         driver: 'kubernetes',
-        gpus: [
-          { sku: 'l4', count: 16 },
-          { sku: 'a100', count: 8 },
-        ],
+        apiServer: 'https://eu-west-1a.k8s.example:6443',
+        credentials: 'kubeconfig',
+        status: 'connected',
+        error: null,
+        gpus: [],
+        capacity: {
+          gpus: [
+            { sku: 'l4', allocatable: 16, usedByOthers: 0, usedByFloe: 0, free: 16 },
+            { sku: 'a100', allocatable: 8, usedByOthers: 0, usedByFloe: 0, free: 8 },
+          ],
+        },
         maxSessions: 200,
         labels: { tier: 'gpu' },
         createdAt: ago(60 * 24 * 90),

@@ -29,12 +29,20 @@ const STEP_OF: Record<SessionState, number> = {
   placed: 1,
   starting: 1,
   running: 3,
+  unknown: 3,
   stopping: 3,
   stopped: 3,
   failed: 3,
 };
 
-const ACTIVE = new Set<SessionState>(['requested', 'placed', 'starting', 'running', 'stopping']);
+const ACTIVE = new Set<SessionState>([
+  'requested',
+  'placed',
+  'starting',
+  'running',
+  'unknown',
+  'stopping',
+]);
 
 export const isActive = (state: SessionState): boolean => ACTIVE.has(state);
 /** Still on its way to running: worth watching the progress stream. */
@@ -51,6 +59,8 @@ export function stateLabel(state: SessionState): string {
       return 'Starting';
     case 'running':
       return 'Running';
+    case 'unknown':
+      return 'Unreachable';
     case 'stopping':
       return 'Shutting down';
     case 'stopped':
@@ -95,6 +105,12 @@ export function launchProgress(
       return { phase: 'launching', steps: steps(1), message: 'Starting the app and streamer…' };
     case 'running':
       return { phase: 'ready', steps: steps(3), message: 'Ready — open it to start streaming' };
+    case 'unknown':
+      return {
+        phase: 'launching',
+        steps: steps(2),
+        message: 'Its cluster is not answering; the session comes back when the cluster does…',
+      };
     case 'stopping':
       return { phase: 'stopping', steps: steps(3), message: 'Shutting down…' };
     case 'stopped':

@@ -13,6 +13,7 @@ export const SESSION_STATES = [
   'placed',
   'starting',
   'running',
+  'unknown',
   'stopping',
   'stopped',
   'failed',
@@ -140,7 +141,22 @@ export interface Cluster {
   name: string;
   region: string;
   driver: 'local' | 'kubernetes';
+  /** the Kubernetes API server's URL */
+  apiServer: string | null;
+  credentials: 'kubeconfig' | null;
+  status: 'connected' | 'connecting' | 'unreachable' | 'detached';
+  error: string | null;
   gpus: Gpus[];
+  /** live, from the cluster's nodes; null when no driver is attached */
+  capacity: {
+    gpus: {
+      sku: string;
+      allocatable: number;
+      usedByOthers: number;
+      usedByFloe: number;
+      free: number;
+    }[];
+  } | null;
   maxSessions: number | null;
   labels: Record<string, string>;
   createdAt: string;

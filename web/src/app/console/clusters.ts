@@ -5,6 +5,14 @@ import { formatLimit, gpuBadge } from '../format.ts';
 import type { Cluster } from '../types.ts';
 import type { SectionCtx } from './shell.ts';
 
+/** Live free/allocatable GPUs by SKU when a driver watches the cluster, else its inventory. */
+function gpuSummary(c: Cluster): string {
+  const text = c.capacity
+    ? c.capacity.gpus.map((g) => `${g.free}/${g.allocatable}× ${g.sku.toUpperCase()}`)
+    : c.gpus.map((g) => gpuBadge(g)).filter(Boolean);
+  return text.join(', ') || 'none';
+}
+
 export function clustersSection(el: HTMLElement, _ctx: SectionCtx) {
   const list = h('div', { class: 'list' }, loading('clusters'));
   el.append(
@@ -23,16 +31,22 @@ export function clustersSection(el: HTMLElement, _ctx: SectionCtx) {
           ? empty('No clusters are registered.')
           : table(
               'Clusters',
-              ['Name', 'Region', 'Driver', 'GPUs', 'Max sessions', 'Labels'],
+              [
+                'Name',
+                'Region',
+                'Driver',
+                'Status',
+                'GPUs (free of all)',
+                'Max sessions',
+                'Labels',
+              ],
               clusters.map((c) =>
                 row(
                   c.name,
                   c.region,
                   c.driver,
-                  c.gpus
-                    .map((g) => gpuBadge(g))
-                    .filter(Boolean)
-                    .join(', ') || 'none',
+                  c.error ? `${c.status}: ${c.error}` : c.status,
+                  gpuSummary(c),
                   formatLimit(c.maxSessions),
                   Object.entries(c.labels)
                     .map(([k, v]) => `${k}=${v}`)
