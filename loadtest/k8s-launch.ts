@@ -158,7 +158,7 @@ let postgres: Postgres | undefined;
 
 async function main() {
   log(`folder ${dir}`);
-  postgres = await startPostgres({ durable: true });
+  postgres = await startPostgres({ durable: process.env.BENCH_FSYNC !== "off" });
   const workDir = join(tmpdir(), 'floe-k8s-bench');
   k8s = await startKubernetesClusters({
     workDir,
@@ -302,6 +302,9 @@ async function main() {
 
   const { rows } = await db.query(
     `select s.id, s.state, c.name as cluster, s.gpu_sku,
+            extract(epoch from s.created_at) * 1000 as placed_ms,
+            (select extract(epoch from e.at) * 1000 from session_events e
+              where e.session_id = s.id and e.to_state = 'starting' order by e.id limit 1) as starting_ms,
             (select extract(epoch from e.at) * 1000 from session_events e
               where e.session_id = s.id and e.to_state = 'running' order by e.id limit 1) as running_ms
        from sessions s join clusters c on c.id = s.cluster_id`,
@@ -315,6 +318,14 @@ async function main() {
     })
     .filter((ms) => Number.isFinite(ms))
     .sort((a, b) => a - b);
+  // where the time goes: admission, then the Session's first status, then Running
+  const stage = (from: string, to: string) =>
+    rows
+      .filter((r) => r[from] && r[to])
+      .map((r) => Number(r[to]) - Number(r[from]))
+      .sort((a, b) => a - b);
+  const placedToStarting = stage('placed_ms', 'starting_ms');
+  const startingToRunning = stage('starting_ms', 'running_ms');
   const launchMs = launches.map((l) => l.ms).sort((a, b) => a - b);
   const misplaced = rows.filter(
     (r) => CLUSTERS.find((c) => c.name === r.cluster)?.gpuNodes[0]?.sku !== r.gpu_sku,
@@ -341,6 +352,14 @@ async function main() {
   row(
     'launch → running p50 / p90 / p99 / max (ms)',
     [0.5, 0.9, 0.99, 1].map((p) => pct(toRunning, p).toFixed(0)).join(' / '),
+  );
+  row(
+    'placed → starting p50 / p99 (ms)',
+    [0.5, 0.99].map((p) => pct(placedToStarting, p).toFixed(0)).join(' / '),
+  );
+  row(
+    'starting → running p50 / p99 (ms)',
+    [0.5, 0.99].map((p) => pct(startingToRunning, p).toFixed(0)).join(' / '),
   );
   row(
     'launch request p50 / p99 (ms)',
