@@ -369,7 +369,12 @@ function nodesOf(spec: KubernetesClusterSpec) {
   const cpu = Array.from({ length: spec.cpuNodes }, (_, i) =>
     nodeObject(`${spec.name}-cpu-${i}`, spec.region, cpuNodeResources),
   );
-  return [...gpu, ...cpu];
+  // KWOK gives pods addresses from their node's podCIDR, else from one /24 for the whole
+  // cluster, which runs out at 253 pods: each node gets its own /24, as node IPAM would
+  return [...gpu, ...cpu].map((node, i) => ({
+    ...node,
+    spec: { podCIDR: `10.${128 + (i >> 8)}.${i & 255}.0/24` },
+  }));
 }
 
 /**
@@ -594,6 +599,13 @@ export async function startKubernetesClusters(opts: {
         kwokVersion: bins.versions.kwok,
         quietPull: true,
       },
+      // kube-apiserver's default Service range is a /24: 253 Services, one per session
+      componentsPatches: [
+        {
+          name: 'kube-apiserver',
+          extraArgs: [{ key: 'service-cluster-ip-range', value: '10.96.0.0/16' }],
+        },
+      ],
     };
     // JSON is YAML; kwok v0.8 takes its Stages from the same --config, as further documents
     writeFileSync(config, `${JSON.stringify(kwokctlConfig)}\n---\n${readFileSync(bins.stages)}`);
