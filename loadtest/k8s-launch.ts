@@ -158,7 +158,7 @@ let postgres: Postgres | undefined;
 
 async function main() {
   log(`folder ${dir}`);
-  postgres = await startPostgres({ durable: process.env.BENCH_FSYNC !== "off" });
+  postgres = await startPostgres({ durable: true });
   const workDir = join(tmpdir(), 'floe-k8s-bench');
   k8s = await startKubernetesClusters({
     workDir,
