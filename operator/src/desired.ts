@@ -246,12 +246,7 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: {
-      name: podName(s.metadata.name),
-      namespace: s.metadata.namespace,
-      labels: sessionLabels(s),
-      ownerReferences: ownerReference(s),
-    },
+    metadata: ownedMetadata(s),
     spec: {
       // a session whose app exits is over: never restarted in place
       restartPolicy: 'Never',
@@ -277,16 +272,21 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
   };
 }
 
+/** Name, labels and owner of the per-session objects (pod, Service, VirtualService). */
+function ownedMetadata(s: Session) {
+  return {
+    name: podName(s.metadata.name),
+    namespace: s.metadata.namespace,
+    labels: sessionLabels(s),
+    ownerReferences: ownerReference(s),
+  };
+}
+
 export function desiredService(s: Session) {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name: podName(s.metadata.name),
-      namespace: s.metadata.namespace,
-      labels: sessionLabels(s),
-      ownerReferences: ownerReference(s),
-    },
+    metadata: ownedMetadata(s),
     spec: {
       type: 'ClusterIP',
       selector: { [LABELS.session]: s.metadata.name, [LABELS.managedBy]: MANAGED_BY_OPERATOR },
@@ -318,12 +318,7 @@ export function desiredVirtualService(s: Session, settings: DesiredSettings) {
   return {
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
-    metadata: {
-      name: podName(s.metadata.name),
-      namespace: s.metadata.namespace,
-      labels: sessionLabels(s),
-      ownerReferences: ownerReference(s),
-    },
+    metadata: ownedMetadata(s),
     spec: {
       hosts: settings.istioHosts,
       gateways: [settings.istioGateway],
