@@ -261,6 +261,7 @@ async function main() {
   const k6Log = join(dir, 'k6-launches.jsonl');
   const started = Date.now();
   await new Promise<void>((resolve, reject) => {
+    // spawns: k6
     const child = spawn(
       k6,
       ['run', '-q', '--log-format=raw', `--log-output=file=${k6Log}`, script],

@@ -332,6 +332,7 @@ function pgbench(bin: string, url: string, vars: Record<string, string>, o: Opti
     for (const [k, v] of Object.entries(vars)) args.push('-D', `${k}=${v}`);
     args.push('-f', join(dir, 'admit.sql'));
     args.push('-l', `--log-prefix=${join(dir, 'tx')}`, url);
+    // spawns: pgbench
     const run = spawnSync(join(bin, 'pgbench'), args, {
       cwd: dir,
       encoding: 'utf8',

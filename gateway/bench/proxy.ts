@@ -109,7 +109,8 @@ function startProcess(
         stdio: [...stdio],
         detached: true,
       })
-    : spawn(file, args, { env: opts.env, stdio: [...stdio], detached: true });
+    : // spawns: node nginx k6 (what the callers below pass)
+      spawn(file, args, { env: opts.env, stdio: [...stdio], detached: true });
   if (typeof out === 'number') closeSync(out); // the child has its own
   children.add(child);
   child.once('exit', (code, signal) => {

@@ -72,6 +72,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     `--port=${socket.address().port}`,
     ...(options.pulseServer ? [`--pulse-server=${options.pulseServer}`] : []),
   ];
+  // spawns: python3
   const child = spawn(options.python, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderrTail = '';
   child.stderr!.on('data', (d: Buffer) => {
@@ -125,6 +126,7 @@ async function stopChild(child: ChildProcess, markStopping: () => void): Promise
 
 /** Which encoders this machine's GStreamer has (NVENC shows up only with an NVIDIA GPU). */
 export async function detectEncoders(python: string): Promise<Record<string, boolean>> {
+  // spawns: python3
   const child = spawn(python, [SCRIPT, '--probe', '--port=1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -87,6 +87,7 @@ const sessionEnv = {
 // Without a window manager, a new window is neither maximized nor given the keyboard.
 const windowManager = values['window-manager']!.split(' ').filter(Boolean);
 if (windowManager.length > 0 && windowManager[0] !== 'none') {
+  // spawns: matchbox-window-manager (the default --window-manager)
   spawn(windowManager[0]!, windowManager.slice(1), {
     stdio: 'inherit',
     env: sessionEnv,
@@ -96,6 +97,7 @@ if (windowManager.length > 0 && windowManager[0] !== 'none') {
 let shuttingDown = false;
 let streamer: Streamer | undefined;
 let desktop: Desktop | undefined;
+// spawns: - (the app's command)
 const app: ChildProcess = spawn(command, args, {
   stdio: 'inherit',
   env: sessionEnv,

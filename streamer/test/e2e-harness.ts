@@ -31,6 +31,7 @@ export function run(
   timeoutMs = 5_000,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
+    // spawns: xdpyinfo xclip (what the callers below pass)
     execFile(
       file,
       args,

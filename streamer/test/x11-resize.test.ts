@@ -26,6 +26,7 @@ afterAll(async () => {
 });
 
 function x(tool: string, ...args: string[]): string {
+  // spawns: xdpyinfo xrandr
   return execFileSync(tool, args, { env: { ...process.env, DISPLAY: server.display } }).toString();
 }
 

@@ -28,6 +28,7 @@ export function chromiumPath(): string {
 /** A headless Chromium; Playwright gives every launch a fresh, temporary profile. */
 export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
+    // spawns: chromium
     executablePath: chromiumPath(),
     headless: true,
     args: [...CHROMIUM_ARGS, ...extraArgs],

@@ -75,6 +75,7 @@ async function clustersReady(k8s: State['kubernetes'], n: number): Promise<boole
   const { paths } = await ensureKubernetesBinaries({ onProgress: () => {} });
   return k8s.clusters.every(
     (c) =>
+      // spawns: kubectl
       spawnSync(paths.kubectl, ['--kubeconfig', c.kubeconfig, 'get', '--raw', '/readyz'], {
         timeout: 10_000,
       }).status === 0,

@@ -307,6 +307,7 @@ function run(
   opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs: number },
 ): Promise<string> {
   return new Promise((resolve, reject) => {
+    // spawns: kubectl (and what other callers pass)
     const child = execFile(
       file,
       args,
@@ -483,6 +484,7 @@ function deleteKwokCluster(ctx: KwokContext, name: string, keepLogsIn?: string) 
     mkdirSync(dirname(keepLogsIn), { recursive: true });
     renameSync(join(dir, 'logs'), keepLogsIn);
   }
+  // spawns: kwokctl
   const r = spawnSync(
     ctx.kwokctl,
     ['--name', name, 'delete', 'cluster', '--kubeconfig', join(kwokWorkdir, 'kubeconfig.yaml')],

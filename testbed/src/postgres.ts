@@ -37,6 +37,7 @@ function runAsPostgres(bin: string, dir: string, cmd: string, args: string[]) {
     process.getuid?.() === 0
       ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]]
       : [join(bin, cmd), args];
+  // spawns: runuser initdb pg_ctl
   const r = spawnSync(file, argv, { encoding: 'utf8' });
   if (r.status !== 0) {
     throw new Error(`${cmd} failed (log: ${join(dir, 'postgres.log')}): ${r.stderr || r.stdout}`);

@@ -44,6 +44,7 @@ export function startProcess(
   opts: { log: string; detached?: boolean; env?: NodeJS.ProcessEnv },
 ): Started {
   const out = openSync(opts.log, 'a');
+  // spawns: - (what the caller passes)
   const child: ChildProcess = spawn(file, args, {
     detached: true,
     stdio: ['ignore', out, out],

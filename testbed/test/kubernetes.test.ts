@@ -92,6 +92,7 @@ describe('kubernetes testbed', () => {
     async () => {
       const v = k8s.binaries.versions.kubernetes;
       expect(
+        // spawns: kube-apiserver
         execFileSync(k8s.binaries.paths['kube-apiserver'], ['--version'], {
           encoding: 'utf8',
         }).trim(),

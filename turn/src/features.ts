@@ -20,6 +20,7 @@ export function parseCoturnHelp(helpText: string, versionText = ''): CoturnFeatu
 
 export function detectCoturnFeatures(binary = DEFAULT_TURNSERVER): CoturnFeatures {
   const run = (arg: string) => {
+    // spawns: turnserver
     const result = spawnSync(binary, [arg], { encoding: 'utf8', timeout: 10_000 });
     if (result.error) {
       throw new Error(`cannot run ${binary} ${arg}: ${result.error.message}`);

@@ -56,6 +56,7 @@ export async function startTestCoturn(
   );
   const log = join(dir, 'turnserver.log');
   const out = openSync(log, 'a');
+  // spawns: turnserver
   const child = spawn(DEFAULT_TURNSERVER, ['-c', configFile], { stdio: ['ignore', out, out] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {

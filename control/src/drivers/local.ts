@@ -102,6 +102,7 @@ export class LocalDriver implements ClusterDriver {
     const log = openSync(join(this.opts.logDir, `${sessionId}.log`), 'a');
     let child: ChildProcess;
     try {
+      // spawns: - (the app's command, from its catalog entry)
       child = spawn(command!, args, {
         detached: true, // its own process group, so the whole group can be stopped
         stdio: ['ignore', log, log, ...(streaming ? (['pipe'] as const) : [])],

@@ -181,6 +181,7 @@ async function launch(
     let child: ChildProcess;
     try {
       // fd 3 is -displayfd: the server writes its display number there once clients can connect
+      // spawns: Xorg Xvfb
       child = spawn(file, args, {
         detached: opts.detached ?? true,
         stdio: ['ignore', log, log, 'pipe'],
