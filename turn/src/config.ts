@@ -28,7 +28,9 @@ export const DENIED_PEER_CIDRS: readonly string[] = [
   '240.0.0.0/4', // reserved, broadcast
   '::1/128', // loopback
   '::ffff:0:0/96', // IPv4-mapped: would reach the IPv4 ranges above
+  '64:ff9b::/96', // well-known NAT64: a NAT64 gateway would relay to the IPv4 it embeds
   '64:ff9b:1::/48', // local-use NAT64
+  '2002::/16', // 6to4: embeds an IPv4 address (private ones too) for a 6to4 relay
   '100::/64', // discard-only
   '2001:db8::/32', // documentation
   'fc00::/7', // unique local

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseCidr, parseIp } from '../src/cidr.ts';
 import {
   type CoturnSettingsInput,
   DENIED_PEER_CIDRS,
@@ -72,6 +73,24 @@ describe('renderCoturnConfig', () => {
       ]),
     );
     expect(denied).toHaveLength(DENIED_PEER_CIDRS.length);
+  });
+
+  it('denies IPv6 addresses that carry a private IPv4 address (mapped, NAT64, 6to4)', () => {
+    const denied = DENIED_PEER_CIDRS.map(parseCidr);
+    const isDenied = (address: string) => {
+      const { family, value } = parseIp(address);
+      return denied.some((r) => r.family === family && r.first <= value && value <= r.last);
+    };
+    for (const address of [
+      '::ffff:10.0.0.1',
+      '64:ff9b::10.0.0.1', // the well-known NAT64 prefix, to 10.0.0.1
+      '64:ff9b::169.254.169.254', // cloud metadata through NAT64
+      '64:ff9b:1::a00:1',
+      '2002:a00:1::1', // 6to4 of 10.0.0.1
+    ]) {
+      expect(isDenied(address), address).toBe(true);
+    }
+    expect(isDenied('2001:4860:4860::8888')).toBe(false); // a public address stays reachable
   });
 
   it('takes the previous secret second during rotation', () => {
