@@ -42,6 +42,15 @@ export const configSchema = z.object({
       return out;
     }),
   clusterDomain: z.string().min(1).default('cluster.local'),
+  egressInternet: z
+    .union([z.boolean(), z.enum(['true', 'false'])])
+    .default(true)
+    .transform((v) => v === true || v === 'true'),
+  egressAllowCidrs: z
+    .union([z.string(), z.array(z.string())])
+    .default('')
+    .transform((s) => (Array.isArray(s) ? s : s.split(',')).map((c) => c.trim()).filter(Boolean))
+    .pipe(z.array(z.union([z.cidrv4(), z.cidrv6()], { error: 'a CIDR block, e.g. 10.0.5.0/24' }))),
   idleCheck: seconds.default(30),
   leaderElect: z
     .union([z.boolean(), z.enum(['true', 'false'])])
@@ -98,6 +107,16 @@ export const FLAGS = {
     'clusterDomain',
     'FLOE_OPERATOR_CLUSTER_DOMAIN',
     'DNS domain in status.endpoint (cluster.local)',
+  ],
+  'egress-internet': [
+    'egressInternet',
+    'FLOE_OPERATOR_EGRESS_INTERNET',
+    'session pods may reach the public internet, never private ranges (true)',
+  ],
+  'egress-allow-cidrs': [
+    'egressAllowCidrs',
+    'FLOE_OPERATOR_EGRESS_ALLOW_CIDRS',
+    'comma-separated private ranges session pods may reach: the TURN fleet, a proxy',
   ],
   'idle-check': [
     'idleCheck',

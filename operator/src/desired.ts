@@ -1,5 +1,6 @@
 // PURE: the objects a Session should have, computed from the Session and the operator's
 // settings alone. The reconciler compares and applies them; nothing here does I/O.
+import { DENIED_PEER_CIDRS } from '@floe/turn/non-public';
 import {
   API_VERSION,
   GPU_RESOURCE,
@@ -26,6 +27,10 @@ export interface DesiredSettings {
   ingressPodLabels: Record<string, string>;
   /** cluster DNS domain of the Service in status.endpoint, default cluster.local */
   clusterDomain: string;
+  /** whether session pods may reach the public internet (never private or link-local ranges) */
+  egressInternet: boolean;
+  /** private ranges session pods may reach all the same: the TURN fleet, a proxy */
+  egressAllowCidrs: string[];
 }
 
 export const defaultDesiredSettings: DesiredSettings = {
@@ -36,10 +41,13 @@ export const defaultDesiredSettings: DesiredSettings = {
   ingressNamespace: 'istio-system',
   ingressPodLabels: { istio: 'ingressgateway' },
   clusterDomain: 'cluster.local',
+  egressInternet: true,
+  egressAllowCidrs: [],
 };
 
 export const STREAMER_PORT = 8080;
 export const NETWORK_POLICY_NAME = 'floe-deny-ingress';
+export const EGRESS_POLICY_NAME = 'floe-restrict-egress';
 export const RESOURCE_QUOTA_NAME = 'floe-gpu-quota';
 const UID = 1000;
 
@@ -109,6 +117,51 @@ export function desiredNetworkPolicy(s: Session, settings: DesiredSettings) {
             },
           ],
         },
+      ],
+    },
+  };
+}
+
+const NON_PUBLIC = {
+  v4: DENIED_PEER_CIDRS.filter((c) => !c.includes(':')),
+  // IPv4-mapped addresses are IPv4 on the wire (covered above); Kubernetes refuses them here
+  v6: DENIED_PEER_CIDRS.filter((c) => c.includes(':') && !c.startsWith('::ffff:')),
+};
+
+/**
+ * What a tenant's pods may connect to: cluster DNS, the ranges the platform operator allows
+ * (the TURN fleet, which the streamer sends media through), and the public internet unless
+ * that is switched off. Never the rest of the cluster, the control plane, its database or
+ * the cloud's metadata endpoint (169.254.169.254): a compromised app must not reach them.
+ */
+export function desiredEgressPolicy(s: Session, settings: DesiredSettings) {
+  const dns = {
+    to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } } }],
+    ports: [
+      { protocol: 'UDP', port: 53 },
+      { protocol: 'TCP', port: 53 },
+    ],
+  };
+  const allowed = settings.egressAllowCidrs.map((cidr) => ({ ipBlock: { cidr } }));
+  const internet = [
+    { ipBlock: { cidr: '0.0.0.0/0', except: NON_PUBLIC.v4 } },
+    { ipBlock: { cidr: '::/0', except: NON_PUBLIC.v6 } },
+  ];
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: {
+      name: EGRESS_POLICY_NAME,
+      namespace: s.metadata.namespace,
+      labels: { [LABELS.managedBy]: MANAGED_BY_OPERATOR, [LABELS.tenant]: s.spec.tenant.id },
+    },
+    spec: {
+      podSelector: {},
+      policyTypes: ['Egress'],
+      egress: [
+        dns,
+        ...(allowed.length > 0 ? [{ to: allowed }] : []),
+        ...(settings.egressInternet ? [{ to: internet }] : []),
       ],
     },
   };

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { FINALIZER, podName, type Session, type SessionStatus } from './crd.ts';
 import {
   type DesiredSettings,
+  desiredEgressPolicy,
   desiredHomeClaim,
   desiredNamespace,
   desiredNetworkPolicy,
@@ -13,6 +14,7 @@ import {
   desiredResourceQuota,
   desiredService,
   desiredVirtualService,
+  EGRESS_POLICY_NAME,
   NETWORK_POLICY_NAME,
   RESOURCE_QUOTA_NAME,
   sessionEndpoint,
@@ -197,21 +199,27 @@ export class Reconciler {
     );
   }
 
-  /** Namespace labels, deny-ingress policy, GPU quota: once per tenant and content. */
+  /** Namespace labels, ingress and egress policies, GPU quota: once per tenant and content. */
   private async ensureTenant(session: Session, log: Logger) {
     const ns = session.metadata.namespace;
     const quota = desiredResourceQuota(session);
     const objects = [
       desiredNamespace(session),
       desiredNetworkPolicy(session, this.d.settings),
+      desiredEgressPolicy(session, this.d.settings),
       quota,
     ];
     const fingerprint = JSON.stringify(objects);
     if (this.tenants.get(ns) === fingerprint) return;
     await apply(this.d.kube, at(R.namespace, undefined, ns), objects[0]);
-    await apply(this.d.kube, at(R.networkPolicy, ns, NETWORK_POLICY_NAME), objects[1]);
-    if (quota) await apply(this.d.kube, at(R.resourceQuota, ns, RESOURCE_QUOTA_NAME), quota);
-    else await deleteIfExists(this.d.kube, at(R.resourceQuota, ns, RESOURCE_QUOTA_NAME));
+    // independent of each other once the namespace exists
+    await Promise.all([
+      quota
+        ? apply(this.d.kube, at(R.resourceQuota, ns, RESOURCE_QUOTA_NAME), quota)
+        : deleteIfExists(this.d.kube, at(R.resourceQuota, ns, RESOURCE_QUOTA_NAME)),
+      apply(this.d.kube, at(R.networkPolicy, ns, NETWORK_POLICY_NAME), objects[1]),
+      apply(this.d.kube, at(R.networkPolicy, ns, EGRESS_POLICY_NAME), objects[2]),
+    ]);
     this.tenants.set(ns, fingerprint);
     log.info(
       { namespace: ns, maxGpus: session.spec.tenant.maxGpus ?? null },

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { homeClaimName, LABELS, type Session } from '../src/crd.ts';
 import {
   defaultDesiredSettings,
+  desiredEgressPolicy,
   desiredHomeClaim,
   desiredNamespace,
   desiredNetworkPolicy,
@@ -145,6 +146,31 @@ describe('desired objects', () => {
       resources: { requests: { storage: '20Gi' } },
       storageClassName: 'fast',
     });
+  });
+
+  it('lets session pods reach DNS, the allowed ranges and the public internet, nothing private', () => {
+    const s = session();
+    const policy = desiredEgressPolicy(s, { ...settings, egressAllowCidrs: ['10.0.5.0/24'] });
+    expect(policy.metadata.name).toBe('floe-restrict-egress');
+    expect(policy.spec.policyTypes).toEqual(['Egress']);
+    const [dns, allowed, internet] = policy.spec.egress;
+    expect(dns).toHaveProperty('ports', [
+      { protocol: 'UDP', port: 53 },
+      { protocol: 'TCP', port: 53 },
+    ]);
+    expect(allowed?.to).toEqual([{ ipBlock: { cidr: '10.0.5.0/24' } }]);
+    const [v4, v6] = (internet?.to ?? []) as { ipBlock: { cidr: string; except: string[] } }[];
+    expect(v4?.ipBlock.cidr).toBe('0.0.0.0/0');
+    // the cloud metadata endpoint, the cluster's and the company's private networks
+    for (const range of ['169.254.0.0/16', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']) {
+      expect(v4?.ipBlock.except).toContain(range);
+    }
+    expect(v6?.ipBlock).toMatchObject({ cidr: '::/0' });
+    expect(v6?.ipBlock.except).toEqual(expect.arrayContaining(['fc00::/7', 'fe80::/10']));
+    expect(v6?.ipBlock.except.every((c) => c.includes(':'))).toBe(true);
+
+    const closed = desiredEgressPolicy(s, { ...settings, egressInternet: false });
+    expect(closed.spec.egress).toEqual([dns]); // DNS only
   });
 
   it('builds the tenant policy, quota and namespace labels', () => {

@@ -63,6 +63,13 @@ describe('config', () => {
     expect(
       loadConfig([], { FLOE_OPERATOR_INGRESS_POD_LABELS: 'app=gw,tier=edge' }).ingressPodLabels,
     ).toEqual({ app: 'gw', tier: 'edge' });
+    expect(loadConfig([], {})).toMatchObject({ egressInternet: true, egressAllowCidrs: [] });
+    expect(
+      loadConfig(
+        ['--egress-internet=false', '--egress-allow-cidrs', '10.0.5.0/24, fd00:5::/64'],
+        {},
+      ),
+    ).toMatchObject({ egressInternet: false, egressAllowCidrs: ['10.0.5.0/24', 'fd00:5::/64'] });
   });
 
   it('refuses bad values with a message naming them', () => {
@@ -74,5 +81,8 @@ describe('config', () => {
       /renew-deadline must be shorter/,
     );
     expect(() => loadConfig(['--bogus'], {})).toThrow(/bogus/);
+    expect(() => loadConfig(['--egress-allow-cidrs', '10.0.5.0'], {})).toThrow(
+      /egressAllowCidrs.*CIDR block/s,
+    );
   });
 });

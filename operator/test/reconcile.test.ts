@@ -233,6 +233,9 @@ describe('reconcile', () => {
       }),
     ]);
 
+    const egress = await get<Json>(eu, R.networkPolicy, ns, 'floe-restrict-egress');
+    expect(egress.spec.policyTypes).toEqual(['Egress']);
+    expect(JSON.stringify(egress.spec.egress)).toContain('169.254.0.0/16'); // no cloud metadata
     const policy = await get<Json>(eu, R.networkPolicy, ns, 'floe-deny-ingress');
     expect(policy.spec).toEqual({
       podSelector: {},
