@@ -7,7 +7,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from 'pino';
-import type { Db } from './db/connect.ts';
+import { type Db, databaseUnavailable } from './db/connect.ts';
 import type { KubernetesClusters } from './drivers/kubernetes-clusters.ts';
 import { type AppEnv, authenticate, fenceGateways, resolveTenant } from './http/auth.ts';
 import { ApiError } from './http/errors.ts';
@@ -29,6 +29,9 @@ import type { SecretBox } from './secrets.ts';
 import type { Supervisor } from './sessions/supervisor.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+
+/** what a 503 for an unreachable database tells clients to wait */
+const DATABASE_RETRY_AFTER_SECONDS = 2;
 
 const neverAborted = new AbortController().signal;
 
@@ -111,6 +114,20 @@ export function createApi(deps: ApiDeps) {
       return c.json(
         { error: { code: 'invalid_request', message: 'a value in the request cannot be stored' } },
         400,
+      );
+    }
+    if (databaseUnavailable(err)) {
+      // PostgreSQL restarting or failing over: the request may be retried as it is
+      log.warn({ err, path: c.req.path }, 'database unavailable');
+      c.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+      return c.json(
+        {
+          error: {
+            code: 'database_unavailable',
+            message: 'the database cannot be reached at the moment; retry shortly',
+          },
+        },
+        503,
       );
     }
     if (err instanceof HTTPException && err.status < 500) {
