@@ -30,6 +30,9 @@ import type { Supervisor } from './sessions/supervisor.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** the session routes, whose writes change no configuration (see Lookups) */
+const SESSION_ROUTE = /^\/v1\/tenants\/[^/]+\/sessions(\/|$)/;
+
 /** what a 503 for an unreachable database tells clients to wait */
 const DATABASE_RETRY_AFTER_SECONDS = 2;
 
@@ -164,8 +167,9 @@ export function createApi(deps: ApiDeps) {
   app.use('/v1/*', fenceGateways());
   app.use('/v1/*', async (c, next) => {
     await next();
-    // any change to configuration (not a session's launch or stop) refreshes the lookups
-    if (c.req.method !== 'GET' && !c.req.path.includes('/sessions')) lookups.clear();
+    // any change to configuration (not a session's launch or stop) refreshes the lookups; the
+    // session routes are matched whole: a tenant whose slug holds "sessions" is configuration
+    if (c.req.method !== 'GET' && !SESSION_ROUTE.test(c.req.path)) lookups.clear();
   });
   // '/v1/tenants/:tenant/*' also matches the tenant itself
   app.use('/v1/tenants/:tenant/*', resolveTenant(lookups));
