@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 
 /** Another live process holds the data folder. */
 export class DataDirInUse extends Error {
@@ -12,9 +13,9 @@ export class DataDirInUse extends Error {
   constructor(dir: string, owner: Owner, lockFile: string) {
     const where = owner.host === hostname() ? '' : ` on host ${owner.host}`;
     super(
-      `the data folder ${dir} is in use by another control plane (pid ${owner.pid}${where}); ` +
+      `the data folder ${resolve(dir)} is in use by another control plane (pid ${owner.pid}${where}); ` +
         'stop that one first, or give this one another FLOE_DATA_DIR or a DATABASE_URL' +
-        (where ? ` (if that process is gone, remove ${lockFile})` : ''),
+        (where ? ` (if that process is gone, remove ${resolve(lockFile)})` : ''),
     );
     this.dir = dir;
     this.pid = owner.pid;
