@@ -74,7 +74,7 @@ describe('a PGlite data folder', () => {
 
     const second = start(dataDir);
     started.push(second);
-    const stillRunning = new Promise((r) => setTimeout(() => r('still running'), 30_000));
+    const stillRunning = new Promise((r) => setTimeout(() => r('still running'), 60_000));
     expect(await Promise.race([second.exited, stillRunning])).toBe(1);
     const folder = join(dataDir, 'pgdata');
     expect(second.output()).toContain(
@@ -96,5 +96,5 @@ describe('a PGlite data folder', () => {
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
     expect(existsSync(`${folder}.lock`)).toBe(false);
-  }, 120_000);
+  }, 240_000);
 });
