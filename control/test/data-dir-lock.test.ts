@@ -47,7 +47,7 @@ async function listening(s: Started): Promise<string> {
     const m = s.output().match(/"url":"(http:\/\/[^"]+)"/);
     if (s.child.exitCode !== null) throw new Error(`exited: ${s.output()}`);
     return m?.[1];
-  }, 30_000);
+  }, 60_000);
 }
 
 const call = (url: string, method: string, path: string, body?: unknown) =>
