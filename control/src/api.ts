@@ -7,7 +7,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from 'pino';
-import type { Db } from './db/connect.ts';
+import { type Db, databaseUnavailable } from './db/connect.ts';
 import type { KubernetesClusters } from './drivers/kubernetes-clusters.ts';
 import { type AppEnv, authenticate, fenceGateways, resolveTenant } from './http/auth.ts';
 import { ApiError } from './http/errors.ts';
@@ -29,6 +29,12 @@ import type { SecretBox } from './secrets.ts';
 import type { Supervisor } from './sessions/supervisor.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+
+/** the session routes, whose writes change no configuration (see Lookups) */
+const SESSION_ROUTE = /^\/v1\/tenants\/[^/]+\/sessions(\/|$)/;
+
+/** what a 503 for an unreachable database tells clients to wait */
+const DATABASE_RETRY_AFTER_SECONDS = 2;
 
 const neverAborted = new AbortController().signal;
 
@@ -113,6 +119,20 @@ export function createApi(deps: ApiDeps) {
         400,
       );
     }
+    if (databaseUnavailable(err)) {
+      // PostgreSQL restarting or failing over: the request may be retried as it is
+      log.warn({ err, path: c.req.path }, 'database unavailable');
+      c.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+      return c.json(
+        {
+          error: {
+            code: 'database_unavailable',
+            message: 'the database cannot be reached at the moment; retry shortly',
+          },
+        },
+        503,
+      );
+    }
     if (err instanceof HTTPException && err.status < 500) {
       // Hono's own 4xx, e.g. a body that is not JSON
       return c.json({ error: { code: 'invalid_request', message: err.message } }, err.status);
@@ -147,8 +167,9 @@ export function createApi(deps: ApiDeps) {
   app.use('/v1/*', fenceGateways());
   app.use('/v1/*', async (c, next) => {
     await next();
-    // any change to configuration (not a session's launch or stop) refreshes the lookups
-    if (c.req.method !== 'GET' && !c.req.path.includes('/sessions')) lookups.clear();
+    // any change to configuration (not a session's launch or stop) refreshes the lookups; the
+    // session routes are matched whole: a tenant whose slug holds "sessions" is configuration
+    if (c.req.method !== 'GET' && !SESSION_ROUTE.test(c.req.path)) lookups.clear();
   });
   // '/v1/tenants/:tenant/*' also matches the tenant itself
   app.use('/v1/tenants/:tenant/*', resolveTenant(lookups));

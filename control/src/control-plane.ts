@@ -40,6 +40,7 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
     databaseUrl: config.DATABASE_URL,
     dataDir: join(config.FLOE_DATA_DIR, 'pgdata'),
     poolSize: config.FLOE_DB_POOL_SIZE,
+    onConnectionError: (err) => log.warn({ err }, 'a database connection was lost'),
   });
   const { db } = database;
   const secrets = new SecretBox(

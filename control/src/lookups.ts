@@ -16,7 +16,10 @@ export const isUuid = (s: string) => UUID.test(s);
 export type ApiKeyRow = Pick<
   typeof apiKeys.$inferSelect,
   'id' | 'role' | 'tenantId' | 'userId' | 'expiresAt'
->;
+> & {
+  /** the current role of the key's user (null for a key of no user) */
+  userRole: (typeof users.$inferSelect)['role'] | null;
+};
 
 /**
  * Reads of slowly changing configuration (API keys, tenants, users, apps, clusters),
@@ -66,6 +69,7 @@ export class Lookups {
           tenantId: apiKeys.tenantId,
           userId: apiKeys.userId,
           expiresAt: apiKeys.expiresAt,
+          userRole: users.role,
         })
         .from(apiKeys)
         .leftJoin(tenants, eq(tenants.id, apiKeys.tenantId))

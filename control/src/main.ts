@@ -1,6 +1,7 @@
 // `npm start`: the control plane on this machine (PGlite in .floe/ unless DATABASE_URL is set).
 import { loadConfig } from './config.ts';
 import { listen, startControlPlane } from './control-plane.ts';
+import { DataDirInUse } from './db/data-dir-lock.ts';
 import { createLogger } from './log.ts';
 
 const HELP = `Usage: npm start   (or: node control/src/main.ts [--help])
@@ -46,7 +47,14 @@ try {
   process.exit(2);
 }
 const log = createLogger(config.LOG_LEVEL);
-const cp = await startControlPlane(config, log);
+let cp: Awaited<ReturnType<typeof startControlPlane>>;
+try {
+  cp = await startControlPlane(config, log);
+} catch (err) {
+  if (!(err instanceof DataDirInUse)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+}
 const server = await listen(cp, config.HOST, config.PORT);
 const url = `http://${config.HOST}:${server.port}`;
 log.info(

@@ -703,6 +703,12 @@ export async function startKubernetesClusters(opts: {
         // a component that crashed meanwhile (kwokctl restarts none) fails the start now
         const state = diagnose(clusterDir(spec.name));
         if (state !== 'all its components are running') throw new Error(state);
+        // kwokctl's kubeconfig names its certificate files; Floe's control plane takes inline
+        // credentials only (it must never read files a kubeconfig names): embed them
+        const inline = join(clusterDir(spec.name), 'kubeconfig.inline.yaml');
+        const flat = await kubectl(cluster, ['config', 'view', '--raw', '--flatten', '--minify']);
+        writeFileSync(inline, flat, { mode: 0o600 });
+        cluster.kubeconfig = inline;
       } catch (err) {
         const kept = join(kwokWorkdir, 'failed', spec.name);
         const state = diagnose(clusterDir(spec.name));

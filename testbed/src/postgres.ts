@@ -60,6 +60,13 @@ export interface Postgres {
   /** the server's binaries (pgbench, psql) */
   bin: string;
   stop(): void;
+  /**
+   * Stops the server (`pg_ctl stop -m fast`: sessions are terminated) and leaves it down,
+   * data kept, until `resume()`; for tests of riding out a database restart.
+   */
+  pause(): void;
+  /** Starts a server `pause()` stopped, on the same port and settings. */
+  resume(): void;
 }
 
 /**
@@ -89,22 +96,26 @@ export async function startPostgres(
     // tests throw the data away; benchmarks ask for a durable server
     ...(opts.durable ? [] : ['-c fsync=off', '-c synchronous_commit=off']),
   ];
-  run('pg_ctl', [
-    '-D',
-    data,
-    '-l',
-    join(dir, 'postgres.log'),
-    '-w',
-    '-t',
-    '60',
-    '-o',
-    settings.join(' '),
-    'start',
-  ]);
+  const start = () =>
+    run('pg_ctl', [
+      '-D',
+      data,
+      '-l',
+      join(dir, 'postgres.log'),
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      settings.join(' '),
+      'start',
+    ]);
+  start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     dir,
     bin,
     stop: () => stopPostgres({ dir, bin }),
+    pause: () => run('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '60', 'stop']),
+    resume: start,
   };
 }

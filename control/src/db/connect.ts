@@ -8,6 +8,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import { lockDataDir } from './data-dir-lock.ts';
 import * as schema from './schema.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -33,9 +34,18 @@ export async function openDatabase(opts: {
   databaseUrl?: string;
   dataDir: string;
   poolSize?: number;
+  /** told of connections PostgreSQL dropped (a restart, a failover); they are replaced */
+  onConnectionError?: (err: Error) => void;
 }): Promise<Database> {
   if (opts.databaseUrl) {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
+    // A connection PostgreSQL ends (restart, failover, pg_terminate_backend) emits 'error':
+    // on the pool when idle, on the client when checked out between two queries. Without a
+    // listener Node ends the process; with one the pool drops that connection, the request
+    // using it fails (503, see databaseUnavailable) and the next one gets a new connection.
+    const onError = (err: Error) => opts.onConnectionError?.(err);
+    pool.on('error', onError);
+    pool.on('connect', (client) => client.on('error', onError));
     const db = drizzlePg({ client: pool, schema }) as unknown as Db;
     const client = await pool.connect();
     try {
@@ -47,11 +57,51 @@ export async function openDatabase(opts: {
     }
     return { db, kind: 'postgres', close: () => pool.end() };
   }
-  if (!opts.dataDir.startsWith('memory://')) mkdirSync(opts.dataDir, { recursive: true });
-  const client = await PGlite.create(opts.dataDir);
-  const db = drizzlePglite({ client, schema });
-  await migratePglite(db, { migrationsFolder });
-  return { db: db as unknown as Db, kind: 'pglite', close: () => client.close() };
+  let unlock = () => {};
+  if (!opts.dataDir.startsWith('memory://')) {
+    mkdirSync(opts.dataDir, { recursive: true });
+    unlock = lockDataDir(opts.dataDir); // PGlite is one process: a second one loses writes
+  }
+  try {
+    const client = await PGlite.create(opts.dataDir);
+    const db = drizzlePglite({ client, schema });
+    await migratePglite(db, { migrationsFolder });
+    return {
+      db: db as unknown as Db,
+      kind: 'pglite',
+      close: () => client.close().finally(unlock),
+    };
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+// SQLSTATEs of a server going away: the class 08 connection exceptions, admin_shutdown,
+// crash_shutdown, cannot_connect_now (starting up or shutting down)
+const UNAVAILABLE_STATES = /^(08...|57P0[123])$/;
+// socket errors of a server that is not there (yet)
+const UNAVAILABLE_ERRNOS = ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND'];
+// node-postgres's own errors for a connection that ended under it
+const UNAVAILABLE_MESSAGES =
+  /^(Connection terminated|Client has encountered a connection error|Client was closed)/;
+
+/**
+ * Whether an error (raw, or wrapped by drizzle) means the database cannot be reached right
+ * now, rather than that the query was wrong: worth a 503 and a retry, never a 500.
+ */
+export function databaseUnavailable(err: unknown): boolean {
+  for (
+    let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+    e && typeof e === 'object';
+    e = e.cause as typeof e
+  ) {
+    if (typeof e.code === 'string') {
+      if (UNAVAILABLE_STATES.test(e.code) || UNAVAILABLE_ERRNOS.includes(e.code)) return true;
+    }
+    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message)) return true;
+  }
+  return false;
 }
 
 /** Rows of a raw query; node-postgres and PGlite both answer with `{ rows }`. */

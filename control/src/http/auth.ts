@@ -34,6 +34,22 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+// tenant roles, weakest first
+const TENANT_ROLES: readonly Role[] = ['member', 'tenant-admin'];
+
+/**
+ * What a key acting as a user may do: its own role, but never more than its user's role
+ * now (a user demoted after the key was made takes the key down with them).
+ */
+export function effectiveRole(keyRole: Role, userRole: Role | null): Role {
+  if (userRole === null) return keyRole;
+  return TENANT_ROLES.indexOf(keyRole) > TENANT_ROLES.indexOf(userRole) ? userRole : keyRole;
+}
+
+/** Whether a key of role `keyRole` may act as a user of role `userRole`. */
+export const roleWithin = (keyRole: Role, userRole: Role) =>
+  effectiveRole(keyRole, userRole) === keyRole;
+
 const unauthorized = (message: string) =>
   new ApiError(401, 'unauthorized', message, {}, { 'WWW-Authenticate': 'Bearer' });
 
@@ -86,7 +102,7 @@ export function authenticate(opts: {
     }
     c.set('principal', {
       keyId: key.id,
-      role: key.role,
+      role: effectiveRole(key.role, key.userRole),
       tenantId: key.tenantId,
       userId: key.userId,
     });

@@ -18,7 +18,17 @@ const quantity = (example: string) =>
     )
     .openapi({ example });
 const region = z.string().regex(/^[a-z0-9-]{1,63}$/, 'lowercase letters, digits and dashes');
-const timestamp = z.iso.datetime({ offset: true });
+// PostgreSQL has no year 0 and JavaScript writes years past 9999 as "+010000": a moment
+// must fall in years 1 to 9999 once in UTC (an offset can move a date across either end)
+const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
+const timestamp = z.iso.datetime({ offset: true }).refine(
+  (s) => {
+    const t = Date.parse(s);
+    return t >= EARLIEST && t <= LATEST;
+  },
+  { message: 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z' },
+);
 const id = z.uuid();
 
 export const IdOrSlugParam = z.string().min(1).max(100);

@@ -2,7 +2,7 @@ import { and, desc, eq, isNull, type SQL } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/connect.ts';
 import { apiKeys } from '../db/schema.ts';
-import { newToken, requireRole } from '../http/auth.ts';
+import { newToken, requireRole, roleWithin } from '../http/auth.ts';
 import { badRequest, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentApiKey } from '../http/present.ts';
@@ -41,6 +41,11 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
       if (input.user && !user) throw notFound('user');
       if (input.role === 'member' && !user) {
         throw badRequest('a member key must name the user it acts as ("user")');
+      }
+      if (user && !roleWithin(input.role, user.role)) {
+        throw badRequest(
+          `role: a key cannot be ${input.role} when its user ${user.email} is ${user.role}`,
+        );
       }
       const key = await insertKey(db, { ...input, tenantId: tenant.id, userId: user?.id ?? null });
       return c.json(key, 201);

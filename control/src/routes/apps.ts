@@ -9,6 +9,7 @@ import { presentApp } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { App, AppCreate, AppPatch, ListQuery, page } from '../http/schemas.ts';
 import type { Lookups } from '../lookups.ts';
+import { lockTenant } from '../sessions/admission.ts';
 import { uniqueViolation } from './db-errors.ts';
 
 const tags = ['apps'];
@@ -148,7 +149,11 @@ export function appRoutes(db: Db, lookups: Lookups) {
     }),
     async (c) => {
       const current = await load(c.get('tenant').id, c.req.valid('param').app);
-      await db.update(apps).set({ deletedAt: new Date() }).where(eq(apps.id, current.id));
+      await db.transaction(async (tx) => {
+        // under admission's lock: a launch of the app is admitted before, or refused after
+        await lockTenant(tx, current.tenantId);
+        await tx.update(apps).set({ deletedAt: new Date() }).where(eq(apps.id, current.id));
+      });
       return c.body(null, 204);
     },
   );

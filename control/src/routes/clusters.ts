@@ -5,7 +5,7 @@ import { clusters, sessionIsActive, sessions } from '../db/schema.ts';
 import { parseKubeconfig } from '../drivers/kubernetes/kubeconfig.ts';
 import { type KubernetesClusters, kubeconfigContext } from '../drivers/kubernetes-clusters.ts';
 import { requireRole } from '../http/auth.ts';
-import { ApiError, conflict, ErrorSchema, notFound } from '../http/errors.ts';
+import { ApiError, badRequest, conflict, ErrorSchema, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
 import { type ClusterLive, presentCluster } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
@@ -20,9 +20,13 @@ const platformAdmin = [requireRole('platform-admin')];
 
 type ClusterRow = typeof clusters.$inferSelect;
 
-/** The kubeconfig's API server and its text sealed to the cluster, or a 422 saying what is wrong. */
+/**
+ * The kubeconfig's API server and its text sealed to the cluster, or a 422 saying what is
+ * wrong; a 400 naming the field for a file reference or credential plugin (inline only).
+ */
 function sealKubeconfig(secrets: SecretBox, clusterId: string, text: string) {
   const parsed = parseKubeconfig(text);
+  if (!parsed.ok && parsed.refused) throw badRequest(parsed.message);
   if (!parsed.ok) throw new ApiError(422, 'invalid_kubeconfig', parsed.message);
   return {
     apiServer: parsed.server,

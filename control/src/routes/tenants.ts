@@ -8,6 +8,7 @@ import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentTenant } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { ListQuery, page, Tenant, TenantCreate, TenantPatch } from '../http/schemas.ts';
+import { lockTenant } from '../sessions/admission.ts';
 import { uniqueViolation } from './db-errors.ts';
 import { removeIdentityProvider } from './identity-provider.ts';
 
@@ -126,13 +127,15 @@ export function tenantRoutes(db: Db) {
     }),
     async (c) => {
       const tenant = c.get('tenant');
-      const [active] = await db
-        .select({ id: sessions.id })
-        .from(sessions)
-        .where(and(eq(sessions.tenantId, tenant.id), sessionIsActive()))
-        .limit(1);
-      if (active) throw conflict('the tenant still has active sessions; stop them first');
       await db.transaction(async (tx) => {
+        // under admission's lock: no launch slips in between the check and the delete
+        await lockTenant(tx, tenant.id);
+        const [active] = await tx
+          .select({ id: sessions.id })
+          .from(sessions)
+          .where(and(eq(sessions.tenantId, tenant.id), sessionIsActive()))
+          .limit(1);
+        if (active) throw conflict('the tenant still has active sessions; stop them first');
         await tx
           .update(tenants)
           .set({ deletedAt: new Date(), updatedAt: new Date() })

@@ -9,6 +9,7 @@ import { presentUser } from '../http/present.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { ListQuery, page, User, UserCreate, UserPatch } from '../http/schemas.ts';
 import type { Lookups } from '../lookups.ts';
+import { lockTenant } from '../sessions/admission.ts';
 import { uniqueViolation } from './db-errors.ts';
 
 const tags = ['users'];
@@ -130,13 +131,17 @@ export function userRoutes(db: Db, lookups: Lookups) {
     }),
     async (c) => {
       const user = await load(c.get('tenant').id, c.req.valid('param').user);
-      const [active] = await db
-        .select({ id: sessions.id })
-        .from(sessions)
-        .where(and(eq(sessions.userId, user.id), sessionIsActive()))
-        .limit(1);
-      if (active) throw conflict('the user still has active sessions; stop them first');
-      await db.update(users).set({ deletedAt: new Date() }).where(eq(users.id, user.id));
+      await db.transaction(async (tx) => {
+        // under admission's lock: no launch for the user slips in between check and delete
+        await lockTenant(tx, user.tenantId);
+        const [active] = await tx
+          .select({ id: sessions.id })
+          .from(sessions)
+          .where(and(eq(sessions.userId, user.id), sessionIsActive()))
+          .limit(1);
+        if (active) throw conflict('the user still has active sessions; stop them first');
+        await tx.update(users).set({ deletedAt: new Date() }).where(eq(users.id, user.id));
+      });
       return c.body(null, 204);
     },
   );

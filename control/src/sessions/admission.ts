@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
-import { type Db, queryRows } from '../db/connect.ts';
+import { type Db, queryRows, type Tx } from '../db/connect.ts';
 import {
   type apps,
   type clusters,
@@ -36,7 +36,7 @@ export interface Admission {
 }
 
 interface AdmitResult {
-  outcome: 'admitted' | 'replayed' | 'key_reused' | 'quota' | 'no_tenant';
+  outcome: 'admitted' | 'replayed' | 'key_reused' | 'quota' | 'no_tenant' | 'no_user' | 'no_app';
   quota: QuotaName | null;
   held: number | null;
   quota_limit: number | null;
@@ -127,9 +127,22 @@ export async function admitLaunch(
       const message = quotaMessage(quota, Number(result.held), Number(result.quota_limit));
       throw new ApiError(429, 'quota_exceeded', message, { quota });
     }
+    case 'no_user': // deleted since the request read it
+      throw notFound('user');
+    case 'no_app':
+      throw notFound('app');
     default:
       throw notFound('tenant');
   }
+}
+
+/**
+ * Takes the lock admission takes (the tenant's row, floe_admit_session), for a change that
+ * must not interleave with launches: deleting the tenant, one of its users or apps. Once
+ * it is held, every launch admitted before is visible and every later one sees the change.
+ */
+export async function lockTenant(tx: Tx, tenantId: string): Promise<void> {
+  await tx.execute(sql`select 1 from tenants where id = ${tenantId} for update`);
 }
 
 async function findByKey(db: Db, tenantId: string, key: string) {

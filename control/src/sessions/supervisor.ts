@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Db } from '../db/connect.ts';
+import { type Db, databaseUnavailable } from '../db/connect.ts';
 import { apps, sessionIsActive, sessions, tenants, users } from '../db/schema.ts';
 import type { Capacity, ClusterDriver, DriverEvent, LaunchSpec } from '../drivers/driver.ts';
 import type { SessionRow } from './admission.ts';
@@ -36,6 +36,9 @@ function launchSpec(session: SessionRow, app: AppRow, parties: LaunchParties): L
   };
 }
 
+/** how often recording a transition is tried while the database is unreachable (~1 min) */
+const RECORD_ATTEMPTS = 16;
+
 /**
  * Connects the clusters' drivers to the session state machine: it hands admitted
  * sessions to their cluster's driver and records what drivers report, in order per
@@ -48,6 +51,7 @@ export class Supervisor {
   private readonly db: Db;
   private readonly log: Logger;
   private readonly onTransition: (to: string) => void;
+  private closing = false;
 
   constructor(db: Db, log: Logger, onTransition: (to: string) => void = () => {}) {
     this.db = db;
@@ -84,10 +88,9 @@ export class Supervisor {
     const previous = this.queues.get(sessionId) ?? Promise.resolve();
     const next = previous
       .then(async () => {
-        const row = await transition(this.db, sessionId, state, {
-          ...details,
-          driverRef: details.ref,
-        });
+        const row = await this.retryWhileUnavailable(() =>
+          transition(this.db, sessionId, state, { ...details, driverRef: details.ref }),
+        );
         if (row) {
           this.notify(row);
           this.onTransition(state);
@@ -99,6 +102,23 @@ export class Supervisor {
         if (this.queues.get(sessionId) === next) this.queues.delete(sessionId);
       });
     this.queues.set(sessionId, next);
+  }
+
+  /**
+   * Runs `op` again, with backoff, while the database cannot be reached (PostgreSQL
+   * restarting): what a driver reports during a restart is recorded once it is back, not
+   * lost. Gives up after about a minute, or at close.
+   */
+  private async retryWhileUnavailable<T>(op: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (err) {
+        if (!databaseUnavailable(err) || attempt >= RECORD_ATTEMPTS || this.closing) throw err;
+        this.log.warn({ err, attempt }, 'database unavailable; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 5_000)));
+      }
+    }
   }
 
   /**
@@ -235,6 +255,7 @@ export class Supervisor {
   }
 
   async close(opts: { terminate?: boolean } = {}): Promise<void> {
+    this.closing = true;
     await Promise.all([...this.drivers.values()].map(({ driver }) => driver.close(opts)));
     await this.settled();
     for (const { unwatch } of this.drivers.values()) unwatch();

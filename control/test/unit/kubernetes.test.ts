@@ -182,6 +182,67 @@ describe('parseKubeconfig', () => {
       parseKubeconfig(kubeconfig({ user: { exec: { command: 'sh', apiVersion: 'x' } } })),
     ).toMatchObject({ ok: false, message: /exec/ });
   });
+
+  it('takes inline credentials only: a file reference or plugin is refused, naming the field', () => {
+    const refused = (doc: string, field: string) =>
+      expect(parseKubeconfig(doc)).toMatchObject({
+        ok: false,
+        refused: true,
+        message: expect.stringContaining(`kubeconfig: ${field} `),
+      });
+    refused(kubeconfig({ user: { 'token-file': '/etc/hostname' } }), 'users[0].user.token-file');
+    refused(kubeconfig({ user: { tokenFile: '/etc/hostname' } }), 'users[0].user.tokenFile');
+    refused(
+      kubeconfig({ user: { 'client-certificate': '/a.crt', 'client-key-data': 'eA==' } }),
+      'users[0].user.client-certificate',
+    );
+    refused(
+      kubeconfig({ user: { 'client-certificate-data': 'eA==', 'client-key': '/a.key' } }),
+      'users[0].user.client-key',
+    );
+    refused(
+      kubeconfig({ user: { 'auth-provider': { name: 'oidc', config: {} } } }),
+      'users[0].user.auth-provider',
+    );
+    refused(kubeconfig({ user: { username: 'a', password: 'b' } }), 'users[0].user.username');
+    const caFile = JSON.parse(kubeconfig());
+    caFile.clusters[0].cluster['certificate-authority'] = '/etc/ssl/private/key.pem';
+    refused(JSON.stringify(caFile), 'clusters[0].cluster.certificate-authority');
+    // a user no context names is refused too: nothing in the document may name a file
+    const unused = JSON.parse(kubeconfig());
+    unused.users.push({ name: 'other', user: { 'token-file': '/etc/shadow' } });
+    refused(JSON.stringify(unused), 'users[1].user.token-file');
+    // the same as YAML, and hidden behind an anchor and a merge key
+    refused(
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'base: &base {token-file: /etc/hostname}',
+        "clusters: [{name: c, cluster: {server: 'https://10.0.0.1:6443'}}]",
+        'users: [{name: u, user: {<<: *base}}]',
+        'contexts: [{name: ctx, context: {cluster: c, user: u}}]',
+        'current-context: ctx',
+      ].join('\n'),
+      'users[0].user.<<',
+    );
+  });
+
+  it('accepts inline token, client certificate and CA data', () => {
+    const inline = JSON.parse(
+      kubeconfig({ user: { 'client-certificate-data': 'Y2VydA==', 'client-key-data': 'a2V5' } }),
+    );
+    inline.clusters[0].cluster['certificate-authority-data'] = 'Y2E=';
+    const parsed = parseKubeconfig(JSON.stringify(inline));
+    expect(parsed).toMatchObject({ ok: true });
+    if (!parsed.ok) return;
+    expect(parsed.kubeConfig.getCurrentUser()).toMatchObject({
+      certData: 'Y2VydA==',
+      keyData: 'a2V5',
+    });
+    expect(parsed.kubeConfig.getCurrentCluster()).toMatchObject({ caData: 'Y2E=' });
+    const token = parseKubeconfig(kubeconfig());
+    expect(token.ok && token.kubeConfig.getCurrentUser()?.token).toBe('secret-token');
+  });
 });
 
 describe('describeError', () => {

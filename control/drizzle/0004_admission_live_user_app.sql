@@ -1,0 +1,95 @@
+-- floe_admit_session of 0001, which now also refuses a user or app deleted meanwhile
+-- ('no_user', 'no_app'). Admission of one launch, in one round trip: lock the tenant row (launches of a tenant
+-- are serialised, other tenants' are not), honour the idempotency key, count what the
+-- tenant and the user hold, refuse at the first quota reached, else record the session
+-- as placed on p_cluster_id with its first two events. Under READ COMMITTED each statement
+-- here sees every launch committed before the lock was granted, so no burst overshoots.
+CREATE OR REPLACE FUNCTION floe_admit_session(
+  p_session_id uuid, p_tenant_id uuid, p_user_id uuid, p_app_id uuid, p_cluster_id uuid,
+  p_gpu_sku text, p_gpu_count int, p_idempotency_key text, p_request_hash text,
+  p_month_start timestamptz
+)
+RETURNS TABLE (outcome text, quota text, held float8, quota_limit float8, session_id uuid, created_at timestamptz)
+LANGUAGE plpgsql AS $$
+DECLARE
+  t record;
+  u record;
+  prior record;
+  t_sessions int;
+  t_gpus int;
+  u_sessions int;
+  u_gpus int;
+  gpu_seconds float8;
+BEGIN
+  SELECT tn.max_sessions, tn.max_gpus, tn.gpu_hours_per_month, tn.deleted_at INTO t
+    FROM tenants tn WHERE tn.id = p_tenant_id FOR UPDATE;
+  IF NOT FOUND OR t.deleted_at IS NOT NULL THEN
+    RETURN QUERY SELECT 'no_tenant', NULL::text, NULL::float8, NULL::float8, NULL::uuid, NULL::timestamptz;
+    RETURN;
+  END IF;
+
+  IF p_idempotency_key IS NOT NULL THEN
+    SELECT s.id, s.request_hash, s.created_at INTO prior
+      FROM sessions s WHERE s.tenant_id = p_tenant_id AND s.idempotency_key = p_idempotency_key;
+    IF FOUND THEN
+      RETURN QUERY SELECT
+        CASE WHEN prior.request_hash IS DISTINCT FROM p_request_hash THEN 'key_reused' ELSE 'replayed' END,
+        NULL::text, NULL::float8, NULL::float8, prior.id, prior.created_at;
+      RETURN;
+    END IF;
+  END IF;
+
+  -- the user and the app must still be there: deleting either (or the tenant) takes the
+  -- tenant's lock too, so a launch is admitted wholly before a delete or refused after it
+  SELECT us.max_sessions, us.max_gpus INTO u FROM users us
+    WHERE us.id = p_user_id AND us.tenant_id = p_tenant_id AND us.deleted_at IS NULL;
+  IF NOT FOUND THEN
+    RETURN QUERY SELECT 'no_user', NULL::text, NULL::float8, NULL::float8, NULL::uuid, NULL::timestamptz;
+    RETURN;
+  END IF;
+  PERFORM 1 FROM apps a WHERE a.id = p_app_id AND a.tenant_id = p_tenant_id AND a.deleted_at IS NULL;
+  IF NOT FOUND THEN
+    RETURN QUERY SELECT 'no_app', NULL::text, NULL::float8, NULL::float8, NULL::uuid, NULL::timestamptz;
+    RETURN;
+  END IF;
+  SELECT count(*), coalesce(sum(s.gpu_count), 0),
+         count(*) FILTER (WHERE s.user_id = p_user_id),
+         coalesce(sum(s.gpu_count) FILTER (WHERE s.user_id = p_user_id), 0)
+    INTO t_sessions, t_gpus, u_sessions, u_gpus
+    FROM sessions s WHERE s.tenant_id = p_tenant_id AND s.state NOT IN ('stopped', 'failed');
+
+  IF t.max_sessions IS NOT NULL AND t_sessions + 1 > t.max_sessions THEN
+    RETURN QUERY SELECT 'quota', 'tenant.maxSessions', t_sessions::float8, t.max_sessions::float8, NULL::uuid, NULL::timestamptz;
+    RETURN;
+  END IF;
+  IF u.max_sessions IS NOT NULL AND u_sessions + 1 > u.max_sessions THEN
+    RETURN QUERY SELECT 'quota', 'user.maxSessions', u_sessions::float8, u.max_sessions::float8, NULL::uuid, NULL::timestamptz;
+    RETURN;
+  END IF;
+  IF p_gpu_count > 0 THEN
+    IF t.max_gpus IS NOT NULL AND t_gpus + p_gpu_count > t.max_gpus THEN
+      RETURN QUERY SELECT 'quota', 'tenant.maxGpus', t_gpus::float8, t.max_gpus::float8, NULL::uuid, NULL::timestamptz;
+      RETURN;
+    END IF;
+    IF u.max_gpus IS NOT NULL AND u_gpus + p_gpu_count > u.max_gpus THEN
+      RETURN QUERY SELECT 'quota', 'user.maxGpus', u_gpus::float8, u.max_gpus::float8, NULL::uuid, NULL::timestamptz;
+      RETURN;
+    END IF;
+    IF t.gpu_hours_per_month IS NOT NULL THEN
+      SELECT coalesce(sum(sp.seconds * sp.gpu_count), 0) INTO gpu_seconds
+        FROM floe_usage_spans(p_tenant_id, p_month_start, 'infinity') sp;
+      IF gpu_seconds >= t.gpu_hours_per_month * 3600 THEN
+        RETURN QUERY SELECT 'quota', 'tenant.gpuHoursPerMonth', gpu_seconds / 3600, t.gpu_hours_per_month::float8, NULL::uuid, NULL::timestamptz;
+        RETURN;
+      END IF;
+    END IF;
+  END IF;
+
+  INSERT INTO sessions (id, tenant_id, user_id, app_id, cluster_id, state, gpu_sku, gpu_count, idempotency_key, request_hash)
+    VALUES (p_session_id, p_tenant_id, p_user_id, p_app_id, p_cluster_id, 'placed',
+            p_gpu_sku, p_gpu_count, p_idempotency_key, p_request_hash);
+  INSERT INTO session_events (session_id, tenant_id, from_state, to_state)
+    VALUES (p_session_id, p_tenant_id, NULL, 'requested'), (p_session_id, p_tenant_id, 'requested', 'placed');
+  RETURN QUERY SELECT 'admitted', NULL::text, NULL::float8, NULL::float8, p_session_id, now();
+END
+$$;
