@@ -9,10 +9,6 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ADMIN_TOKEN, eventually } from './harness.ts';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-// Node 24 runs TypeScript itself; an older node here needs a loader
-const NODE_ARGS = (process.features as { typescript?: unknown }).typescript
-  ? []
-  : ['--import', 'tsx'];
 
 interface Started {
   child: ChildProcess;
@@ -30,7 +26,7 @@ function start(dataDir: string): Started {
     LOG_LEVEL: 'info',
   };
   delete env.DATABASE_URL;
-  const child = spawn(process.execPath, [...NODE_ARGS, MAIN], { env, stdio: 'pipe' });
+  const child = spawn(process.execPath, [MAIN], { env, stdio: 'pipe' });
   let output = '';
   child.stdout?.on('data', (d) => {
     output += d;
