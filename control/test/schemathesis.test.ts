@@ -25,10 +25,19 @@ const EXAMPLES = process.env.FLOE_SCHEMATHESIS_EXAMPLES ?? '15';
 const SEED = process.env.FLOE_SCHEMATHESIS_SEED ?? '20261206';
 const RUN_LIMIT_MS = 150_000;
 
-// a 413 or a 415 rejects invalid data too (schemathesis' default list lacks them)
+// Every check of schemathesis but positive_data_acceptance (above); a 413 or a 415 rejects
+// invalid data too (its default list lacks them); and a tenant it has just created has no
+// identity provider yet: the 404 of its identity-provider is right, not a resource lost.
 const CONFIG = `
 [checks.negative_data_rejection]
 expected-statuses = [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429]
+
+[checks.positive_data_acceptance]
+enabled = false
+
+[[operations]]
+include-path = "/v1/tenants/{tenant}/identity-provider"
+checks.ensure_resource_availability.enabled = false
 `;
 // a tenant's principals work in their tenant; the platform admin in the tenants it creates (a
 // fixed tenant would outlive its deletion in schemathesis' sequences of calls)
@@ -76,8 +85,7 @@ describe('the OpenAPI contract, tested by schemathesis', () => {
       ...['--config-file', join(dir, config)],
       ...['run', `${t.url}/openapi.json`],
       ...['--header', `Authorization: Bearer ${token}`],
-      ...['--checks', 'all', '--exclude-checks', 'positive_data_acceptance'],
-      ...['--max-examples', EXAMPLES, '--seed', SEED, '--workers', '2'],
+      ...['--max-examples', EXAMPLES, '--seed', SEED, '--workers', '1'],
       ...['--generation-database', 'none', '--request-timeout', '10'],
     ];
     return new Promise((resolve, reject) => {
