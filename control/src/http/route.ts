@@ -24,7 +24,11 @@ export function apiRoute<R extends RouteConfig>(config: R) {
  */
 const requireBody: MiddlewareHandler = async (c, next) => {
   if (!c.req.header('content-type')) {
-    throw new ApiError(400, 'invalid_request', 'a JSON request body is required');
+    throw new ApiError(
+      400,
+      'invalid_request',
+      'a JSON request body is required (Content-Type: application/json)',
+    );
   }
   await next();
 };
