@@ -140,12 +140,28 @@ export function createApi(deps: ApiDeps) {
     log.error({ err, path: c.req.path }, 'unhandled error');
     return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
   });
-  app.notFound((c) =>
-    c.json(
+  let allowedMethods: ((path: string) => string[]) | undefined;
+  app.notFound((c) => {
+    // a path that exists, asked with a method it does not take (TRACE, OPTIONS, PUT…): 405
+    allowedMethods ??= methodsByPath(app.routes);
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length > 0) {
+      return c.json(
+        {
+          error: {
+            code: 'method_not_allowed',
+            message: `${c.req.method} is not allowed on ${c.req.path} (allowed: ${allowed.join(', ')})`,
+          },
+        },
+        405,
+        { Allow: allowed.join(', ') },
+      );
+    }
+    return c.json(
       { error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } },
       404,
-    ),
-  );
+    );
+  });
 
   app.get('/healthz', async (c) => {
     await db.execute(sql`select 1`);
@@ -212,6 +228,31 @@ export function createApi(deps: ApiDeps) {
   });
   mountDocs(app);
   return app;
+}
+
+/** The methods each route path answers (HEAD wherever GET), looked up by a request's path. */
+export function methodsByPath(routes: { method: string; path: string }[]) {
+  const byPath = new Map<string, Set<string>>();
+  for (const { method, path } of routes) {
+    if (method === 'ALL' || path.includes('*')) continue; // middleware
+    const methods = byPath.get(path) ?? new Set<string>();
+    methods.add(method.toUpperCase());
+    if (method.toUpperCase() === 'GET') methods.add('HEAD');
+    byPath.set(path, methods);
+  }
+  const table = [...byPath].map(([path, methods]) => {
+    const segments = path
+      .split('/')
+      .map((s) => (s.startsWith(':') ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    return { pattern: new RegExp(`^${segments.join('/')}$`), methods };
+  });
+  return (path: string): string[] => {
+    const allowed = new Set<string>();
+    for (const { pattern, methods } of table) {
+      if (pattern.test(path)) for (const m of methods) allowed.add(m);
+    }
+    return [...allowed].sort();
+  };
 }
 
 /** /docs: Swagger UI served from the swagger-ui-dist package, no CDN. */

@@ -26,3 +26,4 @@ export {
 } from './oidc.ts';
 export { freePort, type Postgres, startPostgres } from './postgres.ts';
 export { isAlive } from './process.ts';
+export { ensureSchemathesis, SCHEMATHESIS_VERSION } from './schemathesis.ts';

@@ -23,3 +23,14 @@ const WHAT: Record<QuotaName, (held: number, limit: number) => string> = {
 export function quotaMessage(quota: QuotaName, held: number, limit: number): string {
   return `quota ${quota} exceeded: ${WHAT[quota](held, limit)}`;
 }
+
+/** How long to wait before a launch this quota refused may succeed: the 429's Retry-After. */
+export function quotaRetryAfterSeconds(quota: QuotaName, now: Date): number {
+  if (quota === 'tenant.gpuHoursPerMonth') {
+    // the monthly allowance starts again on the 1st, 00:00 UTC
+    const next = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+    return Math.max(1, Math.ceil((next - now.getTime()) / 1000));
+  }
+  // concurrent sessions or GPUs: one of the caller's sessions may end at any moment
+  return 30;
+}

@@ -44,6 +44,17 @@ export const conflict = (message: string) => new ApiError(409, 'conflict', messa
 export const forbidden = (message = 'your role does not allow this') =>
   new ApiError(403, 'forbidden', message);
 
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: ErrorSchema } },
+});
+
+/** Responses every route that takes a request body documents besides its own. */
+export const bodyErrorResponses = {
+  413: errorResponse('the request body is larger than 64 KiB'),
+  415: errorResponse('the request body is not application/json'),
+};
+
 /** Responses every route documents besides its own. */
 export const errorResponses = Object.fromEntries(
   [

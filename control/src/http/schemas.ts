@@ -6,7 +6,8 @@ const slug = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'lowercase letters, digits and dashes, 1–63')
   .openapi({ example: 'acme' });
-const name = z.string().trim().min(1).max(200);
+// lengths are checked on what was sent, as the schema says, and then it is trimmed
+const name = z.string().min(1).max(200).regex(/\S/, 'not blank').trim();
 const count = z.number().int().min(0).max(1_000_000);
 const limit = count.nullable();
 const quantity = (example: string) =>
@@ -330,7 +331,7 @@ export const SessionCreate = z
 
 export const SessionEvent = z
   .object({
-    from: SessionState.nullable(),
+    from: z.union([SessionState, z.null()]),
     to: SessionState,
     reason: z.string().nullable(),
     at: z.string(),
@@ -497,7 +498,8 @@ export const GatewaySession = z
 export const Me = z
   .object({
     role: z.enum(API_KEY_ROLES),
-    tenant: TenantRef.nullable(),
+    // a union, not .nullable(): that renders as allOf [TenantRef, …], which null never matches
+    tenant: z.union([TenantRef, z.null()]),
     user: z.object({ id, email: z.string(), name: z.string().optional() }).nullable(),
   })
   .openapi('Me');

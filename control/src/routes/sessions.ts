@@ -15,7 +15,7 @@ import type { Principal } from '../http/auth.ts';
 import { badRequest, ErrorSchema, forbidden, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentSession } from '../http/present.ts';
-import { apiRoute, body, json, params, router } from '../http/route.ts';
+import { apiRoute, body, json, params, retryAfter, router } from '../http/route.ts';
 import { page, Session, SessionCreate, SessionListQuery } from '../http/schemas.ts';
 import { isUuid, type Lookups } from '../lookups.ts';
 import type { Metrics } from '../metrics.ts';
@@ -91,8 +91,16 @@ export function sessionRoutes(deps: {
         200: json(Session, 'the session of an earlier request with the same Idempotency-Key'),
         201: json(Session, 'admitted and placed'),
         422: json(ErrorSchema, 'no cluster can run it, or the Idempotency-Key was reused'),
-        429: json(ErrorSchema, 'a quota refused it; `error.quota` names which'),
-        503: json(ErrorSchema, 'every eligible cluster is full'),
+        429: {
+          ...json(ErrorSchema, 'a quota refused it; `error.quota` names which'),
+          headers: retryAfter(
+            'seconds until the quota may allow it (the 1st of next month for GPU-hours)',
+          ),
+        },
+        503: {
+          ...json(ErrorSchema, 'every eligible cluster is full'),
+          headers: retryAfter('seconds after which to try again'),
+        },
       },
     }),
     async (c) => {

@@ -10,7 +10,7 @@ import {
   type users,
 } from '../db/schema.ts';
 import { type ClusterView, eligible, type PlacementRequest, place } from '../domain/placement.ts';
-import { type QuotaName, quotaMessage } from '../domain/quota.ts';
+import { type QuotaName, quotaMessage, quotaRetryAfterSeconds } from '../domain/quota.ts';
 import type { Capacity } from '../drivers/driver.ts';
 import { ApiError, notFound } from '../http/errors.ts';
 import type { Lookups } from '../lookups.ts';
@@ -125,7 +125,8 @@ export async function admitLaunch(
     case 'quota': {
       const quota = result.quota as QuotaName;
       const message = quotaMessage(quota, Number(result.held), Number(result.quota_limit));
-      throw new ApiError(429, 'quota_exceeded', message, { quota });
+      const retryAfter = String(quotaRetryAfterSeconds(quota, new Date()));
+      throw new ApiError(429, 'quota_exceeded', message, { quota }, { 'Retry-After': retryAfter });
     }
     case 'no_user': // deleted since the request read it
       throw notFound('user');
