@@ -27,7 +27,8 @@ const RUN_LIMIT_MS = 150_000;
 
 // Every check of schemathesis but positive_data_acceptance (above); a 413 or a 415 rejects
 // invalid data too (its default list lacks them); and a tenant it has just created has no
-// identity provider yet: the 404 of its identity-provider is right, not a resource lost.
+// identity provider yet: the 404 of its identity-provider is right, not a resource lost; and a
+// launch names a user and an app in its body: their 404 is not the tenant lost.
 const CONFIG = `
 [checks.negative_data_rejection]
 expected-statuses = [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429]
@@ -37,6 +38,11 @@ enabled = false
 
 [[operations]]
 include-path = "/v1/tenants/{tenant}/identity-provider"
+checks.ensure_resource_availability.enabled = false
+
+[[operations]]
+include-path = "/v1/tenants/{tenant}/sessions"
+include-method = "POST"
 checks.ensure_resource_availability.enabled = false
 `;
 // a tenant's principals work in their tenant; the platform admin in the tenants it creates (a
@@ -64,6 +70,11 @@ describe('the OpenAPI contract, tested by schemathesis', () => {
     t = await startTestControlPlane(await freshDatabase('postgres'));
     // no launch runs a process: every one is refused by the quota (a 429 with Retry-After)
     await seedTenant(t, { slug: 'acme', quotas: { maxSessions: 0 } });
+    // a key never outranks its user: the tenant-admin key belongs to a tenant admin
+    const admin = await t.call('POST', '/v1/tenants/acme/users', {
+      body: { email: 'admin@acme.test', role: 'tenant-admin' },
+    });
+    expect(admin.status).toBe(201);
   }, 180_000);
   afterAll(() => t?.close());
 
@@ -73,7 +84,11 @@ describe('the OpenAPI contract, tested by schemathesis', () => {
       role === 'platform-admin'
         ? await t.call('POST', '/v1/api-keys', { body: { name: 'schemathesis', role } })
         : await t.call('POST', '/v1/tenants/acme/api-keys', {
-            body: { name: 'schemathesis', role, user: 'user@acme.test' },
+            body: {
+              name: 'schemathesis',
+              role,
+              user: role === 'member' ? 'user@acme.test' : 'admin@acme.test',
+            },
           });
     expect(r.status).toBe(201);
     return r.body.token;
