@@ -391,20 +391,28 @@ export const Usage = z
   })
   .openapi('Usage');
 
-// A DNS name (lowercased): labels of letters, digits and dashes, 253 characters at most.
+// A fully qualified DNS name (lowercased): two labels at least, of letters, digits and
+// dashes, the last not all digits (so never an IP address), 253 characters at most. Two
+// labels also mean a host name can never equal a tenant's slug or id (neither has a dot),
+// so no tenant can claim another's slug or id as its "host name".
+const LABEL = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
 const hostname = z
   .string()
   .trim()
   .toLowerCase()
   .max(253)
   .regex(
-    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
-    'a DNS name such as acme.floe.example',
+    new RegExp(`^(${LABEL}\\.)+(?![0-9]+$)${LABEL}$`),
+    'a fully qualified DNS name such as acme.floe.example',
   );
 
-const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
+// An email domain: a DNS name as above.
+const emailDomain = hostname.openapi({ example: 'acme.example' });
 
-/** An OpenID issuer: https (http for loopback only), no credentials, query or fragment. */
+/**
+ * An OpenID issuer's shape: an http(s) URL, no credentials, query or fragment. Which
+ * schemes and hosts are allowed depends on the deployment (domain/issuers.ts).
+ */
 export function isIssuerUrl(s: string): boolean {
   let url: URL;
   try {
@@ -413,9 +421,19 @@ export function isIssuerUrl(s: string): boolean {
     return false;
   }
   if (url.username || url.password || url.search || url.hash || /[?#]/.test(s)) return false;
-  if (url.protocol === 'https:') return true;
-  return url.protocol === 'http:' && LOOPBACK.includes(url.hostname);
+  return url.protocol === 'https:' || url.protocol === 'http:';
 }
+
+const RequiredClaim = z
+  .strictObject({
+    name: z.string().min(1).max(256),
+    value: z.string().min(1).max(1024),
+  })
+  .openapi('RequiredClaim', {
+    description:
+      'the ID token must carry this claim with this value (or a list that holds it), e.g. ' +
+      'an organisation claim of a provider shared by several tenants',
+  });
 
 export const IdentityProviderPut = z
   .strictObject({
@@ -423,7 +441,7 @@ export const IdentityProviderPut = z
       .string()
       .trim()
       .max(2048)
-      .refine(isIssuerUrl, 'an https URL (http only for localhost or 127.0.0.1), no query')
+      .refine(isIssuerUrl, 'an https URL, no credentials, query or fragment')
       .openapi({ example: 'https://login.acme.example' }),
     clientId: z.string().min(1).max(512),
     clientSecret: z.string().min(1).max(4096).nullable().optional().openapi({
@@ -437,11 +455,19 @@ export const IdentityProviderPut = z
       .max(100)
       .default(['tenant-admin'])
       .openapi({ description: 'a user with one of these roles is tenant-admin, else member' }),
-    hostnames: z
-      .array(hostname)
-      .max(50)
+    hostnames: z.array(hostname).max(50).default([]).openapi({
+      description: 'fully qualified host names that select this tenant at the gateway; unique',
+    }),
+    allowedEmailDomains: z
+      .array(emailDomain)
+      .max(100)
       .default([])
-      .openapi({ description: 'host names that select this tenant at the gateway; unique' }),
+      .openapi({
+        description:
+          'only users whose email is in one of these domains sign in (and not with an ' +
+          'email the provider says is unverified); empty: any',
+      }),
+    requiredClaim: RequiredClaim.nullable().default(null),
   })
   .openapi('IdentityProviderPut');
 
@@ -453,6 +479,8 @@ export const IdentityProvider = z
     rolesClaim: z.string(),
     adminRoles: z.array(z.string()),
     hostnames: z.array(z.string()),
+    allowedEmailDomains: z.array(z.string()),
+    requiredClaim: RequiredClaim.nullable(),
     updatedAt: z.string(),
   })
   .openapi('IdentityProvider');
@@ -469,6 +497,8 @@ export const GatewayTenant = z
         clientSecret: z.string().nullable(),
         rolesClaim: z.string(),
         adminRoles: z.array(z.string()),
+        allowedEmailDomains: z.array(z.string()),
+        requiredClaim: RequiredClaim.nullable(),
       })
       .nullable(),
   })

@@ -21,6 +21,7 @@ import { CSRF_COOKIE } from '../http/csrf.ts';
 import type { GatewayEnv } from '../http/env.ts';
 import type { GatewayKeys } from '../keys.ts';
 import { TtlCache } from '../ttl-cache.ts';
+import { bindingRefusal } from './binding.ts';
 import { mintIdentity } from './identity-token.ts';
 import { classifyOidcError, type IdentityProviders } from './oidc.ts';
 import { roleFromClaims } from './roles.ts';
@@ -113,7 +114,7 @@ export class SessionManager {
     if (!claims) return null;
     const hostname = tenantHostname(c.req.header('host'), this.settings.issuer);
     if (hostname) {
-      const hostTenant = await this.control.tenant(hostname);
+      const hostTenant = await this.control.tenantByHost(hostname);
       if (hostTenant && hostTenant.tenant.id !== claims.tenant_id) return null;
     }
     const { ttlSeconds, maxSeconds } = this.settings;
@@ -205,9 +206,10 @@ export class SessionManager {
     const { iat: _iat, exp: _exp, ...data } = old;
     const next: SessionData = { ...data };
     try {
-      const found = await this.control.tenant(old.tenant_id);
+      // the cookie's own tenant and its provider only (tenantById checks the id)
+      const found = await this.control.tenantById(old.tenant_id);
       const idp = found?.identityProvider;
-      if (!found || found.tenant.id !== old.tenant_id || !idp) return 'end';
+      if (!found || !idp) return 'end';
       if (old.rt) {
         const sealed = await unseal(this.keys, 'refresh-token', old.rt);
         if (typeof sealed?.rt !== 'string') return 'end';
@@ -223,6 +225,7 @@ export class SessionManager {
         const claims = tokens.claims();
         if (claims) {
           if (claims.sub !== old.sub) return 'end';
+          if (bindingRefusal(claims, idp)) return 'end';
           if (typeof claims.email === 'string') next.email = claims.email;
           if (typeof claims.name === 'string') next.name = claims.name;
           next.role = roleFromClaims(claims, idp.rolesClaim, idp.adminRoles);
