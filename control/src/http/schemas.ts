@@ -464,8 +464,9 @@ export const IdentityProviderPut = z
       .default([])
       .openapi({
         description:
-          'only users whose email is in one of these domains sign in (and not with an ' +
-          'email the provider says is unverified); empty: any',
+          'only users whose email is in one of these domains (exactly; subdomains are ' +
+          'listed on their own) sign in, and not with an email the provider says is ' +
+          'unverified; empty: any',
       }),
     requiredClaim: RequiredClaim.nullable().default(null),
   })
