@@ -434,13 +434,28 @@ describe.each(DATABASES)('identity providers and gateways on %s', (kind) => {
         allowedEmailDomains: ['acme.test', 'corp.acme.example'],
         requiredClaim: { name: 'floe_tenant', value: 'acme' },
       });
-      // back as it was for the tests after this one
+      // a PUT that leaves them out (an older console) keeps them
+      const kept = await t.call('PUT', idp('acme'), {
+        token: acmeAdmin,
+        body: {
+          issuer: issuer(),
+          clientId: 'floe-test',
+          hostnames: ['acme.floe.test', 'login.acme.test'],
+        },
+      });
+      expect(kept.body).toMatchObject({
+        allowedEmailDomains: ['acme.test', 'corp.acme.example'],
+        requiredClaim: { name: 'floe_tenant', value: 'acme' },
+      });
+      // removed by an empty list and null: back as it was for the tests after this one
       const reset = await t.call('PUT', idp('acme'), {
         token: acmeAdmin,
         body: {
           issuer: issuer(),
           clientId: 'floe-test',
           hostnames: ['acme.floe.test', 'login.acme.test'],
+          allowedEmailDomains: [],
+          requiredClaim: null,
         },
       });
       expect(reset.body).toMatchObject({ allowedEmailDomains: [], requiredClaim: null });

@@ -96,13 +96,14 @@ export class ControlClient {
   }
 
   /**
-   * A tenant and its identity provider by slug or id (a login hint); null when unknown.
-   * Never by host name. Cached (unknown ones too, so that probing does not reach the
-   * control plane).
+   * A tenant and its identity provider by slug or id (a login hint); null when unknown, or
+   * when the answer is not the tenant of that slug or id. Never by host name. Cached
+   * (unknown ones too, so that probing does not reach the control plane).
    */
-  tenant(ref: string): Promise<GatewayTenant | null> {
+  async tenant(ref: string): Promise<GatewayTenant | null> {
     const key = ref.toLowerCase();
-    return this.lookup(`/v1/gateway/tenants/${encodeURIComponent(key)}`, `ref:${key}`);
+    const found = await this.lookup(`/v1/gateway/tenants/${encodeURIComponent(key)}`, `ref:${key}`);
+    return found && (found.tenant.slug === key || found.tenant.id === key) ? found : null;
   }
 
   /**
@@ -112,7 +113,7 @@ export class ControlClient {
    */
   async tenantById(id: string): Promise<GatewayTenant | null> {
     const found = await this.tenant(id);
-    return found && found.tenant.id === id ? found : null;
+    return found && found.tenant.id === id.toLowerCase() ? found : null;
   }
 
   /** The tenant a host name selects (host names only, never slugs or ids); null when none. */

@@ -55,6 +55,8 @@ async function setIdp(slug: 'acme' | 'globex', extra: Record<string, unknown>) {
     issuer: stack.op.issuer,
     clientId: client,
     hostnames: [`${slug}.localhost`],
+    allowedEmailDomains: [],
+    requiredClaim: null,
     ...extra,
   });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
@@ -160,11 +162,9 @@ describe('a production gateway (no development mode)', () => {
   let target: ReturnType<typeof createServer>;
 
   beforeAll(async () => {
-    // what a forged issuer points at: a service on loopback, counting what reaches it
-    target = createServer((_req, res) => {
-      hits++;
-      res.writeHead(404).end();
-    });
+    // what a forged issuer points at: a service on loopback, counting connections to it
+    target = createServer((_req, res) => res.writeHead(404).end());
+    target.on('connection', () => hits++);
     await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
     const port = (target.address() as AddressInfo).port;
     // stored as an older control plane (or one in development mode) would have accepted it

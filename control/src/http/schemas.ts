@@ -461,14 +461,16 @@ export const IdentityProviderPut = z
     allowedEmailDomains: z
       .array(emailDomain)
       .max(100)
-      .default([])
+      .optional()
       .openapi({
         description:
           'only users whose email is in one of these domains (exactly; subdomains are ' +
           'listed on their own) sign in, and not with an email the provider says is ' +
-          'unverified; empty: any',
+          'unverified; empty: any. Omitted: the stored ones are kept (none for a new one)',
       }),
-    requiredClaim: RequiredClaim.nullable().default(null),
+    requiredClaim: RequiredClaim.nullable().optional().openapi({
+      description: 'omitted: the stored one is kept (none for a new one); null: removed',
+    }),
   })
   .openapi('IdentityProviderPut');
 

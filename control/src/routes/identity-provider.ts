@@ -73,8 +73,8 @@ export function identityProviderRoutes(
       summary: 'Set the tenant’s OpenID Provider, which the gateway signs its users in with',
       description:
         'The client secret is write-only and stored encrypted (AES-256-GCM); omit it to keep ' +
-        'the stored one. Host names select the tenant at the gateway and are unique across ' +
-        'tenants. In production the issuer must be https on a public host (no loopback, ' +
+        'the stored one (and the same for allowedEmailDomains and requiredClaim). Host ' +
+        'names select the tenant at the gateway and are unique across tenants. In production the issuer must be https on a public host (no loopback, ' +
         'private or in-cluster address); plain http only in development mode.',
       middleware: admin,
       request: { params: params('tenant'), body: body(IdentityProviderPut) },
@@ -121,10 +121,18 @@ export function identityProviderRoutes(
         clientId: input.clientId,
         rolesClaim: input.rolesClaim,
         adminRoles: input.adminRoles,
-        allowedEmailDomains: [...new Set(input.allowedEmailDomains)].sort(),
-        requiredClaimName: input.requiredClaim?.name ?? null,
-        requiredClaimValue: input.requiredClaim?.value ?? null,
         updatedAt: now,
+      };
+      // the binding to the tenant: omitted, the stored one is kept (so that a client that
+      // does not know these fields, such as an older console, cannot drop it unseen)
+      const binding = {
+        ...(input.allowedEmailDomains !== undefined && {
+          allowedEmailDomains: [...new Set(input.allowedEmailDomains)].sort(),
+        }),
+        ...(input.requiredClaim !== undefined && {
+          requiredClaimName: input.requiredClaim?.name ?? null,
+          requiredClaimValue: input.requiredClaim?.value ?? null,
+        }),
       };
       const row = await db
         .transaction(async (tx) => {
@@ -148,12 +156,14 @@ export function identityProviderRoutes(
             .values({
               tenantId: tenant.id,
               ...fields,
+              ...binding,
               clientSecretSealed: clientSecretSealed ?? null,
             })
             .onConflictDoUpdate({
               target: identityProviders.tenantId,
               set: {
                 ...fields,
+                ...binding,
                 ...(clientSecretSealed !== undefined && { clientSecretSealed }),
               },
             })
