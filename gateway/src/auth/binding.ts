@@ -34,3 +34,24 @@ export function bindingRefusal(claims: Record<string, unknown>, idp: Binding): s
   }
   return null;
 }
+
+/**
+ * At renewal: the email the sign-in carries now (refreshed, or the one it signed in with),
+ * and the required claim when the refreshed ID token carries it. A refresh may leave claims
+ * out of its ID token (or give none); the callback checked them, and an admin who narrows
+ * the email domains still ends sign-ins outside them at their next renewal.
+ */
+export function renewalBindingRefusal(
+  fresh: Record<string, unknown> | undefined,
+  email: string,
+  idp: Binding,
+): string | null {
+  const claim = idp.requiredClaim;
+  return bindingRefusal(
+    { ...fresh, email },
+    {
+      allowedEmailDomains: idp.allowedEmailDomains,
+      requiredClaim: claim && fresh && claim.name in fresh ? claim : null,
+    },
+  );
+}

@@ -21,7 +21,7 @@ import { CSRF_COOKIE } from '../http/csrf.ts';
 import type { GatewayEnv } from '../http/env.ts';
 import type { GatewayKeys } from '../keys.ts';
 import { TtlCache } from '../ttl-cache.ts';
-import { bindingRefusal } from './binding.ts';
+import { renewalBindingRefusal } from './binding.ts';
 import { mintIdentity } from './identity-token.ts';
 import { classifyOidcError, type IdentityProviders } from './oidc.ts';
 import { roleFromClaims } from './roles.ts';
@@ -205,6 +205,7 @@ export class SessionManager {
   private async renew(old: SessionClaims): Promise<Renewal> {
     const { iat: _iat, exp: _exp, ...data } = old;
     const next: SessionData = { ...data };
+    let fresh: Record<string, unknown> | undefined;
     try {
       // the cookie's own tenant and its provider only (tenantById checks the id)
       const found = await this.control.tenantById(old.tenant_id);
@@ -225,7 +226,7 @@ export class SessionManager {
         const claims = tokens.claims();
         if (claims) {
           if (claims.sub !== old.sub) return 'end';
-          if (bindingRefusal(claims, idp)) return 'end';
+          fresh = claims;
           if (typeof claims.email === 'string') next.email = claims.email;
           if (typeof claims.name === 'string') next.name = claims.name;
           next.role = roleFromClaims(claims, idp.rolesClaim, idp.adminRoles);
@@ -234,6 +235,8 @@ export class SessionManager {
           next.rt = await seal(this.keys, 'refresh-token', { rt: tokens.refresh_token });
         }
       }
+      // the user must still belong to the tenant, as its settings say now
+      if (renewalBindingRefusal(fresh, next.email, idp)) return 'end';
       try {
         const me = await this.control.me(await this.identityToken(next));
         if (me.user) next.uid = me.user.id;

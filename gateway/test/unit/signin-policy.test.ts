@@ -1,7 +1,7 @@
 // The gateway's sign-in decisions across tenants: whose ID token a tenant accepts (its
 // provider's binding), and which provider URLs a production gateway may fetch.
 import { describe, expect, it } from 'vitest';
-import { bindingRefusal } from '../../src/auth/binding.ts';
+import { bindingRefusal, renewalBindingRefusal } from '../../src/auth/binding.ts';
 import {
   guardedFetch,
   IdentityProviderMisconfigured,
@@ -38,6 +38,28 @@ describe('bindingRefusal', () => {
     ['a value of another type', { email: 'bob@acme.test', org: { acme: true } }, claim],
   ])('refuses %s', (_, claims, idp) => {
     expect(bindingRefusal(claims as Record<string, unknown>, idp)).toEqual(expect.any(String));
+  });
+});
+
+describe('renewalBindingRefusal', () => {
+  const both = {
+    allowedEmailDomains: ['acme.test'],
+    requiredClaim: { name: 'org', value: 'acme' },
+  };
+  it.each([
+    ['no refreshed claims, an email in the domains', undefined, 'bob@acme.test', null],
+    ['no refreshed claims, an email outside them', undefined, 'bob@globex.test', 'refused'],
+    ['refreshed claims without the claim', { sub: 'bob' }, 'bob@acme.test', null],
+    ['refreshed claims with the claim', { org: 'acme' }, 'bob@acme.test', null],
+    ['refreshed claims with another value', { org: 'globex' }, 'bob@acme.test', 'refused'],
+    ['refreshed, unverified email', { email_verified: false }, 'bob@acme.test', 'refused'],
+  ] as const)('%s', (_, fresh, email, expected) => {
+    const refusal = renewalBindingRefusal(
+      fresh as Record<string, unknown> | undefined,
+      email,
+      both,
+    );
+    expect(refusal === null ? null : 'refused').toBe(expected);
   });
 });
 
