@@ -619,3 +619,20 @@ describe('identity provider issuers in production (no development mode)', () => 
     }
   });
 });
+
+describe('tenant slugs', () => {
+  let t: TestControlPlane;
+  beforeAll(async () => {
+    t = await startTestControlPlane(await freshDatabase('pglite'));
+  });
+  afterAll(() => t?.close());
+
+  it('never have the shape of an id, so a slug cannot name another tenant', async () => {
+    const acme = await seedTenant(t, { slug: 'acme' });
+    const r = await t.call('POST', '/v1/tenants', { body: { slug: acme.tenant.id, name: 'X' } });
+    expect(r.status).toBe(400);
+    expect(r.body.error.details[0].path).toBe('slug');
+    const byId = await t.call('GET', `/v1/tenants/${acme.tenant.id}`);
+    expect(byId.body.slug).toBe('acme');
+  });
+});

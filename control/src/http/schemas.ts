@@ -33,7 +33,12 @@ export const TenantQuotas = z
 
 export const TenantCreate = z
   .strictObject({
-    slug,
+    // never id-shaped: a tenant is looked up by slug or id, and one tenant's slug must not
+    // be able to name another tenant (at the gateway's sign-in, in every /v1/tenants/{tenant})
+    slug: slug.refine(
+      (s) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(s),
+      'must not have the shape of an id (a UUID)',
+    ),
     name,
     quotas: TenantQuotas.default({ maxSessions: null, maxGpus: null, gpuHoursPerMonth: null }),
     allowedRegions: z.array(region).max(100).default([]).openapi({ description: 'empty: any' }),
