@@ -57,6 +57,8 @@ export interface ApiDeps {
   shutdown?: AbortSignal;
   /** how long configuration reads are cached (see Lookups) */
   lookupTtlMs?: number;
+  /** development mode: identity providers may be plain http and on loopback (see issuers.ts) */
+  insecureIssuers?: boolean;
 }
 
 /** The control plane's HTTP API: request → authenticate → validate → decide → persist → act. */
@@ -203,7 +205,10 @@ export function createApi(deps: ApiDeps) {
       kubernetes: deps.kubernetes,
     }),
   );
-  app.route('/', identityProviderRoutes(db, deps.secrets));
+  app.route(
+    '/',
+    identityProviderRoutes(db, deps.secrets, { insecureIssuers: deps.insecureIssuers ?? false }),
+  );
   app.route('/', sessionRoutes({ ...deps, lookups, shutdown: deps.shutdown ?? neverAborted }));
   app.route('/', usageRoutes(db));
   app.route('/', gatewayRoutes(db, lookups, deps.secrets));

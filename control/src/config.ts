@@ -52,6 +52,9 @@ const ConfigSchema = z
     // this JWKS and issuer; without them only API keys are accepted
     FLOE_GATEWAY_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
     FLOE_GATEWAY_ISSUER: z.string().min(1).optional(),
+    // development mode for identity providers: on accepts plain-http issuers and loopback or
+    // private hosts (a provider on this machine); off (production) only https on public hosts
+    FLOE_DEV_INSECURE_ISSUERS: z.enum(['on', 'off']).default('off'),
   })
   .superRefine((c, ctx) => {
     if (Boolean(c.FLOE_GATEWAY_JWKS_URL) !== Boolean(c.FLOE_GATEWAY_ISSUER)) {

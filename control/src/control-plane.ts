@@ -160,6 +160,7 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
     kubernetes,
     gatewayTokens,
     shutdown: streams.signal,
+    insecureIssuers: config.FLOE_DEV_INSECURE_ISSUERS === 'on',
   });
   return {
     database,

@@ -31,6 +31,8 @@ Runs the Floe control plane. Configuration comes from the environment:
                            verified against it (ES256, audience floe-control, at most 5 min
                            old) and acts as the user it names; unset: API keys only
   FLOE_GATEWAY_ISSUER      the issuer ("iss") those tokens must carry; set with the above
+  FLOE_DEV_INSECURE_ISSUERS  on: tenants' identity providers may be plain http and on
+                           loopback or private hosts (development only; default off)
   LOG_LEVEL                fatal|error|warn|info|debug|trace|silent (default info)
 `;
 

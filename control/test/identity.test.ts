@@ -38,7 +38,8 @@ describe.each(DATABASES)('identity providers and gateways on %s', (kind) => {
   }
 
   beforeAll(async () => {
-    env = await freshDatabase(kind);
+    // development mode: the testbed's provider is plain http on loopback
+    env = { ...(await freshDatabase(kind)), FLOE_DEV_INSECURE_ISSUERS: 'on' };
     t = await startTestControlPlane(env);
     acme = await seedTenant(t, { slug: 'acme' });
     globex = await seedTenant(t, { slug: 'globex' });
@@ -72,6 +73,8 @@ describe.each(DATABASES)('identity providers and gateways on %s', (kind) => {
         rolesClaim: 'floe_roles',
         adminRoles: ['tenant-admin'],
         hostnames: ['acme.floe.test', 'login.acme.test'],
+        allowedEmailDomains: [],
+        requiredClaim: null,
         updatedAt: expect.any(String),
       });
       const get = await t.call('GET', idp('acme'), { token: acmeAdmin });
@@ -188,7 +191,7 @@ describe.each(DATABASES)('identity providers and gateways on %s', (kind) => {
       ]);
       expect(claims.map((c) => c.status).sort()).toEqual([200, 409]);
       const winner = claims[0]!.status === 200 ? 'acme' : 'globex';
-      const held = await t.call('GET', '/v1/gateway/tenants/contested.floe.test', {
+      const held = await t.call('GET', '/v1/gateway/hostnames/contested.floe.test', {
         token: gatewayKey,
       });
       expect(held.body.tenant.slug).toBe(winner);
@@ -231,12 +234,12 @@ describe.each(DATABASES)('identity providers and gateways on %s', (kind) => {
         body: { issuer: issuer(), clientId: 'c', clientSecret: 's', hostnames: ['doomed.test'] },
       });
       expect(
-        (await t.call('GET', '/v1/gateway/tenants/doomed.test', { token: gatewayKey })).status,
+        (await t.call('GET', '/v1/gateway/hostnames/doomed.test', { token: gatewayKey })).status,
       ).toBe(200);
       expect((await t.call('DELETE', '/v1/tenants/doomed')).status).toBe(204);
-      for (const ref of ['doomed.test', 'doomed']) {
-        const r = await t.call('GET', `/v1/gateway/tenants/${ref}`, { token: gatewayKey });
-        expect(r.status, ref).toBe(404);
+      for (const path of ['hostnames/doomed.test', 'tenants/doomed']) {
+        const r = await t.call('GET', `/v1/gateway/${path}`, { token: gatewayKey });
+        expect(r.status, path).toBe(404);
       }
       const claimed = await t.call('PUT', idp('globex'), {
         token: globexAdmin,
@@ -248,7 +251,6 @@ describe.each(DATABASES)('identity providers and gateways on %s', (kind) => {
     it('validates issuer, client id and host names with 400', async () => {
       const base = { issuer: 'https://login.acme.example', clientId: 'floe' };
       const bad: Record<string, unknown>[] = [
-        { ...base, issuer: 'http://login.acme.example' },
         { ...base, issuer: 'ftp://login.acme.example' },
         { ...base, issuer: 'https://login.acme.example/?tenant=1' },
         { ...base, issuer: 'https://user:pw@login.acme.example' },
@@ -258,6 +260,15 @@ describe.each(DATABASES)('identity providers and gateways on %s', (kind) => {
         { ...base, hostnames: ['bad_host!'] },
         { ...base, hostnames: ['-acme.test'] },
         { ...base, hostnames: 'acme.test' },
+        // host names are fully qualified: never a single label (a slug), an id or an address
+        { ...base, hostnames: ['globex'] },
+        { ...base, hostnames: [globex.tenant.id] },
+        { ...base, hostnames: ['127.0.0.1'] },
+        { ...base, hostnames: ['acme.'] },
+        { ...base, allowedEmailDomains: ['not a domain'] },
+        { ...base, allowedEmailDomains: 'acme.test' },
+        { ...base, requiredClaim: { name: 'org' } },
+        { ...base, requiredClaim: { name: '', value: 'acme' } },
         { ...base, adminRoles: [''] },
         { ...base, rolesClaim: '' },
         { ...base, clientSecret: '' },
@@ -268,7 +279,7 @@ describe.each(DATABASES)('identity providers and gateways on %s', (kind) => {
         expect(r.status, JSON.stringify(body)).toBe(400);
         expect(r.body.error.code).toBe('invalid_request');
       }
-      // http is fine for a loopback issuer
+      // development mode: http is fine for a loopback issuer
       for (const loopback of ['http://localhost:9000', 'http://127.0.0.1:9000/realms/acme']) {
         const r = await t.call('PUT', idp('globex'), {
           token: globexAdmin,
@@ -333,7 +344,7 @@ describe.each(DATABASES)('identity providers and gateways on %s', (kind) => {
       expect(tenantKeys.body.items.map((k: { id: string }) => k.id)).not.toContain(gatewayKeyId);
     });
 
-    it('look tenants up by host name, slug or id, with the decrypted secret', async () => {
+    it('look tenants up by slug or id, or by host name, never one for the other', async () => {
       const expected = {
         tenant: { id: acme.tenant.id, slug: 'acme', name: 'ACME' },
         identityProvider: {
@@ -342,28 +353,112 @@ describe.each(DATABASES)('identity providers and gateways on %s', (kind) => {
           clientSecret: SECRET,
           rolesClaim: 'floe_roles',
           adminRoles: ['tenant-admin'],
+          allowedEmailDomains: [],
+          requiredClaim: null,
         },
       };
-      for (const ref of [
-        'acme.floe.test',
-        'ACME.Floe.Test',
-        'acme.floe.test:8443',
-        'acme',
-        acme.tenant.id,
-      ]) {
-        const r = await t.call('GET', `/v1/gateway/tenants/${encodeURIComponent(ref)}`, {
-          token: gatewayKey,
-        });
+      const get = (path: string, ref: string) =>
+        t.call('GET', `/v1/gateway/${path}/${encodeURIComponent(ref)}`, { token: gatewayKey });
+      for (const ref of ['acme', acme.tenant.id]) {
+        const r = await get('tenants', ref);
         expect(r.status, ref).toBe(200);
         expect(r.body, ref).toEqual(expected);
+        // a slug or id is no host name
+        expect((await get('hostnames', ref)).status, ref).toBe(404);
+      }
+      for (const ref of ['acme.floe.test', 'ACME.Floe.Test', 'acme.floe.test:8443']) {
+        const r = await get('hostnames', ref);
+        expect(r.status, ref).toBe(200);
+        expect(r.body, ref).toEqual(expected);
+        // and a host name no slug
+        expect((await get('tenants', ref)).status, ref).toBe(404);
       }
       await seedTenant(t, { slug: 'plain' });
       const plain = await t.call('GET', '/v1/gateway/tenants/plain', { token: gatewayKey });
       expect(plain.body).toMatchObject({ tenant: { slug: 'plain' }, identityProvider: null });
       for (const ref of ['nowhere.test', 'nobody', '00000000-0000-7000-8000-000000000000']) {
-        const r = await t.call('GET', `/v1/gateway/tenants/${ref}`, { token: gatewayKey });
-        expect(r.status, ref).toBe(404);
+        expect((await get('tenants', ref)).status, ref).toBe(404);
+        expect((await get('hostnames', ref)).status, ref).toBe(404);
       }
+    });
+
+    it('never let one tenant’s host names take over another’s sign-in', async () => {
+      // globex's admin claims acme's slug and id as "host names": refused, nothing stored
+      const before = (await t.call('GET', idp('globex'))).body;
+      for (const hostnames of [['acme'], [acme.tenant.id], ['acme', acme.tenant.id]]) {
+        const r = await t.call('PUT', idp('globex'), {
+          token: globexAdmin,
+          body: { issuer: 'https://evil.example', clientId: 'evil', hostnames },
+        });
+        expect(r.status, JSON.stringify(hostnames)).toBe(400);
+        expect(r.body.error.message).toMatch(/fully qualified/);
+      }
+      expect((await t.call('GET', idp('globex'))).body).toEqual(before);
+      // even a host name row written past the API (as older versions accepted) is never
+      // what a slug or id lookup answers with
+      await t.cp.database.db.execute(
+        sql`insert into tenant_hostnames (hostname, tenant_id) values ('acme', ${globex.tenant.id}), (${acme.tenant.id}, ${globex.tenant.id})`,
+      );
+      try {
+        for (const ref of ['acme', acme.tenant.id]) {
+          const r = await t.call('GET', `/v1/gateway/tenants/${ref}`, { token: gatewayKey });
+          expect(r.status, ref).toBe(200);
+          expect(r.body.tenant.id, ref).toBe(acme.tenant.id);
+          expect(r.body.identityProvider.clientId, ref).toBe('floe-test');
+        }
+      } finally {
+        await t.cp.database.db.execute(
+          sql`delete from tenant_hostnames where hostname in ('acme', ${acme.tenant.id})`,
+        );
+      }
+    });
+
+    it('carry the provider’s binding to its tenant: email domains and a required claim', async () => {
+      const put = await t.call('PUT', idp('acme'), {
+        token: acmeAdmin,
+        body: {
+          issuer: issuer(),
+          clientId: 'floe-test',
+          hostnames: ['acme.floe.test', 'login.acme.test'],
+          allowedEmailDomains: ['Acme.Test', 'acme.test', 'corp.acme.example'],
+          requiredClaim: { name: 'floe_tenant', value: 'acme' },
+        },
+      });
+      expect(put.status).toBe(200);
+      expect(put.body).toMatchObject({
+        allowedEmailDomains: ['acme.test', 'corp.acme.example'],
+        requiredClaim: { name: 'floe_tenant', value: 'acme' },
+      });
+      const seen = await t.call('GET', '/v1/gateway/tenants/acme', { token: gatewayKey });
+      expect(seen.body.identityProvider).toMatchObject({
+        allowedEmailDomains: ['acme.test', 'corp.acme.example'],
+        requiredClaim: { name: 'floe_tenant', value: 'acme' },
+      });
+      // a PUT that leaves them out (an older console) keeps them
+      const kept = await t.call('PUT', idp('acme'), {
+        token: acmeAdmin,
+        body: {
+          issuer: issuer(),
+          clientId: 'floe-test',
+          hostnames: ['acme.floe.test', 'login.acme.test'],
+        },
+      });
+      expect(kept.body).toMatchObject({
+        allowedEmailDomains: ['acme.test', 'corp.acme.example'],
+        requiredClaim: { name: 'floe_tenant', value: 'acme' },
+      });
+      // removed by an empty list and null: back as it was for the tests after this one
+      const reset = await t.call('PUT', idp('acme'), {
+        token: acmeAdmin,
+        body: {
+          issuer: issuer(),
+          clientId: 'floe-test',
+          hostnames: ['acme.floe.test', 'login.acme.test'],
+          allowedEmailDomains: [],
+          requiredClaim: null,
+        },
+      });
+      expect(reset.body).toMatchObject({ allowedEmailDomains: [], requiredClaim: null });
     });
 
     it('read a session’s owner, state and endpoint', async () => {
@@ -472,12 +567,72 @@ describe.each(DATABASES)('identity providers and gateways on %s', (kind) => {
     expect(Object.keys(spec.body.paths)).toEqual(
       expect.arrayContaining([
         '/v1/tenants/{tenant}/identity-provider',
-        '/v1/gateway/tenants/{tenantOrHost}',
+        '/v1/gateway/tenants/{ref}',
+        '/v1/gateway/hostnames/{hostname}',
         '/v1/gateway/sessions/{session}',
         '/v1/api-keys',
         '/v1/me',
         '/v1/tenants/{tenant}/sessions/{session}/progress',
       ]),
     );
+  });
+});
+
+describe('identity provider issuers in production (no development mode)', () => {
+  let t: TestControlPlane;
+  beforeAll(async () => {
+    t = await startTestControlPlane(await freshDatabase('pglite'));
+    await seedTenant(t, { slug: 'acme' });
+  });
+  afterAll(() => t?.close());
+
+  it('are https on a public host only: no plain http, loopback, private or in-cluster address', async () => {
+    const refused = [
+      'http://login.acme.example',
+      'http://localhost:9000',
+      'http://127.0.0.1:9000/realms/acme',
+      'https://localhost:9000',
+      'https://127.0.0.1:8443',
+      'https://10.0.0.7',
+      'https://192.168.1.20/idp',
+      'https://169.254.169.254',
+      'https://[::1]:8443',
+      'https://[fd00::1]',
+      'https://keycloak',
+      'https://acme.localhost',
+      'https://keycloak.auth.svc.cluster.local',
+      'https://idp.internal',
+    ];
+    for (const issuer of refused) {
+      const r = await t.call('PUT', '/v1/tenants/acme/identity-provider', {
+        body: { issuer, clientId: 'c' },
+      });
+      expect(r.status, issuer).toBe(400);
+      expect(r.body.error.code, issuer).toBe('invalid_request');
+    }
+    expect((await t.call('GET', '/v1/tenants/acme/identity-provider')).status).toBe(404);
+    for (const issuer of ['https://login.acme.example', 'https://login.acme.example/realms/x']) {
+      const r = await t.call('PUT', '/v1/tenants/acme/identity-provider', {
+        body: { issuer, clientId: 'c' },
+      });
+      expect(r.status, issuer).toBe(200);
+    }
+  });
+});
+
+describe('tenant slugs', () => {
+  let t: TestControlPlane;
+  beforeAll(async () => {
+    t = await startTestControlPlane(await freshDatabase('pglite'));
+  });
+  afterAll(() => t?.close());
+
+  it('never have the shape of an id, so a slug cannot name another tenant', async () => {
+    const acme = await seedTenant(t, { slug: 'acme' });
+    const r = await t.call('POST', '/v1/tenants', { body: { slug: acme.tenant.id, name: 'X' } });
+    expect(r.status).toBe(400);
+    expect(r.body.error.details[0].path).toBe('slug');
+    const byId = await t.call('GET', `/v1/tenants/${acme.tenant.id}`);
+    expect(byId.body.slug).toBe('acme');
   });
 });

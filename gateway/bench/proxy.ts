@@ -282,6 +282,8 @@ async function startGatewayStack(
       FLOE_SECRET_KEY: randomBytes(32).toString('base64'),
       FLOE_GATEWAY_JWKS_URL: `${url}/.well-known/jwks.json`,
       FLOE_GATEWAY_ISSUER: url,
+      // the testbed's provider is plain http on loopback
+      FLOE_DEV_INSECURE_ISSUERS: 'on',
       LOG_LEVEL: 'silent',
     }),
     pino({ level: 'silent' }),
@@ -345,6 +347,7 @@ async function startGatewayStack(
         FLOE_CONTROL_URL: controlUrl,
         FLOE_GATEWAY_CONTROL_TOKEN: key.token,
         FLOE_GATEWAY_KEYS: JSON.stringify(await generateKeySet()),
+        FLOE_DEV_INSECURE_ISSUERS: 'on',
         LOG_LEVEL: logLevel,
       },
     },

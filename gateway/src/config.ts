@@ -59,6 +59,8 @@ const ConfigSchema = z
       .string()
       .default('openid email profile')
       .refine((s) => s.split(/\s+/).includes('openid'), 'must include openid'),
+    /** development mode: identity providers may be plain http, on loopback or private hosts */
+    FLOE_DEV_INSECURE_ISSUERS: z.enum(['on', 'off']).default('off'),
     FLOE_TURN_URLS: z.string().default('').transform(list),
     FLOE_TURN_SECRET: z.string().min(1).optional(),
     FLOE_TURN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
@@ -117,6 +119,9 @@ Configuration (environment):
   FLOE_GATEWAY_LAUNCHES_PER_MINUTE  session launches per user per minute (10)
   FLOE_GATEWAY_BODY_LIMIT_BYTES   request body limit on /api (1048576)
   FLOE_OIDC_SCOPES                scopes asked of identity providers (openid email profile)
+  FLOE_DEV_INSECURE_ISSUERS       on: identity providers may be plain http and on loopback
+                                  or private addresses (development only). off (default):
+                                  https to public addresses only, checked at each request
   FLOE_TURN_URLS                  TURN servers (turn:/turns: URLs, comma-separated)
   FLOE_TURN_SECRET                their shared secret (coturn's static-auth-secret)
   FLOE_TURN_TTL_SECONDS           lifetime of minted TURN credentials (3600)

@@ -11,6 +11,8 @@ const IdentityProviderSettings = z.object({
   clientSecret: z.string().nullable(),
   rolesClaim: z.string().min(1),
   adminRoles: z.array(z.string()),
+  allowedEmailDomains: z.array(z.string()),
+  requiredClaim: z.object({ name: z.string().min(1), value: z.string().min(1) }).nullable(),
 });
 
 const GatewayTenant = z.object({
@@ -82,20 +84,42 @@ export class ControlClient {
     return parsed.data;
   }
 
-  /**
-   * A tenant and its identity provider by slug, id or host name; null when unknown. Cached
-   * (unknown ones too, so that probing host names does not reach the control plane).
-   */
-  tenant(ref: string): Promise<GatewayTenant | null> {
-    const key = ref.toLowerCase();
+  private lookup(path: string, key: string): Promise<GatewayTenant | null> {
     return this.tenants.get(key, async () => {
-      const res = await this.call(`/v1/gateway/tenants/${encodeURIComponent(key)}`, this.token);
+      const res = await this.call(path, this.token);
       if (res.status === 404) return null;
       if (res.status !== 200) {
         throw new ControlPlaneUnavailable(`tenant lookup answered ${res.status}`);
       }
       return this.read(res, GatewayTenant, 'tenant');
     });
+  }
+
+  /**
+   * A tenant and its identity provider by slug or id (a login hint); null when unknown, or
+   * when the answer is not the tenant of that slug or id. Never by host name. Cached
+   * (unknown ones too, so that probing does not reach the control plane).
+   */
+  async tenant(ref: string): Promise<GatewayTenant | null> {
+    const key = ref.toLowerCase();
+    const found = await this.lookup(`/v1/gateway/tenants/${encodeURIComponent(key)}`, `ref:${key}`);
+    return found && (found.tenant.slug === key || found.tenant.id === key) ? found : null;
+  }
+
+  /**
+   * The tenant a sign-in (cookie or login state) belongs to, by its id; null unless the
+   * answer is that very tenant. Every use of a tenant's identity provider for a signed-in
+   * user goes through here, so no other tenant's provider can ever be asked.
+   */
+  async tenantById(id: string): Promise<GatewayTenant | null> {
+    const found = await this.tenant(id);
+    return found && found.tenant.id === id.toLowerCase() ? found : null;
+  }
+
+  /** The tenant a host name selects (host names only, never slugs or ids); null when none. */
+  tenantByHost(hostname: string): Promise<GatewayTenant | null> {
+    const key = hostname.toLowerCase();
+    return this.lookup(`/v1/gateway/hostnames/${encodeURIComponent(key)}`, `host:${key}`);
   }
 
   /**

@@ -83,7 +83,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     token: config.FLOE_GATEWAY_CONTROL_TOKEN,
     tenantCacheMs: config.FLOE_GATEWAY_TENANT_CACHE_MS,
   });
-  const idps = new IdentityProviders();
+  const idps = new IdentityProviders({ insecure: config.FLOE_DEV_INSECURE_ISSUERS === 'on' });
   const sessions = new SessionManager({
     keys,
     control,

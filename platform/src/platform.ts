@@ -103,6 +103,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       FLOE_ADMIN_TOKEN: adminToken,
       FLOE_GATEWAY_ISSUER: gatewayUrl,
       FLOE_GATEWAY_JWKS_URL: `${gatewayUrl}/.well-known/jwks.json`,
+      // development mode: the dev identity provider is plain http on loopback
+      FLOE_DEV_INSECURE_ISSUERS: 'on',
       ...turnEnv,
     }),
     log.child({ service: 'floe-control' }),
@@ -158,6 +160,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       FLOE_GATEWAY_CONTROL_TOKEN: gatewayToken,
       FLOE_GATEWAY_KEYS: keys,
       FLOE_GATEWAY_WEB_DIR: WEB_DIST,
+      // development mode: the dev identity provider is plain http on loopback
+      FLOE_DEV_INSECURE_ISSUERS: 'on',
       ...turnEnv,
     }),
     log.child({ service: 'floe-gateway' }),

@@ -618,13 +618,27 @@ export async function startStandIn(
         return data.identityProvider;
       }
       if (m === 'PUT') {
-        const { clientSecret, ...rest } = input as unknown as Omit<
-          IdentityProvider,
-          'hasClientSecret' | 'updatedAt'
-        > & { clientSecret?: string | null };
-        const kept = data.identityProvider?.hasClientSecret ?? false;
+        const { clientSecret, allowedEmailDomains, requiredClaim, ...rest } =
+          input as unknown as Omit<
+            IdentityProvider,
+            'hasClientSecret' | 'updatedAt' | 'allowedEmailDomains' | 'requiredClaim'
+          > & {
+            clientSecret?: string | null;
+            allowedEmailDomains?: string[];
+            requiredClaim?: IdentityProvider['requiredClaim'];
+          };
+        const before = data.identityProvider;
+        const kept = before?.hasClientSecret ?? false;
         const hasClientSecret = clientSecret === undefined ? kept : clientSecret !== null;
-        data.identityProvider = { ...rest, hasClientSecret, updatedAt: now() };
+        data.identityProvider = {
+          ...rest,
+          hasClientSecret,
+          // omitted: kept, as the control plane does
+          allowedEmailDomains: allowedEmailDomains ?? before?.allowedEmailDomains ?? [],
+          requiredClaim:
+            requiredClaim === undefined ? (before?.requiredClaim ?? null) : requiredClaim,
+          updatedAt: now(),
+        };
         return data.identityProvider;
       }
       if (m === 'DELETE') {

@@ -98,6 +98,11 @@ export const identityProviders = pgTable('identity_providers', {
   clientSecretSealed: text('client_secret_sealed'),
   rolesClaim: text('roles_claim').notNull(),
   adminRoles: text('admin_roles').array().notNull(),
+  /** only emails in these domains sign in; empty: any */
+  allowedEmailDomains: text('allowed_email_domains').array().notNull().default([]),
+  /** the ID token must carry this claim with this value; both null: none required */
+  requiredClaimName: text('required_claim_name'),
+  requiredClaimValue: text('required_claim_value'),
   ...timestamps,
 });
 

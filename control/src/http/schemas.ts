@@ -44,7 +44,12 @@ export const TenantQuotas = z
 
 export const TenantCreate = z
   .strictObject({
-    slug,
+    // never id-shaped: a tenant is looked up by slug or id, and one tenant's slug must not
+    // be able to name another tenant (at the gateway's sign-in, in every /v1/tenants/{tenant})
+    slug: slug.refine(
+      (s) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(s),
+      'must not have the shape of an id (a UUID)',
+    ),
     name,
     quotas: TenantQuotas.default({ maxSessions: null, maxGpus: null, gpuHoursPerMonth: null }),
     allowedRegions: z.array(region).max(100).default([]).openapi({ description: 'empty: any' }),
@@ -402,20 +407,28 @@ export const Usage = z
   })
   .openapi('Usage');
 
-// A DNS name (lowercased): labels of letters, digits and dashes, 253 characters at most.
+// A fully qualified DNS name (lowercased): two labels at least, of letters, digits and
+// dashes, the last not all digits (so never an IP address), 253 characters at most. Two
+// labels also mean a host name can never equal a tenant's slug or id (neither has a dot),
+// so no tenant can claim another's slug or id as its "host name".
+const LABEL = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
 const hostname = z
   .string()
   .trim()
   .toLowerCase()
   .max(253)
   .regex(
-    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
-    'a DNS name such as acme.floe.example',
+    new RegExp(`^(${LABEL}\\.)+(?![0-9]+$)${LABEL}$`),
+    'a fully qualified DNS name such as acme.floe.example',
   );
 
-const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
+// An email domain: a DNS name as above.
+const emailDomain = hostname.openapi({ example: 'acme.example' });
 
-/** An OpenID issuer: https (http for loopback only), no credentials, query or fragment. */
+/**
+ * An OpenID issuer's shape: an http(s) URL, no credentials, query or fragment. Which
+ * schemes and hosts are allowed depends on the deployment (domain/issuers.ts).
+ */
 export function isIssuerUrl(s: string): boolean {
   let url: URL;
   try {
@@ -424,9 +437,19 @@ export function isIssuerUrl(s: string): boolean {
     return false;
   }
   if (url.username || url.password || url.search || url.hash || /[?#]/.test(s)) return false;
-  if (url.protocol === 'https:') return true;
-  return url.protocol === 'http:' && LOOPBACK.includes(url.hostname);
+  return url.protocol === 'https:' || url.protocol === 'http:';
 }
+
+const RequiredClaim = z
+  .strictObject({
+    name: z.string().min(1).max(256),
+    value: z.string().min(1).max(1024),
+  })
+  .openapi('RequiredClaim', {
+    description:
+      'the ID token must carry this claim with this value (or a list that holds it), e.g. ' +
+      'an organisation claim of a provider shared by several tenants',
+  });
 
 export const IdentityProviderPut = z
   .strictObject({
@@ -434,7 +457,7 @@ export const IdentityProviderPut = z
       .string()
       .trim()
       .max(2048)
-      .refine(isIssuerUrl, 'an https URL (http only for localhost or 127.0.0.1), no query')
+      .refine(isIssuerUrl, 'an https URL, no credentials, query or fragment')
       .openapi({ example: 'https://login.acme.example' }),
     clientId: z.string().min(1).max(512),
     clientSecret: z.string().min(1).max(4096).nullable().optional().openapi({
@@ -448,11 +471,22 @@ export const IdentityProviderPut = z
       .max(100)
       .default(['tenant-admin'])
       .openapi({ description: 'a user with one of these roles is tenant-admin, else member' }),
-    hostnames: z
-      .array(hostname)
-      .max(50)
-      .default([])
-      .openapi({ description: 'host names that select this tenant at the gateway; unique' }),
+    hostnames: z.array(hostname).max(50).default([]).openapi({
+      description: 'fully qualified host names that select this tenant at the gateway; unique',
+    }),
+    allowedEmailDomains: z
+      .array(emailDomain)
+      .max(100)
+      .optional()
+      .openapi({
+        description:
+          'only users whose email is in one of these domains (exactly; subdomains are ' +
+          'listed on their own) sign in, and not with an email the provider says is ' +
+          'unverified; empty: any. Omitted: the stored ones are kept (none for a new one)',
+      }),
+    requiredClaim: RequiredClaim.nullable().optional().openapi({
+      description: 'omitted: the stored one is kept (none for a new one); null: removed',
+    }),
   })
   .openapi('IdentityProviderPut');
 
@@ -464,6 +498,8 @@ export const IdentityProvider = z
     rolesClaim: z.string(),
     adminRoles: z.array(z.string()),
     hostnames: z.array(z.string()),
+    allowedEmailDomains: z.array(z.string()),
+    requiredClaim: RequiredClaim.nullable(),
     updatedAt: z.string(),
   })
   .openapi('IdentityProvider');
@@ -480,6 +516,8 @@ export const GatewayTenant = z
         clientSecret: z.string().nullable(),
         rolesClaim: z.string(),
         adminRoles: z.array(z.string()),
+        allowedEmailDomains: z.array(z.string()),
+        requiredClaim: RequiredClaim.nullable(),
       })
       .nullable(),
   })

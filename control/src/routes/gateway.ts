@@ -1,5 +1,5 @@
 // What the regional gateways need from the control plane, for their API key (role
-// `gateway`) only: a tenant by host name with its identity provider (the one place a
+// `gateway`) only: a tenant by slug or id, or by host name, with its identity provider (the one place a
 // client secret is ever read back), and a session's owner and endpoint for routing.
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/connect.ts';
@@ -10,7 +10,7 @@ import { apiRoute, json, params, router } from '../http/route.ts';
 import { GatewaySession, GatewayTenant } from '../http/schemas.ts';
 import { isUuid, type Lookups } from '../lookups.ts';
 import type { SecretBox } from '../secrets.ts';
-import { clientSecretContext } from './identity-provider.ts';
+import { clientSecretContext, requiredClaimOf } from './identity-provider.ts';
 
 const tags = ['gateway'];
 const gateway = [requireRole('gateway')];
@@ -18,55 +18,79 @@ const gateway = [requireRole('gateway')];
 /** `Host` as a gateway may pass it: lowercased, without a port. */
 const asHostname = (ref: string) => ref.toLowerCase().replace(/:\d+$/, '');
 
+type TenantRow = NonNullable<Awaited<ReturnType<Lookups['tenant']>>>;
+
 export function gatewayRoutes(db: Db, lookups: Lookups, secrets: SecretBox) {
   const app = router();
+
+  /** A tenant with its identity provider, as the gateways see it (the secret decrypted). */
+  async function withIdentityProvider(tenant: TenantRow) {
+    const idp = await lookups.identityProvider(tenant.id);
+    let clientSecret: string | null = null;
+    if (idp?.clientSecretSealed) {
+      clientSecret = secrets.open(idp.clientSecretSealed, clientSecretContext(tenant.id));
+      if (clientSecret === null) {
+        throw new ApiError(
+          500,
+          'secret_unreadable',
+          'the stored client secret cannot be decrypted with this control plane’s ' +
+            'FLOE_SECRET_KEY; set the key it was stored with, or PUT the secret again',
+        );
+      }
+    }
+    return {
+      tenant: { id: tenant.id, slug: tenant.slug, name: tenant.name },
+      identityProvider: idp
+        ? {
+            issuer: idp.issuer,
+            clientId: idp.clientId,
+            clientSecret,
+            rolesClaim: idp.rolesClaim,
+            adminRoles: idp.adminRoles,
+            allowedEmailDomains: idp.allowedEmailDomains,
+            requiredClaim: requiredClaimOf(idp),
+          }
+        : null,
+    };
+  }
+
+  // Two lookups, never mixed: a slug or id (a login hint, a sign-in cookie's tenant) is
+  // never taken for a host name, nor a host name for a slug or id. Host names are fully
+  // qualified and so can never equal a slug or id either; one tenant cannot make another's
+  // slug select itself.
+  app.openapi(
+    apiRoute({
+      method: 'get',
+      path: '/v1/gateway/tenants/{ref}',
+      tags,
+      summary: 'A tenant by slug or id, with its identity provider (gateway keys)',
+      description: 'The client secret is decrypted here and nowhere else.',
+      middleware: gateway,
+      request: { params: params('ref') },
+      responses: { 200: json(GatewayTenant, 'the tenant') },
+    }),
+    async (c) => {
+      const tenant = await lookups.tenant(c.req.valid('param').ref);
+      if (!tenant) throw notFound('tenant');
+      return c.json(await withIdentityProvider(tenant), 200);
+    },
+  );
 
   app.openapi(
     apiRoute({
       method: 'get',
-      path: '/v1/gateway/tenants/{tenantOrHost}',
+      path: '/v1/gateway/hostnames/{hostname}',
       tags,
-      summary: 'A tenant by host name, slug or id, with its identity provider (gateway keys)',
-      description:
-        'The host names of identity providers are looked up first, then slugs and ids. The ' +
-        'client secret is decrypted here and nowhere else.',
+      summary: 'The tenant a host name selects, with its identity provider (gateway keys)',
+      description: 'Host names only, never slugs or ids. The client secret is decrypted here.',
       middleware: gateway,
-      request: { params: params('tenantOrHost') },
+      request: { params: params('hostname') },
       responses: { 200: json(GatewayTenant, 'the tenant') },
     }),
     async (c) => {
-      const ref = c.req.valid('param').tenantOrHost;
-      const tenant =
-        (await lookups.tenantByHostname(asHostname(ref))) ?? (await lookups.tenant(ref));
+      const tenant = await lookups.tenantByHostname(asHostname(c.req.valid('param').hostname));
       if (!tenant) throw notFound('tenant');
-      const idp = await lookups.identityProvider(tenant.id);
-      let clientSecret: string | null = null;
-      if (idp?.clientSecretSealed) {
-        clientSecret = secrets.open(idp.clientSecretSealed, clientSecretContext(tenant.id));
-        if (clientSecret === null) {
-          throw new ApiError(
-            500,
-            'secret_unreadable',
-            'the stored client secret cannot be decrypted with this control plane’s ' +
-              'FLOE_SECRET_KEY; set the key it was stored with, or PUT the secret again',
-          );
-        }
-      }
-      return c.json(
-        {
-          tenant: { id: tenant.id, slug: tenant.slug, name: tenant.name },
-          identityProvider: idp
-            ? {
-                issuer: idp.issuer,
-                clientId: idp.clientId,
-                clientSecret,
-                rolesClaim: idp.rolesClaim,
-                adminRoles: idp.adminRoles,
-              }
-            : null,
-        },
-        200,
-      );
+      return c.json(await withIdentityProvider(tenant), 200);
     },
   );
 

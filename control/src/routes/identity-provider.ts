@@ -1,8 +1,9 @@
 import { and, asc, eq, inArray, isNotNull, isNull, ne } from 'drizzle-orm';
 import type { Db, Tx } from '../db/connect.ts';
 import { identityProviders, tenantHostnames, tenants } from '../db/schema.ts';
+import { issuerRefusal } from '../domain/issuers.ts';
 import { requireRole } from '../http/auth.ts';
-import { conflict, ErrorSchema, notFound } from '../http/errors.ts';
+import { ApiError, conflict, ErrorSchema, notFound } from '../http/errors.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { IdentityProvider, IdentityProviderPut } from '../http/schemas.ts';
 import type { SecretBox } from '../secrets.ts';
@@ -17,6 +18,12 @@ export const clientSecretContext = (tenantId: string) => `identity-provider:${te
 
 type IdpRow = typeof identityProviders.$inferSelect;
 
+/** The claim an identity provider's ID tokens must carry, as the API shows it. */
+export const requiredClaimOf = (row: IdpRow) =>
+  row.requiredClaimName !== null && row.requiredClaimValue !== null
+    ? { name: row.requiredClaimName, value: row.requiredClaimValue }
+    : null;
+
 /** The configuration as admins see it: the client secret is write-only. */
 function present(row: IdpRow, hostnames: string[]) {
   return {
@@ -26,6 +33,8 @@ function present(row: IdpRow, hostnames: string[]) {
     rolesClaim: row.rolesClaim,
     adminRoles: row.adminRoles,
     hostnames,
+    allowedEmailDomains: row.allowedEmailDomains,
+    requiredClaim: requiredClaimOf(row),
     updatedAt: row.updatedAt.toISOString(),
   };
 }
@@ -49,7 +58,11 @@ export async function removeIdentityProvider(tx: Db | Tx, tenantId: string): Pro
   return gone.length > 0;
 }
 
-export function identityProviderRoutes(db: Db, secrets: SecretBox) {
+export function identityProviderRoutes(
+  db: Db,
+  secrets: SecretBox,
+  opts: { insecureIssuers: boolean },
+) {
   const app = router();
 
   app.openapi(
@@ -60,8 +73,9 @@ export function identityProviderRoutes(db: Db, secrets: SecretBox) {
       summary: 'Set the tenant’s OpenID Provider, which the gateway signs its users in with',
       description:
         'The client secret is write-only and stored encrypted (AES-256-GCM); omit it to keep ' +
-        'the stored one. Host names select the tenant at the gateway and are unique across ' +
-        'tenants.',
+        'the stored one (and the same for allowedEmailDomains and requiredClaim). Host ' +
+        'names select the tenant at the gateway and are unique across tenants. In production the issuer must be https on a public host (no loopback, ' +
+        'private or in-cluster address); plain http only in development mode.',
       middleware: admin,
       request: { params: params('tenant'), body: body(IdentityProviderPut) },
       responses: {
@@ -72,6 +86,8 @@ export function identityProviderRoutes(db: Db, secrets: SecretBox) {
     async (c) => {
       const input = c.req.valid('json');
       const tenant = c.get('tenant');
+      const refused = issuerRefusal(input.issuer, { insecure: opts.insecureIssuers });
+      if (refused) throw new ApiError(400, 'invalid_request', refused);
       const hostnames = [...new Set(input.hostnames)].sort();
       // undefined: keep the stored secret (so it is left out of the update)
       const clientSecretSealed =
@@ -107,6 +123,17 @@ export function identityProviderRoutes(db: Db, secrets: SecretBox) {
         adminRoles: input.adminRoles,
         updatedAt: now,
       };
+      // the binding to the tenant: omitted, the stored one is kept (so that a client that
+      // does not know these fields, such as an older console, cannot drop it unseen)
+      const binding = {
+        ...(input.allowedEmailDomains !== undefined && {
+          allowedEmailDomains: [...new Set(input.allowedEmailDomains)].sort(),
+        }),
+        ...(input.requiredClaim !== undefined && {
+          requiredClaimName: input.requiredClaim?.name ?? null,
+          requiredClaimValue: input.requiredClaim?.value ?? null,
+        }),
+      };
       const row = await db
         .transaction(async (tx) => {
           if (hostnames.length > 0) {
@@ -129,12 +156,14 @@ export function identityProviderRoutes(db: Db, secrets: SecretBox) {
             .values({
               tenantId: tenant.id,
               ...fields,
+              ...binding,
               clientSecretSealed: clientSecretSealed ?? null,
             })
             .onConflictDoUpdate({
               target: identityProviders.tenantId,
               set: {
                 ...fields,
+                ...binding,
                 ...(clientSecretSealed !== undefined && { clientSecretSealed }),
               },
             })

@@ -13,8 +13,10 @@ const LoginState = z.object({
   nonce: z.string().min(1),
   verifier: z.string().min(43),
   returnTo: z.string().startsWith('/'),
-  /** the tenant's slug */
+  /** the tenant's slug (for the "sign in again" link) */
   tenant: z.string().min(1),
+  /** the tenant's id: the callback uses this tenant's identity provider and no other */
+  tenantId: z.string().min(1),
   /** the exact redirect_uri sent to the provider (the token request must repeat it) */
   redirectUri: z.url(),
 });

@@ -4,27 +4,27 @@
 import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { IdentityProviderSettings } from '../control-client.ts';
-import { isLoopbackHost } from '../host.ts';
 import { TtlCache } from '../ttl-cache.ts';
+import {
+  guardedFetch,
+  IdentityProviderMisconfigured,
+  providerUrlRefusal,
+} from './issuer-policy.ts';
+
+export { IdentityProviderMisconfigured };
 
 const DISCOVERY_TTL_MS = 60 * 60_000;
 const TIMEOUT_S = 10;
 
-/** A tenant's identity provider cannot be used as configured (e.g. a plain-http issuer). */
-export class IdentityProviderMisconfigured extends Error {}
-
-/** http is allowed for loopback issuers only: a test or development provider. */
-function insecureAllowed(issuer: URL): boolean {
-  if (issuer.protocol === 'https:') return false;
-  if (issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname)) return true;
-  throw new IdentityProviderMisconfigured(
-    `issuer ${issuer.href} must be https (http only for localhost or 127.0.0.1)`,
-  );
-}
-
 export class IdentityProviders {
+  /** development mode: plain-http and loopback providers allowed (see issuer-policy.ts) */
+  private readonly insecure: boolean;
   private readonly metadata = new TtlCache<oidc.ServerMetadata>({ ttlMs: DISCOVERY_TTL_MS });
   private readonly configs = new TtlCache<oidc.Configuration>({ ttlMs: DISCOVERY_TTL_MS });
+
+  constructor(opts: { insecure: boolean }) {
+    this.insecure = opts.insecure;
+  }
 
   /** The client configuration of a tenant's provider (discovering the issuer once an hour). */
   configuration(idp: IdentityProviderSettings): Promise<oidc.Configuration> {
@@ -38,11 +38,19 @@ export class IdentityProviders {
       } catch {
         throw new IdentityProviderMisconfigured(`issuer ${idp.issuer} is not a URL`);
       }
-      const insecure = insecureAllowed(issuer);
+      if (!this.insecure) {
+        const refused = providerUrlRefusal(issuer.href);
+        if (refused) throw new IdentityProviderMisconfigured(`issuer ${issuer.href}: ${refused}`);
+      }
+      const insecure = this.insecure && issuer.protocol === 'http:';
+      // in production every request to the provider (discovery, JWKS, token, revocation:
+      // URLs its metadata chooses) is checked, after DNS resolution too
+      const guard = this.insecure ? {} : { [oidc.customFetch]: guardedFetch };
       const server = await this.metadata.get(issuer.href, async () => {
         const discovered = await oidc.discovery(issuer, idp.clientId, undefined, oidc.None(), {
           execute: insecure ? [oidc.allowInsecureRequests] : [],
           timeout: TIMEOUT_S,
+          ...guard,
         });
         return discovered.serverMetadata();
       });
@@ -53,6 +61,7 @@ export class IdentityProviders {
         clientAuth(server, idp.clientSecret),
       );
       config.timeout = TIMEOUT_S;
+      if (!this.insecure) config[oidc.customFetch] = guardedFetch;
       if (insecure) oidc.allowInsecureRequests(config);
       return config;
     });

@@ -21,6 +21,7 @@ import { CSRF_COOKIE } from '../http/csrf.ts';
 import type { GatewayEnv } from '../http/env.ts';
 import type { GatewayKeys } from '../keys.ts';
 import { TtlCache } from '../ttl-cache.ts';
+import { renewalBindingRefusal } from './binding.ts';
 import { mintIdentity } from './identity-token.ts';
 import { classifyOidcError, type IdentityProviders } from './oidc.ts';
 import { roleFromClaims } from './roles.ts';
@@ -113,7 +114,7 @@ export class SessionManager {
     if (!claims) return null;
     const hostname = tenantHostname(c.req.header('host'), this.settings.issuer);
     if (hostname) {
-      const hostTenant = await this.control.tenant(hostname);
+      const hostTenant = await this.control.tenantByHost(hostname);
       if (hostTenant && hostTenant.tenant.id !== claims.tenant_id) return null;
     }
     const { ttlSeconds, maxSeconds } = this.settings;
@@ -204,10 +205,12 @@ export class SessionManager {
   private async renew(old: SessionClaims): Promise<Renewal> {
     const { iat: _iat, exp: _exp, ...data } = old;
     const next: SessionData = { ...data };
+    let fresh: Record<string, unknown> | undefined;
     try {
-      const found = await this.control.tenant(old.tenant_id);
+      // the cookie's own tenant and its provider only (tenantById checks the id)
+      const found = await this.control.tenantById(old.tenant_id);
       const idp = found?.identityProvider;
-      if (!found || found.tenant.id !== old.tenant_id || !idp) return 'end';
+      if (!found || !idp) return 'end';
       if (old.rt) {
         const sealed = await unseal(this.keys, 'refresh-token', old.rt);
         if (typeof sealed?.rt !== 'string') return 'end';
@@ -223,6 +226,7 @@ export class SessionManager {
         const claims = tokens.claims();
         if (claims) {
           if (claims.sub !== old.sub) return 'end';
+          fresh = claims;
           if (typeof claims.email === 'string') next.email = claims.email;
           if (typeof claims.name === 'string') next.name = claims.name;
           next.role = roleFromClaims(claims, idp.rolesClaim, idp.adminRoles);
@@ -231,6 +235,8 @@ export class SessionManager {
           next.rt = await seal(this.keys, 'refresh-token', { rt: tokens.refresh_token });
         }
       }
+      // the user must still belong to the tenant, as its settings say now
+      if (renewalBindingRefusal(fresh, next.email, idp)) return 'end';
       try {
         const me = await this.control.me(await this.identityToken(next));
         if (me.user) next.uid = me.user.id;

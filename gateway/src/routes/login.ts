@@ -4,6 +4,7 @@
 import { type Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import * as oidc from 'openid-client';
+import { bindingRefusal } from '../auth/binding.ts';
 import {
   LOGIN_COOKIE,
   LOGIN_TTL_SECONDS,
@@ -49,10 +50,15 @@ export function loginRoutes(deps: Deps) {
   const app = new Hono<GatewayEnv>();
   const loginCookie = { path: '/callback', secure: sessions.secure };
 
-  /** The tenant a Host header names, if any. */
+  /**
+   * The tenant a Host header names, if any. Which tenant signs in is decided without
+   * ambiguity: a tenant's own host name (looked up as a host name only) decides; on the
+   * shared host, the `?tenant=` hint or the remembered organisation (looked up as a slug or
+   * id only). One tenant's host names can never select another tenant's sign-in.
+   */
   async function hostTenant(host: string | undefined): Promise<GatewayTenant | null> {
     const hostname = tenantHostname(host, issuer);
-    return hostname ? control.tenant(hostname) : null;
+    return hostname ? control.tenantByHost(hostname) : null;
   }
 
   app.get('/login', async (c) => {
@@ -103,6 +109,7 @@ export function loginRoutes(deps: Deps) {
         verifier,
         returnTo,
         tenant: tenant.tenant.slug,
+        tenantId: tenant.tenant.id,
         redirectUri,
       }),
       { ...loginCookie, httpOnly: true, sameSite: 'Lax', maxAge: LOGIN_TTL_SECONDS },
@@ -141,7 +148,8 @@ export function loginRoutes(deps: Deps) {
       const description = c.req.query('error_description') ?? error;
       return page(c, 403, 'Sign-in refused', `The identity provider said: ${description}`, again);
     }
-    const tenant = await control.tenant(login.tenant);
+    // the tenant the sign-in began for, by id: no other tenant's provider redeems the code
+    const tenant = await control.tenantById(login.tenantId);
     const idp = tenant?.identityProvider;
     if (!tenant || !idp) {
       return page(c, 400, 'Sign-in failed', 'The organisation can no longer sign in.', again);
@@ -171,6 +179,12 @@ export function loginRoutes(deps: Deps) {
     if (!claims || typeof claims.email !== 'string' || !claims.email) {
       metrics.logins.inc({ outcome: 'no_email' });
       return page(c, 403, 'Sign-in refused', 'The identity provider gave no email address.', again);
+    }
+    const unbound = bindingRefusal(claims, idp);
+    if (unbound) {
+      metrics.logins.inc({ outcome: 'other_tenant' });
+      log.info({ tenant: login.tenant, user: claims.email }, 'sign-in of a non-member refused');
+      return page(c, 403, 'Sign-in refused', `${unbound} (${tenant.tenant.name})`, again);
     }
     const user = {
       sub: claims.sub,
@@ -229,7 +243,8 @@ export function loginRoutes(deps: Deps) {
     if (!user) return c.redirect('/', 302);
     log.info({ user: user.email, tenant: user.tenant }, 'signed out');
     try {
-      const idp = (await control.tenant(user.tenant_id))?.identityProvider;
+      // the cookie's own tenant's provider, never one another tenant's lookup answers with
+      const idp = (await control.tenantById(user.tenant_id))?.identityProvider;
       if (!idp) return c.redirect('/', 302);
       const configuration = await idps.configuration(idp);
       if (user.rt && configuration.serverMetadata().revocation_endpoint) {

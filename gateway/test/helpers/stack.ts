@@ -104,6 +104,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FLOE_SECRET_KEY: randomBytes(32).toString('base64'),
       FLOE_GATEWAY_JWKS_URL: `${url}/.well-known/jwks.json`,
       FLOE_GATEWAY_ISSUER: url,
+      // the testbed's provider is plain http on loopback
+      FLOE_DEV_INSECURE_ISSUERS: 'on',
       LOG_LEVEL: 'silent',
     }),
     pino({ level: 'silent' }),
@@ -179,6 +181,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FLOE_GATEWAY_TENANT_CACHE_MS: '1000',
       FLOE_GATEWAY_LAUNCHES_PER_MINUTE: '8',
       FLOE_GATEWAY_BODY_LIMIT_BYTES: String(64 * 1024),
+      // the testbed's provider is plain http on loopback
+      FLOE_DEV_INSECURE_ISSUERS: 'on',
       ...(opts.turn && {
         FLOE_TURN_URLS: testbed.turn.url,
         FLOE_TURN_SECRET: testbed.turn.secret,

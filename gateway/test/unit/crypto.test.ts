@@ -99,6 +99,7 @@ describe('sealed values', () => {
       verifier: 'v'.repeat(43),
       returnTo: '/x',
       tenant: 'acme',
+      tenantId: '0b6f3c2e-6a4e-4c57-9d0e-2f7d7c1f0a11',
       redirectUri: 'https://floe.example/callback',
     };
     expect(await openLoginState(keys, await sealLoginState(keys, state))).toEqual(state);

@@ -171,6 +171,10 @@ export interface IdentityProvider {
   rolesClaim: string;
   adminRoles: string[];
   hostnames: string[];
+  /** only emails in these domains sign in; empty: any */
+  allowedEmailDomains: string[];
+  /** the ID token must carry this claim with this value */
+  requiredClaim: { name: string; value: string } | null;
   updatedAt: string;
 }
 
