@@ -120,13 +120,11 @@ describe('a hostile app on the local cluster', () => {
     const a = await t.call('POST', base, { body: { app: 'attacker', user: 'mallory@lab.test' } });
     const as = await running(a.body.id);
     attacker = { id: as.id, endpoint: as.endpoint };
-    const reportFile = join(dataDir, 'homes', as.tenantId, as.userId, 'attacker', 'report.json');
+    const log = join(dataDir, 'sessions', `${as.id}.log`);
     report = await eventually(async () => {
-      try {
-        return JSON.parse(readFileSync(reportFile, 'utf8'));
-      } catch {
-        return false;
-      }
+      const lines = readFileSync(log, 'utf8').split('\n');
+      const line = lines.find((l) => l.startsWith('REPORT '));
+      return line && JSON.parse(line.slice('REPORT '.length));
     }, 30_000);
   }, 120_000);
 
