@@ -133,9 +133,10 @@ describe('a hostile app on the local cluster', () => {
     await t?.close();
   });
 
-  it('runs, in a home of its own that it can write', () => {
+  it('runs, in a home of its own that it can write, with its display and sound server', () => {
     expect(report.ownHome).toEqual({ ok: true, value: 'written' });
     expect(report.ownX).toEqual({ ok: true, value: 'connected' });
+    expect(report.ownSound).toEqual({ ok: true, value: 'connected' });
   });
 
   it('gets an environment of its own settings, nothing of the control plane’s', () => {

@@ -68,14 +68,16 @@ export function sandboxArgv(argv: string[], spec: SandboxSpec): string[] {
   }
   args.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/tmp');
   args.push('--perms', '1777', '--dir', '/tmp/.X11-unix', '--perms', '0755', '--dir', '/run');
-  const made = new Set(['/', '/tmp', '/run']);
-  for (const path of spec.readOnly ?? []) {
+  const made = new Set(['/', '/tmp', '/tmp/.X11-unix', '/run']);
+  const mounted = [...(spec.readOnly ?? []), ...(spec.sockets ?? []).map((s) => s.inside)];
+  for (const path of mounted) {
     // the folders above it, made by bwrap, open to the app's user
     for (let dir = dirname(path); !made.has(dir); dir = dirname(dir)) made.add(dir);
   }
   for (const dir of [...made].sort()) {
     const system = SYSTEM_DIRS.some((sys) => dir === sys || dir.startsWith(`${sys}/`));
-    if (!['/', '/tmp', '/run'].includes(dir) && !system) args.push('--perms', '0755', '--dir', dir);
+    const ours = ['/', '/tmp', '/tmp/.X11-unix', '/run'].includes(dir);
+    if (!ours && !system) args.push('--perms', '0755', '--dir', dir);
   }
   for (const path of spec.readOnly ?? []) args.push('--ro-bind', path, path);
   for (const path of spec.hidden ?? []) {
