@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findCommand } from '@floe/streamer/sandbox';
@@ -188,6 +189,12 @@ async function registerLocalCluster(
       uid: config.FLOE_LOCAL_SESSION_UID,
       readOnly: [floeRoot, ...(nodeDir.startsWith('/usr/') ? [] : [nodeDir])],
       hidden: [dataDir],
+      gpuDevices: [
+        '/dev/dri',
+        ...readdirSync('/dev')
+          .filter((name) => name.startsWith('nvidia'))
+          .map((name) => `/dev/${name}`),
+      ],
     },
   });
   const capacity = await driver.capacity();

@@ -252,6 +252,59 @@ describe('the local driver', () => {
   });
 });
 
+describe('the local driver’s sandbox', () => {
+  // /dev/vga_arbiter stands in for a GPU's device nodes (there is no GPU here)
+  const STAND_IN = '/dev/vga_arbiter';
+  it('gives an app only the devices of the GPUs it asked for', async () => {
+    const { tempRoot } = inject('testbed');
+    const dir = join(tempRoot, `sandbox-dev-${Date.now()}`);
+    const driver = new LocalDriver({
+      logDir: join(dir, 'sessions'),
+      maxSessions: 2,
+      sandbox: {
+        homesDir: join(dir, 'homes'),
+        uid: 64_000,
+        readOnly: [],
+        hidden: [],
+        gpuDevices: [STAND_IN],
+      },
+    });
+    const events: DriverEvent[] = [];
+    driver.watch((e) => events.push(e));
+    const spec = (sessionId: string, gpuCount: number): LaunchSpec => ({
+      sessionId,
+      tenantId: 't',
+      userId: 'u',
+      tenant: { name: 'T', maxGpus: null },
+      user: { email: 'u@t.test' },
+      app: {
+        slug: 'lister',
+        image: null,
+        command: ['sh', '-c', 'ls /dev; id -u'],
+        env: {},
+        cpu: '1',
+        memory: '1Gi',
+        gpuSku: gpuCount ? 'l4' : null,
+        gpuCount,
+        persistenceSize: null,
+        idleTimeoutSeconds: null,
+        maxLifetimeSeconds: null,
+      },
+    });
+    await driver.launch(spec('with-gpu', 1));
+    await driver.launch(spec('without-gpu', 0));
+    await eventually(async () => events.filter((e) => e.state === 'stopped').length === 2);
+    await driver.close();
+    const listing = (id: string) => readFileSync(join(dir, 'sessions', `${id}.log`), 'utf8');
+    expect(listing('with-gpu').split('\n')).toContain('vga_arbiter');
+    expect(listing('without-gpu').split('\n')).not.toContain('vga_arbiter');
+    // and neither runs as the control plane's user
+    expect(listing('without-gpu')).toContain(
+      String(process.getuid?.() === 0 ? 64_000 : process.getuid?.()),
+    );
+  });
+});
+
 describe('the local cluster', () => {
   it('is off unless FLOE_LOCAL_CLUSTER=true', async () => {
     expect(loadConfig({}).FLOE_LOCAL_CLUSTER).toBe('false');

@@ -37,6 +37,8 @@ export interface SandboxSpec {
   hidden?: string[];
   /** unix sockets (X display, PulseAudio) mounted read-only at the same path */
   sockets?: { host: string; inside: string }[];
+  /** device nodes the app may use (a GPU session's /dev/dri, /dev/nvidia*), where present */
+  devices?: string[];
   /** the user the app runs as when Floe runs as root */
   uid: number;
   /** end the box when its starter dies (the session runner); not for processes adopted later */
@@ -67,6 +69,7 @@ export function sandboxArgv(argv: string[], spec: SandboxSpec): string[] {
     else if (stat?.isDirectory()) args.push('--ro-bind', dir, dir);
   }
   args.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/tmp');
+  for (const dev of spec.devices ?? []) args.push('--dev-bind-try', dev, dev);
   args.push('--perms', '1777', '--dir', '/tmp/.X11-unix', '--perms', '0755', '--dir', '/run');
   const made = new Set(['/', '/tmp', '/tmp/.X11-unix', '/run']);
   const mounted = [...(spec.readOnly ?? []), ...(spec.sockets ?? []).map((s) => s.inside)];

@@ -43,6 +43,7 @@ Usage: node streamer/src/session-runner.ts [--width W] [--height H] -- COMMAND [
   --sandbox-uid N     the user the sandboxed app runs as when this runs as root (64000)
   --sandbox-ro PATH   a host path the sandboxed app may read (repeatable)
   --sandbox-hide PATH a path inside those it must not see, e.g. Floe's data folder (repeatable)
+  --sandbox-device D  a device node the sandboxed app may use, e.g. /dev/dri (repeatable)
   --help              this text
 
 Prints {"endpoint": "http://127.0.0.1:PORT/"} on fd $FLOE_READY_FD (or stdout) once the
@@ -63,6 +64,7 @@ const { values, positionals } = parseArgs({
     'sandbox-uid': { type: 'string', default: String(DEFAULT_SESSION_UID) },
     'sandbox-ro': { type: 'string', multiple: true, default: [] },
     'sandbox-hide': { type: 'string', multiple: true, default: [] },
+    'sandbox-device': { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean' },
   },
   allowPositionals: true,
@@ -161,6 +163,7 @@ const argv = sandboxHome
       uid: sandboxUid,
       readOnly: values['sandbox-ro'],
       hidden: values['sandbox-hide'],
+      devices: values['sandbox-device'],
       sockets: [
         { host: displaySocket, inside: displaySocket },
         ...(sound ? [{ host: sound.server.replace(/^unix:/, ''), inside: pulseInside }] : []),

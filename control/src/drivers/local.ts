@@ -43,9 +43,16 @@ export interface LocalDriverOptions {
    * Runs each app in a sandbox (streamer/src/sandbox.ts): an unprivileged user (`uid`, when
    * the control plane is root), its own mount, PID and network namespaces, its home under
    * `homesDir` (one per tenant, user and app, kept across sessions), the read-only paths
-   * it needs (Floe's folder) with `hidden` ones (the data folder) covered.
+   * it needs (Floe's folder) with `hidden` ones (the data folder) covered; sessions with
+   * GPUs get `gpuDevices` (this machine's /dev/dri and /dev/nvidia*).
    */
-  sandbox?: { homesDir: string; uid: number; readOnly: string[]; hidden: string[] } | null;
+  sandbox?: {
+    homesDir: string;
+    uid: number;
+    readOnly: string[];
+    hidden: string[];
+    gpuDevices?: string[];
+  } | null;
 }
 
 interface Tracked {
@@ -176,6 +183,7 @@ export class LocalDriver implements ClusterDriver {
       uid: sandbox.uid,
       readOnly: sandbox.readOnly,
       hidden: sandbox.hidden,
+      devices: spec.app.gpuCount > 0 ? (sandbox.gpuDevices ?? []) : [],
     };
     // The session's environment is made here from nothing of the control plane's own: the
     // runner gets what it needs to run the display and the streamer (a TURN credential of
@@ -208,6 +216,7 @@ export class LocalDriver implements ClusterDriver {
               `--sandbox-uid=${box.uid}`,
               ...(box.readOnly ?? []).map((p) => `--sandbox-ro=${p}`),
               ...(box.hidden ?? []).map((p) => `--sandbox-hide=${p}`),
+              ...(box.devices ?? []).map((p) => `--sandbox-device=${p}`),
             ]
           : []),
         '--',
