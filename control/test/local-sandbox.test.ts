@@ -3,7 +3,7 @@
 // of other sessions (their homes, X servers, processes) and no say over its session's endpoint.
 // Real processes throughout: the control plane's local driver, the session runner, bubblewrap,
 // a Python app that tries each of those and reports what happened.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive } from '@floe/testbed';
@@ -192,6 +192,25 @@ describe('a hostile app on the local cluster', () => {
     expect((await session(attacker.id)).endpoint).toBe(attacker.endpoint);
     const health = await (await fetch(new URL('healthz', attacker.endpoint))).json();
     expect(health.status).toBe('ok');
+  });
+
+  it('talks only to an X server, sound server and window manager that hold no privilege', () => {
+    const uidOf = (pid: number) =>
+      Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    const servers = processesOf(attacker.id).filter((p) =>
+      /Xorg|Xvfb|pulseaudio|matchbox/.test(cmdline(p)[0] ?? ''),
+    );
+    expect(servers.map((p) => cmdline(p)[0]?.replace(/.*\//, '')).sort()).toEqual([
+      expect.stringMatching(/Xorg|Xvfb/),
+      'matchbox-window-manager',
+      'pulseaudio',
+    ]);
+    const expected = process.getuid?.() === 0 ? 64_000 : process.getuid?.();
+    for (const pid of servers) expect(uidOf(pid)).toBe(expected);
+    // unprivileged Xorg still comes up where it can (a display that resizes), not Xvfb
+    if (existsSync('/usr/lib/xorg/modules/drivers/dummy_drv.so')) {
+      expect(servers.map((p) => cmdline(p)[0])).toContainEqual(expect.stringMatching(/Xorg$/));
+    }
   });
 
   it('gives the streamer a TURN credential of its session, never the fleet’s secret', () => {

@@ -11,7 +11,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { chownSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -117,13 +117,20 @@ try {
 }
 const log = pino({ base: { service: 'floe-session', session: process.env.FLOE_SESSION_ID } });
 const workDir = mkdtempSync(join(tmpdir(), 'floe-session-'));
+// The servers a sandboxed app talks to (X, PulseAudio) and the window manager, which reads
+// the app's windows, run as the sandbox's user when this runs as root: none is privileged.
+const user =
+  values['sandbox-home'] && process.getuid?.() === 0
+    ? { uid: sandboxUid, gid: sandboxUid }
+    : undefined;
+if (user) chownSync(workDir, user.uid, user.gid);
 // In the runner's own process group, so that a kill of the group takes the X server with it.
-const server = await startDisplayServer({ width, height, workDir, detached: false });
+const server = await startDisplayServer({ width, height, workDir, detached: false, user });
 log.info({ display: server.display, resizable: server.resizable }, 'display up');
 
 // The session's own sound server, when PulseAudio is installed: the app plays into a null
 // sink, and the streamer sends the sink's monitor to the browser as Opus.
-const sound = await startSoundServer(workDir);
+const sound = await startSoundServer(workDir, undefined, user);
 if (!sound) log.info('no PulseAudio: the session has no sound');
 const sessionEnv = {
   ...process.env,
@@ -151,6 +158,7 @@ if (windowManager.length > 0 && windowManager[0] !== 'none') {
   spawn(windowManager[0]!, windowManager.slice(1), {
     stdio: [...childStdio('inherit')],
     env: sessionEnv,
+    ...user,
   }).once('error', (error) => log.warn({ err: error.message }, 'no window manager'));
 }
 
