@@ -324,6 +324,48 @@ describe('the local driver’s sandbox', () => {
   });
 });
 
+describe('a sandboxed app being stopped', () => {
+  it('gets SIGTERM and its grace period, as unsandboxed', async () => {
+    const { tempRoot } = inject('testbed');
+    const dir = join(tempRoot, `sandbox-stop-${Date.now()}`);
+    const driver = new LocalDriver({
+      logDir: join(dir, 'sessions'),
+      maxSessions: 1,
+      sandbox: { homesDir: join(dir, 'homes'), uid: 64_000, readOnly: [], hidden: [] },
+    });
+    const events: DriverEvent[] = [];
+    driver.watch((e) => events.push(e));
+    await driver.launch({
+      sessionId: 'saver',
+      tenantId: 't',
+      userId: 'u',
+      tenant: { name: 'T', maxGpus: null },
+      user: { email: 'u@t.test' },
+      app: {
+        slug: 'saver',
+        image: null,
+        // saving takes a moment after SIGTERM
+        command: ['sh', '-c', 'trap "sleep 0.5; echo saved; exit 0" TERM; sleep 300 & wait'],
+        env: {},
+        cpu: '1',
+        memory: '1Gi',
+        gpuSku: null,
+        gpuCount: 0,
+        persistenceSize: null,
+        idleTimeoutSeconds: null,
+        maxLifetimeSeconds: null,
+      },
+    });
+    await eventually(async () => events.some((e) => e.state === 'running'));
+    await new Promise((r) => setTimeout(r, 300)); // the trap is set
+    await driver.terminate('saver', null);
+    const end = await eventually(async () => events.find((e) => e.state === 'stopped'));
+    await driver.close();
+    expect(end.reason).toBe('stopped on request');
+    expect(readFileSync(join(dir, 'sessions', 'saver.log'), 'utf8')).toContain('saved');
+  });
+});
+
 describe('the local cluster', () => {
   it('is off unless FLOE_LOCAL_CLUSTER=true', async () => {
     expect(loadConfig({}).FLOE_LOCAL_CLUSTER).toBe('false');

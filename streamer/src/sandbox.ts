@@ -48,14 +48,22 @@ export interface SandboxSpec {
 const SYSTEM_DIRS = ['/usr', '/etc', '/opt'];
 const MERGED = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
 
-// spawns: bwrap setpriv python3
+// spawns: sh bwrap setpriv python3
 /**
  * The argv that runs `argv` in the box. Descriptors above 2 are closed by a one-line
  * python3 step inside the box, since neither bwrap nor setpriv closes what they inherit.
+ * A SIGTERM to the process group reaches the app, which ends the box when it exits.
  */
 export function sandboxArgv(argv: string[], spec: SandboxSpec): string[] {
   const root = process.getuid?.() === 0;
   const args: string[] = [
+    // bwrap dies of a SIGTERM, and its death would end the app at once; so it ignores it, and
+    // the app (which gets the same SIGTERM, being in the same process group) has its grace
+    // period. The app gets SIGTERM's default back below.
+    'sh',
+    '-c',
+    'trap "" TERM; exec "$@"',
+    'sh',
     'bwrap',
     ...(root ? [] : ['--unshare-user', '--disable-userns']),
     ...['--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'],
@@ -108,7 +116,8 @@ export function sandboxArgv(argv: string[], spec: SandboxSpec): string[] {
   return args;
 }
 
-const CLOSE_AND_EXEC = 'import os,sys;os.closerange(3,65536);os.execvp(sys.argv[1],sys.argv[1:])';
+const CLOSE_AND_EXEC =
+  'import os,signal,sys;signal.signal(signal.SIGTERM,signal.SIG_DFL);os.closerange(3,65536);os.execvp(sys.argv[1],sys.argv[1:])';
 
 /**
  * Where `command` is found the way the box finds it (PATH inside the box), or null: a missing

@@ -63,7 +63,15 @@ interface Tracked {
   timers: NodeJS.Timeout[];
   /** why the driver ended it, when it did */
   failure?: string;
+  /** when this process started it (not for adopted sessions) */
+  spawnedAt?: number;
 }
+
+/**
+ * A sandboxed app's first moments: the sandbox ignores SIGTERM until the app runs (see
+ * sandbox.ts), so a SIGTERM then is lost, and a session stopped that young gets this long.
+ */
+const EARLY_STOP_MS = 1_000;
 
 /** A port on loopback free now, for a session's streamer. */
 function freeLoopbackPort(): Promise<number> {
@@ -274,7 +282,14 @@ export class LocalDriver implements ClusterDriver {
     const pid = child.pid;
     if (pid === undefined) return; // spawn failed; 'error' follows
     const startTime = processStartTime(pid) ?? '';
-    this.tracked.set(sessionId, { pid, startTime, child, stopping: false, timers: [] });
+    this.tracked.set(sessionId, {
+      pid,
+      startTime,
+      child,
+      stopping: false,
+      timers: [],
+      spawnedAt: Date.now(),
+    });
     child.once('exit', (code, signal) => this.exited(sessionId, code, signal));
     const running = (endpoint?: string) =>
       this.emit({ sessionId, state: 'running', ref: { pid, startTime }, endpoint });
@@ -326,7 +341,9 @@ export class LocalDriver implements ClusterDriver {
     if (tracked.stopping) return;
     tracked.stopping = true;
     killGroup(tracked.pid, 'SIGTERM');
-    tracked.timers.push(setTimeout(() => killGroup(tracked.pid, 'SIGKILL'), this.opts.stopGraceMs));
+    const young = tracked.spawnedAt !== undefined && Date.now() - tracked.spawnedAt < EARLY_STOP_MS;
+    const grace = young ? Math.min(EARLY_STOP_MS, this.opts.stopGraceMs) : this.opts.stopGraceMs;
+    tracked.timers.push(setTimeout(() => killGroup(tracked.pid, 'SIGKILL'), grace));
   }
 
   private exited(sessionId: string, code: number | null, signal: NodeJS.Signals | null) {
