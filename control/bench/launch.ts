@@ -211,6 +211,7 @@ async function configuration(kind: string, tenants: number, o: Options, postgres
     FLOE_ADMIN_TOKEN: ADMIN,
     FLOE_DATA_DIR: dataDir,
     FLOE_DB_POOL_SIZE: o.pool,
+    FLOE_LOCAL_CLUSTER: 'true',
     ...(databaseUrl && { DATABASE_URL: databaseUrl }),
   });
   const cp = await startControlPlane(config, createLogger('silent'));

@@ -9,6 +9,12 @@ const ConfigSchema = z
     FLOE_DATA_DIR: z.string().default('.floe'),
     FLOE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     FLOE_REGION: z.string().default('local'),
+    // true: this control plane registers the `local` cluster and runs sessions as sandboxed
+    // processes of this machine (npm start does); off by default, as a production control
+    // plane runs sessions on Kubernetes clusters only
+    FLOE_LOCAL_CLUSTER: z.enum(['true', 'false']).default('false'),
+    // when the control plane runs as root: the unprivileged user local sessions' apps run as
+    FLOE_LOCAL_SESSION_UID: z.coerce.number().int().min(1).max(4_294_967_294).default(64_000),
     FLOE_LOCAL_MAX_SESSIONS: z.coerce.number().int().positive().default(16),
     // GPUs the local runner offers, e.g. "l4:1,a100:2" on a workstation with GPUs
     FLOE_LOCAL_GPUS: z
@@ -32,6 +38,14 @@ const ConfigSchema = z
     // TURN servers the sessions' streamers offer browsers, and the secret their credentials use
     FLOE_TURN_URLS: z.string().default(''),
     FLOE_TURN_SECRET: z.string().optional(),
+    // the longest a TURN credential minted for a local session lasts (sessions whose app has a
+    // shorter maxLifetimeSeconds get that); the secret itself never reaches a session
+    FLOE_TURN_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86_400)
+      .default(86_400),
     FLOE_DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
     // the longest wait between retries while a Kubernetes cluster is unreachable (the first
     // retry comes after 250 ms, each next after twice as long)

@@ -1,5 +1,7 @@
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findCommand } from '@floe/streamer/sandbox';
 import { serve } from '@hono/node-server';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -24,7 +26,8 @@ export interface ControlPlane {
   kubernetes: KubernetesClusters;
   /** the platform-admin token generated at first start (null if one existed or was given) */
   bootstrapToken: string | null;
-  localClusterId: string;
+  /** null unless FLOE_LOCAL_CLUSTER=true */
+  localClusterId: string | null;
   /** ends long-lived responses (progress streams), so that the server can close */
   endStreams(): void;
   close(opts?: { terminateSessions?: boolean }): Promise<void>;
@@ -86,48 +89,14 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
     }
   }
 
-  const driver = new LocalDriver({
-    logDir: join(config.FLOE_DATA_DIR, 'sessions'),
-    maxSessions: config.FLOE_LOCAL_MAX_SESSIONS,
-    gpus: config.FLOE_LOCAL_GPUS,
-    streaming:
-      config.FLOE_LOCAL_STREAMING === 'on'
-        ? {
-            runner: fileURLToPath(import.meta.resolve('@floe/streamer/session-runner')),
-            env: {
-              FLOE_TURN_URLS: config.FLOE_TURN_URLS,
-              ...(config.FLOE_TURN_SECRET && { FLOE_TURN_SECRET: config.FLOE_TURN_SECRET }),
-              LOG_LEVEL: config.LOG_LEVEL,
-            },
-          }
-        : null,
-  });
-  const capacity = await driver.capacity();
-  const [found] = await db
-    .select()
-    .from(clusters)
-    .where(and(eq(clusters.name, 'local'), isNull(clusters.deletedAt)));
-  const [local] = found
-    ? await db
-        .update(clusters)
-        .set({ maxSessions: capacity.maxSessions, gpus: capacity.gpus, updatedAt: new Date() })
-        .where(eq(clusters.id, found.id))
-        .returning()
-    : await db
-        .insert(clusters)
-        .values({
-          id: uuidv7(),
-          name: 'local',
-          region: config.FLOE_REGION,
-          driver: 'local',
-          maxSessions: capacity.maxSessions,
-          gpus: capacity.gpus,
-        })
-        .returning();
-  const localClusterId = (local as { id: string }).id;
-  supervisor.attach(localClusterId, driver);
-  const reconciled = await supervisor.reconcile([localClusterId]);
-  if (reconciled > 0) log.info({ sessions: reconciled }, 'reconciled sessions of an earlier run');
+  const localClusterId =
+    config.FLOE_LOCAL_CLUSTER === 'true'
+      ? await registerLocalCluster(config, db, supervisor)
+      : null;
+  if (localClusterId) {
+    const reconciled = await supervisor.reconcile([localClusterId]);
+    if (reconciled > 0) log.info({ sessions: reconciled }, 'reconciled sessions of an earlier run');
+  }
   // each Kubernetes cluster is watched, and its sessions reconciled, as soon as it answers;
   // one that does not answer delays nothing
   const registered = await db
@@ -177,6 +146,84 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
       await database.close();
     },
   };
+}
+
+/**
+ * The `local` cluster: sessions as sandboxed processes of this machine (see
+ * drivers/local.ts and streamer/src/sandbox.ts). Only where the platform operator turns it on
+ * (FLOE_LOCAL_CLUSTER=true): a tenant admin's app command runs on this host.
+ */
+async function registerLocalCluster(
+  config: Config,
+  db: Database['db'],
+  supervisor: Supervisor,
+): Promise<string> {
+  if (!findCommand('bwrap', process.env.PATH ?? '/usr/bin:/bin')) {
+    throw new Error(
+      'the local cluster runs sessions in bubblewrap: install it (apt-get install bubblewrap) or set FLOE_LOCAL_CLUSTER=false',
+    );
+  }
+  const dataDir = resolve(config.FLOE_DATA_DIR);
+  // Floe's own folder (the runner, the example apps), read-only to apps, the data folder hidden
+  const floeRoot = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+  const nodeDir = dirname(process.execPath);
+  const driver = new LocalDriver({
+    logDir: join(dataDir, 'sessions'),
+    maxSessions: config.FLOE_LOCAL_MAX_SESSIONS,
+    gpus: config.FLOE_LOCAL_GPUS,
+    streaming:
+      config.FLOE_LOCAL_STREAMING === 'on'
+        ? {
+            runner: fileURLToPath(import.meta.resolve('@floe/streamer/session-runner')),
+            env: { LOG_LEVEL: config.LOG_LEVEL },
+            turn:
+              config.FLOE_TURN_URLS && config.FLOE_TURN_SECRET
+                ? {
+                    urls: config.FLOE_TURN_URLS,
+                    secret: config.FLOE_TURN_SECRET,
+                    maxTtlSeconds: config.FLOE_TURN_TTL_SECONDS,
+                  }
+                : null,
+          }
+        : null,
+    sandbox: {
+      homesDir: join(dataDir, 'homes'),
+      uid: config.FLOE_LOCAL_SESSION_UID,
+      readOnly: [floeRoot, ...(nodeDir.startsWith('/usr/') ? [] : [nodeDir])],
+      hidden: [dataDir],
+      gpuDevices: [
+        '/dev/dri',
+        ...readdirSync('/dev')
+          .filter((name) => name.startsWith('nvidia'))
+          .map((name) => `/dev/${name}`),
+      ],
+    },
+  });
+  const capacity = await driver.capacity();
+  const [found] = await db
+    .select()
+    .from(clusters)
+    .where(and(eq(clusters.name, 'local'), isNull(clusters.deletedAt)));
+  const [local] = found
+    ? await db
+        .update(clusters)
+        .set({ maxSessions: capacity.maxSessions, gpus: capacity.gpus, updatedAt: new Date() })
+        .where(eq(clusters.id, found.id))
+        .returning()
+    : await db
+        .insert(clusters)
+        .values({
+          id: uuidv7(),
+          name: 'local',
+          region: config.FLOE_REGION,
+          driver: 'local',
+          maxSessions: capacity.maxSessions,
+          gpus: capacity.gpus,
+        })
+        .returning();
+  const id = (local as { id: string }).id;
+  supervisor.attach(id, driver);
+  return id;
 }
 
 /** Serves the API; resolves with the bound port once listening. */

@@ -14,13 +14,19 @@ Runs the Floe control plane. Configuration comes from the environment:
   FLOE_ADMIN_TOKEN         accepted as a platform-admin API key; otherwise one is
                            generated at first start and printed once
   FLOE_REGION              region of the local cluster (default local)
+  FLOE_LOCAL_CLUSTER       true: register the "local" cluster, which runs sessions as
+                           sandboxed processes of this machine (bubblewrap); default false
+  FLOE_LOCAL_SESSION_UID   when run as root: the user local sessions' apps run as (64000)
   FLOE_LOCAL_MAX_SESSIONS  sessions the local runner takes at once (default 16)
   FLOE_SWEEP_INTERVAL_MS   how often sessions past maxLifetimeSeconds are stopped (10000)
   FLOE_LOCAL_GPUS          GPUs the local runner offers, e.g. "l4:1" (default none)
   FLOE_LOCAL_STREAMING     on: each local session gets an X display and a streamer, whose
                            URL is the session's endpoint; off: the app runs alone (on)
   FLOE_TURN_URLS           TURN servers the streamers offer browsers, comma-separated
-  FLOE_TURN_SECRET         their shared secret (coturn's static-auth-secret)
+  FLOE_TURN_SECRET         their shared secret (coturn's static-auth-secret); sessions get
+                           credentials minted from it, never the secret
+  FLOE_TURN_TTL_SECONDS    the longest such a credential lasts (86400; less for apps with a
+                           shorter maxLifetimeSeconds)
   FLOE_DB_POOL_SIZE        PostgreSQL connections (default 10)
   FLOE_SECRET_KEY          32 bytes in base64 (openssl rand -base64 32) that encrypt secrets
                            at rest (identity providers' client secrets, AES-256-GCM); when

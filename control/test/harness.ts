@@ -53,6 +53,7 @@ export async function startTestControlPlane(
     FLOE_ADMIN_TOKEN: ADMIN_TOKEN,
     FLOE_DB_POOL_SIZE: '20',
     FLOE_LOCAL_STREAMING: 'off',
+    FLOE_LOCAL_CLUSTER: 'true',
     ...env,
   });
   const cp = await startControlPlane(config, createLogger('silent'));

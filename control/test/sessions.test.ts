@@ -210,7 +210,13 @@ describe.each(DATABASES)('sessions on %s', (kind) => {
       return p.length >= 3 && p;
     });
     await t.close({ keepSessions: true });
-    for (const pid of victimPids) process.kill(pid, 'SIGKILL');
+    for (const pid of victimPids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already: the sandbox's PID namespace ends with its first process
+      }
+    }
     await eventually(async () => victimPids.every((p) => !isAlive(p)));
 
     t = await startTestControlPlane(env);

@@ -278,6 +278,7 @@ async function startGatewayStack(
     loadControlConfig({
       FLOE_ADMIN_TOKEN: ADMIN_TOKEN,
       FLOE_DATA_DIR: join(dir, 'control'),
+      FLOE_LOCAL_CLUSTER: 'true',
       FLOE_LOCAL_STREAMING: 'off',
       FLOE_SECRET_KEY: randomBytes(32).toString('base64'),
       FLOE_GATEWAY_JWKS_URL: `${url}/.well-known/jwks.json`,

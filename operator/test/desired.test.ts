@@ -117,6 +117,41 @@ describe('desired objects', () => {
     ]);
   });
 
+  it('carries no platform secret: each container gets only the session’s own settings', () => {
+    const s = session((x) => {
+      x.spec.app.env = { THEME: 'dark' };
+    });
+    const pod = desiredPod(s, settings);
+    const containers = pod.spec.containers as {
+      name: string;
+      env: { name: string; value?: string; valueFrom?: unknown }[];
+      envFrom?: unknown;
+    }[];
+    const allowed: Record<string, string[]> = {
+      app: ['THEME', 'DISPLAY', 'HOME', 'FLOE_SESSION_ID'],
+      streamer: [
+        'DISPLAY',
+        'FLOE_SESSION_ID',
+        'FLOE_STREAMER_HOST',
+        'FLOE_STREAMER_PORT',
+        'FLOE_STREAMER_CODECS',
+        'FLOE_STREAMER_MAX_KBPS',
+        'FLOE_STREAMER_START_KBPS',
+        'FLOE_STREAMER_MIN_KBPS',
+        'FLOE_STREAMER_H264_ENCODER',
+      ],
+      xserver: ['DISPLAY', 'FLOE_DISPLAY_SIZE'],
+    };
+    for (const c of containers) {
+      expect(c.env.map((e) => e.name).filter((n) => !allowed[c.name]?.includes(n))).toEqual([]);
+      expect(c.env.filter((e) => e.valueFrom !== undefined)).toEqual([]);
+      expect(c).not.toHaveProperty('envFrom');
+    }
+    // no TURN secret, token, key or database address anywhere in the pod
+    expect(JSON.stringify(pod)).not.toMatch(/SECRET|TOKEN|PASSWORD|DATABASE_URL|secretKeyRef/);
+    expect(pod.spec.automountServiceAccountToken).toBe(false);
+  });
+
   it('leaves out GPU, X server and claim when the session needs none', () => {
     const s = session((x) => {
       x.spec.app.resources.gpu = null;

@@ -101,6 +101,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       FLOE_DATA_DIR: dataDir,
       ...(opts.databaseUrl && { DATABASE_URL: opts.databaseUrl }),
       FLOE_ADMIN_TOKEN: adminToken,
+      // npm start runs sessions on this machine, sandboxed
+      FLOE_LOCAL_CLUSTER: 'true',
       FLOE_GATEWAY_ISSUER: gatewayUrl,
       FLOE_GATEWAY_JWKS_URL: `${gatewayUrl}/.well-known/jwks.json`,
       // development mode: the dev identity provider is plain http on loopback

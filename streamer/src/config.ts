@@ -34,6 +34,12 @@ const ConfigSchema = z
     /** TURN servers (turn:/turns: URLs) and the shared secret their credentials are minted from. */
     FLOE_TURN_URLS: z.string().default('').transform(list),
     FLOE_TURN_SECRET: z.string().optional(),
+    /**
+     * Or a credential minted for this session by whoever started it (the control plane's
+     * local runner): the streamer offers it as is and never sees the fleet's secret.
+     */
+    FLOE_TURN_USERNAME: z.string().min(1).optional(),
+    FLOE_TURN_CREDENTIAL: z.string().min(1).optional(),
     FLOE_TURN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
     /** How often each TURN server is probed with a real allocation; 0 offers them unprobed. */
     FLOE_TURN_HEALTH_INTERVAL_MS: z.coerce.number().int().min(0).default(15_000),
@@ -56,8 +62,12 @@ const ConfigSchema = z
   .refine((c) => c.FLOE_STREAMER_START_KBPS <= c.FLOE_STREAMER_MAX_KBPS, {
     message: 'FLOE_STREAMER_START_KBPS must not exceed FLOE_STREAMER_MAX_KBPS',
   })
-  .refine((c) => c.FLOE_TURN_URLS.length === 0 || c.FLOE_TURN_SECRET, {
-    message: 'FLOE_TURN_SECRET is required when FLOE_TURN_URLS is set',
+  .refine((c) => Boolean(c.FLOE_TURN_USERNAME) === Boolean(c.FLOE_TURN_CREDENTIAL), {
+    message: 'FLOE_TURN_USERNAME and FLOE_TURN_CREDENTIAL are set together',
+  })
+  .refine((c) => c.FLOE_TURN_URLS.length === 0 || c.FLOE_TURN_SECRET || c.FLOE_TURN_CREDENTIAL, {
+    message:
+      'FLOE_TURN_SECRET is required when FLOE_TURN_URLS is set (or FLOE_TURN_USERNAME and FLOE_TURN_CREDENTIAL, a credential minted for this session)',
   });
 
 export type StreamerConfig = z.infer<typeof ConfigSchema>;

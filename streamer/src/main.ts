@@ -22,6 +22,8 @@ Configuration (environment):
   FLOE_STREAMER_{MIN,START,MAX}_KBPS  bitrate bounds for congestion control (500, 4000, 12000)
   FLOE_STREAMER_VIEWER_POLICY    takeover | refuse: what a second viewer gets (takeover)
   FLOE_TURN_URLS, FLOE_TURN_SECRET, FLOE_TURN_TTL_SECONDS  TURN servers and their shared secret
+  FLOE_TURN_USERNAME, FLOE_TURN_CREDENTIAL  instead of the secret: a credential minted for
+                                 this session, offered as is (unprobed)
   FLOE_TURN_HEALTH_INTERVAL_MS   probe each TURN server this often; only healthy ones are
                                  offered (15000; 0 = offer all unprobed)
   FLOE_SESSION_ID                names the session in TURN usernames and logs

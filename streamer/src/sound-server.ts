@@ -15,7 +15,12 @@ export interface SoundServer {
  * A session's own PulseAudio: a null sink and a socket in `dir`, no other clients, no
  * hardware. Null when PulseAudio is not installed or does not come up: sound is optional.
  */
-export async function startSoundServer(dir: string, timeoutMs = 3000): Promise<SoundServer | null> {
+export async function startSoundServer(
+  dir: string,
+  timeoutMs = 3000,
+  /** runs it as this user (its starter being root), which must be able to write in `dir` */
+  user?: { uid: number; gid: number },
+): Promise<SoundServer | null> {
   const socket = join(dir, 'pulse', 'native');
   const child = spawn(
     'pulseaudio',
@@ -34,6 +39,7 @@ export async function startSoundServer(dir: string, timeoutMs = 3000): Promise<S
     {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, HOME: dir, XDG_RUNTIME_DIR: dir },
+      ...user,
     },
   );
   let failed = false;

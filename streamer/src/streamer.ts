@@ -180,6 +180,12 @@ function turnOffer(
   log: Logger,
 ): { iceServers(): IceServer[]; stop(): Promise<void> } {
   const secret = config.FLOE_TURN_SECRET;
+  const { FLOE_TURN_USERNAME: username, FLOE_TURN_CREDENTIAL: credential } = config;
+  if (config.FLOE_TURN_URLS.length > 0 && !secret && username && credential) {
+    // minted for this session by the launcher; offered unprobed (probes need the secret)
+    const servers = [{ urls: config.FLOE_TURN_URLS, username, credential }];
+    return { iceServers: () => servers, stop: async () => {} };
+  }
   if (config.FLOE_TURN_URLS.length === 0 || !secret)
     return { iceServers: () => [], stop: async () => {} };
   const fleet =

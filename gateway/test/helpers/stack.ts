@@ -96,6 +96,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     loadControlConfig({
       FLOE_ADMIN_TOKEN: ADMIN_TOKEN,
       FLOE_DATA_DIR: mkdtempSync(join(testbed.tempRoot, 'gateway-cp-')),
+      FLOE_LOCAL_CLUSTER: 'true',
       FLOE_LOCAL_STREAMING: opts.streaming ? 'on' : 'off',
       ...(opts.streaming && {
         FLOE_TURN_URLS: testbed.turn.url,

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
   accessSync,
+  chownSync,
   closeSync,
   constants,
   existsSync,
@@ -34,6 +35,11 @@ export interface DisplayServerOptions {
    * stop() then signals the server alone.
    */
   detached?: boolean;
+  /**
+   * Runs the server as this user (its starter being root): the X server a sandboxed app talks
+   * to then holds no privilege. Its folder is given to the user.
+   */
+  user?: { uid: number; gid: number };
 }
 
 export interface DisplayServer {
@@ -66,6 +72,7 @@ const DRIVER_DIRS = [
 export async function startDisplayServer(opts: DisplayServerOptions): Promise<DisplayServer> {
   const size = normalizeSize(opts.width, opts.height);
   const dir = await mkdtemp(join(opts.workDir, 'x11-'));
+  if (opts.user) chownSync(dir, opts.user.uid, opts.user.gid);
   const removeDir = () => rmSync(dir, { recursive: true, force: true });
   try {
     const server = await startPreferred(dir, size, opts);
@@ -185,6 +192,7 @@ async function launch(
       child = spawn(file, args, {
         detached: opts.detached ?? true,
         stdio: ['ignore', log, log, 'pipe'],
+        ...opts.user,
       });
     } finally {
       closeSync(log);
