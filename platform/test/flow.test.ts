@@ -12,6 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freshDatabase } from '../../control/test/harness.ts';
 import { type Platform, startPlatform } from '../src/platform.ts';
+import { framesDecoded } from './stream-page.ts';
 
 const ARTIFACTS = fileURLToPath(new URL('../../.floe/artifacts/flow/', import.meta.url));
 const PROBE_APP = fileURLToPath(import.meta.resolve('@floe/streamer/probe-app'));
@@ -91,20 +92,7 @@ describe('the product flow', () => {
     await expect
       .poll(() => page.evaluate(() => (document.querySelector('video')?.videoWidth ?? 0) > 0))
       .toBe(true);
-    await expect
-      .poll(
-        () =>
-          page.evaluate(async () => {
-            const { pc } = (window as unknown as { __floe: { pc: RTCPeerConnection } }).__floe;
-            let frames = 0;
-            (await pc.getStats()).forEach((s) => {
-              if (s.type === 'inbound-rtp' && s.kind === 'video') frames = s.framesDecoded;
-            });
-            return frames;
-          }),
-        { timeout: 15_000 },
-      )
-      .toBeGreaterThan(30);
+    await expect.poll(() => framesDecoded(page), { timeout: 15_000 }).toBeGreaterThan(30);
     await shot('stream');
   }, 90_000);
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, launchChromium } from '@floe/testbed';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { framesDecoded } from './stream-page.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = join(ROOT, '.floe/artifacts/npm-start/');
@@ -179,20 +180,7 @@ describe('npm start', () => {
       timeout: 30_000,
     });
     // xclock redraws every second: frames keep coming
-    await expect
-      .poll(
-        () =>
-          page.evaluate(async () => {
-            const { pc } = (window as unknown as { __floe: { pc: RTCPeerConnection } }).__floe;
-            let frames = 0;
-            (await pc.getStats()).forEach((s) => {
-              if (s.type === 'inbound-rtp' && s.kind === 'video') frames = s.framesDecoded;
-            });
-            return frames;
-          }),
-        { timeout: 20_000 },
-      )
-      .toBeGreaterThan(3);
+    await expect.poll(() => framesDecoded(page), { timeout: 20_000 }).toBeGreaterThan(3);
     expect(await page.evaluate(() => document.querySelector('video')?.videoWidth)).toBeGreaterThan(
       0,
     );

@@ -1,6 +1,9 @@
 // The address ranges that are not the public internet: a TURN relay must not reach them
 // (turn/src/config.ts), and a session pod's egress excludes them (the operator's egress
-// policy). No dependencies, so that the operator can import it alone (`@floe/turn/non-public`).
+// policy), and an identity provider's URL may not name them (control/src/domain/issuers.ts).
+// Node's own modules only, so that the operator and the gateway can import it alone
+// (`@floe/turn/non-public`).
+import { BlockList, isIP } from 'node:net';
 
 /**
  * Peer ranges no allocation may reach (IANA special-purpose registries, non-global entries),
@@ -34,3 +37,20 @@ export const DENIED_PEER_CIDRS: readonly string[] = [
   'fec0::/10', // site-local (deprecated)
   'ff00::/8', // multicast
 ];
+
+const nonPublic = new BlockList();
+for (const cidr of DENIED_PEER_CIDRS) {
+  const [address, prefix] = cidr.split('/') as [string, string];
+  // BlockList checks an IPv4-mapped address against the IPv4 rules, and would match every
+  // IPv4 address against this IPv6 one
+  if (address === '::ffff:0:0') continue;
+  nonPublic.addSubnet(address, Number(prefix), isIP(address) === 4 ? 'ipv4' : 'ipv6');
+}
+nonPublic.addAddress('::', 'ipv6'); // unspecified: not a range above (coturn cannot take it)
+
+/** Whether an IP address (v4 or v6, no brackets) is in one of the ranges above. */
+export function isNonPublicAddress(ip: string): boolean {
+  const family = isIP(ip);
+  if (family === 0) return false;
+  return nonPublic.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+}

@@ -8,75 +8,48 @@
 // The gateway applies the same rule again to every request it makes to a provider (after
 // DNS resolution too): gateway/src/auth/issuer-policy.ts.
 import { isIP } from 'node:net';
+import { isNonPublicAddress } from '@floe/turn/non-public';
+
+export { isNonPublicAddress };
 
 /** Names that resolve inside the machine or the cluster, never on the public internet. */
 const INTERNAL_SUFFIXES = ['localhost', 'local', 'internal', 'localdomain', 'svc', 'lan', 'home'];
 
-/** Whether an IP address (v4 or v6, no brackets) is loopback, private, link-local or alike. */
-export function isNonPublicAddress(ip: string): boolean {
-  const v = isIP(ip);
-  if (v === 4) {
-    const [a, b] = ip.split('.').map(Number) as [number, number];
-    return (
-      a === 0 ||
-      a === 10 ||
-      a === 127 ||
-      (a === 100 && b >= 64 && b <= 127) || // carrier-grade NAT
-      (a === 169 && b === 254) || // link-local, cloud metadata
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 192 && b === 0) ||
-      (a === 198 && (b === 18 || b === 19)) ||
-      a >= 224 // multicast, reserved, broadcast
-    );
-  }
-  if (v === 6) {
-    const s = ip.toLowerCase();
-    const mapped = s.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/);
-    if (mapped) return isNonPublicAddress(mapped[1] as string);
-    return (
-      s === '::' ||
-      s === '::1' ||
-      /^f[cd]/.test(s) || // unique local
-      /^fe[89ab]/.test(s) || // link-local
-      /^ff/.test(s) || // multicast
-      s.startsWith('::ffff:') ||
-      s.startsWith('64:ff9b:')
-    );
-  }
-  return false;
-}
-
 /**
- * Why an issuer is refused, or null when it is acceptable. `insecure`: development mode.
- * The URL's shape (no credentials, query or fragment) is checked by the request schema.
+ * Why an identity provider's URL (its issuer, or an endpoint its discovery names) is refused,
+ * or null when it is acceptable. `insecure`: development mode. The gateway applies it to every
+ * URL it fetches from a provider; the API to the issuer an admin sets.
  */
-export function issuerRefusal(issuer: string, opts: { insecure: boolean }): string | null {
+export function providerUrlRefusal(href: string, opts: { insecure: boolean }): string | null {
   let url: URL;
   try {
-    url = new URL(issuer);
+    url = new URL(href);
   } catch {
-    return 'the issuer is not a URL';
+    return 'is not a URL';
   }
   if (opts.insecure) {
-    return url.protocol === 'https:' || url.protocol === 'http:'
-      ? null
-      : 'the issuer must be an http(s) URL';
+    return url.protocol === 'https:' || url.protocol === 'http:' ? null : 'must be an http(s) URL';
   }
   if (url.protocol !== 'https:') {
-    return 'the issuer must be an https URL (plain http only in development mode)';
+    return 'must be an https URL (plain http only in development mode)';
   }
   const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
   if (isIP(host) !== 0) {
     return isNonPublicAddress(host)
-      ? 'the issuer must not be a loopback, private or link-local address'
+      ? 'must not name a loopback, private or link-local address'
       : null;
   }
   const labels = host.replace(/\.$/, '').split('.');
-  if (labels.length < 2) return 'the issuer’s host must be a fully qualified DNS name';
+  if (labels.length < 2) return 'must name a host by a fully qualified DNS name';
   const tld = labels[labels.length - 1] as string;
   if (INTERNAL_SUFFIXES.includes(tld) || host.endsWith('.cluster.local')) {
-    return 'the issuer’s host must be a public DNS name, not a local or in-cluster one';
+    return 'must name a public host, not a local or in-cluster one';
   }
   return null;
+}
+
+/** Why an issuer is refused, or null when it is acceptable (see providerUrlRefusal). */
+export function issuerRefusal(issuer: string, opts: { insecure: boolean }): string | null {
+  const refused = providerUrlRefusal(issuer, opts);
+  return refused && `the issuer ${refused}`;
 }
