@@ -558,7 +558,7 @@ export class LocalDriver implements ClusterDriver {
     this.checkingIdle = true;
     try {
       await Promise.all(
-        [...this.tracked.values()].map(async (tracked) => {
+        [...this.tracked].map(async ([sessionId, tracked]) => {
           const { endpoint, runningAt, idleTimeoutSeconds } = tracked;
           if (tracked.stopping || !endpoint || runningAt === undefined || !idleTimeoutSeconds) {
             return;
@@ -570,7 +570,8 @@ export class LocalDriver implements ClusterDriver {
             lastInput,
             nowMs: this.now(),
           });
-          if (verdict.stop && !tracked.stopping) {
+          // still supervised after the probe: not ended, nor left to run by close()
+          if (verdict.stop && !tracked.stopping && this.tracked.get(sessionId) === tracked) {
             tracked.stopReason = verdict.reason;
             this.stop(tracked);
           }
