@@ -11,7 +11,7 @@ import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
 import { apiKeys, clusters, sessionIsActive, sessions } from './db/schema.ts';
 import { KubernetesClusters } from './drivers/kubernetes-clusters.ts';
-import { LocalDriver } from './drivers/local.ts';
+import { LocalDriver, type LocalDriverOptions } from './drivers/local.ts';
 import { newToken } from './http/auth.ts';
 import { gatewayTokenVerifier } from './http/gateway-token.ts';
 import { createMetrics } from './metrics.ts';
@@ -38,7 +38,19 @@ export interface ControlPlane {
  * cluster and its driver, reconciliation of sessions left by an earlier process, and
  * the HTTP API. Serving it is the caller's business (see `listen`).
  */
-export async function startControlPlane(config: Config, log: Logger): Promise<ControlPlane> {
+/**
+ * Settings no environment variable reaches: for tests, which need the local runner's idle
+ * check faster than the schema's 60 s minimum allows (a clock and an interval).
+ */
+export interface ControlPlaneInternals {
+  localDriver?: Pick<LocalDriverOptions, 'idle'>;
+}
+
+export async function startControlPlane(
+  config: Config,
+  log: Logger,
+  internals: ControlPlaneInternals = {},
+): Promise<ControlPlane> {
   const database = await openDatabase({
     databaseUrl: config.DATABASE_URL,
     dataDir: join(config.FLOE_DATA_DIR, 'pgdata'),
@@ -91,7 +103,7 @@ export async function startControlPlane(config: Config, log: Logger): Promise<Co
 
   const localClusterId =
     config.FLOE_LOCAL_CLUSTER === 'true'
-      ? await registerLocalCluster(config, db, supervisor)
+      ? await registerLocalCluster(config, db, supervisor, internals)
       : null;
   if (localClusterId) {
     const reconciled = await supervisor.reconcile([localClusterId]);
@@ -157,6 +169,7 @@ async function registerLocalCluster(
   config: Config,
   db: Database['db'],
   supervisor: Supervisor,
+  internals: ControlPlaneInternals,
 ): Promise<string> {
   if (!findCommand('bwrap', process.env.PATH ?? '/usr/bin:/bin')) {
     throw new Error(
@@ -168,6 +181,7 @@ async function registerLocalCluster(
   const floeRoot = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
   const nodeDir = dirname(process.execPath);
   const driver = new LocalDriver({
+    ...internals.localDriver,
     logDir: join(dataDir, 'sessions'),
     maxSessions: config.FLOE_LOCAL_MAX_SESSIONS,
     gpus: config.FLOE_LOCAL_GPUS,

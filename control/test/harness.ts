@@ -10,7 +10,12 @@ import type {} from '@floe/testbed/vitest-setup';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { type ControlPlane, listen, startControlPlane } from '../src/control-plane.ts';
+import {
+  type ControlPlane,
+  type ControlPlaneInternals,
+  listen,
+  startControlPlane,
+} from '../src/control-plane.ts';
 import { createLogger } from '../src/log.ts';
 
 export const DATABASES = ['pglite', 'postgres'] as const;
@@ -48,6 +53,7 @@ export interface TestControlPlane {
 
 export async function startTestControlPlane(
   env: Record<string, string | undefined>,
+  internals: ControlPlaneInternals = {},
 ): Promise<TestControlPlane> {
   const config = loadConfig({
     FLOE_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -56,7 +62,7 @@ export async function startTestControlPlane(
     FLOE_LOCAL_CLUSTER: 'true',
     ...env,
   });
-  const cp = await startControlPlane(config, createLogger('silent'));
+  const cp = await startControlPlane(config, createLogger('silent'), internals);
   const server = await listen(cp, '127.0.0.1', 0);
   const url = `http://127.0.0.1:${server.port}`;
   return {

@@ -235,5 +235,11 @@ process.once('SIGTERM', async () => {
 });
 
 function announce(message: object) {
-  writeSync(readyFd, `${JSON.stringify(message)}\n`);
+  try {
+    writeSync(readyFd, `${JSON.stringify(message)}\n`);
+  } catch (err) {
+    // the control plane that started us is gone (EPIPE): the session lives on, and the next
+    // one adopts it, finding the streamer at the address in our environment
+    log.warn({ err }, 'nobody reads readiness');
+  }
 }

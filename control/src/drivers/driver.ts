@@ -59,8 +59,12 @@ export interface ClusterDriver {
   launch(spec: LaunchSpec): Promise<void>;
   /** Reports `stopped` once the session is gone; keeps trying while the cluster is away. */
   terminate(sessionId: string, ref: DriverRef | null): Promise<void>;
-  /** Re-attaches to a session an earlier control-plane process started; reports through watch. */
-  adopt(sessionId: string, ref: DriverRef | null): Promise<void>;
+  /**
+   * Re-attaches to a session an earlier control-plane process started (found by `ref`, or
+   * by its session id where the driver can); reports through watch. `spec` is what it was
+   * launched with, for what the driver enforces itself (the local runner's idle shutdown).
+   */
+  adopt(sessionId: string, ref: DriverRef | null, spec?: LaunchSpec): Promise<void>;
   /**
    * After every active session of the cluster was launched, adopted or terminated through
    * this driver: removes what the cluster still runs for any other session (orphans left

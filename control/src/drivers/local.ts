@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chownSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { chownSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { type LastInput, parseLastInput } from '@floe/operator/idle';
 import {
   findCommand,
   SANDBOX_HOME,
@@ -14,6 +16,13 @@ import {
 } from '@floe/streamer/sandbox';
 import { mintTurnCredentials } from '@floe/turn';
 import type { DriverRef } from '../db/schema.ts';
+import {
+  chooseRoot,
+  idleVerdict,
+  type MarkedProcess,
+  orphanRoots,
+  sessionRoots,
+} from '../domain/local-processes.ts';
 import type { Capacity, ClusterDriver, DriverEvent, LaunchSpec } from './driver.ts';
 
 export interface LocalDriverOptions {
@@ -26,6 +35,17 @@ export interface LocalDriverOptions {
   stopGraceMs?: number;
   /** how often adopted processes (not our children) are checked for life */
   pollMs?: number;
+  /**
+   * Marks every process tree this runner starts (FLOE_LOCAL_RUNNER), so that a later control
+   * plane on the same data folder removes what it left behind and nobody else's; by default
+   * derived from `logDir`.
+   */
+  runner?: string;
+  /**
+   * Idle shutdown of streaming sessions (the app's idleTimeoutSeconds): how often each
+   * streamer is asked for its last input, and the clock (both injectable for tests).
+   */
+  idle?: { intervalMs?: number; now?: () => number };
   /**
    * Runs each app inside a session runner that adds an X display and a streamer; the session
    * is running once the runner reports the streamer's URL. Without it, the app runs alone.
@@ -65,6 +85,13 @@ interface Tracked {
   failure?: string;
   /** when this process started it (not for adopted sessions) */
   spawnedAt?: number;
+  /** the streamer's address, once it answered (streaming sessions) */
+  endpoint?: string;
+  idleTimeoutSeconds?: number | null;
+  /** when it was reported running, by the driver's clock */
+  runningAt?: number;
+  /** why the driver stopped it, when not on request (idle) */
+  stopReason?: string;
 }
 
 /**
@@ -90,21 +117,86 @@ function freeLoopbackPort(): Promise<number> {
  * so that a pid recycled by another process is never taken for the session's.
  */
 function processStartTime(pid: number): string | null {
+  return readStat(pid)?.startTime ?? null;
+}
+
+function readStat(pid: number): { ppid: number; startTime: string } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     if (fields[0] === 'Z') return null; // exited, not yet reaped
-    return fields[19] ?? null;
+    const startTime = fields[19];
+    return startTime ? { ppid: Number(fields[1]), startTime } : null;
   } catch {
     return null;
   }
 }
+
+/** A process's environment as it was started (what /proc shows); null when unreadable. */
+function environOf(pid: number): Map<string, string> | null {
+  try {
+    const env = new Map<string, string>();
+    for (const entry of readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0')) {
+      const eq = entry.indexOf('=');
+      if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
+    }
+    return env;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Every live process of this machine whose environment names a session: what a control
+ * plane killed at any instant may have left running, whether or not its database knows.
+ */
+function scanMarked(): MarkedProcess[] {
+  const found: MarkedProcess[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    const env = environOf(pid);
+    const sessionId = env?.get('FLOE_SESSION_ID');
+    if (!sessionId) continue;
+    const stat = readStat(pid);
+    if (!stat) continue;
+    found.push({ pid, ...stat, sessionId, runner: env?.get('FLOE_LOCAL_RUNNER') ?? null });
+  }
+  return found;
+}
+
+/** The last input a streamer reports at /healthz; undefined when it does not answer. */
+async function askLastInput(endpoint: string, timeoutMs = 2_000): Promise<LastInput> {
+  try {
+    const res = await fetch(new URL('healthz', endpoint), {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) return undefined;
+    return parseLastInput(await res.json());
+  } catch {
+    return undefined;
+  }
+}
+
+/** How long an adopted streaming session's streamer has to answer before it is failed. */
+const ADOPT_READY_MS = 30_000;
 
 function killGroup(pid: number, signal: NodeJS.Signals) {
   try {
     process.kill(-pid, signal);
   } catch {
     // the group is already gone
+  }
+}
+
+/** SIGKILL to a process and its group (a twin or an orphan: nobody to give a grace period). */
+function killTree(pid: number) {
+  killGroup(pid, 'SIGKILL');
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
   }
 }
 
@@ -118,7 +210,12 @@ export class LocalDriver implements ClusterDriver {
   private readonly tracked = new Map<string, Tracked>();
   /** sessions between the start of launch() and their spawn */
   private readonly launching = new Set<string>();
+  /** sessions stopped while launching: their spawn must not happen */
+  private readonly cancelled = new Set<string>();
   private readonly opts: Required<LocalDriverOptions>;
+  private readonly now: () => number;
+  private readonly idleTimer: NodeJS.Timeout | null = null;
+  private checkingIdle = false;
 
   constructor(opts: LocalDriverOptions) {
     this.opts = {
@@ -127,10 +224,18 @@ export class LocalDriver implements ClusterDriver {
       gpus: [],
       streaming: null,
       sandbox: null,
+      runner: createHash('sha256').update(resolve(opts.logDir)).digest('hex').slice(0, 16),
+      idle: {},
       ...opts,
     };
+    this.now = this.opts.idle.now ?? Date.now;
     mkdirSync(this.opts.logDir, { recursive: true });
     if (this.opts.sandbox) mkdirSync(this.opts.sandbox.homesDir, { recursive: true, mode: 0o700 });
+    // only a streamer can tell how long ago its user last did anything
+    if (this.opts.streaming) {
+      this.idleTimer = setInterval(() => void this.stopIdle(), this.opts.idle.intervalMs ?? 30_000);
+      this.idleTimer.unref();
+    }
   }
 
   /** The home of the session's user for this app, kept across sessions, owned by the sandbox user. */
@@ -159,9 +264,14 @@ export class LocalDriver implements ClusterDriver {
     if (this.tracked.has(sessionId) || this.launching.has(sessionId)) return;
     this.launching.add(sessionId);
     try {
+      // An earlier control plane may have started it and died before recording so: its
+      // process is adopted, never doubled by a second one.
+      const found = this.attach(sessionId, null, spec);
+      if (found) return this.announce(sessionId, found);
       await this.start(spec);
     } finally {
       this.launching.delete(sessionId);
+      this.cancelled.delete(sessionId);
     }
   }
 
@@ -186,6 +296,8 @@ export class LocalDriver implements ClusterDriver {
       FLOE_TENANT_ID: spec.tenantId,
       FLOE_USER_ID: spec.userId,
     };
+    // with the session id, what a later control plane finds this tree by (scanMarked)
+    const mark = { FLOE_LOCAL_RUNNER: this.opts.runner };
     const box: SandboxSpec | null = sandbox && {
       home: this.homeOf(spec, sandbox),
       uid: sandbox.uid,
@@ -244,6 +356,7 @@ export class LocalDriver implements ClusterDriver {
         FLOE_STREAMER_PORT: String(port),
         FLOE_APP_ENV: JSON.stringify({ ...spec.app.env, ...ids }),
         ...ids,
+        ...mark,
         // the runner reports readiness on fd 3, one JSON line: {"endpoint": "http://..."}
         FLOE_READY_FD: '3',
       };
@@ -257,8 +370,11 @@ export class LocalDriver implements ClusterDriver {
         LANG: lang,
         ...spec.app.env,
         ...ids,
+        ...mark,
       };
     }
+    // stopped while it waited for its port: it was reported stopped, and must not start
+    if (this.cancelled.has(sessionId)) return;
     const log = openSync(join(this.opts.logDir, `${sessionId}.log`), 'a');
     let child: ChildProcess;
     try {
@@ -289,10 +405,17 @@ export class LocalDriver implements ClusterDriver {
       stopping: false,
       timers: [],
       spawnedAt: Date.now(),
+      idleTimeoutSeconds: spec.app.idleTimeoutSeconds,
     });
     child.once('exit', (code, signal) => this.exited(sessionId, code, signal));
-    const running = (endpoint?: string) =>
+    const running = (endpoint?: string) => {
+      const tracked = this.tracked.get(sessionId);
+      if (tracked) {
+        tracked.endpoint = endpoint;
+        tracked.runningAt = this.now();
+      }
       this.emit({ sessionId, state: 'running', ref: { pid, startTime }, endpoint });
+    };
     if (!streaming) return running();
     // Only the runner holds fd 3, and only the streamer's own address on the port it was
     // given is taken as the session's endpoint (the gateway proxies its owner there).
@@ -312,38 +435,151 @@ export class LocalDriver implements ClusterDriver {
     });
   }
 
-  async adopt(sessionId: string, ref: DriverRef | null): Promise<void> {
-    if (this.tracked.has(sessionId)) return;
-    const pid = Number(ref?.pid);
-    const startTime = String(ref?.startTime ?? '');
-    if (!pid || processStartTime(pid) !== startTime) {
+  async adopt(sessionId: string, ref: DriverRef | null, spec?: LaunchSpec): Promise<void> {
+    if (this.tracked.has(sessionId) || this.launching.has(sessionId)) return;
+    const tracked = this.attach(sessionId, ref, spec);
+    if (!tracked) {
       return this.emit({
         sessionId,
         state: 'failed',
         reason: 'the app’s process ended while the control plane was down',
       });
     }
-    const tracked: Tracked = { pid, startTime, stopping: false, timers: [] };
+    this.announce(sessionId, tracked);
+  }
+
+  /**
+   * Finds the live process tree of a session that an earlier control plane started (by its
+   * reference, or by the session id in its environment when the reference was never
+   * recorded), tracks it, and kills any twin. Null when none lives.
+   */
+  private attach(sessionId: string, ref: DriverRef | null, spec?: LaunchSpec): Tracked | null {
+    const roots = sessionRoots(scanMarked()).get(sessionId) ?? [];
+    const { keep, kill } = chooseRoot(roots, ref);
+    for (const twin of kill) killTree(twin.pid);
+    let found = keep && { pid: keep.pid, startTime: keep.startTime };
+    // a process of an earlier version, unmarked, that its recorded reference still names
+    const refPid = Number(ref?.pid);
+    if (!found && refPid && processStartTime(refPid) === String(ref?.startTime ?? '')) {
+      found = { pid: refPid, startTime: String(ref?.startTime) };
+    }
+    if (!found) return null;
+    const { pid, startTime } = found;
+    const tracked: Tracked = {
+      pid,
+      startTime,
+      stopping: false,
+      timers: [],
+      idleTimeoutSeconds: spec?.app.idleTimeoutSeconds ?? null,
+    };
     this.tracked.set(sessionId, tracked);
     const poll = setInterval(() => {
       if (processStartTime(pid) !== startTime) this.exited(sessionId, null, null);
     }, this.opts.pollMs);
     tracked.timers.push(poll);
-    this.emit({ sessionId, state: 'running', ref: { pid, startTime } });
+    return tracked;
+  }
+
+  /**
+   * Reports an adopted session running: at once without streaming; with streaming once its
+   * streamer (at the address in its environment) answers, since it may have been adopted
+   * before it was ready; one that never answers is failed and killed.
+   */
+  private announce(sessionId: string, tracked: Tracked) {
+    const { pid, startTime } = tracked;
+    this.emit({ sessionId, state: 'starting' });
+    const running = (endpoint?: string) => {
+      tracked.endpoint = endpoint;
+      tracked.runningAt = this.now();
+      this.emit({ sessionId, state: 'running', ref: { pid, startTime }, endpoint });
+    };
+    if (!this.opts.streaming) return running();
+    const env = environOf(pid);
+    const port = env?.get('FLOE_STREAMER_PORT');
+    const endpoint = port && `http://${env?.get('FLOE_STREAMER_HOST') ?? '127.0.0.1'}:${port}/`;
+    const deadline = Date.now() + ADOPT_READY_MS;
+    const check = async () => {
+      if (this.tracked.get(sessionId) !== tracked || tracked.stopping) return;
+      if (endpoint && (await askLastInput(endpoint, 1_000)) !== undefined) {
+        if (this.tracked.get(sessionId) === tracked && !tracked.stopping) running(endpoint);
+        return;
+      }
+      if (!endpoint || Date.now() > deadline) {
+        tracked.failure = 'the adopted session’s streamer did not answer';
+        killGroup(pid, 'SIGKILL'); // the poll reports it
+        return;
+      }
+      tracked.timers.push(setTimeout(() => void check(), 250));
+    };
+    void check();
   }
 
   async terminate(sessionId: string, ref: DriverRef | null): Promise<void> {
-    if (!this.tracked.has(sessionId) && ref) await this.adopt(sessionId, ref);
-    const tracked = this.tracked.get(sessionId);
+    if (this.launching.has(sessionId) && !this.tracked.has(sessionId)) {
+      // not spawned yet: it never will be (start() checks), so it is stopped now
+      this.cancelled.add(sessionId);
+      return this.emit({ sessionId, state: 'stopped', reason: 'stopped before it ran' });
+    }
+    const tracked = this.tracked.get(sessionId) ?? this.attach(sessionId, ref);
     if (!tracked) {
       return this.emit({ sessionId, state: 'stopped', reason: 'stopped before it ran' });
     }
+    this.stop(tracked);
+  }
+
+  /** SIGTERM to the session's group, SIGKILL after its grace period; exited() reports it. */
+  private stop(tracked: Tracked) {
     if (tracked.stopping) return;
     tracked.stopping = true;
     killGroup(tracked.pid, 'SIGTERM');
     const young = tracked.spawnedAt !== undefined && Date.now() - tracked.spawnedAt < EARLY_STOP_MS;
     const grace = young ? Math.min(EARLY_STOP_MS, this.opts.stopGraceMs) : this.opts.stopGraceMs;
     tracked.timers.push(setTimeout(() => killGroup(tracked.pid, 'SIGKILL'), grace));
+  }
+
+  /**
+   * After reconcile adopted, launched or stopped every active session: kills the process
+   * trees this runner started for any other session (a control plane killed between a spawn
+   * and its record leaves them, and nothing else would ever stop them).
+   */
+  async removeOrphans(): Promise<void> {
+    const found = scanMarked();
+    const supervised = (id: string) => this.tracked.has(id) || this.launching.has(id);
+    const orphans = orphanRoots(sessionRoots(found), this.opts.runner, supervised);
+    const sessions = new Set(orphans.map((p) => p.sessionId));
+    for (const p of orphans) killTree(p.pid);
+    // and whatever of theirs left the group (a sandbox's own session)
+    for (const p of found) if (sessions.has(p.sessionId)) killTree(p.pid);
+  }
+
+  /** Stops the streaming sessions idle for their app's idleTimeoutSeconds (reason idle). */
+  private async stopIdle(): Promise<void> {
+    if (this.checkingIdle) return;
+    this.checkingIdle = true;
+    try {
+      await Promise.all(
+        [...this.tracked].map(async ([sessionId, tracked]) => {
+          const { endpoint, runningAt, idleTimeoutSeconds } = tracked;
+          if (tracked.stopping || !endpoint || runningAt === undefined || !idleTimeoutSeconds) {
+            return;
+          }
+          const lastInput = await askLastInput(endpoint);
+          const verdict = idleVerdict({
+            idleTimeoutSeconds,
+            runningSinceMs: runningAt,
+            lastInput,
+            nowMs: this.now(),
+          });
+          // still supervised after the probe: not ended, nor left to run by close()
+          if (verdict.stop && !tracked.stopping && this.tracked.get(sessionId) === tracked) {
+            tracked.stopReason = verdict.reason;
+            this.stop(tracked);
+          }
+        }),
+      );
+    } finally {
+      this.checkingIdle = false;
+    }
   }
 
   private exited(sessionId: string, code: number | null, signal: NodeJS.Signals | null) {
@@ -355,7 +591,11 @@ export class LocalDriver implements ClusterDriver {
     if (tracked.failure) {
       this.emit({ sessionId, state: 'failed', reason: tracked.failure });
     } else if (tracked.stopping) {
-      this.emit({ sessionId, state: 'stopped', reason: 'stopped on request' });
+      this.emit({
+        sessionId,
+        state: 'stopped',
+        reason: tracked.stopReason ?? 'stopped on request',
+      });
     } else if (code === 0) {
       this.emit({ sessionId, state: 'stopped', reason: 'the app exited', exitCode: 0 });
     } else if (code !== null) {
@@ -378,6 +618,7 @@ export class LocalDriver implements ClusterDriver {
   }
 
   async close(opts: { terminate?: boolean } = {}): Promise<void> {
+    if (this.idleTimer) clearInterval(this.idleTimer);
     const all = [...this.tracked.keys()];
     if (opts.terminate) {
       // exited() reports each stop and forgets the session; wait until all are forgotten

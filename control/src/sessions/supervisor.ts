@@ -214,7 +214,11 @@ export class Supervisor {
         case 'starting':
         case 'running':
         case 'unknown':
-          await driver.adopt(session.id, session.driverRef);
+          await driver.adopt(
+            session.id,
+            session.driverRef,
+            launchSpec(session, app, { tenant, user }),
+          );
           break;
         case 'stopping':
           await driver.terminate(session.id, session.driverRef);
