@@ -34,11 +34,6 @@ export interface ControlPlane {
 }
 
 /**
- * Assembles a control plane: database (migrated), first platform-admin key, the local
- * cluster and its driver, reconciliation of sessions left by an earlier process, and
- * the HTTP API. Serving it is the caller's business (see `listen`).
- */
-/**
  * Settings no environment variable reaches: for tests, which need the local runner's idle
  * check faster than the schema's 60 s minimum allows (a clock and an interval).
  */
@@ -46,6 +41,11 @@ export interface ControlPlaneInternals {
   localDriver?: Pick<LocalDriverOptions, 'idle'>;
 }
 
+/**
+ * Assembles a control plane: database (migrated), first platform-admin key, the local
+ * cluster and its driver, reconciliation of sessions left by an earlier process, and
+ * the HTTP API. Serving it is the caller's business (see `listen`).
+ */
 export async function startControlPlane(
   config: Config,
   log: Logger,
