@@ -1,6 +1,6 @@
 // coturn (Debian's turnserver) on loopback with the TURN REST scheme (use-auth-secret).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './postgres.ts';
@@ -56,7 +56,7 @@ export async function startCoturn(
     'simple-log',
     `log-file=${join(dir, 'turnserver.log')}`,
   ].join('\n');
-  writeFileSync(join(dir, 'turnserver.conf'), `${config}\n`);
+  writeFileSync(join(dir, 'turnserver.conf'), `${config}\n`, { mode: 0o600 });
   const log = join(dir, 'stdout.log');
   const proc: Started = startProcess(turnserverPath(), ['-c', join(dir, 'turnserver.conf')], {
     log,
@@ -76,6 +76,11 @@ export async function startCoturn(
     secret,
     dir,
     pid: proc.pid,
-    stop: proc.stop,
+    // its folder holds the secret in turnserver.conf: gone with it, unless a detached coturn
+    // outlives this process (the testbed CLI removes that one at `down`)
+    async stop() {
+      await proc.stop();
+      if (!opts.detached) rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -1,7 +1,7 @@
 // The testbed's coturn, Chromium and k6 are the real programs, working on loopback.
 import { execFile, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +54,13 @@ describe('coturn', () => {
     const r = allocate(credential(now() + 300));
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout + r.stderr).toMatch(/Total lost packets 0 /);
+  });
+
+  it('leaves nothing behind when stopped, its secret included', async () => {
+    const other = await startCoturn();
+    expect(readFileSync(join(other.dir, 'turnserver.conf'), 'utf8')).toContain(other.secret);
+    await other.stop();
+    expect(existsSync(other.dir)).toBe(false);
   });
 
   it('refuses an expired or forged credential', () => {
