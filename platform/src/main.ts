@@ -1,5 +1,6 @@
 // `npm start`: the whole product on one machine (see platform.ts); prints the URL to open.
 import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { startPlatform } from './platform.ts';
@@ -75,9 +76,11 @@ for (const [part, p] of Object.entries(ports)) {
   }
 }
 
-const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'floe' } });
+// no `service` in the base: each part's child logger names itself, once per line
+const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { pid: process.pid } });
+const dataDir = resolve(args['data-dir'] ?? process.env.FLOE_DATA_DIR ?? '.floe');
 const platform = await startPlatform({
-  dataDir: args['data-dir'] ?? process.env.FLOE_DATA_DIR ?? '.floe',
+  dataDir,
   port: ports.gateway,
   controlPort: ports['control plane'],
   idpPort: ports['identity provider'],
@@ -90,7 +93,8 @@ process.stdout.write(
     platform.users
       .map((u) => `  sign in as ${u.email} / ${u.password} (${u.roles.join(', ')})\n`)
       .join('') +
-    `  API reference: ${platform.controlUrl}/docs\n\n`,
+    `  API reference: ${platform.controlUrl}/docs\n` +
+    `  platform-admin API key: in ${join(dataDir, 'dev-admin-token')}\n\n`,
 );
 
 let stopping = false;
@@ -98,7 +102,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, async () => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping; sessions end with Floe on this machine');
+    log
+      .child({ service: 'floe' })
+      .info({ signal }, 'stopping; sessions end with Floe on this machine');
     await platform.close();
     process.exit(0);
   });

@@ -46,6 +46,7 @@ export interface PlatformOptions {
   apps?: DemoApp[];
   /** coturn when installed (default), or none */
   turn?: boolean;
+  /** without a `service` binding: each part's child logger names itself */
   log: Logger;
 }
 
@@ -92,7 +93,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     opts.turn !== false && existsSync('/usr/bin/turnserver')
       ? await startCoturn({ relayPorts: 64 })
       : null;
-  if (!turn) log.warn('no coturn: streams go direct, without a TURN relay');
+  if (!turn)
+    log.child({ service: 'floe' }).warn('no coturn: streams go direct, without a TURN relay');
   const turnEnv = turn ? { FLOE_TURN_URLS: turn.url, FLOE_TURN_SECRET: turn.secret } : {};
 
   const control = await startControlPlane(

@@ -101,7 +101,7 @@ function npmStart(args: string[]): {
     cwd: ROOT,
     detached: true, // its own process group, which gets the SIGINT as from a terminal
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'warn' },
+    env: { ...process.env, LOG_LEVEL: 'info' },
   });
   child.stdout!.on('data', (d) => {
     stdout += d;
@@ -155,6 +155,19 @@ describe('npm start', () => {
       .toBeTruthy();
     url = /Floe is running: open (\S+)/.exec(floe.stdout())![1]!;
     expect(new URL(url).port).toBe(String(base));
+    // where the platform-admin key is, and that it opens the control plane's API
+    const keyFile = /platform-admin API key: in (\S+)/.exec(floe.stdout())?.[1];
+    const clusters = await fetch(`http://127.0.0.1:${base - 1}/v1/clusters`, {
+      headers: { authorization: `Bearer ${readFileSync(keyFile!, 'utf8').trim()}` },
+    });
+    expect(clusters.status).toBe(200);
+    // every log line names its part once
+    const logLines = floe
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
+    expect(logLines.length).toBeGreaterThan(0);
+    for (const line of logLines) expect(line.match(/"service":/g), line).toHaveLength(1);
   }, 130_000);
 
   it('refuses a second start on the same ports, naming the port', async () => {
