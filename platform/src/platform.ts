@@ -5,12 +5,18 @@
  * flow test runs it on the testbed's PostgreSQL.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listen, loadConfig as loadControlConfig, startControlPlane } from '@floe/control';
 import { generateKeySet, loadConfig as loadGatewayConfig, startGateway } from '@floe/gateway';
-import { startCoturn, startOidcProvider, TEST_USERS, type TestUser } from '@floe/testbed';
+import {
+  processStartTime,
+  startCoturn,
+  startOidcProvider,
+  TEST_USERS,
+  type TestUser,
+} from '@floe/testbed';
 import type { Logger } from 'pino';
 
 export const DEMO_TENANT = 'acme';
@@ -61,6 +67,31 @@ export interface Platform {
   close(opts?: { terminateSessions?: boolean }): Promise<void>;
 }
 
+/** the coturn this platform started: its pid, start time and folder (which holds the secret) */
+const COTURN_RECORD = 'coturn.json';
+
+/**
+ * An earlier run killed before it could stop its coturn (SIGKILL) left it running, and its
+ * folder with the TURN secret: end both before starting another.
+ */
+function stopLeftoverCoturn(dataDir: string, log: Logger) {
+  const file = join(dataDir, COTURN_RECORD);
+  if (!existsSync(file)) return;
+  try {
+    const { pid, start, dir } = JSON.parse(readFileSync(file, 'utf8'));
+    if (typeof pid === 'number' && start && processStartTime(pid) === start) {
+      process.kill(pid, 'SIGKILL');
+      log.child({ service: 'floe' }).warn({ pid }, 'stopped the coturn an earlier run left');
+    }
+    if (typeof dir === 'string' && basename(dir).startsWith('floe-coturn-')) {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } catch {
+    // an unreadable record names nothing to stop
+  }
+  rmSync(file, { force: true });
+}
+
 const WEB_DIST = fileURLToPath(new URL('../../web/dist', import.meta.url));
 
 export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
@@ -89,10 +120,15 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     clients: [{ clientId: 'floe-dev', clientSecret, redirectUris: [`${gatewayUrl}/callback`] }],
   });
 
+  stopLeftoverCoturn(dataDir, log);
   const turn =
     opts.turn !== false && existsSync('/usr/bin/turnserver')
       ? await startCoturn({ relayPorts: 64 })
       : null;
+  if (turn) {
+    const record = { pid: turn.pid, start: turn.pid && processStartTime(turn.pid), dir: turn.dir };
+    writeFileSync(join(dataDir, COTURN_RECORD), `${JSON.stringify(record)}\n`, { mode: 0o600 });
+  }
   if (!turn)
     log.child({ service: 'floe' }).warn('no coturn: streams go direct, without a TURN relay');
   const turnEnv = turn ? { FLOE_TURN_URLS: turn.url, FLOE_TURN_SECRET: turn.secret } : {};
@@ -182,6 +218,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       await controlServer.close();
       await control.close({ terminateSessions: closeOpts.terminateSessions ?? true });
       await turn?.stop();
+      rmSync(join(dataDir, COTURN_RECORD), { force: true });
       await idp.stop();
     },
   };

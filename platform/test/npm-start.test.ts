@@ -232,3 +232,50 @@ describe('npm start', () => {
     for (const port of [base, base - 1, base - 2]) expect(await canListen(port)).toBe(true);
   }, 90_000);
 });
+
+describe('npm start after a SIGKILL', () => {
+  // what a failed test would leave running
+  const leftovers: number[] = [];
+  afterAll(() => {
+    for (const pid of leftovers) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  });
+
+  it('ends the coturn a killed run left, and removes its folder with the secret', async () => {
+    const base = await freePortBase();
+    const dataDir = mkdtempSync(join(inject('testbed').tempRoot, 'npm-start-killed-'));
+    const started = async () => {
+      const floe = npmStart(['--port-base', String(base), '--data-dir', dataDir]);
+      leftovers.push(-floe.child.pid!);
+      await expect
+        .poll(() => floe.stdout().includes('Floe is running') || floe.child.exitCode !== null, {
+          timeout: 120_000,
+        })
+        .toBe(true);
+      expect(floe.stdout(), floe.stderr()).toContain('Floe is running');
+      return floe;
+    };
+    const first = await started();
+    const tree = descendants(first.child.pid!);
+    const coturn = tree.find((p) => p.cmdline.includes('turnserver'));
+    // node itself, not the shell npm runs it from
+    const main = tree.find((p) => /^node .*platform\/src\/main\.ts/.test(p.cmdline));
+    expect(coturn && main).toBeTruthy();
+    const folder = /-c (\S+)\/turnserver\.conf/.exec(coturn!.cmdline)![1]!;
+    leftovers.push(coturn!.pid, main!.pid);
+    process.kill(main!.pid, 'SIGKILL'); // the platform only: what it started lives on
+    await exited(first.child);
+    expect(stillRunning([coturn!])).toHaveLength(1);
+
+    const second = await started();
+    expect(stillRunning([coturn!])).toEqual([]);
+    expect(existsSync(folder)).toBe(false);
+    process.kill(-second.child.pid!, 'SIGINT');
+    await exited(second.child);
+  }, 300_000);
+});

@@ -25,5 +25,5 @@ export {
   type TestUser,
 } from './oidc.ts';
 export { freePort, type Postgres, startPostgres } from './postgres.ts';
-export { isAlive } from './process.ts';
+export { isAlive, processStartTime } from './process.ts';
 export { ensureSchemathesis, SCHEMATHESIS_VERSION } from './schemathesis.ts';

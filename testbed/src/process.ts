@@ -68,6 +68,20 @@ export function isAlive(pid: number | undefined): boolean {
   }
 }
 
+/**
+ * When a live process started (clock ticks after boot, from /proc): with its pid, it names one
+ * process even after the pid is reused. Null when it is gone or a zombie.
+ */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' ? null : (fields[19] ?? null);
+  } catch {
+    return null;
+  }
+}
+
 /** SIGTERM to the group, SIGKILL after 5 s; resolves when the leader is gone. */
 export async function stopProcessGroup(pid: number) {
   const alive = () => isAlive(pid);
