@@ -23,8 +23,8 @@ import { openX11Desktop } from '../src/x11-desktop.ts';
 const log = pino({ level: 'silent' });
 
 /** floe_pipeline.py processes whose parent is this test process (the streamer runs here). */
-function pipelineProcesses(source?: string): number[] {
-  const found: number[] = [];
+function pipelineProcesses(source?: string): { pid: number; argv: string[] }[] {
+  const found: { pid: number; argv: string[] }[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -33,7 +33,7 @@ function pipelineProcesses(source?: string): number[] {
       if (source && !argv.includes(`--source=${source}`)) continue;
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(ppid) === process.pid && state !== 'Z') found.push(Number(entry));
+      if (Number(ppid) === process.pid && state !== 'Z') found.push({ pid: Number(entry), argv });
     } catch {
       // the process went away while we read it
     }
@@ -41,9 +41,17 @@ function pipelineProcesses(source?: string): number[] {
   return found;
 }
 
+/** The sizes this process's X pipelines capture, e.g. ['1024x768']. */
+function pipelineSizes(): string[] {
+  return pipelineProcesses('x11').map(({ argv }) => {
+    const arg = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+    return `${arg('width')}x${arg('height')}`;
+  });
+}
+
 describe('a pipeline that is gone', () => {
   it('takes a keyframe or bitrate request after its process died without an unhandled EPIPE', async () => {
-    const before = new Set(pipelineProcesses('bare'));
+    const before = new Set(pipelineProcesses('bare').map((p) => p.pid));
     const pipeline = await startPipeline({
       source: 'bare',
       display: '',
@@ -56,7 +64,9 @@ describe('a pipeline that is gone', () => {
       python: '/usr/bin/python3',
       onRtp: () => {},
     });
-    const [pid] = pipelineProcesses('bare').filter((p) => !before.has(p));
+    const [pid] = pipelineProcesses('bare')
+      .map((p) => p.pid)
+      .filter((p) => !before.has(p));
     expect(pid).toBeDefined();
     process.kill(pid!, 'SIGKILL');
     // Block until every thread of it has closed its files: Node has not seen the exit yet, so
@@ -168,16 +178,11 @@ describe('the streamer stops every pipeline it starts exactly once', () => {
 
   /** The pipelines settle at exactly one, capturing the display at `size`. */
   async function expectOnePipelineAt(size: { width: number; height: number }) {
-    await expect
-      .poll(() => pipelineProcesses('x11').length, { timeout: 15_000, interval: 100 })
-      .toBe(1);
+    const only = [`${size.width}x${size.height}`];
+    await expect.poll(pipelineSizes, { timeout: 20_000, interval: 100 }).toEqual(only);
     // a leaked start would land after the last restart: give it time to show up
     await new Promise((r) => setTimeout(r, 1500));
-    const pids = pipelineProcesses('x11');
-    expect(pids).toHaveLength(1);
-    const argv = readFileSync(`/proc/${pids[0]}/cmdline`, 'utf8').split('\0');
-    expect(argv).toContain(`--width=${size.width}`);
-    expect(argv).toContain(`--height=${size.height}`);
+    expect(pipelineSizes()).toEqual(only);
   }
 
   it('resize at once after connecting: one pipeline at the new size, none after the viewer leaves', async () => {
@@ -186,7 +191,7 @@ describe('the streamer stops every pipeline it starts exactly once', () => {
     viewer.resize(1024, 768); // as the page does the moment its input channel opens
     await expectOnePipelineAt({ width: 1024, height: 768 });
     viewer.ws.close();
-    await expect.poll(() => pipelineProcesses('x11').length, { timeout: 10_000 }).toBe(0);
+    await expect.poll(pipelineSizes, { timeout: 10_000 }).toEqual([]);
   }, 60_000);
 
   it('a burst of resizes: one pipeline at the last size, none after the streamer stops', async () => {
@@ -205,6 +210,6 @@ describe('the streamer stops every pipeline it starts exactly once', () => {
     viewer.resize(1000, 600);
     await expectOnePipelineAt({ width: 1000, height: 600 });
     await streamer.close();
-    expect(pipelineProcesses('x11')).toEqual([]);
+    expect(pipelineSizes()).toEqual([]);
   }, 60_000);
 });
