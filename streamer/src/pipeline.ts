@@ -74,6 +74,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   ];
   // spawns: python3
   const child = spawn(options.python, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // A command written after the process died (before Node saw the exit) fails with EPIPE;
+  // the exit itself is reported below, so the lost command is nothing more to report.
+  child.stdin!.on('error', () => {});
   let stderrTail = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderrTail = (stderrTail + d.toString()).slice(-2000);
@@ -100,8 +103,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       if (!stopping) options.onExit?.(reason);
     });
   });
-  const encoder = await ready;
+  let encoder: string;
+  try {
+    encoder = await ready;
+  } catch (error) {
+    // A pipeline that reported an error may still be running: it is stopped here, not leaked.
+    stopping = true;
+    child.kill('SIGKILL');
+    throw error;
+  }
 
+  let stopped: Promise<void> | undefined;
   const send = (command: object) => {
     if (child.exitCode === null && child.stdin!.writable)
       child.stdin!.write(`${JSON.stringify(command)}\n`);
@@ -110,8 +122,64 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     encoder,
     setBitrate: (kbps) => send({ cmd: 'bitrate', kbps: Math.round(kbps) }),
     keyframe: () => send({ cmd: 'keyframe' }),
-    stop: () => stopChild(child, () => (stopping = true)),
+    stop: () => {
+      stopped ??= stopChild(child, () => (stopping = true));
+      return stopped;
+    },
   };
+}
+
+/**
+ * The one owner of "the current pipeline". Starts and stops run one at a time, in the order
+ * asked for, so a start can never overtake a restart or a stop: every pipeline started here
+ * is stopped exactly once, and none starts after close().
+ */
+export class PipelineSlot {
+  private current: Pipeline | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  /** The pipeline running now, if any (a keyframe or bitrate change goes to it). */
+  get pipeline(): Pipeline | null {
+    return this.current;
+  }
+
+  /**
+   * Stops the current pipeline, then starts the next with start(); resolves to it, or to
+   * null when the slot was closed before its turn came.
+   */
+  replace(start: () => Promise<Pipeline>): Promise<Pipeline | null> {
+    return this.serially(async () => {
+      await this.stopCurrent();
+      if (this.closed) return null;
+      const next = await start();
+      if (this.closed) {
+        await next.stop();
+        return null;
+      }
+      this.current = next;
+      return next;
+    });
+  }
+
+  /** Stops the current pipeline after whatever is queued, and refuses later starts. */
+  close(): Promise<void> {
+    this.closed = true;
+    return this.serially(() => this.stopCurrent());
+  }
+
+  private async stopCurrent() {
+    const old = this.current;
+    if (!old) return;
+    this.current = null;
+    await old.stop();
+  }
+
+  private serially<T>(step: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(step);
+    this.queue = result.catch(() => {});
+    return result;
+  }
 }
 
 async function stopChild(child: ChildProcess, markStopping: () => void): Promise<void> {

@@ -14,7 +14,7 @@ import { audioSource, type StreamerConfig } from './config.ts';
 import type { Desktop } from './desktop.ts';
 import { createStreamerMetrics, type StreamerMetrics } from './metrics.ts';
 import { createViewerPeer, type ViewerPeer } from './peer.ts';
-import { detectEncoders, type Pipeline, startPipeline } from './pipeline.ts';
+import { detectEncoders, PipelineSlot, startPipeline } from './pipeline.ts';
 import {
   CLOSE_CODES,
   type IceCandidate,
@@ -229,7 +229,9 @@ interface ViewerContext {
 /** One connected browser: its signalling socket, WebRTC peer and encoder pipeline. */
 class Viewer {
   peer: ViewerPeer | null = null;
-  private pipeline: Pipeline | null = null;
+  /** The video pipeline: started, restarted at a new size and stopped only through this. */
+  private readonly video = new PipelineSlot();
+  private readonly audio = new PipelineSlot();
   private codec: VideoCodec | null = null;
   private kbps: number;
   private ended = false;
@@ -332,57 +334,58 @@ class Viewer {
     this.statsTimer = setInterval(() => void this.tick(), 1000);
   }
 
-  private async startPipeline() {
+  /** Starts the video pipeline at the display's size now, stopping the one before. */
+  private async startPipeline(beforeStart?: () => Promise<void>) {
     const { config, desktop, metrics } = this.ctx;
-    const size = desktop.size();
-    const pipeline = await startPipeline({
-      source: desktop.source,
-      display: desktop.display,
-      ...size,
-      fps: config.FLOE_STREAMER_FPS,
-      codec: this.codec!,
-      h264Encoder: config.FLOE_STREAMER_H264_ENCODER,
-      kbps: this.kbps,
-      python: config.FLOE_STREAMER_PYTHON,
-      onRtp: (packet) => this.peer?.writeRtp(packet),
-      onStats: (stats) => {
-        metrics.fps.set(stats.fps);
-        if (stats.frames > 0) metrics.encodeSeconds.observe(stats.encodeMs / 1000);
-        this.lastPipelineStats = stats;
-      },
-      onExit: (reason) => this.fail('negotiation_failed', reason, CLOSE_CODES.goingAway),
+    let size = desktop.size();
+    const pipeline = await this.video.replace(async () => {
+      await beforeStart?.();
+      size = desktop.size();
+      return startPipeline({
+        source: desktop.source,
+        display: desktop.display,
+        ...size,
+        fps: config.FLOE_STREAMER_FPS,
+        codec: this.codec!,
+        h264Encoder: config.FLOE_STREAMER_H264_ENCODER,
+        kbps: this.kbps,
+        python: config.FLOE_STREAMER_PYTHON,
+        onRtp: (packet) => this.peer?.writeRtp(packet),
+        onStats: (stats) => {
+          metrics.fps.set(stats.fps);
+          if (stats.frames > 0) metrics.encodeSeconds.observe(stats.encodeMs / 1000);
+          this.lastPipelineStats = stats;
+        },
+        onExit: (reason) => this.fail('negotiation_failed', reason, CLOSE_CODES.goingAway),
+      });
     });
-    if (this.ended) {
-      await pipeline.stop();
-      return;
-    }
-    this.pipeline = pipeline;
+    if (!pipeline) return false;
     this.log.info({ encoder: pipeline.encoder, ...size, codec: this.codec }, 'pipeline started');
+    return true;
   }
 
   private lastPipelineStats = { fps: 0, encodeMs: 0, pipelineMs: 0 };
-  private audio: Pipeline | null = null;
 
   /** Audio is a nicety: without it (no PulseAudio after all) the stream goes on silent. */
   private async startAudio(pulseServer: string) {
     const { config } = this.ctx;
     try {
-      const audio = await startPipeline({
-        source: 'pulse',
-        pulseServer,
-        display: '',
-        width: 0,
-        height: 0,
-        fps: 0,
-        codec: 'H264',
-        h264Encoder: 'auto',
-        kbps: 96,
-        python: config.FLOE_STREAMER_PYTHON,
-        onRtp: (packet) => this.peer?.writeAudioRtp(packet),
-        onExit: (reason) => this.log.warn({ reason }, 'audio stopped'),
-      });
-      if (this.ended) await audio.stop();
-      else this.audio = audio;
+      await this.audio.replace(() =>
+        startPipeline({
+          source: 'pulse',
+          pulseServer,
+          display: '',
+          width: 0,
+          height: 0,
+          fps: 0,
+          codec: 'H264',
+          h264Encoder: 'auto',
+          kbps: 96,
+          python: config.FLOE_STREAMER_PYTHON,
+          onRtp: (packet) => this.peer?.writeAudioRtp(packet),
+          onExit: (reason) => this.log.warn({ reason }, 'audio stopped'),
+        }),
+      );
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, 'no audio');
     }
@@ -394,7 +397,7 @@ class Viewer {
     if (now - this.lastKeyframe < 300) return;
     this.lastKeyframe = now;
     this.ctx.metrics.keyframes.inc({ reason });
-    this.pipeline?.keyframe();
+    this.video.pipeline?.keyframe();
   }
 
   private async tick() {
@@ -409,7 +412,7 @@ class Viewer {
     });
     if (worthChanging(this.kbps, next)) {
       this.kbps = next;
-      this.pipeline?.setBitrate(next);
+      this.video.pipeline?.setBitrate(next);
     }
     metrics.targetBitrate.set(this.kbps * 1000);
     metrics.sentBitrate.set(sentBitrate);
@@ -468,12 +471,9 @@ class Viewer {
       if (current.width === wanted.width && current.height === wanted.height) return;
       try {
         const size = await this.ctx.desktop.resize(wanted.width, wanted.height);
-        // ximagesrc captures a fixed size, so a new size means a new pipeline.
-        const old = this.pipeline;
-        this.pipeline = null;
-        await old?.stop();
-        await this.peer?.restartTrack();
-        await this.startPipeline();
+        // ximagesrc captures a fixed size, so a new size means a new pipeline; the new track
+        // is made between the old pipeline's stop and the new one's start.
+        if (!(await this.startPipeline(async () => this.peer?.restartTrack()))) return;
         this.ctx.metrics.keyframes.inc({ reason: 'restart' });
         this.peer?.send({ t: 'display', ...size });
         this.log.info(size, 'display resized');
@@ -491,9 +491,7 @@ class Viewer {
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(closeCode ?? 1000, code ?? 'bye');
     this.ctx.desktop.input({ t: 'reset' });
     this.ctx.onEnd();
-    const pipelines = [this.pipeline, this.audio];
-    this.pipeline = this.audio = null;
-    await Promise.allSettled([...pipelines.map((p) => p?.stop()), this.peer?.close()]);
+    await Promise.allSettled([this.video.close(), this.audio.close(), this.peer?.close()]);
     this.log.info({ reason: code ?? 'disconnected' }, 'viewer gone');
   }
 }
