@@ -8,6 +8,7 @@ import { attachClipboard } from './clipboard.ts';
 import { type ClockSample, clockOffset } from './clock.ts';
 import type { Welcome } from './connection.ts';
 import { SIGNAL_PATH } from './contract.ts';
+import { askEnded } from './ended.ts';
 import { attachKeyboard } from './keyboard.ts';
 import type { LocalShortcut } from './keysym.ts';
 import { attachMouse } from './mouse.ts';
@@ -57,6 +58,8 @@ if (options.back) {
   ui.back.href = options.back;
   ui.back.hidden = false;
 }
+// the launcher, where an ended session leads (the page is /sessions/{id}/ on the gateway)
+ui.screenLink.href = options.back ?? '/';
 
 let welcome: Welcome | null = null;
 let media: MediaStream | null = null;
@@ -126,6 +129,7 @@ const session = startSession(
       }
     },
   },
+  () => askEnded(location.href),
 );
 
 // ── input ───────────────────────────────────────────────────────────────────────────────────
