@@ -18,9 +18,9 @@ export function sessionAccess(
   session: GatewaySession | null,
   user: { tenantId: string; userId: string | undefined },
 ): SessionAccess {
-  if (!ownSession(session, user)) return { allow: false };
-  if (!session || session.state !== 'running' || !session.endpoint) return { allow: false };
-  return { allow: true, endpoint: session.endpoint };
+  const own = ownSession(session, user);
+  if (own?.state !== 'running' || !own.endpoint) return { allow: false };
+  return { allow: true, endpoint: own.endpoint };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
