@@ -166,7 +166,7 @@ describe('Chromium through the gateway', () => {
     );
     const back = page.locator('#screen-link');
     expect(await back.isVisible()).toBe(true);
-    expect(await back.getAttribute('href')).toBe('/');
+    expect(await back.evaluate((a) => (a as HTMLAnchorElement).href)).toBe(`${stack.url}/`);
     // no more attempts: the next retry would have come within a few seconds (at most 8 s)
     const attempts = sockets.length;
     await page.waitForTimeout(9_000);

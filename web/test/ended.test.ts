@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { endedNotice } from '../src/stream/ended.ts';
+import { endedNotice, stateUrl } from '../src/stream/ended.ts';
 
 describe('endedNotice', () => {
   it('tells the user the session ended, and why, when the gateway says so', () => {
@@ -24,5 +24,18 @@ describe('endedNotice', () => {
     ] as const) {
       expect(endedNotice(status, body)).toBeNull();
     }
+  });
+});
+
+describe('stateUrl', () => {
+  it('asks beside a gateway’s stream URL only', () => {
+    expect(stateUrl('https://floe.example/sessions/abc/?relay=1')).toBe(
+      'https://floe.example/sessions/abc/state',
+    );
+    expect(stateUrl('https://floe.example/eu/sessions/abc/')).toBe(
+      'https://floe.example/eu/sessions/abc/state',
+    );
+    expect(stateUrl('http://127.0.0.1:8080/')).toBeNull();
+    expect(stateUrl('http://127.0.0.1:8080/index.html')).toBeNull();
   });
 });

@@ -8,7 +8,7 @@ import { attachClipboard } from './clipboard.ts';
 import { type ClockSample, clockOffset } from './clock.ts';
 import type { Welcome } from './connection.ts';
 import { SIGNAL_PATH } from './contract.ts';
-import { askEnded } from './ended.ts';
+import { askEnded, stateUrl } from './ended.ts';
 import { attachKeyboard } from './keyboard.ts';
 import type { LocalShortcut } from './keysym.ts';
 import { attachMouse } from './mouse.ts';
@@ -58,8 +58,9 @@ if (options.back) {
   ui.back.href = options.back;
   ui.back.hidden = false;
 }
-// the launcher, where an ended session leads (the page is /sessions/{id}/ on the gateway)
-ui.screenLink.href = options.back ?? '/';
+// where an ended session leads: the launcher (index.html's default), or the page's own back link
+if (options.back) ui.screenLink.href = options.back;
+const askState = stateUrl(location.href);
 
 let welcome: Welcome | null = null;
 let media: MediaStream | null = null;
@@ -129,7 +130,7 @@ const session = startSession(
       }
     },
   },
-  () => askEnded(location.href),
+  askState ? () => askEnded(askState) : undefined,
 );
 
 // ── input ───────────────────────────────────────────────────────────────────────────────────
