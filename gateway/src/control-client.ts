@@ -26,6 +26,8 @@ const GatewaySession = z.object({
   userId: z.string(),
   state: z.string(),
   endpoint: z.string().nullable(),
+  /** why it ended (stopped or failed) */
+  reason: z.string().nullable().optional(),
 });
 
 const Me = z.object({

@@ -3,6 +3,7 @@
 // the streamer, started by the control plane), and plays its stream through the gateway:
 // the stream page over the session proxy, its signalling WebSocket too, media over the
 // testbed's TURN. The gateway's CSP must let both pages work.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,6 +129,13 @@ describe('Chromium through the gateway', () => {
     await signInByForms(alice.page, 'alice');
     const res = await alice.page.goto(`${stack.url}/sessions/${id}/`);
     expect(res?.status()).toBe(404);
+    // a page with the way back, the same as for a session that does not exist
+    expect(await alice.page.locator('h1').textContent()).toBe('Session not found');
+    expect(await alice.page.locator('a').getAttribute('href')).toBe('/');
+    const state = await pageFetch(alice.page, 'GET', `/sessions/${id}/state`);
+    const missing = await pageFetch(alice.page, 'GET', `/sessions/${randomUUID()}/state`);
+    expect(state).toEqual({ status: 404, body: { error: expect.anything() } });
+    expect(state).toEqual(missing);
     const signal = await alice.page.evaluate(
       (url) =>
         new Promise<string>((resolve) => {
@@ -139,5 +147,63 @@ describe('Chromium through the gateway', () => {
     );
     expect(signal).toBe('refused');
     await alice.page.context().close();
+  });
+
+  it('tells the stream page that its session was shut down, and stops reconnecting', async () => {
+    const { page } = bob;
+    const sockets: string[] = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    // shut down from the launcher, in another tab of the same sign-in
+    const launcher = await page.context().newPage();
+    await launcher.goto(`${stack.url}/`);
+    const stopped = await pageFetch(launcher, 'DELETE', `/api/v1/tenants/acme/sessions/${id}`);
+    expect(stopped.status, JSON.stringify(stopped.body)).toBeLessThan(300);
+    await page.waitForFunction(() => document.body.dataset.state === 'ended', undefined, {
+      timeout: 30_000,
+    });
+    expect(await page.locator('#screen-message').textContent()).toBe(
+      'This session has ended. You shut it down.',
+    );
+    const back = page.locator('#screen-link');
+    expect(await back.isVisible()).toBe(true);
+    expect(await back.evaluate((a) => (a as HTMLAnchorElement).href)).toBe(`${stack.url}/`);
+    // no more attempts: the next retry would have come within a few seconds (at most 8 s)
+    const attempts = sockets.length;
+    await page.waitForTimeout(9_000);
+    expect(sockets.length).toBe(attempts);
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('ended');
+    expect(await page.locator('#status').textContent()).not.toMatch(/reconnecting/);
+    await back.click();
+    await page.waitForURL(`${stack.url}/`);
+    expect(bob.errors).toEqual([]);
+    await launcher.close();
+  });
+
+  it('answers a browser opening an ended or removed session’s URL with a page', async () => {
+    const { page } = bob;
+    const ended = await page.goto(`${stack.url}/sessions/${id}/`);
+    expect(ended?.status()).toBe(404);
+    expect(ended?.headers()['content-type']).toMatch(/^text\/html/);
+    expect(await page.locator('h1').textContent()).toBe('This session has ended');
+    expect(await page.locator('p').first().textContent()).toBe('You shut it down.');
+    expect(await page.locator('a').getAttribute('href')).toBe('/');
+
+    const removed = await page.goto(`${stack.url}/sessions/${randomUUID()}/`);
+    expect(removed?.status()).toBe(404);
+    expect(await page.locator('h1').textContent()).toBe('Session not found');
+    expect(await page.locator('a').getAttribute('href')).toBe('/');
+
+    // API clients still get JSON, and the owner's state endpoint says why it ended
+    const api = await pageFetch(page, 'GET', `/sessions/${id}/`);
+    expect(api).toEqual({
+      status: 404,
+      body: { error: { code: 'not_found', message: expect.any(String) } },
+    });
+    const state = await pageFetch(page, 'GET', `/sessions/${id}/state`);
+    expect(state).toEqual({
+      status: 200,
+      body: { state: 'stopped', ended: true, message: 'You shut it down.' },
+    });
+    expect(bob.csp).toEqual([]);
   });
 });

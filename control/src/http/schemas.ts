@@ -530,6 +530,10 @@ export const GatewaySession = z
     userId: id,
     state: SessionState,
     endpoint: z.string().nullable().openapi({ description: 'null unless running' }),
+    reason: z
+      .string()
+      .nullable()
+      .openapi({ description: 'why it ended (stopped or failed); null otherwise' }),
   })
   .openapi('GatewaySession');
 

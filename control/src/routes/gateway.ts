@@ -1,9 +1,9 @@
 // What the regional gateways need from the control plane, for their API key (role
 // `gateway`) only: a tenant by slug or id, or by host name, with its identity provider (the one place a
 // client secret is ever read back), and a session's owner and endpoint for routing.
-import { eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../db/connect.ts';
-import { sessions } from '../db/schema.ts';
+import { sessionEvents, sessions } from '../db/schema.ts';
 import { requireRole } from '../http/auth.ts';
 import { ApiError, notFound } from '../http/errors.ts';
 import { apiRoute, json, params, router } from '../http/route.ts';
@@ -100,6 +100,9 @@ export function gatewayRoutes(db: Db, lookups: Lookups, secrets: SecretBox) {
       path: '/v1/gateway/sessions/{session}',
       tags,
       summary: 'A session’s tenant, owner, state and endpoint, for routing (gateway keys)',
+      description:
+        'An ended session says why: the reason it was asked to stop (by its user, by an ' +
+        'admin, at its maximum lifetime), else the reason it stopped or failed with.',
       middleware: gateway,
       request: { params: params('session') },
       responses: { 200: json(GatewaySession, 'the session') },
@@ -114,11 +117,25 @@ export function gatewayRoutes(db: Db, lookups: Lookups, secrets: SecretBox) {
           userId: sessions.userId,
           state: sessions.state,
           endpoint: sessions.endpoint,
+          reason: sessions.reason,
         })
         .from(sessions)
         .where(eq(sessions.id, id));
       if (!row) throw notFound('session');
-      return c.json({ ...row, endpoint: row.state === 'running' ? row.endpoint : null }, 200);
+      const ended = row.state === 'stopped' || row.state === 'failed';
+      let reason: string | null = null;
+      if (ended) {
+        // the stop request's reason says who or what ended it; the driver's says only how
+        const [stopping] = await db
+          .select({ reason: sessionEvents.reason })
+          .from(sessionEvents)
+          .where(and(eq(sessionEvents.sessionId, id), eq(sessionEvents.toState, 'stopping')))
+          .orderBy(asc(sessionEvents.id))
+          .limit(1);
+        reason = (row.state === 'stopped' ? stopping?.reason : null) ?? row.reason;
+      }
+      const endpoint = row.state === 'running' ? row.endpoint : null;
+      return c.json({ ...row, endpoint, reason }, 200);
     },
   );
 

@@ -325,8 +325,10 @@ export function sessionRoutes(deps: {
       },
     }),
     async (c) => {
-      const row = await load(c.get('tenant').id, c.get('principal'), c.req.valid('param').session);
-      const stopping = await supervisor.terminate(row.id);
+      const principal = c.get('principal');
+      const row = await load(c.get('tenant').id, principal, c.req.valid('param').session);
+      const by = principal.userId === row.userId ? 'stopped by its user' : 'stopped by an admin';
+      const stopping = await supervisor.terminate(row.id, by);
       if (stopping) return c.json(presentSession(stopping), 202);
       const [now] = await db.select().from(sessions).where(eq(sessions.id, row.id));
       const current = now ?? row;

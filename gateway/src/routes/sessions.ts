@@ -1,30 +1,65 @@
 // /sessions/{id}/*: a session's stream (page, assets and the signalling WebSocket), proxied
-// to its endpoint for its owner only, and /sessions/{id}/turn, its ICE servers. Whatever
-// the reason for a refusal (unknown, another user's, not running), the answer is 404.
+// to its endpoint for its owner only, /sessions/{id}/turn, its ICE servers, and
+// /sessions/{id}/state, whether it ended and why (the stream page asks when it loses its
+// connection). Whatever the reason for a refusal (unknown, another user's, not running), the
+// answer is 404: JSON for API clients, a page with a way back for a browser's navigation;
+// only its owner is told more (that it ended, and why).
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
+import type { GatewaySession } from '../control-client.ts';
 import type { Deps } from '../deps.ts';
 import { requestOrigin } from '../host.ts';
 import { fromOrigin } from '../http/csrf.ts';
 import type { GatewayEnv } from '../http/env.ts';
-import { jsonError } from '../http/respond.ts';
+import { jsonError, page } from '../http/respond.ts';
 import { loadUser, requireCsrf, requireUser } from '../http/session-middleware.ts';
-import { isSessionId, type SessionAccess, sessionAccess } from '../sessions/access.ts';
+import {
+  endedMessage,
+  isEnded,
+  isSessionId,
+  ownSession,
+  type SessionAccess,
+  sessionAccess,
+} from '../sessions/access.ts';
+
+const LAUNCHER = { href: '/', text: 'Back to the launcher' };
 
 export function sessionRoutes(deps: Deps) {
   const { config, control, sessions, proxy, turn } = deps;
   const issuer = config.FLOE_GATEWAY_ISSUER;
   const app = new Hono<GatewayEnv>();
 
-  async function access(c: Context<GatewayEnv>, id: string): Promise<SessionAccess> {
-    if (!isSessionId(id)) return { allow: false };
+  /** The stream's verdict, and the session itself when it is this user's. */
+  async function lookup(
+    c: Context<GatewayEnv>,
+    id: string,
+  ): Promise<{ verdict: SessionAccess; own: GatewaySession | null }> {
+    if (!isSessionId(id)) return { verdict: { allow: false }, own: null };
     const user = c.get('user')!;
-    const userId = await sessions.userId(c, user);
+    const who = { tenantId: user.tenant_id, userId: await sessions.userId(c, user) };
     const session = await control.session(id);
-    return sessionAccess(session, { tenantId: user.tenant_id, userId });
+    return { verdict: sessionAccess(session, who), own: ownSession(session, who) };
   }
+  const access = async (c: Context<GatewayEnv>, id: string) => (await lookup(c, id)).verdict;
 
   const notFound = (c: Context<GatewayEnv>) => jsonError(c, 404, 'not_found', 'no such session');
+
+  /** A refused stream URL: a page for a browser's navigation, JSON for everything else. */
+  function refuse(c: Context<GatewayEnv>, own: GatewaySession | null) {
+    const browsing =
+      !c.env.upgrade && c.req.method === 'GET' && c.req.header('accept')?.includes('text/html');
+    if (!browsing) return notFound(c);
+    if (own && isEnded(own.state)) {
+      const message = endedMessage(own.state, own.reason);
+      return page(c, 404, 'This session has ended', message, LAUNCHER);
+    }
+    if (own) {
+      const message = `It is ${own.state}, not streaming yet; the launcher shows its progress.`;
+      return page(c, 404, 'This session is not streaming', message, LAUNCHER);
+    }
+    const message = 'There is no such session, or it is not yours.';
+    return page(c, 404, 'Session not found', message, LAUNCHER);
+  }
 
   app.use('/sessions/*', loadUser(sessions), requireUser('page'), requireCsrf(issuer));
 
@@ -43,6 +78,16 @@ export function sessionRoutes(deps: Deps) {
     return c.json(offer, 200, { 'cache-control': 'no-store' });
   });
 
+  // the stream page's question when its connection drops: has the session ended, and why?
+  app.get('/sessions/:id/state', async (c) => {
+    if (c.env.upgrade) return notFound(c);
+    const { own } = await lookup(c, c.req.param('id'));
+    if (!own) return notFound(c);
+    const ended = isEnded(own.state);
+    const message = ended ? endedMessage(own.state, own.reason) : null;
+    return c.json({ state: own.state, ended, message }, 200, { 'cache-control': 'no-store' });
+  });
+
   app.all('/sessions/:id/*', async (c) => {
     const id = c.req.param('id');
     const upgrade = c.env.upgrade;
@@ -57,8 +102,8 @@ export function sessionRoutes(deps: Deps) {
         return jsonError(c, 403, 'forbidden', 'cross-origin WebSocket refused');
       }
     }
-    const verdict = await access(c, id);
-    if (!verdict.allow) return notFound(c);
+    const { verdict, own } = await lookup(c, id);
+    if (!verdict.allow) return refuse(c, own);
     const url = new URL(c.req.url);
     const path = url.pathname.slice(`/sessions/${id}`.length) + url.search;
     if (upgrade) {

@@ -7,7 +7,7 @@ import { renewalDue, sessionExpiry } from '../../src/auth/session-token.ts';
 import { hostnameOf, requestOrigin, tenantHostname } from '../../src/host.ts';
 import { checkCsrf, fromOrigin } from '../../src/http/csrf.ts';
 import { perMinute, RateLimiter, takeToken } from '../../src/http/rate-limit.ts';
-import { sessionAccess } from '../../src/sessions/access.ts';
+import { endedMessage, ownSession, sessionAccess } from '../../src/sessions/access.ts';
 
 describe('safeReturnTo', () => {
   it.each([
@@ -190,6 +190,31 @@ describe('sessionAccess', () => {
       [{ ...session, endpoint: null }, owner],
     ] as const) {
       expect(sessionAccess(s, u)).toEqual({ allow: false });
+    }
+  });
+
+  it('shows its owner an ended session, and nobody else any', () => {
+    const ended = { ...session, state: 'stopped', endpoint: null };
+    expect(ownSession(ended, owner)).toBe(ended);
+    expect(ownSession(ended, { tenantId: 't1', userId: 'u2' })).toBeNull();
+    expect(ownSession(ended, { tenantId: 't2', userId: 'u1' })).toBeNull();
+    expect(ownSession(null, owner)).toBeNull();
+  });
+});
+
+describe('endedMessage', () => {
+  it('says who or what ended a session', () => {
+    for (const [state, reason, message] of [
+      ['stopped', 'stopped by its user', 'You shut it down.'],
+      ['stopped', 'stopped by an admin', 'An admin shut it down.'],
+      ['stopped', 'maximum lifetime reached', 'It reached its maximum lifetime.'],
+      ['stopped', 'idle: no input for 60s', 'It was idle for too long (idle: no input for 60s).'],
+      ['stopped', 'the app exited', 'It stopped: the app exited.'],
+      ['stopped', null, 'It stopped.'],
+      ['failed', 'the local runner is full', 'It failed: the local runner is full.'],
+      ['failed', null, 'It failed: no reason was given.'],
+    ] as const) {
+      expect(endedMessage(state, reason)).toBe(message);
     }
   });
 });

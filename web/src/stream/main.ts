@@ -8,6 +8,7 @@ import { attachClipboard } from './clipboard.ts';
 import { type ClockSample, clockOffset } from './clock.ts';
 import type { Welcome } from './connection.ts';
 import { SIGNAL_PATH } from './contract.ts';
+import { askEnded, stateUrl } from './ended.ts';
 import { attachKeyboard } from './keyboard.ts';
 import type { LocalShortcut } from './keysym.ts';
 import { attachMouse } from './mouse.ts';
@@ -57,6 +58,9 @@ if (options.back) {
   ui.back.href = options.back;
   ui.back.hidden = false;
 }
+// where an ended session leads: the launcher (index.html's default), or the page's own back link
+if (options.back) ui.screenLink.href = options.back;
+const askState = stateUrl(location.href);
 
 let welcome: Welcome | null = null;
 let media: MediaStream | null = null;
@@ -126,6 +130,7 @@ const session = startSession(
       }
     },
   },
+  askState ? () => askEnded(askState) : undefined,
 );
 
 // ── input ───────────────────────────────────────────────────────────────────────────────────

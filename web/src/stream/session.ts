@@ -22,6 +22,8 @@ export interface StateInfo {
   attempt: number;
   /** The label of a button that starts over, when waiting for the user. */
   action: string | null;
+  /** The session itself ended: the page offers the way back to the launcher, not a retry. */
+  over: boolean;
 }
 
 export type SessionHandlers = Omit<ConnectionHandlers, 'lost' | 'connected'> & {
@@ -37,16 +39,26 @@ export interface Session {
   stop(): void;
 }
 
-export function startSession(options: ConnectionOptions, on: SessionHandlers): Session {
+/**
+ * Asks whoever serves the page whether the session ended: what to tell the user when it has,
+ * null when it has not (or nobody could say).
+ */
+export type EndedCheck = () => Promise<string | null>;
+
+export function startSession(
+  options: ConnectionOptions,
+  on: SessionHandlers,
+  ended: EndedCheck = async () => null,
+): Session {
   let state: StreamState = 'connecting';
   let connection: Connection | null = null;
   let attempt = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let ticker: ReturnType<typeof setInterval> | undefined;
 
-  const set = (next: StreamState, message: string, action: string | null = null) => {
+  const set = (next: StreamState, message: string, action: string | null = null, over = false) => {
     state = next;
-    on.state({ state, message, attempt, action });
+    on.state({ state, message, attempt, action, over });
   };
 
   const stopTimers = () => {
@@ -85,6 +97,16 @@ export function startSession(options: ConnectionOptions, on: SessionHandlers): S
         countdown();
         ticker = setInterval(countdown, 1000);
         retryTimer = setTimeout(connect, retryAt - Date.now());
+        // a session that ended never comes back: no more attempts once that is known
+        ended()
+          .catch(() => null)
+          .then((message) => {
+            if (message === null || state === 'streaming' || state === 'ended') return;
+            stopTimers();
+            connection?.close();
+            connection = null;
+            set('ended', message, null, true);
+          });
       },
     });
   };

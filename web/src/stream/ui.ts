@@ -28,6 +28,7 @@ export function findElements() {
     screen: byId('screen', HTMLElement),
     screenMessage: byId('screen-message', HTMLElement),
     screenAction: byId('screen-action', HTMLButtonElement),
+    screenLink: byId('screen-link', HTMLAnchorElement),
   };
 }
 
@@ -39,6 +40,7 @@ export function renderState(ui: Elements, info: StateInfo): void {
   ui.screenMessage.textContent = info.message;
   ui.screenAction.hidden = info.action === null;
   if (info.action !== null) ui.screenAction.textContent = info.action;
+  ui.screenLink.hidden = !info.over;
 }
 
 export function renderRows(list: HTMLElement, rows: [string, string][]): void {
