@@ -25,6 +25,31 @@ const ATTACKER = fileURLToPath(new URL('./fixtures/sandbox-attacker.py', import.
 const LYING_RUNNER = fileURLToPath(new URL('./fixtures/lying-runner.mjs', import.meta.url));
 const CANARY = `canary-${Math.random().toString(36).slice(2)}`;
 
+/** A launch of a one-tenant, one-user app on the local driver, with the app's own fields. */
+function launchSpec(sessionId: string, app: Partial<LaunchSpec['app']>): LaunchSpec {
+  return {
+    sessionId,
+    tenantId: 't',
+    userId: 'u',
+    tenant: { name: 'T', maxGpus: null },
+    user: { email: 'u@t.test' },
+    app: {
+      slug: 'app',
+      image: null,
+      command: ['true'],
+      env: {},
+      cpu: '1',
+      memory: '1Gi',
+      gpuSku: null,
+      gpuCount: 0,
+      persistenceSize: null,
+      idleTimeoutSeconds: null,
+      maxLifetimeSeconds: null,
+      ...app,
+    },
+  };
+}
+
 const cmdline = (pid: number) => {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
@@ -243,26 +268,7 @@ describe('the local driver', () => {
     });
     const events: DriverEvent[] = [];
     driver.watch((e) => events.push(e));
-    const spec: LaunchSpec = {
-      sessionId: 'lying-1',
-      tenantId: 't',
-      userId: 'u',
-      tenant: { name: 'T', maxGpus: null },
-      user: { email: 'u@t.test' },
-      app: {
-        slug: 'liar',
-        image: null,
-        command: ['true'],
-        env: {},
-        cpu: '1',
-        memory: '1Gi',
-        gpuSku: null,
-        gpuCount: 0,
-        persistenceSize: null,
-        idleTimeoutSeconds: null,
-        maxLifetimeSeconds: null,
-      },
-    };
+    const spec = launchSpec('lying-1', { slug: 'liar' });
     await driver.launch(spec);
     const end = await eventually(async () => events.find((e) => e.state !== 'starting'));
     await driver.close({ terminate: true });
@@ -290,26 +296,13 @@ describe('the local driver’s sandbox', () => {
     });
     const events: DriverEvent[] = [];
     driver.watch((e) => events.push(e));
-    const spec = (sessionId: string, gpuCount: number): LaunchSpec => ({
-      sessionId,
-      tenantId: 't',
-      userId: 'u',
-      tenant: { name: 'T', maxGpus: null },
-      user: { email: 'u@t.test' },
-      app: {
+    const spec = (sessionId: string, gpuCount: number) =>
+      launchSpec(sessionId, {
         slug: 'lister',
-        image: null,
         command: ['sh', '-c', 'ls /dev; id -u'],
-        env: {},
-        cpu: '1',
-        memory: '1Gi',
         gpuSku: gpuCount ? 'l4' : null,
         gpuCount,
-        persistenceSize: null,
-        idleTimeoutSeconds: null,
-        maxLifetimeSeconds: null,
-      },
-    });
+      });
     await driver.launch(spec('with-gpu', 1));
     await driver.launch(spec('without-gpu', 0));
     await eventually(async () => events.filter((e) => e.state === 'stopped').length === 2);
@@ -335,27 +328,13 @@ describe('a sandboxed app being stopped', () => {
     });
     const events: DriverEvent[] = [];
     driver.watch((e) => events.push(e));
-    await driver.launch({
-      sessionId: 'saver',
-      tenantId: 't',
-      userId: 'u',
-      tenant: { name: 'T', maxGpus: null },
-      user: { email: 'u@t.test' },
-      app: {
+    await driver.launch(
+      launchSpec('saver', {
         slug: 'saver',
-        image: null,
         // saving takes a moment after SIGTERM
         command: ['sh', '-c', 'trap "sleep 0.5; echo saved; exit 0" TERM; sleep 300 & wait'],
-        env: {},
-        cpu: '1',
-        memory: '1Gi',
-        gpuSku: null,
-        gpuCount: 0,
-        persistenceSize: null,
-        idleTimeoutSeconds: null,
-        maxLifetimeSeconds: null,
-      },
-    });
+      }),
+    );
     await eventually(async () => events.some((e) => e.state === 'running'));
     await new Promise((r) => setTimeout(r, 300)); // the trap is set
     await driver.terminate('saver', null);
