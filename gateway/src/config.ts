@@ -96,7 +96,7 @@ Provider, forwards /api/* to the control plane with their identity, routes /sess
 (HTTP and WebSocket) to the session's streamer for its owner only, mints TURN credentials and
 answers Istio's ext_authz checks.
 
-Usage: node gateway/src/main.ts [--help] [--generate-key]
+Usage: npx node gateway/src/main.ts [--help] [--generate-key]
   --generate-key   print a new signing key (a JWKS with one private ES256 key) and exit;
                    to rotate, put it first in FLOE_GATEWAY_KEYS and keep the old one after it
                    until FLOE_GATEWAY_SESSION_TTL_SECONDS have passed

@@ -6,7 +6,7 @@ import { startStreamer } from './streamer.ts';
 
 const HELP = `floe-streamer: streams an X display to one browser over WebRTC.
 
-Usage: node streamer/src/main.ts [--bare WIDTHxHEIGHT]
+Usage: npx node streamer/src/main.ts [--bare WIDTHxHEIGHT]
 
 Serves the stream page at /, signalling at /signal, /healthz and /metrics.
   --bare WxH   paint probe frames straight into the encoder instead of capturing X
