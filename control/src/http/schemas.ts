@@ -1,6 +1,6 @@
 // The API's contract: these zod schemas validate requests and generate /openapi.json.
 import { z } from '@hono/zod-openapi';
-import { API_KEY_ROLES, SESSION_STATES } from '../db/schema.ts';
+import { API_KEY_ROLES, GPU_HOURS_EXCEEDED_ACTIONS, SESSION_STATES } from '../db/schema.ts';
 
 const slug = z
   .string()
@@ -32,6 +32,21 @@ const timestamp = z.iso.datetime({ offset: true }).refine(
 );
 const id = z.uuid();
 
+// GPUs per SKU: {"l4": 4} allows at most 4 l4 GPUs at once; a SKU not named is not limited
+// (beside maxGpus, which counts every SKU). A PATCH replaces the whole map.
+const gpusPerSku = z
+  .record(region, count)
+  .refine((m) => Object.keys(m).length <= 64, 'at most 64 SKUs')
+  .openapi('GpusPerSku', {
+    description: 'GPU SKU → most GPUs of it at once; a SKU not named is not limited',
+    example: { l4: 4, a100: 1 },
+  });
+const gpuHoursExceededAction = z.enum(GPU_HOURS_EXCEEDED_ACTIONS).openapi({
+  description:
+    'at 100 % of gpuHoursPerMonth: `refuse` turns away new GPU launches; `stop` also stops ' +
+    'the tenant’s running GPU sessions (a quota.warning event is recorded at 90 %)',
+});
+
 export const IdOrSlugParam = z.string().min(1).max(100);
 
 export const TenantQuotas = z
@@ -39,6 +54,8 @@ export const TenantQuotas = z
     maxSessions: limit.default(null),
     maxGpus: limit.default(null),
     gpuHoursPerMonth: limit.default(null),
+    maxGpusPerSku: gpusPerSku.default({}),
+    gpuHoursExceededAction: gpuHoursExceededAction.default('refuse'),
   })
   .openapi('TenantQuotas', { description: 'null means unlimited' });
 
@@ -51,7 +68,13 @@ export const TenantCreate = z
       'must not have the shape of an id (a UUID)',
     ),
     name,
-    quotas: TenantQuotas.default({ maxSessions: null, maxGpus: null, gpuHoursPerMonth: null }),
+    quotas: TenantQuotas.default({
+      maxSessions: null,
+      maxGpus: null,
+      gpuHoursPerMonth: null,
+      maxGpusPerSku: {},
+      gpuHoursExceededAction: 'refuse',
+    }),
     allowedRegions: z.array(region).max(100).default([]).openapi({ description: 'empty: any' }),
   })
   .openapi('TenantCreate');
@@ -60,7 +83,13 @@ export const TenantPatch = z
   .strictObject({
     name: name.optional(),
     quotas: z
-      .strictObject({ maxSessions: limit, maxGpus: limit, gpuHoursPerMonth: limit })
+      .strictObject({
+        maxSessions: limit,
+        maxGpus: limit,
+        gpuHoursPerMonth: limit,
+        maxGpusPerSku: gpusPerSku,
+        gpuHoursExceededAction,
+      })
       .partial()
       .optional(),
     allowedRegions: z.array(region).max(100).optional(),
@@ -72,7 +101,13 @@ export const Tenant = z
     id,
     slug: z.string(),
     name: z.string(),
-    quotas: z.object({ maxSessions: limit, maxGpus: limit, gpuHoursPerMonth: limit }),
+    quotas: z.object({
+      maxSessions: limit,
+      maxGpus: limit,
+      gpuHoursPerMonth: limit,
+      maxGpusPerSku: z.record(z.string(), z.number()),
+      gpuHoursExceededAction: z.enum(GPU_HOURS_EXCEEDED_ACTIONS),
+    }),
     allowedRegions: z.array(z.string()),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -82,20 +117,24 @@ export const Tenant = z
 const UserLimits = z.strictObject({
   maxSessions: limit.default(null),
   maxGpus: limit.default(null),
+  maxGpusPerSku: gpusPerSku.default({}),
 });
 
 export const UserCreate = z
   .strictObject({
     email: z.email().max(320),
     role: z.enum(['tenant-admin', 'member']).default('member'),
-    limits: UserLimits.default({ maxSessions: null, maxGpus: null }),
+    limits: UserLimits.default({ maxSessions: null, maxGpus: null, maxGpusPerSku: {} }),
   })
   .openapi('UserCreate');
 
 export const UserPatch = z
   .strictObject({
     role: z.enum(['tenant-admin', 'member']).optional(),
-    limits: z.strictObject({ maxSessions: limit, maxGpus: limit }).partial().optional(),
+    limits: z
+      .strictObject({ maxSessions: limit, maxGpus: limit, maxGpusPerSku: gpusPerSku })
+      .partial()
+      .optional(),
   })
   .openapi('UserPatch');
 
@@ -105,7 +144,11 @@ export const User = z
     tenantId: id,
     email: z.string(),
     role: z.enum(['tenant-admin', 'member']),
-    limits: z.object({ maxSessions: limit, maxGpus: limit }),
+    limits: z.object({
+      maxSessions: limit,
+      maxGpus: limit,
+      maxGpusPerSku: z.record(z.string(), z.number()),
+    }),
     createdAt: z.string(),
   })
   .openapi('User');
