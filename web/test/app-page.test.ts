@@ -152,6 +152,18 @@ describe('launcher', () => {
     // the tile can launch again once a session is freed
     expect(await page.getByRole('button', { name: 'Launch Blender' }).isEnabled()).toBe(true);
 
+    // A per-type GPU limit names the type
+    data.tenant.quotas.maxSessions = null;
+    data.tenant.quotas.maxGpusPerSku = { l4: 1 };
+    standIn.seedSession('blender', 'running');
+    await page.getByRole('button', { name: 'Launch Blender' }).click();
+    await expect
+      .poll(() => status.textContent())
+      .toBe(
+        'Your organization may use 1 l4 GPU at once and 1 is in use, too few for this app. Try again when a session ends, or ask an admin to raise the limit.',
+      );
+    data.tenant.quotas.maxGpusPerSku = {};
+
     // Full clusters: the retry hint comes from Retry-After.
     data.tenant.quotas.maxSessions = null;
     data.capacity = false;
@@ -372,13 +384,32 @@ describe('console', () => {
     await page.getByRole('link', { name: 'Quotas & use' }).click();
     await page.waitForURL(`${standIn.url}/console/quotas?tenant=globex`);
     await page.getByLabel('Concurrent sessions', { exact: true }).fill('6');
+    await page.getByLabel('GPUs at once, per type').fill('l4: 2, a100 x');
+    await page.getByRole('button', { name: 'Save limits' }).click();
+    await expect
+      .poll(() => page.locator('[data-field="maxGpusPerSku"] .field-error').textContent())
+      .toMatch(/^Write each as type: GPUs/);
+    await page.getByLabel('GPUs at once, per type').fill('l4: 2, a100: 1');
+    await page.getByLabel('When the GPU-hours are used up').selectOption('stop');
     await page.getByRole('button', { name: 'Save limits' }).click();
     await expect.poll(() => page.locator('.notice.ok').textContent()).toBe('Saved the limits.');
     const patch = standIn.requests.find((r) => r.method === 'PATCH');
     expect(patch?.path).toBe('/tenants/globex');
     expect(patch?.body).toEqual({
-      quotas: { maxSessions: 6, maxGpus: null, gpuHoursPerMonth: null },
+      quotas: {
+        maxSessions: 6,
+        maxGpus: null,
+        gpuHoursPerMonth: null,
+        maxGpusPerSku: { l4: 2, a100: 1 },
+        gpuHoursExceededAction: 'stop',
+      },
     });
+    // a meter per limited GPU type, and the form shows what was saved
+    await page.locator('[data-quota="l4 GPUs in use"]').waitFor();
+    expect(await page.locator('[data-quota="a100 GPUs in use"] .meter-value').textContent()).toBe(
+      '0 of 1 GPUs',
+    );
+    expect(await page.getByLabel('GPUs at once, per type').inputValue()).toBe('l4: 2, a100: 1');
     expect(errors).toEqual([]);
     await page.close();
   });

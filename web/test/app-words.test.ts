@@ -38,6 +38,37 @@ describe('quota refusals', () => {
     );
   });
 
+  it('name the GPU type of a per-type quota, from the body’s fields or the message', () => {
+    const tenantL4 = {
+      ...quota('tenant.maxGpusPerSku[l4]', 'the tenant allows 4 l4 GPUs (3 in use)'),
+      quota: 'tenant.maxGpusPerSku',
+      sku: 'l4',
+      limit: 4,
+      used: 3,
+    };
+    const said =
+      'Your organization may use 4 l4 GPUs at once and 3 are in use, too few for this app. Try again when a session ends, or ask an admin to raise the limit.';
+    expect(failureSentence(tenantL4)).toBe(said);
+    // the message alone says the same
+    const { quota: _q, sku: _s, limit: _l, used: _u, ...bare } = tenantL4;
+    expect(quotaName(bare)).toBe('tenant.maxGpusPerSku');
+    expect(failureSentence(bare)).toBe(said);
+    expect(
+      failureSentence({
+        ...quota('user.maxGpusPerSku[a100]', 'the user allows 1 a100 GPUs (1 in use)'),
+        quota: 'user.maxGpusPerSku',
+        sku: 'a100',
+        limit: 1,
+        used: 1,
+      }),
+    ).toBe(
+      'You may use 1 a100 GPU at once and 1 is in use, too few for this app. Shut down a session that uses them first.',
+    );
+    expect(quotaSentence({ quota: 'user.maxGpusPerSku', message: 'too many' })).toBe(
+      'This app needs more GPUs of this type than you may use at once. Shut down a session that uses them first.',
+    );
+  });
+
   it('find the quota in the message when error.quota is missing', () => {
     const { quota: _, ...bare } = quota(
       'user.maxSessions',

@@ -80,7 +80,14 @@ function tenantOf(slug: string, name: string, quotas: Partial<Tenant['quotas']> 
     id: randomUUID(),
     slug,
     name,
-    quotas: { maxSessions: null, maxGpus: null, gpuHoursPerMonth: null, ...quotas },
+    quotas: {
+      maxSessions: null,
+      maxGpus: null,
+      gpuHoursPerMonth: null,
+      maxGpusPerSku: {},
+      gpuHoursExceededAction: 'refuse',
+      ...quotas,
+    },
     allowedRegions: [],
     createdAt: ago(60 * 24 * 40),
     updatedAt: ago(60 * 24 * 40),
@@ -125,7 +132,7 @@ export function defaultData(role: Role = 'member'): StandInData {
     tenantId: tenant.id,
     email,
     role: r,
-    limits: { maxSessions: null, maxGpus: null },
+    limits: { maxSessions: null, maxGpus: null, maxGpusPerSku: {} },
     createdAt: ago(60 * 24 * 20),
   });
   const users = [
@@ -244,13 +251,13 @@ export function defaultData(role: Role = 'member'): StandInData {
 class Refusal extends Error {
   readonly status: number;
   readonly code: string;
-  readonly extra: Record<string, string>;
+  readonly extra: Record<string, string | number>;
   readonly headers: Record<string, string>;
   constructor(
     status: number,
     code: string,
     message: string,
-    extra: Record<string, string> = {},
+    extra: Record<string, string | number> = {},
     headers: Record<string, string> = {},
   ) {
     super(message);
@@ -259,6 +266,24 @@ class Refusal extends Error {
     this.extra = extra;
     this.headers = headers;
   }
+}
+
+/** The per-SKU GPU quota, with the 429 body the control plane sends (domain/quota.ts). */
+function refusePerSku(
+  limits: Record<string, number>,
+  want: { sku: string; count: number } | null,
+  active: { gpus: { sku: string; count: number } | null }[],
+) {
+  const limit = want ? limits[want.sku] : undefined;
+  if (!want || limit === undefined) return;
+  const used = active.reduce((n, s) => n + (s.gpus?.sku === want.sku ? s.gpus.count : 0), 0);
+  if (used + want.count <= limit) return;
+  throw new Refusal(
+    429,
+    'quota_exceeded',
+    `quota tenant.maxGpusPerSku[${want.sku}] exceeded: the tenant allows ${limit} ${want.sku} GPUs (${used} in use)`,
+    { quota: 'tenant.maxGpusPerSku', sku: want.sku, limit, used },
+  );
 }
 
 const notFound = (what: string) => new Refusal(404, 'not_found', `${what} not found`);
@@ -462,7 +487,7 @@ export async function startStandIn(
           tenantId: tenant.id,
           email: String(input.email),
           role: (input.role as User['role']) ?? 'member',
-          limits: { maxSessions: null, maxGpus: null },
+          limits: { maxSessions: null, maxGpus: null, maxGpusPerSku: {} },
           createdAt: now(),
         };
         data.users.unshift(u);
@@ -525,6 +550,7 @@ export async function startStandIn(
             { quota: 'tenant.maxGpus' },
           );
         }
+        refusePerSku(tenant.quotas.maxGpusPerSku, app.resources.gpus, active);
         if (!data.capacity)
           throw new Refusal(
             503,

@@ -42,11 +42,23 @@ export interface Quotas {
   gpuHoursPerMonth: number | null;
 }
 
+/** GPU SKU → most GPUs of it at once; a SKU not named is not limited. */
+export type GpusPerSku = Record<string, number>;
+
+/** At 100 % of the month's GPU-hours: refuse new GPU launches, or also stop running ones. */
+export type GpuHoursExceededAction = 'refuse' | 'stop';
+
+/** A tenant's quotas as the server sends them: the form's three numbers and the rest. */
+export interface TenantQuotas extends Quotas {
+  maxGpusPerSku: GpusPerSku;
+  gpuHoursExceededAction: GpuHoursExceededAction;
+}
+
 export interface Tenant {
   id: string;
   slug: string;
   name: string;
-  quotas: Quotas;
+  quotas: TenantQuotas;
   allowedRegions: string[];
   createdAt: string;
   updatedAt: string;
@@ -57,7 +69,7 @@ export interface User {
   tenantId: string;
   email: string;
   role: 'tenant-admin' | 'member';
-  limits: { maxSessions: number | null; maxGpus: number | null };
+  limits: { maxSessions: number | null; maxGpus: number | null; maxGpusPerSku: GpusPerSku };
   createdAt: string;
 }
 
@@ -180,5 +192,13 @@ export interface IdentityProvider {
 
 /** The error body of every refusal. */
 export interface ErrorBody {
-  error: { code: string; message: string; quota?: string };
+  error: {
+    code: string;
+    message: string;
+    /** a 429's quota, and for a per-SKU one its SKU, with its limit and what is used */
+    quota?: string;
+    sku?: string;
+    limit?: number;
+    used?: number;
+  };
 }

@@ -7,6 +7,10 @@ export interface Failure {
   message: string;
   /** `error.quota` of a 429, when the server names it. */
   quota?: string;
+  /** `error.sku`, `error.limit` and `error.used` of a 429 (per-SKU quotas name the SKU) */
+  sku?: string;
+  limit?: number;
+  used?: number;
   /** Retry-After of a 503, in seconds. */
   retryAfter?: number | null;
 }
@@ -21,8 +25,20 @@ export function sentence(text: string): string {
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+/** A quota's limit and use: the 429's own fields, else read from its message. */
+function quotaNumbers(failure: Pick<Failure, 'message' | 'limit' | 'used'>): {
+  limit: number | null;
+  held: number | null;
+} {
+  const parsed = quotaNumbersOfMessage(failure.message);
+  return {
+    limit: typeof failure.limit === 'number' ? failure.limit : parsed.limit,
+    held: typeof failure.used === 'number' ? failure.used : parsed.held,
+  };
+}
+
 /** The numbers in a quota message, e.g. "…allows 2 concurrent sessions (2 active)". */
-function quotaNumbers(message: string): { limit: number | null; held: number | null } {
+function quotaNumbersOfMessage(message: string): { limit: number | null; held: number | null } {
   const limit =
     message.match(/allows (\d+)/)?.[1] ?? message.match(/of its (\d+(?:\.\d+)?)/)?.[1] ?? null;
   const held =
@@ -32,13 +48,21 @@ function quotaNumbers(message: string): { limit: number | null; held: number | n
 
 /** The quota's name from `error.quota`, or from a message like "quota tenant.maxGpus exceeded". */
 export function quotaName(failure: Pick<Failure, 'quota' | 'message'>): string | null {
-  return failure.quota ?? failure.message.match(/quota ([\w.]+) exceeded/)?.[1] ?? null;
+  return (
+    failure.quota ?? failure.message.match(/quota ([\w.]+)(?:\[[\w-]+\])? exceeded/)?.[1] ?? null
+  );
 }
 
 /** A 429 quota refusal as a sentence naming the limit and what to do about it. */
-export function quotaSentence(failure: Pick<Failure, 'quota' | 'message'>): string {
-  const { limit, held } = quotaNumbers(failure.message);
-  switch (quotaName(failure)) {
+export function quotaSentence(
+  failure: Pick<Failure, 'quota' | 'message' | 'sku' | 'limit' | 'used'>,
+): string {
+  const { limit, held } = quotaNumbers(failure);
+  const name = quotaName(failure);
+  if (name === 'tenant.maxGpusPerSku' || name === 'user.maxGpusPerSku') {
+    return skuQuotaSentence(name, skuOf(failure), limit, held);
+  }
+  switch (name) {
     case 'tenant.maxSessions':
       return limit === null
         ? 'Your organization has reached its limit of running sessions. Shut one down, or ask an admin to raise the limit.'
@@ -60,8 +84,33 @@ export function quotaSentence(failure: Pick<Failure, 'quota' | 'message'>): stri
         ? 'Your organization has used all its GPU hours for this month. Ask an admin to raise the limit.'
         : `Your organization has used its ${plural(limit, 'GPU hour')} for this month. Ask an admin to raise the limit.`;
     default:
-      return `A quota stopped this: ${sentence(failure.message.replace(/^quota [\w.]+ exceeded:\s*/, ''))}`;
+      return `A quota stopped this: ${sentence(failure.message.replace(/^quota [\w.]+(?:\[[\w-]+\])? exceeded:\s*/, ''))}`;
   }
+}
+
+/** The GPU SKU of a per-SKU refusal: `error.sku`, else the "[l4]" of its message. */
+function skuOf(failure: Pick<Failure, 'sku' | 'message'>): string | null {
+  return failure.sku ?? failure.message.match(/^quota [\w.]+\[([\w-]+)\] exceeded/)?.[1] ?? null;
+}
+
+/** A per-SKU GPU refusal ("at most 4 l4 GPUs at once"), for the organization or the user. */
+function skuQuotaSentence(
+  name: 'tenant.maxGpusPerSku' | 'user.maxGpusPerSku',
+  sku: string | null,
+  limit: number | null,
+  held: number | null,
+): string {
+  const gpus = (n: number) => plural(n, sku ? `${sku} GPU` : 'GPU');
+  const kind = sku ? `${sku} GPUs` : 'GPUs of this type';
+  const inUse = held === null ? '' : ` and ${held} ${held === 1 ? 'is' : 'are'} in use`;
+  if (name === 'tenant.maxGpusPerSku') {
+    return limit === null
+      ? `Your organization has no ${kind} left for this app. Try again when a session ends, or ask an admin to raise the limit.`
+      : `Your organization may use ${gpus(limit)} at once${inUse}, too few for this app. Try again when a session ends, or ask an admin to raise the limit.`;
+  }
+  return limit === null
+    ? `This app needs more ${kind} than you may use at once. Shut down a session that uses them first.`
+    : `You may use ${gpus(limit)} at once${inUse}, too few for this app. Shut down a session that uses them first.`;
 }
 
 /** Any failed request as one or two sentences for the page. */

@@ -8,11 +8,12 @@ import {
   input,
   loading,
   notice,
+  select,
   showFieldErrors,
 } from '../dom.ts';
 import { formatLimit, formatUse } from '../format.ts';
-import { quotaFormToBody } from '../forms.ts';
-import type { Session, Tenant, Usage } from '../types.ts';
+import { gpusPerSkuText, quotaFormToBody, skuQuotaFormToBody } from '../forms.ts';
+import type { GpuHoursExceededAction, Session, Tenant, TenantQuotas, Usage } from '../types.ts';
 import { gpuHours, inUse, periodRange } from '../usage.ts';
 import type { SectionCtx } from './shell.ts';
 
@@ -59,6 +60,7 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
         { class: 'meters' },
         meter('Concurrent sessions', use.sessions, q.maxSessions, 'sessions'),
         meter('GPUs in use', use.gpus, q.maxGpus, 'GPUs'),
+        ...skuMeters(active, q, meter),
         usage
           ? meter(
               'GPU-hours this month',
@@ -90,6 +92,7 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
           h('dd', {}, formatLimit(q.maxGpus)),
           h('dt', {}, 'GPU-hours per month'),
           h('dd', {}, formatLimit(q.gpuHoursPerMonth)),
+          ...skuLimitsReadonly(q),
         ),
         h(
           'p',
@@ -117,6 +120,7 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
         field('Concurrent sessions', num('maxSessions', q.maxSessions)),
         field('GPUs at once', num('maxGpus', q.maxGpus)),
         field('GPU-hours per month', num('gpuHoursPerMonth', q.gpuHoursPerMonth)),
+        ...skuLimitFields(q),
       ),
       h(
         'div',
@@ -126,11 +130,16 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
     );
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
-      const checked = quotaFormToBody(formFields(form));
-      showFieldErrors(form, checked.ok ? {} : checked.errors);
-      if (!checked.ok) return;
+      const fields = formFields(form);
+      const checked = quotaFormToBody(fields);
+      const perSku = skuQuotaFormToBody(fields);
+      showFieldErrors(form, {
+        ...(checked.ok ? {} : checked.errors),
+        ...(perSku.ok ? {} : perSku.errors),
+      });
+      if (!checked.ok || !perSku.ok) return;
       try {
-        await api.patch<Tenant>(tenantPath(slug), { quotas: checked.body });
+        await api.patch<Tenant>(tenantPath(slug), { quotas: { ...checked.body, ...perSku.body } });
         status.ok('Saved the limits.');
         await load();
       } catch (err) {
@@ -142,4 +151,53 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
 
   load();
   return undefined;
+}
+
+const ACTIONS: [GpuHoursExceededAction, string][] = [
+  ['refuse', 'Refuse new GPU launches'],
+  ['stop', 'Also stop running GPU sessions'],
+];
+
+/** A meter per GPU type the tenant limits, beside the total. */
+function skuMeters(
+  active: readonly Pick<Session, 'gpus'>[],
+  q: TenantQuotas,
+  meter: (label: string, used: number, limit: number | null, unit: string) => HTMLElement,
+): HTMLElement[] {
+  return Object.entries(q.maxGpusPerSku ?? {}).map(([sku, limit]) => {
+    const used = active.reduce((n, s) => n + (s.gpus?.sku === sku ? s.gpus.count : 0), 0);
+    return meter(`${sku} GPUs in use`, used, limit, 'GPUs');
+  });
+}
+
+/** The per-type GPU limits and the GPU-hours action, as read-only terms. */
+function skuLimitsReadonly(q: TenantQuotas): HTMLElement[] {
+  const perSku = gpusPerSkuText(q.maxGpusPerSku ?? {});
+  const action =
+    ACTIONS.find(([a]) => a === q.gpuHoursExceededAction)?.[1] ?? 'Refuse new GPU launches';
+  return [
+    h('dt', {}, 'GPUs at once, per type'),
+    h('dd', {}, perSku || 'no per-type limit'),
+    h('dt', {}, 'When the GPU-hours are used up'),
+    h('dd', {}, action),
+  ];
+}
+
+/** The per-type GPU limits and the GPU-hours action, as form fields. */
+function skuLimitFields(q: TenantQuotas): HTMLElement[] {
+  return [
+    field(
+      'GPUs at once, per type',
+      input('maxGpusPerSku', {
+        value: gpusPerSkuText(q.maxGpusPerSku ?? {}),
+        placeholder: 'e.g. l4: 4, a100: 1',
+      }),
+      'Empty: no per-type limit. A type not named is limited only by GPUs at once.',
+    ),
+    field(
+      'When the GPU-hours are used up',
+      select('gpuHoursExceededAction', ACTIONS, q.gpuHoursExceededAction ?? 'refuse'),
+      'A warning is recorded at 90 %.',
+    ),
+  ];
 }
