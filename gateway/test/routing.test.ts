@@ -155,6 +155,26 @@ describe('/api', () => {
     await call(bob, stack.url, 'DELETE', `/api/v1/tenants/acme/sessions/${launched.id}`);
   });
 
+  it('passes a quota refusal through as the control plane wrote it (429 naming the quota)', async () => {
+    expect(
+      (await stack.admin('PATCH', '/v1/tenants/acme', { quotas: { maxSessions: 0 } })).status,
+    ).toBe(200);
+    try {
+      const refused = await launch(alice);
+      expect(refused.status).toBe(429);
+      expect(json(refused).error).toEqual({
+        code: 'quota_exceeded',
+        quota: 'tenant.maxSessions',
+        limit: 0,
+        used: expect.any(Number),
+        message: expect.stringMatching(/^quota tenant\.maxSessions exceeded: the tenant allows 0/),
+      });
+      expect(refused.headers['retry-after']).toBe('30');
+    } finally {
+      await stack.admin('PATCH', '/v1/tenants/acme', { quotas: { maxSessions: null } });
+    }
+  });
+
   it('limits launches per user (429 with Retry-After)', async () => {
     const statuses: number[] = [];
     let last: Awaited<ReturnType<typeof launch>> | undefined;
