@@ -125,9 +125,17 @@ export async function startControlPlane(
       { db, supervisor, log, onEvent: (type) => metrics.quotaEvents.inc({ type }) },
       now,
     );
+  // a slow quota sweep (many tenants, a database under load) is not started twice at once
+  let sweepingQuotas = false;
   const sweep = setInterval(() => {
     supervisor.stopExpired().catch((err) => log.error({ err }, 'stopping expired sessions failed'));
-    enforceQuotas().catch((err) => log.error({ err }, 'enforcing GPU-hour quotas failed'));
+    if (sweepingQuotas) return;
+    sweepingQuotas = true;
+    enforceQuotas()
+      .catch((err) => log.error({ err }, 'enforcing GPU-hour quotas failed'))
+      .finally(() => {
+        sweepingQuotas = false;
+      });
   }, config.FLOE_SWEEP_INTERVAL_MS);
   sweep.unref();
 

@@ -181,6 +181,17 @@ describe.each(DATABASES)('quotas made whole on %s', (kind) => {
     await t.cp.enforceQuotas();
     await t.cp.enforceQuotas();
     expect(await eventsOf(seeded.tenant.id)).toEqual(['quota.warning', 'quota.exceeded']);
+    const listed = await t.call('GET', '/v1/tenants/hours-refuse/quota-events');
+    expect(listed.status).toBe(200);
+    expect(listed.body.items.map((e: { type: string }) => e.type)).toEqual([
+      'quota.exceeded',
+      'quota.warning',
+    ]);
+    expect(listed.body.items[0]).toMatchObject({
+      quota: 'tenant.gpuHoursPerMonth',
+      data: { limitHours: 1, action: 'refuse' },
+    });
+    expect(listed.body.items[0].data.usedHours).toBeGreaterThanOrEqual(65 / 60);
     const still = await t.call('GET', `/v1/tenants/hours-refuse/sessions/${first.body.id}`);
     expect(still.body.state).toBe('running');
     const refused = await launch('hours-refuse', 'user@hours-refuse.test');
@@ -349,6 +360,25 @@ describe.each(DATABASES)('quotas made whole on %s', (kind) => {
       body: { limits: { maxGpusPerSku: { l4: 99 } } },
     });
     expect(own.status).toBe(403);
+    // quota events: the tenant's admins read their own, nobody another tenant's
+    expect(
+      (await t.call('GET', '/v1/tenants/sku-acme/quota-events', { token: acmeAdmin })).status,
+    ).toBe(200);
+    expect(
+      (await t.call('GET', '/v1/tenants/sku-acme/quota-events', { token: acmeMember })).status,
+    ).toBe(403);
+    for (const path of [
+      '/v1/tenants/sku-globex/quota-events',
+      '/v1/tenants/hours-refuse/quota-events',
+    ]) {
+      const r = await t.call('GET', path, { token: acmeAdmin });
+      expect(r.status, path).toBe(404);
+    }
+    const backwards = await t.call(
+      'GET',
+      '/v1/tenants/sku-acme/quota-events?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z',
+    );
+    expect(backwards.status).toBe(400);
     const globexNow = await t.call('GET', '/v1/tenants/sku-globex');
     expect(globexNow.body.quotas).toMatchObject({
       maxGpus: 7,

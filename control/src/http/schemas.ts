@@ -1,6 +1,11 @@
 // The API's contract: these zod schemas validate requests and generate /openapi.json.
 import { z } from '@hono/zod-openapi';
-import { API_KEY_ROLES, GPU_HOURS_EXCEEDED_ACTIONS, SESSION_STATES } from '../db/schema.ts';
+import {
+  API_KEY_ROLES,
+  GPU_HOURS_EXCEEDED_ACTIONS,
+  QUOTA_EVENT_TYPES,
+  SESSION_STATES,
+} from '../db/schema.ts';
 
 const slug = z
   .string()
@@ -449,6 +454,20 @@ export const Usage = z
     totals: z.object({ sessionSeconds: z.number(), gpuSeconds: z.number() }),
   })
   .openapi('Usage');
+
+export const QuotaEvent = z
+  .object({
+    type: z.enum(QUOTA_EVENT_TYPES),
+    quota: z.string().openapi({ example: 'tenant.gpuHoursPerMonth' }),
+    periodStart: z.string().openapi({ description: 'the month it belongs to (UTC)' }),
+    data: z.record(z.string(), z.unknown()).openapi({
+      description: 'limitHours, usedHours, ratio, action and period when it was recorded',
+    }),
+    at: z.string(),
+  })
+  .openapi('QuotaEvent');
+
+export const QuotaEventList = z.object({ items: z.array(QuotaEvent) }).openapi('QuotaEventList');
 
 // A fully qualified DNS name (lowercased): two labels at least, of letters, digits and
 // dashes, the last not all digits (so never an IP address), 253 characters at most. Two

@@ -70,45 +70,61 @@ export async function enforceGpuHours(
   );
   const outcomes: GpuHoursOutcome[] = [];
   for (const t of tenantsInUse) {
-    const used = Number(t.used);
-    const decision = gpuHoursDecision({
-      usedGpuSeconds: used,
-      budgetHours: Number(t.budget),
-      action: t.action,
-      warned: t.warned,
-      exceeded: t.exceeded,
-      activeGpuSessions: Number(t.active_gpu),
-    });
-    const outcome: GpuHoursOutcome = { tenantId: t.id, decision, recorded: [], stopped: 0 };
-    outcomes.push(outcome);
-    if (decision.emit.length > 0) {
-      const data = {
-        quota: QUOTA,
-        limitHours: Number(t.budget),
-        usedHours: used / 3600,
-        ratio: Number(t.budget) > 0 ? used / (Number(t.budget) * 3600) : null,
-        action: t.action,
-        period: {
-          from,
-          to: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString(),
-        },
-      };
-      outcome.recorded = await db.transaction(async (tx) => {
-        const recorded: QuotaEventType[] = [];
-        for (const type of decision.emit) {
-          const event = { tenantId: t.id, type, quota: QUOTA, periodStart, data };
-          if ((await onQuotaEvent(tx, event)).recorded) recorded.push(type);
-        }
-        return recorded;
-      });
-      for (const type of outcome.recorded) {
-        deps.onEvent?.(type);
-        log.warn({ tenantId: t.id, event: type, ...data }, 'quota event %s', type);
-      }
+    // one tenant's failure (a driver that cannot stop a session) does not spare the others
+    try {
+      outcomes.push(await enforceOne(deps, t, periodStart, now));
+    } catch (err) {
+      log.error({ err, tenantId: t.id }, 'enforcing the GPU-hour quota failed');
     }
-    if (decision.stopGpuSessions) outcome.stopped = await stopGpuSessions(deps, t.id);
   }
   return outcomes;
+}
+
+async function enforceOne(
+  deps: GpuHoursSweepDeps,
+  t: TenantUse,
+  periodStart: Date,
+  now: Date,
+): Promise<GpuHoursOutcome> {
+  const { db, log } = deps;
+  const from = periodStart.toISOString();
+  const used = Number(t.used);
+  const decision = gpuHoursDecision({
+    usedGpuSeconds: used,
+    budgetHours: Number(t.budget),
+    action: t.action,
+    warned: t.warned,
+    exceeded: t.exceeded,
+    activeGpuSessions: Number(t.active_gpu),
+  });
+  const outcome: GpuHoursOutcome = { tenantId: t.id, decision, recorded: [], stopped: 0 };
+  if (decision.emit.length > 0) {
+    const data = {
+      quota: QUOTA,
+      limitHours: Number(t.budget),
+      usedHours: used / 3600,
+      ratio: Number(t.budget) > 0 ? used / (Number(t.budget) * 3600) : null,
+      action: t.action,
+      period: {
+        from,
+        to: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString(),
+      },
+    };
+    outcome.recorded = await db.transaction(async (tx) => {
+      const recorded: QuotaEventType[] = [];
+      for (const type of decision.emit) {
+        const event = { tenantId: t.id, type, quota: QUOTA, periodStart, data };
+        if ((await onQuotaEvent(tx, event)).recorded) recorded.push(type);
+      }
+      return recorded;
+    });
+    for (const type of outcome.recorded) {
+      deps.onEvent?.(type);
+      log.warn({ tenantId: t.id, event: type, ...data }, 'quota event %s', type);
+    }
+  }
+  if (decision.stopGpuSessions) outcome.stopped = await stopGpuSessions(deps, t.id);
+  return outcome;
 }
 
 /** Stops the tenant's active GPU sessions on clusters this process drives. */
