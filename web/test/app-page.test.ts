@@ -379,10 +379,22 @@ describe('console', () => {
     await page.getByRole('table', { name: 'Clusters' }).waitFor();
     expect(await page.getByRole('table', { name: 'Clusters' }).textContent()).toContain('16× L4');
 
+    standIn.data.quotaEvents = [
+      {
+        type: 'quota.warning',
+        quota: 'tenant.gpuHoursPerMonth',
+        periodStart: '2026-12-01T00:00:00.000Z',
+        data: { limitHours: 100, usedHours: 91 },
+        at: '2026-12-05T10:00:00.000Z',
+      },
+    ];
     await page.getByLabel('Tenant', { exact: true }).selectOption('globex');
     await page.waitForURL(`${standIn.url}/console/users?tenant=globex`);
     await page.getByRole('link', { name: 'Quotas & use' }).click();
     await page.waitForURL(`${standIn.url}/console/quotas?tenant=globex`);
+    await expect
+      .poll(() => page.locator('.quota-events').textContent())
+      .toBe('90 % of this month’s GPU-hours were used on 2026-12-05.');
     await page.getByLabel('Concurrent sessions', { exact: true }).fill('6');
     await page.getByLabel('GPUs at once, per type').fill('l4: 2, a100 x');
     await page.getByRole('button', { name: 'Save limits' }).click();

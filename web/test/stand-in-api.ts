@@ -19,6 +19,7 @@ import type {
   Cluster,
   IdentityProvider,
   Me,
+  QuotaEvent,
   Role,
   Session,
   SessionState,
@@ -55,6 +56,8 @@ export interface StandInData {
   identityProvider: IdentityProvider | null;
   clusters: Cluster[];
   usage: UsageRow[];
+  /** what GET …/quota-events answers (none when unset) */
+  quotaEvents?: QuotaEvent[];
   /** false: every launch answers 503 no_capacity. */
   capacity: boolean;
 }
@@ -589,6 +592,11 @@ export async function startStandIn(
         req.on('close', () => set.delete(res));
         return undefined;
       }
+    }
+    if (kind === 'quota-events' && m === 'GET') {
+      if (data.role === 'member')
+        throw new Refusal(403, 'forbidden', 'your role does not allow this');
+      return { items: data.quotaEvents ?? [] };
     }
     if (kind === 'usage' && m === 'GET') {
       const from = query.get('from') ?? ago(60 * 24 * 30);

@@ -141,6 +141,15 @@ export interface UsageRow {
   gpuSeconds: number;
 }
 
+/** A quota event: the month's GPU-hours reached 90 % (warning) or 100 % (exceeded). */
+export interface QuotaEvent {
+  type: 'quota.warning' | 'quota.exceeded';
+  quota: string;
+  periodStart: string;
+  data: Record<string, unknown>;
+  at: string;
+}
+
 export interface Usage {
   from: string;
   to: string;

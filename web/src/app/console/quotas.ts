@@ -13,7 +13,14 @@ import {
 } from '../dom.ts';
 import { formatLimit, formatUse } from '../format.ts';
 import { gpusPerSkuText, quotaFormToBody, skuQuotaFormToBody } from '../forms.ts';
-import type { GpuHoursExceededAction, Session, Tenant, TenantQuotas, Usage } from '../types.ts';
+import type {
+  GpuHoursExceededAction,
+  QuotaEvent,
+  Session,
+  Tenant,
+  TenantQuotas,
+  Usage,
+} from '../types.ts';
 import { gpuHours, inUse, periodRange } from '../usage.ts';
 import type { SectionCtx } from './shell.ts';
 
@@ -48,10 +55,13 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
   async function load() {
     try {
       const month = periodRange('this-month', new Date());
-      const [tenant, active, usage] = await Promise.all([
+      const [tenant, active, usage, events] = await Promise.all([
         api.get<Tenant>(tenantPath(slug)),
         listAll<Session>(tenantPath(slug, '/sessions'), { state: 'active' }),
         api.get<Usage>(tenantPath(slug, '/usage'), month).catch(() => null),
+        api
+          .get<{ items: QuotaEvent[] }>(tenantPath(slug, '/quota-events'), month)
+          .catch(() => null),
       ]);
       const use = inUse(active);
       const q = tenant.quotas;
@@ -70,7 +80,7 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
             )
           : h('p', { class: 'muted' }, 'GPU-hours this month are unavailable.'),
       );
-      body.replaceChildren(usageBlock, editor(tenant));
+      body.replaceChildren(gpuHoursNotice(events?.items ?? [], q), usageBlock, editor(tenant));
     } catch (err) {
       body.replaceChildren(h('p', { class: 'notice error', role: 'alert' }, errorText(err)));
     }
@@ -200,4 +210,24 @@ function skuLimitFields(q: TenantQuotas): HTMLElement[] {
       'A warning is recorded at 90 %.',
     ),
   ];
+}
+
+/** This month's GPU-hour events, in words: used up (and what that does), or 90 % reached. */
+function gpuHoursNotice(events: readonly QuotaEvent[], q: TenantQuotas): HTMLElement | string {
+  const of = (type: QuotaEvent['type']) =>
+    events.find((e) => e.type === type && e.quota === 'tenant.gpuHoursPerMonth');
+  const exceeded = of('quota.exceeded');
+  const warning = of('quota.warning');
+  if (!exceeded && !warning) return '';
+  const on = (e: QuotaEvent) => new Date(e.at).toISOString().slice(0, 10);
+  const text = exceeded
+    ? `This month’s GPU-hours were used up on ${on(exceeded)}: new GPU launches are refused${
+        q.gpuHoursExceededAction === 'stop' ? ' and running GPU sessions are stopped' : ''
+      } until the 1st.`
+    : `90 % of this month’s GPU-hours were used on ${on(warning!)}.`;
+  return h(
+    'p',
+    { class: `notice ${exceeded ? 'error' : 'warn'} quota-events`, role: 'status' },
+    text,
+  );
 }
