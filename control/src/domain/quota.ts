@@ -1,4 +1,4 @@
-// The quota decision at launch runs inside floe_admit_session (drizzle/0008_quota_sku.sql),
+// The quota decision at launch runs inside floe_admit_session (drizzle/0006_quota_sku.sql),
 // where it is atomic with the insert in a single round trip; this names its answers. The
 // GPU-hours decision on running sessions (gpuHoursDecision) is made here, in the periodic
 // sweep (sessions/gpu-hours.ts).

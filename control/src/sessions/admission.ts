@@ -58,7 +58,7 @@ const keyReused = () =>
 
 /**
  * Records a launch: places it, then counts it against every quota and inserts it in one
- * round trip (floe_admit_session, drizzle/0008_quota_sku.sql), under the tenant's row lock:
+ * round trip (floe_admit_session, drizzle/0006_quota_sku.sql), under the tenant's row lock:
  * launches of one tenant are serialised and no burst overshoots a quota, while launches
  * of different tenants do not wait for each other. Placement runs first and without a
  * lock: cluster capacity is advisory here, and the cluster has the final word.
