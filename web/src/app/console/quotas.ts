@@ -10,7 +10,7 @@ import {
   notice,
   showFieldErrors,
 } from '../dom.ts';
-import { formatLimit, formatUse } from '../format.ts';
+import { formatLimit, formatUse, UNITS, type Unit } from '../format.ts';
 import { quotaFormToBody } from '../forms.ts';
 import type { Session, Tenant, Usage } from '../types.ts';
 import { gpuHours, inUse, periodRange } from '../usage.ts';
@@ -22,14 +22,15 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
   const body = h('div', {}, loading('quotas'));
   el.append(status.el, body);
 
-  const meter = (label: string, used: number, limit: number | null, unit: string) => {
-    const ratio = limit ? Math.min(1, used / limit) : 0;
+  const meter = (label: string, used: number, limit: number | null, unit: Unit) => {
+    const use = formatUse(used, limit, unit);
     return h(
       'div',
       { class: 'meter-row', 'data-quota': label },
       h('div', { class: 'meter-label' }, label),
-      h('div', { class: 'meter-value' }, `${formatUse(used, limit)} ${unit}`),
-      limit
+      h('div', { class: 'meter-value' }, use),
+      // 0 is a limit (nothing may run); only null is none
+      limit !== null
         ? h('meter', {
             min: 0,
             max: limit,
@@ -37,10 +38,10 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
             low: limit * 0.7,
             high: limit * 0.9,
             optimum: 0,
-            'aria-label': `${label}: ${formatUse(used, limit)}`,
+            'aria-label': `${label}: ${use}`,
           })
         : h('span', { class: 'muted' }, 'no limit'),
-      limit && ratio >= 1 ? h('span', { class: 'tag warn' }, 'at limit') : null,
+      limit !== null && used >= limit ? h('span', { class: 'tag warn' }, 'at limit') : null,
     );
   };
 
@@ -57,14 +58,14 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
       const usageBlock = h(
         'div',
         { class: 'meters' },
-        meter('Concurrent sessions', use.sessions, q.maxSessions, 'sessions'),
-        meter('GPUs in use', use.gpus, q.maxGpus, 'GPUs'),
+        meter('Concurrent sessions', use.sessions, q.maxSessions, UNITS.sessions),
+        meter('GPUs in use', use.gpus, q.maxGpus, UNITS.gpus),
         usage
           ? meter(
               'GPU-hours this month',
               Math.round(gpuHours(usage.totals.gpuSeconds) * 10) / 10,
               q.gpuHoursPerMonth,
-              'h',
+              UNITS.gpuHours,
             )
           : h('p', { class: 'muted' }, 'GPU-hours this month are unavailable.'),
       );
@@ -85,16 +86,16 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
           'dl',
           {},
           h('dt', {}, 'Concurrent sessions'),
-          h('dd', {}, formatLimit(q.maxSessions)),
+          h('dd', {}, formatLimit(q.maxSessions, UNITS.sessions)),
           h('dt', {}, 'GPUs at once'),
-          h('dd', {}, formatLimit(q.maxGpus)),
+          h('dd', {}, formatLimit(q.maxGpus, UNITS.gpus)),
           h('dt', {}, 'GPU-hours per month'),
-          h('dd', {}, formatLimit(q.gpuHoursPerMonth)),
+          h('dd', {}, formatLimit(q.gpuHoursPerMonth, UNITS.gpuHours)),
         ),
         h(
           'p',
           { class: 'muted' },
-          'The platform operator sets these limits; ask them to change one.',
+          'The platform operator sets your organization’s limits; ask them to change one. You set each user’s own limits under Users.',
         ),
       );
     }
