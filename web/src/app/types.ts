@@ -52,12 +52,18 @@ export interface Tenant {
   updatedAt: string;
 }
 
+/** A user's own limits; null: no limit. */
+export interface UserLimits {
+  maxSessions: number | null;
+  maxGpus: number | null;
+}
+
 export interface User {
   id: string;
   tenantId: string;
   email: string;
   role: 'tenant-admin' | 'member';
-  limits: { maxSessions: number | null; maxGpus: number | null };
+  limits: UserLimits;
   createdAt: string;
 }
 
@@ -122,7 +128,10 @@ export interface UsageRow {
   userId: string;
   email: string;
   appId: string;
+  /** The app's slug; empty when it was removed. */
   app: string;
+  /** The app's display name; empty when it was removed. */
+  appName: string;
   gpuSku: string | null;
   sessions: number;
   sessionSeconds: number;
