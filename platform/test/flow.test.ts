@@ -41,6 +41,7 @@ describe('the product flow', () => {
       dataDir,
       databaseUrl: DATABASE_URL,
       port: await freePort(),
+      metricsPort: await freePort(),
       controlPort: await freePort(),
       idpPort: await freePort(),
       // the probe app prints the X input it receives, which the test reads in the session log

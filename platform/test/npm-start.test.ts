@@ -24,13 +24,19 @@ const canListen = (port: number) =>
       .listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 
-/** A port N with N-1 and N-2 free too: npm start's --port-base. */
+/** A port N with N-1 to N-3 free too: npm start's --port-base. */
 async function freePortBase(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const n = await freePort();
-    if (n > 1026 && (await canListen(n - 1)) && (await canListen(n - 2))) return n;
+    if (
+      n > 1027 &&
+      (await canListen(n - 1)) &&
+      (await canListen(n - 2)) &&
+      (await canListen(n - 3))
+    )
+      return n;
   }
-  throw new Error('no three free ports in a row');
+  throw new Error('no four free ports in a row');
 }
 
 interface Proc {
@@ -161,6 +167,12 @@ describe('npm start', () => {
       headers: { authorization: `Bearer ${readFileSync(keyFile!, 'utf8').trim()}` },
     });
     expect(clusters.status).toBe(200);
+    // the gateway's metrics are on N-3, not on the port people open
+    const metrics = await fetch(`http://127.0.0.1:${base - 3}/metrics`);
+    expect(await metrics.text()).toMatch(/^floe_gateway_requests_total/m);
+    expect((await fetch(`http://127.0.0.1:${base}/metrics`, { redirect: 'manual' })).status).toBe(
+      404,
+    );
     // every log line names its part once
     const logLines = floe
       .stdout()
