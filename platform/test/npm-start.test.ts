@@ -198,7 +198,7 @@ describe('npm start', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`http://127.0.0.1:${base}/`);
     await page.getByRole('button', { name: 'Launch Clock' }).click();
-    const open = page.getByRole('link', { name: 'Open Clock' }).first();
+    const open = page.getByRole('link', { name: 'Open Clock' });
     await open.waitFor({ timeout: 30_000 });
     await open.click();
     await page.waitForFunction(() => document.body.dataset.state === 'streaming', null, {
@@ -214,7 +214,7 @@ describe('npm start', () => {
 
   it('shuts the app down from the launcher', async () => {
     await page.getByRole('link', { name: /launcher/i }).click();
-    await page.getByRole('button', { name: 'Shutdown Clock' }).first().click();
+    await page.getByRole('button', { name: 'Shut down Clock' }).click();
     await expect
       .poll(() => page.getByRole('link', { name: 'Open Clock' }).count(), {
         timeout: 20_000,
@@ -224,7 +224,7 @@ describe('npm start', () => {
 
   it('stops on Ctrl+C with nothing it started left running, a running session included', async () => {
     await page.getByRole('button', { name: 'Launch Eyes' }).click();
-    await page.getByRole('link', { name: 'Open Eyes' }).first().waitFor({ timeout: 30_000 });
+    await page.getByRole('link', { name: 'Open Eyes' }).waitFor({ timeout: 30_000 });
     await browser.close(); // its connections would keep coturn's and the gateway's sockets busy
 
     const started = descendants(floe.child.pid!);
