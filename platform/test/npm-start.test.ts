@@ -169,7 +169,7 @@ describe('npm start', () => {
     expect(clusters.status).toBe(200);
     // the gateway's metrics are on N-3, not on the port people open
     const metrics = await fetch(`http://127.0.0.1:${base - 3}/metrics`);
-    expect(await metrics.text()).toMatch(/^floe_gateway_requests_total/m);
+    expect(await metrics.text()).toMatch(/^floe_gateway_websockets_open 0$/m);
     expect((await fetch(`http://127.0.0.1:${base}/metrics`, { redirect: 'manual' })).status).toBe(
       404,
     );
