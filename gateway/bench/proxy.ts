@@ -343,6 +343,8 @@ async function startGatewayStack(
       env: {
         ...process.env,
         FLOE_GATEWAY_PORT: String(port),
+        // a free one: several benchmark stacks may run on this machine
+        FLOE_GATEWAY_METRICS_PORT: '0',
         FLOE_GATEWAY_HOST: '127.0.0.1',
         FLOE_GATEWAY_ISSUER: url,
         FLOE_CONTROL_URL: controlUrl,
