@@ -29,8 +29,8 @@ form.login{display:flex;flex-direction:column;gap:12px}
 .field{display:flex;flex-direction:column;gap:3px}
 label{color:var(--muted);font-size:12px}
 input{font:inherit;color:var(--text);background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:8px 10px}
-input:focus-visible,button:focus-visible{outline:2px solid var(--accent);outline-offset:2px}
-button{font:inherit;cursor:pointer;border-radius:6px;padding:8px 14px;border:1px solid var(--line);background:var(--panel-2);color:var(--text)}
+input:focus-visible,button:focus-visible,a:focus-visible{outline:2px solid var(--accent);outline-offset:2px}
+button,a.button{font:inherit;cursor:pointer;border-radius:6px;padding:8px 14px;border:1px solid var(--line);background:var(--panel-2);color:var(--text);text-decoration:none}
 button.primary{background:var(--accent);border-color:var(--accent);color:var(--accent-text);font-weight:600}
 button.primary:hover{filter:brightness(1.08)}
 .alert{color:#ffd2d2;background:color-mix(in srgb,var(--bad) 14%,transparent);border:1px solid color-mix(in srgb,var(--bad) 45%,transparent);border-radius:6px;padding:8px 10px;margin:0 0 14px}
@@ -40,7 +40,7 @@ button.primary:hover{filter:brightness(1.08)}
 .demo ul{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:6px}
 .demo li{display:flex;align-items:center;justify-content:space-between;gap:8px;font-size:13px}
 .demo code,.demo .role{color:var(--muted);font-size:12px}
-.demo button{padding:4px 10px;font-size:12px}
+.demo a.button{padding:4px 10px;font-size:12px}
 .actions{display:flex;gap:8px;margin-top:8px}
 pre{white-space:pre-wrap;word-break:break-word;color:var(--muted);margin:0}
 `;
@@ -58,11 +58,12 @@ const roleWords = (roles: string[]) =>
   roles.includes('tenant-admin') ? 'tenant admin' : roles.join(', ') || 'member';
 
 /**
- * The sign-in form (the first form on the page: clients that script the sign-in post it),
- * then one button per demo user that signs in as them.
+ * The sign-in form, the page's only form (clients that script the sign-in post it), then the
+ * demo users, each with a link that signs in as them (GET `demoAction?user=<email>`).
  */
 export function loginPage(opts: {
   action: string;
+  demoAction: string;
   users: readonly DemoUser[];
   error?: string;
   email?: string;
@@ -72,9 +73,7 @@ export function loginPage(opts: {
     .map(
       (u) => `<li><span>${escapeHtml(u.email)} <code>${escapeHtml(u.password)}</code>
 <br><span class="role">${escapeHtml(roleWords(u.roles))}</span></span>
-<form method="post" action="${action}"><input type="hidden" name="login" value="${escapeHtml(u.email)}">
-<input type="hidden" name="password" value="${escapeHtml(u.password)}">
-<button type="submit" aria-label="Continue as ${escapeHtml(u.email)}">Continue</button></form></li>`,
+<a class="button" href="${escapeHtml(`${opts.demoAction}?user=${encodeURIComponent(u.email)}`)}" aria-label="Continue as ${escapeHtml(u.email)}">Continue</a></li>`,
     )
     .join('');
   return page(

@@ -158,6 +158,15 @@ export async function startOidcProvider(
     if (uid !== details.uid) throw new Error('interaction mismatch');
     if (details.prompt.name === 'login') {
       const formAction = `/interaction/${details.uid}/login`;
+      const demoAction = `/interaction/${details.uid}/demo`;
+      if (req.method === 'GET' && action === 'demo') {
+        // the page's one-press sign-in as a listed demo user (this provider is for development)
+        const email = new URL(req.url ?? '/', issuer).searchParams.get('user');
+        const user = users.find((u) => u.email === email);
+        if (!user) throw new Error('no such demo user');
+        await provider.interactionFinished(req, res, { login: { accountId: user.sub } });
+        return;
+      }
       if (req.method === 'POST' && action === 'login') {
         const form = await formBody(req);
         const user = users.find(
@@ -171,6 +180,7 @@ export async function startOidcProvider(
         res.end(
           loginPage({
             action: formAction,
+            demoAction,
             users,
             error: 'Wrong email or password.',
             email: form.get('login') ?? '',
@@ -179,7 +189,7 @@ export async function startOidcProvider(
         return;
       }
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(loginPage({ action: formAction, users }));
+      res.end(loginPage({ action: formAction, demoAction, users }));
       return;
     }
     // consent: grant what the first-party client asked for

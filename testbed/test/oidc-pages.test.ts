@@ -71,8 +71,10 @@ describe('the development identity provider’s pages', () => {
     await expect.poll(() => page.getByRole('alert').textContent()).toBe('Wrong email or password.');
     expect(await page.getByLabel('Email').inputValue()).toBe('alice@acme.test');
 
-    // one press signs in as a demo user
-    await page.getByRole('button', { name: 'Continue as bob@acme.test' }).click();
+    // the page's only form, and one press signs in as a demo user
+    expect(await page.locator('form').count()).toBe(1);
+    expect(await page.locator('input[name="login"]').count()).toBe(1);
+    await page.getByRole('link', { name: 'Continue as bob@acme.test' }).click();
     await page.waitForURL(new RegExp(`^${REDIRECT}\\?code=`));
 
     // sign-out asks, in the same look, then says it is done
