@@ -231,11 +231,13 @@ describe('/sessions/{id}/', () => {
     expect(hello.headers.cookie).toBeUndefined();
     socket.ws.send('ping through the gateway');
     expect(await socket.next()).toBe('ping through the gateway');
-    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    const metrics = await (await fetch(stack.gateway.metricsUrl)).text();
     expect(metrics).toMatch(/^floe_gateway_websockets_open 1$/m);
     await socket.close();
     await eventually(async () =>
-      /^floe_gateway_websockets_open 0$/m.test(await (await fetch(`${stack.url}/metrics`)).text()),
+      /^floe_gateway_websockets_open 0$/m.test(
+        await (await fetch(stack.gateway.metricsUrl)).text(),
+      ),
     );
   });
 
@@ -414,10 +416,19 @@ describe('the web app', () => {
 });
 
 describe('the gateway’s own endpoints', () => {
-  it('answers /healthz, /metrics and its JWKS without a session', async () => {
+  it('answers /healthz and its JWKS without a session; /metrics only on its own listener', async () => {
     const health = await fetch(`${stack.url}/healthz`);
     expect(await health.json()).toEqual({ status: 'ok' });
-    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    // the users' port has no metrics, signed in or not: a plain 404, never a sign-in redirect
+    const onUserPort = await fetch(`${stack.url}/metrics`, { redirect: 'manual' });
+    expect(onUserPort.status).toBe(404);
+    expect(await onUserPort.text()).not.toMatch(/floe_gateway_/);
+    expect((await alice.fetch(`${stack.url}/metrics`)).status).toBe(404);
+    const metricsUrl = new URL(stack.gateway.metricsUrl);
+    expect(metricsUrl.pathname).toBe('/metrics');
+    expect(metricsUrl.port).not.toBe(new URL(stack.url).port);
+    expect((await fetch(new URL('/healthz', metricsUrl))).status).toBe(404);
+    const metrics = await (await fetch(metricsUrl)).text();
     expect(metrics).toMatch(
       /floe_gateway_requests_total\{method="GET",route="\/api\/\*",status="200"\} \d+/,
     );

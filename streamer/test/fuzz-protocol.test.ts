@@ -66,7 +66,11 @@ const validInput: fc.Arbitrary<InputMessage> = fc.oneof(
     width: fc.integer({ min: resize.minWidth, max: resize.maxWidth }),
     height: fc.integer({ min: resize.minHeight, max: resize.maxHeight }),
   }),
-  fc.record({ t: fc.constant('ping'), id: fc.integer(), sent: fc.double({ noNaN: true, noDefaultInfinity: true }) }),
+  fc.record({
+    t: fc.constant('ping'),
+    id: fc.integer(),
+    sent: fc.double({ noNaN: true, noDefaultInfinity: true }),
+  }),
 ) as fc.Arbitrary<InputMessage>;
 
 /** What LIMITS promise about any accepted message. */

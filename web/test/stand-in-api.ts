@@ -221,6 +221,7 @@ export function defaultData(role: Role = 'member'): StandInData {
         email: users[0]!.email,
         appId: apps[0]!.id,
         app: 'blender',
+        appName: 'Blender',
         gpuSku: 'l4',
         sessions: 4,
         sessionSeconds: 5 * 3600,
@@ -231,6 +232,7 @@ export function defaultData(role: Role = 'member'): StandInData {
         email: users[1]!.email,
         appId: apps[0]!.id,
         app: 'blender',
+        appName: 'Blender',
         gpuSku: 'l4',
         sessions: 2,
         sessionSeconds: 3600,
@@ -241,6 +243,7 @@ export function defaultData(role: Role = 'member'): StandInData {
         email: users[1]!.email,
         appId: apps[1]!.id,
         app: 'vscode',
+        appName: 'Visual Studio Code',
         gpuSku: null,
         sessions: 7,
         sessionSeconds: 9 * 3600,
@@ -497,8 +500,12 @@ export async function startStandIn(
         res.statusCode = 201;
         return u;
       }
-      if (id && m === 'PATCH')
-        return Object.assign(find(id), input.role ? { role: input.role } : {});
+      if (id && m === 'PATCH') {
+        const u = find(id);
+        if (input.role) u.role = input.role as User['role'];
+        if (input.limits) Object.assign(u.limits, input.limits);
+        return u;
+      }
       if (id && m === 'DELETE') {
         const u = find(id);
         if (data.sessions.some((s) => s.userId === u.id && ACTIVE.includes(s.state)))

@@ -3,7 +3,7 @@
  * (control/src/http/schemas.ts), so a mistake is named beside its field before any request.
  * Every function takes the raw strings of a form and answers a body or per-field errors.
  */
-import type { App, GpuHoursExceededAction, GpusPerSku, Quotas } from './types.ts';
+import type { App, GpuHoursExceededAction, GpusPerSku, Quotas, UserLimits } from './types.ts';
 
 export type Fields = Record<string, string | undefined>;
 export type FormErrors = Record<string, string>;
@@ -247,18 +247,43 @@ export function userFormToBody(
 }
 
 const QUOTA_FIELDS = ['maxSessions', 'maxGpus', 'gpuHoursPerMonth'] as const;
+const USER_LIMIT_FIELDS = ['maxSessions', 'maxGpus'] as const;
 
-/** Quota fields: empty means unlimited (null). */
-export function quotaFormToBody(fields: Fields): Checked<Quotas> {
+/** Limit fields: empty means no limit (null); 0 is a limit of nothing. */
+function limitsFromFields<K extends string>(
+  fields: Fields,
+  names: readonly K[],
+): Checked<Record<K, number | null>> {
   const errors: FormErrors = {};
-  const quotas: Quotas = { maxSessions: null, maxGpus: null, gpuHoursPerMonth: null };
-  for (const name of QUOTA_FIELDS) {
+  const limits = {} as Record<K, number | null>;
+  for (const name of names) {
     const v = optionalInt(text(fields, name), 0, 1_000_000);
-    if (v.ok) quotas[name] = v.value;
+    if (v.ok) limits[name] = v.value;
     else errors[name] = `Leave empty for no limit, or ${v.error}.`;
   }
   if (Object.keys(errors).length > 0) return { ok: false, errors };
-  return { ok: true, body: quotas };
+  return { ok: true, body: limits };
+}
+
+/** A tenant's quota fields: empty means unlimited (null). */
+export function quotaFormToBody(fields: Fields): Checked<Quotas> {
+  return limitsFromFields(fields, QUOTA_FIELDS);
+}
+
+/** A user's own limits (PATCH /users/{user} `limits`): empty means no limit (null). */
+export function userLimitsFormToBody(fields: Fields): Checked<UserLimits> {
+  const counts = limitsFromFields(fields, USER_LIMIT_FIELDS);
+  const perSku = gpusPerSkuFromText(text(fields, 'maxGpusPerSku'));
+  if (!counts.ok || !perSku.ok) {
+    return {
+      ok: false,
+      errors: {
+        ...(counts.ok ? {} : counts.errors),
+        ...(perSku.ok ? {} : { maxGpusPerSku: perSku.error }),
+      },
+    };
+  }
+  return { ok: true, body: { ...counts.body, maxGpusPerSku: perSku.value } };
 }
 
 /** GPUs per SKU as typed: "l4: 4, a100: 1" (commas, spaces or lines between); empty: none. */

@@ -64,12 +64,19 @@ export interface Tenant {
   updatedAt: string;
 }
 
+/** A user's own limits; null: no limit. */
+export interface UserLimits {
+  maxSessions: number | null;
+  maxGpus: number | null;
+  maxGpusPerSku: GpusPerSku;
+}
+
 export interface User {
   id: string;
   tenantId: string;
   email: string;
   role: 'tenant-admin' | 'member';
-  limits: { maxSessions: number | null; maxGpus: number | null; maxGpusPerSku: GpusPerSku };
+  limits: UserLimits;
   createdAt: string;
 }
 
@@ -134,7 +141,10 @@ export interface UsageRow {
   userId: string;
   email: string;
   appId: string;
+  /** The app's slug; empty when it was removed. */
   app: string;
+  /** The app's display name; empty when it was removed. */
+  appName: string;
   gpuSku: string | null;
   sessions: number;
   sessionSeconds: number;

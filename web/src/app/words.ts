@@ -1,4 +1,5 @@
 /** Refusals and failures in plain words: what happened and what the reader can do. */
+import type { Role } from './types.ts';
 
 /** What a failed request tells us: HTTP status (0: it never reached the server) and body. */
 export interface Failure {
@@ -53,36 +54,64 @@ export function quotaName(failure: Pick<Failure, 'quota' | 'message'>): string |
   );
 }
 
-/** A 429 quota refusal as a sentence naming the limit and what to do about it. */
+/**
+ * Who reads a refusal: it decides what they are told to do. A tenant's limits are set by the
+ * platform operator (PATCH /v1/tenants is platform-admin only); a user's limits by the
+ * tenant's admins in the console's Users section.
+ */
+export type Reader = Role;
+
+/** What the reader can do about a tenant limit, as the end of a sentence. */
+function tenantRemedy(reader: Reader): string {
+  switch (reader) {
+    case 'platform-admin':
+      return 'raise the limit in Console → Quotas & use';
+    case 'tenant-admin':
+      return 'ask the platform operator, who sets your organization’s limits, to raise it (Console → Quotas & use shows them)';
+    case 'member':
+      return 'ask an admin of your organization about the limit';
+  }
+}
+
+/** What the reader can do about their own limit, as the end of a sentence. */
+function userRemedy(reader: Reader): string {
+  return reader === 'member'
+    ? 'ask an admin of your organization to raise your limit'
+    : 'raise your limit in Console → Users';
+}
+
+/** A 429 quota refusal as a sentence naming the limit and what the reader can do about it. */
 export function quotaSentence(
   failure: Pick<Failure, 'quota' | 'message' | 'sku' | 'limit' | 'used'>,
+  reader: Reader = 'member',
 ): string {
   const { limit, held } = quotaNumbers(failure);
+  const inUse = held === null ? '' : ` and ${held} ${held === 1 ? 'is' : 'are'} in use`;
   const name = quotaName(failure);
   if (name === 'tenant.maxGpusPerSku' || name === 'user.maxGpusPerSku') {
-    return skuQuotaSentence(name, skuOf(failure), limit, held);
+    return skuQuotaSentence(name, skuOf(failure), limit, held, reader);
   }
   switch (name) {
     case 'tenant.maxSessions':
       return limit === null
-        ? 'Your organization has reached its limit of running sessions. Shut one down, or ask an admin to raise the limit.'
-        : `Your organization can run ${plural(limit, 'session')} at once, and all are in use. Shut one down, or ask an admin to raise the limit.`;
+        ? `Your organization has reached its limit of running sessions. Shut one down, or ${tenantRemedy(reader)}.`
+        : `Your organization can run ${plural(limit, 'session')} at once, and all are in use. Shut one down, or ${tenantRemedy(reader)}.`;
     case 'user.maxSessions':
       return limit === null
-        ? 'You have reached your limit of running sessions. Shut one down to launch another.'
-        : `You can run ${plural(limit, 'session')} at once. Shut one down to launch another.`;
+        ? `You have reached your limit of running sessions. Shut one down to launch another, or ${userRemedy(reader)}.`
+        : `You can run ${plural(limit, 'session')} at once. Shut one down to launch another, or ${userRemedy(reader)}.`;
     case 'tenant.maxGpus':
       return limit === null
-        ? 'Your organization has no GPUs left for this app. Try again when a session ends, or ask an admin to raise the limit.'
-        : `Your organization may use ${plural(limit, 'GPU')} at once${held === null ? '' : ` and ${held} ${held === 1 ? 'is' : 'are'} in use`}, too few for this app. Try again when a session ends, or ask an admin to raise the limit.`;
+        ? `Your organization has no GPUs left for this app. Try again when a session ends, or ${tenantRemedy(reader)}.`
+        : `Your organization may use ${plural(limit, 'GPU')} at once${inUse}, too few for this app. Try again when a session ends, or ${tenantRemedy(reader)}.`;
     case 'user.maxGpus':
       return limit === null
-        ? 'This app needs more GPUs than you may use at once. Shut down a GPU session first.'
-        : `You may use ${plural(limit, 'GPU')} at once${held === null ? '' : ` and ${held} ${held === 1 ? 'is' : 'are'} in use`}, too few for this app. Shut down a GPU session first.`;
+        ? `This app needs more GPUs than you may use at once. Shut down a GPU session first, or ${userRemedy(reader)}.`
+        : `You may use ${plural(limit, 'GPU')} at once${inUse}, too few for this app. Shut down a GPU session first, or ${userRemedy(reader)}.`;
     case 'tenant.gpuHoursPerMonth':
       return limit === null
-        ? 'Your organization has used all its GPU hours for this month. Ask an admin to raise the limit.'
-        : `Your organization has used its ${plural(limit, 'GPU hour')} for this month. Ask an admin to raise the limit.`;
+        ? `Your organization has used all its GPU hours for this month. To launch before the 1st, ${tenantRemedy(reader)}.`
+        : `Your organization has used its ${plural(limit, 'GPU hour')} for this month. To launch before the 1st, ${tenantRemedy(reader)}.`;
     default:
       return `A quota stopped this: ${sentence(failure.message.replace(/^quota [\w.]+(?:\[[\w-]+\])? exceeded:\s*/, ''))}`;
   }
@@ -99,27 +128,28 @@ function skuQuotaSentence(
   sku: string | null,
   limit: number | null,
   held: number | null,
+  reader: Reader,
 ): string {
   const gpus = (n: number) => plural(n, sku ? `${sku} GPU` : 'GPU');
   const kind = sku ? `${sku} GPUs` : 'GPUs of this type';
   const inUse = held === null ? '' : ` and ${held} ${held === 1 ? 'is' : 'are'} in use`;
   if (name === 'tenant.maxGpusPerSku') {
     return limit === null
-      ? `Your organization has no ${kind} left for this app. Try again when a session ends, or ask an admin to raise the limit.`
-      : `Your organization may use ${gpus(limit)} at once${inUse}, too few for this app. Try again when a session ends, or ask an admin to raise the limit.`;
+      ? `Your organization has no ${kind} left for this app. Try again when a session ends, or ${tenantRemedy(reader)}.`
+      : `Your organization may use ${gpus(limit)} at once${inUse}, too few for this app. Try again when a session ends, or ${tenantRemedy(reader)}.`;
   }
   return limit === null
-    ? `This app needs more ${kind} than you may use at once. Shut down a session that uses them first.`
-    : `You may use ${gpus(limit)} at once${inUse}, too few for this app. Shut down a session that uses them first.`;
+    ? `This app needs more ${kind} than you may use at once. Shut down a session that uses them first, or ${userRemedy(reader)}.`
+    : `You may use ${gpus(limit)} at once${inUse}, too few for this app. Shut down a session that uses them first, or ${userRemedy(reader)}.`;
 }
 
 /** Any failed request as one or two sentences for the page. */
-export function failureSentence(failure: Failure): string {
+export function failureSentence(failure: Failure, reader: Reader = 'member'): string {
   const { status, code, message } = failure;
   if (status === 0) return 'Floe cannot be reached. Check your connection and try again.';
   switch (code) {
     case 'quota_exceeded':
-      return quotaSentence(failure);
+      return quotaSentence(failure, reader);
     case 'no_capacity': {
       const wait = failure.retryAfter;
       return `Every GPU that could run this is busy right now. Try again ${
@@ -129,7 +159,9 @@ export function failureSentence(failure: Failure): string {
       }.`;
     }
     case 'unplaceable':
-      return 'None of your organization’s clusters can run this app (its GPU type or region is not available). Ask an admin to check the app.';
+      return reader === 'member'
+        ? 'None of your organization’s clusters can run this app (its GPU type or region is not available). Ask an admin to check the app.'
+        : 'None of your organization’s clusters can run this app (its GPU type or region is not available). Check the app in Console → Apps.';
     case 'rate_limited': {
       const wait = failure.retryAfter;
       return `That was a lot of launches in a short time. Try again ${wait && wait > 0 ? `in ${plural(wait, 'second')}` : 'in a moment'}.`;
@@ -147,7 +179,7 @@ export function failureSentence(failure: Failure): string {
   }
   if (status === 429) {
     return quotaName(failure)
-      ? quotaSentence(failure)
+      ? quotaSentence(failure, reader)
       : sentence(message || 'Too many requests; try again in a moment');
   }
   if (status >= 500) return 'Something went wrong on the server. Try again in a moment.';

@@ -11,7 +11,7 @@ import {
   select,
   showFieldErrors,
 } from '../dom.ts';
-import { formatLimit, formatUse } from '../format.ts';
+import { formatLimit, formatUse, UNITS, type Unit } from '../format.ts';
 import { gpusPerSkuText, quotaFormToBody, skuQuotaFormToBody } from '../forms.ts';
 import type {
   GpuHoursExceededAction,
@@ -30,14 +30,15 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
   const body = h('div', {}, loading('quotas'));
   el.append(status.el, body);
 
-  const meter = (label: string, used: number, limit: number | null, unit: string) => {
-    const ratio = limit ? Math.min(1, used / limit) : 0;
+  const meter = (label: string, used: number, limit: number | null, unit: Unit) => {
+    const use = formatUse(used, limit, unit);
     return h(
       'div',
       { class: 'meter-row', 'data-quota': label },
       h('div', { class: 'meter-label' }, label),
-      h('div', { class: 'meter-value' }, `${formatUse(used, limit)} ${unit}`),
-      limit
+      h('div', { class: 'meter-value' }, use),
+      // 0 is a limit (nothing may run); only null is none
+      limit !== null
         ? h('meter', {
             min: 0,
             max: limit,
@@ -45,10 +46,10 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
             low: limit * 0.7,
             high: limit * 0.9,
             optimum: 0,
-            'aria-label': `${label}: ${formatUse(used, limit)}`,
+            'aria-label': `${label}: ${use}`,
           })
         : h('span', { class: 'muted' }, 'no limit'),
-      limit && ratio >= 1 ? h('span', { class: 'tag warn' }, 'at limit') : null,
+      limit !== null && used >= limit ? h('span', { class: 'tag warn' }, 'at limit') : null,
     );
   };
 
@@ -68,15 +69,15 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
       const usageBlock = h(
         'div',
         { class: 'meters' },
-        meter('Concurrent sessions', use.sessions, q.maxSessions, 'sessions'),
-        meter('GPUs in use', use.gpus, q.maxGpus, 'GPUs'),
+        meter('Concurrent sessions', use.sessions, q.maxSessions, UNITS.sessions),
+        meter('GPUs in use', use.gpus, q.maxGpus, UNITS.gpus),
         ...skuMeters(active, q, meter),
         usage
           ? meter(
               'GPU-hours this month',
               Math.round(gpuHours(usage.totals.gpuSeconds) * 10) / 10,
               q.gpuHoursPerMonth,
-              'h',
+              UNITS.gpuHours,
             )
           : h('p', { class: 'muted' }, 'GPU-hours this month are unavailable.'),
       );
@@ -97,17 +98,17 @@ export function quotasSection(el: HTMLElement, ctx: SectionCtx) {
           'dl',
           {},
           h('dt', {}, 'Concurrent sessions'),
-          h('dd', {}, formatLimit(q.maxSessions)),
+          h('dd', {}, formatLimit(q.maxSessions, UNITS.sessions)),
           h('dt', {}, 'GPUs at once'),
-          h('dd', {}, formatLimit(q.maxGpus)),
+          h('dd', {}, formatLimit(q.maxGpus, UNITS.gpus)),
           h('dt', {}, 'GPU-hours per month'),
-          h('dd', {}, formatLimit(q.gpuHoursPerMonth)),
+          h('dd', {}, formatLimit(q.gpuHoursPerMonth, UNITS.gpuHours)),
           ...skuLimitsReadonly(q),
         ),
         h(
           'p',
           { class: 'muted' },
-          'The platform operator sets these limits; ask them to change one.',
+          'The platform operator sets your organization’s limits; ask them to change one. You set each user’s own limits under Users.',
         ),
       );
     }
@@ -172,11 +173,11 @@ const ACTIONS: [GpuHoursExceededAction, string][] = [
 function skuMeters(
   active: readonly Pick<Session, 'gpus'>[],
   q: TenantQuotas,
-  meter: (label: string, used: number, limit: number | null, unit: string) => HTMLElement,
+  meter: (label: string, used: number, limit: number | null, unit: Unit) => HTMLElement,
 ): HTMLElement[] {
   return Object.entries(q.maxGpusPerSku ?? {}).map(([sku, limit]) => {
     const used = active.reduce((n, s) => n + (s.gpus?.sku === sku ? s.gpus.count : 0), 0);
-    return meter(`${sku} GPUs in use`, used, limit, 'GPUs');
+    return meter(`${sku} GPUs in use`, used, limit, UNITS.gpus);
   });
 }
 
