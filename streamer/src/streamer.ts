@@ -289,9 +289,7 @@ class Viewer {
         this.fail('negotiation_failed', error.message, CLOSE_CODES.badMessage),
       );
     } else if (this.peer) {
-      await this.peer.addRemoteCandidate(message.candidate).catch((error: Error) => {
-        this.log.debug({ err: error.message }, 'remote candidate ignored');
-      });
+      this.peer.addRemoteCandidate(message.candidate);
     }
   }
 
@@ -319,6 +317,8 @@ class Viewer {
       onInput: (text) => this.onInput(text),
       onChannelOpen: () => this.peer?.send({ t: 'display', ...this.ctx.desktop.size() }),
       onPictureLoss: () => this.keyframe('pli'),
+      onCandidateError: (error) =>
+        this.log.debug({ err: error.message }, 'remote candidate ignored'),
       onStateChange: (state) => {
         this.log.info({ state }, 'peer connection');
         if (state === 'connected') this.keyframe('connect');
