@@ -9,6 +9,7 @@ import {
 } from 'werift';
 import type { ReceiverFeedback } from './bitrate.ts';
 import { remoteCandidateAction } from './candidates.ts';
+import { weriftIceServers } from './ice-servers.ts';
 import {
   type IceCandidate,
   type IceServer,
@@ -87,14 +88,7 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       video: [new RTCRtpHeaderExtensionParameters({ id: 5, uri: PLAYOUT_DELAY_URI })],
       audio: [],
     },
-    // werift takes one URL per server entry
-    iceServers: options.iceServers.flatMap((s) =>
-      (Array.isArray(s.urls) ? s.urls : [s.urls]).map((urls) => ({
-        urls,
-        username: s.username,
-        credential: s.credential,
-      })),
-    ),
+    iceServers: weriftIceServers(options.iceServers),
   });
   let track = new MediaStreamTrack({ kind: 'video' });
   const audioTrack = new MediaStreamTrack({ kind: 'audio' });

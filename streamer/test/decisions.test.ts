@@ -1,11 +1,13 @@
 // Pure decisions of the streamer: codec choice from the browser's offer, congestion control,
-// configuration parsing, the probe barcode, which remote ICE candidates reach werift.
+// configuration parsing, the probe barcode, which remote ICE candidates reach werift and which
+// servers it gathers with.
 import { describe, expect, it } from 'vitest';
 import { BARCODE, BARCODE_CELLS, decodeBarcode, encodeBarcode } from '../src/barcode.ts';
 import { nextBitrate, worthChanging } from '../src/bitrate.ts';
 import { remoteCandidateAction } from '../src/candidates.ts';
 import { chooseCodec, offeredCodecs } from '../src/codec.ts';
 import { loadStreamerConfig } from '../src/config.ts';
+import { stunOfTurn, weriftIceServers } from '../src/ice-servers.ts';
 
 const offer = (video: string) =>
   `v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n${video}`;
@@ -58,6 +60,46 @@ describe('remote ICE candidates', () => {
     ['the end of candidates (empty text) after an mDNS name', c(''), true, 'skip-end'],
   ] as const)('%s', (_name, candidate, mdnsSkipped, action) => {
     expect(remoteCandidateAction(candidate, mdnsSkipped)).toBe(action);
+  });
+});
+
+describe('the ICE servers werift gathers with', () => {
+  it.each([
+    ['turn:10.0.0.5:3478', 'stun:10.0.0.5:3478'],
+    ['turn:turn.example.com', 'stun:turn.example.com:3478'],
+    ['turn:[fd00::5]:3479?transport=udp', 'stun:[fd00::5]:3479'],
+    ['turn:10.0.0.5:3478?transport=tcp', null],
+    ['turns:turn.example.com:5349', null],
+    ['stun:10.0.0.5:3478', null],
+    ['not a url', null],
+  ] as const)('%s → %s', (turn, stun) => {
+    expect(stunOfTurn(turn)).toBe(stun);
+  });
+
+  it('asks the first TURN server over UDP for STUN, and gives werift one URL an entry', () => {
+    const creds = { username: '1:s', credential: 'c' };
+    expect(
+      weriftIceServers([
+        { urls: ['turns:a.example:5349', 'turn:b.example:3478?transport=tcp'], ...creds },
+        { urls: 'turn:c.example:3478', ...creds },
+      ]),
+    ).toEqual([
+      { urls: 'stun:c.example:3478' },
+      { urls: 'turns:a.example:5349', ...creds },
+      { urls: 'turn:b.example:3478?transport=tcp', ...creds },
+      { urls: 'turn:c.example:3478', ...creds },
+    ]);
+  });
+
+  it('keeps a STUN server it was given, and adds none without a TURN server over UDP', () => {
+    expect(weriftIceServers([{ urls: ['stun:s.example:3478', 'turn:t.example'] }])).toEqual([
+      { urls: 'stun:s.example:3478', username: undefined, credential: undefined },
+      { urls: 'turn:t.example', username: undefined, credential: undefined },
+    ]);
+    expect(weriftIceServers([])).toEqual([]);
+    expect(weriftIceServers([{ urls: 'turns:t.example' }])).toEqual([
+      { urls: 'turns:t.example', username: undefined, credential: undefined },
+    ]);
   });
 });
 

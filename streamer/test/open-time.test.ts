@@ -14,7 +14,7 @@
 import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { launchChromium } from '@floe/testbed';
+import { launchChromium, startCoturn } from '@floe/testbed';
 // the type of inject('testbed')
 import type {} from '@floe/testbed/vitest-setup';
 import { mintTurnCredentials } from '@floe/turn';
@@ -96,10 +96,14 @@ beforeAll(async () => {
     cleanup.add('probe app', () => probe.stop());
     desktop = await openX11Desktop(server.display, log, { resizable: false });
     cleanup.add('desktop', () => desktop.close());
+    // A coturn of its own: each open holds about four relay ports (the browser's and the
+    // streamer's allocations) until they expire, more than the testbed's shared one has.
+    const turn = await startCoturn({ relayPorts: 256 });
+    cleanup.add('coturn', () => turn.stop());
     // What the local cluster's driver gives a session: the TURN URLs and a credential minted
     // for it, never the fleet's secret (control/src/drivers/local.ts).
     const credential = mintTurnCredentials({
-      secret: testbed.turn.secret,
+      secret: turn.secret,
       sessionId: 'open-time',
       ttlSeconds: 3600,
     });
@@ -109,7 +113,7 @@ beforeAll(async () => {
       FLOE_STREAMER_FPS: '30',
       FLOE_STREAMER_WEB_DIR: webDir,
       FLOE_SESSION_ID: 'open-time',
-      FLOE_TURN_URLS: testbed.turn.url,
+      FLOE_TURN_URLS: turn.url,
       FLOE_TURN_USERNAME: credential.username,
       FLOE_TURN_CREDENTIAL: credential.credential,
     });
