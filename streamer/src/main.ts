@@ -23,7 +23,7 @@ Configuration (environment):
   FLOE_STREAMER_VIEWER_POLICY    takeover | refuse: what a second viewer gets (takeover)
   FLOE_TURN_URLS, FLOE_TURN_SECRET, FLOE_TURN_TTL_SECONDS  TURN servers and their shared secret
   FLOE_TURN_USERNAME, FLOE_TURN_CREDENTIAL  instead of the secret: a credential minted for
-                                 this session, offered as is (unprobed)
+                                 this session, offered and used for the probes as is
   FLOE_TURN_HEALTH_INTERVAL_MS   probe each TURN server this often; only healthy ones are
                                  offered (15000; 0 = offer all unprobed)
   FLOE_SESSION_ID                names the session in TURN usernames and logs
