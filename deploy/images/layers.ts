@@ -6,6 +6,7 @@ import {
   chmodSync,
   copyFileSync,
   cpSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -163,6 +164,11 @@ export async function appEntries(repo: string, recipe: Recipe): Promise<AppEntry
         out.push({ dest: `/app/${r}`, src: join(repo, r), mode: st.mode & 0o111 ? 0o755 : 0o644 });
       }
     };
+    if (!existsSync(join(repo, rel))) {
+      throw new Error(
+        `${rel} is missing: build it first (sh scripts/ensure-deps.sh builds web/dist)`,
+      );
+    }
     walk(rel);
   };
   if (recipe.workspace) {
