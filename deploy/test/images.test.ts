@@ -120,7 +120,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await registry?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
-});
+}, 60_000);
 
 describe('npm run images', () => {
   it('builds every image the operator and the chart name, tagged as operator/src/images.ts says', () => {
@@ -163,7 +163,7 @@ describe('npm run images', () => {
     // no shell where none is needed: the Node images have no /bin/sh
     expect(existsSync(join(bundle, 'rootfs/bin/sh'))).toBe(false);
     expect(existsSync(join(bundle, 'rootfs/usr/bin/sh'))).toBe(false);
-  });
+  }, 120_000);
 
   it("loads GStreamer and its encoders in the streamer image, as the streamer's probe does", () => {
     const bundle = pullAndUnpack('streamer');
@@ -182,7 +182,7 @@ describe('npm run images', () => {
       x264enc: true,
       vp8enc: true,
     });
-  });
+  }, 120_000);
 
   it('serves a display from the X server image that the xterm image draws a window on', async () => {
     const xserver = pullAndUnpack('xserver');
@@ -227,7 +227,7 @@ describe('npm run images', () => {
     } finally {
       await server.stop();
     }
-  }, 60_000);
+  }, 120_000);
 
   it(
     'builds the same digest again from nothing (no cached layer)',
