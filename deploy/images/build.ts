@@ -315,7 +315,7 @@ async function main(argv: string[]) {
       ? `  → ${pushImage(i, values.push, values['tls-verify'] !== 'false')}`
       : '';
     process.stdout.write(
-      `${i.ref.padEnd(22)} ${i.digest}  ${mib(i.compressed).padStart(10)}  ${i.cached ? 'cached' : `built in ${i.seconds.toFixed(0)} s`}${pushed}\n`,
+      `${i.ref.padEnd(22)} ${i.digest}  ${mib(i.compressed).padStart(10)} compressed ${mib(i.unpacked).padStart(10)} unpacked  ${i.cached ? 'cached' : `built in ${i.seconds.toFixed(0)} s`}${pushed}\n`,
     );
   }
   process.stdout.write(
