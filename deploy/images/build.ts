@@ -168,8 +168,8 @@ export async function buildImages(opts: BuildOptions = {}): Promise<BuiltImage[]
         );
         const stage = join(work, 'rootfs');
         debianRootfs(stage, debian, epoch, say);
-        tarDirectory(stage, `${debianTar}.part`, epoch, false);
-        renameSync(`${debianTar}.part`, debianTar);
+        tarDirectory(stage, `${debianTar}.${process.pid}.part`, epoch, false);
+        renameSync(`${debianTar}.${process.pid}.part`, debianTar);
         rmSync(stage, { recursive: true, force: true });
         say(`debian layer ${mib(statSync(debianTar).size)}`);
       } else say(`debian layer cached (${mib(statSync(debianTar).size)})`);
@@ -182,8 +182,8 @@ export async function buildImages(opts: BuildOptions = {}): Promise<BuiltImage[]
         if (opts.rebuild || !existsSync(nodeTar)) {
           const stage = join(work, 'node');
           stageNode(stage, nodeBinary);
-          tarDirectory(stage, `${nodeTar}.part`, epoch, true);
-          renameSync(`${nodeTar}.part`, nodeTar);
+          tarDirectory(stage, `${nodeTar}.${process.pid}.part`, epoch, true);
+          renameSync(`${nodeTar}.${process.pid}.part`, nodeTar);
         }
         layers.push({ file: nodeTar, createdBy: `node ${process.version} (the node npm package)` });
       }
