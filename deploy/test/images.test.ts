@@ -2,11 +2,18 @@
 // docker-registry on loopback with skopeo, pulled back and inspected; the control plane's
 // entrypoint run with runc from an unpacked bundle; one image built again from nothing to the
 // same digest.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Registry, startRegistry } from '@floe/testbed';
+import {
+  editBundle,
+  type Registry,
+  runBundle,
+  startBundle,
+  startRegistry,
+  unpackBundle,
+} from '@floe/testbed';
 import type {} from '@floe/testbed/vitest-setup';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultDesiredSettings } from '../../operator/src/desired.ts';
@@ -20,54 +27,6 @@ let work: string;
 const byName = (name: string) => images.find((i) => i.name === name) as BuiltImage;
 
 // spawns: skopeo
-
-interface Spec {
-  process: {
-    args: string[];
-    env: string[];
-    user: unknown;
-    cwd: string;
-    rlimits: unknown[];
-    terminal: boolean;
-  };
-  mounts: unknown[];
-}
-
-/** Edits a bundle's config.json; every run here drops the rlimits (the sandbox refuses them). */
-function editSpec(bundle: string, edit: (spec: Spec) => void): Spec {
-  const file = join(bundle, 'config.json');
-  const spec = JSON.parse(readFileSync(file, 'utf8')) as Spec;
-  spec.process.rlimits = [];
-  spec.process.terminal = false;
-  edit(spec);
-  writeFileSync(file, JSON.stringify(spec));
-  return spec;
-}
-
-let containers = 0;
-const containerId = () => `floe-images-${process.pid}-${++containers}`;
-
-function runOnce(bundle: string) {
-  // spawns: runc
-  return spawnSync('runc', ['run', '--bundle', bundle, containerId()], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-}
-
-/** Runs a bundle until stop(), which removes the container however it is doing. */
-function startContainer(bundle: string) {
-  const id = containerId();
-  // spawns: runc
-  const child = spawn('runc', ['run', '--bundle', bundle, id], { stdio: 'ignore' });
-  return {
-    async stop() {
-      // spawns: runc
-      spawnSync('runc', ['delete', '--force', id]);
-      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
-    },
-  };
-}
 
 /** A display number nobody uses (no socket, no lock file). */
 function freeDisplay(): number {
@@ -96,8 +55,7 @@ function pullAndUnpack(name: string): string {
     `oci:${layout}:${FLOE_IMAGE_TAG}`,
   ]);
   const bundle = join(work, `bundle-${name}`);
-  // spawns: umoci
-  execFileSync('umoci', ['unpack', '--image', `${layout}:${FLOE_IMAGE_TAG}`, bundle]);
+  unpackBundle(layout, FLOE_IMAGE_TAG, bundle);
   return bundle;
 }
 
@@ -150,13 +108,13 @@ describe('npm run images', () => {
 
   it("runs the control plane's entrypoint from the pulled image with runc, as uid 1000", () => {
     const bundle = pullAndUnpack('control');
-    const spec = editSpec(bundle, (spec) => {
+    const spec = editBundle(bundle, (spec) => {
       expect(spec.process.user).toMatchObject({ uid: 1000, gid: 1000 });
       expect(spec.process.args).toEqual(['/usr/local/bin/node', '/app/control/src/main.ts']);
       spec.process.args.push('--help');
     });
     expect(spec.process.cwd).toBe('/app');
-    const run = runOnce(bundle);
+    const run = runBundle(bundle);
     expect(run.stderr).toBe('');
     expect(run.stdout).toContain('Usage: npm run start:control');
     expect(run.status).toBe(0);
@@ -167,7 +125,7 @@ describe('npm run images', () => {
 
   it("loads GStreamer and its encoders in the streamer image, as the streamer's probe does", () => {
     const bundle = pullAndUnpack('streamer');
-    editSpec(bundle, (spec) => {
+    editBundle(bundle, (spec) => {
       spec.process.args = [
         '/usr/bin/python3',
         '/app/streamer/pipeline/floe_pipeline.py',
@@ -175,7 +133,7 @@ describe('npm run images', () => {
         '--port=1',
       ];
     });
-    const run = runOnce(bundle);
+    const run = runBundle(bundle);
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({
       event: 'encoders',
@@ -196,19 +154,19 @@ describe('npm run images', () => {
       source: '/tmp/.X11-unix',
       options: ['rbind', 'rw'],
     };
-    editSpec(xserver, (spec) => {
+    editBundle(xserver, (spec) => {
       spec.process.args[1] = `:${display}`;
       spec.mounts.push(x11);
     });
-    editSpec(xterm, (spec) => {
+    editBundle(xterm, (spec) => {
       expect(spec.process.args).toEqual(['/usr/bin/xterm']);
       spec.process.env.push(`DISPLAY=:${display}`);
       spec.mounts.push(x11);
     });
-    const server = startContainer(xserver);
+    const server = startBundle(xserver);
     try {
       await waitFor(() => existsSync(`/tmp/.X11-unix/X${display}`), 20_000, 'X socket');
-      const app = startContainer(xterm);
+      const app = startBundle(xterm);
       try {
         const env = { ...process.env, DISPLAY: `:${display}` };
         // spawns: xdotool

@@ -27,4 +27,12 @@ export {
 export { freePort, type Postgres, startPostgres } from './postgres.ts';
 export { isAlive, processStartTime } from './process.ts';
 export { type Registry, startRegistry } from './registry.ts';
+export {
+  type BundleSpec,
+  editBundle,
+  type RunningBundle,
+  runBundle,
+  startBundle,
+  unpackBundle,
+} from './runc.ts';
 export { ensureSchemathesis, SCHEMATHESIS_VERSION } from './schemathesis.ts';
