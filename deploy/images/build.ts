@@ -18,7 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FLOE_IMAGE_TAG, type FloeImage, floeImage } from '../../operator/src/images.ts';
 import {
@@ -228,7 +228,12 @@ export async function buildImages(opts: BuildOptions = {}): Promise<BuiltImage[]
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
       renameSync(tmpLayout, layout);
-      const { layout: _l, cached: _c, seconds: _s, ...stored } = image;
+      const { layout: _l, cached: _c, seconds: _s, ...rest } = image;
+      // the shared layers it was made from: what the cache's clean-up keeps
+      const stored = {
+        ...rest,
+        layerFiles: layers.map((l) => basename(l.file)).filter((f) => f !== 'app.tar'),
+      };
       writeFileSync(meta, `${JSON.stringify(stored, null, 2)}\n`);
       // older builds of this image are of no use any more: keep the cache to one per image
       for (const e of readdirSync(cache)) {
@@ -241,7 +246,26 @@ export async function buildImages(opts: BuildOptions = {}): Promise<BuiltImage[]
       rmSync(work, { recursive: true, force: true });
     }
   }
+  removeUnusedLayers(cache);
   return out;
+}
+
+/** Removes the shared layers that no cached image was made from (older recipes' layers). */
+function removeUnusedLayers(cache: string) {
+  const used = new Set<string>();
+  for (const e of readdirSync(cache)) {
+    const meta = join(cache, e, 'image.json');
+    if (!existsSync(meta)) continue;
+    for (const f of (JSON.parse(readFileSync(meta, 'utf8')).layerFiles ?? []) as string[])
+      used.add(f);
+  }
+  // a layer made in the last hour may belong to a build still running in another process
+  const recent = Date.now() - 3_600_000;
+  for (const f of readdirSync(join(cache, 'layers'))) {
+    const file = join(cache, 'layers', f);
+    if (f.endsWith('.tar') && !used.has(f) && statSync(file).mtimeMs < recent)
+      rmSync(file, { force: true });
+  }
 }
 
 /** Copies a built image to `registry` (host:port[/path]) as <registry>/floe/<name>:<tag>. */

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultDesiredSettings } from '../../operator/src/desired.ts';
 import { FLOE_IMAGE_TAG, FLOE_IMAGES, floeImage } from '../../operator/src/images.ts';
 import { XORG_CONFIG } from '../../streamer/src/x11/display-server.ts';
-import { type BuiltImage, buildImages } from '../images/build.ts';
+import { type BuiltImage, buildImages, pushImage } from '../images/build.ts';
 
 let images: BuiltImage[] = [];
 let registry: Registry;
@@ -64,15 +64,8 @@ beforeAll(async () => {
   // cold: a few minutes, once per machine (the cache is ~/.cache/floe/images); warm: seconds
   images = await buildImages();
   registry = await startRegistry();
-  for (const image of images) {
-    skopeo([
-      'copy',
-      '--quiet',
-      '--dest-tls-verify=false',
-      `oci:${image.layout}:${image.tag}`,
-      `docker://${registry.host}/${image.ref}`,
-    ]);
-  }
+  // as `npm run images -- --push <registry> --tls-verify=false` does
+  for (const image of images) pushImage(image, registry.host, false);
 }, 20 * 60_000);
 
 afterAll(async () => {
