@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { floeImage } from './images.ts';
 
 const seconds = z.coerce.number().positive();
 
@@ -14,8 +15,13 @@ export const configSchema = z.object({
     .string()
     .regex(/^[^:]*:\d+$/, 'host:port, e.g. 127.0.0.1:9090 (port 0: any free port)')
     .default('127.0.0.1:9090'),
-  streamerImage: z.string().min(1).default('ghcr.io/floe-dev/streamer:latest'),
-  xserverImage: z.string().min(1).default('ghcr.io/floe-dev/xserver:latest'),
+  /** prefix of the default images (`<registry>/floe/<name>:<tag>`); none: `floe/<name>:<tag>` */
+  imageRegistry: z
+    .string()
+    .regex(/^[^\s:/][^\s]*$/, 'a registry (and path), e.g. registry.example:5000 or ghcr.io/acme')
+    .default(''),
+  streamerImage: z.string().min(1).optional(),
+  xserverImage: z.string().min(1).optional(),
   istioGateway: z
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'namespace/name of an Istio Gateway')
@@ -64,7 +70,14 @@ export const configSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type OperatorConfig = z.output<typeof configSchema>;
+/** The parsed configuration: the images are the built ones (operator/src/images.ts) unless named. */
+export type OperatorConfig = Omit<
+  z.output<typeof configSchema>,
+  'streamerImage' | 'xserverImage'
+> & {
+  streamerImage: string;
+  xserverImage: string;
+};
 export type OperatorConfigInput = z.input<typeof configSchema>;
 
 /** Flag name → [config key, environment variable, help]. */
@@ -77,12 +90,21 @@ export const FLAGS = {
     'FLOE_OPERATOR_METRICS_ADDR',
     'host:port of /metrics, /healthz, /readyz (127.0.0.1:9090)',
   ],
+  'image-registry': [
+    'imageRegistry',
+    'FLOE_OPERATOR_IMAGE_REGISTRY',
+    'registry the default images are pulled from (none: floe/<name>:<tag> as `npm run images` tags them)',
+  ],
   'streamer-image': [
     'streamerImage',
     'FLOE_OPERATOR_STREAMER_IMAGE',
-    'streamer sidecar image when a Session names none',
+    'streamer sidecar image when a Session names none (floe/streamer:<tag> under the registry)',
   ],
-  'xserver-image': ['xserverImage', 'FLOE_OPERATOR_XSERVER_IMAGE', 'X server (Xorg dummy) image'],
+  'xserver-image': [
+    'xserverImage',
+    'FLOE_OPERATOR_XSERVER_IMAGE',
+    'X server (Xorg dummy) image (floe/xserver:<tag>)',
+  ],
   'istio-gateway': [
     'istioGateway',
     'FLOE_OPERATOR_ISTIO_GATEWAY',
@@ -178,7 +200,12 @@ export function parseConfig(raw: Record<string, unknown>): OperatorConfig {
       'invalid operator configuration: renew-deadline must be shorter than lease-duration',
     );
   }
-  return r.data;
+  const { streamerImage, xserverImage, ...rest } = r.data;
+  return {
+    ...rest,
+    streamerImage: streamerImage ?? floeImage('streamer', rest.imageRegistry),
+    xserverImage: xserverImage ?? floeImage('xserver', rest.imageRegistry),
+  };
 }
 
 export function helpText(): string {

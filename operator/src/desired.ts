@@ -12,6 +12,7 @@ import {
   podName,
   type Session,
 } from './crd.ts';
+import { floeImage } from './images.ts';
 
 export interface DesiredSettings {
   /** the streamer sidecar's image when the Session names none */
@@ -34,8 +35,8 @@ export interface DesiredSettings {
 }
 
 export const defaultDesiredSettings: DesiredSettings = {
-  streamerImage: 'ghcr.io/floe-dev/streamer:latest',
-  xserverImage: 'ghcr.io/floe-dev/xserver:latest',
+  streamerImage: floeImage('streamer'),
+  xserverImage: floeImage('xserver'),
   istioGateway: 'istio-system/floe-gateway',
   istioHosts: ['*'],
   ingressNamespace: 'istio-system',

@@ -3,6 +3,7 @@
 export { configSchema, type OperatorConfig, type OperatorConfigInput } from './config.ts';
 export * from './crd.ts';
 export { defaultDesiredSettings, STREAMER_PORT, sessionEndpoint } from './desired.ts';
+export { FLOE_IMAGE_TAG, FLOE_IMAGES, type FloeImage, floeImage } from './images.ts';
 export { renderManifests } from './manifests.ts';
 export {
   loadKubeConfig,

@@ -3,6 +3,7 @@
 // `node operator/src/main.ts manifests --write`).
 import { stringify } from 'yaml';
 import { GROUP, PLURAL, sessionCrd } from './crd.ts';
+import { floeImage } from './images.ts';
 
 export const OPERATOR_NAMESPACE = 'floe-system';
 const name = 'floe-operator';
@@ -82,7 +83,7 @@ export function rbacObjects() {
   ];
 }
 
-export function deploymentObject(image = 'ghcr.io/floe-dev/operator:latest') {
+export function deploymentObject(image = floeImage('operator')) {
   const podLabels = { 'app.kubernetes.io/name': name };
   return {
     apiVersion: 'apps/v1',

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { helpText, loadConfig } from '../src/config.ts';
 import { sessionCrd } from '../src/crd.ts';
+import { FLOE_IMAGE_TAG } from '../src/images.ts';
 import { renderManifests } from '../src/manifests.ts';
 
 const dir = fileURLToPath(new URL('../manifests/', import.meta.url));
@@ -70,6 +71,22 @@ describe('config', () => {
         {},
       ),
     ).toMatchObject({ egressInternet: false, egressAllowCidrs: ['10.0.5.0/24', 'fd00:5::/64'] });
+  });
+
+  it('defaults to the images `npm run images` builds, under --image-registry when given', () => {
+    expect(loadConfig([], {})).toMatchObject({
+      streamerImage: `floe/streamer:${FLOE_IMAGE_TAG}`,
+      xserverImage: `floe/xserver:${FLOE_IMAGE_TAG}`,
+    });
+    expect(
+      loadConfig(['--image-registry', 'registry.example:5000/'], {
+        FLOE_OPERATOR_XSERVER_IMAGE: 'acme/xorg:7',
+      }),
+    ).toMatchObject({
+      streamerImage: `registry.example:5000/floe/streamer:${FLOE_IMAGE_TAG}`,
+      xserverImage: 'acme/xorg:7',
+    });
+    expect(() => loadConfig(['--image-registry', 'has space'], {})).toThrow(/imageRegistry: /);
   });
 
   it('refuses bad values with a message naming them', () => {

@@ -26,4 +26,13 @@ export {
 } from './oidc.ts';
 export { freePort, type Postgres, startPostgres } from './postgres.ts';
 export { isAlive, processStartTime } from './process.ts';
+export { type Registry, startRegistry } from './registry.ts';
+export {
+  type BundleSpec,
+  editBundle,
+  type RunningBundle,
+  runBundle,
+  startBundle,
+  unpackBundle,
+} from './runc.ts';
 export { ensureSchemathesis, SCHEMATHESIS_VERSION } from './schemathesis.ts';

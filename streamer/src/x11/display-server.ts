@@ -317,7 +317,7 @@ function onPath(name: string): string | undefined {
 
 // No input devices (XTEST provides ours), no VT switching; the framebuffer can grow to 8K
 // (VideoRam in KiB: 7680×4320×4 bytes fit). Monitor ranges wide enough for any mode we add.
-const XORG_CONFIG = `Section "ServerFlags"
+export const XORG_CONFIG = `Section "ServerFlags"
   Option "AutoAddDevices" "false"
   Option "AutoEnableDevices" "false"
   Option "DontVTSwitch" "true"
