@@ -119,5 +119,8 @@ BEGIN
 END
 $$;
 --> statement-breakpoint
-CREATE TRIGGER usage_records_no_truncate BEFORE TRUNCATE ON usage_records, billing_periods
+CREATE TRIGGER usage_records_no_truncate BEFORE TRUNCATE ON usage_records
+  FOR EACH STATEMENT EXECUTE FUNCTION floe_usage_records_truncate();
+--> statement-breakpoint
+CREATE TRIGGER billing_periods_no_truncate BEFORE TRUNCATE ON billing_periods
   FOR EACH STATEMENT EXECUTE FUNCTION floe_usage_records_truncate();

@@ -26,4 +26,5 @@ export {
 } from './oidc.ts';
 export { freePort, type Postgres, startPostgres } from './postgres.ts';
 export { isAlive, processStartTime } from './process.ts';
+export { ensurePyarrow, PYARROW_VERSION, readParquet } from './pyarrow.ts';
 export { ensureSchemathesis, SCHEMATHESIS_VERSION } from './schemathesis.ts';
