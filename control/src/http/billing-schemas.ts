@@ -2,6 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { isTimeZone } from '../billing/calendar.ts';
 import { FORMATS } from '../billing/export/encode.ts';
+import { params } from './route.ts';
 
 const EARLIEST = Date.parse('2000-01-01T00:00:00Z');
 const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
@@ -57,7 +58,8 @@ export const RateCard = z
 export const RateCardList = z.object({ items: z.array(RateCard) }).openapi('RateCardList');
 
 export const EffectiveRateCard = z
-  .object({ at: z.string(), card: RateCard.nullable() })
+  // a union, not .nullable(): that renders allOf [RateCard, {type: [object, null]}]
+  .object({ at: z.string(), card: z.union([RateCard, z.null()]) })
   .openapi('EffectiveRateCard');
 
 export const AtQuery = z.object({
@@ -125,10 +127,7 @@ export const PlatformPeriod = z
   .object({ label: PeriodLabel, items: z.array(Period) })
   .openapi('PlatformBillingPeriod');
 
-export const PeriodParams = z.object({
-  tenant: z.string().min(1).max(320),
-  period: PeriodLabel,
-});
+export const PeriodParams = params('tenant').extend({ period: PeriodLabel });
 
 /** the longest range one export may cover */
 export const MAX_RANGE_DAYS = 366;

@@ -137,7 +137,7 @@ export function billingRoutes(db: Db) {
       tags,
       summary: 'Remove a rate card that has not taken effect yet (platform-admin)',
       middleware: [requireRole('platform-admin')],
-      request: { params: z.object({ id: z.uuid() }) },
+      request: { params: params('id') },
       responses: {
         204: { description: 'removed' },
         409: json(ErrorSchema, 'it took effect already: add a newer card instead'),
@@ -145,6 +145,7 @@ export function billingRoutes(db: Db) {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
+      if (!z.uuid().safeParse(id).success) throw notFound('rate card');
       const [card] = await db.select().from(rateCards).where(eq(rateCards.id, id));
       if (!card) throw notFound('rate card');
       if (card.effectiveFrom <= new Date()) {
@@ -305,7 +306,7 @@ export function billingRoutes(db: Db) {
       tags,
       summary: 'Every tenant’s period of that month, with its totals (platform-admin)',
       middleware: [requireRole('platform-admin')],
-      request: { params: z.object({ period: PeriodLabel }) },
+      request: { params: params('period').extend({ period: PeriodLabel }) },
       responses: { 200: json(PlatformPeriod, 'the periods, by tenant slug') },
     }),
     async (c) => {
