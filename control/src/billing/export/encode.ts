@@ -31,7 +31,15 @@ export interface Encoder {
 }
 
 const utf8 = new TextEncoder();
-const iso = (ms: number) => new Date(ms).toISOString();
+// the period's bounds repeat on every row: the last value of each column is kept
+const isoCache = new Map<string, { ms: number; text: string }>();
+function isoOf(column: string, ms: number): string {
+  const last = isoCache.get(column);
+  if (last?.ms === ms) return last.text;
+  const text = new Date(ms).toISOString();
+  isoCache.set(column, { ms, text });
+  return text;
+}
 const TIMESTAMPS = new Set(EXPORT_COLUMNS.filter((c) => c.kind === 'timestamp').map((c) => c.name));
 
 /** A row as CSV and JSON show it: timestamps in ISO 8601, decimals as strings. */
@@ -39,7 +47,7 @@ function plain(row: ExportRow): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const name of COLUMN_NAMES) {
     const v = row[name];
-    out[name] = TIMESTAMPS.has(name) ? iso(v as number) : v;
+    out[name] = TIMESTAMPS.has(name) ? isoOf(name, v as number) : v;
   }
   return out;
 }
@@ -48,7 +56,9 @@ function csvEncoder(): Encoder {
   let header = true;
   const write = (rows: ExportRow[]) => {
     const text = stringify(
-      rows.map((r) => COLUMN_NAMES.map((n) => (TIMESTAMPS.has(n) ? iso(r[n] as number) : r[n]))),
+      rows.map((r) =>
+        COLUMN_NAMES.map((n) => (TIMESTAMPS.has(n) ? isoOf(n, r[n] as number) : r[n])),
+      ),
       { header, columns: COLUMN_NAMES as string[], record_delimiter: 'windows' },
     );
     header = false;
@@ -70,7 +80,7 @@ function jsonlEncoder(): Encoder {
 }
 
 /** rows per Parquet row group: large enough to compress well, small enough for memory */
-export const ROW_GROUP_ROWS = 50_000;
+export const ROW_GROUP_ROWS = 20_000;
 
 /** hyparquet-writer's ByteWriter, its bytes taken out after each row group and at the end. */
 class ChunkWriter extends ByteWriter {

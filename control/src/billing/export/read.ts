@@ -6,7 +6,7 @@ import { sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../../db/connect.ts';
 import type { ExportRow } from './columns.ts';
 
-export const BATCH_ROWS = 10_000;
+export const BATCH_ROWS = 2_000;
 
 /** One period of one tenant to export, optionally only the slices starting in [from, to). */
 export interface ExportPart {
