@@ -17,7 +17,7 @@ import {
   usageRecords,
 } from '../db/schema.ts';
 import { periodAfter, periodAt } from './calendar.ts';
-import { formatDecimal } from './decimal.ts';
+import { formatDecimal, parseDecimal } from './decimal.ts';
 import {
   AMOUNT_SCALE,
   amountOf,
@@ -124,38 +124,37 @@ export async function refreshUsage(tx: Tx, tenantId: string, now: Date): Promise
     union
     select s.id from sessions s
       where s.tenant_id = ${tenantId} and s.state not in ('stopped', 'failed'))`;
-  const [facts, events, frozen, cards] = await Promise.all([
-    queryRows<SessionFacts>(
-      tx,
-      sql`select s.id, s.user_id, u.email, s.app_id, a.slug as app_slug, s.cluster_id,
-          c.name as cluster_name, c.region, s.gpu_sku, s.gpu_count
-        from sessions s join users u on u.id = s.user_id join apps a on a.id = s.app_id
-          left join clusters c on c.id = s.cluster_id
-        where s.id in ${candidates} order by s.id`,
-    ),
-    queryRows<{
-      session_id: string;
-      id: string | number;
-      to_state: SessionState;
-      at: string | Date;
-    }>(
-      tx,
-      sql`select session_id, id, to_state, at from session_events
-        where session_id in ${candidates} order by session_id, id`,
-    ),
-    queryRows<{ session_id: string; period_id: string; seconds: string }>(
-      tx,
-      sql`select r.session_id, coalesce(r.adjusts_period_id, r.period_id) as period_id,
-          sum(r.session_seconds)::text as seconds
-        from usage_records r join billing_periods p on p.id = r.period_id
-        where p.state = 'closed' and r.session_id in ${candidates}
-        group by 1, 2`,
-    ),
-    tx
-      .select()
-      .from(rateCards)
-      .where(or(eq(rateCards.tenantId, tenantId), isNull(rateCards.tenantId))),
-  ]);
+  // one after another: a transaction is one connection, which runs one query at a time
+  const facts = await queryRows<SessionFacts>(
+    tx,
+    sql`select s.id, s.user_id, u.email, s.app_id, a.slug as app_slug, s.cluster_id,
+        c.name as cluster_name, c.region, s.gpu_sku, s.gpu_count
+      from sessions s join users u on u.id = s.user_id join apps a on a.id = s.app_id
+        left join clusters c on c.id = s.cluster_id
+      where s.id in ${candidates} order by s.id`,
+  );
+  const events = await queryRows<{
+    session_id: string;
+    id: string | number;
+    to_state: SessionState;
+    at: string | Date;
+  }>(
+    tx,
+    sql`select session_id, id, to_state, at from session_events
+      where session_id in ${candidates} order by session_id, id`,
+  );
+  const frozen = await queryRows<{ session_id: string; period_id: string; seconds: string }>(
+    tx,
+    sql`select r.session_id, coalesce(r.adjusts_period_id, r.period_id) as period_id,
+        sum(r.session_seconds)::text as seconds
+      from usage_records r join billing_periods p on p.id = r.period_id
+      where p.state = 'closed' and r.session_id in ${candidates}
+      group by 1, 2`,
+  );
+  const cards = await tx
+    .select()
+    .from(rateCards)
+    .where(or(eq(rateCards.tenantId, tenantId), isNull(rateCards.tenantId)));
   const eventsBySession = new Map<string, StateChange[]>();
   for (const e of events) {
     const list = eventsBySession.get(e.session_id) ?? [];
@@ -165,7 +164,7 @@ export async function refreshUsage(tx: Tx, tenantId: string, now: Date): Promise
   const frozenBySession = new Map<string, Map<string, number>>();
   for (const f of frozen) {
     const m = frozenBySession.get(f.session_id) ?? new Map<string, number>();
-    m.set(f.period_id, Math.round(Number(f.seconds) * 1000));
+    m.set(f.period_id, Number(parseDecimal(f.seconds, SECONDS_SCALE)));
     frozenBySession.set(f.session_id, m);
   }
   const refs = periods.map(ref);
