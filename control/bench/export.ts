@@ -218,10 +218,11 @@ async function onPostgres() {
 
 async function onPglite() {
   const dataDir = mkdtempSync(join(tmpdir(), 'floe-bench-pglite-'));
+  const pgdata = join(dataDir, 'pgdata'); // where the control plane keeps PGlite's files
   try {
-    const database = await openDatabase({ dataDir });
+    const database = await openDatabase({ dataDir: pgdata });
     await database.close();
-    const db = await PGlite.create(dataDir);
+    const db = await PGlite.create(pgdata);
     let t = performance.now();
     await db.exec(seedSql(N));
     console.error(

@@ -427,6 +427,42 @@ describe.each(DATABASES)('billing on %s', (kind) => {
     ]);
   });
 
+  it('streams a period of more records than one batch, every record once, in order', async () => {
+    const bulk = await seedTenant(t, { slug: 'bulk' });
+    const period = uuidv7();
+    await db().execute(sql`insert into billing_periods (id, tenant_id, label, starts_at, ends_at, time_zone)
+      values (${period}, ${bulk.tenant.id}, '2024-01', '2024-01-01T00:00:00Z', '2024-02-01T00:00:00Z', 'UTC')`);
+    await db().execute(sql`insert into usage_records (period_id, tenant_id, kind, session_id, user_id,
+        user_email, app_id, app_slug, gpu_count, slice_start, slice_end, session_seconds,
+        gpu_seconds, currency, amount)
+      select ${period}, ${bulk.tenant.id}, 'usage', md5(i::text)::uuid, ${bulk.user.id},
+        'user@bulk.test', ${bulk.app.id}, 'sleeper', 0,
+        timestamptz '2024-01-01' + i * interval '1 minute', timestamptz '2024-01-01' + (i + 1) * interval '1 minute',
+        60, 0, 'EUR', 0.008333
+      from generate_series(1, 4500) i`);
+    await db().execute(
+      sql`update billing_periods set state = 'closed', closed_at = now() where id = ${period}`,
+    );
+    const csv = await download(
+      '/v1/tenants/bulk/billing/export?period=2024-01&format=csv',
+      ADMIN_TOKEN,
+    );
+    const lines = csv.bytes.toString('utf8').trimEnd().split('\r\n').slice(1);
+    const ids = lines.map((l) => Number(l.split(',')[0]));
+    expect(ids).toHaveLength(4500);
+    expect(new Set(ids).size).toBe(4500);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    const parquet = await download(
+      '/v1/tenants/bulk/billing/export?period=2024-01&format=parquet',
+      ADMIN_TOKEN,
+    );
+    const file = join(mkdtempSync(join(inject('testbed').tempRoot, 'billing-')), 'bulk.parquet');
+    writeFileSync(file, parquet.bytes);
+    const read = readParquet(file);
+    expect(read.rows.map((r) => Number(r.record_id))).toEqual(ids);
+    expect(read.rows[4499]).toMatchObject({ session_seconds: '60.000', amount: '0.008333' });
+  });
+
   it('refuses bad input with a 4xx that says what is wrong', async () => {
     const cases: [string, RegExp][] = [
       ['format=xml&period=2025-10', /format/],
