@@ -23,6 +23,7 @@ import { sqlState } from './routes/db-errors.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
 import { identityProviderRoutes } from './routes/identity-provider.ts';
 import { meRoutes } from './routes/me.ts';
+import { quotaEventRoutes } from './routes/quota-events.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { usageRoutes } from './routes/usage.ts';
@@ -213,6 +214,7 @@ export function createApi(deps: ApiDeps) {
   );
   app.route('/', sessionRoutes({ ...deps, lookups, shutdown: deps.shutdown ?? neverAborted }));
   app.route('/', usageRoutes(db));
+  app.route('/', quotaEventRoutes(db));
   app.route('/', billingRoutes(db));
   app.route('/', billingExportRoutes(db));
   app.route('/', gatewayRoutes(db, lookups, deps.secrets));

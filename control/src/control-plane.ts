@@ -16,6 +16,7 @@ import { newToken } from './http/auth.ts';
 import { gatewayTokenVerifier } from './http/gateway-token.ts';
 import { createMetrics } from './metrics.ts';
 import { loadSecretKey, SecretBox } from './secrets.ts';
+import { enforceGpuHours, type GpuHoursOutcome } from './sessions/gpu-hours.ts';
 import { Supervisor } from './sessions/supervisor.ts';
 
 export interface ControlPlane {
@@ -28,6 +29,8 @@ export interface ControlPlane {
   bootstrapToken: string | null;
   /** null unless FLOE_LOCAL_CLUSTER=true */
   localClusterId: string | null;
+  /** one GPU-hour quota sweep now (the periodic sweep runs it too) */
+  enforceQuotas(now?: Date): Promise<GpuHoursOutcome[]>;
   /** ends long-lived responses (progress streams), so that the server can close */
   endStreams(): void;
   close(opts?: { terminateSessions?: boolean }): Promise<void>;
@@ -117,8 +120,22 @@ export async function startControlPlane(
     .where(and(eq(clusters.driver, 'kubernetes'), isNull(clusters.deletedAt)));
   for (const row of registered) await kubernetes.connect(row);
 
+  const enforceQuotas = (now?: Date) =>
+    enforceGpuHours(
+      { db, supervisor, log, onEvent: (type) => metrics.quotaEvents.inc({ type }) },
+      now,
+    );
+  // a slow quota sweep (many tenants, a database under load) is not started twice at once
+  let sweepingQuotas = false;
   const sweep = setInterval(() => {
     supervisor.stopExpired().catch((err) => log.error({ err }, 'stopping expired sessions failed'));
+    if (sweepingQuotas) return;
+    sweepingQuotas = true;
+    enforceQuotas()
+      .catch((err) => log.error({ err }, 'enforcing GPU-hour quotas failed'))
+      .finally(() => {
+        sweepingQuotas = false;
+      });
   }, config.FLOE_SWEEP_INTERVAL_MS);
   sweep.unref();
 
@@ -150,6 +167,7 @@ export async function startControlPlane(
     kubernetes,
     bootstrapToken,
     localClusterId,
+    enforceQuotas,
     endStreams: () => streams.abort(),
     async close(opts = {}) {
       streams.abort();

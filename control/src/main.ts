@@ -4,7 +4,7 @@ import { listen, startControlPlane } from './control-plane.ts';
 import { DataDirInUse } from './db/data-dir-lock.ts';
 import { createLogger } from './log.ts';
 
-const HELP = `Usage: npm start   (or: node control/src/main.ts [--help])
+const HELP = `Usage: npm run start:control [-- --help]   (or: npx node control/src/main.ts [--help])
 
 Runs the Floe control plane. Configuration comes from the environment:
   PORT                     HTTP port (default 8080)

@@ -53,6 +53,12 @@ export function createMetrics(
         for (const [cluster, up] of Object.entries(await clustersUp())) this.set({ cluster }, up);
       },
     }),
+    quotaEvents: new Counter({
+      name: 'floe_quota_events_total',
+      help: 'Quota events recorded (quota.warning at 90 % of a budget, quota.exceeded at 100 %)',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
     kubeRequests: new Counter({
       name: 'floe_cluster_kube_requests_total',
       help: 'Requests to clusters’ Kubernetes API servers, by verb and resource',

@@ -41,7 +41,13 @@ describe.each(DATABASES)('control plane API on %s', (kind) => {
       const patched = await t.call('PATCH', '/v1/tenants/acme', {
         body: { quotas: { maxGpus: 8 }, allowedRegions: ['local'] },
       });
-      expect(patched.body.quotas).toEqual({ maxSessions: 10, maxGpus: 8, gpuHoursPerMonth: null });
+      expect(patched.body.quotas).toEqual({
+        maxSessions: 10,
+        maxGpus: 8,
+        gpuHoursPerMonth: null,
+        maxGpusPerSku: {},
+        gpuHoursExceededAction: 'refuse',
+      });
       expect(patched.body.allowedRegions).toEqual(['local']);
       const list = await t.call('GET', '/v1/tenants');
       expect(list.body.items.map((x: { slug: string }) => x.slug).sort()).toEqual([

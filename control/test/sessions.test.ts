@@ -189,7 +189,13 @@ describe.each(DATABASES)('sessions on %s', (kind) => {
     const from = r.body.createdAt;
     const usage = await t.call('GET', `/v1/tenants/lab/usage?from=${from}`);
     const row = usage.body.items.find((i: { app: string }) => i.app === 'meter');
-    expect(row).toMatchObject({ email: 'user@lab.test', sessions: 1, gpuSeconds: 0 });
+    expect(row).toMatchObject({
+      email: 'user@lab.test',
+      app: 'meter',
+      appName: 'Meter',
+      sessions: 1,
+      gpuSeconds: 0,
+    });
     // the API shows times in milliseconds; PostgreSQL counts microseconds
     expect(Math.abs(row.sessionSeconds - billed)).toBeLessThan(0.002);
     expect(row.sessionSeconds).toBeGreaterThan(1);

@@ -248,6 +248,8 @@ async function startEndpoint(dir: string, bodyBytes: number) {
 
 interface GatewayStack {
   url: string;
+  /** its Prometheus endpoint, on a listener apart from `url` */
+  metricsUrl: string;
   pid: number;
   sessionPath: string;
   headers: Record<string, string>;
@@ -265,6 +267,7 @@ async function startGatewayStack(
   profile: boolean,
 ): Promise<GatewayStack> {
   const port = await freePort();
+  const metricsPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const client = {
     clientId: 'floe-gateway-acme',
@@ -343,6 +346,7 @@ async function startGatewayStack(
       env: {
         ...process.env,
         FLOE_GATEWAY_PORT: String(port),
+        FLOE_GATEWAY_METRICS_PORT: String(metricsPort),
         FLOE_GATEWAY_HOST: '127.0.0.1',
         FLOE_GATEWAY_ISSUER: url,
         FLOE_CONTROL_URL: controlUrl,
@@ -376,6 +380,7 @@ async function startGatewayStack(
   }
   return {
     url,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     pid: gateway.pid as number,
     sessionPath,
     headers,
@@ -650,7 +655,7 @@ async function websockets(g: GatewayStack, n: number, holdSeconds: number): Prom
   for (const ws of sockets) ws.once('close', () => closed++);
   await sleep(holdSeconds * 1000);
   const rssOpen = rssMiB(g.pid);
-  const metrics = await httpRequest(`${g.url}/metrics`);
+  const metrics = await httpRequest(g.metricsUrl);
   const gauge = metrics.body.match(/^floe_gateway_websockets_open (\d+)/m)?.[1];
   const heldOpen = sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length;
   for (const ws of sockets) ws.close();

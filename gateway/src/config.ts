@@ -31,6 +31,10 @@ const ConfigSchema = z
   .object({
     FLOE_GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8081),
     FLOE_GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
+    /** Prometheus' /metrics, on a listener of its own: never on the port users reach */
+    FLOE_GATEWAY_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(9081),
+    /** unset: FLOE_GATEWAY_HOST, so a pod's scraper reaches it where users reach the gateway */
+    FLOE_GATEWAY_METRICS_HOST: z.string().min(1).optional(),
     /** the gateway's public origin: redirect URIs, cookies' Secure flag, its JWTs' `iss` */
     FLOE_GATEWAY_ISSUER: publicUrl,
     FLOE_CONTROL_URL: z
@@ -96,7 +100,7 @@ Provider, forwards /api/* to the control plane with their identity, routes /sess
 (HTTP and WebSocket) to the session's streamer for its owner only, mints TURN credentials and
 answers Istio's ext_authz checks.
 
-Usage: node gateway/src/main.ts [--help] [--generate-key]
+Usage: npx node gateway/src/main.ts [--help] [--generate-key]
   --generate-key   print a new signing key (a JWKS with one private ES256 key) and exit;
                    to rotate, put it first in FLOE_GATEWAY_KEYS and keep the old one after it
                    until FLOE_GATEWAY_SESSION_TTL_SECONDS have passed
@@ -112,6 +116,8 @@ Configuration (environment):
                                   is generated at start (one replica only; sessions end at
                                   restart)
   FLOE_GATEWAY_PORT / _HOST       listen address (8081, 127.0.0.1)
+  FLOE_GATEWAY_METRICS_PORT / _HOST  Prometheus /metrics on a listener of its own, apart
+                                  from the users' port (9081; host: FLOE_GATEWAY_HOST)
   FLOE_GATEWAY_SESSION_TTL_SECONDS  session cookie lifetime, renewed past half of it (900)
   FLOE_GATEWAY_SESSION_MAX_SECONDS  sign in again after this long, active or not (43200)
   FLOE_GATEWAY_WEB_DIR            built web assets served at / to signed-in users

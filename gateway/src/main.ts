@@ -30,7 +30,12 @@ try {
   process.exit(2);
 }
 log.info(
-  { url: gateway.url, issuer: config.FLOE_GATEWAY_ISSUER, control: config.FLOE_CONTROL_URL },
+  {
+    url: gateway.url,
+    metrics: gateway.metricsUrl,
+    issuer: config.FLOE_GATEWAY_ISSUER,
+    control: config.FLOE_CONTROL_URL,
+  },
   'Floe gateway listening on %s',
   gateway.url,
 );

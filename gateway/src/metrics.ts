@@ -1,4 +1,7 @@
-// Prometheus metrics, on a registry of the gateway's own (tests start several gateways).
+// Prometheus metrics, on a registry of the gateway's own (tests start several gateways),
+// served on a listener of their own (FLOE_GATEWAY_METRICS_PORT): what they tell (routes,
+// sign-in outcomes, load) is for the operator, not for whoever reaches the users' port.
+import { Hono } from 'hono';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export function createMetrics() {
@@ -45,3 +48,13 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The metrics listener's app: GET /metrics, and 404 for anything else. */
+export function metricsApp(metrics: Metrics) {
+  const app = new Hono();
+  app.get('/metrics', async (c) =>
+    c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  );
+  app.notFound((c) => c.text('not found: the metrics listener serves /metrics only\n', 404));
+  return app;
+}

@@ -14,13 +14,15 @@ import { alreadySent } from './http/env.ts';
 import { perMinute, RateLimiter } from './http/rate-limit.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { loadKeys } from './keys.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, metricsApp } from './metrics.ts';
 import { SessionProxy } from './sessions/proxy.ts';
 import { TurnOffer } from './sessions/turn.ts';
 
 export interface Gateway {
   /** where it listens, e.g. http://127.0.0.1:8081 (its public origin is FLOE_GATEWAY_ISSUER) */
   url: string;
+  /** where Prometheus scrapes it, apart from the users' port: e.g. http://127.0.0.1:9081/metrics */
+  metricsUrl: string;
   /** the assembled parts, for tests */
   deps: Deps;
   close(): Promise<void>;
@@ -68,6 +70,27 @@ function upgrades(app: App, log: Logger) {
   };
 }
 
+/** Listens on host:port and answers the port it got (port 0: a free one). */
+function listen(server: Server, port: number, host: string, setting: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const fail = (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`port ${port} on ${host} (${setting}) is in use by another program`)
+          : err,
+      );
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+/** A host as it is written in a URL: an IPv6 address in brackets. */
+const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
+
 export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
   const keys = await loadKeys(config.FLOE_GATEWAY_KEYS);
   if (!config.FLOE_GATEWAY_KEYS) {
@@ -113,24 +136,39 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   server.on('upgrade', upgrades(app, log));
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.FLOE_GATEWAY_PORT, config.FLOE_GATEWAY_HOST, () => {
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : config.FLOE_GATEWAY_PORT);
-    });
-  });
-  const host = config.FLOE_GATEWAY_HOST.includes(':')
-    ? `[${config.FLOE_GATEWAY_HOST}]`
-    : config.FLOE_GATEWAY_HOST;
+  const metricsServer = createAdaptorServer({ fetch: metricsApp(metrics).fetch }) as Server;
+  const port = await listen(
+    server,
+    config.FLOE_GATEWAY_PORT,
+    config.FLOE_GATEWAY_HOST,
+    'FLOE_GATEWAY_PORT',
+  );
+  const metricsHost = config.FLOE_GATEWAY_METRICS_HOST ?? config.FLOE_GATEWAY_HOST;
+  let metricsPort: number;
+  try {
+    metricsPort = await listen(
+      metricsServer,
+      config.FLOE_GATEWAY_METRICS_PORT,
+      metricsHost,
+      'FLOE_GATEWAY_METRICS_PORT',
+    );
+  } catch (err) {
+    server.close();
+    proxy.close();
+    await turn?.stop();
+    throw err;
+  }
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${urlHost(config.FLOE_GATEWAY_HOST)}:${port}`,
+    metricsUrl: `http://${urlHost(metricsHost)}:${metricsPort}/metrics`,
     deps,
     async close() {
       proxy.close();
       await turn?.stop();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of [server, metricsServer]) {
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
     },
   };
 }

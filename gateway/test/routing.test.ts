@@ -155,6 +155,26 @@ describe('/api', () => {
     await call(bob, stack.url, 'DELETE', `/api/v1/tenants/acme/sessions/${launched.id}`);
   });
 
+  it('passes a quota refusal through as the control plane wrote it (429 naming the quota)', async () => {
+    expect(
+      (await stack.admin('PATCH', '/v1/tenants/acme', { quotas: { maxSessions: 0 } })).status,
+    ).toBe(200);
+    try {
+      const refused = await launch(alice);
+      expect(refused.status).toBe(429);
+      expect(json(refused).error).toEqual({
+        code: 'quota_exceeded',
+        quota: 'tenant.maxSessions',
+        limit: 0,
+        used: expect.any(Number),
+        message: expect.stringMatching(/^quota tenant\.maxSessions exceeded: the tenant allows 0/),
+      });
+      expect(refused.headers['retry-after']).toBe('30');
+    } finally {
+      await stack.admin('PATCH', '/v1/tenants/acme', { quotas: { maxSessions: null } });
+    }
+  });
+
   it('limits launches per user (429 with Retry-After)', async () => {
     const statuses: number[] = [];
     let last: Awaited<ReturnType<typeof launch>> | undefined;
@@ -211,11 +231,13 @@ describe('/sessions/{id}/', () => {
     expect(hello.headers.cookie).toBeUndefined();
     socket.ws.send('ping through the gateway');
     expect(await socket.next()).toBe('ping through the gateway');
-    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    const metrics = await (await fetch(stack.gateway.metricsUrl)).text();
     expect(metrics).toMatch(/^floe_gateway_websockets_open 1$/m);
     await socket.close();
     await eventually(async () =>
-      /^floe_gateway_websockets_open 0$/m.test(await (await fetch(`${stack.url}/metrics`)).text()),
+      /^floe_gateway_websockets_open 0$/m.test(
+        await (await fetch(stack.gateway.metricsUrl)).text(),
+      ),
     );
   });
 
@@ -394,10 +416,19 @@ describe('the web app', () => {
 });
 
 describe('the gateway’s own endpoints', () => {
-  it('answers /healthz, /metrics and its JWKS without a session', async () => {
+  it('answers /healthz and its JWKS without a session; /metrics only on its own listener', async () => {
     const health = await fetch(`${stack.url}/healthz`);
     expect(await health.json()).toEqual({ status: 'ok' });
-    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    // the users' port has no metrics, signed in or not: a plain 404, never a sign-in redirect
+    const onUserPort = await fetch(`${stack.url}/metrics`, { redirect: 'manual' });
+    expect(onUserPort.status).toBe(404);
+    expect(await onUserPort.text()).not.toMatch(/floe_gateway_/);
+    expect((await alice.fetch(`${stack.url}/metrics`)).status).toBe(404);
+    const metricsUrl = new URL(stack.gateway.metricsUrl);
+    expect(metricsUrl.pathname).toBe('/metrics');
+    expect(metricsUrl.port).not.toBe(new URL(stack.url).port);
+    expect((await fetch(new URL('/healthz', metricsUrl))).status).toBe(404);
+    const metrics = await (await fetch(metricsUrl)).text();
     expect(metrics).toMatch(
       /floe_gateway_requests_total\{method="GET",route="\/api\/\*",status="200"\} \d+/,
     );

@@ -185,6 +185,7 @@ describe('a production gateway (no development mode)', () => {
     gateway = await startGateway(
       loadConfig({
         FLOE_GATEWAY_PORT: String(gwPort),
+        FLOE_GATEWAY_METRICS_PORT: '0',
         FLOE_GATEWAY_ISSUER: url,
         FLOE_CONTROL_URL: stack.controlUrl,
         FLOE_GATEWAY_CONTROL_TOKEN: key.body.token,

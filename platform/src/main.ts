@@ -11,10 +11,12 @@ Runs Floe on this machine and prints the URL to open:
   the gateway (sign-in, launcher, admin console, streams)   port N      (FLOE_PORT, 8080)
   the control plane (PGlite in the data folder)             port N - 1  (FLOE_CONTROL_PORT)
   a development identity provider with the demo users       port N - 2  (FLOE_IDP_PORT)
+  the gateway's Prometheus /metrics (not on the gateway's)   port N - 3  (FLOE_GATEWAY_METRICS_PORT)
   coturn, when /usr/bin/turnserver is installed (free ports)
 Options:
   --port-base N   the gateway on N, the control plane on N-1, the identity provider on N-2,
-                  so that a second Floe can run beside the first (default 8080)
+                  its metrics on N-3, so that a second Floe can run beside the first
+                  (default 8080)
   --data-dir DIR  database, keys and session logs (FLOE_DATA_DIR, default .floe); kept
                   across restarts
 Sessions run on this machine: each app gets its own X display, sound server and streamer,
@@ -50,7 +52,7 @@ const port = (name: string, value: string | undefined, fallback: number) => {
   return n;
 };
 const base = port('--port-base', args['port-base'], 8080);
-if (args['port-base'] !== undefined && base < 3) fail('--port-base must be at least 3');
+if (args['port-base'] !== undefined && base < 4) fail('--port-base must be at least 4');
 const byBase = args['port-base'] !== undefined;
 const ports = {
   gateway: byBase ? base : port('FLOE_PORT', process.env.FLOE_PORT, base),
@@ -58,6 +60,9 @@ const ports = {
     ? base - 1
     : port('FLOE_CONTROL_PORT', process.env.FLOE_CONTROL_PORT, 8079),
   'identity provider': byBase ? base - 2 : port('FLOE_IDP_PORT', process.env.FLOE_IDP_PORT, 8078),
+  'gateway metrics': byBase
+    ? base - 3
+    : port('FLOE_GATEWAY_METRICS_PORT', process.env.FLOE_GATEWAY_METRICS_PORT, 8077),
 };
 
 /** Whether 127.0.0.1:port can be listened on now. */
@@ -82,6 +87,7 @@ const dataDir = resolve(args['data-dir'] ?? process.env.FLOE_DATA_DIR ?? '.floe'
 const platform = await startPlatform({
   dataDir,
   port: ports.gateway,
+  metricsPort: ports['gateway metrics'],
   controlPort: ports['control plane'],
   idpPort: ports['identity provider'],
   databaseUrl: process.env.DATABASE_URL,

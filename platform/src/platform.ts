@@ -45,6 +45,8 @@ export interface PlatformOptions {
   dataDir: string;
   /** the gateway's port: the one URL people open */
   port: number;
+  /** the gateway's Prometheus /metrics, apart from the port people open */
+  metricsPort: number;
   controlPort: number;
   idpPort: number;
   /** PostgreSQL instead of PGlite in dataDir */
@@ -60,6 +62,8 @@ export interface Platform {
   /** where to sign in: the gateway with the demo tenant as login hint */
   url: string;
   gatewayUrl: string;
+  /** the gateway's Prometheus endpoint */
+  metricsUrl: string;
   controlUrl: string;
   users: TestUser[];
   /** a platform-admin token for the control plane's API */
@@ -195,6 +199,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     loadGatewayConfig({
       ...process.env,
       FLOE_GATEWAY_PORT: String(opts.port),
+      FLOE_GATEWAY_METRICS_PORT: String(opts.metricsPort),
+      FLOE_GATEWAY_METRICS_HOST: '127.0.0.1',
       FLOE_GATEWAY_ISSUER: gatewayUrl,
       FLOE_CONTROL_URL: controlUrl,
       FLOE_GATEWAY_CONTROL_TOKEN: gatewayToken,
@@ -210,6 +216,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   return {
     url: `${gatewayUrl}/login?tenant=${DEMO_TENANT}`,
     gatewayUrl,
+    metricsUrl: gateway.metricsUrl,
     controlUrl,
     users,
     adminToken,

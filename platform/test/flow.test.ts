@@ -41,6 +41,7 @@ describe('the product flow', () => {
       dataDir,
       databaseUrl: DATABASE_URL,
       port: await freePort(),
+      metricsPort: await freePort(),
       controlPort: await freePort(),
       idpPort: await freePort(),
       // the probe app prints the X input it receives, which the test reads in the session log
@@ -76,7 +77,7 @@ describe('the product flow', () => {
 
   it('launches the app and opens its stream', async () => {
     await page.getByRole('button', { name: 'Launch Probe' }).click();
-    const open = page.getByRole('link', { name: 'Open Probe' }).first();
+    const open = page.getByRole('link', { name: 'Open Probe' });
     await open.waitFor({ timeout: 30_000 });
     await shot('launcher');
     const sessions = await admin('/v1/tenants/acme/sessions');
@@ -119,7 +120,7 @@ describe('the product flow', () => {
   it('shuts the session down from the launcher; the session is gone and its usage recorded', async () => {
     await page.getByRole('link', { name: /launcher/i }).click();
     await page.waitForURL(`${platform.gatewayUrl}/`);
-    await page.getByRole('button', { name: 'Shutdown Probe' }).first().click();
+    await page.getByRole('button', { name: 'Shut down Probe' }).click();
     await expect
       .poll(async () => (await admin(`/v1/tenants/acme/sessions/${sessionId}`)).state, {
         timeout: 20_000,

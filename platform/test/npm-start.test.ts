@@ -24,13 +24,19 @@ const canListen = (port: number) =>
       .listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 
-/** A port N with N-1 and N-2 free too: npm start's --port-base. */
+/** A port N with N-1 to N-3 free too: npm start's --port-base. */
 async function freePortBase(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const n = await freePort();
-    if (n > 1026 && (await canListen(n - 1)) && (await canListen(n - 2))) return n;
+    if (
+      n > 1027 &&
+      (await canListen(n - 1)) &&
+      (await canListen(n - 2)) &&
+      (await canListen(n - 3))
+    )
+      return n;
   }
-  throw new Error('no three free ports in a row');
+  throw new Error('no four free ports in a row');
 }
 
 interface Proc {
@@ -161,6 +167,12 @@ describe('npm start', () => {
       headers: { authorization: `Bearer ${readFileSync(keyFile!, 'utf8').trim()}` },
     });
     expect(clusters.status).toBe(200);
+    // the gateway's metrics are on N-3, not on the port people open
+    const metrics = await fetch(`http://127.0.0.1:${base - 3}/metrics`);
+    expect(await metrics.text()).toMatch(/^floe_gateway_websockets_open 0$/m);
+    expect((await fetch(`http://127.0.0.1:${base}/metrics`, { redirect: 'manual' })).status).toBe(
+      404,
+    );
     // every log line names its part once
     const logLines = floe
       .stdout()
@@ -186,7 +198,7 @@ describe('npm start', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`http://127.0.0.1:${base}/`);
     await page.getByRole('button', { name: 'Launch Clock' }).click();
-    const open = page.getByRole('link', { name: 'Open Clock' }).first();
+    const open = page.getByRole('link', { name: 'Open Clock' });
     await open.waitFor({ timeout: 30_000 });
     await open.click();
     await page.waitForFunction(() => document.body.dataset.state === 'streaming', null, {
@@ -202,7 +214,7 @@ describe('npm start', () => {
 
   it('shuts the app down from the launcher', async () => {
     await page.getByRole('link', { name: /launcher/i }).click();
-    await page.getByRole('button', { name: 'Shutdown Clock' }).first().click();
+    await page.getByRole('button', { name: 'Shut down Clock' }).click();
     await expect
       .poll(() => page.getByRole('link', { name: 'Open Clock' }).count(), {
         timeout: 20_000,
@@ -212,7 +224,7 @@ describe('npm start', () => {
 
   it('stops on Ctrl+C with nothing it started left running, a running session included', async () => {
     await page.getByRole('button', { name: 'Launch Eyes' }).click();
-    await page.getByRole('link', { name: 'Open Eyes' }).first().waitFor({ timeout: 30_000 });
+    await page.getByRole('link', { name: 'Open Eyes' }).waitFor({ timeout: 30_000 });
     await browser.close(); // its connections would keep coturn's and the gateway's sockets busy
 
     const started = descendants(floe.child.pid!);

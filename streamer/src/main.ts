@@ -6,7 +6,7 @@ import { startStreamer } from './streamer.ts';
 
 const HELP = `floe-streamer: streams an X display to one browser over WebRTC.
 
-Usage: node streamer/src/main.ts [--bare WIDTHxHEIGHT]
+Usage: npx node streamer/src/main.ts [--bare WIDTHxHEIGHT]
 
 Serves the stream page at /, signalling at /signal, /healthz and /metrics.
   --bare WxH   paint probe frames straight into the encoder instead of capturing X
@@ -23,7 +23,7 @@ Configuration (environment):
   FLOE_STREAMER_VIEWER_POLICY    takeover | refuse: what a second viewer gets (takeover)
   FLOE_TURN_URLS, FLOE_TURN_SECRET, FLOE_TURN_TTL_SECONDS  TURN servers and their shared secret
   FLOE_TURN_USERNAME, FLOE_TURN_CREDENTIAL  instead of the secret: a credential minted for
-                                 this session, offered as is (unprobed)
+                                 this session, offered and used for the probes as is
   FLOE_TURN_HEALTH_INTERVAL_MS   probe each TURN server this often; only healthy ones are
                                  offered (15000; 0 = offer all unprobed)
   FLOE_SESSION_ID                names the session in TURN usernames and logs

@@ -8,6 +8,8 @@ import {
   RtpPacket,
 } from 'werift';
 import type { ReceiverFeedback } from './bitrate.ts';
+import { remoteCandidateAction } from './candidates.ts';
+import { weriftIceServers } from './ice-servers.ts';
 import {
   type IceCandidate,
   type IceServer,
@@ -60,13 +62,16 @@ export interface ViewerPeerOptions {
   onChannelOpen: () => void;
   /** The browser lost a picture and needs a keyframe. */
   onPictureLoss: () => void;
+  /** A remote candidate werift refused (an address family this host lacks): not fatal. */
+  onCandidateError: (error: Error) => void;
   onStateChange: (state: string) => void;
 }
 
 /** One browser's WebRTC connection: the streamer answers its offer and sends it video. */
 export interface ViewerPeer {
   answer(offerSdp: string): Promise<string>;
-  addRemoteCandidate(candidate: IceCandidate | null): Promise<void>;
+  /** Never waits: candidates that come before the answer is made are applied after it. */
+  addRemoteCandidate(candidate: IceCandidate | null): void;
   writeRtp(packet: Buffer): void;
   writeAudioRtp(packet: Buffer): void;
   /** A new encoder (after a resize) starts its own RTP sequence; a new track keeps it continuous. */
@@ -83,20 +88,34 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       video: [new RTCRtpHeaderExtensionParameters({ id: 5, uri: PLAYOUT_DELAY_URI })],
       audio: [],
     },
-    // werift takes one URL per server entry
-    iceServers: options.iceServers.flatMap((s) =>
-      (Array.isArray(s.urls) ? s.urls : [s.urls]).map((urls) => ({
-        urls,
-        username: s.username,
-        credential: s.credential,
-      })),
-    ),
+    iceServers: weriftIceServers(options.iceServers),
   });
   let track = new MediaStreamTrack({ kind: 'video' });
   const audioTrack = new MediaStreamTrack({ kind: 'audio' });
   let video: RTCRtpTransceiver | undefined;
   let channel: RTCDataChannel | undefined;
   let playoutDelayId: number | undefined;
+  // The browser's candidates that came while the answer was being made, applied once it is;
+  // null from then on.
+  //
+  // Why: the browser sends its offer and its first host candidate in the same instant, so
+  // both WebSocket messages often arrive in one read and are handled in one tick. The
+  // candidate then reaches werift before setRemoteDescription has applied the offer (it waits
+  // a microtask first); werift parks it and setRemoteDescription awaits it before returning.
+  // That candidate is Chromium's mDNS host name, which werift tries to resolve for 10 s
+  // before giving up: the answer, and so the whole stream, came 10 s late on 1 open in 2 or
+  // 3 (issue 13). Held here, a candidate can no longer delay the answer, whatever werift does
+  // with it; mDNS names are not given to werift at all (see candidates.ts).
+  let held: (IceCandidate | null)[] | null = [];
+  let mdnsSkipped = false;
+  const apply = (candidate: IceCandidate | null) => {
+    const action = remoteCandidateAction(candidate, mdnsSkipped);
+    if (action === 'skip-mdns') mdnsSkipped = true;
+    if (action !== 'apply') return;
+    pc.addIceCandidate(candidate ?? undefined).catch((error: Error) =>
+      options.onCandidateError(error),
+    );
+  };
 
   pc.onIceCandidate.subscribe((candidate) => {
     options.onLocalCandidate(candidate ? (candidate.toJSON() as IceCandidate) : null);
@@ -135,10 +154,14 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
         if (t !== video && t !== audio) t.setDirection('inactive');
       playoutDelayId = video.headerExtensions.find((e) => e.uri === PLAYOUT_DELAY_URI)?.id;
       await pc.setLocalDescription(await pc.createAnswer());
+      const early = held ?? [];
+      held = null;
+      for (const candidate of early) apply(candidate);
       return pc.localDescription!.sdp;
     },
-    async addRemoteCandidate(candidate) {
-      await pc.addIceCandidate(candidate ?? undefined);
+    addRemoteCandidate(candidate) {
+      if (held) held.push(candidate);
+      else apply(candidate);
     },
     writeRtp(packet) {
       if (playoutDelayId === undefined) return track.writeRtp(packet);

@@ -32,7 +32,7 @@ import { openX11Desktop } from './x11-desktop.ts';
 
 const HELP = `floe-session-runner: runs an app on its own X display with a streamer beside it.
 
-Usage: node streamer/src/session-runner.ts [--width W] [--height H] -- COMMAND [ARGS...]
+Usage: npx node streamer/src/session-runner.ts [--width W] [--height H] -- COMMAND [ARGS...]
 
   --width, --height   initial display size (1280x720); the browser may resize it
   --grace MS          how long the app gets to exit after SIGTERM (5000)

@@ -171,9 +171,14 @@ function sendSignal(ws: WebSocket, message: ServerSignal) {
 }
 
 /**
- * The TURN servers to offer, with credentials minted for this viewer. With health checks on,
- * only servers whose last probes made a real allocation are offered (all of them until the
- * first round of probes has finished).
+ * The TURN servers to offer, with the credential for this viewer: minted here from the secret,
+ * or the one the launcher minted for this session. With health checks on, only servers whose
+ * last probes made a real allocation are offered (all of them until the first round of probes
+ * has finished), to the browser and to werift alike.
+ *
+ * werift, before it starts connecting, waits for an allocation on the first TURN server it is
+ * given: a server that does not answer held every open about 6.4 s (its 7 tries), so a dead
+ * one must not be offered even when only a session's credential is at hand to probe it with.
  */
 function turnOffer(
   config: StreamerConfig,
@@ -181,18 +186,15 @@ function turnOffer(
 ): { iceServers(): IceServer[]; stop(): Promise<void> } {
   const secret = config.FLOE_TURN_SECRET;
   const { FLOE_TURN_USERNAME: username, FLOE_TURN_CREDENTIAL: credential } = config;
-  if (config.FLOE_TURN_URLS.length > 0 && !secret && username && credential) {
-    // minted for this session by the launcher; offered unprobed (probes need the secret)
-    const servers = [{ urls: config.FLOE_TURN_URLS, username, credential }];
-    return { iceServers: () => servers, stop: async () => {} };
-  }
-  if (config.FLOE_TURN_URLS.length === 0 || !secret)
+  // minted for this session by the launcher, which keeps the secret
+  const minted = !secret && username && credential ? { username, credential } : null;
+  if (config.FLOE_TURN_URLS.length === 0 || (!secret && !minted))
     return { iceServers: () => [], stop: async () => {} };
   const fleet =
     config.FLOE_TURN_HEALTH_INTERVAL_MS > 0
       ? new TurnFleet({
           servers: config.FLOE_TURN_URLS.map((url) => ({ url })),
-          secret,
+          ...(secret ? { secret } : { credential: minted! }),
           intervalMs: config.FLOE_TURN_HEALTH_INTERVAL_MS,
           probeSessionId: `${config.FLOE_SESSION_ID}-probe`,
           onChange: (h) =>
@@ -205,12 +207,14 @@ function turnOffer(
       const probed = fleet?.status().some((h) => h.probedAt !== undefined);
       const urls = fleet && probed ? fleet.choose().map((h) => h.url) : config.FLOE_TURN_URLS;
       if (urls.length === 0) return [];
-      const { username, credential } = mintTurnCredentials({
-        secret,
-        sessionId: config.FLOE_SESSION_ID,
-        ttlSeconds: config.FLOE_TURN_TTL_SECONDS,
-      });
-      return [{ urls, username, credential }];
+      const creds =
+        minted ??
+        mintTurnCredentials({
+          secret: secret!,
+          sessionId: config.FLOE_SESSION_ID,
+          ttlSeconds: config.FLOE_TURN_TTL_SECONDS,
+        });
+      return [{ urls, ...creds }];
     },
     stop: async () => fleet?.stop(),
   };
@@ -289,9 +293,7 @@ class Viewer {
         this.fail('negotiation_failed', error.message, CLOSE_CODES.badMessage),
       );
     } else if (this.peer) {
-      await this.peer.addRemoteCandidate(message.candidate).catch((error: Error) => {
-        this.log.debug({ err: error.message }, 'remote candidate ignored');
-      });
+      this.peer.addRemoteCandidate(message.candidate);
     }
   }
 
@@ -319,6 +321,8 @@ class Viewer {
       onInput: (text) => this.onInput(text),
       onChannelOpen: () => this.peer?.send({ t: 'display', ...this.ctx.desktop.size() }),
       onPictureLoss: () => this.keyframe('pli'),
+      onCandidateError: (error) =>
+        this.log.debug({ err: error.message }, 'remote candidate ignored'),
       onStateChange: (state) => {
         this.log.info({ state }, 'peer connection');
         if (state === 'connected') this.keyframe('connect');

@@ -1,10 +1,13 @@
 // Pure decisions of the streamer: codec choice from the browser's offer, congestion control,
-// configuration parsing, the probe barcode.
+// configuration parsing, the probe barcode, which remote ICE candidates reach werift and which
+// servers it gathers with.
 import { describe, expect, it } from 'vitest';
 import { BARCODE, BARCODE_CELLS, decodeBarcode, encodeBarcode } from '../src/barcode.ts';
 import { nextBitrate, worthChanging } from '../src/bitrate.ts';
+import { remoteCandidateAction } from '../src/candidates.ts';
 import { chooseCodec, offeredCodecs } from '../src/codec.ts';
 import { loadStreamerConfig } from '../src/config.ts';
+import { stunOfTurn, weriftIceServers } from '../src/ice-servers.ts';
 
 const offer = (video: string) =>
   `v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n${video}`;
@@ -29,6 +32,74 @@ describe('codec choice', () => {
       'm=video 9 UDP/TLS/RTP/SAVPF 103\r\na=rtpmap:103 H264/90000\r\na=fmtp:103 packetization-mode=0\r\n';
     expect(chooseCodec(['H264'], offer(onlyMode0))).toBeNull();
     expect(chooseCodec(['H264', 'VP8'], offer(onlyMode0))).toBeNull();
+  });
+});
+
+describe('remote ICE candidates', () => {
+  const c = (candidate: string) => ({ candidate, sdpMid: '0', sdpMLineIndex: 0 });
+  const mdns =
+    'candidate:2682623419 1 udp 2113937151 eeabd9e3-80df-4586-9871-d9c02688e8cc.local 51950 typ host generation 0';
+  const srflx =
+    'candidate:25713583 1 udp 1677729535 127.0.0.1 51950 typ srflx raddr 0.0.0.0 rport 0 generation 0';
+  const relay =
+    'candidate:1959375314 1 udp 50339839 127.0.0.1 58200 typ relay raddr 127.0.0.1 rport 51950';
+  const host = 'candidate:1 1 udp 2113937151 192.0.2.2 40000 typ host';
+  const v6host = 'candidate:2 1 udp 2113937151 fd00::2 40001 typ host';
+
+  it.each([
+    ['an mDNS host name', c(mdns), false, 'skip-mdns'],
+    ['an mDNS name in upper case, after an earlier one', c(mdns.toUpperCase()), true, 'skip-mdns'],
+    ['an mDNS name written as an SDP attribute', c(`a=${mdns}`), false, 'skip-mdns'],
+    ['an IPv4 host address', c(host), false, 'apply'],
+    ['an IPv6 host address', c(v6host), true, 'apply'],
+    ['a server-reflexive candidate', c(srflx), true, 'apply'],
+    ['a relay candidate', c(relay), false, 'apply'],
+    ['the end of candidates, nothing skipped', null, false, 'apply'],
+    ['the end of candidates (empty text), nothing skipped', c(''), false, 'apply'],
+    ['the end of candidates after an mDNS name', null, true, 'skip-end'],
+    ['the end of candidates (empty text) after an mDNS name', c(''), true, 'skip-end'],
+  ] as const)('%s', (_name, candidate, mdnsSkipped, action) => {
+    expect(remoteCandidateAction(candidate, mdnsSkipped)).toBe(action);
+  });
+});
+
+describe('the ICE servers werift gathers with', () => {
+  it.each([
+    ['turn:10.0.0.5:3478', 'stun:10.0.0.5:3478'],
+    ['turn:turn.example.com', 'stun:turn.example.com:3478'],
+    ['turn:[fd00::5]:3479?transport=udp', 'stun:[fd00::5]:3479'],
+    ['turn:10.0.0.5:3478?transport=tcp', null],
+    ['turns:turn.example.com:5349', null],
+    ['stun:10.0.0.5:3478', null],
+    ['not a url', null],
+  ] as const)('%s → %s', (turn, stun) => {
+    expect(stunOfTurn(turn)).toBe(stun);
+  });
+
+  it('asks the first TURN server over UDP for STUN, and gives werift one URL an entry', () => {
+    const creds = { username: '1:s', credential: 'c' };
+    expect(
+      weriftIceServers([
+        { urls: ['turns:a.example:5349', 'turn:b.example:3478?transport=tcp'], ...creds },
+        { urls: 'turn:c.example:3478', ...creds },
+      ]),
+    ).toEqual([
+      { urls: 'stun:c.example:3478' },
+      { urls: 'turns:a.example:5349', ...creds },
+      { urls: 'turn:b.example:3478?transport=tcp', ...creds },
+      { urls: 'turn:c.example:3478', ...creds },
+    ]);
+  });
+
+  it('keeps a STUN server it was given, and adds none without a TURN server over UDP', () => {
+    expect(weriftIceServers([{ urls: ['stun:s.example:3478', 'turn:t.example'] }])).toEqual([
+      { urls: 'stun:s.example:3478', username: undefined, credential: undefined },
+      { urls: 'turn:t.example', username: undefined, credential: undefined },
+    ]);
+    expect(weriftIceServers([])).toEqual([]);
+    expect(weriftIceServers([{ urls: 'turns:t.example' }])).toEqual([
+      { urls: 'turns:t.example', username: undefined, credential: undefined },
+    ]);
   });
 });
 

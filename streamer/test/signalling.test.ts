@@ -1,6 +1,7 @@
 // The streamer's signalling server and operations endpoints, on the bare source (no X).
 
 import type {} from '@floe/testbed/vitest-setup';
+import { mintTurnCredentials } from '@floe/turn';
 import { pino } from 'pino';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
@@ -81,6 +82,29 @@ describe('signalling', () => {
       return welcome.type === 'welcome' ? welcome.iceServers.flatMap((s) => s.urls) : [];
     };
     await expect.poll(offered, { timeout: 15_000 }).toEqual([turn.url]);
+  });
+
+  it('probes with the credential minted for its session, and offers only servers that answer', async () => {
+    // What the local cluster gives a session: URLs and a credential, never the secret. A dead
+    // server offered would hold each open for werift's allocation tries (issue 13).
+    const { turn } = inject('testbed');
+    const dead = 'turn:127.0.0.1:9?transport=udp';
+    const minted = mintTurnCredentials({ secret: turn.secret, sessionId: 'sess-2' });
+    const streamer = await start({
+      FLOE_TURN_URLS: `${dead},${turn.url}`,
+      FLOE_TURN_USERNAME: minted.username,
+      FLOE_TURN_CREDENTIAL: minted.credential,
+      FLOE_TURN_HEALTH_INTERVAL_MS: '200',
+    });
+    const offered = async () => {
+      const client = connect(streamer);
+      const welcome = await client.next('welcome');
+      client.ws.close();
+      return welcome.type === 'welcome' ? welcome.iceServers : [];
+    };
+    await expect
+      .poll(offered, { timeout: 15_000 })
+      .toEqual([{ urls: [turn.url], username: minted.username, credential: minted.credential }]);
   });
 
   it('works under a proxy prefix, and nothing else upgrades', async () => {

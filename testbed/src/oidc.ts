@@ -3,6 +3,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Provider, { type Configuration } from 'oidc-provider';
+import { errorPage, loginPage, logoutPage, signedOutPage } from './oidc-pages.ts';
 import { freePort } from './postgres.ts';
 
 export interface TestUser {
@@ -54,17 +55,6 @@ export interface OidcProvider {
   stop(): Promise<void>;
 }
 
-const html = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-
-function loginPage(uid: string, client: string, error?: string) {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in</title></head>
-<body><main><h1>Sign in to ${html(client)}</h1>${error ? `<p role="alert">${html(error)}</p>` : ''}
-<form method="post" action="/interaction/${html(uid)}/login">
-<label>Email <input name="login" type="email" autocomplete="username" required autofocus></label>
-<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">Sign in</button></form></main></body></html>`;
-}
-
 async function formBody(req: IncomingMessage): Promise<URLSearchParams> {
   let body = '';
   for await (const chunk of req) {
@@ -76,7 +66,8 @@ async function formBody(req: IncomingMessage): Promise<URLSearchParams> {
 
 /**
  * Starts oidc-provider with code + PKCE (S256 required for every client), refresh tokens,
- * and a minimal login page; consent is implied for these first-party clients.
+ * and Floe-styled sign-in and sign-out pages (oidc-pages.ts); consent is implied for these
+ * first-party clients.
  */
 export async function startOidcProvider(
   opts: { port?: number; clients?: OidcClient[]; users?: TestUser[] } = {},
@@ -113,7 +104,22 @@ export async function startOidcProvider(
       email: ['email', 'email_verified'],
       profile: ['name', 'floe_tenant', 'floe_roles'],
     },
-    features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.body = logoutPage(form);
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.body = signedOutPage();
+        },
+      },
+    },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = errorPage({ ...out });
+    },
     // the ID token carries the granted scopes' claims (tenant and roles) itself
     conformIdTokenClaims: false,
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -151,6 +157,16 @@ export async function startOidcProvider(
     const [, uid, action] = path;
     if (uid !== details.uid) throw new Error('interaction mismatch');
     if (details.prompt.name === 'login') {
+      const formAction = `/interaction/${details.uid}/login`;
+      const demoAction = `/interaction/${details.uid}/demo`;
+      if (req.method === 'GET' && action === 'demo') {
+        // the page's one-press sign-in as a listed demo user (this provider is for development)
+        const email = new URL(req.url ?? '/', issuer).searchParams.get('user');
+        const user = users.find((u) => u.email === email);
+        if (!user) throw new Error('no such demo user');
+        await provider.interactionFinished(req, res, { login: { accountId: user.sub } });
+        return;
+      }
       if (req.method === 'POST' && action === 'login') {
         const form = await formBody(req);
         const user = users.find(
@@ -162,12 +178,18 @@ export async function startOidcProvider(
         }
         res.writeHead(401, { 'content-type': 'text/html; charset=utf-8' });
         res.end(
-          loginPage(details.uid, String(details.params.client_id), 'wrong email or password'),
+          loginPage({
+            action: formAction,
+            demoAction,
+            users,
+            error: 'Wrong email or password.',
+            email: form.get('login') ?? '',
+          }),
         );
         return;
       }
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(loginPage(details.uid, String(details.params.client_id)));
+      res.end(loginPage({ action: formAction, demoAction, users }));
       return;
     }
     // consent: grant what the first-party client asked for

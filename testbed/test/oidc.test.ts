@@ -113,7 +113,7 @@ describe('OpenID Provider', () => {
     const { url } = await authorize();
     const wrong = await browse(url.href, op.issuer, { email: 'bob@acme.test', password: 'nope' });
     expect(wrong.status).toBe(401);
-    expect(wrong.page).toMatch(/wrong email or password/);
+    expect(wrong.page).toMatch(/Wrong email or password/);
 
     const bob = op.users.find((u) => u.sub === 'bob')!;
     const second = await authorize();

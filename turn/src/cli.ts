@@ -7,7 +7,7 @@ import { DEFAULT_TURNSERVER, detectCoturnFeatures } from './features.ts';
 import { probeTurnServer } from './probe.ts';
 import { parseTurnUrl } from './turn-url.ts';
 
-export const HELP = `Usage: node turn/src/cli.ts <command> [options]
+export const HELP = `Usage: npx node turn/src/cli.ts <command> [options]
 
 Commands:
   config        print a turnserver.conf for Floe's TURN fleet

@@ -96,25 +96,35 @@ const turnUrl = z.string().superRefine((url, ctx) => {
   }
 });
 
-export const fleetSettingsSchema = z.object({
-  servers: z
-    .array(z.object({ url: turnUrl, region: z.string().min(1).optional() }))
-    .min(1, 'needs at least one server')
-    .refine((list) => new Set(list.map((s) => s.url)).size === list.length, {
-      error: 'server URLs must be unique',
-    }),
-  /** the current shared secret; probes mint their own short-lived credentials with it */
-  secret: z.string().min(1),
-  intervalMs: z.number().int().min(100).default(10_000),
-  timeoutMs: z.number().int().min(100).default(DEFAULT_PROBE_TIMEOUT_MS),
-  downAfter: z.number().int().min(1).default(2),
-  /** the session id in the probes' usernames, to tell them apart in coturn's logs */
-  probeSessionId: z
-    .string()
-    .regex(/^[^:]+$/, 'must be non-empty, without ":"')
-    .default('floe-health-probe'),
-  ca: z.string().optional(),
-});
+export const fleetSettingsSchema = z
+  .object({
+    servers: z
+      .array(z.object({ url: turnUrl, region: z.string().min(1).optional() }))
+      .min(1, 'needs at least one server')
+      .refine((list) => new Set(list.map((s) => s.url)).size === list.length, {
+        error: 'server URLs must be unique',
+      }),
+    /** the current shared secret; probes mint their own short-lived credentials with it */
+    secret: z.string().min(1).optional(),
+    /**
+     * Instead of the secret, a credential minted already: what a session's streamer holds (it
+     * never gets the secret). Every probe signs with it.
+     */
+    credential: z.object({ username: z.string().min(1), credential: z.string().min(1) }).optional(),
+    intervalMs: z.number().int().min(100).default(10_000),
+    timeoutMs: z.number().int().min(100).default(DEFAULT_PROBE_TIMEOUT_MS),
+    downAfter: z.number().int().min(1).default(2),
+    /** the session id in the probes' usernames, to tell them apart in coturn's logs */
+    probeSessionId: z
+      .string()
+      .regex(/^[^:]+$/, 'must be non-empty, without ":"')
+      .default('floe-health-probe'),
+    ca: z.string().optional(),
+  })
+  .refine((s) => (s.secret === undefined) !== (s.credential === undefined), {
+    path: ['secret'],
+    error: 'set either the secret or a credential',
+  });
 
 export type FleetSettings = z.input<typeof fleetSettingsSchema>;
 
@@ -164,19 +174,16 @@ export class TurnFleet {
   }
 
   async #round(): Promise<void> {
-    const { secret, timeoutMs, downAfter, probeSessionId, ca } = this.#settings;
+    const { secret, credential, timeoutMs, downAfter, probeSessionId, ca } = this.#settings;
     const signal = this.#stopping.signal;
     await Promise.all(
       this.#settings.servers.map(async ({ url }) => {
         const startedAt = new Date();
         // The credential must outlive the probe, not more: a leaked one is soon worthless.
         const ttlSeconds = Math.ceil(timeoutMs / 1000) + 60;
-        const creds = mintTurnCredentials({
-          secret,
-          sessionId: probeSessionId,
-          ttlSeconds,
-          now: startedAt,
-        });
+        const creds = secret
+          ? mintTurnCredentials({ secret, sessionId: probeSessionId, ttlSeconds, now: startedAt })
+          : credential!;
         const result = await this.#probe({ url, ...creds, timeoutMs, signal, ca }).catch(
           (err: unknown): ProbeResult => ({ ok: false, error: String(err) }),
         );

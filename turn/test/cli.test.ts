@@ -26,7 +26,7 @@ describe('turn cli', () => {
   it('prints help with --help and exits 0', async () => {
     const { status, out } = await cli('config', '--help');
     expect(status).toBe(0);
-    expect(out).toMatch(/^Usage: node turn\/src\/cli\.ts <command>/);
+    expect(out).toMatch(/^Usage: npx node turn\/src\/cli\.ts <command>/);
   });
 
   it('prints a config, with secrets from flags or files', async () => {

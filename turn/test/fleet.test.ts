@@ -93,6 +93,18 @@ describe('TurnFleet settings', () => {
       () => new TurnFleet({ servers: [{ url: 'turn:x' }, { url: 'turn:x' }], secret }),
     ).toThrow(/servers: server URLs must be unique/);
   });
+
+  it('signs its probes with either the secret or a minted credential, never neither or both', () => {
+    const secret = newSecret();
+    const servers = [{ url: 'turn:x' }];
+    const credential = { username: '1:s', credential: 'c' };
+    expect(() => new TurnFleet({ servers })).toThrow(
+      /secret: set either the secret or a credential/,
+    );
+    expect(() => new TurnFleet({ servers, secret, credential })).toThrow(/set either the secret/);
+    expect(() => new TurnFleet({ servers, credential })).not.toThrow();
+    expect(() => new TurnFleet({ servers, secret })).not.toThrow();
+  });
 });
 
 describe('TurnFleet against real coturn', () => {

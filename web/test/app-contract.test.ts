@@ -10,6 +10,7 @@ import {
   Cluster,
   IdentityProvider,
   Me,
+  QuotaEventList,
   Session,
   Tenant,
   Usage,
@@ -31,6 +32,17 @@ describe('the stand-in API', () => {
       for (const state of SESSION_STATES) Session.parse(standIn.seedSession('blender', state));
       const usage = await fetch(`${standIn.url}/api/v1/tenants/acme/usage`).then((r) => r.json());
       Usage.parse(usage);
+      standIn.data.quotaEvents = [
+        {
+          type: 'quota.exceeded',
+          quota: 'tenant.gpuHoursPerMonth',
+          periodStart: '2026-12-01T00:00:00.000Z',
+          data: { limitHours: 1, usedHours: 1.2, action: 'stop' },
+          at: '2026-12-05T10:00:00.000Z',
+        },
+      ];
+      const events = await fetch(`${standIn.url}/api/v1/tenants/acme/quota-events`);
+      expect(QuotaEventList.parse(await events.json()).items).toHaveLength(1);
       Me.parse(await fetch(`${standIn.url}/api/v1/me`).then((r) => r.json()));
       const headers = {
         'content-type': 'application/json',

@@ -10,6 +10,7 @@ import {
   initials,
   roleLabel,
   safeIcon,
+  UNITS,
 } from '../src/app/format.ts';
 
 describe('gpuBadge', () => {
@@ -86,11 +87,18 @@ describe('durations and dates', () => {
 
 describe('limits and roles', () => {
   it('reads null as no limit', () => {
-    expect(formatLimit(null)).toBe('unlimited');
-    expect(formatLimit(12000)).toBe('12,000');
-    expect(formatUse(3, 10)).toBe('3 of 10');
-    expect(formatUse(3, null)).toBe('3 (no limit)');
-    expect(formatUse(12.345, 500)).toBe('12.3 of 500');
+    // null is no limit; 0 is a limit of nothing, as the API defines them
+    expect(formatLimit(null, UNITS.sessions)).toBe('no limit');
+    expect(formatLimit(undefined, UNITS.gpus)).toBe('no limit');
+    expect(formatLimit(0, UNITS.sessions)).toBe('0 sessions');
+    expect(formatLimit(1, UNITS.sessions)).toBe('1 session');
+    expect(formatLimit(3, UNITS.sessions)).toBe('3 sessions');
+    expect(formatLimit(12000, UNITS.gpus)).toBe('12,000 GPUs');
+    expect(formatUse(3, 10, UNITS.sessions)).toBe('3 of 10 sessions');
+    expect(formatUse(0, 1, UNITS.gpus)).toBe('0 of 1 GPU');
+    expect(formatUse(0, null, UNITS.sessions)).toBe('0 sessions');
+    expect(formatUse(1, null, UNITS.sessions)).toBe('1 session');
+    expect(formatUse(12.345, 500, UNITS.gpuHours)).toBe('12.3 of 500 GPU-hours');
   });
 
   it('names roles', () => {

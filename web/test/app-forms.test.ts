@@ -13,11 +13,14 @@ import {
   apiKeyFormToBody,
   appFormToBody,
   appToFields,
+  gpusPerSkuFromText,
+  gpusPerSkuText,
   identityFormToBody,
   isIssuer,
   joinCommand,
   parseEnv,
   quotaFormToBody,
+  skuQuotaFormToBody,
   splitCommand,
   splitList,
   tenantFormToBody,
@@ -212,6 +215,39 @@ describe('small forms', () => {
     if (ok.ok) expect(TenantPatch.safeParse({ quotas: ok.body }).success).toBe(true);
     const bad = quotaFormToBody({ maxSessions: '-1', maxGpus: '1.5' });
     expect(bad.ok ? [] : Object.keys(bad.errors)).toEqual(['maxSessions', 'maxGpus']);
+  });
+
+  it.each([
+    ['', {}],
+    ['l4: 4', { l4: 4 }],
+    ['L4=4, a100:1', { l4: 4, a100: 1 }],
+    ['l4: 0\nh100-sxm: 8;', { l4: 0, 'h100-sxm': 8 }],
+  ])('GPUs per type: %j', (typed, limits) => {
+    expect(gpusPerSkuFromText(typed)).toEqual({ ok: true, value: limits });
+    expect(gpusPerSkuFromText(gpusPerSkuText(limits))).toEqual({ ok: true, value: limits });
+    const body = skuQuotaFormToBody({ maxGpusPerSku: typed, gpuHoursExceededAction: 'stop' });
+    expect(body).toEqual({
+      ok: true,
+      body: { maxGpusPerSku: limits, gpuHoursExceededAction: 'stop' },
+    });
+    if (body.ok) expect(TenantPatch.safeParse({ quotas: body.body }).success).toBe(true);
+  });
+
+  it.each([
+    ['l4', /type: GPUs/],
+    ['l4: -1', /^l4: /],
+    ['l4: 1.5', /^l4: /],
+    ['l4: 1, l4: 2', /named twice/],
+    ['a_b: 1', /type: GPUs/],
+  ])('GPUs per type refused: %j', (typed, error) => {
+    const parsed = gpusPerSkuFromText(typed);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error).toMatch(error);
+    const body = skuQuotaFormToBody({ maxGpusPerSku: typed, gpuHoursExceededAction: 'explode' });
+    expect(body.ok ? [] : Object.keys(body.errors).sort()).toEqual([
+      'gpuHoursExceededAction',
+      'maxGpusPerSku',
+    ]);
   });
 
   it('tenants', () => {

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { launchChromium } from '@floe/testbed';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AppCreate } from '../../control/src/http/schemas.ts';
+import { AppCreate, UserPatch } from '../../control/src/http/schemas.ts';
 import { buildApp } from '../build.ts';
 import { defaultData, type StandIn, startStandIn } from './stand-in-api.ts';
 
@@ -146,11 +146,23 @@ describe('launcher', () => {
     await expect
       .poll(() => status.textContent())
       .toBe(
-        'Your organization can run 1 session at once, and all are in use. Shut one down, or ask an admin to raise the limit.',
+        'Your organization can run 1 session at once, and all are in use. Shut one down, or ask an admin of your organization about the limit.',
       );
     expect(await tile(page, 'blender').getAttribute('class')).toContain('has-error');
     // the tile can launch again once a session is freed
     expect(await page.getByRole('button', { name: 'Launch Blender' }).isEnabled()).toBe(true);
+
+    // A per-type GPU limit names the type
+    data.tenant.quotas.maxSessions = null;
+    data.tenant.quotas.maxGpusPerSku = { l4: 1 };
+    standIn.seedSession('blender', 'running');
+    await page.getByRole('button', { name: 'Launch Blender' }).click();
+    await expect
+      .poll(() => status.textContent())
+      .toBe(
+        'Your organization may use 1 l4 GPU at once and 1 is in use, too few for this app. Try again when a session ends, or ask an admin of your organization about the limit.',
+      );
+    data.tenant.quotas.maxGpusPerSku = {};
 
     // Full clusters: the retry hint comes from Retry-After.
     data.tenant.quotas.maxSessions = null;
@@ -163,14 +175,60 @@ describe('launcher', () => {
     await page.close();
   });
 
-  it('SHUTDOWN stops the session and removes it', async () => {
+  it('tells a tenant admin which limit stopped a launch and who changes it', async () => {
+    const data = defaultData('tenant-admin');
+    data.tenant.quotas.maxSessions = 1;
+    standIn = await startStandIn(dir, { data });
+    standIn.seedSession('vscode', 'running');
+    const { page, errors } = await openPage(`${standIn.url}/`);
+    await page.getByRole('button', { name: 'Launch Blender' }).click();
+    const status = tile(page, 'blender').locator('.tile-status');
+    await expect
+      .poll(() => status.textContent())
+      .toBe(
+        'Your organization can run 1 session at once, and all are in use. Shut one down, or ask the platform operator, who sets your organization’s limits, to raise it (Console → Quotas & use shows them).',
+      );
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('shows each action once per session: on its tile, or in the list when no tile shows it', async () => {
+    standIn = await startStandIn(dir);
+    const older = standIn.seedSession('blender', 'running', 30);
+    const newer = standIn.seedSession('blender', 'running', 5);
+    standIn.seedSession('vscode', 'running', 10);
+    const { page, errors } = await openPage(`${standIn.url}/`);
+    await page.locator(`.session[data-session="${older.id}"]`).waitFor();
+    await tile(page, 'blender').getByRole('link', { name: 'Open Blender' }).waitFor();
+    // three sessions, three Open links and three Shut down buttons in all
+    expect(await page.getByRole('link', { name: /^Open / }).count()).toBe(3);
+    expect(await page.getByRole('button', { name: /^Shut down / }).count()).toBe(3);
+    expect(await page.getByRole('link', { name: 'Open Visual Studio Code' }).count()).toBe(1);
+    // the tile shows the newest Blender session; the older one keeps its actions in the list
+    const olderRow = page.locator(`.session[data-session="${older.id}"]`);
+    expect(await olderRow.getByRole('link', { name: 'Open Blender' }).getAttribute('href')).toBe(
+      `/sessions/${older.id}/?back=/`,
+    );
+    expect(
+      await tile(page, 'blender').getByRole('link', { name: 'Open Blender' }).getAttribute('href'),
+    ).toBe(`/sessions/${newer.id}/?back=/`);
+    const newerRow = page.locator(`.session[data-session="${newer.id}"]`);
+    expect(await newerRow.locator('a.button, button').count()).toBe(0);
+    expect(await newerRow.locator('a.session-app').getAttribute('href')).toBe(
+      `#app-${newer.appId}`,
+    );
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('SHUT DOWN stops the session and removes it', async () => {
     standIn = await startStandIn(dir);
     const session = standIn.seedSession('blender', 'running');
     const { page, errors } = await openPage(`${standIn.url}/`);
     const row = page.locator(`.session[data-session="${session.id}"]`);
     await row.waitFor();
     expect(await row.textContent()).toContain('Blender');
-    await tile(page, 'blender').getByRole('button', { name: 'Shutdown Blender' }).click();
+    await tile(page, 'blender').getByRole('button', { name: 'Shut down Blender' }).click();
     await expect
       .poll(() => tile(page, 'blender').locator('.tile-status').textContent())
       .toBe('Shutting down…');
@@ -298,7 +356,7 @@ describe('console', () => {
     await page.close();
   });
 
-  it('shows live sessions with terminate, usage, and the token of a new API key once', async () => {
+  it('shows live sessions with shut down, usage, and the token of a new API key once', async () => {
     standIn = await startStandIn(dir, { data: defaultData('tenant-admin') });
     const s = standIn.seedSession('blender', 'running');
     const { page, errors } = await openPage(`${standIn.url}/console/sessions`);
@@ -306,15 +364,25 @@ describe('console', () => {
     await row.waitFor();
     expect(await row.textContent()).toContain('ada@acme.example');
     expect(await row.textContent()).toContain('Blender');
-    await row.getByRole('button', { name: 'Terminate' }).click();
-    await row.getByRole('button', { name: /Terminate Blender of ada@acme.example\?/ }).click();
+    // the same word as the launcher's for the same action
+    await row.getByRole('button', { name: 'Shut down' }).click();
+    await row.getByRole('button', { name: /Shut down Blender of ada@acme.example\?/ }).click();
     await expect.poll(() => standIn!.data.sessions[0]!.state).toBe('stopping');
 
     await page.getByRole('link', { name: 'Usage' }).click();
     await page.getByRole('heading', { name: 'Per user' }).waitFor();
     expect(await page.locator('.totals').textContent()).toContain('15.0 h of session time');
     const perApp = page.getByRole('table', { name: 'Usage per app' });
-    expect(await perApp.locator('tbody tr').first().textContent()).toContain('blender');
+    // apps by their display name, the slug beside it
+    expect(
+      await perApp
+        .locator('tbody tr')
+        .first()
+        .locator('td')
+        .first()
+        .locator('div')
+        .allTextContents(),
+    ).toEqual(['Blender', 'blender']);
 
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByLabel('Name').fill('render-farm');
@@ -323,6 +391,95 @@ describe('console', () => {
     const token = page.getByLabel('Token of render-farm');
     await token.waitFor();
     expect(await token.inputValue()).toMatch(/^floe_/);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('shows and edits each user’s own limits, naming a mistake beside its field', async () => {
+    const data = defaultData('tenant-admin');
+    data.users.find((u) => u.email === 'grace@acme.example')!.limits = {
+      maxSessions: 3,
+      maxGpus: 0,
+      maxGpusPerSku: { l4: 1 },
+    };
+    standIn = await startStandIn(dir, { data });
+    const { page, errors } = await openPage(`${standIn.url}/console/users`);
+    const grace = page.locator('tr[data-user="grace@acme.example"]');
+    await grace.waitFor();
+    const users = page.getByRole('table', { name: 'Users' });
+    expect(await users.locator('thead th').allTextContents()).toContain('Sessions at once');
+    // null is "no limit", a number is a count of its unit (0 included)
+    const cells = async (email: string) =>
+      page
+        .locator(`tr[data-user="${email}"] td`)
+        .evaluateAll((tds) => tds.slice(2, 4).map((td) => td.textContent));
+    expect(await cells('grace@acme.example')).toEqual(['3 sessions', '0 GPUs (l4: 1)']);
+    expect(await cells('linus@acme.example')).toEqual(['no limit', 'no limit']);
+
+    await page.getByRole('button', { name: 'Edit the limits of linus@acme.example' }).click();
+    const form = page.getByRole('form', { name: 'Limits of linus@acme.example' });
+    await form.getByLabel('Sessions at once').fill('-2');
+    await form.getByLabel('GPUs at once', { exact: true }).fill('1.5');
+    await form.getByLabel('GPUs at once, per type').fill('l4 lots');
+    await form.getByRole('button', { name: 'Save limits' }).click();
+    await expect
+      .poll(() => form.locator('[data-field="maxSessions"] .field-error').textContent())
+      .toBe('Leave empty for no limit, or a whole number.');
+    expect(await form.locator('[data-field="maxGpus"] .field-error').textContent()).toBe(
+      'Leave empty for no limit, or a whole number.',
+    );
+    expect(
+      await form.locator('[data-field="maxGpusPerSku"] .field-error').textContent(),
+    ).toBeTruthy();
+    expect(await form.getByLabel('Sessions at once').getAttribute('aria-invalid')).toBe('true');
+    expect(standIn.requests.filter((r) => r.method === 'PATCH')).toHaveLength(0);
+
+    await form.getByLabel('Sessions at once').fill('2');
+    await form.getByLabel('GPUs at once', { exact: true }).fill('');
+    await form.getByLabel('GPUs at once, per type').fill('l4: 2');
+    await form.getByRole('button', { name: 'Save limits' }).click();
+    await expect
+      .poll(() => page.locator('.notice.ok').textContent())
+      .toBe('Saved the limits of linus@acme.example.');
+    const patch = standIn.requests.find((r) => r.method === 'PATCH');
+    expect(patch?.path).toMatch(/^\/tenants\/acme\/users\/[0-9a-f-]{36}$/);
+    expect(patch?.body).toEqual({
+      limits: { maxSessions: 2, maxGpus: null, maxGpusPerSku: { l4: 2 } },
+    });
+    // the control plane would take it as it is
+    expect(UserPatch.safeParse(patch?.body).success).toBe(true);
+    await expect
+      .poll(() => cells('linus@acme.example'))
+      .toEqual(['2 sessions', 'no limit (l4: 2)']);
+    expect(await page.locator('tr.limits-editor').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('says limits and use in plain words on Quotas & use', async () => {
+    const data = defaultData('tenant-admin');
+    data.tenant.quotas = {
+      maxSessions: 10,
+      maxGpus: null,
+      gpuHoursPerMonth: 0,
+      maxGpusPerSku: {},
+      gpuHoursExceededAction: 'refuse',
+    };
+    standIn = await startStandIn(dir, { data });
+    standIn.seedSession('blender', 'running');
+    const { page, errors } = await openPage(`${standIn.url}/console/quotas`);
+    const value = (label: string) =>
+      page.locator(`[data-quota="${label}"] .meter-value`).textContent();
+    await expect.poll(() => value('Concurrent sessions')).toBe('1 of 10 sessions');
+    expect(await value('GPUs in use')).toBe('1 GPU');
+    expect(await page.locator('[data-quota="GPUs in use"]').textContent()).toBe(
+      'GPUs in use1 GPUno limit',
+    );
+    expect(await page.locator('.readonly-quotas dl').textContent()).toBe(
+      'Concurrent sessions10 sessionsGPUs at onceno limitGPU-hours per month0 GPU-hours' +
+        'GPUs at once, per typeno per-type limitWhen the GPU-hours are used upRefuse new GPU launches',
+    );
+    expect(await page.locator('main').textContent()).not.toMatch(/\(no limit\)|unlimited/);
     expect(errors).toEqual([]);
     await page.close();
   });
@@ -367,18 +524,49 @@ describe('console', () => {
     await page.getByRole('table', { name: 'Clusters' }).waitFor();
     expect(await page.getByRole('table', { name: 'Clusters' }).textContent()).toContain('16× L4');
 
+    standIn.data.quotaEvents = [
+      {
+        type: 'quota.warning',
+        quota: 'tenant.gpuHoursPerMonth',
+        periodStart: '2026-12-01T00:00:00.000Z',
+        data: { limitHours: 100, usedHours: 91 },
+        at: '2026-12-05T10:00:00.000Z',
+      },
+    ];
     await page.getByLabel('Tenant', { exact: true }).selectOption('globex');
     await page.waitForURL(`${standIn.url}/console/users?tenant=globex`);
     await page.getByRole('link', { name: 'Quotas & use' }).click();
     await page.waitForURL(`${standIn.url}/console/quotas?tenant=globex`);
+    await expect
+      .poll(() => page.locator('.quota-events').textContent())
+      .toBe('90 % of this month’s GPU-hours were used on 2026-12-05.');
     await page.getByLabel('Concurrent sessions', { exact: true }).fill('6');
+    await page.getByLabel('GPUs at once, per type').fill('l4: 2, a100 x');
+    await page.getByRole('button', { name: 'Save limits' }).click();
+    await expect
+      .poll(() => page.locator('[data-field="maxGpusPerSku"] .field-error').textContent())
+      .toMatch(/^Write each as type: GPUs/);
+    await page.getByLabel('GPUs at once, per type').fill('l4: 2, a100: 1');
+    await page.getByLabel('When the GPU-hours are used up').selectOption('stop');
     await page.getByRole('button', { name: 'Save limits' }).click();
     await expect.poll(() => page.locator('.notice.ok').textContent()).toBe('Saved the limits.');
     const patch = standIn.requests.find((r) => r.method === 'PATCH');
     expect(patch?.path).toBe('/tenants/globex');
     expect(patch?.body).toEqual({
-      quotas: { maxSessions: 6, maxGpus: null, gpuHoursPerMonth: null },
+      quotas: {
+        maxSessions: 6,
+        maxGpus: null,
+        gpuHoursPerMonth: null,
+        maxGpusPerSku: { l4: 2, a100: 1 },
+        gpuHoursExceededAction: 'stop',
+      },
     });
+    // a meter per limited GPU type, and the form shows what was saved
+    await page.locator('[data-quota="l4 GPUs in use"]').waitFor();
+    expect(await page.locator('[data-quota="a100 GPUs in use"] .meter-value').textContent()).toBe(
+      '0 of 1 GPU',
+    );
+    expect(await page.getByLabel('GPUs at once, per type').inputValue()).toBe('l4: 2, a100: 1');
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -7,6 +7,7 @@ const row = (over: Partial<UsageRow>): UsageRow => ({
   email: 'ada@x',
   appId: 'a1',
   app: 'blender',
+  appName: 'Blender',
   gpuSku: null,
   sessions: 1,
   sessionSeconds: 0,
@@ -40,6 +41,7 @@ const rows = [
     email: 'bob@x',
     appId: 'a2',
     app: 'vscode',
+    appName: 'Visual Studio Code',
     sessions: 5,
     sessionSeconds: 36_000,
   }),
@@ -61,6 +63,7 @@ describe('aggregateUsage', () => {
       {
         key: 'u1',
         label: 'ada@x',
+        detail: null,
         sessions: 3,
         sessionSeconds: 10_800,
         gpuSeconds: 14_400,
@@ -69,6 +72,7 @@ describe('aggregateUsage', () => {
       {
         key: 'u2',
         label: 'bob@x',
+        detail: null,
         sessions: 6,
         sessionSeconds: 36_600,
         gpuSeconds: 600,
@@ -77,20 +81,26 @@ describe('aggregateUsage', () => {
     ]);
   });
 
-  it('folds per app; ties go to session time, then name', () => {
-    expect(aggregateUsage(rows, 'app').map((l) => [l.label, l.sessions, l.gpuSeconds])).toEqual([
-      ['blender', 4, 15_000],
-      ['vscode', 5, 0],
+  it('folds per app by display name, the slug beside; ties go to session time, then name', () => {
+    expect(
+      aggregateUsage(rows, 'app').map((l) => [l.label, l.detail, l.sessions, l.gpuSeconds]),
+    ).toEqual([
+      ['Blender', 'blender', 4, 15_000],
+      ['Visual Studio Code', 'vscode', 5, 0],
     ]);
     const tie = aggregateUsage(
       [
-        row({ appId: 'b', app: 'beta', sessionSeconds: 5 }),
-        row({ appId: 'a', app: 'alpha', sessionSeconds: 5 }),
-        row({ appId: 'c', app: '', sessionSeconds: 9 }),
+        row({ appId: 'b', app: 'beta', appName: 'Beta', sessionSeconds: 5 }),
+        row({ appId: 'a', app: 'alpha', appName: 'Alpha', sessionSeconds: 5 }),
+        row({ appId: 'c', app: '', appName: '', sessionSeconds: 9 }),
       ],
       'app',
     );
-    expect(tie.map((l) => l.label)).toEqual(['(removed)', 'alpha', 'beta']);
+    expect(tie.map((l) => [l.label, l.detail])).toEqual([
+      ['(removed)', null],
+      ['Alpha', 'alpha'],
+      ['Beta', 'beta'],
+    ]);
   });
 
   it('is empty for no rows', () => {

@@ -16,26 +16,96 @@ describe('quota refusals', () => {
         quota('tenant.maxSessions', 'the tenant allows 5 concurrent sessions (5 active)'),
       ),
     ).toBe(
-      'Your organization can run 5 sessions at once, and all are in use. Shut one down, or ask an admin to raise the limit.',
+      'Your organization can run 5 sessions at once, and all are in use. Shut one down, or ask an admin of your organization about the limit.',
     );
     expect(
       failureSentence(
         quota('user.maxSessions', 'the user allows 1 concurrent sessions (1 active)'),
       ),
-    ).toBe('You can run 1 session at once. Shut one down to launch another.');
+    ).toBe(
+      'You can run 1 session at once. Shut one down to launch another, or ask an admin of your organization to raise your limit.',
+    );
     expect(failureSentence(quota('tenant.maxGpus', 'the tenant allows 8 GPUs (7 in use)'))).toBe(
-      'Your organization may use 8 GPUs at once and 7 are in use, too few for this app. Try again when a session ends, or ask an admin to raise the limit.',
+      'Your organization may use 8 GPUs at once and 7 are in use, too few for this app. Try again when a session ends, or ask an admin of your organization about the limit.',
     );
     expect(failureSentence(quota('user.maxGpus', 'the user allows 1 GPUs (1 in use)'))).toBe(
-      'You may use 1 GPU at once and 1 is in use, too few for this app. Shut down a GPU session first.',
+      'You may use 1 GPU at once and 1 is in use, too few for this app. Shut down a GPU session first, or ask an admin of your organization to raise your limit.',
     );
     expect(
       failureSentence(
         quota('tenant.gpuHoursPerMonth', 'the tenant used 500.2 of its 500 GPU-hours this month'),
       ),
     ).toBe(
-      'Your organization has used its 500 GPU hours for this month. Ask an admin to raise the limit.',
+      'Your organization has used its 500 GPU hours for this month. To launch before the 1st, ask an admin of your organization about the limit.',
     );
+  });
+
+  it('name the GPU type of a per-type quota, from the body’s fields or the message', () => {
+    const tenantL4 = {
+      ...quota('tenant.maxGpusPerSku[l4]', 'the tenant allows 4 l4 GPUs (3 in use)'),
+      quota: 'tenant.maxGpusPerSku',
+      sku: 'l4',
+      limit: 4,
+      used: 3,
+    };
+    const said =
+      'Your organization may use 4 l4 GPUs at once and 3 are in use, too few for this app. Try again when a session ends, or ask an admin of your organization about the limit.';
+    expect(failureSentence(tenantL4)).toBe(said);
+    // the message alone says the same
+    const { quota: _q, sku: _s, limit: _l, used: _u, ...bare } = tenantL4;
+    expect(quotaName(bare)).toBe('tenant.maxGpusPerSku');
+    expect(failureSentence(bare)).toBe(said);
+    expect(
+      failureSentence({
+        ...quota('user.maxGpusPerSku[a100]', 'the user allows 1 a100 GPUs (1 in use)'),
+        quota: 'user.maxGpusPerSku',
+        sku: 'a100',
+        limit: 1,
+        used: 1,
+      }),
+    ).toBe(
+      'You may use 1 a100 GPU at once and 1 is in use, too few for this app. Shut down a session that uses them first, or ask an admin of your organization to raise your limit.',
+    );
+    expect(quotaSentence({ quota: 'user.maxGpusPerSku', message: 'too many' })).toBe(
+      'This app needs more GPUs of this type than you may use at once. Shut down a session that uses them first, or ask an admin of your organization to raise your limit.',
+    );
+  });
+
+  it('tell an admin which limit it was and where it is changed, not to ask an admin', () => {
+    const tenantSessions = quota(
+      'tenant.maxSessions',
+      'the tenant allows 5 concurrent sessions (5 active)',
+    );
+    const userSessions = quota(
+      'user.maxSessions',
+      'the user allows 1 concurrent sessions (1 active)',
+    );
+    const userGpus = quota('user.maxGpus', 'the user allows 1 GPUs (1 in use)');
+    const tenantHours = quota(
+      'tenant.gpuHoursPerMonth',
+      'the tenant used 500.2 of its 500 GPU-hours this month',
+    );
+    // a tenant's limits are the platform operator's to set; a user's, the tenant admin's
+    expect(failureSentence(tenantSessions, 'tenant-admin')).toBe(
+      'Your organization can run 5 sessions at once, and all are in use. Shut one down, or ask the platform operator, who sets your organization’s limits, to raise it (Console → Quotas & use shows them).',
+    );
+    expect(failureSentence(tenantHours, 'tenant-admin')).toBe(
+      'Your organization has used its 500 GPU hours for this month. To launch before the 1st, ask the platform operator, who sets your organization’s limits, to raise it (Console → Quotas & use shows them).',
+    );
+    expect(failureSentence(userSessions, 'tenant-admin')).toBe(
+      'You can run 1 session at once. Shut one down to launch another, or raise your limit in Console → Users.',
+    );
+    expect(failureSentence(userGpus, 'platform-admin')).toBe(
+      'You may use 1 GPU at once and 1 is in use, too few for this app. Shut down a GPU session first, or raise your limit in Console → Users.',
+    );
+    expect(failureSentence(tenantSessions, 'platform-admin')).toBe(
+      'Your organization can run 5 sessions at once, and all are in use. Shut one down, or raise the limit in Console → Quotas & use.',
+    );
+    for (const reader of ['tenant-admin', 'platform-admin'] as const) {
+      for (const q of [tenantSessions, userSessions, userGpus, tenantHours]) {
+        expect(failureSentence(q, reader)).not.toMatch(/ask an admin/i);
+      }
+    }
   });
 
   it('find the quota in the message when error.quota is missing', () => {
@@ -45,7 +115,7 @@ describe('quota refusals', () => {
     );
     expect(quotaName(bare)).toBe('user.maxSessions');
     expect(failureSentence(bare)).toBe(
-      'You can run 2 sessions at once. Shut one down to launch another.',
+      'You can run 2 sessions at once. Shut one down to launch another, or ask an admin of your organization to raise your limit.',
     );
   });
 
@@ -68,7 +138,9 @@ describe('quota refusals', () => {
         code: 'quota_exceeded',
         message: 'quota user.maxGpus exceeded',
       }),
-    ).toBe('This app needs more GPUs than you may use at once. Shut down a GPU session first.');
+    ).toBe(
+      'This app needs more GPUs than you may use at once. Shut down a GPU session first, or ask an admin of your organization to raise your limit.',
+    );
   });
 });
 

@@ -220,6 +220,16 @@ describe('streaming from a stand-in streamer', () => {
     await expect.poll(() => page.isVisible('#stats')).toBe(true);
     await expect.poll(() => page.textContent('#stats')).toContain('glass-to-glass (measured)');
 
+    // The panel docks beside the picture, never over the app (whose menus sit top-left), and
+    // the remote display follows the stage to the 1280 - 240 px left beside it.
+    const box = (selector: string) =>
+      page.evaluate((s) => document.querySelector(s)!.getBoundingClientRect().toJSON(), selector);
+    const [video, panel] = [await box('video'), await box('#stats')];
+    expect(panel.width).toBe(240);
+    expect(video.right).toBeLessThanOrEqual(panel.left);
+    expect(await page.evaluate(() => document.elementFromPoint(20, 34 + 20)?.id)).not.toBe('stats');
+    await expect.poll(inputs).toContainEqual({ t: 'resize', width: 1040, height: 720 });
+
     expect(errors).toEqual([]);
     await streamer.close();
     await page.close();

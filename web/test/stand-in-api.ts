@@ -21,6 +21,7 @@ import type {
   Cluster,
   IdentityProvider,
   Me,
+  QuotaEvent,
   Role,
   Session,
   SessionState,
@@ -63,6 +64,8 @@ export interface StandInData {
     summaries: Record<string, BillingSummary>;
     others: BillingPeriod[];
   };
+  /** what GET …/quota-events answers (none when unset) */
+  quotaEvents?: QuotaEvent[];
   /** false: every launch answers 503 no_capacity. */
   capacity: boolean;
 }
@@ -88,7 +91,14 @@ function tenantOf(slug: string, name: string, quotas: Partial<Tenant['quotas']> 
     id: randomUUID(),
     slug,
     name,
-    quotas: { maxSessions: null, maxGpus: null, gpuHoursPerMonth: null, ...quotas },
+    quotas: {
+      maxSessions: null,
+      maxGpus: null,
+      gpuHoursPerMonth: null,
+      maxGpusPerSku: {},
+      gpuHoursExceededAction: 'refuse',
+      ...quotas,
+    },
     allowedRegions: [],
     createdAt: ago(60 * 24 * 40),
     updatedAt: ago(60 * 24 * 40),
@@ -207,7 +217,7 @@ export function defaultData(role: Role = 'member'): StandInData {
     tenantId: tenant.id,
     email,
     role: r,
-    limits: { maxSessions: null, maxGpus: null },
+    limits: { maxSessions: null, maxGpus: null, maxGpusPerSku: {} },
     createdAt: ago(60 * 24 * 20),
   });
   const users = [
@@ -293,6 +303,7 @@ export function defaultData(role: Role = 'member'): StandInData {
         email: users[0]!.email,
         appId: apps[0]!.id,
         app: 'blender',
+        appName: 'Blender',
         gpuSku: 'l4',
         sessions: 4,
         sessionSeconds: 5 * 3600,
@@ -303,6 +314,7 @@ export function defaultData(role: Role = 'member'): StandInData {
         email: users[1]!.email,
         appId: apps[0]!.id,
         app: 'blender',
+        appName: 'Blender',
         gpuSku: 'l4',
         sessions: 2,
         sessionSeconds: 3600,
@@ -313,6 +325,7 @@ export function defaultData(role: Role = 'member'): StandInData {
         email: users[1]!.email,
         appId: apps[1]!.id,
         app: 'vscode',
+        appName: 'Visual Studio Code',
         gpuSku: null,
         sessions: 7,
         sessionSeconds: 9 * 3600,
@@ -327,13 +340,13 @@ export function defaultData(role: Role = 'member'): StandInData {
 class Refusal extends Error {
   readonly status: number;
   readonly code: string;
-  readonly extra: Record<string, string>;
+  readonly extra: Record<string, string | number>;
   readonly headers: Record<string, string>;
   constructor(
     status: number,
     code: string,
     message: string,
-    extra: Record<string, string> = {},
+    extra: Record<string, string | number> = {},
     headers: Record<string, string> = {},
   ) {
     super(message);
@@ -342,6 +355,24 @@ class Refusal extends Error {
     this.extra = extra;
     this.headers = headers;
   }
+}
+
+/** The per-SKU GPU quota, with the 429 body the control plane sends (domain/quota.ts). */
+function refusePerSku(
+  limits: Record<string, number>,
+  want: { sku: string; count: number } | null,
+  active: { gpus: { sku: string; count: number } | null }[],
+) {
+  const limit = want ? limits[want.sku] : undefined;
+  if (!want || limit === undefined) return;
+  const used = active.reduce((n, s) => n + (s.gpus?.sku === want.sku ? s.gpus.count : 0), 0);
+  if (used + want.count <= limit) return;
+  throw new Refusal(
+    429,
+    'quota_exceeded',
+    `quota tenant.maxGpusPerSku[${want.sku}] exceeded: the tenant allows ${limit} ${want.sku} GPUs (${used} in use)`,
+    { quota: 'tenant.maxGpusPerSku', sku: want.sku, limit, used },
+  );
 }
 
 const notFound = (what: string) => new Refusal(404, 'not_found', `${what} not found`);
@@ -554,15 +585,19 @@ export async function startStandIn(
           tenantId: tenant.id,
           email: String(input.email),
           role: (input.role as User['role']) ?? 'member',
-          limits: { maxSessions: null, maxGpus: null },
+          limits: { maxSessions: null, maxGpus: null, maxGpusPerSku: {} },
           createdAt: now(),
         };
         data.users.unshift(u);
         res.statusCode = 201;
         return u;
       }
-      if (id && m === 'PATCH')
-        return Object.assign(find(id), input.role ? { role: input.role } : {});
+      if (id && m === 'PATCH') {
+        const u = find(id);
+        if (input.role) u.role = input.role as User['role'];
+        if (input.limits) Object.assign(u.limits, input.limits);
+        return u;
+      }
       if (id && m === 'DELETE') {
         const u = find(id);
         if (data.sessions.some((s) => s.userId === u.id && ACTIVE.includes(s.state)))
@@ -617,6 +652,7 @@ export async function startStandIn(
             { quota: 'tenant.maxGpus' },
           );
         }
+        refusePerSku(tenant.quotas.maxGpusPerSku, app.resources.gpus, active);
         if (!data.capacity)
           throw new Refusal(
             503,
@@ -674,6 +710,11 @@ export async function startStandIn(
         res.end('record_id,kind\r\n1,usage\r\n');
         return undefined;
       }
+    }
+    if (kind === 'quota-events' && m === 'GET') {
+      if (data.role === 'member')
+        throw new Refusal(403, 'forbidden', 'your role does not allow this');
+      return { items: data.quotaEvents ?? [] };
     }
     if (kind === 'usage' && m === 'GET') {
       const from = query.get('from') ?? ago(60 * 24 * 30);

@@ -2,7 +2,7 @@
  * The database side of billing: periods are created as time passes, an open period's usage
  * records are recomputed from session_events (deleted and derived again, so they can never
  * drift from the events), and closing a period freezes it (the triggers of
- * drizzle/0006_billing.sql refuse any later change).
+ * drizzle/0007_billing.sql refuse any later change).
  */
 import { and, asc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';

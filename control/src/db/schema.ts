@@ -24,6 +24,16 @@ const timestamps = {
 // deleted tenant, user, app or cluster keeps its history, it only stops being usable.
 const deletedAt = timestamp('deleted_at', { withTimezone: true });
 
+/** GPU limits per SKU: at most this many GPUs of the SKU at once; a SKU not named is not limited. */
+export type GpusPerSku = Record<string, number>;
+
+/**
+ * What happens once a tenant's GPU-hours of the month are used up: `refuse` turns away new
+ * GPU launches only; `stop` also stops its running GPU sessions.
+ */
+export const GPU_HOURS_EXCEEDED_ACTIONS = ['refuse', 'stop'] as const;
+export type GpuHoursExceededAction = (typeof GPU_HOURS_EXCEEDED_ACTIONS)[number];
+
 export const tenants = pgTable(
   'tenants',
   {
@@ -33,6 +43,10 @@ export const tenants = pgTable(
     maxSessions: integer('max_sessions'),
     maxGpus: integer('max_gpus'),
     gpuHoursPerMonth: integer('gpu_hours_per_month'),
+    maxGpusPerSku: jsonb('max_gpus_per_sku').$type<GpusPerSku>().notNull().default({}),
+    gpuHoursExceededAction: text('gpu_hours_exceeded_action', { enum: GPU_HOURS_EXCEEDED_ACTIONS })
+      .notNull()
+      .default('refuse'),
     allowedRegions: text('allowed_regions').array().notNull().default(sql`'{}'::text[]`),
     ...timestamps,
     deletedAt,
@@ -53,6 +67,7 @@ export const users = pgTable(
     name: text('name'),
     maxSessions: integer('max_sessions'),
     maxGpus: integer('max_gpus'),
+    maxGpusPerSku: jsonb('max_gpus_per_sku').$type<GpusPerSku>().notNull().default({}),
     ...timestamps,
     deletedAt,
   },
@@ -306,7 +321,7 @@ export interface PeriodTotals {
 
 /**
  * One tenant's billing month, [starts_at, ends_at). Once closed, neither it nor its usage
- * records can change: triggers in drizzle/0006_billing.sql refuse it, whatever the caller.
+ * records can change: triggers in drizzle/0007_billing.sql refuse it, whatever the caller.
  */
 export const billingPeriods = pgTable(
   'billing_periods',
@@ -378,4 +393,28 @@ export const usageRecords = pgTable(
       sql`(${t.kind} = 'adjustment') = (${t.adjustsPeriodId} is not null)`,
     ),
   ],
+);
+
+export const QUOTA_EVENT_TYPES = ['quota.warning', 'quota.exceeded'] as const;
+export type QuotaEventType = (typeof QUOTA_EVENT_TYPES)[number];
+
+/**
+ * Quota events of a tenant (sessions/quota-events.ts): the GPU-hours of a month reached 90 %
+ * (`quota.warning`) or 100 % (`quota.exceeded`). At most one of each type per tenant, quota
+ * and period: the unique index makes "once per period" hold across replicas and restarts.
+ */
+export const quotaEvents = pgTable(
+  'quota_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    type: text('type', { enum: QUOTA_EVENT_TYPES }).notNull(),
+    quota: text('quota').notNull(),
+    periodStart: timestamp('period_start', { withTimezone: true }).notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('quota_events_once').on(t.tenantId, t.type, t.quota, t.periodStart)],
 );

@@ -6,7 +6,15 @@ export const ErrorSchema = z
     error: z.object({
       code: z.string().openapi({ example: 'not_found' }),
       message: z.string(),
-      quota: z.string().optional().openapi({ description: 'the quota that refused a launch' }),
+      quota: z.string().optional().openapi({
+        description: 'the quota that refused a launch (429), e.g. tenant.maxGpusPerSku',
+        example: 'tenant.maxGpusPerSku',
+      }),
+      sku: z.string().optional().openapi({ description: 'the GPU SKU, for a per-SKU quota' }),
+      limit: z.number().optional().openapi({ description: 'the quota’s limit' }),
+      used: z.number().optional().openapi({
+        description: 'what is held now (GPU-hours: used this month) without the refused launch',
+      }),
       details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
     }),
   })

@@ -21,6 +21,8 @@ export function presentTenant(t: typeof tenants.$inferSelect) {
       maxSessions: t.maxSessions,
       maxGpus: t.maxGpus,
       gpuHoursPerMonth: t.gpuHoursPerMonth,
+      maxGpusPerSku: t.maxGpusPerSku,
+      gpuHoursExceededAction: t.gpuHoursExceededAction,
     },
     allowedRegions: t.allowedRegions,
     createdAt: iso(t.createdAt),
@@ -34,7 +36,7 @@ export function presentUser(u: typeof users.$inferSelect) {
     tenantId: u.tenantId,
     email: u.email,
     role: u.role,
-    limits: { maxSessions: u.maxSessions, maxGpus: u.maxGpus },
+    limits: { maxSessions: u.maxSessions, maxGpus: u.maxGpus, maxGpusPerSku: u.maxGpusPerSku },
     createdAt: iso(u.createdAt),
   };
 }

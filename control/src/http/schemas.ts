@@ -1,6 +1,11 @@
 // The API's contract: these zod schemas validate requests and generate /openapi.json.
 import { z } from '@hono/zod-openapi';
-import { API_KEY_ROLES, SESSION_STATES } from '../db/schema.ts';
+import {
+  API_KEY_ROLES,
+  GPU_HOURS_EXCEEDED_ACTIONS,
+  QUOTA_EVENT_TYPES,
+  SESSION_STATES,
+} from '../db/schema.ts';
 
 const slug = z
   .string()
@@ -32,6 +37,21 @@ const timestamp = z.iso.datetime({ offset: true }).refine(
 );
 const id = z.uuid();
 
+// GPUs per SKU: {"l4": 4} allows at most 4 l4 GPUs at once; a SKU not named is not limited
+// (beside maxGpus, which counts every SKU). A PATCH replaces the whole map.
+const gpusPerSku = z
+  .record(region, count)
+  .refine((m) => Object.keys(m).length <= 64, 'at most 64 SKUs')
+  .openapi('GpusPerSku', {
+    description: 'GPU SKU → most GPUs of it at once; a SKU not named is not limited',
+    example: { l4: 4, a100: 1 },
+  });
+const gpuHoursExceededAction = z.enum(GPU_HOURS_EXCEEDED_ACTIONS).openapi({
+  description:
+    'at 100 % of gpuHoursPerMonth: `refuse` turns away new GPU launches; `stop` also stops ' +
+    'the tenant’s running GPU sessions (a quota.warning event is recorded at 90 %)',
+});
+
 export const IdOrSlugParam = z.string().min(1).max(100);
 
 export const TenantQuotas = z
@@ -39,6 +59,8 @@ export const TenantQuotas = z
     maxSessions: limit.default(null),
     maxGpus: limit.default(null),
     gpuHoursPerMonth: limit.default(null),
+    maxGpusPerSku: gpusPerSku.default({}),
+    gpuHoursExceededAction: gpuHoursExceededAction.default('refuse'),
   })
   .openapi('TenantQuotas', { description: 'null means unlimited' });
 
@@ -51,7 +73,13 @@ export const TenantCreate = z
       'must not have the shape of an id (a UUID)',
     ),
     name,
-    quotas: TenantQuotas.default({ maxSessions: null, maxGpus: null, gpuHoursPerMonth: null }),
+    quotas: TenantQuotas.default({
+      maxSessions: null,
+      maxGpus: null,
+      gpuHoursPerMonth: null,
+      maxGpusPerSku: {},
+      gpuHoursExceededAction: 'refuse',
+    }),
     allowedRegions: z.array(region).max(100).default([]).openapi({ description: 'empty: any' }),
   })
   .openapi('TenantCreate');
@@ -60,7 +88,13 @@ export const TenantPatch = z
   .strictObject({
     name: name.optional(),
     quotas: z
-      .strictObject({ maxSessions: limit, maxGpus: limit, gpuHoursPerMonth: limit })
+      .strictObject({
+        maxSessions: limit,
+        maxGpus: limit,
+        gpuHoursPerMonth: limit,
+        maxGpusPerSku: gpusPerSku,
+        gpuHoursExceededAction,
+      })
       .partial()
       .optional(),
     allowedRegions: z.array(region).max(100).optional(),
@@ -72,7 +106,13 @@ export const Tenant = z
     id,
     slug: z.string(),
     name: z.string(),
-    quotas: z.object({ maxSessions: limit, maxGpus: limit, gpuHoursPerMonth: limit }),
+    quotas: z.object({
+      maxSessions: limit,
+      maxGpus: limit,
+      gpuHoursPerMonth: limit,
+      maxGpusPerSku: z.record(z.string(), z.number()),
+      gpuHoursExceededAction: z.enum(GPU_HOURS_EXCEEDED_ACTIONS),
+    }),
     allowedRegions: z.array(z.string()),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -82,20 +122,24 @@ export const Tenant = z
 const UserLimits = z.strictObject({
   maxSessions: limit.default(null),
   maxGpus: limit.default(null),
+  maxGpusPerSku: gpusPerSku.default({}),
 });
 
 export const UserCreate = z
   .strictObject({
     email: z.email().max(320),
     role: z.enum(['tenant-admin', 'member']).default('member'),
-    limits: UserLimits.default({ maxSessions: null, maxGpus: null }),
+    limits: UserLimits.default({ maxSessions: null, maxGpus: null, maxGpusPerSku: {} }),
   })
   .openapi('UserCreate');
 
 export const UserPatch = z
   .strictObject({
     role: z.enum(['tenant-admin', 'member']).optional(),
-    limits: z.strictObject({ maxSessions: limit, maxGpus: limit }).partial().optional(),
+    limits: z
+      .strictObject({ maxSessions: limit, maxGpus: limit, maxGpusPerSku: gpusPerSku })
+      .partial()
+      .optional(),
   })
   .openapi('UserPatch');
 
@@ -105,7 +149,11 @@ export const User = z
     tenantId: id,
     email: z.string(),
     role: z.enum(['tenant-admin', 'member']),
-    limits: z.object({ maxSessions: limit, maxGpus: limit }),
+    limits: z.object({
+      maxSessions: limit,
+      maxGpus: limit,
+      maxGpusPerSku: z.record(z.string(), z.number()),
+    }),
     createdAt: z.string(),
   })
   .openapi('User');
@@ -390,7 +438,8 @@ export const UsageRow = z
     userId: id,
     email: z.string(),
     appId: id,
-    app: z.string(),
+    app: z.string().openapi({ description: 'the app’s slug; empty when it was removed' }),
+    appName: z.string().openapi({ description: 'the app’s display name; empty when removed' }),
     gpuSku: z.string().nullable(),
     sessions: z.number(),
     sessionSeconds: z.number(),
@@ -406,6 +455,20 @@ export const Usage = z
     totals: z.object({ sessionSeconds: z.number(), gpuSeconds: z.number() }),
   })
   .openapi('Usage');
+
+export const QuotaEvent = z
+  .object({
+    type: z.enum(QUOTA_EVENT_TYPES),
+    quota: z.string().openapi({ example: 'tenant.gpuHoursPerMonth' }),
+    periodStart: z.string().openapi({ description: 'the month it belongs to (UTC)' }),
+    data: z.record(z.string(), z.unknown()).openapi({
+      description: 'limitHours, usedHours, ratio, action and period when it was recorded',
+    }),
+    at: z.string(),
+  })
+  .openapi('QuotaEvent');
+
+export const QuotaEventList = z.object({ items: z.array(QuotaEvent) }).openapi('QuotaEventList');
 
 // A fully qualified DNS name (lowercased): two labels at least, of letters, digits and
 // dashes, the last not all digits (so never an IP address), 253 characters at most. Two

@@ -34,7 +34,7 @@ export function usageRoutes(db: Db) {
       });
       const userIds = [...new Set(rows.map((r) => r.userId))];
       const appIds = [...new Set(rows.map((r) => r.appId))];
-      const [emails, slugs] = await Promise.all([
+      const [emails, appRows] = await Promise.all([
         userIds.length
           ? db
               .select({ id: users.id, email: users.email })
@@ -42,15 +42,19 @@ export function usageRoutes(db: Db) {
               .where(inArray(users.id, userIds))
           : [],
         appIds.length
-          ? db.select({ id: apps.id, slug: apps.slug }).from(apps).where(inArray(apps.id, appIds))
+          ? db
+              .select({ id: apps.id, slug: apps.slug, name: apps.name })
+              .from(apps)
+              .where(inArray(apps.id, appIds))
           : [],
       ]);
       const email = new Map(emails.map((u) => [u.id, u.email]));
-      const slug = new Map(slugs.map((a) => [a.id, a.slug]));
+      const app = new Map(appRows.map((a) => [a.id, a]));
       const items = rows.map((r) => ({
         ...r,
         email: email.get(r.userId) ?? '',
-        app: slug.get(r.appId) ?? '',
+        app: app.get(r.appId)?.slug ?? '',
+        appName: app.get(r.appId)?.name ?? '',
       }));
       return c.json(
         {

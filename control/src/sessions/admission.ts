@@ -10,7 +10,12 @@ import {
   type users,
 } from '../db/schema.ts';
 import { type ClusterView, eligible, type PlacementRequest, place } from '../domain/placement.ts';
-import { type QuotaName, quotaMessage, quotaRetryAfterSeconds } from '../domain/quota.ts';
+import {
+  type QuotaName,
+  type QuotaRefusal,
+  quotaMessage,
+  quotaRetryAfterSeconds,
+} from '../domain/quota.ts';
 import type { Capacity } from '../drivers/driver.ts';
 import { ApiError, notFound } from '../http/errors.ts';
 import type { Lookups } from '../lookups.ts';
@@ -53,7 +58,7 @@ const keyReused = () =>
 
 /**
  * Records a launch: places it, then counts it against every quota and inserts it in one
- * round trip (floe_admit_session, drizzle/0001_admission.sql), under the tenant's row lock:
+ * round trip (floe_admit_session, drizzle/0006_quota_sku.sql), under the tenant's row lock:
  * launches of one tenant are serialised and no burst overshoots a quota, while launches
  * of different tenants do not wait for each other. Placement runs first and without a
  * lock: cluster capacity is advisory here, and the cluster has the final word.
@@ -124,9 +129,16 @@ export async function admitLaunch(
       throw keyReused();
     case 'quota': {
       const quota = result.quota as QuotaName;
-      const message = quotaMessage(quota, Number(result.held), Number(result.quota_limit));
+      const refusal: QuotaRefusal = {
+        quota,
+        ...(quota.endsWith('PerSku') && request.gpuSku && { sku: request.gpuSku }),
+        limit: Number(result.quota_limit),
+        used: Number(result.held),
+      };
       const retryAfter = String(quotaRetryAfterSeconds(quota, new Date()));
-      throw new ApiError(429, 'quota_exceeded', message, { quota }, { 'Retry-After': retryAfter });
+      throw new ApiError(429, 'quota_exceeded', quotaMessage(refusal), refusal, {
+        'Retry-After': retryAfter,
+      });
     }
     case 'no_user': // deleted since the request read it
       throw notFound('user');

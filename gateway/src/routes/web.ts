@@ -1,4 +1,4 @@
-// The gateway's own endpoints (health, metrics, its public keys) and the web app: the
+// The gateway's own endpoints (health, its public keys) and the web app: the
 // launcher from FLOE_GATEWAY_WEB_DIR for signed-in users, everything else sent to sign in.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -28,12 +28,14 @@ const noStore: MiddlewareHandler = async (c, next) => {
 };
 
 export function webRoutes(deps: Deps) {
-  const { config, keys, metrics, sessions } = deps;
+  const { config, keys, sessions } = deps;
   const app = new Hono<GatewayEnv>();
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' }));
-  app.get('/metrics', async (c) =>
-    c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  // metrics have a listener of their own (FLOE_GATEWAY_METRICS_PORT); here a plain 404, not a
+  // sign-in page, tells an old scrape configuration where it went wrong
+  app.all('/metrics', (c) =>
+    jsonError(c, 404, 'not_found', 'metrics are served on FLOE_GATEWAY_METRICS_PORT'),
   );
   // the control plane verifies identity tokens with these; clients may cache them briefly
   app.get('/.well-known/jwks.json', (c) =>

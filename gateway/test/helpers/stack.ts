@@ -175,6 +175,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const gateway = await startGateway(
     loadConfig({
       FLOE_GATEWAY_PORT: String(port),
+      FLOE_GATEWAY_METRICS_PORT: '0',
       FLOE_GATEWAY_ISSUER: url,
       FLOE_CONTROL_URL: controlUrl,
       FLOE_GATEWAY_CONTROL_TOKEN: gatewayKey.token,

@@ -15,12 +15,18 @@ export class ApiError extends Error implements Failure {
   readonly status: number;
   readonly code: string;
   readonly quota?: string;
+  readonly sku?: string;
+  readonly limit?: number;
+  readonly used?: number;
   readonly retryAfter: number | null;
   constructor(failure: Failure) {
     super(failure.message);
     this.status = failure.status;
     this.code = failure.code;
     if (failure.quota) this.quota = failure.quota;
+    if (failure.sku) this.sku = failure.sku;
+    if (failure.limit !== undefined) this.limit = failure.limit;
+    if (failure.used !== undefined) this.used = failure.used;
     this.retryAfter = failure.retryAfter ?? null;
   }
 }
@@ -67,11 +73,22 @@ async function request<T>(method: string, path: string, body?: unknown, query?: 
       status: res.status,
       code: error?.code ?? `http_${res.status}`,
       message: error?.message ?? res.statusText,
-      ...(error?.quota && { quota: error.quota }),
+      ...quotaOf(error),
       retryAfter: Number.isFinite(retry) && retry > 0 ? retry : null,
     });
   }
   return data as T;
+}
+
+/** What a 429's body says of the quota that refused it (fields the server may leave out). */
+function quotaOf(error: Partial<ErrorBody['error']> | undefined): Partial<Failure> {
+  if (!error?.quota) return {};
+  return {
+    quota: error.quota,
+    ...(typeof error.sku === 'string' && { sku: error.sku }),
+    ...(typeof error.limit === 'number' && { limit: error.limit }),
+    ...(typeof error.used === 'number' && { used: error.used }),
+  };
 }
 
 export const api = {

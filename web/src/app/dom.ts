@@ -1,7 +1,7 @@
 /** A tiny element builder and the few widgets every section shares. */
 import { ApiError } from './api.ts';
 import { initials, safeIcon } from './format.ts';
-import { failureSentence, sentence } from './words.ts';
+import { failureSentence, type Reader, sentence } from './words.ts';
 
 type Child = Node | string | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
@@ -59,9 +59,9 @@ export function appIcon(name: string, icon: string | null, className: string, si
   return img;
 }
 
-/** What to say about any thrown value. */
-export function errorText(err: unknown): string {
-  if (err instanceof ApiError) return failureSentence(err);
+/** What to say about any thrown value; `reader` decides what a refusal tells them to do. */
+export function errorText(err: unknown, reader?: Reader): string {
+  if (err instanceof ApiError) return failureSentence(err, reader);
   return sentence(err instanceof Error ? err.message : String(err));
 }
 

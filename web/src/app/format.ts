@@ -70,15 +70,34 @@ export function formatDate(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? '—' : d.toISOString().slice(0, 10);
 }
 
-/** A quota or limit: a number, or "unlimited" for null. */
-export function formatLimit(limit: number | null | undefined): string {
-  return limit == null ? 'unlimited' : limit.toLocaleString('en-US');
+/** What a limit counts, singular and plural: "1 session", "3 sessions". */
+export type Unit = readonly [one: string, many: string];
+
+export const UNITS = {
+  sessions: ['session', 'sessions'],
+  gpus: ['GPU', 'GPUs'],
+  gpuHours: ['GPU-hour', 'GPU-hours'],
+} as const satisfies Record<string, Unit>;
+
+/** "1 session", "3 sessions", "12.3 GPU-hours", "12,000 GPUs". */
+export function formatCount(n: number, [one, many]: Unit): string {
+  const text = Number.isInteger(n) ? n.toLocaleString('en-US') : n.toFixed(1);
+  return `${text} ${n === 1 ? one : many}`;
 }
 
-/** "3 of 10", "3 of unlimited" → "3 (no limit)": use against a quota. */
-export function formatUse(used: number, limit: number | null | undefined): string {
-  const u = Number.isInteger(used) ? String(used) : used.toFixed(1);
-  return limit == null ? `${u} (no limit)` : `${u} of ${limit.toLocaleString('en-US')}`;
+/**
+ * A quota or limit as the API defines it: null is "no limit"; any number, 0 included, is a
+ * limit ("0 sessions": none may run).
+ */
+export function formatLimit(limit: number | null | undefined, unit: Unit): string {
+  return limit == null ? 'no limit' : formatCount(limit, unit);
+}
+
+/** Use against a limit: "3 of 10 sessions"; "3 sessions" when there is no limit. */
+export function formatUse(used: number, limit: number | null | undefined, unit: Unit): string {
+  if (limit == null) return formatCount(used, unit);
+  const u = Number.isInteger(used) ? used.toLocaleString('en-US') : used.toFixed(1);
+  return `${u} of ${formatCount(limit, unit)}`;
 }
 
 /** A user's role in words. */

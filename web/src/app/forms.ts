@@ -3,7 +3,7 @@
  * (control/src/http/schemas.ts), so a mistake is named beside its field before any request.
  * Every function takes the raw strings of a form and answers a body or per-field errors.
  */
-import type { App, Quotas } from './types.ts';
+import type { App, GpuHoursExceededAction, GpusPerSku, Quotas, UserLimits } from './types.ts';
 
 export type Fields = Record<string, string | undefined>;
 export type FormErrors = Record<string, string>;
@@ -247,18 +247,90 @@ export function userFormToBody(
 }
 
 const QUOTA_FIELDS = ['maxSessions', 'maxGpus', 'gpuHoursPerMonth'] as const;
+const USER_LIMIT_FIELDS = ['maxSessions', 'maxGpus'] as const;
 
-/** Quota fields: empty means unlimited (null). */
-export function quotaFormToBody(fields: Fields): Checked<Quotas> {
+/** Limit fields: empty means no limit (null); 0 is a limit of nothing. */
+function limitsFromFields<K extends string>(
+  fields: Fields,
+  names: readonly K[],
+): Checked<Record<K, number | null>> {
   const errors: FormErrors = {};
-  const quotas: Quotas = { maxSessions: null, maxGpus: null, gpuHoursPerMonth: null };
-  for (const name of QUOTA_FIELDS) {
+  const limits = {} as Record<K, number | null>;
+  for (const name of names) {
     const v = optionalInt(text(fields, name), 0, 1_000_000);
-    if (v.ok) quotas[name] = v.value;
+    if (v.ok) limits[name] = v.value;
     else errors[name] = `Leave empty for no limit, or ${v.error}.`;
   }
   if (Object.keys(errors).length > 0) return { ok: false, errors };
-  return { ok: true, body: quotas };
+  return { ok: true, body: limits };
+}
+
+/** A tenant's quota fields: empty means unlimited (null). */
+export function quotaFormToBody(fields: Fields): Checked<Quotas> {
+  return limitsFromFields(fields, QUOTA_FIELDS);
+}
+
+/** A user's own limits (PATCH /users/{user} `limits`): empty means no limit (null). */
+export function userLimitsFormToBody(fields: Fields): Checked<UserLimits> {
+  const counts = limitsFromFields(fields, USER_LIMIT_FIELDS);
+  const perSku = gpusPerSkuFromText(text(fields, 'maxGpusPerSku'));
+  if (!counts.ok || !perSku.ok) {
+    return {
+      ok: false,
+      errors: {
+        ...(counts.ok ? {} : counts.errors),
+        ...(perSku.ok ? {} : { maxGpusPerSku: perSku.error }),
+      },
+    };
+  }
+  return { ok: true, body: { ...counts.body, maxGpusPerSku: perSku.value } };
+}
+
+/** GPUs per SKU as typed: "l4: 4, a100: 1" (commas, spaces or lines between); empty: none. */
+export function gpusPerSkuFromText(
+  value: string,
+): { ok: true; value: GpusPerSku } | { ok: false; error: string } {
+  const out: GpusPerSku = {};
+  const entries = value
+    .split(/[,;\n]+/)
+    .map((e) => e.trim())
+    .filter(Boolean);
+  if (entries.length > 64) return { ok: false, error: 'At most 64 GPU types.' };
+  for (const entry of entries) {
+    const m = entry.match(/^([A-Za-z0-9-]+)\s*[:=]\s*(\S+)$/);
+    const sku = m?.[1]?.toLowerCase() ?? '';
+    if (!m || !REGION.test(sku))
+      return { ok: false, error: `Write each as type: GPUs, e.g. l4: 4 (not "${entry}").` };
+    const n = optionalInt(m[2]!, 0, 1_000_000);
+    if (!n.ok || n.value === null)
+      return { ok: false, error: `${sku}: ${n.ok ? 'a whole number' : n.error}.` };
+    if (sku in out) return { ok: false, error: `${sku} is named twice.` };
+    out[sku] = n.value;
+  }
+  return { ok: true, value: out };
+}
+
+/** GPUs per SKU back to the text `gpusPerSkuFromText` reads. */
+export const gpusPerSkuText = (limits: GpusPerSku): string =>
+  Object.entries(limits)
+    .map(([sku, n]) => `${sku}: ${n}`)
+    .join(', ');
+
+/** The per-SKU and GPU-hours-action fields of the tenant quota form. */
+export function skuQuotaFormToBody(
+  fields: Fields,
+): Checked<{ maxGpusPerSku: GpusPerSku; gpuHoursExceededAction: GpuHoursExceededAction }> {
+  const errors: FormErrors = {};
+  const perSku = gpusPerSkuFromText(text(fields, 'maxGpusPerSku'));
+  if (!perSku.ok) errors.maxGpusPerSku = perSku.error;
+  const action = text(fields, 'gpuHoursExceededAction') || 'refuse';
+  if (action !== 'refuse' && action !== 'stop')
+    errors.gpuHoursExceededAction = 'Choose what happens.';
+  if (!perSku.ok || Object.keys(errors).length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    body: { maxGpusPerSku: perSku.value, gpuHoursExceededAction: action as GpuHoursExceededAction },
+  };
 }
 
 /** A list typed as commas, spaces or lines. */

@@ -1,7 +1,13 @@
 /**
- * The launcher: the tenant's apps as tiles with LAUNCH → live progress → OPEN / SHUTDOWN, and
+ * The launcher: the tenant's apps as tiles with LAUNCH → live progress → OPEN / SHUT DOWN, and
  * the user's active sessions. Sessions on their way up (or down) are followed through the
  * progress stream; running ones are refreshed every little while and when the tab comes back.
+ *
+ * Each action appears once per session: the tile owns the actions of the session it shows
+ * (the newest of its app), where the user launched it and watched it start; "Your sessions"
+ * lists every session and gives actions only to those no tile shows (an older session of
+ * the same app, or one of an app since removed). "Shut down" is the one word for stopping a
+ * session, here and in the console.
  */
 import { api, listAll, tenantPath, type Watch, watchSession } from './api.ts';
 import { appIcon, empty, errorText, h, loading, nodes } from './dom.ts';
@@ -116,7 +122,7 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
     try {
       update(await api.post<Session>(sessionsPath, { app: app.slug }));
     } catch (err) {
-      errors.set(app.id, errorText(err));
+      errors.set(app.id, errorText(err, me.role));
     } finally {
       pending.delete(app.id);
       renderTile(app.id);
@@ -186,10 +192,10 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
             {
               type: 'button',
               disabled: busy,
-              'aria-label': label('Shutdown'),
+              'aria-label': label('Shut down'),
               onclick: () => shutdown(s),
             },
-            busy ? 'Shutting down…' : 'Shutdown',
+            busy ? 'Shutting down…' : 'Shut down',
           ),
         ];
       case 'stopping':
@@ -318,8 +324,16 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
       return;
     }
     const now = Date.now();
+    // a session its app's tile shows has its actions there, not twice
+    const onTile = (s: Session) => tiles.has(s.appId) && sessionOf(s.appId)?.id === s.id;
     const shown = JSON.stringify(
-      active.map((s) => [s.id, s.state, formatAgo(s.createdAt, now), pending.has(s.appId)]),
+      active.map((s) => [
+        s.id,
+        s.state,
+        formatAgo(s.createdAt, now),
+        pending.has(s.appId),
+        onTile(s),
+      ]),
     );
     if (shown === sessionsList.dataset.shown) return;
     sessionsList.dataset.shown = shown;
@@ -328,27 +342,46 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
         h(
           'li',
           { class: 'session', 'data-session': s.id, 'data-state': s.state },
-          h('span', { class: 'session-app' }, appName(s.appId)),
+          onTile(s)
+            ? h(
+                'a',
+                {
+                  class: 'session-app',
+                  href: `#app-${s.appId}`,
+                  title: 'Its actions are on the app’s tile',
+                },
+                appName(s.appId),
+              )
+            : h('span', { class: 'session-app' }, appName(s.appId)),
           h('span', { class: `state ${s.state}` }, stateLabel(s.state)),
           h('span', { class: 'muted' }, `started ${formatAgo(s.createdAt, now)}`),
           h('span', { class: 'spacer' }),
-          s.state === 'running'
-            ? h('a', { class: 'button', href: streamHref(s.id) }, 'Open')
-            : null,
-          s.state !== 'stopping'
-            ? h(
-                'button',
-                {
-                  type: 'button',
-                  'aria-label': `Shutdown ${appName(s.appId)}`,
-                  onclick: () => shutdown(s),
-                },
-                'Shutdown',
-              )
-            : null,
+          ...(onTile(s) ? [] : listActions(s)),
         ),
       ),
     );
+  }
+
+  /** Open / Shut down in "Your sessions", for a session no tile shows. */
+  function listActions(s: Session): HTMLElement[] {
+    const name = appName(s.appId);
+    return nodes(
+      s.state === 'running'
+        ? h('a', { class: 'button', href: streamHref(s.id), 'aria-label': `Open ${name}` }, 'Open')
+        : null,
+      s.state !== 'stopping'
+        ? h(
+            'button',
+            {
+              type: 'button',
+              'aria-label': `Shut down ${name}`,
+              disabled: pending.has(s.appId),
+              onclick: () => shutdown(s),
+            },
+            'Shut down',
+          )
+        : null,
+    ) as HTMLElement[];
   }
 
   async function refresh(): Promise<void> {

@@ -42,14 +42,33 @@ export interface Quotas {
   gpuHoursPerMonth: number | null;
 }
 
+/** GPU SKU → most GPUs of it at once; a SKU not named is not limited. */
+export type GpusPerSku = Record<string, number>;
+
+/** At 100 % of the month's GPU-hours: refuse new GPU launches, or also stop running ones. */
+export type GpuHoursExceededAction = 'refuse' | 'stop';
+
+/** A tenant's quotas as the server sends them: the form's three numbers and the rest. */
+export interface TenantQuotas extends Quotas {
+  maxGpusPerSku: GpusPerSku;
+  gpuHoursExceededAction: GpuHoursExceededAction;
+}
+
 export interface Tenant {
   id: string;
   slug: string;
   name: string;
-  quotas: Quotas;
+  quotas: TenantQuotas;
   allowedRegions: string[];
   createdAt: string;
   updatedAt: string;
+}
+
+/** A user's own limits; null: no limit. */
+export interface UserLimits {
+  maxSessions: number | null;
+  maxGpus: number | null;
+  maxGpusPerSku: GpusPerSku;
 }
 
 export interface User {
@@ -57,7 +76,7 @@ export interface User {
   tenantId: string;
   email: string;
   role: 'tenant-admin' | 'member';
-  limits: { maxSessions: number | null; maxGpus: number | null };
+  limits: UserLimits;
   createdAt: string;
 }
 
@@ -122,11 +141,23 @@ export interface UsageRow {
   userId: string;
   email: string;
   appId: string;
+  /** The app's slug; empty when it was removed. */
   app: string;
+  /** The app's display name; empty when it was removed. */
+  appName: string;
   gpuSku: string | null;
   sessions: number;
   sessionSeconds: number;
   gpuSeconds: number;
+}
+
+/** A quota event: the month's GPU-hours reached 90 % (warning) or 100 % (exceeded). */
+export interface QuotaEvent {
+  type: 'quota.warning' | 'quota.exceeded';
+  quota: string;
+  periodStart: string;
+  data: Record<string, unknown>;
+  at: string;
 }
 
 export interface Usage {
@@ -180,7 +211,15 @@ export interface IdentityProvider {
 
 /** The error body of every refusal. */
 export interface ErrorBody {
-  error: { code: string; message: string; quota?: string };
+  error: {
+    code: string;
+    message: string;
+    /** a 429's quota, and for a per-SKU one its SKU, with its limit and what is used */
+    quota?: string;
+    sku?: string;
+    limit?: number;
+    used?: number;
+  };
 }
 
 /** Exact sums of a billing period's usage records: decimals as strings (never floats). */

@@ -4,8 +4,10 @@ import type { Session, UsageRow } from './types.ts';
 export interface UsageLine {
   /** The user's or app's id. */
   key: string;
-  /** The user's email or the app's slug. */
+  /** The user's email or the app's display name (its slug for a row from before names). */
   label: string;
+  /** The app's slug beside its name; null for users. */
+  detail: string | null;
   sessions: number;
   sessionSeconds: number;
   gpuSeconds: number;
@@ -18,12 +20,14 @@ export function aggregateUsage(rows: readonly UsageRow[], by: 'user' | 'app'): U
   const lines = new Map<string, UsageLine & { skus: Set<string> }>();
   for (const row of rows) {
     const key = by === 'user' ? row.userId : row.appId;
-    const label = (by === 'user' ? row.email : row.app) || '(removed)';
+    const label = (by === 'user' ? row.email : row.appName || row.app) || '(removed)';
+    const detail = by === 'app' && row.app && row.appName ? row.app : null;
     let line = lines.get(key);
     if (!line) {
       line = {
         key,
         label,
+        detail,
         sessions: 0,
         sessionSeconds: 0,
         gpuSeconds: 0,

@@ -102,6 +102,10 @@ const BY_KEY: Record<string, number> = {
   HanjaMode: 0xff34,
 };
 
+/** A table's own entry: a key or code named like an Object method ("toString") is no key. */
+const own = <T>(table: Record<string, T>, name: string): T | undefined =>
+  Object.hasOwn(table, name) ? table[name] : undefined;
+
 const F1 = 0xffbe;
 const UNICODE_KEYSYM = 0x0100_0000;
 
@@ -122,7 +126,7 @@ export function charKeysym(char: string): number | null {
 export function keysymFor(event: KeyLike): number | null {
   const { key, code } = event;
   if (code === 'AltRight' && key === 'AltGraph') return BY_KEY.AltGraph!;
-  const byCode = BY_CODE[code];
+  const byCode = own(BY_CODE, code);
   if (byCode !== undefined) return byCode;
 
   if (code.startsWith('Numpad')) {
@@ -130,7 +134,7 @@ export function keysymFor(event: KeyLike): number | null {
     if (keypad !== null) return keypad;
   }
 
-  const named = BY_KEY[key];
+  const named = own(BY_KEY, key);
   if (named !== undefined) return named;
   const fn = /^F([1-9]|1[0-9]|2[0-4])$/.exec(key);
   if (fn) return F1 + Number(fn[1]) - 1;
@@ -141,10 +145,10 @@ export function keysymFor(event: KeyLike): number | null {
 function keypadKeysym(key: string, code: string): number | null {
   if (/^Numpad[0-9]$/.test(code)) {
     if (/^[0-9]$/.test(key)) return 0xffb0 + Number(key);
-    return KEYPAD_NAVIGATION[key] ?? null;
+    return own(KEYPAD_NAVIGATION, key) ?? null;
   }
   if (code === 'NumpadDecimal' && key === 'Delete') return KEYPAD_NAVIGATION.Delete!;
-  const symbol = KEYPAD_SYMBOL[code];
+  const symbol = own(KEYPAD_SYMBOL, code);
   // Only when the key produces the keypad's usual symbol: a layout whose keypad decimal is a
   // comma is better served by the comma it produced than by a KP_Decimal the remote maps to '.'.
   if (symbol !== undefined && symbol.key === key) return symbol.keysym;

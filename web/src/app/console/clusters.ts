@@ -1,7 +1,7 @@
 /** Clusters (platform admin): the registered GPU clusters and their inventory. */
 import { listAll } from '../api.ts';
 import { empty, errorText, h, loading, row, table } from '../dom.ts';
-import { formatLimit, gpuBadge } from '../format.ts';
+import { formatLimit, gpuBadge, UNITS } from '../format.ts';
 import type { Cluster } from '../types.ts';
 import type { SectionCtx } from './shell.ts';
 
@@ -47,7 +47,7 @@ export function clustersSection(el: HTMLElement, _ctx: SectionCtx) {
                   c.driver,
                   c.error ? `${c.status}: ${c.error}` : c.status,
                   gpuSummary(c),
-                  formatLimit(c.maxSessions),
+                  formatLimit(c.maxSessions, UNITS.sessions),
                   Object.entries(c.labels)
                     .map(([k, v]) => `${k}=${v}`)
                     .join(', ') || '—',

@@ -66,11 +66,11 @@ export function sessionsSection(el: HTMLElement, ctx: SectionCtx) {
                     formatAgo(s.createdAt, now),
                   ),
                   s.state === 'stopping'
-                    ? h('span', { class: 'muted' }, 'stopping…')
-                    : confirmButton('Terminate', `Terminate ${app} of ${who}?`, async () => {
+                    ? h('span', { class: 'muted' }, 'shutting down…')
+                    : confirmButton('Shut down', `Shut down ${app} of ${who}?`, async () => {
                         try {
                           await api.del(tenantPath(slug, `/sessions/${encodeURIComponent(s.id)}`));
-                          status.ok(`Terminating ${app} of ${who}.`);
+                          status.ok(`Shutting down ${app} of ${who}.`);
                           await load();
                         } catch (err) {
                           status.error(err);
@@ -89,7 +89,7 @@ export function sessionsSection(el: HTMLElement, ctx: SectionCtx) {
 
   load();
   const timer = setInterval(() => {
-    // not while someone is about to confirm a terminate: the row would be replaced under them
+    // not while someone is about to confirm a shutdown: the row would be replaced under them
     if (document.visibilityState === 'visible' && !el.querySelector('.armed')) load();
   }, REFRESH_MS);
   return { dispose: () => clearInterval(timer) };

@@ -12,7 +12,7 @@ import {
   showFieldErrors,
   table,
 } from '../dom.ts';
-import { formatDate, formatLimit } from '../format.ts';
+import { formatDate, formatLimit, UNITS } from '../format.ts';
 import { tenantFormToBody } from '../forms.ts';
 import { consoleHref } from '../route.ts';
 import type { Tenant } from '../types.ts';
@@ -76,9 +76,9 @@ export function tenantsSection(el: HTMLElement, _ctx: SectionCtx) {
               tenants.map((t) =>
                 row(
                   [h('div', {}, t.name), h('div', { class: 'muted' }, t.slug)],
-                  formatLimit(t.quotas.maxSessions),
-                  formatLimit(t.quotas.maxGpus),
-                  formatLimit(t.quotas.gpuHoursPerMonth),
+                  formatLimit(t.quotas.maxSessions, UNITS.sessions),
+                  formatLimit(t.quotas.maxGpus, UNITS.gpus),
+                  formatLimit(t.quotas.gpuHoursPerMonth, UNITS.gpuHours),
                   t.allowedRegions.join(', ') || 'any',
                   formatDate(t.createdAt),
                   h('a', { href: consoleHref('users', { tenant: t.slug }) }, `Manage ${t.slug}`),

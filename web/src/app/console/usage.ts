@@ -42,7 +42,7 @@ export function usageSection(el: HTMLElement, ctx: SectionCtx) {
       [first, 'Sessions', 'Session time', 'GPU time', 'GPU types'],
       items.map((l) =>
         row(
-          l.label,
+          l.detail ? [h('div', {}, l.label), h('div', { class: 'muted' }, l.detail)] : l.label,
           String(l.sessions),
           formatHours(l.sessionSeconds),
           formatHours(l.gpuSeconds),

@@ -1,4 +1,7 @@
-/** Users: who belongs to the tenant, their role; add by email, change role, remove. */
+/**
+ * Users: who belongs to the tenant, their role and their own limits (sessions and GPUs at
+ * once, under the tenant's); add by email, change role or limits, remove.
+ */
 import { api, listAll, tenantPath } from '../api.ts';
 import {
   confirmButton,
@@ -14,9 +17,9 @@ import {
   showFieldErrors,
   table,
 } from '../dom.ts';
-import { formatDate } from '../format.ts';
-import { userFormToBody } from '../forms.ts';
-import type { User } from '../types.ts';
+import { formatDate, formatLimit, UNITS } from '../format.ts';
+import { gpusPerSkuText, userFormToBody, userLimitsFormToBody } from '../forms.ts';
+import type { User, UserLimits } from '../types.ts';
 import type { SectionCtx } from './shell.ts';
 
 const ROLES: [string, string][] = [
@@ -87,9 +90,96 @@ export function usersSection(el: HTMLElement, ctx: SectionCtx) {
             status.error(err);
           }
         });
-    const tr = row(user.email, role, formatDate(user.createdAt), remove);
+    const edit = h(
+      'button',
+      {
+        type: 'button',
+        'aria-label': `Edit the limits of ${user.email}`,
+        'aria-expanded': 'false',
+      },
+      'Edit limits',
+    );
+    const tr = row(
+      user.email,
+      role,
+      formatLimit(user.limits.maxSessions, UNITS.sessions),
+      gpuLimitsText(user.limits),
+      formatDate(user.createdAt),
+      h('div', { class: 'form-actions' }, edit, remove),
+    );
     tr.dataset.user = user.email;
+    edit.addEventListener('click', () => {
+      const open = tr.nextElementSibling?.classList.contains('limits-editor');
+      if (open) tr.nextElementSibling!.remove();
+      else tr.after(limitsEditor(user, edit));
+      edit.setAttribute('aria-expanded', String(!open));
+    });
     return tr;
+  }
+
+  /** The row under a user's that edits their limits; empty fields mean no limit. */
+  function limitsEditor(user: User, toggle: HTMLButtonElement) {
+    const value = (n: number | null) => (n === null ? '' : String(n));
+    const num = (name: 'maxSessions' | 'maxGpus') =>
+      input(name, {
+        type: 'number',
+        min: 0,
+        inputmode: 'numeric',
+        value: value(user.limits[name]),
+        placeholder: 'no limit',
+      });
+    const close = () => {
+      editor.remove();
+      toggle.setAttribute('aria-expanded', 'false');
+      toggle.focus();
+    };
+    const form = h(
+      'form',
+      { class: 'inline-form', novalidate: true, 'aria-label': `Limits of ${user.email}` },
+      field('Sessions at once', num('maxSessions'), 'Empty: no limit. 0: none.'),
+      field('GPUs at once', num('maxGpus'), 'Empty: no limit. 0: no GPU apps.'),
+      field(
+        'GPUs at once, per type',
+        input('maxGpusPerSku', {
+          value: gpusPerSkuText(user.limits.maxGpusPerSku ?? {}),
+          placeholder: 'e.g. l4: 2',
+        }),
+        'Empty: no per-type limit.',
+      ),
+      h('button', { type: 'submit', class: 'primary' }, 'Save limits'),
+      h('button', { type: 'button', onclick: close }, 'Cancel'),
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const checked = userLimitsFormToBody(formFields(form));
+      showFieldErrors(form, checked.ok ? {} : checked.errors);
+      if (!checked.ok) return;
+      try {
+        const saved = await api.patch<User>(`${base}/${encodeURIComponent(user.id)}`, {
+          limits: checked.body,
+        });
+        status.ok(`Saved the limits of ${saved.email}.`);
+        await load();
+      } catch (err) {
+        status.error(err);
+      }
+    });
+    const editor = h(
+      'tr',
+      { class: 'limits-editor', 'data-limits-of': user.email },
+      h(
+        'td',
+        { colspan: 6 },
+        h(
+          'p',
+          { class: 'hint' },
+          `${user.email}’s own limits, within your organization’s (see Quotas & use).`,
+        ),
+        form,
+      ),
+    );
+    queueMicrotask(() => form.querySelector('input')?.focus());
+    return editor;
   }
 
   async function load() {
@@ -99,7 +189,11 @@ export function usersSection(el: HTMLElement, ctx: SectionCtx) {
       list.replaceChildren(
         users.length === 0
           ? empty('No users yet. Add the first one above.')
-          : table('Users', ['Email', 'Role', 'Added', ''], users.map(userRow)),
+          : table(
+              'Users',
+              ['Email', 'Role', 'Sessions at once', 'GPUs at once', 'Added', ''],
+              users.map(userRow),
+            ),
       );
     } catch (err) {
       list.replaceChildren();
@@ -111,7 +205,7 @@ export function usersSection(el: HTMLElement, ctx: SectionCtx) {
     h(
       'p',
       { class: 'lead' },
-      'Add people by email and choose what they may do: members launch apps, admins also manage this console.',
+      'Add people by email and choose what they may do: members launch apps, admins also manage this console. Each user may also have their own limits on sessions and GPUs at once.',
     ),
     form,
     status.el,
@@ -119,4 +213,11 @@ export function usersSection(el: HTMLElement, ctx: SectionCtx) {
   );
   load();
   return undefined;
+}
+
+/** A user's GPU limits in words: the total, and any per-type limit after it. */
+function gpuLimitsText(limits: UserLimits): string {
+  const perSku = gpusPerSkuText(limits.maxGpusPerSku ?? {});
+  const total = formatLimit(limits.maxGpus, UNITS.gpus);
+  return perSku ? `${total} (${perSku})` : total;
 }

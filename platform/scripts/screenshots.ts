@@ -1,0 +1,79 @@
+// Takes the README's and docs' screenshots of the real product (docs/screenshots/):
+// launcher-real.png (the launcher with a running Terminal session) and stream-stats.png (the
+// stream page's stats panel beside the probe app). Runs the whole platform as `npm start`
+// does, on free ports, with its data in a temporary folder:
+//   node platform/scripts/screenshots.ts [out-dir]   (default docs/screenshots)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, launchChromium } from '@floe/testbed';
+import { pino } from 'pino';
+import { buildApp, buildWeb } from '../../web/build.ts';
+import { DEMO_APPS, startPlatform } from '../src/platform.ts';
+
+const out = resolve(process.argv[2] ?? 'docs/screenshots');
+// the pages as they are in this checkout (web/dist, which the platform serves)
+await Promise.all([buildWeb(), buildApp()]);
+const PROBE_APP = fileURLToPath(import.meta.resolve('@floe/streamer/probe-app'));
+const dataDir = mkdtempSync(join(tmpdir(), 'floe-screenshots-'));
+const platform = await startPlatform({
+  dataDir,
+  port: await freePort(),
+  metricsPort: await freePort(),
+  controlPort: await freePort(),
+  idpPort: await freePort(),
+  apps: [
+    ...DEMO_APPS,
+    {
+      slug: 'probe',
+      name: 'Probe',
+      description: 'paints frames and a time barcode',
+      command: [process.execPath, PROBE_APP, '--fps=60'],
+    },
+  ],
+  log: pino({ level: 'warn' }),
+});
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+  await page.goto(platform.url);
+  await page.getByLabel('Email').fill('alice@acme.test');
+  await page.getByLabel('Password').fill('alice-pw');
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL(`${platform.gatewayUrl}/`);
+  await page.getByRole('button', { name: 'Launch Terminal' }).click();
+  await page.getByRole('link', { name: 'Open Terminal' }).waitFor({ timeout: 60_000 });
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: join(out, 'launcher-real.png') });
+
+  await page.getByRole('button', { name: 'Launch Probe' }).click();
+  const open = page.getByRole('link', { name: 'Open Probe' });
+  await open.waitFor({ timeout: 60_000 });
+  // wide enough that the stage beside the stats panel shows the whole time barcode
+  await page.setViewportSize({ width: 1280, height: 700 });
+  await page.goto(`${await open.getAttribute('href')}`.replace(/^\//, `${platform.gatewayUrl}/`));
+  await page.waitForFunction(() => document.body.dataset.state === 'streaming', null, {
+    timeout: 30_000,
+  });
+  await page.keyboard.press('Control+Alt+Shift+S');
+  await page.waitForFunction(
+    () => document.querySelector('#stats')?.textContent?.includes('glass-to-glass (measured)'),
+    null,
+    { timeout: 30_000 },
+  );
+  // a few seconds of samples for the percentiles, with the display at the stage's size
+  await new Promise((r) => setTimeout(r, 5000));
+  await page.waitForFunction(
+    () => document.querySelector('#stats')?.textContent?.includes('glass-to-glass (measured)'),
+    null,
+    { timeout: 30_000 },
+  );
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: join(out, 'stream-stats.png') });
+  process.stdout.write(`screenshots in ${out}\n`);
+} finally {
+  await browser.close();
+  await platform.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
