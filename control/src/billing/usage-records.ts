@@ -12,6 +12,7 @@ import {
   billingSettings,
   type PeriodTotals,
   rateCards,
+  SESSION_STATES,
   type SessionState,
   tenants,
   usageRecords,
@@ -31,6 +32,9 @@ import { type PeriodRef, planRecords, type StateChange, sliceSession } from './s
 export type PeriodRow = typeof billingPeriods.$inferSelect;
 
 const INSERT_BATCH = 500;
+
+/** every session state, as SQL literals (from the constant, never from input) */
+const EVERY_STATE = sql.raw(SESSION_STATES.map((s) => `'${s}'`).join(', '));
 
 /** Billing's lock on one tenant, held to the end of the transaction. */
 async function lockTenant(tx: Tx, tenantId: string) {
@@ -117,10 +121,17 @@ export async function refreshUsage(tx: Tx, tenantId: string, now: Date): Promise
   const firstOpen = open[0];
   if (!firstOpen) return periods;
   const watermark = periods.filter((p) => p.state === 'closed').at(-1)?.eventWatermark ?? 0;
+  // three index-friendly parts rather than one OR: events since the first open period (by
+  // session_events_usage, every state listed so that its third column applies), events
+  // after the last close (by id: late ones), and the live sessions
   const candidates = sql`(
     select e.session_id from session_events e
       where e.tenant_id = ${tenantId}
-        and (e.at >= ${firstOpen.startsAt.toISOString()}::timestamptz or e.id > ${watermark})
+        and e.to_state in (${EVERY_STATE})
+        and e.at >= ${firstOpen.startsAt.toISOString()}::timestamptz
+    union
+    select e.session_id from session_events e
+      where e.id > ${watermark} and e.tenant_id = ${tenantId}
     union
     select s.id from sessions s
       where s.tenant_id = ${tenantId} and s.state not in ('stopped', 'failed'))`;
