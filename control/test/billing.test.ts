@@ -418,6 +418,9 @@ describe.each(DATABASES)('billing on %s', (kind) => {
     expect(slugs).toEqual(['acme', 'acme', 'globex']);
     // globex's October is still open: the platform-wide export has no ETag yet
     expect(all.headers.get('etag')).toBeNull();
+    expect(
+      (await t.call('POST', '/v1/billing/periods/2025-10/close', { token: acmeAdmin })).status,
+    ).toBe(403);
     const platform = await t.call('GET', '/v1/billing/periods/2025-10');
     expect(
       platform.body.items.map((p: { tenant: string; state: string }) => [p.tenant, p.state]),
@@ -515,5 +518,13 @@ describe.each(DATABASES)('billing on %s', (kind) => {
       timeZone: 'Asia/Tokyo',
     });
     expect(first.totals.sessionSeconds).toBe('3600.000');
+    // a platform admin closes a month for every tenant at once: acme's is closed already,
+    // bulk has earlier periods open, initech has none that month
+    const all = await t.call('POST', '/v1/billing/periods/2025-10/close');
+    expect(all.status).toBe(200);
+    expect(all.body.closed.map((p: { tenant: string }) => p.tenant)).toEqual(['globex']);
+    expect(all.body.skipped).toEqual([{ tenant: 'bulk', reason: 'close period 2024-02 first' }]);
+    const again = await t.call('POST', '/v1/billing/periods/2025-10/close');
+    expect(again.body.closed).toEqual([]);
   });
 });

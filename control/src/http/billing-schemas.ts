@@ -127,6 +127,14 @@ export const PlatformPeriod = z
   .object({ label: PeriodLabel, items: z.array(Period) })
   .openapi('PlatformBillingPeriod');
 
+export const PlatformClose = z
+  .object({
+    label: PeriodLabel,
+    closed: z.array(Period),
+    skipped: z.array(z.object({ tenant: z.string(), reason: z.string() })),
+  })
+  .openapi('PlatformBillingClose');
+
 export const PeriodParams = params('tenant').extend({ period: PeriodLabel });
 
 /** the longest range one export may cover */

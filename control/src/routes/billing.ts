@@ -22,6 +22,7 @@ import {
   PeriodList,
   PeriodParams,
   PeriodSummary,
+  PlatformClose,
   PlatformPeriod,
   RateCard,
   RateCardCreate,
@@ -296,6 +297,45 @@ export function billingRoutes(db: Db) {
         throw err;
       });
       return c.json(await presentPeriod(db, closed, tenant.slug), 200);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'post',
+      path: '/v1/billing/periods/{period}/close',
+      tags,
+      summary: 'Close every tenant’s period of that month that is still open (platform-admin)',
+      description:
+        'As closing each tenant’s period in turn; a tenant whose period is not over yet or ' +
+        'has an earlier one open is left open and named in `skipped`.',
+      middleware: [requireRole('platform-admin')],
+      request: { params: params('period').extend({ period: PeriodLabel }) },
+      responses: { 200: json(PlatformClose, 'what was closed and what was left open') },
+    }),
+    async (c) => {
+      const { period: label } = c.req.valid('param');
+      const all = await db.select().from(tenants).orderBy(asc(tenants.slug));
+      const closed = [];
+      const skipped = [];
+      for (const t of all) {
+        const periods = await refreshedPeriods(db, t.id);
+        const p = periods.find((q) => q.label === label);
+        if (!p || p.state === 'closed') continue;
+        try {
+          const row = await closePeriod(db, {
+            tenantId: t.id,
+            label,
+            now: new Date(),
+            onClosed: onPeriodClosed,
+          });
+          closed.push(await presentPeriod(db, row, t.slug));
+        } catch (err) {
+          if (!(err instanceof PeriodRefused)) throw err;
+          skipped.push({ tenant: t.slug, reason: err.message });
+        }
+      }
+      return c.json({ label, closed, skipped }, 200);
     },
   );
 
