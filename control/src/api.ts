@@ -16,6 +16,8 @@ import { Lookups } from './lookups.ts';
 import type { Metrics } from './metrics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { appRoutes } from './routes/apps.ts';
+import { billingRoutes } from './routes/billing.ts';
+import { billingExportRoutes } from './routes/billing-export.ts';
 import { clusterRoutes } from './routes/clusters.ts';
 import { sqlState } from './routes/db-errors.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
@@ -213,6 +215,8 @@ export function createApi(deps: ApiDeps) {
   app.route('/', sessionRoutes({ ...deps, lookups, shutdown: deps.shutdown ?? neverAborted }));
   app.route('/', usageRoutes(db));
   app.route('/', quotaEventRoutes(db));
+  app.route('/', billingRoutes(db));
+  app.route('/', billingExportRoutes(db));
   app.route('/', gatewayRoutes(db, lookups, deps.secrets));
   app.route('/', meRoutes(lookups));
 

@@ -26,6 +26,7 @@ export {
 } from './oidc.ts';
 export { freePort, type Postgres, startPostgres } from './postgres.ts';
 export { isAlive, processStartTime } from './process.ts';
+export { ensurePyarrow, PYARROW_VERSION, readParquet } from './pyarrow.ts';
 export { type Registry, startRegistry } from './registry.ts';
 export {
   type BundleSpec,

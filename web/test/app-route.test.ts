@@ -85,10 +85,12 @@ describe('sections by role', () => {
       'quotas',
       'sessions',
       'usage',
+      'billing',
       'api-keys',
       'identity',
     ]);
     expect(sectionsFor('platform-admin').map((s) => s.id)).toContain('clusters');
+    expect(sectionsFor('platform-admin').map((s) => s.id)).toContain('billing-all');
     expect(defaultSection(me('tenant-admin'), null)).toBe('users');
     expect(defaultSection(me('platform-admin', false), null)).toBe('tenants');
     expect(defaultSection(me('platform-admin', false), 'globex')).toBe('users');

@@ -16,6 +16,8 @@ import { extname, join, normalize } from 'node:path';
 import type {
   ApiKey,
   App,
+  BillingPeriod,
+  BillingSummary,
   Cluster,
   IdentityProvider,
   Me,
@@ -56,6 +58,12 @@ export interface StandInData {
   identityProvider: IdentityProvider | null;
   clusters: Cluster[];
   usage: UsageRow[];
+  /** billing periods (newest first), their summaries by label, and other tenants' periods */
+  billing: {
+    periods: BillingPeriod[];
+    summaries: Record<string, BillingSummary>;
+    others: BillingPeriod[];
+  };
   /** what GET …/quota-events answers (none when unset) */
   quotaEvents?: QuotaEvent[];
   /** false: every launch answers 503 no_capacity. */
@@ -122,6 +130,80 @@ const ICON =
   encodeURIComponent(
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48"><rect width="48" height="48" rx="10" fill="#e87d0d"/><circle cx="24" cy="26" r="11" fill="#fff"/><circle cx="24" cy="26" r="5" fill="#265787"/></svg>',
   );
+
+/** `YYYY-MM` of the month `back` months before this one (UTC). */
+export function monthLabel(back = 0): string {
+  const now = new Date();
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - back, 1));
+  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+function periodOf(
+  tenant: string,
+  back: number,
+  totals: Omit<BillingPeriod['totals'], 'currency'>,
+): BillingPeriod {
+  const label = monthLabel(back);
+  const [y, m] = label.split('-').map(Number) as [number, number];
+  return {
+    id: randomUUID(),
+    tenant,
+    label,
+    start: new Date(Date.UTC(y, m - 1, 1)).toISOString(),
+    end: new Date(Date.UTC(y, m, 1)).toISOString(),
+    timeZone: 'UTC',
+    state: back > 0 ? 'closed' : 'open',
+    closedAt: back > 0 ? new Date(Date.UTC(y, m, 2)).toISOString() : null,
+    totals: { ...totals, currency: 'EUR' },
+  };
+}
+
+/** Last month closed with usage on two days, this month open and empty. */
+function billingOf(slug: string, ada: string, bob: string): StandInData['billing'] {
+  const last = periodOf(slug, 1, {
+    records: 3,
+    sessionSeconds: '27000.000',
+    gpuSeconds: '18000.000',
+    amount: '1234.565000',
+  });
+  const current = periodOf(slug, 0, {
+    records: 0,
+    sessionSeconds: '0.000',
+    gpuSeconds: '0.000',
+    amount: '0.000000',
+  });
+  const g = (key: string, records: number, hours: number, gpuHours: number, amount: string) => ({
+    key,
+    records,
+    sessionSeconds: `${hours * 3600}.000`,
+    gpuSeconds: `${gpuHours * 3600}.000`,
+    amount,
+  });
+  return {
+    periods: [current, last],
+    summaries: {
+      [last.label]: {
+        period: last,
+        byUser: [g(ada, 2, 5, 5, '1000.000000'), g(bob, 1, 2.5, 0, '234.565000')],
+        byApp: [g('blender', 2, 5, 5, '1000.000000'), g('vscode', 1, 2.5, 0, '234.565000')],
+        bySku: [g('', 1, 2.5, 0, '234.565000'), g('l4', 2, 5, 5, '1000.000000')],
+        byDay: [
+          g(`${last.label}-03`, 2, 5, 5, '1000.000000'),
+          g(`${last.label}-17`, 1, 2.5, 0, '234.565000'),
+        ],
+      },
+      [current.label]: { period: current, byUser: [], byApp: [], bySku: [], byDay: [] },
+    },
+    others: [
+      periodOf('globex', 1, {
+        records: 1,
+        sessionSeconds: '3600.000',
+        gpuSeconds: '0.000',
+        amount: '0.500000',
+      }),
+    ],
+  };
+}
 
 export function defaultData(role: Role = 'member'): StandInData {
   const tenant = tenantOf('acme', 'Acme Studios', {
@@ -250,6 +332,7 @@ export function defaultData(role: Role = 'member'): StandInData {
         gpuSeconds: 0,
       },
     ],
+    billing: billingOf(tenant.slug, users[0]!.email, users[1]!.email),
     capacity: true,
   };
 }
@@ -429,6 +512,15 @@ export async function startStandIn(
       res.statusCode = 201;
       return t;
     }
+    const platformPeriod = /^\/billing\/periods\/(\d{4}-\d{2})$/.exec(path);
+    if (platformPeriod && m === 'GET') {
+      platform();
+      const label = platformPeriod[1];
+      const items = [...data.billing.periods, ...data.billing.others].filter(
+        (p) => p.label === label,
+      );
+      return { label, items: items.sort((a, b) => a.tenant.localeCompare(b.tenant)) };
+    }
     if (path === '/clusters' && m === 'GET') {
       platform();
       return page(data.clusters, query);
@@ -597,6 +689,25 @@ export async function startStandIn(
         set.add(res);
         streams.set(id, set);
         req.on('close', () => set.delete(res));
+        return undefined;
+      }
+    }
+    if (kind === 'billing' && m === 'GET') {
+      admin();
+      if (id === 'periods' && !sub) return { items: data.billing.periods };
+      if (id === 'periods' && sub) {
+        const summary = data.billing.summaries[sub];
+        if (!summary) throw notFound(`billing period ${sub}`);
+        return summary;
+      }
+      if (id === 'export') {
+        const period = query.get('period') ?? '';
+        const format = query.get('format') ?? 'csv';
+        res.writeHead(200, {
+          'content-type': 'text/csv; charset=utf-8',
+          'content-disposition': `attachment; filename="floe-usage-${tenant.slug}-${period}.${format}"`,
+        });
+        res.end('record_id,kind\r\n1,usage\r\n');
         return undefined;
       }
     }

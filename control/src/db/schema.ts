@@ -1,13 +1,16 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   check,
   index,
   integer,
   jsonb,
+  numeric,
   pgTable,
   text,
   timestamp,
+  unique,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
@@ -265,6 +268,130 @@ export const sessionEvents = pgTable(
     index('session_events_session').on(t.sessionId, t.id),
     // usage: the 'running' events of a tenant in a period
     index('session_events_usage').on(t.tenantId, t.toState, t.at),
+  ],
+);
+
+// ---- billing (issue 16): rate cards, periods, and the usage records derived from events ----
+
+/** Decimal amounts as strings (never binary floats): `"0.25"`, up to 6 decimals. */
+export type PriceMap = Record<string, string>;
+
+/**
+ * What usage costs from `effective_from` on: the platform default (tenant_id null) or a
+ * tenant's override. A period is priced by the card in force at its start (billing/pricing.ts).
+ */
+export const rateCards = pgTable(
+  'rate_cards',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id').references(() => tenants.id),
+    currency: text('currency').notNull(),
+    effectiveFrom: timestamp('effective_from', { withTimezone: true }).notNull(),
+    /** per session-hour, for apps not named in appSessionHour */
+    sessionHour: numeric('session_hour', { precision: 18, scale: 6 }).notNull(),
+    /** per session-hour, by app slug */
+    appSessionHour: jsonb('app_session_hour').$type<PriceMap>().notNull().default({}),
+    /** per GPU-hour, by GPU SKU; a SKU not named costs nothing */
+    gpuHour: jsonb('gpu_hour').$type<PriceMap>().notNull().default({}),
+    createdAt: timestamps.createdAt,
+  },
+  (t) => [unique('rate_cards_effective').on(t.tenantId, t.effectiveFrom).nullsNotDistinct()],
+);
+
+/** A tenant's billing settings; no row: periods are months in UTC. */
+export const billingSettings = pgTable('billing_settings', {
+  tenantId: uuid('tenant_id')
+    .primaryKey()
+    .references(() => tenants.id),
+  /** an IANA time zone; billing months start at midnight there */
+  timeZone: text('time_zone').notNull(),
+  ...timestamps,
+});
+
+export const PERIOD_STATES = ['open', 'closed'] as const;
+
+/** The frozen sums of a closed period (decimal strings). */
+export interface PeriodTotals {
+  records: number;
+  sessionSeconds: string;
+  gpuSeconds: string;
+  amount: string;
+  currency: string;
+}
+
+/**
+ * One tenant's billing month, [starts_at, ends_at). Once closed, neither it nor its usage
+ * records can change: triggers in drizzle/0007_billing.sql refuse it, whatever the caller.
+ */
+export const billingPeriods = pgTable(
+  'billing_periods',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    /** YYYY-MM of the month in the period's time zone */
+    label: text('label').notNull(),
+    startsAt: timestamp('starts_at', { withTimezone: true }).notNull(),
+    endsAt: timestamp('ends_at', { withTimezone: true }).notNull(),
+    timeZone: text('time_zone').notNull(),
+    state: text('state', { enum: PERIOD_STATES }).notNull().default('open'),
+    closedAt: timestamp('closed_at', { withTimezone: true }),
+    /** the last session_events id seen when it closed: later events are late usage */
+    eventWatermark: bigint('event_watermark', { mode: 'number' }),
+    rateCardId: uuid('rate_card_id').references(() => rateCards.id),
+    totals: jsonb('totals').$type<PeriodTotals>(),
+    createdAt: timestamps.createdAt,
+  },
+  (t) => [
+    uniqueIndex('billing_periods_label').on(t.tenantId, t.label),
+    uniqueIndex('billing_periods_start').on(t.tenantId, t.startsAt),
+    check('billing_periods_span', sql`${t.startsAt} < ${t.endsAt}`),
+  ],
+);
+
+export const USAGE_RECORD_KINDS = ['usage', 'adjustment'] as const;
+
+/**
+ * One session's usage in one billing period, derived from session_events (which stay the
+ * only source of truth: an open period's records are recomputed from them). Names (email,
+ * app slug, cluster, region) are copied in so that a closed period's export never changes.
+ * An `adjustment` is late usage of the closed period `adjusts_period_id`, booked here.
+ */
+export const usageRecords = pgTable(
+  'usage_records',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    periodId: uuid('period_id')
+      .notNull()
+      .references(() => billingPeriods.id),
+    tenantId: uuid('tenant_id').notNull(),
+    kind: text('kind', { enum: USAGE_RECORD_KINDS }).notNull(),
+    adjustsPeriodId: uuid('adjusts_period_id').references(() => billingPeriods.id),
+    sessionId: uuid('session_id').notNull(),
+    userId: uuid('user_id').notNull(),
+    userEmail: text('user_email').notNull(),
+    appId: uuid('app_id').notNull(),
+    appSlug: text('app_slug').notNull(),
+    clusterId: uuid('cluster_id'),
+    clusterName: text('cluster_name'),
+    region: text('region'),
+    gpuSku: text('gpu_sku'),
+    gpuCount: integer('gpu_count').notNull(),
+    sliceStart: timestamp('slice_start', { withTimezone: true, precision: 3 }).notNull(),
+    sliceEnd: timestamp('slice_end', { withTimezone: true, precision: 3 }).notNull(),
+    sessionSeconds: numeric('session_seconds', { precision: 18, scale: 3 }).notNull(),
+    gpuSeconds: numeric('gpu_seconds', { precision: 18, scale: 3 }).notNull(),
+    currency: text('currency').notNull(),
+    amount: numeric('amount', { precision: 18, scale: 6 }).notNull(),
+  },
+  (t) => [
+    index('usage_records_period').on(t.periodId, t.id),
+    index('usage_records_session').on(t.sessionId),
+    check(
+      'usage_records_adjusts',
+      sql`(${t.kind} = 'adjustment') = (${t.adjustsPeriodId} is not null)`,
+    ),
   ],
 );
 

@@ -7,10 +7,12 @@ export type SectionId =
   | 'quotas'
   | 'sessions'
   | 'usage'
+  | 'billing'
   | 'api-keys'
   | 'identity'
   | 'tenants'
-  | 'clusters';
+  | 'clusters'
+  | 'billing-all';
 
 export interface Section {
   id: SectionId;
@@ -28,10 +30,12 @@ export const SECTIONS: readonly Section[] = [
   { id: 'quotas', label: 'Quotas & use', tenant: true, roles: ADMINS },
   { id: 'sessions', label: 'Live sessions', tenant: true, roles: ADMINS },
   { id: 'usage', label: 'Usage', tenant: true, roles: ADMINS },
+  { id: 'billing', label: 'Billing', tenant: true, roles: ADMINS },
   { id: 'api-keys', label: 'API keys', tenant: true, roles: ADMINS },
   { id: 'identity', label: 'Identity provider', tenant: true, roles: ADMINS },
   { id: 'tenants', label: 'Tenants', tenant: false, roles: ['platform-admin'] },
   { id: 'clusters', label: 'Clusters', tenant: false, roles: ['platform-admin'] },
+  { id: 'billing-all', label: 'Billing (all tenants)', tenant: false, roles: ['platform-admin'] },
 ];
 
 export type Route =

@@ -221,3 +221,34 @@ export interface ErrorBody {
     used?: number;
   };
 }
+
+/** Exact sums of a billing period's usage records: decimals as strings (never floats). */
+export interface BillingTotals {
+  records: number;
+  sessionSeconds: string;
+  gpuSeconds: string;
+  amount: string;
+  currency: string;
+}
+
+export interface BillingPeriod {
+  id: string;
+  tenant: string;
+  label: string;
+  start: string;
+  end: string;
+  timeZone: string;
+  state: 'open' | 'closed';
+  closedAt: string | null;
+  totals: BillingTotals;
+}
+
+export type BillingGroup = Omit<BillingTotals, 'currency'> & { key: string };
+
+export interface BillingSummary {
+  period: BillingPeriod;
+  byUser: BillingGroup[];
+  byApp: BillingGroup[];
+  bySku: BillingGroup[];
+  byDay: BillingGroup[];
+}

@@ -13,6 +13,7 @@ import {
 import type { Tenant } from '../types.ts';
 import { apiKeysSection } from './api-keys.ts';
 import { appsSection } from './apps.ts';
+import { billingAllSection, billingSection } from './billing.ts';
 import { clustersSection } from './clusters.ts';
 import { identitySection } from './identity.ts';
 import { quotasSection } from './quotas.ts';
@@ -43,6 +44,8 @@ const RENDER: Record<SectionId, SectionRender> = {
   quotas: quotasSection,
   sessions: sessionsSection,
   usage: usageSection,
+  billing: billingSection,
+  'billing-all': billingAllSection,
   'api-keys': apiKeysSection,
   identity: identitySection,
   tenants: tenantsSection,

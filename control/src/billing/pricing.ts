@@ -1,0 +1,48 @@
+import type { PriceMap } from '../db/schema.ts';
+import { mulDivRound, parseDecimal } from './decimal.ts';
+
+/** Amounts and prices carry 6 decimals; usage is counted in milliseconds. */
+export const AMOUNT_SCALE = 6;
+export const SECONDS_SCALE = 3;
+const MS_PER_HOUR = 3_600_000n;
+
+/** ISO 4217's code for "no currency": usage priced by no rate card at all. */
+export const NO_CURRENCY = 'XXX';
+
+export interface RateCardLike {
+  id: string;
+  tenantId: string | null;
+  currency: string;
+  effectiveFrom: Date;
+  sessionHour: string;
+  appSessionHour: PriceMap;
+  gpuHour: PriceMap;
+}
+
+/**
+ * The card in force at `at`: the tenant's latest override that took effect by then, else
+ * the platform default's; null when neither has one yet.
+ */
+export function cardFor<C extends RateCardLike>(cards: C[], at: Date): C | null {
+  const latest = (list: C[]) =>
+    list
+      .filter((c) => c.effectiveFrom <= at)
+      .sort((a, b) => b.effectiveFrom.getTime() - a.effectiveFrom.getTime())[0] ?? null;
+  return (
+    latest(cards.filter((c) => c.tenantId !== null)) ?? latest(cards.filter((c) => !c.tenantId))
+  );
+}
+
+/**
+ * What `sessionMs` of an app and `gpuMs` of a SKU cost on `card`, in millionths of its
+ * currency, rounded once (half away from zero) so that records add up exactly.
+ */
+export function amountOf(
+  card: RateCardLike | null,
+  use: { appSlug: string; gpuSku: string | null; sessionMs: bigint; gpuMs: bigint },
+): bigint {
+  if (!card) return 0n;
+  const sessionPrice = parseDecimal(card.appSessionHour[use.appSlug] ?? card.sessionHour, 6);
+  const gpuPrice = use.gpuSku ? parseDecimal(card.gpuHour[use.gpuSku] ?? '0', 6) : 0n;
+  return mulDivRound(use.sessionMs * sessionPrice + use.gpuMs * gpuPrice, 1n, MS_PER_HOUR);
+}
