@@ -9,6 +9,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from 'pino';
 import { type Db, databaseUnavailable } from './db/connect.ts';
 import type { KubernetesClusters } from './drivers/kubernetes-clusters.ts';
+import { auditScope } from './http/audit.ts';
 import { type AppEnv, authenticate, fenceGateways, resolveTenant } from './http/auth.ts';
 import { ApiError } from './http/errors.ts';
 import type { GatewayTokenVerifier } from './http/gateway-token.ts';
@@ -183,6 +184,7 @@ export function createApi(deps: ApiDeps) {
     }),
   );
   app.use('/v1/*', fenceGateways());
+  app.use('/v1/*', auditScope(log));
   app.use('/v1/*', async (c, next) => {
     await next();
     // any change to configuration (not a session's launch or stop) refreshes the lookups; the
