@@ -17,6 +17,7 @@ import { Lookups } from './lookups.ts';
 import type { Metrics } from './metrics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { appRoutes } from './routes/apps.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { clusterRoutes } from './routes/clusters.ts';
 import { sqlState } from './routes/db-errors.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
@@ -26,8 +27,10 @@ import { sessionRoutes } from './routes/sessions.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { userRoutes } from './routes/users.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import type { SecretBox } from './secrets.ts';
 import type { Supervisor } from './sessions/supervisor.ts';
+import type { TargetPolicy } from './webhooks/target.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -60,6 +63,8 @@ export interface ApiDeps {
   lookupTtlMs?: number;
   /** development mode: identity providers may be plain http and on loopback (see issuers.ts) */
   insecureIssuers?: boolean;
+  /** where webhooks may be sent (see webhooks/target.ts); default: public addresses only */
+  webhookTargets?: TargetPolicy;
 }
 
 /** The control plane's HTTP API: request → authenticate → validate → decide → persist → act. */
@@ -215,6 +220,15 @@ export function createApi(deps: ApiDeps) {
   app.route('/', usageRoutes(db));
   app.route('/', gatewayRoutes(db, lookups, deps.secrets));
   app.route('/', meRoutes(lookups));
+  app.route('/', auditRoutes(db));
+  app.route(
+    '/',
+    webhookRoutes(
+      db,
+      deps.secrets,
+      deps.webhookTargets ?? { allowPrivate: false, deniedCidrs: [] },
+    ),
+  );
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
@@ -229,7 +243,8 @@ export function createApi(deps: ApiDeps) {
       title: 'Floe control plane',
       version: '0.1.0',
       description:
-        'Tenants, users, API keys, identity providers, apps, clusters, sessions and usage; ' +
+        'Tenants, users, API keys, identity providers, apps, clusters, sessions, usage, the ' +
+        'audit log and webhooks; ' +
         'and what the regional gateways read (/v1/gateway/*).',
     },
   });
