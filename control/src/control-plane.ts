@@ -14,7 +14,7 @@ import { KubernetesClusters } from './drivers/kubernetes-clusters.ts';
 import { LocalDriver, type LocalDriverOptions } from './drivers/local.ts';
 import { newToken } from './http/auth.ts';
 import { gatewayTokenVerifier } from './http/gateway-token.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { loadSecretKey, SecretBox } from './secrets.ts';
 import { Supervisor } from './sessions/supervisor.ts';
 import type { RetryPolicy } from './webhooks/policy.ts';
@@ -29,6 +29,9 @@ export interface ControlPlane {
   kubernetes: KubernetesClusters;
   /** the platform-admin token generated at first start (null if one existed or was given) */
   bootstrapToken: string | null;
+  /** seals and opens secrets at rest (webhook signing secrets among them) */
+  secrets: SecretBox;
+  metrics: Metrics;
   /** sends the webhook outbox (null when FLOE_WEBHOOK_WORKER=off) */
   webhooks: DeliveryWorker | null;
   /** null unless FLOE_LOCAL_CLUSTER=true */
@@ -185,6 +188,8 @@ export async function startControlPlane(
     kubernetes,
     bootstrapToken,
     localClusterId,
+    secrets,
+    metrics,
     webhooks,
     endStreams: () => streams.abort(),
     async close(opts = {}) {
