@@ -4,6 +4,7 @@
  * pages are tested against what the real server sends.
  */
 import { describe, expect, it } from 'vitest';
+import { AuditEntry } from '../../control/src/http/audit-schemas.ts';
 import {
   ApiKey,
   App,
@@ -26,6 +27,7 @@ describe('the stand-in API', () => {
     for (const a of data.apps) App.parse(a);
     for (const k of data.apiKeys) ApiKey.parse(k);
     for (const c of data.clusters) Cluster.parse(c);
+    for (const e of data.auditLog) AuditEntry.parse(e);
     const standIn = await startStandIn('/nonexistent', { data });
     try {
       for (const state of SESSION_STATES) Session.parse(standIn.seedSession('blender', state));

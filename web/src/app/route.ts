@@ -9,6 +9,8 @@ export type SectionId =
   | 'usage'
   | 'api-keys'
   | 'identity'
+  | 'audit'
+  | 'webhooks'
   | 'tenants'
   | 'clusters';
 
@@ -30,6 +32,8 @@ export const SECTIONS: readonly Section[] = [
   { id: 'usage', label: 'Usage', tenant: true, roles: ADMINS },
   { id: 'api-keys', label: 'API keys', tenant: true, roles: ADMINS },
   { id: 'identity', label: 'Identity provider', tenant: true, roles: ADMINS },
+  { id: 'audit', label: 'Audit log', tenant: true, roles: ADMINS },
+  { id: 'webhooks', label: 'Webhooks', tenant: true, roles: ADMINS },
   { id: 'tenants', label: 'Tenants', tenant: false, roles: ['platform-admin'] },
   { id: 'clusters', label: 'Clusters', tenant: false, roles: ['platform-admin'] },
 ];
