@@ -16,6 +16,11 @@ import {
   Usage,
   User,
 } from '../../control/src/http/schemas.ts';
+import {
+  WebhookDelivery,
+  WebhookEndpoint,
+  WebhookEndpointCreated,
+} from '../../control/src/http/webhook-schemas.ts';
 import { SESSION_STATES } from '../src/app/types.ts';
 import { defaultData, startStandIn } from './stand-in-api.ts';
 
@@ -52,6 +57,22 @@ describe('the stand-in API', () => {
         }),
       }).then((r) => r.json());
       expect(IdentityProvider.parse(idp)).toMatchObject({ hasClientSecret: true });
+      const hook = await fetch(`${standIn.url}/api/v1/tenants/acme/webhooks`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ url: 'https://hooks.example.com/x', eventTypes: ['session.*'] }),
+      }).then((r) => r.json());
+      WebhookEndpointCreated.parse(hook);
+      const hooks = await fetch(`${standIn.url}/api/v1/tenants/acme/webhooks`).then((r) =>
+        r.json(),
+      );
+      for (const w of hooks.items) WebhookEndpoint.parse(w);
+      const now = new Date().toISOString();
+      WebhookDelivery.parse({
+        ...{ id: hook.id, eventId: hook.id, endpointId: hook.id, eventType: 'session.running' },
+        ...{ state: 'succeeded', attempts: 1, nextAttemptAt: null, lastAttemptAt: now },
+        ...{ lastStatus: 204, lastError: null, deliveredAt: now, createdAt: now, payload: {} },
+      } satisfies import('../src/app/types.ts').WebhookDelivery);
       const sessions = await fetch(
         `${standIn.url}/api/v1/tenants/acme/sessions?state=active&limit=2`,
       ).then((r) => r.json());
