@@ -102,39 +102,30 @@ export async function admitLaunch(
       ${placement.clusterId}, ${request.gpuSku}, ${gpus}, ${req.idempotencyKey ?? null},
       ${req.requestHash ?? null}, ${startOfMonthUtc().toISOString()}::timestamptz)`,
     );
-    return admitted(tx, req, result, {
-      id,
-      clusterId: placement.clusterId,
-      gpuSku: request.gpuSku,
-      gpus,
-    });
+    const placed = { id, clusterId: placement.clusterId, gpuSku: request.gpuSku, gpuCount: gpus };
+    return outcome(tx, req, result, placed);
   });
 }
 
-async function admitted(
+/** What floe_admit_session's answer means: the admitted session (with its events), or why not. */
+async function outcome(
   tx: Tx,
   req: LaunchRequest,
   result: AdmitResult | undefined,
-  placed: { id: string; clusterId: string; gpuSku: string | null; gpus: number },
+  placed: Pick<SessionRow, 'id' | 'clusterId' | 'gpuSku' | 'gpuCount'>,
 ): Promise<Admission> {
   const { tenant, app, user } = req;
-  const { id, gpus } = placed;
-  const request = { gpuSku: placed.gpuSku };
-  const placement = { clusterId: placed.clusterId };
   switch (result?.outcome) {
     case 'admitted': {
       const at = new Date(result.created_at as string);
       const session: SessionRow = {
-        id,
+        ...placed,
         tenantId: tenant.id,
         userId: user.id,
         appId: app.id,
-        clusterId: placement.clusterId,
         state: 'placed',
         reason: null,
         exitCode: null,
-        gpuSku: request.gpuSku,
-        gpuCount: gpus,
         endpoint: null,
         driverRef: null,
         idempotencyKey: req.idempotencyKey ?? null,
