@@ -133,11 +133,14 @@ async function run(kind: string, o: Record<string, string>, postgres?: Postgres)
   const server = await listen(cp, '127.0.0.1', 0);
   const base = `http://127.0.0.1:${server.port}`;
   const call = async (method: string, path: string, body: unknown) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    const send = () =>
+      fetch(base + path, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    // a keep-alive connection the server closed while a phase ran: once more, on a new one
+    const res = await send().catch(send);
     const json = await res.json();
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
@@ -351,6 +354,7 @@ async function run(kind: string, o: Record<string, string>, postgres?: Postgres)
           `bad signatures ${report.invalid}; ms = transition → receiver`,
       ]);
     }
+    for (const r of rows) console.error(r.join('  '));
   } finally {
     receiver.close();
     await server.close();

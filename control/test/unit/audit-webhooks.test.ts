@@ -11,6 +11,7 @@ import {
   retryDelayMs,
 } from '../../src/webhooks/policy.ts';
 import { addressRefusal, blockListOf, urlRefusal } from '../../src/webhooks/target.ts';
+import { endpointChanges } from '../../src/webhooks/worker.ts';
 
 describe('auditDiff', () => {
   it.each([
@@ -161,5 +162,42 @@ describe('webhook targets', () => {
     ['https://u:p@hooks.example.com/', strict, 'webhook URLs may not carry credentials'],
   ])('%s', (url, policy, refusal) => {
     expect(urlRefusal(url, policy)).toBe(refusal);
+  });
+});
+
+describe('endpointChanges', () => {
+  const at = new Date('2026-01-01T00:00:00Z');
+  const outcome = (endpoint: string, ok: boolean, disableReason: string | null = null) => ({
+    row: { endpoint_id: endpoint } as never,
+    result: { ok, status: ok ? 204 : 500, error: ok ? null : 'HTTP 500' },
+    at,
+    disableReason,
+  });
+  it.each([
+    [
+      'failures add up',
+      [outcome('b', false), outcome('b', false)],
+      [{ id: 'b', reset: false, failures: 2, firstFailure: at.toISOString(), disableReason: null }],
+    ],
+    [
+      'a success resets, later failures count',
+      [outcome('a', false), outcome('a', true), outcome('a', false)],
+      [{ id: 'a', reset: true, failures: 1, firstFailure: at.toISOString(), disableReason: null }],
+    ],
+    [
+      'a success last clears the disabling',
+      [outcome('a', false, 'why'), outcome('a', true)],
+      [{ id: 'a', reset: true, failures: 0, firstFailure: null, disableReason: null }],
+    ],
+    [
+      'endpoints in id order (no deadlock between replicas)',
+      [outcome('b', true), outcome('a', true)],
+      [
+        { id: 'a', reset: true, failures: 0, firstFailure: null, disableReason: null },
+        { id: 'b', reset: true, failures: 0, firstFailure: null, disableReason: null },
+      ],
+    ],
+  ])('%s', (_, batch, expected) => {
+    expect(endpointChanges(batch)).toEqual(expected);
   });
 });
