@@ -157,7 +157,7 @@ export async function startControlPlane(
   const webhooks =
     config.FLOE_WEBHOOK_WORKER === 'on'
       ? new DeliveryWorker({
-          db,
+          db: database.background,
           secrets,
           log,
           metrics,
