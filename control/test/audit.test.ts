@@ -1,11 +1,16 @@
 // The audit log on PGlite and PostgreSQL: append-only in the database, who/what/where of
 // each write (the gateway's view of the client only with a gateway's token), system stops,
 // filters, pagination, the JSONL export, and tenant isolation.
+
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { recordAudit, SYSTEM_ACTOR } from '../src/audit/record.ts';
+import { openDatabase } from '../src/db/connect.ts';
 import {
   DATABASES,
   eventually,
@@ -287,5 +292,53 @@ describe.each(DATABASES)('audit log on %s', (kind) => {
     expect(
       onlyGlobex.body.items.every((e: { tenantId: string }) => e.tenantId === globex.tenant.id),
     ).toBe(true);
+  });
+});
+
+describe('the audit log under the application’s own PostgreSQL role', () => {
+  it('has no UPDATE, DELETE or TRUNCATE privilege on it, only INSERT and SELECT', async () => {
+    // a role that is not a superuser, owning its database and running the migrations, as
+    // in production: the migration revokes the privileges from it
+    const { postgresUrl, tempRoot } = inject('testbed');
+    const role = `floe_app_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client(postgresUrl);
+    await admin.connect();
+    await admin.query(`create role ${role} login password 'app-pw'`);
+    await admin.query(`create database ${role} owner ${role}`);
+    await admin.end();
+    const url = new URL(postgresUrl);
+    url.username = role;
+    url.password = 'app-pw';
+    url.pathname = `/${role}`;
+    const database = await openDatabase({ databaseUrl: url.toString(), dataDir: tempRoot });
+    try {
+      const { db } = database;
+      await db.transaction((tx) =>
+        recordAudit(tx, {
+          actor: SYSTEM_ACTOR,
+          tenantId: null,
+          action: 'test.insert',
+          target: { type: 'test', id: null },
+        }),
+      );
+      const refusal = (q: Promise<unknown>) =>
+        q.then(
+          () => 'allowed',
+          (e: Error) => (e.cause as Error | undefined)?.message ?? e.message,
+        );
+      for (const statement of [
+        sql`update audit_log set action = 'forged'`,
+        sql`delete from audit_log`,
+        sql`truncate audit_log`,
+      ]) {
+        expect(await refusal(db.execute(statement))).toBe('permission denied for table audit_log');
+      }
+      const rows = (await db.execute(sql`select action from audit_log`)) as unknown as {
+        rows: { action: string }[];
+      };
+      expect(rows.rows).toEqual([{ action: 'test.insert' }]);
+    } finally {
+      await database.close();
+    }
   });
 });
