@@ -160,6 +160,28 @@ describe.each(DATABASES)('webhooks on %s', (kind) => {
     expect(log.body.items[0]).toMatchObject({ state: 'succeeded', attempts: 1, lastStatus: 204 });
   });
 
+  it('delivers audit entries to endpoints that ask for audit.*, and only to those', async () => {
+    const hook = await endpoint('/ok/audit', ['audit.*']);
+    const sessionsOnly = receiver.received.filter((r) => r.path === '/ok/sessions').length;
+    expect(
+      (await t.call('PATCH', '/v1/tenants/acme/apps/sleeper', { body: { name: 'Audited' } }))
+        .status,
+    ).toBe(200);
+    const got = await eventually(async () => {
+      const events = verified(receiver.received, '/ok/audit', hook.secret);
+      return events.find((e) => e.event.type === 'audit.app.update');
+    });
+    expect(got.event.data).toMatchObject({
+      action: 'app.update',
+      target: { type: 'app', id: acme.app.id },
+      diff: { name: { to: 'Audited' } },
+      actor: { type: 'admin-token' },
+    });
+    // `session.*` is not `audit.*`
+    expect(receiver.received.filter((r) => r.path === '/ok/sessions').length).toBe(sessionsOnly);
+    await t.call('DELETE', `${base}/${hook.id}`);
+  });
+
   it('sends nothing for a change that rolled back, and what committed once', async () => {
     const hook = await endpoint('/ok/outbox', ['quota.warning']);
     const { db } = t.cp.database;
