@@ -63,6 +63,8 @@ export interface ApiDeps {
   lookupTtlMs?: number;
   /** development mode: identity providers may be plain http and on loopback (see issuers.ts) */
   insecureIssuers?: boolean;
+  /** told after each write request (its events may be queued): wakes the webhook worker */
+  afterWrite?: () => void;
   /** where webhooks may be sent (see webhooks/target.ts); default: public addresses only */
   webhookTargets?: TargetPolicy;
 }
@@ -195,6 +197,7 @@ export function createApi(deps: ApiDeps) {
     // any change to configuration (not a session's launch or stop) refreshes the lookups; the
     // session routes are matched whole: a tenant whose slug holds "sessions" is configuration
     if (c.req.method !== 'GET' && !SESSION_ROUTE.test(c.req.path)) lookups.clear();
+    if (c.req.method !== 'GET' && c.res.status < 400) deps.afterWrite?.();
   });
   // '/v1/tenants/:tenant/*' also matches the tenant itself
   app.use('/v1/tenants/:tenant/*', resolveTenant(lookups));

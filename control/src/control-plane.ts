@@ -92,7 +92,13 @@ export async function startControlPlane(
       return { pending: row?.pending ?? 0, oldestSeconds: row?.oldest ?? 0 };
     },
   );
-  const supervisor = new Supervisor(db, log, (to) => metrics.transitions.inc({ to }));
+  // set once the webhook worker exists: transitions recorded before (reconciliation at
+  // start) are found by its first look
+  let wakeWebhooks = () => {};
+  const supervisor = new Supervisor(db, log, (to) => {
+    metrics.transitions.inc({ to });
+    wakeWebhooks();
+  });
   const kubernetes = new KubernetesClusters({
     supervisor,
     secrets,
@@ -167,6 +173,7 @@ export async function startControlPlane(
         })
       : null;
   webhooks?.start();
+  if (webhooks) wakeWebhooks = () => webhooks.wake();
   const streams = new AbortController();
   const api = createApi({
     db,
@@ -180,6 +187,7 @@ export async function startControlPlane(
     shutdown: streams.signal,
     insecureIssuers: config.FLOE_DEV_INSECURE_ISSUERS === 'on',
     webhookTargets,
+    afterWrite: () => wakeWebhooks(),
   });
   return {
     database,

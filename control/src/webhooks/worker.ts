@@ -72,6 +72,9 @@ export class DeliveryWorker {
   private readonly o: Required<Omit<WorkerOptions, 'retry'>> & { retry: RetryPolicy };
   private readonly send: SendOptions;
   private timer: NodeJS.Timeout | null = null;
+  /** the timer of an idle wait (null while a round runs) */
+  private idleTimer: NodeJS.Timeout | null = null;
+  private woken = false;
   private loop: Promise<void> | null = null;
   private stopped = true;
   private inFlight = new Set<Promise<void>>();
@@ -104,17 +107,35 @@ export class DeliveryWorker {
     this.schedule(0);
   }
 
+  /**
+   * Something was just queued in this process (a transition, an API write): look now rather
+   * than at the next poll. Other replicas' events are found by polling.
+   */
+  wake() {
+    if (this.stopped) return;
+    if (!this.idleTimer) {
+      this.woken = true; // a round runs: the next one starts at once
+      return;
+    }
+    clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    this.schedule(0);
+  }
+
   private schedule(ms: number) {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
+      this.idleTimer = null;
+      this.woken = false;
       this.loop = this.round()
-        .then((next) => this.schedule(next))
+        .then((next) => this.schedule(this.woken ? 0 : next))
         .catch((err) => {
           this.o.log.error({ err }, 'webhook delivery round failed');
           this.schedule(this.o.pollMs * 4);
         });
     }, ms);
     this.timer.unref();
+    if (ms > 0) this.idleTimer = this.timer;
   }
 
   /** Claims what fits in flight; returns when to look again (ms). */
