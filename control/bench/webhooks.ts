@@ -26,7 +26,8 @@ const HELP = `Webhook delivery benchmark: node control/bench/webhooks.ts [flags]
   --db KIND        postgres | pglite | both (default both)
   --rate N         target session transitions per second (default 1000)
   --duration S     seconds of load per phase (default 10)
-  --poll MS        the worker's idle poll interval, FLOE_WEBHOOK_POLL_MS (default 50)
+  --poll MS        the worker's idle poll interval, FLOE_WEBHOOK_POLL_MS (default 250);
+                   each transition also wakes it, as the supervisor's do
   --concurrency N  connections of the plain-POST peer = the worker's batch (default 50)
 
 Phases per database (fresh database, one tenant, sessions inserted in 'placed'):
@@ -83,7 +84,7 @@ async function main() {
       db: { type: 'string', default: 'both' },
       rate: { type: 'string', default: '1000' },
       duration: { type: 'string', default: '10' },
-      poll: { type: 'string', default: '50' },
+      poll: { type: 'string', default: '250' },
       concurrency: { type: 'string', default: '50' },
       help: { type: 'boolean', default: false },
     },
@@ -184,7 +185,9 @@ async function run(kind: string, o: Record<string, string>, postgres?: Postgres)
       const to = NEXT[s.state];
       if (!to) return false;
       s.state = to;
-      return (await transition(db, s.id, to)) !== null;
+      const row = await transition(db, s.id, to);
+      cp.webhooks?.wake(); // as the supervisor does after each transition it records
+      return row !== null;
     };
 
     // 1. transitions with no endpoint: the outbox's lookup finds none

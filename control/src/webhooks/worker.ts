@@ -67,6 +67,8 @@ interface Outcome {
 const USER_AGENT = 'Floe-Webhooks/1';
 // how long finished attempts wait to be written together
 const FLUSH_MS = 10;
+// how long a wake waits, so that a burst of events is claimed in one look
+const WAKE_MS = 25;
 
 export class DeliveryWorker {
   private readonly o: Required<Omit<WorkerOptions, 'retry'>> & { retry: RetryPolicy };
@@ -119,7 +121,7 @@ export class DeliveryWorker {
     }
     clearTimeout(this.idleTimer);
     this.idleTimer = null;
-    this.schedule(0);
+    this.schedule(WAKE_MS);
   }
 
   private schedule(ms: number) {
@@ -128,14 +130,14 @@ export class DeliveryWorker {
       this.idleTimer = null;
       this.woken = false;
       this.loop = this.round()
-        .then((next) => this.schedule(this.woken ? 0 : next))
+        .then((next) => this.schedule(this.woken ? Math.min(WAKE_MS, next) : next))
         .catch((err) => {
           this.o.log.error({ err }, 'webhook delivery round failed');
           this.schedule(this.o.pollMs * 4);
         });
     }, ms);
     this.timer.unref();
-    if (ms > 0) this.idleTimer = this.timer;
+    if (ms > WAKE_MS) this.idleTimer = this.timer;
   }
 
   /** Claims what fits in flight; returns when to look again (ms). */
