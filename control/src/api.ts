@@ -9,6 +9,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from 'pino';
 import { type Db, databaseUnavailable } from './db/connect.ts';
 import type { KubernetesClusters } from './drivers/kubernetes-clusters.ts';
+import { auditScope } from './http/audit.ts';
 import { type AppEnv, authenticate, fenceGateways, resolveTenant } from './http/auth.ts';
 import { ApiError } from './http/errors.ts';
 import type { GatewayTokenVerifier } from './http/gateway-token.ts';
@@ -16,6 +17,7 @@ import { Lookups } from './lookups.ts';
 import type { Metrics } from './metrics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { appRoutes } from './routes/apps.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { billingRoutes } from './routes/billing.ts';
 import { billingExportRoutes } from './routes/billing-export.ts';
 import { clusterRoutes } from './routes/clusters.ts';
@@ -28,8 +30,10 @@ import { sessionRoutes } from './routes/sessions.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { userRoutes } from './routes/users.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import type { SecretBox } from './secrets.ts';
 import type { Supervisor } from './sessions/supervisor.ts';
+import type { TargetPolicy } from './webhooks/target.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -62,6 +66,10 @@ export interface ApiDeps {
   lookupTtlMs?: number;
   /** development mode: identity providers may be plain http and on loopback (see issuers.ts) */
   insecureIssuers?: boolean;
+  /** told after each write request (its events may be queued): wakes the webhook worker */
+  afterWrite?: () => void;
+  /** where webhooks may be sent (see webhooks/target.ts); default: public addresses only */
+  webhookTargets?: TargetPolicy;
 }
 
 /** The control plane's HTTP API: request → authenticate → validate → decide → persist → act. */
@@ -186,11 +194,13 @@ export function createApi(deps: ApiDeps) {
     }),
   );
   app.use('/v1/*', fenceGateways());
+  app.use('/v1/*', auditScope(log));
   app.use('/v1/*', async (c, next) => {
     await next();
     // any change to configuration (not a session's launch or stop) refreshes the lookups; the
     // session routes are matched whole: a tenant whose slug holds "sessions" is configuration
     if (c.req.method !== 'GET' && !SESSION_ROUTE.test(c.req.path)) lookups.clear();
+    if (c.req.method !== 'GET' && c.res.status < 400) deps.afterWrite?.();
   });
   // '/v1/tenants/:tenant/*' also matches the tenant itself
   app.use('/v1/tenants/:tenant/*', resolveTenant(lookups));
@@ -219,6 +229,15 @@ export function createApi(deps: ApiDeps) {
   app.route('/', billingExportRoutes(db));
   app.route('/', gatewayRoutes(db, lookups, deps.secrets));
   app.route('/', meRoutes(lookups));
+  app.route('/', auditRoutes(db));
+  app.route(
+    '/',
+    webhookRoutes(
+      db,
+      deps.secrets,
+      deps.webhookTargets ?? { allowPrivate: false, deniedCidrs: [] },
+    ),
+  );
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
@@ -233,7 +252,8 @@ export function createApi(deps: ApiDeps) {
       title: 'Floe control plane',
       version: '0.1.0',
       description:
-        'Tenants, users, API keys, identity providers, apps, clusters, sessions and usage; ' +
+        'Tenants, users, API keys, identity providers, apps, clusters, sessions, usage, the ' +
+        'audit log and webhooks; ' +
         'and what the regional gateways read (/v1/gateway/*).',
     },
   });

@@ -69,6 +69,27 @@ const ConfigSchema = z
     // development mode for identity providers: on accepts plain-http issuers and loopback or
     // private hosts (a provider on this machine); off (production) only https on public hosts
     FLOE_DEV_INSECURE_ISSUERS: z.enum(['on', 'off']).default('off'),
+    // webhooks may target loopback, private and link-local addresses: on only where the
+    // receivers are on this machine or network (development, tests); off: public only
+    FLOE_WEBHOOK_ALLOW_PRIVATE: z.enum(['on', 'off']).default('off'),
+    // the cluster's own ranges (pod, service, node CIDRs), comma-separated: webhooks never
+    // reach them, even when FLOE_WEBHOOK_ALLOW_PRIVATE is on
+    FLOE_WEBHOOK_DENY_CIDRS: z
+      .string()
+      .default('')
+      .transform((s) =>
+        s
+          .split(',')
+          .map((c) => c.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z.array(z.union([z.cidrv4(), z.cidrv6()], { error: 'a CIDR block, e.g. 10.96.0.0/12' })),
+      ),
+    // how often the delivery worker looks for due webhooks when the last look found none
+    FLOE_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+    // off: this replica sends no webhooks (another one does); events are still queued
+    FLOE_WEBHOOK_WORKER: z.enum(['on', 'off']).default('on'),
   })
   .superRefine((c, ctx) => {
     if (Boolean(c.FLOE_GATEWAY_JWKS_URL) !== Boolean(c.FLOE_GATEWAY_ISSUER)) {

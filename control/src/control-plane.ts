@@ -9,15 +9,18 @@ import { v7 as uuidv7 } from 'uuid';
 import { createApi } from './api.ts';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
-import { apiKeys, clusters, sessionIsActive, sessions } from './db/schema.ts';
+import { apiKeys, clusters, sessionIsActive, sessions, webhookDeliveries } from './db/schema.ts';
 import { KubernetesClusters } from './drivers/kubernetes-clusters.ts';
 import { LocalDriver, type LocalDriverOptions } from './drivers/local.ts';
 import { newToken } from './http/auth.ts';
 import { gatewayTokenVerifier } from './http/gateway-token.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { loadSecretKey, SecretBox } from './secrets.ts';
 import { enforceGpuHours, type GpuHoursOutcome } from './sessions/gpu-hours.ts';
 import { Supervisor } from './sessions/supervisor.ts';
+import type { RetryPolicy } from './webhooks/policy.ts';
+import type { TargetPolicy } from './webhooks/target.ts';
+import { DeliveryWorker } from './webhooks/worker.ts';
 
 export interface ControlPlane {
   database: Database;
@@ -27,6 +30,11 @@ export interface ControlPlane {
   kubernetes: KubernetesClusters;
   /** the platform-admin token generated at first start (null if one existed or was given) */
   bootstrapToken: string | null;
+  /** seals and opens secrets at rest (webhook signing secrets among them) */
+  secrets: SecretBox;
+  metrics: Metrics;
+  /** sends the webhook outbox (null when FLOE_WEBHOOK_WORKER=off) */
+  webhooks: DeliveryWorker | null;
   /** null unless FLOE_LOCAL_CLUSTER=true */
   localClusterId: string | null;
   /** one GPU-hour quota sweep now (the periodic sweep runs it too) */
@@ -42,6 +50,8 @@ export interface ControlPlane {
  */
 export interface ControlPlaneInternals {
   localDriver?: Pick<LocalDriverOptions, 'idle'>;
+  /** webhook retries and disabling in seconds rather than hours */
+  webhookRetry?: Partial<RetryPolicy>;
 }
 
 /**
@@ -74,8 +84,24 @@ export async function startControlPlane(
       return Object.fromEntries(rows.map((r) => [r.state, r.n]));
     },
     async () => kubernetes.up(),
+    async () => {
+      const [row] = await db
+        .select({
+          pending: sql<number>`count(*)::int`,
+          oldest: sql<number>`coalesce(extract(epoch from now() - min(${webhookDeliveries.createdAt})), 0)::float8`,
+        })
+        .from(webhookDeliveries)
+        .where(eq(webhookDeliveries.state, 'pending'));
+      return { pending: row?.pending ?? 0, oldestSeconds: row?.oldest ?? 0 };
+    },
   );
-  const supervisor = new Supervisor(db, log, (to) => metrics.transitions.inc({ to }));
+  // set once the webhook worker exists: transitions recorded before (reconciliation at
+  // start) are found by its first look
+  let wakeWebhooks = () => {};
+  const supervisor = new Supervisor(db, log, (to) => {
+    metrics.transitions.inc({ to });
+    wakeWebhooks();
+  });
   const kubernetes = new KubernetesClusters({
     supervisor,
     secrets,
@@ -147,6 +173,24 @@ export async function startControlPlane(
           onUnavailable: (err) => log.error({ err }, 'the gateways’ JWKS cannot be read'),
         })
       : null;
+  const webhookTargets: TargetPolicy = {
+    allowPrivate: config.FLOE_WEBHOOK_ALLOW_PRIVATE === 'on',
+    deniedCidrs: config.FLOE_WEBHOOK_DENY_CIDRS,
+  };
+  const webhooks =
+    config.FLOE_WEBHOOK_WORKER === 'on'
+      ? new DeliveryWorker({
+          db: database.background,
+          secrets,
+          log,
+          metrics,
+          target: webhookTargets,
+          pollMs: config.FLOE_WEBHOOK_POLL_MS,
+          retry: internals.webhookRetry,
+        })
+      : null;
+  webhooks?.start();
+  if (webhooks) wakeWebhooks = () => webhooks.wake();
   const streams = new AbortController();
   const api = createApi({
     db,
@@ -159,6 +203,8 @@ export async function startControlPlane(
     gatewayTokens,
     shutdown: streams.signal,
     insecureIssuers: config.FLOE_DEV_INSECURE_ISSUERS === 'on',
+    webhookTargets,
+    afterWrite: () => wakeWebhooks(),
   });
   return {
     database,
@@ -168,10 +214,14 @@ export async function startControlPlane(
     bootstrapToken,
     localClusterId,
     enforceQuotas,
+    secrets,
+    metrics,
+    webhooks,
     endStreams: () => streams.abort(),
     async close(opts = {}) {
       streams.abort();
       clearInterval(sweep);
+      await webhooks?.stop();
       await supervisor.close({ terminate: opts.terminateSessions });
       await database.close();
     },

@@ -39,6 +39,12 @@ Runs the Floe control plane. Configuration comes from the environment:
   FLOE_GATEWAY_ISSUER      the issuer ("iss") those tokens must carry; set with the above
   FLOE_DEV_INSECURE_ISSUERS  on: tenants' identity providers may be plain http and on
                            loopback or private hosts (development only; default off)
+  FLOE_WEBHOOK_ALLOW_PRIVATE  on: webhooks may target loopback, private and link-local
+                           addresses (development; default off: public addresses only)
+  FLOE_WEBHOOK_DENY_CIDRS  the cluster's own ranges, comma-separated: never a webhook target
+  FLOE_WEBHOOK_WORKER      off: this replica queues webhooks but does not send them
+                           (default on; replicas share the outbox safely)
+  FLOE_WEBHOOK_POLL_MS     the delivery worker's idle poll (default 250)
   LOG_LEVEL                fatal|error|warn|info|debug|trace|silent (default info)
 `;
 

@@ -9,6 +9,10 @@ export type Metrics = ReturnType<typeof createMetrics>;
 export function createMetrics(
   activeSessions: () => Promise<Record<string, number>>,
   clustersUp: () => Promise<Record<string, number>> = async () => ({}),
+  outbox: () => Promise<{ pending: number; oldestSeconds: number }> = async () => ({
+    pending: 0,
+    oldestSeconds: 0,
+  }),
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -58,6 +62,45 @@ export function createMetrics(
       help: 'Quota events recorded (quota.warning at 90 % of a budget, quota.exceeded at 100 %)',
       labelNames: ['type'],
       registers: [registry],
+    }),
+    webhookDeliveries: new Counter({
+      name: 'floe_webhook_attempts_total',
+      help: 'Webhook delivery attempts by outcome (succeeded, failed)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    webhookGivenUp: new Counter({
+      name: 'floe_webhook_deliveries_given_up_total',
+      help: 'Webhook deliveries given up after retrying for the whole retry window',
+      registers: [registry],
+    }),
+    webhookEndpointsDisabled: new Counter({
+      name: 'floe_webhook_endpoints_disabled_total',
+      help: 'Webhook endpoints disabled after sustained failure',
+      registers: [registry],
+    }),
+    webhookAttemptSeconds: new Histogram({
+      name: 'floe_webhook_attempt_duration_seconds',
+      help: 'How long a webhook delivery attempt took (request to response)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    webhookLag: new Histogram({
+      name: 'floe_webhook_delivery_lag_seconds',
+      help: 'From the event (its transaction) to its successful delivery',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 3600, 86400],
+      registers: [registry],
+    }),
+    webhookBacklog: new Gauge({
+      name: 'floe_webhook_pending',
+      help: 'Webhook deliveries waiting to be sent (`oldest_seconds`: age of the oldest due one)',
+      labelNames: ['measure'],
+      registers: [registry],
+      async collect() {
+        const { pending, oldestSeconds } = await outbox();
+        this.set({ measure: 'count' }, pending);
+        this.set({ measure: 'oldest_seconds' }, oldestSeconds);
+      },
     }),
     kubeRequests: new Counter({
       name: 'floe_cluster_kube_requests_total',

@@ -60,6 +60,11 @@ describe('an idle streaming local session', () => {
       return s.state === 'stopped' && s;
     }, 20_000);
     expect(stopped.reason).toBe('idle: no input for 60s');
+    // Floe stopped it, and says so in the audit log
+    const log = await t.call('GET', `/v1/tenants/lab/audit-log?targetId=${launched.body.id}`);
+    const stop = log.body.items.find((e: { action: string }) => e.action === 'session.stop');
+    expect(stop).toMatchObject({ actor: { type: 'system', role: 'system' } });
+    expect(JSON.stringify(stop.diff)).toContain('idle');
     await eventually(async () => processesOf(launched.body.id).length === 0, 10_000);
   }, 90_000);
 });

@@ -449,3 +449,32 @@ describe('the gateway’s own endpoints', () => {
     }
   });
 });
+
+// last: it launches a session of bob's, which earlier tests count on not existing
+describe('/api and the audit log', () => {
+  it('tells the control plane’s audit log who and where the user is; a browser cannot forge it', async () => {
+    const launched = await call(
+      bob,
+      stack.url,
+      'POST',
+      '/api/v1/tenants/acme/sessions',
+      {
+        app: 'desktop',
+      },
+      {
+        'user-agent': 'RoutingTest/1',
+        'x-floe-client-ip': '203.0.113.66',
+        'x-floe-request-id': 'forged-request-id',
+      },
+    );
+    expect(launched.status).toBe(201);
+    const id = json(launched).id;
+    const log = await stack.admin('GET', `/v1/audit-log?targetId=${id}`);
+    const entry = log.body.items.find((e: { action: string }) => e.action === 'session.launch');
+    expect(entry.actor).toMatchObject({ type: 'user', role: 'member' });
+    expect(entry.request.userAgent).toBe('RoutingTest/1');
+    expect(entry.request.sourceIp).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+    expect(entry.request.id).toMatch(/^[0-9a-f-]{36}$/);
+    await call(bob, stack.url, 'DELETE', `/api/v1/tenants/acme/sessions/${id}`);
+  });
+});

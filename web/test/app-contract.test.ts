@@ -4,6 +4,7 @@
  * pages are tested against what the real server sends.
  */
 import { describe, expect, it } from 'vitest';
+import { AuditEntry } from '../../control/src/http/audit-schemas.ts';
 import {
   ApiKey,
   App,
@@ -16,6 +17,11 @@ import {
   Usage,
   User,
 } from '../../control/src/http/schemas.ts';
+import {
+  WebhookDelivery,
+  WebhookEndpoint,
+  WebhookEndpointCreated,
+} from '../../control/src/http/webhook-schemas.ts';
 import { SESSION_STATES } from '../src/app/types.ts';
 import { defaultData, startStandIn } from './stand-in-api.ts';
 
@@ -27,6 +33,7 @@ describe('the stand-in API', () => {
     for (const a of data.apps) App.parse(a);
     for (const k of data.apiKeys) ApiKey.parse(k);
     for (const c of data.clusters) Cluster.parse(c);
+    for (const e of data.auditLog) AuditEntry.parse(e);
     const standIn = await startStandIn('/nonexistent', { data });
     try {
       for (const state of SESSION_STATES) Session.parse(standIn.seedSession('blender', state));
@@ -62,6 +69,22 @@ describe('the stand-in API', () => {
         }),
       }).then((r) => r.json());
       expect(IdentityProvider.parse(idp)).toMatchObject({ hasClientSecret: true });
+      const hook = await fetch(`${standIn.url}/api/v1/tenants/acme/webhooks`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ url: 'https://hooks.example.com/x', eventTypes: ['session.*'] }),
+      }).then((r) => r.json());
+      WebhookEndpointCreated.parse(hook);
+      const hooks = await fetch(`${standIn.url}/api/v1/tenants/acme/webhooks`).then((r) =>
+        r.json(),
+      );
+      for (const w of hooks.items) WebhookEndpoint.parse(w);
+      const now = new Date().toISOString();
+      WebhookDelivery.parse({
+        ...{ id: hook.id, eventId: hook.id, endpointId: hook.id, eventType: 'session.running' },
+        ...{ state: 'succeeded', attempts: 1, nextAttemptAt: null, lastAttemptAt: now },
+        ...{ lastStatus: 204, lastError: null, deliveredAt: now, createdAt: now, payload: {} },
+      } satisfies import('../src/app/types.ts').WebhookDelivery);
       const sessions = await fetch(
         `${standIn.url}/api/v1/tenants/acme/sessions?state=active&limit=2`,
       ).then((r) => r.json());

@@ -513,6 +513,78 @@ describe('console', () => {
     await page.close();
   });
 
+  it('shows the audit log with filters and a JSONL download', async () => {
+    standIn = await startStandIn(dir, { data: defaultData('tenant-admin') });
+    const { page, errors } = await openPage(`${standIn.url}/console/audit`);
+    const rows = page.locator('tr[data-entry]');
+    await rows.first().waitFor();
+    expect(await rows.count()).toBe(3);
+    await expect.poll(() => page.getByText('name: Blendr → Blender').count()).toBe(1);
+    await page.getByLabel('Actor').selectOption('system');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().textContent()).toContain('session.stop');
+    const href = await page.getByRole('link', { name: 'Download JSONL' }).getAttribute('href');
+    expect(href).toBe('/api/v1/tenants/acme/audit-log/export?actorType=system');
+    const jsonl = await (await fetch(standIn.url + href)).text();
+    expect(jsonl.split('\n').map((l) => JSON.parse(l).action)).toEqual(['session.stop']);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('adds a webhook endpoint, shows its secret once, why Floe disabled one, and redelivers', async () => {
+    const data = defaultData('tenant-admin');
+    standIn = await startStandIn(dir, { data });
+    const { page, errors } = await openPage(`${standIn.url}/console/webhooks`);
+    await page.getByText('No webhook endpoints yet.').waitFor();
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    await page.getByText('Choose at least one kind of event.').waitFor();
+    await page.getByLabel('URL').fill('https://hooks.acme.example/floe');
+    await page.getByLabel('Session transitions (session.*)').check();
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    const secret = page.getByLabel('Signing secret');
+    await secret.waitFor();
+    expect(await secret.inputValue()).toMatch(/^whsec_/);
+    expect(standIn.requests.find((r) => r.method === 'POST')?.body).toEqual({
+      url: 'https://hooks.acme.example/floe',
+      description: '',
+      eventTypes: ['session.*'],
+    });
+    // Floe disabled it after sustained failure: the console says why
+    const hook = data.webhooks[0]!;
+    Object.assign(hook, {
+      enabled: false,
+      disabledReason: 'disabled after 20 failed attempts in a row; last: HTTP 500',
+    });
+    data.deliveries.push({
+      id: crypto.randomUUID(),
+      eventId: crypto.randomUUID(),
+      endpointId: hook.id,
+      eventType: 'session.failed',
+      state: 'failed',
+      attempts: 20,
+      nextAttemptAt: null,
+      lastAttemptAt: new Date().toISOString(),
+      lastStatus: 500,
+      lastError: 'HTTP 500',
+      deliveredAt: null,
+      createdAt: new Date().toISOString(),
+      payload: { type: 'session.failed', timestamp: new Date().toISOString(), data: {} },
+    });
+    await page.reload();
+    await page.getByText(/Disabled by Floe: disabled after 20 failed attempts/).waitFor();
+    await page.getByRole('button', { name: 'Deliveries' }).click();
+    await page.locator('tr[data-delivery]').first().waitFor();
+    await page.getByRole('button', { name: 'Redeliver' }).click();
+    await page.getByText('Queued session.failed again.').waitFor();
+    await expect.poll(() => page.locator('tr[data-delivery]').count()).toBe(2);
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await page.getByText('Endpoint enabled.').waitFor();
+    expect(hook).toMatchObject({ enabled: true, disabledReason: null });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('platform admin sees tenants and clusters and edits a tenant’s quotas', async () => {
     standIn = await startStandIn(dir, { data: defaultData('platform-admin') });
     const { page, errors } = await openPage(`${standIn.url}/console/tenants`);

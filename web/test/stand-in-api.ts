@@ -16,6 +16,7 @@ import { extname, join, normalize } from 'node:path';
 import type {
   ApiKey,
   App,
+  AuditEntry,
   BillingPeriod,
   BillingSummary,
   Cluster,
@@ -28,6 +29,8 @@ import type {
   Tenant,
   UsageRow,
   User,
+  WebhookDelivery,
+  WebhookEndpoint,
 } from '../src/app/types.ts';
 
 const TYPES: Record<string, string> = {
@@ -66,6 +69,10 @@ export interface StandInData {
   };
   /** what GET …/quota-events answers (none when unset) */
   quotaEvents?: QuotaEvent[];
+  /** newest first */
+  auditLog: AuditEntry[];
+  webhooks: WebhookEndpoint[];
+  deliveries: WebhookDelivery[];
   /** false: every launch answers 503 no_capacity. */
   capacity: boolean;
 }
@@ -333,7 +340,65 @@ export function defaultData(role: Role = 'member'): StandInData {
       },
     ],
     billing: billingOf(tenant.slug, users[0]!.email, users[1]!.email),
+    auditLog: [
+      auditOf(
+        tenant.id,
+        'app.update',
+        'app',
+        apps[0]!.id,
+        { name: { from: 'Blendr', to: 'Blender' } },
+        5,
+      ),
+      auditOf(
+        tenant.id,
+        'session.stop',
+        'session',
+        randomUUID(),
+        { state: { from: 'running', to: 'stopping' } },
+        30,
+        'system',
+      ),
+      auditOf(
+        tenant.id,
+        'user.create',
+        'user',
+        users[2]!.id,
+        { email: { from: null, to: users[2]!.email } },
+        60 * 24,
+      ),
+    ],
+    webhooks: [],
+    deliveries: [],
     capacity: true,
+  };
+}
+
+function auditOf(
+  tenantId: string,
+  action: string,
+  targetType: string,
+  targetId: string,
+  diff: AuditEntry['diff'],
+  minutesAgo: number,
+  actor: AuditEntry['actor']['type'] = 'user',
+): AuditEntry {
+  return {
+    id: randomUUID(),
+    at: ago(minutesAgo),
+    tenantId,
+    actor: {
+      type: actor,
+      id: actor === 'system' ? null : randomUUID(),
+      role: actor === 'system' ? 'system' : 'tenant-admin',
+      tenantId: actor === 'system' ? null : tenantId,
+    },
+    action,
+    target: { type: targetType, id: targetId },
+    diff,
+    request:
+      actor === 'system'
+        ? { id: null, sourceIp: null, userAgent: null }
+        : { id: randomUUID(), sourceIp: '198.51.100.20', userAgent: 'Mozilla/5.0' },
   };
 }
 
@@ -763,6 +828,96 @@ export async function startStandIn(
         return undefined;
       }
     }
+    if (kind === 'audit-log' && m === 'GET') {
+      admin();
+      const action = query.get('action');
+      const actorType = query.get('actorType');
+      const matches = data.auditLog.filter(
+        (e) =>
+          (!action ||
+            (action.endsWith('.*')
+              ? e.action.startsWith(action.slice(0, -1))
+              : e.action === action)) &&
+          (!actorType || e.actor.type === actorType),
+      );
+      if (id === 'export') {
+        res.setHeader('content-type', 'application/jsonl; charset=utf-8');
+        return matches.map((e) => JSON.stringify(e)).join('\n');
+      }
+      return page(matches, query);
+    }
+    if (kind === 'webhooks') {
+      admin();
+      const find = (ref: string) =>
+        data.webhooks.find((w) => w.id === ref) ??
+        (() => {
+          throw notFound('webhook endpoint');
+        })();
+      if (!id && m === 'GET') return page(data.webhooks, query);
+      if (!id && m === 'POST') {
+        const hook: WebhookEndpoint = {
+          id: randomUUID(),
+          tenantId: tenant.id,
+          url: String(input.url),
+          description: String(input.description ?? ''),
+          eventTypes: input.eventTypes as string[],
+          enabled: true,
+          disabledReason: null,
+          failingSince: null,
+          consecutiveFailures: 0,
+          createdAt: now(),
+          updatedAt: now(),
+        };
+        data.webhooks.unshift(hook);
+        res.statusCode = 201;
+        return { ...hook, secret: `whsec_${randomBytes(32).toString('base64')}` };
+      }
+      if (id && !sub && m === 'PATCH') {
+        const hook = find(id);
+        if (input.enabled === true) {
+          Object.assign(hook, {
+            enabled: true,
+            disabledReason: null,
+            failingSince: null,
+            consecutiveFailures: 0,
+          });
+        } else if (input.enabled === false) hook.enabled = false;
+        return Object.assign(hook, { updatedAt: now() });
+      }
+      if (id && !sub && m === 'DELETE') {
+        find(id);
+        data.webhooks = data.webhooks.filter((w) => w.id !== id);
+        res.statusCode = 204;
+        return undefined;
+      }
+      if (id && sub === 'deliveries' && m === 'GET') {
+        find(id);
+        return page(
+          data.deliveries.filter((d) => d.endpointId === id),
+          query,
+        );
+      }
+      const deliveryId = parts[5];
+      if (id && sub === 'deliveries' && deliveryId && parts[6] === 'redeliver' && m === 'POST') {
+        const original = data.deliveries.find((d) => d.id === deliveryId && d.endpointId === id);
+        if (!original) throw notFound('delivery');
+        const copy: WebhookDelivery = {
+          ...original,
+          id: randomUUID(),
+          state: 'pending',
+          attempts: 0,
+          nextAttemptAt: now(),
+          lastAttemptAt: null,
+          lastStatus: null,
+          lastError: null,
+          deliveredAt: null,
+          createdAt: now(),
+        };
+        data.deliveries.unshift(copy);
+        res.statusCode = 202;
+        return copy;
+      }
+    }
     if (kind === 'identity-provider' && !id) {
       admin();
       if (m === 'GET') {
@@ -836,6 +991,10 @@ export async function startStandIn(
         if (res.headersSent) return; // the progress stream
         if (out === undefined) {
           res.writeHead(res.statusCode === 200 ? 204 : res.statusCode).end();
+          return;
+        }
+        if (typeof out === 'string') {
+          res.writeHead(res.statusCode).end(out); // an export, its content-type already set
           return;
         }
         res.writeHead(res.statusCode, { 'content-type': 'application/json' });

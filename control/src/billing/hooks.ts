@@ -1,13 +1,24 @@
-/**
- * Where billing tells the rest of Floe what happened. The lead wires these after merging:
- * `onPeriodClosed` to the webhook outbox (`billing.period.closed`, issue 16 part 4), and the
- * write routes in routes/billing.ts to the audit log (part 3).
- */
+/** Where billing tells the rest of Floe what happened: the tenant's webhooks. */
 import type { Tx } from '../db/connect.ts';
+import { emitEvent } from '../events/outbox.ts';
 import type { PeriodRow } from './usage-records.ts';
 
 /**
- * Called inside the transaction that closed `period`, after it froze: a webhook outbox row
- * written with `tx` commits (or rolls back) together with the close. Nothing to do yet.
+ * Called inside the transaction that closed `period`, after it froze: the
+ * `billing.period.closed` outbox row commits (or rolls back) together with the close.
  */
-export async function onPeriodClosed(_tx: Tx, _period: PeriodRow): Promise<void> {}
+export async function onPeriodClosed(tx: Tx, period: PeriodRow): Promise<void> {
+  await emitEvent(tx, {
+    tenantId: period.tenantId,
+    type: 'billing.period.closed',
+    data: {
+      periodId: period.id,
+      period: period.label,
+      startsAt: period.startsAt.toISOString(),
+      endsAt: period.endsAt.toISOString(),
+      timeZone: period.timeZone,
+      totals: period.totals,
+    },
+    at: period.closedAt ?? undefined,
+  });
+}

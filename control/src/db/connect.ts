@@ -16,6 +16,11 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export interface Database {
   db: Db;
+  /**
+   * For background work (the webhook delivery worker): on PostgreSQL a pool of its own, so
+   * that a burst of requests queued on `db`'s pool cannot starve it; on PGlite `db` itself.
+   */
+  background: Db;
   kind: 'postgres' | 'pglite';
   close(): Promise<void>;
 }
@@ -34,6 +39,8 @@ export async function openDatabase(opts: {
   databaseUrl?: string;
   dataDir: string;
   poolSize?: number;
+  /** connections of the background pool (PostgreSQL only) */
+  backgroundPoolSize?: number;
   /** told of connections PostgreSQL dropped (a restart, a failover); they are replaced */
   onConnectionError?: (err: Error) => void;
 }): Promise<Database> {
@@ -55,7 +62,22 @@ export async function openDatabase(opts: {
       await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
       client.release();
     }
-    return { db, kind: 'postgres', close: () => pool.end() };
+    const backgroundPool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: opts.backgroundPoolSize ?? 2,
+    });
+    backgroundPool.on('error', onError);
+    backgroundPool.on('connect', (client) => client.on('error', onError));
+    const background = drizzlePg({ client: backgroundPool, schema }) as unknown as Db;
+    return {
+      db,
+      background,
+      kind: 'postgres',
+      close: async () => {
+        await backgroundPool.end();
+        await pool.end();
+      },
+    };
   }
   let unlock = () => {};
   if (!opts.dataDir.startsWith('memory://')) {
@@ -68,6 +90,7 @@ export async function openDatabase(opts: {
     await migratePglite(db, { migrationsFolder });
     return {
       db: db as unknown as Db,
+      background: db as unknown as Db,
       kind: 'pglite',
       close: () => client.close().finally(unlock),
     };

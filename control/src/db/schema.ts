@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  boolean,
   check,
   index,
   integer,
@@ -417,4 +418,100 @@ export const quotaEvents = pgTable(
     at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex('quota_events_once').on(t.tenantId, t.type, t.quota, t.periodStart)],
+);
+
+/** who made a change: the admin token, an API key, a user (through the gateway), Floe itself */
+export const AUDIT_ACTOR_TYPES = ['admin-token', 'api-key', 'user', 'system'] as const;
+export type AuditActorType = (typeof AUDIT_ACTOR_TYPES)[number];
+
+/**
+ * Every write, recorded in the transaction of the change (src/audit/record.ts). Append-only:
+ * the database refuses UPDATE, DELETE and TRUNCATE (a trigger in drizzle/0008_audit_webhooks.sql, and the
+ * privileges revoked from the role that owns it), whatever the application does.
+ */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    // UUIDv7: time-ordered, so the id is also the pagination cursor
+    id: uuid('id').primaryKey(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    // the tenant the change belongs to; null: platform-wide (clusters, platform keys)
+    tenantId: uuid('tenant_id'),
+    actorType: text('actor_type', { enum: AUDIT_ACTOR_TYPES }).notNull(),
+    // the API key's or the user's id; null for the admin token and the system
+    actorId: text('actor_id'),
+    actorRole: text('actor_role').notNull(),
+    actorTenantId: uuid('actor_tenant_id'),
+    action: text('action').notNull(),
+    targetType: text('target_type').notNull(),
+    targetId: text('target_id'),
+    diff: jsonb('diff').$type<Record<string, unknown>>(),
+    requestId: text('request_id'),
+    sourceIp: text('source_ip'),
+    userAgent: text('user_agent'),
+  },
+  (t) => [
+    index('audit_log_tenant').on(t.tenantId, t.id),
+    index('audit_log_target').on(t.targetType, t.targetId),
+  ],
+);
+
+/** A tenant's webhook receiver, and the event types (`session.*`, `quota.warning`…) it wants. */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    url: text('url').notNull(),
+    description: text('description').notNull().default(''),
+    eventTypes: text('event_types').array().notNull(),
+    // the Standard Webhooks signing secret (whsec_…), sealed under FLOE_SECRET_KEY
+    secretSealed: text('secret_sealed').notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    disabledReason: text('disabled_reason'),
+    // the first failed attempt since the last success; null while it succeeds
+    failingSince: timestamp('failing_since', { withTimezone: true }),
+    consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    ...timestamps,
+    deletedAt,
+  },
+  (t) => [index('webhook_endpoints_tenant').on(t.tenantId, t.id)],
+);
+
+export const DELIVERY_STATES = ['pending', 'succeeded', 'failed'] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
+/**
+ * The transactional outbox: one row per event and endpoint, written in the transaction of
+ * the change (src/events/outbox.ts), sent by the delivery worker (src/webhooks/worker.ts).
+ * A pending row's next_attempt_at is also its lease: a worker that claims it moves it on.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey(),
+    // the Standard Webhooks message id (webhook-id): the same for every attempt and redelivery
+    eventId: uuid('event_id').notNull(),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id),
+    tenantId: uuid('tenant_id').notNull(),
+    eventType: text('event_type').notNull(),
+    // the body sent: {type, timestamp, data}
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    state: text('state', { enum: DELIVERY_STATES }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    lastAttemptAt: timestamp('last_attempt_at', { withTimezone: true }),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    createdAt: timestamps.createdAt,
+  },
+  (t) => [
+    index('webhook_deliveries_due').on(t.nextAttemptAt).where(sql`${t.state} = 'pending'`),
+    index('webhook_deliveries_endpoint').on(t.endpointId, t.id),
+  ],
 );

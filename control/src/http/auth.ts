@@ -4,13 +4,18 @@ import type { Db } from '../db/connect.ts';
 import type { API_KEY_ROLES, tenants } from '../db/schema.ts';
 import type { Lookups } from '../lookups.ts';
 import { JitRefused, provisionUser } from '../users/jit.ts';
+import { type AuditScope, actorOf, requestOrigin } from './audit.ts';
 import { ApiError, forbidden, notFound } from './errors.ts';
 import { type GatewayTokenVerifier, looksLikeJwt } from './gateway-token.ts';
 
 /** `gateway`: a regional gateway's API key, for /v1/gateway/* only */
 export type Role = (typeof API_KEY_ROLES)[number];
 
+/** how the caller proved who it is */
+export type Credential = 'admin-token' | 'api-key' | 'identity-token';
+
 export interface Principal {
+  via: Credential;
   keyId: string | null; // null for FLOE_ADMIN_TOKEN and gateway identity tokens
   role: Role;
   tenantId: string | null;
@@ -19,7 +24,9 @@ export interface Principal {
 
 export type TenantRow = typeof tenants.$inferSelect;
 
-export type AppEnv = { Variables: { principal: Principal; tenant: TenantRow } };
+export type AppEnv = {
+  Variables: { principal: Principal; tenant: TenantRow; audit: AuditScope };
+};
 
 const TOKEN_PREFIX = 'floe_';
 
@@ -72,7 +79,13 @@ export function authenticate(opts: {
     const token = match[1] as string;
     const hash = hashToken(token);
     if (adminHash && timingSafeEqual(adminHash, Buffer.from(hash, 'hex'))) {
-      c.set('principal', { keyId: null, role: 'platform-admin', tenantId: null, userId: null });
+      c.set('principal', {
+        via: 'admin-token',
+        keyId: null,
+        role: 'platform-admin',
+        tenantId: null,
+        userId: null,
+      });
       return next();
     }
     if (looksLikeJwt(token)) {
@@ -87,12 +100,28 @@ export function authenticate(opts: {
       }
       let userId: string;
       try {
-        userId = await provisionUser(db, lookups, tenant.id, identity);
+        // a user created or updated on the way is audited as the user themself
+        userId = await provisionUser(db, lookups, tenant.id, identity, (id) => ({
+          actor: actorOf({
+            via: 'identity-token',
+            keyId: null,
+            role: identity.role,
+            tenantId: tenant.id,
+            userId: id,
+          }),
+          origin: requestOrigin(c, 'identity-token'),
+        }));
       } catch (err) {
         if (err instanceof JitRefused) throw unauthorized(err.message);
         throw err;
       }
-      c.set('principal', { keyId: null, role: identity.role, tenantId: tenant.id, userId });
+      c.set('principal', {
+        via: 'identity-token',
+        keyId: null,
+        role: identity.role,
+        tenantId: tenant.id,
+        userId,
+      });
       return next();
     }
     const key = await lookups.apiKey(hash);
@@ -101,6 +130,7 @@ export function authenticate(opts: {
       throw unauthorized('API key expired');
     }
     c.set('principal', {
+      via: 'api-key',
       keyId: key.id,
       role: effectiveRole(key.role, key.userRole),
       tenantId: key.tenantId,

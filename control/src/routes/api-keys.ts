@@ -1,8 +1,11 @@
 import { and, desc, eq, isNull, type SQL } from 'drizzle-orm';
+import type { Context } from 'hono';
 import { v7 as uuidv7 } from 'uuid';
+import { auditDiff } from '../audit/diff.ts';
 import type { Db } from '../db/connect.ts';
 import { apiKeys } from '../db/schema.ts';
-import { newToken, requireRole, roleWithin } from '../http/auth.ts';
+import { audit } from '../http/audit.ts';
+import { type AppEnv, newToken, requireRole, roleWithin } from '../http/auth.ts';
 import { badRequest, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
 import { presentApiKey } from '../http/present.ts';
@@ -47,7 +50,11 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
           `role: a key cannot be ${input.role} when its user ${user.email} is ${user.role}`,
         );
       }
-      const key = await insertKey(db, { ...input, tenantId: tenant.id, userId: user?.id ?? null });
+      const key = await insertKey(db, c, {
+        ...input,
+        tenantId: tenant.id,
+        userId: user?.id ?? null,
+      });
       return c.json(key, 201);
     },
   );
@@ -81,7 +88,8 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
       responses: { 204: { description: 'revoked' } },
     }),
     async (c) => {
-      await revokeKey(db, c.req.valid('param').key, eq(apiKeys.tenantId, c.get('tenant').id));
+      const tenantId = c.get('tenant').id;
+      await revokeKey(db, c, c.req.valid('param').key, eq(apiKeys.tenantId, tenantId));
       return c.body(null, 204);
     },
   );
@@ -100,7 +108,7 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
     }),
     async (c) => {
       const input = c.req.valid('json');
-      const key = await insertKey(db, { ...input, tenantId: null, userId: null });
+      const key = await insertKey(db, c, { ...input, tenantId: null, userId: null });
       return c.json(key, 201);
     },
   );
@@ -131,7 +139,7 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
       responses: { 204: { description: 'revoked' } },
     }),
     async (c) => {
-      await revokeKey(db, c.req.valid('param').key, isNull(apiKeys.tenantId));
+      await revokeKey(db, c, c.req.valid('param').key, isNull(apiKeys.tenantId));
       return c.body(null, 204);
     },
   );
@@ -142,6 +150,7 @@ export function apiKeyRoutes(db: Db, lookups: Lookups) {
 /** A new key row; its token is in the answer only, once (only its hash is stored). */
 async function insertKey(
   db: Db,
+  c: Context<AppEnv>,
   key: {
     tenantId: string | null;
     userId: string | null;
@@ -154,20 +163,29 @@ async function insertKey(
     throw badRequest('expiresAt must be in the future');
   }
   const { token, prefix, hash } = newToken();
-  const [row] = await db
-    .insert(apiKeys)
-    .values({
-      id: uuidv7(),
+  const row = await db.transaction(async (tx) => {
+    const [created] = await tx
+      .insert(apiKeys)
+      .values({
+        id: uuidv7(),
+        tenantId: key.tenantId,
+        userId: key.userId,
+        name: key.name,
+        role: key.role,
+        prefix,
+        secretHash: hash,
+        expiresAt: key.expiresAt ? new Date(key.expiresAt) : null,
+      })
+      .returning();
+    await audit(c, tx, {
       tenantId: key.tenantId,
-      userId: key.userId,
-      name: key.name,
-      role: key.role,
-      prefix,
-      secretHash: hash,
-      expiresAt: key.expiresAt ? new Date(key.expiresAt) : null,
-    })
-    .returning();
-  return { ...presentApiKey(row!), token };
+      action: 'api-key.create',
+      target: { type: 'api-key', id: created!.id },
+      diff: auditDiff(null, presentApiKey(created!)),
+    });
+    return created!;
+  });
+  return { ...presentApiKey(row), token };
 }
 
 /** A page of the keys `owner` selects (a tenant's, or those of no tenant), newest first. */
@@ -182,12 +200,20 @@ async function listKeys(db: Db, owner: SQL, { limit, cursor }: { limit: number; 
 }
 
 /** Revokes a key `owner` selects; another owner's key is not found, like a missing one. */
-async function revokeKey(db: Db, key: string, owner: SQL) {
+async function revokeKey(db: Db, c: Context<AppEnv>, key: string, owner: SQL) {
   if (!isUuid(key)) throw notFound('API key');
-  const [row] = await db
-    .update(apiKeys)
-    .set({ revokedAt: new Date() })
-    .where(and(eq(apiKeys.id, key), owner, isNull(apiKeys.revokedAt)))
-    .returning({ id: apiKeys.id });
-  if (!row) throw notFound('API key');
+  await db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(apiKeys)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(apiKeys.id, key), owner, isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id, tenantId: apiKeys.tenantId, revokedAt: apiKeys.revokedAt });
+    if (!row) throw notFound('API key');
+    await audit(c, tx, {
+      tenantId: row.tenantId,
+      action: 'api-key.revoke',
+      target: { type: 'api-key', id: row.id },
+      diff: auditDiff({ revokedAt: null }, { revokedAt: row.revokedAt }),
+    });
+  });
 }

@@ -1,7 +1,9 @@
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
+import { auditDiff } from '../audit/diff.ts';
 import type { Db } from '../db/connect.ts';
 import { apps } from '../db/schema.ts';
+import { audit } from '../http/audit.ts';
 import { requireRole } from '../http/auth.ts';
 import { badRequest, ErrorSchema, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
@@ -54,20 +56,30 @@ export function appRoutes(db: Db, lookups: Lookups) {
     }),
     async (c) => {
       const input = c.req.valid('json');
-      const [row] = await db
-        .insert(apps)
-        .values({
-          id: uuidv7(),
-          tenantId: c.get('tenant').id,
-          slug: input.slug,
-          name: input.name,
-          cpu: input.resources.cpu,
-          memory: input.resources.memory,
-          ...columns(input),
-        })
-        .returning()
-        .catch(uniqueViolation(`app "${input.slug}" already exists`));
-      return c.json(presentApp(row!), 201);
+      const tenantId = c.get('tenant').id;
+      const row = await db.transaction(async (tx) => {
+        const [created] = await tx
+          .insert(apps)
+          .values({
+            id: uuidv7(),
+            tenantId,
+            slug: input.slug,
+            name: input.name,
+            cpu: input.resources.cpu,
+            memory: input.resources.memory,
+            ...columns(input),
+          })
+          .returning()
+          .catch(uniqueViolation(`app "${input.slug}" already exists`));
+        await audit(c, tx, {
+          tenantId,
+          action: 'app.create',
+          target: { type: 'app', id: created!.id },
+          diff: auditDiff(null, presentApp(created!)),
+        });
+        return created!;
+      });
+      return c.json(presentApp(row), 201);
     },
   );
 
@@ -128,12 +140,21 @@ export function appRoutes(db: Db, lookups: Lookups) {
       if (image === null && command === null) {
         throw badRequest('an app needs an image (Kubernetes) or a command (local runner)');
       }
-      const [row] = await db
-        .update(apps)
-        .set({ ...columns(input), updatedAt: new Date() })
-        .where(eq(apps.id, current.id))
-        .returning();
-      return c.json(presentApp(row!), 200);
+      const row = await db.transaction(async (tx) => {
+        const [updated] = await tx
+          .update(apps)
+          .set({ ...columns(input), updatedAt: new Date() })
+          .where(eq(apps.id, current.id))
+          .returning();
+        await audit(c, tx, {
+          tenantId: current.tenantId,
+          action: 'app.update',
+          target: { type: 'app', id: current.id },
+          diff: auditDiff(presentApp(current), presentApp(updated!)),
+        });
+        return updated!;
+      });
+      return c.json(presentApp(row), 200);
     },
   );
 
@@ -153,6 +174,12 @@ export function appRoutes(db: Db, lookups: Lookups) {
         // under admission's lock: a launch of the app is admitted before, or refused after
         await lockTenant(tx, current.tenantId);
         await tx.update(apps).set({ deletedAt: new Date() }).where(eq(apps.id, current.id));
+        await audit(c, tx, {
+          tenantId: current.tenantId,
+          action: 'app.delete',
+          target: { type: 'app', id: current.id },
+          diff: auditDiff(presentApp(current), null),
+        });
       });
       return c.body(null, 204);
     },

@@ -1,6 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import { and, asc, desc, eq, isNull, or, sql } from 'drizzle-orm';
+import type { Context } from 'hono';
 import { v7 as uuidv7 } from 'uuid';
+import { auditDiff } from '../audit/diff.ts';
 import { onPeriodClosed } from '../billing/hooks.ts';
 import { cardFor, type RateCardLike } from '../billing/pricing.ts';
 import {
@@ -10,9 +12,10 @@ import {
   periodTotals,
   refreshUsage,
 } from '../billing/usage-records.ts';
-import { type Db, queryRows } from '../db/connect.ts';
+import { type Db, queryRows, type Tx } from '../db/connect.ts';
 import { billingPeriods, billingSettings, rateCards, tenants } from '../db/schema.ts';
-import { requireRole, type TenantRow } from '../http/auth.ts';
+import { audit, unchanged } from '../http/audit.ts';
+import { type AppEnv, requireRole, type TenantRow } from '../http/auth.ts';
 import {
   AtQuery,
   BillingSettings,
@@ -67,6 +70,19 @@ export const refreshedPeriods = (db: Db, tenantId: string) =>
 
 const tenantAdmins = requireRole('platform-admin', 'tenant-admin');
 
+/** What closes a period inside its transaction: its webhook event, and the audit entry. */
+const closedBy =
+  (c: Context<AppEnv>, tenantSlug: string) =>
+  async (tx: Tx, period: PeriodRow): Promise<void> => {
+    await onPeriodClosed(tx, period);
+    await audit(c, tx, {
+      tenantId: period.tenantId,
+      action: 'billing-period.close',
+      target: { type: 'billing-period', id: period.id },
+      diff: { tenant: { from: null, to: tenantSlug }, period: { from: null, to: period.label } },
+    });
+  };
+
 export function billingRoutes(db: Db) {
   const app = router();
 
@@ -88,14 +104,26 @@ export function billingRoutes(db: Db) {
     },
   );
 
-  const createCard = async (tenantId: string | null, input: z.infer<typeof RateCardCreate>) => {
-    const [row] = await db
-      .insert(rateCards)
-      .values({ id: uuidv7(), tenantId, ...input, effectiveFrom: new Date(input.effectiveFrom) })
-      .returning()
-      .catch(uniqueViolation(`a rate card already takes effect at ${input.effectiveFrom}`));
-    return presentCard(row as RateCardRow);
-  };
+  const createCard = (
+    c: Context<AppEnv>,
+    tenantId: string | null,
+    input: z.infer<typeof RateCardCreate>,
+  ) =>
+    db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(rateCards)
+        .values({ id: uuidv7(), tenantId, ...input, effectiveFrom: new Date(input.effectiveFrom) })
+        .returning()
+        .catch(uniqueViolation(`a rate card already takes effect at ${input.effectiveFrom}`));
+      const card = presentCard(row as RateCardRow);
+      await audit(c, tx, {
+        tenantId,
+        action: 'rate-card.create',
+        target: { type: 'rate-card', id: card.id },
+        diff: auditDiff(null, card),
+      });
+      return card;
+    });
 
   app.openapi(
     apiRoute({
@@ -112,7 +140,7 @@ export function billingRoutes(db: Db) {
         409: json(ErrorSchema, 'one exists at that instant'),
       },
     }),
-    async (c) => c.json(await createCard(null, c.req.valid('json')), 201),
+    async (c) => c.json(await createCard(c, null, c.req.valid('json')), 201),
   );
 
   app.openapi(
@@ -128,7 +156,7 @@ export function billingRoutes(db: Db) {
         409: json(ErrorSchema, 'one exists at that instant'),
       },
     }),
-    async (c) => c.json(await createCard(c.get('tenant').id, c.req.valid('json')), 201),
+    async (c) => c.json(await createCard(c, c.get('tenant').id, c.req.valid('json')), 201),
   );
 
   app.openapi(
@@ -152,7 +180,15 @@ export function billingRoutes(db: Db) {
       if (card.effectiveFrom <= new Date()) {
         throw conflict('this rate card took effect already; add a newer one instead');
       }
-      await db.delete(rateCards).where(eq(rateCards.id, id));
+      await db.transaction(async (tx) => {
+        await tx.delete(rateCards).where(eq(rateCards.id, id));
+        await audit(c, tx, {
+          tenantId: card.tenantId,
+          action: 'rate-card.delete',
+          target: { type: 'rate-card', id },
+          diff: auditDiff(presentCard(card), null),
+        });
+      });
       return c.body(null, 204);
     },
   );
@@ -212,13 +248,26 @@ export function billingRoutes(db: Db) {
     async (c) => {
       const { timeZone } = c.req.valid('json');
       const tenantId = c.get('tenant').id;
-      await db
-        .insert(billingSettings)
-        .values({ tenantId, timeZone })
-        .onConflictDoUpdate({
-          target: billingSettings.tenantId,
-          set: { timeZone, updatedAt: new Date() },
+      await db.transaction(async (tx) => {
+        const [before] = await tx
+          .select({ timeZone: billingSettings.timeZone })
+          .from(billingSettings)
+          .where(eq(billingSettings.tenantId, tenantId))
+          .for('update');
+        await tx
+          .insert(billingSettings)
+          .values({ tenantId, timeZone })
+          .onConflictDoUpdate({
+            target: billingSettings.tenantId,
+            set: { timeZone, updatedAt: new Date() },
+          });
+        await audit(c, tx, {
+          tenantId,
+          action: 'billing-settings.update',
+          target: { type: 'tenant', id: tenantId },
+          diff: auditDiff({ timeZone: before?.timeZone ?? 'UTC' }, { timeZone }),
         });
+      });
       return c.json({ timeZone }, 200);
     },
   );
@@ -287,7 +336,7 @@ export function billingRoutes(db: Db) {
         tenantId: tenant.id,
         label,
         now: new Date(),
-        onClosed: onPeriodClosed,
+        onClosed: closedBy(c, tenant.slug),
       }).catch((err) => {
         if (err instanceof PeriodRefused) {
           throw err.message.startsWith('no billing period')
@@ -327,7 +376,7 @@ export function billingRoutes(db: Db) {
             tenantId: t.id,
             label,
             now: new Date(),
-            onClosed: onPeriodClosed,
+            onClosed: closedBy(c, t.slug),
           });
           closed.push(await presentPeriod(db, row, t.slug));
         } catch (err) {
@@ -335,6 +384,7 @@ export function billingRoutes(db: Db) {
           skipped.push({ tenant: t.slug, reason: err.message });
         }
       }
+      if (closed.length === 0) unchanged(c);
       return c.json({ label, closed, skipped }, 200);
     },
   );

@@ -1,9 +1,11 @@
 import { and, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
+import { auditDiff } from '../audit/diff.ts';
 import type { Db } from '../db/connect.ts';
 import { clusters, sessionIsActive, sessions } from '../db/schema.ts';
 import { parseKubeconfig } from '../drivers/kubernetes/kubeconfig.ts';
 import { type KubernetesClusters, kubeconfigContext } from '../drivers/kubernetes-clusters.ts';
+import { audit } from '../http/audit.ts';
 import { requireRole } from '../http/auth.ts';
 import { ApiError, badRequest, conflict, ErrorSchema, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
@@ -117,11 +119,20 @@ export function clusterRoutes(deps: {
       const { kubeconfig, ...input } = c.req.valid('json');
       const id = uuidv7();
       const credentials = kubeconfig ? sealKubeconfig(secrets, id, kubeconfig) : {};
-      const [row] = await db
-        .insert(clusters)
-        .values({ id, ...input, ...credentials })
-        .returning()
-        .catch(uniqueViolation(`cluster "${input.name}" already exists`));
+      const row = await db.transaction(async (tx) => {
+        const [created] = await tx
+          .insert(clusters)
+          .values({ id, ...input, ...credentials })
+          .returning()
+          .catch(uniqueViolation(`cluster "${input.name}" already exists`));
+        await audit(c, tx, {
+          tenantId: null,
+          action: 'cluster.create',
+          target: { type: 'cluster', id },
+          diff: auditDiff(null, created!),
+        });
+        return created;
+      });
       await kubernetes?.connect(row!);
       return c.json(await presentOne(row!), 201);
     },
@@ -185,11 +196,20 @@ export function clusterRoutes(deps: {
         throw new ApiError(422, 'invalid_kubeconfig', 'only kubernetes clusters take a kubeconfig');
       }
       const credentials = kubeconfig ? sealKubeconfig(secrets, current.id, kubeconfig) : {};
-      const [row] = await db
-        .update(clusters)
-        .set({ ...input, ...credentials, updatedAt: new Date() })
-        .where(eq(clusters.id, current.id))
-        .returning();
+      const row = await db.transaction(async (tx) => {
+        const [updated] = await tx
+          .update(clusters)
+          .set({ ...input, ...credentials, updatedAt: new Date() })
+          .where(eq(clusters.id, current.id))
+          .returning();
+        await audit(c, tx, {
+          tenantId: null,
+          action: 'cluster.update',
+          target: { type: 'cluster', id: current.id },
+          diff: auditDiff(current, updated!),
+        });
+        return updated;
+      });
       if (kubeconfig) await kubernetes?.connect(row!);
       else kubernetes?.relabel(row!);
       return c.json(await presentOne(row!), 200);
@@ -217,7 +237,15 @@ export function clusterRoutes(deps: {
         .where(and(eq(sessions.clusterId, current.id), sessionIsActive()))
         .limit(1);
       if (active) throw conflict('the cluster still runs sessions; stop them first');
-      await db.update(clusters).set({ deletedAt: new Date() }).where(eq(clusters.id, current.id));
+      await db.transaction(async (tx) => {
+        await tx.update(clusters).set({ deletedAt: new Date() }).where(eq(clusters.id, current.id));
+        await audit(c, tx, {
+          tenantId: null,
+          action: 'cluster.delete',
+          target: { type: 'cluster', id: current.id },
+          diff: auditDiff(current, null),
+        });
+      });
       await kubernetes?.disconnect(current.id);
       return c.body(null, 204);
     },

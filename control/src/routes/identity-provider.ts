@@ -1,7 +1,9 @@
 import { and, asc, eq, inArray, isNotNull, isNull, ne } from 'drizzle-orm';
+import { auditDiff } from '../audit/diff.ts';
 import type { Db, Tx } from '../db/connect.ts';
 import { identityProviders, tenantHostnames, tenants } from '../db/schema.ts';
 import { issuerRefusal } from '../domain/issuers.ts';
+import { audit } from '../http/audit.ts';
 import { requireRole } from '../http/auth.ts';
 import { ApiError, conflict, ErrorSchema, notFound } from '../http/errors.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
@@ -136,6 +138,11 @@ export function identityProviderRoutes(
       };
       const row = await db
         .transaction(async (tx) => {
+          const [before] = await tx
+            .select()
+            .from(identityProviders)
+            .where(eq(identityProviders.tenantId, tenant.id));
+          const hostnamesBefore = before ? await hostnamesOf(tx, tenant.id) : [];
           if (hostnames.length > 0) {
             // names that deleted tenants held are free
             const deleted = tx
@@ -174,6 +181,15 @@ export function identityProviderRoutes(
               .insert(tenantHostnames)
               .values(hostnames.map((hostname) => ({ hostname, tenantId: tenant.id })));
           }
+          await audit(c, tx, {
+            tenantId: tenant.id,
+            action: before ? 'identity-provider.update' : 'identity-provider.create',
+            target: { type: 'identity-provider', id: tenant.id },
+            diff: auditDiff(before ? { ...before, hostnames: hostnamesBefore } : null, {
+              ...saved!,
+              hostnames,
+            }),
+          });
           return saved!;
         })
         .catch(uniqueViolation('a host name already selects another tenant'));
@@ -214,7 +230,17 @@ export function identityProviderRoutes(
     }),
     async (c) => {
       const tenantId = c.get('tenant').id;
-      const removed = await db.transaction((tx) => removeIdentityProvider(tx, tenantId));
+      const removed = await db.transaction(async (tx) => {
+        const done = await removeIdentityProvider(tx, tenantId);
+        if (done) {
+          await audit(c, tx, {
+            tenantId,
+            action: 'identity-provider.delete',
+            target: { type: 'identity-provider', id: tenantId },
+          });
+        }
+        return done;
+      });
       if (!removed) throw notFound('identity provider');
       return c.body(null, 204);
     },

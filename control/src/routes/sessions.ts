@@ -11,6 +11,7 @@ import {
   sessionIsActive,
   sessions,
 } from '../db/schema.ts';
+import { audit, unchanged } from '../http/audit.ts';
 import type { Principal } from '../http/auth.ts';
 import { badRequest, ErrorSchema, forbidden, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
@@ -130,11 +131,23 @@ export function sessionRoutes(deps: {
         preferredRegion: input.region,
         idempotencyKey: key,
         requestHash,
+        onAdmitted: (tx, session) =>
+          audit(c, tx, {
+            tenantId: tenant.id,
+            action: 'session.launch',
+            target: { type: 'session', id: session.id },
+            diff: {
+              user: { from: null, to: session.userId },
+              app: { from: null, to: session.appId },
+              cluster: { from: null, to: session.clusterId },
+            },
+          }),
       }).catch((err) => {
         metrics.launches.inc({ outcome: err?.code ?? 'error' });
         throw err;
       });
       if (!created) {
+        unchanged(c); // the first request's launch, audited then
         c.header('Idempotent-Replayed', 'true');
         return c.json(presentSession(session), 200);
       }
@@ -328,8 +341,17 @@ export function sessionRoutes(deps: {
       const principal = c.get('principal');
       const row = await load(c.get('tenant').id, principal, c.req.valid('param').session);
       const by = principal.userId === row.userId ? 'stopped by its user' : 'stopped by an admin';
-      const stopping = await supervisor.terminate(row.id, by);
-      if (stopping) return c.json(presentSession(stopping), 202);
+      const scope = c.get('audit');
+      const stopping = await supervisor.terminate(row.id, by, {
+        actor: scope.actor,
+        origin: scope.origin,
+        action: 'session.stop',
+      });
+      if (stopping) {
+        scope.recorded = true;
+        return c.json(presentSession(stopping), 202);
+      }
+      unchanged(c); // already stopping or ended: nothing changed
       const [now] = await db.select().from(sessions).where(eq(sessions.id, row.id));
       const current = now ?? row;
       return c.json(presentSession(current), current.state === 'stopping' ? 202 : 200);

@@ -1,7 +1,9 @@
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
+import { auditDiff } from '../audit/diff.ts';
 import type { Db } from '../db/connect.ts';
 import { sessionIsActive, sessions, tenants } from '../db/schema.ts';
+import { audit } from '../http/audit.ts';
 import { requireRole } from '../http/auth.ts';
 import { conflict, ErrorSchema } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
@@ -29,18 +31,27 @@ export function tenantRoutes(db: Db) {
     }),
     async (c) => {
       const input = c.req.valid('json');
-      const [row] = await db
-        .insert(tenants)
-        .values({
-          id: uuidv7(),
-          slug: input.slug,
-          name: input.name,
-          ...input.quotas,
-          allowedRegions: input.allowedRegions,
-        })
-        .returning()
-        .catch(uniqueViolation(`tenant "${input.slug}" already exists`));
-      return c.json(presentTenant(row!), 201);
+      const row = await db.transaction(async (tx) => {
+        const [created] = await tx
+          .insert(tenants)
+          .values({
+            id: uuidv7(),
+            slug: input.slug,
+            name: input.name,
+            ...input.quotas,
+            allowedRegions: input.allowedRegions,
+          })
+          .returning()
+          .catch(uniqueViolation(`tenant "${input.slug}" already exists`));
+        await audit(c, tx, {
+          tenantId: created!.id,
+          action: 'tenant.create',
+          target: { type: 'tenant', id: created!.id },
+          diff: auditDiff(null, presentTenant(created!)),
+        });
+        return created!;
+      });
+      return c.json(presentTenant(row), 201);
     },
   );
 
@@ -98,17 +109,27 @@ export function tenantRoutes(db: Db) {
     }),
     async (c) => {
       const input = c.req.valid('json');
-      const [row] = await db
-        .update(tenants)
-        .set({
-          name: input.name,
-          ...input.quotas,
-          allowedRegions: input.allowedRegions,
-          updatedAt: new Date(),
-        })
-        .where(eq(tenants.id, c.get('tenant').id))
-        .returning();
-      return c.json(presentTenant(row!), 200);
+      const before = c.get('tenant');
+      const row = await db.transaction(async (tx) => {
+        const [updated] = await tx
+          .update(tenants)
+          .set({
+            name: input.name,
+            ...input.quotas,
+            allowedRegions: input.allowedRegions,
+            updatedAt: new Date(),
+          })
+          .where(eq(tenants.id, before.id))
+          .returning();
+        await audit(c, tx, {
+          tenantId: before.id,
+          action: 'tenant.update',
+          target: { type: 'tenant', id: before.id },
+          diff: auditDiff(presentTenant(before), presentTenant(updated!)),
+        });
+        return updated!;
+      });
+      return c.json(presentTenant(row), 200);
     },
   );
 
@@ -142,6 +163,12 @@ export function tenantRoutes(db: Db) {
           .where(eq(tenants.id, tenant.id));
         // its sign-in goes with it, and its host names are free for others
         await removeIdentityProvider(tx, tenant.id);
+        await audit(c, tx, {
+          tenantId: tenant.id,
+          action: 'tenant.delete',
+          target: { type: 'tenant', id: tenant.id },
+          diff: auditDiff(presentTenant(tenant), null),
+        });
       });
       return c.body(null, 204);
     },

@@ -1,7 +1,9 @@
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
+import { auditDiff } from '../audit/diff.ts';
 import type { Db } from '../db/connect.ts';
 import { sessionIsActive, sessions, users } from '../db/schema.ts';
+import { audit } from '../http/audit.ts';
 import { requireRole } from '../http/auth.ts';
 import { conflict, ErrorSchema, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
@@ -37,18 +39,28 @@ export function userRoutes(db: Db, lookups: Lookups) {
     }),
     async (c) => {
       const input = c.req.valid('json');
-      const [row] = await db
-        .insert(users)
-        .values({
-          id: uuidv7(),
-          tenantId: c.get('tenant').id,
-          email: input.email,
-          role: input.role,
-          ...input.limits,
-        })
-        .returning()
-        .catch(uniqueViolation(`user ${input.email} already exists`));
-      return c.json(presentUser(row!), 201);
+      const tenantId = c.get('tenant').id;
+      const row = await db.transaction(async (tx) => {
+        const [created] = await tx
+          .insert(users)
+          .values({
+            id: uuidv7(),
+            tenantId,
+            email: input.email,
+            role: input.role,
+            ...input.limits,
+          })
+          .returning()
+          .catch(uniqueViolation(`user ${input.email} already exists`));
+        await audit(c, tx, {
+          tenantId,
+          action: 'user.create',
+          target: { type: 'user', id: created!.id },
+          diff: auditDiff(null, presentUser(created!)),
+        });
+        return created!;
+      });
+      return c.json(presentUser(row), 201);
     },
   );
 
@@ -107,12 +119,21 @@ export function userRoutes(db: Db, lookups: Lookups) {
     async (c) => {
       const user = await load(c.get('tenant').id, c.req.valid('param').user);
       const input = c.req.valid('json');
-      const [row] = await db
-        .update(users)
-        .set({ role: input.role, ...input.limits, updatedAt: new Date() })
-        .where(eq(users.id, user.id))
-        .returning();
-      return c.json(presentUser(row!), 200);
+      const row = await db.transaction(async (tx) => {
+        const [updated] = await tx
+          .update(users)
+          .set({ role: input.role, ...input.limits, updatedAt: new Date() })
+          .where(eq(users.id, user.id))
+          .returning();
+        await audit(c, tx, {
+          tenantId: user.tenantId,
+          action: 'user.update',
+          target: { type: 'user', id: user.id },
+          diff: auditDiff(presentUser(user), presentUser(updated!)),
+        });
+        return updated!;
+      });
+      return c.json(presentUser(row), 200);
     },
   );
 
@@ -141,6 +162,12 @@ export function userRoutes(db: Db, lookups: Lookups) {
           .limit(1);
         if (active) throw conflict('the user still has active sessions; stop them first');
         await tx.update(users).set({ deletedAt: new Date() }).where(eq(users.id, user.id));
+        await audit(c, tx, {
+          tenantId: user.tenantId,
+          action: 'user.delete',
+          target: { type: 'user', id: user.id },
+          diff: auditDiff(presentUser(user), null),
+        });
       });
       return c.body(null, 204);
     },

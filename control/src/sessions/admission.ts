@@ -17,6 +17,8 @@ import {
   quotaRetryAfterSeconds,
 } from '../domain/quota.ts';
 import type { Capacity } from '../drivers/driver.ts';
+import { emitEvent } from '../events/outbox.ts';
+import { sessionEventData } from '../events/session.ts';
 import { ApiError, notFound } from '../http/errors.ts';
 import type { Lookups } from '../lookups.ts';
 import { startOfMonthUtc } from './usage.ts';
@@ -33,6 +35,8 @@ export interface LaunchRequest {
   preferredRegion?: string;
   idempotencyKey?: string;
   requestHash?: string;
+  /** run in the admission's transaction once admitted: the caller's audit entry */
+  onAdmitted?: (tx: Tx, session: SessionRow) => Promise<void>;
 }
 
 export interface Admission {
@@ -94,26 +98,39 @@ export async function admitLaunch(
   }
 
   const id = uuidv7();
-  const [result] = await queryRows<AdmitResult>(
-    db,
-    sql`select * from floe_admit_session(${id}, ${tenant.id}, ${user.id}, ${app.id},
+  // one transaction: the admission, its session.requested and session.placed events and
+  // the caller's audit entry commit together
+  return db.transaction(async (tx) => {
+    const [result] = await queryRows<AdmitResult>(
+      tx,
+      sql`select * from floe_admit_session(${id}, ${tenant.id}, ${user.id}, ${app.id},
       ${placement.clusterId}, ${request.gpuSku}, ${gpus}, ${req.idempotencyKey ?? null},
       ${req.requestHash ?? null}, ${startOfMonthUtc().toISOString()}::timestamptz)`,
-  );
+    );
+    const placed = { id, clusterId: placement.clusterId, gpuSku: request.gpuSku, gpuCount: gpus };
+    return outcome(tx, req, result, placed);
+  });
+}
+
+/** What floe_admit_session's answer means: the admitted session (with its events), or why not. */
+async function outcome(
+  tx: Tx,
+  req: LaunchRequest,
+  result: AdmitResult | undefined,
+  placed: Pick<SessionRow, 'id' | 'clusterId' | 'gpuSku' | 'gpuCount'>,
+): Promise<Admission> {
+  const { tenant, app, user } = req;
   switch (result?.outcome) {
     case 'admitted': {
       const at = new Date(result.created_at as string);
       const session: SessionRow = {
-        id,
+        ...placed,
         tenantId: tenant.id,
         userId: user.id,
         appId: app.id,
-        clusterId: placement.clusterId,
         state: 'placed',
         reason: null,
         exitCode: null,
-        gpuSku: request.gpuSku,
-        gpuCount: gpus,
         endpoint: null,
         driverRef: null,
         idempotencyKey: req.idempotencyKey ?? null,
@@ -121,17 +138,30 @@ export async function admitLaunch(
         createdAt: at,
         updatedAt: at,
       };
+      await emitEvent(tx, {
+        tenantId: tenant.id,
+        type: 'session.requested',
+        data: sessionEventData({ ...session, state: 'requested', clusterId: null }, null),
+        at,
+      });
+      await emitEvent(tx, {
+        tenantId: tenant.id,
+        type: 'session.placed',
+        data: sessionEventData(session, 'requested'),
+        at,
+      });
+      await req.onAdmitted?.(tx, session);
       return { session, created: true };
     }
     case 'replayed': // a concurrent request with the same key won the race
-      return { session: (await findByKey(db, tenant.id, req.idempotencyKey!))!, created: false };
+      return { session: (await findByKey(tx, tenant.id, req.idempotencyKey!))!, created: false };
     case 'key_reused':
       throw keyReused();
     case 'quota': {
       const quota = result.quota as QuotaName;
       const refusal: QuotaRefusal = {
         quota,
-        ...(quota.endsWith('PerSku') && request.gpuSku && { sku: request.gpuSku }),
+        ...(quota.endsWith('PerSku') && placed.gpuSku && { sku: placed.gpuSku }),
         limit: Number(result.quota_limit),
         used: Number(result.held),
       };
@@ -158,7 +188,7 @@ export async function lockTenant(tx: Tx, tenantId: string): Promise<void> {
   await tx.execute(sql`select 1 from tenants where id = ${tenantId} for update`);
 }
 
-async function findByKey(db: Db, tenantId: string, key: string) {
+async function findByKey(db: Db | Tx, tenantId: string, key: string) {
   const [row] = await db
     .select()
     .from(sessions)

@@ -4,7 +4,7 @@ import { type Db, databaseUnavailable } from '../db/connect.ts';
 import { apps, sessionIsActive, sessions, tenants, users } from '../db/schema.ts';
 import type { Capacity, ClusterDriver, DriverEvent, LaunchSpec } from '../drivers/driver.ts';
 import type { SessionRow } from './admission.ts';
-import { transition } from './transition.ts';
+import { type TransitionBy, transition } from './transition.ts';
 
 type AppRow = typeof apps.$inferSelect;
 /** who a session is for, as its driver needs them */
@@ -175,9 +175,16 @@ export class Supervisor {
     }
   }
 
-  /** Moves a session to `stopping` and asks its driver to stop it. */
-  async terminate(sessionId: string, reason = 'stop requested'): Promise<SessionRow | null> {
-    const row = await transition(this.db, sessionId, 'stopping', { reason });
+  /**
+   * Moves a session to `stopping` and asks its driver to stop it; `by` is who asked
+   * (audited as them), absent for Floe's own stops (maximum lifetime).
+   */
+  async terminate(
+    sessionId: string,
+    reason = 'stop requested',
+    by?: TransitionBy,
+  ): Promise<SessionRow | null> {
+    const row = await transition(this.db, sessionId, 'stopping', { reason }, by);
     if (!row) return null;
     this.notify(row);
     this.onTransition('stopping');

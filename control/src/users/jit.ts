@@ -2,6 +2,8 @@
 // identity provider stays the source of truth for their role (and name).
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
+import { auditDiff } from '../audit/diff.ts';
+import { type AuditActor, type RequestOrigin, recordAudit } from '../audit/record.ts';
 import type { Db } from '../db/connect.ts';
 import { users } from '../db/schema.ts';
 import type { GatewayIdentity } from '../http/gateway-token.ts';
@@ -47,6 +49,8 @@ export async function provisionUser(
   lookups: Lookups,
   tenantId: string,
   identity: GatewayIdentity,
+  /** who the change is audited as, given the user's id */
+  auditAs: (userId: string) => { actor: AuditActor; origin: RequestOrigin },
 ): Promise<string> {
   for (let attempt = 0; ; attempt++) {
     const live = await lookups.user(tenantId, identity.email);
@@ -58,24 +62,50 @@ export async function provisionUser(
       case 'refuse':
         throw new JitRefused(decision.message);
       case 'update':
-        await db
-          .update(users)
-          .set({ ...decision.set, updatedAt: new Date() })
-          .where(eq(users.id, decision.userId));
+        await db.transaction(async (tx) => {
+          await tx
+            .update(users)
+            .set({ ...decision.set, updatedAt: new Date() })
+            .where(eq(users.id, decision.userId));
+          await recordAudit(tx, {
+            ...auditAs(decision.userId),
+            tenantId,
+            action: 'user.sign-in-update',
+            target: { type: 'user', id: decision.userId },
+            diff: auditDiff(
+              { role: live?.role, ...(decision.set.name !== undefined && { name: live?.name }) },
+              decision.set,
+            ),
+          });
+        });
         lookups.clear();
         return decision.userId;
       case 'create': {
-        const [row] = await db
-          .insert(users)
-          .values({
-            id: uuidv7(),
-            tenantId,
-            email: identity.email,
-            role: identity.role,
-            name: identity.name ?? null,
-          })
-          .onConflictDoNothing()
-          .returning({ id: users.id });
+        const id = uuidv7();
+        const values = {
+          id,
+          tenantId,
+          email: identity.email,
+          role: identity.role,
+          name: identity.name ?? null,
+        };
+        const row = await db.transaction(async (tx) => {
+          const [created] = await tx
+            .insert(users)
+            .values(values)
+            .onConflictDoNothing()
+            .returning({ id: users.id });
+          if (created) {
+            await recordAudit(tx, {
+              ...auditAs(id),
+              tenantId,
+              action: 'user.sign-in-create',
+              target: { type: 'user', id },
+              diff: auditDiff(null, values),
+            });
+          }
+          return created;
+        });
         lookups.clear();
         if (row) return row.id;
         // another request created the user first: read it (once)

@@ -39,4 +39,19 @@ describe('loadConfig', () => {
     });
     expect(both.FLOE_GATEWAY_ISSUER).toBe('https://gw.example');
   });
+
+  it('parses the webhook settings: private targets off by default, the cluster’s CIDRs', () => {
+    expect(loadConfig({})).toMatchObject({
+      FLOE_WEBHOOK_ALLOW_PRIVATE: 'off',
+      FLOE_WEBHOOK_DENY_CIDRS: [],
+      FLOE_WEBHOOK_WORKER: 'on',
+    });
+    expect(
+      loadConfig({ FLOE_WEBHOOK_DENY_CIDRS: '10.96.0.0/12, fd00:10::/108' })
+        .FLOE_WEBHOOK_DENY_CIDRS,
+    ).toEqual(['10.96.0.0/12', 'fd00:10::/108']);
+    expect(() => loadConfig({ FLOE_WEBHOOK_DENY_CIDRS: '10.96.0.0' })).toThrow(
+      /FLOE_WEBHOOK_DENY_CIDRS.*a CIDR block/,
+    );
+  });
 });

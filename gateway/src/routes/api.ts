@@ -1,6 +1,7 @@
 // /api/* → the control plane's /v1/*, as the signed-in user: the request goes on with an
 // identity token the gateway signs (never the browser's cookie), and the answer streams
 // back as it comes (launch progress is a text/event-stream).
+import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { StatusCode } from 'hono/utils/http-status';
@@ -28,6 +29,12 @@ const REQUEST_HEADERS_DROPPED = new Set([
   'transfer-encoding',
   'upgrade',
   'x-csrf-token',
+  // what the gateway alone tells the control plane of the client (for its audit log); a
+  // browser's own are dropped, and the control plane believes them beside an identity
+  // token only (control/src/http/audit.ts)
+  'x-floe-client-ip',
+  'x-floe-request-id',
+  'x-floe-user-agent',
   'x-forwarded-for',
   'x-forwarded-host',
   'x-forwarded-proto',
@@ -115,8 +122,13 @@ export function apiRoutes(deps: Deps) {
     // fetch would decompress a compressed answer and leave its content-encoding header
     headers.set('accept-encoding', 'identity');
     const incoming = c.env.incoming;
-    if (incoming?.socket?.remoteAddress)
+    if (incoming?.socket?.remoteAddress) {
       headers.set('x-forwarded-for', incoming.socket.remoteAddress);
+      headers.set('x-floe-client-ip', incoming.socket.remoteAddress);
+    }
+    const userAgent = c.req.header('user-agent');
+    if (userAgent) headers.set('x-floe-user-agent', userAgent);
+    headers.set('x-floe-request-id', randomUUID());
     headers.set('x-forwarded-proto', new URL(config.FLOE_GATEWAY_ISSUER).protocol.slice(0, -1));
     const host = c.req.header('host');
     if (host) headers.set('x-forwarded-host', host);

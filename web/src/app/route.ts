@@ -10,6 +10,8 @@ export type SectionId =
   | 'billing'
   | 'api-keys'
   | 'identity'
+  | 'audit'
+  | 'webhooks'
   | 'tenants'
   | 'clusters'
   | 'billing-all';
@@ -33,6 +35,8 @@ export const SECTIONS: readonly Section[] = [
   { id: 'billing', label: 'Billing', tenant: true, roles: ADMINS },
   { id: 'api-keys', label: 'API keys', tenant: true, roles: ADMINS },
   { id: 'identity', label: 'Identity provider', tenant: true, roles: ADMINS },
+  { id: 'audit', label: 'Audit log', tenant: true, roles: ADMINS },
+  { id: 'webhooks', label: 'Webhooks', tenant: true, roles: ADMINS },
   { id: 'tenants', label: 'Tenants', tenant: false, roles: ['platform-admin'] },
   { id: 'clusters', label: 'Clusters', tenant: false, roles: ['platform-admin'] },
   { id: 'billing-all', label: 'Billing (all tenants)', tenant: false, roles: ['platform-admin'] },

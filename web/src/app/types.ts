@@ -252,3 +252,55 @@ export interface BillingSummary {
   bySku: BillingGroup[];
   byDay: BillingGroup[];
 }
+
+/** An audit log entry (control/src/http/audit-schemas.ts). */
+export interface AuditEntry {
+  id: string;
+  at: string;
+  tenantId: string | null;
+  actor: {
+    type: 'admin-token' | 'api-key' | 'user' | 'system';
+    id: string | null;
+    role: string;
+    tenantId: string | null;
+  };
+  action: string;
+  target: { type: string; id: string | null };
+  diff: Record<string, { from: unknown; to: unknown }> | null;
+  request: { id: string | null; sourceIp: string | null; userAgent: string | null };
+}
+
+/** A webhook endpoint (control/src/http/webhook-schemas.ts). */
+export interface WebhookEndpoint {
+  id: string;
+  tenantId: string;
+  url: string;
+  description: string;
+  eventTypes: string[];
+  enabled: boolean;
+  disabledReason: string | null;
+  failingSince: string | null;
+  consecutiveFailures: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface WebhookEndpointCreated extends WebhookEndpoint {
+  secret: string;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  eventId: string;
+  endpointId: string;
+  eventType: string;
+  state: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastAttemptAt: string | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  deliveredAt: string | null;
+  createdAt: string;
+  payload: Record<string, unknown>;
+}

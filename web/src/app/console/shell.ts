@@ -13,6 +13,7 @@ import {
 import type { Tenant } from '../types.ts';
 import { apiKeysSection } from './api-keys.ts';
 import { appsSection } from './apps.ts';
+import { auditSection } from './audit.ts';
 import { billingAllSection, billingSection } from './billing.ts';
 import { clustersSection } from './clusters.ts';
 import { identitySection } from './identity.ts';
@@ -21,6 +22,7 @@ import { sessionsSection } from './sessions.ts';
 import { tenantsSection } from './tenants.ts';
 import { usageSection } from './usage.ts';
 import { usersSection } from './users.ts';
+import { webhooksSection } from './webhooks.ts';
 
 export interface TenantRef {
   slug: string;
@@ -48,6 +50,8 @@ const RENDER: Record<SectionId, SectionRender> = {
   'billing-all': billingAllSection,
   'api-keys': apiKeysSection,
   identity: identitySection,
+  audit: auditSection,
+  webhooks: webhooksSection,
   tenants: tenantsSection,
   clusters: clustersSection,
 };
