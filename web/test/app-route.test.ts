@@ -88,6 +88,8 @@ describe('sections by role', () => {
       'billing',
       'api-keys',
       'identity',
+      'audit',
+      'webhooks',
     ]);
     expect(sectionsFor('platform-admin').map((s) => s.id)).toContain('clusters');
     expect(sectionsFor('platform-admin').map((s) => s.id)).toContain('billing-all');

@@ -72,7 +72,7 @@ export function webhooksSection(el: HTMLElement, ctx: SectionCtx) {
   const form = h(
     'form',
     { class: 'inline-form', novalidate: true, 'aria-label': 'Add a webhook endpoint' },
-    field('URL', input('url', { required: true, placeholder: 'https://hooks.example.com/floe' })),
+    field('URL', input('url', { required: true, placeholder: 'https://… (your receiver)' })),
     field('Description', input('description', { placeholder: 'optional' })),
     events,
     h('button', { type: 'submit', class: 'primary' }, 'Add endpoint'),
