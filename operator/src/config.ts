@@ -19,7 +19,7 @@ export const configSchema = z.object({
   imageRegistry: z
     .string()
     .regex(/^[^\s:/][^\s]*$/, 'a registry (and path), e.g. registry.example:5000 or ghcr.io/acme')
-    .default(''),
+    .optional(),
   streamerImage: z.string().min(1).optional(),
   xserverImage: z.string().min(1).optional(),
   istioGateway: z
