@@ -215,3 +215,47 @@ export const row = (...cells: (Child | Child[])[]) =>
     {},
     cells.map((c) => h('td', {}, ...(Array.isArray(c) ? c : [c]))),
   );
+
+/**
+ * Shows a secret the server gives out once (an API key's token, a webhook's signing secret)
+ * in `box`, with Copy and Done; Done empties the box, so the secret leaves the page.
+ */
+export function showSecretOnce(
+  box: HTMLElement,
+  opts: { title: string; hint: string; value: string; label: string },
+) {
+  const field = h('input', {
+    class: 'token',
+    readonly: true,
+    value: opts.value,
+    'aria-label': opts.label,
+    spellcheck: 'false',
+  });
+  const copy = h('button', { type: 'button' }, 'Copy');
+  copy.addEventListener('click', async () => {
+    field.select();
+    try {
+      await navigator.clipboard.writeText(opts.value);
+      copy.textContent = 'Copied';
+    } catch {
+      copy.textContent = 'Press Ctrl+C';
+    }
+  });
+  const done = () => {
+    box.hidden = true;
+    box.replaceChildren();
+  };
+  box.replaceChildren(
+    h('p', { role: 'alert' }, h('strong', {}, opts.title), ` ${opts.hint}`),
+    h(
+      'div',
+      { class: 'token-row' },
+      field,
+      copy,
+      h('button', { type: 'button', onclick: done }, 'Done'),
+    ),
+  );
+  box.hidden = false;
+  field.focus();
+  field.select();
+}

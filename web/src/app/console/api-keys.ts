@@ -12,6 +12,7 @@ import {
   row,
   select,
   showFieldErrors,
+  showSecretOnce,
   table,
 } from '../dom.ts';
 import { formatDate, roleLabel } from '../format.ts';
@@ -71,51 +72,12 @@ export function apiKeysSection(el: HTMLElement, ctx: SectionCtx) {
   });
 
   function showToken(key: ApiKeyCreated) {
-    const token = h('input', {
-      class: 'token',
-      readonly: true,
+    showSecretOnce(created, {
+      title: `Key “${key.name}” created.`,
+      hint: 'Copy its token now: it is not shown again.',
       value: key.token,
-      'aria-label': `Token of ${key.name}`,
-      spellcheck: 'false',
+      label: `Token of ${key.name}`,
     });
-    const copy = h('button', { type: 'button' }, 'Copy');
-    copy.addEventListener('click', async () => {
-      token.select();
-      try {
-        await navigator.clipboard.writeText(key.token);
-        copy.textContent = 'Copied';
-      } catch {
-        copy.textContent = 'Press Ctrl+C';
-      }
-    });
-    created.replaceChildren(
-      h(
-        'p',
-        { role: 'alert' },
-        h('strong', {}, `Key “${key.name}” created.`),
-        ' Copy its token now: it is not shown again.',
-      ),
-      h(
-        'div',
-        { class: 'token-row' },
-        token,
-        copy,
-        h(
-          'button',
-          {
-            type: 'button',
-            onclick: () => {
-              created.hidden = true;
-              created.replaceChildren();
-            },
-          },
-          'Done',
-        ),
-      ),
-    );
-    created.hidden = false;
-    token.focus();
-    token.select();
   }
 
   const keyRow = (key: ApiKey) => {

@@ -14,6 +14,7 @@ import {
   notice,
   row,
   showFieldErrors,
+  showSecretOnce,
   table,
 } from '../dom.ts';
 import { formatDate } from '../format.ts';
@@ -89,33 +90,12 @@ export function webhooksSection(el: HTMLElement, ctx: SectionCtx) {
       const hook = await api.post<WebhookEndpointCreated>(base, result.body);
       form.reset();
       status.clear();
-      created.replaceChildren(
-        h(
-          'p',
-          { role: 'alert' },
-          h('strong', {}, 'Endpoint added.'),
-          ' Its signing secret is shown now only; verify deliveries with it (Standard Webhooks).',
-        ),
-        h('input', {
-          class: 'token',
-          readonly: true,
-          value: hook.secret,
-          'aria-label': 'Signing secret',
-          spellcheck: 'false',
-        }),
-        h(
-          'button',
-          {
-            type: 'button',
-            onclick: () => {
-              created.hidden = true;
-              created.replaceChildren();
-            },
-          },
-          'Done',
-        ),
-      );
-      created.hidden = false;
+      showSecretOnce(created, {
+        title: 'Endpoint added.',
+        hint: 'Its signing secret is shown now only; verify deliveries with it (Standard Webhooks).',
+        value: hook.secret,
+        label: 'Signing secret',
+      });
       await load();
     } catch (err) {
       status.error(err);
