@@ -527,4 +527,34 @@ describe.each(DATABASES)('billing on %s', (kind) => {
     const again = await t.call('POST', '/v1/billing/periods/2025-10/close');
     expect(again.body.closed).toEqual([]);
   });
+
+  it('prices an app by its class when the card names the class and not the app', async () => {
+    const hooli = await seedTenant(t, { slug: 'hooli', app: { class: 'workstation' } });
+    expect(hooli.app.class).toBe('workstation');
+    const bad = await t.call('PATCH', '/v1/tenants/hooli/apps/sleeper', {
+      body: { class: 'Not A Slug' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/lowercase letters/);
+    const card = await t.call('POST', '/v1/tenants/hooli/billing/rate-cards', {
+      body: {
+        currency: 'EUR',
+        effectiveFrom: '2025-10-01T00:00:00Z',
+        sessionHour: '0.40',
+        classSessionHour: { workstation: '1.75' },
+      },
+    });
+    expect(card.status).toBe(201);
+    expect(card.body.classSessionHour).toEqual({ workstation: '1.75' });
+    await ran(hooli, '2025-10-05T08:00:00Z', '2025-10-05T10:00:00Z');
+    const oct = await t.call('GET', '/v1/tenants/hooli/billing/periods/2025-10');
+    expect(oct.body.period.totals).toMatchObject({ records: 1, amount: '3.500000' });
+    // a class change reprices the open period (records are derived again), from then on
+    const unclassed = await t.call('PATCH', '/v1/tenants/hooli/apps/sleeper', {
+      body: { class: null },
+    });
+    expect(unclassed.body.class).toBeNull();
+    const again = await t.call('GET', '/v1/tenants/hooli/billing/periods/2025-10');
+    expect(again.body.period.totals).toMatchObject({ records: 1, amount: '0.800000' });
+  });
 });

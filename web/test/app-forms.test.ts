@@ -98,6 +98,7 @@ describe('appFormToBody', () => {
         image: null,
         command: ['blender', '--factory-startup'],
         resources: { cpu: '8', memory: '32Gi', gpus: { sku: 'l4', count: 1 } },
+        class: null,
         persistence: { size: '20Gi' },
         idleTimeoutSeconds: 1800,
         maxLifetimeSeconds: null,
@@ -177,6 +178,7 @@ describe('appFormToBody', () => {
       image: null,
       command: ['xterm', '-T', 'my term'],
       resources: { cpu: '1', memory: '2Gi', gpus: { sku: 'l4', count: 2 } },
+      class: 'workstation',
       persistence: null,
       idleTimeoutSeconds: 3600,
       maxLifetimeSeconds: null,
@@ -192,9 +194,15 @@ describe('appFormToBody', () => {
       idleTimeoutMinutes: '60',
       maxLifetimeMinutes: '',
       env: 'A=1',
+      appClass: 'workstation',
     });
     const back = appFormToBody(fields, 'edit');
     expect(back.ok && back.body.command).toEqual(['xterm', '-T', 'my term']);
+    expect(back.ok && back.body.class).toBe('workstation');
+    const unclassed = appFormToBody({ ...fields, appClass: '' }, 'edit');
+    expect(unclassed.ok && unclassed.body.class).toBeNull();
+    const bad = appFormToBody({ ...fields, appClass: 'two words' }, 'edit');
+    expect(bad.ok ? null : bad.errors.appClass).toMatch(/Lowercase/);
   });
 });
 

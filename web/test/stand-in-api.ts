@@ -121,6 +121,7 @@ function appOf(tenantId: string, fields: Partial<App> & Pick<App, 'slug' | 'name
     image: null,
     command: ['xterm'],
     resources: { cpu: '2', memory: '4Gi', gpus: null },
+    class: null,
     persistence: null,
     idleTimeoutSeconds: null,
     maxLifetimeSeconds: null,

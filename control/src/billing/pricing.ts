@@ -16,6 +16,7 @@ export interface RateCardLike {
   effectiveFrom: Date;
   sessionHour: string;
   appSessionHour: PriceMap;
+  classSessionHour: PriceMap;
   gpuHour: PriceMap;
 }
 
@@ -33,16 +34,36 @@ export function cardFor<C extends RateCardLike>(cards: C[], at: Date): C | null 
   );
 }
 
+export interface Use {
+  appSlug: string;
+  appClass: string | null;
+  gpuSku: string | null;
+  sessionMs: bigint;
+  gpuMs: bigint;
+}
+
+/** The price of a session-hour of an app: its own, else its class's, else the card's. */
+export function sessionHourPrice(card: RateCardLike, app: Pick<Use, 'appSlug' | 'appClass'>) {
+  const own = Object.hasOwn(card.appSessionHour, app.appSlug)
+    ? card.appSessionHour[app.appSlug]
+    : undefined;
+  const byClass =
+    app.appClass !== null && Object.hasOwn(card.classSessionHour, app.appClass)
+      ? card.classSessionHour[app.appClass]
+      : undefined;
+  return own ?? byClass ?? card.sessionHour;
+}
+
 /**
  * What `sessionMs` of an app and `gpuMs` of a SKU cost on `card`, in millionths of its
  * currency, rounded once (half away from zero) so that records add up exactly.
  */
-export function amountOf(
-  card: RateCardLike | null,
-  use: { appSlug: string; gpuSku: string | null; sessionMs: bigint; gpuMs: bigint },
-): bigint {
+export function amountOf(card: RateCardLike | null, use: Use): bigint {
   if (!card) return 0n;
-  const sessionPrice = parseDecimal(card.appSessionHour[use.appSlug] ?? card.sessionHour, 6);
-  const gpuPrice = use.gpuSku ? parseDecimal(card.gpuHour[use.gpuSku] ?? '0', 6) : 0n;
+  const sessionPrice = parseDecimal(sessionHourPrice(card, use), 6);
+  const gpuPrice =
+    use.gpuSku && Object.hasOwn(card.gpuHour, use.gpuSku)
+      ? parseDecimal(card.gpuHour[use.gpuSku] ?? '0', 6)
+      : 0n;
   return mulDivRound(use.sessionMs * sessionPrice + use.gpuMs * gpuPrice, 1n, MS_PER_HOUR);
 }

@@ -102,6 +102,7 @@ interface SessionFacts {
   email: string;
   app_id: string;
   app_slug: string;
+  app_class: string | null;
   cluster_id: string | null;
   cluster_name: string | null;
   region: string | null;
@@ -138,7 +139,7 @@ export async function refreshUsage(tx: Tx, tenantId: string, now: Date): Promise
   // one after another: a transaction is one connection, which runs one query at a time
   const facts = await queryRows<SessionFacts>(
     tx,
-    sql`select s.id, s.user_id, u.email, s.app_id, a.slug as app_slug, s.cluster_id,
+    sql`select s.id, s.user_id, u.email, s.app_id, a.slug as app_slug, a.app_class, s.cluster_id,
         c.name as cluster_name, c.region, s.gpu_sku, s.gpu_count
       from sessions s join users u on u.id = s.user_id join apps a on a.id = s.app_id
         left join clusters c on c.id = s.cluster_id
@@ -198,6 +199,7 @@ export async function refreshUsage(tx: Tx, tenantId: string, now: Date): Promise
         userEmail: s.email,
         appId: s.app_id,
         appSlug: s.app_slug,
+        appClass: s.app_class,
         clusterId: s.cluster_id,
         clusterName: s.cluster_name,
         region: s.region,
@@ -209,7 +211,13 @@ export async function refreshUsage(tx: Tx, tenantId: string, now: Date): Promise
         gpuSeconds: formatDecimal(gpuMs, SECONDS_SCALE),
         currency: card?.currency ?? NO_CURRENCY,
         amount: formatDecimal(
-          amountOf(card, { appSlug: s.app_slug, gpuSku: s.gpu_sku, sessionMs, gpuMs }),
+          amountOf(card, {
+            appSlug: s.app_slug,
+            appClass: s.app_class,
+            gpuSku: s.gpu_sku,
+            sessionMs,
+            gpuMs,
+          }),
           AMOUNT_SCALE,
         ),
       });

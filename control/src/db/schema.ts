@@ -157,6 +157,8 @@ export const apps = pgTable(
     memory: text('memory').notNull(),
     gpuSku: text('gpu_sku'),
     gpuCount: integer('gpu_count').notNull().default(0),
+    /** the app's pricing class: rate cards may price a class of apps (billing/pricing.ts) */
+    appClass: text('app_class'),
     persistenceSize: text('persistence_size'),
     idleTimeoutSeconds: integer('idle_timeout_seconds'),
     maxLifetimeSeconds: integer('max_lifetime_seconds'),
@@ -290,8 +292,10 @@ export const rateCards = pgTable(
     effectiveFrom: timestamp('effective_from', { withTimezone: true }).notNull(),
     /** per session-hour, for apps not named in appSessionHour */
     sessionHour: numeric('session_hour', { precision: 18, scale: 6 }).notNull(),
-    /** per session-hour, by app slug */
+    /** per session-hour, by app slug (before its class) */
     appSessionHour: jsonb('app_session_hour').$type<PriceMap>().notNull().default({}),
+    /** per session-hour, by app class */
+    classSessionHour: jsonb('class_session_hour').$type<PriceMap>().notNull().default({}),
     /** per GPU-hour, by GPU SKU; a SKU not named costs nothing */
     gpuHour: jsonb('gpu_hour').$type<PriceMap>().notNull().default({}),
     createdAt: timestamps.createdAt,
@@ -374,6 +378,7 @@ export const usageRecords = pgTable(
     userEmail: text('user_email').notNull(),
     appId: uuid('app_id').notNull(),
     appSlug: text('app_slug').notNull(),
+    appClass: text('app_class'),
     clusterId: uuid('cluster_id'),
     clusterName: text('cluster_name'),
     region: text('region'),

@@ -37,7 +37,10 @@ export const RateCardCreate = z
       description: 'from when it applies; a period is priced by the card in force at its start',
     }),
     sessionHour: Price.openapi({ description: 'per session-hour, for apps not listed below' }),
-    appSessionHour: priceMap('per session-hour, by app slug').default({}),
+    appSessionHour: priceMap('per session-hour, by app slug (before its class)').default({}),
+    classSessionHour: priceMap(
+      'per session-hour, by app class (an app’s `class`), for apps not listed by slug',
+    ).default({}),
     gpuHour: priceMap('per GPU-hour, by GPU SKU (a SKU not listed costs nothing)').default({}),
   })
   .openapi('RateCardCreate');
@@ -50,6 +53,7 @@ export const RateCard = z
     effectiveFrom: z.string(),
     sessionHour: z.string(),
     appSessionHour: z.record(z.string(), z.string()),
+    classSessionHour: z.record(z.string(), z.string()),
     gpuHour: z.record(z.string(), z.string()),
     createdAt: z.string(),
   })

@@ -70,6 +70,7 @@ export function presentApp(a: typeof apps.$inferSelect) {
       memory: a.memory,
       gpus: a.gpuSku && a.gpuCount > 0 ? { sku: a.gpuSku, count: a.gpuCount } : null,
     },
+    class: a.appClass,
     persistence: a.persistenceSize ? { size: a.persistenceSize } : null,
     idleTimeoutSeconds: a.idleTimeoutSeconds,
     maxLifetimeSeconds: a.maxLifetimeSeconds,

@@ -227,6 +227,10 @@ const AppFields = {
     .nullable()
     .openapi({ description: 'argv, for the local runner', example: ['xterm'] }),
   resources: Resources,
+  class: slug.nullable().openapi({
+    description: 'pricing class: rate cards can price a class of apps (classSessionHour)',
+    example: 'workstation',
+  }),
   persistence: z.strictObject({ size: quantity('10Gi') }).nullable(),
   idleTimeoutSeconds: z.number().int().min(60).max(31_536_000).nullable(),
   maxLifetimeSeconds: z.number().int().min(60).max(31_536_000).nullable(),
@@ -243,6 +247,7 @@ export const AppCreate = z
     image: AppFields.image.default(null),
     command: AppFields.command.default(null),
     resources: Resources.default({ cpu: '1', memory: '2Gi', gpus: null }),
+    class: AppFields.class.default(null),
     persistence: AppFields.persistence.default(null),
     idleTimeoutSeconds: AppFields.idleTimeoutSeconds.default(null),
     maxLifetimeSeconds: AppFields.maxLifetimeSeconds.default(null),
@@ -275,6 +280,7 @@ export const App = z
       memory: z.string(),
       gpus: z.object({ sku: z.string(), count: z.number() }).nullable(),
     }),
+    class: z.string().nullable(),
     persistence: z.object({ size: z.string() }).nullable(),
     idleTimeoutSeconds: z.number().nullable(),
     maxLifetimeSeconds: z.number().nullable(),

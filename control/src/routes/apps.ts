@@ -21,9 +21,10 @@ type AppInput = Partial<Omit<import('zod').infer<typeof AppCreate>, 'slug'>>;
 
 /** API fields → columns; only the fields present are returned, for PATCH. */
 function columns(input: AppInput) {
-  const { resources, persistence, ...rest } = input;
+  const { resources, persistence, class: appClass, ...rest } = input;
   return {
     ...rest,
+    ...(appClass !== undefined && { appClass }),
     ...(resources && {
       cpu: resources.cpu,
       memory: resources.memory,

@@ -46,6 +46,7 @@ const presentCard = (c: RateCardRow) => ({
   effectiveFrom: c.effectiveFrom.toISOString(),
   sessionHour: c.sessionHour,
   appSessionHour: c.appSessionHour,
+  classSessionHour: c.classSessionHour,
   gpuHour: c.gpuHour,
   createdAt: c.createdAt.toISOString(),
 });

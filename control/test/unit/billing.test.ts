@@ -262,6 +262,7 @@ describe('pricing', () => {
     effectiveFrom: T(from),
     sessionHour: '0.50',
     appSessionHour: { blender: '1.25' },
+    classSessionHour: { workstation: '0.80', blender: '9' },
     gpuHour: { 'nvidia-a100': '2.10' },
     ...extra,
   });
@@ -279,19 +280,35 @@ describe('pricing', () => {
     expect(cardFor(cards, T(at))?.id ?? null).toBe(id);
   });
   it.each([
-    // app, sku, session ms, gpu ms → millionths
-    ['terminal', null, 3_600_000n, 0n, 500_000n],
-    ['blender', 'nvidia-a100', 1_800_000n, 3_600_000n, 625_000n + 2_100_000n],
-    ['terminal', 'unpriced-sku', 3_600_000n, 3_600_000n, 500_000n],
+    // app, class, sku, session ms, gpu ms → millionths
+    ['terminal', null, null, 3_600_000n, 0n, 500_000n],
+    ['blender', null, 'nvidia-a100', 1_800_000n, 3_600_000n, 625_000n + 2_100_000n],
+    ['terminal', null, 'unpriced-sku', 3_600_000n, 3_600_000n, 500_000n],
     // one millisecond at 0.50/hour is 0.000139 (rounded half up from 0.0001388…)
-    ['terminal', null, 1n, 0n, 0n],
-    ['terminal', null, 1000n, 0n, 139n],
-  ])('%s / %s: %i ms, %i GPU-ms → %i', (appSlug, gpuSku, sessionMs, gpuMs, amount) => {
-    expect(
-      amountOf(card(null, '2026-01-01T00:00:00Z'), { appSlug, gpuSku, sessionMs, gpuMs }),
-    ).toBe(amount);
-  });
+    ['terminal', null, null, 1n, 0n, 0n],
+    ['terminal', null, null, 1000n, 0n, 139n],
+    // the class's price when the app has none of its own; the app's own before its class's
+    ['cad', 'workstation', null, 3_600_000n, 0n, 800_000n],
+    ['blender', 'workstation', null, 3_600_000n, 0n, 1_250_000n],
+    ['cad', 'unpriced-class', null, 3_600_000n, 0n, 500_000n],
+    // names of Object.prototype are no prices
+    ['constructor', 'toString', '__proto__', 3_600_000n, 3_600_000n, 500_000n],
+  ])(
+    '%s (class %s) / %s: %i ms, %i GPU-ms → %i',
+    (appSlug, appClass, gpuSku, sessionMs, gpuMs, amount) => {
+      expect(
+        amountOf(card(null, '2026-01-01T00:00:00Z'), {
+          appSlug,
+          appClass,
+          gpuSku,
+          sessionMs,
+          gpuMs,
+        }),
+      ).toBe(amount);
+    },
+  );
   it('costs nothing without a card', () => {
-    expect(amountOf(null, { appSlug: 'a', gpuSku: null, sessionMs: 10n, gpuMs: 0n })).toBe(0n);
+    const use = { appSlug: 'a', appClass: null, gpuSku: null, sessionMs: 10n, gpuMs: 0n };
+    expect(amountOf(null, use)).toBe(0n);
   });
 });

@@ -109,6 +109,7 @@ export interface AppBody {
   image: string | null;
   command: string[] | null;
   resources: { cpu: string; memory: string; gpus: { sku: string; count: number } | null };
+  class: string | null;
   persistence: { size: string } | null;
   idleTimeoutSeconds: number | null;
   maxLifetimeSeconds: number | null;
@@ -121,6 +122,7 @@ export const APP_FIELDS = [
   'name',
   'description',
   'icon',
+  'appClass',
   'command',
   'image',
   'cpu',
@@ -141,6 +143,7 @@ export function appToFields(app: App): Record<(typeof APP_FIELDS)[number], strin
     name: app.name,
     description: app.description,
     icon: app.icon ?? '',
+    appClass: app.class ?? '',
     command: app.command ? joinCommand(app.command) : '',
     image: app.image ?? '',
     cpu: app.resources.cpu,
@@ -169,6 +172,10 @@ export function appFormToBody(fields: Fields, mode: 'create' | 'edit'): Checked<
   if (icon.length > 8192) errors.icon = 'At most 8192 characters; use a URL for a large icon.';
   else if (icon && !/^(https?:\/\/|data:image\/|\/)/i.test(icon)) {
     errors.icon = 'An https:// URL, a /path or a data:image/… URI.';
+  }
+  const appClass = text(fields, 'appClass').toLowerCase();
+  if (appClass && !SLUG.test(appClass)) {
+    errors.appClass = 'Lowercase letters, digits and dashes, such as workstation.';
   }
   const image = text(fields, 'image');
   if (image.length > 512) errors.image = 'At most 512 characters.';
@@ -226,6 +233,7 @@ export function appFormToBody(fields: Fields, mode: 'create' | 'edit'): Checked<
       image: image || null,
       command,
       resources: { cpu, memory, gpus },
+      class: appClass || null,
       persistence: size ? { size } : null,
       idleTimeoutSeconds,
       maxLifetimeSeconds,

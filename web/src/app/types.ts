@@ -90,6 +90,7 @@ export interface App {
   image: string | null;
   command: string[] | null;
   resources: { cpu: string; memory: string; gpus: Gpus | null };
+  class: string | null;
   persistence: { size: string } | null;
   idleTimeoutSeconds: number | null;
   maxLifetimeSeconds: number | null;

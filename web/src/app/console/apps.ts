@@ -96,6 +96,10 @@ const LABELS: Record<(typeof APP_FIELDS)[number], [label: string, hint?: string]
   ],
   name: ['Name'],
   description: ['Description', 'One or two lines shown on the tile.'],
+  appClass: [
+    'Pricing class',
+    'Optional: a rate card can price a class of apps, e.g. workstation. Empty: the default price.',
+  ],
   icon: [
     'Icon URL',
     'An https:// URL, a /path on this site, or a data:image/… URI. Empty: initials.',
@@ -166,7 +170,7 @@ function appForm(el: HTMLElement, ctx: SectionCtx, base: string, slug: string | 
         names.map((n) => control(n, values[n] ?? '')),
       );
     form.replaceChildren(
-      group('About', ['slug', 'name', 'description', 'icon']),
+      group('About', ['slug', 'name', 'description', 'icon', 'appClass']),
       group('What runs', ['command', 'image', 'env']),
       h(
         'fieldset',
