@@ -88,6 +88,15 @@ const ConfigSchema = z
       ),
     // how often the delivery worker looks for due webhooks when the last look found none
     FLOE_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+    // billing periods close by themselves this many hours after they end (late usage within
+    // it still lands in its own month; after it, as an adjustment in the next); off: only
+    // when an admin closes them
+    FLOE_BILLING_AUTO_CLOSE_HOURS: z
+      .union([z.literal('off'), z.coerce.number().int().min(0).max(2_160)])
+      .default(72),
+    // how often a replica looks for periods to close (the first look comes one interval
+    // after start)
+    FLOE_BILLING_CLOSE_CHECK_MS: z.coerce.number().int().min(1_000).default(3_600_000),
     // off: this replica sends no webhooks (another one does); events are still queued
     FLOE_WEBHOOK_WORKER: z.enum(['on', 'off']).default('on'),
   })

@@ -7,6 +7,7 @@ import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { createApi } from './api.ts';
+import { closeDuePeriods } from './billing/auto-close.ts';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
 import { apiKeys, clusters, sessionIsActive, sessions, webhookDeliveries } from './db/schema.ts';
@@ -39,6 +40,8 @@ export interface ControlPlane {
   localClusterId: string | null;
   /** one GPU-hour quota sweep now (the periodic sweep runs it too) */
   enforceQuotas(now?: Date): Promise<GpuHoursOutcome[]>;
+  /** closes the billing periods whose grace is over at `now` (a periodic check does too) */
+  closeBillingPeriods(now?: Date): Promise<{ tenants: number; closed: number }>;
   /** ends long-lived responses (progress streams), so that the server can close */
   endStreams(): void;
   close(opts?: { terminateSessions?: boolean }): Promise<void>;
@@ -165,6 +168,26 @@ export async function startControlPlane(
   }, config.FLOE_SWEEP_INTERVAL_MS);
   sweep.unref();
 
+  const closeBillingPeriods = (now?: Date) =>
+    config.FLOE_BILLING_AUTO_CLOSE_HOURS === 'off'
+      ? Promise.resolve({ tenants: 0, closed: 0 })
+      : closeDuePeriods(
+          {
+            db,
+            log,
+            graceMs: config.FLOE_BILLING_AUTO_CLOSE_HOURS * 3_600_000,
+            onClosed: () => {
+              metrics.billingPeriodsClosed.inc();
+              wakeWebhooks();
+            },
+          },
+          now,
+        );
+  const billingCheck = setInterval(() => {
+    closeBillingPeriods().catch((err) => log.error({ err }, 'closing billing periods failed'));
+  }, config.FLOE_BILLING_CLOSE_CHECK_MS);
+  billingCheck.unref();
+
   const gatewayTokens =
     config.FLOE_GATEWAY_JWKS_URL && config.FLOE_GATEWAY_ISSUER
       ? gatewayTokenVerifier({
@@ -214,6 +237,7 @@ export async function startControlPlane(
     bootstrapToken,
     localClusterId,
     enforceQuotas,
+    closeBillingPeriods,
     secrets,
     metrics,
     webhooks,
@@ -221,6 +245,7 @@ export async function startControlPlane(
     async close(opts = {}) {
       streams.abort();
       clearInterval(sweep);
+      clearInterval(billingCheck);
       await webhooks?.stop();
       await supervisor.close({ terminate: opts.terminateSessions });
       await database.close();

@@ -45,6 +45,11 @@ Runs the Floe control plane. Configuration comes from the environment:
   FLOE_WEBHOOK_WORKER      off: this replica queues webhooks but does not send them
                            (default on; replicas share the outbox safely)
   FLOE_WEBHOOK_POLL_MS     the delivery worker's idle poll (default 250)
+  FLOE_BILLING_AUTO_CLOSE_HOURS  billing periods close by themselves this many hours
+                           after they end (default 72; usage reported later becomes an
+                           adjustment in the next period); off: only an admin closes them
+  FLOE_BILLING_CLOSE_CHECK_MS  how often a replica looks for periods to close
+                           (default 3600000, the first look one interval after start)
   LOG_LEVEL                fatal|error|warn|info|debug|trace|silent (default info)
 `;
 

@@ -57,6 +57,11 @@ export function createMetrics(
         for (const [cluster, up] of Object.entries(await clustersUp())) this.set({ cluster }, up);
       },
     }),
+    billingPeriodsClosed: new Counter({
+      name: 'floe_billing_periods_closed_total',
+      help: 'Billing periods closed by themselves after their grace (FLOE_BILLING_AUTO_CLOSE_HOURS)',
+      registers: [registry],
+    }),
     quotaEvents: new Counter({
       name: 'floe_quota_events_total',
       help: 'Quota events recorded (quota.warning at 90 % of a budget, quota.exceeded at 100 %)',

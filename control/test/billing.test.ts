@@ -4,11 +4,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePyarrow, readParquet } from '@floe/testbed';
-import { sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { closeDuePeriods, dueForClosing } from '../src/billing/auto-close.ts';
 import { queryRows } from '../src/db/connect.ts';
-import { sessionEvents, sessions } from '../src/db/schema.ts';
+import { auditLog, billingPeriods, sessionEvents, sessions } from '../src/db/schema.ts';
+import { createLogger } from '../src/log.ts';
 import { sqlState } from '../src/routes/db-errors.ts';
 import {
   ADMIN_TOKEN,
@@ -556,5 +558,67 @@ describe.each(DATABASES)('billing on %s', (kind) => {
     expect(unclassed.body.class).toBeNull();
     const again = await t.call('GET', '/v1/tenants/hooli/billing/periods/2025-10');
     expect(again.body.period.totals).toMatchObject({ records: 1, amount: '0.800000' });
+  });
+  it('closes a period by itself once its grace after the end is over, once across replicas', async () => {
+    const umbrella = await seedTenant(t, { slug: 'umbrella' });
+    await ran(umbrella, '2026-01-10T10:00:00Z', '2026-01-10T12:00:00Z');
+    const deps = { db: db(), log: createLogger('silent'), graceMs: 72 * 3_600_000 };
+    const state = async (label: string) => {
+      const [p] = await db()
+        .select()
+        .from(billingPeriods)
+        .where(
+          and(eq(billingPeriods.tenantId, umbrella.tenant.id), eq(billingPeriods.label, label)),
+        );
+      return p;
+    };
+    // two days into February: January is over, but still within its 72 h
+    await closeDuePeriods(deps, new Date('2026-02-02T00:00:00Z'));
+    expect((await state('2026-01'))?.state).toBe('open');
+    await closeDuePeriods(deps, new Date('2026-02-03T23:59:59Z'));
+    expect((await state('2026-01'))?.state).toBe('open');
+    // its grace is over: closed, with the totals of its usage, by the system
+    await closeDuePeriods(deps, new Date('2026-02-04T00:00:00Z'));
+    const jan = await state('2026-01');
+    expect(jan).toMatchObject({ state: 'closed' });
+    expect(jan?.totals).toMatchObject({ records: 1, sessionSeconds: '7200.000' });
+    // two replicas at once close February once, and neither fails
+    const later = new Date('2026-03-05T00:00:00Z');
+    await Promise.all([closeDuePeriods(deps, later), closeDuePeriods(deps, later)]);
+    expect((await state('2026-02'))?.state).toBe('closed');
+    expect((await state('2026-03'))?.state).toBe('open');
+    const entries = await db()
+      .select()
+      .from(auditLog)
+      .where(
+        and(eq(auditLog.tenantId, umbrella.tenant.id), eq(auditLog.action, 'billing-period.close')),
+      );
+    expect(
+      entries.map((e) => [e.actorType, (e.diff?.period as { to: string } | undefined)?.to]).sort(),
+    ).toEqual([
+      ['system', '2026-01'],
+      ['system', '2026-02'],
+    ]);
+  });
+
+  it('picks the periods due for closing, oldest first', () => {
+    const p = (label: string, start: string, end: string, state: 'open' | 'closed' = 'open') => ({
+      label,
+      startsAt: new Date(start),
+      endsAt: new Date(end),
+      state,
+    });
+    const periods = [
+      p('2026-03', '2026-03-01T00:00:00Z', '2026-04-01T00:00:00Z'),
+      p('2026-01', '2026-01-01T00:00:00Z', '2026-02-01T00:00:00Z', 'closed'),
+      p('2026-02', '2026-02-01T00:00:00Z', '2026-03-01T00:00:00Z'),
+    ];
+    const hour = 3_600_000;
+    expect(dueForClosing(periods, new Date('2026-03-01T00:00:00Z'), 0)).toEqual(['2026-02']);
+    expect(dueForClosing(periods, new Date('2026-03-01T00:59:59Z'), hour)).toEqual([]);
+    expect(dueForClosing(periods, new Date('2026-04-02T00:00:00Z'), hour)).toEqual([
+      '2026-02',
+      '2026-03',
+    ]);
   });
 });

@@ -60,6 +60,8 @@ export async function startTestControlPlane(
     FLOE_DB_POOL_SIZE: '20',
     FLOE_LOCAL_STREAMING: 'off',
     FLOE_LOCAL_CLUSTER: 'true',
+    // tests write months long past: nothing closes them but the test itself
+    FLOE_BILLING_AUTO_CLOSE_HOURS: 'off',
     ...env,
   });
   const cp = await startControlPlane(config, createLogger('silent'), internals);

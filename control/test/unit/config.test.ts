@@ -12,6 +12,22 @@ describe('loadConfig', () => {
     expect(config.DATABASE_URL).toBeUndefined();
   });
 
+  it('closes billing periods 72 h after their end unless told otherwise', () => {
+    expect(loadConfig({}).FLOE_BILLING_AUTO_CLOSE_HOURS).toBe(72);
+    expect(loadConfig({ FLOE_BILLING_AUTO_CLOSE_HOURS: '0' }).FLOE_BILLING_AUTO_CLOSE_HOURS).toBe(
+      0,
+    );
+    expect(loadConfig({ FLOE_BILLING_AUTO_CLOSE_HOURS: 'off' }).FLOE_BILLING_AUTO_CLOSE_HOURS).toBe(
+      'off',
+    );
+    expect(() => loadConfig({ FLOE_BILLING_AUTO_CLOSE_HOURS: '-1' })).toThrow(
+      /FLOE_BILLING_AUTO_CLOSE_HOURS/,
+    );
+    expect(() => loadConfig({ FLOE_BILLING_AUTO_CLOSE_HOURS: 'soon' })).toThrow(
+      /FLOE_BILLING_AUTO_CLOSE_HOURS/,
+    );
+  });
+
   it('names every bad setting in one clear error', () => {
     expect(() =>
       loadConfig({ PORT: 'eighty', FLOE_ADMIN_TOKEN: 'short', FLOE_LOCAL_GPUS: 'l4' }),
