@@ -32,6 +32,7 @@ import { usageRoutes } from './routes/usage.ts';
 import { userRoutes } from './routes/users.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import type { SecretBox } from './secrets.ts';
+import type { LaunchRate } from './sessions/launch-rate.ts';
 import type { Supervisor } from './sessions/supervisor.ts';
 import type { TargetPolicy } from './webhooks/target.ts';
 
@@ -70,6 +71,8 @@ export interface ApiDeps {
   afterWrite?: () => void;
   /** where webhooks may be sent (see webhooks/target.ts); default: public addresses only */
   webhookTargets?: TargetPolicy;
+  /** launches per user signed in through a gateway (sessions/launch-rate.ts); absent: none */
+  launchRate?: LaunchRate | null;
 }
 
 /** The control plane's HTTP API: request → authenticate → validate → decide → persist → act. */

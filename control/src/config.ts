@@ -88,6 +88,11 @@ const ConfigSchema = z
       ),
     // how often the delivery worker looks for due webhooks when the last look found none
     FLOE_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+    // session launches a minute for each user signed in through a gateway, across all
+    // replicas (a token bucket in the database); off: none (the quotas still apply)
+    FLOE_LAUNCHES_PER_USER_PER_MINUTE: z
+      .union([z.literal('off'), z.coerce.number().int().min(1).max(10_000)])
+      .default(10),
     // billing periods close by themselves this many hours after they end (late usage within
     // it still lands in its own month; after it, as an adjustment in the next); off: only
     // when an admin closes them

@@ -228,6 +228,10 @@ export async function startControlPlane(
     insecureIssuers: config.FLOE_DEV_INSECURE_ISSUERS === 'on',
     webhookTargets,
     afterWrite: () => wakeWebhooks(),
+    launchRate:
+      config.FLOE_LAUNCHES_PER_USER_PER_MINUTE === 'off'
+        ? null
+        : { perMinute: config.FLOE_LAUNCHES_PER_USER_PER_MINUTE },
   });
   return {
     database,

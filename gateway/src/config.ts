@@ -53,7 +53,6 @@ const ConfigSchema = z
       .default(43_200),
     FLOE_GATEWAY_WEB_DIR: z.string().min(1).optional(),
     FLOE_GATEWAY_TENANT_CACHE_MS: z.coerce.number().int().min(0).default(30_000),
-    FLOE_GATEWAY_LAUNCHES_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
     FLOE_GATEWAY_BODY_LIMIT_BYTES: z.coerce
       .number()
       .int()
@@ -122,7 +121,6 @@ Configuration (environment):
   FLOE_GATEWAY_SESSION_MAX_SECONDS  sign in again after this long, active or not (43200)
   FLOE_GATEWAY_WEB_DIR            built web assets served at / to signed-in users
   FLOE_GATEWAY_TENANT_CACHE_MS    how long tenant lookups are cached (30000)
-  FLOE_GATEWAY_LAUNCHES_PER_MINUTE  session launches per user per minute (10)
   FLOE_GATEWAY_BODY_LIMIT_BYTES   request body limit on /api (1048576)
   FLOE_OIDC_SCOPES                scopes asked of identity providers (openid email profile)
   FLOE_DEV_INSECURE_ISSUERS       on: identity providers may be plain http and on loopback

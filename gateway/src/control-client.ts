@@ -30,6 +30,8 @@ const GatewaySession = z.object({
   reason: z.string().nullable().optional(),
 });
 
+const Renewal = z.object({ claimed: z.boolean(), outcome: z.string().nullable() });
+
 const Me = z.object({
   role: z.string(),
   tenant: TenantRef.nullable(),
@@ -40,6 +42,7 @@ export type IdentityProviderSettings = z.infer<typeof IdentityProviderSettings>;
 export type GatewayTenant = z.infer<typeof GatewayTenant>;
 export type GatewaySession = z.infer<typeof GatewaySession>;
 export type Me = z.infer<typeof Me>;
+export type Renewal = z.infer<typeof Renewal>;
 
 /** The control plane did not answer as it should (down, 5xx, or an unexpected answer). */
 export class ControlPlaneUnavailable extends Error {}
@@ -69,10 +72,20 @@ export class ControlClient {
     this.running = new Map();
   }
 
-  private async call(path: string, token: string): Promise<Response> {
+  private async call(
+    path: string,
+    token: string,
+    opts: { method?: string; body?: unknown } = {},
+  ): Promise<Response> {
     try {
       return await fetch(`${this.url}${path}`, {
-        headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+        method: opts.method ?? 'GET',
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'application/json',
+          ...(opts.body !== undefined && { 'content-type': 'application/json' }),
+        },
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
     } catch (err) {
@@ -147,6 +160,26 @@ export class ControlClient {
 
   forgetSession(id: string) {
     this.running.delete(id);
+  }
+
+  /**
+   * Claims the renewal of the session cookie whose SHA-256 is `key` for this gateway
+   * (`claimed`), or reads the outcome another replica recorded (null while it works).
+   */
+  async claimRenewal(key: string): Promise<Renewal> {
+    const path = `/v1/gateway/renewals/${encodeURIComponent(key)}`;
+    const res = await this.call(path, this.token, { method: 'POST' });
+    if (res.status !== 200)
+      throw new ControlPlaneUnavailable(`renewal claim answered ${res.status}`);
+    return this.read(res, Renewal, 'renewal');
+  }
+
+  /** Records the sealed outcome of a claimed renewal; answers the one that stays. */
+  async completeRenewal(key: string, outcome: string): Promise<string | null> {
+    const path = `/v1/gateway/renewals/${encodeURIComponent(key)}`;
+    const res = await this.call(path, this.token, { method: 'PUT', body: { outcome } });
+    if (res.status !== 200) throw new ControlPlaneUnavailable(`renewal answered ${res.status}`);
+    return (await this.read(res, Renewal, 'renewal')).outcome;
   }
 
   /** Who the identity token is at the control plane (its user is created on first sight). */

@@ -3,7 +3,6 @@ import type { IdentityProviders } from './auth/oidc.ts';
 import type { SessionManager } from './auth/sessions.ts';
 import type { GatewayConfig } from './config.ts';
 import type { ControlClient } from './control-client.ts';
-import type { RateLimiter } from './http/rate-limit.ts';
 import type { GatewayKeys } from './keys.ts';
 import type { Metrics } from './metrics.ts';
 import type { SessionProxy } from './sessions/proxy.ts';
@@ -20,5 +19,4 @@ export interface Deps {
   metrics: Metrics;
   proxy: SessionProxy;
   turn: TurnOffer | null;
-  launches: RateLimiter;
 }

@@ -13,7 +13,6 @@ export {
 } from './auth/session-token.ts';
 export { type GatewayConfig, HELP, loadConfig } from './config.ts';
 export { CSRF_COOKIE, CSRF_HEADER, checkCsrf } from './http/csrf.ts';
-export { perMinute, RateLimiter, takeToken } from './http/rate-limit.ts';
 export { securityHeaders } from './http/security-headers.ts';
 export { type GatewayKeys, generateKeySet, loadKeys } from './keys.ts';
 export { createLogger } from './log.ts';

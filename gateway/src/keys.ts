@@ -28,7 +28,7 @@ const PrivateJwk = z.object({
 
 const Jwks = z.object({ keys: z.array(PrivateJwk).min(1, 'needs at least one key') });
 
-export type Purpose = 'login-state' | 'refresh-token';
+export type Purpose = 'login-state' | 'refresh-token' | 'renewal';
 
 interface KeyEntry {
   kid: string;

@@ -39,11 +39,6 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
-    rateLimited: new Counter({
-      name: 'floe_gateway_rate_limited_total',
-      help: 'Launches refused by the per-user rate limit',
-      registers: [registry],
-    }),
   };
 }
 

@@ -11,7 +11,6 @@ import type { GatewayConfig } from './config.ts';
 import { ControlClient } from './control-client.ts';
 import type { Deps } from './deps.ts';
 import { alreadySent } from './http/env.ts';
-import { perMinute, RateLimiter } from './http/rate-limit.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { loadKeys } from './keys.ts';
 import { createMetrics, metricsApp } from './metrics.ts';
@@ -130,8 +129,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         })
       : null;
   turn?.start();
-  const launches = new RateLimiter(perMinute(config.FLOE_GATEWAY_LAUNCHES_PER_MINUTE));
-  const deps: Deps = { config, log, keys, control, idps, sessions, metrics, proxy, turn, launches };
+  const deps: Deps = { config, log, keys, control, idps, sessions, metrics, proxy, turn };
   const app = createApp(deps);
 
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;

@@ -52,6 +52,8 @@ export interface OidcProvider {
   issuer: string;
   users: TestUser[];
   clients: OidcClient[];
+  /** refresh_token grants it has answered (successful ones) */
+  refreshGrants(): number;
   stop(): Promise<void>;
 }
 
@@ -70,7 +72,17 @@ async function formBody(req: IncomingMessage): Promise<URLSearchParams> {
  * first-party clients.
  */
 export async function startOidcProvider(
-  opts: { port?: number; clients?: OidcClient[]; users?: TestUser[] } = {},
+  opts: {
+    port?: number;
+    clients?: OidcClient[];
+    users?: TestUser[];
+    /**
+     * each refresh token good for one use, a reused one revoking the grant (what Okta, Auth0
+     * and Keycloak do with rotation on); default: oidc-provider's (a confidential client's
+     * refresh token is reused until 70 % of its life)
+     */
+    rotateRefreshTokens?: boolean;
+  } = {},
 ): Promise<OidcProvider> {
   const port = opts.port ?? (await freePort());
   const issuer = `http://127.0.0.1:${port}`;
@@ -140,6 +152,7 @@ export async function startOidcProvider(
         }),
       };
     },
+    ...(opts.rotateRefreshTokens && { rotateRefreshToken: true }),
     ttl: {
       AccessToken: 600,
       IdToken: 600,
@@ -150,6 +163,10 @@ export async function startOidcProvider(
     },
   };
   const provider = new Provider(issuer, configuration);
+  let refreshGrants = 0;
+  provider.on('grant.success', (ctx) => {
+    if (ctx.oidc.params?.grant_type === 'refresh_token') refreshGrants += 1;
+  });
   const oidc = provider.callback();
 
   async function interaction(req: IncomingMessage, res: ServerResponse, path: string[]) {
@@ -225,6 +242,7 @@ export async function startOidcProvider(
     issuer,
     users,
     clients,
+    refreshGrants: () => refreshGrants,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

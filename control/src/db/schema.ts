@@ -4,6 +4,7 @@ import {
   bigserial,
   boolean,
   check,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -519,4 +520,35 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_due').on(t.nextAttemptAt).where(sql`${t.state} = 'pending'`),
     index('webhook_deliveries_endpoint').on(t.endpointId, t.id),
   ],
+);
+
+// ---- what the gateway replicas share (issue 17): launch rate limits and session renewals ----
+
+/**
+ * A user's launch token bucket (sessions/launch-rate.ts): held here rather than in each
+ * gateway's memory, so that N gateway replicas still allow one user the configured rate.
+ */
+export const launchBuckets = pgTable('launch_buckets', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id),
+  tokens: doublePrecision('tokens').notNull(),
+  at: timestamp('at', { withTimezone: true, precision: 3 }).notNull(),
+});
+
+/**
+ * One renewal of a gateway session cookie, keyed by a hash of the old cookie: the first
+ * replica to claim it asks the identity provider, the others wait for its outcome, so that a
+ * rotating refresh token is used once whichever replicas the browser's requests reach. The
+ * outcome is sealed by the gateways (only they can read it); rows live a minute.
+ */
+export const gatewayRenewals = pgTable(
+  'gateway_renewals',
+  {
+    key: text('key').primaryKey(),
+    outcome: text('outcome'),
+    claimedAt: timestamp('claimed_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('gateway_renewals_expiry').on(t.expiresAt)],
 );

@@ -1,18 +1,42 @@
 // What the regional gateways need from the control plane, for their API key (role
 // `gateway`) only: a tenant by slug or id, or by host name, with its identity provider (the one place a
-// client secret is ever read back), and a session's owner and endpoint for routing.
-import { and, asc, eq } from 'drizzle-orm';
+// client secret is ever read back), a session's owner and endpoint for routing, and the
+// renewals of session cookies that their replicas share (one refresh at the IdP per cookie).
+import { z } from '@hono/zod-openapi';
+import { and, asc, eq, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/connect.ts';
-import { sessionEvents, sessions } from '../db/schema.ts';
+import { gatewayRenewals, sessionEvents, sessions } from '../db/schema.ts';
 import { requireRole } from '../http/auth.ts';
 import { ApiError, notFound } from '../http/errors.ts';
-import { apiRoute, json, params, router } from '../http/route.ts';
+import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { GatewaySession, GatewayTenant } from '../http/schemas.ts';
 import { isUuid, type Lookups } from '../lookups.ts';
 import type { SecretBox } from '../secrets.ts';
 import { clientSecretContext, requiredClaimOf } from './identity-provider.ts';
 
 const tags = ['gateway'];
+
+/** How long a renewal's outcome is kept: the replicas racing on one cookie ask within it. */
+const RENEWAL_SECONDS = 60;
+
+const RenewalKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{43}$/, 'a SHA-256 in base64url')
+  .openapi({ param: { name: 'key', in: 'path' }, description: 'SHA-256 of the old cookie' });
+
+const RenewalState = z
+  .object({
+    claimed: z.boolean().openapi({ description: 'true: this caller renews; others wait' }),
+    outcome: z
+      .string()
+      .nullable()
+      .openapi({ description: 'sealed by the gateway that renewed; null while it works' }),
+  })
+  .openapi('GatewayRenewal');
+
+const RenewalOutcome = z
+  .strictObject({ outcome: z.string().min(1).max(16_384) })
+  .openapi('GatewayRenewalOutcome');
 const gateway = [requireRole('gateway')];
 
 /** `Host` as a gateway may pass it: lowercased, without a port. */
@@ -136,6 +160,63 @@ export function gatewayRoutes(db: Db, lookups: Lookups, secrets: SecretBox) {
       }
       const endpoint = row.state === 'running' ? row.endpoint : null;
       return c.json({ ...row, endpoint, reason }, 200);
+    },
+  );
+
+  // A session cookie's renewal, shared by the gateway replicas: the first to claim it asks
+  // the identity provider (a rotating refresh token is good for one use), the others read
+  // the outcome it writes. A claim whose gateway died expires with the row.
+  app.openapi(
+    apiRoute({
+      method: 'post',
+      path: '/v1/gateway/renewals/{key}',
+      tags,
+      summary: 'Claim the renewal of a session cookie, or read its outcome (gateway keys)',
+      middleware: gateway,
+      request: { params: z.object({ key: RenewalKey }) },
+      responses: { 200: json(RenewalState, 'claimed by this call, or by another gateway') },
+    }),
+    async (c) => {
+      const { key } = c.req.valid('param');
+      await db.delete(gatewayRenewals).where(lt(gatewayRenewals.expiresAt, sql`now()`));
+      const [claimed] = await db
+        .insert(gatewayRenewals)
+        .values({ key, expiresAt: sql`now() + make_interval(secs => ${RENEWAL_SECONDS})` })
+        .onConflictDoNothing()
+        .returning({ key: gatewayRenewals.key });
+      if (claimed) return c.json({ claimed: true, outcome: null }, 200);
+      const [row] = await db
+        .select({ outcome: gatewayRenewals.outcome })
+        .from(gatewayRenewals)
+        .where(eq(gatewayRenewals.key, key));
+      return c.json({ claimed: false, outcome: row?.outcome ?? null }, 200);
+    },
+  );
+
+  app.openapi(
+    apiRoute({
+      method: 'put',
+      path: '/v1/gateway/renewals/{key}',
+      tags,
+      summary: 'Record the outcome of a claimed renewal (gateway keys)',
+      description: 'The first outcome stays: a second one is answered with the first.',
+      middleware: gateway,
+      request: { params: z.object({ key: RenewalKey }), body: body(RenewalOutcome) },
+      responses: { 200: json(RenewalState, 'the outcome that stays') },
+    }),
+    async (c) => {
+      const { key } = c.req.valid('param');
+      const { outcome } = c.req.valid('json');
+      await db
+        .update(gatewayRenewals)
+        .set({ outcome })
+        .where(and(eq(gatewayRenewals.key, key), isNull(gatewayRenewals.outcome)));
+      const [row] = await db
+        .select({ outcome: gatewayRenewals.outcome })
+        .from(gatewayRenewals)
+        .where(eq(gatewayRenewals.key, key));
+      if (!row) throw notFound('renewal');
+      return c.json({ claimed: false, outcome: row.outcome }, 200);
     },
   );
 

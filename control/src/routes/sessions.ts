@@ -21,6 +21,7 @@ import { page, Session, SessionCreate, SessionListQuery } from '../http/schemas.
 import { isUuid, type Lookups } from '../lookups.ts';
 import type { Metrics } from '../metrics.ts';
 import { admitLaunch, type SessionRow } from '../sessions/admission.ts';
+import { type LaunchRate, takeLaunch } from '../sessions/launch-rate.ts';
 import type { Supervisor } from '../sessions/supervisor.ts';
 
 const tags = ['sessions'];
@@ -62,6 +63,8 @@ export function sessionRoutes(deps: {
   log: Logger;
   /** aborted when the control plane shuts down: progress streams end */
   shutdown: AbortSignal;
+  /** launches per user signed in through a gateway; null or absent: no limit */
+  launchRate?: LaunchRate | null;
 }) {
   const { db, lookups, supervisor, metrics, log, shutdown } = deps;
   const app = router();
@@ -93,9 +96,13 @@ export function sessionRoutes(deps: {
         201: json(Session, 'admitted and placed'),
         422: json(ErrorSchema, 'no cluster can run it, or the Idempotency-Key was reused'),
         429: {
-          ...json(ErrorSchema, 'a quota refused it; `error.quota` names which'),
+          ...json(
+            ErrorSchema,
+            'a quota refused it (`error.quota` names which), or its user launched too often ' +
+              '(`rate_limited`: users signed in through a gateway)',
+          ),
           headers: retryAfter(
-            'seconds until the quota may allow it (the 1st of next month for GPU-hours)',
+            'seconds until the quota or the rate may allow it (the 1st of next month for GPU-hours)',
           ),
         },
         503: {
@@ -121,6 +128,12 @@ export function sessionRoutes(deps: {
       }
       const appRow = await lookups.app(tenant.id, input.app);
       if (!appRow) throw notFound('app');
+      if (principal.via === 'identity-token' && deps.launchRate) {
+        await takeLaunch(db, user.id, deps.launchRate).catch((err) => {
+          metrics.launches.inc({ outcome: 'rate_limited' });
+          throw err;
+        });
+      }
       const requestHash = createHash('sha256')
         .update(JSON.stringify([appRow.id, user.id, input.region ?? null]))
         .digest('base64url');

@@ -8,7 +8,7 @@
 // the tenant still accepts them). An IdP without refresh tokens gets plain re-signing,
 // bounded by the absolute limit. Concurrent requests with the same old cookie share one
 // renewal (so a provider that rotates refresh tokens sees each token used once), and an IdP
-// that cannot be reached leaves the cookie as it is until it expires, retried after 30 s.
+// that cannot be reached leaves the cookie as it is until it expires, retried within a minute.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
@@ -35,6 +35,10 @@ import {
 } from './session-token.ts';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** How long a replica waits for another's renewal of the same cookie, and how often it looks. */
+const RENEWAL_WAIT_MS = 10_000;
+const RENEWAL_POLL_MS = 100;
 
 type Renewal = { token: string; claims: SessionClaims } | 'keep' | 'end';
 
@@ -121,7 +125,7 @@ export class SessionManager {
     if (opts.renew && renewalDue(claims, nowSeconds(), ttlSeconds, maxSeconds)) {
       const old = claims;
       const key = createHash('sha256').update(token).digest('base64url');
-      const renewal = await this.renewals.get(key, () => this.renew(old));
+      const renewal = await this.renewals.get(key, () => this.renewOnce(key, old));
       if (renewal === 'end') {
         this.clear(c);
         return null;
@@ -200,6 +204,50 @@ export class SessionManager {
       sameSite: 'Lax',
       maxAge: Math.max(0, claims.signed_in_at + this.settings.maxSeconds - nowSeconds()),
     });
+  }
+
+  /**
+   * The renewal of the cookie whose SHA-256 is `key`, once across the replicas: renewed here
+   * when this replica claims it, else the outcome the claiming replica recorded, waited for
+   * up to 10 s (then, or when the control plane cannot be asked, the cookie stays as it is).
+   * A replica that died while renewing lets its claim lapse after a minute.
+   */
+  private async renewOnce(key: string, old: SessionClaims): Promise<Renewal> {
+    const deadline = Date.now() + RENEWAL_WAIT_MS;
+    try {
+      for (;;) {
+        const claim = await this.control.claimRenewal(key);
+        if (claim.claimed) {
+          const outcome = await this.renew(old);
+          const kept = await this.control.completeRenewal(key, await this.sealOutcome(outcome));
+          // ours, or one recorded first by a replica that claimed after our claim lapsed
+          return kept ? ((await this.openOutcome(kept)) ?? outcome) : outcome;
+        }
+        if (claim.outcome !== null) return (await this.openOutcome(claim.outcome)) ?? 'keep';
+        if (Date.now() >= deadline) return 'keep';
+        await new Promise((resolve) => setTimeout(resolve, RENEWAL_POLL_MS));
+      }
+    } catch (err) {
+      if (!(err instanceof ControlPlaneUnavailable)) throw err;
+      this.log.warn(
+        { err, user: old.email },
+        'session renewal postponed: control plane unavailable',
+      );
+      return 'keep';
+    }
+  }
+
+  private sealOutcome(outcome: Renewal): Promise<string> {
+    const payload = typeof outcome === 'string' ? { outcome } : { token: outcome.token };
+    return seal(this.keys, 'renewal', payload, 120);
+  }
+
+  private async openOutcome(sealed: string): Promise<Renewal | null> {
+    const payload = await unseal(this.keys, 'renewal', sealed);
+    if (payload?.outcome === 'keep' || payload?.outcome === 'end') return payload.outcome;
+    if (typeof payload?.token !== 'string') return null;
+    const claims = await verifySession(this.keys, this.settings.issuer, payload.token);
+    return claims ? { token: payload.token, claims } : null;
   }
 
   private async renew(old: SessionClaims): Promise<Renewal> {

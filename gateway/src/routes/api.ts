@@ -75,7 +75,7 @@ function endsQuietly(body: ReadableStream<Uint8Array>, signal: AbortSignal) {
 }
 
 export function apiRoutes(deps: Deps) {
-  const { config, control, sessions, metrics, launches, log } = deps;
+  const { config, control, sessions, metrics, log } = deps;
   const app = new Hono<GatewayEnv>();
   const maxSize = config.FLOE_GATEWAY_BODY_LIMIT_BYTES;
 
@@ -93,17 +93,6 @@ export function apiRoutes(deps: Deps) {
         jsonError(c, 413, 'payload_too_large', `request bodies are limited to ${maxSize} bytes`),
     }),
   );
-
-  app.post('/api/v1/tenants/:tenant/sessions', async (c, next) => {
-    const user = c.get('user')!;
-    const take = launches.take(`${user.tenant_id}:${user.email.toLowerCase()}`);
-    if (take.allowed) return next();
-    metrics.rateLimited.inc();
-    const seconds = Math.ceil(take.retryAfterMs / 1000);
-    return jsonError(c, 429, 'rate_limited', `too many launches; try again in ${seconds} s`, {
-      'retry-after': String(seconds),
-    });
-  });
 
   app.all('/api/*', async (c) => {
     const url = new URL(c.req.url);

@@ -41,6 +41,11 @@ export interface Stack {
   /** the gateway's keys: [signing, previous] */
   keys: { current: JWK; previous: JWK };
   tenants: { acme: { id: string }; globex: { id: string } };
+  /**
+   * Another replica of the gateway: the same settings, keys and control plane on a port of
+   * its own, serving the same public origin (`url`) as if behind one load balancer.
+   */
+  replica(): Promise<{ url: string; close(): Promise<void> }>;
   /** a control-plane request as the platform admin */
   admin(
     method: string,
@@ -76,6 +81,8 @@ export interface StackOptions {
    * TURN: the testbed's coturn.
    */
   streaming?: { command: string[]; streamPage: string };
+  /** the provider rotates refresh tokens: each is good for one use, reuse revokes the grant */
+  rotateRefreshTokens?: boolean;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -90,7 +97,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     clientSecret: randomBytes(24).toString('base64url'),
     redirectUris: [`${url}/callback`, `http://${t}.localhost:${port}/callback`],
   }));
-  const op = await startOidcProvider({ clients });
+  const op = await startOidcProvider({ clients, rotateRefreshTokens: opts.rotateRefreshTokens });
 
   const cp = await startControlPlane(
     loadControlConfig({
@@ -107,6 +114,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       FLOE_GATEWAY_ISSUER: url,
       // the testbed's provider is plain http on loopback
       FLOE_DEV_INSECURE_ISSUERS: 'on',
+      // launches a minute per signed-in user, counted across the gateway's replicas
+      FLOE_LAUNCHES_PER_USER_PER_MINUTE: '8',
       LOG_LEVEL: 'silent',
     }),
     pino({ level: 'silent' }),
@@ -172,33 +181,32 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     (await generateKeySet()).keys[0]!,
     (await generateKeySet()).keys[0]!,
   ];
-  const gateway = await startGateway(
-    loadConfig({
-      FLOE_GATEWAY_PORT: String(port),
-      FLOE_GATEWAY_METRICS_PORT: '0',
-      FLOE_GATEWAY_ISSUER: url,
-      FLOE_CONTROL_URL: controlUrl,
-      FLOE_GATEWAY_CONTROL_TOKEN: gatewayKey.token,
-      FLOE_GATEWAY_KEYS: JSON.stringify({ keys: [current, previous] }),
-      FLOE_GATEWAY_TENANT_CACHE_MS: '1000',
-      FLOE_GATEWAY_LAUNCHES_PER_MINUTE: '8',
-      FLOE_GATEWAY_BODY_LIMIT_BYTES: String(64 * 1024),
-      // the testbed's provider is plain http on loopback
-      FLOE_DEV_INSECURE_ISSUERS: 'on',
-      ...(opts.turn && {
-        FLOE_TURN_URLS: testbed.turn.url,
-        FLOE_TURN_SECRET: testbed.turn.secret,
-        FLOE_TURN_HEALTH_INTERVAL_MS: '60000',
-      }),
-      ...(opts.webApp && {
-        FLOE_GATEWAY_WEB_DIR:
-          typeof opts.webApp === 'string' ? opts.webApp : fakeWebApp(testbed.tempRoot),
-      }),
-      LOG_LEVEL: 'silent',
-      ...opts.env,
+  const gatewayEnv = (gatewayPort: number) => ({
+    FLOE_GATEWAY_PORT: String(gatewayPort),
+    FLOE_GATEWAY_METRICS_PORT: '0',
+    FLOE_GATEWAY_ISSUER: url,
+    FLOE_CONTROL_URL: controlUrl,
+    FLOE_GATEWAY_CONTROL_TOKEN: gatewayKey.token,
+    FLOE_GATEWAY_KEYS: JSON.stringify({ keys: [current, previous] }),
+    FLOE_GATEWAY_TENANT_CACHE_MS: '1000',
+    FLOE_GATEWAY_BODY_LIMIT_BYTES: String(64 * 1024),
+    // the testbed's provider is plain http on loopback
+    FLOE_DEV_INSECURE_ISSUERS: 'on',
+    ...(opts.turn && {
+      FLOE_TURN_URLS: testbed.turn.url,
+      FLOE_TURN_SECRET: testbed.turn.secret,
+      FLOE_TURN_HEALTH_INTERVAL_MS: '60000',
     }),
-    pino({ level: process.env.GATEWAY_TEST_LOG ?? 'silent' }),
-  );
+    ...(opts.webApp && {
+      FLOE_GATEWAY_WEB_DIR:
+        typeof opts.webApp === 'string' ? opts.webApp : fakeWebApp(testbed.tempRoot),
+    }),
+    LOG_LEVEL: 'silent',
+    ...opts.env,
+  });
+  const gatewayLog = pino({ level: process.env.GATEWAY_TEST_LOG ?? 'silent' });
+  const gateway = await startGateway(loadConfig(gatewayEnv(port)), gatewayLog);
+  const replicas: Gateway[] = [];
   return {
     gateway,
     url,
@@ -210,7 +218,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     keys: { current, previous },
     tenants,
     admin,
+    async replica() {
+      const replicaPort = await freePort();
+      const started = await startGateway(loadConfig(gatewayEnv(replicaPort)), gatewayLog);
+      replicas.push(started);
+      return { url: `http://127.0.0.1:${replicaPort}`, close: () => started.close() };
+    },
     async close() {
+      for (const r of replicas) await r.close().catch(() => {});
       await gateway.close();
       await control.close();
       await cp.close({ terminateSessions: true });

@@ -15,7 +15,6 @@ describe('loadConfig', () => {
       FLOE_GATEWAY_ISSUER: 'https://floe.example',
       FLOE_CONTROL_URL: 'http://control:8080',
       FLOE_GATEWAY_SESSION_TTL_SECONDS: 900,
-      FLOE_GATEWAY_LAUNCHES_PER_MINUTE: 10,
       FLOE_GATEWAY_BODY_LIMIT_BYTES: 1024 * 1024,
       FLOE_TURN_URLS: [],
     });

@@ -6,7 +6,6 @@ import { claimValue, roleFromClaims } from '../../src/auth/roles.ts';
 import { renewalDue, sessionExpiry } from '../../src/auth/session-token.ts';
 import { hostnameOf, requestOrigin, tenantHostname } from '../../src/host.ts';
 import { checkCsrf, fromOrigin } from '../../src/http/csrf.ts';
-import { perMinute, RateLimiter, takeToken } from '../../src/http/rate-limit.ts';
 import { endedMessage, ownSession, sessionAccess } from '../../src/sessions/access.ts';
 
 describe('safeReturnTo', () => {
@@ -122,46 +121,6 @@ describe('checkCsrf', () => {
   it('compares origins, not strings', () => {
     expect(fromOrigin({ origin: 'https://floe.example:443' }, 'https://floe.example')).toBe(true);
     expect(fromOrigin({ referer: 'not a url' }, 'https://floe.example')).toBe(false);
-  });
-});
-
-describe('takeToken', () => {
-  const policy = perMinute(10);
-
-  it('allows a burst of the capacity, then one every 6 s', () => {
-    let bucket: ReturnType<typeof takeToken>['bucket'] | undefined;
-    for (let i = 0; i < 10; i++) {
-      const take = takeToken(bucket, 1_000, policy);
-      expect(take.allowed).toBe(true);
-      bucket = take.bucket;
-    }
-    const refused = takeToken(bucket, 1_000, policy);
-    expect(refused).toMatchObject({ allowed: false, retryAfterMs: 6_000 });
-    expect(takeToken(refused.bucket, 4_000, policy)).toMatchObject({
-      allowed: false,
-      retryAfterMs: 3_000,
-    });
-    expect(takeToken(refused.bucket, 7_000, policy).allowed).toBe(true);
-  });
-
-  it('refills to the capacity, not beyond', () => {
-    const empty = { tokens: 0, at: 0 };
-    const later = takeToken(empty, 3_600_000, policy);
-    expect(later.allowed).toBe(true);
-    expect(later.bucket.tokens).toBe(9);
-  });
-
-  it('ignores a clock that goes back', () => {
-    expect(takeToken({ tokens: 0.5, at: 10_000 }, 5_000, policy).allowed).toBe(false);
-  });
-
-  it('keeps one bucket per key, forgetting full ones when there are too many', () => {
-    const limiter = new RateLimiter(perMinute(1), { maxKeys: 2 });
-    expect(limiter.take('a', 0).allowed).toBe(true);
-    expect(limiter.take('a', 0).allowed).toBe(false);
-    expect(limiter.take('b', 0).allowed).toBe(true);
-    expect(limiter.take('c', 0).allowed).toBe(true); // prunes: the oldest goes
-    expect(limiter.take('c', 0).allowed).toBe(false);
   });
 });
 
