@@ -248,6 +248,45 @@ describe('the chart, rendered', () => {
     });
   });
 
+  it('gives the control plane and the gateways one gateway key; every Secret key named exists', async () => {
+    const objs = await render();
+    const refOf = (deployment: string, env: string) =>
+      find(objs, 'Deployment', deployment).spec.template.spec.containers[0].env.find(
+        (e: Obj) => e.name === env,
+      ).valueFrom.secretKeyRef;
+    expect(refOf('floe-control', 'FLOE_GATEWAY_TOKEN')).toEqual({
+      name: 'floe-generated',
+      key: 'gateway-token',
+    });
+    expect(refOf('floe-gateway', 'FLOE_GATEWAY_CONTROL_TOKEN')).toEqual(
+      refOf('floe-control', 'FLOE_GATEWAY_TOKEN'),
+    );
+    // the chart's own Secret has every key it names; the others are the two made before install
+    const generated = find(objs, 'Secret', 'floe-generated');
+    const refs = objs.flatMap((o) =>
+      containersOf(o).flatMap((c) =>
+        (c.env ?? []).flatMap((e: Obj) =>
+          e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : [],
+        ),
+      ),
+    );
+    expect(refs.length).toBeGreaterThanOrEqual(7);
+    for (const ref of refs) {
+      if (ref.name === 'floe-generated') expect(Object.keys(generated.data)).toContain(ref.key);
+      else
+        expect(['floe-database/DATABASE_URL', 'floe-gateway-keys/keys.json']).toContain(
+          `${ref.name}/${ref.key}`,
+        );
+    }
+    const admin = Buffer.from(generated.data['admin-token'], 'base64').toString();
+    const gateway = Buffer.from(generated.data['gateway-token'], 'base64').toString();
+    expect(admin).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(gateway).not.toBe(admin);
+    // FLOE_SECRET_KEY: 32 bytes in base64, as the control plane's config demands
+    const secretKey = Buffer.from(generated.data['secret-key'], 'base64').toString();
+    expect(Buffer.from(secretKey, 'base64')).toHaveLength(32);
+  });
+
   it('puts the ext_authz policy on Istio’s ingress gateway, naming the CUSTOM provider', async () => {
     const objs = await render();
     const policy = find(objs, 'AuthorizationPolicy', 'floe-gateway-sessions');

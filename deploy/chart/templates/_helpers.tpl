@@ -82,7 +82,6 @@ affinity:
 
 {{/* Names of the Secrets. */}}
 {{- define "floe.generatedSecret" -}}{{ include "floe.name" (dict "root" . "component" "generated") }}{{- end -}}
-{{- define "floe.gatewayTokenSecret" -}}{{ .Values.gateway.controlTokenSecret | default (include "floe.name" (dict "root" . "component" "gateway-token")) }}{{- end -}}
 
 {{/*
 A random value kept across upgrades: read back from the Secret this release made before
