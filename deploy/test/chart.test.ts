@@ -171,9 +171,14 @@ describe('the chart, rendered', () => {
     const crd = parse(readFileSync(join(CHART, 'crds/sessions.floe.dev.yaml'), 'utf8'));
     // a drift means operator/src/crd.ts changed: copy operator/manifests/crd.yaml into
     // deploy/chart/crds/sessions.floe.dev.yaml (after `node operator/src/main.ts manifests --write`)
-    expect(crd).toEqual(sessionCrd);
+    const fix =
+      'the operator changed: copy operator/manifests/crd.yaml (keep the two comment lines)';
+    expect(crd, fix).toEqual(sessionCrd);
     const objs = await render();
-    expect(find(objs, 'ClusterRole', 'floe-operator').rules).toEqual(clusterRoleRules);
+    expect(
+      find(objs, 'ClusterRole', 'floe-operator').rules,
+      'the operator changed its RBAC: write clusterRoleRules of operator/src/manifests.ts into deploy/chart/templates/operator.yaml',
+    ).toEqual(clusterRoleRules);
   });
 
   it('names exactly the images `npm run images` builds, under the registry when one is given', async () => {
