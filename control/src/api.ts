@@ -55,6 +55,8 @@ export interface ApiDeps {
   metrics: Metrics;
   log: Logger;
   adminToken?: string;
+  /** FLOE_GATEWAY_TOKEN: a configured key of role gateway */
+  gatewayToken?: string;
   /** seals and opens secrets at rest (identity providers' client secrets, kubeconfigs) */
   secrets: SecretBox;
   /** the drivers of registered Kubernetes clusters; absent: registration attaches none */
@@ -193,6 +195,7 @@ export function createApi(deps: ApiDeps) {
       db,
       lookups,
       adminToken: deps.adminToken,
+      gatewayToken: deps.gatewayToken,
       gatewayTokens: deps.gatewayTokens ?? null,
     }),
   );

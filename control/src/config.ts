@@ -8,6 +8,9 @@ const ConfigSchema = z
     DATABASE_URL: z.url().optional(),
     FLOE_DATA_DIR: z.string().default('.floe'),
     FLOE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    // accepted as the regional gateways' API key (role gateway), for installs that configure
+    // both ends at once (the Helm chart); otherwise a gateway key is made through the API
+    FLOE_GATEWAY_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     FLOE_REGION: z.string().default('local'),
     // true: this control plane registers the `local` cluster and runs sessions as sandboxed
     // processes of this machine (npm start does); off by default, as a production control
@@ -106,6 +109,13 @@ const ConfigSchema = z
     FLOE_WEBHOOK_WORKER: z.enum(['on', 'off']).default('on'),
   })
   .superRefine((c, ctx) => {
+    if (c.FLOE_GATEWAY_TOKEN && c.FLOE_GATEWAY_TOKEN === c.FLOE_ADMIN_TOKEN) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FLOE_GATEWAY_TOKEN'],
+        message: 'must differ from FLOE_ADMIN_TOKEN',
+      });
+    }
     if (Boolean(c.FLOE_GATEWAY_JWKS_URL) !== Boolean(c.FLOE_GATEWAY_ISSUER)) {
       ctx.addIssue({
         code: 'custom',

@@ -221,6 +221,7 @@ export async function startControlPlane(
     metrics,
     log,
     adminToken: config.FLOE_ADMIN_TOKEN,
+    gatewayToken: config.FLOE_GATEWAY_TOKEN,
     secrets,
     kubernetes,
     gatewayTokens,

@@ -13,6 +13,9 @@ Runs the Floe control plane. Configuration comes from the environment:
   FLOE_DATA_DIR            data folder (default .floe)
   FLOE_ADMIN_TOKEN         accepted as a platform-admin API key; otherwise one is
                            generated at first start and printed once
+  FLOE_GATEWAY_TOKEN       accepted as the regional gateways' API key (role gateway,
+                           /v1/gateway/* only), for installs that configure both ends
+                           (the Helm chart); otherwise make one with POST /v1/api-keys
   FLOE_REGION              region of the local cluster (default local)
   FLOE_LOCAL_CLUSTER       true: register the "local" cluster, which runs sessions as
                            sandboxed processes of this machine (bubblewrap); default false

@@ -4,10 +4,19 @@
 // same digest.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import {
   editBundle,
+  freePort,
   type Registry,
   runBundle,
   startBundle,
@@ -19,6 +28,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultDesiredSettings } from '../../operator/src/desired.ts';
 import { FLOE_IMAGE_TAG, FLOE_IMAGES, floeImage } from '../../operator/src/images.ts';
 import { XORG_CONFIG } from '../../streamer/src/x11/display-server.ts';
+import { mintTurnCredentials } from '../../turn/src/credentials.ts';
+import { probeTurnServer } from '../../turn/src/probe.ts';
 import { type BuiltImage, buildImages, pushImage } from '../images/build.ts';
 
 let images: BuiltImage[] = [];
@@ -177,6 +188,82 @@ describe('npm run images', () => {
       }
     } finally {
       await server.stop();
+    }
+  }, 120_000);
+
+  it("relays from the TURN image as uid 1000, with the config turn/'s CLI renders in it (the chart's init container)", async () => {
+    const bundle = pullAndUnpack('turn');
+    // the pod's volumes: the shared secret (read-only), a memory folder for the rendered
+    // config, coturn's database folder; owned by the image's user as fsGroup makes them
+    const dirs = Object.fromEntries(
+      ['secret', 'run', 'db'].map((d) => {
+        const dir = join(work, `turn-${d}`);
+        mkdirSync(dir);
+        chownSync(dir, 1000, 1000);
+        return [d, dir];
+      }),
+    );
+    const secret = 'dHVybi1zZWNyZXQtb2YtdGhlLWltYWdlLXRlc3Q';
+    writeFileSync(join(dirs.secret!, 'turn-secret'), secret, { mode: 0o400 });
+    chownSync(join(dirs.secret!, 'turn-secret'), 1000, 1000);
+    const mount = (source: string, destination: string, mode: 'ro' | 'rw') => ({
+      destination,
+      type: 'bind',
+      source,
+      options: ['rbind', mode],
+    });
+    const port = await freePort();
+    editBundle(bundle, (spec) => {
+      expect(spec.process.user).toMatchObject({ uid: 1000, gid: 1000 });
+      expect(spec.process.args).toEqual(['/usr/local/bin/node', '/app/turn/src/cli.ts']);
+      // the init container's arguments, as deploy/chart/templates/turn.yaml gives them
+      spec.process.args.push(
+        'config',
+        '--secret-file=/etc/floe-turn/secret/turn-secret',
+        '--realm=floe.test',
+        '--listening-ip=127.0.0.1',
+        `--port=${port}`,
+        '--min-port=49152',
+        '--max-port=49200',
+        '--no-prometheus',
+        '--pid-file=/run/floe-turn/turnserver.pid',
+        '--out=/run/floe-turn/turnserver.conf',
+      );
+      spec.mounts.push(
+        mount(dirs.secret!, '/etc/floe-turn/secret', 'ro'),
+        mount(dirs.run!, '/run/floe-turn', 'rw'),
+      );
+    });
+    const rendered = runBundle(bundle);
+    expect(rendered.status, rendered.stderr).toBe(0);
+    expect(readFileSync(join(dirs.run!, 'turnserver.conf'), 'utf8')).toContain(
+      `static-auth-secret=${secret}\n`,
+    );
+    editBundle(bundle, (spec) => {
+      // the main container: coturn on the rendered config, on the host's loopback
+      spec.process.args = ['/usr/bin/turnserver', '-c', '/run/floe-turn/turnserver.conf'];
+      spec.mounts.push(mount(dirs.db!, '/var/lib/turn', 'rw'));
+      const linux = (spec as unknown as { linux: { namespaces: { type: string }[] } }).linux;
+      linux.namespaces = linux.namespaces.filter((ns) => ns.type !== 'network');
+    });
+    const turn = startBundle(bundle);
+    try {
+      const creds = mintTurnCredentials({ secret, sessionId: 'image-test', ttlSeconds: 120 });
+      // the gateway's health probe: a real allocation, over UDP and over TCP
+      for (const transport of ['udp', 'tcp']) {
+        const url = `turn:127.0.0.1:${port}?transport=${transport}`;
+        let result = await probeTurnServer({ url, ...creds, timeoutMs: 2_000 });
+        for (let i = 0; !result.ok && i < 20; i++) {
+          await new Promise((r) => setTimeout(r, 250));
+          result = await probeTurnServer({ url, ...creds, timeoutMs: 2_000 });
+        }
+        expect(result, url).toMatchObject({ ok: true });
+      }
+      const wrong = mintTurnCredentials({ secret: `${secret}x`, sessionId: 'image-test' });
+      const refused = await probeTurnServer({ url: `turn:127.0.0.1:${port}`, ...wrong });
+      expect(refused.ok).toBe(false);
+    } finally {
+      await turn.stop();
     }
   }, 120_000);
 

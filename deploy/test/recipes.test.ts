@@ -47,7 +47,7 @@ describe('npm run images', () => {
     const help = run(['--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Usage: npm run images');
-    expect(help.stdout).toContain('control, gateway, operator, streamer, xserver, xterm');
+    expect(help.stdout).toContain('control, gateway, operator, streamer, turn, xserver, xterm');
     const bad = run(['--frobnicate']);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain("Unknown option '--frobnicate'");

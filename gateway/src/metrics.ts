@@ -39,6 +39,14 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    // the fleet's health as the gateway's probes see it (a real allocation each round): the
+    // one place a TURN outage shows, since Debian's coturn has no Prometheus exporter
+    turnServers: new Gauge({
+      name: 'floe_gateway_turn_servers',
+      help: 'TURN servers this gateway offers, by health (healthy, unhealthy)',
+      labelNames: ['state'] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -126,6 +126,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
           ttlSeconds: config.FLOE_TURN_TTL_SECONDS,
           intervalMs: config.FLOE_TURN_HEALTH_INTERVAL_MS,
           log,
+          metrics,
         })
       : null;
   turn?.start();

@@ -433,6 +433,9 @@ describe('the gateway’s own endpoints', () => {
       /floe_gateway_requests_total\{method="GET",route="\/api\/\*",status="200"\} \d+/,
     );
     expect(metrics).toMatch(/floe_gateway_websockets_open 0/);
+    // the testbed's one coturn, probed healthy by the TURN test above
+    expect(metrics).toMatch(/^floe_gateway_turn_servers\{state="healthy"\} 1$/m);
+    expect(metrics).toMatch(/^floe_gateway_turn_servers\{state="unhealthy"\} 0$/m);
     expect(metrics).toMatch(/floe_gateway_logins_total\{outcome="ok"\} 3/);
     const jwks = await fetch(`${stack.url}/.well-known/jwks.json`);
     expect((await jwks.json()).keys).toHaveLength(2);

@@ -13,6 +13,7 @@ export const FLOE_IMAGES = [
   'streamer',
   'xserver',
   'xterm',
+  'turn',
 ] as const;
 export type FloeImage = (typeof FLOE_IMAGES)[number];
 

@@ -1,5 +1,6 @@
 export { CHROMIUM_ARGS, chromiumPath, launchChromium } from './chromium.ts';
 export { type Coturn, startCoturn } from './coturn.ts';
+export { ensureHelm, helmVersion } from './helm.ts';
 export { withHostLock } from './host-lock.ts';
 export { ensureK6, K6_ENV, K6_VERSION } from './k6.ts';
 export {
@@ -12,6 +13,8 @@ export {
   type KubernetesClusterSpec,
   type KubernetesClusters,
   kubernetesVersions,
+  prometheusOperatorCrdsPaths,
+  prometheusOperatorVersion,
   startKubernetesClusters,
   stopKubernetesClusters,
   TEST_STORAGE_CLASS,

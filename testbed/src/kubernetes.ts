@@ -39,7 +39,8 @@ const binaries = {
   kwokctl: { module: 'kwok', pkg: 'sigs.k8s.io/kwok/cmd/kwokctl' },
 } as const;
 
-type Module = 'kubernetes' | 'kwok' | 'istio';
+/** The wrapper modules of testbed/k8s/, each pinning one upstream. */
+export type Module = 'kubernetes' | 'kwok' | 'istio' | 'helm' | 'prometheus-operator';
 export type KubernetesBinaryName = keyof typeof binaries;
 
 export interface KubernetesBinaries {
@@ -52,7 +53,7 @@ export interface KubernetesBinaries {
 }
 
 /** A module's required version of `path`, read from its go.mod: the pins live there only. */
-function pinned(module: Module, path: string): string {
+export function pinned(module: Module, path: string): string {
   const gomod = readFileSync(join(k8sDir, module, 'go.mod'), 'utf8');
   const m = gomod.match(new RegExp(`^\\s*${path.replaceAll('.', '\\.')} (v\\S+)`, 'm'));
   if (!m?.[1]) throw new Error(`${path} is not required by ${join(k8sDir, module, 'go.mod')}`);
@@ -76,7 +77,7 @@ function binDir(v: KubernetesBinaries['versions']): string {
   return cacheDir('k8s', `${v.kubernetes}-etcd-${v.etcd}-kwok-${v.kwok}`);
 }
 
-function goJson<T>(module: Module, args: string[]): T {
+export function goJson<T>(module: Module, args: string[]): T {
   const cwd = join(k8sDir, module);
   return JSON.parse(execFileSync('go', args, { cwd, encoding: 'utf8' })) as T;
 }
@@ -94,6 +95,30 @@ export function istioCrdsPath(): string {
   ]);
   if (!Dir) throw new Error(`go mod download istio.io/api failed: ${error}`);
   return join(Dir, 'kubernetes', 'customresourcedefinitions.gen.yaml');
+}
+
+export function prometheusOperatorVersion(): string {
+  return pinned('prometheus-operator', 'github.com/prometheus-operator/prometheus-operator');
+}
+
+/**
+ * The Prometheus operator's CustomResourceDefinitions (ServiceMonitor, PrometheusRule, ...)
+ * as published in the module that testbed/k8s/prometheus-operator/go.mod pins, in its
+ * example/prometheus-operator-crd/ folder: one file per CRD.
+ */
+export function prometheusOperatorCrdsPaths(): string[] {
+  const { Dir, Error: error } = goJson<{ Dir?: string; Error?: string }>('prometheus-operator', [
+    'mod',
+    'download',
+    '-json',
+    'github.com/prometheus-operator/prometheus-operator',
+  ]);
+  if (!Dir) throw new Error(`go mod download of the prometheus-operator module failed: ${error}`);
+  const dir = join(Dir, 'example', 'prometheus-operator-crd');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => join(dir, f));
 }
 
 /** Version variables, so that `kube-apiserver --version` is right: kwokctl parses it. */
@@ -144,7 +169,7 @@ function kwokStages(): string {
   return collect(join(Dir, 'kustomize', 'stage', 'fast')).join('\n---\n');
 }
 
-function formatElapsed(ms: number): string {
+export function formatElapsed(ms: number): string {
   const s = Math.round(ms / 1000);
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
@@ -531,6 +556,8 @@ export async function startKubernetesClusters(opts: {
   timeoutMs?: number;
   /** install Istio's CRDs (networking.istio.io VirtualService, Gateway, ...) in every cluster */
   istio?: boolean;
+  /** install the Prometheus operator's CRDs (monitoring.coreos.com ServiceMonitor, ...) */
+  prometheusOperator?: boolean;
   /** a default StorageClass and a pool of static PersistentVolumes in every cluster */
   storage?: TestStorage;
 }): Promise<KubernetesClusters> {
@@ -557,7 +584,11 @@ export async function startKubernetesClusters(opts: {
   const kubectl = (c: KubernetesCluster, args: string[], input?: string) =>
     run(bins.paths.kubectl, ['--kubeconfig', c.kubeconfig, ...args], { input, timeoutMs });
 
-  const istioCrds = opts.istio ? istioCrdsPath() : undefined;
+  // one list of CRD files applied to every cluster: Istio's, the Prometheus operator's
+  const crdFiles = [
+    ...(opts.istio ? [istioCrdsPath()] : []),
+    ...(opts.prometheusOperator ? prometheusOperatorCrdsPaths() : []),
+  ];
 
   const started: KubernetesCluster[] = [];
   const stop = () => {
@@ -668,20 +699,14 @@ export async function startKubernetesClusters(opts: {
         JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
       );
     }
-    if (istioCrds) {
+    if (crdFiles.length > 0) {
+      const files = crdFiles.flatMap((f) => ['-f', f]);
       // server-side: the CRDs are too large for client-side apply's last-applied annotation
-      await kubectl(cluster, [
-        'apply',
-        '--server-side',
-        '--field-manager=floe-testbed',
-        '-f',
-        istioCrds,
-      ]);
+      await kubectl(cluster, ['apply', '--server-side', '--field-manager=floe-testbed', ...files]);
       await kubectl(cluster, [
         'wait',
         '--for=condition=Established',
-        '-f',
-        istioCrds,
+        ...files,
         `--timeout=${waitFlag}`,
       ]);
     }

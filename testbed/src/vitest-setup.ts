@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { type Coturn, startCoturn } from './coturn.ts';
+import { ensureHelm } from './helm.ts';
 import { ensureK6 } from './k6.ts';
 import { ensureKubernetesBinaries } from './kubernetes.ts';
 import { type OidcProvider, startOidcProvider } from './oidc.ts';
@@ -32,6 +33,8 @@ export default async function setup(project: TestProject) {
   // Built tools first, once for all test files (a cold machine builds them here: minutes).
   const k6 = ensureK6();
   await ensureKubernetesBinaries({ onProgress: (line) => process.stderr.write(`${line}\n`) });
+  // the chart's tests (deploy/test/chart.test.ts) call it too: then it is a cache hit
+  await ensureHelm({ onProgress: (line) => process.stderr.write(`${line}\n`) });
   const tempRoot = mkdtempSync(join(tmpdir(), 'floe-tests-'));
   let postgres: Postgres | undefined;
   let turn: Coturn | undefined;

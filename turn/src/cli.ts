@@ -1,5 +1,5 @@
 // node turn/src/cli.ts config|credentials|probe|features [options] | --help
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type CoturnSettingsInput, renderCoturnConfig } from './config.ts';
 import { mintTurnCredentials } from './credentials.ts';
@@ -35,6 +35,8 @@ config:
   --no-prometheus       no exporter: Debian's coturn is built without it (see features)
   --test-mode           allow loopback peers: tests on one machine only
   --pid-file F
+  --out F               write the config to F (mode 0600: it holds the secret) instead of
+                        stdout; an image without a shell cannot redirect
 
 credentials:
   --session ID          the session the credential is for (required; no ':')
@@ -83,6 +85,7 @@ const COMMANDS = {
     'no-prometheus': { type: 'boolean' },
     'test-mode': { type: 'boolean' },
     'pid-file': { type: 'string' },
+    out: { type: 'string' },
   },
   credentials: { ...SECRET_OPTIONS, session: { type: 'string' }, ttl: { type: 'string' } },
   probe: {
@@ -134,7 +137,10 @@ async function run(command: Command, args: string[], io: Io): Promise<number> {
         testMode: flags['test-mode'] === true,
         pidFile: text(flags, 'pid-file'),
       };
-      io.out(validated(() => renderCoturnConfig(settings)));
+      const config = validated(() => renderCoturnConfig(settings));
+      const out = text(flags, 'out');
+      if (out === undefined) io.out(config);
+      else writeFileSync(out, config, { mode: 0o600 });
       return 0;
     }
     case 'credentials': {

@@ -220,11 +220,14 @@ export class TurnFleet {
   }
 
   #record(url: string, update: (prev: ServerHealth) => ServerHealth) {
+    let changed: ServerHealth | undefined;
     this.#health = this.#health.map((prev) => {
       if (prev.url !== url) return prev;
       const next = update(prev);
-      if (next.healthy !== prev.healthy) this.#onChange?.({ ...next });
+      if (next.healthy !== prev.healthy) changed = next;
       return next;
     });
+    // told once the state is stored: a listener reading status() sees the change
+    if (changed) this.#onChange?.({ ...changed });
   }
 }

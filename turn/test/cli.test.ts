@@ -1,7 +1,7 @@
 // the type of inject('testbed')
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@floe/testbed';
@@ -47,6 +47,17 @@ describe('turn cli', () => {
     expect(out).toContain('min-port=50000\nmax-port=50999\n');
     expect(out).not.toMatch(/^prometheus/m);
     expect(out).not.toContain('allow-loopback-peers');
+  });
+
+  it('writes the config to --out, readable by its owner only', async () => {
+    const file = join(dir, 'turnserver.conf');
+    const { status, out } = await cli(
+      ...['config', '--secret', SECRET, '--realm', 'turn.floe.example', '--out', file],
+    );
+    expect(status).toBe(0);
+    expect(out).toBe('');
+    expect(readFileSync(file, 'utf8')).toContain(`static-auth-secret=${SECRET}\n`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
   it('mints credentials as JSON', async () => {

@@ -11,12 +11,13 @@ import { type GatewayTokenVerifier, looksLikeJwt } from './gateway-token.ts';
 /** `gateway`: a regional gateway's API key, for /v1/gateway/* only */
 export type Role = (typeof API_KEY_ROLES)[number];
 
-/** how the caller proved who it is */
+/** how the caller proved who it is; admin-token: a token from the configuration
+ * (FLOE_ADMIN_TOKEN as platform-admin, FLOE_GATEWAY_TOKEN as gateway) */
 export type Credential = 'admin-token' | 'api-key' | 'identity-token';
 
 export interface Principal {
   via: Credential;
-  keyId: string | null; // null for FLOE_ADMIN_TOKEN and gateway identity tokens
+  keyId: string | null; // null for configured tokens and gateway identity tokens
   role: Role;
   tenantId: string | null;
   userId: string | null;
@@ -61,17 +62,20 @@ const unauthorized = (message: string) =>
   new ApiError(401, 'unauthorized', message, {}, { 'WWW-Authenticate': 'Bearer' });
 
 /**
- * Who is calling: FLOE_ADMIN_TOKEN, a gateway identity token (a JWT, when the gateways'
+ * Who is calling: FLOE_ADMIN_TOKEN, FLOE_GATEWAY_TOKEN, a gateway identity token (a JWT, when the gateways'
  * JWKS is configured: its user is found or created just in time), or an API key.
  */
 export function authenticate(opts: {
   db: Db;
   lookups: Lookups;
   adminToken: string | undefined;
+  /** a configured key of role gateway (FLOE_GATEWAY_TOKEN) */
+  gatewayToken?: string;
   gatewayTokens: GatewayTokenVerifier | null;
 }): MiddlewareHandler<AppEnv> {
-  const { db, lookups, adminToken, gatewayTokens } = opts;
+  const { db, lookups, adminToken, gatewayToken, gatewayTokens } = opts;
   const adminHash = adminToken ? Buffer.from(hashToken(adminToken), 'hex') : null;
+  const gatewayHash = gatewayToken ? Buffer.from(hashToken(gatewayToken), 'hex') : null;
   return async (c, next) => {
     const header = c.req.header('authorization');
     const match = header?.match(/^Bearer\s+(\S+)$/i);
@@ -83,6 +87,17 @@ export function authenticate(opts: {
         via: 'admin-token',
         keyId: null,
         role: 'platform-admin',
+        tenantId: null,
+        userId: null,
+      });
+      return next();
+    }
+    // fenced like any gateway key (fenceGateways): /v1/gateway/* and /v1/me only
+    if (gatewayHash && timingSafeEqual(gatewayHash, Buffer.from(hash, 'hex'))) {
+      c.set('principal', {
+        via: 'admin-token',
+        keyId: null,
+        role: 'gateway',
         tenantId: null,
         userId: null,
       });

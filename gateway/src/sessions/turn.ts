@@ -3,6 +3,7 @@
 // session only and short-lived.
 import { type IceServer, iceServersFor, mintTurnCredentials, TurnFleet } from '@floe/turn';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.ts';
 
 export class TurnOffer {
   private readonly fleet: TurnFleet;
@@ -15,6 +16,7 @@ export class TurnOffer {
     ttlSeconds: number;
     intervalMs: number;
     log: Logger;
+    metrics?: Pick<Metrics, 'turnServers'>;
   }) {
     this.secret = opts.secret;
     this.ttlSeconds = opts.ttlSeconds;
@@ -23,12 +25,23 @@ export class TurnOffer {
       secret: opts.secret,
       intervalMs: opts.intervalMs,
       probeSessionId: 'floe-gateway-probe',
-      onChange: (h) =>
+      onChange: (h) => {
         opts.log.info(
           { turn: h.url, healthy: h.healthy, error: h.lastError },
           'TURN server health',
-        ),
+        );
+        this.report(opts.metrics);
+      },
     });
+    this.report(opts.metrics);
+  }
+
+  /** The gauge of healthy and unhealthy servers, recounted from the fleet's state. */
+  private report(metrics: Pick<Metrics, 'turnServers'> | undefined) {
+    if (!metrics || !this.fleet) return;
+    const healthy = this.fleet.healthy().length;
+    metrics.turnServers.set({ state: 'healthy' }, healthy);
+    metrics.turnServers.set({ state: 'unhealthy' }, this.fleet.status().length - healthy);
   }
 
   start() {
