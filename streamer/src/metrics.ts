@@ -38,7 +38,7 @@ export function createStreamerMetrics() {
     }),
     connections: new Counter({
       name: 'floe_streamer_connections_total',
-      help: 'Signalling connections by outcome (accepted, refused, taken_over)',
+      help: 'Signalling connections by outcome (accepted, refused, taken_over, unauthorized)',
       labelNames: ['outcome'],
       registers: [registry],
     }),

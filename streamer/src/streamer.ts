@@ -25,6 +25,7 @@ import {
   type VideoCodec,
 } from './protocol.ts';
 import { clientSignal, inputMessage } from './protocol-schema.ts';
+import { viewerVerifier } from './viewer-token.ts';
 
 const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/dist/stream', import.meta.url));
 const HEARTBEAT_MS = 5000;
@@ -89,6 +90,17 @@ export async function startStreamer(
     port: config.FLOE_STREAMER_PORT,
     hostname: config.FLOE_STREAMER_HOST,
   }) as Server;
+  const viewers =
+    config.FLOE_VIEWER_ISSUER && config.FLOE_VIEWER_JWKS_URL
+      ? viewerVerifier({
+          issuer: config.FLOE_VIEWER_ISSUER,
+          jwksUrl: config.FLOE_VIEWER_JWKS_URL,
+          sessionId: config.FLOE_SESSION_ID,
+        })
+      : null;
+  if (!viewers) {
+    log.warn('no FLOE_VIEWER_ISSUER: anyone who reaches this port may watch and control it');
+  }
   server.on('upgrade', (request, socket, head) => {
     // Behind the gateway the page lives under /sessions/<id>/, so only the last segment counts.
     const path = new URL(request.url ?? '/', 'http://x').pathname;
@@ -96,7 +108,19 @@ export async function startStreamer(
       socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => admit(ws));
+    if (!viewers) {
+      wss.handleUpgrade(request, socket, head, (ws) => admit(ws));
+      return;
+    }
+    void viewers.check(request.headers).then((result) => {
+      if (!result.ok) {
+        metrics.connections.inc({ outcome: 'unauthorized' });
+        log.warn({ reason: result.reason }, 'signalling refused: no valid viewer token');
+        socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => admit(ws));
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
