@@ -9,10 +9,12 @@ import { parseArgs } from 'node:util';
 import { type Postgres, startPostgres } from '@floe/testbed';
 import { type SQL, sql } from 'drizzle-orm';
 import pg from 'pg';
+import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
 import { loadConfig } from '../src/config.ts';
 import { listen, startControlPlane } from '../src/control-plane.ts';
 import type { ClusterDriver, DriverEvent } from '../src/drivers/driver.ts';
 import { createLogger } from '../src/log.ts';
+import { launchWrites } from '../src/sessions/admission.ts';
 import type { Load, Target } from './client.ts';
 
 const HELP = `Launch admission benchmark: npm run bench -- [flags]
@@ -311,23 +313,72 @@ async function configuration(kind: string, tenants: number, o: Options, postgres
   }
 }
 
+// What the API passes floe_admit_session beside the session (launchWrites, as the launch
+// route builds them): the session.requested and session.placed events, and the audit entry
+// with its audit.session.launch event. The tenant ('@T') and the audit entry's id ('@A')
+// are filled in per transaction.
+function launchWritesTemplate() {
+  const tenantId = '00000000-0000-7000-8000-000000000000';
+  const session = {
+    id: uuidv7(),
+    tenantId,
+    userId: uuidv7(),
+    appId: uuidv7(),
+    clusterId: uuidv7(),
+    state: 'placed' as const,
+    reason: null,
+    exitCode: null,
+    gpuSku: null,
+    gpuCount: 0,
+    endpoint: null,
+    driverRef: null,
+    idempotencyKey: null,
+    requestHash: 'x'.repeat(43),
+    createdAt: new Date(0),
+    updatedAt: new Date(0),
+  };
+  const writes = launchWrites(session, {
+    actor: { type: 'api-key', id: uuidv7(), role: 'tenant-admin', tenantId },
+    origin: { requestId: uuidv4(), sourceIp: '127.0.0.1', userAgent: null },
+    tenantId,
+    action: 'session.launch',
+    target: { type: 'session', id: session.id },
+    diff: {
+      user: { from: null, to: session.userId },
+      app: { from: null, to: session.appId },
+      cluster: { from: null, to: session.clusterId },
+    },
+  });
+  const auditId = writes.audit!.id;
+  const literal = (v: unknown) =>
+    `'${JSON.stringify(v).replaceAll(tenantId, '@T').replaceAll(auditId, '@A').replaceAll("'", "''")}'`;
+  return { events: literal(writes.events), audit: literal(writes.audit) };
+}
+
 // Admission in SQL, as the API runs it: one call of floe_admit_session (lock, idempotency,
-// quota counts, insert of the session and its events), here with the ids of a random
-// tenant's user and app looked up in the same statement (the API has them cached).
-const SCRIPT = `\\set t random(1, :ntenants)
+// quota counts, insert of the session and its events, its audit entry and the outbox's
+// INSERT … SELECT of its three webhook events), here with the ids of a random tenant's user
+// and app looked up in the same statement (the API has them cached).
+function admitScript() {
+  const writes = launchWritesTemplate();
+  return `\\set t random(1, :ntenants)
 SELECT f.outcome FROM tenants t
   JOIN users u ON u.tenant_id = t.id AND u.deleted_at IS NULL
   JOIN apps a ON a.tenant_id = t.id AND a.deleted_at IS NULL,
+  LATERAL (SELECT gen_random_uuid()::text AS id) audit,
   LATERAL floe_admit_session(gen_random_uuid(), t.id, u.id, a.id, :cid, NULL, 0, NULL,
-    md5(random()::text), date_trunc('month', now())) f
+    md5(random()::text), date_trunc('month', now()),
+    replace(replace(${writes.events}, '@T', t.id::text), '@A', audit.id)::jsonb,
+    replace(replace(${writes.audit}, '@T', t.id::text), '@A', audit.id)::jsonb) f
   WHERE t.slug = 'bench-' || (:t)::text AND t.deleted_at IS NULL;
 `;
+}
 
 /** pgbench with `--pool` clients for `--duration` seconds; latencies from its per-transaction log. */
 function pgbench(bin: string, url: string, vars: Record<string, string>, o: Options) {
   const dir = mkdtempSync(join(tmpdir(), 'floe-pgbench-'));
   try {
-    writeFileSync(join(dir, 'admit.sql'), SCRIPT);
+    writeFileSync(join(dir, 'admit.sql'), admitScript());
     console.error(`  pgbench: ${o.pool} clients, ${o.duration} s`);
     const args = ['-n', '-M', 'extended', '-c', o.pool, '-j', '2', '-T', o.duration, '-P', '1'];
     for (const [k, v] of Object.entries(vars)) args.push('-D', `${k}=${v}`);

@@ -104,7 +104,7 @@ export async function admitLaunch(
   const id = uuidv7();
   const placed = { id, clusterId: placement.clusterId, gpuSku: request.gpuSku, gpuCount: gpus };
   const proposed = sessionRow(req, placed, new Date(0)); // createdAt: stamped by the database
-  const writes = launchWrites(req, proposed);
+  const writes = launchWrites(proposed, req.audit?.(proposed));
   // One statement, so one transaction without BEGIN and COMMIT: the admission, its
   // session.requested and session.placed events and the caller's audit entry commit
   // together, or (refused) none of them is written.
@@ -146,7 +146,7 @@ function sessionRow(
  * session.placed events and the caller's audit entry. Their time is the admission's
  * (the database's now()), which floe_admit_session stamps into them.
  */
-function launchWrites(req: LaunchRequest, session: SessionRow): ChangeWrites {
+export function launchWrites(session: SessionRow, auditInput?: AuditInput): ChangeWrites {
   const stamp = ['session.createdAt'];
   const requested = eventRow(
     {
@@ -164,7 +164,7 @@ function launchWrites(req: LaunchRequest, session: SessionRow): ChangeWrites {
     },
     stamp,
   );
-  const audit = req.audit ? auditWrites(req.audit(session)) : null;
+  const audit = auditInput ? auditWrites(auditInput) : null;
   return {
     events: [requested, placedEvent, ...(audit?.events ?? [])],
     audit: audit?.audit ?? null,
