@@ -285,7 +285,7 @@ async function configuration(kind: string, tenants: number, o: Options, postgres
     if (postgres && databaseUrl) {
       await endSessions();
       const before = { cpu: cpuSeconds(postmasterPid), active: await total() };
-      const vars = { ntenants: String(tenants), cid: cluster.id };
+      const vars = { ntenants: String(tenants), cid: cluster.id, ...launchWritesTemplate() };
       const r = pgbench(postgres.bin, databaseUrl, vars, o);
       const admitted = (await total()) - before.active;
       const status = { 201: admitted, 429: r.count - admitted };
@@ -350,35 +350,33 @@ function launchWritesTemplate() {
     },
   });
   const auditId = writes.audit!.id;
-  const literal = (v: unknown) =>
-    `'${JSON.stringify(v).replaceAll(tenantId, '@T').replaceAll(auditId, '@A').replaceAll("'", "''")}'`;
-  return { events: literal(writes.events), audit: literal(writes.audit) };
+  const template = (v: unknown) =>
+    JSON.stringify(v).replaceAll(tenantId, '@T').replaceAll(auditId, '@A');
+  return { events: template(writes.events), audit: template(writes.audit) };
 }
 
 // Admission in SQL, as the API runs it: one call of floe_admit_session (lock, idempotency,
 // quota counts, insert of the session and its events, its audit entry and the outbox's
 // INSERT … SELECT of its three webhook events), here with the ids of a random tenant's user
 // and app looked up in the same statement (the API has them cached).
-function admitScript() {
-  const writes = launchWritesTemplate();
-  return `\\set t random(1, :ntenants)
+// pgbench variables :events and :audit (launchWritesTemplate) are sent as parameters.
+const SCRIPT = `\\set t random(1, :ntenants)
 SELECT f.outcome FROM tenants t
   JOIN users u ON u.tenant_id = t.id AND u.deleted_at IS NULL
   JOIN apps a ON a.tenant_id = t.id AND a.deleted_at IS NULL,
   LATERAL (SELECT gen_random_uuid()::text AS id) audit,
   LATERAL floe_admit_session(gen_random_uuid(), t.id, u.id, a.id, :cid, NULL, 0, NULL,
     md5(random()::text), date_trunc('month', now()),
-    replace(replace(${writes.events}, '@T', t.id::text), '@A', audit.id)::jsonb,
-    replace(replace(${writes.audit}, '@T', t.id::text), '@A', audit.id)::jsonb) f
+    replace(replace(:events, '@T', t.id::text), '@A', audit.id)::jsonb,
+    replace(replace(:audit, '@T', t.id::text), '@A', audit.id)::jsonb) f
   WHERE t.slug = 'bench-' || (:t)::text AND t.deleted_at IS NULL;
 `;
-}
 
 /** pgbench with `--pool` clients for `--duration` seconds; latencies from its per-transaction log. */
 function pgbench(bin: string, url: string, vars: Record<string, string>, o: Options) {
   const dir = mkdtempSync(join(tmpdir(), 'floe-pgbench-'));
   try {
-    writeFileSync(join(dir, 'admit.sql'), admitScript());
+    writeFileSync(join(dir, 'admit.sql'), SCRIPT);
     console.error(`  pgbench: ${o.pool} clients, ${o.duration} s`);
     const args = ['-n', '-M', 'extended', '-c', o.pool, '-j', '2', '-T', o.duration, '-P', '1'];
     for (const [k, v] of Object.entries(vars)) args.push('-D', `${k}=${v}`);
