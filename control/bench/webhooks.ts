@@ -190,7 +190,7 @@ async function run(kind: string, o: Record<string, string>, postgres?: Postgres)
       return row !== null;
     };
 
-    // 1. transitions with no endpoint: the outbox's lookup finds none
+    // 1. transitions with no endpoint: the outbox's INSERT … SELECT finds none
     console.error(`[${kind}] transitions only`);
     {
       let done = 0;

@@ -154,6 +154,10 @@ describe.each(DATABASES)('webhooks on %s', (kind) => {
       expect(e.event.data).toMatchObject({ session: { createdAt: launched.body.createdAt } });
     }
     const stopped = events.find((r) => r.event.type === 'session.stopped')!;
+    // a transition's event has its time: the session's last change
+    const final = await t.call('GET', `/v1/tenants/acme/sessions/${id}`);
+    expect(final.body.state).toBe('stopped');
+    expect(stopped.event.timestamp).toBe(final.body.updatedAt);
     expect(stopped.event.data).toMatchObject({
       from: 'stopping',
       to: 'stopped',

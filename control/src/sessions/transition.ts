@@ -33,7 +33,8 @@ const MAX_ATTEMPTS = 50;
  *
  * Two statements and no explicit transaction: the session is read with its row version
  * (`xmin`), and one statement updates it only if that version is still current, appends
- * its session_events row and writes its events and audit entry (floe_write_change). A
+ * its session_events row and writes its events and audit entry (floe_write_change), all
+ * at the statement's time (the session's updatedAt, the event's timestamp). A
  * concurrent change in between makes the update match nothing, and the transition is
  * decided again on the new row, as the row lock this replaces would have made it wait.
  */
@@ -54,28 +55,28 @@ export async function transition(
     const row: SessionRow = {
       ...before,
       state: to,
-      updatedAt: new Date(),
+      updatedAt: new Date(0), // the statement's now(), read back below
       ...(details.reason !== undefined && { reason: details.reason }),
       ...(details.exitCode !== undefined && { exitCode: details.exitCode }),
       ...(details.endpoint !== undefined && { endpoint: details.endpoint }),
       ...(details.driverRef !== undefined && { driverRef: details.driverRef }),
     };
     const writes = transitionWrites(before, row, details, by);
-    const written = await queryRows<{ queued: number }>(
+    const written = await queryRows<{ updated_at: string | Date }>(
       db,
       sql`with moved as (
-        update sessions set state = ${row.state}, updated_at = ${row.updatedAt.toISOString()}::timestamptz,
+        update sessions set state = ${row.state}, updated_at = now(),
           reason = ${row.reason}, exit_code = ${row.exitCode}::int, endpoint = ${row.endpoint},
           driver_ref = ${row.driverRef === null ? null : JSON.stringify(row.driverRef)}::jsonb
         where id = ${sessionId} and xmin::text = ${version}
-        returning id, tenant_id
+        returning id, tenant_id, updated_at
       ), logged as (
         insert into session_events (session_id, tenant_id, from_state, to_state, reason)
         select id, tenant_id, ${before.state}, ${to}, ${details.reason ?? null}::text from moved
       )
-      select floe_write_change(${changeArgs(writes)}) as queued from moved`,
+      select updated_at, floe_write_change(${changeArgs(writes)}) from moved`,
     );
-    if (written.length > 0) return row;
+    if (written[0]) return { ...row, updatedAt: new Date(written[0].updated_at) };
     if (attempt >= MAX_ATTEMPTS) {
       throw new Error(
         `session ${sessionId} changed under ${attempt} transitions to ${to} in a row`,
@@ -95,7 +96,7 @@ function transitionWrites(
     tenantId: row.tenantId,
     type: `session.${row.state}`,
     data: sessionEventData(row, before.state),
-    at: row.updatedAt,
+    // at: the transition's time, the database's now(), as its session_events row
   });
   const action = by?.action ?? systemAuditAction(before.state, row.state);
   if (!action) return { events: [event], audit: null };
