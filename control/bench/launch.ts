@@ -16,6 +16,7 @@ import type { ClusterDriver, DriverEvent } from '../src/drivers/driver.ts';
 import { createLogger } from '../src/log.ts';
 import { launchWrites } from '../src/sessions/admission.ts';
 import type { Load, Target } from './client.ts';
+import { cpuSeconds, postmasterPidOf } from './cpu.ts';
 
 const HELP = `Launch admission benchmark: npm run bench -- [flags]
 
@@ -55,32 +56,6 @@ interface Result {
 
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
-
-/** CPU seconds: of this process, of its exited children, and of a PostgreSQL server. */
-function cpuSeconds(postmasterPid?: number) {
-  const stat = (pid: string | number) => {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s
-      .slice(s.lastIndexOf(')') + 2)
-      .split(' ')
-      .map(Number);
-    // utime, stime, cutime, cstime in clock ticks of 1/100 s (getconf CLK_TCK)
-    return { ppid: f[1], own: (f[11]! + f[12]!) / 100, children: (f[13]! + f[14]!) / 100 };
-  };
-  const self = stat('self');
-  let db = 0;
-  if (postmasterPid) {
-    const pm = stat(postmasterPid);
-    db = pm.own + pm.children; // exited backends are counted in the postmaster's children
-    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-      try {
-        const s = stat(pid);
-        if (s.ppid === postmasterPid) db += s.own;
-      } catch {} // it ended meanwhile
-    }
-  }
-  return { server: self.own, client: self.children, db };
-}
 
 /** Runs a load in a child process, printing its progress every second. */
 async function runLoad(label: string, load: Load, postmasterPid?: number): Promise<Result> {
@@ -205,9 +180,7 @@ async function configuration(kind: string, tenants: number, o: Options, postgres
     url.pathname = `/${name}`;
     if (!o.tcp) url.search = `?host=${postgres.dir}`;
     databaseUrl = url.toString();
-    postmasterPid = Number(
-      readFileSync(join(postgres.dir, 'data/postmaster.pid'), 'utf8').split('\n')[0],
-    );
+    postmasterPid = postmasterPidOf(postgres.dir);
   }
   const config = loadConfig({
     FLOE_ADMIN_TOKEN: ADMIN,
