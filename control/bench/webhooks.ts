@@ -64,7 +64,9 @@ function cpuMeter(postmasterPid: number | undefined, receiverPid: number | undef
   return (ops: number) => {
     const b = cpuSeconds(postmasterPid, receiverPid);
     const n = machineCpu();
-    const ms = (x: number, y: number) => (((y - x) * 1000) / Math.max(1, ops)).toFixed(2);
+    // clamped: a backend that ended between the two reads may have been counted only in the first
+    const ms = (x: number, y: number) =>
+      ((Math.max(0, y - x) * 1000) / Math.max(1, ops)).toFixed(2);
     return [
       `${ms(a.server, b.server)} ${ms(a.db, b.db)} ${ms(a.other, b.other)}`,
       `${((100 * (n.busy - m.busy)) / Math.max(1, n.total - m.total)).toFixed(0)}%`,
