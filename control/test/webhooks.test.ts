@@ -320,6 +320,42 @@ describe.each(DATABASES)('webhooks on %s', (kind) => {
     await t.call('DELETE', `${base}/${hook.id}`);
   });
 
+  it('writes no event and no audit entry for a launch a quota refused', async () => {
+    const initech = await seedTenant(t, { slug: 'initech', quotas: { maxSessions: 0 } });
+    const hook = await endpoint('/ok/refused', ['session.*', 'audit.*'], 'initech');
+    const refused = await t.call('POST', '/v1/tenants/initech/sessions', {
+      body: { app: 'sleeper', user: 'user@initech.test' },
+    });
+    expect(refused.status).toBe(429);
+    const { db } = t.cp.database;
+    const queued = await queryRows<{ n: number }>(
+      db,
+      // (the endpoint's own audit.webhook.create is there: it was created with it)
+      sql`select count(*)::int as n from webhook_deliveries where endpoint_id = ${hook.id}
+          and (event_type like 'session.%' or event_type = 'audit.session.launch')`,
+    );
+    expect(queued[0]!.n).toBe(0);
+    const entries = await t.call('GET', '/v1/tenants/initech/audit-log?action=session.*');
+    expect(entries.body.items).toEqual([]);
+    // and an admitted one writes all three: session.requested, session.placed and its audit
+    await t.call('PATCH', '/v1/tenants/initech', { body: { quotas: { maxSessions: 1 } } });
+    const admitted = await t.call('POST', '/v1/tenants/initech/sessions', {
+      body: { app: 'sleeper', user: 'user@initech.test' },
+    });
+    expect(admitted.status).toBe(201);
+    const types = await queryRows<{ event_type: string }>(
+      db,
+      sql`select event_type from webhook_deliveries
+          where endpoint_id = ${hook.id} and tenant_id = ${initech.tenant.id} order by event_type`,
+    );
+    // (beside the quota's audit.tenant.update and the driver's progress)
+    for (const type of ['audit.session.launch', 'session.placed', 'session.requested']) {
+      expect(types.filter((r) => r.event_type === type)).toHaveLength(1);
+    }
+    await t.call('DELETE', `/v1/tenants/initech/sessions/${admitted.body.id}`);
+    await t.call('DELETE', `/v1/tenants/initech/webhooks/${hook.id}`);
+  });
+
   it('retries with backoff until the receiver answers, and redelivers on request', async () => {
     const hook = await endpoint('/flaky', ['quota.exceeded']);
     const { db } = t.cp.database;
