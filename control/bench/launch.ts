@@ -9,11 +9,14 @@ import { parseArgs } from 'node:util';
 import { type Postgres, startPostgres } from '@floe/testbed';
 import { type SQL, sql } from 'drizzle-orm';
 import pg from 'pg';
+import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
 import { loadConfig } from '../src/config.ts';
 import { listen, startControlPlane } from '../src/control-plane.ts';
 import type { ClusterDriver, DriverEvent } from '../src/drivers/driver.ts';
 import { createLogger } from '../src/log.ts';
+import { launchWrites } from '../src/sessions/admission.ts';
 import type { Load, Target } from './client.ts';
+import { cpuSeconds, postmasterPidOf } from './cpu.ts';
 
 const HELP = `Launch admission benchmark: npm run bench -- [flags]
 
@@ -53,32 +56,6 @@ interface Result {
 
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
-
-/** CPU seconds: of this process, of its exited children, and of a PostgreSQL server. */
-function cpuSeconds(postmasterPid?: number) {
-  const stat = (pid: string | number) => {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s
-      .slice(s.lastIndexOf(')') + 2)
-      .split(' ')
-      .map(Number);
-    // utime, stime, cutime, cstime in clock ticks of 1/100 s (getconf CLK_TCK)
-    return { ppid: f[1], own: (f[11]! + f[12]!) / 100, children: (f[13]! + f[14]!) / 100 };
-  };
-  const self = stat('self');
-  let db = 0;
-  if (postmasterPid) {
-    const pm = stat(postmasterPid);
-    db = pm.own + pm.children; // exited backends are counted in the postmaster's children
-    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-      try {
-        const s = stat(pid);
-        if (s.ppid === postmasterPid) db += s.own;
-      } catch {} // it ended meanwhile
-    }
-  }
-  return { server: self.own, client: self.children, db };
-}
 
 /** Runs a load in a child process, printing its progress every second. */
 async function runLoad(label: string, load: Load, postmasterPid?: number): Promise<Result> {
@@ -203,9 +180,7 @@ async function configuration(kind: string, tenants: number, o: Options, postgres
     url.pathname = `/${name}`;
     if (!o.tcp) url.search = `?host=${postgres.dir}`;
     databaseUrl = url.toString();
-    postmasterPid = Number(
-      readFileSync(join(postgres.dir, 'data/postmaster.pid'), 'utf8').split('\n')[0],
-    );
+    postmasterPid = postmasterPidOf(postgres.dir);
   }
   const config = loadConfig({
     FLOE_ADMIN_TOKEN: ADMIN,
@@ -283,7 +258,7 @@ async function configuration(kind: string, tenants: number, o: Options, postgres
     if (postgres && databaseUrl) {
       await endSessions();
       const before = { cpu: cpuSeconds(postmasterPid), active: await total() };
-      const vars = { ntenants: String(tenants), cid: cluster.id };
+      const vars = { ntenants: String(tenants), cid: cluster.id, ...launchWritesTemplate() };
       const r = pgbench(postgres.bin, databaseUrl, vars, o);
       const admitted = (await total()) - before.active;
       const status = { 201: admitted, 429: r.count - admitted };
@@ -311,15 +286,62 @@ async function configuration(kind: string, tenants: number, o: Options, postgres
   }
 }
 
+// What the API passes floe_admit_session beside the session (launchWrites, as the launch
+// route builds them): the session.requested and session.placed events, and the audit entry
+// with its audit.session.launch event. The tenant ('@T') and the audit entry's id ('@A')
+// are filled in per transaction.
+function launchWritesTemplate() {
+  const tenantId = '00000000-0000-7000-8000-000000000000';
+  const session = {
+    id: uuidv7(),
+    tenantId,
+    userId: uuidv7(),
+    appId: uuidv7(),
+    clusterId: uuidv7(),
+    state: 'placed' as const,
+    reason: null,
+    exitCode: null,
+    gpuSku: null,
+    gpuCount: 0,
+    endpoint: null,
+    driverRef: null,
+    idempotencyKey: null,
+    requestHash: 'x'.repeat(43),
+    createdAt: new Date(0),
+    updatedAt: new Date(0),
+  };
+  const writes = launchWrites(session, {
+    actor: { type: 'api-key', id: uuidv7(), role: 'tenant-admin', tenantId },
+    origin: { requestId: uuidv4(), sourceIp: '127.0.0.1', userAgent: null },
+    tenantId,
+    action: 'session.launch',
+    target: { type: 'session', id: session.id },
+    diff: {
+      user: { from: null, to: session.userId },
+      app: { from: null, to: session.appId },
+      cluster: { from: null, to: session.clusterId },
+    },
+  });
+  const auditId = writes.audit!.id;
+  const template = (v: unknown) =>
+    JSON.stringify(v).replaceAll(tenantId, '@T').replaceAll(auditId, '@A');
+  return { events: template(writes.events), audit: template(writes.audit) };
+}
+
 // Admission in SQL, as the API runs it: one call of floe_admit_session (lock, idempotency,
-// quota counts, insert of the session and its events), here with the ids of a random
-// tenant's user and app looked up in the same statement (the API has them cached).
+// quota counts, insert of the session and its events, its audit entry and the outbox's
+// INSERT … SELECT of its three webhook events), here with the ids of a random tenant's user
+// and app looked up in the same statement (the API has them cached).
+// pgbench variables :events and :audit (launchWritesTemplate) are sent as parameters.
 const SCRIPT = `\\set t random(1, :ntenants)
 SELECT f.outcome FROM tenants t
   JOIN users u ON u.tenant_id = t.id AND u.deleted_at IS NULL
   JOIN apps a ON a.tenant_id = t.id AND a.deleted_at IS NULL,
+  LATERAL (SELECT gen_random_uuid()::text AS id) audit,
   LATERAL floe_admit_session(gen_random_uuid(), t.id, u.id, a.id, :cid, NULL, 0, NULL,
-    md5(random()::text), date_trunc('month', now())) f
+    md5(random()::text), date_trunc('month', now()),
+    replace(replace(:events, '@T', t.id::text), '@A', audit.id)::jsonb,
+    replace(replace(:audit, '@T', t.id::text), '@A', audit.id)::jsonb) f
   WHERE t.slug = 'bench-' || (:t)::text AND t.deleted_at IS NULL;
 `;
 

@@ -20,6 +20,7 @@ import { listen, startControlPlane } from '../src/control-plane.ts';
 import { type SessionState, sessions } from '../src/db/schema.ts';
 import { createLogger } from '../src/log.ts';
 import { transition } from '../src/sessions/transition.ts';
+import { cpuSeconds, machineCpu, postmasterPidOf } from './cpu.ts';
 
 const HELP = `Webhook delivery benchmark: node control/bench/webhooks.ts [flags]
 
@@ -35,7 +36,10 @@ Phases per database (fresh database, one tenant, sessions inserted in 'placed'):
   plain POST         signed POSTs to the receiver, N at a time, a new connection each (as
                      the worker sends), no database: the sender's HTTP ceiling
   webhooks           transitions at --rate (open loop) with one endpoint on session.*; the
-                     receiver verifies each delivery and records transition → arrival`;
+                     receiver verifies each delivery and records transition → arrival
+cpu ms/op: CPU time per transition (per POST) of this process (control plane, delivery
+worker and load), of PostgreSQL and of the receiver; machine busy: all cores, all processes
+(this machine's other work too) during the phase.`;
 
 const ADMIN = 'bench-platform-admin-token-0123456789';
 const NEXT: Partial<Record<SessionState, SessionState>> = {
@@ -48,8 +52,31 @@ const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const CPU_HEADER = 'cpu ms/op: server db receiver';
+/**
+ * Starts a CPU measurement of a phase; its `end(ops)` gives the CPU time per operation of
+ * this process (control plane, worker and load), PostgreSQL and the receiver, and how busy
+ * the machine's cores were (all processes, ours and others').
+ */
+function cpuMeter(postmasterPid: number | undefined, receiverPid: number | undefined) {
+  const a = cpuSeconds(postmasterPid, receiverPid);
+  const m = machineCpu();
+  return (ops: number) => {
+    const b = cpuSeconds(postmasterPid, receiverPid);
+    const n = machineCpu();
+    // clamped: a backend that ended between the two reads may have been counted only in the first
+    const ms = (x: number, y: number) =>
+      ((Math.max(0, y - x) * 1000) / Math.max(1, ops)).toFixed(2);
+    return [
+      `${ms(a.server, b.server)} ${ms(a.db, b.db)} ${ms(a.other, b.other)}`,
+      `${((100 * (n.busy - m.busy)) / Math.max(1, n.total - m.total)).toFixed(0)}%`,
+    ];
+  };
+}
+
 interface Receiver {
   port: number;
+  pid: number | undefined;
   send(m: object): void;
   report(): Promise<{
     delays: number[];
@@ -68,6 +95,7 @@ async function startReceiver(): Promise<Receiver> {
   );
   return {
     port,
+    pid: child.pid,
     send: (m) => child.send(m),
     report: () =>
       new Promise((resolve) => {
@@ -90,7 +118,9 @@ async function main() {
     },
   });
   if (o.help) return console.log(HELP);
-  const rows: string[][] = [['db', 'phase', 'per s', 'p50 ms', 'p99 ms', 'max ms', 'note']];
+  const rows: string[][] = [
+    ['db', 'phase', 'per s', 'p50 ms', 'p99 ms', 'max ms', CPU_HEADER, 'machine busy', 'note'],
+  ];
   for (const kind of o.db === 'both' ? ['postgres', 'pglite'] : [o.db]) {
     const postgres = kind === 'postgres' ? await startPostgres({ durable: true }) : undefined;
     try {
@@ -110,6 +140,7 @@ async function run(kind: string, o: Record<string, string>, postgres?: Postgres)
   const concurrency = Number(o.concurrency);
   const dataDir = mkdtempSync(join(tmpdir(), 'floe-bench-webhooks-'));
   let databaseUrl: string | undefined;
+  const postmasterPid = postgres && postmasterPidOf(postgres.dir);
   if (postgres) {
     const admin = new pg.Client(postgres.url);
     await admin.connect();
@@ -190,13 +221,14 @@ async function run(kind: string, o: Record<string, string>, postgres?: Postgres)
       return row !== null;
     };
 
-    // 1. transitions with no endpoint: the outbox's lookup finds none
+    // 1. transitions with no endpoint: the outbox's INSERT … SELECT finds none
     console.error(`[${kind}] transitions only`);
     {
       let done = 0;
       const end = Date.now() + seconds * 1000;
       const started = performance.now();
       const latencies: number[] = [];
+      const cpu = cpuMeter(postmasterPid, receiver.pid);
       await Promise.all(
         Array.from({ length: 16 }, async () => {
           while (Date.now() < end) {
@@ -215,6 +247,7 @@ async function run(kind: string, o: Record<string, string>, postgres?: Postgres)
         pct(latencies, 0.5).toFixed(1),
         pct(latencies, 0.99).toFixed(1),
         (latencies.at(-1) ?? 0).toFixed(1),
+        ...cpu(done),
         'closed loop, 16 at a time, transition latency',
       ]);
     }
@@ -261,6 +294,7 @@ async function run(kind: string, o: Record<string, string>, postgres?: Postgres)
       let done = 0;
       const end = Date.now() + seconds * 1000;
       const started = performance.now();
+      const cpu = cpuMeter(postmasterPid, receiver.pid);
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
           while (Date.now() < end) {
@@ -277,6 +311,7 @@ async function run(kind: string, o: Record<string, string>, postgres?: Postgres)
         '',
         '',
         '',
+        ...cpu(done),
         `${concurrency} at a time, signed, verified by the receiver`,
       ]);
     }
@@ -292,6 +327,7 @@ async function run(kind: string, o: Record<string, string>, postgres?: Postgres)
       const started = performance.now();
       const end = started + seconds * 1000;
       const pending: Promise<void>[] = [];
+      const cpu = cpuMeter(postmasterPid, receiver.pid);
       while (performance.now() < end) {
         const due = Math.floor(((performance.now() - started) / 1000) * rate);
         while (issued < due) {
@@ -315,6 +351,8 @@ async function run(kind: string, o: Record<string, string>, postgres?: Postgres)
       }
       await Promise.all(pending);
       const loadSeconds = (performance.now() - started) / 1000;
+      // transitions and the deliveries made meanwhile (the worker's cost is in `server`)
+      const loadCpu = cpu(recorded);
       const atLoadEnd = (await receiver.report()).count;
       // then until every queued delivery arrived
       const queued = async () =>
@@ -343,6 +381,7 @@ async function run(kind: string, o: Record<string, string>, postgres?: Postgres)
         '',
         '',
         '',
+        ...loadCpu,
         `issued ${issued}, recorded ${recorded}, not issued (500 in flight) ${dropped}`,
       ]);
       rows.push([
@@ -352,6 +391,8 @@ async function run(kind: string, o: Record<string, string>, postgres?: Postgres)
         pct(delays, 0.5).toFixed(0),
         pct(delays, 0.99).toFixed(0),
         (delays.at(-1) ?? 0).toFixed(0),
+        '',
+        '',
         `during load; all ${report.count}/${total} after ${allSeconds.toFixed(1)} s ` +
           `(${(report.count / allSeconds).toFixed(0)}/s), duplicates ${report.duplicates}, ` +
           `bad signatures ${report.invalid}; ms = transition → receiver`,

@@ -6,11 +6,15 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { eq, sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
+import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { webhookDeliveries } from '../src/db/schema.ts';
+import { queryRows } from '../src/db/connect.ts';
+import { type SessionState, sessions, webhookDeliveries } from '../src/db/schema.ts';
 import { emitEvent } from '../src/events/outbox.ts';
+import { systemAuditAction } from '../src/events/session.ts';
 import { createLogger } from '../src/log.ts';
 import { onQuotaEvent } from '../src/sessions/quota-events.ts';
+import { transition } from '../src/sessions/transition.ts';
 import { sendWebhook } from '../src/webhooks/send.ts';
 import { blockListOf } from '../src/webhooks/target.ts';
 import { DeliveryWorker } from '../src/webhooks/worker.ts';
@@ -69,6 +73,7 @@ function verified(received: Received[], path: string, secret: string) {
       id: r.headers['webhook-id'] as string,
       event: wh.verify(r.body, r.headers as Record<string, string>) as {
         type: string;
+        timestamp: string;
         data: Record<string, unknown>;
       },
     }));
@@ -142,7 +147,17 @@ describe.each(DATABASES)('webhooks on %s', (kind) => {
     ]) {
       expect(types).toContain(type);
     }
+    // a launch's events and its session carry one time, the database's, as the API shows it
+    for (const type of ['session.requested', 'session.placed']) {
+      const e = events.find((r) => r.event.type === type)!;
+      expect(e.event.timestamp).toBe(launched.body.createdAt);
+      expect(e.event.data).toMatchObject({ session: { createdAt: launched.body.createdAt } });
+    }
     const stopped = events.find((r) => r.event.type === 'session.stopped')!;
+    // a transition's event has its time: the session's last change
+    const final = await t.call('GET', `/v1/tenants/acme/sessions/${id}`);
+    expect(final.body.state).toBe('stopped');
+    expect(stopped.event.timestamp).toBe(final.body.updatedAt);
     expect(stopped.event.data).toMatchObject({
       from: 'stopping',
       to: 'stopped',
@@ -181,6 +196,11 @@ describe.each(DATABASES)('webhooks on %s', (kind) => {
       diff: { name: { to: 'Audited' } },
       actor: { type: 'admin-token' },
     });
+    // the event is the entry as the audit log shows it, written with it: same id, same time
+    const entries = await t.call('GET', '/v1/tenants/acme/audit-log?action=app.update');
+    const entry = entries.body.items.find((e: { id: string }) => e.id === got.event.data.id);
+    expect(entry).toEqual(got.event.data);
+    expect(got.event.timestamp).toBe(entry.at);
     // `session.*` is not `audit.*`
     expect(receiver.received.filter((r) => r.path === '/ok/sessions').length).toBe(sessionsOnly);
     await t.call('DELETE', `${base}/${hook.id}`);
@@ -241,6 +261,99 @@ describe.each(DATABASES)('webhooks on %s', (kind) => {
       .from(webhookDeliveries)
       .where(eq(webhookDeliveries.endpointId, hook.id));
     expect(rows).toHaveLength(1);
+  });
+
+  it('writes each transition of racing reports once, with its event and audit entry', async () => {
+    const hook = await endpoint('/ok/race', ['session.*']);
+    const { db } = t.cp.database;
+    const ids = Array.from({ length: 8 }, () => uuidv7());
+    await db.insert(sessions).values(
+      ids.map((id) => ({
+        id,
+        tenantId: acme.tenant.id,
+        userId: acme.user.id,
+        appId: acme.app.id,
+        state: 'placed' as const,
+      })),
+    );
+    // every report at once for each session: which win depends on the order they land in
+    const reports: SessionState[] = ['starting', 'running', 'unknown', 'running', 'stopping'];
+    await Promise.all(
+      ids.flatMap((id) =>
+        [...reports, 'stopped' as const, 'failed' as const].map((to) => transition(db, id, to)),
+      ),
+    );
+    for (const id of ids) {
+      const moves = await queryRows<{ from_state: string; to_state: string }>(
+        db,
+        sql`select from_state, to_state from session_events where session_id = ${id} order by id`,
+      );
+      // one unbroken chain from placed to the session's state, each step one the state
+      // machine allows
+      const [row] = await db.select().from(sessions).where(eq(sessions.id, id));
+      expect(moves.length).toBeGreaterThan(0);
+      moves.forEach((m, i) => {
+        expect(m.from_state).toBe(i === 0 ? 'placed' : moves[i - 1]!.to_state);
+      });
+      expect(moves.at(-1)!.to_state).toBe(row!.state);
+      // one session.<state> event per step, from and to as recorded
+      const queued = await queryRows<{ from: string; to: string }>(
+        db,
+        sql`select payload->'data'->>'from' as "from", payload->'data'->>'to' as "to"
+            from webhook_deliveries
+            where endpoint_id = ${hook.id} and payload->'data'->'session'->>'id' = ${id}`,
+      );
+      const key = (m: { from: string; to: string }) => `${m.from}>${m.to}`;
+      expect(queued.map(key).sort()).toEqual(
+        moves.map((m) => key({ from: m.from_state, to: m.to_state })).sort(),
+      );
+      // a system audit entry for each stop or failure Floe made
+      const audited = await queryRows<{ n: number }>(
+        db,
+        sql`select count(*)::int as n from audit_log where target_id = ${id}`,
+      );
+      const stops = moves.filter((m) =>
+        systemAuditAction(m.from_state as SessionState, m.to_state as SessionState),
+      );
+      expect(audited[0]!.n).toBe(stops.length);
+    }
+    await t.call('DELETE', `${base}/${hook.id}`);
+  });
+
+  it('writes no event and no audit entry for a launch a quota refused', async () => {
+    const initech = await seedTenant(t, { slug: 'initech', quotas: { maxSessions: 0 } });
+    const hook = await endpoint('/ok/refused', ['session.*', 'audit.*'], 'initech');
+    const refused = await t.call('POST', '/v1/tenants/initech/sessions', {
+      body: { app: 'sleeper', user: 'user@initech.test' },
+    });
+    expect(refused.status).toBe(429);
+    const { db } = t.cp.database;
+    const queued = await queryRows<{ n: number }>(
+      db,
+      // (the endpoint's own audit.webhook.create is there: it was created with it)
+      sql`select count(*)::int as n from webhook_deliveries where endpoint_id = ${hook.id}
+          and (event_type like 'session.%' or event_type = 'audit.session.launch')`,
+    );
+    expect(queued[0]!.n).toBe(0);
+    const entries = await t.call('GET', '/v1/tenants/initech/audit-log?action=session.*');
+    expect(entries.body.items).toEqual([]);
+    // and an admitted one writes all three: session.requested, session.placed and its audit
+    await t.call('PATCH', '/v1/tenants/initech', { body: { quotas: { maxSessions: 1 } } });
+    const admitted = await t.call('POST', '/v1/tenants/initech/sessions', {
+      body: { app: 'sleeper', user: 'user@initech.test' },
+    });
+    expect(admitted.status).toBe(201);
+    const types = await queryRows<{ event_type: string }>(
+      db,
+      sql`select event_type from webhook_deliveries
+          where endpoint_id = ${hook.id} and tenant_id = ${initech.tenant.id} order by event_type`,
+    );
+    // (beside the quota's audit.tenant.update and the driver's progress)
+    for (const type of ['audit.session.launch', 'session.placed', 'session.requested']) {
+      expect(types.filter((r) => r.event_type === type)).toHaveLength(1);
+    }
+    await t.call('DELETE', `/v1/tenants/initech/sessions/${admitted.body.id}`);
+    await t.call('DELETE', `/v1/tenants/initech/webhooks/${hook.id}`);
   });
 
   it('retries with backoff until the receiver answers, and redelivers on request', async () => {

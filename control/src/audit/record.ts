@@ -3,8 +3,8 @@
 // call this through `audit(c, tx, …)` (src/http/audit.ts), which fills in who and from where.
 import { v7 as uuidv7 } from 'uuid';
 import type { Db, Tx } from '../db/connect.ts';
-import { type AuditActorType, auditLog } from '../db/schema.ts';
-import { emitEvent } from '../events/outbox.ts';
+import type { AuditActorType } from '../db/schema.ts';
+import { type AuditRowJson, type EventRow, eventRow, writeChange } from '../events/outbox.ts';
 import { presentAudit } from './present.ts';
 
 export interface AuditActor {
@@ -42,32 +42,51 @@ export interface AuditInput {
   diff?: Record<string, unknown> | null;
 }
 
-/** Appends an audit entry in `tx`; a tenant's entry is also an `audit.<action>` event. */
+/**
+ * What an audit entry writes: its audit_log row and, for a tenant's entry, its
+ * `audit.<action>` event (the entry as the API shows it, its `at` the database's now()).
+ * For a change that writes them in its own statement (admission, transitions).
+ */
+export function auditWrites(input: AuditInput): { audit: AuditRowJson; events: EventRow[] } {
+  const audit: AuditRowJson = {
+    id: uuidv7(),
+    tenant_id: input.tenantId,
+    actor_type: input.actor.type,
+    actor_id: input.actor.id,
+    actor_role: input.actor.role,
+    actor_tenant_id: input.actor.tenantId,
+    action: input.action,
+    target_type: input.target.type,
+    target_id: input.target.id,
+    diff: input.diff ?? null,
+    request_id: input.origin?.requestId ?? null,
+    source_ip: input.origin?.sourceIp ?? null,
+    user_agent: input.origin?.userAgent ?? null,
+  };
+  if (!input.tenantId) return { audit, events: [] };
+  const shown = presentAudit({
+    id: audit.id,
+    at: new Date(0), // stamped with the entry's time by the database
+    tenantId: audit.tenant_id,
+    actorType: input.actor.type,
+    actorId: audit.actor_id,
+    actorRole: audit.actor_role,
+    actorTenantId: audit.actor_tenant_id,
+    action: audit.action,
+    targetType: audit.target_type,
+    targetId: audit.target_id,
+    diff: audit.diff,
+    requestId: audit.request_id,
+    sourceIp: audit.source_ip,
+    userAgent: audit.user_agent,
+  });
+  const event = eventRow({ tenantId: input.tenantId, type: `audit.${input.action}`, data: shown }, [
+    'at',
+  ]);
+  return { audit, events: [event] };
+}
+
+/** Appends an audit entry in `tx`, with its `audit.<action>` event: one statement. */
 export async function recordAudit(tx: Tx | Db, input: AuditInput): Promise<void> {
-  const [row] = await tx
-    .insert(auditLog)
-    .values({
-      id: uuidv7(),
-      tenantId: input.tenantId,
-      actorType: input.actor.type,
-      actorId: input.actor.id,
-      actorRole: input.actor.role,
-      actorTenantId: input.actor.tenantId,
-      action: input.action,
-      targetType: input.target.type,
-      targetId: input.target.id,
-      diff: input.diff ?? null,
-      requestId: input.origin?.requestId ?? null,
-      sourceIp: input.origin?.sourceIp ?? null,
-      userAgent: input.origin?.userAgent ?? null,
-    })
-    .returning();
-  if (row?.tenantId) {
-    await emitEvent(tx, {
-      tenantId: row.tenantId,
-      type: `audit.${row.action}`,
-      data: presentAudit(row),
-      at: row.at,
-    });
-  }
+  await writeChange(tx, auditWrites(input));
 }

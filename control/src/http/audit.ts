@@ -98,6 +98,20 @@ export async function audit(
   scope.recorded = true;
 }
 
+/**
+ * The route's audit entry as data, for a change that writes it in its own statement
+ * (admission: `floe_admit_session` writes it with the session). Written only if the change
+ * is: a refused change answers 4xx, and a replay says `unchanged`.
+ */
+export function auditEntry(
+  c: Context<AppEnv>,
+  entry: Omit<AuditInput, 'actor' | 'origin'>,
+): AuditInput {
+  const scope = c.get('audit');
+  scope.recorded = true;
+  return { ...entry, actor: scope.actor, origin: scope.origin };
+}
+
 /** Says a write request changed nothing (an idempotent replay, a stop of an ended session). */
 export function unchanged(c: Context<AppEnv>): void {
   c.get('audit').recorded = true;

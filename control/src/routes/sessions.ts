@@ -11,7 +11,7 @@ import {
   sessionIsActive,
   sessions,
 } from '../db/schema.ts';
-import { audit, unchanged } from '../http/audit.ts';
+import { auditEntry, unchanged } from '../http/audit.ts';
 import type { Principal } from '../http/auth.ts';
 import { badRequest, ErrorSchema, forbidden, notFound } from '../http/errors.ts';
 import { afterCursor, pageOf } from '../http/paginate.ts';
@@ -144,8 +144,8 @@ export function sessionRoutes(deps: {
         preferredRegion: input.region,
         idempotencyKey: key,
         requestHash,
-        onAdmitted: (tx, session) =>
-          audit(c, tx, {
+        audit: (session) =>
+          auditEntry(c, {
             tenantId: tenant.id,
             action: 'session.launch',
             target: { type: 'session', id: session.id },

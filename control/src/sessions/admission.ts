@@ -1,5 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
+import { type AuditInput, auditWrites } from '../audit/record.ts';
 import { type Db, queryRows, type Tx } from '../db/connect.ts';
 import {
   type apps,
@@ -17,7 +18,7 @@ import {
   quotaRetryAfterSeconds,
 } from '../domain/quota.ts';
 import type { Capacity } from '../drivers/driver.ts';
-import { emitEvent } from '../events/outbox.ts';
+import { type ChangeWrites, changeArgs, eventRow } from '../events/outbox.ts';
 import { sessionEventData } from '../events/session.ts';
 import { ApiError, notFound } from '../http/errors.ts';
 import type { Lookups } from '../lookups.ts';
@@ -35,9 +36,12 @@ export interface LaunchRequest {
   preferredRegion?: string;
   idempotencyKey?: string;
   requestHash?: string;
-  /** run in the admission's transaction once admitted: the caller's audit entry */
-  onAdmitted?: (tx: Tx, session: SessionRow) => Promise<void>;
+  /** the caller's audit entry for the session, written with it (and only if admitted) */
+  audit?: (session: AdmittedSession) => AuditInput;
 }
+
+/** What a launch's audit entry may say of the session before it is admitted. */
+export type AdmittedSession = Pick<SessionRow, 'id' | 'userId' | 'appId' | 'clusterId'>;
 
 export interface Admission {
   session: SessionRow;
@@ -62,7 +66,7 @@ const keyReused = () =>
 
 /**
  * Records a launch: places it, then counts it against every quota and inserts it in one
- * round trip (floe_admit_session, drizzle/0006_quota_sku.sql), under the tenant's row lock:
+ * round trip (floe_admit_session, drizzle/0010_change_writes.sql), under the tenant's row lock:
  * launches of one tenant are serialised and no burst overshoots a quota, while launches
  * of different tenants do not wait for each other. Placement runs first and without a
  * lock: cluster capacity is advisory here, and the cluster has the final word.
@@ -98,63 +102,91 @@ export async function admitLaunch(
   }
 
   const id = uuidv7();
-  // one transaction: the admission, its session.requested and session.placed events and
-  // the caller's audit entry commit together
-  return db.transaction(async (tx) => {
-    const [result] = await queryRows<AdmitResult>(
-      tx,
-      sql`select * from floe_admit_session(${id}, ${tenant.id}, ${user.id}, ${app.id},
-      ${placement.clusterId}, ${request.gpuSku}, ${gpus}, ${req.idempotencyKey ?? null},
-      ${req.requestHash ?? null}, ${startOfMonthUtc().toISOString()}::timestamptz)`,
-    );
-    const placed = { id, clusterId: placement.clusterId, gpuSku: request.gpuSku, gpuCount: gpus };
-    return outcome(tx, req, result, placed);
-  });
+  const placed = { id, clusterId: placement.clusterId, gpuSku: request.gpuSku, gpuCount: gpus };
+  const proposed = sessionRow(req, placed, new Date(0)); // createdAt: stamped by the database
+  const writes = launchWrites(proposed, req.audit?.(proposed));
+  // One statement, so one transaction without BEGIN and COMMIT: the admission, its
+  // session.requested and session.placed events and the caller's audit entry commit
+  // together, or (refused) none of them is written.
+  const [result] = await queryRows<AdmitResult>(
+    db,
+    sql`select * from floe_admit_session(${id}, ${tenant.id}, ${user.id}, ${app.id},
+    ${placement.clusterId}, ${request.gpuSku}, ${gpus}, ${req.idempotencyKey ?? null},
+    ${req.requestHash ?? null}, ${startOfMonthUtc().toISOString()}::timestamptz,
+    ${changeArgs(writes)})`,
+  );
+  return outcome(db, req, result, placed);
+}
+
+/** The session an admitted launch records, created at `at`. */
+function sessionRow(
+  req: LaunchRequest,
+  placed: Pick<SessionRow, 'id' | 'clusterId' | 'gpuSku' | 'gpuCount'>,
+  at: Date,
+): SessionRow {
+  return {
+    ...placed,
+    tenantId: req.tenant.id,
+    userId: req.user.id,
+    appId: req.app.id,
+    state: 'placed',
+    reason: null,
+    exitCode: null,
+    endpoint: null,
+    driverRef: null,
+    idempotencyKey: req.idempotencyKey ?? null,
+    requestHash: req.requestHash ?? null,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+/**
+ * What an admitted launch writes beside the session: its session.requested and
+ * session.placed events and the caller's audit entry. Their time is the admission's
+ * (the database's now()), which floe_admit_session stamps into them.
+ */
+export function launchWrites(session: SessionRow, auditInput?: AuditInput): ChangeWrites {
+  const stamp = ['session.createdAt'];
+  const requested = eventRow(
+    {
+      tenantId: session.tenantId,
+      type: 'session.requested',
+      data: sessionEventData({ ...session, state: 'requested', clusterId: null }, null),
+    },
+    stamp,
+  );
+  const placedEvent = eventRow(
+    {
+      tenantId: session.tenantId,
+      type: 'session.placed',
+      data: sessionEventData(session, 'requested'),
+    },
+    stamp,
+  );
+  const audit = auditInput ? auditWrites(auditInput) : null;
+  return {
+    events: [requested, placedEvent, ...(audit?.events ?? [])],
+    audit: audit?.audit ?? null,
+  };
 }
 
 /** What floe_admit_session's answer means: the admitted session (with its events), or why not. */
 async function outcome(
-  tx: Tx,
+  db: Db,
   req: LaunchRequest,
   result: AdmitResult | undefined,
   placed: Pick<SessionRow, 'id' | 'clusterId' | 'gpuSku' | 'gpuCount'>,
 ): Promise<Admission> {
-  const { tenant, app, user } = req;
+  const { tenant } = req;
   switch (result?.outcome) {
-    case 'admitted': {
-      const at = new Date(result.created_at as string);
-      const session: SessionRow = {
-        ...placed,
-        tenantId: tenant.id,
-        userId: user.id,
-        appId: app.id,
-        state: 'placed',
-        reason: null,
-        exitCode: null,
-        endpoint: null,
-        driverRef: null,
-        idempotencyKey: req.idempotencyKey ?? null,
-        requestHash: req.requestHash ?? null,
-        createdAt: at,
-        updatedAt: at,
+    case 'admitted':
+      return {
+        session: sessionRow(req, placed, new Date(result.created_at as string)),
+        created: true,
       };
-      await emitEvent(tx, {
-        tenantId: tenant.id,
-        type: 'session.requested',
-        data: sessionEventData({ ...session, state: 'requested', clusterId: null }, null),
-        at,
-      });
-      await emitEvent(tx, {
-        tenantId: tenant.id,
-        type: 'session.placed',
-        data: sessionEventData(session, 'requested'),
-        at,
-      });
-      await req.onAdmitted?.(tx, session);
-      return { session, created: true };
-    }
     case 'replayed': // a concurrent request with the same key won the race
-      return { session: (await findByKey(tx, tenant.id, req.idempotencyKey!))!, created: false };
+      return { session: (await findByKey(db, tenant.id, req.idempotencyKey!))!, created: false };
     case 'key_reused':
       throw keyReused();
     case 'quota': {

@@ -1,9 +1,9 @@
-import { eq } from 'drizzle-orm';
-import { type AuditActor, type RequestOrigin, recordAudit, SYSTEM_ACTOR } from '../audit/record.ts';
-import type { Db } from '../db/connect.ts';
-import { type DriverRef, type SessionState, sessionEvents, sessions } from '../db/schema.ts';
+import { eq, getTableColumns, sql } from 'drizzle-orm';
+import { type AuditActor, auditWrites, type RequestOrigin, SYSTEM_ACTOR } from '../audit/record.ts';
+import { type Db, queryRows } from '../db/connect.ts';
+import { type DriverRef, type SessionState, sessions } from '../db/schema.ts';
 import { canTransition } from '../domain/lifecycle.ts';
-import { emitEvent } from '../events/outbox.ts';
+import { type ChangeWrites, changeArgs, eventRow } from '../events/outbox.ts';
 import { sessionEventData, systemAuditAction } from '../events/session.ts';
 import type { SessionRow } from './admission.ts';
 
@@ -21,11 +21,22 @@ export interface TransitionBy {
   action: string;
 }
 
+// a row changed between our read and our write: read again; more than this many in a row
+// means something rewrites the session in a loop
+const MAX_ATTEMPTS = 50;
+
 /**
  * Moves a session to `to` and appends the event, atomically, with its `session.<state>`
  * webhook event and (for a change someone or the system made) its audit entry in the same
  * transaction. A transition the state machine does not allow (a late or repeated report)
  * changes nothing and returns null, which makes every caller idempotent.
+ *
+ * Two statements and no explicit transaction: the session is read with its row version
+ * (`xmin`), and one statement updates it only if that version is still current, appends
+ * its session_events row and writes its events and audit entry (floe_write_change), all
+ * at the statement's time (the session's updatedAt, the event's timestamp). A
+ * concurrent change in between makes the update match nothing, and the transition is
+ * decided again on the new row, as the row lock this replaces would have made it wait.
  */
 export async function transition(
   db: Db,
@@ -34,53 +45,71 @@ export async function transition(
   details: TransitionDetails = {},
   by?: TransitionBy,
 ): Promise<SessionRow | null> {
-  return db.transaction(async (tx) => {
-    const [current] = await tx
-      .select({ state: sessions.state, tenantId: sessions.tenantId })
+  for (let attempt = 1; ; attempt++) {
+    const [current] = await db
+      .select({ ...getTableColumns(sessions), version: sql<string>`xmin::text` })
       .from(sessions)
-      .where(eq(sessions.id, sessionId))
-      .for('update');
+      .where(eq(sessions.id, sessionId));
     if (!current || !canTransition(current.state, to)) return null;
-    const [row] = await tx
-      .update(sessions)
-      .set({
-        state: to,
-        updatedAt: new Date(),
-        ...(details.reason !== undefined && { reason: details.reason }),
-        ...(details.exitCode !== undefined && { exitCode: details.exitCode }),
-        ...(details.endpoint !== undefined && { endpoint: details.endpoint }),
-        ...(details.driverRef !== undefined && { driverRef: details.driverRef }),
-      })
-      .where(eq(sessions.id, sessionId))
-      .returning();
-    if (!row) return null;
-    await tx.insert(sessionEvents).values({
-      sessionId,
-      tenantId: current.tenantId,
-      fromState: current.state,
-      toState: to,
-      reason: details.reason ?? null,
-    });
-    await emitEvent(tx, {
-      tenantId: current.tenantId,
-      type: `session.${to}`,
-      data: sessionEventData(row, current.state),
-      at: row.updatedAt,
-    });
-    const action = by?.action ?? systemAuditAction(current.state, to);
-    if (action) {
-      await recordAudit(tx, {
-        actor: by?.actor ?? SYSTEM_ACTOR,
-        origin: by?.origin,
-        tenantId: current.tenantId,
-        action,
-        target: { type: 'session', id: sessionId },
-        diff: {
-          state: { from: current.state, to },
-          ...(details.reason !== undefined && { reason: { from: null, to: details.reason } }),
-        },
-      });
+    const { version, ...before } = current;
+    const row: SessionRow = {
+      ...before,
+      state: to,
+      updatedAt: new Date(0), // the statement's now(), read back below
+      ...(details.reason !== undefined && { reason: details.reason }),
+      ...(details.exitCode !== undefined && { exitCode: details.exitCode }),
+      ...(details.endpoint !== undefined && { endpoint: details.endpoint }),
+      ...(details.driverRef !== undefined && { driverRef: details.driverRef }),
+    };
+    const writes = transitionWrites(before, row, details, by);
+    const written = await queryRows<{ updated_at: string | Date }>(
+      db,
+      sql`with moved as (
+        update sessions set state = ${row.state}, updated_at = now(),
+          reason = ${row.reason}, exit_code = ${row.exitCode}::int, endpoint = ${row.endpoint},
+          driver_ref = ${row.driverRef === null ? null : JSON.stringify(row.driverRef)}::jsonb
+        where id = ${sessionId} and xmin::text = ${version}
+        returning id, tenant_id, updated_at
+      ), logged as (
+        insert into session_events (session_id, tenant_id, from_state, to_state, reason)
+        select id, tenant_id, ${before.state}, ${to}, ${details.reason ?? null}::text from moved
+      )
+      select updated_at, floe_write_change(${changeArgs(writes)}) from moved`,
+    );
+    if (written[0]) return { ...row, updatedAt: new Date(written[0].updated_at) };
+    if (attempt >= MAX_ATTEMPTS) {
+      throw new Error(
+        `session ${sessionId} changed under ${attempt} transitions to ${to} in a row`,
+      );
     }
-    return row;
+  }
+}
+
+/** A transition's webhook event and, when someone or Floe itself made it, its audit entry. */
+function transitionWrites(
+  before: SessionRow,
+  row: SessionRow,
+  details: TransitionDetails,
+  by: TransitionBy | undefined,
+): ChangeWrites {
+  const event = eventRow({
+    tenantId: row.tenantId,
+    type: `session.${row.state}`,
+    data: sessionEventData(row, before.state),
+    // at: the transition's time, the database's now(), as its session_events row
   });
+  const action = by?.action ?? systemAuditAction(before.state, row.state);
+  if (!action) return { events: [event], audit: null };
+  const audit = auditWrites({
+    actor: by?.actor ?? SYSTEM_ACTOR,
+    origin: by?.origin,
+    tenantId: row.tenantId,
+    action,
+    target: { type: 'session', id: row.id },
+    diff: {
+      state: { from: before.state, to: row.state },
+      ...(details.reason !== undefined && { reason: { from: null, to: details.reason } }),
+    },
+  });
+  return { events: [event, ...audit.events], audit: audit.audit };
 }
