@@ -24,7 +24,7 @@ let gateway: Awaited<ReturnType<typeof startGateway>>;
 const log = createLogger(process.env.LOG_LEVEL ?? 'info');
 try {
   config = loadConfig();
-  gateway = await startGateway(config, createLogger(config.LOG_LEVEL));
+  gateway = await startGateway(config, createLogger(config.LOG_LEVEL, { buffered: true }));
 } catch (err) {
   process.stderr.write(`${(err as Error).message}\n`);
   process.exit(2);

@@ -1,8 +1,8 @@
 // Assembles and serves a gateway: keys, control-plane client, identity providers, session
 // proxy, TURN fleet, the HTTP app, and the handling of WebSocket upgrades.
-import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { createAdaptorServer } from '@hono/node-server';
+import { createAdaptorServer, getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import { IdentityProviders } from './auth/oidc.ts';
@@ -10,11 +10,13 @@ import { SessionManager } from './auth/sessions.ts';
 import type { GatewayConfig } from './config.ts';
 import { ControlClient } from './control-client.ts';
 import type { Deps } from './deps.ts';
+import { recordRequest } from './http/access-log.ts';
 import { alreadySent } from './http/env.ts';
 import { perMinute, RateLimiter } from './http/rate-limit.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { loadKeys } from './keys.ts';
 import { createMetrics, metricsApp } from './metrics.ts';
+import { FastPath } from './sessions/fast-path.ts';
 import { SessionProxy } from './sessions/proxy.ts';
 import { TurnOffer } from './sessions/turn.ts';
 
@@ -29,6 +31,9 @@ export interface Gateway {
 }
 
 type App = ReturnType<typeof createApp>;
+
+/** The Hono route of a proxied session request: the label its metrics have either way. */
+const SESSION_ROUTE = '/sessions/:id/*';
 
 /** Answers an upgrade the app refused, on the raw socket, and closes it. */
 async function refuseUpgrade(socket: Duplex, res: Response) {
@@ -46,7 +51,6 @@ async function refuseUpgrade(socket: Duplex, res: Response) {
 /** WebSocket upgrades go through the same app (and checks) as requests, with the socket. */
 function upgrades(app: App, log: Logger) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => {});
     let request: Request;
     try {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
@@ -134,8 +138,21 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const deps: Deps = { config, log, keys, control, idps, sessions, metrics, proxy, turn, launches };
   const app = createApp(deps);
 
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  server.on('upgrade', upgrades(app, log));
+  // /sessions/{id}/… of a stream's owner: the fast path, in front of the app (fast-path.ts)
+  const fast = new FastPath({
+    issuer: config.FLOE_GATEWAY_ISSUER,
+    sessions,
+    control,
+    proxy,
+    record: (entry) => recordRequest(log, metrics, { ...entry, route: SESSION_ROUTE }),
+  });
+  const viaApp = getRequestListener(app.fetch);
+  const upgradeViaApp = upgrades(app, log);
+  const server = createServer((req, res) => fast.web(req, res, viaApp));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    fast.upgrade(req, socket, head, upgradeViaApp);
+  });
   const metricsServer = createAdaptorServer({ fetch: metricsApp(metrics).fetch }) as Server;
   const port = await listen(
     server,

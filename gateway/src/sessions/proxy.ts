@@ -1,14 +1,14 @@
-// The stream of a session, proxied with http-proxy-3: its page and assets over HTTP, its
-// signalling over WebSocket. The target is the session's endpoint; the path is what follows
+// The stream of a session, proxied: its page and assets over HTTP (forward.ts, undici), its
+// signalling over WebSocket (http-proxy-3). The target is the session's endpoint; the path is what follows
 // /sessions/{id}. The browser's cookies and credentials never reach the session: its pod
 // runs the user's app, and the gateway cookie must not be replayable from there.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Agent } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
+import { Forwarder } from './forward.ts';
 
 const STRIPPED = ['cookie', 'authorization', 'x-csrf-token', 'proxy-authorization'];
 
@@ -19,12 +19,8 @@ function rewrite(req: IncomingMessage, path: string) {
 }
 
 export class SessionProxy {
-  // connections to streamers are reused: a new one per request costs more than the proxying
-  private readonly proxy = createProxyServer({
-    xfwd: true,
-    changeOrigin: true,
-    agent: new Agent({ keepAlive: true, maxSockets: 256 }),
-  });
+  private readonly proxy = createProxyServer({ xfwd: true, changeOrigin: true });
+  private readonly forwarder: Forwarder;
   private readonly sockets = new Set<Duplex>();
   private readonly metrics: Metrics;
   private readonly log: Logger;
@@ -34,16 +30,18 @@ export class SessionProxy {
     this.metrics = opts.metrics;
     this.log = opts.log;
     this.headers = opts.headers;
+    this.forwarder = new Forwarder({
+      headers: opts.headers,
+      onError: (err, target) => {
+        this.metrics.upstreamErrors.inc({ upstream: 'session' });
+        this.log.warn({ err: err.message, target }, 'session proxy error');
+      },
+    });
     // http-proxy-3 reports errors of the browser's WebSocket (a reset when the tab goes away)
     // on the server, which throws without a listener; upstream errors come to the callbacks
     this.proxy.on('error', (err, _req, res) => {
       this.log.debug({ err: err.message }, 'proxied connection ended with an error');
       if ('destroy' in res) res.destroy();
-    });
-    // a session must not set cookies on the gateway's origin (it could replace the user's
-    // session or CSRF cookie); the stream needs none
-    this.proxy.on('proxyRes', (proxyRes: IncomingMessage) => {
-      delete proxyRes.headers['set-cookie'];
     });
     // http-proxy only half-closes the session's side when the browser goes away; a session
     // that keeps its half open would hold the connection (and the gauge) forever
@@ -64,26 +62,18 @@ export class SessionProxy {
 
   /**
    * Proxies an HTTP request. `cookies` (e.g. a renewed session cookie) and the security
-   * headers go on the answer; the session's own headers win where both set one.
+   * headers go on the answer; the session's own headers win where both set one. `onEnd`
+   * is called when the exchange is over.
    */
-  web(req: IncomingMessage, res: ServerResponse, target: string, path: string, cookies: string[]) {
-    rewrite(req, path);
-    for (const [name, value] of Object.entries(this.headers)) res.setHeader(name, value);
-    if (cookies.length > 0) res.setHeader('set-cookie', cookies);
-    this.proxy.web(req, res, { target }, (err) => {
-      this.metrics.upstreamErrors.inc({ upstream: 'session' });
-      this.log.warn({ err: err.message, target }, 'session proxy error');
-      if (!res.headersSent) {
-        res.writeHead(502, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        res.end(
-          JSON.stringify({
-            error: { code: 'bad_gateway', message: 'the session did not answer; try again' },
-          }),
-        );
-      } else {
-        res.destroy();
-      }
-    });
+  web(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: string,
+    path: string,
+    cookies: readonly string[],
+    onEnd: () => void = () => {},
+  ) {
+    this.forwarder.forward(req, res, target, path, cookies, onEnd);
   }
 
   /** Proxies a WebSocket upgrade (the signalling). */
@@ -100,6 +90,7 @@ export class SessionProxy {
 
   /** Ends every proxied WebSocket (at shutdown). */
   close() {
+    void this.forwarder.close();
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
   }
