@@ -164,7 +164,16 @@ export class ControlClient {
     return session;
   }
 
-  forgetSession(id: string) {
+  /** Other processes of this gateway that cache sessions too (node:cluster workers). */
+  peers: { forget(id: string): Promise<void> } | null = null;
+
+  /** Forgets a stopped session here, and resolves once the other processes have too. */
+  async forgetSession(id: string): Promise<void> {
+    this.forgetLocally(id);
+    await this.peers?.forget(id);
+  }
+
+  forgetLocally(id: string) {
     this.running.delete(id);
     this.sessionLookups.delete(id);
   }

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import { IdentityProviders } from './auth/oidc.ts';
 import { SessionManager } from './auth/sessions.ts';
+import { joinCluster } from './cluster.ts';
 import type { GatewayConfig } from './config.ts';
 import { ControlClient } from './control-client.ts';
 import type { Deps } from './deps.ts';
@@ -92,10 +93,20 @@ function listen(server: Server, port: number, host: string, setting: string): Pr
   });
 }
 
+const ignore = () => {};
+
 /** A host as it is written in a URL: an IPv6 address in brackets. */
 const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
-export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
+/**
+ * Starts a gateway. `worker`: one of several processes (cluster.ts), which leaves /metrics
+ * to the primary and tells the other workers of the session stops it forwards.
+ */
+export async function startGateway(
+  config: GatewayConfig,
+  log: Logger,
+  opts: { worker?: boolean } = {},
+): Promise<Gateway> {
   const keys = await loadKeys(config.FLOE_GATEWAY_KEYS);
   if (!config.FLOE_GATEWAY_KEYS) {
     log.warn(
@@ -134,6 +145,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         })
       : null;
   turn?.start();
+  if (opts.worker) {
+    control.peers = joinCluster({ metrics, forgetLocally: (id) => control.forgetLocally(id) });
+  }
   const launches = new RateLimiter(perMinute(config.FLOE_GATEWAY_LAUNCHES_PER_MINUTE));
   const deps: Deps = { config, log, keys, control, idps, sessions, metrics, proxy, turn, launches };
   const app = createApp(deps);
@@ -150,10 +164,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const upgradeViaApp = upgrades(app, log);
   const server = createServer((req, res) => fast.web(req, res, viaApp));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => {});
+    socket.on('error', ignore); // a browser's reset: 'close' follows
     fast.upgrade(req, socket, head, upgradeViaApp);
   });
-  const metricsServer = createAdaptorServer({ fetch: metricsApp(metrics).fetch }) as Server;
   const port = await listen(
     server,
     config.FLOE_GATEWAY_PORT,
@@ -161,14 +174,19 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     'FLOE_GATEWAY_PORT',
   );
   const metricsHost = config.FLOE_GATEWAY_METRICS_HOST ?? config.FLOE_GATEWAY_HOST;
-  let metricsPort: number;
+  let metricsPort = config.FLOE_GATEWAY_METRICS_PORT;
+  const metricsServer = opts.worker
+    ? null
+    : (createAdaptorServer({ fetch: metricsApp(metrics).fetch }) as Server);
   try {
-    metricsPort = await listen(
-      metricsServer,
-      config.FLOE_GATEWAY_METRICS_PORT,
-      metricsHost,
-      'FLOE_GATEWAY_METRICS_PORT',
-    );
+    if (metricsServer) {
+      metricsPort = await listen(
+        metricsServer,
+        metricsPort,
+        metricsHost,
+        'FLOE_GATEWAY_METRICS_PORT',
+      );
+    }
   } catch (err) {
     server.close();
     proxy.close();
@@ -182,7 +200,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     async close() {
       proxy.close();
       await turn?.stop();
-      for (const s of [server, metricsServer]) {
+      for (const s of metricsServer ? [server, metricsServer] : [server]) {
         s.closeAllConnections();
         await new Promise<void>((resolve) => s.close(() => resolve()));
       }

@@ -67,7 +67,14 @@ export interface FastPathDeps {
     ws(req: IncomingMessage, socket: Duplex, head: Buffer, target: string, path: string): void;
   };
   /** one access-log line and metrics sample for a request the fast path served */
-  record(entry: { method: string; path: string; status: number; ms: number; user: string; upgrade?: true }): void;
+  record(entry: {
+    method: string;
+    path: string;
+    status: number;
+    ms: number;
+    user: string;
+    upgrade?: true;
+  }): void;
 }
 
 type Jar = { token: string | undefined; csrfCookie: string | undefined };

@@ -241,7 +241,13 @@ export class Forwarder {
     const body = hasBody(req) ? req : null;
     if (!body) req.resume(); // nothing to read, but 'end' must come
     this.agent.dispatch(
-      { origin, path: prefix + path, method: req.method ?? 'GET', headers: forwardedHeaders(req), body },
+      {
+        origin,
+        path: prefix + path,
+        method: req.method ?? 'GET',
+        headers: forwardedHeaders(req),
+        body,
+      },
       new Exchange(res, this, cookies, target, onEnd),
     );
   }

@@ -4,8 +4,9 @@
 // sockets are joined. A gateway holds thousands of these for as long as streams last, so
 // each holds as little as it can: two sockets, their pipes and one close handler each;
 // the handshake's request and response objects are let go once the upgrade is done.
-import { request } from 'node:http';
+
 import type { IncomingMessage } from 'node:http';
+import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { forwardedHeaders } from './forward.ts';
