@@ -163,11 +163,17 @@ export async function startPrimary(config: GatewayConfig, log: Logger): Promise<
     async close() {
       stopping = true;
       metrics.close();
-      const exits = Object.values(cluster.workers ?? {}).map(
-        (w) => w && new Promise<void>((resolve) => w.once('exit', () => resolve())),
+      const live = Object.values(cluster.workers ?? {}).filter(
+        (w): w is Worker => !!w && !w.isDead(),
       );
-      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+      const exits = live.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
+      for (const w of live) w.process.kill('SIGTERM');
+      // a worker that does not stop in 10 s is killed
+      const timer = setTimeout(() => {
+        for (const w of live) if (!w.isDead()) w.process.kill('SIGKILL');
+      }, 10_000);
       await Promise.all(exits);
+      clearTimeout(timer);
     },
   };
 }
