@@ -166,7 +166,9 @@ export async function startPrimary(config: GatewayConfig, log: Logger): Promise<
       const live = Object.values(cluster.workers ?? {}).filter(
         (w): w is Worker => !!w && !w.isDead(),
       );
-      const exits = live.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
+      const exits = live.map(
+        (w) => new Promise<void>((resolve) => w.once('exit', () => resolve())),
+      );
       for (const w of live) w.process.kill('SIGTERM');
       // a worker that does not stop in 10 s is killed
       const timer = setTimeout(() => {
