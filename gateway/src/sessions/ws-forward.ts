@@ -2,7 +2,7 @@
 // handshake goes out as forward.ts sends requests (no credentials of the gateway's,
 // X-Forwarded-*), the endpoint's 101 comes back without Set-Cookie, and then the two
 // sockets are joined. A gateway holds thousands of these for as long as streams last, so
-// each holds as little as it can: two sockets, their pipes and one close handler each;
+// each holds as little as it can: two sockets and listeners shared by all of them;
 // the handshake's request and response objects are let go once the upgrade is done.
 
 import type { IncomingMessage } from 'node:http';
@@ -39,14 +39,38 @@ export function answerHead(
 
 const ignore = () => {};
 
-/** Ends each side when the other closes (a half-open session would hold the connection). */
+// The two sockets of a WebSocket, relayed with listeners shared by all connections: each
+// socket knows its peer, and no closure or pipe state is made per connection.
+const PEER = Symbol('peer');
+type Joined = Duplex & { [PEER]: Duplex };
+
+function relayData(this: Joined, chunk: Buffer) {
+  if (!this[PEER].write(chunk)) this.pause();
+}
+function resumePeer(this: Joined) {
+  this[PEER].resume();
+}
+function endPeer(this: Joined) {
+  this[PEER].end();
+}
+// a half-open session (or browser) would otherwise hold the connection forever
+function destroyPeer(this: Joined) {
+  this[PEER].destroy();
+}
+
+/** Relays each side to the other; each ends when the other closes. */
 function join(browser: Duplex, session: Socket) {
   session.setNoDelay(true);
   session.setTimeout(0);
-  browser.pipe(session);
-  session.pipe(browser);
-  browser.once('close', () => session.destroy());
-  session.once('close', () => browser.destroy());
+  (browser as Joined)[PEER] = session;
+  (session as unknown as Joined)[PEER] = browser;
+  for (const side of [browser, session]) {
+    side.on('data', relayData);
+    side.on('drain', resumePeer);
+    side.on('end', endPeer);
+    side.on('close', destroyPeer);
+    side.resume(); // a handed-over socket may have been paused
+  }
 }
 
 export interface UpgradeHooks {
