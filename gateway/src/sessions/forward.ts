@@ -209,8 +209,15 @@ export class Forwarder {
     this.security = Object.entries(opts.headers);
     this.failed = opts.onError;
     // 64 connections per endpoint: one stream's page, assets and API calls never need more
-    // at a time, and a burst waits for a free one rather than opening hundreds
-    this.agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 30_000 });
+    // at a time, and a burst waits for a free one rather than opening hundreds. No body
+    // timeout: a session's answer may be a stream that is quiet for a while (as before,
+    // with http-proxy, which had none)
+    this.agent = new Agent({
+      connections: 64,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      bodyTimeout: 0,
+    });
   }
 
   private endpoint(target: string): Endpoint {
