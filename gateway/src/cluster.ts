@@ -69,7 +69,7 @@ export function joinCluster(opts: { metrics: Metrics; forgetLocally(id: string):
 }
 
 /** In the primary: relays each worker's session stops to the others. */
-function relayStops() {
+export function relayStops() {
   const pending = new Map<number, { left: number; done: () => void }>();
   let seq = 0;
   cluster.on('message', (from: Worker, msg: Message) => {
