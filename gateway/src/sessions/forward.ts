@@ -144,7 +144,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (status < 200) return; // 100 Continue and the like: the browser gets the final answer
     const length = headers['content-length'];
     if (typeof length === 'string') this.remaining = Number(length);
-    this.res.writeHead(status, answerHeaders(headers, this.forwarder.security, this.cookies));
+    try {
+      this.res.writeHead(status, answerHeaders(headers, this.forwarder.security, this.cookies));
+    } catch (err) {
+      // a header Node will not write (an invalid character): the session's answer is not one
+      this.controller?.abort(err as Error);
+    }
   }
 
   // bytes of the answer still to come, when it said (Content-Length): its last chunk goes
@@ -170,7 +175,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.onEnd();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error) {
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error) {
     this.onEnd();
     if (this.res.destroyed) return; // the browser's side ended it
     this.forwarder.failed(err, this.target);
@@ -249,16 +254,22 @@ export class Forwarder {
     const { origin, prefix } = this.endpoint(target);
     const body = hasBody(req) ? req : null;
     if (!body) req.resume(); // nothing to read, but 'end' must come
-    this.agent.dispatch(
-      {
-        origin,
-        path: prefix + path,
-        method: req.method ?? 'GET',
-        headers: forwardedHeaders(req),
-        body,
-      },
-      new Exchange(res, this, cookies, target, onEnd),
-    );
+    const exchange = new Exchange(res, this, cookies, target, onEnd);
+    try {
+      this.agent.dispatch(
+        {
+          origin,
+          path: prefix + path,
+          method: req.method ?? 'GET',
+          headers: forwardedHeaders(req),
+          body,
+        },
+        exchange,
+      );
+    } catch (err) {
+      // undici refused the request itself (e.g. a header it will not send): a 502, not a crash
+      exchange.onResponseError(null, err as Error);
+    }
   }
 
   close() {

@@ -5,7 +5,7 @@
 // each holds as little as it can: two sockets and listeners shared by all of them;
 // the handshake's request and response objects are let go once the upgrade is done.
 
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -95,15 +95,23 @@ export function forwardUpgrade(
 ) {
   const url = new URL(target);
   const prefix = url.pathname.replace(/\/+$/, '');
-  const outgoing = request({
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port || 80,
-    method: 'GET',
-    path: prefix + path,
-    headers: handshakeHeaders(req),
-    setHost: true,
-    agent: false,
-  });
+  let outgoing: ClientRequest;
+  try {
+    outgoing = request({
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port || 80,
+      method: 'GET',
+      path: prefix + path,
+      headers: handshakeHeaders(req),
+      setHost: true,
+      agent: false,
+    });
+  } catch (err) {
+    // a header Node will not send: refused like an unreachable endpoint, not a crash
+    hooks.failed(err as Error);
+    socket.destroy();
+    return;
+  }
   const fail = (err: Error) => {
     hooks.failed(err);
     socket.destroy();
