@@ -8,6 +8,8 @@ import { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { SessionClaims } from '../../src/auth/session-token.ts';
 import type { GatewaySession } from '../../src/control-client.ts';
+import type { Deps } from '../../src/deps.ts';
+import { sessionRoutes } from '../../src/routes/sessions.ts';
 import { FastPath, type FastPathDeps, fastTarget } from '../../src/sessions/fast-path.ts';
 import { answerHeaders, forwardedHeaders } from '../../src/sessions/forward.ts';
 import { answerHead } from '../../src/sessions/ws-forward.ts';
@@ -43,6 +45,19 @@ describe('fastTarget', () => {
     `//sessions/${ID}/`,
     `http://evil.test/sessions/${ID}/`,
   ])('leaves %s to the app', (url) => expect(fastTarget(url)).toBeNull());
+});
+
+describe('the app’s own routes under /sessions/{id}/', () => {
+  // a route added to the app there (the stream page from the gateway's bundle, say) must be
+  // left to the app by the fast path too, or the fast path would proxy it to the session
+  it('are all left to the app', () => {
+    const app = sessionRoutes({ config: { FLOE_GATEWAY_ISSUER: ISSUER } } as unknown as Deps);
+    const own = app.routes
+      .map((r) => r.path)
+      .filter((p) => p.startsWith('/sessions/:id/') && p !== '/sessions/:id/*');
+    expect(own.length).toBeGreaterThan(0);
+    for (const path of own) expect(fastTarget(path.replace(':id', ID)), path).toBeNull();
+  });
 });
 
 describe('forwarded headers', () => {
