@@ -1,5 +1,6 @@
 // The gateway's settings: environment variables parsed once, at start, with zod. A bad
 // value stops the start with a message that names the variable.
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { isLoopbackHost } from './host.ts';
 
@@ -52,6 +53,11 @@ const ConfigSchema = z
       .max(30 * 86_400)
       .default(43_200),
     FLOE_GATEWAY_WEB_DIR: z.string().min(1).optional(),
+    /** gateway processes (node:cluster); auto: one per core. 1: this process alone */
+    FLOE_GATEWAY_WORKERS: z
+      .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
+      .default(1)
+      .transform((n) => (n === 'auto' ? availableParallelism() : n)),
     FLOE_GATEWAY_TENANT_CACHE_MS: z.coerce.number().int().min(0).default(30_000),
     FLOE_GATEWAY_BODY_LIMIT_BYTES: z.coerce
       .number()
@@ -75,6 +81,10 @@ const ConfigSchema = z
   .refine((c) => c.FLOE_TURN_URLS.length === 0 || c.FLOE_TURN_SECRET, {
     path: ['FLOE_TURN_SECRET'],
     message: 'FLOE_TURN_SECRET is required when FLOE_TURN_URLS is set',
+  })
+  .refine((c) => c.FLOE_GATEWAY_WORKERS === 1 || c.FLOE_GATEWAY_KEYS, {
+    path: ['FLOE_GATEWAY_KEYS'],
+    message: 'is required when FLOE_GATEWAY_WORKERS is above 1 (the workers must share it)',
   })
   .refine((c) => c.FLOE_GATEWAY_SESSION_TTL_SECONDS <= c.FLOE_GATEWAY_SESSION_MAX_SECONDS, {
     path: ['FLOE_GATEWAY_SESSION_TTL_SECONDS'],
@@ -115,6 +125,9 @@ Configuration (environment):
                                   is generated at start (one replica only; sessions end at
                                   restart)
   FLOE_GATEWAY_PORT / _HOST       listen address (8081, 127.0.0.1)
+  FLOE_GATEWAY_WORKERS            processes serving the port (node:cluster), or auto: one
+                                  per core (1). Above 1, FLOE_GATEWAY_KEYS is required; the
+                                  caches are per process
   FLOE_GATEWAY_METRICS_PORT / _HOST  Prometheus /metrics on a listener of its own, apart
                                   from the users' port (9081; host: FLOE_GATEWAY_HOST)
   FLOE_GATEWAY_SESSION_TTL_SECONDS  session cookie lifetime, renewed past half of it (900)

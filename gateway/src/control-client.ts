@@ -64,6 +64,7 @@ export class ControlClient {
   private readonly token: string;
   private readonly tenants: TtlCache<GatewayTenant | null>;
   private readonly running: Map<string, { session: GatewaySession; until: number }>;
+  private readonly sessionLookups = new Map<string, Promise<GatewaySession | null>>();
 
   constructor(opts: { url: string; token: string; tenantCacheMs: number }) {
     this.url = opts.url;
@@ -140,26 +141,62 @@ export class ControlClient {
   /**
    * A session's owner, state and endpoint; null when unknown. A running session is cached
    * for a second: a stream's page, assets and signalling would otherwise each ask the control
-   * plane. A stop forwarded through this gateway forgets it at once (forgetSession); one
-   * made elsewhere is seen within the second, when its streamer is gone anyway.
+   * plane. Concurrent misses for one session share one call. A stop forwarded through this
+   * gateway forgets it at once (forgetSession); one made elsewhere is seen within the second,
+   * when its streamer is gone anyway.
    */
-  async session(id: string): Promise<GatewaySession | null> {
+  session(id: string): Promise<GatewaySession | null> {
+    const hit = this.cachedSession(id);
+    if (hit) return Promise.resolve(hit);
+    const running = this.sessionLookups.get(id);
+    if (running) return running;
+    const lookup = this.fetchSession(id).finally(() => {
+      if (this.sessionLookups.get(id) === lookup) this.sessionLookups.delete(id);
+    });
+    this.sessionLookups.set(id, lookup);
+    return lookup;
+  }
+
+  /** The running session from the cache, without asking: undefined when not cached. */
+  cachedSession(id: string): GatewaySession | undefined {
     const hit = this.running.get(id);
-    if (hit && hit.until > Date.now()) return hit.session;
+    return hit && hit.until > Date.now() ? hit.session : undefined;
+  }
+
+  private async fetchSession(id: string): Promise<GatewaySession | null> {
     const res = await this.call(`/v1/gateway/sessions/${encodeURIComponent(id)}`, this.token);
     if (res.status === 404) return null;
     if (res.status !== 200)
       throw new ControlPlaneUnavailable(`session lookup answered ${res.status}`);
     const session = await this.read(res, GatewaySession, 'session');
-    if (session.state === 'running') {
+    // a stop forwarded while this lookup was under way wins over its answer
+    if (session.state === 'running' && this.sessionLookups.has(id)) {
       if (this.running.size >= 10_000) this.running.clear();
       this.running.set(id, { session, until: Date.now() + RUNNING_SESSION_CACHE_MS });
     } else this.running.delete(id);
     return session;
   }
 
-  forgetSession(id: string) {
+  /** Other processes of this gateway that cache sessions too (node:cluster workers). */
+  peers: { forget(id: string): Promise<void> } | null = null;
+
+  /** Forgets a stopped session here, and resolves once the other processes have too. */
+  async forgetSession(id: string): Promise<void> {
+    this.forgetLocally(id);
+    await this.peers?.forget(id);
+  }
+
+  forgetLocally(id: string) {
     this.running.delete(id);
+    this.sessionLookups.delete(id);
+  }
+
+  /**
+   * The tenant a host name selects, from the cache only: undefined when it is not cached
+   * (null when it is cached as selecting none).
+   */
+  cachedTenantByHost(hostname: string): GatewayTenant | null | undefined {
+    return this.tenants.peek(`host:${hostname.toLowerCase()}`);
   }
 
   /**

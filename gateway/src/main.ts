@@ -1,4 +1,8 @@
-// The regional gateway: node gateway/src/main.ts (--help lists its settings).
+// The regional gateway: node gateway/src/main.ts (--help lists its settings). With
+// FLOE_GATEWAY_WORKERS above 1 this process is the primary of a node:cluster (cluster.ts)
+// and the same program runs in each worker.
+import cluster from 'node:cluster';
+import { startPrimary } from './cluster.ts';
 import { HELP, loadConfig } from './config.ts';
 import { generateKeySet } from './keys.ts';
 import { createLogger } from './log.ts';
@@ -20,25 +24,33 @@ if (unknown.length > 0) {
 }
 
 let config: ReturnType<typeof loadConfig>;
-let gateway: Awaited<ReturnType<typeof startGateway>>;
+let gateway: { url: string; metricsUrl: string; close(): Promise<void> };
 const log = createLogger(process.env.LOG_LEVEL ?? 'info');
 try {
   config = loadConfig();
-  gateway = await startGateway(config, createLogger(config.LOG_LEVEL));
+  const primary = config.FLOE_GATEWAY_WORKERS > 1 && cluster.isPrimary;
+  gateway = primary
+    ? await startPrimary(config, log)
+    : await startGateway(config, createLogger(config.LOG_LEVEL, { buffered: true }), {
+        worker: cluster.isWorker,
+      });
 } catch (err) {
   process.stderr.write(`${(err as Error).message}\n`);
   process.exit(2);
 }
-log.info(
-  {
-    url: gateway.url,
-    metrics: gateway.metricsUrl,
-    issuer: config.FLOE_GATEWAY_ISSUER,
-    control: config.FLOE_CONTROL_URL,
-  },
-  'Floe gateway listening on %s',
-  gateway.url,
-);
+if (!cluster.isWorker) {
+  log.info(
+    {
+      url: gateway.url,
+      metrics: gateway.metricsUrl,
+      issuer: config.FLOE_GATEWAY_ISSUER,
+      control: config.FLOE_CONTROL_URL,
+      workers: config.FLOE_GATEWAY_WORKERS,
+    },
+    'Floe gateway listening on %s',
+    gateway.url,
+  );
+}
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

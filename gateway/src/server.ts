@@ -1,19 +1,22 @@
 // Assembles and serves a gateway: keys, control-plane client, identity providers, session
 // proxy, TURN fleet, the HTTP app, and the handling of WebSocket upgrades.
-import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { createAdaptorServer } from '@hono/node-server';
+import { createAdaptorServer, getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import { IdentityProviders } from './auth/oidc.ts';
 import { SessionManager } from './auth/sessions.ts';
+import { joinCluster } from './cluster.ts';
 import type { GatewayConfig } from './config.ts';
 import { ControlClient } from './control-client.ts';
 import type { Deps } from './deps.ts';
+import { recordRequest } from './http/access-log.ts';
 import { alreadySent } from './http/env.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { loadKeys } from './keys.ts';
 import { createMetrics, metricsApp } from './metrics.ts';
+import { FastPath } from './sessions/fast-path.ts';
 import { SessionProxy } from './sessions/proxy.ts';
 import { TurnOffer } from './sessions/turn.ts';
 
@@ -28,6 +31,9 @@ export interface Gateway {
 }
 
 type App = ReturnType<typeof createApp>;
+
+/** The Hono route of a proxied session request: the label its metrics have either way. */
+const SESSION_ROUTE = '/sessions/:id/*';
 
 /** Answers an upgrade the app refused, on the raw socket, and closes it. */
 async function refuseUpgrade(socket: Duplex, res: Response) {
@@ -45,7 +51,6 @@ async function refuseUpgrade(socket: Duplex, res: Response) {
 /** WebSocket upgrades go through the same app (and checks) as requests, with the socket. */
 function upgrades(app: App, log: Logger) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => {});
     let request: Request;
     try {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
@@ -87,10 +92,20 @@ function listen(server: Server, port: number, host: string, setting: string): Pr
   });
 }
 
+const ignore = () => {};
+
 /** A host as it is written in a URL: an IPv6 address in brackets. */
 const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
-export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
+/**
+ * Starts a gateway. `worker`: one of several processes (cluster.ts), which leaves /metrics
+ * to the primary and tells the other workers of the session stops it forwards.
+ */
+export async function startGateway(
+  config: GatewayConfig,
+  log: Logger,
+  opts: { worker?: boolean } = {},
+): Promise<Gateway> {
   const keys = await loadKeys(config.FLOE_GATEWAY_KEYS);
   if (!config.FLOE_GATEWAY_KEYS) {
     log.warn(
@@ -130,12 +145,27 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         })
       : null;
   turn?.start();
+  if (opts.worker) {
+    control.peers = joinCluster({ metrics, forgetLocally: (id) => control.forgetLocally(id) });
+  }
   const deps: Deps = { config, log, keys, control, idps, sessions, metrics, proxy, turn };
   const app = createApp(deps);
 
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  server.on('upgrade', upgrades(app, log));
-  const metricsServer = createAdaptorServer({ fetch: metricsApp(metrics).fetch }) as Server;
+  // /sessions/{id}/… of a stream's owner: the fast path, in front of the app (fast-path.ts)
+  const fast = new FastPath({
+    issuer: config.FLOE_GATEWAY_ISSUER,
+    sessions,
+    control,
+    proxy,
+    record: (entry) => recordRequest(log, metrics, { ...entry, route: SESSION_ROUTE }),
+  });
+  const viaApp = getRequestListener(app.fetch);
+  const upgradeViaApp = upgrades(app, log);
+  const server = createServer((req, res) => fast.web(req, res, viaApp));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', ignore); // a browser's reset: 'close' follows
+    fast.upgrade(req, socket, head, upgradeViaApp);
+  });
   const port = await listen(
     server,
     config.FLOE_GATEWAY_PORT,
@@ -143,14 +173,19 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     'FLOE_GATEWAY_PORT',
   );
   const metricsHost = config.FLOE_GATEWAY_METRICS_HOST ?? config.FLOE_GATEWAY_HOST;
-  let metricsPort: number;
+  let metricsPort = config.FLOE_GATEWAY_METRICS_PORT;
+  const metricsServer = opts.worker
+    ? null
+    : (createAdaptorServer({ fetch: metricsApp(metrics).fetch }) as Server);
   try {
-    metricsPort = await listen(
-      metricsServer,
-      config.FLOE_GATEWAY_METRICS_PORT,
-      metricsHost,
-      'FLOE_GATEWAY_METRICS_PORT',
-    );
+    if (metricsServer) {
+      metricsPort = await listen(
+        metricsServer,
+        metricsPort,
+        metricsHost,
+        'FLOE_GATEWAY_METRICS_PORT',
+      );
+    }
   } catch (err) {
     server.close();
     proxy.close();
@@ -164,7 +199,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     async close() {
       proxy.close();
       await turn?.stop();
-      for (const s of [server, metricsServer]) {
+      for (const s of metricsServer ? [server, metricsServer] : [server]) {
         s.closeAllConnections();
         await new Promise<void>((resolve) => s.close(() => resolve()));
       }

@@ -31,6 +31,12 @@ export class TtlCache<T> {
     return loading;
   }
 
+  /** The cached value without loading: undefined when there is none (or it expired). */
+  peek(key: string): T | undefined {
+    const hit = this.entries.get(key);
+    return hit && hit.until > Date.now() ? hit.value : undefined;
+  }
+
   delete(key: string) {
     this.entries.delete(key);
   }

@@ -142,7 +142,7 @@ export function apiRoutes(deps: Deps) {
     }
     // a stop through this gateway ends its proxying at once, not when its cache expires
     const stopped = method === 'DELETE' && path.match(/^\/v1\/tenants\/[^/]+\/sessions\/([^/]+)$/);
-    if (stopped && upstream.ok) control.forgetSession(decodeURIComponent(stopped[1]!));
+    if (stopped && upstream.ok) await control.forgetSession(decodeURIComponent(stopped[1]!));
     const out = new Headers();
     for (const [name, value] of upstream.headers) {
       if (!RESPONSE_HEADERS_DROPPED.has(name)) out.append(name, value);

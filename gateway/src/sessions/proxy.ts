@@ -1,105 +1,80 @@
-// The stream of a session, proxied with http-proxy-3: its page and assets over HTTP, its
-// signalling over WebSocket. The target is the session's endpoint; the path is what follows
-// /sessions/{id}. The browser's cookies and credentials never reach the session: its pod
-// runs the user's app, and the gateway cookie must not be replayable from there.
+// The stream of a session, proxied: its page and assets over HTTP (forward.ts, undici), its
+// signalling over WebSocket (ws-forward.ts). The target is the session's endpoint; the path
+// is what follows /sessions/{id}. The browser's cookies and credentials never reach the
+// session: its pod runs the user's app, and the gateway cookie must not be replayable from
+// there.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Agent } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
-
-const STRIPPED = ['cookie', 'authorization', 'x-csrf-token', 'proxy-authorization'];
-
-/** The request as the session sees it: its own path, no credentials of the gateway's. */
-function rewrite(req: IncomingMessage, path: string) {
-  req.url = path;
-  for (const name of STRIPPED) delete req.headers[name];
-}
+import { Forwarder } from './forward.ts';
+import { forwardUpgrade, type UpgradeHooks } from './ws-forward.ts';
 
 export class SessionProxy {
-  // connections to streamers are reused: a new one per request costs more than the proxying
-  private readonly proxy = createProxyServer({
-    xfwd: true,
-    changeOrigin: true,
-    agent: new Agent({ keepAlive: true, maxSockets: 256 }),
-  });
+  private readonly forwarder: Forwarder;
+  /** the browsers' sockets of open WebSockets, ended at shutdown */
   private readonly sockets = new Set<Duplex>();
   private readonly metrics: Metrics;
   private readonly log: Logger;
-  private readonly headers: Record<string, string>;
+  private readonly hooks: UpgradeHooks;
+  /** a socket's 'close' listener, called with the socket as `this`: none per connection */
+  private readonly forget: (this: Duplex) => void;
 
   constructor(opts: { metrics: Metrics; log: Logger; headers: Record<string, string> }) {
     this.metrics = opts.metrics;
     this.log = opts.log;
-    this.headers = opts.headers;
-    // http-proxy-3 reports errors of the browser's WebSocket (a reset when the tab goes away)
-    // on the server, which throws without a listener; upstream errors come to the callbacks
-    this.proxy.on('error', (err, _req, res) => {
-      this.log.debug({ err: err.message }, 'proxied connection ended with an error');
-      if ('destroy' in res) res.destroy();
+    this.forwarder = new Forwarder({
+      headers: opts.headers,
+      onError: (err, target) => {
+        this.metrics.upstreamErrors.inc({ upstream: 'session' });
+        this.log.warn({ err: err.message, target }, 'session proxy error');
+      },
     });
-    // a session must not set cookies on the gateway's origin (it could replace the user's
-    // session or CSRF cookie); the stream needs none
-    this.proxy.on('proxyRes', (proxyRes: IncomingMessage) => {
-      delete proxyRes.headers['set-cookie'];
-    });
-    // http-proxy only half-closes the session's side when the browser goes away; a session
-    // that keeps its half open would hold the connection (and the gauge) forever
-    this.proxy.on('proxyReqWs', (proxyReq, _req, socket) => {
-      proxyReq.once('upgrade', (_res, proxySocket: Socket) => {
-        socket.once('close', () => proxySocket.destroy());
-      });
-    });
-    this.proxy.on('open', (proxySocket: Socket) => {
-      this.metrics.websockets.inc();
-      this.sockets.add(proxySocket);
-      proxySocket.once('close', () => {
-        this.metrics.websockets.dec();
-        this.sockets.delete(proxySocket);
-      });
-    });
+    const sockets = this.sockets;
+    this.forget = function (this: Duplex) {
+      sockets.delete(this);
+    };
+    // one set of hooks for all WebSockets: no closures per connection beyond need
+    const closed = () => this.metrics.websockets.dec();
+    this.hooks = {
+      opened: (session: Socket) => {
+        this.metrics.websockets.inc();
+        session.on('close', closed);
+      },
+      failed: (err: Error) => {
+        this.metrics.upstreamErrors.inc({ upstream: 'session' });
+        this.log.warn({ err: err.message }, 'session WebSocket proxy error');
+      },
+    };
   }
 
   /**
    * Proxies an HTTP request. `cookies` (e.g. a renewed session cookie) and the security
-   * headers go on the answer; the session's own headers win where both set one.
+   * headers go on the answer; the session's own headers win where both set one. `onEnd`
+   * is called when the exchange is over.
    */
-  web(req: IncomingMessage, res: ServerResponse, target: string, path: string, cookies: string[]) {
-    rewrite(req, path);
-    for (const [name, value] of Object.entries(this.headers)) res.setHeader(name, value);
-    if (cookies.length > 0) res.setHeader('set-cookie', cookies);
-    this.proxy.web(req, res, { target }, (err) => {
-      this.metrics.upstreamErrors.inc({ upstream: 'session' });
-      this.log.warn({ err: err.message, target }, 'session proxy error');
-      if (!res.headersSent) {
-        res.writeHead(502, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        res.end(
-          JSON.stringify({
-            error: { code: 'bad_gateway', message: 'the session did not answer; try again' },
-          }),
-        );
-      } else {
-        res.destroy();
-      }
-    });
+  web(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: string,
+    path: string,
+    cookies: readonly string[],
+    onEnd: () => void = () => {},
+  ) {
+    this.forwarder.forward(req, res, target, path, cookies, onEnd);
   }
 
   /** Proxies a WebSocket upgrade (the signalling). */
   ws(req: IncomingMessage, socket: Duplex, head: Buffer, target: string, path: string) {
-    rewrite(req, path);
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
-    this.proxy.ws(req, socket, head, { target }, (err) => {
-      this.metrics.upstreamErrors.inc({ upstream: 'session' });
-      this.log.warn({ err: err.message, target }, 'session WebSocket proxy error');
-      socket.destroy();
-    });
+    socket.on('close', this.forget);
+    forwardUpgrade(req, socket, head, target, path, this.hooks);
   }
 
   /** Ends every proxied WebSocket (at shutdown). */
   close() {
+    void this.forwarder.close();
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
   }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 
@@ -18,6 +19,27 @@ describe('loadConfig', () => {
       FLOE_GATEWAY_BODY_LIMIT_BYTES: 1024 * 1024,
       FLOE_TURN_URLS: [],
     });
+  });
+
+  it('runs one process unless told otherwise, and several only with shared keys', () => {
+    expect(loadConfig(base).FLOE_GATEWAY_WORKERS).toBe(1);
+    const keys = '{"keys":[]}';
+    expect(
+      loadConfig({ ...base, FLOE_GATEWAY_WORKERS: '2', FLOE_GATEWAY_KEYS: keys })
+        .FLOE_GATEWAY_WORKERS,
+    ).toBe(2);
+    expect(
+      loadConfig({ ...base, FLOE_GATEWAY_WORKERS: 'auto', FLOE_GATEWAY_KEYS: keys })
+        .FLOE_GATEWAY_WORKERS,
+    ).toBe(availableParallelism());
+    expect(() => loadConfig({ ...base, FLOE_GATEWAY_WORKERS: '2' })).toThrow(
+      /FLOE_GATEWAY_KEYS: is required when FLOE_GATEWAY_WORKERS is above 1/,
+    );
+    for (const bad of ['0', '-1', '1.5', 'many']) {
+      expect(() =>
+        loadConfig({ ...base, FLOE_GATEWAY_WORKERS: bad, FLOE_GATEWAY_KEYS: keys }),
+      ).toThrow(/FLOE_GATEWAY_WORKERS/);
+    }
   });
 
   it('allows plain http for loopback only', () => {

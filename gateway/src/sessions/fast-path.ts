@@ -1,0 +1,239 @@
+// The hot path of a stream: /sessions/{id}/… requests and WebSocket upgrades of the
+// session's signed-in owner, answered by a plain Node handler in front of the Hono app.
+// Hono's Request/Response adaptation and middleware cost most of a proxied request's CPU
+// (docs/benchmarks.md); this does only the checks that path needs, from the caches the Hono
+// path fills: the cookie (verified before), the host's tenant, the CSRF check, the session's
+// owner and state. It only ever says yes: anything it is not sure of (nothing cached yet, a
+// refusal, a cookie to renew or to set, the turn and state routes, an unusual URL or Host)
+// goes to the Hono app, which answers exactly as it does without this path.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { parse as parseCookies } from 'hono/utils/cookie';
+import type { SessionClaims } from '../auth/session-token.ts';
+import type { GatewaySession } from '../control-client.ts';
+import { hostnameOf, requestOrigin, tenantHostname } from '../host.ts';
+import { CSRF_COOKIE, CSRF_HEADER, checkCsrf, fromOrigin, isStateChanging } from '../http/csrf.ts';
+import { sessionAccess } from './access.ts';
+
+const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+/**
+ * URLs the Hono app sees exactly as they are written (no percent-decoding or dot segments
+ * for the URL parser to normalise): path characters without `%`, `#`, `[`, `]`, `\`; the
+ * query (non-empty) may have `%`. Anything else goes the Hono way.
+ */
+const SESSION_URL = new RegExp(
+  `^/sessions/(${UUID})(/[!$&-;=@-Z_a-z~]*)(\\?[!$%-;=?-\\[\\]_a-z~]+)?$`,
+);
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
+/** The session and the path to forward of a URL the fast path may take; null otherwise. */
+export function fastTarget(url: string): { id: string; path: string; query: string } | null {
+  const m = SESSION_URL.exec(url);
+  if (!m) return null;
+  const path = m[2] as string;
+  // the Hono app's own routes under /sessions/{id}/
+  if (path === '/turn' || path === '/state' || DOT_SEGMENT.test(path)) return null;
+  return { id: m[1] as string, path, query: m[3] ?? '' };
+}
+
+/** What a Host header means here: the origin it addresses, the tenant host name it names. */
+interface HostInfo {
+  origin: string;
+  tenantHost: string | null;
+}
+
+/** What the fast path needs of the rest of the gateway. */
+export interface FastPathDeps {
+  issuer: string;
+  sessions: {
+    readonly cookieName: string;
+    cachedClaims(token: string): SessionClaims | undefined;
+    settled(claims: SessionClaims, csrfCookie: string | undefined, renew: boolean): boolean;
+  };
+  control: {
+    cachedSession(id: string): GatewaySession | undefined;
+    session(id: string): Promise<GatewaySession | null>;
+    cachedTenantByHost(hostname: string): { tenant: { id: string } } | null | undefined;
+  };
+  proxy: {
+    web(
+      req: IncomingMessage,
+      res: ServerResponse,
+      target: string,
+      path: string,
+      cookies: readonly string[],
+      onEnd: () => void,
+    ): void;
+    ws(req: IncomingMessage, socket: Duplex, head: Buffer, target: string, path: string): void;
+  };
+  /** one access-log line and metrics sample for a request the fast path served */
+  record(entry: {
+    method: string;
+    path: string;
+    status: number;
+    ms: number;
+    user: string;
+    upgrade?: true;
+  }): void;
+}
+
+type Jar = { token: string | undefined; csrfCookie: string | undefined };
+
+type WebFallback = (req: IncomingMessage, res: ServerResponse) => void;
+type UpgradeFallback = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+const NO_COOKIES: readonly string[] = [];
+
+export class FastPath {
+  private readonly deps: FastPathDeps;
+  private readonly hosts = new Map<string, HostInfo | null>();
+  private readonly jars = new Map<string, Jar>();
+
+  constructor(deps: FastPathDeps) {
+    this.deps = deps;
+  }
+
+  /** Host headers are the browser's to choose: their meaning is cached, boundedly. */
+  private host(header: string | undefined): HostInfo | null {
+    if (!header) return null;
+    let info = this.hosts.get(header);
+    if (info === undefined) {
+      const { issuer } = this.deps;
+      info = hostnameOf(header)
+        ? { origin: requestOrigin(header, issuer), tenantHost: tenantHostname(header, issuer) }
+        : null;
+      if (this.hosts.size >= 1_000) this.hosts.clear();
+      this.hosts.set(header, info);
+    }
+    return info;
+  }
+
+  /** The session and CSRF cookies of a Cookie header: a browser sends the same one each time. */
+  private cookies(header: string): Jar {
+    let jar = this.jars.get(header);
+    if (!jar) {
+      const all = parseCookies(header);
+      jar = { token: all[this.deps.sessions.cookieName], csrfCookie: all[CSRF_COOKIE] };
+      if (this.jars.size >= 10_000) this.jars.clear();
+      this.jars.set(header, jar);
+    }
+    return jar;
+  }
+
+  /**
+   * The signed-in user of a request whose cookie needs no answer (see SessionManager.settled),
+   * when its tenant may use this host; null when the Hono app must decide.
+   */
+  private user(
+    req: IncomingMessage,
+    host: HostInfo,
+    renew: boolean,
+  ): { claims: SessionClaims; csrfCookie: string | undefined } | null {
+    const header = req.headers.cookie;
+    if (!header) return null;
+    const { sessions, control } = this.deps;
+    const { token, csrfCookie } = this.cookies(header);
+    if (!token) return null;
+    const claims = sessions.cachedClaims(token);
+    if (!claims) return null;
+    if (host.tenantHost) {
+      const tenant = control.cachedTenantByHost(host.tenantHost);
+      if (tenant === undefined || (tenant && tenant.tenant.id !== claims.tenant_id)) return null;
+    }
+    return sessions.settled(claims, csrfCookie, renew) ? { claims, csrfCookie } : null;
+  }
+
+  /** The session's endpoint when it runs and is this user's; null otherwise. */
+  private endpoint(session: GatewaySession | null, claims: SessionClaims): string | null {
+    const verdict = sessionAccess(session, { tenantId: claims.tenant_id, userId: claims.uid });
+    return verdict.allow ? verdict.endpoint : null;
+  }
+
+  /** Runs `then` with the session, from the cache or (once it is known) the control plane. */
+  private withSession(id: string, then: (s: GatewaySession | null) => void, fail: () => void) {
+    const cached = this.deps.control.cachedSession(id);
+    if (cached) then(cached);
+    else this.deps.control.session(id).then(then, fail);
+  }
+
+  /** Serves an HTTP request, or hands it to `fallback` (the Hono app). */
+  web(req: IncomingMessage, res: ServerResponse, fallback: WebFallback) {
+    const started = performance.now();
+    const target = fastTarget(req.url ?? '');
+    const host = target && this.host(req.headers.host);
+    const user = host && this.user(req, host, true);
+    if (!target || !host || !user) return fallback(req, res);
+    const method = req.method ?? 'GET';
+    if (isStateChanging(method)) {
+      const h = req.headers;
+      const verdict = checkCsrf({
+        method,
+        origin: h.origin,
+        referer: h.referer,
+        expectedOrigin: host.origin,
+        headerToken: h[CSRF_HEADER] as string | undefined,
+        cookieToken: user.csrfCookie,
+        sessionToken: user.claims.csrf,
+      });
+      if (!verdict.ok) return fallback(req, res);
+    }
+    const { claims } = user;
+    this.withSession(
+      target.id,
+      (session) => {
+        const endpoint = this.endpoint(session, claims);
+        if (!endpoint) return fallback(req, res);
+        this.deps.proxy.web(req, res, endpoint, target.path + target.query, NO_COOKIES, () =>
+          this.deps.record({
+            method,
+            path: `/sessions/${target.id}${target.path}`,
+            status: res.statusCode,
+            ms: performance.now() - started,
+            user: claims.email,
+          }),
+        );
+      },
+      () => fallback(req, res),
+    );
+  }
+
+  /** Proxies a WebSocket upgrade, or hands it to `fallback` (the Hono app). */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, fallback: UpgradeFallback) {
+    const started = performance.now();
+    const target = fastTarget(req.url ?? '');
+    const host = target && this.host(req.headers.host);
+    const user = host && this.user(req, host, false);
+    const h = req.headers;
+    // browsers always send Origin on WebSocket handshakes; another site's page must not
+    // ride on the user's cookie (cross-site WebSocket hijacking)
+    if (
+      !target ||
+      !host ||
+      !user ||
+      req.method !== 'GET' ||
+      h.upgrade?.toLowerCase() !== 'websocket' ||
+      !h.origin ||
+      !fromOrigin({ origin: h.origin }, host.origin)
+    ) {
+      return fallback(req, socket, head);
+    }
+    const { claims } = user;
+    this.withSession(
+      target.id,
+      (session) => {
+        const endpoint = this.endpoint(session, claims);
+        if (!endpoint || socket.destroyed) return fallback(req, socket, head);
+        this.deps.proxy.ws(req, socket, head, endpoint, target.path + target.query);
+        this.deps.record({
+          method: 'GET',
+          path: `/sessions/${target.id}${target.path}`,
+          status: 101,
+          ms: performance.now() - started,
+          user: claims.email,
+          upgrade: true,
+        });
+      },
+      () => fallback(req, socket, head),
+    );
+  }
+}
