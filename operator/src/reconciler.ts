@@ -2,10 +2,12 @@
 // pod, Service and VirtualService from the informers' caches, decides (desired.ts,
 // status.ts) and writes only what differs. Running it twice in a row writes nothing the
 // second time; running it after a crash at any point finishes the job.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { FINALIZER, podName, type Session, type SessionStatus } from './crd.ts';
 import {
   type DesiredSettings,
+  desiredAppEgressPolicy,
   desiredEgressPolicy,
   desiredHomeClaim,
   desiredNamespace,
@@ -14,6 +16,7 @@ import {
   desiredResourceQuota,
   desiredService,
   desiredVirtualService,
+  desiredXauthSecret,
   EGRESS_POLICY_NAME,
   NETWORK_POLICY_NAME,
   RESOURCE_QUOTA_NAME,
@@ -149,6 +152,7 @@ export class Reconciler {
   ): Promise<{ code: number; message: string } | undefined> {
     const name = podName(session.metadata.name);
     try {
+      await this.ensurePodNeeds(session);
       await this.d.kube.request('create', at(R.pod, session.metadata.namespace), {
         body: desiredPod(session, this.d.settings),
       });
@@ -162,6 +166,25 @@ export class Reconciler {
       if (!isConflict(err)) throw err;
     }
     return undefined;
+  }
+
+  /**
+   * What the pod mounts or is fenced by, owned by the Session like the pod: its X cookie
+   * (made once: a cookie that changed under a running X server would lock its clients out)
+   * and its app's extra egress.
+   */
+  private async ensurePodNeeds(session: Session) {
+    const ns = session.metadata.namespace;
+    const secret = desiredXauthSecret(session, randomBytes(16));
+    const egress = desiredAppEgressPolicy(session);
+    await settleAll([
+      this.d.kube.request('create', at(R.secret, ns), { body: secret }).catch((err) => {
+        if (!isConflict(err)) throw err; // made by an earlier run: kept as it is
+      }),
+      egress
+        ? apply(this.d.kube, at(R.networkPolicy, ns, egress.metadata.name), egress)
+        : undefined,
+    ]);
   }
 
   /** The Session is being deleted: its pod, Service and VirtualService go, its home stays. */
