@@ -1,6 +1,7 @@
 // Assembles and serves a gateway: keys, control-plane client, identity providers, session
 // proxy, TURN fleet, the HTTP app, and the handling of WebSocket upgrades.
 import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import type { LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Logger } from 'pino';
@@ -91,7 +92,20 @@ function listen(server: Server, port: number, host: string, setting: string): Pr
 /** A host as it is written in a URL: an IPv6 address in brackets. */
 const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
-export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
+export interface GatewayOptions {
+  /**
+   * How session endpoints' host names are resolved. In a cluster the system's resolver
+   * answers Service names; a program embedding the gateway elsewhere (the real-pod test,
+   * playing the cluster's DNS from its API server) passes its own.
+   */
+  lookup?: LookupFunction;
+}
+
+export async function startGateway(
+  config: GatewayConfig,
+  log: Logger,
+  options: GatewayOptions = {},
+): Promise<Gateway> {
   const keys = await loadKeys(config.FLOE_GATEWAY_KEYS);
   if (!config.FLOE_GATEWAY_KEYS) {
     log.warn(
@@ -118,7 +132,12 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       maxSeconds: config.FLOE_GATEWAY_SESSION_MAX_SECONDS,
     },
   });
-  const proxy = new SessionProxy({ metrics, log, headers: securityHeaders(https) });
+  const proxy = new SessionProxy({
+    metrics,
+    log,
+    headers: securityHeaders(https),
+    lookup: options.lookup,
+  });
   const turn =
     config.FLOE_TURN_URLS.length > 0 && config.FLOE_TURN_SECRET
       ? new TurnOffer({

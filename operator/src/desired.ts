@@ -487,8 +487,10 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
     containers.push({
       name: 'xserver',
       image: settings.xserverImage,
-      // after the image's entrypoint (Xorg :0 -config ...): only holders of the cookie connect
-      args: ['-auth', POD_PATHS.xauthority],
+      // after the image's entrypoint (Xorg :0 -config ...): only holders of the cookie
+      // connect, and only through the socket in the shared folder (no abstract socket, which
+      // any process of the pod's network namespace could reach without the folder)
+      args: ['-auth', POD_PATHS.xauthority, '-nolisten', 'local'],
       env: env({
         DISPLAY: ':0',
         FLOE_DISPLAY_SIZE: size?.width && size.height ? `${size.width}x${size.height}` : undefined,

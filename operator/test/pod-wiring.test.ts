@@ -108,7 +108,12 @@ describe('what the containers of a session pod share', () => {
   });
 
   it('starts Xorg with the cookie and PulseAudio as the local runner does', () => {
-    expect(container('xserver').args).toEqual(['-auth', '/run/floe/xauth/Xauthority']);
+    expect(container('xserver').args).toEqual([
+      '-auth',
+      '/run/floe/xauth/Xauthority',
+      '-nolisten',
+      'local',
+    ]);
     expect(container('sound').command).toEqual(['pulseaudio']);
     expect(container('sound').args).toEqual(soundServerArgs('/run/floe/sound/native'));
     expect(soundServerArgs('/x/native')).toEqual(localSoundServerArgs('/x/native'));

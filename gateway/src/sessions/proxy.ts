@@ -4,9 +4,9 @@
 // runs the user's app, and the gateway cookie must not be replayable from there.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent } from 'node:http';
-import type { Socket } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createProxyServer } from 'http-proxy-3';
+import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 
@@ -19,18 +19,29 @@ function rewrite(req: IncomingMessage, path: string) {
 }
 
 export class SessionProxy {
-  // connections to streamers are reused: a new one per request costs more than the proxying
-  private readonly proxy = createProxyServer({
-    xfwd: true,
-    changeOrigin: true,
-    agent: new Agent({ keepAlive: true, maxSockets: 256 }),
-  });
+  private readonly proxy: ProxyServer;
   private readonly sockets = new Set<Duplex>();
   private readonly metrics: Metrics;
   private readonly log: Logger;
   private readonly headers: Record<string, string>;
 
-  constructor(opts: { metrics: Metrics; log: Logger; headers: Record<string, string> }) {
+  constructor(opts: {
+    metrics: Metrics;
+    log: Logger;
+    headers: Record<string, string>;
+    /** how endpoint host names are resolved; default the system's (in-cluster: its DNS) */
+    lookup?: LookupFunction;
+  }) {
+    // connections to streamers are reused: a new one per request costs more than the proxying
+    this.proxy = createProxyServer({
+      xfwd: true,
+      changeOrigin: true,
+      agent: new Agent({
+        keepAlive: true,
+        maxSockets: 256,
+        ...(opts.lookup && { lookup: opts.lookup }),
+      }),
+    });
     this.metrics = opts.metrics;
     this.log = opts.log;
     this.headers = opts.headers;
