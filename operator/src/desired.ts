@@ -375,6 +375,14 @@ function streamerEnv(s: Session): Record<string, string | undefined> {
   };
 }
 
+/** A native sidecar (Kubernetes 1.29+): started before the containers, up while they run. */
+function sidecar(probe: string[]) {
+  return {
+    restartPolicy: 'Always',
+    startupProbe: { exec: { command: probe }, periodSeconds: 1, failureThreshold: 60 },
+  };
+}
+
 /** The pod's scheduling: the SKU's nodes, the GPU taint, and what the app's template adds. */
 function scheduling(s: Session, settings: DesiredSettings) {
   const gpu = s.spec.app.resources.gpu;
@@ -470,21 +478,14 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
       volumeMounts: [x11, xauth, sound],
       securityContext: restricted,
     },
-    {
-      // the session's PulseAudio, from the streamer's image: the app plays into its null
-      // sink, the streamer captures the sink's monitor; both reach it by the shared socket
-      name: 'sound',
-      image: streamerImage,
-      command: ['pulseaudio'],
-      args: soundServerArgs(POD_PATHS.soundSocket),
-      env: env({ HOME: POD_PATHS.soundDir, XDG_RUNTIME_DIR: POD_PATHS.soundDir }),
-      resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '128Mi' } },
-      volumeMounts: [sound],
-      securityContext: restricted,
-    },
   ];
+  // The X server and PulseAudio are sidecars (init containers that keep running): the kubelet
+  // starts the app and the streamer once their startup probes pass, so neither opens the
+  // display or the sound socket before it exists (an app that fails to open its display
+  // exits, which ends a restartPolicy Never pod).
+  const sidecars: unknown[] = [];
   if (!app.hasXServer) {
-    containers.push({
+    sidecars.push({
       name: 'xserver',
       image: settings.xserverImage,
       // after the image's entrypoint (Xorg :0 -config ...): only holders of the cookie
@@ -498,8 +499,31 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
       volumeMounts: [x11, xauth],
       securityContext: restricted,
+      ...sidecar(['test', '-S', `${POD_PATHS.x11}/X0`]),
     });
   }
+  sidecars.push({
+    // the session's PulseAudio, from the streamer's image: the app plays into its null
+    // sink, the streamer captures the sink's monitor; both reach it by the shared socket
+    name: 'sound',
+    image: streamerImage,
+    command: ['pulseaudio'],
+    args: soundServerArgs(POD_PATHS.soundSocket),
+    // its cookie and state in the container's /tmp: the shared folder is root's (an
+    // emptyDir), which PulseAudio refuses as its runtime folder; only the socket goes there
+    env: env({ HOME: '/tmp' }),
+    resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+    volumeMounts: [sound],
+    securityContext: restricted,
+    ...sidecar(
+      // no shell in the streamer's image: its Python says whether the socket is there
+      [
+        'python3',
+        '-c',
+        `import os,stat,sys; sys.exit(not stat.S_ISSOCK(os.stat(${JSON.stringify(POD_PATHS.soundSocket)}).st_mode))`,
+      ],
+    ),
+  });
   const claim = desiredHomeClaim(s);
   return {
     apiVersion: 'v1',
@@ -519,6 +543,7 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
         fsGroup: UID,
         seccompProfile: { type: 'RuntimeDefault' },
       },
+      initContainers: sidecars,
       containers,
       volumes: [
         { name: 'x11', emptyDir: {} },

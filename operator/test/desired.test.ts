@@ -60,7 +60,8 @@ describe('desired objects', () => {
       x.spec.streamer = { codecs: ['VP8'], maxKbps: 3000 };
     });
     const pod = desiredPod(s, settings);
-    const [app, streamer, sound, xserver] = pod.spec.containers as Record<string, unknown>[];
+    const [app, streamer] = pod.spec.containers as Record<string, unknown>[];
+    const [xserver, sound] = pod.spec.initContainers as Record<string, unknown>[];
     expect(pod.metadata.name).toBe('floe-s1');
     expect(pod.spec).toMatchObject({
       restartPolicy: 'Never',
@@ -128,14 +129,14 @@ describe('desired objects', () => {
       x.spec.app.env = { THEME: 'dark' };
     });
     const pod = desiredPod(s, settings);
-    const containers = pod.spec.containers as {
+    const containers = [...pod.spec.initContainers, ...pod.spec.containers] as {
       name: string;
       env: { name: string; value?: string; valueFrom?: unknown }[];
       envFrom?: unknown;
     }[];
     const allowed: Record<string, string[]> = {
       app: ['THEME', 'DISPLAY', 'XAUTHORITY', 'PULSE_SERVER', 'HOME', 'FLOE_SESSION_ID'],
-      sound: ['HOME', 'XDG_RUNTIME_DIR'],
+      sound: ['HOME'],
       streamer: [
         'DISPLAY',
         'XAUTHORITY',
@@ -176,8 +177,10 @@ describe('desired objects', () => {
     ).toEqual([
       ['app', 'registry.invalid/floe/blender:4'],
       ['streamer', 'own-streamer:2'],
-      ['sound', 'own-streamer:2'],
     ]);
+    expect(
+      (pod.spec.initContainers as { name: string; image: string }[]).map((c) => [c.name, c.image]),
+    ).toEqual([['sound', 'own-streamer:2']]);
     expect(JSON.stringify(pod)).not.toContain('nvidia.com/gpu');
     expect(pod.spec).not.toHaveProperty('tolerations');
     expect(pod.spec.volumes).toContainEqual({ name: 'home', emptyDir: {} });

@@ -29,6 +29,9 @@ const settings = {
   turnCidrs: ['10.20.0.0/24'],
 };
 
+// biome-ignore lint/suspicious/noExplicitAny: pod JSON, asserted on field by field
+type Json = any;
+
 interface Container {
   name: string;
   command?: string[];
@@ -54,12 +57,13 @@ function session(scheduling?: AppScheduling, mutate: (s: Session) => void = () =
 
 function podOf(s: Session) {
   const pod = desiredPod(s, settings);
+  // the sidecars (X server, PulseAudio) and the containers (app, streamer)
+  const all = [...pod.spec.initContainers, ...pod.spec.containers] as Container[];
   return {
     pod,
-    containers: pod.spec.containers as Container[],
+    containers: all,
     volumes: pod.spec.volumes as Volume[],
-    container: (name: string) =>
-      (pod.spec.containers as Container[]).find((c) => c.name === name) as Container,
+    container: (name: string) => all.find((c) => c.name === name) as Container,
   };
 }
 const envOf = (c: Container) => Object.fromEntries(c.env.map((e) => [e.name, e.value]));
@@ -88,8 +92,20 @@ describe('what the containers of a session pod share', () => {
     expect(mounts(name)).toEqual(expected);
   });
 
-  it('has exactly these four containers', () => {
-    expect(containers.map((c) => c.name)).toEqual(['app', 'streamer', 'sound', 'xserver']);
+  it('starts X server and PulseAudio as sidecars, ready before the app and the streamer', () => {
+    const { pod } = podOf(session());
+    const sidecars = pod.spec.initContainers as Record<string, Json>[];
+    expect(sidecars.map((c) => c.name)).toEqual(['xserver', 'sound']);
+    expect((pod.spec.containers as Container[]).map((c) => c.name)).toEqual(['app', 'streamer']);
+    for (const c of sidecars) {
+      expect(c.restartPolicy).toBe('Always');
+      expect(c.startupProbe.exec.command.join(' ')).toMatch(
+        c.name === 'xserver'
+          ? /^test -S \/tmp\/.X11-unix\/X0$/
+          : /S_ISSOCK.*\/run\/floe\/sound\/native/,
+      );
+    }
+    expect(containers).toHaveLength(4);
   });
 
   it.each([
@@ -102,7 +118,7 @@ describe('what the containers of a session pod share', () => {
         FLOE_STREAMER_AUDIO: 'on',
       },
     ],
-    ['sound', { HOME: '/run/floe/sound', XDG_RUNTIME_DIR: '/run/floe/sound' }],
+    ['sound', { HOME: '/tmp' }],
   ])('%s finds X and sound through %j', (name, expected) => {
     expect(envOf(container(name))).toMatchObject(expected);
   });

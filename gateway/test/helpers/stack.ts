@@ -6,6 +6,7 @@
 // server (echo-endpoint.ts).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import type { LookupFunction } from 'node:net';
 import { join } from 'node:path';
 import {
   type ControlPlane,
@@ -76,6 +77,8 @@ export interface StackOptions {
    * TURN: the testbed's coturn.
    */
   streaming?: { command: string[]; streamPage: string };
+  /** how the gateway resolves session endpoints' host names (default: the system's) */
+  lookup?: LookupFunction;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -198,6 +201,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ...opts.env,
     }),
     pino({ level: process.env.GATEWAY_TEST_LOG ?? 'silent' }),
+    { lookup: opts.lookup },
   );
   return {
     gateway,
