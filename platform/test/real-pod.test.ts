@@ -342,14 +342,22 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
   }, 60_000);
 
   it('hears it: what the app plays into the pod’s PulseAudio arrives as Opus', async () => {
-    await page.keyboard.type('head -c 4000000 /dev/urandom | pacat\n', { delay: 20 });
+    // noise, until the pod stops (the image has the shell and pacat, no coreutils)
+    await page.keyboard.type('pacat </dev/urandom &\n', { delay: 20 });
     await page.getByRole('button', { name: /unmute/i }).click();
-    await expect
-      .poll(async () => (await mediaStats(page))?.audioPackets ?? 0, { timeout: 20_000 })
-      .toBeGreaterThan(100);
-    await expect
-      .poll(async () => (await mediaStats(page))?.audioEnergy ?? 0, { timeout: 10_000 })
-      .toBeGreaterThan(0);
+    try {
+      await expect
+        .poll(async () => (await mediaStats(page))?.audioPackets ?? 0, { timeout: 20_000 })
+        .toBeGreaterThan(100);
+      await expect
+        .poll(async () => (await mediaStats(page))?.audioEnergy ?? 0, { timeout: 10_000 })
+        .toBeGreaterThan(0);
+    } catch (err) {
+      const logs = ['sound', 'streamer', 'app'].map(
+        (n) => `--- ${n}\n${readFileSync(pod!.logs[n] as string, 'utf8').slice(-3000)}`,
+      );
+      throw new Error(`${(err as Error).message}\n${logs.join('\n')}`);
+    }
   }, 60_000);
 
   it('stops cleanly: pod gone from the API server, containers gone, home volume kept', async () => {
