@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { lookup as systemLookup } from 'node:dns';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type LookupFunction } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Operator, startOperator } from '@floe/operator';
 import { podName, sessionCrd, tenantNamespace } from '@floe/operator/crd';
@@ -228,6 +228,11 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
       image: floeImage('xterm'),
       resources: { cpu: '500m', memory: '512Mi' },
       persistence: { size: '1Gi' },
+      // the app's template, through the control plane, the Session and the operator
+      scheduling: {
+        shmSize: '256Mi',
+        tolerations: [{ key: 'floe.dev/demo', operator: 'Exists', effect: 'NoSchedule' }],
+      },
     });
     expect(app.status, JSON.stringify(app.body)).toBe(201);
 
@@ -266,6 +271,25 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
     expect(podObject.status.phase).toBe('Running');
     expect(podObject.spec.initContainers.map((c: Json) => c.name)).toEqual(['xserver', 'sound']);
     expect(podObject.spec.containers.map((c: Json) => c.name)).toEqual(['app', 'streamer']);
+    expect(mine.spec.app.scheduling.shmSize).toBe('256Mi');
+    expect(podObject.spec.volumes).toContainEqual({
+      name: 'shm',
+      emptyDir: { medium: 'Memory', sizeLimit: '256Mi' },
+    });
+    expect(podObject.spec.tolerations).toContainEqual({
+      key: 'floe.dev/demo',
+      operator: 'Exists',
+      effect: 'NoSchedule',
+    });
+    // no platform secret: no TURN setting in any container of the pod the API server holds
+    const all = [...podObject.spec.initContainers, ...podObject.spec.containers];
+    for (const c of all) {
+      expect(
+        c.env.filter((e: Json) => e.name.startsWith('FLOE_TURN_')),
+        c.name,
+      ).toEqual([]);
+    }
+    expect(JSON.stringify(podObject)).not.toContain(inject('testbed').turn.secret);
   }, 120_000);
 
   it('runs the pod’s containers from the built images with runc, its volumes and environment', async () => {
@@ -278,6 +302,8 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
     pod = await runPod(podObject, {
       images,
       workDir: work,
+      // unpacked once per image digest, then an overlay per run
+      rootfsCache: join(homedir(), '.cache', 'floe', 'rootfs'),
       claimDir: (claim) => join(claimRoot(), claim),
       secret: async (name) => {
         const s = await json(['get', 'secret', name, '-n', ns]);
@@ -323,6 +349,7 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
       .toBeGreaterThan(0);
     const stats = await mediaStats(page);
     expect(stats?.local).toBe('relay');
+
     expect(stats?.framesDecoded).toBeGreaterThan(0);
   }, 60_000);
 

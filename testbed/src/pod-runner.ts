@@ -4,7 +4,7 @@
 // user, groups and dropped capabilities. What it does not play: the pod's own network
 // namespace (the containers share the host's, as a hostNetwork pod would: coturn and the
 // gateway on loopback reach the streamer there), resource limits and probes.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -12,10 +12,13 @@ import {
   existsSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
+  renameSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { editBundle, unpackBundle } from './runc.ts';
 
 /** The parts of a v1 Pod that are run here. */
@@ -103,6 +106,13 @@ export interface RunPodOptions {
   claimDir(claimName: string): string;
   /** the containers to leave out (run by no one) */
   skip?: string[];
+  /**
+   * A folder of unpacked root filesystems, one per image digest, kept between runs: each
+   * container then runs on an overlay (the cached image below, the pod's changes above)
+   * instead of a fresh unpack (a streamer image takes half a minute to unpack). Entries of
+   * images not in `images` are removed.
+   */
+  rootfsCache?: string;
 }
 
 export interface RunningPod {
@@ -172,8 +182,10 @@ export async function runPod(pod: PodObject, opts: RunPodOptions): Promise<Runni
     }
   }
 
-  // one unpacked root filesystem per image, shared read-write by the containers using it
+  // one root filesystem per image, shared read-write by the containers using it
   const rootfs = new Map<string, string>();
+  const mounts: string[] = [];
+  if (opts.rootfsCache) pruneRootfsCache(opts.rootfsCache, Object.values(opts.images));
   const ids: Record<string, string> = {};
   const logs: Record<string, string> = {};
   const children = new Map<string, ChildProcess>();
@@ -184,92 +196,118 @@ export async function runPod(pod: PodObject, opts: RunPodOptions): Promise<Runni
     (c) => !opts.skip?.includes(c.name),
   );
   const initNames = new Set((pod.spec.initContainers ?? []).map((c) => c.name));
-  for (const c of containers) {
-    const image = opts.images[c.image];
-    if (!image) throw new Error(`container ${c.name}: no local image for ${c.image}`);
-    const bundle = join(podDir, 'bundles', c.name);
-    let root = rootfs.get(c.image);
-    if (!root) {
-      unpackBundle(image.layout, image.tag, bundle);
-      root = join(bundle, 'rootfs');
-      rootfs.set(c.image, root);
-    } else {
-      // a bundle of its own (config.json) over the first one's root filesystem
-      mkdirSync(bundle, { recursive: true });
-      const first = join(podDir, 'bundles', containers.find((x) => x.image === c.image)!.name);
-      writeFileSync(join(bundle, 'config.json'), readFileSync(join(first, 'config.json')));
-    }
-    const config = imageConfig(image);
-    const own: Record<string, string> = {};
-    for (const e of c.env ?? []) {
-      if (e.value !== undefined) own[e.name] = e.value;
-      else if (e.valueFrom?.secretKeyRef) {
-        const ref = e.valueFrom.secretKeyRef;
-        const value = (await opts.secret(ref.name))[ref.key];
-        if (value === undefined)
-          throw new Error(`container ${c.name}: no key ${ref.key} in ${ref.name}`);
-        own[e.name] = value.toString('utf8');
+  const startAll = async () => {
+    for (const c of containers) {
+      const image = opts.images[c.image];
+      if (!image) throw new Error(`container ${c.name}: no local image for ${c.image}`);
+      const bundle = join(podDir, 'bundles', c.name);
+      let root = rootfs.get(c.image);
+      if (!root) {
+        root = opts.rootfsCache
+          ? overlayRoot(image, opts.rootfsCache, join(podDir, 'rootfs', c.name), mounts)
+          : join(bundle, 'rootfs');
+        if (!opts.rootfsCache) unpackBundle(image.layout, image.tag, bundle);
+        rootfs.set(c.image, root);
       }
-    }
-    const sc = { ...pod.spec.securityContext, ...c.securityContext };
-    editBundle(bundle, (spec) => {
-      const s = spec as typeof spec & {
-        root: { path: string; readonly?: boolean };
-        process: { capabilities?: Record<string, string[]>; noNewPrivileges?: boolean };
-        linux?: { namespaces?: { type: string }[] };
-      };
-      s.root.path = root;
-      s.process.args = containerArgv(c, config);
-      s.process.env = containerEnv(config.Env ?? [], own);
-      s.process.user = {
-        uid: sc.runAsUser ?? s.process.user.uid,
-        gid: sc.runAsGroup ?? s.process.user.gid,
-        ...(fsGroup !== undefined && { additionalGids: [fsGroup] }),
-      } as typeof s.process.user;
-      if (c.securityContext?.capabilities?.drop?.includes('ALL')) {
-        s.process.capabilities = {
-          bounding: [],
-          effective: [],
-          inheritable: [],
-          permitted: [],
-          ambient: [],
+      if (!existsSync(join(bundle, 'config.json'))) {
+        // a bundle of its own (config.json) over the image's root filesystem
+        mkdirSync(bundle, { recursive: true });
+        writeFileSync(join(bundle, 'config.json'), baseConfig(image, opts.rootfsCache, root));
+      }
+      const config = imageConfig(image);
+      const own: Record<string, string> = {};
+      for (const e of c.env ?? []) {
+        if (e.value !== undefined) own[e.name] = e.value;
+        else if (e.valueFrom?.secretKeyRef) {
+          const ref = e.valueFrom.secretKeyRef;
+          const value = (await opts.secret(ref.name))[ref.key];
+          if (value === undefined)
+            throw new Error(`container ${c.name}: no key ${ref.key} in ${ref.name}`);
+          own[e.name] = value.toString('utf8');
+        }
+      }
+      const sc = { ...pod.spec.securityContext, ...c.securityContext };
+      editBundle(bundle, (spec) => {
+        const s = spec as typeof spec & {
+          root: { path: string; readonly?: boolean };
+          process: { capabilities?: Record<string, string[]>; noNewPrivileges?: boolean };
+          linux?: { namespaces?: { type: string }[] };
         };
+        s.root.path = root;
+        s.process.args = containerArgv(c, config);
+        s.process.env = containerEnv(config.Env ?? [], own);
+        s.process.user = {
+          uid: sc.runAsUser ?? s.process.user.uid,
+          gid: sc.runAsGroup ?? s.process.user.gid,
+          ...(fsGroup !== undefined && { additionalGids: [fsGroup] }),
+        } as typeof s.process.user;
+        if (c.securityContext?.capabilities?.drop?.includes('ALL')) {
+          s.process.capabilities = {
+            bounding: [],
+            effective: [],
+            inheritable: [],
+            permitted: [],
+            ambient: [],
+          };
+        }
+        if (c.securityContext?.allowPrivilegeEscalation === false) s.process.noNewPrivileges = true;
+        // a pod's containers share its network and IPC namespaces: here, the host's
+        if (s.linux?.namespaces) {
+          s.linux.namespaces = s.linux.namespaces.filter(
+            (n) => n.type !== 'network' && n.type !== 'ipc',
+          );
+        }
+        for (const m of c.volumeMounts ?? []) {
+          const source = volumes[m.name];
+          if (!source) throw new Error(`container ${c.name}: no volume ${m.name}`);
+          spec.mounts.push({
+            destination: m.mountPath,
+            type: 'bind',
+            source,
+            options: ['rbind', m.readOnly ? 'ro' : 'rw'],
+          });
+        }
+      });
+      const id = `floe-pod-${process.pid}-${pod.metadata.name}-${c.name}`.slice(0, 120);
+      const log = join(podDir, `${c.name}.log`);
+      const fd = openSync(log, 'a');
+      // spawns: runc
+      const child = spawn('runc', ['run', '--bundle', bundle, id], { stdio: ['ignore', fd, fd] });
+      closeSync(fd);
+      ids[c.name] = id;
+      logs[c.name] = log;
+      children.set(c.name, child);
+      exited.set(c.name, new Promise((resolve) => child.once('exit', () => resolve())));
+      if (!initNames.has(c.name)) continue;
+      if (c.restartPolicy === 'Always') {
+        await startupProbe(c, id, child, log);
+      } else {
+        const code = await new Promise<number | null>((r) => child.once('exit', (n) => r(n)));
+        if (code !== 0) throw new Error(`init container ${c.name} exited with ${code}; see ${log}`);
       }
-      if (c.securityContext?.allowPrivilegeEscalation === false) s.process.noNewPrivileges = true;
-      // a pod's containers share its network and IPC namespaces: here, the host's
-      if (s.linux?.namespaces) {
-        s.linux.namespaces = s.linux.namespaces.filter(
-          (n) => n.type !== 'network' && n.type !== 'ipc',
-        );
-      }
-      for (const m of c.volumeMounts ?? []) {
-        const source = volumes[m.name];
-        if (!source) throw new Error(`container ${c.name}: no volume ${m.name}`);
-        spec.mounts.push({
-          destination: m.mountPath,
-          type: 'bind',
-          source,
-          options: ['rbind', m.readOnly ? 'ro' : 'rw'],
-        });
-      }
-    });
-    const id = `floe-pod-${process.pid}-${pod.metadata.name}-${c.name}`.slice(0, 120);
-    const log = join(podDir, `${c.name}.log`);
-    const fd = openSync(log, 'a');
-    // spawns: runc
-    const child = spawn('runc', ['run', '--bundle', bundle, id], { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    ids[c.name] = id;
-    logs[c.name] = log;
-    children.set(c.name, child);
-    exited.set(c.name, new Promise((resolve) => child.once('exit', () => resolve())));
-    if (!initNames.has(c.name)) continue;
-    if (c.restartPolicy === 'Always') {
-      await startupProbe(c, id, child, log);
-    } else {
-      const code = await new Promise<number | null>((r) => child.once('exit', (n) => r(n)));
-      if (code !== 0) throw new Error(`init container ${c.name} exited with ${code}; see ${log}`);
     }
+  };
+
+  const stop = async (graceMs = 5000) => {
+    for (const id of Object.values(ids)) {
+      // spawns: runc
+      spawnSync('runc', ['kill', id, 'TERM'], { stdio: 'ignore' });
+    }
+    const all = Promise.all(exited.values());
+    await Promise.race([all, new Promise((r) => setTimeout(r, graceMs))]);
+    for (const id of Object.values(ids)) {
+      // spawns: runc
+      spawnSync('runc', ['delete', '--force', id], { stdio: 'ignore' });
+    }
+    await all;
+    // spawns: umount
+    for (const m of mounts) spawnSync('umount', [m], { stdio: 'ignore' });
+  };
+  try {
+    await startAll();
+  } catch (err) {
+    await stop(0);
+    throw err;
   }
 
   return {
@@ -280,22 +318,69 @@ export async function runPod(pod: PodObject, opts: RunPodOptions): Promise<Runni
       const child = children.get(name);
       return !!child && child.exitCode === null && child.signalCode === null;
     },
-    async stop(graceMs = 5000) {
-      // in reverse order, as a pod's containers get their signal together
-      for (const id of Object.values(ids)) {
-        // spawns: runc
-        spawnSync('runc', ['kill', id, 'TERM'], { stdio: 'ignore' });
-      }
-      const all = Promise.all(exited.values());
-      const timer = new Promise((r) => setTimeout(r, graceMs));
-      await Promise.race([all, timer]);
-      for (const id of Object.values(ids)) {
-        // spawns: runc
-        spawnSync('runc', ['delete', '--force', id], { stdio: 'ignore' });
-      }
-      await all;
-    },
+    stop,
   };
+}
+
+/** The manifest digest of `layout:tag`, the key of its unpacked root filesystem. */
+function manifestDigest(image: LocalImage): string {
+  const index = JSON.parse(readFileSync(join(image.layout, 'index.json'), 'utf8')) as {
+    manifests: { digest: string; annotations?: Record<string, string> }[];
+  };
+  const entry = index.manifests.find(
+    (m) => m.annotations?.['org.opencontainers.image.ref.name'] === image.tag,
+  );
+  if (!entry) throw new Error(`${image.layout} has no tag ${image.tag}`);
+  return entry.digest.replace(':', '-');
+}
+
+/** The image unpacked once into the cache (rootfs and runc's config.json). */
+function cachedBundle(image: LocalImage, cache: string): string {
+  const dir = join(cache, manifestDigest(image));
+  if (!existsSync(join(dir, 'config.json'))) {
+    const partial = `${dir}.partial-${process.pid}`;
+    rmSync(partial, { recursive: true, force: true });
+    unpackBundle(image.layout, image.tag, partial);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(partial, dir);
+  }
+  return dir;
+}
+
+/** An overlay of the cached image (read-only below) and the pod's own changes (above). */
+function overlayRoot(image: LocalImage, cache: string, dir: string, mounts: string[]): string {
+  const lower = join(cachedBundle(image, cache), 'rootfs');
+  const [upper, work, merged] = ['upper', 'work', 'merged'].map((d) => join(dir, d)) as [
+    string,
+    string,
+    string,
+  ];
+  for (const d of [upper, work, merged]) mkdirSync(d, { recursive: true });
+  // spawns: mount
+  execFileSync('mount', [
+    '-t',
+    'overlay',
+    'overlay',
+    '-o',
+    `lowerdir=${lower},upperdir=${upper},workdir=${work}`,
+    merged,
+  ]);
+  mounts.push(merged);
+  return merged;
+}
+
+/** runc's config.json for the image, from its unpacked bundle. */
+function baseConfig(image: LocalImage, cache: string | undefined, root: string): Buffer {
+  const bundle = cache ? cachedBundle(image, cache) : dirname(root);
+  return readFileSync(join(bundle, 'config.json'));
+}
+
+function pruneRootfsCache(cache: string, keep: LocalImage[]) {
+  mkdirSync(cache, { recursive: true });
+  const wanted = new Set(keep.map(manifestDigest));
+  for (const entry of readdirSync(cache)) {
+    if (!wanted.has(entry)) rmSync(join(cache, entry), { recursive: true, force: true });
+  }
 }
 
 /** Runs a sidecar's startup probe (exec in the container) until it passes, as the kubelet does. */
