@@ -152,7 +152,7 @@ export class Reconciler {
   ): Promise<{ code: number; message: string } | undefined> {
     const name = podName(session.metadata.name);
     try {
-      await this.ensurePodNeeds(session);
+      await this.ensurePodNeeds(session, log);
       await this.d.kube.request('create', at(R.pod, session.metadata.namespace), {
         body: desiredPod(session, this.d.settings),
       });
@@ -169,11 +169,12 @@ export class Reconciler {
   }
 
   /**
-   * What the pod mounts or is fenced by, owned by the Session like the pod: its X cookie
-   * (made once: a cookie that changed under a running X server would lock its clients out)
-   * and its app's extra egress.
+   * What the pod mounts or is fenced by, before the pod: its home claim (a scheduler that
+   * sees the pod first reports the claim missing), its X cookie, owned by the Session like the
+   * pod (made once: a cookie that changed under a running X server would lock its clients
+   * out), and its app's extra egress.
    */
-  private async ensurePodNeeds(session: Session) {
+  private async ensurePodNeeds(session: Session, log: Logger) {
     const ns = session.metadata.namespace;
     const secret = desiredXauthSecret(session, randomBytes(16));
     const egress = desiredAppEgressPolicy(session);

@@ -76,6 +76,12 @@ export async function startStreamer(
       lastInputAt: lastInputAt && new Date(lastInputAt).toISOString(),
     }),
   );
+  // The stream page asks `turn` (beside itself) for the session's ICE servers: behind the
+  // gateway, the gateway answers `/sessions/{id}/turn` with credentials it minted. Reached
+  // directly, this streamer has no gateway's servers to give; its own come in the welcome.
+  app.get('/turn', (c) =>
+    c.json({ iceServers: [], expiresAt: null }, 200, { 'cache-control': 'no-store' }),
+  );
   app.get('/metrics', async (c) =>
     c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
   );
