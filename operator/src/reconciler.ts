@@ -179,6 +179,7 @@ export class Reconciler {
     const secret = desiredXauthSecret(session, randomBytes(16));
     const egress = desiredAppEgressPolicy(session);
     await settleAll([
+      this.ensureHomeClaim(session, log),
       this.d.kube.request('create', at(R.secret, ns), { body: secret }).catch((err) => {
         if (!isConflict(err)) throw err; // made by an earlier run: kept as it is
       }),
