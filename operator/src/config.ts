@@ -75,6 +75,13 @@ export const configSchema = z.object({
     .transform((v) => v === true || v === 'true'),
   egressAllowCidrs: cidrs,
   turnCidrs: cidrs,
+  /** a DRA DeviceClass (gpu.nvidia.com): app and streamer share the GPU (NVENC); empty: none */
+  gpuDeviceClass: z
+    .string()
+    .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$/, 'a DeviceClass name such as gpu.nvidia.com')
+    .nullable()
+    .default(null)
+    .transform((s) => s || null),
   idleCheck: seconds.default(30),
   leaderElect: z
     .union([z.boolean(), z.enum(['true', 'false'])])
@@ -169,6 +176,11 @@ export const FLAGS = {
     'turnCidrs',
     'FLOE_OPERATOR_TURN_CIDRS',
     'comma-separated addresses of the TURN fleet, which session pods send media to',
+  ],
+  'gpu-device-class': [
+    'gpuDeviceClass',
+    'FLOE_OPERATOR_GPU_DEVICE_CLASS',
+    'DRA DeviceClass of GPUs (gpu.nvidia.com): one claim shared by app and streamer, for NVENC; none: nvidia.com/gpu to the app, x264 in the streamer',
   ],
   'cluster-domain': [
     'clusterDomain',

@@ -46,6 +46,16 @@ export interface DesiredSettings {
   prometheusPodLabels: Record<string, string>;
   /** what a GPU session's pod tolerates besides the app's own tolerations (GPU nodes' taint) */
   gpuTolerations: Toleration[];
+  /**
+   * How the streamer reaches NVENC. null (the device plugin, `nvidia.com/gpu`): the GPU goes
+   * to the app container alone, as the plugin hands a device to one container, and the
+   * streamer encodes on the CPU (x264). A DRA DeviceClass (NVIDIA's DRA driver:
+   * `gpu.nvidia.com`): one ResourceClaim per session that the app and the streamer both
+   * reference, so the same GPU is visible to both and the streamer encodes with NVENC.
+   * Never NVIDIA_VISIBLE_DEVICES=all on the sidecar: that shows it every GPU of the node,
+   * other tenants' included.
+   */
+  gpuDeviceClass: string | null;
 }
 
 export const defaultDesiredSettings: DesiredSettings = {
@@ -65,6 +75,7 @@ export const defaultDesiredSettings: DesiredSettings = {
   prometheusPodLabels: { 'app.kubernetes.io/name': 'prometheus' },
   // the taint NVIDIA's GPU Operator and the clouds' GPU node pools put on GPU nodes
   gpuTolerations: [{ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' }],
+  gpuDeviceClass: null,
 };
 
 export const STREAMER_PORT = 8080;
@@ -248,6 +259,48 @@ export function desiredResourceQuota(s: Session) {
   };
 }
 
+/** The quota of a tenant whose GPUs come through DRA claims (counted per device class). */
+export function desiredClaimQuota(s: Session, settings: DesiredSettings) {
+  const quota = desiredResourceQuota(s);
+  if (!quota || !settings.gpuDeviceClass) return quota;
+  const key = `${settings.gpuDeviceClass}.deviceclass.resource.k8s.io/devices`;
+  return { ...quota, spec: { hard: { [key]: String(s.spec.tenant.maxGpus) } } };
+}
+
+/** Name of a session's GPU claim template (and of the claim in its pod). */
+export const gpuClaimTemplateName = (s: Session) => `${podName(s.metadata.name)}-gpu`;
+
+/**
+ * The session's GPU as a DRA claim (resource.k8s.io/v1), when the cluster shares devices
+ * that way (settings.gpuDeviceClass): `count` devices of the class, on the SKU's nodes (the
+ * pod's node selector), owned by the Session. Undefined without a GPU or a device class.
+ */
+export function desiredGpuClaimTemplate(s: Session, settings: DesiredSettings) {
+  const gpu = s.spec.app.resources.gpu;
+  if (!gpu || !settings.gpuDeviceClass) return undefined;
+  return {
+    apiVersion: 'resource.k8s.io/v1',
+    kind: 'ResourceClaimTemplate',
+    metadata: { ...ownedMetadata(s), name: gpuClaimTemplateName(s) },
+    spec: {
+      spec: {
+        devices: {
+          requests: [
+            {
+              name: 'gpu',
+              exactly: {
+                deviceClassName: settings.gpuDeviceClass,
+                allocationMode: 'ExactCount',
+                count: gpu.count,
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------
 // Per session
 
@@ -352,7 +405,7 @@ export function desiredAppEgressPolicy(s: Session) {
 }
 
 /** Environment of the streamer sidecar, in the names streamer/src/config.ts reads. */
-function streamerEnv(s: Session): Record<string, string | undefined> {
+function streamerEnv(s: Session, shared: boolean): Record<string, string | undefined> {
   const st = s.spec.streamer ?? {};
   const max = st.maxKbps;
   return {
@@ -368,7 +421,8 @@ function streamerEnv(s: Session): Record<string, string | undefined> {
     // the streamer refuses a start or floor above the ceiling
     FLOE_STREAMER_START_KBPS: max === undefined ? undefined : String(Math.min(4000, max)),
     FLOE_STREAMER_MIN_KBPS: max === undefined ? undefined : String(Math.min(500, max)),
-    FLOE_STREAMER_H264_ENCODER: s.spec.app.resources.gpu ? 'auto' : 'x264enc',
+    // NVENC only where the streamer shares the app's GPU (a DRA claim); else x264
+    FLOE_STREAMER_H264_ENCODER: s.spec.app.resources.gpu && shared ? 'auto' : 'x264enc',
     // No TURN settings: the stream page asks the gateway (/sessions/{id}/turn) for the
     // session's ICE servers and hands them to the streamer with its offer. Neither the fleet's
     // secret nor a long-lived credential is ever in the pod.
@@ -420,14 +474,18 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
   const { app } = s.spec;
   const gpu = app.resources.gpu;
   const template = app.scheduling ?? {};
+  // the GPU: a claim the app and the streamer share, or the device plugin's, the app's alone
+  const claim = desiredGpuClaimTemplate(s, settings);
+  const claims = claim ? { claims: [{ name: 'gpu' }] } : {};
   const resources = {
     requests: { cpu: String(app.resources.cpu), memory: String(app.resources.memory) },
     limits: {
       cpu: String(app.resources.cpu),
       memory: String(app.resources.memory),
       // extended resources are requested through limits (requests default to them)
-      ...(gpu ? { [GPU_RESOURCE]: String(gpu.count) } : {}),
+      ...(gpu && !claim ? { [GPU_RESOURCE]: String(gpu.count) } : {}),
     },
+    ...claims,
   };
   const x11 = { name: 'x11', mountPath: POD_PATHS.x11 };
   const xauth = { name: 'xauth', mountPath: POD_PATHS.xauthDir, readOnly: true };
@@ -469,12 +527,16 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
       name: 'streamer',
       image: streamerImage,
       ports: [{ name: 'http', containerPort: STREAMER_PORT, protocol: 'TCP' }],
-      env: env(streamerEnv(s)),
+      env: env(streamerEnv(s, claim !== undefined)),
       readinessProbe: {
         httpGet: { path: '/healthz', port: STREAMER_PORT },
         periodSeconds: 2,
       },
-      resources: { requests: { cpu: '500m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+      resources: {
+        requests: { cpu: '500m', memory: '256Mi' },
+        limits: { memory: '1Gi' },
+        ...claims,
+      },
       volumeMounts: [x11, xauth, sound],
       securityContext: restricted,
     },
@@ -524,7 +586,7 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
       ],
     ),
   });
-  const claim = desiredHomeClaim(s);
+  const homeClaim = desiredHomeClaim(s);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -543,6 +605,9 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
         fsGroup: UID,
         seccompProfile: { type: 'RuntimeDefault' },
       },
+      ...(claim
+        ? { resourceClaims: [{ name: 'gpu', resourceClaimTemplateName: claim.metadata.name }] }
+        : {}),
       initContainers: sidecars,
       containers,
       volumes: [
@@ -550,8 +615,8 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
         // group-readable: uid 1000's containers read it through fsGroup
         { name: 'xauth', secret: { secretName: xauthSecretName(s), defaultMode: 0o440 } },
         { name: 'sound', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
-        claim
-          ? { name: 'home', persistentVolumeClaim: { claimName: claim.metadata.name } }
+        homeClaim
+          ? { name: 'home', persistentVolumeClaim: { claimName: homeClaim.metadata.name } }
           : { name: 'home', emptyDir: {} },
         ...(template.shmSize
           ? [{ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: template.shmSize } }]

@@ -8,12 +8,13 @@ import { FINALIZER, podName, type Session, type SessionStatus } from './crd.ts';
 import {
   type DesiredSettings,
   desiredAppEgressPolicy,
+  desiredClaimQuota,
   desiredEgressPolicy,
+  desiredGpuClaimTemplate,
   desiredHomeClaim,
   desiredNamespace,
   desiredNetworkPolicy,
   desiredPod,
-  desiredResourceQuota,
   desiredService,
   desiredVirtualService,
   desiredXauthSecret,
@@ -178,7 +179,15 @@ export class Reconciler {
     const ns = session.metadata.namespace;
     const secret = desiredXauthSecret(session, randomBytes(16));
     const egress = desiredAppEgressPolicy(session);
+    const gpuClaim = desiredGpuClaimTemplate(session, this.d.settings);
     await settleAll([
+      gpuClaim
+        ? this.d.kube
+            .request('create', at(R.resourceClaimTemplate, ns), { body: gpuClaim })
+            .catch((err) => {
+              if (!isConflict(err)) throw err;
+            })
+        : undefined,
       this.ensureHomeClaim(session, log),
       this.d.kube.request('create', at(R.secret, ns), { body: secret }).catch((err) => {
         if (!isConflict(err)) throw err; // made by an earlier run: kept as it is
@@ -227,7 +236,7 @@ export class Reconciler {
   /** Namespace labels, ingress and egress policies, GPU quota: once per tenant and content. */
   private async ensureTenant(session: Session, log: Logger) {
     const ns = session.metadata.namespace;
-    const quota = desiredResourceQuota(session);
+    const quota = desiredClaimQuota(session, this.d.settings);
     const objects = [
       desiredNamespace(session),
       desiredNetworkPolicy(session, this.d.settings),

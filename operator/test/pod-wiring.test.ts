@@ -12,7 +12,9 @@ import type { AppScheduling, Session } from '../src/crd.ts';
 import {
   defaultDesiredSettings,
   desiredAppEgressPolicy,
+  desiredClaimQuota,
   desiredEgressPolicy,
+  desiredGpuClaimTemplate,
   desiredNetworkPolicy,
   desiredPod,
   desiredXauthSecret,
@@ -400,3 +402,52 @@ function inCidr(ip: string, cidr: string): boolean {
   const size = 2 ** (32 - Number(bits));
   return Math.floor(n(ip) / size) === Math.floor(n(base) / size);
 }
+
+describe('NVENC for the streamer: the GPU the app has', () => {
+  const gpuSession = () => session();
+  const withDra = { ...settings, gpuDeviceClass: 'gpu.nvidia.com' };
+
+  it.each([
+    // settings, app's GPU limit, claims of app and streamer, streamer's H.264 encoder
+    ['device plugin (default)', settings, '1', [undefined, undefined], 'x264enc'],
+    ['a DRA device class', withDra, undefined, [[{ name: 'gpu' }], [{ name: 'gpu' }]], 'auto'],
+  ] as const)('%s', (_, how, limit, claims, encoder) => {
+    const pod = desiredPod(gpuSession(), how);
+    const [app, streamer] = pod.spec.containers as (Container & {
+      resources: { limits: Record<string, string>; claims?: unknown };
+    })[];
+    expect(app?.resources.limits['nvidia.com/gpu']).toBe(limit);
+    expect([app?.resources.claims, streamer?.resources.claims]).toEqual(claims);
+    expect(envOf(streamer as Container).FLOE_STREAMER_H264_ENCODER).toBe(encoder);
+    // never every GPU of the node to the sidecar
+    expect(JSON.stringify(pod)).not.toContain('NVIDIA_VISIBLE_DEVICES');
+  });
+
+  it('claims the session’s GPUs of the class once, shared by the pod’s two containers', () => {
+    const s = gpuSession();
+    const template = desiredGpuClaimTemplate(s, withDra);
+    expect(template?.metadata).toMatchObject({
+      name: 'floe-s1-gpu',
+      ownerReferences: [{ uid: 'uid-1' }],
+    });
+    expect(template?.spec.spec.devices.requests).toEqual([
+      {
+        name: 'gpu',
+        exactly: { deviceClassName: 'gpu.nvidia.com', allocationMode: 'ExactCount', count: 1 },
+      },
+    ]);
+    expect(desiredPod(s, withDra).spec.resourceClaims).toEqual([
+      { name: 'gpu', resourceClaimTemplateName: 'floe-s1-gpu' },
+    ]);
+    // the tenant's GPU quota counts devices of the class
+    expect(desiredClaimQuota(s, withDra)?.spec.hard).toEqual({
+      'gpu.nvidia.com.deviceclass.resource.k8s.io/devices': '8',
+    });
+    // no GPU, no claim
+    const cpu = session(undefined, (x) => {
+      x.spec.app.resources.gpu = null;
+    });
+    expect(desiredGpuClaimTemplate(cpu, withDra)).toBeUndefined();
+    expect(desiredPod(cpu, withDra).spec).not.toHaveProperty('resourceClaims');
+  });
+});

@@ -38,6 +38,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildImages } from '../../deploy/images/build.ts';
 import { type Stack, startStack } from '../../gateway/test/helpers/stack.ts';
 import { credentials } from '../../gateway/test/helpers/users.ts';
+import {
+  defaultDesiredSettings,
+  desiredGpuClaimTemplate,
+  desiredPod,
+} from '../../operator/src/desired.ts';
 import { floeImage } from '../../operator/src/images.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: API and kubectl JSON, asserted on field by field
@@ -290,6 +295,19 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
       ).toEqual([]);
     }
     expect(JSON.stringify(podObject)).not.toContain(inject('testbed').turn.secret);
+
+    // the NVENC path (a DRA claim shared by app and streamer) as the API server takes it
+    const gpu = structuredClone(mine);
+    gpu.spec.app.resources.gpu = { count: 1, sku: 'l4' };
+    const dra = { ...defaultDesiredSettings, gpuDeviceClass: 'gpu.nvidia.com' };
+    const objects: Json[] = [desiredGpuClaimTemplate(gpu, dra), desiredPod(gpu, dra)].map((o) => ({
+      ...o,
+      metadata: { ...o?.metadata, name: `dry-${o?.metadata.name}` },
+    }));
+    objects[1].spec.resourceClaims[0].resourceClaimTemplateName = objects[0].metadata.name;
+    for (const o of objects) {
+      await k8s.kubectl(cluster, ['create', '--dry-run=server', '-f', '-'], JSON.stringify(o));
+    }
   }, 120_000);
 
   it('runs the pod’s containers from the built images with runc, its volumes and environment', async () => {
