@@ -298,12 +298,7 @@ const schedulingSchema = {
           claim: dnsSubdomain,
         },
         // exactly one source
-        'x-kubernetes-validations': [
-          {
-            rule: '[has(self.secret), has(self.configMap), has(self.claim)].filter(x, x).size() == 1',
-            message: 'a volume has exactly one of secret, configMap and claim',
-          },
-        ],
+        oneOf: [{ required: ['secret'] }, { required: ['configMap'] }, { required: ['claim'] }],
       },
     },
     egress: {

@@ -308,6 +308,22 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
     for (const o of objects) {
       await k8s.kubectl(cluster, ['create', '--dry-run=server', '-f', '-'], JSON.stringify(o));
     }
+    // the CRD refuses a template the control plane would refuse too: a volume of two sources
+    const twoSources = {
+      apiVersion: mine.apiVersion,
+      kind: mine.kind,
+      metadata: { name: 'dry-two-sources', namespace: ns },
+      spec: {
+        ...mine.spec,
+        app: {
+          ...mine.spec.app,
+          scheduling: { volumes: [{ name: 'v', mountPath: '/v', secret: 's', claim: 'c' }] },
+        },
+      },
+    };
+    await expect(
+      k8s.kubectl(cluster, ['create', '--dry-run=server', '-f', '-'], JSON.stringify(twoSources)),
+    ).rejects.toThrow(/one and only one|oneOf/);
   }, 120_000);
 
   it('runs the pod’s containers from the built images with runc, its volumes and environment', async () => {
