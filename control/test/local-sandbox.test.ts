@@ -45,6 +45,7 @@ function launchSpec(sessionId: string, app: Partial<LaunchSpec['app']>): LaunchS
       persistenceSize: null,
       idleTimeoutSeconds: null,
       maxLifetimeSeconds: null,
+      scheduling: null,
       ...app,
     },
   };

@@ -1,6 +1,7 @@
 // Assembles and serves a gateway: keys, control-plane client, identity providers, session
 // proxy, TURN fleet, the HTTP app, and the handling of WebSocket upgrades.
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import type { LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createAdaptorServer, getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
@@ -97,14 +98,25 @@ const ignore = () => {};
 /** A host as it is written in a URL: an IPv6 address in brackets. */
 const urlHost = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
-/**
- * Starts a gateway. `worker`: one of several processes (cluster.ts), which leaves /metrics
- * to the primary and tells the other workers of the session stops it forwards.
- */
+export interface GatewayOptions {
+  /**
+   * One of several processes (cluster.ts): leaves /metrics to the primary and tells the
+   * other workers of the session stops it forwards.
+   */
+  worker?: boolean;
+  /**
+   * How session endpoints' host names are resolved. In a cluster the system's resolver
+   * answers Service names; a program embedding the gateway elsewhere (the real-pod test,
+   * playing the cluster's DNS from its API server) passes its own.
+   */
+  lookup?: LookupFunction;
+}
+
+/** Starts a gateway. */
 export async function startGateway(
   config: GatewayConfig,
   log: Logger,
-  opts: { worker?: boolean } = {},
+  opts: GatewayOptions = {},
 ): Promise<Gateway> {
   const keys = await loadKeys(config.FLOE_GATEWAY_KEYS);
   if (!config.FLOE_GATEWAY_KEYS) {
@@ -132,7 +144,12 @@ export async function startGateway(
       maxSeconds: config.FLOE_GATEWAY_SESSION_MAX_SECONDS,
     },
   });
-  const proxy = new SessionProxy({ metrics, log, headers: securityHeaders(https) });
+  const proxy = new SessionProxy({
+    metrics,
+    log,
+    headers: securityHeaders(https),
+    lookup: opts.lookup,
+  });
   const turn =
     config.FLOE_TURN_URLS.length > 0 && config.FLOE_TURN_SECRET
       ? new TurnOffer({

@@ -3,9 +3,36 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import type { Toleration } from './crd.ts';
+import { defaultDesiredSettings } from './desired.ts';
 import { floeImage } from './images.ts';
 
 const seconds = z.coerce.number().positive();
+
+/** `k=v,k2=v2` (a flag or variable) or an object (a config file) → labels */
+const labels = (fallback: string) =>
+  z
+    .union([z.string(), z.record(z.string(), z.string())])
+    .default(fallback)
+    .transform((s, ctx) => {
+      if (typeof s !== 'string') return s;
+      const out: Record<string, string> = {};
+      for (const pair of s.split(',').filter(Boolean)) {
+        const [k, v] = pair.split('=');
+        if (!k || v === undefined) {
+          ctx.addIssue({ code: 'custom', message: `not key=value: ${pair}` });
+          return z.NEVER;
+        }
+        out[k.trim()] = v.trim();
+      }
+      return out;
+    });
+
+const cidrs = z
+  .union([z.string(), z.array(z.string())])
+  .default('')
+  .transform((s) => (Array.isArray(s) ? s : s.split(',')).map((c) => c.trim()).filter(Boolean))
+  .pipe(z.array(z.union([z.cidrv4(), z.cidrv6()], { error: 'a CIDR block, e.g. 10.0.5.0/24' })));
 
 export const configSchema = z.object({
   kubeconfig: z.string().optional(),
@@ -31,32 +58,30 @@ export const configSchema = z.object({
     .default('*')
     .transform((s) => (Array.isArray(s) ? s : s.split(',')).map((h) => h.trim()).filter(Boolean)),
   ingressNamespace: z.string().min(1).default('istio-system'),
-  ingressPodLabels: z
-    .union([z.string(), z.record(z.string(), z.string())])
-    .default('istio=ingressgateway')
-    .transform((s, ctx) => {
-      if (typeof s !== 'string') return s;
-      const out: Record<string, string> = {};
-      for (const pair of s.split(',').filter(Boolean)) {
-        const [k, v] = pair.split('=');
-        if (!k || v === undefined) {
-          ctx.addIssue({ code: 'custom', message: `not key=value: ${pair}` });
-          return z.NEVER;
-        }
-        out[k.trim()] = v.trim();
-      }
-      return out;
-    }),
+  ingressPodLabels: labels('istio=ingressgateway'),
+  operatorNamespace: z.string().min(1).default('floe-system'),
+  operatorPodLabels: labels('app.kubernetes.io/name=floe-operator'),
+  /** empty: no Prometheus scrapes the streamers (no ingress rule for it) */
+  prometheusNamespace: z
+    .string()
+    .nullable()
+    .default('monitoring')
+    .transform((s) => s || null),
+  prometheusPodLabels: labels('app.kubernetes.io/name=prometheus'),
   clusterDomain: z.string().min(1).default('cluster.local'),
   egressInternet: z
     .union([z.boolean(), z.enum(['true', 'false'])])
     .default(true)
     .transform((v) => v === true || v === 'true'),
-  egressAllowCidrs: z
-    .union([z.string(), z.array(z.string())])
-    .default('')
-    .transform((s) => (Array.isArray(s) ? s : s.split(',')).map((c) => c.trim()).filter(Boolean))
-    .pipe(z.array(z.union([z.cidrv4(), z.cidrv6()], { error: 'a CIDR block, e.g. 10.0.5.0/24' }))),
+  egressAllowCidrs: cidrs,
+  turnCidrs: cidrs,
+  /** a DRA DeviceClass (gpu.nvidia.com): app and streamer share the GPU (NVENC); empty: none */
+  gpuDeviceClass: z
+    .string()
+    .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$/, 'a DeviceClass name such as gpu.nvidia.com')
+    .nullable()
+    .default(null)
+    .transform((s) => s || null),
   idleCheck: seconds.default(30),
   leaderElect: z
     .union([z.boolean(), z.enum(['true', 'false'])])
@@ -77,6 +102,8 @@ export type OperatorConfig = Omit<
 > & {
   streamerImage: string;
   xserverImage: string;
+  /** GPU nodes' taint (nvidia.com/gpu:NoSchedule), tolerated by GPU sessions */
+  gpuTolerations: Toleration[];
 };
 export type OperatorConfigInput = z.input<typeof configSchema>;
 
@@ -125,6 +152,36 @@ export const FLAGS = {
     'FLOE_OPERATOR_INGRESS_POD_LABELS',
     'labels of the ingress gateway pods (istio=ingressgateway)',
   ],
+  'operator-namespace': [
+    'operatorNamespace',
+    'FLOE_OPERATOR_NAMESPACE',
+    "namespace of the operator's pods, allowed to probe streamers (floe-system)",
+  ],
+  'operator-pod-labels': [
+    'operatorPodLabels',
+    'FLOE_OPERATOR_POD_LABELS',
+    "labels of the operator's pods (app.kubernetes.io/name=floe-operator)",
+  ],
+  'prometheus-namespace': [
+    'prometheusNamespace',
+    'FLOE_OPERATOR_PROMETHEUS_NAMESPACE',
+    "namespace of Prometheus, allowed to scrape streamers' /metrics (monitoring; empty: none)",
+  ],
+  'prometheus-pod-labels': [
+    'prometheusPodLabels',
+    'FLOE_OPERATOR_PROMETHEUS_POD_LABELS',
+    'labels of the Prometheus pods (app.kubernetes.io/name=prometheus)',
+  ],
+  'turn-cidrs': [
+    'turnCidrs',
+    'FLOE_OPERATOR_TURN_CIDRS',
+    'comma-separated addresses of the TURN fleet, which session pods send media to',
+  ],
+  'gpu-device-class': [
+    'gpuDeviceClass',
+    'FLOE_OPERATOR_GPU_DEVICE_CLASS',
+    'DRA DeviceClass of GPUs (gpu.nvidia.com): one claim shared by app and streamer, for NVENC; none: nvidia.com/gpu to the app, x264 in the streamer',
+  ],
   'cluster-domain': [
     'clusterDomain',
     'FLOE_OPERATOR_CLUSTER_DOMAIN',
@@ -138,7 +195,7 @@ export const FLAGS = {
   'egress-allow-cidrs': [
     'egressAllowCidrs',
     'FLOE_OPERATOR_EGRESS_ALLOW_CIDRS',
-    'comma-separated private ranges session pods may reach: the TURN fleet, a proxy',
+    'comma-separated private ranges session pods may reach: a proxy, a licence server',
   ],
   'idle-check': [
     'idleCheck',
@@ -203,6 +260,7 @@ export function parseConfig(raw: Record<string, unknown>): OperatorConfig {
   const { streamerImage, xserverImage, ...rest } = r.data;
   return {
     ...rest,
+    gpuTolerations: defaultDesiredSettings.gpuTolerations,
     streamerImage: streamerImage ?? floeImage('streamer', rest.imageRegistry),
     xserverImage: xserverImage ?? floeImage('xserver', rest.imageRegistry),
   };

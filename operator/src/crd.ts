@@ -64,6 +64,8 @@ export interface SessionSpec {
     };
     /** the image brings its own X server; otherwise the pod gets an X server container */
     hasXServer?: boolean;
+    /** where and how the pod may run, as the app's template says (AppScheduling) */
+    scheduling?: AppScheduling;
   };
   /** a home volume per (user, app), mounted at /home/floe; none: an emptyDir */
   persistence?: { size: string; storageClassName?: string } | null;
@@ -82,6 +84,49 @@ export interface SessionSpec {
     width?: number;
     height?: number;
   };
+}
+
+export interface Toleration {
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  tolerationSeconds?: number;
+}
+
+export interface NodeSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
+  values?: string[];
+}
+
+/**
+ * What platform teams put in an app's template beyond image and resources: Kubernetes'
+ * own shapes where there is one, so that they read as in any pod spec.
+ */
+export interface AppScheduling {
+  tolerations?: Toleration[];
+  /** every term's requirements must hold (terms are ORed, as in a pod's nodeAffinity) */
+  nodeAffinity?: {
+    required?: { matchExpressions: NodeSelectorRequirement[] }[];
+    preferred?: { weight: number; matchExpressions: NodeSelectorRequirement[] }[];
+  };
+  /** Secrets (of the tenant namespace) holding registry credentials for the app's image */
+  imagePullSecrets?: string[];
+  /** size of /dev/shm in the app container (memory-backed); Kubernetes' default is 64Mi */
+  shmSize?: string;
+  /** environment variables of the app taken from Secrets of the tenant namespace */
+  envFromSecrets?: { name: string; secret: string; key: string }[];
+  /** extra read-only mounts in the app container: a Secret, ConfigMap or existing claim */
+  volumes?: {
+    name: string;
+    mountPath: string;
+    secret?: string;
+    configMap?: string;
+    claim?: string;
+  }[];
+  /** destinations the app may reach besides DNS, the TURN fleet and the public internet */
+  egress?: { cidr: string; ports?: { protocol: 'TCP' | 'UDP'; port: number }[] }[];
 }
 
 export const SESSION_PHASES = ['Pending', 'Starting', 'Running', 'Stopped', 'Failed'] as const;
@@ -148,6 +193,139 @@ const name63 = {
   pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
 };
 const seconds = { type: 'integer', minimum: 1, maximum: 31_536_000 };
+/** a label or taint key: an optional DNS-subdomain prefix and a name */
+const labelKey = {
+  type: 'string',
+  maxLength: 317,
+  pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$',
+};
+const labelValue = {
+  type: 'string',
+  maxLength: 63,
+  pattern: '^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$',
+};
+const dnsSubdomain = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 253,
+  pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+};
+const matchExpressions = {
+  type: 'array',
+  minItems: 1,
+  maxItems: 16,
+  items: {
+    type: 'object',
+    required: ['key', 'operator'],
+    properties: {
+      key: labelKey,
+      operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'] },
+      values: { type: 'array', maxItems: 64, items: labelValue },
+    },
+  },
+};
+/** The CRD's half of the app template's checks (control/src/http/schemas.ts has the other). */
+const schedulingSchema = {
+  type: 'object',
+  properties: {
+    tolerations: {
+      type: 'array',
+      maxItems: 32,
+      items: {
+        type: 'object',
+        properties: {
+          key: labelKey,
+          operator: { type: 'string', enum: ['Exists', 'Equal'] },
+          value: labelValue,
+          effect: { type: 'string', enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] },
+          tolerationSeconds: { type: 'integer', minimum: 0 },
+        },
+      },
+    },
+    nodeAffinity: {
+      type: 'object',
+      properties: {
+        required: {
+          type: 'array',
+          maxItems: 16,
+          items: {
+            type: 'object',
+            required: ['matchExpressions'],
+            properties: { matchExpressions },
+          },
+        },
+        preferred: {
+          type: 'array',
+          maxItems: 16,
+          items: {
+            type: 'object',
+            required: ['weight', 'matchExpressions'],
+            properties: {
+              weight: { type: 'integer', minimum: 1, maximum: 100 },
+              matchExpressions,
+            },
+          },
+        },
+      },
+    },
+    imagePullSecrets: { type: 'array', maxItems: 8, items: dnsSubdomain },
+    shmSize: quantity,
+    envFromSecrets: {
+      type: 'array',
+      maxItems: 64,
+      items: {
+        type: 'object',
+        required: ['name', 'secret', 'key'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' },
+          secret: dnsSubdomain,
+          key: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$' },
+        },
+      },
+    },
+    volumes: {
+      type: 'array',
+      maxItems: 16,
+      items: {
+        type: 'object',
+        required: ['name', 'mountPath'],
+        properties: {
+          // the pod's volume is data-<name>, a DNS label of at most 63
+          name: { ...name63, maxLength: 58 },
+          mountPath: { type: 'string', minLength: 2, maxLength: 1024, pattern: '^/' },
+          secret: dnsSubdomain,
+          configMap: dnsSubdomain,
+          claim: dnsSubdomain,
+        },
+        // exactly one source
+        oneOf: [{ required: ['secret'] }, { required: ['configMap'] }, { required: ['claim'] }],
+      },
+    },
+    egress: {
+      type: 'array',
+      maxItems: 32,
+      items: {
+        type: 'object',
+        required: ['cidr'],
+        properties: {
+          cidr: { type: 'string', maxLength: 43, pattern: '^[0-9a-fA-F:.]+/[0-9]{1,3}$' },
+          ports: {
+            type: 'array',
+            maxItems: 16,
+            items: {
+              type: 'object',
+              required: ['protocol', 'port'],
+              properties: {
+                protocol: { type: 'string', enum: ['TCP', 'UDP'] },
+                port: { type: 'integer', minimum: 1, maximum: 65_535 },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
 const time = { type: 'string', format: 'date-time' };
 
 const specSchema = {
@@ -198,6 +376,7 @@ const specSchema = {
           },
         },
         hasXServer: { type: 'boolean' },
+        scheduling: schedulingSchema,
       },
     },
     persistence: {

@@ -11,6 +11,7 @@ import {
   MANAGED_BY_OPERATOR,
   podName,
   type Session,
+  type Toleration,
 } from './crd.ts';
 import { floeImage } from './images.ts';
 
@@ -30,8 +31,31 @@ export interface DesiredSettings {
   clusterDomain: string;
   /** whether session pods may reach the public internet (never private or link-local ranges) */
   egressInternet: boolean;
-  /** private ranges session pods may reach all the same: the TURN fleet, a proxy */
+  /** private ranges session pods may reach all the same: a proxy, a licence server */
   egressAllowCidrs: string[];
+  /**
+   * The TURN fleet's addresses (its nodes' for a hostNetwork DaemonSet, its load balancer's):
+   * the streamer sends media to browsers' relay addresses there, on any relay port.
+   */
+  turnCidrs: string[];
+  /** where the operator's pods run: its idle probe asks each streamer's podIP:8080/healthz */
+  operatorNamespace: string;
+  operatorPodLabels: Record<string, string>;
+  /** where Prometheus runs (it scrapes the streamers' /metrics); null: nobody scrapes */
+  prometheusNamespace: string | null;
+  prometheusPodLabels: Record<string, string>;
+  /** what a GPU session's pod tolerates besides the app's own tolerations (GPU nodes' taint) */
+  gpuTolerations: Toleration[];
+  /**
+   * How the streamer reaches NVENC. null (the device plugin, `nvidia.com/gpu`): the GPU goes
+   * to the app container alone, as the plugin hands a device to one container, and the
+   * streamer encodes on the CPU (x264). A DRA DeviceClass (NVIDIA's DRA driver:
+   * `gpu.nvidia.com`): one ResourceClaim per session that the app and the streamer both
+   * reference, so the same GPU is visible to both and the streamer encodes with NVENC.
+   * Never NVIDIA_VISIBLE_DEVICES=all on the sidecar: that shows it every GPU of the node,
+   * other tenants' included.
+   */
+  gpuDeviceClass: string | null;
 }
 
 export const defaultDesiredSettings: DesiredSettings = {
@@ -44,6 +68,14 @@ export const defaultDesiredSettings: DesiredSettings = {
   clusterDomain: 'cluster.local',
   egressInternet: true,
   egressAllowCidrs: [],
+  turnCidrs: [],
+  operatorNamespace: 'floe-system',
+  operatorPodLabels: { 'app.kubernetes.io/name': 'floe-operator' },
+  prometheusNamespace: 'monitoring',
+  prometheusPodLabels: { 'app.kubernetes.io/name': 'prometheus' },
+  // the taint NVIDIA's GPU Operator and the clouds' GPU node pools put on GPU nodes
+  gpuTolerations: [{ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' }],
+  gpuDeviceClass: null,
 };
 
 export const STREAMER_PORT = 8080;
@@ -51,6 +83,42 @@ export const NETWORK_POLICY_NAME = 'floe-deny-ingress';
 export const EGRESS_POLICY_NAME = 'floe-restrict-egress';
 export const RESOURCE_QUOTA_NAME = 'floe-gpu-quota';
 const UID = 1000;
+
+/**
+ * Paths shared between a session pod's containers. The X socket folder and the X authority
+ * cookie go to the X server, the app and the streamer; the PulseAudio socket to the sound
+ * server, the app and the streamer. Nothing else is shared.
+ */
+export const POD_PATHS = {
+  x11: '/tmp/.X11-unix',
+  home: '/home/floe',
+  /** the Secret holding the X authority file (a cookie for display :0, any host) */
+  xauthDir: '/run/floe/xauth',
+  xauthority: '/run/floe/xauth/Xauthority',
+  /** PulseAudio's HOME and runtime folder, and its socket */
+  soundDir: '/run/floe/sound',
+  soundSocket: '/run/floe/sound/native',
+  shm: '/dev/shm',
+} as const;
+
+/**
+ * PulseAudio's arguments in the pod's `sound` container: the same server the local runner
+ * starts (streamer/src/sound-server.ts `soundServerArgs`, compared in the tests): a null sink
+ * `floe` whose monitor the streamer captures, and an anonymous socket in the shared folder.
+ */
+export function soundServerArgs(socket: string): string[] {
+  return [
+    '--daemonize=no',
+    '--exit-idle-time=-1',
+    '-n',
+    '--use-pid-file=no',
+    '--disable-shm=yes',
+    '--log-target=stderr',
+    '--log-level=error',
+    '--load=module-null-sink sink_name=floe',
+    `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
+  ];
+}
 
 type Labels = Record<string, string>;
 
@@ -94,8 +162,23 @@ export function desiredNamespace(s: Session) {
   };
 }
 
-/** Deny all ingress to the namespace's pods except from the ingress gateway's pods. */
+/**
+ * Deny all ingress to the namespace's pods except to the streamer's port from the ingress
+ * gateway (viewers), the operator (its idle probe asks podIP:8080/healthz) and Prometheus
+ * (/metrics on the same port). Other tenants, and everything else in the cluster, get nothing.
+ */
 export function desiredNetworkPolicy(s: Session, settings: DesiredSettings) {
+  const from = (namespace: string, labels: Record<string, string>) => ({
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+    podSelector: { matchLabels: labels },
+  });
+  const sources = [
+    from(settings.ingressNamespace, settings.ingressPodLabels),
+    from(settings.operatorNamespace, settings.operatorPodLabels),
+    ...(settings.prometheusNamespace
+      ? [from(settings.prometheusNamespace, settings.prometheusPodLabels)]
+      : []),
+  ];
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -107,18 +190,7 @@ export function desiredNetworkPolicy(s: Session, settings: DesiredSettings) {
     spec: {
       podSelector: {},
       policyTypes: ['Ingress'],
-      ingress: [
-        {
-          from: [
-            {
-              namespaceSelector: {
-                matchLabels: { 'kubernetes.io/metadata.name': settings.ingressNamespace },
-              },
-              podSelector: { matchLabels: settings.ingressPodLabels },
-            },
-          ],
-        },
-      ],
+      ingress: [{ from: sources, ports: [{ protocol: 'TCP', port: STREAMER_PORT }] }],
     },
   };
 }
@@ -130,9 +202,10 @@ const NON_PUBLIC = {
 };
 
 /**
- * What a tenant's pods may connect to: cluster DNS, the ranges the platform operator allows
- * (the TURN fleet, which the streamer sends media through), and the public internet unless
- * that is switched off. Never the rest of the cluster, the control plane, its database or
+ * What a tenant's pods may connect to: cluster DNS, the TURN fleet (which the streamer sends
+ * media through), the ranges the platform operator allows, and the public internet unless
+ * that is switched off; an app's template may add destinations (desiredAppEgressPolicy).
+ * Other tenants' namespaces are private addresses, never in the internet rule. Never the rest of the cluster, the control plane, its database or
  * the cloud's metadata endpoint (169.254.169.254): a compromised app must not reach them.
  */
 export function desiredEgressPolicy(s: Session, settings: DesiredSettings) {
@@ -143,7 +216,9 @@ export function desiredEgressPolicy(s: Session, settings: DesiredSettings) {
       { protocol: 'TCP', port: 53 },
     ],
   };
-  const allowed = settings.egressAllowCidrs.map((cidr) => ({ ipBlock: { cidr } }));
+  const allowed = [...settings.turnCidrs, ...settings.egressAllowCidrs].map((cidr) => ({
+    ipBlock: { cidr },
+  }));
   const internet = [
     { ipBlock: { cidr: '0.0.0.0/0', except: NON_PUBLIC.v4 } },
     { ipBlock: { cidr: '::/0', except: NON_PUBLIC.v6 } },
@@ -184,6 +259,48 @@ export function desiredResourceQuota(s: Session) {
   };
 }
 
+/** The quota of a tenant whose GPUs come through DRA claims (counted per device class). */
+export function desiredClaimQuota(s: Session, settings: DesiredSettings) {
+  const quota = desiredResourceQuota(s);
+  if (!quota || !settings.gpuDeviceClass) return quota;
+  const key = `${settings.gpuDeviceClass}.deviceclass.resource.k8s.io/devices`;
+  return { ...quota, spec: { hard: { [key]: String(s.spec.tenant.maxGpus) } } };
+}
+
+/** Name of a session's GPU claim template (and of the claim in its pod). */
+export const gpuClaimTemplateName = (s: Session) => `${podName(s.metadata.name)}-gpu`;
+
+/**
+ * The session's GPU as a DRA claim (resource.k8s.io/v1), when the cluster shares devices
+ * that way (settings.gpuDeviceClass): `count` devices of the class, on the SKU's nodes (the
+ * pod's node selector), owned by the Session. Undefined without a GPU or a device class.
+ */
+export function desiredGpuClaimTemplate(s: Session, settings: DesiredSettings) {
+  const gpu = s.spec.app.resources.gpu;
+  if (!gpu || !settings.gpuDeviceClass) return undefined;
+  return {
+    apiVersion: 'resource.k8s.io/v1',
+    kind: 'ResourceClaimTemplate',
+    metadata: { ...ownedMetadata(s), name: gpuClaimTemplateName(s) },
+    spec: {
+      spec: {
+        devices: {
+          requests: [
+            {
+              name: 'gpu',
+              exactly: {
+                deviceClassName: settings.gpuDeviceClass,
+                allocationMode: 'ExactCount',
+                count: gpu.count,
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------
 // Per session
 
@@ -220,12 +337,82 @@ const restricted = {
   runAsGroup: UID,
 };
 
+/** Name of the Secret holding a session's X authority cookie. */
+export const xauthSecretName = (s: Session) => `${podName(s.metadata.name)}-xauth`;
+
+/**
+ * PURE: an Xauthority file (libXau's format) with one MIT-MAGIC-COOKIE-1 entry for display
+ * `display` on any host (FamilyWild), as `xauth add :0 . <hex>` writes it. Xorg reads it
+ * with `-auth`; Xlib and the streamer's X client through XAUTHORITY.
+ */
+export function xauthorityFile(display: number, cookie: Uint8Array): Buffer {
+  const field = (b: Buffer) => {
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(b.length);
+    return Buffer.concat([len, b]);
+  };
+  const family = Buffer.alloc(2);
+  family.writeUInt16BE(0xffff);
+  return Buffer.concat([
+    family,
+    field(Buffer.alloc(0)),
+    field(Buffer.from(String(display))),
+    field(Buffer.from('MIT-MAGIC-COOKIE-1')),
+    field(Buffer.from(cookie)),
+  ]);
+}
+
+/**
+ * The Secret with the session's X cookie (16 random bytes, chosen by the caller): created once
+ * before the pod, owned by the Session. Mounted into the X server, the app and the streamer
+ * only: whoever lacks it cannot open the display even with the socket in reach.
+ */
+export function desiredXauthSecret(s: Session, cookie: Uint8Array) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: xauthSecretName(s),
+      namespace: s.metadata.namespace,
+      labels: sessionLabels(s),
+      ownerReferences: ownerReference(s),
+    },
+    type: 'Opaque',
+    data: { Xauthority: xauthorityFile(0, cookie).toString('base64') },
+  };
+}
+
+/**
+ * The app template's extra destinations, for this session's pod alone (policies add up: the
+ * tenant's egress policy still allows DNS, TURN and the internet); undefined when it has none.
+ */
+export function desiredAppEgressPolicy(s: Session) {
+  const rules = s.spec.app.scheduling?.egress ?? [];
+  if (rules.length === 0) return undefined;
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: ownedMetadata(s),
+    spec: {
+      podSelector: { matchLabels: { [LABELS.session]: s.metadata.name } },
+      policyTypes: ['Egress'],
+      egress: rules.map((r) => ({
+        to: [{ ipBlock: { cidr: r.cidr } }],
+        ...(r.ports?.length ? { ports: r.ports } : {}),
+      })),
+    },
+  };
+}
+
 /** Environment of the streamer sidecar, in the names streamer/src/config.ts reads. */
-function streamerEnv(s: Session): Record<string, string | undefined> {
+function streamerEnv(s: Session, shared: boolean): Record<string, string | undefined> {
   const st = s.spec.streamer ?? {};
   const max = st.maxKbps;
   return {
     DISPLAY: ':0',
+    XAUTHORITY: POD_PATHS.xauthority,
+    PULSE_SERVER: `unix:${POD_PATHS.soundSocket}`,
+    FLOE_STREAMER_AUDIO: 'on',
     FLOE_SESSION_ID: s.metadata.name,
     FLOE_STREAMER_HOST: '0.0.0.0',
     FLOE_STREAMER_PORT: String(STREAMER_PORT),
@@ -234,69 +421,172 @@ function streamerEnv(s: Session): Record<string, string | undefined> {
     // the streamer refuses a start or floor above the ceiling
     FLOE_STREAMER_START_KBPS: max === undefined ? undefined : String(Math.min(4000, max)),
     FLOE_STREAMER_MIN_KBPS: max === undefined ? undefined : String(Math.min(500, max)),
-    FLOE_STREAMER_H264_ENCODER: s.spec.app.resources.gpu ? 'auto' : 'x264enc',
+    // NVENC only where the streamer shares the app's GPU (a DRA claim); else x264
+    FLOE_STREAMER_H264_ENCODER: s.spec.app.resources.gpu && shared ? 'auto' : 'x264enc',
+    // No TURN settings: the stream page asks the gateway (/sessions/{id}/turn) for the
+    // session's ICE servers and hands them to the streamer with its offer. Neither the fleet's
+    // secret nor a long-lived credential is ever in the pod.
+  };
+}
+
+/** A native sidecar (Kubernetes 1.29+): started before the containers, up while they run. */
+function sidecar(probe: string[]) {
+  return {
+    restartPolicy: 'Always',
+    startupProbe: { exec: { command: probe }, periodSeconds: 1, failureThreshold: 60 },
+  };
+}
+
+/** The pod's scheduling: the SKU's nodes, the GPU taint, and what the app's template adds. */
+function scheduling(s: Session, settings: DesiredSettings) {
+  const gpu = s.spec.app.resources.gpu;
+  const t = s.spec.app.scheduling ?? {};
+  const tolerations = [...(gpu ? settings.gpuTolerations : []), ...(t.tolerations ?? [])];
+  const affinity = t.nodeAffinity;
+  const nodeAffinity = {
+    ...(affinity?.required?.length
+      ? {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: affinity.required,
+          },
+        }
+      : {}),
+    ...(affinity?.preferred?.length
+      ? {
+          preferredDuringSchedulingIgnoredDuringExecution: affinity.preferred.map((p) => ({
+            weight: p.weight,
+            preference: { matchExpressions: p.matchExpressions },
+          })),
+        }
+      : {}),
+  };
+  return {
+    ...(gpu ? { nodeSelector: { [GPU_SKU_LABEL]: gpu.sku } } : {}),
+    ...(tolerations.length > 0 ? { tolerations } : {}),
+    ...(Object.keys(nodeAffinity).length > 0 ? { affinity: { nodeAffinity } } : {}),
+    ...(t.imagePullSecrets?.length
+      ? { imagePullSecrets: t.imagePullSecrets.map((name) => ({ name })) }
+      : {}),
   };
 }
 
 export function desiredPod(s: Session, settings: DesiredSettings) {
   const { app } = s.spec;
   const gpu = app.resources.gpu;
+  const template = app.scheduling ?? {};
+  // the GPU: a claim the app and the streamer share, or the device plugin's, the app's alone
+  const claim = desiredGpuClaimTemplate(s, settings);
+  const claims = claim ? { claims: [{ name: 'gpu' }] } : {};
   const resources = {
     requests: { cpu: String(app.resources.cpu), memory: String(app.resources.memory) },
     limits: {
       cpu: String(app.resources.cpu),
       memory: String(app.resources.memory),
       // extended resources are requested through limits (requests default to them)
-      ...(gpu ? { [GPU_RESOURCE]: String(gpu.count) } : {}),
+      ...(gpu && !claim ? { [GPU_RESOURCE]: String(gpu.count) } : {}),
     },
+    ...claims,
   };
-  const x11 = { name: 'x11', mountPath: '/tmp/.X11-unix' };
-  const home = { name: 'home', mountPath: '/home/floe' };
+  const x11 = { name: 'x11', mountPath: POD_PATHS.x11 };
+  const xauth = { name: 'xauth', mountPath: POD_PATHS.xauthDir, readOnly: true };
+  const sound = { name: 'sound', mountPath: POD_PATHS.soundDir };
+  const home = { name: 'home', mountPath: POD_PATHS.home };
+  const extra = (template.volumes ?? []).map((v) => ({
+    name: `data-${v.name}`,
+    mountPath: v.mountPath,
+    readOnly: true,
+  }));
+  const shm = template.shmSize ? [{ name: 'shm', mountPath: POD_PATHS.shm }] : [];
   const size = s.spec.streamer;
+  const streamerImage = s.spec.streamer?.image ?? settings.streamerImage;
   const containers: unknown[] = [
     {
       name: 'app',
       image: app.image,
       ...(app.command ? { command: app.command } : {}),
       ...(app.args ? { args: app.args } : {}),
-      env: env({
-        ...app.env,
-        DISPLAY: ':0',
-        HOME: '/home/floe',
-        FLOE_SESSION_ID: s.metadata.name,
-      }),
+      env: [
+        ...env({
+          ...app.env,
+          DISPLAY: ':0',
+          XAUTHORITY: POD_PATHS.xauthority,
+          PULSE_SERVER: `unix:${POD_PATHS.soundSocket}`,
+          HOME: POD_PATHS.home,
+          FLOE_SESSION_ID: s.metadata.name,
+        }),
+        ...(template.envFromSecrets ?? []).map((e) => ({
+          name: e.name,
+          valueFrom: { secretKeyRef: { name: e.secret, key: e.key } },
+        })),
+      ],
       resources,
-      volumeMounts: [x11, home],
+      volumeMounts: [x11, xauth, sound, home, ...shm, ...extra],
       securityContext: restricted,
     },
     {
       name: 'streamer',
-      image: s.spec.streamer?.image ?? settings.streamerImage,
+      image: streamerImage,
       ports: [{ name: 'http', containerPort: STREAMER_PORT, protocol: 'TCP' }],
-      env: env(streamerEnv(s)),
+      env: env(streamerEnv(s, claim !== undefined)),
       readinessProbe: {
         httpGet: { path: '/healthz', port: STREAMER_PORT },
         periodSeconds: 2,
       },
-      resources: { requests: { cpu: '500m', memory: '256Mi' }, limits: { memory: '1Gi' } },
-      volumeMounts: [x11],
+      resources: {
+        requests: { cpu: '500m', memory: '256Mi' },
+        limits: { memory: '1Gi' },
+        ...claims,
+      },
+      volumeMounts: [x11, xauth, sound],
       securityContext: restricted,
     },
   ];
+  // The X server and PulseAudio are sidecars (init containers that keep running): the kubelet
+  // starts the app and the streamer once their startup probes pass, so neither opens the
+  // display or the sound socket before it exists (an app that fails to open its display
+  // exits, which ends a restartPolicy Never pod).
+  const sidecars: unknown[] = [];
   if (!app.hasXServer) {
-    containers.push({
+    sidecars.push({
       name: 'xserver',
       image: settings.xserverImage,
+      // after the image's entrypoint (Xorg :0 -config ...): only holders of the cookie
+      // connect, and only through the socket in the shared folder (no abstract socket, which
+      // any process of the pod's network namespace could reach without the folder)
+      args: ['-auth', POD_PATHS.xauthority, '-nolisten', 'local'],
       env: env({
         DISPLAY: ':0',
         FLOE_DISPLAY_SIZE: size?.width && size.height ? `${size.width}x${size.height}` : undefined,
       }),
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
-      volumeMounts: [x11],
+      volumeMounts: [x11, xauth],
       securityContext: restricted,
+      ...sidecar(['test', '-S', `${POD_PATHS.x11}/X0`]),
     });
   }
-  const claim = desiredHomeClaim(s);
+  sidecars.push({
+    // the session's PulseAudio, from the streamer's image: the app plays into its null
+    // sink, the streamer captures the sink's monitor; both reach it by the shared socket
+    name: 'sound',
+    image: streamerImage,
+    command: ['pulseaudio'],
+    args: soundServerArgs(POD_PATHS.soundSocket),
+    // its cookie and state in the container's /tmp: the shared folder is root's (an
+    // emptyDir), which PulseAudio refuses as its runtime folder; only the socket goes there
+    env: env({ HOME: '/tmp' }),
+    resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+    volumeMounts: [sound],
+    securityContext: restricted,
+    ...sidecar(
+      // no shell in the streamer's image: its Python says whether the socket is there
+      [
+        'python3',
+        '-c',
+        `import os,stat,sys; sys.exit(not stat.S_ISSOCK(os.stat(${JSON.stringify(POD_PATHS.soundSocket)}).st_mode))`,
+      ],
+    ),
+  });
+  const homeClaim = desiredHomeClaim(s);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -307,7 +597,7 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       terminationGracePeriodSeconds: 10,
-      ...(gpu ? { nodeSelector: { [GPU_SKU_LABEL]: gpu.sku } } : {}),
+      ...scheduling(s, settings),
       securityContext: {
         runAsNonRoot: true,
         runAsUser: UID,
@@ -315,12 +605,28 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
         fsGroup: UID,
         seccompProfile: { type: 'RuntimeDefault' },
       },
+      ...(claim
+        ? { resourceClaims: [{ name: 'gpu', resourceClaimTemplateName: claim.metadata.name }] }
+        : {}),
+      initContainers: sidecars,
       containers,
       volumes: [
         { name: 'x11', emptyDir: {} },
-        claim
-          ? { name: 'home', persistentVolumeClaim: { claimName: claim.metadata.name } }
+        // group-readable: uid 1000's containers read it through fsGroup
+        { name: 'xauth', secret: { secretName: xauthSecretName(s), defaultMode: 0o440 } },
+        { name: 'sound', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+        homeClaim
+          ? { name: 'home', persistentVolumeClaim: { claimName: homeClaim.metadata.name } }
           : { name: 'home', emptyDir: {} },
+        ...(template.shmSize
+          ? [{ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: template.shmSize } }]
+          : []),
+        ...(template.volumes ?? []).map((v) => ({
+          name: `data-${v.name}`,
+          ...(v.secret ? { secret: { secretName: v.secret } } : {}),
+          ...(v.configMap ? { configMap: { name: v.configMap } } : {}),
+          ...(v.claim ? { persistentVolumeClaim: { claimName: v.claim, readOnly: true } } : {}),
+        })),
       ],
     },
   };

@@ -29,6 +29,10 @@ export const clusterRoleRules = [
   },
   // home claims: created when missing, never changed nor deleted
   { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['create'] },
+  // each session's X authority cookie (garbage-collected with its Session)
+  { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+  // each GPU session's device claim, with --gpu-device-class (garbage-collected likewise)
+  { apiGroups: ['resource.k8s.io'], resources: ['resourceclaimtemplates'], verbs: ['create'] },
   // tenant namespaces: the control plane creates them, the operator labels them
   { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'patch'] },
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['create', 'patch'] },

@@ -2,18 +2,22 @@
 // pod, Service and VirtualService from the informers' caches, decides (desired.ts,
 // status.ts) and writes only what differs. Running it twice in a row writes nothing the
 // second time; running it after a crash at any point finishes the job.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { FINALIZER, podName, type Session, type SessionStatus } from './crd.ts';
 import {
   type DesiredSettings,
+  desiredAppEgressPolicy,
+  desiredClaimQuota,
   desiredEgressPolicy,
+  desiredGpuClaimTemplate,
   desiredHomeClaim,
   desiredNamespace,
   desiredNetworkPolicy,
   desiredPod,
-  desiredResourceQuota,
   desiredService,
   desiredVirtualService,
+  desiredXauthSecret,
   EGRESS_POLICY_NAME,
   NETWORK_POLICY_NAME,
   RESOURCE_QUOTA_NAME,
@@ -149,6 +153,7 @@ export class Reconciler {
   ): Promise<{ code: number; message: string } | undefined> {
     const name = podName(session.metadata.name);
     try {
+      await this.ensurePodNeeds(session, log);
       await this.d.kube.request('create', at(R.pod, session.metadata.namespace), {
         body: desiredPod(session, this.d.settings),
       });
@@ -162,6 +167,35 @@ export class Reconciler {
       if (!isConflict(err)) throw err;
     }
     return undefined;
+  }
+
+  /**
+   * What the pod mounts or is fenced by, before the pod: its home claim (a scheduler that
+   * sees the pod first reports the claim missing), its X cookie, owned by the Session like the
+   * pod (made once: a cookie that changed under a running X server would lock its clients
+   * out), and its app's extra egress.
+   */
+  private async ensurePodNeeds(session: Session, log: Logger) {
+    const ns = session.metadata.namespace;
+    const secret = desiredXauthSecret(session, randomBytes(16));
+    const egress = desiredAppEgressPolicy(session);
+    const gpuClaim = desiredGpuClaimTemplate(session, this.d.settings);
+    await settleAll([
+      gpuClaim
+        ? this.d.kube
+            .request('create', at(R.resourceClaimTemplate, ns), { body: gpuClaim })
+            .catch((err) => {
+              if (!isConflict(err)) throw err;
+            })
+        : undefined,
+      this.ensureHomeClaim(session, log),
+      this.d.kube.request('create', at(R.secret, ns), { body: secret }).catch((err) => {
+        if (!isConflict(err)) throw err; // made by an earlier run: kept as it is
+      }),
+      egress
+        ? apply(this.d.kube, at(R.networkPolicy, ns, egress.metadata.name), egress)
+        : undefined,
+    ]);
   }
 
   /** The Session is being deleted: its pod, Service and VirtualService go, its home stays. */
@@ -202,7 +236,7 @@ export class Reconciler {
   /** Namespace labels, ingress and egress policies, GPU quota: once per tenant and content. */
   private async ensureTenant(session: Session, log: Logger) {
     const ns = session.metadata.namespace;
-    const quota = desiredResourceQuota(session);
+    const quota = desiredClaimQuota(session, this.d.settings);
     const objects = [
       desiredNamespace(session),
       desiredNetworkPolicy(session, this.d.settings),

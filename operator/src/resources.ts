@@ -9,6 +9,12 @@ export const R = {
   pod: { group: '', version: 'v1', plural: 'pods' },
   node: { group: '', version: 'v1', plural: 'nodes' },
   service: { group: '', version: 'v1', plural: 'services' },
+  secret: { group: '', version: 'v1', plural: 'secrets' },
+  resourceClaimTemplate: {
+    group: 'resource.k8s.io',
+    version: 'v1',
+    plural: 'resourceclaimtemplates',
+  },
   namespace: { group: '', version: 'v1', plural: 'namespaces' },
   pvc: { group: '', version: 'v1', plural: 'persistentvolumeclaims' },
   resourceQuota: { group: '', version: 'v1', plural: 'resourcequotas' },

@@ -60,7 +60,8 @@ describe('desired objects', () => {
       x.spec.streamer = { codecs: ['VP8'], maxKbps: 3000 };
     });
     const pod = desiredPod(s, settings);
-    const [app, streamer, xserver] = pod.spec.containers as Record<string, unknown>[];
+    const [app, streamer] = pod.spec.containers as Record<string, unknown>[];
+    const [xserver, sound] = pod.spec.initContainers as Record<string, unknown>[];
     expect(pod.metadata.name).toBe('floe-s1');
     expect(pod.spec).toMatchObject({
       restartPolicy: 'Never',
@@ -100,7 +101,8 @@ describe('desired objects', () => {
       ]),
     );
     expect(xserver).toMatchObject({ name: 'xserver', image: 'xorg:1' });
-    for (const c of [app, streamer, xserver]) {
+    expect(sound).toMatchObject({ name: 'sound', image: 'streamer:1', command: ['pulseaudio'] });
+    for (const c of [app, streamer, sound, xserver]) {
       expect(c?.securityContext).toEqual({
         allowPrivilegeEscalation: false,
         capabilities: { drop: ['ALL'] },
@@ -108,12 +110,17 @@ describe('desired objects', () => {
         runAsUser: 1000,
         runAsGroup: 1000,
       });
-      expect(c?.volumeMounts).toContainEqual({ name: 'x11', mountPath: '/tmp/.X11-unix' });
     }
     expect(app?.volumeMounts).toContainEqual({ name: 'home', mountPath: '/home/floe' });
     expect(pod.spec.volumes).toEqual([
       { name: 'x11', emptyDir: {} },
+      { name: 'xauth', secret: { secretName: 'floe-s1-xauth', defaultMode: 0o440 } },
+      { name: 'sound', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
       { name: 'home', persistentVolumeClaim: { claimName: homeClaimName('u1', 'blender') } },
+    ]);
+    // GPU nodes are tainted: a GPU session tolerates the taint
+    expect(pod.spec.tolerations).toEqual([
+      { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
     ]);
   });
 
@@ -122,15 +129,19 @@ describe('desired objects', () => {
       x.spec.app.env = { THEME: 'dark' };
     });
     const pod = desiredPod(s, settings);
-    const containers = pod.spec.containers as {
+    const containers = [...pod.spec.initContainers, ...pod.spec.containers] as {
       name: string;
       env: { name: string; value?: string; valueFrom?: unknown }[];
       envFrom?: unknown;
     }[];
     const allowed: Record<string, string[]> = {
-      app: ['THEME', 'DISPLAY', 'HOME', 'FLOE_SESSION_ID'],
+      app: ['THEME', 'DISPLAY', 'XAUTHORITY', 'PULSE_SERVER', 'HOME', 'FLOE_SESSION_ID'],
+      sound: ['HOME'],
       streamer: [
         'DISPLAY',
+        'XAUTHORITY',
+        'PULSE_SERVER',
+        'FLOE_STREAMER_AUDIO',
         'FLOE_SESSION_ID',
         'FLOE_STREAMER_HOST',
         'FLOE_STREAMER_PORT',
@@ -167,7 +178,11 @@ describe('desired objects', () => {
       ['app', 'registry.invalid/floe/blender:4'],
       ['streamer', 'own-streamer:2'],
     ]);
+    expect(
+      (pod.spec.initContainers as { name: string; image: string }[]).map((c) => [c.name, c.image]),
+    ).toEqual([['sound', 'own-streamer:2']]);
     expect(JSON.stringify(pod)).not.toContain('nvidia.com/gpu');
+    expect(pod.spec).not.toHaveProperty('tolerations');
     expect(pod.spec.volumes).toContainEqual({ name: 'home', emptyDir: {} });
     expect(desiredHomeClaim(s)).toBeUndefined();
   });
@@ -219,14 +234,18 @@ describe('desired objects', () => {
       ingressNamespace: 'gw',
       ingressPodLabels: { app: 'gw' },
     });
+    const from = (ns: string, labels: Record<string, string>) => ({
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+      podSelector: { matchLabels: labels },
+    });
     expect(policy.spec.ingress).toEqual([
       {
         from: [
-          {
-            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'gw' } },
-            podSelector: { matchLabels: { app: 'gw' } },
-          },
+          from('gw', { app: 'gw' }),
+          from('floe-system', { 'app.kubernetes.io/name': 'floe-operator' }),
+          from('monitoring', { 'app.kubernetes.io/name': 'prometheus' }),
         ],
+        ports: [{ protocol: 'TCP', port: 8080 }],
       },
     ]);
     expect(policy.spec.policyTypes).toEqual(['Ingress']);

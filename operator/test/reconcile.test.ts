@@ -201,14 +201,22 @@ describe('reconcile', () => {
       fsGroup: 1000,
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(pod.spec.containers.map((c: Json) => c.name)).toEqual(['app', 'streamer', 'xserver']);
-    for (const c of pod.spec.containers) {
+    expect(pod.spec.containers.map((c: Json) => c.name)).toEqual(['app', 'streamer']);
+    // X server and PulseAudio: native sidecars, started first
+    expect(pod.spec.initContainers.map((c: Json) => [c.name, c.restartPolicy])).toEqual([
+      ['xserver', 'Always'],
+      ['sound', 'Always'],
+    ]);
+    // the session's X cookie, owned by the Session (gone with it)
+    const xauth = await get<Json>(eu, R.secret, ns, `${name}-xauth`);
+    expect(Object.keys(xauth.data)).toEqual(['Xauthority']);
+    expect(xauth.metadata.ownerReferences[0].uid).toBe(s.metadata.uid);
+    for (const c of [...pod.spec.initContainers, ...pod.spec.containers]) {
       expect(c.securityContext).toMatchObject({
         allowPrivilegeEscalation: false,
         capabilities: { drop: ['ALL'] },
         runAsNonRoot: true,
       });
-      expect(c.volumeMounts).toContainEqual({ name: 'x11', mountPath: '/tmp/.X11-unix' });
     }
     const app = pod.spec.containers[0];
     expect(app.resources.limits['nvidia.com/gpu']).toBe('1');
@@ -247,7 +255,16 @@ describe('reconcile', () => {
               namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-system' } },
               podSelector: { matchLabels: { istio: 'ingressgateway' } },
             },
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'floe-system' } },
+              podSelector: { matchLabels: { 'app.kubernetes.io/name': 'floe-operator' } },
+            },
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+              podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+            },
           ],
+          ports: [{ protocol: 'TCP', port: 8080 }],
         },
       ],
     });

@@ -9,6 +9,16 @@ const iceCandidate = z.object({
   usernameFragment: z.string().max(256).nullish(),
 });
 
+const iceUrl = z
+  .string()
+  .max(512)
+  .regex(/^(turns?|stuns?):/, 'a turn:, turns:, stun: or stuns: URL');
+const iceServer = z.object({
+  urls: z.union([iceUrl, z.array(iceUrl).min(1).max(8)]),
+  username: z.string().max(512).optional(),
+  credential: z.string().max(512).optional(),
+});
+
 export const clientSignal: z.ZodType<ClientSignal> = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('offer'),
@@ -16,6 +26,7 @@ export const clientSignal: z.ZodType<ClientSignal> = z.discriminatedUnion('type'
       .string()
       .min(1)
       .max(64 * 1024),
+    iceServers: z.array(iceServer).max(4).optional(),
   }),
   z.object({ type: z.literal('ice'), candidate: iceCandidate.nullable() }),
 ]);

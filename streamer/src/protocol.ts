@@ -82,7 +82,15 @@ export type SignalErrorCode =
 // ── signalling: browser → streamer (validated by protocol-schema.ts) ─────────────────────────
 
 export type ClientSignal =
-  | { type: 'offer'; sdp: string }
+  | {
+      type: 'offer';
+      sdp: string;
+      /**
+       * The session's ICE servers as the gateway gave them to the page, for a streamer that
+       * has none of its own (a session pod's): used for this viewer's peer only.
+       */
+      iceServers?: IceServer[];
+    }
   | { type: 'ice'; candidate: (IceCandidate & { usernameFragment?: string | null }) | null };
 
 // ── data channel: browser → streamer (validated by protocol-schema.ts) ──────────────────────

@@ -12,6 +12,25 @@ export interface SoundServer {
 }
 
 /**
+ * PulseAudio's arguments for a session: a null sink named `floe` and a socket at `socket`
+ * that any client of the session may use (auth-anonymous: the socket's folder is the fence).
+ * The local runner and the operator's session pod (a `sound` container) run the same.
+ */
+export function soundServerArgs(socket: string): string[] {
+  return [
+    '--daemonize=no',
+    '--exit-idle-time=-1',
+    '-n', // no default.pa: only what is loaded here
+    '--use-pid-file=no',
+    '--disable-shm=yes',
+    '--log-target=stderr',
+    '--log-level=error',
+    '--load=module-null-sink sink_name=floe',
+    `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
+  ];
+}
+
+/**
  * A session's own PulseAudio: a null sink and a socket in `dir`, no other clients, no
  * hardware. Null when PulseAudio is not installed or does not come up: sound is optional.
  */
@@ -24,17 +43,7 @@ export async function startSoundServer(
   const socket = join(dir, 'pulse', 'native');
   const child = spawn(
     'pulseaudio',
-    [
-      '--daemonize=no',
-      '--exit-idle-time=-1',
-      '-n', // no default.pa: only what is loaded here
-      '--use-pid-file=no',
-      '--disable-shm=yes',
-      '--log-target=stderr',
-      '--log-level=error',
-      '--load=module-null-sink sink_name=floe',
-      `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
-    ],
+    soundServerArgs(socket),
     // its cookie and runtime files go to `dir` rather than the user's home
     {
       stdio: ['ignore', 'ignore', 'inherit'],

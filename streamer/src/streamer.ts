@@ -77,6 +77,12 @@ export async function startStreamer(
       lastInputAt: lastInputAt && new Date(lastInputAt).toISOString(),
     }),
   );
+  // The stream page asks `turn` (beside itself) for the session's ICE servers: behind the
+  // gateway, the gateway answers `/sessions/{id}/turn` with credentials it minted. Reached
+  // directly, this streamer has no gateway's servers to give; its own come in the welcome.
+  app.get('/turn', (c) =>
+    c.json({ iceServers: [], expiresAt: null }, 200, { 'cache-control': 'no-store' }),
+  );
   app.get('/metrics', async (c) =>
     c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
   );
@@ -313,7 +319,7 @@ class Viewer {
     const message = parsed.data;
     if (message.type === 'offer') {
       if (this.peer) return this.fail('bad_message', 'renegotiation is not supported; reconnect');
-      await this.negotiate(message.sdp).catch((error: Error) =>
+      await this.negotiate(message.sdp, message.iceServers ?? []).catch((error: Error) =>
         this.fail('negotiation_failed', error.message, CLOSE_CODES.badMessage),
       );
     } else if (this.peer) {
@@ -321,8 +327,10 @@ class Viewer {
     }
   }
 
-  private async negotiate(sdp: string) {
+  /** `offered`: the page's ICE servers (the gateway's), used when this streamer has none. */
+  private async negotiate(sdp: string, offered: IceServer[]) {
     const { config } = this.ctx;
+    const own = this.ctx.iceServers();
     const codec = chooseCodec(config.FLOE_STREAMER_CODECS, sdp);
     if (!codec) {
       return this.fail(
@@ -336,7 +344,7 @@ class Viewer {
     this.peer = createViewerPeer({
       codec,
       audio: pulse !== null,
-      iceServers: this.ctx.iceServers(),
+      iceServers: own.length > 0 ? own : offered,
       // werift gathers while answering; candidates must not reach the browser before the answer
       onLocalCandidate: (candidate) => {
         if (early) early.push(candidate);

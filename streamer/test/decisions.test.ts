@@ -8,6 +8,7 @@ import { remoteCandidateAction } from '../src/candidates.ts';
 import { chooseCodec, offeredCodecs } from '../src/codec.ts';
 import { loadStreamerConfig } from '../src/config.ts';
 import { stunOfTurn, weriftIceServers } from '../src/ice-servers.ts';
+import { clientSignal } from '../src/protocol-schema.ts';
 
 const offer = (video: string) =>
   `v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n${video}`;
@@ -162,5 +163,35 @@ describe('probe barcode', () => {
   it('tells an ordinary frame from a probe frame by its markers', () => {
     expect(decodeBarcode(() => 0)).toBeNull();
     expect(decodeBarcode(() => 255)).toBeNull();
+  });
+});
+
+describe('the ICE servers a page hands over with its offer', () => {
+  const sdp = 'v=0\r\n';
+  it.each([
+    ['none', { type: 'offer', sdp }, true],
+    [
+      'the gateway’s TURN servers',
+      {
+        type: 'offer',
+        sdp,
+        iceServers: [{ urls: ['turn:t:3478'], username: '1:s', credential: 'x' }],
+      },
+      true,
+    ],
+    ['a STUN server', { type: 'offer', sdp, iceServers: [{ urls: 'stun:t:3478' }] }, true],
+    [
+      'an http URL',
+      { type: 'offer', sdp, iceServers: [{ urls: 'http://169.254.169.254/' }] },
+      false,
+    ],
+    [
+      'too many servers',
+      { type: 'offer', sdp, iceServers: Array(5).fill({ urls: 'turn:t:1' }) },
+      false,
+    ],
+    ['no URL', { type: 'offer', sdp, iceServers: [{ urls: [] }] }, false],
+  ])('%s: valid %s', (_, message, valid) => {
+    expect(clientSignal.safeParse(message).success).toBe(valid);
   });
 });

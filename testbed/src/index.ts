@@ -27,6 +27,16 @@ export {
   TEST_USERS,
   type TestUser,
 } from './oidc.ts';
+export {
+  containerArgv,
+  containerEnv,
+  imageConfig,
+  type LocalImage,
+  type PodObject,
+  type RunningPod,
+  runcContainers,
+  runPod,
+} from './pod-runner.ts';
 export { freePort, type Postgres, startPostgres } from './postgres.ts';
 export { isAlive, processStartTime } from './process.ts';
 export { ensurePyarrow, PYARROW_VERSION, readParquet } from './pyarrow.ts';

@@ -183,6 +183,7 @@ describe('appFormToBody', () => {
       idleTimeoutSeconds: 3600,
       maxLifetimeSeconds: null,
       env: { A: '1' },
+      scheduling: null,
       createdAt: '',
       updatedAt: '',
     };

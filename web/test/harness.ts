@@ -46,6 +46,12 @@ export async function serveStream(dir: string, signalling = false): Promise<Stre
 
   const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/turn') {
+      // as the streamer answers it (streamer/src/streamer.ts): no gateway's servers here
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ iceServers: [], expiresAt: null }));
+      return;
+    }
     const file = normalize(join(dir, path.endsWith('/') ? `${path}index.html` : path));
     if (!file.startsWith(dir)) {
       res.writeHead(403).end();

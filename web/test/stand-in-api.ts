@@ -126,6 +126,7 @@ function appOf(tenantId: string, fields: Partial<App> & Pick<App, 'slug' | 'name
     idleTimeoutSeconds: null,
     maxLifetimeSeconds: null,
     env: {},
+    scheduling: null,
     createdAt: ago(60 * 24 * 30),
     updatedAt: ago(60 * 24 * 30),
     ...fields,

@@ -1,3 +1,4 @@
+import type { AppScheduling } from '@floe/operator/crd';
 import { sql } from 'drizzle-orm';
 import {
   bigint,
@@ -140,6 +141,7 @@ export const tenantHostnames = pgTable(
 );
 
 export type EnvVars = Record<string, string>;
+export type { AppScheduling };
 
 export const apps = pgTable(
   'apps',
@@ -164,6 +166,8 @@ export const apps = pgTable(
     idleTimeoutSeconds: integer('idle_timeout_seconds'),
     maxLifetimeSeconds: integer('max_lifetime_seconds'),
     env: jsonb('env').$type<EnvVars>().notNull().default({}),
+    /** Kubernetes scheduling and mounts of the app's pods (operator/src/crd.ts) */
+    scheduling: jsonb('scheduling').$type<AppScheduling>(),
     ...timestamps,
     deletedAt,
   },

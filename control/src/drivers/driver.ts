@@ -1,3 +1,4 @@
+import type { AppScheduling } from '@floe/operator/crd';
 import type { DriverRef } from '../db/schema.ts';
 
 /** What a driver needs to run one session; copied from the tenant, user and app at launch. */
@@ -20,6 +21,8 @@ export interface LaunchSpec {
     persistenceSize: string | null;
     idleTimeoutSeconds: number | null;
     maxLifetimeSeconds: number | null;
+    /** Kubernetes only: tolerations, affinity, Secrets, mounts, egress of the app's pods */
+    scheduling: AppScheduling | null;
   };
 }
 

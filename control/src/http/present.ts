@@ -75,6 +75,7 @@ export function presentApp(a: typeof apps.$inferSelect) {
     idleTimeoutSeconds: a.idleTimeoutSeconds,
     maxLifetimeSeconds: a.maxLifetimeSeconds,
     env: a.env,
+    scheduling: a.scheduling ?? null,
     createdAt: iso(a.createdAt),
     updatedAt: iso(a.updatedAt),
   };

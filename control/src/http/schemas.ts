@@ -211,6 +211,136 @@ const Resources = z.strictObject({
     .default(null),
 });
 
+// What platform teams template for an app on Kubernetes, in Kubernetes' own shapes (the
+// Session CRD holds the same, operator/src/crd.ts `AppScheduling`, and checks it again).
+const labelKey = z
+  .string()
+  .max(317)
+  .regex(
+    /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+    'a label or taint key such as nvidia.com/gpu or dedicated',
+  );
+const labelValue = z
+  .string()
+  .max(63)
+  .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, 'a label value (letters, digits, -_.)');
+const objectName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a Kubernetes object name (lowercase, digits, -.)');
+const matchExpressions = z
+  .array(
+    z
+      .strictObject({
+        key: labelKey,
+        operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt']),
+        values: z.array(labelValue).max(64).optional(),
+      })
+      .refine(
+        (e) =>
+          ['Exists', 'DoesNotExist'].includes(e.operator)
+            ? !e.values?.length
+            : (e.values?.length ?? 0) > 0,
+        'In, NotIn, Gt and Lt need values; Exists and DoesNotExist take none',
+      ),
+  )
+  .min(1)
+  .max(16);
+const cidr = z.union([z.cidrv4(), z.cidrv6()], { error: 'a CIDR block such as 10.0.5.0/24' });
+
+export const AppScheduling = z
+  .strictObject({
+    tolerations: z
+      .array(
+        z
+          .strictObject({
+            key: labelKey.optional(),
+            operator: z.enum(['Exists', 'Equal']).optional(),
+            value: labelValue.optional(),
+            effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+            tolerationSeconds: z.number().int().min(0).optional(),
+          })
+          .refine((t) => !(t.operator === 'Exists' && t.value), 'Exists takes no value')
+          .refine(
+            (t) => t.tolerationSeconds === undefined || t.effect === 'NoExecute',
+            'tolerationSeconds is for the NoExecute effect',
+          ),
+      )
+      .max(32)
+      .optional(),
+    nodeAffinity: z
+      .strictObject({
+        required: z.array(z.strictObject({ matchExpressions })).max(16).optional(),
+        preferred: z
+          .array(z.strictObject({ weight: z.number().int().min(1).max(100), matchExpressions }))
+          .max(16)
+          .optional(),
+      })
+      .optional(),
+    imagePullSecrets: z.array(objectName).max(8).optional(),
+    shmSize: quantity('2Gi').optional(),
+    envFromSecrets: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name'),
+          secret: objectName,
+          key: z
+            .string()
+            .min(1)
+            .max(253)
+            .regex(/^[-._a-zA-Z0-9]+$/, 'a Secret key (letters, digits, -._)'),
+        }),
+      )
+      .max(64)
+      .optional(),
+    volumes: z
+      .array(
+        z
+          .strictObject({
+            name: z
+              .string()
+              .regex(/^[a-z0-9]([a-z0-9-]{0,56}[a-z0-9])?$/, 'lowercase letters, digits, -; 1–58'),
+            mountPath: z
+              .string()
+              .min(2)
+              .max(1024)
+              .regex(/^\/(?!.*(^|\/)\.\.(\/|$))/, 'an absolute path without ..'),
+            secret: objectName.optional(),
+            configMap: objectName.optional(),
+            claim: objectName.optional(),
+          })
+          .refine(
+            (v) => [v.secret, v.configMap, v.claim].filter(Boolean).length === 1,
+            'a volume has exactly one of secret, configMap and claim',
+          ),
+      )
+      .max(16)
+      .refine((vs) => new Set(vs.map((v) => v.name)).size === vs.length, 'volume names are unique')
+      .optional(),
+    egress: z
+      .array(
+        z.strictObject({
+          cidr,
+          ports: z
+            .array(
+              z.strictObject({
+                protocol: z.enum(['TCP', 'UDP']),
+                port: z.number().int().min(1).max(65_535),
+              }),
+            )
+            .max(16)
+            .optional(),
+        }),
+      )
+      .max(32)
+      .optional(),
+  })
+  .openapi('AppScheduling', {
+    description:
+      'Kubernetes only: tolerations (GPU sessions tolerate nvidia.com/gpu anyway), node affinity, image pull Secrets, /dev/shm size, env from Secrets, read-only data volumes and extra egress',
+  });
+
 // Without defaults, so that a PATCH changes only what it names.
 const AppFields = {
   slug,
@@ -237,6 +367,7 @@ const AppFields = {
   env: z
     .record(envName, z.string().max(32_768))
     .refine((e) => Object.keys(e).length <= 200, 'at most 200 variables'),
+  scheduling: AppScheduling.nullable(),
 };
 
 export const AppCreate = z
@@ -252,6 +383,7 @@ export const AppCreate = z
     idleTimeoutSeconds: AppFields.idleTimeoutSeconds.default(null),
     maxLifetimeSeconds: AppFields.maxLifetimeSeconds.default(null),
     env: AppFields.env.default({}),
+    scheduling: AppFields.scheduling.default(null),
   })
   .refine((a) => a.image !== null || a.command !== null, {
     message: 'an app needs an image (Kubernetes) or a command (local runner)',
@@ -285,6 +417,7 @@ export const App = z
     idleTimeoutSeconds: z.number().nullable(),
     maxLifetimeSeconds: z.number().nullable(),
     env: z.record(z.string(), z.string()),
+    scheduling: AppScheduling.nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })

@@ -32,6 +32,7 @@ function launchSpec(session: SessionRow, app: AppRow, parties: LaunchParties): L
       persistenceSize: app.persistenceSize,
       idleTimeoutSeconds: app.idleTimeoutSeconds,
       maxLifetimeSeconds: app.maxLifetimeSeconds,
+      scheduling: app.scheduling ?? null,
     },
   };
 }

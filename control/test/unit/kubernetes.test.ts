@@ -78,6 +78,7 @@ const spec: LaunchSpec = {
     persistenceSize: '10Gi',
     idleTimeoutSeconds: 900,
     maxLifetimeSeconds: null,
+    scheduling: null,
   },
 };
 
@@ -123,6 +124,16 @@ describe('sessionObject', () => {
     });
     expect(s.spec.persistence).toBeNull();
     expect(s.spec.timeouts).toBeUndefined();
+  });
+
+  it('passes the app’s scheduling template to the Session as it is', () => {
+    const scheduling = {
+      tolerations: [{ key: 'dedicated', operator: 'Equal' as const, value: 'cad' }],
+      shmSize: '2Gi',
+      envFromSecrets: [{ name: 'LICENSE', secret: 'licences', key: 'flexlm' }],
+    };
+    const s = sessionObject({ ...spec, app: { ...spec.app, scheduling } }, {});
+    expect(s.spec.app.scheduling).toEqual(scheduling);
   });
 
   it('refuses an app without an image', () => {

@@ -6,6 +6,7 @@
 // the profile before (docs/benchmarks.md); dispatching to undici's pool writes the answer
 // straight to the Node response.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LookupFunction } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
 
 /**
@@ -212,6 +213,8 @@ export class Forwarder {
     headers: Record<string, string>;
     /** called for each request the endpoint did not answer */
     onError: (err: Error, target: string) => void;
+    /** how endpoint host names are resolved; default the system's */
+    lookup?: LookupFunction;
   }) {
     this.security = Object.entries(opts.headers);
     this.failed = opts.onError;
@@ -224,6 +227,7 @@ export class Forwarder {
       pipelining: 1,
       keepAliveTimeout: 30_000,
       bodyTimeout: 0,
+      ...(opts.lookup && { connect: { lookup: opts.lookup } }),
     });
   }
 

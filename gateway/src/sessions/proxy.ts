@@ -4,7 +4,7 @@
 // session: its pod runs the user's app, and the gateway cookie must not be replayable from
 // there.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
@@ -21,11 +21,18 @@ export class SessionProxy {
   /** a socket's 'close' listener, called with the socket as `this`: none per connection */
   private readonly forget: (this: Duplex) => void;
 
-  constructor(opts: { metrics: Metrics; log: Logger; headers: Record<string, string> }) {
+  constructor(opts: {
+    metrics: Metrics;
+    log: Logger;
+    headers: Record<string, string>;
+    /** how endpoint host names are resolved; default the system's (in-cluster: its DNS) */
+    lookup?: LookupFunction;
+  }) {
     this.metrics = opts.metrics;
     this.log = opts.log;
     this.forwarder = new Forwarder({
       headers: opts.headers,
+      lookup: opts.lookup,
       onError: (err, target) => {
         this.metrics.upstreamErrors.inc({ upstream: 'session' });
         this.log.warn({ err: err.message, target }, 'session proxy error');
@@ -38,6 +45,7 @@ export class SessionProxy {
     // one set of hooks for all WebSockets: no closures per connection beyond need
     const closed = () => this.metrics.websockets.dec();
     this.hooks = {
+      lookup: opts.lookup,
       opened: (session: Socket) => {
         this.metrics.websockets.inc();
         session.on('close', closed);

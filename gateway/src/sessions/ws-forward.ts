@@ -7,7 +7,7 @@
 
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request } from 'node:http';
-import type { Socket } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { forwardedHeaders } from './forward.ts';
 
@@ -74,6 +74,8 @@ function join(browser: Duplex, session: Socket) {
 }
 
 export interface UpgradeHooks {
+  /** how endpoint host names are resolved; default the system's */
+  lookup?: LookupFunction;
   /** the upgrade went through: the session's socket, open until the stream ends */
   opened(session: Socket): void;
   /** the endpoint could not be reached, or failed before the upgrade */
@@ -105,6 +107,7 @@ export function forwardUpgrade(
       headers: handshakeHeaders(req),
       setHost: true,
       agent: false,
+      ...(hooks.lookup && { lookup: hooks.lookup }),
     });
   } catch (err) {
     // a header Node will not send: refused like an unreachable endpoint, not a crash

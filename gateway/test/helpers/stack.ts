@@ -6,6 +6,7 @@
 // server (echo-endpoint.ts).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import type { LookupFunction } from 'node:net';
 import { join } from 'node:path';
 import {
   type ControlPlane,
@@ -83,6 +84,8 @@ export interface StackOptions {
   streaming?: { command: string[]; streamPage: string };
   /** the provider rotates refresh tokens: each is good for one use, reuse revokes the grant */
   rotateRefreshTokens?: boolean;
+  /** how the gateway resolves session endpoints' host names (default: the system's) */
+  lookup?: LookupFunction;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -205,7 +208,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...opts.env,
   });
   const gatewayLog = pino({ level: process.env.GATEWAY_TEST_LOG ?? 'silent' });
-  const gateway = await startGateway(loadConfig(gatewayEnv(port)), gatewayLog);
+  const gateway = await startGateway(loadConfig(gatewayEnv(port)), gatewayLog, {
+    lookup: opts.lookup,
+  });
   const replicas: Gateway[] = [];
   return {
     gateway,
@@ -220,7 +225,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     admin,
     async replica() {
       const replicaPort = await freePort();
-      const started = await startGateway(loadConfig(gatewayEnv(replicaPort)), gatewayLog);
+      const started = await startGateway(loadConfig(gatewayEnv(replicaPort)), gatewayLog, {
+        lookup: opts.lookup,
+      });
       replicas.push(started);
       return { url: `http://127.0.0.1:${replicaPort}`, close: () => started.close() };
     },

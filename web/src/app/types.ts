@@ -95,6 +95,8 @@ export interface App {
   idleTimeoutSeconds: number | null;
   maxLifetimeSeconds: number | null;
   env: Record<string, string>;
+  /** the app's Kubernetes template (control's AppScheduling); the console does not edit it yet */
+  scheduling: Record<string, unknown> | null;
   createdAt: string;
   updatedAt: string;
 }

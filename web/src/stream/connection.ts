@@ -1,5 +1,6 @@
 import type {
   ClientSignal,
+  IceServer,
   InputMessage,
   ServerSignal,
   StreamerMessage,
@@ -21,6 +22,8 @@ export interface ConnectionOptions {
   url: string;
   relay: boolean;
   codec: VideoCodec | null;
+  /** the session's ICE servers from the gateway, asked when the streamer offers none */
+  iceServers?: () => Promise<IceServer[]>;
 }
 
 export interface LostInfo {
@@ -115,8 +118,12 @@ export function openConnection(options: ConnectionOptions, on: ConnectionHandler
   };
 
   const negotiate = async (welcome: Welcome) => {
+    // a session pod's streamer offers none: the gateway's, handed to the streamer too
+    const fromGateway =
+      welcome.iceServers.length === 0 && options.iceServers ? await options.iceServers() : [];
+    if (done) return;
     const peer = new RTCPeerConnection({
-      iceServers: welcome.iceServers,
+      iceServers: fromGateway.length > 0 ? fromGateway : welcome.iceServers,
       iceTransportPolicy: options.relay ? 'relay' : 'all',
     });
     pc = peer;
@@ -178,7 +185,11 @@ export function openConnection(options: ConnectionOptions, on: ConnectionHandler
     if (done) return;
     await peer.setLocalDescription(offer);
     if (done || !peer.localDescription) return;
-    signal({ type: 'offer', sdp: peer.localDescription.sdp });
+    signal({
+      type: 'offer',
+      sdp: peer.localDescription.sdp,
+      ...(fromGateway.length > 0 && { iceServers: fromGateway }),
+    });
   };
 
   const onSignal = async (message: ServerSignal) => {

@@ -18,6 +18,7 @@ import { composeReport, reportRows, type StatsReport, type StreamerStats } from 
 import { displaySizeFor, RESIZE_DEBOUNCE_MS } from './resize.ts';
 import { type StreamState, startSession } from './session.ts';
 import { readSample, type StatsEntry, type StatsSample, summarize } from './stats.ts';
+import { gatewayIceServers } from './turn.ts';
 import { findElements, renderRows, renderState, setToggle } from './ui.ts';
 
 /** What tests and the benchmark read from the page. */
@@ -79,7 +80,12 @@ const send = (message: InputMessage) => {
 };
 
 const session = startSession(
-  { url: signalUrl(location.href, SIGNAL_PATH), relay: options.relay, codec: options.codec },
+  {
+    url: signalUrl(location.href, SIGNAL_PATH),
+    relay: options.relay,
+    codec: options.codec,
+    iceServers: () => gatewayIceServers(location.href),
+  },
   {
     state(info) {
       renderState(ui, info);

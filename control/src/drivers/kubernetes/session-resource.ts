@@ -65,6 +65,7 @@ export function sessionObject(
           memory: app.memory,
           gpu: app.gpuSku && app.gpuCount > 0 ? { count: app.gpuCount, sku: app.gpuSku } : null,
         },
+        ...(app.scheduling && { scheduling: app.scheduling }),
       },
       persistence: app.persistenceSize
         ? { size: app.persistenceSize, ...(storageClassName && { storageClassName }) }
