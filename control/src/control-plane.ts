@@ -287,7 +287,15 @@ async function registerLocalCluster(
       config.FLOE_LOCAL_STREAMING === 'on'
         ? {
             runner: fileURLToPath(import.meta.resolve('@floe/streamer/session-runner')),
-            env: { LOG_LEVEL: config.LOG_LEVEL },
+            env: {
+              LOG_LEVEL: config.LOG_LEVEL,
+              // the streamer opens its signalling only with the gateway's viewer token
+              ...(config.FLOE_GATEWAY_ISSUER &&
+                config.FLOE_GATEWAY_JWKS_URL && {
+                  FLOE_VIEWER_ISSUER: config.FLOE_GATEWAY_ISSUER,
+                  FLOE_VIEWER_JWKS_URL: config.FLOE_GATEWAY_JWKS_URL,
+                }),
+            },
             turn:
               config.FLOE_TURN_URLS && config.FLOE_TURN_SECRET
                 ? {

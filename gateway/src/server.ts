@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import { IdentityProviders } from './auth/oidc.ts';
 import { SessionManager } from './auth/sessions.ts';
+import { mintViewerToken } from './auth/viewer-token.ts';
 import { joinCluster } from './cluster.ts';
 import type { GatewayConfig } from './config.ts';
 import { ControlClient } from './control-client.ts';
@@ -149,6 +150,7 @@ export async function startGateway(
     log,
     headers: securityHeaders(https),
     lookup: opts.lookup,
+    viewerToken: (viewer) => mintViewerToken(keys, config.FLOE_GATEWAY_ISSUER, viewer),
   });
   const turn =
     config.FLOE_TURN_URLS.length > 0 && config.FLOE_TURN_SECRET

@@ -107,7 +107,8 @@ export function sessionRoutes(deps: Deps) {
     const url = new URL(c.req.url);
     const path = url.pathname.slice(`/sessions/${id}`.length) + url.search;
     if (upgrade) {
-      proxy.ws(c.env.incoming, upgrade.socket, upgrade.head, verdict.endpoint, path);
+      const viewer = { sessionId: id, userId: own!.userId, role: 'owner' as const };
+      proxy.ws(c.env.incoming, upgrade.socket, upgrade.head, verdict.endpoint, path, viewer);
     } else {
       // with the cookies set on the way (a renewed session); c.res must not be touched here:
       // a response Hono has materialised would be written over the proxy's

@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { parse as parseCookies } from 'hono/utils/cookie';
 import type { SessionClaims } from '../auth/session-token.ts';
+import type { Viewer } from '../auth/viewer-token.ts';
 import type { GatewaySession } from '../control-client.ts';
 import { hostnameOf, requestOrigin, tenantHostname } from '../host.ts';
 import { CSRF_COOKIE, CSRF_HEADER, checkCsrf, fromOrigin, isStateChanging } from '../http/csrf.ts';
@@ -64,7 +65,14 @@ export interface FastPathDeps {
       cookies: readonly string[],
       onEnd: () => void,
     ): void;
-    ws(req: IncomingMessage, socket: Duplex, head: Buffer, target: string, path: string): void;
+    ws(
+      req: IncomingMessage,
+      socket: Duplex,
+      head: Buffer,
+      target: string,
+      path: string,
+      viewer: Viewer,
+    ): void;
   };
   /** one access-log line and metrics sample for a request the fast path served */
   record(entry: {
@@ -223,7 +231,8 @@ export class FastPath {
       (session) => {
         const endpoint = this.endpoint(session, claims);
         if (!endpoint || socket.destroyed) return fallback(req, socket, head);
-        this.deps.proxy.ws(req, socket, head, endpoint, target.path + target.query);
+        const viewer = { sessionId: target.id, userId: session!.userId, role: 'owner' as const };
+        this.deps.proxy.ws(req, socket, head, endpoint, target.path + target.query, viewer);
         this.deps.record({
           method: 'GET',
           path: `/sessions/${target.id}${target.path}`,

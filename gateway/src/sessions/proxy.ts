@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LookupFunction, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { Viewer } from '../auth/viewer-token.ts';
 import type { Metrics } from '../metrics.ts';
 import { Forwarder } from './forward.ts';
 import { forwardUpgrade, type UpgradeHooks } from './ws-forward.ts';
@@ -18,6 +19,7 @@ export class SessionProxy {
   private readonly metrics: Metrics;
   private readonly log: Logger;
   private readonly hooks: UpgradeHooks;
+  private readonly viewerToken: (viewer: Viewer) => Promise<string>;
   /** a socket's 'close' listener, called with the socket as `this`: none per connection */
   private readonly forget: (this: Duplex) => void;
 
@@ -27,7 +29,10 @@ export class SessionProxy {
     headers: Record<string, string>;
     /** how endpoint host names are resolved; default the system's (in-cluster: its DNS) */
     lookup?: LookupFunction;
+    /** signs the token that opens a session's signalling for a viewer (auth/viewer-token.ts) */
+    viewerToken: (viewer: Viewer) => Promise<string>;
   }) {
+    this.viewerToken = opts.viewerToken;
     this.metrics = opts.metrics;
     this.log = opts.log;
     this.forwarder = new Forwarder({
@@ -73,11 +78,29 @@ export class SessionProxy {
     this.forwarder.forward(req, res, target, path, cookies, onEnd);
   }
 
-  /** Proxies a WebSocket upgrade (the signalling). */
-  ws(req: IncomingMessage, socket: Duplex, head: Buffer, target: string, path: string) {
+  /**
+   * Proxies a WebSocket upgrade (the signalling) of `viewer`, with the viewer token that
+   * opens it at the streamer: added here, so the browser never holds it.
+   */
+  ws(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    target: string,
+    path: string,
+    viewer: Viewer,
+  ) {
     this.sockets.add(socket);
     socket.on('close', this.forget);
-    forwardUpgrade(req, socket, head, target, path, this.hooks);
+    this.viewerToken(viewer).then(
+      (token) => {
+        if (!socket.destroyed) forwardUpgrade(req, socket, head, target, path, this.hooks, token);
+      },
+      (err: Error) => {
+        this.hooks.failed(err);
+        socket.destroy();
+      },
+    );
   }
 
   /** Ends every proxied WebSocket (at shutdown). */

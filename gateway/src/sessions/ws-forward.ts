@@ -12,9 +12,11 @@ import type { Duplex } from 'node:stream';
 import { forwardedHeaders } from './forward.ts';
 
 /** The handshake's headers: the forwarded ones, and the upgrade itself (hop-by-hop). */
-function handshakeHeaders(req: IncomingMessage): string[] {
+function handshakeHeaders(req: IncomingMessage, viewerToken: string): string[] {
   const out = forwardedHeaders(req);
   out.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
+  // the streamer's proof that the gateway let this viewer through (auth/viewer-token.ts)
+  out.push('authorization', `Bearer ${viewerToken}`);
   return out;
 }
 
@@ -94,6 +96,7 @@ export function forwardUpgrade(
   target: string,
   path: string,
   hooks: UpgradeHooks,
+  viewerToken: string,
 ) {
   const url = new URL(target);
   const prefix = url.pathname.replace(/\/+$/, '');
@@ -104,7 +107,7 @@ export function forwardUpgrade(
       port: url.port || 80,
       method: 'GET',
       path: prefix + path,
-      headers: handshakeHeaders(req),
+      headers: handshakeHeaders(req, viewerToken),
       setHost: true,
       agent: false,
       ...(hooks.lookup && { lookup: hooks.lookup }),
