@@ -9,10 +9,11 @@
  * needs. Its output is deterministic (no write time in the footer), so a closed period's
  * export is the same bytes every time.
  */
-import { stringify } from 'csv-stringify/sync';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import { parseDecimal } from '../decimal.ts';
 import { COLUMN_NAMES, EXPORT_COLUMNS, type ExportRow, PARQUET_SCHEMA } from './columns.ts';
+import { csvRecords } from './csv.ts';
+import type { TimestampText } from './read.ts';
 
 export const FORMATS = ['csv', 'jsonl', 'parquet'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -24,6 +25,8 @@ export const CONTENT_TYPES: Record<Format, string> = {
 };
 
 export interface Encoder {
+  /** how it wants timestamps read */
+  timestamps: TimestampText;
   /** bytes for this batch (possibly none yet) */
   push(rows: ExportRow[]): Uint8Array[];
   /** the rest, once every batch was pushed */
@@ -31,40 +34,20 @@ export interface Encoder {
 }
 
 const utf8 = new TextEncoder();
-// the period's bounds repeat on every row: the last value of each column is kept
-const isoCache = new Map<string, { ms: number; text: string }>();
-function isoOf(column: string, ms: number): string {
-  const last = isoCache.get(column);
-  if (last?.ms === ms) return last.text;
-  const text = new Date(ms).toISOString();
-  isoCache.set(column, { ms, text });
-  return text;
-}
-const TIMESTAMPS = new Set(EXPORT_COLUMNS.filter((c) => c.kind === 'timestamp').map((c) => c.name));
 
-/** A row as CSV and JSON show it: timestamps in ISO 8601, decimals as strings. */
-function plain(row: ExportRow): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const name of COLUMN_NAMES) {
-    const v = row[name];
-    out[name] = TIMESTAMPS.has(name) ? isoOf(name, v as number) : v;
-  }
-  return out;
-}
+const INTEGERS = EXPORT_COLUMNS.flatMap((c, i) =>
+  c.kind === 'int64' || c.kind === 'int32' ? [i] : [],
+);
 
 function csvEncoder(): Encoder {
   let header = true;
   const write = (rows: ExportRow[]) => {
-    const text = stringify(
-      rows.map((r) =>
-        COLUMN_NAMES.map((n) => (TIMESTAMPS.has(n) ? isoOf(n, r[n] as number) : r[n])),
-      ),
-      { header, columns: COLUMN_NAMES as string[], record_delimiter: 'windows' },
-    );
+    const text = (header ? csvRecords([COLUMN_NAMES]) : '') + csvRecords(rows);
     header = false;
     return text ? [utf8.encode(text)] : [];
   };
   return {
+    timestamps: 'iso',
     push: write,
     // an export of no records is still a CSV file: its header
     end: () => (header ? write([]) : []),
@@ -72,9 +55,15 @@ function csvEncoder(): Encoder {
 }
 
 function jsonlEncoder(): Encoder {
+  const line = (row: ExportRow) => {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < COLUMN_NAMES.length; i++) out[COLUMN_NAMES[i] as string] = row[i];
+    for (const i of INTEGERS) out[COLUMN_NAMES[i] as string] = Number(row[i]);
+    return JSON.stringify(out);
+  };
   return {
-    push: (rows) =>
-      rows.length ? [utf8.encode(`${rows.map((r) => JSON.stringify(plain(r))).join('\n')}\n`)] : [],
+    timestamps: 'iso',
+    push: (rows) => (rows.length ? [utf8.encode(`${rows.map(line).join('\n')}\n`)] : []),
     end: () => [],
   };
 }
@@ -100,6 +89,28 @@ class ChunkWriter extends ByteWriter {
   }
 }
 
+/** A column's text as read → the value hyparquet-writer takes for its Parquet type. */
+const PARQUET_VALUE: Record<string, (text: string) => unknown> = {
+  int64: (v) => BigInt(v),
+  int32: (v) => Number(v),
+  timestamp: (v) => Number(v),
+  decimal3: (v) => scaled(v, 3),
+  decimal6: (v) => scaled(v, 6),
+  string: (v) => v,
+};
+
+/** A decimal's text as an integer of `scale` places; PostgreSQL writes numeric(18, s) with all s. */
+function scaled(text: string, scale: number): bigint {
+  const dot = text.length - scale - 1;
+  if (text.charCodeAt(dot) === 46 /* . */) return BigInt(text.slice(0, dot) + text.slice(dot + 1));
+  return parseDecimal(text, scale);
+}
+
+/**
+ * Parquet, one row group per ROW_GROUP_ROWS records: each record's values go straight into
+ * one array per column (what hyparquet-writer encodes), typed as they arrive, so no record
+ * outlives its batch and the group is written as soon as it is full.
+ */
 function parquetEncoder(): Encoder {
   const writer = new ChunkWriter();
   const pw = new ParquetWriter({
@@ -107,25 +118,31 @@ function parquetEncoder(): Encoder {
     schema: PARQUET_SCHEMA,
     createdBy: 'floe usage export',
   });
-  let pending: ExportRow[] = [];
+  const convert = EXPORT_COLUMNS.map((c) => PARQUET_VALUE[c.kind] as (text: string) => unknown);
+  let columns: unknown[][] = EXPORT_COLUMNS.map(() => []);
+  let count = 0;
   const flushGroup = () => {
-    if (pending.length === 0) return;
-    const rows = pending;
-    pending = [];
+    if (count === 0) return;
+    const data = columns;
+    columns = EXPORT_COLUMNS.map(() => []);
     pw.write({
-      columnData: EXPORT_COLUMNS.map((c) => ({
-        name: c.name,
-        data: rows.map((r) => parquetValue(c.kind, r[c.name])),
-      })),
-      rowGroupSize: rows.length,
+      columnData: EXPORT_COLUMNS.map((c, i) => ({ name: c.name, data: data[i] as unknown[] })),
+      rowGroupSize: count,
     });
+    count = 0;
   };
   const drain = () => writer.chunks.splice(0, writer.chunks.length);
   return {
+    timestamps: 'ms',
     push(rows) {
-      for (const r of rows) {
-        pending.push(r);
-        if (pending.length >= ROW_GROUP_ROWS) flushGroup();
+      for (const row of rows) {
+        for (let i = 0; i < row.length; i++) {
+          const v = row[i];
+          (columns[i] as unknown[]).push(
+            v === null ? null : (convert[i] as (t: string) => unknown)(v as string),
+          );
+        }
+        if (++count >= ROW_GROUP_ROWS) flushGroup();
       }
       return drain();
     },
@@ -135,20 +152,6 @@ function parquetEncoder(): Encoder {
       return drain();
     },
   };
-}
-
-function parquetValue(kind: string, v: unknown): unknown {
-  if (v === null) return null;
-  switch (kind) {
-    case 'int64':
-      return BigInt(v as number);
-    case 'decimal3':
-      return parseDecimal(v as string, 3);
-    case 'decimal6':
-      return parseDecimal(v as string, 6);
-    default:
-      return v;
-  }
 }
 
 export function encoder(format: Format): Encoder {

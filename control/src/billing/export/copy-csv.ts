@@ -1,0 +1,136 @@
+/**
+ * The CSV export on PostgreSQL, written by PostgreSQL: `COPY (the export's query) TO STDOUT
+ * WITH (FORMAT csv)` streamed through pg-copy-streams, its LF record ends made CRLF.
+ *
+ * Why not rows encoded here, as on PGlite: reading rows through node-postgres (a string per
+ * field, an array per row, then the CSV text) costs several times what PostgreSQL spends
+ * writing the same CSV in C in its own process; this way the export runs at about COPY's
+ * own speed (docs/benchmarks.md, "Billing exports"). The bytes are those of `csvRecords`:
+ * PostgreSQL quotes a field exactly when it holds a comma, a quote, CR or LF, doubling its
+ * quotes, and writes NULL as an empty field; it would also quote an empty string ("" tells
+ * it from NULL), so text columns are read through `nullif(…, '')`, and an empty string is an
+ * empty field, as csv-stringify writes it. A test compares both paths on the same records.
+ */
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { COLUMN_NAMES } from './columns.ts';
+import { csvRecords } from './csv.ts';
+import type { ExportPart } from './read.ts';
+
+const ISO_MS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+/** COPY takes no parameters: the part's values are quoted as literals by node-postgres. */
+export function copyCsvQuery(part: ExportPart, ceiling: string, literal: (v: string) => string) {
+  const text = (c: string) => `nullif(${c}, '')`;
+  const iso = (c: string) => `to_char(${c} at time zone 'UTC', ${ISO_MS})`;
+  const range = [
+    part.from ? `and r.slice_start >= ${literal(part.from.toISOString())}::timestamptz` : '',
+    part.to ? `and r.slice_start < ${literal(part.to.toISOString())}::timestamptz` : '',
+  ].join(' ');
+  return `copy (select r.id, ${text('r.kind')}, r.tenant_id, ${text(literal(part.tenantSlug))},
+    ${text(literal(part.label))}, ${literal(part.start.toISOString())},
+    ${literal(part.end.toISOString())}, ${text('a.label')}, r.session_id, r.user_id,
+    ${text('r.user_email')}, r.app_id, ${text('r.app_slug')}, r.cluster_id,
+    ${text('r.cluster_name')}, ${text('r.region')}, ${text('r.gpu_sku')}, r.gpu_count,
+    ${iso('r.slice_start')}, ${iso('r.slice_end')}, r.session_seconds, r.gpu_seconds,
+    ${text('r.currency')}, r.amount
+  from usage_records r left join billing_periods a on a.id = r.adjusts_period_id
+  where r.period_id = ${literal(part.periodId)}::uuid and r.id <= ${literal(ceiling)}::int8 ${range}
+  order by r.id) to stdout with (format csv)`;
+}
+
+const LF = 10;
+const QUOTE = 34;
+
+/**
+ * LF → CRLF at the end of each record, across chunks; an LF inside a quoted field stays as
+ * it is (so does csv-stringify's). Quotes toggle the state: a doubled quote toggles twice.
+ */
+export function crlfRecordEnds(): (chunk: Uint8Array) => Uint8Array {
+  let quoted = false;
+  return (chunk) => {
+    const ends: number[] = [];
+    let quote = chunk.indexOf(QUOTE);
+    let lf = chunk.indexOf(LF);
+    while (lf !== -1) {
+      if (quote !== -1 && quote < lf) {
+        quoted = !quoted;
+        quote = chunk.indexOf(QUOTE, quote + 1);
+        continue;
+      }
+      if (!quoted) ends.push(lf);
+      lf = chunk.indexOf(LF, lf + 1);
+    }
+    for (; quote !== -1; quote = chunk.indexOf(QUOTE, quote + 1)) quoted = !quoted;
+    if (ends.length === 0) return chunk;
+    const out = new Uint8Array(chunk.length + ends.length);
+    let from = 0;
+    let at = 0;
+    for (const end of ends) {
+      out.set(chunk.subarray(from, end), at);
+      at += end - from;
+      out[at++] = 13; // CR
+      out[at++] = LF;
+      from = end + 1;
+    }
+    out.set(chunk.subarray(from), at);
+    return out;
+  };
+}
+
+/** The CSV export of these parts, read from PostgreSQL on one connection of the pool. */
+export function copyCsvStream(pool: pg.Pool, parts: ExportPart[]): ReadableStream<Uint8Array> {
+  let client: pg.PoolClient | null = null;
+  let copy: (AsyncIterator<Buffer> & { destroy?: () => void }) | null = null;
+  let stream: ReturnType<typeof copyTo> | null = null;
+  let next = 0;
+  const crlf = crlfRecordEnds();
+  const release = (broken: boolean) => {
+    client?.release(broken);
+    client = null;
+  };
+  return new ReadableStream<Uint8Array>({
+    async start(controller) {
+      client = await pool.connect();
+      controller.enqueue(new TextEncoder().encode(csvRecords([COLUMN_NAMES])));
+    },
+    async pull(controller) {
+      try {
+        for (;;) {
+          const c = client as pg.PoolClient;
+          if (!copy) {
+            const part = parts[next++];
+            if (!part) {
+              release(false);
+              controller.close();
+              return;
+            }
+            // records an open period's refresh writes while this runs have higher ids: left out
+            const top = await c.query<{ top: string | null }>(
+              'select max(id)::text as top from usage_records where period_id = $1',
+              [part.periodId],
+            );
+            const ceiling = top.rows[0]?.top ?? '0';
+            stream = c.query(copyTo(copyCsvQuery(part, ceiling, (v) => c.escapeLiteral(v))));
+            copy = stream[Symbol.asyncIterator]();
+          }
+          const chunk = await copy.next();
+          if (chunk.done) {
+            copy = null;
+            continue;
+          }
+          controller.enqueue(crlf(chunk.value));
+          return;
+        }
+      } catch (err) {
+        release(true);
+        throw err;
+      }
+    },
+    cancel() {
+      // the connection is in the middle of a COPY: it is closed rather than reused
+      stream?.destroy();
+      release(true);
+    },
+  });
+}
