@@ -93,6 +93,12 @@ function currentRss(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
+/** CPU seconds (user + system) the process has used: less sensitive than wall time to a busy machine. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
 /** Resets the process's peak RSS (Linux: writing 5 to clear_refs). */
 const resetPeak = (pid: number) => writeFileSync(`/proc/${pid}/clear_refs`, '5');
 
@@ -138,6 +144,7 @@ const rows: Row[] = [
     'MB',
     '× COPY',
     'server peak RSS MB',
+    'server CPU s',
   ],
 ];
 
@@ -168,9 +175,11 @@ async function measure(
       mb(copy.bytes).toFixed(0),
       '1.00',
       '',
+      '',
     ]);
     const before = currentRss(child.pid as number);
     resetPeak(child.pid as number);
+    const cpu = cpuSeconds(child.pid as number);
     const r = await download(url, format);
     rows.push([
       kind,
@@ -182,6 +191,7 @@ async function measure(
       mb(r.bytes).toFixed(0),
       (copy.seconds / r.seconds).toFixed(2),
       peakRss(child.pid as number).toFixed(0),
+      (cpuSeconds(child.pid as number) - cpu).toFixed(1),
     ]);
     console.error(
       `${kind} ${format}: ${r.seconds.toFixed(1)} s (server RSS before: ${before.toFixed(0)} MB, ` +

@@ -577,7 +577,7 @@ describe.each(DATABASES)('billing on %s', (kind) => {
       labels: new Map<string, string>(),
     };
     const encode = encoder('csv');
-    const rows = exportStream(exportBatches(db(), [part], encode.timestamps), encode);
+    const rows = exportStream(exportBatches(db(), [part], encode.readAs), encode);
     const expected = Buffer.from(await new Response(rows).arrayBuffer());
     expect(csv.bytes.toString('utf8')).toBe(expected.toString('utf8'));
     const text = csv.bytes.toString('utf8');

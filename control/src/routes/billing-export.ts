@@ -99,7 +99,7 @@ function respond(
   const body =
     o.q.format === 'csv' && pool
       ? copyCsvStream(pool, o.parts)
-      : exportStream(exportBatches(db, o.parts, encode.timestamps), encode);
+      : exportStream(exportBatches(db, o.parts, encode.readAs), encode);
   return c.body(body, 200, headers);
 }
 

@@ -10,8 +10,8 @@ import type { SchemaElement } from 'hyparquet';
 /**
  * One usage record as read for an export: the text of each column in `EXPORT_COLUMNS`
  * order (null for SQL NULL), which each format writes without parsing what it needs not
- * touch. Integers are their decimal digits, timestamps milliseconds since the epoch,
- * decimals their exact text with all their places (`"3600.000"`).
+ * touch. Integers are their decimal digits; timestamps and decimals are read as the format
+ * wants them (see ReadAs in read.ts): shown as text, or as integers for Parquet.
  */
 export type ExportRow = (string | null)[];
 

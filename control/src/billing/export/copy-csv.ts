@@ -39,6 +39,7 @@ export function copyCsvQuery(part: ExportPart, ceiling: string, literal: (v: str
   order by r.id) to stdout with (format csv)`;
 }
 
+const SEND_BYTES = 256 * 1024;
 const LF = 10;
 const QUOTE = 34;
 
@@ -114,13 +115,25 @@ export function copyCsvStream(pool: pg.Pool, parts: ExportPart[]): ReadableStrea
             stream = c.query(copyTo(copyCsvQuery(part, ceiling, (v) => c.escapeLiteral(v))));
             copy = stream[Symbol.asyncIterator]();
           }
-          const chunk = await copy.next();
-          if (chunk.done) {
-            copy = null;
-            continue;
+          // PostgreSQL sends COPY data in 8 kB messages, and socket reads come in whatever
+          // size: they are sent on in pieces of at least SEND_BYTES (fewer writes, fewer
+          // HTTP chunks)
+          const pieces: Buffer[] = [];
+          let size = 0;
+          let chunk = await copy.next();
+          while (!chunk.done) {
+            pieces.push(chunk.value);
+            size += chunk.value.length;
+            if (size >= SEND_BYTES) break;
+            chunk = await copy.next();
           }
-          controller.enqueue(crlf(chunk.value));
-          return;
+          if (chunk.done) copy = null;
+          if (size > 0) {
+            controller.enqueue(
+              crlf(pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, size)),
+            );
+            return;
+          }
         }
       } catch (err) {
         release(true);

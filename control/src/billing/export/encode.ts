@@ -10,10 +10,9 @@
  * export is the same bytes every time.
  */
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
-import { parseDecimal } from '../decimal.ts';
 import { COLUMN_NAMES, EXPORT_COLUMNS, type ExportRow, PARQUET_SCHEMA } from './columns.ts';
 import { csvRecords } from './csv.ts';
-import type { TimestampText } from './read.ts';
+import type { ReadAs } from './read.ts';
 
 export const FORMATS = ['csv', 'jsonl', 'parquet'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -25,8 +24,8 @@ export const CONTENT_TYPES: Record<Format, string> = {
 };
 
 export interface Encoder {
-  /** how it wants timestamps read */
-  timestamps: TimestampText;
+  /** how it wants values read */
+  readAs: ReadAs;
   /** bytes for this batch (possibly none yet) */
   push(rows: ExportRow[]): Uint8Array[];
   /** the rest, once every batch was pushed */
@@ -47,7 +46,7 @@ function csvEncoder(): Encoder {
     return text ? [utf8.encode(text)] : [];
   };
   return {
-    timestamps: 'iso',
+    readAs: 'text',
     push: write,
     // an export of no records is still a CSV file: its header
     end: () => (header ? write([]) : []),
@@ -62,14 +61,14 @@ function jsonlEncoder(): Encoder {
     return JSON.stringify(out);
   };
   return {
-    timestamps: 'iso',
+    readAs: 'text',
     push: (rows) => (rows.length ? [utf8.encode(`${rows.map(line).join('\n')}\n`)] : []),
     end: () => [],
   };
 }
 
 /** rows per Parquet row group: large enough to compress well, small enough for memory */
-export const ROW_GROUP_ROWS = 20_000;
+export const ROW_GROUP_ROWS = 10_000;
 
 /** hyparquet-writer's ByteWriter, its bytes taken out after each row group and at the end. */
 class ChunkWriter extends ByteWriter {
@@ -89,22 +88,15 @@ class ChunkWriter extends ByteWriter {
   }
 }
 
-/** A column's text as read → the value hyparquet-writer takes for its Parquet type. */
+/** A column's text as read (`numbers`) → the value hyparquet-writer takes for its Parquet type. */
 const PARQUET_VALUE: Record<string, (text: string) => unknown> = {
   int64: (v) => BigInt(v),
   int32: (v) => Number(v),
-  timestamp: (v) => Number(v),
-  decimal3: (v) => scaled(v, 3),
-  decimal6: (v) => scaled(v, 6),
+  timestamp: (v) => BigInt(v),
+  decimal3: (v) => BigInt(v),
+  decimal6: (v) => BigInt(v),
   string: (v) => v,
 };
-
-/** A decimal's text as an integer of `scale` places; PostgreSQL writes numeric(18, s) with all s. */
-function scaled(text: string, scale: number): bigint {
-  const dot = text.length - scale - 1;
-  if (text.charCodeAt(dot) === 46 /* . */) return BigInt(text.slice(0, dot) + text.slice(dot + 1));
-  return parseDecimal(text, scale);
-}
 
 /**
  * Parquet, one row group per ROW_GROUP_ROWS records: each record's values go straight into
@@ -126,14 +118,20 @@ function parquetEncoder(): Encoder {
     const data = columns;
     columns = EXPORT_COLUMNS.map(() => []);
     pw.write({
-      columnData: EXPORT_COLUMNS.map((c, i) => ({ name: c.name, data: data[i] as unknown[] })),
+      columnData: EXPORT_COLUMNS.map((c, i) => ({
+        name: c.name,
+        data: data[i] as unknown[],
+        // min/max of ids, times and amounts let readers skip row groups; of strings
+        // (UUIDs, emails) they would cost a UTF-8 comparison of every value, for little
+        statistics: c.kind !== 'string',
+      })),
       rowGroupSize: count,
     });
     count = 0;
   };
   const drain = () => writer.chunks.splice(0, writer.chunks.length);
   return {
-    timestamps: 'ms',
+    readAs: 'numbers',
     push(rows) {
       for (const row of rows) {
         for (let i = 0; i < row.length; i++) {

@@ -10,7 +10,7 @@ import type { ExportRow } from './columns.ts';
  * Rows per read. Larger batches cost fewer round trips; each is at most a few MB of text,
  * and the next one is already being read while this one is encoded.
  */
-export const BATCH_ROWS = 10_000;
+export const BATCH_ROWS = 5_000;
 
 /** One period of one tenant to export, optionally only the slices starting in [from, to). */
 export interface ExportPart {
@@ -27,17 +27,28 @@ export interface ExportPart {
 }
 
 /**
- * What the encoder wants of timestamps: `iso` (CSV, JSON Lines) their ISO 8601 text, made
- * by the database, which does it in C and in its own process; `ms` (Parquet) milliseconds
- * since the epoch.
+ * How an encoder wants values read: `text` (CSV, JSON Lines) as they are shown, timestamps
+ * in ISO 8601 and decimals with all their places, made by the database (in C, in its own
+ * process); `numbers` (Parquet) timestamps in milliseconds since the epoch and decimals as
+ * the integer of their scale (`3600.000` → `3600000`), ready for BigInt.
  */
-export type TimestampText = 'iso' | 'ms';
+export type ReadAs = 'text' | 'numbers';
 
 const ISO_MS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
-const TIMESTAMP_SQL: Record<TimestampText, (column: string) => string> = {
-  iso: (c) => `to_char(${c} at time zone 'UTC', ${ISO_MS})`,
-  // a double holds these milliseconds exactly enough to round
-  ms: (c) => `round(date_part('epoch', ${c}) * 1000)::int8::text`,
+const SQL_OF: Record<
+  ReadAs,
+  { time(c: string): string; decimal(c: string, scale: number): string }
+> = {
+  text: {
+    time: (c) => `to_char(${c} at time zone 'UTC', ${ISO_MS})`,
+    decimal: (c) => `${c}::text`,
+  },
+  numbers: {
+    // a double holds these milliseconds exactly enough to round
+    time: (c) => `round(date_part('epoch', ${c}) * 1000)::int8::text`,
+    // exact: the column has this scale
+    decimal: (c, scale) => `(${c} * 1${'0'.repeat(scale)})::int8::text`,
+  },
 };
 
 /**
@@ -46,18 +57,21 @@ const TIMESTAMP_SQL: Record<TimestampText, (column: string) => string> = {
  * Timestamps have millisecond precision in the table, so neither form loses any.
  * (Each column is named after its cast, `id` too: the query orders by `usage_records.id`.)
  */
-const recordColumns = (t: TimestampText) => `id::text, kind, tenant_id::text,
-  adjusts_period_id::text, session_id::text, user_id::text, user_email, app_id::text,
-  app_slug, cluster_id::text, cluster_name, region, gpu_sku, gpu_count::text,
-  ${TIMESTAMP_SQL[t]('slice_start')}, ${TIMESTAMP_SQL[t]('slice_end')},
-  session_seconds::text, gpu_seconds::text, currency, amount::text`;
+const recordColumns = (as: ReadAs) => {
+  const { time, decimal } = SQL_OF[as];
+  return `id::text, kind, tenant_id::text, adjusts_period_id::text, session_id::text,
+  user_id::text, user_email, app_id::text, app_slug, cluster_id::text, cluster_name, region,
+  gpu_sku, gpu_count::text, ${time('slice_start')}, ${time('slice_end')},
+  ${decimal('session_seconds', 3)}, ${decimal('gpu_seconds', 3)}, currency,
+  ${decimal('amount', 6)}`;
+};
 
 /** The query of one batch: $1 period, $2 after this id, $3 up to this id, [$4 from, $5 to]. */
-function batchQuery(part: ExportPart, t: TimestampText): string {
+function batchQuery(part: ExportPart, as: ReadAs): string {
   let range = '';
   if (part.from) range += ' and slice_start >= $4::timestamptz';
   if (part.to) range += ` and slice_start < $${part.from ? 5 : 4}::timestamptz`;
-  return `select ${recordColumns(t)} from usage_records
+  return `select ${recordColumns(as)} from usage_records
     where period_id = $1 and id > $2::int8 and id <= $3::int8${range}
     order by usage_records.id limit ${BATCH_ROWS}`;
 }
@@ -85,7 +99,7 @@ function exportRow(r: (string | null)[], part: ExportPart, start: string, end: s
 export async function* exportBatches(
   db: Db,
   parts: ExportPart[],
-  timestamps: TimestampText,
+  as: ReadAs,
 ): AsyncGenerator<ExportRow[]> {
   for (const part of parts) {
     // records an open period's refresh writes while this runs have higher ids: left out
@@ -94,11 +108,11 @@ export async function* exportBatches(
       sql`select max(id) as top from usage_records where period_id = ${part.periodId}`,
     );
     const ceiling = String(top ?? 0);
-    const text = batchQuery(part, timestamps);
+    const text = batchQuery(part, as);
     const range = [part.from?.toISOString(), part.to?.toISOString()].filter((v) => v);
     const read = (after: string) =>
       queryTextRows(db, text, [part.periodId, after, ceiling, ...range]);
-    const time = (d: Date) => (timestamps === 'iso' ? d.toISOString() : String(d.getTime()));
+    const time = (d: Date) => (as === 'text' ? d.toISOString() : String(d.getTime()));
     const start = time(part.start);
     const end = time(part.end);
     let next: Promise<(string | null)[][]> | null = read('0');
