@@ -83,6 +83,11 @@ const COPY_QUERY = `select r.id, r.kind, r.tenant_id, t.slug, p.label, p.starts_
 
 const mb = (bytes: number) => bytes / 1e6;
 
+/** The Node flags the control plane runs with (its image's entrypoint; npm start has the same). */
+const CONTROL_NODE_FLAGS: string[] = JSON.parse(
+  readFileSync(join(import.meta.dirname, '../../deploy/images/recipes/control.json'), 'utf8'),
+).entrypoint.slice(1, -1);
+
 function peakRss(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
@@ -106,9 +111,10 @@ async function startServer(
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; url: string }> {
   const child = fork(join(import.meta.dirname, 'export-server.ts'), {
-    execArgv: process.env.BENCH_PROF
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`]
-      : [],
+    execArgv: [
+      ...CONTROL_NODE_FLAGS,
+      ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
+    ],
     env: { ...process.env, FLOE_ADMIN_TOKEN: ADMIN, ...env },
   });
   const port = await new Promise<number>((resolve, reject) => {
