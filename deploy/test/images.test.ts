@@ -106,6 +106,7 @@ describe('npm run images', () => {
       expect(spec.process.args).toEqual([
         '/usr/local/bin/node',
         '--max-semi-space-size=8',
+        '--heap-growing-percent=30',
         '/app/control/src/main.ts',
       ]);
       spec.process.args.push('--help');
