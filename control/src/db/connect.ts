@@ -142,6 +142,12 @@ export function postgresPool(db: Db): pg.Pool | null {
   return client instanceof pg.Pool ? client : null;
 }
 
+/** The PGlite instance under `db`, or null on PostgreSQL: for what drizzle does not offer (COPY). */
+export function pgliteClient(db: Db): PGlite | null {
+  const client = (db as unknown as { $client: unknown }).$client;
+  return client instanceof PGlite ? client : null;
+}
+
 /** node-postgres type parsers that leave every value as PostgreSQL's text */
 const RAW_TEXT = { getTypeParser: () => (text: string) => text };
 

@@ -3,11 +3,11 @@ import { z } from '@hono/zod-openapi';
 import { asc } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { UsageExportRow } from '../billing/export/columns.ts';
-import { copyCsvStream } from '../billing/export/copy-csv.ts';
+import { copyCsvStream, pgliteCsvStream } from '../billing/export/copy-csv.ts';
 import { CONTENT_TYPES, encoder, type Format } from '../billing/export/encode.ts';
 import { type ExportPart, exportBatches, exportStream } from '../billing/export/read.ts';
 import type { PeriodRow } from '../billing/usage-records.ts';
-import { type Db, postgresPool } from '../db/connect.ts';
+import { type Db, pgliteClient, postgresPool } from '../db/connect.ts';
 import { tenants } from '../db/schema.ts';
 import { type AppEnv, requireRole } from '../http/auth.ts';
 import { ExportQuery } from '../http/billing-schemas.ts';
@@ -93,14 +93,17 @@ function respond(
   headers['Content-Type'] = CONTENT_TYPES[o.q.format];
   headers['Content-Disposition'] = `attachment; filename="${filename}"`;
   headers['X-Content-Type-Options'] = 'nosniff';
-  const encode = encoder(o.q.format);
+  return c.body(exportBody(db, o.parts, o.q.format), 200, headers);
+}
+
+/** CSV is written by the database's COPY (see copy-csv.ts); the other formats from rows here. */
+function exportBody(db: Db, parts: ExportPart[], format: Format): ReadableStream<Uint8Array> {
   const pool = postgresPool(db);
-  // CSV on PostgreSQL: PostgreSQL writes it (see copy-csv.ts); else rows encoded here
-  const body =
-    o.q.format === 'csv' && pool
-      ? copyCsvStream(pool, o.parts)
-      : exportStream(exportBatches(db, o.parts, encode.readAs), encode);
-  return c.body(body, 200, headers);
+  const pglite = pgliteClient(db);
+  if (format === 'csv' && pool) return copyCsvStream(pool, parts);
+  if (format === 'csv' && pglite) return pgliteCsvStream(pglite, parts);
+  const encode = encoder(format);
+  return exportStream(exportBatches(db, parts, encode.readAs), encode);
 }
 
 const exportResponses = {

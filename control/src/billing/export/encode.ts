@@ -9,9 +9,9 @@
  * needs. Its output is deterministic (no write time in the footer), so a closed period's
  * export is the same bytes every time.
  */
+import { stringify } from 'csv-stringify/sync';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import { COLUMN_NAMES, EXPORT_COLUMNS, type ExportRow, PARQUET_SCHEMA } from './columns.ts';
-import { csvRecords } from './csv.ts';
 import type { ReadAs } from './read.ts';
 
 export const FORMATS = ['csv', 'jsonl', 'parquet'] as const;
@@ -38,10 +38,21 @@ const INTEGERS = EXPORT_COLUMNS.flatMap((c, i) =>
   c.kind === 'int64' || c.kind === 'int32' ? [i] : [],
 );
 
+/**
+ * CSV options: RFC 4180 with CRLF, and a lone CR or LF quoted too (by default csv-stringify
+ * quotes only CRLF once that is the record delimiter; readers end a record at a bare LF).
+ */
+export const CSV_OPTIONS = { record_delimiter: 'windows', quote_record_delimiter: true } as const;
+
+/**
+ * CSV from rows, by csv-stringify. The export's CSV is written by the database's COPY
+ * instead (copy-csv.ts), several times faster; this one is the reference it is tested
+ * against, byte for byte.
+ */
 function csvEncoder(): Encoder {
   let header = true;
   const write = (rows: ExportRow[]) => {
-    const text = (header ? csvRecords([COLUMN_NAMES]) : '') + csvRecords(rows);
+    const text = stringify(rows, { ...CSV_OPTIONS, header, columns: COLUMN_NAMES });
     header = false;
     return text ? [utf8.encode(text)] : [];
   };
