@@ -4,7 +4,7 @@
 // rows and columns in the same run. `node control/bench/export.ts --help`.
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
@@ -18,12 +18,18 @@ const HELP = `Export benchmark: node control/bench/export.ts [flags]
   --records N     usage records in the period (default 1000000)
   --db KIND       postgres | pglite | both (default postgres)
   --formats LIST  csv,parquet,jsonl (default csv,parquet)
+  --database-url URL  PostgreSQL database to use instead of a fresh server: migrated and
+                  seeded on first use, reused as it is when it already holds the bench
+                  tenant (for iterating: seeding 10,000,000 records takes minutes)
 
 For each database: a fresh one with one tenant, one closed period of N usage records (made
-in SQL), a control plane in a child process, then for each format one full download of the
-period's export (the client reads the stream as it comes and counts bytes) and COPY (the
-same 24 columns, same order) TO STDOUT as CSV. Reported: rows/s, MB/s, the ratio
-export / COPY, and the server's peak RSS (VmHWM, reset before each download).`;
+in SQL), a control plane in a child process (with the Node flags of the control image's
+entrypoint, as npm start has them), then for each format COPY (the same 24 columns, same
+order) TO STDOUT as CSV and right after it one full download of the period's export (the
+client reads the stream as it comes and counts bytes). On PGlite, which the server holds
+once started, its one COPY (to a blob) is the peer of every format. Reported: rows/s, MB/s,
+the ratio export / COPY, the server's peak RSS (VmHWM, reset before each download) and the
+CPU seconds the server spent on the download (steadier than wall time on a busy machine).`;
 
 const ADMIN = 'bench-admin-token-0123456789abcdef';
 const TENANT = '01900000-0000-7000-8000-000000000001';
@@ -34,6 +40,7 @@ const { values: o } = parseArgs({
     records: { type: 'string', default: '1000000' },
     db: { type: 'string', default: 'postgres' },
     formats: { type: 'string', default: 'csv,parquet' },
+    'database-url': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -79,6 +86,11 @@ const COPY_QUERY = `select r.id, r.kind, r.tenant_id, t.slug, p.label, p.starts_
 
 const mb = (bytes: number) => bytes / 1e6;
 
+/** The Node flags the control plane runs with (its image's entrypoint; npm start has the same). */
+const CONTROL_NODE_FLAGS: string[] = JSON.parse(
+  readFileSync(join(import.meta.dirname, '../../deploy/images/recipes/control.json'), 'utf8'),
+).entrypoint.slice(1, -1);
+
 function peakRss(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
@@ -89,6 +101,12 @@ function currentRss(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
+/** CPU seconds (user + system) the process has used: less sensitive than wall time to a busy machine. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
 /** Resets the process's peak RSS (Linux: writing 5 to clear_refs). */
 const resetPeak = (pid: number) => writeFileSync(`/proc/${pid}/clear_refs`, '5');
 
@@ -96,9 +114,10 @@ async function startServer(
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; url: string }> {
   const child = fork(join(import.meta.dirname, 'export-server.ts'), {
-    execArgv: process.env.BENCH_PROF
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`]
-      : [],
+    execArgv: [
+      ...CONTROL_NODE_FLAGS,
+      ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
+    ],
     env: { ...process.env, FLOE_ADMIN_TOKEN: ADMIN, ...env },
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -134,29 +153,42 @@ const rows: Row[] = [
     'MB',
     '× COPY',
     'server peak RSS MB',
+    'server CPU s',
   ],
 ];
 
+interface Timed {
+  seconds: number;
+  bytes: number;
+}
+
+/**
+ * Each format's download right after a COPY of the same rows (on PostgreSQL a new one each
+ * time, so that both see the same load on this shared machine); the ratio is to that COPY.
+ */
 async function measure(
   kind: string,
   url: string,
   child: ChildProcess,
-  copy: { seconds: number; bytes: number },
+  copyPeer: () => Promise<Timed>,
 ) {
-  rows.push([
-    kind,
-    'COPY TO STDOUT (csv)',
-    String(N),
-    copy.seconds.toFixed(2),
-    Math.round(N / copy.seconds).toString(),
-    (mb(copy.bytes) / copy.seconds).toFixed(1),
-    mb(copy.bytes).toFixed(0),
-    '1.00',
-    '',
-  ]);
   for (const format of (o.formats as string).split(',')) {
+    const copy = await copyPeer();
+    rows.push([
+      kind,
+      kind === 'pglite' ? "COPY TO '/dev/blob' (csv)" : 'COPY TO STDOUT (csv)',
+      String(N),
+      copy.seconds.toFixed(2),
+      Math.round(N / copy.seconds).toString(),
+      (mb(copy.bytes) / copy.seconds).toFixed(1),
+      mb(copy.bytes).toFixed(0),
+      '1.00',
+      '',
+      '',
+    ]);
     const before = currentRss(child.pid as number);
     resetPeak(child.pid as number);
+    const cpu = cpuSeconds(child.pid as number);
     const r = await download(url, format);
     rows.push([
       kind,
@@ -168,51 +200,83 @@ async function measure(
       mb(r.bytes).toFixed(0),
       (copy.seconds / r.seconds).toFixed(2),
       peakRss(child.pid as number).toFixed(0),
+      (cpuSeconds(child.pid as number) - cpu).toFixed(1),
     ]);
     console.error(
-      `${kind} ${format}: ${r.seconds.toFixed(1)} s (server RSS before: ${before.toFixed(0)} MB)`,
+      `${kind} ${format}: ${r.seconds.toFixed(1)} s (server RSS before: ${before.toFixed(0)} MB, ` +
+        `load average ${loadavg()[0]?.toFixed(1)})`,
     );
   }
 }
 
-async function onPostgres() {
-  const postgres = await startPostgres({ durable: true });
-  try {
+/** A PostgreSQL database of N records: the one given (seeded unless it is already), or a new one. */
+async function postgresDatabase(): Promise<{ databaseUrl: string; stop: () => void }> {
+  let databaseUrl = o['database-url'];
+  let stop = () => {};
+  if (!databaseUrl) {
+    const postgres = await startPostgres({ durable: true });
+    stop = () => postgres.stop();
     const admin = new pg.Client(postgres.url);
     await admin.connect();
     await admin.query('create database bench_export');
     await admin.end();
     const url = new URL(postgres.url);
     url.pathname = '/bench_export';
-    const databaseUrl = url.toString();
-    // migrate, then seed
-    const database = await openDatabase({ databaseUrl, dataDir: 'memory://', poolSize: 1 });
-    await database.close();
-    const client = new pg.Client(databaseUrl);
-    await client.connect();
-    let t = performance.now();
+    databaseUrl = url.toString();
+  }
+  // migrate, then seed
+  const database = await openDatabase({ databaseUrl, dataDir: 'memory://', poolSize: 1 });
+  await database.close();
+  const client = new pg.Client(databaseUrl);
+  await client.connect();
+  const seeded = await client.query<{ n: string }>(
+    `select count(*) as n from usage_records where period_id = '${PERIOD}'`,
+  );
+  const have = Number(seeded.rows[0]?.n);
+  if (have === 0) {
+    const t = performance.now();
     await client.query(seedSql(N));
     await client.query('vacuum analyze usage_records');
     console.error(
       `postgres: seeded ${N} records in ${((performance.now() - t) / 1000).toFixed(1)} s`,
     );
-    t = performance.now();
+  } else if (have !== N) {
+    throw new Error(`${databaseUrl} holds ${have} bench records, not ${N}`);
+  }
+  await client.end();
+  return { databaseUrl, stop };
+}
+
+/** COPY (the export's columns) TO STDOUT as CSV, read as it comes. */
+async function copyOut(databaseUrl: string): Promise<Timed> {
+  const client = new pg.Client(databaseUrl);
+  await client.connect();
+  try {
+    const t = performance.now();
     let bytes = 0;
     const stream = client.query(copyTo(`copy (${COPY_QUERY}) to stdout with (format csv, header)`));
     for await (const chunk of stream) bytes += (chunk as Buffer).length;
-    const copy = { seconds: (performance.now() - t) / 1000, bytes };
+    return { seconds: (performance.now() - t) / 1000, bytes };
+  } finally {
     await client.end();
+  }
+}
+
+async function onPostgres() {
+  const { databaseUrl, stop } = await postgresDatabase();
+  try {
     const { child, url: api } = await startServer({
       DATABASE_URL: databaseUrl,
       FLOE_DATA_DIR: mkdtempSync(join(tmpdir(), 'floe-bench-')),
     });
+    console.error(`postgres: server idle RSS ${currentRss(child.pid as number).toFixed(0)} MB`);
     try {
-      await measure('postgres', api, child, copy);
+      await measure('postgres', api, child, () => copyOut(databaseUrl));
     } finally {
       child.send('stop');
     }
   } finally {
-    postgres.stop();
+    stop();
   }
 }
 
@@ -234,8 +298,10 @@ async function onPglite() {
     const copy = { seconds: (performance.now() - t) / 1000, bytes: result.blob?.size ?? 0 };
     await db.close();
     const { child, url } = await startServer({ FLOE_DATA_DIR: dataDir });
+    console.error(`pglite: server idle RSS ${currentRss(child.pid as number).toFixed(0)} MB`);
     try {
-      await measure('pglite', url, child, copy);
+      // the server holds the database now: its one COPY is the peer of every format
+      await measure('pglite', url, child, async () => copy);
     } finally {
       child.send('stop');
       await new Promise((r) => child.once('exit', r));

@@ -8,6 +8,8 @@ import { and, eq, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { closeDuePeriods, dueForClosing } from '../src/billing/auto-close.ts';
+import { encoder, ROW_GROUP_ROWS } from '../src/billing/export/encode.ts';
+import { BATCH_ROWS, exportBatches, exportStream } from '../src/billing/export/read.ts';
 import { queryRows } from '../src/db/connect.ts';
 import { auditLog, billingPeriods, sessionEvents, sessions } from '../src/db/schema.ts';
 import { createLogger } from '../src/log.ts';
@@ -433,6 +435,8 @@ describe.each(DATABASES)('billing on %s', (kind) => {
   });
 
   it('streams a period of more records than one batch, every record once, in order', async () => {
+    // several reads, and more than one Parquet row group
+    const n = Math.max(2 * BATCH_ROWS, ROW_GROUP_ROWS) + 500;
     const bulk = await seedTenant(t, { slug: 'bulk' });
     const period = uuidv7();
     await db().execute(sql`insert into billing_periods (id, tenant_id, label, starts_at, ends_at, time_zone)
@@ -444,7 +448,7 @@ describe.each(DATABASES)('billing on %s', (kind) => {
         'user@bulk.test', ${bulk.app.id}, 'sleeper', 0,
         timestamptz '2024-01-01' + i * interval '1 minute', timestamptz '2024-01-01' + (i + 1) * interval '1 minute',
         60, 0, 'EUR', 0.008333
-      from generate_series(1, 4500) i`);
+      from generate_series(1, ${n}) i`);
     await db().execute(
       sql`update billing_periods set state = 'closed', closed_at = now() where id = ${period}`,
     );
@@ -454,8 +458,8 @@ describe.each(DATABASES)('billing on %s', (kind) => {
     );
     const lines = csv.bytes.toString('utf8').trimEnd().split('\r\n').slice(1);
     const ids = lines.map((l) => Number(l.split(',')[0]));
-    expect(ids).toHaveLength(4500);
-    expect(new Set(ids).size).toBe(4500);
+    expect(ids).toHaveLength(n);
+    expect(new Set(ids).size).toBe(n);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     const parquet = await download(
       '/v1/tenants/bulk/billing/export?period=2024-01&format=parquet',
@@ -465,7 +469,7 @@ describe.each(DATABASES)('billing on %s', (kind) => {
     writeFileSync(file, parquet.bytes);
     const read = readParquet(file);
     expect(read.rows.map((r) => Number(r.record_id))).toEqual(ids);
-    expect(read.rows[4499]).toMatchObject({ session_seconds: '60.000', amount: '0.008333' });
+    expect(read.rows[n - 1]).toMatchObject({ session_seconds: '60.000', amount: '0.008333' });
   });
 
   it('refuses bad input with a 4xx that says what is wrong', async () => {
@@ -620,5 +624,61 @@ describe.each(DATABASES)('billing on %s', (kind) => {
       '2026-02',
       '2026-03',
     ]);
+  });
+
+  it('writes CSV by COPY exactly as csv-stringify would from the same records', async () => {
+    const odd = await seedTenant(t, { slug: 'odd' });
+    const period = uuidv7();
+    await db().execute(sql`insert into billing_periods (id, tenant_id, label, starts_at, ends_at, time_zone)
+      values (${period}, ${odd.tenant.id}, '2024-02', '2024-02-01T00:00:00Z', '2024-03-01T00:00:00Z', 'UTC')`);
+    const emails = [
+      'a,b@odd.test',
+      'say "hi"@odd.test',
+      'two\r\nlines',
+      'lf\nonly',
+      'cr\ronly',
+      'é😀',
+    ];
+    const regions = ['', null, ' spaced ', '"', ',', 'eu-west'];
+    for (const [i, email] of emails.entries()) {
+      await db().execute(sql`insert into usage_records (period_id, tenant_id, kind, session_id,
+          user_id, user_email, app_id, app_slug, cluster_name, region, gpu_sku, gpu_count,
+          slice_start, slice_end, session_seconds, gpu_seconds, currency, amount)
+        values (${period}, ${odd.tenant.id}, 'usage', ${uuidv7()}, ${odd.user.id}, ${email},
+          ${odd.app.id}, 'odd', ${i % 2 ? null : 'c'}, ${regions[i] ?? null}, null, 0,
+          ${`2024-02-0${i + 1}T00:00:00.${i}07Z`}, ${`2024-02-0${i + 1}T01:00:00Z`}, ${-1.5 * i}, 0, 'EUR', 0.000001)`);
+    }
+    await db().execute(
+      sql`update billing_periods set state = 'closed', closed_at = now() where id = ${period}`,
+    );
+    const csv = await download(
+      '/v1/tenants/odd/billing/export?period=2024-02&format=csv',
+      ADMIN_TOKEN,
+    );
+    expect(csv.status).toBe(200);
+    // the same records read as rows and written by csvRecords (csv-stringify's bytes)
+    const [row] = await queryRows<{ starts_at: Date; ends_at: Date }>(
+      db(),
+      sql`select starts_at, ends_at from billing_periods where id = ${period}`,
+    );
+    const part = {
+      tenantId: odd.tenant.id,
+      tenantSlug: 'odd',
+      periodId: period,
+      label: '2024-02',
+      start: new Date((row as { starts_at: Date }).starts_at),
+      end: new Date((row as { ends_at: Date }).ends_at),
+      labels: new Map<string, string>(),
+    };
+    const encode = encoder('csv');
+    const rows = exportStream(exportBatches(db(), [part], encode.readAs), encode);
+    const expected = Buffer.from(await new Response(rows).arrayBuffer());
+    expect(csv.bytes.toString('utf8')).toBe(expected.toString('utf8'));
+    const text = csv.bytes.toString('utf8');
+    expect(text).toContain(',"two\r\nlines",');
+    expect(text).toContain(',"lf\nonly",');
+    expect(text).toContain(',"say ""hi""@odd.test",');
+    expect(text).toContain(',2024-02-02T00:00:00.107Z,2024-02-02T01:00:00.000Z,-1.500,');
+    expect(text.split('\r\n')).toHaveLength(emails.length + 3); // the header, a CRLF inside a field, the end
   });
 });

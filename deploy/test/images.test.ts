@@ -114,7 +114,12 @@ describe('npm run images', () => {
     const bundle = pullAndUnpack('control');
     const spec = editBundle(bundle, (spec) => {
       expect(spec.process.user).toMatchObject({ uid: 1000, gid: 1000 });
-      expect(spec.process.args).toEqual(['/usr/local/bin/node', '/app/control/src/main.ts']);
+      expect(spec.process.args).toEqual([
+        '/usr/local/bin/node',
+        '--max-semi-space-size=8',
+        '--heap-growing-percent=30',
+        '/app/control/src/main.ts',
+      ]);
       spec.process.args.push('--help');
     });
     expect(spec.process.cwd).toBe('/app');

@@ -135,3 +135,42 @@ export async function queryRows<T = Record<string, unknown>>(
   const result = (await db.execute(query)) as unknown as { rows: T[] };
   return result.rows;
 }
+
+/** The node-postgres pool under `db`, or null on PGlite: for what drizzle does not offer (COPY). */
+export function postgresPool(db: Db): pg.Pool | null {
+  const client = (db as unknown as { $client: unknown }).$client;
+  return client instanceof pg.Pool ? client : null;
+}
+
+/** The PGlite instance under `db`, or null on PostgreSQL: for what drizzle does not offer (COPY). */
+export function pgliteClient(db: Db): PGlite | null {
+  const client = (db as unknown as { $client: unknown }).$client;
+  return client instanceof PGlite ? client : null;
+}
+
+/** node-postgres type parsers that leave every value as PostgreSQL's text */
+const RAW_TEXT = { getTypeParser: () => (text: string) => text };
+
+/**
+ * Rows of a raw query as arrays of each column's text, unparsed: for bulk reads such as
+ * exports, where building an object and parsing each value per row costs more than the
+ * query itself. Columns that are not text in SQL should be cast (`::text`) so that both
+ * databases answer the same (PGlite parses the types it knows).
+ */
+export async function queryTextRows(
+  db: Db,
+  text: string,
+  params: unknown[],
+): Promise<(string | null)[][]> {
+  const client = (db as unknown as { $client: pg.Pool | PGlite }).$client;
+  if (client instanceof PGlite) {
+    return (await client.query<(string | null)[]>(text, params, { rowMode: 'array' })).rows;
+  }
+  const result = await client.query<(string | null)[]>({
+    text,
+    values: params,
+    rowMode: 'array',
+    types: RAW_TEXT,
+  });
+  return result.rows;
+}

@@ -4,8 +4,17 @@ import type { Metrics } from '../metrics.ts';
 import type { SecretBox } from '../secrets.ts';
 import type { Supervisor } from '../sessions/supervisor.ts';
 import type { ClusterStatus } from './driver.ts';
-import { parseKubeconfig } from './kubernetes/kubeconfig.ts';
-import { type Backoff, KubernetesDriver } from './kubernetes.ts';
+import type { Backoff, KubernetesDriver } from './kubernetes.ts';
+
+/**
+ * The Kubernetes client (@kubernetes/client-node, about 75 MB of RSS once imported) is
+ * loaded the first time a cluster is connected, not when the control plane starts: most
+ * control planes attach no Kubernetes cluster, and an idle one stays small.
+ */
+export const loadKubernetes = async () => ({
+  ...(await import('./kubernetes/kubeconfig.ts')),
+  ...(await import('./kubernetes.ts')),
+});
 
 type ClusterRow = typeof clusters.$inferSelect;
 
@@ -45,6 +54,7 @@ export class KubernetesClusters {
     if (row.driver !== 'kubernetes' || !row.kubeconfigSealed || row.deletedAt) return;
     await this.disconnect(row.id);
     const { supervisor, secrets, log, metrics } = this.deps;
+    const { parseKubeconfig, KubernetesDriver } = await loadKubernetes();
     const text = secrets.open(row.kubeconfigSealed, kubeconfigContext(row.id));
     const parsed = text === null ? null : parseKubeconfig(text);
     if (!parsed?.ok) {

@@ -3,10 +3,11 @@ import { z } from '@hono/zod-openapi';
 import { asc } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { UsageExportRow } from '../billing/export/columns.ts';
+import { copyCsvStream, pgliteCsvStream } from '../billing/export/copy-csv.ts';
 import { CONTENT_TYPES, encoder, type Format } from '../billing/export/encode.ts';
 import { type ExportPart, exportBatches, exportStream } from '../billing/export/read.ts';
 import type { PeriodRow } from '../billing/usage-records.ts';
-import type { Db } from '../db/connect.ts';
+import { type Db, pgliteClient, postgresPool } from '../db/connect.ts';
 import { tenants } from '../db/schema.ts';
 import { type AppEnv, requireRole } from '../http/auth.ts';
 import { ExportQuery } from '../http/billing-schemas.ts';
@@ -17,7 +18,7 @@ import { refreshedPeriods } from './billing.ts';
 const tags = ['billing'];
 
 /** bumped whenever an export's bytes would change for the same records (columns, encoding) */
-const EXPORT_VERSION = 1;
+const EXPORT_VERSION = 2; // 2: a lone CR or LF in a CSV field is quoted
 
 type Query = z.infer<typeof ExportQuery>;
 
@@ -92,7 +93,17 @@ function respond(
   headers['Content-Type'] = CONTENT_TYPES[o.q.format];
   headers['Content-Disposition'] = `attachment; filename="${filename}"`;
   headers['X-Content-Type-Options'] = 'nosniff';
-  return c.body(exportStream(exportBatches(db, o.parts), encoder(o.q.format)), 200, headers);
+  return c.body(exportBody(db, o.parts, o.q.format), 200, headers);
+}
+
+/** CSV is written by the database's COPY (see copy-csv.ts); the other formats from rows here. */
+function exportBody(db: Db, parts: ExportPart[], format: Format): ReadableStream<Uint8Array> {
+  const pool = postgresPool(db);
+  const pglite = pgliteClient(db);
+  if (format === 'csv' && pool) return copyCsvStream(pool, parts);
+  if (format === 'csv' && pglite) return pgliteCsvStream(pglite, parts);
+  const encode = encoder(format);
+  return exportStream(exportBatches(db, parts, encode.readAs), encode);
 }
 
 const exportResponses = {

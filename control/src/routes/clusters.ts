@@ -3,8 +3,11 @@ import { v7 as uuidv7 } from 'uuid';
 import { auditDiff } from '../audit/diff.ts';
 import type { Db } from '../db/connect.ts';
 import { clusters, sessionIsActive, sessions } from '../db/schema.ts';
-import { parseKubeconfig } from '../drivers/kubernetes/kubeconfig.ts';
-import { type KubernetesClusters, kubeconfigContext } from '../drivers/kubernetes-clusters.ts';
+import {
+  type KubernetesClusters,
+  kubeconfigContext,
+  loadKubernetes,
+} from '../drivers/kubernetes-clusters.ts';
 import { audit } from '../http/audit.ts';
 import { requireRole } from '../http/auth.ts';
 import { ApiError, badRequest, conflict, ErrorSchema, notFound } from '../http/errors.ts';
@@ -26,7 +29,8 @@ type ClusterRow = typeof clusters.$inferSelect;
  * The kubeconfig's API server and its text sealed to the cluster, or a 422 saying what is
  * wrong; a 400 naming the field for a file reference or credential plugin (inline only).
  */
-function sealKubeconfig(secrets: SecretBox, clusterId: string, text: string) {
+async function sealKubeconfig(secrets: SecretBox, clusterId: string, text: string) {
+  const { parseKubeconfig } = await loadKubernetes();
   const parsed = parseKubeconfig(text);
   if (!parsed.ok && parsed.refused) throw badRequest(parsed.message);
   if (!parsed.ok) throw new ApiError(422, 'invalid_kubeconfig', parsed.message);
@@ -118,7 +122,7 @@ export function clusterRoutes(deps: {
     async (c) => {
       const { kubeconfig, ...input } = c.req.valid('json');
       const id = uuidv7();
-      const credentials = kubeconfig ? sealKubeconfig(secrets, id, kubeconfig) : {};
+      const credentials = kubeconfig ? await sealKubeconfig(secrets, id, kubeconfig) : {};
       const row = await db.transaction(async (tx) => {
         const [created] = await tx
           .insert(clusters)
@@ -195,7 +199,7 @@ export function clusterRoutes(deps: {
       if (kubeconfig !== undefined && current.driver !== 'kubernetes') {
         throw new ApiError(422, 'invalid_kubeconfig', 'only kubernetes clusters take a kubeconfig');
       }
-      const credentials = kubeconfig ? sealKubeconfig(secrets, current.id, kubeconfig) : {};
+      const credentials = kubeconfig ? await sealKubeconfig(secrets, current.id, kubeconfig) : {};
       const row = await db.transaction(async (tx) => {
         const [updated] = await tx
           .update(clusters)

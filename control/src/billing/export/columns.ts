@@ -7,38 +7,18 @@
 import { z } from '@hono/zod-openapi';
 import type { SchemaElement } from 'hyparquet';
 
-/** One usage record as exported. Timestamps in ms since the epoch; decimals as strings. */
-export interface ExportRow {
-  record_id: number;
-  kind: string;
-  tenant_id: string;
-  tenant_slug: string;
-  period: string;
-  period_start: number;
-  period_end: number;
-  adjusts_period: string | null;
-  session_id: string;
-  user_id: string;
-  user_email: string;
-  app_id: string;
-  app_slug: string;
-  cluster_id: string | null;
-  cluster_name: string | null;
-  region: string | null;
-  gpu_sku: string | null;
-  gpu_count: number;
-  slice_start: number;
-  slice_end: number;
-  session_seconds: string;
-  gpu_seconds: string;
-  currency: string;
-  amount: string;
-}
+/**
+ * One usage record as read for an export: the text of each column in `EXPORT_COLUMNS`
+ * order (null for SQL NULL), which each format writes without parsing what it needs not
+ * touch. Integers are their decimal digits; timestamps and decimals are read as the format
+ * wants them (see ReadAs in read.ts): shown as text, or as integers for Parquet.
+ */
+export type ExportRow = (string | null)[];
 
 type Kind = 'int64' | 'int32' | 'string' | 'timestamp' | 'decimal3' | 'decimal6';
 
 interface Column {
-  name: keyof ExportRow;
+  name: string;
   kind: Kind;
   nullable?: boolean;
   description: string;

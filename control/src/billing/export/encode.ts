@@ -11,8 +11,8 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
-import { parseDecimal } from '../decimal.ts';
 import { COLUMN_NAMES, EXPORT_COLUMNS, type ExportRow, PARQUET_SCHEMA } from './columns.ts';
+import type { ReadAs } from './read.ts';
 
 export const FORMATS = ['csv', 'jsonl', 'parquet'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -24,6 +24,8 @@ export const CONTENT_TYPES: Record<Format, string> = {
 };
 
 export interface Encoder {
+  /** how it wants values read */
+  readAs: ReadAs;
   /** bytes for this batch (possibly none yet) */
   push(rows: ExportRow[]): Uint8Array[];
   /** the rest, once every batch was pushed */
@@ -31,40 +33,31 @@ export interface Encoder {
 }
 
 const utf8 = new TextEncoder();
-// the period's bounds repeat on every row: the last value of each column is kept
-const isoCache = new Map<string, { ms: number; text: string }>();
-function isoOf(column: string, ms: number): string {
-  const last = isoCache.get(column);
-  if (last?.ms === ms) return last.text;
-  const text = new Date(ms).toISOString();
-  isoCache.set(column, { ms, text });
-  return text;
-}
-const TIMESTAMPS = new Set(EXPORT_COLUMNS.filter((c) => c.kind === 'timestamp').map((c) => c.name));
 
-/** A row as CSV and JSON show it: timestamps in ISO 8601, decimals as strings. */
-function plain(row: ExportRow): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const name of COLUMN_NAMES) {
-    const v = row[name];
-    out[name] = TIMESTAMPS.has(name) ? isoOf(name, v as number) : v;
-  }
-  return out;
-}
+const INTEGERS = EXPORT_COLUMNS.flatMap((c, i) =>
+  c.kind === 'int64' || c.kind === 'int32' ? [i] : [],
+);
 
+/**
+ * CSV options: RFC 4180 with CRLF, and a lone CR or LF quoted too (by default csv-stringify
+ * quotes only CRLF once that is the record delimiter; readers end a record at a bare LF).
+ */
+export const CSV_OPTIONS = { record_delimiter: 'windows', quote_record_delimiter: true } as const;
+
+/**
+ * CSV from rows, by csv-stringify. The export's CSV is written by the database's COPY
+ * instead (copy-csv.ts), several times faster; this one is the reference it is tested
+ * against, byte for byte.
+ */
 function csvEncoder(): Encoder {
   let header = true;
   const write = (rows: ExportRow[]) => {
-    const text = stringify(
-      rows.map((r) =>
-        COLUMN_NAMES.map((n) => (TIMESTAMPS.has(n) ? isoOf(n, r[n] as number) : r[n])),
-      ),
-      { header, columns: COLUMN_NAMES as string[], record_delimiter: 'windows' },
-    );
+    const text = stringify(rows, { ...CSV_OPTIONS, header, columns: COLUMN_NAMES });
     header = false;
     return text ? [utf8.encode(text)] : [];
   };
   return {
+    readAs: 'text',
     push: write,
     // an export of no records is still a CSV file: its header
     end: () => (header ? write([]) : []),
@@ -72,15 +65,21 @@ function csvEncoder(): Encoder {
 }
 
 function jsonlEncoder(): Encoder {
+  const line = (row: ExportRow) => {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < COLUMN_NAMES.length; i++) out[COLUMN_NAMES[i] as string] = row[i];
+    for (const i of INTEGERS) out[COLUMN_NAMES[i] as string] = Number(row[i]);
+    return JSON.stringify(out);
+  };
   return {
-    push: (rows) =>
-      rows.length ? [utf8.encode(`${rows.map((r) => JSON.stringify(plain(r))).join('\n')}\n`)] : [],
+    readAs: 'text',
+    push: (rows) => (rows.length ? [utf8.encode(`${rows.map(line).join('\n')}\n`)] : []),
     end: () => [],
   };
 }
 
 /** rows per Parquet row group: large enough to compress well, small enough for memory */
-export const ROW_GROUP_ROWS = 20_000;
+export const ROW_GROUP_ROWS = 10_000;
 
 /** hyparquet-writer's ByteWriter, its bytes taken out after each row group and at the end. */
 class ChunkWriter extends ByteWriter {
@@ -100,6 +99,21 @@ class ChunkWriter extends ByteWriter {
   }
 }
 
+/** A column's text as read (`numbers`) → the value hyparquet-writer takes for its Parquet type. */
+const PARQUET_VALUE: Record<string, (text: string) => unknown> = {
+  int64: (v) => BigInt(v),
+  int32: (v) => Number(v),
+  timestamp: (v) => BigInt(v),
+  decimal3: (v) => BigInt(v),
+  decimal6: (v) => BigInt(v),
+  string: (v) => v,
+};
+
+/**
+ * Parquet, one row group per ROW_GROUP_ROWS records: each record's values go straight into
+ * one array per column (what hyparquet-writer encodes), typed as they arrive, so no record
+ * outlives its batch and the group is written as soon as it is full.
+ */
 function parquetEncoder(): Encoder {
   const writer = new ChunkWriter();
   const pw = new ParquetWriter({
@@ -107,25 +121,37 @@ function parquetEncoder(): Encoder {
     schema: PARQUET_SCHEMA,
     createdBy: 'floe usage export',
   });
-  let pending: ExportRow[] = [];
+  const convert = EXPORT_COLUMNS.map((c) => PARQUET_VALUE[c.kind] as (text: string) => unknown);
+  let columns: unknown[][] = EXPORT_COLUMNS.map(() => []);
+  let count = 0;
   const flushGroup = () => {
-    if (pending.length === 0) return;
-    const rows = pending;
-    pending = [];
+    if (count === 0) return;
+    const data = columns;
+    columns = EXPORT_COLUMNS.map(() => []);
     pw.write({
-      columnData: EXPORT_COLUMNS.map((c) => ({
+      columnData: EXPORT_COLUMNS.map((c, i) => ({
         name: c.name,
-        data: rows.map((r) => parquetValue(c.kind, r[c.name])),
+        data: data[i] as unknown[],
+        // min/max of ids, times and amounts let readers skip row groups; of strings
+        // (UUIDs, emails) they would cost a UTF-8 comparison of every value, for little
+        statistics: c.kind !== 'string',
       })),
-      rowGroupSize: rows.length,
+      rowGroupSize: count,
     });
+    count = 0;
   };
   const drain = () => writer.chunks.splice(0, writer.chunks.length);
   return {
+    readAs: 'numbers',
     push(rows) {
-      for (const r of rows) {
-        pending.push(r);
-        if (pending.length >= ROW_GROUP_ROWS) flushGroup();
+      for (const row of rows) {
+        for (let i = 0; i < row.length; i++) {
+          const v = row[i];
+          (columns[i] as unknown[]).push(
+            v === null ? null : (convert[i] as (t: string) => unknown)(v as string),
+          );
+        }
+        if (++count >= ROW_GROUP_ROWS) flushGroup();
       }
       return drain();
     },
@@ -135,20 +161,6 @@ function parquetEncoder(): Encoder {
       return drain();
     },
   };
-}
-
-function parquetValue(kind: string, v: unknown): unknown {
-  if (v === null) return null;
-  switch (kind) {
-    case 'int64':
-      return BigInt(v as number);
-    case 'decimal3':
-      return parseDecimal(v as string, 3);
-    case 'decimal6':
-      return parseDecimal(v as string, 6);
-    default:
-      return v;
-  }
 }
 
 export function encoder(format: Format): Encoder {

@@ -3,10 +3,14 @@
  * memory stays flat however many there are: the same on PostgreSQL and PGlite.
  */
 import { sql } from 'drizzle-orm';
-import { type Db, queryRows } from '../../db/connect.ts';
+import { type Db, queryRows, queryTextRows } from '../../db/connect.ts';
 import type { ExportRow } from './columns.ts';
 
-export const BATCH_ROWS = 2_000;
+/**
+ * Rows per read. Larger batches cost fewer round trips; each is at most a few MB of text,
+ * and the next one is already being read while this one is encoded.
+ */
+export const BATCH_ROWS = 5_000;
 
 /** One period of one tenant to export, optionally only the slices starting in [from, to). */
 export interface ExportPart {
@@ -22,76 +26,107 @@ export interface ExportPart {
   to?: Date;
 }
 
-type RawRow = Omit<
-  ExportRow,
-  | 'record_id'
-  | 'tenant_slug'
-  | 'period'
-  | 'period_start'
-  | 'period_end'
-  | 'adjusts_period'
-  | 'slice_start'
-  | 'slice_end'
-> & {
-  id: string | number;
-  adjusts_period_id: string | null;
-  slice_start: string | number;
-  slice_end: string | number;
+/**
+ * How an encoder wants values read: `text` (CSV, JSON Lines) as they are shown, timestamps
+ * in ISO 8601 and decimals with all their places, made by the database (in C, in its own
+ * process); `numbers` (Parquet) timestamps in milliseconds since the epoch and decimals as
+ * the integer of their scale (`3600.000` → `3600000`), ready for BigInt.
+ */
+export type ReadAs = 'text' | 'numbers';
+
+const ISO_MS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+const SQL_OF: Record<
+  ReadAs,
+  { time(c: string): string; decimal(c: string, scale: number): string }
+> = {
+  text: {
+    time: (c) => `to_char(${c} at time zone 'UTC', ${ISO_MS})`,
+    decimal: (c) => `${c}::text`,
+  },
+  numbers: {
+    // a double holds these milliseconds exactly enough to round
+    time: (c) => `round(date_part('epoch', ${c}) * 1000)::int8::text`,
+    // exact: the column has this scale
+    decimal: (c, scale) => `(${c} * 1${'0'.repeat(scale)})::int8::text`,
+  },
 };
 
-/** The rows of each part in turn, `BATCH_ROWS` at a time, up to the ids there were at the start. */
-export async function* exportBatches(db: Db, parts: ExportPart[]): AsyncGenerator<ExportRow[]> {
+/**
+ * A usage record's own columns, as text (see ExportRow), in export order less the period's
+ * (tenant_slug, period, period_start, period_end, adjusts_period), which are filled in here.
+ * Timestamps have millisecond precision in the table, so neither form loses any.
+ * (Each column is named after its cast, `id` too: the query orders by `usage_records.id`.)
+ */
+const recordColumns = (as: ReadAs) => {
+  const { time, decimal } = SQL_OF[as];
+  return `id::text, kind, tenant_id::text, adjusts_period_id::text, session_id::text,
+  user_id::text, user_email, app_id::text, app_slug, cluster_id::text, cluster_name, region,
+  gpu_sku, gpu_count::text, ${time('slice_start')}, ${time('slice_end')},
+  ${decimal('session_seconds', 3)}, ${decimal('gpu_seconds', 3)}, currency,
+  ${decimal('amount', 6)}`;
+};
+
+/** The query of one batch: $1 period, $2 after this id, $3 up to this id, [$4 from, $5 to]. */
+function batchQuery(part: ExportPart, as: ReadAs): string {
+  let range = '';
+  if (part.from) range += ' and slice_start >= $4::timestamptz';
+  if (part.to) range += ` and slice_start < $${part.from ? 5 : 4}::timestamptz`;
+  return `select ${recordColumns(as)} from usage_records
+    where period_id = $1 and id > $2::int8 and id <= $3::int8${range}
+    order by usage_records.id limit ${BATCH_ROWS}`;
+}
+
+/** A record's text as read, with the period's columns, in export order. */
+function exportRow(r: (string | null)[], part: ExportPart, start: string, end: string): ExportRow {
+  const adjusts = r[3] ? (part.labels.get(r[3]) ?? null) : null;
+  // biome-ignore format: one line per group of columns
+  return [
+    r[0] as string, r[1] as string, r[2] as string, part.tenantSlug, part.label, start, end,
+    adjusts, r[4] as string, r[5] as string, r[6] as string, r[7] as string, r[8] as string,
+    r[9] ?? null, r[10] ?? null, r[11] ?? null, r[12] ?? null, r[13] as string,
+    r[14] as string, r[15] as string, r[16] as string, r[17] as string, r[18] as string,
+    r[19] as string,
+  ];
+}
+
+/**
+ * The rows of each part in turn, `BATCH_ROWS` at a time, up to the ids there were at the
+ * start. Each batch is read by keyset (record id within a period), so memory stays flat
+ * however many there are, on PostgreSQL and PGlite alike; rows come as arrays of text
+ * (no object, no type parsing per row), and the next batch's query is sent before this
+ * one is handed on, so that the database works while the caller encodes.
+ */
+export async function* exportBatches(
+  db: Db,
+  parts: ExportPart[],
+  as: ReadAs,
+): AsyncGenerator<ExportRow[]> {
   for (const part of parts) {
     // records an open period's refresh writes while this runs have higher ids: left out
     const [{ top } = { top: 0 }] = await queryRows<{ top: string | number | null }>(
       db,
       sql`select max(id) as top from usage_records where period_id = ${part.periodId}`,
     );
-    let last = 0;
-    const ceiling = Number(top ?? 0);
-    while (last < ceiling) {
-      const rows = await queryRows<RawRow>(
-        db,
-        sql`select id, kind, tenant_id, adjusts_period_id, session_id, user_id, user_email,
-            app_id, app_slug, cluster_id, cluster_name, region, gpu_sku, gpu_count,
-            (extract(epoch from slice_start) * 1000)::int8 as slice_start,
-            (extract(epoch from slice_end) * 1000)::int8 as slice_end,
-            session_seconds::text as session_seconds, gpu_seconds::text as gpu_seconds,
-            currency, amount::text as amount
-          from usage_records
-          where period_id = ${part.periodId} and id > ${last} and id <= ${ceiling}
-            ${part.from ? sql`and slice_start >= ${part.from.toISOString()}::timestamptz` : sql``}
-            ${part.to ? sql`and slice_start < ${part.to.toISOString()}::timestamptz` : sql``}
-          order by id limit ${BATCH_ROWS}`,
-      );
-      if (rows.length === 0) break;
-      last = Number((rows.at(-1) as RawRow).id);
-      yield rows.map((r) => ({
-        record_id: Number(r.id),
-        kind: r.kind,
-        tenant_id: r.tenant_id,
-        tenant_slug: part.tenantSlug,
-        period: part.label,
-        period_start: part.start.getTime(),
-        period_end: part.end.getTime(),
-        adjusts_period: r.adjusts_period_id ? (part.labels.get(r.adjusts_period_id) ?? null) : null,
-        session_id: r.session_id,
-        user_id: r.user_id,
-        user_email: r.user_email,
-        app_id: r.app_id,
-        app_slug: r.app_slug,
-        cluster_id: r.cluster_id,
-        cluster_name: r.cluster_name,
-        region: r.region,
-        gpu_sku: r.gpu_sku,
-        gpu_count: Number(r.gpu_count),
-        slice_start: Number(r.slice_start),
-        slice_end: Number(r.slice_end),
-        session_seconds: r.session_seconds,
-        gpu_seconds: r.gpu_seconds,
-        currency: r.currency,
-        amount: r.amount,
-      }));
+    const ceiling = String(top ?? 0);
+    const text = batchQuery(part, as);
+    const range = [part.from?.toISOString(), part.to?.toISOString()].filter((v) => v);
+    const read = (after: string) =>
+      queryTextRows(db, text, [part.periodId, after, ceiling, ...range]);
+    const time = (d: Date) => (as === 'text' ? d.toISOString() : String(d.getTime()));
+    const start = time(part.start);
+    const end = time(part.end);
+    let next: Promise<(string | null)[][]> | null = read('0');
+    try {
+      while (next) {
+        const rows = await next;
+        next = null;
+        if (rows.length === 0) break;
+        if (rows.length === BATCH_ROWS) next = read((rows.at(-1) as string[])[0] as string);
+        yield rows.map((r) => exportRow(r, part, start, end));
+      }
+    } finally {
+      // a cancelled export: the read in flight still settles, its rows unused
+      await next?.catch(() => {});
     }
   }
 }
