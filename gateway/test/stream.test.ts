@@ -5,6 +5,7 @@
 // testbed's TURN. The gateway's CSP must let both pages work.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '@floe/testbed';
@@ -122,6 +123,30 @@ describe('Chromium through the gateway', () => {
       .toBeGreaterThan(0);
     expect(bob.csp).toEqual([]);
     expect(bob.errors).toEqual([]);
+  });
+
+  it('leaves the session’s streamer closed to whoever reaches it without the gateway', async () => {
+    const session = await stack.admin('GET', `/v1/tenants/acme/sessions/${id}`);
+    const endpoint = new URL('signal', session.body.endpoint);
+    // a WebSocket handshake straight to the pod's port, as another pod or the app could send
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(endpoint, {
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': Buffer.from(randomUUID().slice(0, 16)).toString('base64'),
+        },
+      });
+      req.on('response', (res) => resolve(res.statusCode ?? 0));
+      req.on('upgrade', (_res, socket) => {
+        socket.destroy();
+        resolve(101);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(401);
   });
 
   it('shows another user of the tenant nothing of it', async () => {
