@@ -343,6 +343,7 @@ describe('console', () => {
       image: null,
       command: ['paraview', '--title', 'Floe ParaView'],
       resources: { cpu: '1', memory: '2Gi', gpus: { sku: 'l4', count: 1 } },
+      class: null,
       persistence: null,
       idleTimeoutSeconds: null,
       maxLifetimeSeconds: 14_400,
