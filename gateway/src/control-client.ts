@@ -30,7 +30,7 @@ const GatewaySession = z.object({
   reason: z.string().nullable().optional(),
 });
 
-const Renewal = z.object({ claimed: z.boolean(), outcome: z.string().nullable() });
+const RenewalClaim = z.object({ claimed: z.boolean(), outcome: z.string().nullable() });
 
 const Me = z.object({
   role: z.string(),
@@ -42,7 +42,7 @@ export type IdentityProviderSettings = z.infer<typeof IdentityProviderSettings>;
 export type GatewayTenant = z.infer<typeof GatewayTenant>;
 export type GatewaySession = z.infer<typeof GatewaySession>;
 export type Me = z.infer<typeof Me>;
-export type Renewal = z.infer<typeof Renewal>;
+export type RenewalClaim = z.infer<typeof RenewalClaim>;
 
 /** The control plane did not answer as it should (down, 5xx, or an unexpected answer). */
 export class ControlPlaneUnavailable extends Error {}
@@ -203,12 +203,12 @@ export class ControlClient {
    * Claims the renewal of the session cookie whose SHA-256 is `key` for this gateway
    * (`claimed`), or reads the outcome another replica recorded (null while it works).
    */
-  async claimRenewal(key: string): Promise<Renewal> {
+  async claimRenewal(key: string): Promise<RenewalClaim> {
     const path = `/v1/gateway/renewals/${encodeURIComponent(key)}`;
     const res = await this.call(path, this.token, { method: 'POST' });
     if (res.status !== 200)
       throw new ControlPlaneUnavailable(`renewal claim answered ${res.status}`);
-    return this.read(res, Renewal, 'renewal');
+    return this.read(res, RenewalClaim, 'renewal');
   }
 
   /** Records the sealed outcome of a claimed renewal; answers the one that stays. */
@@ -216,7 +216,7 @@ export class ControlClient {
     const path = `/v1/gateway/renewals/${encodeURIComponent(key)}`;
     const res = await this.call(path, this.token, { method: 'PUT', body: { outcome } });
     if (res.status !== 200) throw new ControlPlaneUnavailable(`renewal answered ${res.status}`);
-    return (await this.read(res, Renewal, 'renewal')).outcome;
+    return (await this.read(res, RenewalClaim, 'renewal')).outcome;
   }
 
   /** Who the identity token is at the control plane (its user is created on first sight). */

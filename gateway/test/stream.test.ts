@@ -11,11 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { launchChromium } from '@floe/testbed';
 import { buildApp, buildWeb } from '@floe/web/build';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { pageFetch, signInByForms } from './helpers/pages.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
-import { credentials } from './helpers/users.ts';
 
 type Browser = Awaited<ReturnType<typeof launchChromium>>;
-type Page = Awaited<ReturnType<Browser['newPage']>>;
 
 const PROBE_APP = fileURLToPath(import.meta.resolve('@floe/streamer/probe-app'));
 
@@ -48,43 +47,13 @@ async function openPage() {
   return { page, csp, errors };
 }
 
-/** Signs in through the gateway's organisation form and the provider's sign-in form. */
-async function signInByForms(page: Page, who: 'alice' | 'bob') {
-  const { email, password, tenant } = credentials(who);
-  await page.goto(`${stack.url}/`);
-  await page.locator('input[name="tenant"]').fill(tenant);
-  await page.locator('button[type="submit"]').click();
-  await page.locator('input[name="login"]').fill(email);
-  await page.locator('input[name="password"]').fill(password);
-  await Promise.all([
-    page.waitForURL(`${stack.url}/`),
-    page.locator('button[type="submit"]').click(),
-  ]);
-}
-
-/** fetch() from the page, as the launcher does it (same origin, the CSRF token echoed). */
-function pageFetch(page: Page, method: string, path: string, body?: unknown) {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const csrf = document.cookie.match(/(?:^|; )floe_csrf=([^;]*)/)?.[1] ?? '';
-      const res = await fetch(path, {
-        method,
-        headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.status, body: await res.json().catch(() => null) };
-    },
-    { method, path, body },
-  );
-}
-
 describe('Chromium through the gateway', () => {
   let bob: Awaited<ReturnType<typeof openPage>>;
   let id: string;
 
   it('signs in at the provider and gets the launcher, within the CSP', async () => {
     bob = await openPage();
-    await signInByForms(bob.page, 'bob');
+    await signInByForms(bob.page, stack.url, 'bob');
     await expect
       .poll(() => bob.page.evaluate(() => document.querySelector('script')?.src))
       .toBe(`${stack.url}/app/app.js`);
@@ -151,7 +120,7 @@ describe('Chromium through the gateway', () => {
 
   it('shows another user of the tenant nothing of it', async () => {
     const alice = await openPage();
-    await signInByForms(alice.page, 'alice');
+    await signInByForms(alice.page, stack.url, 'alice');
     const res = await alice.page.goto(`${stack.url}/sessions/${id}/`);
     expect(res?.status()).toBe(404);
     // a page with the way back, the same as for a session that does not exist

@@ -36,8 +36,8 @@ import { buildApp } from '@floe/web/build';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildImages } from '../../deploy/images/build.ts';
+import { type Page, pageFetch, signInByForms } from '../../gateway/test/helpers/pages.ts';
 import { type Stack, startStack } from '../../gateway/test/helpers/stack.ts';
-import { credentials } from '../../gateway/test/helpers/users.ts';
 import {
   defaultDesiredSettings,
   desiredGpuClaimTemplate,
@@ -48,7 +48,6 @@ import { floeImage } from '../../operator/src/images.ts';
 // biome-ignore lint/suspicious/noExplicitAny: API and kubectl JSON, asserted on field by field
 type Json = any;
 type Browser = Awaited<ReturnType<typeof launchChromium>>;
-type Page = Awaited<ReturnType<Browser['newPage']>>;
 
 const STREAMER_PORT = 8080;
 const workDir = join(tmpdir(), 'floe-real-pod');
@@ -157,35 +156,6 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 }, 120_000);
 
-async function signIn(page: Page) {
-  const { email, password, tenant } = credentials('bob');
-  await page.goto(`${stack.url}/`);
-  await page.locator('input[name="tenant"]').fill(tenant);
-  await page.locator('button[type="submit"]').click();
-  await page.locator('input[name="login"]').fill(email);
-  await page.locator('input[name="password"]').fill(password);
-  await Promise.all([
-    page.waitForURL(`${stack.url}/`),
-    page.locator('button[type="submit"]').click(),
-  ]);
-}
-
-/** fetch() from the page, as the launcher does it (same origin, the CSRF token echoed). */
-function pageFetch(page: Page, method: string, path: string, body?: unknown) {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const csrf = document.cookie.match(/(?:^|; )floe_csrf=([^;]*)/)?.[1] ?? '';
-      const res = await fetch(path, {
-        method,
-        headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.status, body: await res.json().catch(() => null) };
-    },
-    { method, path, body },
-  );
-}
-
 /** What the page's peer connection received and through which candidates. */
 function mediaStats(page: Page) {
   return page.evaluate(async () => {
@@ -243,7 +213,7 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
 
     const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
     page = await context.newPage();
-    await signIn(page);
+    await signInByForms(page, stack.url, 'bob');
     const launched = await pageFetch(page, 'POST', '/api/v1/tenants/acme/sessions', {
       app: 'xterm',
     });

@@ -5,6 +5,7 @@ import {
   quotaMessage,
   quotaRetryAfterSeconds,
 } from '../../src/domain/quota.ts';
+import { secondsUntilToken } from '../../src/sessions/launch-rate.ts';
 
 describe('quotaMessage', () => {
   it('names the quota, its limit and what is held', () => {
@@ -129,5 +130,18 @@ describe('gpuHoursDecision', () => {
       emit,
       stopGpuSessions: stop,
     });
+  });
+});
+
+describe('secondsUntilToken (the launch rate’s Retry-After)', () => {
+  it.each([
+    // tokens left, launches a minute → seconds
+    [0, 10, 6],
+    [0.5, 10, 3],
+    [0.99, 10, 1],
+    [0, 1, 60],
+    [0, 600, 1],
+  ])('%f tokens at %i a minute: %i s', (tokens, perMinute, seconds) => {
+    expect(secondsUntilToken(tokens, perMinute)).toBe(seconds);
   });
 });
