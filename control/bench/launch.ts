@@ -12,7 +12,7 @@ import pg from 'pg';
 import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
 import { loadConfig } from '../src/config.ts';
 import { listen, startControlPlane } from '../src/control-plane.ts';
-import type { ClusterDriver, DriverEvent } from '../src/drivers/driver.ts';
+import type { ClusterDriver } from '../src/drivers/driver.ts';
 import { createLogger } from '../src/log.ts';
 import { launchWrites } from '../src/sessions/admission.ts';
 import type { Load, Target } from './client.ts';
@@ -82,21 +82,32 @@ function cpuPerLaunch(a: ReturnType<typeof cpuSeconds>, b: typeof a, count: numb
 }
 
 /** Stands in for a Kubernetes driver: it accepts every session and leaves it active,
- * reporting nothing, or `starting` then `running` (two more transitions) with `report`. */
+ * observing nothing, or `starting` then `running` (two more transitions) with `report`. */
 function holdDriver(report: boolean): ClusterDriver {
-  let listener: ((event: DriverEvent) => void) | undefined;
+  let listener: ((sessionId: string | null) => void) | undefined;
+  const states = new Map<string, 'starting' | 'running'>();
   return {
     async launch({ sessionId }) {
       if (!report) return;
-      listener?.({ sessionId, state: 'starting' });
-      listener?.({ sessionId, state: 'running', ref: { pod: sessionId } });
+      states.set(sessionId, 'starting');
+      listener?.(sessionId);
+      setImmediate(() => {
+        states.set(sessionId, 'running');
+        listener?.(sessionId);
+      });
     },
     async terminate() {},
-    async adopt() {},
-    watch(l) {
+    observe({ sessionId }) {
+      const state = states.get(sessionId);
+      if (!report) return { seen: 'unknown', unreachable: null };
+      if (!state) return { seen: 'absent', vanished: 'never launched' };
+      return { seen: 'present', state, ending: false, ref: { pod: sessionId } };
+    },
+    onChange(l) {
       listener = l;
       return () => {};
     },
+    present: () => [...states.keys()],
     capacity: async () => ({ gpus: [], maxSessions: null }),
     async close() {},
   };

@@ -53,6 +53,8 @@ export interface ControlPlane {
  */
 export interface ControlPlaneInternals {
   localDriver?: Pick<LocalDriverOptions, 'idle'>;
+  /** the session loop's clock (lifetimes, idle timeouts) */
+  now?: () => Date;
   /** webhook retries and disabling in seconds rather than hours */
   webhookRetry?: Partial<RetryPolicy>;
 }
@@ -101,9 +103,12 @@ export async function startControlPlane(
   // set once the webhook worker exists: transitions recorded before (reconciliation at
   // start) are found by its first look
   let wakeWebhooks = () => {};
-  const supervisor = new Supervisor(db, log, (to) => {
-    metrics.transitions.inc({ to });
-    wakeWebhooks();
+  const supervisor = new Supervisor(db, log, {
+    now: internals.now,
+    onTransition: (to) => {
+      metrics.transitions.inc({ to });
+      wakeWebhooks();
+    },
   });
   const kubernetes = new KubernetesClusters({
     supervisor,
@@ -137,10 +142,6 @@ export async function startControlPlane(
     config.FLOE_LOCAL_CLUSTER === 'true'
       ? await registerLocalCluster(config, db, supervisor, internals)
       : null;
-  if (localClusterId) {
-    const reconciled = await supervisor.reconcile([localClusterId]);
-    if (reconciled > 0) log.info({ sessions: reconciled }, 'reconciled sessions of an earlier run');
-  }
   // each Kubernetes cluster is watched, and its sessions reconciled, as soon as it answers;
   // one that does not answer delays nothing
   const registered = await db
@@ -157,7 +158,7 @@ export async function startControlPlane(
   // a slow quota sweep (many tenants, a database under load) is not started twice at once
   let sweepingQuotas = false;
   const sweep = setInterval(() => {
-    supervisor.stopExpired().catch((err) => log.error({ err }, 'stopping expired sessions failed'));
+    void supervisor.resync();
     if (sweepingQuotas) return;
     sweepingQuotas = true;
     enforceQuotas()
@@ -342,7 +343,9 @@ async function registerLocalCluster(
         })
         .returning();
   const id = (local as { id: string }).id;
-  supervisor.attach(id, driver);
+  // what an earlier run left is adopted, stopped or failed before the API opens
+  await supervisor.attach(id, driver);
+  await supervisor.settled();
   return id;
 }
 

@@ -24,6 +24,8 @@ const ISSUER = 'https://gateway.audit.floe.test';
 
 describe.each(DATABASES)('audit log on %s', (kind) => {
   let t: TestControlPlane;
+  /** how far the session loop's clock is ahead of the real one */
+  let skewMs = 0;
   let jwks: Server;
   let keys: Awaited<ReturnType<typeof generateKeyPair>>;
   let acme: Awaited<ReturnType<typeof seedTenant>>;
@@ -60,12 +62,15 @@ describe.each(DATABASES)('audit log on %s', (kind) => {
     });
     await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
     const { port } = jwks.address() as AddressInfo;
-    t = await startTestControlPlane({
-      ...(await freshDatabase(kind)),
-      FLOE_GATEWAY_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`,
-      FLOE_GATEWAY_ISSUER: ISSUER,
-      FLOE_WEBHOOK_WORKER: 'off',
-    });
+    t = await startTestControlPlane(
+      {
+        ...(await freshDatabase(kind)),
+        FLOE_GATEWAY_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+        FLOE_GATEWAY_ISSUER: ISSUER,
+        FLOE_WEBHOOK_WORKER: 'off',
+      },
+      { now: () => new Date(Date.now() + skewMs) },
+    );
     acme = await seedTenant(t, { slug: 'acme', app: { maxLifetimeSeconds: 60 } });
     globex = await seedTenant(t, { slug: 'globex' });
     acmeAdmin = await key('acme', 'tenant-admin');
@@ -175,10 +180,15 @@ describe.each(DATABASES)('audit log on %s', (kind) => {
       const s = await t.call('GET', `/v1/tenants/acme/sessions/${id}`, { token: acmeMember });
       return s.body.state === 'running';
     });
-    expect(await t.cp.supervisor.stopExpired(new Date(Date.now() + 3_600_000))).toBe(1);
-    const log = await t.call('GET', `/v1/tenants/acme/audit-log?targetId=${id}`, {
-      token: acmeAdmin,
+    skewMs = 3_600_000; // the app's maximum lifetime is 60 s
+    await t.cp.supervisor.resync();
+    const log = await eventually(async () => {
+      const found = await t.call('GET', `/v1/tenants/acme/audit-log?targetId=${id}`, {
+        token: acmeAdmin,
+      });
+      return found.body.items.some((e: { action: string }) => e.action === 'session.stop') && found;
     });
+    skewMs = 0;
     const actions = log.body.items.map((e: { action: string; actor: { type: string } }) => [
       e.action,
       e.actor.type,

@@ -1,7 +1,7 @@
 // Idle shutdown on the local runner: a streaming session whose user does nothing for its
 // app's idleTimeoutSeconds is stopped with reason idle, like the Kubernetes path (the operator),
-// and leaves nothing behind. The schema's minimum is 60 s, so the driver's clock is moved on
-// instead of waiting (through the control plane's internals, not its API or environment).
+// and leaves nothing behind. The schema's minimum is 60 s, so the session loop's clock is
+// moved on instead of waiting (through the control plane's internals, not its API or environment).
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,7 +17,7 @@ const PROBE_APP = fileURLToPath(import.meta.resolve('@floe/streamer/probe-app'))
 
 describe('an idle streaming local session', () => {
   let t: TestControlPlane;
-  /** how far the driver's clock is ahead of the real one */
+  /** how far the session loop's clock is ahead of the real one */
   let skewMs = 0;
   const base = '/v1/tenants/lab/sessions';
   const session = async (id: string) => (await t.call('GET', `${base}/${id}`)).body;
@@ -25,7 +25,10 @@ describe('an idle streaming local session', () => {
   beforeAll(async () => {
     t = await startTestControlPlane(
       { ...(await freshDatabase('pglite')), FLOE_LOCAL_STREAMING: 'on' },
-      { localDriver: { idle: { intervalMs: 200, now: () => Date.now() + skewMs } } },
+      {
+        localDriver: { idle: { intervalMs: 200 } },
+        now: () => new Date(Date.now() + skewMs),
+      },
     );
     await seedTenant(t, {
       slug: 'lab',

@@ -26,17 +26,36 @@ export interface LaunchSpec {
   };
 }
 
-/** A driver's report of a session; the control plane turns it into a state transition. */
-export interface DriverEvent {
-  sessionId: string;
-  /** `unknown`: the session's cluster cannot be reached, so its true state is not known */
-  state: 'starting' | 'running' | 'unknown' | 'stopped' | 'failed';
-  reason?: string;
-  exitCode?: number;
-  endpoint?: string;
-  /** what the driver needs to find the session again after a control-plane restart */
-  ref?: DriverRef;
-}
+/**
+ * What a driver sees of one session on its cluster, from what it watches (no request):
+ * the control plane compares it with the session's row to decide the next step.
+ */
+export type Observation =
+  /** nothing is known: the cluster cannot be reached (why), or has not answered yet (null) */
+  | { seen: 'unknown'; unreachable: string | null }
+  /** the cluster answered and runs nothing for the session */
+  | {
+      seen: 'absent';
+      /** what the absence of a session that ran means on this cluster */
+      vanished: string;
+    }
+  /** the cluster runs something for the session, or keeps how it ended */
+  | {
+      seen: 'present';
+      state: 'starting' | 'running' | 'stopped' | 'failed';
+      reason?: string;
+      exitCode?: number;
+      endpoint?: string;
+      /** what the driver needs to find the session again */
+      ref?: DriverRef;
+      /** its removal was asked for and is under way */
+      ending: boolean;
+      /**
+       * The user's last input, where the driver can ask the session's streamer (the local
+       * runner; in a pod the operator asks it): null = never any, undefined = unknown.
+       */
+      lastInputMs?: number | null;
+    };
 
 /** How a driver's cluster is reached: `connecting` until it first answers. */
 export type ClusterStatus = 'connected' | 'connecting' | 'unreachable';
@@ -54,30 +73,56 @@ export interface Capacity {
 }
 
 /**
- * One small contract, many drivers (local processes, Kubernetes). Calls return once the
- * request is accepted; progress arrives asynchronously through `watch`.
+ * One small contract, many drivers (local processes, Kubernetes), in the manner of
+ * JupyterHub's Spawner: act (launch, terminate), observe, and say what changed. Every
+ * decision (what to do next with a session) is the control plane's: see
+ * sessions/next-step.ts.
  */
 export interface ClusterDriver {
-  /** Idempotent: launching a session the cluster already runs changes nothing. */
+  /**
+   * Idempotent: launching a session the cluster already runs changes nothing. Resolves
+   * once the cluster has accepted it; throws `LaunchRefused` when the cluster never will,
+   * any other error when it may later (the control plane retries with backoff).
+   */
   launch(spec: LaunchSpec): Promise<void>;
-  /** Reports `stopped` once the session is gone; keeps trying while the cluster is away. */
-  terminate(sessionId: string, ref: DriverRef | null): Promise<void>;
   /**
-   * Re-attaches to a session an earlier control-plane process started (found by `ref`, or
-   * by its session id where the driver can); reports through watch. `spec` is what it was
-   * launched with, for what the driver enforces itself (the local runner's idle shutdown).
+   * Asks the cluster to remove what it runs (or keeps) for the session; idempotent, and
+   * resolved once asked (the removal shows in later observations). Throws when the
+   * cluster could not be asked (retried).
    */
-  adopt(sessionId: string, ref: DriverRef | null, spec?: LaunchSpec): Promise<void>;
+  terminate(session: SessionAddress): Promise<void>;
+  /** What the cluster runs for the session, from the driver's watches and memory. */
+  observe(session: SessionAddress): Observation;
   /**
-   * After every active session of the cluster was launched, adopted or terminated through
-   * this driver: removes what the cluster still runs for any other session (orphans left
-   * by a crash), now or as soon as the cluster answers. Drivers that cannot see what their
-   * cluster runs beyond their own sessions leave it out.
+   * Calls `listener` when what the driver observes of a session may have changed (null:
+   * of every session, e.g. the cluster came back). Returns the unsubscribe.
    */
-  removeOrphans?(): Promise<void>;
-  watch(listener: (event: DriverEvent) => void): () => void;
+  onChange(listener: (sessionId: string | null) => void): () => void;
+  /**
+   * The sessions the cluster runs or keeps something for (what a crash may have left);
+   * null while the driver cannot tell (the cluster has not answered).
+   */
+  present(): string[] | null;
   /** Live where the driver can see it (Kubernetes: kept current by watches, no request). */
   capacity(): Promise<Capacity>;
-  /** Stops supervising. Sessions keep running unless `terminate` is set. */
+  /** Stops watching. Sessions keep running unless `terminate` is set. */
   close(opts?: { terminate?: boolean }): Promise<void>;
 }
+
+/** Which session a call is about, and what was recorded to find it. */
+export interface SessionAddress {
+  sessionId: string;
+  /** null for what a cluster runs for no session of Floe's (an orphan) */
+  tenantId: string | null;
+  ref: DriverRef | null;
+  /**
+   * Floe's records have it active: what the cluster runs for it is taken over (adopted),
+   * and what runs for a session that is not is only there to be removed
+   */
+  active: boolean;
+  /** the app's idle timeout, for drivers that watch input themselves */
+  idleTimeoutSeconds?: number | null;
+}
+
+/** A launch the cluster will never accept (a bad spec, a refusal): the session fails. */
+export class LaunchRefused extends Error {}

@@ -77,8 +77,7 @@ export class KubernetesClusters {
         metrics.kubeRequests.inc({ cluster: row.name, verb, resource }),
     });
     this.connected.set(row.id, entry);
-    supervisor.attach(row.id, entry.driver);
-    await supervisor.reconcile([row.id]);
+    await supervisor.attach(row.id, entry.driver);
   }
 
   /** Labels changed (e.g. floe.dev/storage-class): later launches use the new ones. */

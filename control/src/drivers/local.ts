@@ -16,14 +16,8 @@ import {
 } from '@floe/streamer/sandbox';
 import { mintTurnCredentials } from '@floe/turn';
 import type { DriverRef } from '../db/schema.ts';
-import {
-  chooseRoot,
-  idleVerdict,
-  type MarkedProcess,
-  orphanRoots,
-  sessionRoots,
-} from '../domain/local-processes.ts';
-import type { Capacity, ClusterDriver, DriverEvent, LaunchSpec } from './driver.ts';
+import { chooseRoot, type MarkedProcess, sessionRoots } from '../domain/local-processes.ts';
+import type { Capacity, ClusterDriver, LaunchSpec, Observation, SessionAddress } from './driver.ts';
 
 export interface LocalDriverOptions {
   /** where each session's stdout and stderr go, as <session-id>.log */
@@ -42,10 +36,10 @@ export interface LocalDriverOptions {
    */
   runner?: string;
   /**
-   * Idle shutdown of streaming sessions (the app's idleTimeoutSeconds): how often each
-   * streamer is asked for its last input, and the clock (both injectable for tests).
+   * How often each streaming session with an idle timeout is asked for its user's last
+   * input (whether that makes it idle is sessions/next-step.ts's decision).
    */
-  idle?: { intervalMs?: number; now?: () => number };
+  idle?: { intervalMs?: number };
   /**
    * Runs each app inside a session runner that adds an X display and a streamer; the session
    * is running once the runner reports the streamer's URL. Without it, the app runs alone.
@@ -85,13 +79,21 @@ interface Tracked {
   failure?: string;
   /** when this process started it (not for adopted sessions) */
   spawnedAt?: number;
+  /** running: started (alone), or its streamer answered (streaming sessions) */
+  running: boolean;
   /** the streamer's address, once it answered (streaming sessions) */
   endpoint?: string;
+  /** the app's idle timeout: its streamer is asked for the last input when set */
   idleTimeoutSeconds?: number | null;
-  /** when it was reported running, by the driver's clock */
-  runningAt?: number;
-  /** why the driver stopped it, when not on request (idle) */
-  stopReason?: string;
+  /** the streamer's last answer (epoch ms; null: no input ever; undefined: not asked) */
+  lastInputMs?: number | null;
+}
+
+/** How a session's processes ended, kept until the control plane has recorded it. */
+interface Ended {
+  state: 'stopped' | 'failed';
+  reason: string;
+  exitCode?: number;
 }
 
 /**
@@ -206,16 +208,17 @@ function killTree(pid: number) {
  * whole group.
  */
 export class LocalDriver implements ClusterDriver {
-  private readonly events = new EventEmitter();
+  private readonly changes = new EventEmitter();
   private readonly tracked = new Map<string, Tracked>();
+  /** sessions whose processes ended (or never started), until the end is recorded */
+  private readonly ended = new Map<string, Ended>();
   /** sessions between the start of launch() and their spawn */
   private readonly launching = new Set<string>();
   /** sessions stopped while launching: their spawn must not happen */
   private readonly cancelled = new Set<string>();
   private readonly opts: Required<LocalDriverOptions>;
-  private readonly now: () => number;
   private readonly idleTimer: NodeJS.Timeout | null = null;
-  private checkingIdle = false;
+  private askingInput = false;
 
   constructor(opts: LocalDriverOptions) {
     this.opts = {
@@ -228,12 +231,11 @@ export class LocalDriver implements ClusterDriver {
       idle: {},
       ...opts,
     };
-    this.now = this.opts.idle.now ?? Date.now;
     mkdirSync(this.opts.logDir, { recursive: true });
     if (this.opts.sandbox) mkdirSync(this.opts.sandbox.homesDir, { recursive: true, mode: 0o700 });
     // only a streamer can tell how long ago its user last did anything
     if (this.opts.streaming) {
-      this.idleTimer = setInterval(() => void this.stopIdle(), this.opts.idle.intervalMs ?? 30_000);
+      this.idleTimer = setInterval(() => void this.askInput(), this.opts.idle.intervalMs ?? 30_000);
       this.idleTimer.unref();
     }
   }
@@ -246,13 +248,69 @@ export class LocalDriver implements ClusterDriver {
     return home;
   }
 
-  watch(listener: (event: DriverEvent) => void): () => void {
-    this.events.on('event', listener);
-    return () => this.events.off('event', listener);
+  onChange(listener: (sessionId: string | null) => void): () => void {
+    this.changes.on('change', listener);
+    return () => this.changes.off('change', listener);
   }
 
-  private emit(event: DriverEvent) {
-    this.events.emit('event', event);
+  private changed(sessionId: string) {
+    this.changes.emit('change', sessionId);
+  }
+
+  /** The session's processes ended, or could not start: kept until the end is recorded. */
+  private end(sessionId: string, ended: Ended) {
+    this.ended.set(sessionId, ended);
+    this.changed(sessionId);
+  }
+
+  /**
+   * What runs for the session: its tracked process tree, a launch under way, how it ended;
+   * else a live tree an earlier control plane started for it, found and adopted now.
+   */
+  observe({ sessionId, ref, active, idleTimeoutSeconds }: SessionAddress): Observation {
+    const ended = this.ended.get(sessionId);
+    if (ended) return { seen: 'present', ...ended, ending: false };
+    if (this.launching.has(sessionId) && !this.tracked.has(sessionId)) {
+      return { seen: 'present', state: 'starting', ending: this.cancelled.has(sessionId) };
+    }
+    let tracked = this.tracked.get(sessionId);
+    if (!tracked && !active) {
+      // left by an earlier control plane of this data folder, for a session now ended
+      const left = scanMarked().some(
+        (p) => p.sessionId === sessionId && p.runner === this.opts.runner,
+      );
+      return left
+        ? { seen: 'present', state: 'running', ending: false }
+        : { seen: 'absent', vanished: 'its processes ended' };
+    }
+    if (!tracked) {
+      const found = this.attach(sessionId, ref, idleTimeoutSeconds ?? null);
+      if (!found) {
+        return {
+          seen: 'absent',
+          vanished: 'the app’s process ended while the control plane was down',
+        };
+      }
+      this.announce(sessionId, found);
+      tracked = found;
+    }
+    if (idleTimeoutSeconds !== undefined) tracked.idleTimeoutSeconds = idleTimeoutSeconds;
+    const { pid, startTime } = tracked;
+    return {
+      seen: 'present',
+      state: tracked.running ? 'running' : 'starting',
+      ...(tracked.running && { ref: { pid, startTime } }),
+      ...(tracked.endpoint && { endpoint: tracked.endpoint }),
+      ending: tracked.stopping,
+      ...(tracked.lastInputMs !== undefined && { lastInputMs: tracked.lastInputMs }),
+    };
+  }
+
+  /** What this runner runs or keeps, and what an earlier one of its data folder left. */
+  present(): string[] {
+    const ids = new Set([...this.tracked.keys(), ...this.launching, ...this.ended.keys()]);
+    for (const p of scanMarked()) if (p.runner === this.opts.runner) ids.add(p.sessionId);
+    return [...ids];
   }
 
   async capacity(): Promise<Capacity> {
@@ -266,8 +324,9 @@ export class LocalDriver implements ClusterDriver {
     try {
       // An earlier control plane may have started it and died before recording so: its
       // process is adopted, never doubled by a second one.
-      const found = this.attach(sessionId, null, spec);
+      const found = this.attach(sessionId, null, spec.app.idleTimeoutSeconds);
       if (found) return this.announce(sessionId, found);
+      this.ended.delete(sessionId);
       await this.start(spec);
     } finally {
       this.launching.delete(sessionId);
@@ -279,18 +338,17 @@ export class LocalDriver implements ClusterDriver {
     const { sessionId } = spec;
     const argv = spec.app.command;
     if (!argv?.[0]) {
-      return this.emit({ sessionId, state: 'failed', reason: 'the app has no command to run' });
+      return this.end(sessionId, { state: 'failed', reason: 'the app has no command to run' });
     }
     if (this.tracked.size + this.launching.size > this.opts.maxSessions) {
-      return this.emit({ sessionId, state: 'failed', reason: 'the local runner is full' });
+      return this.end(sessionId, { state: 'failed', reason: 'the local runner is full' });
     }
     const { streaming, sandbox } = this.opts;
     const appPath = spec.app.env.PATH ?? SANDBOX_PATH;
     if (sandbox && !streaming && !findCommand(argv[0], appPath)) {
       // the sandbox would start and then not find it; say it as spawn would
-      return this.emit({ sessionId, state: 'failed', reason: `cannot start "${argv[0]}": ENOENT` });
+      return this.end(sessionId, { state: 'failed', reason: `cannot start "${argv[0]}": ENOENT` });
     }
-    this.emit({ sessionId, state: 'starting' });
     const ids = {
       FLOE_SESSION_ID: sessionId,
       FLOE_TENANT_ID: spec.tenantId,
@@ -389,8 +447,7 @@ export class LocalDriver implements ClusterDriver {
     }
     child.once('error', (err: NodeJS.ErrnoException) => {
       if (this.tracked.has(sessionId)) return; // 'exit' reports it
-      this.emit({
-        sessionId,
+      this.end(sessionId, {
         state: 'failed',
         reason: `cannot start "${argv[0]}": ${err.code ?? err.message}`,
       });
@@ -403,18 +460,19 @@ export class LocalDriver implements ClusterDriver {
       startTime,
       child,
       stopping: false,
+      running: false,
       timers: [],
       spawnedAt: Date.now(),
       idleTimeoutSeconds: spec.app.idleTimeoutSeconds,
     });
+    this.changed(sessionId);
     child.once('exit', (code, signal) => this.exited(sessionId, code, signal));
     const running = (endpoint?: string) => {
       const tracked = this.tracked.get(sessionId);
-      if (tracked) {
-        tracked.endpoint = endpoint;
-        tracked.runningAt = this.now();
-      }
-      this.emit({ sessionId, state: 'running', ref: { pid, startTime }, endpoint });
+      if (!tracked) return;
+      tracked.endpoint = endpoint;
+      tracked.running = true;
+      this.changed(sessionId);
     };
     if (!streaming) return running();
     // Only the runner holds fd 3, and only the streamer's own address on the port it was
@@ -435,25 +493,16 @@ export class LocalDriver implements ClusterDriver {
     });
   }
 
-  async adopt(sessionId: string, ref: DriverRef | null, spec?: LaunchSpec): Promise<void> {
-    if (this.tracked.has(sessionId) || this.launching.has(sessionId)) return;
-    const tracked = this.attach(sessionId, ref, spec);
-    if (!tracked) {
-      return this.emit({
-        sessionId,
-        state: 'failed',
-        reason: 'the app’s process ended while the control plane was down',
-      });
-    }
-    this.announce(sessionId, tracked);
-  }
-
   /**
    * Finds the live process tree of a session that an earlier control plane started (by its
    * reference, or by the session id in its environment when the reference was never
    * recorded), tracks it, and kills any twin. Null when none lives.
    */
-  private attach(sessionId: string, ref: DriverRef | null, spec?: LaunchSpec): Tracked | null {
+  private attach(
+    sessionId: string,
+    ref: DriverRef | null,
+    idleTimeoutSeconds: number | null,
+  ): Tracked | null {
     const roots = sessionRoots(scanMarked()).get(sessionId) ?? [];
     const { keep, kill } = chooseRoot(roots, ref);
     for (const twin of kill) killTree(twin.pid);
@@ -469,8 +518,9 @@ export class LocalDriver implements ClusterDriver {
       pid,
       startTime,
       stopping: false,
+      running: false,
       timers: [],
-      idleTimeoutSeconds: spec?.app.idleTimeoutSeconds ?? null,
+      idleTimeoutSeconds,
     };
     this.tracked.set(sessionId, tracked);
     const poll = setInterval(() => {
@@ -486,12 +536,11 @@ export class LocalDriver implements ClusterDriver {
    * before it was ready; one that never answers is failed and killed.
    */
   private announce(sessionId: string, tracked: Tracked) {
-    const { pid, startTime } = tracked;
-    this.emit({ sessionId, state: 'starting' });
+    const { pid } = tracked;
     const running = (endpoint?: string) => {
       tracked.endpoint = endpoint;
-      tracked.runningAt = this.now();
-      this.emit({ sessionId, state: 'running', ref: { pid, startTime }, endpoint });
+      tracked.running = true;
+      this.changed(sessionId);
     };
     if (!this.opts.streaming) return running();
     const env = environOf(pid);
@@ -514,17 +563,22 @@ export class LocalDriver implements ClusterDriver {
     void check();
   }
 
-  async terminate(sessionId: string, ref: DriverRef | null): Promise<void> {
+  async terminate({ sessionId }: SessionAddress): Promise<void> {
+    // its end is recorded: forgotten
+    if (this.ended.delete(sessionId)) return this.changed(sessionId);
     if (this.launching.has(sessionId) && !this.tracked.has(sessionId)) {
       // not spawned yet: it never will be (start() checks), so it is stopped now
       this.cancelled.add(sessionId);
-      return this.emit({ sessionId, state: 'stopped', reason: 'stopped before it ran' });
+      return this.end(sessionId, { state: 'stopped', reason: 'stopped before it ran' });
     }
-    const tracked = this.tracked.get(sessionId) ?? this.attach(sessionId, ref);
-    if (!tracked) {
-      return this.emit({ sessionId, state: 'stopped', reason: 'stopped before it ran' });
-    }
-    this.stop(tracked);
+    const tracked = this.tracked.get(sessionId);
+    if (tracked) return this.stop(tracked);
+    // what an earlier control plane of this data folder left for a session that is not
+    // active (a crash between a spawn and its record): nobody to give a grace period
+    const found = scanMarked().filter((p) => p.sessionId === sessionId);
+    if (!found.some((p) => p.runner === this.opts.runner)) return;
+    // the whole tree, and whatever of it left the group (a sandbox's own session)
+    for (const p of found) killTree(p.pid);
   }
 
   /** SIGTERM to the session's group, SIGKILL after its grace period; exited() reports it. */
@@ -538,47 +592,25 @@ export class LocalDriver implements ClusterDriver {
   }
 
   /**
-   * After reconcile adopted, launched or stopped every active session: kills the process
-   * trees this runner started for any other session (a control plane killed between a spawn
-   * and its record leaves them, and nothing else would ever stop them).
+   * Asks each running streaming session with an idle timeout for its user's last input;
+   * whether that makes it idle is the control plane's decision (sessions/next-step.ts).
    */
-  async removeOrphans(): Promise<void> {
-    const found = scanMarked();
-    const supervised = (id: string) => this.tracked.has(id) || this.launching.has(id);
-    const orphans = orphanRoots(sessionRoots(found), this.opts.runner, supervised);
-    const sessions = new Set(orphans.map((p) => p.sessionId));
-    for (const p of orphans) killTree(p.pid);
-    // and whatever of theirs left the group (a sandbox's own session)
-    for (const p of found) if (sessions.has(p.sessionId)) killTree(p.pid);
-  }
-
-  /** Stops the streaming sessions idle for their app's idleTimeoutSeconds (reason idle). */
-  private async stopIdle(): Promise<void> {
-    if (this.checkingIdle) return;
-    this.checkingIdle = true;
+  private async askInput(): Promise<void> {
+    if (this.askingInput) return;
+    this.askingInput = true;
     try {
       await Promise.all(
         [...this.tracked].map(async ([sessionId, tracked]) => {
-          const { endpoint, runningAt, idleTimeoutSeconds } = tracked;
-          if (tracked.stopping || !endpoint || runningAt === undefined || !idleTimeoutSeconds) {
-            return;
-          }
+          const { endpoint, idleTimeoutSeconds } = tracked;
+          if (tracked.stopping || !tracked.running || !endpoint || !idleTimeoutSeconds) return;
           const lastInput = await askLastInput(endpoint);
-          const verdict = idleVerdict({
-            idleTimeoutSeconds,
-            runningSinceMs: runningAt,
-            lastInput,
-            nowMs: this.now(),
-          });
-          // still supervised after the probe: not ended, nor left to run by close()
-          if (verdict.stop && !tracked.stopping && this.tracked.get(sessionId) === tracked) {
-            tracked.stopReason = verdict.reason;
-            this.stop(tracked);
-          }
+          if (lastInput === undefined || this.tracked.get(sessionId) !== tracked) return;
+          tracked.lastInputMs = lastInput === null ? null : lastInput.getTime();
+          this.changed(sessionId);
         }),
       );
     } finally {
-      this.checkingIdle = false;
+      this.askingInput = false;
     }
   }
 
@@ -588,41 +620,14 @@ export class LocalDriver implements ClusterDriver {
     this.tracked.delete(sessionId);
     for (const t of tracked.timers) clearTimeout(t);
     killGroup(tracked.pid, 'SIGKILL'); // whatever the app left behind in its group
-    if (tracked.failure) {
-      this.emit({ sessionId, state: 'failed', reason: tracked.failure });
-    } else if (tracked.stopping) {
-      this.emit({
-        sessionId,
-        state: 'stopped',
-        reason: tracked.stopReason ?? 'stopped on request',
-      });
-    } else if (code === 0) {
-      this.emit({ sessionId, state: 'stopped', reason: 'the app exited', exitCode: 0 });
-    } else if (code !== null) {
-      this.emit({
-        sessionId,
-        state: 'failed',
-        reason: `the app exited with code ${code}`,
-        exitCode: code,
-      });
-    } else if (signal) {
-      this.emit({ sessionId, state: 'failed', reason: `the app was killed by ${signal}` });
-    } else {
-      this.emit({
-        sessionId,
-        state: 'failed',
-        reason:
-          'the app ended while supervised by an earlier control-plane process (exit code unknown)',
-      });
-    }
+    this.end(sessionId, exitOutcome(tracked, code, signal));
   }
 
   async close(opts: { terminate?: boolean } = {}): Promise<void> {
     if (this.idleTimer) clearInterval(this.idleTimer);
-    const all = [...this.tracked.keys()];
     if (opts.terminate) {
-      // exited() reports each stop and forgets the session; wait until all are forgotten
-      for (const id of all) await this.terminate(id, null);
+      // what the control plane did not stop in time: exited() forgets each
+      for (const tracked of this.tracked.values()) this.stop(tracked);
       while (this.tracked.size > 0) await new Promise((r) => setTimeout(r, 20));
     }
     for (const [, t] of this.tracked) {
@@ -630,6 +635,26 @@ export class LocalDriver implements ClusterDriver {
       t.child?.unref();
     }
     this.tracked.clear();
-    this.events.removeAllListeners();
+    this.changes.removeAllListeners();
   }
+}
+
+/** How a session whose processes exited ended. */
+function exitOutcome(
+  tracked: Pick<Tracked, 'failure' | 'stopping'>,
+  code: number | null,
+  signal: NodeJS.Signals | null,
+): Ended {
+  if (tracked.failure) return { state: 'failed', reason: tracked.failure };
+  if (tracked.stopping) return { state: 'stopped', reason: 'stopped on request' };
+  if (code === 0) return { state: 'stopped', reason: 'the app exited', exitCode: 0 };
+  if (code !== null) {
+    return { state: 'failed', reason: `the app exited with code ${code}`, exitCode: code };
+  }
+  if (signal) return { state: 'failed', reason: `the app was killed by ${signal}` };
+  return {
+    state: 'failed',
+    reason:
+      'the app ended while supervised by an earlier control-plane process (exit code unknown)',
+  };
 }

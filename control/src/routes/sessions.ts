@@ -165,7 +165,7 @@ export function sessionRoutes(deps: {
         return c.json(presentSession(session), 200);
       }
       metrics.launches.inc({ outcome: 'admitted' });
-      void supervisor.launch(session, appRow, { tenant, user });
+      supervisor.admitted(session);
       c.header('Location', `/v1/tenants/${tenant.slug}/sessions/${session.id}`);
       return c.json(presentSession(session), 201);
     },

@@ -1,68 +1,67 @@
-import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { runWorkers, WorkQueue } from '@floe/operator/queue';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import { type Db, databaseUnavailable } from '../db/connect.ts';
-import { apps, sessionIsActive, sessions, tenants, users } from '../db/schema.ts';
-import type { Capacity, ClusterDriver, DriverEvent, LaunchSpec } from '../drivers/driver.ts';
+import type { Db } from '../db/connect.ts';
+import { sessionIsActive, sessions } from '../db/schema.ts';
+import type { Capacity, ClusterDriver } from '../drivers/driver.ts';
 import type { SessionRow } from './admission.ts';
+import { syncSession } from './sync.ts';
 import { type TransitionBy, transition } from './transition.ts';
 
-type AppRow = typeof apps.$inferSelect;
-/** who a session is for, as its driver needs them */
-export interface LaunchParties {
-  tenant: Pick<typeof tenants.$inferSelect, 'name' | 'maxGpus'>;
-  user: Pick<typeof users.$inferSelect, 'email'>;
+export interface SupervisorOptions {
+  /** told of each transition this process records (metrics, the webhook worker) */
+  onTransition?: (to: string) => void;
+  /** how many sessions are synced at once */
+  workers?: number;
+  /** the clock of lifetimes and idle timeouts (injectable for tests) */
+  now?: () => Date;
 }
 
-function launchSpec(session: SessionRow, app: AppRow, parties: LaunchParties): LaunchSpec {
-  return {
-    sessionId: session.id,
-    tenantId: session.tenantId,
-    userId: session.userId,
-    tenant: { name: parties.tenant.name, maxGpus: parties.tenant.maxGpus },
-    user: { email: parties.user.email },
-    app: {
-      slug: app.slug,
-      image: app.image,
-      command: app.command,
-      env: app.env,
-      cpu: app.cpu,
-      memory: app.memory,
-      gpuSku: session.gpuSku,
-      gpuCount: session.gpuCount,
-      persistenceSize: app.persistenceSize,
-      idleTimeoutSeconds: app.idleTimeoutSeconds,
-      maxLifetimeSeconds: app.maxLifetimeSeconds,
-      scheduling: app.scheduling ?? null,
-    },
-  };
-}
-
-/** how often recording a transition is tried while the database is unreachable (~1 min) */
-const RECORD_ATTEMPTS = 16;
+const SHUTDOWN_REASON = 'the platform shut down';
 
 /**
- * Connects the clusters' drivers to the session state machine: it hands admitted
- * sessions to their cluster's driver and records what drivers report, in order per
- * session. At start it reconciles what the database believes with what the drivers see.
+ * Runs the session sync loop of the clusters attached here, in the manner of
+ * controller-runtime: one work queue keyed by (cluster, session), whose worker reads the
+ * session's row and its driver's observation, takes the one step `nextStep` decides, and
+ * requeues. Whatever may change a session — a launch admitted, a stop asked, a driver's
+ * watch, the cluster's return, a periodic resync — only adds its key to the queue, so
+ * each session is handled by one worker at a time and every path ends in the same code.
  */
 export class Supervisor {
   private readonly drivers = new Map<string, { driver: ClusterDriver; unwatch: () => void }>();
-  private readonly queues = new Map<string, Promise<void>>();
   private readonly watchers = new Map<string, Set<(row: SessionRow) => void>>();
+  private readonly queue = new WorkQueue({ baseDelayMs: 100, maxDelayMs: 5_000 });
+  private readonly workers: { stop(): Promise<void> };
+  private inFlight = 0;
   private readonly db: Db;
   private readonly log: Logger;
   private readonly onTransition: (to: string) => void;
-  private closing = false;
+  private readonly now: () => Date;
 
-  constructor(db: Db, log: Logger, onTransition: (to: string) => void = () => {}) {
+  constructor(db: Db, log: Logger, opts: SupervisorOptions = {}) {
     this.db = db;
     this.log = log;
-    this.onTransition = onTransition;
+    this.onTransition = opts.onTransition ?? (() => {});
+    this.now = opts.now ?? (() => new Date());
+    this.workers = runWorkers(
+      this.queue,
+      opts.workers ?? 8,
+      (key) => this.sync(key),
+      (key, err, retryInMs) =>
+        this.log.warn({ err, key, retryInMs }, 'syncing a session failed; retrying'),
+    );
   }
 
-  attach(clusterId: string, driver: ClusterDriver) {
-    const unwatch = driver.watch((event) => this.record(event));
+  /**
+   * Supervises a cluster's sessions through its driver, starting with all of them;
+   * resolves once they are queued.
+   */
+  attach(clusterId: string, driver: ClusterDriver): Promise<void> {
+    const unwatch = driver.onChange((sessionId) =>
+      sessionId ? this.enqueue(clusterId, sessionId) : void this.enqueueCluster(clusterId),
+    );
     this.drivers.set(clusterId, { driver, unwatch });
+    return this.enqueueCluster(clusterId);
   }
 
   /** Stops supervising a cluster (deregistered, or its credentials replaced); sessions stay. */
@@ -84,42 +83,64 @@ export class Supervisor {
     return [...this.drivers.keys()];
   }
 
-  private record(event: DriverEvent) {
-    const { sessionId, state, ...details } = event;
-    const previous = this.queues.get(sessionId) ?? Promise.resolve();
-    const next = previous
-      .then(async () => {
-        const row = await this.retryWhileUnavailable(() =>
-          transition(this.db, sessionId, state, { ...details, driverRef: details.ref }),
-        );
-        if (row) {
-          this.notify(row);
-          this.onTransition(state);
-          this.log.info({ sessionId, state, reason: event.reason }, 'session %s', state);
-        }
-      })
-      .catch((err) => this.log.error({ err, sessionId, state }, 'recording a transition failed'))
-      .finally(() => {
-        if (this.queues.get(sessionId) === next) this.queues.delete(sessionId);
-      });
-    this.queues.set(sessionId, next);
+  /** A session of an attached cluster may need a step (admitted, stop asked, …). */
+  enqueue(clusterId: string, sessionId: string) {
+    if (this.drivers.has(clusterId)) this.queue.add(`${clusterId}/${sessionId}`);
+  }
+
+  /** Every session of the cluster: its active ones, and whatever the cluster runs. */
+  private async enqueueCluster(clusterId: string): Promise<void> {
+    const driver = this.drivers.get(clusterId)?.driver;
+    if (!driver) return;
+    try {
+      const active = await this.db
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(and(eq(sessions.clusterId, clusterId), sessionIsActive()));
+      for (const { id } of active) this.enqueue(clusterId, id);
+      for (const id of driver.present() ?? []) this.enqueue(clusterId, id);
+    } catch (err) {
+      this.log.warn(
+        { err, clusterId },
+        'listing a cluster’s sessions failed; the next resync retries',
+      );
+    }
   }
 
   /**
-   * Runs `op` again, with backoff, while the database cannot be reached (PostgreSQL
-   * restarting): what a driver reports during a restart is recorded once it is back, not
-   * lost. Gives up after about a minute, or at close.
+   * Looks at every session of every attached cluster again (level-triggered: what an
+   * event missed, another replica's stop). Call it periodically.
    */
-  private async retryWhileUnavailable<T>(op: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await op();
-      } catch (err) {
-        if (!databaseUnavailable(err) || attempt >= RECORD_ATTEMPTS || this.closing) throw err;
-        this.log.warn({ err, attempt }, 'database unavailable; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 5_000)));
-      }
+  async resync(): Promise<void> {
+    await Promise.all([...this.drivers.keys()].map((id) => this.enqueueCluster(id)));
+  }
+
+  private async sync(key: string): Promise<{ requeueAfterMs?: number } | undefined> {
+    const slash = key.indexOf('/');
+    const clusterId = key.slice(0, slash);
+    const driver = this.drivers.get(clusterId)?.driver;
+    if (!driver) return undefined; // detached meanwhile
+    this.inFlight++;
+    try {
+      return await syncSession(
+        {
+          db: this.db,
+          log: this.log,
+          driver,
+          now: this.now(),
+          recorded: (row) => this.recorded(row),
+        },
+        clusterId,
+        key.slice(slash + 1),
+      );
+    } finally {
+      this.inFlight--;
     }
+  }
+
+  private recorded(row: SessionRow) {
+    this.notify(row);
+    this.onTransition(row.state);
   }
 
   /**
@@ -157,28 +178,14 @@ export class Supervisor {
     }
   }
 
-  private driverOf(session: SessionRow) {
-    return session.clusterId ? this.drivers.get(session.clusterId)?.driver : undefined;
-  }
-
-  /** Hands an admitted session to its driver; a driver that cannot take it fails it. */
-  async launch(session: SessionRow, app: AppRow, parties: LaunchParties): Promise<void> {
-    const driver = this.driverOf(session);
-    if (!driver) {
-      this.record({ sessionId: session.id, state: 'failed', reason: 'no driver for its cluster' });
-      return;
-    }
-    try {
-      await driver.launch(launchSpec(session, app, parties));
-    } catch (err) {
-      this.log.error({ err, sessionId: session.id }, 'launch failed');
-      this.record({ sessionId: session.id, state: 'failed', reason: 'the cluster refused it' });
-    }
+  /** An admitted session: its cluster's driver is asked to run it. */
+  admitted(session: SessionRow) {
+    if (session.clusterId) this.enqueue(session.clusterId, session.id);
   }
 
   /**
-   * Moves a session to `stopping` and asks its driver to stop it; `by` is who asked
-   * (audited as them), absent for Floe's own stops (maximum lifetime).
+   * Moves a session to `stopping`, and its cluster is asked to stop it; `by` is who asked
+   * (audited as them), absent for Floe's own stops (the GPU-hour quota).
    */
   async terminate(
     sessionId: string,
@@ -187,90 +194,49 @@ export class Supervisor {
   ): Promise<SessionRow | null> {
     const row = await transition(this.db, sessionId, 'stopping', { reason }, by);
     if (!row) return null;
-    this.notify(row);
-    this.onTransition('stopping');
-    const driver = this.driverOf(row);
-    if (driver) await driver.terminate(row.id, row.driverRef);
-    else this.record({ sessionId, state: 'stopped', reason: 'its cluster has no driver' });
+    this.recorded(row);
+    if (row.clusterId) this.enqueue(row.clusterId, row.id);
     return row;
   }
 
-  /**
-   * Brings the database and the drivers into agreement after a (re)start, or after a
-   * cluster's driver was (re)attached: admitted sessions are launched, starting, running
-   * and unknown ones re-attached (or failed when gone), stopping ones stopped; then what the
-   * clusters run for no active session is removed. Level-triggered: running it twice
-   * changes nothing more.
-   */
-  async reconcile(clusterIds = [...this.drivers.keys()]): Promise<number> {
-    clusterIds = clusterIds.filter((id) => this.drivers.has(id));
-    if (clusterIds.length === 0) return 0;
-    const rows = await this.db
-      .select({ session: sessions, app: apps, tenant: tenants, user: users })
-      .from(sessions)
-      .innerJoin(apps, eq(apps.id, sessions.appId))
-      .innerJoin(tenants, eq(tenants.id, sessions.tenantId))
-      .innerJoin(users, eq(users.id, sessions.userId))
-      .where(and(inArray(sessions.clusterId, clusterIds), sessionIsActive()));
-    for (const { session, app, tenant, user } of rows) {
-      const driver = this.driverOf(session) as ClusterDriver;
-      switch (session.state) {
-        case 'requested':
-        case 'placed':
-          await this.launch(session, app, { tenant, user });
-          break;
-        case 'starting':
-        case 'running':
-        case 'unknown':
-          await driver.adopt(
-            session.id,
-            session.driverRef,
-            launchSpec(session, app, { tenant, user }),
-          );
-          break;
-        case 'stopping':
-          await driver.terminate(session.id, session.driverRef);
-          break;
-      }
-    }
-    for (const id of clusterIds) await this.drivers.get(id)?.driver.removeOrphans?.();
-    await this.settled();
-    return rows.length;
-  }
-
-  /**
-   * Stops the running sessions of attached clusters that have outlived their app's
-   * maxLifetimeSeconds (counted from the launch). Level-triggered: call it periodically.
-   */
-  async stopExpired(now = new Date()): Promise<number> {
-    const clusterIds = [...this.drivers.keys()];
-    if (clusterIds.length === 0) return 0;
-    const expired = await this.db
-      .select({ id: sessions.id })
-      .from(sessions)
-      .innerJoin(apps, eq(apps.id, sessions.appId))
-      .where(
-        and(
-          inArray(sessions.clusterId, clusterIds),
-          eq(sessions.state, 'running'),
-          isNotNull(apps.maxLifetimeSeconds),
-          sql`${sessions.createdAt} + make_interval(secs => ${apps.maxLifetimeSeconds}) <= ${now.toISOString()}::timestamptz`,
-        ),
-      );
-    for (const { id } of expired) await this.terminate(id, 'maximum lifetime reached');
-    return expired.length;
-  }
-
-  /** Resolves once every reported event so far is recorded. */
+  /** Resolves once no session is queued or being synced (later, timed requeues aside). */
   async settled(): Promise<void> {
-    while (this.queues.size > 0) await Promise.all(this.queues.values());
+    while (this.queue.depth > 0 || this.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
   }
 
-  async close(opts: { terminate?: boolean } = {}): Promise<void> {
-    this.closing = true;
-    await Promise.all([...this.drivers.values()].map(({ driver }) => driver.close(opts)));
-    await this.settled();
-    for (const { unwatch } of this.drivers.values()) unwatch();
+  /**
+   * Stops the loop and the drivers. With `terminate`, the attached clusters' sessions are
+   * stopped first (the embedded platform's own sessions end with it), within `graceMs`.
+   */
+  async close(opts: { terminate?: boolean; graceMs?: number } = {}): Promise<void> {
+    if (opts.terminate) await this.stopAll(opts.graceMs ?? 15_000);
+    await this.workers.stop();
+    this.queue.shutDown();
+    await Promise.all(
+      [...this.drivers.values()].map(async ({ driver, unwatch }) => {
+        unwatch();
+        await driver.close(opts);
+      }),
+    );
     this.drivers.clear();
+  }
+
+  private async stopAll(graceMs: number) {
+    const clusterIds = this.attached();
+    if (clusterIds.length === 0) return;
+    const active = () =>
+      this.db
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(and(inArray(sessions.clusterId, clusterIds), sessionIsActive()));
+    try {
+      for (const { id } of await active()) await this.terminate(id, SHUTDOWN_REASON);
+      const deadline = Date.now() + graceMs;
+      while (Date.now() < deadline && (await active()).length > 0) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'stopping the sessions at shutdown failed');
+    }
   }
 }

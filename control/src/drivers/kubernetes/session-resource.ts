@@ -9,7 +9,13 @@ import {
   type SessionSpec,
   tenantNamespace,
 } from '@floe/operator/crd';
-import type { DriverEvent, LaunchSpec } from '../driver.ts';
+import type { LaunchSpec, Observation } from '../driver.ts';
+
+/** What a Session's status says of its session. */
+export type SessionReport = Pick<
+  Extract<Observation, { seen: 'present' }>,
+  'state' | 'reason' | 'exitCode' | 'endpoint'
+>;
 
 /** Cluster label naming the StorageClass of home volumes there (else the cluster's default). */
 export const STORAGE_CLASS_LABEL = 'floe.dev/storage-class';
@@ -79,9 +85,7 @@ export function sessionObject(
  * What a Session's status says of its session; null while it says nothing new (a Session
  * being deleted keeps its last phase until it is gone).
  */
-export function sessionReport(
-  session: Pick<Session, 'metadata' | 'status'>,
-): Omit<DriverEvent, 'sessionId'> | null {
+export function sessionReport(session: Pick<Session, 'metadata' | 'status'>): SessionReport | null {
   const status = session.status ?? {};
   const why = [status.reason, status.message].filter(Boolean).join(': ');
   // the operator's exit code of the container that ended the session, when one did
