@@ -72,10 +72,10 @@ export interface SessionSpec {
   timeouts?: {
     /** Pending longer than this (unschedulable, pulling, ...) fails the session */
     startSeconds?: number;
-    /** no input for this long stops the session */
+    /** no input for this long stops the session (the operator alone sees a pod's input) */
     idleSeconds?: number | null;
-    /** running longer than this stops the session */
-    maxLifetimeSeconds?: number | null;
+    // the maximum lifetime is the control plane's, counted from its first running
+    // (control/src/sessions/next-step.ts): one clock, enforced in one place
   };
   streamer?: {
     image?: string;
@@ -390,7 +390,6 @@ const specSchema = {
       properties: {
         startSeconds: seconds,
         idleSeconds: { ...seconds, nullable: true },
-        maxLifetimeSeconds: { ...seconds, nullable: true },
       },
     },
     streamer: {

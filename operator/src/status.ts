@@ -212,11 +212,8 @@ export function decide(input: DecideInput): Decision {
   // Running
   const runningAt = prev.runningAt ?? iso(now);
   const runningMs = new Date(runningAt).getTime();
-  const { idleSeconds, maxLifetimeSeconds } = session.spec.timeouts ?? {};
+  const { idleSeconds } = session.spec.timeouts ?? {};
   const running = { node, runningAt, endpoint: input.endpoint };
-  if (maxLifetimeSeconds && now.getTime() >= runningMs + maxLifetimeSeconds * 1000) {
-    return end('Stopped', 'MaxLifetime', `ran for the maximum of ${maxLifetimeSeconds}s`, running);
-  }
   if (idleSeconds && input.lastInputAt !== undefined) {
     const since = Math.max(runningMs, input.lastInputAt?.getTime() ?? 0);
     if (now.getTime() >= since + idleSeconds * 1000) {
@@ -226,11 +223,7 @@ export function decide(input: DecideInput): Decision {
       });
     }
   }
-  const decision: Decision = { status: build('Running', running, 'True', 'True'), pod: 'wait' };
-  if (maxLifetimeSeconds) {
-    decision.requeueAfterMs = runningMs + maxLifetimeSeconds * 1000 - now.getTime() + 50;
-  }
-  return decision;
+  return { status: build('Running', running, 'True', 'True'), pod: 'wait' };
 }
 
 /** The container that ended the pod, if any: with restartPolicy Never, any exit ends it. */

@@ -377,18 +377,6 @@ describe('reconcile', () => {
     expect(failed.status?.reason).toBe('QuotaExceeded');
   });
 
-  it('stops a session at its maximum lifetime and deletes its pod', async () => {
-    const spec = sessionSpec({ tenantId: 'short', slug: 'brief' });
-    spec.timeouts = { maxLifetimeSeconds: 2 };
-    const ns = tenantNamespace('short');
-    await createSession(eu, 'brief-1', spec);
-    await running(eu, ns, 'brief-1');
-    const stopped = await running(eu, ns, 'brief-1', 'Stopped');
-    expect(stopped.status).toMatchObject({ reason: 'MaxLifetime', finishedAt: expect.any(String) });
-    await gone(eu, R.pod, ns, podName('brief-1'));
-    expect((await getSession(eu, ns, 'brief-1')).status?.phase).toBe('Stopped');
-  });
-
   it('counts its requests and reconciles', async () => {
     const text = await (await fetch(`${operators[0]!.url}/metrics`)).text();
     expect(text).toMatch(/floe_operator_reconcile_total\{result="ok"\} \d+/);

@@ -211,16 +211,6 @@ describe('decide', () => {
     expect(step(s, undefined, at(4)).status).toMatchObject({ phase: 'Failed', reason: 'PodLost' });
   });
 
-  it('stops at maxLifetimeSeconds after running and asks to be looked at again before', () => {
-    const s = session(undefined, { maxLifetimeSeconds: 60 });
-    const r = step(s, readyPod(), at(10));
-    expect(r.requeueAfterMs).toBe(60_050);
-    expect(step(s, readyPod(), at(69)).status.phase).toBe('Running');
-    const d = step(s, readyPod(), at(70));
-    expect(d.status).toMatchObject({ phase: 'Stopped', reason: 'MaxLifetime' });
-    expect(d.pod).toBe('delete');
-  });
-
   it('stops an idle session, counting from the last input or from running', () => {
     const s = session(undefined, { idleSeconds: 100 });
     step(s, readyPod(), at(0));

@@ -40,9 +40,9 @@ export function sessionObject(
   const { app } = spec;
   if (!app.image) throw new Error('a Kubernetes session needs the app’s image');
   const storageClassName = clusterLabels[STORAGE_CLASS_LABEL];
+  // the maximum lifetime is not the operator's: the control plane enforces it
   const timeouts = {
     ...(app.idleTimeoutSeconds !== null && { idleSeconds: app.idleTimeoutSeconds }),
-    ...(app.maxLifetimeSeconds !== null && { maxLifetimeSeconds: app.maxLifetimeSeconds }),
   };
   return {
     apiVersion: API_VERSION,
