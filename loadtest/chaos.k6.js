@@ -1,0 +1,76 @@
+// The chaos scenario's client: launches at a constant arrival rate, holds each session a few
+// seconds, then stops it — as an idempotent client would, through any of the control-plane
+// replicas: a launch is retried with the same Idempotency-Key (on another replica) after a
+// 5xx or a broken connection, a stop is retried likewise. One JSON line per response on
+// the log output, for the orchestrator (chaos.ts) to report 5xx and retries.
+// Env: BASES (comma-separated replica URLs), TOKEN, TENANT, APP, USERS (comma-separated),
+// RATE (launches/s), DURATION (s), HOLD_MS (max hold before the stop).
+
+import { sleep } from 'k6';
+import exec from 'k6/execution';
+import http from 'k6/http';
+
+const bases = __ENV.BASES.split(',');
+const users = __ENV.USERS.split(',');
+const rate = Number(__ENV.RATE);
+const holdMs = Number(__ENV.HOLD_MS);
+const ATTEMPTS = 8;
+
+export const options = {
+  scenarios: {
+    churn: {
+      executor: 'constant-arrival-rate',
+      rate,
+      timeUnit: '1s',
+      duration: `${__ENV.DURATION}s`,
+      preAllocatedVUs: Math.max(10, Math.ceil((rate * (holdMs + 4_000)) / 1000)),
+      maxVUs: Math.max(20, rate * 20),
+    },
+  },
+  summaryTrendStats: ['p(50)', 'p(99)', 'max'],
+};
+
+const headers = (key) => ({
+  authorization: `Bearer ${__ENV.TOKEN}`,
+  'content-type': 'application/json',
+  ...(key && { 'idempotency-key': key }),
+});
+
+/** Sends `request` to one replica after another until one answers without a 5xx. */
+function withRetries(kind, i, request) {
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const base = bases[(i + attempt) % bases.length];
+    const res = request(base);
+    const line = { kind, i, attempt, status: res.status, t: Date.now(), base };
+    if (res.status !== 0 && res.status < 500) {
+      console.log(JSON.stringify({ ...line, id: res.status < 300 ? res.json('id') : null }));
+      return res;
+    }
+    console.log(JSON.stringify(line));
+    sleep(0.25 * (attempt + 1));
+  }
+  return null;
+}
+
+export default function () {
+  const i = exec.scenario.iterationInTest;
+  const key = `chaos-${i}`;
+  const body = JSON.stringify({ app: __ENV.APP, user: users[i % users.length] });
+  const launched = withRetries('launch', i, (base) =>
+    http.post(`${base}/v1/tenants/${__ENV.TENANT}/sessions`, body, {
+      headers: headers(key),
+      timeout: '10s',
+      tags: { name: 'launch' },
+    }),
+  );
+  if (!launched || launched.status >= 300) return; // refused (quota) or never answered
+  const id = launched.json('id');
+  sleep((500 + Math.random() * (holdMs - 500)) / 1000);
+  withRetries('stop', i, (base) =>
+    http.del(`${base}/v1/tenants/${__ENV.TENANT}/sessions/${id}`, null, {
+      headers: headers(null),
+      timeout: '10s',
+      tags: { name: 'stop' },
+    }),
+  );
+}
