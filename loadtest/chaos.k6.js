@@ -65,7 +65,7 @@ export default function () {
   );
   if (!launched || launched.status >= 300) return; // refused (quota) or never answered
   const id = launched.json('id');
-  sleep((500 + Math.random() * (holdMs - 500)) / 1000);
+  sleep((holdMs / 2 + (Math.random() * holdMs) / 2) / 1000);
   withRetries('stop', i, (base) =>
     http.del(`${base}/v1/tenants/${__ENV.TENANT}/sessions/${id}`, null, {
       headers: headers(null),
