@@ -150,7 +150,7 @@ async function main() {
     FLOE_ADMIN_TOKEN: adminToken,
     FLOE_SECRET_KEY: randomBytes(32).toString('base64'),
     FLOE_DB_POOL_SIZE: '10',
-    FLOE_SWEEP_INTERVAL_MS: '1000',
+    FLOE_SESSION_RESYNC_MS: '1000',
     FLOE_KUBE_RETRY_MAX_MS: '2000',
     LOG_LEVEL: 'info',
   };

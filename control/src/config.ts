@@ -33,8 +33,11 @@ const ConfigSchema = z
             return { sku: sku as string, count: Number(count) };
           }),
       ),
-    // how often sessions past their app's maxLifetimeSeconds are looked for
+    // how often the GPU-hour quotas are enforced on running sessions
     FLOE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
+    // how often the session sync loop looks at every session again, beside the events that
+    // trigger it (a safety net, as controller-runtime's resync: nothing waits for it)
+    FLOE_SESSION_RESYNC_MS: z.coerce.number().int().min(100).default(300_000),
     // on: the local runner gives each session an X display and a streamer (the endpoint);
     // off: it runs the app's command alone (no display), which tests of the lifecycle use
     FLOE_LOCAL_STREAMING: z.enum(['on', 'off']).default('on'),

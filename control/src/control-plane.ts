@@ -157,8 +157,9 @@ export async function startControlPlane(
     );
   // a slow quota sweep (many tenants, a database under load) is not started twice at once
   let sweepingQuotas = false;
+  const resync = setInterval(() => void supervisor.resync(), config.FLOE_SESSION_RESYNC_MS);
+  resync.unref();
   const sweep = setInterval(() => {
-    void supervisor.resync();
     if (sweepingQuotas) return;
     sweepingQuotas = true;
     enforceQuotas()
@@ -251,6 +252,7 @@ export async function startControlPlane(
     async close(opts = {}) {
       streams.abort();
       clearInterval(sweep);
+      clearInterval(resync);
       clearInterval(billingCheck);
       await webhooks?.stop();
       await supervisor.close({ terminate: opts.terminateSessions });

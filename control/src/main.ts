@@ -21,7 +21,8 @@ Runs the Floe control plane. Configuration comes from the environment:
                            sandboxed processes of this machine (bubblewrap); default false
   FLOE_LOCAL_SESSION_UID   when run as root: the user local sessions' apps run as (64000)
   FLOE_LOCAL_MAX_SESSIONS  sessions the local runner takes at once (default 16)
-  FLOE_SWEEP_INTERVAL_MS   how often sessions past maxLifetimeSeconds are stopped (10000)
+  FLOE_SWEEP_INTERVAL_MS   how often GPU-hour quotas are enforced on running sessions (10000)
+  FLOE_SESSION_RESYNC_MS   how often every session is synced again, events aside (300000)
   FLOE_LOCAL_GPUS          GPUs the local runner offers, e.g. "l4:1" (default none)
   FLOE_LOCAL_STREAMING     on: each local session gets an X display and a streamer, whose
                            URL is the session's endpoint; off: the app runs alone (on)
