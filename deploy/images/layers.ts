@@ -180,9 +180,10 @@ export async function appEntries(repo: string, recipe: Recipe): Promise<AppEntry
       dest: '/app/package.json',
       content: '{ "name": "floe", "private": true, "type": "module" }\n',
     });
+    // workspaces of sourcesOf: their sources and a link, none of their npm closure
+    const sourcesOnly = recipe.sourcesOf.filter((w) => !closure.workspaces.includes(w));
     const links = { ...closure.links };
-    for (const ws of recipe.sourcesOf) {
-      if (closure.workspaces.includes(ws)) continue;
+    for (const ws of sourcesOnly) {
       const link = Object.keys(lock.packages).find(
         (p) =>
           p.startsWith('node_modules/') &&
@@ -192,10 +193,7 @@ export async function appEntries(repo: string, recipe: Recipe): Promise<AppEntry
       if (!link) throw new Error(`sourcesOf: ${ws} is not a workspace of package-lock.json`);
       links[link] = ws;
     }
-    for (const ws of [
-      ...closure.workspaces,
-      ...recipe.sourcesOf.filter((w) => !closure.workspaces.includes(w)),
-    ]) {
+    for (const ws of [...closure.workspaces, ...sourcesOnly]) {
       out.push({
         dest: `/app/${ws}/package.json`,
         src: join(repo, ws, 'package.json'),
