@@ -25,11 +25,11 @@ export interface ResponseLine {
   t: number;
 }
 
-const ENDED = new Set(['stopped', 'failed']);
+import { isTerminal } from '@floe/control/session-states';
 
 /** Sessions still in a non-terminal state. */
 export function stuck(sessions: SessionFact[]): string[] {
-  return sessions.filter((s) => !ENDED.has(s.state)).map((s) => s.id);
+  return sessions.filter((s) => !isTerminal(s.state)).map((s) => s.id);
 }
 
 /**
@@ -84,7 +84,7 @@ export function peakGpus(sessions: SessionFact[], events: EventFact[]): number {
   const steps: { at: number; seq: number; delta: number }[] = [];
   for (const chain of groupEvents(events).values()) {
     const first = chain[0];
-    const end = chain.find((e) => ENDED.has(e.to));
+    const end = chain.find((e) => isTerminal(e.to));
     const n = gpus.get(first?.sessionId ?? '') ?? 0;
     if (!first || n === 0) continue;
     steps.push({ at: first.atMs, seq: first.seq, delta: n });

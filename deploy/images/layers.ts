@@ -180,7 +180,20 @@ export async function appEntries(repo: string, recipe: Recipe): Promise<AppEntry
       dest: '/app/package.json',
       content: '{ "name": "floe", "private": true, "type": "module" }\n',
     });
-    for (const ws of closure.workspaces) {
+    // workspaces of sourcesOf: their sources and a link, none of their npm closure
+    const sourcesOnly = recipe.sourcesOf.filter((w) => !closure.workspaces.includes(w));
+    const links = { ...closure.links };
+    for (const ws of sourcesOnly) {
+      const link = Object.keys(lock.packages).find(
+        (p) =>
+          p.startsWith('node_modules/') &&
+          lock.packages[p]?.link &&
+          lock.packages[p]?.resolved === ws,
+      );
+      if (!link) throw new Error(`sourcesOf: ${ws} is not a workspace of package-lock.json`);
+      links[link] = ws;
+    }
+    for (const ws of [...closure.workspaces, ...sourcesOnly]) {
       out.push({
         dest: `/app/${ws}/package.json`,
         src: join(repo, ws, 'package.json'),
@@ -189,7 +202,7 @@ export async function appEntries(repo: string, recipe: Recipe): Promise<AppEntry
       copyTree(`${ws}/src`, true);
     }
     for (const p of closure.packages) copyTree(p, true, true);
-    for (const [link, ws] of Object.entries(closure.links)) {
+    for (const [link, ws] of Object.entries(links)) {
       out.push({ dest: `/app/${link}`, link: relative(dirname(`/app/${link}`), `/app/${ws}`) });
     }
   }

@@ -25,6 +25,13 @@ export const recipeSchema = z.strictObject({
   node: z.boolean(),
   /** a workspace whose sources and production npm dependencies go to /app */
   workspace: z.string().optional(),
+  /**
+   * workspaces whose sources alone (src/ and package.json, linked from node_modules) go to
+   * /app too: those the workspace imports only modules of that need none of their npm
+   * dependencies (the gateway: control's issuers and session states), which as a dependency
+   * would bring their whole closure
+   */
+  sourcesOf: z.array(z.string().regex(/^[a-z0-9-]+$/)).default([]),
   /** more repository paths copied to /app/<path> (migrations, built web assets) */
   include: z.array(z.string().regex(/^[a-z0-9][^\0]*$/)).default([]),
   /** files written from a string exported by a module of the repository (`file.ts#NAME`) */

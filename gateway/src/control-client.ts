@@ -1,5 +1,7 @@
 // The control plane as the gateway calls it: with its own API key (role `gateway`) for the
 // tenant and session lookups of /v1/gateway/*, and with a user's identity token for /v1/me.
+import type { GatewaySession as GatewaySessionBody } from '@floe/control/api-types';
+import { SESSION_STATES } from '@floe/control/session-states';
 import { z } from 'zod';
 import { TtlCache } from './ttl-cache.ts';
 
@@ -20,15 +22,16 @@ const GatewayTenant = z.object({
   identityProvider: IdentityProviderSettings.nullable(),
 });
 
+/** The control plane's GatewaySession (its type, checked on arrival by this schema). */
 const GatewaySession = z.object({
   id: z.string(),
   tenantId: z.string(),
   userId: z.string(),
-  state: z.string(),
+  state: z.enum(SESSION_STATES),
   endpoint: z.string().nullable(),
   /** why it ended (stopped or failed) */
-  reason: z.string().nullable().optional(),
-});
+  reason: z.string().nullable().default(null),
+}) satisfies z.ZodType<GatewaySessionBody>;
 
 const RenewalClaim = z.object({ claimed: z.boolean(), outcome: z.string().nullable() });
 
@@ -40,7 +43,7 @@ const Me = z.object({
 
 export type IdentityProviderSettings = z.infer<typeof IdentityProviderSettings>;
 export type GatewayTenant = z.infer<typeof GatewayTenant>;
-export type GatewaySession = z.infer<typeof GatewaySession>;
+export type GatewaySession = GatewaySessionBody;
 export type Me = z.infer<typeof Me>;
 export type RenewalClaim = z.infer<typeof RenewalClaim>;
 

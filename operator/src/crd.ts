@@ -8,6 +8,8 @@ export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'Session';
 export const PLURAL = 'sessions';
+/** The Session kind's REST coordinates (a `Kind` of @floe/kube/resources). */
+export const SESSION_RESOURCE = { group: GROUP, version: VERSION, plural: PLURAL } as const;
 
 /** Labels on every object Floe writes; selectors of the informers. */
 export const LABELS = {

@@ -1,8 +1,9 @@
 // The streamer's last input, for idle shutdown: GET http://<pod IP>:8080/healthz answers
 // `{"lastInputAt": "<ISO time>" | null, ...}` (streamer/src/streamer.ts). Asked at most once
 // per interval per session; an unreachable streamer is "unknown", which never counts as idle.
+
+import type { Pod } from '@floe/kube/resources';
 import { STREAMER_PORT } from './desired.ts';
-import type { Pod } from './resources.ts';
 
 export type LastInput = Date | null | undefined;
 

@@ -1,12 +1,12 @@
 // The operator's command line: run (default), `manifests`, `install-crd`, `--help`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { apply, connectKube } from '@floe/kube/kube';
+import { at, R } from '@floe/kube/resources';
 import { helpText, loadConfig } from './config.ts';
 import { sessionCrd } from './crd.ts';
-import { apply, connectKube } from './kube.ts';
 import { renderManifests } from './manifests.ts';
 import { loadKubeConfig, startOperator } from './operator.ts';
-import { at, R } from './resources.ts';
 
 async function main(argv: string[]) {
   if (argv.includes('--help') || argv.includes('-h')) {

@@ -2,18 +2,18 @@
 // the work queue and its workers (on the leader only), the Lease, metrics and probes.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Informer, type InformerEvent, keyOf, kubeListerWatcher } from '@floe/kube/informer';
+import { connectKube, NotLeaderError } from '@floe/kube/kube';
+import { LeaderElector } from '@floe/kube/leader';
+import { runWorkers, WorkQueue } from '@floe/kube/queue';
+import { type KubeObject, type Pod, R } from '@floe/kube/resources';
 import { KubeConfig } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
 import { type OperatorConfig, type OperatorConfigInput, parseConfig } from './config.ts';
-import { LABELS, MANAGED_BY_OPERATOR, type Session } from './crd.ts';
+import { LABELS, MANAGED_BY_OPERATOR, SESSION_RESOURCE, type Session } from './crd.ts';
 import { createIdleProbe } from './idle.ts';
-import { Informer, type InformerEvent, keyOf, kubeListerWatcher } from './informer.ts';
-import { connectKube, NotLeaderError } from './kube.ts';
-import { LeaderElector } from './leader.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { runWorkers, WorkQueue } from './queue.ts';
 import { Reconciler } from './reconciler.ts';
-import { type KubeObject, type Pod, R } from './resources.ts';
 
 export interface StartOperatorOptions {
   /** a kubeconfig file, or a loaded KubeConfig; none: config.kubeconfig, else in-cluster */
@@ -78,7 +78,7 @@ export async function startOperator(opts: StartOperatorOptions = {}): Promise<Op
 
   const idleProbe = createIdleProbe({ intervalMs: config.idleCheck * 1000 });
   let reconciler: Reconciler | undefined;
-  const sessions = new Informer<Session>(kubeListerWatcher(kube, R.session), {
+  const sessions = new Informer<Session>(kubeListerWatcher(kube, SESSION_RESOURCE), {
     ...informerOpts('sessions'),
     onEvent: (event: InformerEvent, s: Session) => {
       const key = keyOf(s);

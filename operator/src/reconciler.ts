@@ -3,8 +3,18 @@
 // status.ts) and writes only what differs. Running it twice in a row writes nothing the
 // second time; running it after a crash at any point finishes the job.
 import { randomBytes } from 'node:crypto';
+import type { Informer } from '@floe/kube/informer';
+import {
+  apply,
+  deleteIfExists,
+  isConflict,
+  isNotFound,
+  type Kube,
+  KubeApiError,
+} from '@floe/kube/kube';
+import { at, type KubeObject, type Pod, R } from '@floe/kube/resources';
 import type { Logger } from 'pino';
-import { FINALIZER, podName, type Session, type SessionStatus } from './crd.ts';
+import { FINALIZER, podName, SESSION_RESOURCE, type Session, type SessionStatus } from './crd.ts';
 import {
   type DesiredSettings,
   desiredAppEgressPolicy,
@@ -23,9 +33,6 @@ import {
   RESOURCE_QUOTA_NAME,
   sessionEndpoint,
 } from './desired.ts';
-import type { Informer } from './informer.ts';
-import { apply, deleteIfExists, isConflict, isNotFound, type Kube, KubeApiError } from './kube.ts';
-import { at, type KubeObject, type Pod, R } from './resources.ts';
 import { decide, isTerminal, sameStatus } from './status.ts';
 
 export interface ReconcilerDeps {
@@ -123,11 +130,15 @@ export class Reconciler {
     }
 
     if (!sameStatus(decision.status, session.status) && !sameStatus(decision.status, previous)) {
-      await this.d.kube.request('patch', at(R.session, ns, session.metadata.name, 'status'), {
-        // the whole status, conditions included (a merge patch replaces lists)
-        body: { status: { ...nulls(session.status), ...decision.status } },
-        contentType: 'application/merge-patch+json',
-      });
+      await this.d.kube.request(
+        'patch',
+        at(SESSION_RESOURCE, ns, session.metadata.name, 'status'),
+        {
+          // the whole status, conditions included (a merge patch replaces lists)
+          body: { status: { ...nulls(session.status), ...decision.status } },
+          contentType: 'application/merge-patch+json',
+        },
+      );
       this.written.set(uid, decision.status);
       log.info(
         {
@@ -225,7 +236,7 @@ export class Reconciler {
   private async patchFinalizers(session: Session, finalizers: string[]) {
     await this.d.kube.request(
       'patch',
-      at(R.session, session.metadata.namespace, session.metadata.name),
+      at(SESSION_RESOURCE, session.metadata.namespace, session.metadata.name),
       {
         body: { metadata: { finalizers, resourceVersion: session.metadata.resourceVersion } },
         contentType: 'application/merge-patch+json',

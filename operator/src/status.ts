@@ -1,8 +1,9 @@
 // PURE: a Session's next status, and what to do about its pod, from the Session, its pod (as
 // the cache last saw it), the time and the streamer's last input. Level-triggered: the same
 // inputs always give the same answer, so a reconcile may run any number of times.
+
+import type { ContainerStatus, Pod } from '@floe/kube/resources';
 import type { Session, SessionCondition, SessionPhase, SessionStatus } from './crd.ts';
-import type { ContainerStatus, Pod } from './resources.ts';
 
 export type PodAction =
   /** the pod is missing and the session still wants one */

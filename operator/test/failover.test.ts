@@ -5,11 +5,11 @@ import { openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Kube } from '@floe/kube/kube';
+import { at, type Pod, R } from '@floe/kube/resources';
 import { freePort, type KubernetesClusters } from '@floe/testbed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LABELS, podName, type Session, tenantNamespace } from '../src/crd.ts';
-import type { Kube } from '../src/kube.ts';
-import { at, type Pod, R } from '../src/resources.ts';
+import { LABELS, podName, SESSION_RESOURCE, type Session, tenantNamespace } from '../src/crd.ts';
 import { createSession, kubeOf, sessionSpec, startClusters, waitFor } from './testbed.ts';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -91,7 +91,7 @@ async function allRunningOnce(tenant: string, names: string[]) {
   const sessions = await waitFor(
     `${names.length} sessions Running`,
     async () => {
-      const list = await kube.request<{ items: Session[] }>('list', at(R.session, ns));
+      const list = await kube.request<{ items: Session[] }>('list', at(SESSION_RESOURCE, ns));
       const running = list.items.filter((s) => s.status?.phase === 'Running');
       return running.length === names.length ? list.items : undefined;
     },

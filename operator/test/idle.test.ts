@@ -1,9 +1,9 @@
 // Asking the streamer for its last input: over HTTP at the pod's IP, unknown when unreachable.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Pod } from '@floe/kube/resources';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdleProbe, parseLastInput } from '../src/idle.ts';
-import type { Pod } from '../src/resources.ts';
 
 let body: unknown = { status: 'ok', lastInputAt: '2026-01-01T00:00:05.000Z' };
 let asked = 0;

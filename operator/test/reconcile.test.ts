@@ -1,5 +1,8 @@
 // The operator against real API servers (testbed: kube-apiserver, controller-manager,
 // scheduler, etcd; KWOK nodes), two clusters in different regions with different GPU SKUs.
+
+import { isNotFound, type Kube, KubeApiError } from '@floe/kube/kube';
+import { at, R } from '@floe/kube/resources';
 import type { KubernetesClusters } from '@floe/testbed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -7,12 +10,11 @@ import {
   GPU_SKU_LABEL,
   homeClaimName,
   podName,
+  SESSION_RESOURCE,
   type Session,
   tenantNamespace,
 } from '../src/crd.ts';
-import { isNotFound, type Kube, KubeApiError } from '../src/kube.ts';
 import { type Operator, startOperator } from '../src/operator.ts';
-import { at, R } from '../src/resources.ts';
 import {
   createSession,
   getSession,
@@ -154,7 +156,7 @@ describe('Session CRD', () => {
     const ns = tenantNamespace('invalid');
     await createSession(eu, 'ok-first', sessionSpec({ tenantId: 'invalid' })).catch(() => {}); // makes the namespace
     const err = await eu
-      .request('create', at(R.session, ns), { body: sessionObject('bad', spec) })
+      .request('create', at(SESSION_RESOURCE, ns), { body: sessionObject('bad', spec) })
       .then(
         () => undefined,
         (e: unknown) => e,
@@ -298,8 +300,8 @@ describe('reconcile', () => {
     expect(claim.metadata.ownerReferences).toBeUndefined();
 
     // stop: the control plane deletes the Session; pod, service, route go; the home stays
-    await eu.request('delete', at(R.session, ns, 's-run'));
-    await gone(eu, R.session, ns, 's-run');
+    await eu.request('delete', at(SESSION_RESOURCE, ns, 's-run'));
+    await gone(eu, SESSION_RESOURCE, ns, 's-run');
     await gone(eu, R.pod, ns, name);
     await gone(eu, R.service, ns, name);
     await gone(eu, R.virtualService, ns, name);

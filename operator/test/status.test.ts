@@ -1,7 +1,8 @@
 // The pure status decision: every mapping from a pod to a Session's phase.
+
+import type { ContainerStatus, Pod } from '@floe/kube/resources';
 import { describe, expect, it } from 'vitest';
 import type { Session, SessionStatus } from '../src/crd.ts';
-import type { ContainerStatus, Pod } from '../src/resources.ts';
 import { decide, FATAL_WAITING_REASONS } from '../src/status.ts';
 import { sessionObject, sessionSpec } from './fixtures.ts';
 

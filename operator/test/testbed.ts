@@ -2,6 +2,8 @@
 // CRDs and a pool of volumes), the Session CRD installed, and small helpers.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { apply, connectKube, type Kube } from '@floe/kube/kube';
+import { at, R } from '@floe/kube/resources';
 import {
   type KubernetesCluster,
   type KubernetesClusterSpec,
@@ -10,9 +12,13 @@ import {
 } from '@floe/testbed';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { type Session, type SessionSpec, sessionCrd, tenantNamespace } from '../src/crd.ts';
-import { apply, connectKube, type Kube } from '../src/kube.ts';
-import { at, R } from '../src/resources.ts';
+import {
+  SESSION_RESOURCE,
+  type Session,
+  type SessionSpec,
+  sessionCrd,
+  tenantNamespace,
+} from '../src/crd.ts';
 import { sessionObject } from './fixtures.ts';
 
 export { sessionObject, sessionSpec } from './fixtures.ts';
@@ -89,8 +95,10 @@ export async function createSession(kube: Kube, name: string, spec: SessionSpec)
     kind: 'Namespace',
     metadata: { name: ns },
   });
-  return kube.request<Session>('create', at(R.session, ns), { body: sessionObject(name, spec) });
+  return kube.request<Session>('create', at(SESSION_RESOURCE, ns), {
+    body: sessionObject(name, spec),
+  });
 }
 
 export const getSession = (kube: Kube, ns: string, name: string) =>
-  kube.request<Session>('get', at(R.session, ns, name));
+  kube.request<Session>('get', at(SESSION_RESOURCE, ns, name));

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  failedFrom,
-  isActive,
-  isLaunching,
-  launchProgress,
-  stateLabel,
-} from '../src/app/progress.ts';
-import { SESSION_STATES } from '../src/app/types.ts';
+import { failedFrom, isLaunching, launchProgress, stateLabel } from '../src/app/progress.ts';
+import { isActive, SESSION_STATES } from '../src/app/types.ts';
 
 const statuses = (
   state: Parameters<typeof launchProgress>[0],

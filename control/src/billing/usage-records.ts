@@ -14,6 +14,7 @@ import {
   rateCards,
   SESSION_STATES,
   type SessionState,
+  stateIsActive,
   tenants,
   usageRecords,
 } from '../db/schema.ts';
@@ -135,7 +136,7 @@ export async function refreshUsage(tx: Tx, tenantId: string, now: Date): Promise
       where e.id > ${watermark} and e.tenant_id = ${tenantId}
     union
     select s.id from sessions s
-      where s.tenant_id = ${tenantId} and s.state not in ('stopped', 'failed'))`;
+      where s.tenant_id = ${tenantId} and ${stateIsActive(sql`s.state`)})`;
   // one after another: a transaction is one connection, which runs one query at a time
   const facts = await queryRows<SessionFacts>(
     tx,

@@ -1,5 +1,5 @@
 import type { AppScheduling } from '@floe/operator/crd';
-import { sql } from 'drizzle-orm';
+import { type SQLWrapper, sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
@@ -17,6 +17,10 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { SESSION_STATES, TERMINAL_STATES_SQL } from '../domain/session-states.ts';
+
+// defined in domain/session-states.ts; re-exported for the modules that read them with the tables
+export { SESSION_STATES, type SessionState } from '../domain/session-states.ts';
 
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -196,18 +200,8 @@ export const clusters = pgTable(
   (t) => [uniqueIndex('clusters_name_live').on(t.name).where(sql`${t.deletedAt} is null`)],
 );
 
-export const SESSION_STATES = [
-  'requested',
-  'placed',
-  'starting',
-  'running',
-  // its cluster cannot be reached: still active (it holds quota), its true state unknown
-  'unknown',
-  'stopping',
-  'stopped',
-  'failed',
-] as const;
-export type SessionState = (typeof SESSION_STATES)[number];
+/** `state not in ('stopped', 'failed')` with literals: see TERMINAL_STATES_SQL. */
+const NOT_TERMINAL = sql.raw(`not in ${TERMINAL_STATES_SQL}`);
 
 export type DriverRef = Record<string, string | number>;
 
@@ -243,10 +237,10 @@ export const sessions = pgTable(
     // index (with stale statistics PostgreSQL once scanned all active sessions that way).
     index('sessions_tenant_active')
       .on(t.tenantId, t.userId, t.gpuCount)
-      .where(sql`${t.state} not in ('stopped', 'failed') and ${t.tenantId} is not null`),
+      .where(sql`${t.state} ${NOT_TERMINAL} and ${t.tenantId} is not null`),
     index('sessions_cluster_active')
       .on(t.clusterId, t.gpuSku, t.gpuCount)
-      .where(sql`${t.state} not in ('stopped', 'failed') and ${t.clusterId} is not null`),
+      .where(sql`${t.state} ${NOT_TERMINAL} and ${t.clusterId} is not null`),
     index('sessions_tenant_id').on(t.tenantId, t.id),
     uniqueIndex('sessions_idempotency').on(t.tenantId, t.idempotencyKey),
     check('sessions_gpu_count', sql`${t.gpuCount} >= 0`),
@@ -254,10 +248,14 @@ export const sessions = pgTable(
 );
 
 /**
- * "The session is active", written as the partial indexes' predicate with literals, so
- * that PostgreSQL can always prove an index applies (it cannot from bound parameters).
+ * "The session is active" (ACTIVE_STATES), written as the partial indexes' predicate with
+ * literals, so that PostgreSQL can always prove an index applies (it cannot from bound
+ * parameters).
  */
-export const sessionIsActive = () => sql`${sessions.state} not in ('stopped', 'failed')`;
+export const sessionIsActive = () => stateIsActive(sessions.state);
+
+/** The same predicate on any state column, e.g. sql`s.state` in raw SQL with an alias. */
+export const stateIsActive = (state: SQLWrapper) => sql`${state} ${NOT_TERMINAL}`;
 
 export const sessionEvents = pgTable(
   'session_events',

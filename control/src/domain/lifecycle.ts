@@ -1,4 +1,4 @@
-import type { SessionState } from '../db/schema.ts';
+import type { SessionState } from './session-states.ts';
 
 // requested → placed → starting → running → stopping → stopped, and failed from any
 // non-terminal state. Stopping may be asked for before the app is running, and a

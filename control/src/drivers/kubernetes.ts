@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
+import type { Informer } from '@floe/kube/informer';
+import { connectKube, type Kube } from '@floe/kube/kube';
 import { tenantNamespace } from '@floe/operator/crd';
-import type { Informer } from '@floe/operator/informer';
-import { connectKube, type Kube } from '@floe/operator/kube';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {

@@ -4,13 +4,8 @@ import { and, asc, desc, eq, inArray, type SQL } from 'drizzle-orm';
 import { streamSSE } from 'hono/streaming';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connect.ts';
-import {
-  SESSION_STATES,
-  type SessionState,
-  sessionEvents,
-  sessionIsActive,
-  sessions,
-} from '../db/schema.ts';
+import { sessionEvents, sessionIsActive, sessions } from '../db/schema.ts';
+import { isTerminal, SESSION_STATES, type SessionState } from '../domain/session-states.ts';
 import { auditEntry, unchanged } from '../http/audit.ts';
 import type { Principal } from '../http/auth.ts';
 import { badRequest, ErrorSchema, forbidden, notFound } from '../http/errors.ts';
@@ -53,7 +48,6 @@ const HEARTBEAT_MS = 15_000;
 // a session mostly moves forward in this order (domain/lifecycle.ts); `unknown` and back
 // is the exception, which the row's updatedAt tells apart from an older read
 const RANK = new Map<SessionState, number>(SESSION_STATES.map((s, i) => [s, i]));
-const ENDED: SessionState[] = ['stopped', 'failed'];
 
 export function sessionRoutes(deps: {
   db: Db;
@@ -291,7 +285,7 @@ export function sessionRoutes(deps: {
           let lastPoll = Date.now();
           while (!over()) {
             while (pending.length > 0) await send(pending.shift()!);
-            if (sent && ENDED.includes(sent)) {
+            if (sent && isTerminal(sent)) {
               await stream.writeSSE({
                 event: 'end',
                 data: JSON.stringify({ id: first.id, state: sent }),

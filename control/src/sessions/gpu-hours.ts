@@ -6,6 +6,7 @@ import {
   type QuotaEventType,
   sessionIsActive,
   sessions,
+  stateIsActive,
 } from '../db/schema.ts';
 import { type GpuHoursDecision, gpuHoursDecision } from '../domain/quota.ts';
 import { onQuotaEvent } from './quota-events.ts';
@@ -65,7 +66,7 @@ export async function enforceGpuHours(
       exists (select 1 from quota_events q where q.tenant_id = t.id and q.quota = ${QUOTA}
         and q.period_start = ${from}::timestamptz and q.type = 'quota.exceeded') as exceeded,
       (select count(*) from sessions s where s.tenant_id = t.id
-        and s.state not in ('stopped', 'failed') and s.gpu_count > 0)::int as active_gpu
+        and ${stateIsActive(sql`s.state`)} and s.gpu_count > 0)::int as active_gpu
     from tenants t where t.deleted_at is null and t.gpu_hours_per_month is not null`,
   );
   const outcomes: GpuHoursOutcome[] = [];

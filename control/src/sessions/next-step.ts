@@ -1,6 +1,7 @@
 import type { DriverRef, SessionState } from '../db/schema.ts';
 import { canTransition } from '../domain/lifecycle.ts';
 import { idleVerdict } from '../domain/local-processes.ts';
+import { isTerminal } from '../domain/session-states.ts';
 import type { Observation } from '../drivers/driver.ts';
 
 /** What the database says a session should be, as far as its next step depends on it. */
@@ -36,7 +37,6 @@ export type Step =
 
 const NOTHING: Step = { do: 'nothing' };
 const LIFETIME_REASON = 'maximum lifetime reached';
-const isEnded = (s: string) => s === 'stopped' || s === 'failed';
 
 /**
  * The next step for one session, from its row (null: no session of that id) and what its
@@ -46,7 +46,7 @@ const isEnded = (s: string) => s === 'stopped' || s === 'failed';
 export function nextStep(session: SessionFacts | null, seen: Observation, now: Date): Step {
   const present = seen.seen === 'present' ? seen : null;
   // ended or unknown to Floe (an orphan a crash left): whatever the cluster keeps goes
-  if (!session || isEnded(session.state)) {
+  if (!session || isTerminal(session.state)) {
     return present && !present.ending ? { do: 'terminate' } : NOTHING;
   }
   if (seen.seen === 'unknown') {

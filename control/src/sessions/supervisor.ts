@@ -1,4 +1,4 @@
-import { runWorkers, WorkQueue } from '@floe/operator/queue';
+import { runWorkers, WorkQueue } from '@floe/kube/queue';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connect.ts';

@@ -2,6 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connect.ts';
 import { apps, sessions, tenants, users } from '../db/schema.ts';
+import { isActive } from '../domain/session-states.ts';
 import { type ClusterDriver, LaunchRefused, type LaunchSpec } from '../drivers/driver.ts';
 import type { SessionRow } from './admission.ts';
 import { nextStep } from './next-step.ts';
@@ -85,7 +86,7 @@ export async function syncSession(
     sessionId,
     tenantId: found?.session.tenantId ?? null,
     ref: found?.session.driverRef ?? null,
-    active: found !== null && found.session.state !== 'stopped' && found.session.state !== 'failed',
+    active: found !== null && isActive(found.session.state),
     idleTimeoutSeconds: found?.app.idleTimeoutSeconds ?? null,
   };
   const seen = driver.observe(address);

@@ -1,7 +1,7 @@
 // The Kubernetes driver's decisions, without a cluster: capacity from nodes and pods, the
 // Session a launch writes, what a Session's status means, and kubeconfig checks.
 
-import { KubeApiError } from '@floe/operator/kube';
+import { KubeApiError } from '@floe/kube/kube';
 import { describe, expect, it } from 'vitest';
 import type { LaunchSpec } from '../../src/drivers/driver.ts';
 import { describeError } from '../../src/drivers/kubernetes/api.ts';

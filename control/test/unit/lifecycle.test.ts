@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SESSION_STATES } from '../../src/db/schema.ts';
 import { canTransition } from '../../src/domain/lifecycle.ts';
-
-const ENDED = ['stopped', 'failed'];
+import { isTerminal, SESSION_STATES } from '../../src/domain/session-states.ts';
 
 describe('session lifecycle', () => {
   it('follows requested → placed → starting → running → stopping → stopped', () => {
@@ -12,9 +10,8 @@ describe('session lifecycle', () => {
 
   it('can fail from every active state and never leaves an ended one', () => {
     for (const s of SESSION_STATES) {
-      expect(canTransition(s, 'failed')).toBe(!ENDED.includes(s));
-      if (ENDED.includes(s))
-        for (const t of SESSION_STATES) expect(canTransition(s, t)).toBe(false);
+      expect(canTransition(s, 'failed')).toBe(!isTerminal(s));
+      if (isTerminal(s)) for (const t of SESSION_STATES) expect(canTransition(s, t)).toBe(false);
     }
   });
 

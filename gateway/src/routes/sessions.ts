@@ -4,6 +4,7 @@
 // connection). Whatever the reason for a refusal (unknown, another user's, not running), the
 // answer is 404: JSON for API clients, a page with a way back for a browser's navigation;
 // only its owner is told more (that it ended, and why).
+import { isTerminal } from '@floe/control/session-states';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
 import type { GatewaySession } from '../control-client.ts';
@@ -15,7 +16,6 @@ import { jsonError, page } from '../http/respond.ts';
 import { loadUser, requireCsrf, requireUser } from '../http/session-middleware.ts';
 import {
   endedMessage,
-  isEnded,
   isSessionId,
   ownSession,
   type SessionAccess,
@@ -49,7 +49,7 @@ export function sessionRoutes(deps: Deps) {
     const browsing =
       !c.env.upgrade && c.req.method === 'GET' && c.req.header('accept')?.includes('text/html');
     if (!browsing) return notFound(c);
-    if (own && isEnded(own.state)) {
+    if (own && isTerminal(own.state)) {
       const message = endedMessage(own.state, own.reason);
       return page(c, 404, 'This session has ended', message, LAUNCHER);
     }
@@ -83,7 +83,7 @@ export function sessionRoutes(deps: Deps) {
     if (c.env.upgrade) return notFound(c);
     const { own } = await lookup(c, c.req.param('id'));
     if (!own) return notFound(c);
-    const ended = isEnded(own.state);
+    const ended = isTerminal(own.state);
     const message = ended ? endedMessage(own.state, own.reason) : null;
     return c.json({ state: own.state, ended, message }, 200, { 'cache-control': 'no-store' });
   });

@@ -26,8 +26,6 @@ export function sessionAccess(
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isSessionId = (s: string) => UUID.test(s);
 
-export const isEnded = (state: string) => state === 'stopped' || state === 'failed';
-
 /**
  * What its owner is told of an ended session: who or what ended it, from the control plane's
  * reason (see its DELETE route, its lifetime check and the drivers' idle stop).

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { safeReturnTo } from '../../src/auth/return-to.ts';
 import { claimValue, roleFromClaims } from '../../src/auth/roles.ts';
 import { renewalDue, sessionExpiry } from '../../src/auth/session-token.ts';
+import type { GatewaySession } from '../../src/control-client.ts';
 import { hostnameOf, requestOrigin, tenantHostname } from '../../src/host.ts';
 import { checkCsrf, fromOrigin } from '../../src/http/csrf.ts';
 import { endedMessage, ownSession, sessionAccess } from '../../src/sessions/access.ts';
@@ -125,12 +126,13 @@ describe('checkCsrf', () => {
 });
 
 describe('sessionAccess', () => {
-  const session = {
+  const session: GatewaySession = {
     id: 's',
     tenantId: 't1',
     userId: 'u1',
     state: 'running',
     endpoint: 'http://10.0.0.1:8080/',
+    reason: null,
   };
   const owner = { tenantId: 't1', userId: 'u1' };
 
@@ -153,7 +155,7 @@ describe('sessionAccess', () => {
   });
 
   it('shows its owner an ended session, and nobody else any', () => {
-    const ended = { ...session, state: 'stopped', endpoint: null };
+    const ended: GatewaySession = { ...session, state: 'stopped', endpoint: null };
     expect(ownSession(ended, owner)).toBe(ended);
     expect(ownSession(ended, { tenantId: 't1', userId: 'u2' })).toBeNull();
     expect(ownSession(ended, { tenantId: 't2', userId: 'u1' })).toBeNull();

@@ -177,6 +177,7 @@ describe('FastPath', () => {
     userId: 'u-bob',
     state: 'running',
     endpoint: 'http://10.0.0.5:8080/s/x',
+    reason: null,
   };
 
   /** A fast path over the given caches; what it did, by the proxy's and fallback's calls. */

@@ -3,7 +3,7 @@
  * CSRF token echoed on every state-changing call, and a 401 sending the page to sign in.
  */
 import { loginHref, readCookie } from './route.ts';
-import type { ErrorBody, Page, Session } from './types.ts';
+import { type ErrorBody, isTerminal, type Page, type Session } from './types.ts';
 import type { Failure } from './words.ts';
 
 export const API = '/api/v1';
@@ -156,7 +156,7 @@ export function watchSession(
         .then((session) => {
           if (closed) return;
           onSession(session);
-          if (!['stopped', 'failed'].includes(session.state)) timer = setTimeout(open, retryMs);
+          if (!isTerminal(session.state)) timer = setTimeout(open, retryMs);
         })
         .catch(() => {
           if (!closed) timer = setTimeout(open, retryMs * 2);

@@ -35,16 +35,6 @@ const STEP_OF: Record<SessionState, number> = {
   failed: 3,
 };
 
-const ACTIVE = new Set<SessionState>([
-  'requested',
-  'placed',
-  'starting',
-  'running',
-  'unknown',
-  'stopping',
-]);
-
-export const isActive = (state: SessionState): boolean => ACTIVE.has(state);
 /** Still on its way to running: worth watching the progress stream. */
 export const isLaunching = (state: SessionState): boolean =>
   state === 'requested' || state === 'placed' || state === 'starting';

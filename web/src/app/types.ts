@@ -8,17 +8,16 @@ export type Role = 'member' | 'tenant-admin' | 'platform-admin';
 /** API keys may also be a regional gateway's (keys of no tenant). */
 export type KeyRole = Role | 'gateway';
 
-export const SESSION_STATES = [
-  'requested',
-  'placed',
-  'starting',
-  'running',
-  'unknown',
-  'stopping',
-  'stopped',
-  'failed',
-] as const;
-export type SessionState = (typeof SESSION_STATES)[number];
+export type { Session, SessionEvent } from '@floe/control/api-types';
+// The session states and "active" are the control plane's (a module with no imports, which
+// the bundle includes); the session bodies are types inferred from its response schemas.
+export {
+  ACTIVE_STATES,
+  isActive,
+  isTerminal,
+  SESSION_STATES,
+  type SessionState,
+} from '@floe/control/session-states';
 
 export interface Me {
   role: Role;
@@ -99,29 +98,6 @@ export interface App {
   scheduling: Record<string, unknown> | null;
   createdAt: string;
   updatedAt: string;
-}
-
-export interface SessionEvent {
-  from: SessionState | null;
-  to: SessionState;
-  reason: string | null;
-  at: string;
-}
-
-export interface Session {
-  id: string;
-  tenantId: string;
-  userId: string;
-  appId: string;
-  clusterId: string | null;
-  state: SessionState;
-  reason: string | null;
-  exitCode: number | null;
-  gpus: Gpus | null;
-  endpoint: string | null;
-  createdAt: string;
-  updatedAt: string;
-  events?: SessionEvent[];
 }
 
 export interface ApiKey {

@@ -1,11 +1,16 @@
-// The few Kubernetes API calls the driver makes, over the operator's Kube client, which
+// The few Kubernetes API calls the driver makes, over @floe/kube's client, which
 // counts each one (verb, resource) for floe_cluster_kube_requests_total: a launch should
 // cost one create, nothing more.
 
-import { LABELS, MANAGED_BY_CONTROL, type SessionStatus } from '@floe/operator/crd';
-import { Informer, type InformerOptions, kubeListerWatcher } from '@floe/operator/informer';
-import { apply, type Kube, KubeApiError } from '@floe/operator/kube';
-import { R } from '@floe/operator/resources';
+import { Informer, type InformerOptions, kubeListerWatcher } from '@floe/kube/informer';
+import { apply, type Kube, KubeApiError } from '@floe/kube/kube';
+import { R } from '@floe/kube/resources';
+import {
+  LABELS,
+  MANAGED_BY_CONTROL,
+  SESSION_RESOURCE,
+  type SessionStatus,
+} from '@floe/operator/crd';
 import type { NodeLike, PodLike } from './capacity.ts';
 
 export const FIELD_MANAGER = 'floe-control';
@@ -44,7 +49,7 @@ type Opts<T> = Omit<InformerOptions<T>, 'name'>;
 
 /** The Sessions this control plane wrote, in every namespace. */
 export const sessionInformer = (kube: Kube, opts: Opts<SessionObject>) =>
-  new Informer<SessionObject>(kubeListerWatcher(kube, R.session, CONTROL_SESSIONS), {
+  new Informer<SessionObject>(kubeListerWatcher(kube, SESSION_RESOURCE, CONTROL_SESSIONS), {
     name: 'sessions',
     ...opts,
   });
@@ -66,7 +71,7 @@ export async function applyNamespace(kube: Kube, body: { metadata: { name: strin
 export async function createSession(kube: Kube, body: { metadata: { namespace: string } }) {
   await kube.request(
     'create',
-    { ...R.session, namespace: body.metadata.namespace },
+    { ...SESSION_RESOURCE, namespace: body.metadata.namespace },
     {
       body,
       query: { fieldManager: FIELD_MANAGER },
@@ -78,7 +83,7 @@ export async function deleteSession(kube: Kube, namespace: string, name: string)
   // the operator's finalizer cleans up what the Session owns before it goes
   await kube.request(
     'delete',
-    { ...R.session, namespace, name },
+    { ...SESSION_RESOURCE, namespace, name },
     {
       query: { propagationPolicy: 'Background' },
     },

@@ -1,11 +1,11 @@
-// The kinds the operator reads and writes, as REST coordinates.
-import { GROUP, PLURAL, VERSION } from './crd.ts';
+// The built-in kinds Floe reads and writes, as REST coordinates. Floe's own Session kind is
+// part of its contract: SESSION_RESOURCE in @floe/operator/crd.
 import type { ResourceRef } from './kube.ts';
 
-type Kind = Omit<ResourceRef, 'namespace' | 'name' | 'subresource'>;
+/** A kind's REST coordinates: group ('' for the core group), version and plural. */
+export type Kind = Omit<ResourceRef, 'namespace' | 'name' | 'subresource'>;
 
 export const R = {
-  session: { group: GROUP, version: VERSION, plural: PLURAL },
   pod: { group: '', version: 'v1', plural: 'pods' },
   node: { group: '', version: 'v1', plural: 'nodes' },
   service: { group: '', version: 'v1', plural: 'services' },
