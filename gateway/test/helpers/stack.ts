@@ -57,7 +57,10 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-/** A built web app as web/build.ts lays it out (dist/app/index.html, app.js), in little. */
+/**
+ * A built web app as web/build.ts lays it out (dist/app/index.html, app.js; dist/stream/
+ * index.html, stream.js), in little.
+ */
 function fakeWebApp(root: string): string {
   const dist = mkdtempSync(join(root, 'gateway-web-'));
   mkdirSync(join(dist, 'app'));
@@ -66,6 +69,12 @@ function fakeWebApp(root: string): string {
     '<!doctype html><title>Floe</title><script type="module" src="/app/app.js"></script>',
   );
   writeFileSync(join(dist, 'app', 'app.js'), 'document.title = "Floe launcher";\n');
+  mkdirSync(join(dist, 'stream'));
+  writeFileSync(
+    join(dist, 'stream', 'index.html'),
+    '<!doctype html><title>Floe stream</title><script type="module" src="stream.js"></script>',
+  );
+  writeFileSync(join(dist, 'stream', 'stream.js'), 'document.title = "Floe stream";\n');
   return dist;
 }
 
