@@ -95,6 +95,8 @@ export interface StackOptions {
   rotateRefreshTokens?: boolean;
   /** how the gateway resolves session endpoints' host names (default: the system's) */
   lookup?: LookupFunction;
+  /** the endpoint of a session on the stand-in cluster (default: the echo endpoint's) */
+  endpoint?: (sessionId: string) => string;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -160,7 +162,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     region: 'stand-in',
     driver: 'kubernetes',
   });
-  cp.supervisor.attach(cluster.id, new StandInDriver((id) => `${echo.url}/s/${id}/`));
+  const endpoint = opts.endpoint ?? ((id: string) => `${echo.url}/s/${id}/`);
+  cp.supervisor.attach(cluster.id, new StandInDriver(endpoint));
   const tenants = {} as Stack['tenants'];
   for (const [i, slug] of (['acme', 'globex'] as const).entries()) {
     const tenant = await must('POST', '/v1/tenants', {
