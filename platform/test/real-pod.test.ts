@@ -32,7 +32,7 @@ import {
   runPod,
   startKubernetesClusters,
 } from '@floe/testbed';
-import { buildApp } from '@floe/web/build';
+import { buildApp, buildWeb } from '@floe/web/build';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildImages } from '../../deploy/images/build.ts';
@@ -123,6 +123,8 @@ beforeAll(async () => {
   // the operator's default images: built once per machine, then from the cache
   const built = await buildImages({ only: ['streamer', 'xserver', 'xterm'], log: () => {} });
   images = Object.fromEntries(built.map((i) => [i.ref, { layout: i.layout, tag: i.tag }]));
+  // the launcher and the stream page, both served by the gateway (never by the pod)
+  const webOut = mkdtempSync(join(work, 'web-'));
   const [k, web] = await Promise.all([
     startKubernetesClusters({
       workDir,
@@ -131,7 +133,8 @@ beforeAll(async () => {
       storage: { pvs: 2, size: '1Gi' },
       onProgress: () => {},
     }),
-    buildApp({ outDir: mkdtempSync(join(work, 'web-')) }),
+    buildApp({ outDir: webOut }),
+    buildWeb({ outDir: webOut }),
   ]);
   k8s = k;
   cluster = k8s.clusters[0] as KubernetesCluster;
