@@ -283,8 +283,8 @@ describe('reconcile', () => {
       http: [
         {
           name: 'streamer',
-          match: [{ uri: { prefix: '/sessions/s-run/' } }],
-          rewrite: { uri: '/' },
+          match: [{ uri: { exact: '/sessions/s-run/signal' } }],
+          rewrite: { uri: '/signal' },
           route: [
             { destination: { host: `${name}.${ns}.svc.cluster.local`, port: { number: 8080 } } },
           ],
