@@ -4,6 +4,7 @@
 // Istio's ext_authz check, and the gateway's own endpoints.
 import type { Socket } from 'node:net';
 import { turnPassword } from '@floe/turn';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { Browser } from './helpers/browser.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
@@ -384,9 +385,22 @@ describe('ext_authz (Istio)', () => {
   it('allows a session’s stream to its owner only (403 for the others)', async () => {
     const owner = await check(bob, `/sessions/${id}/signal`);
     expect(owner.status).toBe(200);
-    expect(owner.headers['x-floe-user-id']).toBe(
-      json(await call(bob, stack.url, 'GET', '/api/v1/me')).user.id,
+    const bobId = json(await call(bob, stack.url, 'GET', '/api/v1/me')).user.id;
+    expect(owner.headers['x-floe-user-id']).toBe(bobId);
+    // Istio routes the signalling straight to the pod: with the viewer token that opens it
+    const jwks = createLocalJWKSet(
+      await (await fetch(`${stack.url}/.well-known/jwks.json`)).json(),
     );
+    const token = owner.headers.authorization?.replace(/^Bearer /, '') ?? '';
+    const { payload } = await jwtVerify(token, jwks, {
+      issuer: stack.url,
+      audience: `floe-session:${id}`,
+      typ: 'floe-viewer+jwt',
+    });
+    expect(payload).toMatchObject({ sub: bobId, role: 'owner' });
+    // nothing else of the session's path carries one (it stays with the gateway)
+    expect((await check(bob, `/sessions/${id}/`)).headers.authorization).toBeUndefined();
+    expect((await check(bob, '/api/v1/me')).headers.authorization).toBeUndefined();
     expect((await check(alice, `/sessions/${id}/signal`)).status).toBe(403);
     expect((await check(carol, `/sessions/${id}/`)).status).toBe(403);
     const ws = await check(bob, `/sessions/${id}/signal`, {
