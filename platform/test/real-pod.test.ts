@@ -140,13 +140,21 @@ beforeAll(async () => {
   cluster = k8s.clusters[0] as KubernetesCluster;
   await k8s.kubectl(cluster, ['apply', '-f', '-'], JSON.stringify(sessionCrd));
   await kubectl(['wait', '--for=condition=Established', 'crd/sessions.floe.dev']);
+  stack = await startStack({ turn: true, webApp: join(web.dir, '..'), lookup: clusterLookup });
   operator = await startOperator({
     kubeconfig: cluster.kubeconfig,
     // its log, in the work folder, for when a step fails
     logger: pino({ level: 'info' }, pino.destination(join(workDir, 'operator.log'))),
-    config: { leaderElect: false, metricsAddr: '127.0.0.1:0', id: 'realpod-operator' },
+    config: {
+      leaderElect: false,
+      metricsAddr: '127.0.0.1:0',
+      id: 'realpod-operator',
+      // the pod's streamer takes only the gateway's viewer tokens, checked against its keys
+      // in the session's ConfigMap
+      viewerIssuer: stack.url,
+      viewerJwksUrl: `${stack.url}/.well-known/jwks.json`,
+    },
   });
-  stack = await startStack({ turn: true, webApp: join(web.dir, '..'), lookup: clusterLookup });
   browser = await launchChromium();
 }, 600_000);
 
@@ -268,6 +276,12 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
       ).toEqual([]);
     }
     expect(JSON.stringify(podObject)).not.toContain(inject('testbed').turn.secret);
+    // the streamer checks viewer tokens against the gateway's public keys, from a ConfigMap
+    const streamer = podObject.spec.containers.find((c: Json) => c.name === 'streamer');
+    expect(streamer.env).toContainEqual({ name: 'FLOE_VIEWER_ISSUER', value: stack.url });
+    const keys = await json(['get', 'configmap', `${podName(id)}-viewer-keys`, '-n', ns]);
+    const published = await (await fetch(`${stack.url}/.well-known/jwks.json`)).json();
+    expect(JSON.parse(keys.data['jwks.json'])).toEqual(published);
 
     // the NVENC path (a DRA claim shared by app and streamer) as the API server takes it
     const gpu = structuredClone(mine);
@@ -312,6 +326,7 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
       // unpacked once per image digest, then an overlay per run
       rootfsCache: join(homedir(), '.cache', 'floe', 'rootfs'),
       claimDir: (claim) => join(claimRoot(), claim),
+      configMap: async (name) => (await json(['get', 'configmap', name, '-n', ns])).data,
       secret: async (name) => {
         const s = await json(['get', 'secret', name, '-n', ns]);
         return Object.fromEntries(
