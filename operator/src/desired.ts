@@ -750,6 +750,9 @@ export function desiredVirtualService(s: Session, settings: DesiredSettings) {
           name: 'streamer',
           match: [{ uri: { exact: `${sessionPath(s).slice(0, -1)}${SIGNAL_PATH}` } }],
           rewrite: { uri: SIGNAL_PATH },
+          // the browser's sign-in never reaches the pod (as with the gateway's own proxy); the
+          // viewer token ext_authz added is what the streamer checks
+          headers: { request: { remove: ['cookie', 'x-csrf-token'] } },
           route: [
             { destination: { host: serviceHost(s, settings), port: { number: STREAMER_PORT } } },
           ],

@@ -328,6 +328,7 @@ describe('desired objects', () => {
           // the signalling only: the stream page and the rest stay with the gateway
           match: [{ uri: { exact: '/sessions/s1/signal' } }],
           rewrite: { uri: '/signal' },
+          headers: { request: { remove: ['cookie', 'x-csrf-token'] } },
           route: [
             { destination: { host: 'floe-s1.floe-t-t1.svc.k.local', port: { number: 8080 } } },
           ],

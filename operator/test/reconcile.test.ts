@@ -306,6 +306,7 @@ describe('reconcile', () => {
           name: 'streamer',
           match: [{ uri: { exact: '/sessions/s-run/signal' } }],
           rewrite: { uri: '/signal' },
+          headers: { request: { remove: ['cookie', 'x-csrf-token'] } },
           route: [
             { destination: { host: `${name}.${ns}.svc.cluster.local`, port: { number: 8080 } } },
           ],
