@@ -99,11 +99,13 @@ export type SessionAnswer =
   | { ok: false; reason: string };
 
 /**
- * The headers the browser gets for a session's answer, or why it gets a 502 instead.
+ * The headers the browser gets for a session's answer (of `status`), or why it gets a 502
+ * instead.
  * `security`: the gateway's security headers for session answers (SESSION_ANSWER_CSP
  * among them); `cookies`: the gateway's own (a renewed sign-in).
  */
 export function sessionAnswer(
+  status: number,
   upstream: Record<string, string | string[] | undefined>,
   requestPath: string,
   security: readonly (readonly [string, string])[],
@@ -114,8 +116,11 @@ export function sessionAnswer(
   const type = upstream['content-type'];
   if (Array.isArray(type)) return { ok: false, reason: 'more than one content type' };
   if (type === undefined) {
-    // a browser would sniff what it is: it is a download
-    out.push('content-type', 'application/octet-stream', 'content-disposition', 'attachment');
+    // a browser would sniff what it is: it is a download. Not on a 304, whose headers would
+    // replace the cached answer's, nor on answers without a body
+    if (status !== 304 && status !== 204) {
+      out.push('content-type', 'application/octet-stream', 'content-disposition', 'attachment');
+    }
   } else if (!passiveType(type)) {
     return { ok: false, reason: `content type ${type.slice(0, 100)} is not served from sessions` };
   } else {

@@ -123,7 +123,13 @@ class Exchange implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
   ) {
     if (status < 200) return; // 100 Continue and the like: the browser gets the final answer
-    const answer = sessionAnswer(headers, this.requestPath, this.forwarder.security, this.cookies);
+    const answer = sessionAnswer(
+      status,
+      headers,
+      this.requestPath,
+      this.forwarder.security,
+      this.cookies,
+    );
     if (!answer.ok) {
       this.refused = true;
       this.forwarder.refusedAnswer(answer.reason, this.target);

@@ -119,6 +119,7 @@ describe('withinSession', () => {
 describe('sessionAnswer', () => {
   it('passes data with the gateway’s headers over the session’s, without cookies', () => {
     const answer = sessionAnswer(
+      200,
       {
         'content-type': 'application/json',
         'content-length': '2',
@@ -155,21 +156,29 @@ describe('sessionAnswer', () => {
     [{ location: 'https://evil.test/' }, /redirect/],
     [{ location: ['x', 'y'] }, /redirect/],
   ])('refuses %j', (upstream, reason) => {
-    const answer = sessionAnswer(upstream, PATH, SECURITY, []);
+    const answer = sessionAnswer(200, upstream, PATH, SECURITY, []);
     expect(answer.ok).toBe(false);
     if (!answer.ok) expect(answer.reason).toMatch(reason);
   });
 
   it('makes an untyped answer a download, which nosniff keeps from being read as a page', () => {
-    const answer = sessionAnswer({ 'content-length': '5' }, PATH, SECURITY, []);
+    const answer = sessionAnswer(200, { 'content-length': '5' }, PATH, SECURITY, []);
     expect(answer.ok && asObject(answer.headers)).toMatchObject({
       'content-type': 'application/octet-stream',
       'content-disposition': 'attachment',
     });
   });
 
+  it('leaves a 304 or 204 without a type as it is (a 304 updates the cached answer’s headers)', () => {
+    for (const status of [304, 204]) {
+      const answer = sessionAnswer(status, { etag: '"1"' }, PATH, SECURITY, []);
+      expect(answer.ok && asObject(answer.headers)['content-type']).toBeUndefined();
+    }
+  });
+
   it('keeps a download a download, and drops an inline disposition', () => {
     const download = sessionAnswer(
+      200,
       { 'content-type': 'text/csv', 'content-disposition': 'attachment; filename="a.csv"' },
       PATH,
       SECURITY,
@@ -179,6 +188,7 @@ describe('sessionAnswer', () => {
       'attachment; filename="a.csv"',
     );
     const inline = sessionAnswer(
+      200,
       { 'content-type': 'text/plain', 'content-disposition': 'inline' },
       PATH,
       SECURITY,
@@ -188,7 +198,13 @@ describe('sessionAnswer', () => {
   });
 
   it('passes a redirect within the session', () => {
-    const answer = sessionAnswer({ location: 'b.json', 'content-length': '0' }, PATH, SECURITY, []);
+    const answer = sessionAnswer(
+      302,
+      { location: 'b.json', 'content-length': '0' },
+      PATH,
+      SECURITY,
+      [],
+    );
     expect(answer.ok && asObject(answer.headers).location).toBe('b.json');
   });
 });
