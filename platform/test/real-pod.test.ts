@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { lookup as systemLookup } from 'node:dns';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer, type LookupFunction } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -373,6 +374,27 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
     expect(stats?.local).toBe('relay');
 
     expect(stats?.framesDecoded).toBeGreaterThan(0);
+
+    // the pod's streamer takes only the gateway's viewer token (keys from its ConfigMap):
+    // straight to its port, as another pod or the app could, the signalling is refused
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`http://127.0.0.1:${STREAMER_PORT}/signal`, {
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': randomBytes(16).toString('base64'),
+        },
+      });
+      req.on('response', (res) => resolve(res.statusCode ?? 0));
+      req.on('upgrade', (_res, socket) => {
+        socket.destroy();
+        resolve(101);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(401);
   }, 60_000);
 
   it('types into the xterm: a file appears on the home volume', async () => {
