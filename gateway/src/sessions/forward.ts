@@ -2,10 +2,10 @@
 // endpoint, connections kept alive): the request goes out without the gateway's
 // credentials and hop-by-hop headers, with X-Forwarded-*, and the answer comes back as
 // answer.ts allows (passive content only, plain headers, the gateway's security headers and
-// a sandboxing CSP) or as a 502. It replaced http-proxy-3 with a
-// keep-alive agent, whose request objects and passes took a sixth of the gateway's CPU in
-// the profile before (docs/benchmarks.md); dispatching to undici's pool writes the answer
-// straight to the Node response.
+// a sandboxing CSP) or as a 502. It replaced http-proxy-3 with a keep-alive agent, whose
+// request objects and passes took a sixth of the gateway's CPU in the profile before
+// (docs/benchmarks.md); dispatching to undici's pool writes the answer straight to the Node
+// response.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
