@@ -2,8 +2,9 @@
  * Builds the browser pages (with source maps), each self-contained:
  *
  * - <out>/stream/: index.html, stream.js, stream.css, the stream client. Referenced by
- *   relative URLs, because the streamer serves these files at its root and the page may sit
- *   behind a proxy prefix.
+ *   relative URLs: the gateway serves these files at each session's /sessions/{id}/ (never the
+ *   session: gateway/src/sessions/stream-page.ts lists them), a streamer run by hand at its
+ *   root.
  * - <out>/app/: index.html, app.js, app.css, the launcher and admin console (one single-page
  *   app). The gateway serves index.html for `/` and `/console/*` and the folder at `/app/`, so
  *   the page refers to `/app/app.js` and `/app/app.css` from any of its paths.

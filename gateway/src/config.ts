@@ -132,7 +132,8 @@ Configuration (environment):
                                   from the users' port (9081; host: FLOE_GATEWAY_HOST)
   FLOE_GATEWAY_SESSION_TTL_SECONDS  session cookie lifetime, renewed past half of it (900)
   FLOE_GATEWAY_SESSION_MAX_SECONDS  sign in again after this long, active or not (43200)
-  FLOE_GATEWAY_WEB_DIR            built web assets served at / to signed-in users
+  FLOE_GATEWAY_WEB_DIR            built web app (web/dist): the launcher at /, the stream page
+                                  at /sessions/{id}/, to signed-in users
   FLOE_GATEWAY_TENANT_CACHE_MS    how long tenant lookups are cached (30000)
   FLOE_GATEWAY_BODY_LIMIT_BYTES   request body limit on /api (1048576)
   FLOE_OIDC_SCOPES                scopes asked of identity providers (openid email profile)

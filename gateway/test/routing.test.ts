@@ -4,6 +4,7 @@
 // Istio's ext_authz check, and the gateway's own endpoints.
 import type { Socket } from 'node:net';
 import { turnPassword } from '@floe/turn';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { Browser } from './helpers/browser.ts';
 import { type Stack, startStack } from './helpers/stack.ts';
@@ -207,16 +208,35 @@ describe('/sessions/{id}/', () => {
     expect(res.headers.location).toBe(`/sessions/${id}/?stats=1`);
   });
 
-  it('proxies HTTP to the session’s endpoint for its owner, without the gateway’s cookies', async () => {
-    const res = await bob.fetch(`${stack.url}/sessions/${id}/stream.js?v=2`);
+  it('serves the stream page and its bundle from the gateway’s own build, not the session', async () => {
+    const before = stack.echo.requests.length;
+    const page = await bob.fetch(`${stack.url}/sessions/${id}/?relay=1`);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.headers['cache-control']).toBe('no-store');
+    expect(page.body).toContain('<title>Floe stream</title>');
+    expect(page.headers['content-security-policy']).toMatch(/^default-src 'self'/);
+    const js = await bob.fetch(`${stack.url}/sessions/${id}/stream.js`);
+    expect(js.status).toBe(200);
+    expect(js.headers['content-type']).toMatch(/javascript/);
+    expect(js.body).toContain('Floe stream');
+    expect(stack.echo.requests.length).toBe(before);
+    // the bundle's other files are the gateway's too: one not built is not there
+    expect((await bob.fetch(`${stack.url}/sessions/${id}/stream.css`)).status).toBe(404);
+    expect(stack.echo.requests.length).toBe(before);
+  });
+
+  it('proxies other HTTP to the session’s endpoint for its owner, without the gateway’s cookies', async () => {
+    const res = await bob.fetch(`${stack.url}/sessions/${id}/files/data.json?v=2`);
     expect(res.status).toBe(200);
     expect(res.headers['x-stand-in']).toBe('echo');
     const seen = json(res);
-    expect(seen.path).toBe(`/s/${id}/stream.js?v=2`);
+    expect(seen.path).toBe(`/s/${id}/files/data.json?v=2`);
     expect(seen.headers.cookie).toBeUndefined();
     expect(seen.headers['x-csrf-token']).toBeUndefined();
     expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
-    // the gateway's security headers are on proxied answers too
+    // the gateway's security headers are on proxied answers too, its CSP a sandbox
+    expect(res.headers['content-security-policy']).toMatch(/^sandbox; default-src 'none'/);
     expect(res.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
     expect(res.headers['x-content-type-options']).toBe('nosniff');
   });
@@ -244,6 +264,7 @@ describe('/sessions/{id}/', () => {
   it('is 404 for another user of the tenant (an admin too) and for another tenant’s user', async () => {
     for (const b of [alice, carol]) {
       expect((await b.fetch(`${stack.url}/sessions/${id}/`)).status).toBe(404);
+      expect((await b.fetch(`${stack.url}/sessions/${id}/stream.js`)).status).toBe(404);
       const handshake = await upgrade(ws(`/sessions/${id}/signal`).replace('ws', 'http'), {
         cookie: b.cookieHeader(stack.url),
         origin: stack.url,
@@ -272,10 +293,17 @@ describe('/sessions/{id}/', () => {
     (ok.socket as Socket).resetAndDestroy();
     await new Promise((r) => setTimeout(r, 100));
     expect((await fetch(`${stack.url}/healthz`)).status).toBe(200);
-    // WebSockets exist under /sessions/ only
+    // WebSockets exist under /sessions/ only, and there only the signalling
     expect((await upgrade(`${stack.url}/api/v1/me`, { cookie, origin: stack.url })).status).toBe(
       404,
     );
+    for (const path of ['/', '/x', '/signal/x']) {
+      const other = await upgrade(`${stack.url}/sessions/${id}${path}`, {
+        cookie,
+        origin: stack.url,
+      });
+      expect(other.status, path).toBe(404);
+    }
   });
 
   it('refuses cross-site state changes under /sessions/', async () => {
@@ -357,9 +385,22 @@ describe('ext_authz (Istio)', () => {
   it('allows a session’s stream to its owner only (403 for the others)', async () => {
     const owner = await check(bob, `/sessions/${id}/signal`);
     expect(owner.status).toBe(200);
-    expect(owner.headers['x-floe-user-id']).toBe(
-      json(await call(bob, stack.url, 'GET', '/api/v1/me')).user.id,
+    const bobId = json(await call(bob, stack.url, 'GET', '/api/v1/me')).user.id;
+    expect(owner.headers['x-floe-user-id']).toBe(bobId);
+    // Istio routes the signalling straight to the pod: with the viewer token that opens it
+    const jwks = createLocalJWKSet(
+      await (await fetch(`${stack.url}/.well-known/jwks.json`)).json(),
     );
+    const token = owner.headers.authorization?.replace(/^Bearer /, '') ?? '';
+    const { payload } = await jwtVerify(token, jwks, {
+      issuer: stack.url,
+      audience: `floe-session:${id}`,
+      typ: 'floe-viewer+jwt',
+    });
+    expect(payload).toMatchObject({ sub: bobId, role: 'owner' });
+    // nothing else of the session's path carries one (it stays with the gateway)
+    expect((await check(bob, `/sessions/${id}/`)).headers.authorization).toBeUndefined();
+    expect((await check(bob, '/api/v1/me')).headers.authorization).toBeUndefined();
     expect((await check(alice, `/sessions/${id}/signal`)).status).toBe(403);
     expect((await check(carol, `/sessions/${id}/`)).status).toBe(403);
     const ws = await check(bob, `/sessions/${id}/signal`, {

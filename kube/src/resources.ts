@@ -10,6 +10,7 @@ export const R = {
   node: { group: '', version: 'v1', plural: 'nodes' },
   service: { group: '', version: 'v1', plural: 'services' },
   secret: { group: '', version: 'v1', plural: 'secrets' },
+  configMap: { group: '', version: 'v1', plural: 'configmaps' },
   resourceClaimTemplate: {
     group: 'resource.k8s.io',
     version: 'v1',

@@ -82,6 +82,21 @@ export const configSchema = z.object({
     .nullable()
     .default(null)
     .transform((s) => s || null),
+  /**
+   * The gateway whose viewer tokens open each session's signalling: its issuer and JWKS URL,
+   * set together; the operator copies the public keys into each session's ConfigMap
+   */
+  viewerIssuer: z
+    .union([z.url(), z.literal('')])
+    .nullable()
+    .default(null)
+    .transform((s) => s || null),
+  viewerJwksUrl: z
+    .union([z.url({ protocol: /^https?$/ }), z.literal('')])
+    .nullable()
+    .default(null)
+    .transform((s) => s || null),
+  viewerKeysRefresh: seconds.default(60),
   idleCheck: seconds.default(30),
   leaderElect: z
     .union([z.boolean(), z.enum(['true', 'false'])])
@@ -197,6 +212,21 @@ export const FLAGS = {
     'FLOE_OPERATOR_EGRESS_ALLOW_CIDRS',
     'comma-separated private ranges session pods may reach: a proxy, a licence server',
   ],
+  'viewer-issuer': [
+    'viewerIssuer',
+    'FLOE_OPERATOR_VIEWER_ISSUER',
+    "the gateway's issuer (FLOE_GATEWAY_ISSUER): streamers take only its viewer tokens",
+  ],
+  'viewer-jwks-url': [
+    'viewerJwksUrl',
+    'FLOE_OPERATOR_VIEWER_JWKS_URL',
+    "the gateway's public keys (<gateway>/.well-known/jwks.json), copied into each session's ConfigMap",
+  ],
+  'viewer-keys-refresh': [
+    'viewerKeysRefresh',
+    'FLOE_OPERATOR_VIEWER_KEYS_REFRESH',
+    "seconds between fetches of the gateway's public keys (60)",
+  ],
   'idle-check': [
     'idleCheck',
     'FLOE_OPERATOR_IDLE_CHECK',
@@ -251,6 +281,11 @@ export function parseConfig(raw: Record<string, unknown>): OperatorConfig {
   if (!r.success) {
     const lines = r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid operator configuration:\n${lines.join('\n')}`);
+  }
+  if (Boolean(r.data.viewerIssuer) !== Boolean(r.data.viewerJwksUrl)) {
+    throw new Error(
+      'invalid operator configuration: viewer-issuer and viewer-jwks-url are set together',
+    );
   }
   if (r.data.renewDeadline >= r.data.leaseDuration) {
     throw new Error(

@@ -56,6 +56,13 @@ export interface DesiredSettings {
    * other tenants' included.
    */
   gpuDeviceClass: string | null;
+  /**
+   * The gateway whose viewer tokens open a session's signalling (its issuer). Set, each pod's
+   * streamer checks them against the gateway's public keys in the session's viewer-keys
+   * ConfigMap (desiredViewerKeys), which the operator keeps current: no network path from the
+   * pod to the gateway. null: a streamer takes any viewer that reaches its port (tests only).
+   */
+  viewerIssuer: string | null;
 }
 
 export const defaultDesiredSettings: DesiredSettings = {
@@ -76,6 +83,7 @@ export const defaultDesiredSettings: DesiredSettings = {
   // the taint NVIDIA's GPU Operator and the clouds' GPU node pools put on GPU nodes
   gpuTolerations: [{ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' }],
   gpuDeviceClass: null,
+  viewerIssuer: null,
 };
 
 export const STREAMER_PORT = 8080;
@@ -99,6 +107,9 @@ export const POD_PATHS = {
   soundDir: '/run/floe/sound',
   soundSocket: '/run/floe/sound/native',
   shm: '/dev/shm',
+  /** the gateway's public keys (the viewer-keys ConfigMap), the streamer's alone */
+  viewerKeysDir: '/run/floe/viewer',
+  viewerKeys: '/run/floe/viewer/jwks.json',
 } as const;
 
 /**
@@ -382,6 +393,35 @@ export function desiredXauthSecret(s: Session, cookie: Uint8Array) {
   };
 }
 
+/** Name of the ConfigMap holding the gateway's public keys for a session's streamer. */
+export const viewerKeysName = (s: Session) => `${podName(s.metadata.name)}-viewer-keys`;
+
+/** A public key of the gateway's JWKS, as its /.well-known/jwks.json serves it. */
+export interface PublicJwk {
+  kty: string;
+  [member: string]: unknown;
+}
+
+/**
+ * The ConfigMap with the gateway's public keys (its JWKS), which the session's streamer checks
+ * viewer tokens against (FLOE_VIEWER_JWKS_FILE), owned by the Session. Public keys are no
+ * secret: a ConfigMap, applied again whenever the gateway's keys change (the kubelet updates
+ * the mounted file, the streamer reads it again).
+ */
+export function desiredViewerKeys(s: Session, keys: readonly PublicJwk[]) {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: viewerKeysName(s),
+      namespace: s.metadata.namespace,
+      labels: sessionLabels(s),
+      ownerReferences: ownerReference(s),
+    },
+    data: { 'jwks.json': JSON.stringify({ keys }) },
+  };
+}
+
 /**
  * The app template's extra destinations, for this session's pod alone (policies add up: the
  * tenant's egress policy still allows DNS, TURN and the internet); undefined when it has none.
@@ -405,7 +445,11 @@ export function desiredAppEgressPolicy(s: Session) {
 }
 
 /** Environment of the streamer sidecar, in the names streamer/src/config.ts reads. */
-function streamerEnv(s: Session, shared: boolean): Record<string, string | undefined> {
+function streamerEnv(
+  s: Session,
+  shared: boolean,
+  settings: DesiredSettings,
+): Record<string, string | undefined> {
   const st = s.spec.streamer ?? {};
   const max = st.maxKbps;
   return {
@@ -426,6 +470,9 @@ function streamerEnv(s: Session, shared: boolean): Record<string, string | undef
     // No TURN settings: the stream page asks the gateway (/sessions/{id}/turn) for the
     // session's ICE servers and hands them to the streamer with its offer. Neither the fleet's
     // secret nor a long-lived credential is ever in the pod.
+    // Viewer tokens: checked against the gateway's public keys, a file of the ConfigMap
+    FLOE_VIEWER_ISSUER: settings.viewerIssuer ?? undefined,
+    FLOE_VIEWER_JWKS_FILE: settings.viewerIssuer ? POD_PATHS.viewerKeys : undefined,
   };
 }
 
@@ -497,6 +544,9 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
     readOnly: true,
   }));
   const shm = template.shmSize ? [{ name: 'shm', mountPath: POD_PATHS.shm }] : [];
+  const viewerKeys = settings.viewerIssuer
+    ? [{ name: 'viewer-keys', mountPath: POD_PATHS.viewerKeysDir, readOnly: true }]
+    : [];
   const size = s.spec.streamer;
   const streamerImage = s.spec.streamer?.image ?? settings.streamerImage;
   const containers: unknown[] = [
@@ -527,7 +577,7 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
       name: 'streamer',
       image: streamerImage,
       ports: [{ name: 'http', containerPort: STREAMER_PORT, protocol: 'TCP' }],
-      env: env(streamerEnv(s, claim !== undefined)),
+      env: env(streamerEnv(s, claim !== undefined, settings)),
       readinessProbe: {
         httpGet: { path: '/healthz', port: STREAMER_PORT },
         periodSeconds: 2,
@@ -537,7 +587,7 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
         limits: { memory: '1Gi' },
         ...claims,
       },
-      volumeMounts: [x11, xauth, sound],
+      volumeMounts: [x11, xauth, sound, ...viewerKeys],
       securityContext: restricted,
     },
   ];
@@ -621,6 +671,9 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
         ...(template.shmSize
           ? [{ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: template.shmSize } }]
           : []),
+        ...(settings.viewerIssuer
+          ? [{ name: 'viewer-keys', configMap: { name: viewerKeysName(s) } }]
+          : []),
         ...(template.volumes ?? []).map((v) => ({
           name: `data-${v.name}`,
           ...(v.secret ? { secret: { secretName: v.secret } } : {}),
@@ -667,13 +720,23 @@ export function serviceHost(s: Session, settings: DesiredSettings) {
  * status.endpoint: the streamer's root inside the cluster,
  * `http://floe-<session>.<namespace>.svc.<domain>:8080/`. The gateway proxies
  * `/sessions/{id}/<rest>` to `<endpoint><rest>` (gateway/src/sessions/proxy.ts), and the
- * VirtualService rewrites `/sessions/<session>/` to `/`: the streamer serves at its root
- * whichever way a viewer arrives.
+ * VirtualService rewrites `/sessions/<session>/signal` to `/signal`: the streamer serves at
+ * its root whichever way a viewer arrives.
  */
 export function sessionEndpoint(s: Session, settings: DesiredSettings) {
   return `http://${serviceHost(s, settings)}:${STREAMER_PORT}/`;
 }
 
+/** The stream's signalling WebSocket, at the streamer (streamer/src/protocol.ts SIGNAL_PATH). */
+const SIGNAL_PATH = '/signal';
+
+/**
+ * Istio routes a session's signalling WebSocket, and nothing else of its path, straight to its
+ * pod (after the gateway's ext_authz check, which adds the viewer token). The stream page and
+ * everything else under /sessions/<session>/ stay with the gateway (the chart's catch-all
+ * route): its own stream page, and a session's other answers passed on as passive content
+ * only — a pod's app may be hostile, and its answers would be on the gateway's origin.
+ */
 export function desiredVirtualService(s: Session, settings: DesiredSettings) {
   return {
     apiVersion: 'networking.istio.io/v1',
@@ -685,8 +748,11 @@ export function desiredVirtualService(s: Session, settings: DesiredSettings) {
       http: [
         {
           name: 'streamer',
-          match: [{ uri: { prefix: sessionPath(s) } }],
-          rewrite: { uri: '/' },
+          match: [{ uri: { exact: `${sessionPath(s).slice(0, -1)}${SIGNAL_PATH}` } }],
+          rewrite: { uri: SIGNAL_PATH },
+          // the browser's sign-in never reaches the pod (as with the gateway's own proxy); the
+          // viewer token ext_authz added is what the streamer checks
+          headers: { request: { remove: ['cookie', 'x-csrf-token'] } },
           route: [
             { destination: { host: serviceHost(s, settings), port: { number: STREAMER_PORT } } },
           ],

@@ -31,6 +31,8 @@ export const clusterRoleRules = [
   { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['create'] },
   // each session's X authority cookie (garbage-collected with its Session)
   { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+  // each session's copy of the gateway's public keys, applied again when they change
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'patch'] },
   // each GPU session's device claim, with --gpu-device-class (garbage-collected likewise)
   { apiGroups: ['resource.k8s.io'], resources: ['resourceclaimtemplates'], verbs: ['create'] },
   // tenant namespaces: the control plane creates them, the operator labels them

@@ -14,6 +14,7 @@ import { LABELS, MANAGED_BY_OPERATOR, SESSION_RESOURCE, type Session } from './c
 import { createIdleProbe } from './idle.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
+import { ViewerKeys } from './viewer-keys.ts';
 
 export interface StartOperatorOptions {
   /** a kubeconfig file, or a loaded KubeConfig; none: config.kubeconfig, else in-cluster */
@@ -107,6 +108,24 @@ export async function startOperator(opts: StartOperatorOptions = {}): Promise<Op
   const virtualServices = owned<KubeObject>('virtualservices', R.virtualService);
   const informers = [sessions, pods, services, virtualServices];
 
+  // the gateway's public keys for the streamers: a change (a rotation) wakes every Session
+  const viewerKeys = config.viewerJwksUrl
+    ? new ViewerKeys({
+        url: config.viewerJwksUrl,
+        onChange: () => {
+          log.info('the gateway’s public keys changed: updating every session’s copy');
+          for (const key of sessions.keys()) enqueue(key);
+        },
+      })
+    : undefined;
+  const viewerKeysTimer =
+    viewerKeys &&
+    setInterval(() => {
+      viewerKeys.refresh().catch((err: Error) => {
+        log.warn({ err: err.message, url: config.viewerJwksUrl }, 'the gateway’s keys unreachable');
+      });
+    }, config.viewerKeysRefresh * 1000);
+  viewerKeysTimer?.unref();
   reconciler = new Reconciler({
     kube,
     sessions,
@@ -117,6 +136,7 @@ export async function startOperator(opts: StartOperatorOptions = {}): Promise<Op
     log,
     lastInput: idleProbe,
     idleCheckMs: config.idleCheck * 1000,
+    viewerKeys,
   });
   const r = reconciler;
 
@@ -200,6 +220,7 @@ export async function startOperator(opts: StartOperatorOptions = {}): Promise<Op
     isReady: () => informers.every((i) => i.hasSynced),
     url: `http://${addr.address}:${addr.port}`,
     async close() {
+      if (viewerKeysTimer) clearInterval(viewerKeysTimer);
       await stopWorkers();
       await elector?.stop();
       queue.shutDown();

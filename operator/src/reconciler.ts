@@ -26,10 +26,12 @@ import {
   desiredNetworkPolicy,
   desiredPod,
   desiredService,
+  desiredViewerKeys,
   desiredVirtualService,
   desiredXauthSecret,
   EGRESS_POLICY_NAME,
   NETWORK_POLICY_NAME,
+  type PublicJwk,
   RESOURCE_QUOTA_NAME,
   sessionEndpoint,
 } from './desired.ts';
@@ -47,6 +49,8 @@ export interface ReconcilerDeps {
   lastInput: (key: string, pod: Pod) => Promise<Date | null | undefined>;
   /** how often a Running session with an idle timeout is looked at again */
   idleCheckMs: number;
+  /** the gateway's public keys (viewer-keys.ts), with settings.viewerIssuer */
+  viewerKeys?: { current(): Promise<PublicJwk[]> };
   now?: () => Date;
 }
 
@@ -58,6 +62,8 @@ export class Reconciler {
   private readonly claims = new Set<string>();
   /** our last status write per Session uid: fresher than the cache right after writing */
   private readonly written = new Map<string, SessionStatus>();
+  /** the gateway's keys last applied to each Session's viewer-keys ConfigMap, by uid */
+  private readonly viewerKeysApplied = new Map<string, string>();
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
@@ -65,7 +71,10 @@ export class Reconciler {
 
   /** Forgets per-session memory of a Session that is gone. */
   forget(uid: string | undefined) {
-    if (uid) this.written.delete(uid);
+    if (uid) {
+      this.written.delete(uid);
+      this.viewerKeysApplied.delete(uid);
+    }
   }
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number } | undefined> {
@@ -111,7 +120,11 @@ export class Reconciler {
       );
     }
     if (!isTerminal(decision.status.phase)) {
-      writes.push(this.ensureHomeClaim(session, log), this.ensureRouting(session));
+      writes.push(
+        this.ensureHomeClaim(session, log),
+        this.ensureRouting(session),
+        this.ensureViewerKeys(session),
+      );
     }
     const created = decision.pod === 'create' ? this.createPod(session, log) : undefined;
     await settleAll(created ? [...writes, created] : writes);
@@ -206,7 +219,26 @@ export class Reconciler {
       egress
         ? apply(this.d.kube, at(R.networkPolicy, ns, egress.metadata.name), egress)
         : undefined,
+      this.ensureViewerKeys(session),
     ]);
+  }
+
+  /**
+   * The session's copy of the gateway's public keys, applied when they differ from what was
+   * applied last (a rotation): its streamer reads the mounted file again. No keys to be had
+   * (the gateway's JWKS unreachable since the operator started): the reconcile fails and is
+   * retried; a pod would take no viewer without them.
+   */
+  private async ensureViewerKeys(session: Session) {
+    const source = this.d.viewerKeys;
+    if (!source || !this.d.settings.viewerIssuer) return;
+    const configMap = desiredViewerKeys(session, await source.current());
+    const uid = session.metadata.uid ?? '';
+    const data = configMap.data['jwks.json'];
+    if (this.viewerKeysApplied.get(uid) === data) return;
+    const { namespace, name } = configMap.metadata;
+    await apply(this.d.kube, at(R.configMap, namespace, name), configMap);
+    this.viewerKeysApplied.set(uid, data);
   }
 
   /** The Session is being deleted: its pod, Service and VirtualService go, its home stays. */

@@ -10,7 +10,9 @@ import {
   desiredPod,
   desiredResourceQuota,
   desiredService,
+  desiredViewerKeys,
   desiredVirtualService,
+  POD_PATHS,
   sessionEndpoint,
 } from '../src/desired.ts';
 import { sessionObject, sessionSpec } from './fixtures.ts';
@@ -31,6 +33,7 @@ describe('desired objects', () => {
       desiredPod(s, settings),
       desiredService(s),
       desiredVirtualService(s, settings),
+      desiredViewerKeys(s, [{ kty: 'EC' }]),
     ]) {
       expect(o.metadata.labels).toEqual({
         [LABELS.managedBy]: 'floe-operator',
@@ -128,7 +131,7 @@ describe('desired objects', () => {
     const s = session((x) => {
       x.spec.app.env = { THEME: 'dark' };
     });
-    const pod = desiredPod(s, settings);
+    const pod = desiredPod(s, { ...settings, viewerIssuer: 'https://gw.example' });
     const containers = [...pod.spec.initContainers, ...pod.spec.containers] as {
       name: string;
       env: { name: string; value?: string; valueFrom?: unknown }[];
@@ -150,6 +153,8 @@ describe('desired objects', () => {
         'FLOE_STREAMER_START_KBPS',
         'FLOE_STREAMER_MIN_KBPS',
         'FLOE_STREAMER_H264_ENCODER',
+        'FLOE_VIEWER_ISSUER',
+        'FLOE_VIEWER_JWKS_FILE',
       ],
       xserver: ['DISPLAY', 'FLOE_DISPLAY_SIZE'],
     };
@@ -266,6 +271,46 @@ describe('desired objects', () => {
     ).toEqual({ 'requests.nvidia.com/gpu': '0' });
   });
 
+  it('has the streamer check viewer tokens against the gateway’s keys in a ConfigMap, no network path', () => {
+    const s = session();
+    const withKeys = { ...settings, viewerIssuer: 'https://gw.example' };
+    const pod = desiredPod(s, withKeys);
+    const byName = (name: string) =>
+      [...pod.spec.initContainers, ...pod.spec.containers].find(
+        (c) => (c as { name: string }).name === name,
+      ) as { env: { name: string; value: string }[]; volumeMounts: { name: string }[] };
+    const streamer = byName('streamer');
+    expect(streamer.env).toEqual(
+      expect.arrayContaining([
+        { name: 'FLOE_VIEWER_ISSUER', value: 'https://gw.example' },
+        { name: 'FLOE_VIEWER_JWKS_FILE', value: POD_PATHS.viewerKeys },
+      ]),
+    );
+    expect(streamer.volumeMounts).toContainEqual({
+      name: 'viewer-keys',
+      mountPath: '/run/floe/viewer',
+      readOnly: true,
+    });
+    // the streamer's alone: the app sees neither the keys nor the issuer
+    for (const name of ['app', 'xserver', 'sound']) {
+      expect(byName(name).volumeMounts.map((m) => m.name)).not.toContain('viewer-keys');
+    }
+    expect(pod.spec.volumes).toContainEqual({
+      name: 'viewer-keys',
+      configMap: { name: 'floe-s1-viewer-keys' },
+    });
+    const keys = [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'k1' }];
+    const configMap = desiredViewerKeys(s, keys);
+    expect(configMap).toMatchObject({
+      kind: 'ConfigMap',
+      metadata: { name: 'floe-s1-viewer-keys', namespace: s.metadata.namespace },
+    });
+    expect(JSON.parse(configMap.data['jwks.json'])).toEqual({ keys });
+    // without an issuer (tests): neither
+    const bare = desiredPod(s, settings);
+    expect(JSON.stringify(bare)).not.toMatch(/viewer-keys|FLOE_VIEWER/);
+  });
+
   it('routes /sessions/<name>/ on the gateway to the Service, and reports the endpoint', () => {
     const s = session();
     const vs = desiredVirtualService(s, {
@@ -280,8 +325,10 @@ describe('desired objects', () => {
       http: [
         {
           name: 'streamer',
-          match: [{ uri: { prefix: '/sessions/s1/' } }],
-          rewrite: { uri: '/' },
+          // the signalling only: the stream page and the rest stay with the gateway
+          match: [{ uri: { exact: '/sessions/s1/signal' } }],
+          rewrite: { uri: '/signal' },
+          headers: { request: { remove: ['cookie', 'x-csrf-token'] } },
           route: [
             { destination: { host: 'floe-s1.floe-t-t1.svc.k.local', port: { number: 8080 } } },
           ],

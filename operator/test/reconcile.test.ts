@@ -1,10 +1,13 @@
 // The operator against real API servers (testbed: kube-apiserver, controller-manager,
 // scheduler, etcd; KWOK nodes), two clusters in different regions with different GPU SKUs.
-
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import { isNotFound, type Kube, KubeApiError } from '@floe/kube/kube';
 import { at, R } from '@floe/kube/resources';
 import type { KubernetesClusters } from '@floe/testbed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeySet, loadKeys } from '../../gateway/src/keys.ts';
 import {
   FINALIZER,
   GPU_SKU_LABEL,
@@ -36,6 +39,10 @@ const operators: Operator[] = [];
 const kubes: Kube[] = [];
 let eu: Kube;
 let us: Kube;
+/** the gateway's JWKS as the eu operator fetches it, served as the gateway serves it */
+let gatewayJwks: unknown;
+let jwksServer: Server;
+const GATEWAY_ISSUER = 'https://gateway.eu.test';
 
 beforeAll(async () => {
   k8s = await startClusters('reconcile', [
@@ -52,12 +59,24 @@ beforeAll(async () => {
       cpuNodes: 1,
     },
   ]);
+  gatewayJwks = (await loadKeys(JSON.stringify(await generateKeySet()))).jwks;
+  jwksServer = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(gatewayJwks));
+  });
+  await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+  const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
   for (const c of k8s.clusters) {
+    // the eu cluster's pods check viewer tokens (the gateway's keys in a ConfigMap each)
+    const viewer =
+      c.name === 'op-eu'
+        ? { viewerIssuer: GATEWAY_ISSUER, viewerJwksUrl: jwksUrl, viewerKeysRefresh: 1 }
+        : {};
     operators.push(
       await startOperator({
         kubeconfig: kubeConfigOf(c),
         logger: quietLog.child({ cluster: c.name }),
-        config: { leaderElect: false, metricsAddr: '127.0.0.1:0', idleCheck: 1 },
+        config: { leaderElect: false, metricsAddr: '127.0.0.1:0', idleCheck: 1, ...viewer },
       }),
     );
     kubes.push(kubeOf(c));
@@ -67,6 +86,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(operators.map((o) => o.close()));
+  jwksServer?.close();
   for (const k of kubes) k.close();
   k8s?.stop();
 });
@@ -285,14 +305,32 @@ describe('reconcile', () => {
       http: [
         {
           name: 'streamer',
-          match: [{ uri: { prefix: '/sessions/s-run/' } }],
-          rewrite: { uri: '/' },
+          match: [{ uri: { exact: '/sessions/s-run/signal' } }],
+          rewrite: { uri: '/signal' },
+          headers: { request: { remove: ['cookie', 'x-csrf-token'] } },
           route: [
             { destination: { host: `${name}.${ns}.svc.cluster.local`, port: { number: 8080 } } },
           ],
         },
       ],
     });
+    // the gateway's public keys for the streamer, in a ConfigMap the Session owns, kept current
+    const keysName = `${name}-viewer-keys`;
+    const readKeys = async () =>
+      JSON.parse((await get<Json>(eu, R.configMap, ns, keysName)).data['jwks.json']);
+    expect(await readKeys()).toEqual(gatewayJwks);
+    const streamer = pod.spec.containers.find((c: Json) => c.name === 'streamer');
+    expect(streamer.env).toContainEqual({ name: 'FLOE_VIEWER_ISSUER', value: GATEWAY_ISSUER });
+    expect(pod.spec.volumes).toContainEqual({
+      name: 'viewer-keys',
+      configMap: { name: keysName, defaultMode: 420 },
+    });
+    const rotated = (await loadKeys(JSON.stringify(await generateKeySet()))).jwks;
+    gatewayJwks = { keys: [...rotated.keys, ...(gatewayJwks as typeof rotated).keys] };
+    await waitFor('the rotated keys in the ConfigMap', async () =>
+      isDeepStrictEqual(await readKeys(), gatewayJwks) ? true : undefined,
+    );
+
     const claim = await waitFor('home claim bound', async () => {
       const c = await get<Json>(eu, R.pvc, ns, homeClaimName('alice', 'blender'));
       return c.status?.phase === 'Bound' ? c : undefined;

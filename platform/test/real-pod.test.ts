@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { lookup as systemLookup } from 'node:dns';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer, type LookupFunction } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +33,7 @@ import {
   runPod,
   startKubernetesClusters,
 } from '@floe/testbed';
-import { buildApp } from '@floe/web/build';
+import { buildApp, buildWeb } from '@floe/web/build';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildImages } from '../../deploy/images/build.ts';
@@ -123,6 +124,8 @@ beforeAll(async () => {
   // the operator's default images: built once per machine, then from the cache
   const built = await buildImages({ only: ['streamer', 'xserver', 'xterm'], log: () => {} });
   images = Object.fromEntries(built.map((i) => [i.ref, { layout: i.layout, tag: i.tag }]));
+  // the launcher and the stream page, both served by the gateway (never by the pod)
+  const webOut = mkdtempSync(join(work, 'web-'));
   const [k, web] = await Promise.all([
     startKubernetesClusters({
       workDir,
@@ -131,19 +134,28 @@ beforeAll(async () => {
       storage: { pvs: 2, size: '1Gi' },
       onProgress: () => {},
     }),
-    buildApp({ outDir: mkdtempSync(join(work, 'web-')) }),
+    buildApp({ outDir: webOut }),
+    buildWeb({ outDir: webOut }),
   ]);
   k8s = k;
   cluster = k8s.clusters[0] as KubernetesCluster;
   await k8s.kubectl(cluster, ['apply', '-f', '-'], JSON.stringify(sessionCrd));
   await kubectl(['wait', '--for=condition=Established', 'crd/sessions.floe.dev']);
+  stack = await startStack({ turn: true, webApp: join(web.dir, '..'), lookup: clusterLookup });
   operator = await startOperator({
     kubeconfig: cluster.kubeconfig,
     // its log, in the work folder, for when a step fails
     logger: pino({ level: 'info' }, pino.destination(join(workDir, 'operator.log'))),
-    config: { leaderElect: false, metricsAddr: '127.0.0.1:0', id: 'realpod-operator' },
+    config: {
+      leaderElect: false,
+      metricsAddr: '127.0.0.1:0',
+      id: 'realpod-operator',
+      // the pod's streamer takes only the gateway's viewer tokens, checked against its keys
+      // in the session's ConfigMap
+      viewerIssuer: stack.url,
+      viewerJwksUrl: `${stack.url}/.well-known/jwks.json`,
+    },
   });
-  stack = await startStack({ turn: true, webApp: join(web.dir, '..'), lookup: clusterLookup });
   browser = await launchChromium();
 }, 600_000);
 
@@ -265,6 +277,12 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
       ).toEqual([]);
     }
     expect(JSON.stringify(podObject)).not.toContain(inject('testbed').turn.secret);
+    // the streamer checks viewer tokens against the gateway's public keys, from a ConfigMap
+    const streamer = podObject.spec.containers.find((c: Json) => c.name === 'streamer');
+    expect(streamer.env).toContainEqual({ name: 'FLOE_VIEWER_ISSUER', value: stack.url });
+    const keys = await json(['get', 'configmap', `${podName(id)}-viewer-keys`, '-n', ns]);
+    const published = await (await fetch(`${stack.url}/.well-known/jwks.json`)).json();
+    expect(JSON.parse(keys.data['jwks.json'])).toEqual(published);
 
     // the NVENC path (a DRA claim shared by app and streamer) as the API server takes it
     const gpu = structuredClone(mine);
@@ -309,6 +327,7 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
       // unpacked once per image digest, then an overlay per run
       rootfsCache: join(homedir(), '.cache', 'floe', 'rootfs'),
       claimDir: (claim) => join(claimRoot(), claim),
+      configMap: async (name) => (await json(['get', 'configmap', name, '-n', ns])).data,
       secret: async (name) => {
         const s = await json(['get', 'secret', name, '-n', ns]);
         return Object.fromEntries(
@@ -355,6 +374,27 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
     expect(stats?.local).toBe('relay');
 
     expect(stats?.framesDecoded).toBeGreaterThan(0);
+
+    // the pod's streamer takes only the gateway's viewer token (keys from its ConfigMap):
+    // straight to its port, as another pod or the app could, the signalling is refused
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`http://127.0.0.1:${STREAMER_PORT}/signal`, {
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': randomBytes(16).toString('base64'),
+        },
+      });
+      req.on('response', (res) => resolve(res.statusCode ?? 0));
+      req.on('upgrade', (_res, socket) => {
+        socket.destroy();
+        resolve(101);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(401);
   }, 60_000);
 
   it('types into the xterm: a file appears on the home volume', async () => {

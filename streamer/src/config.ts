@@ -50,11 +50,13 @@ const ConfigSchema = z
       .default('local'),
     /**
      * The gateway whose viewer tokens open the signalling (streamer/src/viewer-token.ts): its
-     * issuer and JWKS. Unset: anyone who reaches the port may connect (tests, a streamer run
-     * by hand); whatever starts sessions for users sets them.
+     * issuer and its public keys, at a JWKS URL (a local session) or in a JWKS file (a pod: a
+     * ConfigMap the operator keeps current). Unset: anyone who reaches the port may connect
+     * (tests, a streamer run by hand); whatever starts sessions for users sets them.
      */
     FLOE_VIEWER_ISSUER: z.url().optional(),
     FLOE_VIEWER_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    FLOE_VIEWER_JWKS_FILE: z.string().min(1).optional(),
     /** The built stream page (web/dist/stream), served at `/`. */
     FLOE_STREAMER_WEB_DIR: z.string().optional(),
     /** python3 with GStreamer's introspection bindings (Debian python3-gst-1.0). */
@@ -69,9 +71,16 @@ const ConfigSchema = z
   .refine((c) => c.FLOE_STREAMER_START_KBPS <= c.FLOE_STREAMER_MAX_KBPS, {
     message: 'FLOE_STREAMER_START_KBPS must not exceed FLOE_STREAMER_MAX_KBPS',
   })
-  .refine((c) => Boolean(c.FLOE_VIEWER_ISSUER) === Boolean(c.FLOE_VIEWER_JWKS_URL), {
-    message: 'FLOE_VIEWER_ISSUER and FLOE_VIEWER_JWKS_URL are set together',
-  })
+  .refine(
+    (c) =>
+      Boolean(c.FLOE_VIEWER_ISSUER) ===
+        Boolean(c.FLOE_VIEWER_JWKS_URL || c.FLOE_VIEWER_JWKS_FILE) &&
+      !(c.FLOE_VIEWER_JWKS_URL && c.FLOE_VIEWER_JWKS_FILE),
+    {
+      message:
+        'FLOE_VIEWER_ISSUER is set with one of FLOE_VIEWER_JWKS_URL and FLOE_VIEWER_JWKS_FILE',
+    },
+  )
   .refine((c) => Boolean(c.FLOE_TURN_USERNAME) === Boolean(c.FLOE_TURN_CREDENTIAL), {
     message: 'FLOE_TURN_USERNAME and FLOE_TURN_CREDENTIAL are set together',
   })

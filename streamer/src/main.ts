@@ -27,6 +27,10 @@ Configuration (environment):
   FLOE_TURN_HEALTH_INTERVAL_MS   probe each TURN server this often; only healthy ones are
                                  offered (15000; 0 = offer all unprobed)
   FLOE_SESSION_ID                names the session in TURN usernames and logs
+  FLOE_VIEWER_ISSUER             the gateway whose viewer tokens open the signalling, with
+  FLOE_VIEWER_JWKS_URL           its public keys at a URL, or
+  FLOE_VIEWER_JWKS_FILE          in a JWKS file, read again when it changes (unset: anyone
+                                 who reaches the port may connect)
   FLOE_STREAMER_WEB_DIR          the built stream page (web/dist/stream)
   LOG_LEVEL                      pino level (info)
 `;

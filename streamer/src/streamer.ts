@@ -96,12 +96,15 @@ export async function startStreamer(
     port: config.FLOE_STREAMER_PORT,
     hostname: config.FLOE_STREAMER_HOST,
   }) as Server;
+  const keys = config.FLOE_VIEWER_JWKS_FILE
+    ? { jwksFile: config.FLOE_VIEWER_JWKS_FILE }
+    : config.FLOE_VIEWER_JWKS_URL && { jwksUrl: config.FLOE_VIEWER_JWKS_URL };
   const viewers =
-    config.FLOE_VIEWER_ISSUER && config.FLOE_VIEWER_JWKS_URL
+    config.FLOE_VIEWER_ISSUER && keys
       ? viewerVerifier({
           issuer: config.FLOE_VIEWER_ISSUER,
-          jwksUrl: config.FLOE_VIEWER_JWKS_URL,
           sessionId: config.FLOE_SESSION_ID,
+          ...keys,
         })
       : null;
   if (!viewers) {

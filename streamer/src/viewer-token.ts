@@ -5,8 +5,16 @@
  * Reaching the pod's network (another pod, a compromised app) is not enough to watch or
  * control the session.
  */
+import { readFile, stat } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
 
 export const VIEWER_TOKEN_TYPE = 'floe-viewer+jwt';
 export const VIEWER_ROLES = ['owner', 'viewer'] as const;
@@ -26,13 +34,36 @@ export interface ViewerVerifier {
   check(headers: IncomingHttpHeaders): Promise<ViewerCheck>;
 }
 
-/** Verifies the gateway's viewer tokens against its JWKS (fetched and cached by jose). */
-export function viewerVerifier(opts: {
-  issuer: string;
-  jwksUrl: string;
-  sessionId: string;
-}): ViewerVerifier {
-  const jwks = createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: 5_000 });
+/**
+ * The gateway's public keys from a file (a Kubernetes pod's: a ConfigMap the operator keeps
+ * current, mounted read-only), read again whenever it changed, so a key the gateway rotates
+ * in reaches a running session without a network path from the pod to the gateway.
+ */
+export function fileKeys(path: string): JWTVerifyGetKey {
+  let loaded: { stamp: string; keys: JWTVerifyGetKey } | null = null;
+  return async (header, token) => {
+    const info = await stat(path);
+    // the kubelet swaps a ConfigMap volume's files by a symlink: a new inode, a new mtime
+    const stamp = `${info.ino}:${info.mtimeMs}:${info.size}`;
+    if (loaded?.stamp !== stamp) {
+      const jwks = JSON.parse(await readFile(path, 'utf8')) as JSONWebKeySet;
+      loaded = { stamp, keys: createLocalJWKSet(jwks) };
+    }
+    return loaded.keys(header, token);
+  };
+}
+
+/** Where the gateway's public keys come from: its JWKS URL, or a file that holds them. */
+export type ViewerKeySource = { jwksUrl: string } | { jwksFile: string };
+
+/** Verifies the gateway's viewer tokens against its JWKS (cached by jose, or read from a file). */
+export function viewerVerifier(
+  opts: { issuer: string; sessionId: string } & ViewerKeySource,
+): ViewerVerifier {
+  const jwks =
+    'jwksUrl' in opts
+      ? createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: 5_000 })
+      : fileKeys(opts.jwksFile);
   return {
     async check(headers) {
       const match = headers.authorization?.match(/^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/);

@@ -1,8 +1,11 @@
 // The signalling opens only with the gateway's viewer token for this session: minted by the
 // gateway's own code, verified by the streamer against a JWKS served over HTTP as the gateway
 // serves it. No token, a token for another session, a stale or foreign one: 401, no viewer.
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,9 +49,9 @@ afterAll(async () => {
 });
 
 /** Opens the signalling with `token`: the welcome's type, or the HTTP status it was refused with. */
-function open(token?: string): Promise<string | number> {
+function open(token?: string, to: Streamer = streamer): Promise<string | number> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${streamer.url.replace('http', 'ws')}signal`, {
+    const ws = new WebSocket(`${to.url.replace('http', 'ws')}signal`, {
       headers: token ? { authorization: `Bearer ${token}` } : {},
     });
     ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
@@ -98,5 +101,63 @@ describe('viewer tokens', () => {
       .setExpirationTime('1m')
       .sign(keys.signing.privateKey);
     expect(await open(roleless)).toBe(401);
+  });
+});
+
+describe('viewer tokens checked against a JWKS file (a pod’s ConfigMap)', () => {
+  let fileStreamer: Streamer;
+  let file: string;
+  /** writes the file as the kubelet updates a ConfigMap volume: a new file swapped in */
+  const publish = (jwks: unknown) => {
+    writeFileSync(`${file}.new`, JSON.stringify(jwks));
+    renameSync(`${file}.new`, file);
+  };
+  beforeAll(async () => {
+    file = join(mkdtempSync(join(tmpdir(), 'floe-viewer-keys-')), 'jwks.json');
+    publish(keys.jwks);
+    const config = loadStreamerConfig({
+      DISPLAY: ':0',
+      FLOE_STREAMER_PORT: '0',
+      FLOE_SESSION_ID: SESSION,
+      FLOE_VIEWER_ISSUER: issuer,
+      FLOE_VIEWER_JWKS_FILE: file,
+    });
+    fileStreamer = await startStreamer(config, bareDesktop(640, 480), pino({ level: 'silent' }));
+  });
+  afterAll(() => fileStreamer?.close());
+
+  const openFile = (token?: string) => open(token, fileStreamer);
+
+  it('welcome the owner, refuse the rest, with no network path to the gateway', async () => {
+    expect(await openFile(await mintViewerToken(keys, issuer, owner))).toBe('welcome');
+    expect(await openFile()).toBe(401);
+    expect(await openFile(await mintViewerToken(stranger, issuer, owner))).toBe(401);
+    const other = await mintViewerToken(keys, issuer, { ...owner, sessionId: 'another' });
+    expect(await openFile(other)).toBe(401);
+  });
+
+  it('follow a rotation as soon as the file has the new key, and fail closed without one', async () => {
+    const rotated = await mintViewerToken(stranger, issuer, owner);
+    expect(await openFile(rotated)).toBe(401);
+    publish({ keys: [...stranger.jwks.keys, ...keys.jwks.keys] });
+    expect(await openFile(rotated)).toBe('welcome');
+    expect(await openFile(await mintViewerToken(keys, issuer, owner))).toBe('welcome');
+    publish({ keys: stranger.jwks.keys });
+    expect(await openFile(await mintViewerToken(keys, issuer, owner))).toBe(401);
+    writeFileSync(file, 'not json');
+    expect(await openFile(rotated)).toBe(401);
+    publish(stranger.jwks);
+    expect(await openFile(rotated)).toBe('welcome');
+  });
+
+  it('need the issuer with exactly one source of keys', () => {
+    const base = { DISPLAY: ':0', FLOE_VIEWER_ISSUER: issuer };
+    expect(() => loadStreamerConfig(base)).toThrow(/FLOE_VIEWER_ISSUER/);
+    expect(() =>
+      loadStreamerConfig({ ...base, FLOE_VIEWER_JWKS_FILE: file, FLOE_VIEWER_JWKS_URL: issuer }),
+    ).toThrow(/FLOE_VIEWER_ISSUER/);
+    expect(() => loadStreamerConfig({ DISPLAY: ':0', FLOE_VIEWER_JWKS_FILE: file })).toThrow(
+      /FLOE_VIEWER_ISSUER/,
+    );
   });
 });

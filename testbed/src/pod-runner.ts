@@ -62,6 +62,7 @@ export interface PodVolume {
   name: string;
   emptyDir?: { medium?: string; sizeLimit?: string };
   secret?: { secretName: string; defaultMode?: number };
+  configMap?: { name: string; defaultMode?: number };
   persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
 }
 
@@ -100,6 +101,8 @@ export interface RunPodOptions {
   images: Record<string, LocalImage>;
   /** a Secret's data (the API's base64 values decoded), by name in the pod's namespace */
   secret(name: string): Promise<Record<string, Buffer>>;
+  /** a ConfigMap's data, by name in the pod's namespace (for pods that mount one) */
+  configMap?(name: string): Promise<Record<string, string>>;
   /** where bundles, volumes and logs go */
   workDir: string;
   /** folder of a claim's volume: the same folder for the same claim, kept after the pod */
@@ -169,6 +172,17 @@ export async function runPod(pod: PodObject, opts: RunPodOptions): Promise<Runni
         chmodSync(file, v.secret.defaultMode ?? 0o644);
       }
       volumes[v.name] = dir;
+    } else if (v.configMap) {
+      if (!opts.configMap) throw new Error(`volume ${v.name}: a ConfigMap, and no configMap()`);
+      const dir = join(podDir, 'volumes', v.name);
+      mkdirSync(dir, { recursive: true });
+      const data = await opts.configMap(v.configMap.name);
+      for (const [key, value] of Object.entries(data)) {
+        const file = join(dir, key);
+        writeFileSync(file, value);
+        chmodSync(file, v.configMap.defaultMode ?? 0o644);
+      }
+      volumes[v.name] = dir;
     } else if (v.persistentVolumeClaim) {
       const dir = opts.claimDir(v.persistentVolumeClaim.claimName);
       if (!existsSync(dir)) {
@@ -178,7 +192,9 @@ export async function runPod(pod: PodObject, opts: RunPodOptions): Promise<Runni
       }
       volumes[v.name] = dir;
     } else {
-      throw new Error(`volume ${v.name}: only emptyDir, secret and persistentVolumeClaim run here`);
+      throw new Error(
+        `volume ${v.name}: only emptyDir, secret, configMap and persistentVolumeClaim run here`,
+      );
     }
   }
 

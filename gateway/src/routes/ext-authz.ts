@@ -1,11 +1,13 @@
 // Istio's external authorization (HTTP ext_authz): in a cluster, Istio routes /sessions/
 // itself (a VirtualService per session) and asks the gateway first, sending the original
 // request's method, headers (those listed in includeRequestHeadersInCheck) and path under
-// /ext-authz. 200 allows, with who the user is in x-floe-* headers for the upstream; 401
-// (not signed in) and 403 (signed in, not allowed) deny. The mesh config is in
-// gateway/README.md.
+// /ext-authz. 200 allows, with who the user is in x-floe-* headers for the upstream (and, for
+// a session's signalling, the viewer token that opens it at the streamer, as `authorization`:
+// Istio routes only that WebSocket to the pod); 401 (not signed in) and 403 (signed in, not
+// allowed) deny. The mesh config is in gateway/README.md.
 import { Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
+import { mintViewerToken } from '../auth/viewer-token.ts';
 import type { Deps } from '../deps.ts';
 import { requestOrigin } from '../host.ts';
 import { CSRF_COOKIE, CSRF_HEADER, checkCsrf, fromOrigin } from '../http/csrf.ts';
@@ -13,13 +15,14 @@ import type { GatewayEnv } from '../http/env.ts';
 import { jsonError } from '../http/respond.ts';
 import { loadUser } from '../http/session-middleware.ts';
 import { isSessionId, sessionAccess } from '../sessions/access.ts';
+import { SIGNAL } from '../sessions/stream-page.ts';
 
 export const EXT_AUTHZ_PREFIX = '/ext-authz';
 
 const SESSION_PATH = /^\/sessions\/([^/]+)(?:\/|$)/;
 
 export function extAuthzRoutes(deps: Deps) {
-  const { config, control, sessions } = deps;
+  const { config, control, sessions, keys } = deps;
   const issuer = config.FLOE_GATEWAY_ISSUER;
   const app = new Hono<GatewayEnv>();
 
@@ -42,6 +45,7 @@ export function extAuthzRoutes(deps: Deps) {
     }
     const session = path.match(SESSION_PATH)?.[1];
     let userId = user.uid;
+    let viewerToken: string | undefined;
     if (session !== undefined) {
       if (c.req.header('upgrade')?.toLowerCase() === 'websocket') {
         const wsOrigin = c.req.header('origin');
@@ -54,6 +58,10 @@ export function extAuthzRoutes(deps: Deps) {
       if (!sessionAccess(found, { tenantId: user.tenant_id, userId }).allow) {
         return jsonError(c, 403, 'forbidden', 'not your session');
       }
+      if (path.split('?')[0] === `/sessions/${session}${SIGNAL}`) {
+        const viewer = { sessionId: session, userId: found!.userId, role: 'owner' as const };
+        viewerToken = await mintViewerToken(keys, issuer, viewer);
+      }
     }
     return c.body(null, 200, {
       'x-floe-user': user.email,
@@ -61,6 +69,7 @@ export function extAuthzRoutes(deps: Deps) {
       'x-floe-tenant': user.tenant,
       'x-floe-tenant-id': user.tenant_id,
       'x-floe-role': user.role,
+      ...(viewerToken && { authorization: `Bearer ${viewerToken}` }),
       'cache-control': 'no-store',
     });
   });

@@ -1,10 +1,14 @@
-// /sessions/{id}/*: a session's stream (page, assets and the signalling WebSocket), proxied
-// to its endpoint for its owner only, /sessions/{id}/turn, its ICE servers, and
-// /sessions/{id}/state, whether it ended and why (the stream page asks when it loses its
-// connection). Whatever the reason for a refusal (unknown, another user's, not running), the
-// answer is 404: JSON for API clients, a page with a way back for a browser's navigation;
-// only its owner is told more (that it ended, and why).
+// /sessions/{id}/*, for the session's owner only: the stream page and its bundle from the
+// gateway's own build (sessions/stream-page.ts: never the session's, whose app may be
+// hostile), the signalling WebSocket proxied to the session's endpoint, /sessions/{id}/turn,
+// its ICE servers, /sessions/{id}/state, whether it ended and why (the stream page asks when
+// it loses its connection), and anything else proxied to the session as passive content only
+// (sessions/answer.ts). Whatever the reason for a refusal (unknown, another user's, not
+// running), the answer is 404: JSON for API clients, a page with a way back for a browser's
+// navigation; only its owner is told more (that it ended, and why).
+
 import { isTerminal } from '@floe/control/session-states';
+import { serveStatic } from '@hono/node-server/serve-static';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
 import type { GatewaySession } from '../control-client.ts';
@@ -21,6 +25,7 @@ import {
   type SessionAccess,
   sessionAccess,
 } from '../sessions/access.ts';
+import { SIGNAL, STREAM_ASSETS, STREAM_PAGE, streamPageDir } from '../sessions/stream-page.ts';
 
 const LAUNCHER = { href: '/', text: 'Back to the launcher' };
 
@@ -71,6 +76,32 @@ export function sessionRoutes(deps: Deps) {
     return c.redirect(`/sessions/${encodeURIComponent(c.req.param('id'))}/${search}`, 301);
   });
 
+  // the stream page and its bundle, from the gateway's build, to the session's owner
+  const streamDir = streamPageDir(config.FLOE_GATEWAY_WEB_DIR);
+  /** A file of the bundle for the session's owner, or the answer why not. */
+  const streamFile = (file: string, cache: string) => {
+    const serve = streamDir && serveStatic<GatewayEnv>({ root: streamDir, path: file });
+    return async (c: Context<GatewayEnv>) => {
+      if (c.env.upgrade) return notFound(c);
+      const { verdict, own } = await lookup(c, c.req.param('id') ?? '');
+      if (!verdict.allow) return refuse(c, own);
+      const res = serve && (await serve(c, async () => {}));
+      // a file the build did not write, or no build at all: nothing there (a 404, as for
+      // any other path without a page; a 5xx is for failures)
+      if (!res) {
+        const what = streamDir ? `no file at ${c.req.path}` : 'no stream page is installed here';
+        return jsonError(c, 404, 'not_found', what);
+      }
+      res.headers.set('cache-control', cache);
+      return res;
+    };
+  };
+  // the page names no user, but it is a way into the signed-in app: never from a cache
+  app.on(['GET', 'HEAD'], `/sessions/:id${STREAM_PAGE}`, streamFile('index.html', 'no-store'));
+  for (const asset of STREAM_ASSETS) {
+    app.on(['GET', 'HEAD'], `/sessions/:id${asset}`, streamFile(asset.slice(1), 'no-cache'));
+  }
+
   app.get('/sessions/:id/turn', async (c) => {
     const id = c.req.param('id');
     if (c.env.upgrade || !(await access(c, id)).allow) return notFound(c);
@@ -95,6 +126,8 @@ export function sessionRoutes(deps: Deps) {
       if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
         return jsonError(c, 400, 'bad_request', 'only WebSocket upgrades are proxied');
       }
+      // the signalling is the one WebSocket a session is asked for
+      if (c.req.path !== `/sessions/${id}${SIGNAL}`) return notFound(c);
       // browsers always send Origin on WebSocket handshakes; another site's page must not
       // ride on the user's cookie (cross-site WebSocket hijacking)
       const origin = c.req.header('origin');

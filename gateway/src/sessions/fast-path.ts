@@ -4,8 +4,9 @@
 // (docs/benchmarks.md); this does only the checks that path needs, from the caches the Hono
 // path fills: the cookie (verified before), the host's tenant, the CSRF check, the session's
 // owner and state. It only ever says yes: anything it is not sure of (nothing cached yet, a
-// refusal, a cookie to renew or to set, the turn and state routes, an unusual URL or Host)
-// goes to the Hono app, which answers exactly as it does without this path.
+// refusal, a cookie to renew or to set, the app's own routes — the stream page and its
+// bundle, turn, state —, a WebSocket other than the signalling, an unusual URL or Host) goes
+// to the Hono app, which answers exactly as it does without this path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { parse as parseCookies } from 'hono/utils/cookie';
@@ -15,6 +16,7 @@ import type { GatewaySession } from '../control-client.ts';
 import { hostnameOf, requestOrigin, tenantHostname } from '../host.ts';
 import { CSRF_COOKIE, CSRF_HEADER, checkCsrf, fromOrigin, isStateChanging } from '../http/csrf.ts';
 import { sessionAccess } from './access.ts';
+import { isStreamPagePath, SIGNAL } from './stream-page.ts';
 
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
 /**
@@ -32,8 +34,10 @@ export function fastTarget(url: string): { id: string; path: string; query: stri
   const m = SESSION_URL.exec(url);
   if (!m) return null;
   const path = m[2] as string;
-  // the Hono app's own routes under /sessions/{id}/
-  if (path === '/turn' || path === '/state' || DOT_SEGMENT.test(path)) return null;
+  // the Hono app's own routes under /sessions/{id}/: never proxied to the session
+  if (path === '/turn' || path === '/state' || isStreamPagePath(path) || DOT_SEGMENT.test(path)) {
+    return null;
+  }
   return { id: m[1] as string, path, query: m[3] ?? '' };
 }
 
@@ -216,6 +220,7 @@ export class FastPath {
     // ride on the user's cookie (cross-site WebSocket hijacking)
     if (
       !target ||
+      target.path !== SIGNAL ||
       !host ||
       !user ||
       req.method !== 'GET' ||

@@ -1,13 +1,15 @@
 // HTTP requests forwarded to a session's endpoint over undici's connection pools (one per
 // endpoint, connections kept alive): the request goes out without the gateway's
-// credentials and hop-by-hop headers, with X-Forwarded-*, and the answer comes back with
-// the gateway's security headers and without Set-Cookie. It replaced http-proxy-3 with a
-// keep-alive agent, whose request objects and passes took a sixth of the gateway's CPU in
-// the profile before (docs/benchmarks.md); dispatching to undici's pool writes the answer
-// straight to the Node response.
+// credentials and hop-by-hop headers, with X-Forwarded-*, and the answer comes back as
+// answer.ts allows (passive content only, plain headers, the gateway's security headers and
+// a sandboxing CSP) or as a 502. It replaced http-proxy-3 with a keep-alive agent, whose
+// request objects and passes took a sixth of the gateway's CPU in the profile before
+// (docs/benchmarks.md); dispatching to undici's pool writes the answer straight to the Node
+// response.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
+import { SESSION_ANSWER_CSP, sessionAnswer } from './answer.ts';
 
 /**
  * Never forwarded: the browser's credentials for the gateway (the session's pod runs the
@@ -32,22 +34,6 @@ const DROPPED_REQUEST = new Set([
   'x-forwarded-port',
   'x-forwarded-proto',
   'x-forwarded-host',
-]);
-
-/**
- * Never passed back: Set-Cookie (a session must not set cookies on the gateway's origin: it
- * could replace the user's session or CSRF cookie; the stream needs none) and hop-by-hop
- * headers, which are the gateway's own on its connection to the browser.
- */
-const DROPPED_RESPONSE = new Set([
-  'set-cookie',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
 ]);
 
 /** X-Forwarded-* as http-proxy writes them (xfwd): appended to what the browser sent. */
@@ -77,26 +63,6 @@ export function forwardedHeaders(req: IncomingMessage): string[] {
   return out;
 }
 
-/**
- * The answer's headers: the gateway's security headers, then the session's, which win where
- * both set one (a session page may need its own CSP); no Set-Cookie or hop-by-hop ones.
- * `cookies` are the gateway's own (a renewed session cookie).
- */
-export function answerHeaders(
-  upstream: Record<string, string | string[] | undefined>,
-  security: readonly (readonly [string, string])[],
-  cookies: readonly string[],
-): (string | string[])[] {
-  const out: (string | string[])[] = [];
-  for (const [name, value] of security) if (upstream[name] === undefined) out.push(name, value);
-  for (const name in upstream) {
-    const value = upstream[name];
-    if (value !== undefined && !DROPPED_RESPONSE.has(name)) out.push(name, value);
-  }
-  if (cookies.length > 0) out.push('set-cookie', [...cookies]);
-  return out;
-}
-
 /** A request has a body when it says so (Content-Length above 0, or chunked). */
 const hasBody = (req: IncomingMessage) =>
   req.headers['transfer-encoding'] !== undefined ||
@@ -109,20 +75,34 @@ class Exchange implements Dispatcher.DispatchHandler {
   private readonly forwarder: Forwarder;
   private readonly cookies: readonly string[];
   private readonly target: string;
-  readonly onEnd: () => void;
+  /** the browser's path, /sessions/{id}/…: where the session may redirect to */
+  private readonly requestPath: string;
+  private readonly ended: () => void;
+  /** the answer was refused (a 502 sent): the rest of it is not read */
+  private refused = false;
+  private over = false;
 
   constructor(
     res: ServerResponse,
     forwarder: Forwarder,
     cookies: readonly string[],
     target: string,
+    requestPath: string,
     onEnd: () => void,
   ) {
     this.res = res;
     this.forwarder = forwarder;
     this.cookies = cookies;
     this.target = target;
-    this.onEnd = onEnd;
+    this.requestPath = requestPath;
+    this.ended = onEnd;
+  }
+
+  /** called once, however the exchange ended */
+  onEnd() {
+    if (this.over) return;
+    this.over = true;
+    this.ended();
   }
 
   // the browser went away before the answer was complete: stop reading it from the session
@@ -143,10 +123,26 @@ class Exchange implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
   ) {
     if (status < 200) return; // 100 Continue and the like: the browser gets the final answer
+    const answer = sessionAnswer(
+      status,
+      headers,
+      this.requestPath,
+      this.forwarder.security,
+      this.cookies,
+    );
+    if (!answer.ok) {
+      this.refused = true;
+      this.forwarder.refusedAnswer(answer.reason, this.target);
+      this.res.writeHead(502, this.forwarder.errorHeaders);
+      this.res.end(REFUSED);
+      this.onEnd();
+      this.controller?.abort(new Error(answer.reason));
+      return;
+    }
     const length = headers['content-length'];
     if (typeof length === 'string') this.remaining = Number(length);
     try {
-      this.res.writeHead(status, answerHeaders(headers, this.forwarder.security, this.cookies));
+      this.res.writeHead(status, answer.headers);
     } catch (err) {
       // a header Node will not write (an invalid character): the session's answer is not one
       this.controller?.abort(err as Error);
@@ -158,6 +154,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private remaining = -1;
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer) {
+    if (this.refused) return;
     if (this.remaining > 0) {
       this.remaining -= chunk.length;
       if (this.remaining <= 0) {
@@ -172,25 +169,21 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd() {
+    if (this.refused) return;
     if (!this.res.writableEnded) this.res.end();
     this.onEnd();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error) {
     this.onEnd();
+    if (this.refused) return; // our own abort of a refused answer
     if (this.res.destroyed) return; // the browser's side ended it
     this.forwarder.failed(err, this.target);
     if (this.res.headersSent) {
       this.res.destroy();
       return;
     }
-    this.res.writeHead(502, [
-      ...this.forwarder.security.flat(),
-      'content-type',
-      'application/json',
-      'cache-control',
-      'no-store',
-    ]);
+    this.res.writeHead(502, this.forwarder.errorHeaders);
     this.res.end(BAD_GATEWAY);
   }
 }
@@ -198,13 +191,23 @@ class Exchange implements Dispatcher.DispatchHandler {
 const BAD_GATEWAY = JSON.stringify({
   error: { code: 'bad_gateway', message: 'the session did not answer; try again' },
 });
+const REFUSED = JSON.stringify({
+  error: {
+    code: 'bad_gateway',
+    message: 'the session answered with what the gateway does not pass on (see docs/security.md)',
+  },
+});
 
 /** An endpoint's origin and path prefix, e.g. http://10.0.0.5:8080 and /s/{id}. */
 type Endpoint = { origin: string; prefix: string };
 
 export class Forwarder {
+  /** the gateway's security headers on a session's answers: its CSP sandboxes them */
   readonly security: readonly (readonly [string, string])[];
+  /** the headers of the gateway's own 502 */
+  readonly errorHeaders: string[];
   readonly failed: (err: Error, target: string) => void;
+  readonly refusedAnswer: (reason: string, target: string) => void;
   private readonly agent: Agent;
   private readonly endpoints = new Map<string, Endpoint>();
 
@@ -213,11 +216,24 @@ export class Forwarder {
     headers: Record<string, string>;
     /** called for each request the endpoint did not answer */
     onError: (err: Error, target: string) => void;
+    /** called for each answer refused (answer.ts): a hostile or broken session */
+    onRefused: (reason: string, target: string) => void;
     /** how endpoint host names are resolved; default the system's */
     lookup?: LookupFunction;
   }) {
-    this.security = Object.entries(opts.headers);
+    this.security = Object.entries({
+      ...opts.headers,
+      'content-security-policy': SESSION_ANSWER_CSP,
+    });
+    this.errorHeaders = [
+      ...this.security.flat(),
+      'content-type',
+      'application/json',
+      'cache-control',
+      'no-store',
+    ];
     this.failed = opts.onError;
+    this.refusedAnswer = opts.onRefused;
     // 64 connections per endpoint: one stream's page, assets and API calls never need more
     // at a time, and a burst waits for a free one rather than opening hundreds. No body
     // timeout: a session's answer may be a stream that is quiet for a while (as before,
@@ -258,7 +274,7 @@ export class Forwarder {
     const { origin, prefix } = this.endpoint(target);
     const body = hasBody(req) ? req : null;
     if (!body) req.resume(); // nothing to read, but 'end' must come
-    const exchange = new Exchange(res, this, cookies, target, onEnd);
+    const exchange = new Exchange(res, this, cookies, target, req.url ?? '', onEnd);
     try {
       this.agent.dispatch(
         {

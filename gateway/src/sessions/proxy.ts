@@ -1,5 +1,6 @@
-// The stream of a session, proxied: its page and assets over HTTP (forward.ts, undici), its
-// signalling over WebSocket (ws-forward.ts). The target is the session's endpoint; the path
+// A session, proxied: its signalling over WebSocket (ws-forward.ts), and whatever else its
+// app serves over HTTP (forward.ts, undici), passive content only (answer.ts). The stream page
+// is the gateway's own (routes/sessions.ts). The target is the session's endpoint; the path
 // is what follows /sessions/{id}. The browser's cookies and credentials never reach the
 // session: its pod runs the user's app, and the gateway cookie must not be replayable from
 // there.
@@ -41,6 +42,10 @@ export class SessionProxy {
       onError: (err, target) => {
         this.metrics.upstreamErrors.inc({ upstream: 'session' });
         this.log.warn({ err: err.message, target }, 'session proxy error');
+      },
+      onRefused: (reason, target) => {
+        this.metrics.upstreamErrors.inc({ upstream: 'session' });
+        this.log.warn({ reason, target }, 'session answer refused');
       },
     });
     const sockets = this.sockets;

@@ -9,6 +9,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request } from 'node:http';
 import type { LookupFunction, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { plainHeader } from './answer.ts';
 import { forwardedHeaders } from './forward.ts';
 
 /** The handshake's headers: the forwarded ones, and the upgrade itself (hop-by-hop). */
@@ -20,20 +21,29 @@ function handshakeHeaders(req: IncomingMessage, viewerToken: string): string[] {
   return out;
 }
 
-const UPGRADED_DROPPED = new Set(['set-cookie']);
-// a refusal is relayed as it is read (unchunked), and the connection closed after it
-const REFUSED_DROPPED = new Set(['set-cookie', 'transfer-encoding', 'connection', 'keep-alive']);
+/** The headers of the session's 101 that the browser gets: the handshake's own. */
+export const upgradedHeader = (name: string) =>
+  name === 'upgrade' ||
+  name === 'connection' ||
+  name.startsWith('sec-websocket-') ||
+  plainHeader(name);
+/**
+ * A refusal (no upgrade) is relayed as it is read (unchunked, the connection closed after
+ * it) with plain headers only (answer.ts): a browser's WebSocket never shows its body, but
+ * its headers could still act on the gateway's origin (Set-Cookie, Clear-Site-Data).
+ */
+export const refusedHeader = (name: string) => name === 'content-length' || plainHeader(name);
 
-/** An answer's head as the browser gets it: status line and headers, less `dropped`. */
+/** An answer's head as the browser gets it: status line and the headers `passes` keeps. */
 export function answerHead(
   statusLine: string,
   rawHeaders: readonly string[],
-  dropped: ReadonlySet<string>,
+  passes: (lowerCaseName: string) => boolean,
   extra = '',
 ): string {
   let head = `${statusLine}\r\n`;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (dropped.has((rawHeaders[i] as string).toLowerCase())) continue;
+    if (!passes((rawHeaders[i] as string).toLowerCase())) continue;
     head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
   }
   return `${head}${extra}\r\n`;
@@ -134,7 +144,7 @@ export function forwardUpgrade(
       session.destroy();
       return;
     }
-    socket.write(answerHead('HTTP/1.1 101 Switching Protocols', res.rawHeaders, UPGRADED_DROPPED));
+    socket.write(answerHead('HTTP/1.1 101 Switching Protocols', res.rawHeaders, upgradedHeader));
     if (sessionHead.length > 0) socket.write(sessionHead);
     if (head.length > 0) session.write(head);
     join(socket, session);
@@ -143,7 +153,7 @@ export function forwardUpgrade(
   outgoing.once('response', (res: IncomingMessage) => {
     socket.off('close', abandoned);
     const status = `HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ''}`;
-    socket.write(answerHead(status, res.rawHeaders, REFUSED_DROPPED, 'connection: close\r\n'));
+    socket.write(answerHead(status, res.rawHeaders, refusedHeader, 'connection: close\r\n'));
     res.pipe(socket);
   });
   outgoing.end();

@@ -57,7 +57,10 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-/** A built web app as web/build.ts lays it out (dist/app/index.html, app.js), in little. */
+/**
+ * A built web app as web/build.ts lays it out (dist/app/index.html, app.js; dist/stream/
+ * index.html, stream.js), in little.
+ */
 function fakeWebApp(root: string): string {
   const dist = mkdtempSync(join(root, 'gateway-web-'));
   mkdirSync(join(dist, 'app'));
@@ -66,6 +69,12 @@ function fakeWebApp(root: string): string {
     '<!doctype html><title>Floe</title><script type="module" src="/app/app.js"></script>',
   );
   writeFileSync(join(dist, 'app', 'app.js'), 'document.title = "Floe launcher";\n');
+  mkdirSync(join(dist, 'stream'));
+  writeFileSync(
+    join(dist, 'stream', 'index.html'),
+    '<!doctype html><title>Floe stream</title><script type="module" src="stream.js"></script>',
+  );
+  writeFileSync(join(dist, 'stream', 'stream.js'), 'document.title = "Floe stream";\n');
   return dist;
 }
 
@@ -86,6 +95,8 @@ export interface StackOptions {
   rotateRefreshTokens?: boolean;
   /** how the gateway resolves session endpoints' host names (default: the system's) */
   lookup?: LookupFunction;
+  /** the endpoint of a session on the stand-in cluster (default: the echo endpoint's) */
+  endpoint?: (sessionId: string) => string;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -151,7 +162,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     region: 'stand-in',
     driver: 'kubernetes',
   });
-  cp.supervisor.attach(cluster.id, new StandInDriver((id) => `${echo.url}/s/${id}/`));
+  const endpoint = opts.endpoint ?? ((id: string) => `${echo.url}/s/${id}/`);
+  cp.supervisor.attach(cluster.id, new StandInDriver(endpoint));
   const tenants = {} as Stack['tenants'];
   for (const [i, slug] of (['acme', 'globex'] as const).entries()) {
     const tenant = await must('POST', '/v1/tenants', {
