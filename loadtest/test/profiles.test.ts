@@ -45,10 +45,15 @@ describe('plan', () => {
     ['launch', 'http_req_duration{name:launch}', PROFILES.full.limits.api],
     ['proxy', 'http_req_duration{name:proxy}', PROFILES.full.limits.proxy],
     ['progress', 'sse_fanout', PROFILES.full.limits.fanout],
-    ['progress', 'sse_first_event', PROFILES.full.limits.api],
+    ['progress', 'sse_first_event', PROFILES.full.limits.fanout],
   ] as const)('%s: %s is held to its limits', (name, metric, l) => {
     const { options } = plan(PROFILES.full, [name]);
     expect(options.thresholds[metric]).toEqual([`p(95)<${l.p95}`, `p(99)<${l.p99}`]);
+  });
+
+  test('progress: most clients must have subscribed before the stop', () => {
+    expect(plan(PROFILES.full, ['progress']).options.thresholds.sse_late).toEqual(['rate<0.05']);
+    expect(plan(PROFILES.full, ['reads']).options.thresholds.sse_late).toBeUndefined();
   });
 
   test('an override replaces the metric’s thresholds and leaves the others', () => {
