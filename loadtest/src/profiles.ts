@@ -35,8 +35,10 @@ export interface Profile {
 
 // Smoke: every scenario briefly, while the rest of `npm test` may share the two cores, so its
 // latency limits catch gross regressions (a query per row, a blocked event loop) rather than
-// drift; failures are held to the same 1 % as the full run. Full: limits a few times what a
-// quiet 2-core machine measures (docs/benchmarks.md), so that a real regression crosses them.
+// drift; failures are held to the same 1 % as the full run. Full: limits about three times
+// what this 2-core machine measured while shared with other work (load average 8, see
+// docs/benchmarks.md), so that the run holds on a busy machine and a regression that
+// multiplies a latency crosses them.
 export const PROFILES: Record<Profile['name'], Profile> = {
   smoke: {
     name: 'smoke',
@@ -59,9 +61,9 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     wsMessages: 10,
     seed: { users: 100, sessions: 500 },
     limits: {
-      api: { p95: 100, p99: 250 },
-      proxy: { p95: 50, p99: 150 },
-      fanout: { p95: 500, p99: 1000 },
+      api: { p95: 250, p99: 500 },
+      proxy: { p95: 50, p99: 250 },
+      fanout: { p95: 1500, p99: 2500 },
     },
   },
 };
