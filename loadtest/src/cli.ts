@@ -18,7 +18,13 @@ import {
   SCENARIOS,
 } from './profiles.ts';
 import { startStack } from './stack.ts';
-import { crossedMessage, crossedThresholds, markdownTable, resultRows } from './summary.ts';
+import {
+  crossedMessage,
+  crossedThresholds,
+  markdownTable,
+  peerLine,
+  resultRows,
+} from './summary.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 
@@ -129,7 +135,9 @@ async function main(): Promise<number> {
       log(`k6 exited with ${code} without a summary (see its output above)`);
       return 1;
     }
-    const table = markdownTable(resultRows(summary, ROWS, thePlan.schedule));
+    const rows = resultRows(summary, ROWS, thePlan.schedule);
+    const peer = peerLine(rows);
+    const table = markdownTable(rows) + (peer ? `\n${peer}\n` : '');
     const heading =
       `Floe load test, ${profile.name} profile, ${replicas} control-plane replica(s), ` +
       `k6 ${K6_VERSION}, ${cpus().length} cores, load average ${load} at start`;

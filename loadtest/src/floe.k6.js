@@ -6,8 +6,8 @@
 // end-of-test data is written as JSON).
 // PARAMS: { bases: control-plane URLs (requests go round-robin over the replicas), token: a
 //   tenant-admin API key of `tenant`, app, users: user ids to launch for, progressRounds,
-//   progressHoldSeconds, wsMessages, gateway: null | { url, cookie, origin, session } (a session of the signed-in
-//   user the cookie belongs to, running on the echo endpoint) }
+//   progressHoldSeconds, wsMessages, gateway: null | { url, cookie, origin, session, endpoint } (a session of the
+//   signed-in user the cookie belongs to, running on the echo endpoint at `endpoint`) }
 //
 // SSE: k6 has no EventSource. A launch-progress stream ends by itself once its session ends
 // (an `end` event, then the server closes it), so each client is one plain http.get that
@@ -156,16 +156,22 @@ export function progressStopper(data) {
 const gw = P.gateway;
 const gwHeaders = gw ? { cookie: gw.cookie } : {};
 
-// The gateway's proxy: an authenticated, authorised GET through to the session's endpoint.
+// The gateway's proxy: an authenticated, authorised GET through to the session's endpoint;
+// then the same GET to the endpoint itself, the peer that says what the gateway adds.
 export function proxy() {
-  const res = http.get(`${gw.url}/sessions/${gw.session}/x`, {
-    headers: gwHeaders,
-    tags: { name: 'proxy' },
+  const params = {
     responseType: 'none',
     redirects: 0,
     responseCallback: http.expectedStatuses(200),
+  };
+  const res = http.get(`${gw.url}/sessions/${gw.session}/x`, {
+    ...params,
+    headers: gwHeaders,
+    tags: { name: 'proxy' },
   });
   check(res, { 'proxy: 200': (r) => r.status === 200 });
+  const direct = http.get(`${gw.endpoint}/x`, { ...params, tags: { name: 'direct' } });
+  check(direct, { 'direct: 200': (r) => r.status === 200 });
 }
 
 // TURN credentials: the gateway mints them per request for the session's ICE servers.

@@ -104,6 +104,8 @@ export const ROWS: Row[] = [
     failed: 'sse_failed',
   },
   http('proxy', 'proxy', 'gateway → session GET'),
+  // the peer: the same request to the session's endpoint itself, at the same rate
+  http('proxy', 'direct', 'session GET, direct (peer)'),
   {
     scenario: 'websocket',
     what: 'WebSocket handshake via gateway',
@@ -159,7 +161,7 @@ function k6Scenarios(name: ScenarioName, p: Profile, start: number): Record<stri
     case 'reads':
       return { reads: { ...arrivals(rates.reads, seconds, 'reads', 2), startTime } };
     case 'proxy':
-      return { proxy: { ...arrivals(rates.proxy, seconds, 'proxy'), startTime } };
+      return { proxy: { ...arrivals(rates.proxy, seconds, 'proxy', 2), startTime } };
     case 'turn':
       return { turn: { ...arrivals(rates.turn, seconds, 'turn'), startTime } };
     case 'websocket':

@@ -49,7 +49,14 @@ export interface Stack {
   token: string;
   /** TENANT's users the launches cycle over */
   users: string[];
-  gateway: { url: string; cookie: string; origin: string; session: string } | null;
+  gateway: {
+    url: string;
+    cookie: string;
+    origin: string;
+    session: string;
+    /** the session's endpoint (the echo server), for requests that bypass the gateway */
+    endpoint: string;
+  } | null;
   /** pids of the processes (replicas, gateway, endpoint), by name */
   pids: Record<string, number>;
   stop(): Promise<void>;
@@ -230,6 +237,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       [String(endpointPort), '1024'],
       {},
     );
+    const endpointUrl = `http://127.0.0.1:${endpointPort}`;
     children.push(endpoint);
     pids.endpoint = endpoint.pid as number;
     await new Promise<void>((resolve, reject) => {
@@ -249,7 +257,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         r.child.send({
           type: 'attach',
           clusterId: cluster.id,
-          endpoint: `http://127.0.0.1:${endpointPort}`,
+          endpoint: endpointUrl,
         } satisfies ReplicaMessage);
         await attached;
       }),
@@ -345,7 +353,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         const offer = (await res.json()) as { iceServers: unknown[] };
         return offer.iceServers.length > 0 ? true : undefined;
       });
-      gateway = { url: gatewayUrl, cookie, origin: gatewayUrl, session };
+      gateway = { url: gatewayUrl, cookie, origin: gatewayUrl, session, endpoint: endpointUrl };
     }
     return { controlUrls, token, users, gateway, pids, stop };
   } catch (err) {

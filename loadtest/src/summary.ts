@@ -90,6 +90,19 @@ export function markdownTable(rows: ResultRow[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * What the gateway adds over its peer (the same request straight to the endpoint, same rate,
+ * same run): a sentence, or null when the run had no proxy scenario.
+ */
+export function peerLine(rows: ResultRow[]): string | null {
+  const gateway = rows.find((r) => r.what.startsWith('gateway → session'));
+  const direct = rows.find((r) => r.what.startsWith('session GET, direct'));
+  if (!gateway || !direct || gateway.count === 0 || direct.count === 0) return null;
+  const added = (k: 'p50' | 'p99') =>
+    `${ms(gateway[k] - direct[k])} ms (${(gateway[k] / direct[k]).toFixed(1)}×)`;
+  return `The gateway adds p50 ${added('p50')}, p99 ${added('p99')} over the direct request.`;
+}
+
 /** The message of a run whose thresholds were crossed: one line each. */
 export function crossedMessage(crossed: Crossed[]): string {
   const lines = crossed.map(

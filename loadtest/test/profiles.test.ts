@@ -8,7 +8,7 @@ import {
   SCENARIOS,
   scenarioSeconds,
 } from '../src/profiles.ts';
-import { crossedThresholds, markdownTable, resultRows } from '../src/summary.ts';
+import { crossedThresholds, markdownTable, peerLine, resultRows } from '../src/summary.ts';
 
 describe('plan', () => {
   test('runs the selected scenarios one after another, a second apart', () => {
@@ -133,5 +133,17 @@ describe('summary', () => {
       { metric: 'http_req_duration{name:list}', threshold: 'p(99)<10', actual: 12.25 },
       { metric: 'http_req_failed{name:list}', threshold: 'rate<0.01', actual: 0.05 },
     ]);
+  });
+
+  test('what the gateway adds over the direct peer', () => {
+    const row = { scenario: 'proxy', rate: 100, count: 200, failed: 0, p95: 0 };
+    const rows = [
+      { ...row, what: 'gateway → session GET', p50: 1.5, p99: 12 },
+      { ...row, what: 'session GET, direct (peer)', p50: 0.5, p99: 3 },
+    ];
+    expect(peerLine(rows)).toBe(
+      'The gateway adds p50 1.00 ms (3.0×), p99 9.00 ms (4.0×) over the direct request.',
+    );
+    expect(peerLine(rows.slice(0, 1))).toBeNull();
   });
 });
