@@ -17,7 +17,7 @@ import {
   ROWS,
   SCENARIOS,
 } from './profiles.ts';
-import { startStack } from './stack.ts';
+import { startStack, stopStacks } from './stack.ts';
 import {
   crossedMessage,
   crossedThresholds,
@@ -163,13 +163,20 @@ async function main(): Promise<number> {
   }
 }
 
+function removeDir() {
+  if (args.keep) log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
+}
+
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     if (stopping) return;
     stopping = true;
     log(`${signal}: stopping`);
-    process.exit(130); // the stack's exit hook kills its children
+    void stopStacks()
+      .then(removeDir)
+      .finally(() => process.exit(130));
   });
 }
 
@@ -179,7 +186,6 @@ main()
     return 1;
   })
   .then((code) => {
-    if (args.keep) log(`kept ${dir}`);
-    else rmSync(dir, { recursive: true, force: true });
+    removeDir();
     process.exit(code);
   });

@@ -130,11 +130,26 @@ async function stopChild(child: ChildProcess) {
 
 // ---------------------------------------------------------------- the stack
 
+/** The stop of every stack started and not stopped yet, from its first moment. */
+const live = new Set<() => Promise<void>>();
+
+/** Stops every stack of this process (a signal's handler: PostgreSQL outlives a plain exit). */
+export async function stopStacks() {
+  await Promise.allSettled([...live].map((stop) => stop()));
+}
+
 export async function startStack(o: StackOptions): Promise<Stack> {
   const children: ChildProcess[] = [];
   const cleanups: (() => unknown)[] = [];
   const pids: Record<string, number> = {};
-  const stop = async () => {
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= teardown();
+    return stopped;
+  };
+  live.add(stop);
+  const teardown = async () => {
+    live.delete(stop);
     await Promise.allSettled(children.reverse().map(stopChild));
     for (const c of cleanups.reverse()) {
       try {
