@@ -182,10 +182,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 main()
   .catch((err) => {
-    log(`failed: ${(err as Error).stack ?? err}`);
+    // a signal's stop makes the startup fail: that is not news
+    if (!stopping) log(`failed: ${(err as Error).stack ?? err}`);
     return 1;
   })
   .then((code) => {
+    if (stopping) return; // the signal's handler finishes
     removeDir();
     process.exit(code);
   });
