@@ -48,9 +48,9 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     wsMessages: 3,
     seed: { users: 10, sessions: 20 },
     limits: {
-      api: { p95: 500, p99: 1500 },
-      proxy: { p95: 500, p99: 1500 },
-      fanout: { p95: 1500, p99: 3000 },
+      api: { p95: 1000, p99: 3000 },
+      proxy: { p95: 1000, p99: 3000 },
+      fanout: { p95: 2500, p99: 5000 },
     },
   },
   full: {
