@@ -21,6 +21,7 @@ import { startStack, stopStacks } from './stack.ts';
 import {
   crossedMessage,
   crossedThresholds,
+  lateLine,
   markdownTable,
   peerLine,
   resultRows,
@@ -136,8 +137,8 @@ async function main(): Promise<number> {
       return 1;
     }
     const rows = resultRows(summary, ROWS, thePlan.schedule);
-    const peer = peerLine(rows);
-    const table = markdownTable(rows) + (peer ? `\n${peer}\n` : '');
+    const notes = [peerLine(rows), lateLine(summary)].filter((n) => n !== null);
+    const table = markdownTable(rows) + notes.map((n) => `\n${n}\n`).join('');
     const heading =
       `Floe load test, ${profile.name} profile, ${replicas} control-plane replica(s), ` +
       `k6 ${K6_VERSION}, ${cpus().length} cores, load average ${load} at start`;

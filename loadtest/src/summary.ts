@@ -103,6 +103,14 @@ export function peerLine(rows: ResultRow[]): string | null {
   return `The gateway adds p50 ${added('p50')}, p99 ${added('p99')} over the direct request.`;
 }
 
+/** How many SSE clients subscribed only after their session's stop (no fan-out measured). */
+export function lateLine(summary: K6Summary): string | null {
+  const late = summary.metrics.sse_late?.values;
+  if (!late) return null;
+  const total = (late.passes ?? 0) + (late.fails ?? 0);
+  return `SSE clients that subscribed only after the stop (not in the fan-out): ${late.passes ?? 0} of ${total}.`;
+}
+
 /** The message of a run whose thresholds were crossed: one line each. */
 export function crossedMessage(crossed: Crossed[]): string {
   const lines = crossed.map(

@@ -8,7 +8,13 @@ import {
   SCENARIOS,
   scenarioSeconds,
 } from '../src/profiles.ts';
-import { crossedThresholds, markdownTable, peerLine, resultRows } from '../src/summary.ts';
+import {
+  crossedThresholds,
+  lateLine,
+  markdownTable,
+  peerLine,
+  resultRows,
+} from '../src/summary.ts';
 
 describe('plan', () => {
   test('runs the selected scenarios one after another, a second apart', () => {
@@ -145,5 +151,11 @@ describe('summary', () => {
       'The gateway adds p50 1.00 ms (3.0×), p99 9.00 ms (4.0×) over the direct request.',
     );
     expect(peerLine(rows.slice(0, 1))).toBeNull();
+  });
+
+  test('late SSE clients, when the run had the progress scenario', () => {
+    const late = { type: 'rate', values: { rate: 0.1, passes: 2, fails: 18 } };
+    expect(lateLine({ metrics: { sse_late: late } })).toMatch(/: 2 of 20\.$/);
+    expect(lateLine(summary)).toBeNull();
   });
 });
