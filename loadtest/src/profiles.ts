@@ -93,7 +93,7 @@ export const ROWS: Row[] = [
   http('reads', 'usage', 'GET usage'),
   {
     scenario: 'progress',
-    what: 'SSE: subscribe to first event',
+    what: 'SSE: request to first byte',
     latency: 'sse_first_event',
     failed: 'sse_failed',
   },
