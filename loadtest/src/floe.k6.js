@@ -11,8 +11,8 @@
 //
 // SSE: k6 has no EventSource. A launch-progress stream ends by itself once its session ends
 // (an `end` event, then the server closes it), so each client is one plain http.get that
-// returns when its stream closes: the time to the first byte is the subscription's first
-// event, and the arrival of the whole body, the moment the `end` reached that client.
+// returns when its stream closes: the time to the first byte measures the subscription,
+// and the arrival of the whole body, the moment the `end` reached that client.
 import { check, sleep } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
