@@ -25,8 +25,9 @@ send({ type: 'listening', port: server.port });
 
 process.on('message', (m: ReplicaMessage) => {
   if (m.type !== 'attach') return;
-  cp.supervisor.attach(m.clusterId, new StandInDriver(() => m.endpoint));
-  send({ type: 'attached' });
+  void cp.supervisor
+    .attach(m.clusterId, new StandInDriver(() => m.endpoint))
+    .then(() => send({ type: 'attached' }));
 });
 
 let stopping = false;
