@@ -148,6 +148,14 @@ async function main(): Promise<number> {
       writeFileSync(out, `${heading}\n\n${table}`);
       log(`results written to ${out}`);
     }
+    // every session launched ended as asked or still runs: none failed (lost by the
+    // platform) nor stuck on the way
+    const states = await stack.sessionStates();
+    const line = Object.entries(states).map(([state, n]) => `${state} ${n}`);
+    process.stdout.write(`Sessions by state after the run: ${line.join(', ')}.\n`);
+    const stuck = Object.entries(states).filter(
+      ([state]) => !['stopped', 'running'].includes(state),
+    );
     const crossed = crossedThresholds(summary);
     if (code === THRESHOLDS_CROSSED || crossed.length > 0) {
       process.stderr.write(crossedMessage(crossed));
@@ -155,6 +163,12 @@ async function main(): Promise<number> {
     }
     if (code !== 0) {
       log(`k6 exited with ${code}`);
+      return 1;
+    }
+    if (stuck.length > 0) {
+      log(
+        `sessions neither stopped nor running after the run: ${stuck.map(([s, n]) => `${s} ${n}`).join(', ')}`,
+      );
       return 1;
     }
     log(`every threshold held (${((Date.now() - started) / 1000).toFixed(1)} s in all)`);

@@ -59,6 +59,10 @@ export interface Stack {
   } | null;
   /** pids of the processes (replicas, gateway, endpoint), by name */
   pids: Record<string, number>;
+  /** the control plane's database (a superuser URL) */
+  databaseUrl: string;
+  /** how many sessions are in each state now, read from the database */
+  sessionStates(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -206,6 +210,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       FLOE_GATEWAY_ISSUER: gatewayUrl,
       FLOE_DEV_INSECURE_ISSUERS: 'on',
       FLOE_DB_POOL_SIZE: '10',
+      // Each replica's stand-in knows only the sessions it launched itself; a resync would
+      // find another replica's running ones absent and fail them as lost. Runs are minutes.
+      FLOE_SESSION_RESYNC_MS: String(3_600_000),
       LOG_LEVEL: 'warn',
     };
     const startReplica = async (i: number) => {
@@ -370,7 +377,19 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       });
       gateway = { url: gatewayUrl, cookie, origin: gatewayUrl, session, endpoint: endpointUrl };
     }
-    return { controlUrls, token, users, gateway, pids, stop };
+    const sessionStates = async () => {
+      const db = new pg.Client({ connectionString: databaseUrl });
+      await db.connect();
+      try {
+        const { rows } = await db.query(
+          'select state, count(*)::int as n from sessions group by state order by state',
+        );
+        return Object.fromEntries(rows.map((r) => [r.state as string, r.n as number]));
+      } finally {
+        await db.end();
+      }
+    };
+    return { controlUrls, token, users, gateway, pids, databaseUrl, sessionStates, stop };
   } catch (err) {
     await stop();
     throw err;
