@@ -59,6 +59,8 @@ What runs: PostgreSQL (the testbed's), the control plane (replica.ts: the real o
 replica its own process, sessions on a stand-in cluster whose endpoint is an echo server),
 and for proxy, websocket and turn the gateway (its own process), the testbed's OpenID
 Provider (a user signs in through its forms) and coturn (the gateway's TURN fleet).
+After the run the sessions are counted by state in the database: one neither stopped nor
+running (failed, stuck on the way) fails the run.
 Exit status: 0 every threshold held; 99 a threshold was crossed (named on stderr); 1 any
 other failure; 2 bad flags.`;
 
