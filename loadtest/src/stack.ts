@@ -4,9 +4,8 @@
 // through the gateway, the testbed's OpenID Provider and coturn and the gateway (its own
 // process) signed into as a user with a running session. Seeded through the API: tenants,
 // users, apps, an identity provider, API keys and ended sessions (for list and usage reads).
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeySet } from '@floe/gateway';
 import {
@@ -20,6 +19,7 @@ import {
 } from '@floe/testbed';
 import pg from 'pg';
 import { call, json, signIn } from '../../gateway/test/helpers/users.ts';
+import { forkNode, message, stopChild, until } from './processes.ts';
 import type { Profile } from './profiles.ts';
 import type { ReplicaMessage } from './replica.ts';
 
@@ -64,72 +64,6 @@ export interface Stack {
   /** how many sessions are in each state now, read from the database */
   sessionStates(): Promise<Record<string, number>>;
   stop(): Promise<void>;
-}
-
-// ---------------------------------------------------------------- processes
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what} not ready in ${ms / 1000} s${last ? `: ${last}` : ''}`);
-    }
-    await sleep(50);
-  }
-}
-
-/** A Node program of ours in its own process, with an IPC channel and its output in a log. */
-function forkNode(
-  dir: string,
-  name: string,
-  script: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-) {
-  const out = openSync(join(dir, `${name}.log`), 'a');
-  const child = fork(script, args, {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', out, out, 'ipc'],
-  });
-  closeSync(out);
-  return child;
-}
-
-function message<T extends ReplicaMessage['type']>(
-  child: ChildProcess,
-  type: T,
-  what: string,
-): Promise<Extract<ReplicaMessage, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: ReplicaMessage) => {
-      if (m.type !== type) return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve(m as Extract<ReplicaMessage, { type: T }>);
-    };
-    const onExit = (code: number | null) =>
-      reject(new Error(`${what} exited (${code}) before ${type}`));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
-
-async function stopChild(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 // ---------------------------------------------------------------- the stack
