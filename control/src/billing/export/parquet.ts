@@ -1,0 +1,160 @@
+/**
+ * The Parquet export: `COPY (the export's query) TO … WITH (FORMAT binary)` of each part
+ * (copy-out.ts), its records read into typed arrays ROW_GROUP_ROWS at a time
+ * (binary-copy.ts, column-batch.ts), each batch handed as an Arrow record batch to
+ * parquet-wasm (arrow-rs's Parquet writer compiled to WebAssembly), which writes it as one
+ * row group and sends its bytes on before the next is read.
+ *
+ * Why this way (docs/benchmarks.md, "Billing exports", has the numbers): hyparquet-writer,
+ * fed a JavaScript value per field from rows read as text, reached 0.15× COPY at
+ * 10,000,000 records with a 275 MB peak; its time went to garbage collection (21 %), its
+ * dictionaries (14 %) and node-postgres making a string of every field. Here the database
+ * sends binary values (integers as integers: timestamps in epoch milliseconds, decimals
+ * times 10^scale), no field becomes a JavaScript value, and dictionaries, encoding and
+ * snappy run in WebAssembly, whose buffers are outside the JavaScript heap and reused from
+ * one row group to the next. parquet-wasm and apache-arrow are maintained (arrow-rs and
+ * Apache Arrow's own JavaScript library); DuckDB's Node API was the other candidate, but it
+ * reads PostgreSQL only through an extension it downloads at run time, and appending rows to
+ * it from JavaScript is a call per value. The output is deterministic (no write time; the
+ * same row groups for the same records), so a closed period's export is the same bytes
+ * every time.
+ */
+import { Table as ArrowTable, tableToIPC } from 'apache-arrow';
+import type { Db } from '../../db/connect.ts';
+import { BinaryCopyReader } from './binary-copy.ts';
+import { ColumnBatch } from './column-batch.ts';
+import { EXPORT_COLUMNS } from './columns.ts';
+import { type CopyQuery, copyChunks, rangeSql } from './copy-out.ts';
+import type { ExportPart } from './read.ts';
+
+/**
+ * Records per row group: a batch's typed arrays (about 450 bytes a record) and parquet-wasm's
+ * copy of it stay a few MB each, and WebAssembly memory, which grows to its largest row group
+ * and never shrinks, stays small; larger groups compressed little better here.
+ */
+export const ROW_GROUP_ROWS = 32_768;
+
+type ParquetWasm = typeof import('parquet-wasm');
+let loaded: Promise<ParquetWasm> | null = null;
+/** parquet-wasm, compiled on the first Parquet export rather than when the server starts */
+const parquetWasm = () => {
+  loaded ??= import('parquet-wasm');
+  return loaded;
+};
+
+/**
+ * COPY of the part's records as PostgreSQL's binary format, one field per export column in
+ * order, each as column-batch.ts takes it: text, int4, or int8 (timestamps in epoch
+ * milliseconds, decimals times 10^scale: exact, the columns have that scale).
+ */
+export const copyBinaryQuery: CopyQuery = (part, ids, literal, to) => {
+  const ms = (c: string) => `round(date_part('epoch', ${c}) * 1000)::int8`;
+  const scaled = (c: string, scale: number) => `(${c} * 1${'0'.repeat(scale)})::int8`;
+  return `copy (select r.id, r.kind, r.tenant_id::text, ${literal(part.tenantSlug)}::text,
+    ${literal(part.label)}::text, ${part.start.getTime()}::int8, ${part.end.getTime()}::int8,
+    a.label, r.session_id::text, r.user_id::text, r.user_email, r.app_id::text, r.app_slug,
+    r.app_class, r.cluster_id::text, r.cluster_name, r.region, r.gpu_sku, r.gpu_count,
+    ${ms('r.slice_start')}, ${ms('r.slice_end')}, ${scaled('r.session_seconds', 3)},
+    ${scaled('r.gpu_seconds', 3)}, r.currency, ${scaled('r.amount', 6)}
+  from usage_records r left join billing_periods a on a.id = r.adjusts_period_id
+  where r.period_id = ${literal(part.periodId)}::uuid and r.id > ${literal(ids.after)}::int8
+    and r.id <= ${literal(ids.upTo)}::int8 ${rangeSql(part, literal)}
+  order by r.id) to ${to} with (format binary)`;
+};
+
+/**
+ * The writer's settings: snappy; dictionaries only for the columns of few values
+ * (columns.ts); min/max statistics per row group for all but the strings (those of UUIDs
+ * and emails would cost a comparison of every value, for little); one row group per batch.
+ */
+function writerProperties(pw: ParquetWasm) {
+  let b = new pw.WriterPropertiesBuilder()
+    .setCreatedBy('floe usage export')
+    .setCompression(pw.Compression.SNAPPY)
+    .setMaxRowGroupSize(ROW_GROUP_ROWS)
+    .setDictionaryEnabled(false)
+    .setStatisticsEnabled(pw.EnabledStatistics.Chunk);
+  for (const c of EXPORT_COLUMNS) {
+    if (c.dictionary) b = b.setColumnDictionaryEnabled(c.name, true);
+    if (c.kind === 'string') b = b.setColumnStatisticsEnabled(c.name, pw.EnabledStatistics.None);
+  }
+  return b.build();
+}
+
+/** The Parquet export of these parts, a row group at a time. */
+export function parquetStream(db: Db, parts: ExportPart[]): ReadableStream<Uint8Array> {
+  const chunks = copyChunks(db, parts, copyBinaryQuery);
+  const reader = new BinaryCopyReader();
+  const batch = new ColumnBatch(ROW_GROUP_ROWS);
+  let pw: ParquetWasm;
+  let output: ReadableStreamDefaultReader<Uint8Array>;
+  // set when reading failed or the download was cancelled: parquet-wasm ends its file
+  // (footer and all) on any end of its input, which must then not be sent as if complete
+  let stopped: unknown = null;
+  let sentBatch = false;
+
+  /** the batch so far into WebAssembly memory, as parquet-wasm's record batch */
+  const toWasm = () => {
+    const ipc = tableToIPC(new ArrowTable(batch.toArrow()), 'stream');
+    batch.reset();
+    const table = pw.Table.fromIPCStream(ipc);
+    try {
+      return table.recordBatch(0);
+    } finally {
+      table.free();
+    }
+  };
+
+  // record batches for parquet-wasm, one per row group (at least one: it takes the schema
+  // from the first, so an export of no records is one empty batch)
+  const batches = new ReadableStream(
+    {
+      async pull(controller) {
+        try {
+          for (;;) {
+            if (stopped) throw stopped;
+            if (reader.fill(batch)) {
+              sentBatch = true;
+              controller.enqueue(toWasm());
+              return;
+            }
+            const next = await chunks.next();
+            if (next.done) {
+              if (!reader.complete) throw new Error('binary COPY ended inside a record');
+              if (batch.rows > 0 || !sentBatch) controller.enqueue(toWasm());
+              controller.close();
+              return;
+            }
+            reader.feed(next.value);
+          }
+        } catch (err) {
+          stopped ??= err;
+          await chunks.return(undefined);
+          controller.close();
+        }
+      },
+      async cancel() {
+        await chunks.return(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+
+  return new ReadableStream<Uint8Array>({
+    async start() {
+      pw = await parquetWasm();
+      output = (await pw.transformParquetStream(batches, writerProperties(pw))).getReader();
+    },
+    async pull(controller) {
+      const next = await output.read();
+      // checked before every piece: the footer of a file cut short is never sent
+      if (stopped) throw stopped;
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      stopped ??= new Error('export cancelled');
+      await output.cancel();
+    },
+  });
+}
