@@ -15,12 +15,37 @@ export class BinaryCopyReader {
   private buf: Buffer = Buffer.alloc(0);
   private pos = 0;
   private header = true;
+  /**
+   * where the end of one chunk and the start of the next are joined when a record spans
+   * them (nearly every chunk): reused, so that no chunk costs a new buffer
+   */
+  private joined: Buffer = Buffer.alloc(0);
+  /** whether `buf` is (a view of) `joined` */
+  private inJoined = false;
 
   /** the next chunk of the stream */
   feed(chunk: Buffer) {
     const rest = this.buf.length - this.pos;
-    this.buf = rest > 0 ? Buffer.concat([this.buf.subarray(this.pos), chunk]) : chunk;
+    if (rest === 0) {
+      this.buf = chunk;
+      this.pos = 0;
+      this.inJoined = false;
+      return;
+    }
+    const size = rest + chunk.length;
+    if (this.joined.length < size) {
+      const joined = Buffer.allocUnsafeSlow(Math.max(size, 2 * this.joined.length));
+      this.buf.copy(joined, 0, this.pos);
+      this.joined = joined;
+    } else if (this.inJoined) {
+      this.joined.copyWithin(0, this.pos, this.buf.length);
+    } else {
+      this.buf.copy(this.joined, 0, this.pos);
+    }
+    chunk.copy(this.joined, rest);
+    this.buf = this.joined.subarray(0, size);
     this.pos = 0;
+    this.inJoined = true;
   }
 
   /** whether the stream stopped between two COPYs, not inside one (else it was cut short) */

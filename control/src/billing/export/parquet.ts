@@ -19,10 +19,10 @@
  * same row groups for the same records), so a closed period's export is the same bytes
  * every time.
  */
-import { Table as ArrowTable, tableToIPC } from 'apache-arrow';
+import { AsyncByteQueue, RecordBatchStreamWriter } from 'apache-arrow';
 import type { Db } from '../../db/connect.ts';
 import { BinaryCopyReader } from './binary-copy.ts';
-import { ColumnBatch } from './column-batch.ts';
+import { ARROW_SCHEMA, ColumnBatch } from './column-batch.ts';
 import { EXPORT_COLUMNS } from './columns.ts';
 import { type CopyQuery, copyChunks, rangeSql } from './copy-out.ts';
 import type { ExportPart } from './read.ts';
@@ -32,7 +32,7 @@ import type { ExportPart } from './read.ts';
  * copy of it stay a few MB each, and WebAssembly memory, which grows to its largest row group
  * and never shrinks, stays small; larger groups compressed little better here.
  */
-export const ROW_GROUP_ROWS = 32_768;
+export const ROW_GROUP_ROWS = 16_384;
 
 type ParquetWasm = typeof import('parquet-wasm');
 let loaded: Promise<ParquetWasm> | null = null;
@@ -81,11 +81,41 @@ function writerProperties(pw: ParquetWasm) {
   return b.build();
 }
 
+/**
+ * The Arrow IPC stream of a batch, written into one buffer reused from batch to batch (the
+ * IPC writer's own sink would allocate a new one each time: garbage of the batch's size,
+ * outside the JavaScript heap, that is only freed by a full collection).
+ */
+class IpcBuffer extends AsyncByteQueue {
+  bytes = new Uint8Array(1 << 20);
+  size = 0;
+
+  override write(value: Uint8Array) {
+    if (this.size + value.byteLength > this.bytes.length) {
+      const bytes = new Uint8Array(Math.max(2 * this.bytes.length, this.size + value.byteLength));
+      bytes.set(this.bytes.subarray(0, this.size));
+      this.bytes = bytes;
+    }
+    this.bytes.set(value, this.size);
+    this.size += value.byteLength;
+  }
+
+  /** the IPC stream (schema, the batch, its end) of the batch's records so far */
+  of(batch: ColumnBatch): Uint8Array {
+    this.size = 0;
+    const writer = new RecordBatchStreamWriter().reset(this, ARROW_SCHEMA);
+    writer.write(batch.toArrow());
+    writer.finish();
+    return this.bytes.subarray(0, this.size);
+  }
+}
+
 /** The Parquet export of these parts, a row group at a time. */
 export function parquetStream(db: Db, parts: ExportPart[]): ReadableStream<Uint8Array> {
   const chunks = copyChunks(db, parts, copyBinaryQuery);
   const reader = new BinaryCopyReader();
   const batch = new ColumnBatch(ROW_GROUP_ROWS);
+  const ipc = new IpcBuffer();
   let pw: ParquetWasm;
   let output: ReadableStreamDefaultReader<Uint8Array>;
   // set when reading failed or the download was cancelled: parquet-wasm ends its file
@@ -95,9 +125,8 @@ export function parquetStream(db: Db, parts: ExportPart[]): ReadableStream<Uint8
 
   /** the batch so far into WebAssembly memory, as parquet-wasm's record batch */
   const toWasm = () => {
-    const ipc = tableToIPC(new ArrowTable(batch.toArrow()), 'stream');
+    const table = pw.Table.fromIPCStream(ipc.of(batch));
     batch.reset();
-    const table = pw.Table.fromIPCStream(ipc);
     try {
       return table.recordBatch(0);
     } finally {
