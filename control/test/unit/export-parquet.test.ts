@@ -16,14 +16,49 @@ const HEADER = Buffer.concat([
 ]);
 const TRAILER = Buffer.from([0xff, 0xff]);
 
-/** one field as PostgreSQL's binary COPY sends it for the column's kind (parquet.ts's query) */
+const PG_EPOCH_MS = BigInt(Date.UTC(2000, 0, 1));
+
+/** a numeric(18, scale)'s binary form: base-10000 digits around the decimal point */
+function numeric(unscaled: bigint, scale: number): Buffer {
+  const abs = unscaled < 0n ? -unscaled : unscaled;
+  const text = abs.toString().padStart(scale + 1, '0');
+  const whole = text.slice(0, text.length - scale);
+  const fraction = text.slice(text.length - scale);
+  const left = whole.padStart(Math.ceil(whole.length / 4) * 4, '0');
+  const right = fraction.padEnd(Math.ceil(fraction.length / 4) * 4, '0');
+  let groups = (left + right).match(/.{4}/g)?.map(Number) ?? [];
+  let weight = left.length / 4 - 1;
+  while (groups.length > 0 && groups[0] === 0) {
+    groups = groups.slice(1);
+    weight--;
+  }
+  while (groups.length > 0 && groups.at(-1) === 0) groups = groups.slice(0, -1);
+  if (groups.length === 0) weight = 0;
+  const out = Buffer.alloc(8 + 2 * groups.length);
+  out.writeUInt16BE(groups.length, 0);
+  out.writeInt16BE(weight, 2);
+  out.writeUInt16BE(unscaled < 0n ? 0x4000 : 0, 4);
+  out.writeUInt16BE(scale, 6);
+  groups.forEach((g, i) => {
+    out.writeUInt16BE(g, 8 + 2 * i);
+  });
+  return out;
+}
+
+/** one field as PostgreSQL's binary COPY sends a value of the column's type */
 function field(kind: ColumnKind, v: Value): Buffer {
   if (v === null) return Buffer.from([0xff, 0xff, 0xff, 0xff]);
   let body: Buffer;
   if (kind === 'string') body = Buffer.from(utf8.encode(v as string));
+  else if (kind === 'uuid') body = Buffer.from((v as string).replaceAll('-', ''), 'hex');
   else if (kind === 'int32') {
     body = Buffer.alloc(4);
     body.writeInt32BE(v as number);
+  } else if (kind === 'timestamp') {
+    body = Buffer.alloc(8);
+    body.writeBigInt64BE(((v as bigint) - PG_EPOCH_MS) * 1000n);
+  } else if (kind === 'decimal3' || kind === 'decimal6') {
+    body = numeric(v as bigint, kind === 'decimal3' ? 3 : 6);
   } else {
     body = Buffer.alloc(8);
     body.writeBigInt64BE(v as bigint);
@@ -46,14 +81,21 @@ function copyBytes(records: Value[][]): Buffer {
   ]);
 }
 
-const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
+// numeric(18, s): at most 18 digits; small ones often (the common case, read as doubles)
+const decimal = fc.oneof(
+  fc.bigInt({ min: -(10n ** 18n) + 1n, max: 10n ** 18n - 1n }),
+  fc.bigInt({ min: -(10n ** 9n), max: 10n ** 9n }),
+  fc.constantFrom(0n, 1n, -1n, 10000n, 3600000n, 10n ** 15n, -(10n ** 17n)),
+);
 const VALUES: Record<ColumnKind, fc.Arbitrary<Value>> = {
-  int64,
+  int64: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
   int32: fc.integer(),
   string: fc.string({ unit: fc.constantFrom('a', 'é', '😀', '"', '\n', '') }),
-  timestamp: fc.bigInt({ min: -(2n ** 50n), max: 2n ** 50n }),
-  decimal3: int64,
-  decimal6: int64,
+  uuid: fc.uuid(),
+  // milliseconds since 1970, some 140 years either side of it
+  timestamp: fc.bigInt({ min: -(2n ** 42n), max: 2n ** 42n }),
+  decimal3: decimal,
+  decimal6: decimal,
 };
 const record = fc.tuple(
   ...EXPORT_COLUMNS.map((c) => (c.nullable ? fc.option(VALUES[c.kind]) : VALUES[c.kind])),
@@ -116,7 +158,13 @@ describe('binary COPY into Arrow batches', () => {
 
   it('knows a stream cut inside a COPY, and refuses what is not binary COPY', () => {
     const row = EXPORT_COLUMNS.map((c) =>
-      c.kind === 'string' ? 'x' : c.kind === 'int32' ? 1 : 1n,
+      c.kind === 'string'
+        ? 'x'
+        : c.kind === 'uuid'
+          ? '00000000-0000-4000-8000-000000000000'
+          : c.kind === 'int32'
+            ? 1
+            : 1n,
     );
     const bytes = copyBytes([row]);
     const reader = new BinaryCopyReader();

@@ -89,7 +89,7 @@ export class BinaryCopyReader {
           q = end + 1;
           break;
         }
-        const len = b.readInt32BE(q);
+        const len = int32(b, q);
         q += 4 + Math.max(len, 0);
       }
       if (q > end) break;
@@ -101,16 +101,96 @@ export class BinaryCopyReader {
   }
 }
 
+/** a big-endian signed 32-bit integer (Buffer's readInt32BE checks bounds on each call) */
+const int32 = (b: Buffer, p: number) =>
+  ((b[p] as number) << 24) |
+  ((b[p + 1] as number) << 16) |
+  ((b[p + 2] as number) << 8) |
+  (b[p + 3] as number);
+
+const uint16 = (b: Buffer, p: number) => ((b[p] as number) << 8) | (b[p + 1] as number);
+
+const TWO_32 = 2 ** 32;
+/** 2000-01-01T00:00:00Z, PostgreSQL's epoch, in milliseconds since 1970's */
+const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+/** a safe integer (a double) as 8 little-endian bytes of two's complement */
+function putInt64(v: Uint8Array, at: number, x: number) {
+  const hi = Math.floor(x / TWO_32);
+  const lo = x - hi * TWO_32;
+  v[at] = lo & 0xff;
+  v[at + 1] = (lo >>> 8) & 0xff;
+  v[at + 2] = (lo >>> 16) & 0xff;
+  v[at + 3] = lo >>> 24;
+  v[at + 4] = hi & 0xff;
+  v[at + 5] = (hi >> 8) & 0xff;
+  v[at + 6] = (hi >> 16) & 0xff;
+  v[at + 7] = (hi >> 24) & 0xff;
+}
+
+/** a bigint as 8 little-endian bytes of two's complement */
+function putBigInt64(v: Uint8Array, at: number, x: bigint) {
+  let u = BigInt.asUintN(64, x);
+  for (let k = 0; k < 8; k++, u >>= 8n) v[at + k] = Number(u & 0xffn);
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const HEX_HI = HEX.map((h) => h.charCodeAt(0));
+const HEX_LO = HEX.map((h) => h.charCodeAt(1));
+const DASH = 45;
+
+/** a uuid's 16 bytes at p as its 36 characters (8-4-4-4-12 lowercase hex) at `at` */
+function putUuid(b: Buffer, p: number, out: Uint8Array, at: number) {
+  for (let k = 0; k < 16; k++) {
+    if (k === 4 || k === 6 || k === 8 || k === 10) out[at++] = DASH;
+    const byte = b[p + k] as number;
+    out[at++] = HEX_HI[byte] as number;
+    out[at++] = HEX_LO[byte] as number;
+  }
+}
+
+/**
+ * A numeric's binary form at p (digit count, weight, sign, display scale, then base-10000
+ * digits, the first weighing 10000^weight) as the integer of its value times 10^scale,
+ * written as a 128-bit little-endian integer. Exact: doubles while the integers are safe,
+ * else bigints. The column has this scale, so the division at the end leaves no remainder.
+ */
+function putNumeric(b: Buffer, p: number, scale: number, v: Uint8Array, at: number, name: string) {
+  const ndigits = uint16(b, p);
+  const weight = (uint16(b, p + 2) << 16) >> 16;
+  const sign = uint16(b, p + 4);
+  if (sign !== 0 && sign !== 0x4000) throw new Error(`binary COPY: ${name} is not a number`);
+  // the digits read as one integer n: the value is n × 10^(4 × (weight + 1 − ndigits))
+  const exponent = scale + 4 * (weight + 1 - ndigits);
+  let n = 0;
+  for (let i = 0; i < ndigits && i < 3; i++) n = n * 10000 + uint16(b, p + 8 + 2 * i);
+  let x = exponent >= 0 ? n * (POW10[exponent] ?? Infinity) : n / (POW10[-exponent] ?? Infinity);
+  if (ndigits <= 3 && Number.isSafeInteger(x)) {
+    if (sign === 0x4000) x = -x;
+    putInt64(v, at, x);
+    const fill = x < 0 ? 0xff : 0;
+    for (let k = 8; k < 16; k++) v[at + k] = fill;
+    return;
+  }
+  let big = 0n;
+  for (let i = 0; i < ndigits; i++) big = big * 10000n + BigInt(uint16(b, p + 8 + 2 * i));
+  big = exponent >= 0 ? big * 10n ** BigInt(exponent) : big / 10n ** BigInt(-exponent);
+  if (sign === 0x4000) big = -big;
+  putBigInt64(v, at, big);
+  putBigInt64(v, at + 8, big >> 64n);
+}
+
 /** One complete record at `p` (its first field's length) into the batch's next row. */
 function record(b: Buffer, p: number, batch: ColumnBatch) {
   const r = batch.rows;
   for (const c of batch.columns) {
-    const len = b.readInt32BE(p);
+    const len = int32(b, p);
     p += 4;
     if (len === -1) {
       if (!c.nullable) throw new Error(`binary COPY: ${c.column.name} is null`);
       c.nulls++;
-      if (c.layout === Layout.Utf8) c.offsets[r + 1] = c.offsets[r] as number;
+      if (c.offsets.length > 0) c.offsets[r + 1] = c.offsets[r] as number;
       continue;
     }
     if (c.nullable) c.validity[r >> 3] = (c.validity[r >> 3] as number) | (1 << (r & 7));
@@ -124,6 +204,13 @@ function record(b: Buffer, p: number, batch: ColumnBatch) {
         c.offsets[r + 1] = at + len;
         break;
       }
+      case Layout.Uuid: {
+        if (len !== 16) throw new Error(`binary COPY: ${c.column.name} is not a uuid`);
+        const at = c.offsets[r] as number;
+        putUuid(b, p, at + 36 > v.length ? c.grow(at, 36) : v, at);
+        c.offsets[r + 1] = at + 36;
+        break;
+      }
       case Layout.Int32: {
         if (len !== 4) throw new Error(`binary COPY: ${c.column.name} is not an int4`);
         const at = r * 4;
@@ -133,18 +220,22 @@ function record(b: Buffer, p: number, batch: ColumnBatch) {
         v[at + 3] = b[p] as number;
         break;
       }
-      case Layout.Int64:
-      case Layout.Decimal: {
+      case Layout.Int64: {
         if (len !== 8) throw new Error(`binary COPY: ${c.column.name} is not an int8`);
-        const at = c.layout === Layout.Int64 ? r * 8 : r * 16;
+        const at = r * 8;
         for (let k = 0; k < 8; k++) v[at + k] = b[p + 7 - k] as number;
-        if (c.layout === Layout.Decimal) {
-          // the upper 64 bits of the 128-bit integer: the sign's
-          const sign = (b[p] as number) & 0x80 ? 0xff : 0;
-          for (let k = 8; k < 16; k++) v[at + k] = sign;
-        }
         break;
       }
+      case Layout.Timestamp: {
+        if (len !== 8) throw new Error(`binary COPY: ${c.column.name} is not a timestamptz`);
+        // microseconds since 2000: exact in a double for ±285 years around it
+        const us = int32(b, p) * TWO_32 + (int32(b, p + 4) >>> 0);
+        putInt64(v, r * 8, Math.floor(us / 1000) + PG_EPOCH_MS);
+        break;
+      }
+      case Layout.Numeric:
+        putNumeric(b, p, c.scale, v, r * 16, c.column.name);
+        break;
     }
     p += len;
   }

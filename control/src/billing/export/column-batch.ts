@@ -26,6 +26,7 @@ const ARROW_TYPES: Record<ColumnKind, () => DataType> = {
   int64: () => new Int64(),
   int32: () => new Int32(),
   string: () => new Utf8(),
+  uuid: () => new Utf8(),
   timestamp: () => new TimestampMillisecond('UTC'),
   decimal3: () => new Decimal(3, 18, 128),
   decimal6: () => new Decimal(6, 18, 128),
@@ -35,16 +36,23 @@ export const ARROW_SCHEMA = new Schema(
   EXPORT_COLUMNS.map((c) => new Field(c.name, ARROW_TYPES[c.kind](), c.nullable ?? false)),
 );
 
-/** How a column's values come in binary COPY (see parquet.ts's query) and are kept. */
+/**
+ * How a column's values come in binary COPY (PostgreSQL's own binary forms of the column's
+ * type: parquet.ts's query casts nothing) and how they are kept, in Arrow's layout.
+ */
 export const Layout = {
   /** text: UTF-8 bytes, kept with offsets */
   Utf8: 0,
+  /** uuid: 16 bytes, kept as its 36 characters of text, like Utf8 */
+  Uuid: 1,
   /** int4, big-endian → little-endian */
-  Int32: 1,
+  Int32: 2,
   /** int8, big-endian → little-endian */
-  Int64: 2,
-  /** int8 (the decimal times 10^scale) → a little-endian 128-bit integer, Arrow's decimal */
-  Decimal: 3,
+  Int64: 3,
+  /** timestamptz: microseconds since 2000 → milliseconds since 1970, 64-bit little-endian */
+  Timestamp: 4,
+  /** numeric: base-10000 digits → the value times 10^scale, a 128-bit little-endian integer */
+  Numeric: 5,
 } as const;
 export type Layout = (typeof Layout)[keyof typeof Layout];
 
@@ -52,22 +60,30 @@ const LAYOUTS: Record<ColumnKind, Layout> = {
   int64: Layout.Int64,
   int32: Layout.Int32,
   string: Layout.Utf8,
-  timestamp: Layout.Int64,
-  decimal3: Layout.Decimal,
-  decimal6: Layout.Decimal,
+  uuid: Layout.Uuid,
+  timestamp: Layout.Timestamp,
+  decimal3: Layout.Numeric,
+  decimal6: Layout.Numeric,
 };
 
+const SCALES: Partial<Record<ColumnKind, number>> = { decimal3: 3, decimal6: 6 };
+
+/** bytes per value kept (0: variable, with offsets) */
 const WIDTHS: Record<Layout, number> = {
   [Layout.Utf8]: 0,
+  [Layout.Uuid]: 0,
   [Layout.Int32]: 4,
   [Layout.Int64]: 8,
-  [Layout.Decimal]: 16,
+  [Layout.Timestamp]: 8,
+  [Layout.Numeric]: 16,
 };
 
 /** One column of the batch. */
 export class ColumnData {
   readonly layout: Layout;
   readonly nullable: boolean;
+  /** Numeric: the column's scale (decimal places) */
+  readonly scale: number;
   /** fixed-width values, or UTF-8 bytes of strings */
   values: Uint8Array;
   /** strings: where each value starts in `values` (capacity + 1 entries) */
@@ -81,10 +97,12 @@ export class ColumnData {
     this.column = column;
     this.layout = LAYOUTS[column.kind];
     this.nullable = column.nullable ?? false;
+    this.scale = SCALES[column.kind] ?? 0;
     const width = WIDTHS[this.layout];
-    // strings: room for 40 bytes each at first (UUIDs are 36), grown by doubling
-    this.values = new Uint8Array(width > 0 ? capacity * width : capacity * 40);
-    this.offsets = new Int32Array(this.layout === Layout.Utf8 ? capacity + 1 : 0);
+    // text: room for 16 bytes a value at first, grown by doubling as needed; UUIDs are 36
+    const bytes = width > 0 ? width : this.layout === Layout.Uuid ? 36 : 16;
+    this.values = new Uint8Array(capacity * bytes);
+    this.offsets = new Int32Array(width === 0 ? capacity + 1 : 0);
     this.validity = new Uint8Array(this.nullable ? (capacity + 7) >> 3 : 0);
   }
 
@@ -109,7 +127,8 @@ export class ColumnData {
     const common = { length: rows, nullCount: this.nulls, nullBitmap };
     const bytes = this.values.buffer;
     switch (this.layout) {
-      case Layout.Utf8: {
+      case Layout.Utf8:
+      case Layout.Uuid: {
         const valueOffsets = this.offsets.subarray(0, rows + 1);
         const data = this.values.subarray(0, valueOffsets[rows]);
         return makeData({ type: type as Utf8, ...common, valueOffsets, data });
@@ -117,12 +136,13 @@ export class ColumnData {
       case Layout.Int32:
         return makeData({ type: type as Int32, ...common, data: new Int32Array(bytes, 0, rows) });
       case Layout.Int64:
+      case Layout.Timestamp:
         return makeData({
           type: type as Int64,
           ...common,
           data: new BigInt64Array(bytes, 0, rows),
         });
-      case Layout.Decimal:
+      case Layout.Numeric:
         return makeData({
           type: type as Decimal,
           ...common,

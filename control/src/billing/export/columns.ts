@@ -14,7 +14,14 @@ import { z } from '@hono/zod-openapi';
  */
 export type ExportRow = (string | null)[];
 
-export type ColumnKind = 'int64' | 'int32' | 'string' | 'timestamp' | 'decimal3' | 'decimal6';
+export type ColumnKind =
+  | 'int64'
+  | 'int32'
+  | 'string'
+  | 'uuid'
+  | 'timestamp'
+  | 'decimal3'
+  | 'decimal6';
 
 export interface ExportColumn {
   name: string;
@@ -44,7 +51,7 @@ export const EXPORT_COLUMNS: readonly ExportColumn[] = [
   },
   {
     name: 'tenant_id',
-    kind: 'string',
+    kind: 'uuid',
     dictionary: true,
     description: 'the tenant (UUID)',
   },
@@ -79,10 +86,10 @@ export const EXPORT_COLUMNS: readonly ExportColumn[] = [
     dictionary: true,
     description: 'for an adjustment: the closed period the usage belongs to; else empty',
   },
-  { name: 'session_id', kind: 'string', description: 'the session (UUID)' },
+  { name: 'session_id', kind: 'uuid', description: 'the session (UUID)' },
   {
     name: 'user_id',
-    kind: 'string',
+    kind: 'uuid',
     dictionary: true,
     description: 'the user who ran it (UUID)',
   },
@@ -94,7 +101,7 @@ export const EXPORT_COLUMNS: readonly ExportColumn[] = [
   },
   {
     name: 'app_id',
-    kind: 'string',
+    kind: 'uuid',
     dictionary: true,
     description: 'the app (UUID)',
   },
@@ -114,7 +121,7 @@ export const EXPORT_COLUMNS: readonly ExportColumn[] = [
   },
   {
     name: 'cluster_id',
-    kind: 'string',
+    kind: 'uuid',
     nullable: true,
     dictionary: true,
     description: 'the cluster it ran on (UUID)',
@@ -186,6 +193,7 @@ const ZOD_TYPES: Record<ColumnKind, z.ZodType> = {
   int64: z.number().int(),
   int32: z.number().int(),
   string: z.string(),
+  uuid: z.string(),
   timestamp: z.string().openapi({ format: 'date-time' }),
   decimal3: z.string().openapi({ pattern: '^-?\\d+\\.\\d{3}$' }),
   decimal6: z.string().openapi({ pattern: '^-?\\d+\\.\\d{6}$' }),

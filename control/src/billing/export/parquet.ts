@@ -32,7 +32,7 @@ import type { ExportPart } from './read.ts';
  * copy of it stay a few MB each, and WebAssembly memory, which grows to its largest row group
  * and never shrinks, stays small; larger groups compressed little better here.
  */
-export const ROW_GROUP_ROWS = 16_384;
+export const ROW_GROUP_ROWS = 8_192;
 
 type ParquetWasm = typeof import('parquet-wasm');
 let loaded: Promise<ParquetWasm> | null = null;
@@ -44,18 +44,17 @@ const parquetWasm = () => {
 
 /**
  * COPY of the part's records as PostgreSQL's binary format, one field per export column in
- * order, each as column-batch.ts takes it: text, int4, or int8 (timestamps in epoch
- * milliseconds, decimals times 10^scale: exact, the columns have that scale).
+ * order, each in its column's own type (binary-copy.ts reads uuid, timestamptz and numeric
+ * as they are stored): no cast or text conversion per value in the database, which costs
+ * it less than the CSV COPY of the same rows, and no more bytes than needed.
  */
 export const copyBinaryQuery: CopyQuery = (part, ids, literal, to) => {
-  const ms = (c: string) => `round(date_part('epoch', ${c}) * 1000)::int8`;
-  const scaled = (c: string, scale: number) => `(${c} * 1${'0'.repeat(scale)})::int8`;
-  return `copy (select r.id, r.kind, r.tenant_id::text, ${literal(part.tenantSlug)}::text,
-    ${literal(part.label)}::text, ${part.start.getTime()}::int8, ${part.end.getTime()}::int8,
-    a.label, r.session_id::text, r.user_id::text, r.user_email, r.app_id::text, r.app_slug,
-    r.app_class, r.cluster_id::text, r.cluster_name, r.region, r.gpu_sku, r.gpu_count,
-    ${ms('r.slice_start')}, ${ms('r.slice_end')}, ${scaled('r.session_seconds', 3)},
-    ${scaled('r.gpu_seconds', 3)}, r.currency, ${scaled('r.amount', 6)}
+  const time = (d: Date) => `${literal(d.toISOString())}::timestamptz`;
+  return `copy (select r.id, r.kind, r.tenant_id, ${literal(part.tenantSlug)}::text,
+    ${literal(part.label)}::text, ${time(part.start)}, ${time(part.end)}, a.label,
+    r.session_id, r.user_id, r.user_email, r.app_id, r.app_slug, r.app_class, r.cluster_id,
+    r.cluster_name, r.region, r.gpu_sku, r.gpu_count, r.slice_start, r.slice_end,
+    r.session_seconds, r.gpu_seconds, r.currency, r.amount
   from usage_records r left join billing_periods a on a.id = r.adjusts_period_id
   where r.period_id = ${literal(part.periodId)}::uuid and r.id > ${literal(ids.after)}::int8
     and r.id <= ${literal(ids.upTo)}::int8 ${rangeSql(part, literal)}
@@ -76,7 +75,9 @@ function writerProperties(pw: ParquetWasm) {
     .setStatisticsEnabled(pw.EnabledStatistics.Chunk);
   for (const c of EXPORT_COLUMNS) {
     if (c.dictionary) b = b.setColumnDictionaryEnabled(c.name, true);
-    if (c.kind === 'string') b = b.setColumnStatisticsEnabled(c.name, pw.EnabledStatistics.None);
+    if (c.kind === 'string' || c.kind === 'uuid') {
+      b = b.setColumnStatisticsEnabled(c.name, pw.EnabledStatistics.None);
+    }
   }
   return b.build();
 }
