@@ -453,7 +453,7 @@ describe.each(DATABASES)('billing on %s', (kind) => {
   });
 
   it('streams a period of more records than one batch, every record once, in order', async () => {
-    // several reads, and more than one Parquet row group
+    // several reads, several Arrow batches, and more than one Parquet row group
     const n = Math.max(2 * BATCH_ROWS, ROW_GROUP_ROWS) + 500;
     const bulk = await seedTenant(t, { slug: 'bulk' });
     const period = uuidv7();
