@@ -24,7 +24,7 @@ const HELP = `Export benchmark: node control/bench/export.ts [flags]
 
 For each database: a fresh one with one tenant, one closed period of N usage records (made
 in SQL), a control plane in a child process (with the Node flags of the control image's
-entrypoint, as npm start has them), then for each format COPY (the same 24 columns, same
+entrypoint, as npm start has them), then for each format COPY (the same 25 columns, same
 order) TO STDOUT as CSV and right after it one full download of the period's export (the
 client reads the stream as it comes and counts bytes). On PGlite, which the server holds
 once started, its one COPY (to a blob) is the peer of every format. Reported: rows/s, MB/s,
@@ -60,11 +60,12 @@ insert into apps (id, tenant_id, slug, name, cpu, memory)
 insert into billing_periods (id, tenant_id, label, starts_at, ends_at, time_zone)
   values ('${PERIOD}', '${TENANT}', '2026-10', '2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z', 'UTC');
 insert into usage_records (period_id, tenant_id, kind, session_id, user_id, user_email, app_id,
-    app_slug, cluster_id, cluster_name, region, gpu_sku, gpu_count, slice_start, slice_end,
+    app_slug, app_class, cluster_id, cluster_name, region, gpu_sku, gpu_count, slice_start, slice_end,
     session_seconds, gpu_seconds, currency, amount)
   select '${PERIOD}', '${TENANT}', 'usage',
     md5(i::text)::uuid, md5('u' || (i % 500))::uuid, 'user' || (i % 500) || '@bench.test',
     md5('a' || (i % 20))::uuid, 'app-' || (i % 20),
+    case when i % 20 < 5 then null else 'class-' || (i % 3) end,
     '01900000-0000-7000-8000-000000000005', 'gpu-eu-1', 'eu-west',
     case when i % 3 = 0 then null else 'nvidia-l4' end, case when i % 3 = 0 then 0 else 2 end,
     timestamptz '2026-10-01' + (i % 2592000) * interval '1 second',
@@ -76,10 +77,10 @@ update billing_periods set state = 'closed', closed_at = '2026-11-02T00:00:00Z',
   totals = '{"records": ${n}}'::jsonb where id = '${PERIOD}';
 `;
 
-// the export's 24 columns, in SQL, for COPY
+// the export's 25 columns, in SQL, for COPY
 const COPY_QUERY = `select r.id, r.kind, r.tenant_id, t.slug, p.label, p.starts_at, p.ends_at,
   null as adjusts_period, r.session_id, r.user_id, r.user_email, r.app_id, r.app_slug,
-  r.cluster_id, r.cluster_name, r.region, r.gpu_sku, r.gpu_count, r.slice_start, r.slice_end,
+  r.app_class, r.cluster_id, r.cluster_name, r.region, r.gpu_sku, r.gpu_count, r.slice_start, r.slice_end,
   r.session_seconds, r.gpu_seconds, r.currency, r.amount
   from usage_records r join billing_periods p on p.id = r.period_id join tenants t on t.id = r.tenant_id
   where r.period_id = '${PERIOD}' order by r.id`;

@@ -8,7 +8,8 @@ import { and, eq, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { closeDuePeriods, dueForClosing } from '../src/billing/auto-close.ts';
-import { encoder, ROW_GROUP_ROWS } from '../src/billing/export/encode.ts';
+import { encoder } from '../src/billing/export/encode.ts';
+import { ROW_GROUP_ROWS } from '../src/billing/export/parquet.ts';
 import { BATCH_ROWS, exportBatches, exportStream } from '../src/billing/export/read.ts';
 import { queryRows } from '../src/db/connect.ts';
 import { auditLog, billingPeriods, sessionEvents, sessions } from '../src/db/schema.ts';
@@ -86,7 +87,7 @@ describe.each(DATABASES)('billing on %s', (kind) => {
   beforeAll(async () => {
     ensurePyarrow(); // installed once, before any request (not while a socket idles)
     t = await startTestControlPlane(await freshDatabase(kind));
-    acme = await seedTenant(t, { slug: 'acme', app: { gpu: undefined } });
+    acme = await seedTenant(t, { slug: 'acme', app: { gpu: undefined, class: 'workstation' } });
     globex = await seedTenant(t, { slug: 'globex' });
     acmeAdmin = await key('acme', { name: 'ops', role: 'tenant-admin' });
     acmeMember = await key('acme', { name: 'ada', role: 'member', user: 'user@acme.test' });
@@ -288,10 +289,11 @@ describe.each(DATABASES)('billing on %s', (kind) => {
     const lines = csv.bytes.toString('utf8').split('\r\n');
     expect(lines[0]).toBe(
       'record_id,kind,tenant_id,tenant_slug,period,period_start,period_end,adjusts_period,' +
-        'session_id,user_id,user_email,app_id,app_slug,cluster_id,cluster_name,region,gpu_sku,' +
+        'session_id,user_id,user_email,app_id,app_slug,app_class,cluster_id,cluster_name,region,gpu_sku,' +
         'gpu_count,slice_start,slice_end,session_seconds,gpu_seconds,currency,amount',
     );
     expect(lines.length).toBe(4); // header, two records, and the final CRLF
+    expect(lines[1]).toContain(',sleeper,workstation,');
     expect(lines[1]).toContain(
       ',2025-10-01T00:00:00.000Z,2025-10-01T01:00:00.000Z,3600.000,7200.000,EUR,5.600000',
     );
@@ -314,9 +316,9 @@ describe.each(DATABASES)('billing on %s', (kind) => {
       .trimEnd()
       .split('\n')
       .map((l) => JSON.parse(l));
-    expect(records.map((r) => [r.kind, r.session_seconds, r.amount])).toEqual([
-      ['usage', '3600.000', '5.600000'],
-      ['usage', '5400.000', '0.900000'],
+    expect(records.map((r) => [r.kind, r.app_class, r.session_seconds, r.amount])).toEqual([
+      ['usage', 'workstation', '3600.000', '5.600000'],
+      ['usage', 'workstation', '5400.000', '0.900000'],
     ]);
     expect(jsonl.headers.get('etag')).not.toBe(etag);
 
@@ -337,17 +339,33 @@ describe.each(DATABASES)('billing on %s', (kind) => {
       session_seconds: 'decimal128(18, 3)',
       amount: 'decimal128(18, 6)',
       user_email: 'string',
+      app_class: 'string',
     });
-    expect(read.nullable).toMatchObject({ adjusts_period: true, amount: false });
+    expect(read.nullable).toMatchObject({ adjusts_period: true, app_class: true, amount: false });
     expect(
-      read.rows.map((r) => [r.session_id, r.slice_start, r.session_seconds, r.amount]),
+      read.rows.map((r) => [
+        r.session_id,
+        r.app_class,
+        r.slice_start,
+        r.session_seconds,
+        r.gpu_seconds,
+        r.amount,
+      ]),
     ).toEqual(
       records.map((r) => [
         r.session_id,
+        r.app_class,
         r.slice_start.replace('T', ' ').replace('.000Z', '+00:00'),
         r.session_seconds,
+        r.gpu_seconds,
         r.amount,
       ]),
+    );
+    // every column as JSON Lines has it (timestamps and integers as pyarrow prints them)
+    const shown = (v: unknown) =>
+      v === null ? null : String(v).replace(/^(\d{4}-\d\d-\d\d)T(.*)\.000Z$/, '$1 $2+00:00');
+    expect(read.rows).toEqual(
+      records.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, shown(v)]))),
     );
   });
 
@@ -435,7 +453,7 @@ describe.each(DATABASES)('billing on %s', (kind) => {
   });
 
   it('streams a period of more records than one batch, every record once, in order', async () => {
-    // several reads, and more than one Parquet row group
+    // several reads, several Arrow batches, and more than one Parquet row group
     const n = Math.max(2 * BATCH_ROWS, ROW_GROUP_ROWS) + 500;
     const bulk = await seedTenant(t, { slug: 'bulk' });
     const period = uuidv7();
@@ -469,7 +487,12 @@ describe.each(DATABASES)('billing on %s', (kind) => {
     writeFileSync(file, parquet.bytes);
     const read = readParquet(file);
     expect(read.rows.map((r) => Number(r.record_id))).toEqual(ids);
-    expect(read.rows[n - 1]).toMatchObject({ session_seconds: '60.000', amount: '0.008333' });
+    expect(read.rows[n - 1]).toMatchObject({
+      session_seconds: '60.000',
+      amount: '0.008333',
+      app_class: null,
+      cluster_id: null,
+    });
   });
 
   it('refuses bad input with a 4xx that says what is wrong', async () => {
@@ -671,7 +694,7 @@ describe.each(DATABASES)('billing on %s', (kind) => {
       labels: new Map<string, string>(),
     };
     const encode = encoder('csv');
-    const rows = exportStream(exportBatches(db(), [part], encode.readAs), encode);
+    const rows = exportStream(exportBatches(db(), [part]), encode);
     const expected = Buffer.from(await new Response(rows).arrayBuffer());
     expect(csv.bytes.toString('utf8')).toBe(expected.toString('utf8'));
     const text = csv.bytes.toString('utf8');

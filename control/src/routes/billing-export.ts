@@ -3,11 +3,12 @@ import { z } from '@hono/zod-openapi';
 import { asc } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { UsageExportRow } from '../billing/export/columns.ts';
-import { copyCsvStream, pgliteCsvStream } from '../billing/export/copy-csv.ts';
+import { copyCsvStream } from '../billing/export/copy-csv.ts';
 import { CONTENT_TYPES, encoder, type Format } from '../billing/export/encode.ts';
+import { parquetStream } from '../billing/export/parquet.ts';
 import { type ExportPart, exportBatches, exportStream } from '../billing/export/read.ts';
 import type { PeriodRow } from '../billing/usage-records.ts';
-import { type Db, pgliteClient, postgresPool } from '../db/connect.ts';
+import type { Db } from '../db/connect.ts';
 import { tenants } from '../db/schema.ts';
 import { type AppEnv, requireRole } from '../http/auth.ts';
 import { ExportQuery } from '../http/billing-schemas.ts';
@@ -18,7 +19,8 @@ import { refreshedPeriods } from './billing.ts';
 const tags = ['billing'];
 
 /** bumped whenever an export's bytes would change for the same records (columns, encoding) */
-const EXPORT_VERSION = 2; // 2: a lone CR or LF in a CSV field is quoted
+// 2: a lone CR or LF in a CSV field is quoted; 3: app_class, Parquet by parquet-wasm
+const EXPORT_VERSION = 3;
 
 type Query = z.infer<typeof ExportQuery>;
 
@@ -96,14 +98,14 @@ function respond(
   return c.body(exportBody(db, o.parts, o.q.format), 200, headers);
 }
 
-/** CSV is written by the database's COPY (see copy-csv.ts); the other formats from rows here. */
+/**
+ * CSV is written by the database's COPY (copy-csv.ts), Parquet from its binary COPY
+ * (parquet.ts), JSON Lines from rows read in batches (read.ts).
+ */
 function exportBody(db: Db, parts: ExportPart[], format: Format): ReadableStream<Uint8Array> {
-  const pool = postgresPool(db);
-  const pglite = pgliteClient(db);
-  if (format === 'csv' && pool) return copyCsvStream(pool, parts);
-  if (format === 'csv' && pglite) return pgliteCsvStream(pglite, parts);
-  const encode = encoder(format);
-  return exportStream(exportBatches(db, parts, encode.readAs), encode);
+  if (format === 'csv') return copyCsvStream(db, parts);
+  if (format === 'parquet') return parquetStream(db, parts);
+  return exportStream(exportBatches(db, parts), encoder('jsonl'));
 }
 
 const exportResponses = {

@@ -1,30 +1,42 @@
 /**
  * The columns of a usage export, defined once: their order, their meaning (which the
- * OpenAPI document repeats) and their Parquet types. CSV and JSON Lines carry the same
- * columns in the same order; decimals are strings there, so that no reader rounds them.
+ * OpenAPI document repeats) and their kinds, from which parquet.ts makes the Parquet types.
+ * CSV and JSON Lines carry the same columns in the same order; decimals are strings there,
+ * so that no reader rounds them.
  */
 
 import { z } from '@hono/zod-openapi';
-import type { SchemaElement } from 'hyparquet';
 
 /**
- * One usage record as read for an export: the text of each column in `EXPORT_COLUMNS`
- * order (null for SQL NULL), which each format writes without parsing what it needs not
- * touch. Integers are their decimal digits; timestamps and decimals are read as the format
- * wants them (see ReadAs in read.ts): shown as text, or as integers for Parquet.
+ * One usage record as read for the JSON Lines export: the text of each column in
+ * `EXPORT_COLUMNS` order (null for SQL NULL). Integers are their decimal digits, timestamps
+ * ISO 8601, decimals with all their places.
  */
 export type ExportRow = (string | null)[];
 
-type Kind = 'int64' | 'int32' | 'string' | 'timestamp' | 'decimal3' | 'decimal6';
+export type ColumnKind =
+  | 'int64'
+  | 'int32'
+  | 'string'
+  | 'uuid'
+  | 'timestamp'
+  | 'decimal3'
+  | 'decimal6';
 
-interface Column {
+export interface ExportColumn {
   name: string;
-  kind: Kind;
+  kind: ColumnKind;
   nullable?: boolean;
+  /**
+   * Parquet: dictionary-encode this column (few distinct values in a row group: tenants,
+   * users, apps, SKUs). Columns of mostly distinct values (ids, times, amounts) are written
+   * plain, where a dictionary would cost time and bytes for nothing.
+   */
+  dictionary?: boolean;
   description: string;
 }
 
-export const EXPORT_COLUMNS: readonly Column[] = [
+export const EXPORT_COLUMNS: readonly ExportColumn[] = [
   {
     name: 'record_id',
     kind: 'int64',
@@ -33,48 +45,114 @@ export const EXPORT_COLUMNS: readonly Column[] = [
   {
     name: 'kind',
     kind: 'string',
+    dictionary: true,
     description:
       '`usage`, or `adjustment`: late usage of the closed period `adjusts_period`, booked in this one',
   },
-  { name: 'tenant_id', kind: 'string', description: 'the tenant (UUID)' },
-  { name: 'tenant_slug', kind: 'string', description: 'the tenant’s slug' },
+  {
+    name: 'tenant_id',
+    kind: 'uuid',
+    dictionary: true,
+    description: 'the tenant (UUID)',
+  },
+  {
+    name: 'tenant_slug',
+    kind: 'string',
+    dictionary: true,
+    description: 'the tenant’s slug',
+  },
   {
     name: 'period',
     kind: 'string',
+    dictionary: true,
     description: 'the billing period the record is booked in (YYYY-MM of its time zone)',
   },
-  { name: 'period_start', kind: 'timestamp', description: 'start of the billing period (UTC)' },
+  {
+    name: 'period_start',
+    kind: 'timestamp',
+    dictionary: true,
+    description: 'start of the billing period (UTC)',
+  },
   {
     name: 'period_end',
     kind: 'timestamp',
+    dictionary: true,
     description: 'end of the billing period, exclusive (UTC)',
   },
   {
     name: 'adjusts_period',
     kind: 'string',
     nullable: true,
+    dictionary: true,
     description: 'for an adjustment: the closed period the usage belongs to; else empty',
   },
-  { name: 'session_id', kind: 'string', description: 'the session (UUID)' },
-  { name: 'user_id', kind: 'string', description: 'the user who ran it (UUID)' },
-  { name: 'user_email', kind: 'string', description: 'the user’s email when the record was made' },
-  { name: 'app_id', kind: 'string', description: 'the app (UUID)' },
-  { name: 'app_slug', kind: 'string', description: 'the app’s slug' },
+  { name: 'session_id', kind: 'uuid', description: 'the session (UUID)' },
   {
-    name: 'cluster_id',
+    name: 'user_id',
+    kind: 'uuid',
+    dictionary: true,
+    description: 'the user who ran it (UUID)',
+  },
+  {
+    name: 'user_email',
+    kind: 'string',
+    dictionary: true,
+    description: 'the user’s email when the record was made',
+  },
+  {
+    name: 'app_id',
+    kind: 'uuid',
+    dictionary: true,
+    description: 'the app (UUID)',
+  },
+  {
+    name: 'app_slug',
+    kind: 'string',
+    dictionary: true,
+    description: 'the app’s slug',
+  },
+  {
+    name: 'app_class',
     kind: 'string',
     nullable: true,
+    dictionary: true,
+    description:
+      'the app’s pricing class when the record was made (rate cards may price a class of apps); empty without one',
+  },
+  {
+    name: 'cluster_id',
+    kind: 'uuid',
+    nullable: true,
+    dictionary: true,
     description: 'the cluster it ran on (UUID)',
   },
-  { name: 'cluster_name', kind: 'string', nullable: true, description: 'the cluster’s name' },
-  { name: 'region', kind: 'string', nullable: true, description: 'the cluster’s region' },
+  {
+    name: 'cluster_name',
+    kind: 'string',
+    nullable: true,
+    dictionary: true,
+    description: 'the cluster’s name',
+  },
+  {
+    name: 'region',
+    kind: 'string',
+    nullable: true,
+    dictionary: true,
+    description: 'the cluster’s region',
+  },
   {
     name: 'gpu_sku',
     kind: 'string',
     nullable: true,
+    dictionary: true,
     description: 'the GPU model; empty without GPUs',
   },
-  { name: 'gpu_count', kind: 'int32', description: 'GPUs the session held' },
+  {
+    name: 'gpu_count',
+    kind: 'int32',
+    dictionary: true,
+    description: 'GPUs the session held',
+  },
   {
     name: 'slice_start',
     kind: 'timestamp',
@@ -99,6 +177,7 @@ export const EXPORT_COLUMNS: readonly Column[] = [
   {
     name: 'currency',
     kind: 'string',
+    dictionary: true,
     description: 'ISO 4217 code of the rate card; XXX when no rate card applied',
   },
   {
@@ -110,44 +189,11 @@ export const EXPORT_COLUMNS: readonly Column[] = [
 
 export const COLUMN_NAMES = EXPORT_COLUMNS.map((c) => c.name);
 
-const TIMESTAMP = {
-  type: 'INT64',
-  converted_type: 'TIMESTAMP_MILLIS',
-  logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
-} as const;
-const decimal = (scale: number) =>
-  ({
-    type: 'INT64',
-    converted_type: 'DECIMAL',
-    logical_type: { type: 'DECIMAL', precision: 18, scale },
-    precision: 18,
-    scale,
-  }) as const;
-
-const PARQUET_TYPES: Record<Kind, Omit<SchemaElement, 'name'>> = {
-  int64: { type: 'INT64' },
-  int32: { type: 'INT32' },
-  string: { type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } },
-  timestamp: TIMESTAMP,
-  decimal3: decimal(3),
-  decimal6: decimal(6),
-};
-
-export const PARQUET_SCHEMA: SchemaElement[] = [
-  { name: 'root', num_children: EXPORT_COLUMNS.length },
-  ...EXPORT_COLUMNS.map(
-    (c): SchemaElement => ({
-      name: c.name,
-      repetition_type: c.nullable ? 'OPTIONAL' : 'REQUIRED',
-      ...PARQUET_TYPES[c.kind],
-    }),
-  ),
-];
-
-const ZOD_TYPES: Record<Kind, z.ZodType> = {
+const ZOD_TYPES: Record<ColumnKind, z.ZodType> = {
   int64: z.number().int(),
   int32: z.number().int(),
   string: z.string(),
+  uuid: z.string(),
   timestamp: z.string().openapi({ format: 'date-time' }),
   decimal3: z.string().openapi({ pattern: '^-?\\d+\\.\\d{3}$' }),
   decimal6: z.string().openapi({ pattern: '^-?\\d+\\.\\d{6}$' }),

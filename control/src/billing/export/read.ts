@@ -26,52 +26,27 @@ export interface ExportPart {
   to?: Date;
 }
 
-/**
- * How an encoder wants values read: `text` (CSV, JSON Lines) as they are shown, timestamps
- * in ISO 8601 and decimals with all their places, made by the database (in C, in its own
- * process); `numbers` (Parquet) timestamps in milliseconds since the epoch and decimals as
- * the integer of their scale (`3600.000` → `3600000`), ready for BigInt.
- */
-export type ReadAs = 'text' | 'numbers';
-
 const ISO_MS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
-const SQL_OF: Record<
-  ReadAs,
-  { time(c: string): string; decimal(c: string, scale: number): string }
-> = {
-  text: {
-    time: (c) => `to_char(${c} at time zone 'UTC', ${ISO_MS})`,
-    decimal: (c) => `${c}::text`,
-  },
-  numbers: {
-    // a double holds these milliseconds exactly enough to round
-    time: (c) => `round(date_part('epoch', ${c}) * 1000)::int8::text`,
-    // exact: the column has this scale
-    decimal: (c, scale) => `(${c} * 1${'0'.repeat(scale)})::int8::text`,
-  },
-};
+const time = (c: string) => `to_char(${c} at time zone 'UTC', ${ISO_MS})`;
 
 /**
  * A usage record's own columns, as text (see ExportRow), in export order less the period's
- * (tenant_slug, period, period_start, period_end, adjusts_period), which are filled in here.
- * Timestamps have millisecond precision in the table, so neither form loses any.
+ * (tenant_slug, period, period_start, period_end, adjusts_period), which are filled in here:
+ * timestamps in ISO 8601 and decimals with all their places, made by the database (in C, in
+ * its own process). Timestamps have millisecond precision in the table: none is lost.
  * (Each column is named after its cast, `id` too: the query orders by `usage_records.id`.)
  */
-const recordColumns = (as: ReadAs) => {
-  const { time, decimal } = SQL_OF[as];
-  return `id::text, kind, tenant_id::text, adjusts_period_id::text, session_id::text,
-  user_id::text, user_email, app_id::text, app_slug, cluster_id::text, cluster_name, region,
-  gpu_sku, gpu_count::text, ${time('slice_start')}, ${time('slice_end')},
-  ${decimal('session_seconds', 3)}, ${decimal('gpu_seconds', 3)}, currency,
-  ${decimal('amount', 6)}`;
-};
+const RECORD_COLUMNS = `id::text, kind, tenant_id::text, adjusts_period_id::text,
+  session_id::text, user_id::text, user_email, app_id::text, app_slug, app_class,
+  cluster_id::text, cluster_name, region, gpu_sku, gpu_count::text, ${time('slice_start')},
+  ${time('slice_end')}, session_seconds::text, gpu_seconds::text, currency, amount::text`;
 
 /** The query of one batch: $1 period, $2 after this id, $3 up to this id, [$4 from, $5 to]. */
-function batchQuery(part: ExportPart, as: ReadAs): string {
+function batchQuery(part: ExportPart): string {
   let range = '';
   if (part.from) range += ' and slice_start >= $4::timestamptz';
   if (part.to) range += ` and slice_start < $${part.from ? 5 : 4}::timestamptz`;
-  return `select ${recordColumns(as)} from usage_records
+  return `select ${RECORD_COLUMNS} from usage_records
     where period_id = $1 and id > $2::int8 and id <= $3::int8${range}
     order by usage_records.id limit ${BATCH_ROWS}`;
 }
@@ -83,9 +58,9 @@ function exportRow(r: (string | null)[], part: ExportPart, start: string, end: s
   return [
     r[0] as string, r[1] as string, r[2] as string, part.tenantSlug, part.label, start, end,
     adjusts, r[4] as string, r[5] as string, r[6] as string, r[7] as string, r[8] as string,
-    r[9] ?? null, r[10] ?? null, r[11] ?? null, r[12] ?? null, r[13] as string,
+    r[9] ?? null, r[10] ?? null, r[11] ?? null, r[12] ?? null, r[13] ?? null,
     r[14] as string, r[15] as string, r[16] as string, r[17] as string, r[18] as string,
-    r[19] as string,
+    r[19] as string, r[20] as string,
   ];
 }
 
@@ -96,11 +71,7 @@ function exportRow(r: (string | null)[], part: ExportPart, start: string, end: s
  * (no object, no type parsing per row), and the next batch's query is sent before this
  * one is handed on, so that the database works while the caller encodes.
  */
-export async function* exportBatches(
-  db: Db,
-  parts: ExportPart[],
-  as: ReadAs,
-): AsyncGenerator<ExportRow[]> {
+export async function* exportBatches(db: Db, parts: ExportPart[]): AsyncGenerator<ExportRow[]> {
   for (const part of parts) {
     // records an open period's refresh writes while this runs have higher ids: left out
     const [{ top } = { top: 0 }] = await queryRows<{ top: string | number | null }>(
@@ -108,13 +79,12 @@ export async function* exportBatches(
       sql`select max(id) as top from usage_records where period_id = ${part.periodId}`,
     );
     const ceiling = String(top ?? 0);
-    const text = batchQuery(part, as);
+    const text = batchQuery(part);
     const range = [part.from?.toISOString(), part.to?.toISOString()].filter((v) => v);
     const read = (after: string) =>
       queryTextRows(db, text, [part.periodId, after, ceiling, ...range]);
-    const time = (d: Date) => (as === 'text' ? d.toISOString() : String(d.getTime()));
-    const start = time(part.start);
-    const end = time(part.end);
+    const start = part.start.toISOString();
+    const end = part.end.toISOString();
     let next: Promise<(string | null)[][]> | null = read('0');
     try {
       while (next) {
