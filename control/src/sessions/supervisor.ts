@@ -84,6 +84,11 @@ export class Supervisor {
     return [...this.drivers.keys()];
   }
 
+  /** The driver of a cluster in this process, if any (for stops another replica recorded). */
+  driverFor(clusterId: string | null): ClusterDriver | undefined {
+    return clusterId ? this.drivers.get(clusterId)?.driver : undefined;
+  }
+
   private record(event: DriverEvent) {
     const { sessionId, state, ...details } = event;
     const previous = this.queues.get(sessionId) ?? Promise.resolve();

@@ -1,0 +1,118 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Db } from '../db/connect.ts';
+import type { Bus, Payload } from '../db/notify.ts';
+import { apps, sessions, tenants, users } from '../db/schema.ts';
+import type { SessionRow } from './admission.ts';
+import type { ClusterOwnership } from './ownership.ts';
+import type { Supervisor } from './supervisor.ts';
+import { type TransitionBy, transition } from './transition.ts';
+
+/**
+ * Hands sessions to the replica that drives their cluster, whichever replica admitted or
+ * stopped them: the API records what should happen (a session admitted, a stop asked), the
+ * bus tells every replica, and the one whose supervisor has the cluster's driver acts
+ * (launches, or asks the driver to stop). After the bus reconnects, the sessions of the
+ * clusters driven here that wait for a launch or a stop are acted on again (drivers'
+ * launch and terminate are idempotent).
+ *
+ * The lead's session sync loop replaces the acting: a notification then enqueues
+ * `syncSession(id)` on the driving replica.
+ */
+export class SessionHandoff {
+  private readonly deps: {
+    db: Db;
+    bus: Bus;
+    supervisor: Supervisor;
+    ownership: Pick<ClusterOwnership, 'drivenElsewhere'>;
+    log: Logger;
+  };
+  private readonly unsubscribe: (() => void)[];
+
+  constructor(deps: SessionHandoff['deps']) {
+    this.deps = deps;
+    this.unsubscribe = [
+      deps.bus.subscribe('session', (change) => void this.changed(change)),
+      deps.bus.onResync(() => void this.resync()),
+    ];
+  }
+
+  private drivenHere(clusterId: string | null): clusterId is string {
+    return clusterId !== null && this.deps.supervisor.attached().includes(clusterId);
+  }
+
+  private async changed({ id, clusterId, state }: Payload<'session'>) {
+    if (!this.drivenHere(clusterId)) return;
+    if (state !== 'placed' && state !== 'requested' && state !== 'stopping') return;
+    await this.act([id]).catch((err) =>
+      this.deps.log.error({ err, sessionId: id }, 'handing a session to its driver failed'),
+    );
+  }
+
+  private async resync() {
+    const clusterIds = this.deps.supervisor.attached();
+    if (clusterIds.length === 0) return;
+    const waiting = await this.deps.db
+      .select({ id: sessions.id })
+      .from(sessions)
+      .where(
+        and(
+          inArray(sessions.clusterId, clusterIds),
+          inArray(sessions.state, ['requested', 'placed', 'stopping']),
+        ),
+      )
+      .catch((err) => {
+        this.deps.log.error({ err }, 'reading the sessions to hand on failed');
+        return [];
+      });
+    if (waiting.length > 0) {
+      await this.act(waiting.map((w) => w.id)).catch((err) =>
+        this.deps.log.error({ err }, 'handing sessions to their drivers failed'),
+      );
+    }
+  }
+
+  /** Launches or stops the sessions, as their rows now say (not as the notification did). */
+  private async act(ids: string[]) {
+    const { db, supervisor } = this.deps;
+    const rows = await db
+      .select({ session: sessions, app: apps, tenant: tenants, user: users })
+      .from(sessions)
+      .innerJoin(apps, eq(apps.id, sessions.appId))
+      .innerJoin(tenants, eq(tenants.id, sessions.tenantId))
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(inArray(sessions.id, ids));
+    for (const { session, app, tenant, user } of rows) {
+      if (!this.drivenHere(session.clusterId)) continue;
+      if (session.state === 'requested' || session.state === 'placed') {
+        await supervisor.launch(session, app, { tenant, user });
+      } else if (session.state === 'stopping') {
+        await supervisor.driverFor(session.clusterId)?.terminate(session.id, session.driverRef);
+      }
+    }
+  }
+
+  /**
+   * A stop asked through this replica: where another replica drives the session's cluster,
+   * only recorded (that replica's driver stops it when the bus tells it); else the
+   * supervisor's own stop.
+   */
+  async terminate(
+    sessionId: string,
+    reason: string,
+    by?: TransitionBy,
+  ): Promise<SessionRow | null> {
+    const [row] = await this.deps.db
+      .select({ clusterId: sessions.clusterId })
+      .from(sessions)
+      .where(eq(sessions.id, sessionId));
+    if (row?.clusterId && this.deps.ownership.drivenElsewhere(row.clusterId)) {
+      return transition(this.deps.db, sessionId, 'stopping', { reason }, by);
+    }
+    return this.deps.supervisor.terminate(sessionId, reason, by);
+  }
+
+  close() {
+    for (const u of this.unsubscribe) u();
+  }
+}
