@@ -65,15 +65,20 @@ export interface LeasePlan {
 
 /**
  * What `me` does with leases, given the live replicas (`me` among them), the live clusters
- * and every lease row.
+ * and every lease row. `dead`: replicas known to be gone though their rows have not expired
+ * yet (a process of this machine that no longer exists): their leases are free now.
  */
 export function planLeases(input: {
   me: string;
   replicas: ReplicaView[];
   clusters: ClusterView[];
   leases: LeaseView[];
+  dead?: ReadonlySet<string>;
 }): LeasePlan {
-  const { me, replicas, clusters, leases } = input;
+  const { me, clusters } = input;
+  const dead = input.dead ?? new Set<string>();
+  const replicas = input.replicas.filter((r) => !dead.has(r.id));
+  const leases = input.leases.map((l) => (dead.has(l.holder) ? { ...l, live: false } : l));
   const leaseOf = new Map(leases.map((l) => [l.clusterId, l]));
   const plan: LeasePlan = { acquire: [], renew: [], release: [] };
   const known = new Set<string>();

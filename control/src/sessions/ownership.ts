@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -46,6 +47,47 @@ export interface OwnershipOptions {
   id?: string;
 }
 
+/**
+ * The processes whose pids this one can check (same kernel boot, same pid namespace), as a
+ * short hash; null where /proc does not tell.
+ */
+function processScope(): string | null {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return createHash('sha256')
+      .update(`${boot}/${readlinkSync('/proc/self/ns/pid')}`)
+      .digest('hex')
+      .slice(0, 8);
+  } catch {
+    return null;
+  }
+}
+
+/** Replica ids: `<host>:<scope>:<pid>:<random>`. */
+function replicaId(scope: string | null) {
+  return `${hostname()}:${scope ?? '-'}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Holders that are processes of this machine that no longer exist (killed, crashed): their
+ * leases need not be waited out. Only pids of this process's scope can be checked.
+ */
+export function deadHolders(holders: Iterable<string>, scope: string | null): Set<string> {
+  const dead = new Set<string>();
+  if (scope === null) return dead;
+  for (const holder of holders) {
+    const parts = holder.split(':');
+    const pid = Number(parts.at(-2));
+    if (parts.at(-3) !== scope || !Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') dead.add(holder);
+    }
+  }
+  return dead;
+}
+
 const DEFAULT_TTL_MS = 3_000;
 const DEFAULT_RENEW_MS = 1_000;
 // a holder stops driving this much before its lease can expire by the database's clock,
@@ -69,6 +111,7 @@ const FENCE_MARGIN_MS = 500;
  */
 export class ClusterOwnership {
   readonly id: string;
+  private readonly scope = processScope();
   private readonly opts: OwnershipOptions;
   private readonly ttlMs: number;
   private readonly renewMs: number;
@@ -92,7 +135,7 @@ export class ClusterOwnership {
 
   constructor(opts: OwnershipOptions) {
     this.opts = opts;
-    this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.id = opts.id ?? replicaId(this.scope);
     this.ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
     this.renewMs = opts.renewMs ?? DEFAULT_RENEW_MS;
     this.local = opts.drivers.local !== undefined;
@@ -196,7 +239,14 @@ export class ClusterOwnership {
         token: Number(l.token),
         live: l.live,
       }));
-      const plan = planLeases({ me: this.id, replicas, clusters: views, leases: leaseViews });
+      const dead = deadHolders(new Set(leaseViews.map((l) => l.holder)), this.scope);
+      const plan = planLeases({
+        me: this.id,
+        replicas,
+        clusters: views,
+        leases: leaseViews,
+        dead,
+      });
       const held = new Map<string, number>();
       if (plan.renew.length > 0) {
         const renewed = await queryRows<{ cluster_id: string; token: string }>(
@@ -220,12 +270,18 @@ export class ClusterOwnership {
                 set holder = excluded.holder, token = cluster_leases.token + 1,
                     expires_at = excluded.expires_at
                 where cluster_leases.expires_at <= now()
+                  or cluster_leases.holder in (${sql.join(
+                    [...dead, this.id].map((h) => sql`${h}`),
+                    sql`, `,
+                  )})
               returning token::text`,
         );
         if (taken) held.set(clusterId, Number(taken.token));
       }
       this.renewedAt = started;
-      this.holders = new Map(leaseViews.filter((l) => l.live).map((l) => [l.clusterId, l.holder]));
+      this.holders = new Map(
+        leaseViews.filter((l) => l.live && !dead.has(l.holder)).map((l) => [l.clusterId, l.holder]),
+      );
       this.observedElsewhere = new Map(
         leases
           .filter((l) => l.live && l.holder !== this.id && l.observed)

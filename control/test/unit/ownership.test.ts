@@ -64,6 +64,7 @@ describe('planLeases', () => {
     replicas: ReplicaView[];
     clusters: ClusterView[];
     leases: LeaseView[];
+    dead?: Set<string>;
     want: { acquire: string[]; renew: string[]; release: string[] };
   }[] = [
     {
@@ -97,6 +98,15 @@ describe('planLeases', () => {
       clusters: [ofA],
       leases: [lease(ofA.id, 'b')],
       want: { acquire: [], renew: [], release: [] },
+    },
+    {
+      name: 'a live lease of a replica known dead (its process is gone) is taken at once',
+      me: 'a',
+      replicas: [A, B],
+      clusters: [ofB],
+      leases: [lease(ofB.id, 'b')],
+      dead: new Set(['b']),
+      want: { acquire: [ofB.id], renew: [], release: [] },
     },
     {
       name: 'its own live lease is renewed',
@@ -155,8 +165,8 @@ describe('planLeases', () => {
       want: { acquire: ['local'], renew: [], release: [] },
     },
   ];
-  it.each(table)('$name', ({ me, replicas, clusters, leases, want }) => {
-    expect(planLeases({ me, replicas, clusters, leases })).toEqual(want);
+  it.each(table)('$name', ({ me, replicas, clusters, leases, dead, want }) => {
+    expect(planLeases({ me, replicas, clusters, leases, dead })).toEqual(want);
   });
 });
 
