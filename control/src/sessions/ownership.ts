@@ -189,11 +189,8 @@ export class ClusterOwnership {
    * wrote it with its lease, at most a round old); undefined when none drives it elsewhere.
    */
   observed(clusterId: string): Promise<Capacity> | undefined {
-    if (!this.drivenElsewhere(clusterId)) return undefined;
-    // driven, but not yet observed there: taken as reachable with the row's inventory
-    return Promise.resolve(
-      this.observedElsewhere.get(clusterId) ?? { gpus: [], maxSessions: null },
-    );
+    const observed = this.drivenElsewhere(clusterId) && this.observedElsewhere.get(clusterId);
+    return observed ? Promise.resolve(observed) : undefined;
   }
 
   /** Clusters this replica drives. */
