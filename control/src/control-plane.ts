@@ -12,7 +12,7 @@ import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
 import { type Bus, openBus } from './db/notify.ts';
 import { apiKeys, clusters, sessionIsActive, sessions, webhookDeliveries } from './db/schema.ts';
-import { KubernetesClusters } from './drivers/kubernetes-clusters.ts';
+import { KubernetesClusters, loadKubernetes } from './drivers/kubernetes-clusters.ts';
 import { LocalDriver, type LocalDriverOptions } from './drivers/local.ts';
 import { newToken } from './http/auth.ts';
 import { gatewayTokenVerifier } from './http/gateway-token.ts';
@@ -164,6 +164,8 @@ export async function startControlPlane(
         attach: (row) => kubernetes.connect(row),
         detach: (id) => kubernetes.disconnect(id),
         relabel: (row) => kubernetes.relabel(row),
+        // a replica may take a cluster over at any time: the client is loaded beforehand
+        prepare: () => void loadKubernetes().catch(() => {}),
       },
       local: local?.drivers,
     },
@@ -286,7 +288,7 @@ export async function startControlPlane(
       // no lease is renewed or taken from here on; given back once the drivers are closed,
       // so that another replica takes over at once (and two drivers never overlap)
       await ownership.stop();
-      handoff.close();
+      await handoff.close();
       sessionWatch.close();
       await supervisor.close({ terminate: opts.terminateSessions });
       await ownership.release();

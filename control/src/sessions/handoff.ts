@@ -28,13 +28,21 @@ export class SessionHandoff {
     log: Logger;
   };
   private readonly unsubscribe: (() => void)[];
+  /** hand-offs under way: closing waits for them, so that no launch starts after it */
+  private readonly inFlight = new Set<Promise<void>>();
+  private closing = false;
 
   constructor(deps: SessionHandoff['deps']) {
     this.deps = deps;
     this.unsubscribe = [
-      deps.bus.subscribe('session', (change) => void this.changed(change)),
-      deps.bus.onResync(() => void this.resync()),
+      deps.bus.subscribe('session', (change) => this.track(this.changed(change))),
+      deps.bus.onResync(() => this.track(this.resync())),
     ];
+  }
+
+  private track(work: Promise<void>) {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
   }
 
   private drivenHere(clusterId: string | null): clusterId is string {
@@ -83,7 +91,7 @@ export class SessionHandoff {
       .innerJoin(users, eq(users.id, sessions.userId))
       .where(inArray(sessions.id, ids));
     for (const { session, app, tenant, user } of rows) {
-      if (!this.drivenHere(session.clusterId)) continue;
+      if (this.closing || !this.drivenHere(session.clusterId)) continue;
       if (session.state === 'requested' || session.state === 'placed') {
         await supervisor.launch(session, app, { tenant, user });
       } else if (session.state === 'stopping') {
@@ -112,7 +120,10 @@ export class SessionHandoff {
     return this.deps.supervisor.terminate(sessionId, reason, by);
   }
 
-  close() {
+  /** Stops handing on; resolves once the hand-offs under way are done. */
+  async close(): Promise<void> {
+    this.closing = true;
     for (const u of this.unsubscribe) u();
+    await Promise.allSettled(this.inFlight);
   }
 }

@@ -25,6 +25,11 @@ export interface ClusterDrivers {
   detach(clusterId: string): Promise<void>;
   /** Only its labels changed: later launches use them. */
   relabel(row: ClusterRow): void;
+  /**
+   * Such clusters are registered: get ready to drive one (load what attaching needs), so
+   * that taking one over is not slowed by it.
+   */
+  prepare?(): void;
 }
 
 export interface OwnershipOptions {
@@ -225,6 +230,9 @@ export class ClusterOwnership {
               from cluster_leases`,
         ),
       ]);
+      if (rows.some((r) => r.driver === 'kubernetes' && r.kubeconfigSealed !== null)) {
+        this.opts.drivers.kubernetes.prepare?.();
+      }
       const views: ClusterView[] = rows.map((r) => ({
         id: r.id,
         driver: r.driver,
