@@ -20,7 +20,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { loadSecretKey, SecretBox } from './secrets.ts';
 import { enforceGpuHours, type GpuHoursOutcome } from './sessions/gpu-hours.ts';
 import { SessionHandoff } from './sessions/handoff.ts';
-import { type ClusterDrivers, ClusterOwnership } from './sessions/ownership.ts';
+import { type ClusterDrivers, ClusterOwnership, LOCAL_CLUSTER } from './sessions/ownership.ts';
 import { Supervisor } from './sessions/supervisor.ts';
 import { SessionWatch } from './sessions/watch.ts';
 import type { RetryPolicy } from './webhooks/policy.ts';
@@ -367,7 +367,7 @@ async function registerLocalCluster(
   const [found] = await db
     .select()
     .from(clusters)
-    .where(and(eq(clusters.name, 'local'), isNull(clusters.deletedAt)));
+    .where(and(eq(clusters.name, LOCAL_CLUSTER), isNull(clusters.deletedAt)));
   const [local] = found
     ? await db
         .update(clusters)
@@ -378,7 +378,7 @@ async function registerLocalCluster(
         .insert(clusters)
         .values({
           id: uuidv7(),
-          name: 'local',
+          name: LOCAL_CLUSTER,
           region: config.FLOE_REGION,
           driver: 'local',
           maxSessions: capacity.maxSessions,

@@ -135,7 +135,7 @@ describe('control-plane replicas on one PostgreSQL', () => {
     const drivenAsDesired = (live: TestControlPlane[]) =>
       ids.every((id) => {
         const want = desiredOwner(
-          { id, driver: 'kubernetes', hasCredentials: true },
+          { id, driver: 'kubernetes', drivable: true },
           live.map((r) => ({ id: r.cp.ownership.id, local: false })),
         );
         const now = drivers(id);

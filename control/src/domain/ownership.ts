@@ -22,8 +22,12 @@ export interface ReplicaView {
 export interface ClusterView {
   id: string;
   driver: 'local' | 'kubernetes';
-  /** a Kubernetes cluster without credentials has nothing to drive */
-  hasCredentials: boolean;
+  /**
+   * Whether there is anything to drive: a Kubernetes cluster with credentials, or the
+   * `local` cluster of FLOE_LOCAL_CLUSTER (another cluster of driver `local`, registered
+   * through the API, has no driver anywhere)
+   */
+  drivable: boolean;
 }
 
 export interface LeaseView {
@@ -36,8 +40,8 @@ export interface LeaseView {
 
 /** Who could drive the cluster, by its driver. */
 export function candidates(cluster: ClusterView, replicas: ReplicaView[]): ReplicaView[] {
-  if (cluster.driver === 'local') return replicas.filter((r) => r.local);
-  return cluster.hasCredentials ? replicas : [];
+  if (!cluster.drivable) return [];
+  return cluster.driver === 'local' ? replicas.filter((r) => r.local) : replicas;
 }
 
 const score = (clusterId: string, replicaId: string) =>

@@ -93,6 +93,9 @@ export function deadHolders(holders: Iterable<string>, scope: string | null): Se
   return dead;
 }
 
+/** the name of the cluster of FLOE_LOCAL_CLUSTER (control-plane.ts registers it) */
+export const LOCAL_CLUSTER = 'local';
+
 const DEFAULT_TTL_MS = 3_000;
 const DEFAULT_RENEW_MS = 1_000;
 // a holder stops driving this much before its lease can expire by the database's clock,
@@ -236,7 +239,7 @@ export class ClusterOwnership {
       const views: ClusterView[] = rows.map((r) => ({
         id: r.id,
         driver: r.driver,
-        hasCredentials: r.kubeconfigSealed !== null,
+        drivable: r.driver === 'local' ? r.name === LOCAL_CLUSTER : r.kubeconfigSealed !== null,
       }));
       const leaseViews: LeaseView[] = leases.map((l) => ({
         clusterId: l.cluster_id,

@@ -12,12 +12,14 @@ import {
 const A: ReplicaView = { id: 'a', local: true };
 const B: ReplicaView = { id: 'b', local: false };
 const C: ReplicaView = { id: 'c', local: false };
-const k8s = (id: string, hasCredentials = true): ClusterView => ({
+const k8s = (id: string, drivable = true): ClusterView => ({
   id,
   driver: 'kubernetes',
-  hasCredentials,
+  drivable,
 });
-const local: ClusterView = { id: 'local', driver: 'local', hasCredentials: false };
+const local: ClusterView = { id: 'local', driver: 'local', drivable: true };
+// a cluster of driver local registered through the API: nothing drives it
+const spare: ClusterView = { id: 'spare', driver: 'local', drivable: false };
 const lease = (clusterId: string, holder: string, live = true, token = 1): LeaseView => ({
   clusterId,
   holder,
@@ -38,6 +40,7 @@ describe('desiredOwner', () => {
     expect(desiredOwner(k8s('x', false), [A, B])).toBeNull();
     expect(desiredOwner(local, [B, C])).toBeNull();
     expect(desiredOwner(local, [A, B, C])).toBe('a');
+    expect(desiredOwner(spare, [A, B, C])).toBeNull();
     expect(desiredOwner(k8s('x'), [])).toBeNull();
   });
 
