@@ -1,23 +1,28 @@
 // The notification bus (src/db/notify.ts) on PostgreSQL and PGlite: what a transaction sends
 // arrives at its commit and never after a rollback; the triggers of migration 0013 notify
 // configuration and session changes; a payload that is not understood is dropped; and on
-// PostgreSQL a listening connection the server ends is reopened and subscribers resync.
+// PostgreSQL a listening connection the server ends is reopened and subscribers resync, so
+// that a session watcher is handed a change made while it was away.
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../src/db/connect.ts';
 import { type Bus, openBus, publish } from '../src/db/notify.ts';
 import { createLogger } from '../src/log.ts';
+import type { SessionRow } from '../src/sessions/admission.ts';
+import { SessionWatch } from '../src/sessions/watch.ts';
 import { DATABASES, eventually, freshDatabase } from './harness.ts';
 
 describe.each(DATABASES)('the notification bus on %s', (kind) => {
   let database: Database;
   let bus: Bus;
+  let databaseUrl: string | undefined;
   const config: string[] = [];
   let resyncs = 0;
 
   beforeAll(async () => {
     const env = await freshDatabase(kind);
+    databaseUrl = env.DATABASE_URL;
     database = await openDatabase({
       databaseUrl: env.DATABASE_URL,
       dataDir: join(env.FLOE_DATA_DIR as string, 'pgdata'),
@@ -107,6 +112,51 @@ describe.each(DATABASES)('the notification bus on %s', (kind) => {
       config.length = 0;
       await publish(database.db, 'config', 'after');
       await eventually(async () => config.includes('after'));
+    },
+  );
+
+  it.runIf(kind === 'postgres')(
+    'hands a session watcher a change made while the bus was away, once it is back',
+    async () => {
+      // a bus of its own, slow to reconnect, so that the change surely falls in between
+      const slow = await openBus(database.db, {
+        databaseUrl,
+        log: createLogger('silent'),
+        backoff: { initialMs: 1_000, maxMs: 1_000 },
+      });
+      const watch = new SessionWatch(database.db, slow, createLogger('silent'));
+      const tenant = '0190f3c1-0000-7000-8000-0000000000a1';
+      const user = '0190f3c1-0000-7000-8000-0000000000a2';
+      const app = '0190f3c1-0000-7000-8000-0000000000a3';
+      const id = '0190f3c1-0000-7000-8000-0000000000a4';
+      await database.db.execute(sql`
+        insert into tenants (id, slug, name) values (${tenant}, 'watched', 'Watched');
+      `);
+      await database.db.execute(
+        sql`insert into users (id, tenant_id, email, role) values (${user}, ${tenant}, 'u@w.test', 'member')`,
+      );
+      await database.db.execute(
+        sql`insert into apps (id, tenant_id, slug, name, cpu, memory) values (${app}, ${tenant}, 'a', 'A', '1', '1Gi')`,
+      );
+      await database.db.execute(
+        sql`insert into sessions (id, tenant_id, user_id, app_id, state) values (${id}, ${tenant}, ${user}, ${app}, 'placed')`,
+      );
+      const seen: SessionRow['state'][] = [];
+      watch.watchSession(id, (row) => seen.push(row.state));
+      await database.db.execute(sql`update sessions set state = 'starting' where id = ${id}`);
+      await eventually(async () => seen.includes('starting'));
+
+      await database.db.execute(
+        sql`select pg_terminate_backend(pid) from pg_stat_activity
+            where datname = current_database() and query like 'listen %' and pid <> pg_backend_pid()`,
+      );
+      await eventually(async () => !slow.connected);
+      // while no connection listens: this notification reaches nobody
+      await database.db.execute(sql`update sessions set state = 'running' where id = ${id}`);
+      await eventually(async () => slow.connected);
+      await eventually(async () => seen.includes('running'));
+      watch.close();
+      await slow.close();
     },
   );
 });
