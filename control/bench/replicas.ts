@@ -2,7 +2,7 @@
 // through one replica reaches another (an API key revoked on A, refused on B), beside the
 // same on A itself; and how fast a cluster's driver moves when the replica driving it is
 // SIGKILLed (its death seen from its pid) or SIGSTOPped (frozen: its lease must expire),
-// until the new owner has attached its driver and reconciled. `node control/bench/replicas.ts --help`.
+// until the new owner has attached its driver and reconciled. `npm run bench:replicas -- --help`.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { startPostgres } from '@floe/testbed';
 import pg from 'pg';
 
-const HELP = `Replicas benchmark: node control/bench/replicas.ts [flags]
+const HELP = `Replicas benchmark: npm run bench:replicas -- [flags]
 
   --revokes N    API keys revoked through replica A, each polled on B and on A (default 30)
   --failovers N  SIGKILLs, and as many SIGSTOPs, of the replica driving a cluster (default 5)
