@@ -163,7 +163,11 @@ export class ClusterOwnership {
       this.opts.bus.onResync(() => void this.sync().catch(() => {})),
     );
     await this.sync();
-    this.timer = setInterval(() => void this.sync().catch(() => {}), this.renewMs);
+    this.timer = setInterval(() => {
+      // a round that hangs (a database cut off without a reset) renews nothing either
+      this.fenceIfStale();
+      void this.sync().catch(() => {});
+    }, this.renewMs);
     this.timer.unref();
   }
 
@@ -304,14 +308,21 @@ export class ClusterOwnership {
       );
       await this.publishObserved(held);
     } catch (err) {
-      // PostgreSQL unreachable: keep driving only while no other replica can have taken over
-      if (Date.now() - this.renewedAt > this.ttlMs - FENCE_MARGIN_MS && this.driving.size > 0) {
-        log.warn({ err }, 'leases cannot be renewed; no longer driving any cluster');
-        this.apply(new Map(), new Map(), []);
-      } else {
-        log.warn({ err }, 'renewing cluster leases failed');
-      }
+      if (!this.fenceIfStale(err)) log.warn({ err }, 'renewing cluster leases failed');
     }
+  }
+
+  /**
+   * PostgreSQL unreachable: keeps driving only while no other replica can have taken over
+   * (the leases were last renewed less than their lifetime, less a margin, ago).
+   */
+  private fenceIfStale(err?: unknown): boolean {
+    if (this.driving.size === 0 || Date.now() - this.renewedAt <= this.ttlMs - FENCE_MARGIN_MS) {
+      return false;
+    }
+    this.opts.log.warn({ err }, 'leases cannot be renewed; no longer driving any cluster');
+    this.apply(new Map(), new Map(), []);
+    return true;
   }
 
   /** Writes what the drivers here see of their clusters, where it changed, for the others. */
