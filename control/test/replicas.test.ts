@@ -218,3 +218,61 @@ describe('control-plane replicas on one PostgreSQL', () => {
     });
   });
 });
+
+describe('the local cluster on two replicas of one host', () => {
+  let first: TestControlPlane;
+  let second: TestControlPlane;
+
+  beforeAll(async () => {
+    const env = {
+      ...(await freshDatabase('postgres')),
+      FLOE_SECRET_KEY: randomBytes(32).toString('base64'),
+    };
+    first = await startTestControlPlane(env);
+    second = await startTestControlPlane({
+      ...env,
+      FLOE_DATA_DIR: mkdtempSync(join(inject('testbed').tempRoot, 'cp-replica-')),
+    });
+    await seedTenant(first, { slug: 'lab' });
+  });
+  afterAll(async () => {
+    await second?.close();
+    await first?.close();
+  });
+
+  it('is driven by one; when it dies the other adopts its running sessions, and stops them', async () => {
+    const localId = first.cp.localClusterId as string;
+    const drivers = () =>
+      [first, second].filter((r) => r.cp.supervisor.attached().includes(localId));
+    expect(drivers()).toHaveLength(1);
+    const owner = drivers()[0] as TestControlPlane;
+    const heir = owner === first ? second : first;
+    const launched = await heir.call('POST', '/v1/tenants/lab/sessions', {
+      body: { app: 'sleeper', user: 'user@lab.test' },
+    });
+    expect(launched.status).toBe(201);
+    const id = launched.body.id as string;
+    await eventually(
+      async () =>
+        (await heir.call('GET', `/v1/tenants/lab/sessions/${id}`)).body.state === 'running',
+    );
+    const pids = processesOf(id);
+    expect(pids.length).toBeGreaterThan(0);
+
+    // the owner dies without stopping its sessions (its processes live on, as after SIGKILL)
+    await owner.cp.ownership.stop();
+    await owner.cp.supervisor.detach(localId);
+    await eventually(async () => heir.cp.supervisor.attached().includes(localId), 10_000);
+    // reconciled: adopted, still running, the same processes
+    const after = await heir.call('GET', `/v1/tenants/lab/sessions/${id}`);
+    expect(after.body.state).toBe('running');
+    expect(processesOf(id)).toEqual(pids);
+
+    expect((await heir.call('DELETE', `/v1/tenants/lab/sessions/${id}`)).status).toBe(202);
+    await eventually(async () => processesOf(id).length === 0);
+    await eventually(
+      async () =>
+        (await heir.call('GET', `/v1/tenants/lab/sessions/${id}`)).body.state === 'stopped',
+    );
+  });
+});
