@@ -9,6 +9,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from 'pino';
 import { type Db, databaseUnavailable } from './db/connect.ts';
 import type { Bus } from './db/notify.ts';
+import type { Capacity } from './drivers/driver.ts';
 import { auditScope } from './http/audit.ts';
 import { type AppEnv, authenticate, fenceGateways, resolveTenant } from './http/auth.ts';
 import { ApiError } from './http/errors.ts';
@@ -50,6 +51,9 @@ const DATABASE_RETRY_AFTER_SECONDS = 2;
 
 const neverAborted = new AbortController().signal;
 
+/** a capacity that says nothing: the cluster's row is read instead (see admission.ts) */
+const UNDESCRIBED: Capacity = { gpus: [], maxSessions: null };
+
 // SQLSTATEs of text PostgreSQL refuses: invalid byte sequence, untranslatable character
 const UNSTORABLE_TEXT = ['22021', '22P05'];
 
@@ -66,11 +70,11 @@ export interface ApiDeps {
   /** notifications from every replica: configuration changes clear the lookups */
   bus: Bus;
   /** which replica drives which cluster; absent: registering a cluster attaches no driver */
-  ownership?: Pick<ClusterOwnership, 'sync' | 'observed'>;
+  ownership?: Pick<ClusterOwnership, 'sync' | 'observed' | 'drivenElsewhere'>;
   /** session rows as they change on any replica (launch progress) */
   sessionWatch: Pick<SessionWatch, 'watchSession'>;
   /** stops, whichever replica drives the session's cluster */
-  handoff: Pick<SessionHandoff, 'terminate'>;
+  handoff: Pick<SessionHandoff, 'launch' | 'terminate'>;
   /** verifies the gateways' identity tokens; null: only API keys are accepted */
   gatewayTokens?: GatewayTokenVerifier | null;
   /** aborted at shutdown: long-lived responses (progress streams) end */
@@ -95,9 +99,16 @@ export function createApi(deps: ApiDeps) {
   // so does a reconnection of the bus, after which changes may have been missed
   deps.bus.subscribe('config', () => lookups.clear());
   deps.bus.onResync(() => lookups.clear());
-  // live capacity: from this replica's driver, else from the replica that drives the cluster
+  // live capacity: from this replica's driver, else as the replica that drives the cluster
+  // last wrote it
   const capacityOf: LiveCapacity = (id) =>
     deps.supervisor.capacity(id) ?? deps.ownership?.observed(id);
+  // for admission, a cluster another replica drives but has not described yet (it just took
+  // it over) is taken as reachable with its row's inventory: capacity is advisory there,
+  // and the cluster has the final word
+  const admissionCapacityOf: LiveCapacity = (id) =>
+    capacityOf(id) ??
+    (deps.ownership?.drivenElsewhere(id) ? Promise.resolve(UNDESCRIBED) : undefined);
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) {
@@ -248,7 +259,12 @@ export function createApi(deps: ApiDeps) {
   );
   app.route(
     '/',
-    sessionRoutes({ ...deps, lookups, capacityOf, shutdown: deps.shutdown ?? neverAborted }),
+    sessionRoutes({
+      ...deps,
+      lookups,
+      capacityOf: admissionCapacityOf,
+      shutdown: deps.shutdown ?? neverAborted,
+    }),
   );
   app.route('/', usageRoutes(db));
   app.route('/', quotaEventRoutes(db));

@@ -63,7 +63,7 @@ export function sessionRoutes(deps: {
   /** session rows as any replica changes them */
   sessionWatch: Pick<SessionWatch, 'watchSession'>;
   /** stops, handed to the replica that drives the session's cluster */
-  handoff: Pick<SessionHandoff, 'terminate'>;
+  handoff: Pick<SessionHandoff, 'launch' | 'terminate'>;
   metrics: Metrics;
   log: Logger;
   /** aborted when the control plane shuts down: progress streams end */
@@ -170,7 +170,8 @@ export function sessionRoutes(deps: {
         return c.json(presentSession(session), 200);
       }
       metrics.launches.inc({ outcome: 'admitted' });
-      // the replica driving its cluster launches it, told by the bus (sessions/handoff.ts)
+      // here, or by the replica that drives its cluster, told by the bus (sessions/handoff.ts)
+      handoff.launch(session, appRow, { tenant, user });
       c.header('Location', `/v1/tenants/${tenant.slug}/sessions/${session.id}`);
       return c.json(presentSession(session), 201);
     },

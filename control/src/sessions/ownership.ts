@@ -328,17 +328,19 @@ export class ClusterOwnership {
   /** Writes what the drivers here see of their clusters, where it changed, for the others. */
   private async publishObserved(held: Map<string, number>) {
     for (const id of [...this.written.keys()]) if (!held.has(id)) this.written.delete(id);
-    for (const [id, token] of held) {
-      const capacity = await this.opts.observe(id)?.catch(() => undefined);
-      if (!capacity) continue;
-      const text = JSON.stringify(capacity);
-      if (this.written.get(id) === text) continue;
-      await this.opts.db.execute(
-        sql`update cluster_leases set observed = ${text}::jsonb
-            where cluster_id = ${id} and holder = ${this.id} and token = ${token}`,
-      );
-      this.written.set(id, text);
-    }
+    for (const [id, token] of held) await this.publishOne(id, token);
+  }
+
+  private async publishOne(id: string, token: number) {
+    const capacity = await this.opts.observe(id)?.catch(() => undefined);
+    if (!capacity) return;
+    const text = JSON.stringify(capacity);
+    if (this.written.get(id) === text) return;
+    await this.opts.db.execute(
+      sql`update cluster_leases set observed = ${text}::jsonb
+          where cluster_id = ${id} and holder = ${this.id} and token = ${token}`,
+    );
+    this.written.set(id, text);
   }
 
   /** Attaches and detaches drivers (in the background: ticks go on renewing meanwhile). */
@@ -381,6 +383,8 @@ export class ClusterOwnership {
         if (!drivers || this.driving.get(id)?.token !== held.get(id)) return;
         const since = Date.now();
         await drivers.attach(row);
+        // what it sees, for the other replicas' admissions, without waiting for a round
+        await this.publishOne(id, held.get(id) as number).catch(() => {});
         log.info(
           {
             cluster: row.name,
