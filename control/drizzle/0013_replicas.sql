@@ -18,6 +18,8 @@ ALTER TABLE "cluster_leases" ADD CONSTRAINT "cluster_leases_cluster_id_clusters_
 -- Notifications for the control-plane replicas (src/db/notify.ts). Sent by triggers, so that
 -- every write path notifies, and in the writing transaction: a rolled-back change notifies
 -- nothing. Payloads carry ids only (NOTIFY allows under 8000 bytes); listeners re-read rows.
+-- Session changes are not notified here but after their commit (PostgreSQL serializes the
+-- commits of notifying transactions: on the hot path that costs admission; see notify.ts).
 CREATE FUNCTION floe_notify_config() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM pg_notify('floe_config', TG_TABLE_NAME);
@@ -71,18 +73,3 @@ CREATE TRIGGER cluster_leases_notify_update AFTER UPDATE ON cluster_leases
   FOR EACH ROW WHEN (OLD.holder IS DISTINCT FROM NEW.holder OR OLD.token IS DISTINCT FROM NEW.token
     OR NEW.expires_at < OLD.expires_at)
   EXECUTE FUNCTION floe_notify_cluster();
---> statement-breakpoint
-CREATE FUNCTION floe_notify_session() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('floe_session', json_build_object(
-    'id', NEW.id, 'clusterId', NEW.cluster_id, 'state', NEW.state)::text);
-  RETURN NULL;
-END
-$$;
---> statement-breakpoint
-CREATE TRIGGER sessions_notify_insert AFTER INSERT ON sessions
-  FOR EACH ROW EXECUTE FUNCTION floe_notify_session();
---> statement-breakpoint
-CREATE TRIGGER sessions_notify_update AFTER UPDATE OF state ON sessions
-  FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state)
-  EXECUTE FUNCTION floe_notify_session();

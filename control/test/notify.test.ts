@@ -1,15 +1,16 @@
 // The notification bus (src/db/notify.ts) on PostgreSQL and PGlite: what a transaction sends
 // arrives at its commit and never after a rollback; the triggers of migration 0013 notify
-// configuration and session changes; a payload that is not understood is dropped; and on
+// configuration changes; a payload that is not understood is dropped; and on
 // PostgreSQL a listening connection the server ends is reopened and subscribers resync, so
 // that a session watcher is handed a change made while it was away.
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../src/db/connect.ts';
-import { type Bus, openBus, publish } from '../src/db/notify.ts';
+import { BUS_APPLICATION_NAME, type Bus, openBus, publish } from '../src/db/notify.ts';
 import { createLogger } from '../src/log.ts';
 import type { SessionRow } from '../src/sessions/admission.ts';
+import { transition } from '../src/sessions/transition.ts';
 import { SessionWatch } from '../src/sessions/watch.ts';
 import { DATABASES, eventually, freshDatabase } from './harness.ts';
 
@@ -58,7 +59,7 @@ describe.each(DATABASES)('the notification bus on %s', (kind) => {
     expect(config).not.toContain('rolled-back');
   });
 
-  it('hears configuration and session changes from the triggers, in the writing transaction', async () => {
+  it('hears configuration changes from the triggers, in the writing transaction', async () => {
     const sessions: unknown[] = [];
     const unsubscribe = bus.subscribe('session', (s) => sessions.push(s));
     config.length = 0;
@@ -105,7 +106,7 @@ describe.each(DATABASES)('the notification bus on %s', (kind) => {
       const before = resyncs;
       await database.db.execute(
         sql`select pg_terminate_backend(pid) from pg_stat_activity
-            where datname = current_database() and query like 'listen %' and pid <> pg_backend_pid()`,
+            where datname = current_database() and application_name = ${BUS_APPLICATION_NAME}`,
       );
       await eventually(async () => resyncs > before);
       expect(bus.connected).toBe(true);
@@ -143,16 +144,17 @@ describe.each(DATABASES)('the notification bus on %s', (kind) => {
       );
       const seen: SessionRow['state'][] = [];
       watch.watchSession(id, (row) => seen.push(row.state));
-      await database.db.execute(sql`update sessions set state = 'starting' where id = ${id}`);
+      // transitions notify after their commit (sessionChanged), on this handle's bus: `slow`
+      await transition(database.db, id, 'starting');
       await eventually(async () => seen.includes('starting'));
 
       await database.db.execute(
         sql`select pg_terminate_backend(pid) from pg_stat_activity
-            where datname = current_database() and query like 'listen %' and pid <> pg_backend_pid()`,
+            where datname = current_database() and application_name = ${BUS_APPLICATION_NAME}`,
       );
       await eventually(async () => !slow.connected);
       // while no connection listens: this notification reaches nobody
-      await database.db.execute(sql`update sessions set state = 'running' where id = ${id}`);
+      await transition(database.db, id, 'running');
       await eventually(async () => slow.connected);
       await eventually(async () => seen.includes('running'));
       watch.close();

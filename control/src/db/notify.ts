@@ -7,10 +7,17 @@ import type { Db, Tx } from './connect.ts';
 import { SESSION_STATES } from './schema.ts';
 
 /**
- * The notifications the control-plane replicas exchange through PostgreSQL's LISTEN/NOTIFY.
- * Triggers send them (drizzle/0013_replicas.sql) in the writing transaction, so a rolled-back
- * change notifies nothing; payloads carry ids only (NOTIFY allows under 8000 bytes) and
- * listeners re-read the rows.
+ * The notifications the control-plane replicas exchange through PostgreSQL's LISTEN/NOTIFY;
+ * payloads carry ids only (NOTIFY allows under 8000 bytes) and listeners re-read the rows.
+ *
+ * Configuration and cluster changes are rare: triggers notify them in the writing
+ * transaction (drizzle/0013_replicas.sql), so every write path notifies and a rolled-back
+ * change notifies nothing. Session changes are the hot path (each admission and
+ * transition), and PostgreSQL serializes the commits of notifying transactions, WAL flush
+ * included (a lock on the queue held through commit): in the writing transaction they cut
+ * the database's admission rate several times (docs/benchmarks.md). So they are sent after
+ * the commit (`sessionChanged`), batched, on the bus's own connection with asynchronous
+ * commit; a notification lost meanwhile (the bus reconnecting) is covered by the resync.
  */
 const json = <T extends z.ZodType>(schema: T) =>
   z
@@ -57,6 +64,12 @@ export interface Bus {
    * lost, so what subscribers keep must be read again.
    */
   onResync(listener: () => void): () => void;
+  /**
+   * Sends a notification soon, outside any transaction (batched, asynchronous commit):
+   * for changes already committed. Dropped while the bus is disconnected (subscribers
+   * resync when it is back).
+   */
+  send<C extends Channel>(channel: C, payload: string): void;
   /** Whether notifications are being received now. */
   readonly connected: boolean;
   close(): Promise<void>;
@@ -70,16 +83,41 @@ export async function publish<C extends Channel>(db: Db | Tx, channel: C, payloa
   await db.execute(sql`select pg_notify(${CHANNELS[channel].name}, ${payload})`);
 }
 
+// the bus of each database handle, for the writers of sessions, which are handed only the
+// handle (transition(), admitLaunch()); a handle without a bus (a test's) notifies nothing
+const buses = new WeakMap<Db, Bus>();
+
+/** A session was admitted or changed state (committed): tells every replica. */
+export function sessionChanged(
+  db: Db,
+  row: { id: string; clusterId: string | null; state: Payload<'session'>['state'] },
+) {
+  buses
+    .get(db)
+    ?.send('session', JSON.stringify({ id: row.id, clusterId: row.clusterId, state: row.state }));
+}
+
 /** The bus on the database behind `db`: PostgreSQL's or PGlite's LISTEN. */
-export function openBus(
+export async function openBus(
   db: Db,
   opts: { databaseUrl?: string; log: Logger; backoff?: BusBackoff },
 ): Promise<Bus> {
   const client = (db as unknown as { $client: unknown }).$client;
-  if (client instanceof PGlite) return PgliteBus.open(client, opts.log);
-  if (!opts.databaseUrl) throw new Error('a PostgreSQL bus needs the database URL');
-  return PostgresBus.open(opts.databaseUrl, opts.log, opts.backoff);
+  let bus: Bus;
+  if (client instanceof PGlite) bus = await PgliteBus.open(client, opts.log);
+  else if (!opts.databaseUrl) throw new Error('a PostgreSQL bus needs the database URL');
+  else bus = await PostgresBus.open(opts.databaseUrl, opts.log, opts.backoff);
+  buses.set(db, bus);
+  const close = bus.close.bind(bus);
+  bus.close = async () => {
+    if (buses.get(db) === bus) buses.delete(db);
+    await close();
+  };
+  return bus;
 }
+
+/** how the bus's connections show in pg_stat_activity */
+export const BUS_APPLICATION_NAME = 'floe-bus';
 
 const byName = new Map<string, Channel>(
   Object.entries(CHANNELS).map(([key, { name }]) => [name, key as Channel]),
@@ -138,6 +176,7 @@ abstract class Subscribers implements Bus {
     }
   }
 
+  abstract send<C extends Channel>(channel: C, payload: string): void;
   abstract close(): Promise<void>;
 }
 
@@ -154,6 +193,9 @@ class PostgresBus extends Subscribers {
   private readonly url: string;
   private readonly backoff: BusBackoff;
   private failures = 0;
+  /** notifications to send, by channel name */
+  private outbox = new Map<string, string[]>();
+  private flushing = false;
 
   private constructor(url: string, log: Logger, backoff: BusBackoff) {
     super(log);
@@ -173,7 +215,11 @@ class PostgresBus extends Subscribers {
 
   private async connect() {
     // keepAlive: a connection whose peer vanished (a network partition) is noticed
-    const client = new pg.Client({ connectionString: this.url, keepAlive: true });
+    const client = new pg.Client({
+      connectionString: this.url,
+      keepAlive: true,
+      application_name: BUS_APPLICATION_NAME,
+    });
     client.on('notification', (n) => this.dispatch(n.channel, n.payload));
     const lost = (err?: Error) => {
       if (this.client !== client) return;
@@ -187,6 +233,8 @@ class PostgresBus extends Subscribers {
     client.on('end', () => lost());
     await client.connect();
     try {
+      // what it sends needs no durable commit: a notification is lost with the connection
+      await client.query('set synchronous_commit = off');
       for (const { name } of Object.values(CHANNELS)) await client.query(`listen ${name}`);
     } catch (err) {
       await client.end().catch(() => {});
@@ -219,6 +267,39 @@ class PostgresBus extends Subscribers {
     this.retry.unref();
   }
 
+  send<C extends Channel>(channel: C, payload: string) {
+    if (!this.client) return; // subscribers resync once it is back
+    const name = CHANNELS[channel].name;
+    const queued = this.outbox.get(name) ?? [];
+    queued.push(payload);
+    this.outbox.set(name, queued);
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(() => void this.flush());
+    }
+  }
+
+  /** Everything queued, one statement (one transaction, one turn of the queue's lock). */
+  private async flush() {
+    while (this.outbox.size > 0 && this.client) {
+      const batch = this.outbox;
+      this.outbox = new Map();
+      const client = this.client;
+      try {
+        for (const [name, payloads] of batch) {
+          await client.query('select pg_notify($1, p) from unnest($2::text[]) as p', [
+            name,
+            payloads,
+          ]);
+        }
+      } catch (err) {
+        this.log.warn({ err }, 'sending notifications failed');
+      }
+    }
+    this.outbox.clear();
+    this.flushing = false;
+  }
+
   async close() {
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
@@ -232,6 +313,12 @@ class PostgresBus extends Subscribers {
 class PgliteBus extends Subscribers {
   private unlisten: (() => Promise<void>)[] = [];
   readonly connected = true;
+
+  /** One process: handed to its subscribers directly, after the caller's turn. */
+  send<C extends Channel>(channel: C, payload: string) {
+    const name = CHANNELS[channel].name;
+    setImmediate(() => this.dispatch(name, payload));
+  }
 
   static async open(client: PGlite, log: Logger) {
     const bus = new PgliteBus(log);
