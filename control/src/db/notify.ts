@@ -4,7 +4,9 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db, Tx } from './connect.ts';
-import { SESSION_STATES } from './schema.ts';
+import { SESSION_STATES, type sessions } from './schema.ts';
+
+type SessionRow = typeof sessions.$inferSelect;
 
 /**
  * The notifications the control-plane replicas exchange through PostgreSQL's LISTEN/NOTIFY;
@@ -37,11 +39,26 @@ export const CHANNELS = {
   config: { name: 'floe_config', payload: z.string().min(1) },
   /** a cluster was registered, changed or deleted, or its lease changed hands (its id) */
   cluster: { name: 'floe_cluster', payload: z.uuid() },
-  /** a session was admitted or changed state */
+  /**
+   * a session was admitted or changed state; with its row as written where it fits (so that
+   * watchers see each state, not only the latest when they read), else they read it
+   */
   session: {
     name: 'floe_session',
     payload: json(
-      z.object({ id: z.uuid(), clusterId: z.uuid().nullable(), state: z.enum(SESSION_STATES) }),
+      z.object({
+        id: z.uuid(),
+        clusterId: z.uuid().nullable(),
+        state: z.enum(SESSION_STATES),
+        row: z
+          .looseObject({
+            id: z.uuid(),
+            state: z.enum(SESSION_STATES),
+            createdAt: z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
+            updatedAt: z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
+          })
+          .optional(),
+      }),
     ),
   },
 } as const;
@@ -87,14 +104,16 @@ export async function publish<C extends Channel>(db: Db | Tx, channel: C, payloa
 // handle (transition(), admitLaunch()); a handle without a bus (a test's) notifies nothing
 const buses = new WeakMap<Db, Bus>();
 
-/** A session was admitted or changed state (committed): tells every replica. */
-export function sessionChanged(
-  db: Db,
-  row: { id: string; clusterId: string | null; state: Payload<'session'>['state'] },
-) {
-  buses
-    .get(db)
-    ?.send('session', JSON.stringify({ id: row.id, clusterId: row.clusterId, state: row.state }));
+// NOTIFY's limit is 8000 bytes; a row beyond this is left for the listeners to read
+const MAX_ROW_PAYLOAD = 7_000;
+
+/** A session was admitted or changed state (committed), to `row`: tells every replica. */
+export function sessionChanged(db: Db, row: SessionRow) {
+  const bus = buses.get(db);
+  if (!bus) return;
+  const head = { id: row.id, clusterId: row.clusterId, state: row.state };
+  const whole = JSON.stringify({ ...head, row });
+  bus.send('session', whole.length <= MAX_ROW_PAYLOAD ? whole : JSON.stringify(head));
 }
 
 /** The bus on the database behind `db`: PostgreSQL's or PGlite's LISTEN. */

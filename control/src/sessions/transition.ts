@@ -78,8 +78,9 @@ export async function transition(
       select updated_at, floe_write_change(${changeArgs(writes)}) from moved`,
     );
     if (written[0]) {
-      sessionChanged(db, row); // after the commit, to every replica (db/notify.ts says why)
-      return { ...row, updatedAt: new Date(written[0].updated_at) };
+      const moved = { ...row, updatedAt: new Date(written[0].updated_at) };
+      sessionChanged(db, moved); // after the commit, to every replica (db/notify.ts says why)
+      return moved;
     }
     if (attempt >= MAX_ATTEMPTS) {
       throw new Error(

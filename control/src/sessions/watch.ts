@@ -6,11 +6,12 @@ import { sessions } from '../db/schema.ts';
 import type { SessionRow } from './admission.ts';
 
 /**
- * Session rows as they change, whichever replica recorded the change: the bus says which
- * session changed (the `floe_session` trigger), and its row is read again here, once per
- * notification however many watch it. After the bus reconnects every watched row is read
- * again (notifications may have been missed meanwhile). Watchers may be handed the same
- * state twice, and should compare (see the progress route).
+ * Session rows as they change, whichever replica recorded the change: the bus brings each
+ * change (db/notify.ts `sessionChanged`) with the row as written, or, where it did not fit,
+ * only which session changed, and the row is read here, once however many watch it. After
+ * the bus reconnects every watched row is read again (notifications may have been missed
+ * meanwhile). Watchers may be handed the same state twice, or an older row after a newer
+ * one, and should compare (see the progress route).
  */
 export class SessionWatch {
   private readonly watchers = new Map<string, Set<(row: SessionRow) => void>>();
@@ -24,8 +25,12 @@ export class SessionWatch {
     this.db = db;
     this.log = log;
     this.unsubscribe = [
-      bus.subscribe('session', ({ id }) => {
-        if (this.watchers.has(id)) this.refresh(id);
+      bus.subscribe('session', ({ id, row }) => {
+        if (!this.watchers.has(id)) return;
+        // the row as written comes with the notification where it fits: handed on as it is,
+        // so that watchers see each state; else read (the latest state only)
+        if (row) this.hand(id, row as unknown as SessionRow);
+        else this.refresh(id);
       }),
       bus.onResync(() => {
         for (const id of this.watchers.keys()) this.refresh(id);
@@ -58,6 +63,16 @@ export class SessionWatch {
     return n;
   }
 
+  private hand(id: string, row: SessionRow) {
+    for (const listener of this.watchers.get(id) ?? []) {
+      try {
+        listener(row);
+      } catch (err) {
+        this.log.error({ err, sessionId: id }, 'a session watcher failed');
+      }
+    }
+  }
+
   /** Reads the row and hands it on; one read at a time per session, in order. */
   private refresh(id: string) {
     const inFlight = this.reading.get(id);
@@ -73,13 +88,7 @@ export class SessionWatch {
           state.again = false;
           const [row] = await this.db.select().from(sessions).where(eq(sessions.id, id));
           if (!row) break;
-          for (const listener of this.watchers.get(id) ?? []) {
-            try {
-              listener(row);
-            } catch (err) {
-              this.log.error({ err, sessionId: id }, 'a session watcher failed');
-            }
-          }
+          this.hand(id, row);
         } while (state.again && this.watchers.has(id));
       } catch (err) {
         this.log.warn({ err, sessionId: id }, 'reading a watched session failed');
