@@ -135,6 +135,9 @@ export async function openBus(
   return bus;
 }
 
+// notifications sent within this long go out in one statement: at high rates, batches
+const FLUSH_MS = 5;
+
 /** how the bus's connections show in pg_stat_activity */
 export const BUS_APPLICATION_NAME = 'floe-bus';
 
@@ -294,7 +297,7 @@ class PostgresBus extends Subscribers {
     this.outbox.set(name, queued);
     if (!this.flushing) {
       this.flushing = true;
-      setImmediate(() => void this.flush());
+      setTimeout(() => void this.flush(), FLUSH_MS);
     }
   }
 
