@@ -8,7 +8,8 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from 'pino';
 import { type Db, databaseUnavailable } from './db/connect.ts';
-import type { KubernetesClusters } from './drivers/kubernetes-clusters.ts';
+import type { Bus } from './db/notify.ts';
+import type { Capacity } from './drivers/driver.ts';
 import { auditScope } from './http/audit.ts';
 import { type AppEnv, authenticate, fenceGateways, resolveTenant } from './http/auth.ts';
 import { ApiError } from './http/errors.ts';
@@ -32,8 +33,12 @@ import { usageRoutes } from './routes/usage.ts';
 import { userRoutes } from './routes/users.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import type { SecretBox } from './secrets.ts';
+import type { LiveCapacity } from './sessions/admission.ts';
+import type { SessionHandoff } from './sessions/handoff.ts';
 import type { LaunchRate } from './sessions/launch-rate.ts';
+import type { ClusterOwnership } from './sessions/ownership.ts';
 import type { Supervisor } from './sessions/supervisor.ts';
+import type { SessionWatch } from './sessions/watch.ts';
 import type { TargetPolicy } from './webhooks/target.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -45,6 +50,9 @@ const SESSION_ROUTE = /^\/v1\/tenants\/[^/]+\/sessions(\/|$)/;
 const DATABASE_RETRY_AFTER_SECONDS = 2;
 
 const neverAborted = new AbortController().signal;
+
+/** a capacity that says nothing: the cluster's row is read instead (see admission.ts) */
+const UNDESCRIBED: Capacity = { gpus: [], maxSessions: null };
 
 // SQLSTATEs of text PostgreSQL refuses: invalid byte sequence, untranslatable character
 const UNSTORABLE_TEXT = ['22021', '22P05'];
@@ -59,8 +67,14 @@ export interface ApiDeps {
   gatewayToken?: string;
   /** seals and opens secrets at rest (identity providers' client secrets, kubeconfigs) */
   secrets: SecretBox;
-  /** the drivers of registered Kubernetes clusters; absent: registration attaches none */
-  kubernetes?: KubernetesClusters;
+  /** notifications from every replica: configuration changes clear the lookups */
+  bus: Bus;
+  /** which replica drives which cluster; absent: registering a cluster attaches no driver */
+  ownership?: Pick<ClusterOwnership, 'sync' | 'observed' | 'drivenElsewhere'>;
+  /** session rows as they change on any replica (launch progress) */
+  sessionWatch: Pick<SessionWatch, 'watchSession'>;
+  /** stops, whichever replica drives the session's cluster */
+  handoff: Pick<SessionHandoff, 'launch' | 'terminate'>;
   /** verifies the gateways' identity tokens; null: only API keys are accepted */
   gatewayTokens?: GatewayTokenVerifier | null;
   /** aborted at shutdown: long-lived responses (progress streams) end */
@@ -81,6 +95,20 @@ export interface ApiDeps {
 export function createApi(deps: ApiDeps) {
   const { db, metrics, log } = deps;
   const lookups = new Lookups(db, { ttlMs: deps.lookupTtlMs ?? 5_000 });
+  // a change of configuration on any replica (this one too) clears the lookups at once;
+  // so does a reconnection of the bus, after which changes may have been missed
+  deps.bus.subscribe('config', () => lookups.clear());
+  deps.bus.onResync(() => lookups.clear());
+  // live capacity: from this replica's driver, else as the replica that drives the cluster
+  // last wrote it
+  const capacityOf: LiveCapacity = (id) =>
+    deps.supervisor.capacity(id) ?? deps.ownership?.observed(id);
+  // for admission, a cluster another replica drives but has not described yet (it just took
+  // it over) is taken as reachable with its row's inventory: capacity is advisory there,
+  // and the cluster has the final word
+  const admissionCapacityOf: LiveCapacity = (id) =>
+    capacityOf(id) ??
+    (deps.ownership?.drivenElsewhere(id) ? Promise.resolve(UNDESCRIBED) : undefined);
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) {
@@ -203,8 +231,9 @@ export function createApi(deps: ApiDeps) {
   app.use('/v1/*', auditScope(log));
   app.use('/v1/*', async (c, next) => {
     await next();
-    // any change to configuration (not a session's launch or stop) refreshes the lookups; the
-    // session routes are matched whole: a tenant whose slug holds "sessions" is configuration
+    // any change to configuration (not a session's launch or stop) refreshes the lookups
+    // before the answer (the bus clears them too, and the other replicas'); the session
+    // routes are matched whole: a tenant whose slug holds "sessions" is configuration
     if (c.req.method !== 'GET' && !SESSION_ROUTE.test(c.req.path)) lookups.clear();
     if (c.req.method !== 'GET' && c.res.status < 400) deps.afterWrite?.();
   });
@@ -220,15 +249,23 @@ export function createApi(deps: ApiDeps) {
     clusterRoutes({
       db,
       secrets: deps.secrets,
-      supervisor: deps.supervisor,
-      kubernetes: deps.kubernetes,
+      capacityOf,
+      clustersChanged: deps.ownership && (() => deps.ownership?.sync() ?? Promise.resolve()),
     }),
   );
   app.route(
     '/',
     identityProviderRoutes(db, deps.secrets, { insecureIssuers: deps.insecureIssuers ?? false }),
   );
-  app.route('/', sessionRoutes({ ...deps, lookups, shutdown: deps.shutdown ?? neverAborted }));
+  app.route(
+    '/',
+    sessionRoutes({
+      ...deps,
+      lookups,
+      capacityOf: admissionCapacityOf,
+      shutdown: deps.shutdown ?? neverAborted,
+    }),
+  );
   app.route('/', usageRoutes(db));
   app.route('/', quotaEventRoutes(db));
   app.route('/', billingRoutes(db));

@@ -10,15 +10,19 @@ import { createApi } from './api.ts';
 import { closeDuePeriods } from './billing/auto-close.ts';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
+import { type Bus, openBus } from './db/notify.ts';
 import { apiKeys, clusters, sessionIsActive, sessions, webhookDeliveries } from './db/schema.ts';
-import { KubernetesClusters } from './drivers/kubernetes-clusters.ts';
+import { KubernetesClusters, loadKubernetes } from './drivers/kubernetes-clusters.ts';
 import { LocalDriver, type LocalDriverOptions } from './drivers/local.ts';
 import { newToken } from './http/auth.ts';
 import { gatewayTokenVerifier } from './http/gateway-token.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { loadSecretKey, SecretBox } from './secrets.ts';
 import { enforceGpuHours, type GpuHoursOutcome } from './sessions/gpu-hours.ts';
+import { SessionHandoff } from './sessions/handoff.ts';
+import { type ClusterDrivers, ClusterOwnership, LOCAL_CLUSTER } from './sessions/ownership.ts';
 import { Supervisor } from './sessions/supervisor.ts';
+import { SessionWatch } from './sessions/watch.ts';
 import type { RetryPolicy } from './webhooks/policy.ts';
 import type { TargetPolicy } from './webhooks/target.ts';
 import { DeliveryWorker } from './webhooks/worker.ts';
@@ -27,8 +31,14 @@ export interface ControlPlane {
   database: Database;
   api: ReturnType<typeof createApi>;
   supervisor: Supervisor;
-  /** the drivers of the registered Kubernetes clusters */
+  /** the drivers of the registered Kubernetes clusters this replica drives */
   kubernetes: KubernetesClusters;
+  /** notifications between the replicas (LISTEN/NOTIFY) */
+  bus: Bus;
+  /** which replica drives which cluster (leases) */
+  ownership: ClusterOwnership;
+  /** session rows as any replica changes them */
+  sessionWatch: SessionWatch;
   /** the platform-admin token generated at first start (null if one existed or was given) */
   bootstrapToken: string | null;
   /** seals and opens secrets at rest (webhook signing secrets among them) */
@@ -57,6 +67,8 @@ export interface ControlPlaneInternals {
   now?: () => Date;
   /** webhook retries and disabling in seconds rather than hours */
   webhookRetry?: Partial<RetryPolicy>;
+  /** cluster leases: their lifetime and renewal (3 s and 1 s) */
+  leases?: { ttlMs?: number; renewMs?: number };
 }
 
 /**
@@ -76,6 +88,7 @@ export async function startControlPlane(
     onConnectionError: (err) => log.warn({ err }, 'a database connection was lost'),
   });
   const { db } = database;
+  const bus = await openBus(db, { databaseUrl: config.DATABASE_URL, log });
   const secrets = new SecretBox(
     loadSecretKey({ secretKey: config.FLOE_SECRET_KEY, dataDir: config.FLOE_DATA_DIR, log }),
   );
@@ -138,17 +151,35 @@ export async function startControlPlane(
     }
   }
 
-  const localClusterId =
+  const local =
     config.FLOE_LOCAL_CLUSTER === 'true'
       ? await registerLocalCluster(config, db, supervisor, internals)
       : null;
-  // each Kubernetes cluster is watched, and its sessions reconciled, as soon as it answers;
-  // one that does not answer delays nothing
-  const registered = await db
-    .select()
-    .from(clusters)
-    .where(and(eq(clusters.driver, 'kubernetes'), isNull(clusters.deletedAt)));
-  for (const row of registered) await kubernetes.connect(row);
+  const localClusterId = local?.id ?? null;
+  const sessionWatch = new SessionWatch(db, bus, log);
+  // each cluster is driven by one replica, the holder of its lease; this one takes its share
+  // now (each Kubernetes cluster watched, and its sessions reconciled, as soon as it answers:
+  // one that does not answer delays nothing)
+  const ownership = new ClusterOwnership({
+    db,
+    bus,
+    log,
+    drivers: {
+      kubernetes: {
+        attach: (row) => kubernetes.connect(row),
+        detach: (id) => kubernetes.disconnect(id),
+        relabel: (row) => kubernetes.relabel(row),
+        // a replica may take a cluster over at any time: the client is loaded beforehand
+        prepare: () => void loadKubernetes().catch(() => {}),
+      },
+      local: local?.drivers,
+    },
+    observe: (id) => supervisor.capacity(id),
+    soleReplica: database.kind === 'pglite',
+    ...internals.leases,
+  });
+  const handoff = new SessionHandoff({ bus, supervisor });
+  await ownership.start();
 
   const enforceQuotas = (now?: Date) =>
     enforceGpuHours(
@@ -225,7 +256,10 @@ export async function startControlPlane(
     adminToken: config.FLOE_ADMIN_TOKEN,
     gatewayToken: config.FLOE_GATEWAY_TOKEN,
     secrets,
-    kubernetes,
+    bus,
+    ownership,
+    sessionWatch,
+    handoff,
     gatewayTokens,
     shutdown: streams.signal,
     insecureIssuers: config.FLOE_DEV_INSECURE_ISSUERS === 'on',
@@ -241,6 +275,9 @@ export async function startControlPlane(
     api,
     supervisor,
     kubernetes,
+    bus,
+    ownership,
+    sessionWatch,
     bootstrapToken,
     localClusterId,
     enforceQuotas,
@@ -255,7 +292,14 @@ export async function startControlPlane(
       clearInterval(resync);
       clearInterval(billingCheck);
       await webhooks?.stop();
+      // no lease is renewed or taken from here on; given back once the drivers are closed,
+      // so that another replica takes over at once (and two drivers never overlap)
+      await ownership.stop();
+      handoff.close();
+      sessionWatch.close();
       await supervisor.close({ terminate: opts.terminateSessions });
+      await ownership.release();
+      await bus.close();
       await database.close();
     },
   };
@@ -271,7 +315,7 @@ async function registerLocalCluster(
   db: Database['db'],
   supervisor: Supervisor,
   internals: ControlPlaneInternals,
-): Promise<string> {
+): Promise<{ id: string; drivers: ClusterDrivers }> {
   if (!findCommand('bwrap', process.env.PATH ?? '/usr/bin:/bin')) {
     throw new Error(
       'the local cluster runs sessions in bubblewrap: install it (apt-get install bubblewrap) or set FLOE_LOCAL_CLUSTER=false',
@@ -281,52 +325,55 @@ async function registerLocalCluster(
   // Floe's own folder (the runner, the example apps), read-only to apps, the data folder hidden
   const floeRoot = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
   const nodeDir = dirname(process.execPath);
-  const driver = new LocalDriver({
-    ...internals.localDriver,
-    logDir: join(dataDir, 'sessions'),
-    maxSessions: config.FLOE_LOCAL_MAX_SESSIONS,
-    gpus: config.FLOE_LOCAL_GPUS,
-    streaming:
-      config.FLOE_LOCAL_STREAMING === 'on'
-        ? {
-            runner: fileURLToPath(import.meta.resolve('@floe/streamer/session-runner')),
-            env: {
-              LOG_LEVEL: config.LOG_LEVEL,
-              // the streamer opens its signalling only with the gateway's viewer token
-              ...(config.FLOE_GATEWAY_ISSUER &&
-                config.FLOE_GATEWAY_JWKS_URL && {
-                  FLOE_VIEWER_ISSUER: config.FLOE_GATEWAY_ISSUER,
-                  FLOE_VIEWER_JWKS_URL: config.FLOE_GATEWAY_JWKS_URL,
-                }),
-            },
-            turn:
-              config.FLOE_TURN_URLS && config.FLOE_TURN_SECRET
-                ? {
-                    urls: config.FLOE_TURN_URLS,
-                    secret: config.FLOE_TURN_SECRET,
-                    maxTtlSeconds: config.FLOE_TURN_TTL_SECONDS,
-                  }
-                : null,
-          }
-        : null,
-    sandbox: {
-      homesDir: join(dataDir, 'homes'),
-      uid: config.FLOE_LOCAL_SESSION_UID,
-      readOnly: [floeRoot, ...(nodeDir.startsWith('/usr/') ? [] : [nodeDir])],
-      hidden: [dataDir],
-      gpuDevices: [
-        '/dev/dri',
-        ...readdirSync('/dev')
-          .filter((name) => name.startsWith('nvidia'))
-          .map((name) => `/dev/${name}`),
-      ],
-    },
-  });
-  const capacity = await driver.capacity();
+  const makeDriver = () =>
+    new LocalDriver({
+      ...internals.localDriver,
+      logDir: join(dataDir, 'sessions'),
+      maxSessions: config.FLOE_LOCAL_MAX_SESSIONS,
+      gpus: config.FLOE_LOCAL_GPUS,
+      streaming:
+        config.FLOE_LOCAL_STREAMING === 'on'
+          ? {
+              runner: fileURLToPath(import.meta.resolve('@floe/streamer/session-runner')),
+              env: {
+                LOG_LEVEL: config.LOG_LEVEL,
+                // the streamer opens its signalling only with the gateway's viewer token
+                ...(config.FLOE_GATEWAY_ISSUER &&
+                  config.FLOE_GATEWAY_JWKS_URL && {
+                    FLOE_VIEWER_ISSUER: config.FLOE_GATEWAY_ISSUER,
+                    FLOE_VIEWER_JWKS_URL: config.FLOE_GATEWAY_JWKS_URL,
+                  }),
+              },
+              turn:
+                config.FLOE_TURN_URLS && config.FLOE_TURN_SECRET
+                  ? {
+                      urls: config.FLOE_TURN_URLS,
+                      secret: config.FLOE_TURN_SECRET,
+                      maxTtlSeconds: config.FLOE_TURN_TTL_SECONDS,
+                    }
+                  : null,
+            }
+          : null,
+      sandbox: {
+        homesDir: join(dataDir, 'homes'),
+        uid: config.FLOE_LOCAL_SESSION_UID,
+        readOnly: [floeRoot, ...(nodeDir.startsWith('/usr/') ? [] : [nodeDir])],
+        hidden: [dataDir],
+        gpuDevices: [
+          '/dev/dri',
+          ...readdirSync('/dev')
+            .filter((name) => name.startsWith('nvidia'))
+            .map((name) => `/dev/${name}`),
+        ],
+      },
+    });
+  // the first driver reads the capacity, and drives the cluster once this replica holds it
+  let spare: LocalDriver | null = makeDriver();
+  const capacity = await spare.capacity();
   const [found] = await db
     .select()
     .from(clusters)
-    .where(and(eq(clusters.name, 'local'), isNull(clusters.deletedAt)));
+    .where(and(eq(clusters.name, LOCAL_CLUSTER), isNull(clusters.deletedAt)));
   const [local] = found
     ? await db
         .update(clusters)
@@ -337,7 +384,7 @@ async function registerLocalCluster(
         .insert(clusters)
         .values({
           id: uuidv7(),
-          name: 'local',
+          name: LOCAL_CLUSTER,
           region: config.FLOE_REGION,
           driver: 'local',
           maxSessions: capacity.maxSessions,
@@ -345,10 +392,18 @@ async function registerLocalCluster(
         })
         .returning();
   const id = (local as { id: string }).id;
-  // what an earlier run left is adopted, stopped or failed before the API opens
-  await supervisor.attach(id, driver);
-  await supervisor.settled();
-  return id;
+  const drivers: ClusterDrivers = {
+    async attach() {
+      const driver = spare ?? makeDriver();
+      spare = null;
+      // what an earlier run left is adopted, stopped or failed before the API opens
+      await supervisor.attach(id, driver);
+      await supervisor.settled();
+    },
+    detach: () => supervisor.detach(id),
+    relabel: () => {},
+  };
+  return { id, drivers };
 }
 
 /** Serves the API; resolves with the bound port once listening. */

@@ -24,9 +24,11 @@ export type ApiKeyRow = Pick<
 /**
  * Reads of slowly changing configuration (API keys, tenants, users, apps, clusters),
  * behind a short-lived cache because every request needs several of them. Every write
- * through this process's API clears the cache (api.ts), so this process never serves a
- * stale answer after its own write; other replicas see a change within `ttlMs`. Quotas
- * and limits are not read from here: admission reads them under the tenant's lock.
+ * through this process's API clears the cache before it answers (api.ts), so this process
+ * never serves a stale answer after its own write; every change, through any replica,
+ * clears every replica's cache when its notification arrives (the `floe_config` trigger,
+ * db/notify.ts), and `ttlMs` bounds what a lost notification could leave. Quotas and
+ * limits are not read from here: admission reads them under the tenant's lock.
  */
 export class Lookups {
   private readonly entries = new Map<string, { value: unknown; until: number }>();

@@ -74,7 +74,7 @@ describe.each(DATABASES)('session progress stream on %s', (kind) => {
     const end = await events.next();
     expect(end).toEqual({ event: 'end', data: JSON.stringify({ id, state: 'stopped' }) });
     expect(await events.next()).toBeNull(); // the server closed the stream
-    await eventually(async () => t.cp.supervisor.watching(id) === 0);
+    await eventually(async () => t.cp.sessionWatch.watching(id) === 0);
   });
 
   it('shows a failure, and answers an ended session with its state and the end', async () => {
@@ -98,9 +98,9 @@ describe.each(DATABASES)('session progress stream on %s', (kind) => {
     const id = await launch('sleeper');
     const events = await follow(id);
     await events.next();
-    expect(t.cp.supervisor.watching(id)).toBe(1);
+    expect(t.cp.sessionWatch.watching(id)).toBe(1);
     events.close();
-    await eventually(async () => t.cp.supervisor.watching(id) === 0);
+    await eventually(async () => t.cp.sessionWatch.watching(id) === 0);
     await t.call('DELETE', `${base}/${id}`);
   });
 

@@ -22,6 +22,8 @@ import { SESSION_STATES, TERMINAL_STATES_SQL } from '../domain/session-states.ts
 // defined in domain/session-states.ts; re-exported for the modules that read them with the tables
 export { SESSION_STATES, type SessionState } from '../domain/session-states.ts';
 
+import type { Capacity } from '../drivers/driver.ts';
+
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
@@ -554,3 +556,31 @@ export const gatewayRenewals = pgTable(
   },
   (t) => [index('gateway_renewals_expiry').on(t.expiresAt)],
 );
+
+/**
+ * A running control-plane process, seen by the others while it renews `expiresAt` (about
+ * every second; sessions/ownership.ts): the replicas among which clusters' drivers are
+ * shared out. `local`: it runs the `local` cluster's sessions (FLOE_LOCAL_CLUSTER).
+ */
+export const controlReplicas = pgTable('control_replicas', {
+  id: text('id').primaryKey(),
+  local: boolean('local').notNull().default(false),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+});
+
+/**
+ * Which replica drives a cluster (its informers, launches and stops): the one holding an
+ * unexpired lease. `token` grows at each change of holder (a fencing token), so that a holder
+ * that was paused past its expiry can tell it lost the lease even if it got it back.
+ */
+export const clusterLeases = pgTable('cluster_leases', {
+  clusterId: uuid('cluster_id')
+    .primaryKey()
+    .references(() => clusters.id),
+  holder: text('holder').notNull(),
+  token: bigint('token', { mode: 'number' }).notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  /** what the holder's driver sees of the cluster (capacity, status), for the other replicas */
+  observed: jsonb('observed').$type<Capacity>(),
+});

@@ -3,11 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { auditDiff } from '../audit/diff.ts';
 import type { Db } from '../db/connect.ts';
 import { clusters, sessionIsActive, sessions } from '../db/schema.ts';
-import {
-  type KubernetesClusters,
-  kubeconfigContext,
-  loadKubernetes,
-} from '../drivers/kubernetes-clusters.ts';
+import { kubeconfigContext, loadKubernetes } from '../drivers/kubernetes-clusters.ts';
 import { audit } from '../http/audit.ts';
 import { requireRole } from '../http/auth.ts';
 import { ApiError, badRequest, conflict, ErrorSchema, notFound } from '../http/errors.ts';
@@ -17,7 +13,7 @@ import { apiRoute, body, json, params, router } from '../http/route.ts';
 import { Cluster, ClusterCreate, ClusterPatch, ListQuery, page } from '../http/schemas.ts';
 import { isUuid } from '../lookups.ts';
 import type { SecretBox } from '../secrets.ts';
-import type { Supervisor } from '../sessions/supervisor.ts';
+import type { LiveCapacity } from '../sessions/admission.ts';
 import { uniqueViolation } from './db-errors.ts';
 
 const tags = ['clusters'];
@@ -43,10 +39,16 @@ async function sealKubeconfig(secrets: SecretBox, clusterId: string, text: strin
 export function clusterRoutes(deps: {
   db: Db;
   secrets: SecretBox;
-  supervisor: Supervisor;
-  kubernetes?: KubernetesClusters;
+  /** what the cluster's driver sees now, on this replica or the one driving it */
+  capacityOf: LiveCapacity;
+  /**
+   * A cluster was registered, changed or deleted: the replica that drives it (this one or
+   * another, told by the bus) follows. Awaited so that on a single replica the cluster is
+   * driven when the answer comes. Absent: no drivers follow.
+   */
+  clustersChanged?: () => Promise<void>;
 }) {
-  const { db, secrets, supervisor, kubernetes } = deps;
+  const { db, secrets, capacityOf, clustersChanged } = deps;
   const app = router();
   const one = params('cluster');
 
@@ -67,7 +69,7 @@ export function clusterRoutes(deps: {
             .groupBy(sessions.clusterId, sessions.gpuSku);
     return Promise.all(
       rows.map(async (row) => {
-        const capacity = await supervisor.capacity(row.id);
+        const capacity = await capacityOf(row.id);
         if (!capacity) return presentCluster(row, null);
         const others = new Map((capacity.heldByOthers ?? []).map((g) => [g.sku, g.count]));
         const live: ClusterLive = {
@@ -137,7 +139,7 @@ export function clusterRoutes(deps: {
         });
         return created;
       });
-      await kubernetes?.connect(row!);
+      await clustersChanged?.();
       return c.json(await presentOne(row!), 201);
     },
   );
@@ -214,8 +216,7 @@ export function clusterRoutes(deps: {
         });
         return updated;
       });
-      if (kubeconfig) await kubernetes?.connect(row!);
-      else kubernetes?.relabel(row!);
+      await clustersChanged?.();
       return c.json(await presentOne(row!), 200);
     },
   );
@@ -250,7 +251,7 @@ export function clusterRoutes(deps: {
           diff: auditDiff(current, null),
         });
       });
-      await kubernetes?.disconnect(current.id);
+      await clustersChanged?.();
       return c.body(null, 204);
     },
   );

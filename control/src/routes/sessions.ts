@@ -15,9 +15,10 @@ import { apiRoute, body, json, params, retryAfter, router } from '../http/route.
 import { page, Session, SessionCreate, SessionListQuery } from '../http/schemas.ts';
 import { isUuid, type Lookups } from '../lookups.ts';
 import type { Metrics } from '../metrics.ts';
-import { admitLaunch, type SessionRow } from '../sessions/admission.ts';
+import { admitLaunch, type LiveCapacity, type SessionRow } from '../sessions/admission.ts';
+import type { SessionHandoff } from '../sessions/handoff.ts';
 import { type LaunchRate, takeLaunch } from '../sessions/launch-rate.ts';
-import type { Supervisor } from '../sessions/supervisor.ts';
+import type { SessionWatch } from '../sessions/watch.ts';
 
 const tags = ['sessions'];
 
@@ -41,9 +42,8 @@ function parseStates(filter: string | undefined): SessionState[] | 'active' | un
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-// Launch progress (server-sent events): transitions this process records arrive at once;
-// the row is also read every POLL_MS, for those another replica records.
-const PROGRESS_POLL_MS = 1_000;
+// Launch progress (server-sent events): transitions any replica records arrive through the
+// bus (sessions/watch.ts); a comment line every HEARTBEAT_MS keeps idle proxies open.
 const HEARTBEAT_MS = 15_000;
 // a session mostly moves forward in this order (domain/lifecycle.ts); `unknown` and back
 // is the exception, which the row's updatedAt tells apart from an older read
@@ -52,7 +52,12 @@ const RANK = new Map<SessionState, number>(SESSION_STATES.map((s, i) => [s, i]))
 export function sessionRoutes(deps: {
   db: Db;
   lookups: Lookups;
-  supervisor: Supervisor;
+  /** what each cluster's driver sees now (admission) */
+  capacityOf: LiveCapacity;
+  /** session rows as any replica changes them */
+  sessionWatch: Pick<SessionWatch, 'watchSession'>;
+  /** stops, handed to the replica that drives the session's cluster */
+  handoff: Pick<SessionHandoff, 'launch' | 'terminate'>;
   metrics: Metrics;
   log: Logger;
   /** aborted when the control plane shuts down: progress streams end */
@@ -60,7 +65,7 @@ export function sessionRoutes(deps: {
   /** launches per user signed in through a gateway; null or absent: no limit */
   launchRate?: LaunchRate | null;
 }) {
-  const { db, lookups, supervisor, metrics, log, shutdown } = deps;
+  const { db, lookups, capacityOf, sessionWatch, handoff, metrics, log, shutdown } = deps;
   const app = router();
   const one = params('tenant', 'session');
 
@@ -131,7 +136,7 @@ export function sessionRoutes(deps: {
       const requestHash = createHash('sha256')
         .update(JSON.stringify([appRow.id, user.id, input.region ?? null]))
         .digest('base64url');
-      const { session, created } = await admitLaunch(db, lookups, (id) => supervisor.capacity(id), {
+      const { session, created } = await admitLaunch(db, lookups, capacityOf, {
         tenant,
         app: appRow,
         user,
@@ -159,7 +164,8 @@ export function sessionRoutes(deps: {
         return c.json(presentSession(session), 200);
       }
       metrics.launches.inc({ outcome: 'admitted' });
-      supervisor.admitted(session);
+      // here, or by the replica that drives its cluster, told by the bus (sessions/handoff.ts)
+      handoff.launch(session);
       c.header('Location', `/v1/tenants/${tenant.slug}/sessions/${session.id}`);
       return c.json(presentSession(session), 201);
     },
@@ -254,7 +260,7 @@ export function sessionRoutes(deps: {
           wake = null;
           w?.();
         };
-        const unwatch = supervisor.watchSession(first.id, (row) => {
+        const unwatch = sessionWatch.watchSession(first.id, (row) => {
           pending.push(row);
           poke();
         });
@@ -282,7 +288,6 @@ export function sessionRoutes(deps: {
         try {
           // read after subscribing, so that no transition falls in between
           await send((await read()) ?? first);
-          let lastPoll = Date.now();
           while (!over()) {
             while (pending.length > 0) await send(pending.shift()!);
             if (sent && isTerminal(sent)) {
@@ -293,7 +298,8 @@ export function sessionRoutes(deps: {
               return;
             }
             await new Promise<void>((resolve) => {
-              const timer = setTimeout(poke, PROGRESS_POLL_MS);
+              // woken by a change, the end, or the next heartbeat
+              const timer = setTimeout(poke, HEARTBEAT_MS - (Date.now() - lastWrite));
               wake = () => {
                 clearTimeout(timer);
                 resolve();
@@ -301,11 +307,6 @@ export function sessionRoutes(deps: {
               if (pending.length > 0 || over()) poke();
             });
             if (over()) return;
-            if (Date.now() - lastPoll >= PROGRESS_POLL_MS) {
-              lastPoll = Date.now();
-              const row = await read();
-              if (row) await send(row);
-            }
             if (Date.now() - lastWrite >= HEARTBEAT_MS) {
               await stream.write(': heartbeat\n\n');
               lastWrite = Date.now();
@@ -349,7 +350,7 @@ export function sessionRoutes(deps: {
       const row = await load(c.get('tenant').id, principal, c.req.valid('param').session);
       const by = principal.userId === row.userId ? 'stopped by its user' : 'stopped by an admin';
       const scope = c.get('audit');
-      const stopping = await supervisor.terminate(row.id, by, {
+      const stopping = await handoff.terminate(row.id, by, {
         actor: scope.actor,
         origin: scope.origin,
         action: 'session.stop',

@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import { type AuditInput, auditWrites } from '../audit/record.ts';
 import { type Db, queryRows, type Tx } from '../db/connect.ts';
+import { sessionChanged } from '../db/notify.ts';
 import {
   type apps,
   type clusters,
@@ -180,11 +181,11 @@ async function outcome(
 ): Promise<Admission> {
   const { tenant } = req;
   switch (result?.outcome) {
-    case 'admitted':
-      return {
-        session: sessionRow(req, placed, new Date(result.created_at as string)),
-        created: true,
-      };
+    case 'admitted': {
+      const session = sessionRow(req, placed, new Date(result.created_at as string));
+      sessionChanged(db, session); // after the commit, to every replica (db/notify.ts says why)
+      return { session, created: true };
+    }
     case 'replayed': // a concurrent request with the same key won the race
       return { session: (await findByKey(db, tenant.id, req.idempotencyKey!))!, created: false };
     case 'key_reused':

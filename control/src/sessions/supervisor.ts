@@ -29,7 +29,6 @@ const SHUTDOWN_REASON = 'the platform shut down';
  */
 export class Supervisor {
   private readonly drivers = new Map<string, { driver: ClusterDriver; unwatch: () => void }>();
-  private readonly watchers = new Map<string, Set<(row: SessionRow) => void>>();
   private readonly queue = new WorkQueue({ baseDelayMs: 100, maxDelayMs: 5_000 });
   private readonly workers: { stop(): Promise<void> };
   private inFlight = 0;
@@ -81,6 +80,11 @@ export class Supervisor {
   /** Clusters with a driver in this process. */
   attached(): string[] {
     return [...this.drivers.keys()];
+  }
+
+  /** The driver of a cluster in this process, if any. */
+  driverFor(clusterId: string): ClusterDriver | undefined {
+    return this.drivers.get(clusterId)?.driver;
   }
 
   /** A session of an attached cluster may need a step (admitted, stop asked, …). */
@@ -139,43 +143,7 @@ export class Supervisor {
   }
 
   private recorded(row: SessionRow) {
-    this.notify(row);
     this.onTransition(row.state);
-  }
-
-  /**
-   * Calls `listener` with the session's row after each transition this process records (in
-   * order); transitions recorded by another replica are not seen here. Returns the unsubscribe.
-   */
-  watchSession(sessionId: string, listener: (row: SessionRow) => void): () => void {
-    let set = this.watchers.get(sessionId);
-    if (!set) {
-      set = new Set();
-      this.watchers.set(sessionId, set);
-    }
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.watchers.get(sessionId) === set) this.watchers.delete(sessionId);
-    };
-  }
-
-  /** How many listeners watch a session (or all sessions). */
-  watching(sessionId?: string): number {
-    if (sessionId) return this.watchers.get(sessionId)?.size ?? 0;
-    let n = 0;
-    for (const set of this.watchers.values()) n += set.size;
-    return n;
-  }
-
-  private notify(row: SessionRow) {
-    for (const listener of this.watchers.get(row.id) ?? []) {
-      try {
-        listener(row);
-      } catch (err) {
-        this.log.error({ err, sessionId: row.id }, 'a session watcher failed');
-      }
-    }
   }
 
   /** An admitted session: its cluster's driver is asked to run it. */

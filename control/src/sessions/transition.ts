@@ -1,6 +1,7 @@
 import { eq, getTableColumns, sql } from 'drizzle-orm';
 import { type AuditActor, auditWrites, type RequestOrigin, SYSTEM_ACTOR } from '../audit/record.ts';
 import { type Db, queryRows } from '../db/connect.ts';
+import { sessionChanged } from '../db/notify.ts';
 import { type DriverRef, type SessionState, sessions } from '../db/schema.ts';
 import { canTransition } from '../domain/lifecycle.ts';
 import { type ChangeWrites, changeArgs, eventRow } from '../events/outbox.ts';
@@ -76,7 +77,11 @@ export async function transition(
       )
       select updated_at, floe_write_change(${changeArgs(writes)}) from moved`,
     );
-    if (written[0]) return { ...row, updatedAt: new Date(written[0].updated_at) };
+    if (written[0]) {
+      const moved = { ...row, updatedAt: new Date(written[0].updated_at) };
+      sessionChanged(db, moved); // after the commit, to every replica (db/notify.ts says why)
+      return moved;
+    }
     if (attempt >= MAX_ATTEMPTS) {
       throw new Error(
         `session ${sessionId} changed under ${attempt} transitions to ${to} in a row`,
