@@ -134,6 +134,8 @@ async function main() {
         cpuNodes: 1,
       },
     ],
+    // the operator routes each session with a VirtualService
+    istio: true,
     onProgress: log,
   });
   for (const c of k8s.clusters) {

@@ -29,6 +29,10 @@ const HELP = `Kubernetes launch benchmark: node loadtest/k8s-launch.ts [flags]
   --rate R         launches per second, constant arrival rate (k6) (default 50)
   --nodes N        GPU nodes per cluster, 8 GPUs each (default 60)
   --persistence    give every session a home volume (a PVC bound by the PV controller)
+  --replicas N     control-plane replicas on the one PostgreSQL (default 1); launches go to
+                   the first, the reads below to each
+  --reads N        after every session runs: N reads of the session list (a page of 50) and
+                   N of the month's usage from each replica, timed (default 200)
   --keep           keep the temporary folder (logs, k6 output)
 
 Three clusters (eu-west/a100, us-east/l4, ap-south/h100) start from the testbed, each with
@@ -49,6 +53,8 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '50' },
     nodes: { type: 'string', default: '60' },
     persistence: { type: 'boolean', default: false },
+    replicas: { type: 'string', default: '1' },
+    reads: { type: 'string', default: '200' },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -60,8 +66,14 @@ if (args.help) {
 const sessionCount = Number(args.sessions);
 const rate = Number(args.rate);
 const nodesPerCluster = Number(args.nodes);
-if (![sessionCount, rate, nodesPerCluster].every((n) => Number.isInteger(n) && n > 0)) {
-  console.error('--sessions, --rate and --nodes take positive integers\n');
+const replicaCount = Number(args.replicas);
+const readCount = Number(args.reads);
+if (
+  ![sessionCount, rate, nodesPerCluster, replicaCount, readCount].every(
+    (n) => Number.isInteger(n) && n > 0,
+  )
+) {
+  console.error('--sessions, --rate, --nodes, --replicas and --reads take positive integers\n');
   console.error(HELP);
   process.exit(2);
 }
@@ -185,17 +197,24 @@ async function main() {
   );
 
   const adminToken = randomBytes(24).toString('base64url');
-  const controlPort = await freePort();
-  const control = startNode('control', 'control/src/main.ts', [], {
-    PORT: String(controlPort),
-    DATABASE_URL: postgres.url,
-    FLOE_DATA_DIR: join(dir, 'control'),
-    FLOE_ADMIN_TOKEN: adminToken,
-    FLOE_SECRET_KEY: randomBytes(32).toString('base64'),
-    FLOE_DB_POOL_SIZE: '20',
-    LOG_LEVEL: 'warn',
-  });
-  const base = `http://127.0.0.1:${controlPort}`;
+  const databaseUrl = postgres.url;
+  const secretKey = randomBytes(32).toString('base64');
+  const controls = await Promise.all(
+    Array.from({ length: replicaCount }, async (_, n) => {
+      const port = await freePort();
+      const proc = startNode(`control-${n}`, 'control/src/main.ts', [], {
+        PORT: String(port),
+        DATABASE_URL: databaseUrl,
+        FLOE_DATA_DIR: join(dir, `control-${n}`),
+        FLOE_ADMIN_TOKEN: adminToken,
+        FLOE_SECRET_KEY: secretKey,
+        FLOE_DB_POOL_SIZE: '20',
+        LOG_LEVEL: 'warn',
+      });
+      return { proc, base: `http://127.0.0.1:${port}` };
+    }),
+  );
+  const base = (controls[0] as (typeof controls)[number]).base;
   const api = async (method: string, path: string, body?: unknown, token = adminToken) => {
     const res = await fetch(`${base}${path}`, {
       method,
@@ -206,9 +225,11 @@ async function main() {
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
     return text ? JSON.parse(text) : null;
   };
-  await until('the control plane', 60_000, () =>
-    fetch(`${base}/healthz`).then((r) => r.ok || undefined),
-  );
+  for (const c of controls) {
+    await until('the control plane', 60_000, () =>
+      fetch(`${c.base}/healthz`).then((r) => r.ok || undefined),
+    );
+  }
   for (const o of operators) {
     await until(`operator ${o.cluster.name}`, 60_000, () => scrape(o.metrics).then(() => true));
   }
@@ -254,7 +275,7 @@ async function main() {
       : undefined;
   });
 
-  const before = await snapshot(operators, control);
+  const before = await snapshot(operators);
   log(`launching ${sessionCount} sessions at ${rate}/s`);
   const k6 = ensureK6(log);
   const script = fileURLToPath(new URL('launch.k6.js', import.meta.url));
@@ -299,7 +320,8 @@ async function main() {
     return n >= admitted.length ? true : undefined;
   }).catch((err) => log(String(err)));
   const windowS = (Date.now() - started) / 1000;
-  const after = await snapshot(operators, control);
+  const after = await snapshot(operators);
+  const reads = await timeReads();
 
   const { rows } = await db.query(
     `select s.id, s.state, c.name as cluster, s.gpu_sku,
@@ -376,7 +398,42 @@ async function main() {
     'peak RSS operators (MiB)',
     operators.map((o) => peakRssMiB(o.proc.child.pid as number).toFixed(0)).join(' / '),
   );
-  row('peak RSS control plane (MiB)', peakRssMiB(control.child.pid as number).toFixed(0));
+  row(
+    `peak RSS control plane${replicaCount > 1 ? ' replicas' : ''} (MiB)`,
+    controls.map((c) => peakRssMiB(c.proc.child.pid as number).toFixed(0)).join(' / '),
+  );
+  row(
+    `at ${admitted.length} sessions: session list (50 a page) p50 / p99 (ms), per replica`,
+    reads.map((r) => `${pct(r.list, 0.5).toFixed(1)} / ${pct(r.list, 0.99).toFixed(1)}`).join(', '),
+  );
+  row(
+    `at ${admitted.length} sessions: usage p50 / p99 (ms), per replica`,
+    reads
+      .map((r) => `${pct(r.usage, 0.5).toFixed(1)} / ${pct(r.usage, 0.99).toFixed(1)}`)
+      .join(', '),
+  );
+
+  /** --reads sequential reads of the list and of usage from each replica, as the console. */
+  async function timeReads() {
+    const timed = async (url: string) => {
+      const t0 = performance.now();
+      const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`${url}: ${res.status}`);
+      return performance.now() - t0;
+    };
+    const out: { list: number[]; usage: number[] }[] = [];
+    for (const c of controls) {
+      const list: number[] = [];
+      const usage: number[] = [];
+      for (let i = 0; i < readCount; i++) {
+        list.push(await timed(`${c.base}/v1/tenants/bench/sessions?limit=50`));
+        usage.push(await timed(`${c.base}/v1/tenants/bench/usage`));
+      }
+      out.push({ list: list.sort((a, b) => a - b), usage: usage.sort((a, b) => a - b) });
+    }
+    return out;
+  }
   const cpu = new Map<string, number>();
   for (const [k, v] of after.cpu) cpu.set(k, v - (before.cpu.get(k) ?? 0));
   row(
@@ -387,10 +444,7 @@ async function main() {
       .join(', '),
   );
 
-  async function snapshot(
-    ops: { proc: Proc; metrics: string }[],
-    cp: Proc,
-  ): Promise<{
+  async function snapshot(ops: { proc: Proc; metrics: string }[]): Promise<{
     operatorRequests: number;
     controlRequests: number;
     apiserverRequests: number;
@@ -398,7 +452,7 @@ async function main() {
     cpu: Map<string, number>;
   }> {
     const opText = await Promise.all(ops.map((o) => scrape(o.metrics)));
-    const cpText = await scrape(`${base}/metrics`);
+    const cpTexts = await Promise.all(controls.map((c) => scrape(`${c.base}/metrics`)));
     let apiserver = 0;
     for (const c of k8s!.clusters) {
       const text = await k8s!.kubectl(c, ['get', '--raw', '/metrics']);
@@ -411,14 +465,17 @@ async function main() {
       } catch {}
     };
     for (const o of ops) add('operators', o.proc.child.pid as number);
-    add('control plane', cp.child.pid as number);
+    for (const c of controls) add('control plane', c.proc.child.pid as number);
     for (const { component, pid } of clusterPids(workDir)) add(component, pid);
     return {
       operatorRequests: opText.reduce(
         (n, t) => n + sumMetric(t, 'floe_operator_kube_requests_total'),
         0,
       ),
-      controlRequests: sumMetric(cpText, 'floe_cluster_kube_requests_total'),
+      controlRequests: cpTexts.reduce(
+        (n, t) => n + sumMetric(t, 'floe_cluster_kube_requests_total'),
+        0,
+      ),
       apiserverRequests: apiserver,
       reconciles: opText.reduce((n, t) => n + sumMetric(t, 'floe_operator_reconcile_total'), 0),
       cpu: cpuBy,
