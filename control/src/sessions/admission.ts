@@ -94,12 +94,24 @@ export async function admitLaunch(
     gpuSku: gpus > 0 ? app.gpuSku : null,
     gpuCount: gpus,
   };
-  const views = await clusterViews(db, await lookups.clusters(), app, request, capacityOf);
+  const live = await lookups.clusters();
+  const views = await clusterViews(db, live, app, request, capacityOf);
   const placement = place(views, request);
   if (!placement.ok) {
-    throw placement.reason === 'no_capacity'
-      ? new ApiError(503, 'no_capacity', placement.message, {}, { 'Retry-After': '5' })
-      : new ApiError(422, 'unplaceable', placement.message);
+    // a Kubernetes cluster whose GPUs no replica has seen yet (its driving replica is
+    // starting, or taking it over from one that died) may be the one: unknown is not never
+    const unseen =
+      placement.reason === 'unplaceable'
+        ? await unseenClusters(live, app, request, capacityOf)
+        : [];
+    if (placement.reason === 'no_capacity' || unseen.length > 0) {
+      const message =
+        unseen.length > 0
+          ? `the capacity of ${unseen.join(', ')} is not known yet; retry later`
+          : placement.message;
+      throw new ApiError(503, 'no_capacity', message, {}, { 'Retry-After': '5' });
+    }
+    throw new ApiError(422, 'unplaceable', placement.message);
   }
 
   const id = uuidv7();
@@ -231,6 +243,23 @@ async function findByKey(db: Db | Tx, tenantId: string, key: string) {
 
 /** What a cluster's driver sees of it now; undefined: no driver attached in this process. */
 export type LiveCapacity = (clusterId: string) => Promise<Capacity> | undefined;
+
+/** The Kubernetes clusters in the allowed regions whose capacity no replica reports yet. */
+async function unseenClusters(
+  live: (typeof clusters.$inferSelect)[],
+  app: AppRow,
+  req: PlacementRequest,
+  capacityOf: LiveCapacity,
+): Promise<string[]> {
+  const candidates = live.filter(
+    (c) =>
+      c.driver === 'kubernetes' &&
+      app.image !== null &&
+      (req.allowedRegions.length === 0 || req.allowedRegions.includes(c.region)),
+  );
+  const seen = await Promise.all(candidates.map((c) => capacityOf(c.id)));
+  return candidates.filter((_, i) => seen[i] === undefined).map((c) => c.name);
+}
 
 /**
  * Live clusters that could run the app (its driver can run it: a command for `local`, an
