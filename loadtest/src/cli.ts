@@ -11,6 +11,7 @@ import { runK6, THRESHOLDS_CROSSED } from './k6.ts';
 import {
   GATEWAY_SCENARIOS,
   PROFILES,
+  parseRateOverrides,
   parseSelection,
   parseThresholdOverrides,
   plan,
@@ -38,6 +39,8 @@ const HELP = `Floe's load tests (k6 ${K6_VERSION}): npm run loadtest -- [flags]
                        requests go round-robin over them, the gateway to the first
   --threshold M=EXPR   replace the thresholds of metric M with EXPR (repeatable), e.g.
                        'http_req_duration{name:turn}=p(95)<20'
+  --rate NAME=R        arrivals per second of a scenario instead of the profile's
+                       (repeatable), e.g. launch=300: admission past what the machine takes
   --out FILE           also write the results table as Markdown (full run default:
                        tmp/loadtest-results.md)
   --postgres-url URL   make the database in this PostgreSQL server (a superuser URL)
@@ -78,6 +81,7 @@ function parse() {
       seconds: { type: 'string' },
       replicas: { type: 'string', default: '1' },
       threshold: { type: 'string', multiple: true, default: [] },
+      rate: { type: 'string', multiple: true, default: [] },
       out: { type: 'string' },
       'postgres-url': { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -102,13 +106,15 @@ if (!Number.isInteger(seconds) || seconds < 1) usage('--seconds takes a positive
 if (!Number.isInteger(replicas) || replicas < 1) usage('--replicas takes a positive integer');
 let selected: ReturnType<typeof parseSelection>;
 let overrides: ReturnType<typeof parseThresholdOverrides>;
+let rates: ReturnType<typeof parseRateOverrides>;
 try {
   selected = parseSelection(args.only);
   overrides = parseThresholdOverrides(args.threshold);
+  rates = parseRateOverrides(args.rate, base.rates);
 } catch (err) {
   usage((err as Error).message);
 }
-const profile = { ...base, seconds };
+const profile = { ...base, seconds, rates };
 const thePlan = plan(profile, selected, overrides);
 const out = args.out ?? (args.smoke ? undefined : join(REPO, 'tmp', 'loadtest-results.md'));
 

@@ -272,6 +272,25 @@ export function parseThresholdOverrides(values: readonly string[]): Record<strin
   return out;
 }
 
+/** `--rate launch=300` (repeatable) → the profile's rates with those replaced. */
+export function parseRateOverrides(
+  values: readonly string[],
+  rates: Profile['rates'],
+): Profile['rates'] {
+  const out = { ...rates };
+  for (const v of values) {
+    const [name, value] = v.split('=');
+    const rate = Number(value);
+    if (!name || !Object.hasOwn(rates, name) || !Number.isInteger(rate) || rate < 1) {
+      throw new Error(
+        `--rate takes NAME=R with NAME one of ${Object.keys(rates).join(', ')} and R a positive integer; got '${v}'`,
+      );
+    }
+    out[name as keyof Profile['rates']] = rate;
+  }
+  return out;
+}
+
 /** `--only a,b` → the scenarios named; throws naming an unknown one. */
 export function parseSelection(value: string | undefined): ScenarioName[] {
   if (!value) return [...SCENARIOS];

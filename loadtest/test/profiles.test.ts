@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import {
   PROFILES,
+  parseRateOverrides,
   parseSelection,
   parseThresholdOverrides,
   plan,
@@ -84,6 +85,23 @@ describe('flags', () => {
   test.each([['nometric'], ['=p(95)<5'], ['a='], ['a=p95']])('--threshold %s is refused', (v) => {
     expect(() => parseThresholdOverrides([v])).toThrow(/METRIC=EXPR/);
   });
+
+  test('--rate replaces the rates named, and only those', () => {
+    const { rates } = PROFILES.full;
+    expect(parseRateOverrides([], rates)).toEqual(rates);
+    expect(parseRateOverrides(['launch=300', 'turn=7'], rates)).toEqual({
+      ...rates,
+      launch: 300,
+      turn: 7,
+    });
+  });
+
+  test.each([['launch'], ['launch=0'], ['launch=1.5'], ['progress=5'], ['toString=5']])(
+    '--rate %s is refused',
+    (v) => {
+      expect(() => parseRateOverrides([v], PROFILES.full.rates)).toThrow(/NAME=R/);
+    },
+  );
 
   test.each([
     [undefined, [...SCENARIOS]],
