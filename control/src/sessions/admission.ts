@@ -244,7 +244,10 @@ async function findByKey(db: Db | Tx, tenantId: string, key: string) {
 /** What a cluster's driver sees of it now; undefined: no driver attached in this process. */
 export type LiveCapacity = (clusterId: string) => Promise<Capacity> | undefined;
 
-/** The Kubernetes clusters in the allowed regions whose capacity no replica reports yet. */
+/**
+ * The Kubernetes clusters in the allowed regions whose GPUs nobody knows yet: no replica
+ * reports them, or their driver has not listed the nodes of a cluster it connects to.
+ */
 async function unseenClusters(
   live: (typeof clusters.$inferSelect)[],
   app: AppRow,
@@ -258,7 +261,9 @@ async function unseenClusters(
       (req.allowedRegions.length === 0 || req.allowedRegions.includes(c.region)),
   );
   const seen = await Promise.all(candidates.map((c) => capacityOf(c.id)));
-  return candidates.filter((_, i) => seen[i] === undefined).map((c) => c.name);
+  const unknown = (cap: Capacity | undefined) =>
+    cap === undefined || (cap.status !== 'connected' && cap.gpus.length === 0);
+  return candidates.filter((_, i) => unknown(seen[i])).map((c) => c.name);
 }
 
 /**
