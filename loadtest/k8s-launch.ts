@@ -4,7 +4,7 @@
 // Prints numbers, asserts none. `node loadtest/k8s-launch.ts --help`.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -280,6 +280,8 @@ async function main() {
   const k6 = ensureK6(log);
   const script = fileURLToPath(new URL('launch.k6.js', import.meta.url));
   const k6Log = join(dir, 'k6-launches.jsonl');
+  const usersFile = join(dir, 'users.txt');
+  writeFileSync(usersFile, `${users.join('\n')}\n`);
   const started = Date.now();
   await new Promise<void>((resolve, reject) => {
     // spawns: k6
@@ -294,7 +296,7 @@ async function main() {
           TOKEN: token,
           TENANT: 'bench',
           APPS: apps.map((s) => `app-${s}`).join(','),
-          USERS: users.join(','),
+          USERS_FILE: usersFile,
           RATE: String(rate),
           COUNT: String(sessionCount),
         },

@@ -1,14 +1,15 @@
 // Launches sessions at a constant arrival rate through the control plane's API, each for its
 // own user, cycling over the apps. One JSON line per launch on stdout ({"id", "t0"}): the
 // orchestrator (k8s-launch.ts) joins them with the sessions' 'running' events.
-// Env: BASE, TOKEN, TENANT, APPS (comma-separated), USERS (comma-separated), RATE, COUNT.
+// Env: BASE, TOKEN, TENANT, APPS (comma-separated), USERS_FILE (one user id a line), RATE, COUNT.
 import exec from 'k6/execution';
 import http from 'k6/http';
 
 const rate = Number(__ENV.RATE);
 const count = Number(__ENV.COUNT);
 const apps = __ENV.APPS.split(',');
-const users = __ENV.USERS.split(',');
+// a file: 10,000 ids are more than an environment variable may hold
+const users = open(__ENV.USERS_FILE).trim().split('\n');
 
 export const options = {
   scenarios: {
