@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findCommand } from '@floe/streamer/sandbox';
@@ -419,5 +420,9 @@ export function listen(cp: ControlPlane, host: string, port: number) {
           }),
       }),
     );
+    // idle connections are closed by the client, never here: a server that closes one as
+    // the client reuses it resets that request (clients idle out at 4 s, load balancers at
+    // 60 s; and an event loop held for seconds, by PGlite or an export, fires both at once)
+    (server as Server).keepAliveTimeout = 65_000;
   });
 }
