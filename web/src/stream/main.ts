@@ -18,6 +18,8 @@ import { composeReport, reportRows, type StatsReport, type StreamerStats } from 
 import { displaySizeFor, RESIZE_DEBOUNCE_MS } from './resize.ts';
 import { type StreamState, startSession } from './session.ts';
 import { readSample, type StatsEntry, type StatsSample, summarize } from './stats.ts';
+import { attachTextInput } from './text-input.ts';
+import { attachTouch } from './touch.ts';
 import { gatewayIceServers } from './turn.ts';
 import { findElements, renderRows, renderState, setToggle } from './ui.ts';
 
@@ -30,6 +32,8 @@ export interface FloeHandle {
   /** Decode the probe barcode even while the overlay is closed. */
   collectLatency: boolean;
   readonly pc: RTCPeerConnection | null;
+  /** The page's own zoom of the picture (pinch), 1 when not zoomed. */
+  readonly zoom: number;
 }
 
 declare global {
@@ -141,8 +145,12 @@ const session = startSession(
 
 // ── input ───────────────────────────────────────────────────────────────────────────────────
 
+// The hidden text input counts too: a hardware key typed while it has the focus (a tablet's
+// keyboard cover) goes as a key; only what the browser turns into text reaches text-input.ts.
 const capturing = () =>
-  document.activeElement === ui.stage || document.pointerLockElement === ui.video;
+  document.activeElement === ui.stage ||
+  document.activeElement === ui.textInput ||
+  document.pointerLockElement === ui.video;
 
 const keyboard = attachKeyboard({
   send,
@@ -151,17 +159,39 @@ const keyboard = attachKeyboard({
 });
 const mouse = attachMouse({ stage: ui.stage, video: ui.video, send });
 const clipboard = attachClipboard({ send, panel: ui.clipboardText });
+const touch = attachTouch({
+  stage: ui.stage,
+  video: ui.video,
+  send,
+  touched: showTouchControls,
+  mayFocus: () => document.activeElement !== ui.textInput,
+});
+attachTextInput({ input: ui.textInput, send });
+
+/** The touch controls are shown on a touch device, or once the stage is touched. */
+function showTouchControls() {
+  ui.trackpad.hidden = false;
+  ui.keyboard.hidden = false;
+}
+if (navigator.maxTouchPoints > 0) showTouchControls();
 
 /** Held keys and buttons would stay stuck on the remote when the page stops seeing releases. */
 const releaseAll = () => {
   keyboard.reset();
   mouse.reset();
+  touch.reset();
 };
 window.addEventListener('blur', releaseAll);
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'hidden') releaseAll();
 });
-ui.stage.addEventListener('focusout', releaseAll);
+ui.stage.addEventListener('focusout', (e) => {
+  // Handing the focus to the hidden text input keeps typing on the remote: nothing to release.
+  if (e.relatedTarget !== ui.textInput) releaseAll();
+});
+ui.textInput.addEventListener('focusout', (e) => {
+  if (e.relatedTarget !== ui.stage) releaseAll();
+});
 
 // ── toolbar ─────────────────────────────────────────────────────────────────────────────────
 
@@ -234,6 +264,13 @@ ui.resize.addEventListener('click', () => {
   setToggle(ui.resize, 'aria-pressed', followWindow);
   if (followWindow) sendResize();
 });
+
+ui.trackpad.addEventListener('click', () => {
+  touch.mode = touch.mode === 'trackpad' ? 'direct' : 'trackpad';
+  setToggle(ui.trackpad, 'aria-pressed', touch.mode === 'trackpad');
+});
+// Focusing an editable element from a tap is what makes a phone open its keyboard.
+ui.keyboard.addEventListener('click', () => ui.textInput.focus({ preventScroll: true }));
 
 ui.screenAction.addEventListener('click', () => session.restart());
 ui.stage.addEventListener('click', () => ui.stage.focus({ preventScroll: true }));
@@ -313,5 +350,8 @@ window.__floe = {
   collectLatency: false,
   get pc() {
     return session.connection?.pc ?? null;
+  },
+  get zoom() {
+    return touch.view.scale;
   },
 };
