@@ -26,6 +26,7 @@ import {
 } from './protocol.ts';
 import { clientSignal, inputMessage } from './protocol-schema.ts';
 import { viewerVerifier } from './viewer-token.ts';
+import { dpiForScale } from './x11/dpi.ts';
 
 const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/dist/stream', import.meta.url));
 const HEARTBEAT_MS = 5000;
@@ -278,6 +279,7 @@ class Viewer {
   /** Resizes run one at a time; the newest request wins. */
   private resizing: Promise<void> = Promise.resolve();
   private wantedSize: { width: number; height: number } | null = null;
+  private wantedDpi: number | null = null;
   private readonly ws: WebSocket;
   private readonly ctx: ViewerContext;
   private readonly log: Logger;
@@ -491,7 +493,7 @@ class Viewer {
         desktop.setClipboard(input.text);
         return;
       case 'resize':
-        this.requestResize(input.width, input.height);
+        this.requestResize(input.width, input.height, input.scale);
         return;
       default:
         this.ctx.onInput();
@@ -499,10 +501,12 @@ class Viewer {
     }
   }
 
-  private requestResize(width: number, height: number) {
+  private requestResize(width: number, height: number, scale?: number) {
     if (!this.ctx.desktop.resizable) return;
     this.wantedSize = { width, height };
+    if (scale !== undefined) this.wantedDpi = dpiForScale(scale);
     this.resizing = this.resizing.then(async () => {
+      await this.applyDpi();
       const wanted = this.wantedSize;
       this.wantedSize = null;
       if (!wanted || this.ended) return;
@@ -520,6 +524,20 @@ class Viewer {
         this.log.warn({ err: (error as Error).message, wanted }, 'resize failed');
       }
     });
+  }
+
+  /** The DPI the viewer's devicePixelRatio asks for, set before the size so a resize keeps it. */
+  private async applyDpi() {
+    const { desktop } = this.ctx;
+    const dpi = this.wantedDpi;
+    this.wantedDpi = null;
+    if (dpi === null || this.ended || !desktop.setDpi) return;
+    try {
+      await desktop.setDpi(dpi);
+      this.log.info({ dpi }, 'display DPI set');
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message, dpi }, 'DPI not set');
+    }
   }
 
   async end(code?: SignalErrorCode, message?: string, closeCode?: number) {

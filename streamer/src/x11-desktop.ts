@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Desktop } from './desktop.ts';
 import { openClipboard } from './x11/clipboard.ts';
 import { openConnection } from './x11/connection.ts';
+import { BASE_DPI, setDisplayDpi } from './x11/dpi.ts';
 import { openInputInjector } from './x11/input.ts';
 import { resizeDisplay } from './x11/resize.ts';
 
@@ -15,6 +16,7 @@ export async function openX11Desktop(
   const conn = await openConnection(display);
   const screen = conn.display.screen[0]!;
   let size = { width: screen.pixel_width, height: screen.pixel_height };
+  let dpi = BASE_DPI;
   await conn.close();
 
   const input = await openInputInjector(display);
@@ -50,8 +52,12 @@ export async function openX11Desktop(
     setClipboard: (text) => clipboard.set(text),
     onClipboard: (listener) => listeners.push(listener),
     async resize(width, height) {
-      size = await resizeDisplay(display, width, height);
+      size = await resizeDisplay(display, width, height, dpi);
       return size;
+    },
+    async setDpi(wanted) {
+      await setDisplayDpi(display, wanted);
+      dpi = wanted;
     },
     async close() {
       await Promise.allSettled([input.close(), clipboard.close()]);

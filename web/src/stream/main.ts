@@ -15,7 +15,7 @@ import { attachMouse } from './mouse.ts';
 import { parseOptions, signalUrl } from './params.ts';
 import { attachProbe } from './probe.ts';
 import { composeReport, reportRows, type StatsReport, type StreamerStats } from './report.ts';
-import { displaySizeFor, RESIZE_DEBOUNCE_MS } from './resize.ts';
+import { displayScaleFor, displaySizeFor, RESIZE_DEBOUNCE_MS } from './resize.ts';
 import { type StreamState, startSession } from './session.ts';
 import { readSample, type StatsEntry, type StatsSample, summarize } from './stats.ts';
 import { attachTextInput } from './text-input.ts';
@@ -286,7 +286,9 @@ function sendResize() {
   const rect = ui.stage.getBoundingClientRect();
   const size = displaySizeFor(rect.width, rect.height, window.devicePixelRatio);
   if (!size || (lastResize?.width === size.width && lastResize.height === size.height)) return;
-  if (session.send({ t: 'resize', ...size })) lastResize = size;
+  // the scale lets the session's DPI follow the browser's, so text is sized as the page's own
+  if (session.send({ t: 'resize', ...size, scale: displayScaleFor(window.devicePixelRatio) }))
+    lastResize = size;
 }
 
 let resizeTimer: ReturnType<typeof setTimeout> | undefined;
