@@ -156,8 +156,9 @@ describe('streaming from a stand-in streamer', () => {
     await page.waitForFunction(() => document.querySelector('video')?.videoWidth === 1280);
     const inputs = () => streamer.evaluate(() => window.fake.inputs);
 
-    // The display follows the video area: 1280×720 CSS px below the 34 px toolbar.
-    await expect.poll(inputs).toContainEqual({ t: 'resize', width: 1280, height: 720 });
+    // The display follows the video area: 1280×720 CSS px below the 34 px toolbar, at the
+    // browser's devicePixelRatio (the session's DPI follows it).
+    await expect.poll(inputs).toContainEqual({ t: 'resize', width: 1280, height: 720, scale: 1 });
 
     // Mouse: the picture fills the area, so its centre is the display's centre.
     await page.mouse.click(640, 34 + 360);
@@ -228,7 +229,7 @@ describe('streaming from a stand-in streamer', () => {
     expect(panel.width).toBe(240);
     expect(video.right).toBeLessThanOrEqual(panel.left);
     expect(await page.evaluate(() => document.elementFromPoint(20, 34 + 20)?.id)).not.toBe('stats');
-    await expect.poll(inputs).toContainEqual({ t: 'resize', width: 1040, height: 720 });
+    await expect.poll(inputs).toContainEqual({ t: 'resize', width: 1040, height: 720, scale: 1 });
 
     expect(errors).toEqual([]);
     await streamer.close();
