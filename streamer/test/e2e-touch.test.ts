@@ -160,6 +160,7 @@ describe('touch on a tablet', () => {
       await expect
         .poll(async () => (await videoStats(page)).videoWidth, { timeout: 20_000 })
         .toBe(wanted.width);
+      // a touch device: the trackpad toggle is shown (the keyboard button always is)
       expect(await page.isVisible('#trackpad')).toBe(true);
       expect(await page.isVisible('#keyboard')).toBe(true);
     },
@@ -318,8 +319,16 @@ describe('touch on a tablet', () => {
   it(
     'the keyboard button opens a text input whose typing and IME text reach the app',
     async () => {
+      const focused = () => page.evaluate(() => document.activeElement?.id);
       await page.touchscreen.tap(...(await centreOf('#keyboard')));
-      expect(await page.evaluate(() => document.activeElement?.id)).toBe('text-input');
+      expect(await page.getAttribute('#keyboard', 'aria-pressed')).toBe('true');
+      expect(await focused()).toBe('text-input');
+      // a tap on the picture clicks there and leaves the keyboard up
+      const box = await videoBox();
+      const tapFrom = probe.events.length;
+      await page.touchscreen.tap(box.x + 100, box.y + 100);
+      await clickSeen(1, tapFrom);
+      expect(await focused()).toBe('text-input');
 
       // an on-screen keyboard: text with no key events
       let from = probe.events.length;
@@ -346,6 +355,13 @@ describe('touch on a tablet', () => {
       from = probe.events.length;
       await page.keyboard.press('Backspace');
       expect(await keysTyped(from, 0xff08)).toEqual([0xff08]);
+
+      // a click on the picture with a mouse keeps the focus in the text input too
+      await page.mouse.click(box.x + 120, box.y + 100);
+      expect(await focused()).toBe('text-input');
+      await page.touchscreen.tap(...(await centreOf('#keyboard')));
+      expect(await page.getAttribute('#keyboard', 'aria-pressed')).toBe('false');
+      expect(await focused()).toBe('stage');
       expect(pageErrors).toEqual([]);
     },
     TEST_TIMEOUT,

@@ -168,10 +168,9 @@ const touch = attachTouch({
 });
 attachTextInput({ input: ui.textInput, send });
 
-/** The touch controls are shown on a touch device, or once the stage is touched. */
+/** The trackpad toggle is shown on a touch device, or once the stage is touched. */
 function showTouchControls() {
   ui.trackpad.hidden = false;
-  ui.keyboard.hidden = false;
 }
 if (navigator.maxTouchPoints > 0) showTouchControls();
 
@@ -185,12 +184,10 @@ window.addEventListener('blur', releaseAll);
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'hidden') releaseAll();
 });
+// focusout bubbles from the hidden text input inside the stage too; focus moving between the
+// two keeps typing on the remote, so only focus leaving both releases what is held.
 ui.stage.addEventListener('focusout', (e) => {
-  // Handing the focus to the hidden text input keeps typing on the remote: nothing to release.
-  if (e.relatedTarget !== ui.textInput) releaseAll();
-});
-ui.textInput.addEventListener('focusout', (e) => {
-  if (e.relatedTarget !== ui.stage) releaseAll();
+  if (!(e.relatedTarget instanceof Node && ui.stage.contains(e.relatedTarget))) releaseAll();
 });
 
 // ── toolbar ─────────────────────────────────────────────────────────────────────────────────
@@ -269,8 +266,18 @@ ui.trackpad.addEventListener('click', () => {
   touch.mode = touch.mode === 'trackpad' ? 'direct' : 'trackpad';
   setToggle(ui.trackpad, 'aria-pressed', touch.mode === 'trackpad');
 });
-// Focusing an editable element from a tap is what makes a phone open its keyboard.
-ui.keyboard.addEventListener('click', () => ui.textInput.focus({ preventScroll: true }));
+// Text mode: the hidden text input takes the keyboard focus in the stage's place. Focusing an
+// editable element from a tap is what makes a phone open its keyboard, and what lets an input
+// method compose; a click on the picture (which focuses the stage) keeps it there.
+let textMode = false;
+ui.keyboard.addEventListener('click', () => {
+  textMode = !textMode;
+  setToggle(ui.keyboard, 'aria-pressed', textMode);
+  (textMode ? ui.textInput : ui.stage).focus({ preventScroll: true });
+});
+ui.stage.addEventListener('focus', () => {
+  if (textMode) ui.textInput.focus({ preventScroll: true });
+});
 
 ui.screenAction.addEventListener('click', () => session.restart());
 ui.stage.addEventListener('click', () => ui.stage.focus({ preventScroll: true }));

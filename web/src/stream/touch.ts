@@ -24,7 +24,7 @@ export interface TouchOptions {
   send(message: InputMessage): void;
   /** Called on the first touch: the page shows its touch controls. */
   touched(): void;
-  /** Whether a touch should take the keyboard focus (not while the on-screen keyboard is up). */
+  /** Whether a touch should take the keyboard focus (not while the text input has it). */
   mayFocus(): boolean;
 }
 
