@@ -534,7 +534,7 @@ class Viewer {
     if (dpi === null || this.ended || !desktop.setDpi) return;
     try {
       await desktop.setDpi(dpi);
-      this.log.info({ dpi }, 'display DPI set');
+      this.log.debug({ dpi }, 'display DPI');
     } catch (error) {
       this.log.warn({ err: (error as Error).message, dpi }, 'DPI not set');
     }

@@ -16,7 +16,9 @@ export async function openX11Desktop(
   const conn = await openConnection(display);
   const screen = conn.display.screen[0]!;
   let size = { width: screen.pixel_width, height: screen.pixel_height };
+  /** The DPI resizes keep; `dpiSet` is false until a viewer asked for one (none is set before). */
   let dpi = BASE_DPI;
+  let dpiSet = false;
   await conn.close();
 
   const input = await openInputInjector(display);
@@ -56,8 +58,11 @@ export async function openX11Desktop(
       return size;
     },
     async setDpi(wanted) {
+      // every resize carries the scale; telling every X client again costs a screen change
+      if (dpiSet && wanted === dpi) return;
       await setDisplayDpi(display, wanted);
       dpi = wanted;
+      dpiSet = true;
     },
     async close() {
       await Promise.allSettled([input.close(), clipboard.close()]);

@@ -300,6 +300,7 @@ function sendResize() {
 
 let resizeTimer: ReturnType<typeof setTimeout> | undefined;
 new ResizeObserver(() => {
+  touch.refit();
   clearTimeout(resizeTimer);
   // Dragging a window edge fires continuously; the remote should resize once at the end.
   resizeTimer = setTimeout(sendResize, RESIZE_DEBOUNCE_MS);

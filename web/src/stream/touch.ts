@@ -33,6 +33,8 @@ export interface TouchHandle {
   readonly view: View;
   /** Forget the gesture and held buttons (the remote is told separately, with a `reset`). */
   reset(): void;
+  /** Keep the zoomed view inside the stage after the stage changed size. */
+  refit(): void;
   detach(): void;
 }
 
@@ -159,6 +161,9 @@ export function attachTouch({ stage, video, send, touched, mayFocus }: TouchOpti
       return view;
     },
     reset: forget,
+    refit() {
+      applyView(panView(view, 0, 0, stageBox()));
+    },
     detach() {
       forget();
       for (const name of events) stage.removeEventListener(name, onTouch);
