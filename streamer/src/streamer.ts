@@ -13,6 +13,7 @@ import { chooseCodec } from './codec.ts';
 import { audioSource, type StreamerConfig } from './config.ts';
 import type { Desktop } from './desktop.ts';
 import { createStreamerMetrics, type StreamerMetrics } from './metrics.ts';
+import { type Microphone, startMicrophone } from './microphone.ts';
 import { createViewerPeer, type ViewerPeer } from './peer.ts';
 import { detectEncoders, PipelineSlot, startPipeline } from './pipeline.ts';
 import {
@@ -25,6 +26,7 @@ import {
   type VideoCodec,
 } from './protocol.ts';
 import { clientSignal, inputMessage } from './protocol-schema.ts';
+import { MICROPHONE_SINK } from './sound-server.ts';
 import { viewerVerifier } from './viewer-token.ts';
 import { dpiForScale } from './x11/dpi.ts';
 
@@ -360,6 +362,7 @@ class Viewer {
       onPictureLoss: () => this.keyframe('pli'),
       onCandidateError: (error) =>
         this.log.debug({ err: error.message }, 'remote candidate ignored'),
+      onMicrophoneRtp: pulse === null ? undefined : (packet) => this.microphoneRtp(pulse, packet),
       onStateChange: (state) => {
         this.log.info({ state }, 'peer connection');
         if (state === 'connected') this.keyframe('connect');
@@ -431,6 +434,37 @@ class Viewer {
       this.log.warn({ err: (error as Error).message }, 'no audio');
     }
   }
+
+  /**
+   * The viewer's microphone into the session. Its pipeline starts with the first packet (the
+   * viewer turned the microphone on); packets that come while it starts wait for it.
+   */
+  private microphoneRtp(pulseServer: string, packet: Buffer) {
+    if (this.microphone) {
+      this.microphone.then((m) => m?.write(packet));
+      return;
+    }
+    if (this.ended) return;
+    this.microphone = startMicrophone({
+      python: this.ctx.config.FLOE_STREAMER_PYTHON,
+      pulseServer,
+      sink: MICROPHONE_SINK,
+      payloadType: packet[1]! & 0x7f, // the RTP header's second byte: marker bit, payload type
+      onExit: (reason) => this.log.warn({ reason }, 'microphone stopped'),
+    }).then(
+      (m) => {
+        this.log.info('microphone on');
+        if (this.ended) void m.stop();
+        return m;
+      },
+      (error: Error) => {
+        this.log.warn({ err: error.message }, 'no microphone');
+        return null;
+      },
+    );
+  }
+
+  private microphone: Promise<Microphone | null> | null = null;
 
   private keyframe(reason: string) {
     // A burst of PLIs (every lost packet of one frame) needs only one keyframe.
@@ -548,7 +582,12 @@ class Viewer {
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(closeCode ?? 1000, code ?? 'bye');
     this.ctx.desktop.input({ t: 'reset' });
     this.ctx.onEnd();
-    await Promise.allSettled([this.video.close(), this.audio.close(), this.peer?.close()]);
+    await Promise.allSettled([
+      this.video.close(),
+      this.audio.close(),
+      this.peer?.close(),
+      this.microphone?.then((m) => m?.stop()),
+    ]);
     this.log.info({ reason: code ?? 'disconnected' }, 'viewer gone');
   }
 }

@@ -105,6 +105,9 @@ describe('signalling', () => {
     const audio = sections.find((s) => s.startsWith('m=audio'))!;
     expect(video).toContain('a=recvonly');
     expect(audio).toContain('a=recvonly');
+    // the microphone: a second audio section, sending only (silent until turned on)
+    const microphone = sections.filter((s) => s.startsWith('m=audio'))[1];
+    expect(microphone).toContain('a=sendonly');
     expect(sections.some((s) => s.startsWith('m=application') && /webrtc-datachannel/.test(s)));
     expect(video).toMatch(/a=rtpmap:\d+ VP8\/90000/);
     expect(video).not.toMatch(/a=rtpmap:\d+ (H264|VP9|AV1)\//);

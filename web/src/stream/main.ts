@@ -78,6 +78,8 @@ let lastSampleAt = 0;
 const latencies: number[] = [];
 let clockSamples: ClockSample[] = [];
 let pingId = 0;
+/** The viewer's microphone while it is on: off until the user turns it on. */
+let micTrack: MediaStreamTrack | null = null;
 
 const send = (message: InputMessage) => {
   session.send(message);
@@ -89,6 +91,7 @@ const session = startSession(
     relay: options.relay,
     codec: options.codec,
     iceServers: () => gatewayIceServers(location.href),
+    microphone: () => micTrack,
   },
   {
     state(info) {
@@ -246,6 +249,27 @@ ui.mute.addEventListener('click', () => {
   ui.mute.textContent = unmuted ? 'Mute' : 'Unmute';
   ui.mute.setAttribute('aria-label', unmuted ? 'Mute audio' : 'Unmute audio');
   ui.video.play().catch(() => {});
+});
+
+// getUserMedia exists only in a secure context (https or localhost).
+ui.microphone.disabled = !navigator.mediaDevices?.getUserMedia;
+ui.microphone.addEventListener('click', async () => {
+  if (micTrack) {
+    micTrack.stop();
+    micTrack = null;
+  } else {
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+      });
+      micTrack = stream.getAudioTracks()[0] ?? null;
+    } catch (error) {
+      ui.status.textContent = `Microphone: ${(error as Error).message}`;
+      return;
+    }
+  }
+  setToggle(ui.microphone, 'aria-pressed', micTrack !== null);
+  await session.connection?.setMicrophone(micTrack).catch(() => {});
 });
 
 ui.clipboard.addEventListener('click', () => {

@@ -13,6 +13,7 @@ export function findElements() {
     back: byId('back', HTMLAnchorElement),
     status: byId('status', HTMLElement),
     mute: byId('mute', HTMLButtonElement),
+    microphone: byId('microphone', HTMLButtonElement),
     clipboard: byId('clipboard', HTMLButtonElement),
     statsToggle: byId('stats-toggle', HTMLButtonElement),
     resize: byId('resize', HTMLButtonElement),
