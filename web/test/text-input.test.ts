@@ -27,6 +27,7 @@ describe('text typed on the remote', () => {
     ['formatBold', null, null],
     ['historyUndo', null, null],
     ['insertFromDrop', 'x', null],
+    ['insertFromPaste', 'x', null],
   ])('beforeinput %s %j', (inputType, data, keysyms) => {
     expect(inputKeysyms(inputType, data)).toEqual(keysyms);
   });

@@ -38,9 +38,9 @@ export function textKeysyms(text: string): number[] {
  */
 export function inputKeysyms(inputType: string, data: string | null): number[] | null {
   switch (inputType) {
+    // (no insertFromPaste: clipboard.ts takes every paste to the remote clipboard and cancels it)
     case 'insertText':
     case 'insertReplacementText':
-    case 'insertFromPaste':
     case 'insertFromComposition':
       return textKeysyms(data ?? '');
     case 'insertLineBreak':
