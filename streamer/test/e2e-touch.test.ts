@@ -310,6 +310,28 @@ describe('touch on a tablet', () => {
       const click = await clickSeen(1, from);
       expect({ x: click.x, y: click.y }).toEqual({ x: start.x - 120, y: start.y - 60 });
 
+      // tap, then at once a finger that moves: a drag, the left button held while it moves
+      const dragFrom = probe.events.length;
+      await page.touchscreen.tap(finger.x, finger.y);
+      await touch('touchStart', [finger]);
+      await slide([finger], [{ x: finger.x + 40, y: finger.y }], 4);
+      await touch('touchEnd', []);
+      await probe.waitFor((e) => isButton(e) && !e.down && e.button === 1 && e.x > click.x, {
+        from: dragFrom,
+        timeoutMs: 15_000,
+      });
+      const presses = probe.events
+        .slice(dragFrom)
+        .filter(isButton)
+        .map((e) => `${e.button}${e.down ? '↓' : '↑'}@${e.x}`);
+      // the tap's click where the pointer was, then the press there and the release 60 px on
+      expect(presses).toEqual([
+        `1↓@${click.x}`,
+        `1↑@${click.x}`,
+        `1↓@${click.x}`,
+        `1↑@${click.x + 60}`,
+      ]);
+
       await page.touchscreen.tap(...(await centreOf('#trackpad')));
       expect(await page.getAttribute('#trackpad', 'aria-pressed')).toBe('false');
     },

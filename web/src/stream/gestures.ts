@@ -10,6 +10,9 @@
  * - `trackpad` (a laptop's touchpad): one finger moves the pointer by how far it moves; a tap
  *   clicks where the pointer is, a long press right-clicks there.
  *
+ * In trackpad mode a tap followed at once by a finger that stays down drags (the left button
+ * held while it moves), as on a laptop's touchpad ("tap and a half").
+ *
  * In both, two fingers moving together scroll, two fingers moving apart or together zoom the
  * page's view of the picture (and pan it while they move), and a quick two-finger tap
  * right-clicks. A third finger ends the gesture until every finger is up.
@@ -73,6 +76,11 @@ export interface GestureState {
   lastDistance: number;
   /** Scroll not yet sent, in fractions of a notch. */
   wheel: { x: number; y: number };
+  /** The left button is held by this gesture's drag (released when it ends). */
+  holding: boolean;
+  /** Trackpad: when the last one-finger tap ended, and whether this touch followed it closely. */
+  lastTapAt: number | null;
+  armed: boolean;
 }
 
 /** A finger that moves less than this (CSS px) is still tapping or pressing. */
@@ -87,6 +95,8 @@ export const PINCH_SLOP = 30;
 export const SCROLL_SLOP = 10;
 /** Finger travel per wheel notch (CSS px): the wheel's 100 px is too far for a thumb. */
 export const TOUCH_PX_PER_NOTCH = 40;
+/** Trackpad: a finger down within this time of a tap's end drags instead of moving. */
+export const TAP_DRAG_MS = 300;
 
 export function initialGesture(mode: TouchMode): GestureState {
   const origin = { x: 0, y: 0 };
@@ -100,6 +110,9 @@ export function initialGesture(mode: TouchMode): GestureState {
     lastCentroid: origin,
     lastDistance: 0,
     wheel: origin,
+    holding: false,
+    lastTapAt: null,
+    armed: false,
   };
 }
 
@@ -133,14 +146,15 @@ export function stepGesture(state: GestureState, event: GestureEvent): GestureSt
       // A drag must not leave the left button held on the remote.
       return {
         state: { ...initialGesture(s.mode) },
-        actions:
-          s.phase === 'drag' && s.mode === 'direct'
-            ? [{ kind: 'button', button: 1, down: false }]
-            : [],
+        actions: s.holding ? [{ kind: 'button', button: 1, down: false }] : [],
       };
 
     case 'tick': {
       if (s.phase !== 'pending' || event.t - s.start.t < LONG_PRESS_MS) return done({});
+      // tap, then press and hold: the button is held, for a drag that may start slowly
+      if (s.armed) {
+        return done({ phase: 'drag', holding: true }, [{ kind: 'button', button: 1, down: true }]);
+      }
       const at: GestureAction[] =
         s.mode === 'direct' ? [{ kind: 'point', x: s.start.x, y: s.start.y }] : [];
       return done({ phase: 'done' }, [...at, ...click(3)]);
@@ -155,9 +169,12 @@ export function stepGesture(state: GestureState, event: GestureEvent): GestureSt
           phase: 'pending',
           touches,
           start: { x: event.x, y: event.y, t: event.t },
+          armed:
+            s.mode === 'trackpad' && s.lastTapAt !== null && event.t - s.lastTapAt <= TAP_DRAG_MS,
         });
       }
       if (s.phase === 'pending' && touches.length === 2) {
+        // (armed or not: a second finger makes it a two-finger gesture)
         const c = centroid(touches[0]!, touches[1]!);
         const d = distance(touches[0]!, touches[1]!);
         return done({
@@ -190,16 +207,21 @@ export function stepGesture(state: GestureState, event: GestureEvent): GestureSt
       const rest = touches.length === 0 ? { ...initialGesture(s.mode) } : { touches };
       switch (s.phase) {
         case 'pending': {
-          const long = event.t - s.start.t >= LONG_PRESS_MS;
+          // an armed touch lifted late was held for a drag (the tick came late): release it
+          if (s.armed && event.t - s.start.t >= LONG_PRESS_MS) return done(rest, click(1));
+          const long = !s.armed && event.t - s.start.t >= LONG_PRESS_MS;
           const at: GestureAction[] =
             s.mode === 'direct' ? [{ kind: 'point', x: s.start.x, y: s.start.y }] : [];
-          return done(rest, [...at, ...click(long ? 3 : 1)]);
+          return done({ ...rest, lastTapAt: long ? null : event.t }, [
+            ...at,
+            ...click(long ? 3 : 1),
+          ]);
         }
         case 'drag':
           if (s.touches[0]?.id !== event.id) return done({ touches });
           return done(
-            touches.length === 0 ? rest : { touches, phase: 'done' },
-            s.mode === 'direct' ? [{ kind: 'button', button: 1, down: false }] : [],
+            touches.length === 0 ? rest : { touches, phase: 'done', holding: false },
+            s.holding ? [{ kind: 'button', button: 1, down: false }] : [],
           );
         case 'two': {
           const quick = event.t - s.start.t < TWO_FINGER_TAP_MS;
@@ -226,15 +248,20 @@ function moved(s: GestureState, touches: Touch[], index: number): GestureStep {
     case 'pending': {
       if (distance(touch, s.start) <= TAP_SLOP) return next({});
       if (s.mode === 'direct') {
-        return next({ phase: 'drag' }, [
+        return next({ phase: 'drag', holding: true }, [
           { kind: 'point', x: s.start.x, y: s.start.y },
           { kind: 'button', button: 1, down: true },
           { kind: 'point', x: touch.x, y: touch.y },
         ]);
       }
-      return next({ phase: 'drag' }, [
-        { kind: 'rel', dx: touch.x - s.start.x, dy: touch.y - s.start.y },
-      ]);
+      const rel: GestureAction = { kind: 'rel', dx: touch.x - s.start.x, dy: touch.y - s.start.y };
+      if (s.armed) {
+        return next({ phase: 'drag', holding: true }, [
+          { kind: 'button', button: 1, down: true },
+          rel,
+        ]);
+      }
+      return next({ phase: 'drag' }, [rel]);
     }
     case 'drag': {
       if (index !== 0) return next({});
