@@ -115,7 +115,8 @@ export const POD_PATHS = {
 /**
  * PulseAudio's arguments in the pod's `sound` container: the same server the local runner
  * starts (streamer/src/sound-server.ts `soundServerArgs`, compared in the tests): a null sink
- * `floe` whose monitor the streamer captures, and an anonymous socket in the shared folder.
+ * `floe` whose monitor the streamer captures, the viewer's microphone as the default source,
+ * and an anonymous socket in the shared folder.
  */
 export function soundServerArgs(socket: string): string[] {
   return [
@@ -128,6 +129,9 @@ export function soundServerArgs(socket: string): string[] {
     '--log-level=error',
     '--load=module-null-sink sink_name=floe',
     `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
+    // the viewer's microphone: a sink the streamer plays it into, remapped to the default source
+    '--load=module-null-sink sink_name=floe_microphone_in rate=48000 channels=1 sink_properties=device.description=Viewer-microphone-in',
+    '--load=module-remap-source source_name=floe_microphone master=floe_microphone_in.monitor source_properties=device.description=Viewer-microphone',
   ];
 }
 

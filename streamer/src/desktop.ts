@@ -17,6 +17,8 @@ export interface Desktop {
   /** Text another X client put on the clipboard. */
   onClipboard(listener: (text: string) => void): void;
   resize(width: number, height: number): Promise<{ width: number; height: number }>;
+  /** Sets the display's DPI (Xft.dpi and the physical size); absent where there is no X. */
+  setDpi?(dpi: number): Promise<void>;
   close(): Promise<void>;
 }
 

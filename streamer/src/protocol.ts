@@ -104,6 +104,8 @@ export const LIMITS = {
   maxClipboard: 1024 * 1024,
   /** Keysyms reach 0x1008ffff (XF86 media keys) and 0x110ffff (Unicode). */
   maxKeysym: 0x1fffffff,
+  /** The browser's devicePixelRatio a `resize` may carry. */
+  scale: { min: 0.25, max: 8 },
 } as const;
 
 export type InputMessage =
@@ -120,8 +122,12 @@ export type InputMessage =
   /** Release every key and button held (the page lost focus). */
   | { t: 'reset' }
   | { t: 'clipboard'; text: string }
-  /** Ask for the display to match the browser's video area, in device pixels. */
-  | { t: 'resize'; width: number; height: number }
+  /**
+   * Ask for the display to match the browser's video area, in device pixels. `scale` is the
+   * browser's devicePixelRatio: the display's DPI follows it (96 × scale), so text is sized
+   * as the browser sizes its own.
+   */
+  | { t: 'resize'; width: number; height: number; scale?: number }
   /** Clock probe: the streamer answers with `pong` carrying its own time. */
   | { t: 'ping'; id: number; sent: number };
 

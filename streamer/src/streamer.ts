@@ -13,6 +13,7 @@ import { chooseCodec } from './codec.ts';
 import { audioSource, type StreamerConfig } from './config.ts';
 import type { Desktop } from './desktop.ts';
 import { createStreamerMetrics, type StreamerMetrics } from './metrics.ts';
+import { type Microphone, startMicrophone } from './microphone.ts';
 import { createViewerPeer, type ViewerPeer } from './peer.ts';
 import { detectEncoders, PipelineSlot, startPipeline } from './pipeline.ts';
 import {
@@ -25,7 +26,9 @@ import {
   type VideoCodec,
 } from './protocol.ts';
 import { clientSignal, inputMessage } from './protocol-schema.ts';
+import { MICROPHONE_SINK } from './sound-server.ts';
 import { viewerVerifier } from './viewer-token.ts';
+import { dpiForScale } from './x11/dpi.ts';
 
 const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/dist/stream', import.meta.url));
 const HEARTBEAT_MS = 5000;
@@ -278,6 +281,7 @@ class Viewer {
   /** Resizes run one at a time; the newest request wins. */
   private resizing: Promise<void> = Promise.resolve();
   private wantedSize: { width: number; height: number } | null = null;
+  private wantedDpi: number | null = null;
   private readonly ws: WebSocket;
   private readonly ctx: ViewerContext;
   private readonly log: Logger;
@@ -358,6 +362,7 @@ class Viewer {
       onPictureLoss: () => this.keyframe('pli'),
       onCandidateError: (error) =>
         this.log.debug({ err: error.message }, 'remote candidate ignored'),
+      onMicrophoneRtp: pulse === null ? undefined : (packet) => this.microphoneRtp(pulse, packet),
       onStateChange: (state) => {
         this.log.info({ state }, 'peer connection');
         if (state === 'connected') this.keyframe('connect');
@@ -430,6 +435,37 @@ class Viewer {
     }
   }
 
+  /**
+   * The viewer's microphone into the session. Its pipeline starts with the first packet (the
+   * viewer turned the microphone on); packets that come while it starts wait for it.
+   */
+  private microphoneRtp(pulseServer: string, packet: Buffer) {
+    if (this.microphone) {
+      this.microphone.then((m) => m?.write(packet));
+      return;
+    }
+    if (this.ended) return;
+    this.microphone = startMicrophone({
+      python: this.ctx.config.FLOE_STREAMER_PYTHON,
+      pulseServer,
+      sink: MICROPHONE_SINK,
+      payloadType: packet[1]! & 0x7f, // the RTP header's second byte: marker bit, payload type
+      onExit: (reason) => this.log.warn({ reason }, 'microphone stopped'),
+    }).then(
+      (m) => {
+        this.log.info('microphone on');
+        if (this.ended) void m.stop();
+        return m;
+      },
+      (error: Error) => {
+        this.log.warn({ err: error.message }, 'no microphone');
+        return null;
+      },
+    );
+  }
+
+  private microphone: Promise<Microphone | null> | null = null;
+
   private keyframe(reason: string) {
     // A burst of PLIs (every lost packet of one frame) needs only one keyframe.
     const now = Date.now();
@@ -491,7 +527,7 @@ class Viewer {
         desktop.setClipboard(input.text);
         return;
       case 'resize':
-        this.requestResize(input.width, input.height);
+        this.requestResize(input.width, input.height, input.scale);
         return;
       default:
         this.ctx.onInput();
@@ -499,10 +535,12 @@ class Viewer {
     }
   }
 
-  private requestResize(width: number, height: number) {
+  private requestResize(width: number, height: number, scale?: number) {
     if (!this.ctx.desktop.resizable) return;
     this.wantedSize = { width, height };
+    if (scale !== undefined) this.wantedDpi = dpiForScale(scale);
     this.resizing = this.resizing.then(async () => {
+      await this.applyDpi();
       const wanted = this.wantedSize;
       this.wantedSize = null;
       if (!wanted || this.ended) return;
@@ -522,6 +560,20 @@ class Viewer {
     });
   }
 
+  /** The DPI the viewer's devicePixelRatio asks for, set before the size so a resize keeps it. */
+  private async applyDpi() {
+    const { desktop } = this.ctx;
+    const dpi = this.wantedDpi;
+    this.wantedDpi = null;
+    if (dpi === null || this.ended || !desktop.setDpi) return;
+    try {
+      await desktop.setDpi(dpi);
+      this.log.debug({ dpi }, 'display DPI');
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message, dpi }, 'DPI not set');
+    }
+  }
+
   async end(code?: SignalErrorCode, message?: string, closeCode?: number) {
     if (this.ended) return;
     this.ended = true;
@@ -530,7 +582,12 @@ class Viewer {
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(closeCode ?? 1000, code ?? 'bye');
     this.ctx.desktop.input({ t: 'reset' });
     this.ctx.onEnd();
-    await Promise.allSettled([this.video.close(), this.audio.close(), this.peer?.close()]);
+    await Promise.allSettled([
+      this.video.close(),
+      this.audio.close(),
+      this.peer?.close(),
+      this.microphone?.then((m) => m?.stop()),
+    ]);
     this.log.info({ reason: code ?? 'disconnected' }, 'viewer gone');
   }
 }
