@@ -53,4 +53,5 @@ export const inputMessage: z.ZodType<InputMessage> = z.discriminatedUnion('t', [
     height: z.number().int().min(resize.minHeight).max(resize.maxHeight),
   }),
   z.object({ t: z.literal('ping'), id: z.number().int(), sent: z.number() }),
+  z.object({ t: z.literal('still-here') }),
 ]);

@@ -20,6 +20,7 @@ import { type StreamState, startSession } from './session.ts';
 import { readSample, type StatsEntry, type StatsSample, summarize } from './stats.ts';
 import { gatewayIceServers } from './turn.ts';
 import { findElements, renderRows, renderState, setToggle } from './ui.ts';
+import { attachWarningBanner } from './warning-banner.ts';
 
 /** What tests and the benchmark read from the page. */
 export interface FloeHandle {
@@ -111,6 +112,7 @@ const session = startSession(
     },
     channelOpen() {
       sendResize();
+      warning.connected();
     },
     error(message) {
       ui.status.textContent = message;
@@ -131,6 +133,9 @@ const session = startSession(
             { sent: message.sent, received: Date.now(), streamerTime: message.streamerTime },
           ].slice(-CLOCK_SAMPLES);
           return;
+        case 'idle':
+          warning.idle(message);
+          return;
         default:
           return;
       }
@@ -138,6 +143,12 @@ const session = startSession(
   },
   askState ? () => askEnded(askState) : undefined,
 );
+
+const warning = attachWarningBanner({
+  parent: ui.stage.parentElement ?? document.body,
+  send: (message) => session.send(message),
+  stateUrl: askState,
+});
 
 // ── input ───────────────────────────────────────────────────────────────────────────────────
 
