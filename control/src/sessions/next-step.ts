@@ -70,7 +70,7 @@ export function nextStep(session: SessionFacts | null, seen: Observation, now: D
       if (seen.seen === 'absent') return { do: 'record', to: 'failed', reason: seen.vanished };
       const change = observed(seen, session.state);
       if (change.do !== 'nothing' || session.state !== 'running') return change;
-      return limits(session, seen.lastInputMs, now);
+      return limits(session, seen, now);
     }
   }
 }
@@ -95,7 +95,11 @@ function ended(present: { reason?: string; exitCode?: number }) {
 }
 
 /** A running session's limits: its maximum lifetime, then its idle timeout. */
-function limits(session: SessionFacts, lastInputMs: number | null | undefined, now: Date): Step {
+function limits(
+  session: SessionFacts,
+  { lastInputMs, lastInputAskedMs }: { lastInputMs?: number | null; lastInputAskedMs?: number },
+  now: Date,
+): Step {
   const since = session.runningAt?.getTime() ?? now.getTime();
   let requeueAfterMs: number | undefined;
   if (session.maxLifetimeSeconds) {
@@ -108,6 +112,7 @@ function limits(session: SessionFacts, lastInputMs: number | null | undefined, n
     runningSinceMs: since,
     lastInput:
       lastInputMs === undefined ? undefined : lastInputMs === null ? null : new Date(lastInputMs),
+    ...(lastInputAskedMs !== undefined && { askedAtMs: lastInputAskedMs }),
     nowMs: now.getTime(),
   });
   if (idle.stop) return { do: 'stop', reason: idle.reason };
