@@ -1,6 +1,9 @@
 // The streamer's last input, for idle shutdown: GET http://<pod IP>:8080/healthz answers
 // `{"lastInputAt": "<ISO time>" | null, ...}` (streamer/src/streamer.ts). Asked at most once
 // per interval per session; an unreachable streamer is "unknown", which never counts as idle.
+// `fresh` skips that cache: the reconciler asks again before it stops a session for idleness,
+// so that an "I'm still here" pressed during the warning's countdown (which resets the
+// streamer's clock) is seen even when the cached answer predates it.
 
 import type { Pod } from '@floe/kube/resources';
 import { STREAMER_PORT } from './desired.ts';
@@ -10,9 +13,9 @@ export type LastInput = Date | null | undefined;
 export function createIdleProbe(opts: { intervalMs: number; timeoutMs?: number; port?: number }) {
   const seen = new Map<string, { atMs: number; value: LastInput }>();
   const port = opts.port ?? STREAMER_PORT;
-  const probe = async (key: string, pod: Pod): Promise<LastInput> => {
+  const probe = async (key: string, pod: Pod, how?: { fresh?: boolean }): Promise<LastInput> => {
     const cached = seen.get(key);
-    if (cached && Date.now() - cached.atMs < opts.intervalMs) return cached.value;
+    if (cached && !how?.fresh && Date.now() - cached.atMs < opts.intervalMs) return cached.value;
     const value = pod.status?.podIP
       ? await ask(pod.status.podIP, port, opts.timeoutMs ?? 2000)
       : undefined;

@@ -45,8 +45,8 @@ export interface ReconcilerDeps {
   virtualServices: Informer<KubeObject & { spec?: unknown }>;
   settings: DesiredSettings;
   log: Logger;
-  /** the streamer's last input (see idle.ts); undefined: unknown */
-  lastInput: (key: string, pod: Pod) => Promise<Date | null | undefined>;
+  /** the streamer's last input (see idle.ts); undefined: unknown; fresh: not from a cache */
+  lastInput: (key: string, pod: Pod, ask?: { fresh?: boolean }) => Promise<Date | null | undefined>;
   /** how often a Running session with an idle timeout is looked at again */
   idleCheckMs: number;
   /** the gateway's public keys (viewer-keys.ts), with settings.viewerIssuer */
@@ -109,6 +109,12 @@ export class Reconciler {
       previous: newer(previous, session.status),
     };
     let decision = decide(input);
+    if (decision.status.reason === 'IdleTimeout' && pod) {
+      // a cached answer may predate an "I'm still here": only a fresh one may stop it
+      const fresh = await this.d.lastInput(key, pod, { fresh: true });
+      input.lastInputAt = fresh;
+      decision = decide(input);
+    }
 
     // These writes do not depend on each other, so they go out together: a launch waits for
     // one API round trip here rather than five. Should the Session be deleted before its
