@@ -27,6 +27,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isSessionId = (s: string) => UUID.test(s);
 
 /**
+ * PURE: the lifetime a running session has left, for the stream page's warning: in seconds
+ * from now on this gateway's clock, so that the browser's clock need not agree; null when
+ * its app has none.
+ */
+export function lifetimeLeft(
+  session: Pick<GatewaySession, 'lifetime'>,
+  nowMs: number,
+): { seconds: number; leftSeconds: number } | null {
+  const endsAtMs = session.lifetime ? Date.parse(session.lifetime.endsAt) : Number.NaN;
+  if (!session.lifetime || Number.isNaN(endsAtMs)) return null;
+  const leftSeconds = Math.max(0, Math.round((endsAtMs - nowMs) / 1000));
+  return { seconds: session.lifetime.seconds, leftSeconds };
+}
+
+/**
  * What its owner is told of an ended session: who or what ended it, from the control plane's
  * reason (see its DELETE route, its lifetime check and the drivers' idle stop).
  */
