@@ -2,6 +2,7 @@ import type { DriverRef, SessionState } from '../db/schema.ts';
 import { canTransition } from '../domain/lifecycle.ts';
 import { idleVerdict } from '../domain/local-processes.ts';
 import { isTerminal } from '../domain/session-states.ts';
+import { STOP_REASONS } from '../domain/stop-reasons.ts';
 import type { Observation } from '../drivers/driver.ts';
 
 /** What the database says a session should be, as far as its next step depends on it. */
@@ -36,7 +37,7 @@ export type Step =
   | { do: 'terminate' };
 
 const NOTHING: Step = { do: 'nothing' };
-const LIFETIME_REASON = 'maximum lifetime reached';
+const LIFETIME_REASON = STOP_REASONS.lifetime;
 
 /**
  * The next step for one session, from its row (null: no session of that id) and what its

@@ -41,15 +41,5 @@ export function lifetimeLeft(
   return { seconds: session.lifetime.seconds, leftSeconds };
 }
 
-/**
- * What its owner is told of an ended session: who or what ended it, from the control plane's
- * reason (see its DELETE route, its lifetime check and the drivers' idle stop).
- */
-export function endedMessage(state: string, reason: string | null | undefined): string {
-  if (state === 'failed') return `It failed: ${reason ?? 'no reason was given'}.`;
-  if (reason === 'stopped by its user') return 'You shut it down.';
-  if (reason === 'stopped by an admin') return 'An admin shut it down.';
-  if (reason === 'maximum lifetime reached') return 'It reached its maximum lifetime.';
-  if (reason?.startsWith('idle')) return `It was idle for too long (${reason}).`;
-  return reason ? `It stopped: ${reason}.` : 'It stopped.';
-}
+// what its owner is told of an ended session: the control plane's words, shared with the launcher
+export { endedMessage } from '@floe/control/stop-reasons';
