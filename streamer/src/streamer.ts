@@ -548,6 +548,10 @@ class Viewer {
       case 'still-here':
         this.ctx.onInput();
         return;
+      case 'reset':
+        // the page sends it by itself (focus lost, tab hidden): no sign of a person
+        desktop.input(input);
+        return;
       default:
         this.ctx.onInput();
         desktop.input(input);
