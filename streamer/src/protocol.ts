@@ -137,8 +137,9 @@ export type StreamerMessage =
    * The idle shutdown's warning, to every viewer: sent when the data channel opens and
    * whenever it changes. `secondsLeft`: the session is stopped for idleness in that many
    * seconds unless someone gives input or sends `still-here` (0: due now); null: no warning.
-   * `leadSeconds`: how long before a stop viewers are warned (the page warns that long before
-   * a lifetime stop too); 0 when warnings are off.
+   * `leadSeconds`: the warning lead setting (FLOE_SHUTDOWN_WARNING_SECONDS), which each
+   * timeout fits with `warningLead()` (idle-warning.ts): the page warns before a lifetime
+   * stop with it; 0 when warnings are off.
    */
   | { t: 'idle'; secondsLeft: number | null; leadSeconds: number }
   | {

@@ -222,13 +222,13 @@ function idleNotices(
   send: (notice: IdleNotice) => void,
 ) {
   const timeoutSeconds = config.FLOE_IDLE_TIMEOUT_SECONDS ?? null;
-  const leadSeconds = timeoutSeconds
-    ? warningLead(timeoutSeconds, config.FLOE_SHUTDOWN_WARNING_SECONDS)
-    : config.FLOE_SHUTDOWN_WARNING_SECONDS;
+  const setting = config.FLOE_SHUTDOWN_WARNING_SECONDS;
+  const leadSeconds = timeoutSeconds ? warningLead(timeoutSeconds, setting) : 0;
   const startedAtMs = Date.now();
   let timer: NodeJS.Timeout | undefined;
   let shown: number | null = null;
-  const notice = (): IdleNotice => ({ t: 'idle', secondsLeft: shown, leadSeconds });
+  // the setting, not this timeout's lead: the page fits it to the lifetime (warningLead)
+  const notice = (): IdleNotice => ({ t: 'idle', secondsLeft: shown, leadSeconds: setting });
   const check = () => {
     clearTimeout(timer);
     const now = idleWarning(
