@@ -7,6 +7,7 @@
 
 import type { Pod } from '@floe/kube/resources';
 import { STREAMER_PORT } from './desired.ts';
+import { type DecideInput, type Decision, decide } from './status.ts';
 
 export type LastInput = Date | null | undefined;
 
@@ -23,6 +24,21 @@ export function createIdleProbe(opts: { intervalMs: number; timeoutMs?: number; 
     return value;
   };
   return Object.assign(probe, { forget: (key: string) => seen.delete(key) });
+}
+
+/**
+ * decide(), with one more look before an idle stop: the answer in `input` may come from the
+ * probe's cache and predate an "I'm still here" pressed during the viewers' countdown, so an
+ * IdleTimeout stands only on a fresh answer (`askFresh`).
+ */
+export async function decideWithFreshInput(
+  input: DecideInput,
+  askFresh: () => Promise<LastInput>,
+): Promise<{ decision: Decision; input: DecideInput }> {
+  const first = decide(input);
+  if (first.status.reason !== 'IdleTimeout') return { decision: first, input };
+  const fresh = { ...input, lastInputAt: await askFresh() };
+  return { decision: decide(fresh), input: fresh };
 }
 
 /** PURE: the last input time out of a /healthz answer; undefined when it is not one. */

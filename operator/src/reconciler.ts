@@ -35,6 +35,7 @@ import {
   RESOURCE_QUOTA_NAME,
   sessionEndpoint,
 } from './desired.ts';
+import { decideWithFreshInput } from './idle.ts';
 import { decide, isTerminal, sameStatus } from './status.ts';
 
 export interface ReconcilerDeps {
@@ -100,7 +101,7 @@ export class Reconciler {
       prevPhase === 'Running' && pod && session.spec.timeouts?.idleSeconds
         ? await this.d.lastInput(key, pod)
         : undefined;
-    const input = {
+    const asked = {
       session,
       pod: ownedBy(pod, session) ? pod : undefined,
       now,
@@ -108,13 +109,12 @@ export class Reconciler {
       lastInputAt,
       previous: newer(previous, session.status),
     };
-    let decision = decide(input);
-    if (decision.status.reason === 'IdleTimeout' && pod) {
-      // a cached answer may predate an "I'm still here": only a fresh one may stop it
-      const fresh = await this.d.lastInput(key, pod, { fresh: true });
-      input.lastInputAt = fresh;
-      decision = decide(input);
-    }
+    // a cached answer may predate an "I'm still here": only a fresh one may stop it
+    const fresh = await decideWithFreshInput(asked, async () =>
+      pod ? this.d.lastInput(key, pod, { fresh: true }) : asked.lastInputAt,
+    );
+    const { input } = fresh;
+    let decision = fresh.decision;
 
     // These writes do not depend on each other, so they go out together: a launch waits for
     // one API round trip here rather than five. Should the Session be deleted before its
