@@ -329,6 +329,11 @@ async function registerLocalCluster(
   const makeDriver = () =>
     new LocalDriver({
       ...internals.localDriver,
+      idle: {
+        intervalMs: config.FLOE_LOCAL_IDLE_CHECK_MS,
+        ...(internals.now && { now: () => internals.now!().getTime() }),
+        ...internals.localDriver?.idle,
+      },
       logDir: join(dataDir, 'sessions'),
       maxSessions: config.FLOE_LOCAL_MAX_SESSIONS,
       gpus: config.FLOE_LOCAL_GPUS,
@@ -338,6 +343,7 @@ async function registerLocalCluster(
               runner: fileURLToPath(import.meta.resolve('@floe/streamer/session-runner')),
               env: {
                 LOG_LEVEL: config.LOG_LEVEL,
+                FLOE_SHUTDOWN_WARNING_SECONDS: String(config.FLOE_SHUTDOWN_WARNING_SECONDS),
                 // the streamer opens its signalling only with the gateway's viewer token
                 ...(config.FLOE_GATEWAY_ISSUER &&
                   config.FLOE_GATEWAY_JWKS_URL && {

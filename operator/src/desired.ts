@@ -63,6 +63,8 @@ export interface DesiredSettings {
    * pod to the gateway. null: a streamer takes any viewer that reaches its port (tests only).
    */
   viewerIssuer: string | null;
+  /** seconds before an idle stop the streamer warns its viewers (streamer/src/idle-warning.ts) */
+  shutdownWarning: number;
 }
 
 export const defaultDesiredSettings: DesiredSettings = {
@@ -84,6 +86,7 @@ export const defaultDesiredSettings: DesiredSettings = {
   gpuTolerations: [{ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' }],
   gpuDeviceClass: null,
   viewerIssuer: null,
+  shutdownWarning: 60,
 };
 
 export const STREAMER_PORT = 8080;
@@ -477,6 +480,11 @@ function streamerEnv(
     // Viewer tokens: checked against the gateway's public keys, a file of the ConfigMap
     FLOE_VIEWER_ISSUER: settings.viewerIssuer ?? undefined,
     FLOE_VIEWER_JWKS_FILE: settings.viewerIssuer ? POD_PATHS.viewerKeys : undefined,
+    // the streamer warns its viewers before the idle stop this operator's probe decides
+    FLOE_IDLE_TIMEOUT_SECONDS: s.spec.timeouts?.idleSeconds
+      ? String(s.spec.timeouts.idleSeconds)
+      : undefined,
+    FLOE_SHUTDOWN_WARNING_SECONDS: String(settings.shutdownWarning),
   };
 }
 

@@ -12,7 +12,9 @@ export interface Desktop {
   size(): { width: number; height: number };
   resizable: boolean;
   /** Applies one validated input message (key, pointer, wheel, reset). */
-  input(message: Exclude<InputMessage, { t: 'clipboard' | 'resize' | 'ping' }>): void;
+  input(
+    message: Exclude<InputMessage, { t: 'clipboard' | 'resize' | 'ping' | 'still-here' }>,
+  ): void;
   setClipboard(text: string): void;
   /** Text another X client put on the clipboard. */
   onClipboard(listener: (text: string) => void): void;

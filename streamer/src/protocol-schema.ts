@@ -54,4 +54,5 @@ export const inputMessage: z.ZodType<InputMessage> = z.discriminatedUnion('t', [
     scale: z.number().min(LIMITS.scale.min).max(LIMITS.scale.max).optional(),
   }),
   z.object({ t: z.literal('ping'), id: z.number().int(), sent: z.number() }),
+  z.object({ t: z.literal('still-here') }),
 ]);

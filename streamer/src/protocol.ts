@@ -129,7 +129,9 @@ export type InputMessage =
    */
   | { t: 'resize'; width: number; height: number; scale?: number }
   /** Clock probe: the streamer answers with `pong` carrying its own time. */
-  | { t: 'ping'; id: number; sent: number };
+  | { t: 'ping'; id: number; sent: number }
+  /** "I'm still here": resets the idle clock (as input does) without touching the app. */
+  | { t: 'still-here' };
 
 // ── data channel: streamer → browser ────────────────────────────────────────────────────────
 
@@ -137,6 +139,15 @@ export type StreamerMessage =
   | { t: 'clipboard'; text: string }
   | { t: 'display'; width: number; height: number }
   | { t: 'pong'; id: number; sent: number; streamerTime: number }
+  /**
+   * The idle shutdown's warning, to every viewer: sent when the data channel opens and
+   * whenever it changes. `secondsLeft`: the session is stopped for idleness in that many
+   * seconds unless someone gives input or sends `still-here` (0: due now); null: no warning.
+   * `leadSeconds`: the warning lead setting (FLOE_SHUTDOWN_WARNING_SECONDS), which each
+   * timeout fits with `warningLead()` (idle-warning.ts): the page warns before a lifetime
+   * stop with it; 0 when warnings are off.
+   */
+  | { t: 'idle'; secondsLeft: number | null; leadSeconds: number }
   | {
       t: 'stats';
       /** Frames encoded per second over the last interval. */

@@ -12,6 +12,7 @@ import { nextBitrate, worthChanging } from './bitrate.ts';
 import { chooseCodec } from './codec.ts';
 import { audioSource, type StreamerConfig } from './config.ts';
 import type { Desktop } from './desktop.ts';
+import { idleWarning, warningLead } from './idle-warning.ts';
 import { createStreamerMetrics, type StreamerMetrics } from './metrics.ts';
 import { type Microphone, startMicrophone } from './microphone.ts';
 import { createViewerPeer, type ViewerPeer } from './peer.ts';
@@ -23,6 +24,7 @@ import {
   PROTOCOL_VERSION,
   type ServerSignal,
   type SignalErrorCode,
+  type StreamerMessage,
   type VideoCodec,
 } from './protocol.ts';
 import { clientSignal, inputMessage } from './protocol-schema.ts';
@@ -55,9 +57,15 @@ export async function startStreamer(
   const turn = turnOffer(config, log);
   let viewer: Viewer | null = null;
   let lastInputAt: number | null = null;
+  const idle = idleNotices(
+    config,
+    () => lastInputAt,
+    (notice) => viewer?.peer?.send(notice),
+  );
   const markInput = () => {
     lastInputAt = Date.now();
     metrics.lastInput.set(lastInputAt / 1000);
+    idle.check();
   };
   desktop.onClipboard((text) => viewer?.peer?.send({ t: 'clipboard', text }));
   // What this machine's GStreamer can encode with; NVENC shows up only on NVIDIA nodes.
@@ -169,6 +177,7 @@ export async function startStreamer(
       log,
       metrics,
       onInput: markInput,
+      idleNotice: idle.notice,
       onEnd: () => {
         if (viewer === current) viewer = null;
         metrics.viewers.set(viewer ? 1 : 0);
@@ -186,6 +195,7 @@ export async function startStreamer(
     lastInputAt: () => lastInputAt,
     async close() {
       clearInterval(heartbeat);
+      idle.stop();
       await turn.stop();
       await viewer?.end(
         'negotiation_failed',
@@ -201,6 +211,43 @@ export async function startStreamer(
 }
 
 type AliveSocket = WebSocket & { alive?: boolean };
+
+type IdleNotice = Extract<StreamerMessage, { t: 'idle' }>;
+
+/**
+ * The idle warning's clock (decisions in idle-warning.ts): a timer that wakes when the
+ * warning starts, then each second while it shows, and tells the viewers whenever what they
+ * should see changes. `check()` after input ends a warning at once.
+ */
+function idleNotices(
+  config: StreamerConfig,
+  lastInputAt: () => number | null,
+  send: (notice: IdleNotice) => void,
+) {
+  const timeoutSeconds = config.FLOE_IDLE_TIMEOUT_SECONDS ?? null;
+  const setting = config.FLOE_SHUTDOWN_WARNING_SECONDS;
+  const leadSeconds = timeoutSeconds ? warningLead(timeoutSeconds, setting) : 0;
+  const startedAtMs = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  let shown: number | null = null;
+  // the setting, not this timeout's lead: the page fits it to the lifetime (warningLead)
+  const notice = (): IdleNotice => ({ t: 'idle', secondsLeft: shown, leadSeconds: setting });
+  const check = () => {
+    clearTimeout(timer);
+    const now = idleWarning(
+      { timeoutSeconds, leadSeconds, startedAtMs, lastInputAtMs: lastInputAt() },
+      Date.now(),
+    );
+    const next = now.warn ? now.secondsLeft : null;
+    if (next !== shown) {
+      shown = next;
+      send(notice());
+    }
+    if (now.checkInMs !== null) timer = setTimeout(check, now.checkInMs).unref();
+  };
+  check();
+  return { check, notice, stop: () => clearTimeout(timer) };
+}
 
 function sendSignal(ws: WebSocket, message: ServerSignal) {
   if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
@@ -263,6 +310,8 @@ interface ViewerContext {
   log: Logger;
   metrics: StreamerMetrics;
   onInput: () => void;
+  /** what the idle warning says now, for a viewer whose channel just opened */
+  idleNotice: () => StreamerMessage;
   onEnd: () => void;
 }
 
@@ -358,7 +407,10 @@ class Viewer {
         else sendSignal(this.ws, { type: 'ice', candidate });
       },
       onInput: (text) => this.onInput(text),
-      onChannelOpen: () => this.peer?.send({ t: 'display', ...this.ctx.desktop.size() }),
+      onChannelOpen: () => {
+        this.peer?.send({ t: 'display', ...this.ctx.desktop.size() });
+        this.peer?.send(this.ctx.idleNotice());
+      },
       onPictureLoss: () => this.keyframe('pli'),
       onCandidateError: (error) =>
         this.log.debug({ err: error.message }, 'remote candidate ignored'),
@@ -528,6 +580,13 @@ class Viewer {
         return;
       case 'resize':
         this.requestResize(input.width, input.height, input.scale);
+        return;
+      case 'still-here':
+        this.ctx.onInput();
+        return;
+      case 'reset':
+        // the page sends it by itself (focus lost, tab hidden): no sign of a person
+        desktop.input(input);
         return;
       default:
         this.ctx.onInput();

@@ -60,6 +60,7 @@ const validInput: fc.Arbitrary<InputMessage> = fc.oneof(
   }),
   fc.record({ t: fc.constant('wheel'), dx: delta, dy: delta }),
   fc.record({ t: fc.constant('reset') }),
+  fc.record({ t: fc.constant('still-here') }),
   fc.record({ t: fc.constant('clipboard'), text: fc.string({ maxLength: 200 }) }),
   fc.record({
     t: fc.constant('resize'),
@@ -103,6 +104,7 @@ function withinLimits(m: InputMessage): boolean {
     case 'ping':
       return Number.isInteger(m.id) && finite(m.sent);
     case 'reset':
+    case 'still-here':
       return true;
   }
 }

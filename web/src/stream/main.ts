@@ -22,6 +22,7 @@ import { attachTextInput } from './text-input.ts';
 import { attachTouch } from './touch.ts';
 import { gatewayIceServers } from './turn.ts';
 import { findElements, renderRows, renderState, setToggle } from './ui.ts';
+import { attachWarningBanner } from './warning-banner.ts';
 
 /** What tests and the benchmark read from the page. */
 export interface FloeHandle {
@@ -118,6 +119,7 @@ const session = startSession(
     },
     channelOpen() {
       sendResize();
+      warning.connected();
     },
     error(message) {
       ui.status.textContent = message;
@@ -138,6 +140,9 @@ const session = startSession(
             { sent: message.sent, received: Date.now(), streamerTime: message.streamerTime },
           ].slice(-CLOCK_SAMPLES);
           return;
+        case 'idle':
+          warning.idle(message);
+          return;
         default:
           return;
       }
@@ -145,6 +150,12 @@ const session = startSession(
   },
   askState ? () => askEnded(askState) : undefined,
 );
+
+const warning = attachWarningBanner({
+  parent: ui.stage.parentElement ?? document.body,
+  send: (message) => session.send(message),
+  stateUrl: askState,
+});
 
 // ── input ───────────────────────────────────────────────────────────────────────────────────
 
