@@ -93,7 +93,9 @@ describe('the product flow', () => {
       timeout: 30_000,
     });
     await expect
-      .poll(() => page.evaluate(() => (document.querySelector('video')?.videoWidth ?? 0) > 0))
+      .poll(() => page.evaluate(() => (document.querySelector('video')?.videoWidth ?? 0) > 0), {
+        timeout: 10_000, // the first keyframe on a busy machine (1 s, the default, missed it)
+      })
       .toBe(true);
     await expect.poll(() => framesDecoded(page), { timeout: 15_000 }).toBeGreaterThan(30);
     expect(await videoCodec(page)).toBe('video/VP9');
