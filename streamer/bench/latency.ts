@@ -178,8 +178,9 @@ async function runCase(c: Case) {
     });
     const relay = c.path === 'turn' ? '&relay=1' : '';
     await page.goto(`${streamer.url}?codec=${c.codec}${relay}`);
+    // generous: on a shared, loaded machine connecting has taken over 20 s
     await page.waitForFunction(() => document.body.dataset.state === 'streaming', null, {
-      timeout: 20_000,
+      timeout: 60_000,
     });
     await page.evaluate(() => {
       window.__floe.collectLatency = true;

@@ -81,9 +81,14 @@ def encoder_description(encoder, kbps, fps, threads):
         return vp9_description(kbps, gop, threads)
     if encoder == "av1enc":
         return av1_description(kbps, gop, threads)
+    # VP8 on one thread: libvpx's multi-threaded VP8 encoder makes its threads wait for each
+    # other's rows by spinning (sched_yield loops), so on a busy or CPU-quota'd core a waiting
+    # thread burns the slice its partner needs. Measured on this 2-core machine at load ~15:
+    # 720p went from 50 fps on one thread to 3 fps on two (VP9's row-mt waits on a condition
+    # variable and keeps 60 fps). One thread encoded 720p in 4-8 ms, 1080p in 12 ms (same load).
     return (
         f"vp8enc name=enc deadline=1 cpu-used=16 end-usage=cbr target-bitrate={kbps * 1000} "
-        f"keyframe-max-dist={gop} lag-in-frames=0 error-resilient=default threads={threads} "
+        f"keyframe-max-dist={gop} lag-in-frames=0 error-resilient=default threads=1 "
         "buffer-size=200 buffer-initial-size=100 buffer-optimal-size=120 min-quantizer=4 max-quantizer=56"
     )
 
