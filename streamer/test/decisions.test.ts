@@ -55,7 +55,7 @@ describe('codec choice among VP9 and AV1 profiles', () => {
     expect(offeredAs(name, fmtp)).toBe(expected);
   });
 
-  // The video section of Chromium 14x's offer, trimmed to the codecs and their fmtp lines.
+  // The video section of a Chromium offer, trimmed to some codecs and their fmtp lines.
   const chromium =
     'm=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 100 101 45 46\r\na=rtpmap:96 VP8/90000\r\n' +
     'a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\na=rtpmap:98 VP9/90000\r\na=fmtp:98 profile-id=0\r\n' +
