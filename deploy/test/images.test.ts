@@ -116,7 +116,7 @@ describe('npm run images', () => {
       expect(spec.process.user).toMatchObject({ uid: 1000, gid: 1000 });
       expect(spec.process.args).toEqual([
         '/usr/local/bin/node',
-        '--max-semi-space-size=8',
+        '--max-semi-space-size=2',
         '--heap-growing-percent=30',
         '/app/control/src/main.ts',
       ]);

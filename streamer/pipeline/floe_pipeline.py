@@ -176,7 +176,9 @@ def audio_description(args):
     # 10 ms Opus frames keep audio latency near the video's; in-band FEC hides single losses.
     return " ! ".join(
         [
-            f"pulsesrc name=src do-timestamp=true{server} buffer-time=20000 latency-time=10000",
+            # the default sink's monitor, not the default source: that is the viewer's microphone
+            f"pulsesrc name=src device=@DEFAULT_MONITOR@ do-timestamp=true{server} "
+            "buffer-time=20000 latency-time=10000",
             "audio/x-raw,rate=48000,channels=2",
             "queue name=q max-size-time=40000000 leaky=downstream",
             f"opusenc name=enc bitrate={args.kbps * 1000} frame-size=10 inband-fec=true",

@@ -60,6 +60,13 @@ const ConfigSchema = z
     FLOE_VIEWER_ISSUER: z.url().optional(),
     FLOE_VIEWER_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
     FLOE_VIEWER_JWKS_FILE: z.string().min(1).optional(),
+    /**
+     * The app's idle timeout, set by whatever starts the session (the local runner, the
+     * operator): viewers are warned before the idle stop (idle-warning.ts). Unset: none.
+     */
+    FLOE_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).optional(),
+    /** How long before an idle or lifetime stop viewers are warned (see warningLead); 0: never. */
+    FLOE_SHUTDOWN_WARNING_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
     /** The built stream page (web/dist/stream), served at `/`. */
     FLOE_STREAMER_WEB_DIR: z.string().optional(),
     /** python3 with GStreamer's introspection bindings (Debian python3-gst-1.0). */

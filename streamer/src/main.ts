@@ -32,6 +32,10 @@ Configuration (environment):
   FLOE_VIEWER_JWKS_FILE          in a JWKS file, read again when it changes (unset: anyone
                                  who reaches the port may connect)
   FLOE_STREAMER_WEB_DIR          the built stream page (web/dist/stream)
+  FLOE_IDLE_TIMEOUT_SECONDS      the app's idle timeout, to warn viewers before the idle
+                                 stop (unset: none); "I'm still here" resets the clock
+  FLOE_SHUTDOWN_WARNING_SECONDS  how long before an idle or lifetime stop viewers are warned
+                                 (60; half the timeout when that is shorter; 0: never)
   LOG_LEVEL                      pino level (info)
 `;
 

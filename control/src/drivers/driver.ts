@@ -58,6 +58,8 @@ export type Observation =
        * runner; in a pod the operator asks it): null = never any, undefined = unknown.
        */
       lastInputMs?: number | null;
+      /** when the streamer was asked for lastInputMs (an older answer proves less) */
+      lastInputAskedMs?: number;
     };
 
 /** How a driver's cluster is reached: `connecting` until it first answers. */

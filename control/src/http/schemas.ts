@@ -752,6 +752,16 @@ export const GatewaySession = z
       .string()
       .nullable()
       .openapi({ description: 'why it ended (stopped or failed); null otherwise' }),
+    lifetime: z
+      .object({
+        seconds: z.number().int().openapi({ description: 'the app’s maximum lifetime' }),
+        endsAt: z.string().openapi({ description: 'when it ends (its first running + seconds)' }),
+      })
+      .nullable()
+      .openapi({
+        description:
+          'a running session’s maximum lifetime, for the stream page’s warning; null when its app has none or it is not running',
+      }),
   })
   .openapi('GatewaySession');
 

@@ -10,3 +10,4 @@ export { CLOSE_CODES, INPUT_CHANNEL, PROTOCOL_VERSION, SIGNAL_PATH } from '@floe
 export const RESIZE_BOUNDS = LIMITS.resize;
 export const MAX_DELTA = LIMITS.maxDelta;
 export const MAX_CLIPBOARD = LIMITS.maxClipboard;
+export const SCALE_BOUNDS = LIMITS.scale;
