@@ -148,6 +148,8 @@ describe('npm run images', () => {
       event: 'encoders',
       x264enc: true,
       vp8enc: true,
+      vp9enc: true,
+      av1enc: true,
     });
   }, 120_000);
 

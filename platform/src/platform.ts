@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listen, loadConfig as loadControlConfig, startControlPlane } from '@floe/control';
+import type { App } from '@floe/control/api-types';
 import { generateKeySet, loadConfig as loadGatewayConfig, startGateway } from '@floe/gateway';
 import {
   processStartTime,
@@ -30,6 +31,8 @@ export interface DemoApp {
   idleTimeoutSeconds?: number;
   /** stopped this long after it started running, whatever happens (warned first) */
   maxLifetimeSeconds?: number;
+  /** video codecs in order of preference (the app's videoCodecs); absent: the streamer's */
+  videoCodecs?: NonNullable<App['videoCodecs']>;
 }
 
 /** X applications that ship with Debian. */

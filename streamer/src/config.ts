@@ -13,10 +13,13 @@ const ConfigSchema = z
     FLOE_STREAMER_HOST: z.string().default('127.0.0.1'),
     /** The X display to capture and inject into. */
     DISPLAY: z.string().regex(/^[\w.-]*:\d+(\.\d+)?$/, 'an X display such as :1'),
-    /** Codecs in order of preference; the first one the browser's offer has is used. */
+    /**
+     * Codecs in order of preference; the first one the browser's offer has is used. H.264
+     * first: it costs the least CPU (docs/benchmarks.md, "Codecs"); an app may prefer others.
+     */
     FLOE_STREAMER_CODECS: z
       .string()
-      .default('H264,VP8')
+      .default('H264,VP8,VP9,AV1')
       .transform(list)
       .pipe(z.array(z.enum(VIDEO_CODECS)).min(1)),
     /** H.264 encoder: NVENC when the machine has it (auto), or forced. */

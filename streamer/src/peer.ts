@@ -34,6 +34,20 @@ const CODEC_PARAMETERS: Record<VideoCodec, RTCRtpCodecParameters> = {
     clockRate: 90_000,
     rtcpFeedback: feedback,
   }),
+  // Profile 0 (8-bit 4:2:0), what vp9enc makes from I420; codec.ts accepts only offers of it.
+  VP9: new RTCRtpCodecParameters({
+    mimeType: 'video/VP9',
+    clockRate: 90_000,
+    rtcpFeedback: feedback,
+    parameters: 'profile-id=0',
+  }),
+  // Main profile; the RTP comes from werift's Av1Packetizer (pipeline.ts), not GStreamer.
+  AV1: new RTCRtpCodecParameters({
+    mimeType: 'video/AV1',
+    clockRate: 90_000,
+    rtcpFeedback: feedback,
+    parameters: 'level-idx=5;profile=0;tier=0',
+  }),
 };
 
 /**

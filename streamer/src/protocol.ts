@@ -28,7 +28,7 @@ export const SIGNAL_PATH = '/signal';
 export const INPUT_CHANNEL = 'input';
 
 /** Video codecs the streamer can encode, by their WebRTC names. */
-export const VIDEO_CODECS = ['H264', 'VP8'] as const;
+export const VIDEO_CODECS = ['H264', 'VP8', 'VP9', 'AV1'] as const;
 export type VideoCodec = (typeof VIDEO_CODECS)[number];
 
 /** WebSocket close codes the streamer uses; 4000–4999 is the application range. */

@@ -1,4 +1,5 @@
 import type { AppScheduling } from '@floe/operator/crd';
+import type { VideoCodec } from '@floe/streamer/protocol';
 import type { DriverRef } from '../db/schema.ts';
 
 /** What a driver needs to run one session; copied from the tenant, user and app at launch. */
@@ -23,6 +24,8 @@ export interface LaunchSpec {
     maxLifetimeSeconds: number | null;
     /** Kubernetes only: tolerations, affinity, Secrets, mounts, egress of the app's pods */
     scheduling: AppScheduling | null;
+    /** the streamer's codec preference (FLOE_STREAMER_CODECS); null: its default */
+    videoCodecs: VideoCodec[] | null;
   };
 }
 

@@ -416,6 +416,7 @@ export class LocalDriver implements ClusterDriver {
         }),
         FLOE_STREAMER_HOST: '127.0.0.1',
         FLOE_STREAMER_PORT: String(port),
+        ...(spec.app.videoCodecs && { FLOE_STREAMER_CODECS: spec.app.videoCodecs.join(',') }),
         FLOE_APP_ENV: JSON.stringify({ ...spec.app.env, ...ids }),
         // the streamer warns its viewers before the idle stop (the control plane's decision)
         ...(spec.app.idleTimeoutSeconds && {

@@ -35,6 +35,7 @@ export function launchSpec(session: SessionRow, app: AppRow, parties: LaunchPart
       idleTimeoutSeconds: app.idleTimeoutSeconds,
       maxLifetimeSeconds: app.maxLifetimeSeconds,
       scheduling: app.scheduling ?? null,
+      videoCodecs: app.videoCodecs ?? null,
     },
   };
 }

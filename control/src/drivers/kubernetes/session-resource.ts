@@ -77,6 +77,7 @@ export function sessionObject(
         ? { size: app.persistenceSize, ...(storageClassName && { storageClassName }) }
         : null,
       ...(Object.keys(timeouts).length > 0 && { timeouts }),
+      ...(app.videoCodecs && { streamer: { codecs: app.videoCodecs } }),
     },
   };
 }
