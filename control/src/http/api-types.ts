@@ -9,3 +9,7 @@ export type SessionEvent = z.infer<typeof schemas.SessionEvent>;
 export type Session = z.infer<typeof schemas.Session>;
 /** A session as /v1/gateway/sessions/{id} answers it to a gateway. */
 export type GatewaySession = z.infer<typeof schemas.GatewaySession>;
+/** A session's grant, as its owner lists and creates them. */
+export type SessionGrant = z.infer<typeof schemas.SessionGrant>;
+/** A live grant, as a gateway sees it beside the session. */
+export type LiveGrant = z.infer<typeof schemas.LiveGrant>;

@@ -3,6 +3,8 @@ import { z } from '@hono/zod-openapi';
 import {
   API_KEY_ROLES,
   GPU_HOURS_EXCEEDED_ACTIONS,
+  GRANT_KINDS,
+  GRANT_ROLES,
   QUOTA_EVENT_TYPES,
   SESSION_STATES,
 } from '../db/schema.ts';
@@ -725,6 +727,21 @@ export const GatewayTenant = z
   })
   .openapi('GatewayTenant');
 
+export const GrantRole = z
+  .enum(GRANT_ROLES)
+  .openapi({ description: '`viewer` watches only; `control` may send input too' });
+
+/** A live grant as a gateway needs it to let a viewer in (and the streamer in what role). */
+export const LiveGrant = z
+  .object({
+    id,
+    kind: z.enum(GRANT_KINDS),
+    userId: id.nullable().openapi({ description: 'null for a link' }),
+    role: GrantRole,
+    expiresAt: z.iso.datetime().nullable(),
+  })
+  .openapi('LiveGrant');
+
 export const GatewaySession = z
   .object({
     id,
@@ -736,8 +753,65 @@ export const GatewaySession = z
       .string()
       .nullable()
       .openapi({ description: 'why it ended (stopped or failed); null otherwise' }),
+    grants: z.array(LiveGrant).openapi({
+      description: 'who else may watch or control it: its live grants (running sessions only)',
+    }),
   })
   .openapi('GatewaySession');
+
+// ---- sharing (issue 19) ----
+
+export const SessionGrant = z
+  .object({
+    id,
+    sessionId: id,
+    kind: z.enum(GRANT_KINDS),
+    user: z
+      .object({ id, email: z.string() })
+      .nullable()
+      .openapi({ description: 'whom it is for; null for a link' }),
+    role: GrantRole,
+    createdAt: z.iso.datetime(),
+    expiresAt: z.iso.datetime().nullable(),
+    revokedAt: z.iso.datetime().nullable(),
+  })
+  .openapi('SessionGrant');
+
+const MAX_GRANT_SECONDS = 7 * 86_400;
+const grantSeconds = z
+  .number()
+  .int()
+  .min(60)
+  .max(MAX_GRANT_SECONDS)
+  .openapi({ description: 'seconds until it expires (60 to 7 days)' });
+
+export const SessionGrantCreate = z
+  .discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('user'),
+      user: z
+        .string()
+        .min(1)
+        .max(320)
+        .openapi({ description: 'a user of the tenant: id or email' }),
+      role: GrantRole,
+      expiresInSeconds: grantSeconds.optional(),
+    }),
+    z.strictObject({
+      kind: z.literal('link'),
+      role: GrantRole,
+      expiresInSeconds: grantSeconds.default(3600),
+    }),
+  ])
+  .openapi('SessionGrantCreate');
+
+export const SessionJoin = z
+  .strictObject({
+    userId: id,
+    role: z.enum(['owner', 'viewer', 'control']),
+    grantId: id.nullable(),
+  })
+  .openapi('SessionJoin');
 
 export const Me = z
   .object({

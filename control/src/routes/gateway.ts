@@ -5,14 +5,16 @@
 import { z } from '@hono/zod-openapi';
 import { and, asc, eq, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/connect.ts';
-import { gatewayRenewals, sessionEvents, sessions } from '../db/schema.ts';
+import { gatewayRenewals, sessionEvents, sessionGrants, sessions } from '../db/schema.ts';
+import { audit } from '../http/audit.ts';
 import { requireRole } from '../http/auth.ts';
 import { ApiError, notFound } from '../http/errors.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
-import { GatewaySession, GatewayTenant } from '../http/schemas.ts';
+import { GatewaySession, GatewayTenant, SessionJoin } from '../http/schemas.ts';
 import { isUuid, type Lookups } from '../lookups.ts';
 import type { SecretBox } from '../secrets.ts';
 import { clientSecretContext, requiredClaimOf } from './identity-provider.ts';
+import { grantIsLive } from './session-grants.ts';
 
 const tags = ['gateway'];
 
@@ -159,7 +161,63 @@ export function gatewayRoutes(db: Db, lookups: Lookups, secrets: SecretBox) {
         reason = (row.state === 'stopped' ? stopping?.reason : null) ?? row.reason;
       }
       const endpoint = row.state === 'running' ? row.endpoint : null;
-      return c.json({ ...row, endpoint, reason }, 200);
+      // who else may watch it: only while it runs, and only the grants live now
+      const grants =
+        row.state === 'running'
+          ? (
+              await db
+                .select()
+                .from(sessionGrants)
+                .where(and(eq(sessionGrants.sessionId, id), isNull(sessionGrants.revokedAt)))
+                .orderBy(asc(sessionGrants.id))
+                .limit(500)
+            )
+              .filter((g) => grantIsLive(g))
+              .map((g) => ({
+                id: g.id,
+                kind: g.kind,
+                userId: g.userId,
+                role: g.role,
+                expiresAt: g.expiresAt?.toISOString() ?? null,
+              }))
+          : [];
+      return c.json({ ...row, endpoint, reason, grants }, 200);
+    },
+  );
+
+  // A viewer other than the owner joined the stream: the gateway that let them in says so,
+  // for the session's audit trail (the owner's own opens are not recorded).
+  app.openapi(
+    apiRoute({
+      method: 'post',
+      path: '/v1/gateway/sessions/{session}/joins',
+      tags,
+      summary: 'Record that a user joined a session’s stream through a grant (gateway keys)',
+      description: 'A platform admin may record one too (a gateway of its own, tests).',
+      middleware: [requireRole('gateway', 'platform-admin')],
+      request: { params: params('session'), body: body(SessionJoin) },
+      responses: { 204: { description: 'recorded' } },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').session;
+      const join = c.req.valid('json');
+      if (!isUuid(id)) throw notFound('session');
+      const [row] = await db
+        .select({ tenantId: sessions.tenantId })
+        .from(sessions)
+        .where(eq(sessions.id, id));
+      if (!row) throw notFound('session');
+      await audit(c, db, {
+        tenantId: row.tenantId,
+        action: 'session.join',
+        target: { type: 'session', id },
+        diff: {
+          viewer: { from: null, to: join.userId },
+          role: { from: null, to: join.role },
+          grant: { from: null, to: join.grantId },
+        },
+      });
+      return c.body(null, 204);
     },
   );
 
