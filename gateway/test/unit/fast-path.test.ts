@@ -154,6 +154,7 @@ describe('FastPath', () => {
     state: 'running',
     endpoint: 'http://10.0.0.5:8080/s/x',
     reason: null,
+    grants: [],
   };
 
   /** A fast path over the given caches; what it did, by the proxy's and fallback's calls. */
