@@ -71,6 +71,12 @@ const validInput: fc.Arbitrary<InputMessage> = fc.oneof(
     id: fc.integer(),
     sent: fc.double({ noNaN: true, noDefaultInfinity: true }),
   }),
+  fc.record({
+    t: fc.constant('control'),
+    viewer: fc.stringMatching(/^[a-z0-9]{1,16}$/),
+    on: fc.boolean(),
+  }),
+  fc.record({ t: fc.constant('remove'), viewer: fc.stringMatching(/^[a-z0-9]{1,16}$/) }),
 ) as fc.Arbitrary<InputMessage>;
 
 /** What LIMITS promise about any accepted message. */
@@ -99,6 +105,9 @@ function withinLimits(m: InputMessage): boolean {
       return Number.isInteger(m.id) && finite(m.sent);
     case 'reset':
       return true;
+    case 'control':
+    case 'remove':
+      return /^[a-z0-9]{1,16}$/.test(m.viewer);
   }
 }
 
