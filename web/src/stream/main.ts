@@ -20,6 +20,7 @@ import { type StreamState, startSession } from './session.ts';
 import { readSample, type StatsEntry, type StatsSample, summarize } from './stats.ts';
 import { gatewayIceServers } from './turn.ts';
 import { findElements, renderRows, renderState, setToggle } from './ui.ts';
+import { attachViewers } from './viewers.ts';
 
 /** What tests and the benchmark read from the page. */
 export interface FloeHandle {
@@ -125,6 +126,12 @@ const session = startSession(
           streamerStats = rest;
           return;
         }
+        case 'viewers': {
+          viewers.update(message);
+          ui.viewers.hidden = false;
+          ui.viewOnly.hidden = document.body.dataset.control !== 'false';
+          return;
+        }
         case 'pong':
           clockSamples = [
             ...clockSamples,
@@ -151,6 +158,7 @@ const keyboard = attachKeyboard({
 });
 const mouse = attachMouse({ stage: ui.stage, video: ui.video, send });
 const clipboard = attachClipboard({ send, panel: ui.clipboardText });
+const viewers = attachViewers({ list: ui.viewersList, toggle: ui.viewers, send });
 
 /** Held keys and buttons would stay stuck on the remote when the page stops seeing releases. */
 const releaseAll = () => {
@@ -226,6 +234,11 @@ ui.clipboard.addEventListener('click', () => {
   ui.clipboardPanel.hidden = !open;
   setToggle(ui.clipboard, 'aria-expanded', open);
   if (open) ui.clipboardText.focus();
+});
+ui.viewers.addEventListener('click', () => {
+  const open = ui.viewersPanel.hidden;
+  ui.viewersPanel.hidden = !open;
+  setToggle(ui.viewers, 'aria-expanded', open);
 });
 ui.clipboardSend.addEventListener('click', () => clipboard.offer(ui.clipboardText.value, true));
 

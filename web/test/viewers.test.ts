@@ -1,0 +1,34 @@
+// The viewer list's rows (issue 19): everyone sees who watches and who is in control; only
+// the owner is offered to hand control over, take it back, or remove someone — never on
+// itself or another owner.
+import type { ViewerInfo } from '@floe/streamer/protocol';
+import { describe, expect, it } from 'vitest';
+import { viewerRow } from '../src/stream/viewers.ts';
+
+const owner: ViewerInfo = { id: 'o', name: 'ada@acme.test', role: 'owner', control: true };
+const watcher: ViewerInfo = { id: 'w', name: 'bob@acme.test', role: 'viewer', control: false };
+const controller: ViewerInfo = { id: 'c', name: 'cy@acme.test', role: 'control', control: true };
+
+describe('viewerRow', () => {
+  it('offers the owner control and removal of the others', () => {
+    expect(viewerRow(watcher, owner)).toEqual({
+      label: 'bob@acme.test — watching',
+      actions: [
+        { text: 'Give control', message: { t: 'control', viewer: 'w', on: true } },
+        { text: 'Remove', message: { t: 'remove', viewer: 'w' } },
+      ],
+    });
+    expect(viewerRow(controller, owner).actions.map((a) => a.text)).toEqual([
+      'Take control back',
+      'Remove',
+    ]);
+    expect(viewerRow(owner, owner)).toEqual({ label: 'ada@acme.test (you) — owner', actions: [] });
+  });
+
+  it('offers the others nothing', () => {
+    expect(viewerRow(owner, watcher)).toEqual({ label: 'ada@acme.test — owner', actions: [] });
+    expect(viewerRow(watcher, watcher).label).toBe('bob@acme.test (you) — watching');
+    expect(viewerRow(watcher, controller).actions).toEqual([]);
+    expect(viewerRow(watcher, undefined).actions).toEqual([]);
+  });
+});
