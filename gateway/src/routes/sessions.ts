@@ -145,8 +145,11 @@ export function sessionRoutes(deps: Deps) {
   app.get('/sessions/:id/links/:grant', async (c) => {
     const id = c.req.param('id');
     if (c.env.upgrade) return notFound(c);
-    const { verdict, session } = await lookup(c, id);
+    const { verdict } = await lookup(c, id);
     if (!verdict.allow || verdict.role !== 'owner') return notFound(c);
+    // a link is asked for right after its grant was made: not from the second-long cache
+    control.forgetLocally(id);
+    const session = await control.session(id);
     const grant = session?.grants?.find((g) => g.id === c.req.param('grant') && g.kind === 'link');
     if (!grant?.expiresAt) return jsonError(c, 404, 'not_found', 'no such live link grant');
     const expiresAt = new Date(grant.expiresAt);
