@@ -104,6 +104,8 @@ async function run(n: number): Promise<Row> {
       FLOE_STREAMER_CODECS: 'H264',
       FLOE_STREAMER_FPS: String(FPS),
       FLOE_STREAMER_WEB_DIR: webDir,
+      // no gateway here: every connection is a viewer of its own
+      FLOE_STREAMER_VIEWER_POLICY: 'share',
     });
     const streamer = await startStreamer(config, desktop, log);
     stops.push(() => streamer.close());
@@ -195,11 +197,14 @@ function lags(
   return { p50, p99, fps };
 }
 
-const q = (sorted: number[], p: number) =>
-  sorted.length === 0
-    ? Number.NaN
-    : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-const round = (x: number) => Math.round(x * 10) / 10;
+function q(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
 
 function collect(child: ChildProcess): Promise<string> {
   return new Promise((resolve) => {

@@ -191,9 +191,10 @@ export async function startStreamer(
 
   function admit(ws: WebSocket, claims: ViewerClaims) {
     // the same user again (another tab): one connection per user, as the policy says
-    const again = [...watching].find((v) => v.sub === claims.sub);
+    const policy = config.FLOE_STREAMER_VIEWER_POLICY;
+    const again = policy === 'share' ? undefined : [...watching].find((v) => v.sub === claims.sub);
     if (again) {
-      if (config.FLOE_STREAMER_VIEWER_POLICY === 'refuse') {
+      if (policy === 'refuse') {
         metrics.connections.inc({ outcome: 'refused' });
         sendSignal(ws, { type: 'error', code: 'busy', message: 'another viewer is in control' });
         ws.close(CLOSE_CODES.busy, 'busy');
