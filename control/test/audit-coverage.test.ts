@@ -162,6 +162,16 @@ const WRITES: [string, (call: Call, t: TestControlPlane) => Promise<Answer>][] =
     (call) => call('DELETE', `${T}/sessions/${ids.session}/grants/${ids.grant}`),
   ],
   [
+    'post /v1/gateway/sessions/{session}/viewer-actions',
+    async (call) => {
+      const session = await call('GET', `${T}/sessions/${ids.session}`);
+      const users = await call('GET', `${T}/users`);
+      return call('POST', `/v1/gateway/sessions/${ids.session}/viewer-actions`, {
+        body: { action: 'give-control', by: session.body.userId, viewer: users.body.items[0].id },
+      });
+    },
+  ],
+  [
     'post /v1/gateway/sessions/{session}/joins',
     async (call) => {
       const users = await call('GET', `${T}/users`);

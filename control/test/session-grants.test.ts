@@ -129,6 +129,29 @@ describe.each(DATABASES)('session grants on %s', (kind) => {
     expect(member.status).toBe(403);
   });
 
+  it('records what the owner did to a viewer, and only the owner', async () => {
+    const path = `/v1/gateway/sessions/${sessionId}/viewer-actions`;
+    const done = await t.call('POST', path, {
+      body: { action: 'remove', by: ownerId, viewer: bobId },
+      token: gateway,
+    });
+    expect(done.status).toBe(204);
+    const log = await t.call('GET', `/v1/tenants/acme/audit-log?targetId=${sessionId}`, {
+      token: acmeAdmin,
+    });
+    expect(log.body.items.map((e: { action: string }) => e.action)).toContain('session.remove');
+    const notOwner = await t.call('POST', path, {
+      body: { action: 'give-control', by: bobId, viewer: ownerId },
+      token: gateway,
+    });
+    expect(notOwner.status).toBe(404);
+    const bad = await t.call('POST', path, {
+      body: { action: 'promote', by: ownerId, viewer: bobId },
+      token: gateway,
+    });
+    expect(bad.status).toBe(400);
+  });
+
   it('refuses bad input with a 4xx', async () => {
     const cases: [unknown, number][] = [
       [{ kind: 'user', user: 'user@acme.test', role: 'viewer' }, 400], // the owner

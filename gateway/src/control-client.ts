@@ -244,6 +244,17 @@ export class ControlClient {
     if (res.status !== 204) throw new ControlPlaneUnavailable(`join answered ${res.status}`);
   }
 
+  /** Records, for the session's audit trail, what its owner did to a viewer of its stream. */
+  async recordViewerAction(
+    sessionId: string,
+    act: { action: 'give-control' | 'take-control' | 'remove'; by: string; viewer: string },
+  ): Promise<void> {
+    const path = `/v1/gateway/sessions/${encodeURIComponent(sessionId)}/viewer-actions`;
+    const res = await this.call(path, this.token, { method: 'POST', body: act });
+    if (res.status !== 204)
+      throw new ControlPlaneUnavailable(`viewer action answered ${res.status}`);
+  }
+
   /** Who the identity token is at the control plane (its user is created on first sight). */
   async me(identityToken: string): Promise<Me> {
     const res = await this.call('/v1/me', identityToken);

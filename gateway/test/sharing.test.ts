@@ -144,6 +144,14 @@ describe('a shared session in Chromium', () => {
       .poll(() => alice.locator('#screen-message').textContent(), { timeout: 10_000 })
       .toContain('removed you');
     await expect.poll(() => bob.locator('#viewers-list li').count()).toBe(1);
+    // the hand-over and the removal are in the session's audit trail, by bob, of alice
+    const actions = async () =>
+      (await stack.admin('GET', `/v1/tenants/acme/audit-log?targetId=${id}`)).body.items.map(
+        (e: { action: string }) => e.action,
+      );
+    await expect
+      .poll(actions)
+      .toEqual(expect.arrayContaining(['session.give-control', 'session.remove']));
     await alice.context().close();
   }, 30_000);
 

@@ -138,6 +138,8 @@ export interface ViewerInfo {
   id: string;
   /** the user's email (or id), as the gateway signed it */
   name: string;
+  /** the user's id at the control plane (the viewer token's subject) */
+  user: string;
   role: 'owner' | 'control' | 'viewer';
   /** holds control now: its input reaches the app */
   control: boolean;

@@ -379,7 +379,8 @@ class Viewer {
   }
 
   info(): ViewerInfo {
-    return { id: this.id, name: this.name, role: this.rights.role, control: this.rights.control };
+    const { role, control } = this.rights;
+    return { id: this.id, name: this.name, user: this.sub, role, control };
   }
 
   private fail(code: SignalErrorCode, message: string, closeCode: number = CLOSE_CODES.badMessage) {

@@ -5,9 +5,27 @@ import type { ViewerInfo } from '@floe/streamer/protocol';
 import { describe, expect, it } from 'vitest';
 import { viewerRow } from '../src/stream/viewers.ts';
 
-const owner: ViewerInfo = { id: 'o', name: 'ada@acme.test', role: 'owner', control: true };
-const watcher: ViewerInfo = { id: 'w', name: 'bob@acme.test', role: 'viewer', control: false };
-const controller: ViewerInfo = { id: 'c', name: 'cy@acme.test', role: 'control', control: true };
+const owner: ViewerInfo = {
+  id: 'o',
+  name: 'ada@acme.test',
+  user: 'u-ada',
+  role: 'owner',
+  control: true,
+};
+const watcher: ViewerInfo = {
+  id: 'w',
+  name: 'bob@acme.test',
+  user: 'u-bob',
+  role: 'viewer',
+  control: false,
+};
+const controller: ViewerInfo = {
+  id: 'c',
+  name: 'cy@acme.test',
+  user: 'u-cy',
+  role: 'control',
+  control: true,
+};
 
 describe('viewerRow', () => {
   it('offers the owner control and removal of the others', () => {

@@ -805,6 +805,18 @@ export const SessionGrantCreate = z
   ])
   .openapi('SessionGrantCreate');
 
+export const VIEWER_ACTIONS = ['give-control', 'take-control', 'remove'] as const;
+
+export const SessionViewerAction = z
+  .strictObject({
+    action: z.enum(VIEWER_ACTIONS),
+    /** the owner who did it */
+    by: id,
+    /** the viewer it was done to */
+    viewer: id,
+  })
+  .openapi('SessionViewerAction');
+
 export const SessionJoin = z
   .strictObject({
     userId: id,

@@ -10,7 +10,12 @@ import { audit } from '../http/audit.ts';
 import { requireRole } from '../http/auth.ts';
 import { ApiError, notFound } from '../http/errors.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
-import { GatewaySession, GatewayTenant, SessionJoin } from '../http/schemas.ts';
+import {
+  GatewaySession,
+  GatewayTenant,
+  SessionJoin,
+  SessionViewerAction,
+} from '../http/schemas.ts';
 import { isUuid, type Lookups } from '../lookups.ts';
 import type { SecretBox } from '../secrets.ts';
 import { clientSecretContext, requiredClaimOf } from './identity-provider.ts';
@@ -216,6 +221,39 @@ export function gatewayRoutes(db: Db, lookups: Lookups, secrets: SecretBox) {
           role: { from: null, to: join.role },
           grant: { from: null, to: join.grantId },
         },
+      });
+      return c.body(null, 204);
+    },
+  );
+
+  // What a session's owner did to a viewer in the stream page (handed control over, took it
+  // back, removed them), as the gateway that let the owner's request through reports it.
+  app.openapi(
+    apiRoute({
+      method: 'post',
+      path: '/v1/gateway/sessions/{session}/viewer-actions',
+      tags,
+      summary: 'Record what a session’s owner did to a viewer of its stream (gateway keys)',
+      description: 'A platform admin may record one too (a gateway of its own, tests).',
+      middleware: [requireRole('gateway', 'platform-admin')],
+      request: { params: params('session'), body: body(SessionViewerAction) },
+      responses: { 204: { description: 'recorded' } },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').session;
+      const { action, by, viewer } = c.req.valid('json');
+      if (!isUuid(id)) throw notFound('session');
+      const [row] = await db
+        .select({ tenantId: sessions.tenantId, userId: sessions.userId })
+        .from(sessions)
+        .where(eq(sessions.id, id));
+      // only the session's owner acts on its viewers
+      if (!row || row.userId !== by) throw notFound('session');
+      await audit(c, db, {
+        tenantId: row.tenantId,
+        action: `session.${action}`,
+        target: { type: 'session', id },
+        diff: { viewer: { from: null, to: viewer }, by: { from: null, to: by } },
       });
       return c.body(null, 204);
     },

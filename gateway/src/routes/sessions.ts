@@ -14,6 +14,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { serialize as serializeCookie } from 'hono/utils/cookie';
+import { z } from 'zod';
 import type { GatewaySession } from '../control-client.ts';
 import type { Deps } from '../deps.ts';
 import { requestOrigin } from '../host.ts';
@@ -161,6 +162,25 @@ export function sessionRoutes(deps: Deps) {
     const origin = requestOrigin(c.req.header('host'), issuer);
     const url = `${origin}/sessions/${id}/?${SHARE_QUERY}=${token}`;
     return c.json({ url, expiresAt: grant.expiresAt }, 200, { 'cache-control': 'no-store' });
+  });
+
+  // The owner's stream page reports what it did to a viewer (handed control over, took it
+  // back, removed them: the streamer does it, this records it in the session's audit trail).
+  const ViewerAction = z.strictObject({
+    action: z.enum(['give-control', 'take-control', 'remove']),
+    viewer: z.uuid(),
+  });
+  app.post('/sessions/:id/viewer-actions', async (c) => {
+    const id = c.req.param('id');
+    if (c.env.upgrade) return notFound(c);
+    const { verdict, own } = await lookup(c, id);
+    if (!verdict.allow || verdict.role !== 'owner' || !own) return notFound(c);
+    const parsed = ViewerAction.safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) {
+      return jsonError(c, 400, 'bad_request', parsed.error.issues[0]?.message ?? 'invalid');
+    }
+    await control.recordViewerAction(id, { ...parsed.data, by: own.userId });
+    return c.body(null, 204);
   });
 
   // the stream page's question when its connection drops: has the session ended, and why?

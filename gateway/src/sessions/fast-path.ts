@@ -40,6 +40,7 @@ export function fastTarget(url: string): { id: string; path: string; query: stri
     path === '/turn' ||
     path === '/state' ||
     path.startsWith('/links/') ||
+    path === '/viewer-actions' ||
     isStreamPagePath(path) ||
     DOT_SEGMENT.test(path)
   ) {

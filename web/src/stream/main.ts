@@ -20,7 +20,7 @@ import { type StreamState, startSession } from './session.ts';
 import { readSample, type StatsEntry, type StatsSample, summarize } from './stats.ts';
 import { gatewayIceServers } from './turn.ts';
 import { findElements, renderRows, renderState, setToggle } from './ui.ts';
-import { attachViewers } from './viewers.ts';
+import { attachViewers, reportViewerAction } from './viewers.ts';
 
 /** What tests and the benchmark read from the page. */
 export interface FloeHandle {
@@ -158,7 +158,12 @@ const keyboard = attachKeyboard({
 });
 const mouse = attachMouse({ stage: ui.stage, video: ui.video, send });
 const clipboard = attachClipboard({ send, panel: ui.clipboardText });
-const viewers = attachViewers({ list: ui.viewersList, toggle: ui.viewers, send });
+const viewers = attachViewers({
+  list: ui.viewersList,
+  toggle: ui.viewers,
+  send,
+  report: (action, user) => reportViewerAction(location.href, action, user),
+});
 
 /** Held keys and buttons would stay stuck on the remote when the page stops seeing releases. */
 const releaseAll = () => {

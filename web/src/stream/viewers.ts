@@ -10,6 +10,25 @@ import type { InputMessage, StreamerMessage, ViewerInfo } from '@floe/streamer/p
 
 type ViewersMessage = Extract<StreamerMessage, { t: 'viewers' }>;
 
+/** What the owner did to a viewer, as the gateway records it for the session's audit trail. */
+export type ViewerAction = 'give-control' | 'take-control' | 'remove';
+
+const actionOf = (m: InputMessage): ViewerAction | null =>
+  m.t === 'remove' ? 'remove' : m.t === 'control' ? (m.on ? 'give-control' : 'take-control') : null;
+
+/**
+ * Reports an owner's action to the gateway beside the page (`viewer-actions`, with the
+ * sign-in's CSRF token). Best effort: a page served by a streamer alone has no gateway.
+ */
+export function reportViewerAction(pageUrl: string, action: ViewerAction, viewer: string) {
+  const csrf = document.cookie.match(/(?:^|; )floe_csrf=([^;]*)/)?.[1] ?? '';
+  void fetch(new URL('viewer-actions', pageUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+    body: JSON.stringify({ action, viewer }),
+  }).catch(() => {});
+}
+
 /** One row of the list, as a pure decision: its words and the actions offered on it. */
 export function viewerRow(
   v: ViewerInfo,
@@ -33,6 +52,8 @@ export function attachViewers(opts: {
   list: HTMLElement;
   toggle: HTMLButtonElement;
   send: (message: InputMessage) => void;
+  /** records the owner's action (the streamer has already done it) */
+  report: (action: ViewerAction, viewerUser: string) => void;
 }) {
   return {
     update(message: ViewersMessage) {
@@ -51,7 +72,11 @@ export function attachViewers(opts: {
           const button = document.createElement('button');
           button.type = 'button';
           button.textContent = action.text;
-          button.addEventListener('click', () => opts.send(action.message));
+          button.addEventListener('click', () => {
+            opts.send(action.message);
+            const what = actionOf(action.message);
+            if (what) opts.report(what, v.user);
+          });
           li.append(button);
         }
         return li;
