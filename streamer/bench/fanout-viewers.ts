@@ -25,6 +25,12 @@ interface ViewerRecord {
   arrivals: [number, number][];
 }
 
+let receiving = 0;
+function progress(what: string) {
+  if (what === 'receiving') receiving++;
+  if (process.env.BENCH_DEBUG) process.stderr.write(`viewers: ${what} (${receiving}/${count})\n`);
+}
+
 async function viewer(): Promise<ViewerRecord> {
   const record: ViewerRecord = { frames: 0, bytes: 0, arrivals: [] };
   const pc = new RTCPeerConnection({
@@ -46,12 +52,14 @@ async function viewer(): Promise<ViewerRecord> {
   const receiving = new Promise<void>((resolve) => {
     first = resolve;
   });
+  pc.connectionStateChange.subscribe((state) => progress(`peer ${state}`));
   pc.onTrack.subscribe((track) => {
     track.onReceiveRtp.subscribe((rtp) => {
       record.bytes += rtp.payload.length;
       if (!rtp.header.marker) return;
       record.frames++;
       record.arrivals.push([rtp.header.timestamp, performance.timeOrigin + performance.now()]);
+      if (record.frames === 1) progress('receiving');
       first();
     });
   });

@@ -121,7 +121,7 @@ async function run(n: number): Promise<Row> {
         { stdio: ['pipe', 'pipe', 'inherit'] },
       );
       stops.push(() => stopChild(headless!));
-      await waitForLine(headless, 'ready', 60_000);
+      await waitForLine(headless, 'ready', 180_000);
       report = collect(headless);
     }
 
