@@ -88,8 +88,8 @@ async function viewer(): Promise<ViewerRecord> {
 const records = await Promise.all(Array.from({ length: count }, () => viewer()));
 process.stdout.write('ready\n');
 const report = () => {
-  process.stdout.write(`${JSON.stringify(records)}\n`);
-  process.exit(0);
+  // a pipe takes a large write in pieces: exit once it is all out
+  process.stdout.write(`${JSON.stringify(records)}\n`, () => process.exit(0));
 };
 process.on('SIGTERM', report);
 process.stdin.on('end', report);

@@ -95,7 +95,7 @@ async function run(n: number): Promise<Row> {
       { env: { ...process.env, DISPLAY: server.display }, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     stops.push(() => stopChild(probe));
-    await waitForLine(probe, '"ready"');
+    await waitForLine(probe, '"ready"', 60_000);
     const desktop = await openX11Desktop(server.display, log, { resizable: false });
     stops.push(() => desktop.close());
     const config = loadStreamerConfig({
