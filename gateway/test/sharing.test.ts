@@ -53,6 +53,13 @@ const framesDecoded = (page: Page) =>
         .totalVideoFrames,
   );
 
+/** Opens or closes the viewer list (it lies over the video: closed while typing). */
+async function panel(page: Page, open: boolean) {
+  if ((await page.locator('#viewers-panel').isHidden()) === open) {
+    await page.locator('#viewers').click();
+  }
+}
+
 const A = { z: 0x7a, q: 0x71, y: 0x79, x: 0x78 };
 
 describe('a shared session in Chromium', () => {
@@ -89,16 +96,22 @@ describe('a shared session in Chromium', () => {
         { timeout: 30_000 },
       )
       .toBe('running');
-    const shared = await pageFetch(bob, 'POST', grants(), {
-      kind: 'user',
-      user: 'alice@acme.test',
-      role: 'viewer',
-    });
-    expect(shared.status, JSON.stringify(shared.body)).toBe(201);
-    aliceGrant = shared.body.id;
-
     await bob.goto(`${stack.url}/sessions/${id}/?relay=1`);
     await streaming(bob);
+    // bob shares it from the stream page: with alice, view-only
+    await panel(bob, true);
+    await bob.getByLabel('Share with (email)').fill('alice@acme.test');
+    await bob.getByLabel('What they may do').selectOption('viewer');
+    await bob.getByRole('button', { name: 'Share', exact: true }).click();
+    await expect
+      .poll(() => bob.locator('#share-status').textContent())
+      .toBe('Shared with alice@acme.test.');
+    const list = await pageFetch(bob, 'GET', grants());
+    expect(list.body).toEqual([
+      expect.objectContaining({ kind: 'user', role: 'viewer', user: expect.anything() }),
+    ]);
+    aliceGrant = list.body[0].id;
+    await panel(bob, false);
     await alice.goto(`${stack.url}/sessions/${id}/?relay=1`);
     await streaming(alice);
     for (const page of [bob, alice]) {
@@ -129,15 +142,17 @@ describe('a shared session in Chromium', () => {
     expect(keysSeen()).not.toContain(A.z);
     expect(keysSeen()).not.toContain(A.q);
 
-    await bob.locator('#viewers').click();
+    await panel(bob, true);
     const row = bob.locator('#viewers-list li', { hasText: 'alice@acme.test' });
     await row.getByRole('button', { name: 'Give control' }).click();
     await expect.poll(() => alice.evaluate(() => document.body.dataset.control)).toBe('true');
+    await panel(bob, false);
     await typeInto(alice, 'x');
     await expect.poll(keysSeen, { timeout: 10_000 }).toContain(A.x);
   }, 60_000);
 
   it('lets the owner remove a viewer, who does not come back by itself', async () => {
+    await panel(bob, true);
     const row = bob.locator('#viewers-list li', { hasText: 'alice@acme.test' });
     await row.getByRole('button', { name: 'Remove' }).click();
     await expect
@@ -181,15 +196,14 @@ describe('a shared session in Chromium', () => {
   it('opens the stream with a share link, and not once it is revoked or expired', async () => {
     // alice's own grant goes, so only a link can let her in
     expect((await pageFetch(bob, 'DELETE', `${grants()}/${aliceGrant}`)).status).toBe(200);
-    const made = await pageFetch(bob, 'POST', grants(), {
-      kind: 'link',
-      role: 'viewer',
-      expiresInSeconds: 600,
-    });
-    expect(made.status).toBe(201);
-    const answer = await pageFetch(bob, 'GET', `/sessions/${id}/links/${made.body.id}`);
-    expect(answer.status).toBe(200);
-    const url = `${answer.body.url}&relay=1`;
+    // a link made from the stream page
+    await panel(bob, true);
+    await bob.getByLabel('What they may do').selectOption('viewer');
+    await bob.getByRole('button', { name: 'Make a link' }).click();
+    await expect.poll(() => bob.getByLabel('Share link').inputValue()).toContain('?share=');
+    const made = { body: (await pageFetch(bob, 'GET', grants())).body[0] };
+    expect(made.body).toMatchObject({ kind: 'link', role: 'viewer', revokedAt: null });
+    const url = `${await bob.getByLabel('Share link').inputValue()}&relay=1`;
     expect(url).toMatch(new RegExp(`^${stack.url}/sessions/${id}/\\?share=`));
 
     const viewer = await signedIn('alice');

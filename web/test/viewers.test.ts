@@ -3,6 +3,7 @@
 // itself or another owner.
 import type { ViewerInfo } from '@floe/streamer/protocol';
 import { describe, expect, it } from 'vitest';
+import { sessionIdOf } from '../src/stream/share.ts';
 import { viewerRow } from '../src/stream/viewers.ts';
 
 const owner: ViewerInfo = {
@@ -48,5 +49,14 @@ describe('viewerRow', () => {
     expect(viewerRow(watcher, watcher).label).toBe('bob@acme.test (you) — watching');
     expect(viewerRow(watcher, controller).actions).toEqual([]);
     expect(viewerRow(watcher, undefined).actions).toEqual([]);
+  });
+});
+
+describe('sessionIdOf', () => {
+  it('finds the session in a gateway stream page URL, and nothing elsewhere', () => {
+    const id = '0190aaaa-0000-7000-8000-000000000001';
+    expect(sessionIdOf(`https://gw.test/sessions/${id}/?share=x.y.z`)).toBe(id);
+    expect(sessionIdOf('http://127.0.0.1:8080/')).toBeNull();
+    expect(sessionIdOf('https://gw.test/sessions/nope/')).toBeNull();
   });
 });

@@ -17,6 +17,7 @@ import { attachProbe } from './probe.ts';
 import { composeReport, reportRows, type StatsReport, type StreamerStats } from './report.ts';
 import { displaySizeFor, RESIZE_DEBOUNCE_MS } from './resize.ts';
 import { type StreamState, startSession } from './session.ts';
+import { type GrantRole, makeLink, sessionIdOf, shareWithUser } from './share.ts';
 import { readSample, type StatsEntry, type StatsSample, summarize } from './stats.ts';
 import { gatewayIceServers } from './turn.ts';
 import { findElements, renderRows, renderState, setToggle } from './ui.ts';
@@ -130,6 +131,9 @@ const session = startSession(
           viewers.update(message);
           ui.viewers.hidden = false;
           ui.viewOnly.hidden = document.body.dataset.control !== 'false';
+          // sharing is the owner's, behind a gateway
+          ui.shareForm.hidden =
+            document.body.dataset.role !== 'owner' || !sessionIdOf(location.href);
           return;
         }
         case 'pong':
@@ -244,6 +248,34 @@ ui.viewers.addEventListener('click', () => {
   const open = ui.viewersPanel.hidden;
   ui.viewersPanel.hidden = !open;
   setToggle(ui.viewers, 'aria-expanded', open);
+});
+const sharing = (what: Promise<string>) => {
+  ui.shareStatus.textContent = 'Sharing…';
+  what.then(
+    (done) => {
+      ui.shareStatus.textContent = done;
+    },
+    (error: Error) => {
+      ui.shareStatus.textContent = `Not shared: ${error.message}`;
+    },
+  );
+};
+ui.shareForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const email = ui.shareEmail.value.trim();
+  const role = ui.shareRole.value as GrantRole;
+  sharing(shareWithUser(location.href, email, role).then(() => `Shared with ${email}.`));
+});
+ui.shareLink.addEventListener('click', () => {
+  const role = ui.shareRole.value as GrantRole;
+  sharing(
+    makeLink(location.href, role).then((url) => {
+      ui.shareUrl.value = url;
+      ui.shareUrl.hidden = false;
+      ui.shareUrl.select();
+      return 'A link for an hour: copy it from the field.';
+    }),
+  );
 });
 ui.clipboardSend.addEventListener('click', () => clipboard.offer(ui.clipboardText.value, true));
 
