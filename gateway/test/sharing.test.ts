@@ -214,8 +214,12 @@ describe('a shared session in Chromium', () => {
     await expect.poll(() => framesDecoded(viewer), { timeout: 20_000 }).toBeGreaterThan(5);
     expect(await viewer.evaluate(() => document.body.dataset.control)).toBe('false');
 
-    // revoked: the same link opens nothing (within the gateway's second of caching)
+    // revoked: the viewer watching through it is cut off, and the same link opens nothing
+    // (within the gateway's second of caching)
     await pageFetch(bob, 'DELETE', `${grants()}/${made.body.id}`);
+    await expect
+      .poll(() => viewer.evaluate(() => document.body.dataset.state), { timeout: 15_000 })
+      .not.toBe('streaming');
     await expect.poll(async () => (await viewer.goto(url))?.status(), { timeout: 5_000 }).toBe(404);
 
     // expired: a live link made to have expired in the database

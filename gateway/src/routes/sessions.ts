@@ -29,6 +29,7 @@ import {
   type StreamAccess,
   streamAccess,
 } from '../sessions/access.ts';
+import { endWhenRevoked } from '../sessions/grant-watch.ts';
 import {
   mintShareToken,
   SHARE_COOKIE,
@@ -55,14 +56,24 @@ export function sessionRoutes(deps: Deps) {
     verdict: StreamAccess;
     own: GatewaySession | null;
     session: GatewaySession | null;
+    /** the same verdict asked again (a live viewer's grant, checked while it watches) */
+    again: () => Promise<boolean>;
   }> {
-    if (!isSessionId(id)) return { verdict: { allow: false }, own: null, session: null };
+    const never = async () => false;
+    if (!isSessionId(id)) {
+      return { verdict: { allow: false }, own: null, session: null, again: never };
+    }
     const user = c.get('user')!;
     const who = { tenantId: user.tenant_id, userId: await sessions.userId(c, user) };
     const session = await control.session(id);
     const token = c.req.query(SHARE_QUERY) ?? getCookie(c, SHARE_COOKIE);
     const link = await shareTokenGrant(keys, issuer, id, token);
-    return { verdict: streamAccess(session, who, link), own: ownSession(session, who), session };
+    return {
+      verdict: streamAccess(session, who, link),
+      own: ownSession(session, who),
+      session,
+      again: async () => streamAccess(await control.session(id), who, link).allow,
+    };
   }
   const access = async (c: Context<GatewayEnv>, id: string) => (await lookup(c, id)).verdict;
 
@@ -215,7 +226,7 @@ export function sessionRoutes(deps: Deps) {
         return jsonError(c, 403, 'forbidden', 'cross-origin WebSocket refused');
       }
     }
-    const { verdict, own } = await lookup(c, id);
+    const { verdict, own, again } = await lookup(c, id);
     if (!verdict.allow) return refuse(c, own);
     const url = new URL(c.req.url);
     const path = url.pathname.slice(`/sessions/${id}`.length) + url.search;
@@ -226,6 +237,7 @@ export function sessionRoutes(deps: Deps) {
       const viewer = { sessionId: id, userId, role, name: user.email };
       proxy.ws(c.env.incoming, upgrade.socket, upgrade.head, verdict.endpoint, path, viewer);
       if (role !== 'owner') {
+        endWhenRevoked(upgrade.socket, again);
         control
           .recordJoin(id, { userId, role, grantId })
           .catch((err: Error) => log.warn({ err: err.message, session: id }, 'join not recorded'));
