@@ -5,14 +5,17 @@
  * it. What each records: when the last packet of each frame (RTP marker) arrived, by RTP
  * timestamp, so the parent can line the viewers' arrivals up frame by frame (one clock).
  *
- *   node streamer/bench/fanout-viewers.ts <signal-url> <count>
+ *   node streamer/bench/fanout-viewers.ts <signal-url> <count> [pli-ms]
+ * with pli-ms, the first viewer acts like one on a lossy link: it asks for a keyframe (PLI)
+ * every pli-ms.
  * prints `ready` once every viewer receives video; on SIGTERM (or stdin closing) prints one
  * JSON line: [{ frames, bytes, arrivals: [[rtpTimestamp, ms], …] }, …].
  */
 import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { WebSocket } from 'ws';
 
-const [url, countText] = process.argv.slice(2);
+const [url, countText, pliText] = process.argv.slice(2);
+const PLI_MS = Number(pliText ?? 0);
 const count = Number(countText);
 if (!url || !(count > 0)) {
   process.stderr.write('usage: fanout-viewers.ts <signal-url> <count>\n');
@@ -31,7 +34,7 @@ function progress(what: string) {
   if (process.env.BENCH_DEBUG) process.stderr.write(`viewers: ${what} (${receiving}/${count})\n`);
 }
 
-async function viewer(): Promise<ViewerRecord> {
+async function viewer(lossy: boolean): Promise<ViewerRecord> {
   const record: ViewerRecord = { frames: 0, bytes: 0, arrivals: [] };
   const pc = new RTCPeerConnection({
     codecs: {
@@ -46,7 +49,7 @@ async function viewer(): Promise<ViewerRecord> {
       audio: [],
     },
   });
-  pc.addTransceiver('video', { direction: 'recvonly' });
+  const video = pc.addTransceiver('video', { direction: 'recvonly' });
   pc.createDataChannel('input');
   let first: () => void;
   const receiving = new Promise<void>((resolve) => {
@@ -54,7 +57,15 @@ async function viewer(): Promise<ViewerRecord> {
   });
   pc.connectionStateChange.subscribe((state) => progress(`peer ${state}`));
   pc.onTrack.subscribe((track) => {
+    let ssrc = 0;
+    if (lossy && PLI_MS > 0) {
+      const timer = setInterval(() => {
+        if (ssrc) void video.receiver.sendRtcpPLI(ssrc).catch(() => {});
+      }, PLI_MS);
+      timer.unref();
+    }
     track.onReceiveRtp.subscribe((rtp) => {
+      ssrc = rtp.header.ssrc;
       record.bytes += rtp.payload.length;
       if (!rtp.header.marker) return;
       record.frames++;
@@ -85,7 +96,7 @@ async function viewer(): Promise<ViewerRecord> {
   return record;
 }
 
-const records = await Promise.all(Array.from({ length: count }, () => viewer()));
+const records = await Promise.all(Array.from({ length: count }, (_, i) => viewer(i === 0)));
 process.stdout.write('ready\n');
 const report = () => {
   // a pipe takes a large write in pieces: exit once it is all out

@@ -11,7 +11,10 @@
  * bench/latency.ts does (the probe app paints the time as a barcode each frame). The N = 1
  * run is the peer every other run is compared with, in the same invocation.
  *
- *   npm run bench:fanout -- [--viewers 1,5,20] [--frames 300] [--fps 30] [--repeat 1]
+ *   npm run bench:fanout -- [--viewers 1,5,20] [--frames 300] [--fps 30] [--repeat 1] [--pli-ms N]
+ *
+ * --pli-ms N: one headless viewer asks for a keyframe every N ms (a viewer on a lossy link):
+ * the keyframes sent and what the others receive show what it costs them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -34,6 +37,7 @@ const { values } = parseArgs({
     width: { type: 'string', default: '1920' },
     height: { type: 'string', default: '1080' },
     repeat: { type: 'string', default: '1' },
+    'pli-ms': { type: 'string', default: '0' },
   },
 });
 const COUNTS = values.viewers.split(',').map(Number);
@@ -43,6 +47,7 @@ const WIDTH = Number(values.width);
 const HEIGHT = Number(values.height);
 const REPEAT = Number(values.repeat);
 const WARMUP_FRAMES = 60;
+const PLI_MS = Number(values['pli-ms']);
 
 declare global {
   interface Window {
@@ -80,6 +85,10 @@ interface Row {
   lagP99: number[];
   /** frames per second each headless viewer received */
   receivedFps: number[];
+  /** kbit/s each headless viewer received */
+  receivedKbps: number[];
+  /** keyframes the encoder was asked for per second (PLIs and joins, after rate limiting) */
+  keyframesPerSecond: number;
   cpu: Record<string, number>;
 }
 
@@ -117,7 +126,12 @@ async function run(n: number): Promise<Row> {
       // spawns: node (the headless viewers, a process of their own)
       headless = spawn(
         process.execPath,
-        [new URL('./fanout-viewers.ts', import.meta.url).pathname, signal, String(n - 1)],
+        [
+          new URL('./fanout-viewers.ts', import.meta.url).pathname,
+          signal,
+          String(n - 1),
+          String(PLI_MS),
+        ],
         { stdio: ['pipe', 'pipe', 'inherit'] },
       );
       stops.push(() => stopChild(headless!));
@@ -139,12 +153,23 @@ async function run(n: number): Promise<Row> {
     });
     const startIndex = await page.evaluate(() => window.__floe.latencies.length);
     const before = cpuSnapshot();
+    const keyframesBefore = await keyframes(streamer);
     const started = Date.now();
     await page.waitForFunction((k) => window.__floe.latencies.length >= k, startIndex + FRAMES, {
       timeout: FRAMES * 500,
     });
     const seconds = (Date.now() - started) / 1000;
     const after = cpuSnapshot();
+    const keyframesPerSecond = round(((await keyframes(streamer)) - keyframesBefore) / seconds);
+    if (process.env.BENCH_DEBUG) {
+      const text = await streamer.metrics.registry.metrics();
+      process.stderr.write(
+        `${text
+          .split('\n')
+          .filter((l) => l.includes('keyframe'))
+          .join('\n')}\n`,
+      );
+    }
     const measured = await page.evaluate(
       ([from, k]) => window.__floe.latencies.slice(from, from + k),
       [startIndex, FRAMES] as const,
@@ -155,7 +180,7 @@ async function run(n: number): Promise<Row> {
       app: [probe.pid!],
       viewers: headless?.pid ? [headless.pid] : [],
     });
-    let lag: { p50: number[]; p99: number[]; fps: number[] } = { p50: [], p99: [], fps: [] };
+    let lag: ReturnType<typeof lags> = { p50: [], p99: [], fps: [], kbps: [] };
     if (headless && report) {
       headless.kill('SIGTERM');
       lag = lags(JSON.parse(await report), windowMs);
@@ -169,6 +194,8 @@ async function run(n: number): Promise<Row> {
       lagP50: lag.p50,
       lagP99: lag.p99,
       receivedFps: lag.fps,
+      receivedKbps: lag.kbps,
+      keyframesPerSecond,
       cpu,
     };
   } finally {
@@ -178,9 +205,10 @@ async function run(n: number): Promise<Row> {
 
 /** Each headless viewer's lag behind the first to receive each frame, within the window. */
 function lags(
-  records: { frames: number; arrivals: [number, number][] }[],
+  records: { frames: number; bytes: number; arrivals: [number, number][] }[],
   [from, to]: [number, number],
 ) {
+  const kbps: number[] = [];
   const firstAt = new Map<number, number>();
   for (const r of records)
     for (const [ts, at] of r.arrivals) firstAt.set(ts, Math.min(firstAt.get(ts) ?? at, at));
@@ -193,8 +221,14 @@ function lags(
     p50.push(round(q(behind, 0.5)));
     p99.push(round(q(behind, 0.99)));
     fps.push(round(inWindow.length / ((to - from) / 1000)));
+    // bytes are counted over the whole run, frames over the window: bytes per frame × fps
+    kbps.push(
+      round(
+        ((r.bytes / Math.max(1, r.frames)) * 8 * (inWindow.length / ((to - from) / 1000))) / 1000,
+      ),
+    );
   }
-  return { p50, p99, fps };
+  return { p50, p99, fps, kbps };
 }
 
 function q(sorted: number[], p: number): number {
@@ -204,6 +238,14 @@ function q(sorted: number[], p: number): number {
 
 function round(x: number): number {
   return Math.round(x * 10) / 10;
+}
+
+/** Keyframes asked of the encoder so far (all reasons), from the streamer's metrics. */
+async function keyframes(streamer: {
+  metrics: { keyframes: { get(): Promise<{ values: { value: number }[] }> } };
+}) {
+  const metric = await streamer.metrics.keyframes.get();
+  return metric.values.reduce((sum, v) => sum + v.value, 0);
 }
 
 function collect(child: ChildProcess): Promise<string> {
@@ -286,9 +328,9 @@ function cpuUse(
 function printTable(all: Row[]) {
   const base = all.find((r) => r.viewers === 1);
   console.log(
-    '| viewers | streamer CPU % of a core (vs 1 viewer) | per extra viewer | pipeline CPU | headless viewers CPU | machine | Chromium g2g p50 / p99 ms | shown fps | headless lag behind first p50 / p99 ms (worst viewer) | headless fps received (min) |',
+    `| viewers${PLI_MS ? ` (one asks a keyframe every ${PLI_MS} ms)` : ''} | streamer CPU % of a core (vs 1 viewer) | per extra viewer | pipeline CPU | headless viewers CPU | machine | Chromium g2g p50 / p99 ms | shown fps | headless lag behind first p50 / p99 ms (worst viewer) | headless fps received (min) | headless kbit/s (min–max) | keyframes/s |`,
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of all) {
     const ratio = base ? round(r.cpu.streamer! / Math.max(1, base.cpu.streamer!)) : Number.NaN;
     const extra =
@@ -298,7 +340,7 @@ function printTable(all: Row[]) {
     const worst = (xs: number[]) => (xs.length ? Math.max(...xs) : '—');
     const least = (xs: number[]) => (xs.length ? Math.min(...xs) : '—');
     console.log(
-      `| ${r.viewers} | ${r.cpu.streamer} (×${ratio}) | ${extra} | ${r.cpu.pipeline} | ${r.cpu.viewers} | ${r.cpu.machine}% | ${r.g2gP50} / ${r.g2gP99} | ${r.shownFps} | ${worst(r.lagP50)} / ${worst(r.lagP99)} | ${least(r.receivedFps)} |`,
+      `| ${r.viewers} | ${r.cpu.streamer} (×${ratio}) | ${extra} | ${r.cpu.pipeline} | ${r.cpu.viewers} | ${r.cpu.machine}% | ${r.g2gP50} / ${r.g2gP99} | ${r.shownFps} | ${worst(r.lagP50)} / ${worst(r.lagP99)} | ${least(r.receivedFps)} | ${least(r.receivedKbps)}–${worst(r.receivedKbps)} | ${r.keyframesPerSecond} |`,
     );
   }
 }
