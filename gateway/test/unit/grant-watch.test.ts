@@ -11,7 +11,14 @@ describe('endWhenRevoked', () => {
     const socket = new PassThrough();
     let allowed = true;
     let checks = 0;
-    endWhenRevoked(socket, async () => (checks++, allowed), 10);
+    endWhenRevoked(
+      socket,
+      async () => {
+        checks++;
+        return allowed;
+      },
+      10,
+    );
     await sleep(50);
     expect(checks).toBeGreaterThan(1);
     expect(socket.destroyed).toBe(false);
