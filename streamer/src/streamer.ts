@@ -10,8 +10,10 @@ import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { nextBitrate, worthChanging } from './bitrate.ts';
 import { chooseCodec } from './codec.ts';
-import { audioSource, type StreamerConfig } from './config.ts';
+import { audioSource, type StreamerConfig, transferPolicy } from './config.ts';
 import type { Desktop } from './desktop.ts';
+import { HomeFiles } from './files/store.ts';
+import { type FilesContext, ResumeBook, serveFiles } from './files/transfer.ts';
 import { createStreamerMetrics, type StreamerMetrics } from './metrics.ts';
 import { createViewerPeer, type ViewerPeer } from './peer.ts';
 import { detectEncoders, PipelineSlot, startPipeline } from './pipeline.ts';
@@ -22,6 +24,7 @@ import {
   PROTOCOL_VERSION,
   type ServerSignal,
   type SignalErrorCode,
+  type TransferPolicy,
   type VideoCodec,
 } from './protocol.ts';
 import { clientSignal, inputMessage } from './protocol-schema.ts';
@@ -56,7 +59,23 @@ export async function startStreamer(
     lastInputAt = Date.now();
     metrics.lastInput.set(lastInputAt / 1000);
   };
-  desktop.onClipboard((text) => viewer?.peer?.send({ t: 'clipboard', text }));
+  const policy = transferPolicy(config);
+  // clipboard off: the remote's copies never leave the session (the page's are refused below)
+  if (policy.clipboard) desktop.onClipboard((text) => viewer?.peer?.send({ t: 'clipboard', text }));
+  const home = policy.files ? await openHome(config.FLOE_STREAMER_HOME!, log) : null;
+  const files: Omit<FilesContext, 'log'> = {
+    policy: { ...policy, enabled: policy.files && home !== null },
+    home,
+    resume: new ResumeBook(),
+    moved: (direction, bytes) => metrics.fileBytes.inc({ direction }, bytes),
+  };
+  const transfer: TransferPolicy = {
+    clipboard: policy.clipboard,
+    files: files.policy.enabled,
+    maxFileBytes: policy.maxFileBytes,
+    uploadFolder: policy.uploadFolder,
+    downloadFolder: policy.downloadFolder,
+  };
   // What this machine's GStreamer can encode with; NVENC shows up only on NVIDIA nodes.
   let encoders: Record<string, boolean> | null = null;
   detectEncoders(config.FLOE_STREAMER_PYTHON).then(
@@ -161,6 +180,8 @@ export async function startStreamer(
     metrics.connections.inc({ outcome: 'accepted' });
     const current = new Viewer(ws, {
       config,
+      files,
+      transfer,
       iceServers: turn.iceServers,
       desktop,
       log,
@@ -253,8 +274,23 @@ function turnOffer(
   };
 }
 
+/** The home for file transfer; a home that cannot be opened turns file transfer off. */
+async function openHome(path: string, log: Logger): Promise<HomeFiles | null> {
+  try {
+    return await HomeFiles.open(path);
+  } catch (error) {
+    log.error(
+      { err: (error as Error).message, home: path },
+      'no file transfer: the home cannot be opened',
+    );
+    return null;
+  }
+}
+
 interface ViewerContext {
   config: StreamerConfig;
+  files: Omit<FilesContext, 'log'>;
+  transfer: TransferPolicy;
   iceServers: () => IceServer[];
   desktop: Desktop;
   log: Logger;
@@ -301,6 +337,7 @@ class Viewer {
       codecs: ctx.config.FLOE_STREAMER_CODECS,
       display: ctx.desktop.size(),
       resizable: ctx.desktop.resizable,
+      transfer: ctx.transfer,
     });
     this.log.info('viewer connected');
   }
@@ -355,6 +392,7 @@ class Viewer {
       },
       onInput: (text) => this.onInput(text),
       onChannelOpen: () => this.peer?.send({ t: 'display', ...this.ctx.desktop.size() }),
+      onFilesChannel: (channel) => serveFiles(channel, { ...this.ctx.files, log: this.log }),
       onPictureLoss: () => this.keyframe('pli'),
       onCandidateError: (error) =>
         this.log.debug({ err: error.message }, 'remote candidate ignored'),
@@ -488,6 +526,15 @@ class Viewer {
         this.peer?.send({ t: 'pong', id: input.id, sent: input.sent, streamerTime: Date.now() });
         return;
       case 'clipboard':
+        if (!this.ctx.transfer.clipboard) {
+          metrics.inputEvents.inc({ type: 'refused' });
+          this.peer?.send({
+            t: 'refused',
+            what: 'clipboard',
+            message: 'the clipboard is turned off for this session',
+          });
+          return;
+        }
         desktop.setClipboard(input.text);
         return;
       case 'resize':
