@@ -64,10 +64,12 @@ export class HomeFiles {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const handle = await open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW).catch((error) => {
-      throw (error as NodeJS.ErrnoException).code === 'ELOOP'
-        ? new OutsideHomeError(relative)
-        : error;
+    const handle = await open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW).catch(async (error) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ELOOP' && code !== 'ENOTDIR') throw error;
+      // a symlink (O_NOFOLLOW refuses it as ELOOP or, with O_DIRECTORY, ENOTDIR) or a file
+      if ((await lstat(path)).isSymbolicLink()) throw new OutsideHomeError(relative);
+      throw new Error(`${relative} in the home is not a folder`);
     });
     try {
       if ((await opened(handle)) !== path) throw new OutsideHomeError(relative);
