@@ -325,6 +325,7 @@ export function serveFiles(channel: FileChannel, ctx: FilesContext): FilesSessio
   }
 
   async function handle(request: FileRequest) {
+    home(); // files off: every request is refused, whatever it is
     switch (request.t) {
       case 'upload':
         return startUpload(request);
