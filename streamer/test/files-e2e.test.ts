@@ -140,7 +140,7 @@ describe('files, allowed', () => {
 
   it('resumes an upload cut off by closing its page, from where its bytes end', async () => {
     const path = join(dir, 'big.bin');
-    const content = randomBytes(160 * MiB);
+    const content = randomBytes(32 * MiB);
     writeFileSync(path, content);
     const first = await streamPage(open);
     await first.getByRole('button', { name: 'Files panel' }).click();
@@ -148,7 +148,7 @@ describe('files, allowed', () => {
     const bar = transferRow(first, 'big.bin').locator('progress');
     await expect
       .poll(() => bar.evaluate((p: HTMLProgressElement) => p.value), { timeout: 20_000 })
-      .toBeGreaterThan(0.05);
+      .toBeGreaterThan(0.1);
     await first.close(); // the tab goes: its channel, its peer and its socket with it
     const partial = readFileSync(join(open.home, 'Uploads', 'big.bin')).length;
     expect(partial).toBeLessThan(content.length);
@@ -167,7 +167,7 @@ describe('files, allowed', () => {
     ]);
     expect(sha256(readFileSync(join(open.home, 'Uploads', 'big.bin')))).toBe(sha256(content));
     await second.close();
-  }, 180_000);
+  }, 120_000);
 
   it('lists ~/Downloads and downloads a file through the browser', async () => {
     const content = randomBytes(200_000);

@@ -11,6 +11,8 @@ import { CHUNK_BYTES, formatSize, frameChunk, parseChunk, progressLabel } from '
 /** Bytes queued on the channel before an upload waits for it to drain. */
 const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
+/** Bytes read from the file at once, then sent as chunks. */
+const READ_BYTES = 1024 * 1024;
 
 export interface FilesElements {
   toggle: HTMLButtonElement;
@@ -131,18 +133,17 @@ export function attachFiles(ui: FilesElements): FilesHandle {
     let offset = from;
     while (offset < file.size) {
       if (ch !== channel || ch?.readyState !== 'open' || upload.status !== 'sending') return;
-      const data = new Uint8Array(await file.slice(offset, offset + CHUNK_BYTES).arrayBuffer());
-      if (ch.readyState !== 'open' || upload.status !== 'sending') return;
-      ch.send(frameChunk(upload.id, offset, data));
-      offset += data.byteLength;
-      show(
-        row,
-        'sending',
-        offset,
-        file.size,
-        from > 0 ? `${progressLabel(offset, file.size)}, resumed` : '',
-      );
-      if (ch.bufferedAmount > HIGH_WATER) await drained();
+      // a read of the file per block, not per chunk: each read is a round trip to the disk
+      const block = new Uint8Array(await file.slice(offset, offset + READ_BYTES).arrayBuffer());
+      for (let at = 0; at < block.byteLength; at += CHUNK_BYTES) {
+        if (ch.readyState !== 'open' || upload.status !== 'sending') return;
+        const data = block.subarray(at, at + CHUNK_BYTES);
+        ch.send(frameChunk(upload.id, offset, data));
+        offset += data.byteLength;
+        if (ch.bufferedAmount > HIGH_WATER) await drained();
+      }
+      const note = from > 0 ? `${progressLabel(offset, file.size)}, resumed` : '';
+      show(row, 'sending', offset, file.size, note);
     }
     request({ t: 'upload-end', id: upload.id });
   };
