@@ -1,5 +1,6 @@
 import type { AppScheduling } from '@floe/operator/crd';
 import type { DriverRef } from '../db/schema.ts';
+import type { TransferSettings } from '../domain/transfer.ts';
 
 /** What a driver needs to run one session; copied from the tenant, user and app at launch. */
 export interface LaunchSpec {
@@ -24,6 +25,8 @@ export interface LaunchSpec {
     /** Kubernetes only: tolerations, affinity, Secrets, mounts, egress of the app's pods */
     scheduling: AppScheduling | null;
   };
+  /** clipboard and file transfer as the tenant and app allow; absent: all allowed */
+  transfer?: TransferSettings;
 }
 
 /**
