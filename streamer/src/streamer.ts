@@ -94,6 +94,8 @@ export async function startStreamer(
       display: desktop.size(),
       encoders,
       lastInputAt: lastInputAt && new Date(lastInputAt).toISOString(),
+      // what this session allows of clipboard and files, as it was launched
+      transfer: { ...transfer, maxHomeBytes: policy.maxHomeBytes },
     }),
   );
   // The stream page asks `turn` (beside itself) for the session's ICE servers: behind the
