@@ -82,9 +82,12 @@ try {
   await page.waitForFunction(() => document.body.dataset.state === 'streaming', null, {
     timeout: 30_000,
   });
+  // the terminal's first frame, then the keyboard to it
+  await page.waitForFunction(() => (document.querySelector('video')?.videoWidth ?? 0) > 0);
+  await new Promise((r) => setTimeout(r, 2000));
   await page.locator('#stage').click();
   await page.keyboard.type(
-    'mkdir -p ~/Downloads && seq 1 200000 > ~/Downloads/numbers.txt && ls -l ~/Downloads ~/Uploads\n',
+    'mkdir -p ~/Downloads && seq 1 200000 > ~/Downloads/numbers.txt\n',
     { delay: 20 },
   );
   await page.getByRole('button', { name: 'Files panel' }).click();
@@ -97,7 +100,13 @@ try {
   ]);
   await page.waitForSelector('#files-transfers li[data-status="done"]', { timeout: 60_000 });
   await page.getByRole('button', { name: 'Refresh' }).click();
-  await page.getByRole('button', { name: 'Download numbers.txt' }).waitFor({ timeout: 10_000 });
+  await page
+    .getByRole('button', { name: 'Download numbers.txt' })
+    .waitFor({ timeout: 10_000 })
+    .catch(async (error) => {
+      await page.screenshot({ path: join(out, 'stream-files-failed.png') });
+      throw error;
+    });
   await page.locator('#stage').click({ position: { x: 10, y: 10 } });
   await page.keyboard.type('ls -l ~/Uploads\n', { delay: 20 });
   await new Promise((r) => setTimeout(r, 1500));

@@ -3,7 +3,17 @@
 // numbered rather than overwritten, limits refuse with a message, and an upload cut off
 // resumes where its bytes end. The channel is a plain object here; the page's side runs in
 // Chromium in files-e2e.test.ts.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +54,23 @@ describe('HomeFiles', () => {
     expect(made.name).toBe('a (2).txt');
     expect(readFileSync(join(folder, 'a.txt'), 'utf8')).toBe('first');
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'as root, makes folders and files the home owner’s, the folder at once',
+    async () => {
+      chownSync(home, 12_345, 12_345);
+      const files = await HomeFiles.open(home);
+      expect(await files.folder('Downloads', false)).toBeNull();
+      const folder = await files.folder('Uploads');
+      expect(statSync(folder)).toMatchObject({ uid: 12_345, gid: 12_345 });
+      expect(statSync(folder).mode & 0o777).toBe(0o755);
+      const made = await files.create(folder, 'x.txt');
+      await made.handle.close();
+      expect(statSync(join(folder, 'x.txt')).uid).toBe(12_345);
+      // no temporary folder is left behind
+      expect(readdirSync(home)).toEqual(['Uploads']);
+    },
+  );
 
   it('refuses a folder that is a symlink out of the home', async () => {
     symlinkSync(outside, join(home, 'Downloads'));

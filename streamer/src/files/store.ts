@@ -11,10 +11,13 @@ import {
   type FileHandle,
   lstat,
   mkdir,
+  mkdtemp,
   open,
   opendir,
   readlink,
   realpath,
+  rename,
+  rmdir,
   statfs,
   unlink,
 } from 'node:fs/promises';
@@ -54,16 +57,18 @@ export class HomeFiles {
     return new HomeFiles(root, asRoot ? { uid: stat.uid, gid: stat.gid } : null);
   }
 
-  /** The folder's real path, made when missing; refused when it leads out of the home. */
-  async folder(relative: string): Promise<string> {
+  /**
+   * The folder's real path, made when missing (or null when `make` is false and it is
+   * missing); refused when it leads out of the home.
+   */
+  async folder(relative: string): Promise<string>;
+  async folder(relative: string, make: false): Promise<string | null>;
+  async folder(relative: string, make = true): Promise<string | null> {
     const path = join(this.root, relative);
     if (dirname(path) !== this.root) throw new OutsideHomeError(relative);
-    try {
-      await mkdir(path, { mode: 0o755 });
-      await this.own(path, O_RDONLY | O_DIRECTORY);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
+    const found = await lstat(path).catch(() => null);
+    if (!found && !make) return null;
+    if (!found) await this.makeFolder(path);
     const handle = await open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW).catch(async (error) => {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ELOOP' && code !== 'ENOTDIR') throw error;
@@ -77,6 +82,31 @@ export class HomeFiles {
       await handle.close();
     }
     return path;
+  }
+
+  /**
+   * Makes a folder of the home as its owner's, at once: as root, a mkdir then a chown would
+   * leave a moment where the app finds a folder of root's it cannot write into (and its own
+   * mkdir -p succeeds on it). So the folder is made under a temporary name, given to the
+   * owner, and renamed into place; when the app made one meanwhile, the app's is kept.
+   */
+  private async makeFolder(path: string) {
+    if (!this.owner) {
+      await mkdir(path, { mode: 0o755 }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+      return;
+    }
+    const temp = await mkdtemp(join(this.root, '.floe-folder-'));
+    try {
+      await this.own(temp, O_RDONLY | O_DIRECTORY);
+      await rename(temp, path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' && code !== 'ENOTEMPTY' && code !== 'ENOTDIR') throw error;
+    } finally {
+      await rmdir(temp).catch(() => {});
+    }
   }
 
   /** A new file in the folder under `name`, or the first free numbered name after it. */
@@ -192,6 +222,7 @@ export class HomeFiles {
     const handle = await open(path, flags | O_NOFOLLOW);
     try {
       await handle.chown(this.owner.uid, this.owner.gid);
+      if (flags & O_DIRECTORY) await handle.chmod(0o755);
     } finally {
       await handle.close();
     }

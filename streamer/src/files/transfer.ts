@@ -273,11 +273,12 @@ export function serveFiles(channel: FileChannel, ctx: FilesContext): FilesSessio
 
   async function listing() {
     const files = home();
-    const folder = await files.folder(policy.downloadFolder);
+    // a missing folder is an empty listing: the app (a browser) makes it when it saves
+    const folder = await files.folder(policy.downloadFolder, false);
     reply({
       t: 'listing',
       folder: policy.downloadFolder,
-      files: await files.list(folder, FILE_LIMITS.maxListed),
+      files: folder ? await files.list(folder, FILE_LIMITS.maxListed) : [],
     });
   }
 
@@ -293,8 +294,8 @@ export function serveFiles(channel: FileChannel, ctx: FilesContext): FilesSessio
         'bad_name',
         `“${request.name.slice(0, 64)}” is not a file of ${policy.downloadFolder}`,
       );
-    const folder = await files.folder(policy.downloadFolder);
-    const file = await files.read(folder, request.name);
+    const folder = await files.folder(policy.downloadFolder, false);
+    const file = folder && (await files.read(folder, request.name));
     if (!file)
       throw new TransferError(
         'not_found',
