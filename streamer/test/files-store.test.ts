@@ -17,6 +17,7 @@ import {
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HomeFiles, OutsideHomeError } from '../src/files/store.ts';
@@ -259,5 +260,46 @@ describe('serveFiles', () => {
     s.receive(JSON.stringify({ t: 'download', id: 4, name: '../outside/secret.key' }));
     const error = await until(() => ch.replies.find((r) => r.t === 'file-error'));
     expect(error).toMatchObject({ id: 4, code: 'bad_name' });
+  });
+});
+
+describe('whatever arrives on the files channel', () => {
+  it('is answered without a throw, and nothing lands outside the home', async () => {
+    const files = await HomeFiles.open(home);
+    const message = fc.oneof(
+      fc.string(),
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc
+        .record({
+          t: fc.constantFrom('upload', 'upload-end', 'upload-cancel', 'list', 'download', 'x'),
+          id: fc.oneof(fc.integer(), fc.double(), fc.string()),
+          name: fc.oneof(fc.string(), fc.constantFrom('..', '../x', '/etc/passwd', 'a\u0000b')),
+          size: fc.oneof(fc.integer({ min: -5, max: 100 }), fc.double()),
+          modified: fc.integer(),
+        })
+        .map((v) => JSON.stringify(v)),
+      fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(message, { maxLength: 12 }), async (messages) => {
+        const ch = channel();
+        const s = serveFiles(ch, { policy, home: files, resume: new ResumeBook(), log });
+        for (const m of messages) s.receive(m);
+        await new Promise((r) => setTimeout(r, 5));
+        await s.close();
+        for (const reply of ch.replies) {
+          expect([
+            'file-error',
+            'upload-ready',
+            'upload-done',
+            'listing',
+            'download-end',
+          ]).toContain(reply.t);
+        }
+      }),
+      { numRuns: Number(process.env.FLOE_FUZZ_RUNS ?? 200) },
+    );
+    expect(readdirSync(outside)).toEqual(['secret.key']);
+    expect(readdirSync(dir).sort()).toEqual(['home', 'outside']);
   });
 });
