@@ -140,7 +140,7 @@ describe('files, allowed', () => {
 
   it('resumes an upload cut off by closing its page, from where its bytes end', async () => {
     const path = join(dir, 'big.bin');
-    const content = randomBytes(32 * MiB);
+    const content = randomBytes(16 * MiB);
     writeFileSync(path, content);
     const first = await streamPage(open);
     await first.getByRole('button', { name: 'Files panel' }).click();
@@ -167,6 +167,44 @@ describe('files, allowed', () => {
     ]);
     expect(sha256(readFileSync(join(open.home, 'Uploads', 'big.bin')))).toBe(sha256(content));
     await second.close();
+  }, 120_000);
+
+  it('resumes by itself when the connection drops and the page reconnects', async () => {
+    const path = join(dir, 'again.bin');
+    const content = randomBytes(16 * MiB);
+    writeFileSync(path, content);
+    const page = await browser.newPage();
+    // keeps the page's signalling sockets within reach, to cut one as a network would
+    await page.addInitScript(() => {
+      const sockets: WebSocket[] = [];
+      (window as unknown as { __sockets: WebSocket[] }).__sockets = sockets;
+      const Native = window.WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          sockets.push(this);
+        }
+      };
+    });
+    await page.goto(open.streamer.url);
+    await page.waitForFunction(() => document.body.dataset.state === 'streaming');
+    await page.getByRole('button', { name: 'Files panel' }).click();
+    await page.locator('#files-input').setInputFiles(path);
+    const row = transferRow(page, 'again.bin');
+    await expect
+      .poll(() => row.locator('progress').evaluate((p: HTMLProgressElement) => p.value), {
+        timeout: 20_000,
+      })
+      .toBeGreaterThan(0.1);
+    // the connection drops: the page tears down and reconnects, the streamer drops the viewer
+    await page.evaluate(() =>
+      (window as unknown as { __sockets: WebSocket[] }).__sockets.at(-1)?.close(4000, 'cut'),
+    );
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 10_000 }).toBe('waiting');
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 90_000 }).toBe('done');
+    expect(Number(await row.getAttribute('data-resumed-from'))).toBeGreaterThan(0);
+    expect(sha256(readFileSync(join(open.home, 'Uploads', 'again.bin')))).toBe(sha256(content));
+    await page.close();
   }, 120_000);
 
   it('lists ~/Downloads and downloads a file through the browser', async () => {
