@@ -7,7 +7,15 @@
  * messages are sent straight on the data channels.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchChromium } from '@floe/testbed';
@@ -70,6 +78,17 @@ async function streamPage(session: Session): Promise<Page> {
     timeout: 30_000,
   });
   return page;
+}
+
+/** How many of this process's descriptors are open on `path`. */
+function openDescriptors(path: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false;
+    }
+  }).length;
 }
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -167,6 +186,8 @@ describe('files, allowed', () => {
     ]);
     expect(sha256(readFileSync(join(open.home, 'Uploads', 'big.bin')))).toBe(sha256(content));
     await second.close();
+    // no descriptor of the cut-off upload is left open in the streamer (this process)
+    await expect.poll(() => openDescriptors(join(open.home, 'Uploads', 'big.bin'))).toBe(0);
   }, 120_000);
 
   it('resumes by itself when the connection drops and the page reconnects', async () => {
