@@ -225,6 +225,7 @@ describe('serveFiles', () => {
     );
     const error = await until(() => ch.replies.find((r) => r.t === 'file-error'));
     expect(error).toMatchObject({ code: 'quota' });
+    expect(JSON.stringify(error)).toContain('the home holds 3.5 MiB of its 4.0 MiB');
     expect(await readdir(join(home, 'Uploads'))).toEqual([]);
   });
 

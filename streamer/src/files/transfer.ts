@@ -123,7 +123,12 @@ export function serveFiles(channel: FileChannel, ctx: FilesContext): FilesSessio
     if (!closed && channel.readyState === 'open') channel.send(JSON.stringify(message));
   };
   const fail = (id: number | null, error: unknown) => {
-    const known = error instanceof TransferError || error instanceof OutsideHomeError;
+    // ours (no errno code: a refusal, "not a folder", too many numbered names) say why; a
+    // system error names only its code, never a path of the host
+    const known =
+      error instanceof TransferError ||
+      error instanceof OutsideHomeError ||
+      (error instanceof Error && (error as NodeJS.ErrnoException).code === undefined);
     const code: FileErrorCode =
       error instanceof TransferError
         ? error.code
