@@ -86,10 +86,9 @@ try {
   await page.waitForFunction(() => (document.querySelector('video')?.videoWidth ?? 0) > 0);
   await new Promise((r) => setTimeout(r, 2000));
   await page.locator('#stage').click();
-  await page.keyboard.type(
-    'mkdir -p ~/Downloads && seq 1 200000 > ~/Downloads/numbers.txt\n',
-    { delay: 20 },
-  );
+  await page.keyboard.type('mkdir -p ~/Downloads && seq 1 200000 > ~/Downloads/numbers.txt\n', {
+    delay: 20,
+  });
   await page.getByRole('button', { name: 'Files panel' }).click();
   await page.locator('#files-input').setInputFiles([
     {
