@@ -228,7 +228,15 @@ export function attachFiles(ui: FilesElements): FilesHandle {
     switch (reply.t) {
       case 'upload-ready': {
         const upload = uploads.get(reply.id);
-        if (upload) void send(upload, reply.offset);
+        if (!upload) return;
+        send(upload, reply.offset).catch((error: unknown) => {
+          // a channel closing under the send: the next connection resumes it
+          if (channel?.readyState !== 'open') return;
+          // a send the browser refuses on an open channel: the row says so
+          uploads.delete(upload.id);
+          upload.status = 'failed';
+          show(upload.row, 'failed', 0, upload.file.size, `could not send: ${error}`);
+        });
         return;
       }
       case 'upload-done': {
