@@ -94,12 +94,12 @@ const CONTROL_NODE_FLAGS: string[] = JSON.parse(
 
 function peakRss(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : Number.NaN;
+  return m ? mb(Number(m[1]) * 1024) : Number.NaN; // MB (10^6 bytes), the issue's unit
 }
 
 function currentRss(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : Number.NaN;
+  return m ? mb(Number(m[1]) * 1024) : Number.NaN;
 }
 
 /** CPU seconds (user + system) the process has used: less sensitive than wall time to a busy machine. */

@@ -41,6 +41,12 @@ const ConfigSchema = z
     // on: the local runner gives each session an X display and a streamer (the endpoint);
     // off: it runs the app's command alone (no display), which tests of the lifecycle use
     FLOE_LOCAL_STREAMING: z.enum(['on', 'off']).default('on'),
+    // how often the local runner asks each streaming session with an idle timeout for its
+    // user's last input: an idle stop lands at most this long after its deadline
+    FLOE_LOCAL_IDLE_CHECK_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    // how long before an idle or lifetime stop the people watching a session are warned
+    // (streamer/src/idle-warning.ts; half the timeout when that is shorter; 0: never)
+    FLOE_SHUTDOWN_WARNING_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
     // TURN servers the sessions' streamers offer browsers, and the secret their credentials use
     FLOE_TURN_URLS: z.string().default(''),
     FLOE_TURN_SECRET: z.string().optional(),

@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findCommand } from '@floe/streamer/sandbox';
@@ -328,6 +329,11 @@ async function registerLocalCluster(
   const makeDriver = () =>
     new LocalDriver({
       ...internals.localDriver,
+      idle: {
+        intervalMs: config.FLOE_LOCAL_IDLE_CHECK_MS,
+        ...(internals.now && { now: () => internals.now!().getTime() }),
+        ...internals.localDriver?.idle,
+      },
       logDir: join(dataDir, 'sessions'),
       maxSessions: config.FLOE_LOCAL_MAX_SESSIONS,
       gpus: config.FLOE_LOCAL_GPUS,
@@ -337,6 +343,7 @@ async function registerLocalCluster(
               runner: fileURLToPath(import.meta.resolve('@floe/streamer/session-runner')),
               env: {
                 LOG_LEVEL: config.LOG_LEVEL,
+                FLOE_SHUTDOWN_WARNING_SECONDS: String(config.FLOE_SHUTDOWN_WARNING_SECONDS),
                 // the streamer opens its signalling only with the gateway's viewer token
                 ...(config.FLOE_GATEWAY_ISSUER &&
                   config.FLOE_GATEWAY_JWKS_URL && {
@@ -419,5 +426,9 @@ export function listen(cp: ControlPlane, host: string, port: number) {
           }),
       }),
     );
+    // idle connections are closed by the client, never here: a server that closes one as
+    // the client reuses it resets that request (clients idle out at 4 s, load balancers at
+    // 60 s; and an event loop held for seconds, by PGlite or an export, fires both at once)
+    (server as Server).keepAliveTimeout = 65_000;
   });
 }

@@ -31,6 +31,11 @@ Runs the Floe control plane. Configuration comes from the environment:
                            credentials minted from it, never the secret
   FLOE_TURN_TTL_SECONDS    the longest such a credential lasts (86400; less for apps with a
                            shorter maxLifetimeSeconds)
+  FLOE_LOCAL_IDLE_CHECK_MS how often the local runner asks its sessions' streamers for the
+                           last input (default 30000): an idle stop lands at most this late
+  FLOE_SHUTDOWN_WARNING_SECONDS  how long before an idle or lifetime stop of a local
+                           session its viewers are warned (default 60; half the timeout
+                           when that is shorter; 0: never)
   FLOE_DB_POOL_SIZE        PostgreSQL connections (default 10)
   FLOE_SECRET_KEY          32 bytes in base64 (openssl rand -base64 32) that encrypt secrets
                            at rest (identity providers' client secrets, AES-256-GCM); when

@@ -46,6 +46,7 @@ function launchSpec(sessionId: string, app: Partial<LaunchSpec['app']>): LaunchS
       idleTimeoutSeconds: null,
       maxLifetimeSeconds: null,
       scheduling: null,
+      videoCodecs: null,
       ...app,
     },
   };

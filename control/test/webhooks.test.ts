@@ -15,7 +15,7 @@ import { systemAuditAction } from '../src/events/session.ts';
 import { createLogger } from '../src/log.ts';
 import { onQuotaEvent } from '../src/sessions/quota-events.ts';
 import { transition } from '../src/sessions/transition.ts';
-import { sendWebhook } from '../src/webhooks/send.ts';
+import { WebhookSender } from '../src/webhooks/send.ts';
 import { blockListOf } from '../src/webhooks/target.ts';
 import { DeliveryWorker } from '../src/webhooks/worker.ts';
 import {
@@ -542,10 +542,11 @@ describe('webhook targets', () => {
       timeoutMs: 1_000,
       maxResponseBytes: 1024,
     };
-    const byName = await sendWebhook(`http://localhost:${receiver.port}/ok/cidr`, {}, '{}', opts);
+    const sender = new WebhookSender(opts);
+    const byName = await sender.send(`http://localhost:${receiver.port}/ok/cidr`, {}, '{}');
     expect(byName).toMatchObject({ ok: false, status: null });
     expect(byName.error).toMatch(/cluster's own ranges/);
-    const literal = await sendWebhook(`http://127.0.0.1:${receiver.port}/ok/cidr`, {}, '{}', opts);
+    const literal = await sender.send(`http://127.0.0.1:${receiver.port}/ok/cidr`, {}, '{}');
     expect(literal.error).toMatch(/cluster's own ranges/);
     expect(receiver.received.filter((r) => r.path === '/ok/cidr')).toEqual([]);
   });
@@ -571,16 +572,54 @@ describe('webhook targets', () => {
       timeoutMs: 300,
       maxResponseBytes: 256 * 1024,
     };
+    const sender = new WebhookSender(opts);
     try {
       const started = Date.now();
-      const hung = await sendWebhook(`http://127.0.0.1:${port}/hang`, {}, '{}', opts);
+      const hung = await sender.send(`http://127.0.0.1:${port}/hang`, {}, '{}');
       expect(hung).toMatchObject({ ok: false, status: null, error: 'no answer within 300 ms' });
       expect(Date.now() - started).toBeLessThan(5_000);
-      const endless = await sendWebhook(`http://127.0.0.1:${port}/endless`, {}, '{}', opts);
+      const endless = await sender.send(`http://127.0.0.1:${port}/endless`, {}, '{}');
       expect(endless).toMatchObject({ ok: true, status: 200 });
     } finally {
+      await sender.close();
       for (const s of sockets) s.destroy();
       await new Promise((r) => slow.close(r));
+    }
+  });
+
+  it('keeps connections to a receiver alive across deliveries, and checks each new one', async () => {
+    let connections = 0;
+    const keep = createServer((_req, res) => res.writeHead(204).end());
+    keep.on('connection', () => connections++);
+    await new Promise<void>((r) => keep.listen(0, '127.0.0.1', r));
+    const { port } = keep.address() as AddressInfo;
+    const sender = new WebhookSender({
+      policy: { allowPrivate: true, deniedCidrs: [] },
+      denied: blockListOf([]),
+      timeoutMs: 1_000,
+      maxResponseBytes: 1024,
+    });
+    // the same receiver by name: a new connection would be looked up and checked again
+    const strict = new WebhookSender({
+      policy: { allowPrivate: false, deniedCidrs: [] },
+      denied: blockListOf([]),
+      timeoutMs: 1_000,
+      maxResponseBytes: 1024,
+    });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const r = await sender.send(`http://localhost:${port}/d${i}`, {}, '{}');
+        expect(r).toEqual({ ok: true, status: 204, error: null });
+      }
+      // one or two: the pool may open a second before it sees the first free again
+      expect(connections).toBeLessThanOrEqual(2);
+      const before = connections;
+      const refused = await strict.send(`http://localhost:${port}/x`, {}, '{}');
+      expect(refused.error).toMatch(/^refused: localhost: .* is not a public address/);
+      expect(connections).toBe(before);
+    } finally {
+      await Promise.all([sender.close(), strict.close()]);
+      await new Promise((r) => keep.close(r));
     }
   });
 });

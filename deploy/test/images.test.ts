@@ -116,7 +116,7 @@ describe('npm run images', () => {
       expect(spec.process.user).toMatchObject({ uid: 1000, gid: 1000 });
       expect(spec.process.args).toEqual([
         '/usr/local/bin/node',
-        '--max-semi-space-size=8',
+        '--max-semi-space-size=2',
         '--heap-growing-percent=30',
         '/app/control/src/main.ts',
       ]);
@@ -148,6 +148,8 @@ describe('npm run images', () => {
       event: 'encoders',
       x264enc: true,
       vp8enc: true,
+      vp9enc: true,
+      av1enc: true,
     });
   }, 120_000);
 

@@ -31,6 +31,8 @@ const GatewaySession = z.object({
   endpoint: z.string().nullable(),
   /** why it ended (stopped or failed) */
   reason: z.string().nullable().default(null),
+  /** a running session's maximum lifetime (the stream page warns before it ends) */
+  lifetime: z.object({ seconds: z.number(), endsAt: z.string() }).nullable().default(null),
 }) satisfies z.ZodType<GatewaySessionBody>;
 
 const RenewalClaim = z.object({ claimed: z.boolean(), outcome: z.string().nullable() });

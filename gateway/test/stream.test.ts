@@ -196,7 +196,7 @@ describe('Chromium through the gateway', () => {
     const state = await pageFetch(page, 'GET', `/sessions/${id}/state`);
     expect(state).toEqual({
       status: 200,
-      body: { state: 'stopped', ended: true, message: 'You shut it down.' },
+      body: { state: 'stopped', ended: true, message: 'You shut it down.', lifetime: null },
     });
     expect(bob.csp).toEqual([]);
   });

@@ -98,6 +98,7 @@ export const configSchema = z.object({
     .transform((s) => s || null),
   viewerKeysRefresh: seconds.default(60),
   idleCheck: seconds.default(30),
+  shutdownWarning: z.coerce.number().int().min(0).max(86_400).default(60),
   leaderElect: z
     .union([z.boolean(), z.enum(['true', 'false'])])
     .default(true)
@@ -231,6 +232,11 @@ export const FLAGS = {
     'idleCheck',
     'FLOE_OPERATOR_IDLE_CHECK',
     'seconds between asks of a streamer for its last input (30)',
+  ],
+  'shutdown-warning': [
+    'shutdownWarning',
+    'FLOE_OPERATOR_SHUTDOWN_WARNING',
+    "seconds before an idle stop the session's viewers are warned (60; half the timeout when that is shorter; 0: never)",
   ],
   'leader-elect': [
     'leaderElect',

@@ -407,7 +407,7 @@ const specSchema = {
         codecs: {
           type: 'array',
           maxItems: 4,
-          items: { type: 'string', enum: ['H264', 'VP8'] },
+          items: { type: 'string', enum: ['H264', 'VP8', 'VP9', 'AV1'] },
         },
         maxKbps: { type: 'integer', minimum: 100, maximum: 200_000 },
         width: { type: 'integer', minimum: 320, maximum: 7680 },

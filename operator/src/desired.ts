@@ -63,6 +63,8 @@ export interface DesiredSettings {
    * pod to the gateway. null: a streamer takes any viewer that reaches its port (tests only).
    */
   viewerIssuer: string | null;
+  /** seconds before an idle stop the streamer warns its viewers (streamer/src/idle-warning.ts) */
+  shutdownWarning: number;
 }
 
 export const defaultDesiredSettings: DesiredSettings = {
@@ -84,6 +86,7 @@ export const defaultDesiredSettings: DesiredSettings = {
   gpuTolerations: [{ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' }],
   gpuDeviceClass: null,
   viewerIssuer: null,
+  shutdownWarning: 60,
 };
 
 export const STREAMER_PORT = 8080;
@@ -115,7 +118,8 @@ export const POD_PATHS = {
 /**
  * PulseAudio's arguments in the pod's `sound` container: the same server the local runner
  * starts (streamer/src/sound-server.ts `soundServerArgs`, compared in the tests): a null sink
- * `floe` whose monitor the streamer captures, and an anonymous socket in the shared folder.
+ * `floe` whose monitor the streamer captures, the viewer's microphone as the default source,
+ * and an anonymous socket in the shared folder.
  */
 export function soundServerArgs(socket: string): string[] {
   return [
@@ -128,6 +132,9 @@ export function soundServerArgs(socket: string): string[] {
     '--log-level=error',
     '--load=module-null-sink sink_name=floe',
     `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
+    // the viewer's microphone: a sink the streamer plays it into, remapped to the default source
+    '--load=module-null-sink sink_name=floe_microphone_in rate=48000 channels=1 sink_properties=device.description=Viewer-microphone-in',
+    '--load=module-remap-source source_name=floe_microphone master=floe_microphone_in.monitor source_properties=device.description=Viewer-microphone',
   ];
 }
 
@@ -482,6 +489,11 @@ function streamerEnv(
       st.maxFileBytes === undefined ? undefined : String(st.maxFileBytes),
     FLOE_STREAMER_MAX_HOME_BYTES:
       st.maxHomeBytes === undefined ? undefined : String(st.maxHomeBytes),
+    // the streamer warns its viewers before the idle stop this operator's probe decides
+    FLOE_IDLE_TIMEOUT_SECONDS: s.spec.timeouts?.idleSeconds
+      ? String(s.spec.timeouts.idleSeconds)
+      : undefined,
+    FLOE_SHUTDOWN_WARNING_SECONDS: String(settings.shutdownWarning),
   };
 }
 

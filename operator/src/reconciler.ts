@@ -35,6 +35,7 @@ import {
   RESOURCE_QUOTA_NAME,
   sessionEndpoint,
 } from './desired.ts';
+import { decideWithFreshInput } from './idle.ts';
 import { decide, isTerminal, sameStatus } from './status.ts';
 
 export interface ReconcilerDeps {
@@ -45,8 +46,8 @@ export interface ReconcilerDeps {
   virtualServices: Informer<KubeObject & { spec?: unknown }>;
   settings: DesiredSettings;
   log: Logger;
-  /** the streamer's last input (see idle.ts); undefined: unknown */
-  lastInput: (key: string, pod: Pod) => Promise<Date | null | undefined>;
+  /** the streamer's last input (see idle.ts); undefined: unknown; fresh: not from a cache */
+  lastInput: (key: string, pod: Pod, ask?: { fresh?: boolean }) => Promise<Date | null | undefined>;
   /** how often a Running session with an idle timeout is looked at again */
   idleCheckMs: number;
   /** the gateway's public keys (viewer-keys.ts), with settings.viewerIssuer */
@@ -100,7 +101,7 @@ export class Reconciler {
       prevPhase === 'Running' && pod && session.spec.timeouts?.idleSeconds
         ? await this.d.lastInput(key, pod)
         : undefined;
-    const input = {
+    const asked = {
       session,
       pod: ownedBy(pod, session) ? pod : undefined,
       now,
@@ -108,7 +109,12 @@ export class Reconciler {
       lastInputAt,
       previous: newer(previous, session.status),
     };
-    let decision = decide(input);
+    // a cached answer may predate an "I'm still here": only a fresh one may stop it
+    const fresh = await decideWithFreshInput(asked, async () =>
+      pod ? this.d.lastInput(key, pod, { fresh: true }) : asked.lastInputAt,
+    );
+    const { input } = fresh;
+    let decision = fresh.decision;
 
     // These writes do not depend on each other, so they go out together: a launch waits for
     // one API round trip here rather than five. Should the Session be deleted before its

@@ -160,6 +160,8 @@ describe('desired objects', () => {
         'FLOE_STREAMER_HOME',
         'FLOE_STREAMER_MAX_FILE_BYTES',
         'FLOE_STREAMER_MAX_HOME_BYTES',
+        'FLOE_IDLE_TIMEOUT_SECONDS',
+        'FLOE_SHUTDOWN_WARNING_SECONDS',
       ],
       xserver: ['DISPLAY', 'FLOE_DISPLAY_SIZE'],
     };
@@ -314,6 +316,29 @@ describe('desired objects', () => {
         }),
       )?.spec.hard,
     ).toEqual({ 'requests.nvidia.com/gpu': '0' });
+  });
+
+  it('tells the streamer the idle timeout and the warning lead, so that it warns its viewers', () => {
+    const envOf = (s: Session, lead: number) =>
+      (
+        desiredPod(s, { ...settings, shutdownWarning: lead }).spec.containers.find(
+          (c) => (c as { name: string }).name === 'streamer',
+        ) as { env: { name: string; value: string }[] }
+      ).env.filter((e) => e.name.startsWith('FLOE_IDLE') || e.name.startsWith('FLOE_SHUTDOWN'));
+    const idle = session((s) => {
+      s.spec.timeouts = { ...s.spec.timeouts, idleSeconds: 900 };
+    });
+    expect(envOf(idle, 45)).toEqual([
+      { name: 'FLOE_IDLE_TIMEOUT_SECONDS', value: '900' },
+      { name: 'FLOE_SHUTDOWN_WARNING_SECONDS', value: '45' },
+    ]);
+    // no idle timeout: no idle warning (the lead still serves the lifetime warning)
+    expect(
+      envOf(
+        session((s) => (s.spec.timeouts = {})),
+        60,
+      ),
+    ).toEqual([{ name: 'FLOE_SHUTDOWN_WARNING_SECONDS', value: '60' }]);
   });
 
   it('has the streamer check viewer tokens against the gateway’s keys in a ConfigMap, no network path', () => {

@@ -43,6 +43,13 @@ describe('idle probe', () => {
     expect(asked).toBe(1);
     probe.forget('ns/a');
     expect(await probe('ns/a', pod('127.0.0.1'))).toBeNull();
+    // before an idle stop the reconciler asks past the cache ("I'm still here" since)
+    body = { lastInputAt: '2026-01-01T00:01:00.000Z' };
+    expect(await probe('ns/a', pod('127.0.0.1'))).toBeNull();
+    expect(await probe('ns/a', pod('127.0.0.1'), { fresh: true })).toEqual(
+      new Date('2026-01-01T00:01:00.000Z'),
+    );
+    expect(asked).toBe(3);
     expect(await probe('ns/b', pod(undefined))).toBeUndefined();
     const closed = createIdleProbe({ intervalMs: 0, port: 1, timeoutMs: 500 });
     expect(await closed('ns/c', pod('127.0.0.1'))).toBeUndefined();

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listen, loadConfig as loadControlConfig, startControlPlane } from '@floe/control';
+import type { App } from '@floe/control/api-types';
 import { generateKeySet, loadConfig as loadGatewayConfig, startGateway } from '@floe/gateway';
 import {
   processStartTime,
@@ -26,6 +27,12 @@ export interface DemoApp {
   name: string;
   description: string;
   command: string[];
+  /** stopped after this long without input (warned first); the schema's minimum is 60 */
+  idleTimeoutSeconds?: number;
+  /** stopped this long after it started running, whatever happens (warned first) */
+  maxLifetimeSeconds?: number;
+  /** video codecs in order of preference (the app's videoCodecs); absent: the streamer's */
+  videoCodecs?: NonNullable<App['videoCodecs']>;
 }
 
 /** X applications that ship with Debian. */
@@ -56,6 +63,8 @@ export interface PlatformOptions {
   turn?: boolean;
   /** without a `service` binding: each part's child logger names itself */
   log: Logger;
+  /** more of the control plane's settings (its FLOE_* variables), e.g. for a test's timing */
+  controlEnv?: Record<string, string>;
 }
 
 export interface Platform {
@@ -150,6 +159,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       // development mode: the dev identity provider is plain http on loopback
       FLOE_DEV_INSECURE_ISSUERS: 'on',
       ...turnEnv,
+      ...opts.controlEnv,
     }),
     log.child({ service: 'floe-control' }),
   );

@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freshDatabase } from '../../control/test/harness.ts';
 import { type Platform, startPlatform } from '../src/platform.ts';
-import { framesDecoded } from './stream-page.ts';
+import { framesDecoded, videoCodec } from './stream-page.ts';
 
 const ARTIFACTS = fileURLToPath(new URL('../../.floe/artifacts/flow/', import.meta.url));
 const PROBE_APP = fileURLToPath(import.meta.resolve('@floe/streamer/probe-app'));
@@ -51,6 +51,8 @@ describe('the product flow', () => {
           name: 'Probe',
           description: 'paints frames and reports input',
           command: [process.execPath, PROBE_APP, '--fps=30'],
+          // the app's codec preference reaches its streamer: VP9 before the default H.264
+          videoCodecs: ['VP9', 'H264'],
         },
       ],
       log: pino({ level: 'warn' }),
@@ -91,9 +93,12 @@ describe('the product flow', () => {
       timeout: 30_000,
     });
     await expect
-      .poll(() => page.evaluate(() => (document.querySelector('video')?.videoWidth ?? 0) > 0))
+      .poll(() => page.evaluate(() => (document.querySelector('video')?.videoWidth ?? 0) > 0), {
+        timeout: 10_000, // the first keyframe on a busy machine (1 s, the default, missed it)
+      })
       .toBe(true);
     await expect.poll(() => framesDecoded(page), { timeout: 15_000 }).toBeGreaterThan(30);
+    expect(await videoCodec(page)).toBe('video/VP9');
     await shot('stream');
   }, 90_000);
 

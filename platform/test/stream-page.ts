@@ -12,3 +12,13 @@ export function framesDecoded(page: Page): Promise<number> {
     return frames;
   });
 }
+
+/** The MIME type of the codec the page's video arrives in, e.g. `video/VP9`. */
+export function videoCodec(page: Page): Promise<string | null> {
+  return page.evaluate(async () => {
+    const { pc } = (window as unknown as { __floe: { pc: RTCPeerConnection } }).__floe;
+    const stats = [...(await pc.getStats()).values()];
+    const inbound = stats.find((s) => s.type === 'inbound-rtp' && s.kind === 'video');
+    return stats.find((s) => s.id === inbound?.codecId)?.mimeType ?? null;
+  });
+}

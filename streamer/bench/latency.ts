@@ -5,12 +5,12 @@
  * one clock. A bare pipeline (frames painted straight into the encoder, no X server, no
  * capture) runs in the same matrix to show what capture costs.
  *
- *   npm run bench:latency -- [--frames 600] [--only 1080,H264,turn] [--json out.json]
+ *   npm run bench:latency -- [--frames 600] [--codec h264,vp9] [--only 1080,turn] [--json out.json]
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { launchChromium, startCoturn } from '@floe/testbed';
@@ -18,7 +18,7 @@ import { buildWeb } from '@floe/web/build';
 import { pino } from 'pino';
 import { loadStreamerConfig } from '../src/config.ts';
 import { bareDesktop, type Desktop } from '../src/desktop.ts';
-import type { VideoCodec } from '../src/protocol.ts';
+import { VIDEO_CODECS, type VideoCodec } from '../src/protocol.ts';
 import { startStreamer } from '../src/streamer.ts';
 import { startDisplayServer } from '../src/x11/display-server.ts';
 import { openX11Desktop } from '../src/x11-desktop.ts';
@@ -28,6 +28,7 @@ const HELP = `Glass-to-glass latency benchmark of the streamer (see docs/benchma
   --frames N     latency samples per configuration (600)
   --fps N        frames per second painted and encoded (60)
   --repeat N     runs per configuration, pooled (3)
+  --codec LIST   the codecs to run, comma-separated (h264,vp8,vp9,av1: all)
   --only LIST    run only configurations matching every comma-separated word,
                  e.g. "1080,H264,turn" or "bare"
   --json FILE    also write the results as JSON
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     frames: { type: 'string', default: '600' },
     fps: { type: 'string', default: '60' },
     repeat: { type: 'string', default: '3' },
+    codec: { type: 'string', default: VIDEO_CODECS.join(',') },
     only: { type: 'string', default: '' },
     json: { type: 'string' },
     help: { type: 'boolean' },
@@ -52,6 +54,12 @@ const FRAMES = Number(values.frames);
 const FPS = Number(values.fps);
 const REPEAT = Number(values.repeat);
 const WARMUP_FRAMES = 60;
+const CODECS = values.codec.split(',').map((c) => c.trim().toUpperCase());
+const unknown = CODECS.filter((c) => !VIDEO_CODECS.includes(c as VideoCodec));
+if (unknown.length > 0 || CODECS.length === 0) {
+  process.stderr.write(`--codec: ${unknown.join(', ')} is none of ${VIDEO_CODECS.join(', ')}\n`);
+  process.exit(2);
+}
 
 interface Case {
   name: string;
@@ -67,7 +75,7 @@ for (const [width, height] of [
   [1280, 720],
   [1920, 1080],
 ] as const)
-  for (const codec of ['H264', 'VP8'] as const)
+  for (const codec of CODECS as VideoCodec[])
     for (const path of ['direct', 'turn'] as const)
       for (const source of ['x11', 'bare'] as const)
         cases.push({
@@ -87,6 +95,8 @@ const { dir: webDir } = await buildWeb({ outDir: join(work, 'web') });
 const turn = await startCoturn({ relayPorts: 512 });
 const browser = await launchChromium(process.env.BENCH_CHROMIUM_ARGS?.split(' ').filter(Boolean));
 const results: Record<string, unknown>[] = [];
+// The machine may be shared: its load before and after goes with the figures.
+const loadBefore = loadavg();
 
 try {
   for (const c of selected) {
@@ -118,7 +128,11 @@ try {
 }
 
 printTable(results);
-if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
+const load = { before: loadBefore.map(round), after: loadavg().map(round) };
+console.log(
+  `\nload average (1, 5, 15 min): ${load.before.join(', ')} before, ${load.after.join(', ')} after`,
+);
+if (values.json) writeFileSync(values.json, `${JSON.stringify({ results, load }, null, 2)}\n`);
 
 async function runCase(c: Case) {
   const stops: (() => Promise<unknown>)[] = [];
@@ -164,8 +178,9 @@ async function runCase(c: Case) {
     });
     const relay = c.path === 'turn' ? '&relay=1' : '';
     await page.goto(`${streamer.url}?codec=${c.codec}${relay}`);
+    // generous: on a shared, loaded machine connecting has taken over 20 s
     await page.waitForFunction(() => document.body.dataset.state === 'streaming', null, {
-      timeout: 20_000,
+      timeout: 60_000,
     });
     await page.evaluate(() => {
       window.__floe.collectLatency = true;

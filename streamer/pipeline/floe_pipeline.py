@@ -11,6 +11,7 @@ Protocol: one JSON object per line.
 The `pulse` source captures PulseAudio's default source (a sink's monitor) as Opus instead.
 
   stdin  (commands): {"cmd": "bitrate", "kbps": 4000} | {"cmd": "keyframe"} | {"cmd": "stop"}
+  fd 3 (AV1 only):   encoded frames, see sink_descriptions()
   stdout (events):   {"event": "ready", "encoder": "x264enc", ...}
                      {"event": "stats", "frames": n, "fps": f, "encodeMs": ms, "pipelineMs": ms, "bytes": b}
                      {"event": "error", "message": "..."} (then exit 1)
@@ -19,6 +20,7 @@ The `pulse` source captures PulseAudio's default source (a sink's monitor) as Op
 import argparse
 import collections
 import json
+import struct
 import sys
 import threading
 import time
@@ -43,9 +45,13 @@ def encoder_available(name):
     return Gst.ElementFactory.find(name) is not None
 
 
+# The encoder of each software codec; H.264 alone has a choice (NVENC or x264).
+SOFTWARE_ENCODERS = {"VP8": "vp8enc", "VP9": "vp9enc", "AV1": "av1enc"}
+
+
 def choose_encoder(codec, preference):
-    if codec == "VP8":
-        return "vp8enc"
+    if codec in SOFTWARE_ENCODERS:
+        return SOFTWARE_ENCODERS[codec]
     if preference in ("auto", "nvh264enc") and encoder_available("nvh264enc"):
         return "nvh264enc"
     if preference == "nvh264enc":
@@ -53,8 +59,12 @@ def choose_encoder(codec, preference):
     return "x264enc"
 
 
+def keyframe_interval(fps):
+    return fps * 4  # a keyframe every 4 s bounds recovery when a PLI is lost
+
+
 def encoder_description(encoder, kbps, fps, threads):
-    gop = fps * 4  # a keyframe every 4 s bounds recovery when a PLI is lost
+    gop = keyframe_interval(fps)
     if encoder == "x264enc":
         return (
             f"x264enc name=enc tune=zerolatency speed-preset=ultrafast bitrate={kbps} "
@@ -67,17 +77,98 @@ def encoder_description(encoder, kbps, fps, threads):
             f"gop-size={gop} bframes=0 zerolatency=true ! "
             "video/x-h264,profile=constrained-baseline,stream-format=byte-stream"
         )
+    if encoder == "vp9enc":
+        return vp9_description(kbps, gop, threads)
+    if encoder == "av1enc":
+        return av1_description(kbps, gop, threads)
+    # VP8 on one thread: libvpx's multi-threaded VP8 encoder makes its threads wait for each
+    # other's rows by spinning (sched_yield loops), so on a busy or CPU-quota'd core a waiting
+    # thread burns the slice its partner needs. Measured on this 2-core machine at load ~15:
+    # 720p went from 50 fps on one thread to 3 fps on two (VP9's row-mt waits on a condition
+    # variable and keeps 60 fps). One thread encoded 720p in 4-8 ms, 1080p in 12 ms (same load).
     return (
         f"vp8enc name=enc deadline=1 cpu-used=16 end-usage=cbr target-bitrate={kbps * 1000} "
-        f"keyframe-max-dist={gop} lag-in-frames=0 error-resilient=default threads={threads} "
+        f"keyframe-max-dist={gop} lag-in-frames=0 error-resilient=default threads=1 "
         "buffer-size=200 buffer-initial-size=100 buffer-optimal-size=120 min-quantizer=4 max-quantizer=56"
+    )
+
+
+def vp9_description(kbps, gop, threads):
+    """libvpx VP9 in its real-time mode, set up the way libwebrtc sets it up for a camera.
+
+    - deadline=1: libvpx's "realtime" deadline, one pass, no look-ahead; with lag-in-frames=0
+      every input frame comes out at once (no frame is held back for alt-ref analysis).
+    - cpu-used=8: the fastest speed of the real-time mode but one (9 trades visibly more
+      quality for little speed in libvpx 1.12); about 4 ms a 1080p frame here.
+    - row-mt with tile-columns=2 (4 tile columns, log2): rows of each tile are encoded on all
+      threads, so one frame uses every core instead of frames being pipelined (which would
+      add a frame of latency).
+    - end-usage=cbr, buffer 200/100/120 ms: a constant rate with a short VBV, so a keyframe
+      cannot burst more than a fraction of a second of data ahead of the congestion window.
+    - aq-mode=3 (cyclic refresh): refreshes a band of blocks each frame, as libwebrtc does,
+      so a loss heals over a few frames without a full keyframe and keyframes stay rare.
+    - error-resilient off: NACK and PLI repair losses; VP9's resilient mode (no context
+      carried between frames) costs ~5-10 % bitrate, and libwebrtc uses it only with SVC.
+    - frame-parallel-decoding=false: the decoder's frame-parallel mode buys nothing for a
+      one-frame-at-a-time stream and costs compression.
+    - profile 0 (8-bit 4:2:0) is what I420 input gives; it is the profile every browser decodes.
+    """
+    return (
+        f"vp9enc name=enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate={kbps * 1000} "
+        f"keyframe-max-dist={gop} lag-in-frames=0 threads={threads} row-mt=true tile-columns=2 "
+        "aq-mode=cyclic-refresh frame-parallel-decoding=false error-resilient=0 "
+        "buffer-size=200 buffer-initial-size=100 buffer-optimal-size=120 min-quantizer=4 max-quantizer=56 "
+        "! video/x-vp9,profile=(string)0"
+    )
+
+
+def av1_description(kbps, gop, threads):
+    """libaom AV1 in its real-time usage profile (libaom 3.6 in Debian 12).
+
+    - usage-profile=realtime with cpu-used=10: libaom's real-time encoder at its fastest
+      speed (speed 10 exists only in real-time mode, for screen content and low-end devices);
+      slower speeds cost several times the CPU for a few % of bitrate.
+    - lag-in-frames=0: no look-ahead, so each frame leaves the encoder as it goes in.
+    - end-usage=cbr, buf-sz 200 ms (initial 100, optimal 120): as for VP8/VP9, a short rate
+      buffer so keyframes do not burst far beyond the target. target-bitrate is in kbit/s.
+    - row-mt with tile-columns=1 (2 columns, log2): every thread works on one frame.
+    - keyframe-max-dist (keyframe-mode=auto, libaom's real-time mode has no scene-cut
+      detection): a keyframe every 4 s, or at once when a PLI forces one.
+    - Error resilience: libaom's error-resilient mode is not exposed by av1enc in GStreamer
+      1.22; NACK and PLI repair losses.
+    """
+    return (
+        f"av1enc name=enc usage-profile=realtime cpu-used=10 end-usage=cbr target-bitrate={kbps} "
+        f"keyframe-mode=auto keyframe-max-dist={gop} lag-in-frames=0 threads={threads} "
+        "row-mt=true tile-columns=1 buf-sz=200 buf-initial-sz=100 buf-optimal-sz=120 "
+        "min-quantizer=4 max-quantizer=56 "
+        "! video/x-av1,stream-format=obu-stream,alignment=tu"
     )
 
 
 def payloader_description(codec, pt):
     if codec == "VP8":
         return f"rtpvp8pay name=pay pt={pt} mtu=1200 picture-id-mode=15-bit"
+    if codec == "VP9":
+        return f"rtpvp9pay name=pay pt={pt} mtu=1200 picture-id-mode=15-bit"
     return f"rtph264pay name=pay pt={pt} mtu=1200 config-interval=-1 aggregate-mode=zero-latency"
+
+
+def sink_descriptions(args):
+    """Where encoded video goes: RTP over loopback UDP, or (AV1) whole frames on a pipe.
+
+    Debian 12's GStreamer has no AV1 RTP payloader (rtpav1pay is in gst-plugins-rs, which
+    Debian does not ship), so AV1 temporal units go to the Node streamer on --frames-fd and
+    werift's Av1Packetizer (RFC 9628 aggregation headers, OBU fragmentation) makes the RTP.
+    A pipe, not UDP: a 1080p AV1 keyframe can exceed a datagram's 64 KiB.
+    Each frame is framed as: u32 length, u32 RTP timestamp (90 kHz), u8 flags (1 = keyframe).
+    """
+    if args.codec == "AV1":
+        return ["appsink name=frames emit-signals=true sync=false async=false max-buffers=8"]
+    return [
+        payloader_description(args.codec, args.pt),
+        f"udpsink host=127.0.0.1 port={args.port} sync=false async=false",
+    ]
 
 
 def audio_description(args):
@@ -85,7 +176,9 @@ def audio_description(args):
     # 10 ms Opus frames keep audio latency near the video's; in-band FEC hides single losses.
     return " ! ".join(
         [
-            f"pulsesrc name=src do-timestamp=true{server} buffer-time=20000 latency-time=10000",
+            # the default sink's monitor, not the default source: that is the viewer's microphone
+            f"pulsesrc name=src device=@DEFAULT_MONITOR@ do-timestamp=true{server} "
+            "buffer-time=20000 latency-time=10000",
             "audio/x-raw,rate=48000,channels=2",
             "queue name=q max-size-time=40000000 leaky=downstream",
             f"opusenc name=enc bitrate={args.kbps * 1000} frame-size=10 inband-fec=true",
@@ -124,8 +217,7 @@ class Pipeline:
                     source_description(args),
                     "queue name=q max-size-buffers=1 leaky=downstream",
                     encoder_description(self.encoder, args.kbps, args.fps, args.threads),
-                    payloader_description(args.codec, args.pt),
-                    f"udpsink host=127.0.0.1 port={args.port} sync=false async=false",
+                    *sink_descriptions(args),
                 ]
             )
         self.pipeline = Gst.parse_launch(description)
@@ -136,10 +228,15 @@ class Pipeline:
         self.in_flight = collections.deque(maxlen=16)  # (entered encoder, left source)
         self.frames = 0
         self.bytes = 0
+        self.av1_forcing = False  # a keyframe was asked of av1enc and has not come out yet
         self.encode_total = 0.0
         self.pipeline_total = 0.0
         self.window_start = time.monotonic()
         self.probe_pads()
+        if args.codec == "AV1" and args.source != "pulse":
+            self.frames_out = open(args.frames_fd, "wb", buffering=0, closefd=False)
+            sink = self.pipeline.get_by_name("frames")
+            sink.connect("new-sample", self.on_av1_frame)
         bus = self.pipeline.get_bus()
         bus.add_signal_watch()
         bus.connect("message::error", self.on_error)
@@ -170,6 +267,10 @@ class Pipeline:
 
     def on_encoded(self, _pad, info):
         now = time.monotonic()
+        if self.av1_forcing and not info.get_buffer().has_flags(Gst.BufferFlags.DELTA_UNIT):
+            self.av1_forcing = False
+            # from the main loop: this probe runs inside the encoder, under its locks
+            GLib.idle_add(self.enc.set_property, "keyframe-max-dist", keyframe_interval(self.args.fps))
         with self.lock:
             self.frames += 1
             self.bytes += info.get_buffer().get_size()
@@ -178,6 +279,24 @@ class Pipeline:
                 self.encode_total += now - entered
                 self.pipeline_total += now - captured
         return Gst.PadProbeReturn.OK
+
+    def on_av1_frame(self, sink):
+        """Hands one temporal unit to the Node streamer, which packetizes it (see above)."""
+        buf = sink.emit("pull-sample").get_buffer()
+        ok, info = buf.map(Gst.MapFlags.READ)
+        if not ok:
+            return Gst.FlowReturn.ERROR
+        try:
+            keyframe = not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)
+            # RTP's 90 kHz clock from the buffer's time; the Node side adds nothing to it.
+            timestamp = (buf.pts * 9 // 100_000) & 0xFFFFFFFF
+            header = struct.pack(">IIB", info.size, timestamp, 1 if keyframe else 0)
+            self.frames_out.write(header + bytes(info.data))
+        except (BrokenPipeError, OSError):
+            return Gst.FlowReturn.EOS  # the streamer went away; stdin's end stops the loop
+        finally:
+            buf.unmap(info)
+        return Gst.FlowReturn.OK
 
     def report(self):
         now = time.monotonic()
@@ -206,13 +325,23 @@ class Pipeline:
     def set_bitrate(self, kbps):
         if self.encoder == "opusenc":
             return  # audio keeps its bitrate; congestion control steers the video
-        if self.encoder == "vp8enc":
-            self.enc.set_property("target-bitrate", int(kbps) * 1000)
-        else:
-            self.enc.set_property("bitrate", int(kbps))
+        if self.encoder in ("vp8enc", "vp9enc"):
+            self.enc.set_property("target-bitrate", int(kbps) * 1000)  # bit/s
+        else:  # x264enc, nvh264enc and av1enc take kbit/s
+            self.enc.set_property(
+                "target-bitrate" if self.encoder == "av1enc" else "bitrate", int(kbps)
+            )
 
     def keyframe(self):
         if self.encoder == "opusenc":
+            return
+        if self.encoder == "av1enc":
+            # av1enc in GStreamer 1.22 ignores force-key-unit (it passes no AOM_EFLAG_FORCE_KF;
+            # 1.24 does). A keyframe distance of 0 makes libaom code the next frame as a
+            # keyframe; on_encoded puts the distance back once one has come out (the frame
+            # after it is often a keyframe too: the change reaches libaom a frame late).
+            self.av1_forcing = True
+            self.enc.set_property("keyframe-max-dist", 0)
             return
         event = GstVideo.video_event_new_downstream_force_key_unit(
             Gst.CLOCK_TIME_NONE, Gst.CLOCK_TIME_NONE, Gst.CLOCK_TIME_NONE, True, 0
@@ -284,7 +413,8 @@ def main():
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=60)
-    parser.add_argument("--codec", choices=["H264", "VP8"], default="H264")
+    parser.add_argument("--codec", choices=["H264", "VP8", "VP9", "AV1"], default="H264")
+    parser.add_argument("--frames-fd", type=int, default=3, help="AV1: where frames are written")
     parser.add_argument("--encoder", choices=["auto", "x264enc", "nvh264enc"], default="auto")
     parser.add_argument("--kbps", type=int, default=4000)
     parser.add_argument("--port", type=int, required=True, help="UDP port on 127.0.0.1 for RTP")
@@ -294,7 +424,7 @@ def main():
     args = parser.parse_args()
     Gst.init(None)
     if args.probe:
-        emit("encoders", **{name: encoder_available(name) for name in ("x264enc", "vp8enc", "nvh264enc")})
+        emit("encoders", **{name: encoder_available(name) for name in ("x264enc", "vp8enc", "vp9enc", "av1enc", "nvh264enc")})
         return
     try:
         Pipeline(args).run()

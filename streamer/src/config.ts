@@ -18,10 +18,13 @@ const ConfigSchema = z
     FLOE_STREAMER_HOST: z.string().default('127.0.0.1'),
     /** The X display to capture and inject into. */
     DISPLAY: z.string().regex(/^[\w.-]*:\d+(\.\d+)?$/, 'an X display such as :1'),
-    /** Codecs in order of preference; the first one the browser's offer has is used. */
+    /**
+     * Codecs in order of preference; the first one the browser's offer has is used. H.264
+     * first: it costs the least CPU (docs/benchmarks.md, "Codecs"); an app may prefer others.
+     */
     FLOE_STREAMER_CODECS: z
       .string()
-      .default('H264,VP8')
+      .default('H264,VP8,VP9,AV1')
       .transform(list)
       .pipe(z.array(z.enum(VIDEO_CODECS)).min(1)),
     /** H.264 encoder: NVENC when the machine has it (auto), or forced. */
@@ -77,6 +80,13 @@ const ConfigSchema = z
     /** Folders of the home: uploads land in the first, the second is listed for download. */
     FLOE_STREAMER_UPLOAD_FOLDER: homeFolder.default('Uploads'),
     FLOE_STREAMER_DOWNLOAD_FOLDER: homeFolder.default('Downloads'),
+    /**
+     * The app's idle timeout, set by whatever starts the session (the local runner, the
+     * operator): viewers are warned before the idle stop (idle-warning.ts). Unset: none.
+     */
+    FLOE_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).optional(),
+    /** How long before an idle or lifetime stop viewers are warned (see warningLead); 0: never. */
+    FLOE_SHUTDOWN_WARNING_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
     /** The built stream page (web/dist/stream), served at `/`. */
     FLOE_STREAMER_WEB_DIR: z.string().optional(),
     /** python3 with GStreamer's introspection bindings (Debian python3-gst-1.0). */

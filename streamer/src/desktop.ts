@@ -12,11 +12,15 @@ export interface Desktop {
   size(): { width: number; height: number };
   resizable: boolean;
   /** Applies one validated input message (key, pointer, wheel, reset). */
-  input(message: Exclude<InputMessage, { t: 'clipboard' | 'resize' | 'ping' }>): void;
+  input(
+    message: Exclude<InputMessage, { t: 'clipboard' | 'resize' | 'ping' | 'still-here' }>,
+  ): void;
   setClipboard(text: string): void;
   /** Text another X client put on the clipboard. */
   onClipboard(listener: (text: string) => void): void;
   resize(width: number, height: number): Promise<{ width: number; height: number }>;
+  /** Sets the display's DPI (Xft.dpi and the physical size); absent where there is no X. */
+  setDpi?(dpi: number): Promise<void>;
   close(): Promise<void>;
 }
 

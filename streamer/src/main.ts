@@ -39,6 +39,10 @@ Configuration (environment):
   FLOE_STREAMER_MAX_HOME_BYTES   most the home may hold once an upload is in (no limit)
   FLOE_STREAMER_UPLOAD_FOLDER, FLOE_STREAMER_DOWNLOAD_FOLDER  (Uploads, Downloads)
   FLOE_STREAMER_WEB_DIR          the built stream page (web/dist/stream)
+  FLOE_IDLE_TIMEOUT_SECONDS      the app's idle timeout, to warn viewers before the idle
+                                 stop (unset: none); "I'm still here" resets the clock
+  FLOE_SHUTDOWN_WARNING_SECONDS  how long before an idle or lifetime stop viewers are warned
+                                 (60; half the timeout when that is shorter; 0: never)
   LOG_LEVEL                      pino level (info)
 `;
 

@@ -36,6 +36,20 @@ const CODEC_PARAMETERS: Record<VideoCodec, RTCRtpCodecParameters> = {
     clockRate: 90_000,
     rtcpFeedback: feedback,
   }),
+  // Profile 0 (8-bit 4:2:0), what vp9enc makes from I420; codec.ts accepts only offers of it.
+  VP9: new RTCRtpCodecParameters({
+    mimeType: 'video/VP9',
+    clockRate: 90_000,
+    rtcpFeedback: feedback,
+    parameters: 'profile-id=0',
+  }),
+  // Main profile; the RTP comes from werift's Av1Packetizer (pipeline.ts), not GStreamer.
+  AV1: new RTCRtpCodecParameters({
+    mimeType: 'video/AV1',
+    clockRate: 90_000,
+    rtcpFeedback: feedback,
+    parameters: 'level-idx=5;profile=0;tier=0',
+  }),
 };
 
 /**
@@ -76,6 +90,8 @@ export interface ViewerPeerOptions {
   /** A remote candidate werift refused (an address family this host lacks): not fatal. */
   onCandidateError: (error: Error) => void;
   onStateChange: (state: string) => void;
+  /** An RTP packet of the viewer's microphone (Opus), once the viewer turned it on. */
+  onMicrophoneRtp?: (packet: Buffer) => void;
 }
 
 /** One browser's WebRTC connection: the streamer answers its offer and sends it video. */
@@ -170,8 +186,20 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
         audio.sender.streamId = 'floe-audio';
         await audio.sender.replaceTrack(audioTrack);
       }
+      // The page offers its microphone as a second audio section, sending only: received
+      // here, it carries nothing until the viewer turns the microphone on.
+      const microphone =
+        audio && options.onMicrophoneRtp
+          ? pc.getTransceivers().find((t) => t.kind === 'audio' && t !== audio)
+          : undefined;
+      if (microphone && options.onMicrophoneRtp) {
+        const onRtp = options.onMicrophoneRtp;
+        microphone.setDirection('recvonly');
+        // werift made the receiving track while applying the offer (its track event is gone)
+        microphone.receiver.track.onReceiveRtp.subscribe((rtp) => onRtp(rtp.serialize()));
+      }
       for (const t of pc.getTransceivers())
-        if (t !== video && t !== audio) t.setDirection('inactive');
+        if (t !== video && t !== audio && t !== microphone) t.setDirection('inactive');
       playoutDelayId = video.headerExtensions.find((e) => e.uri === PLAYOUT_DELAY_URI)?.id;
       await pc.setLocalDescription(await pc.createAnswer());
       const early = held ?? [];

@@ -2,7 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import readline from 'node:readline';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { av1RtpPacketizer, FrameReader } from './encoded-frames.ts';
 import type { VideoCodec } from './protocol.ts';
 
 const SCRIPT = fileURLToPath(new URL('../pipeline/floe_pipeline.py', import.meta.url));
@@ -72,8 +74,19 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     `--port=${socket.address().port}`,
     ...(options.pulseServer ? [`--pulse-server=${options.pulseServer}`] : []),
   ];
+  // AV1 comes as whole frames on a fourth pipe and is packetized here (encoded-frames.ts).
+  const framesPipe = options.codec === 'AV1' && options.source !== 'pulse';
   // spawns: python3
-  const child = spawn(options.python, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(options.python, args, {
+    stdio: ['pipe', 'pipe', 'pipe', framesPipe ? 'pipe' : 'ignore'],
+  });
+  if (framesPipe) {
+    const reader = new FrameReader();
+    const packetize = av1RtpPacketizer();
+    (child.stdio[3] as Readable).on('data', (chunk: Buffer) => {
+      for (const frame of reader.push(chunk)) for (const p of packetize(frame)) options.onRtp(p);
+    });
+  }
   // A command written after the process died (before Node saw the exit) fails with EPIPE;
   // the exit itself is reported below, so the lost command is nothing more to report.
   child.stdin!.on('error', () => {});

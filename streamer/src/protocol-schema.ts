@@ -57,8 +57,10 @@ export const inputMessage: z.ZodType<InputMessage> = z.discriminatedUnion('t', [
     t: z.literal('resize'),
     width: z.number().int().min(resize.minWidth).max(resize.maxWidth),
     height: z.number().int().min(resize.minHeight).max(resize.maxHeight),
+    scale: z.number().min(LIMITS.scale.min).max(LIMITS.scale.max).optional(),
   }),
   z.object({ t: z.literal('ping'), id: z.number().int(), sent: z.number() }),
+  z.object({ t: z.literal('still-here') }),
 ]);
 
 const transferId = z.number().int().min(0).max(0xffff_ffff);

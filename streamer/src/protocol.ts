@@ -28,7 +28,7 @@ export const SIGNAL_PATH = '/signal';
 export const INPUT_CHANNEL = 'input';
 
 /** Video codecs the streamer can encode, by their WebRTC names. */
-export const VIDEO_CODECS = ['H264', 'VP8'] as const;
+export const VIDEO_CODECS = ['H264', 'VP8', 'VP9', 'AV1'] as const;
 export type VideoCodec = (typeof VIDEO_CODECS)[number];
 
 /** WebSocket close codes the streamer uses; 4000–4999 is the application range. */
@@ -106,6 +106,8 @@ export const LIMITS = {
   maxClipboard: 1024 * 1024,
   /** Keysyms reach 0x1008ffff (XF86 media keys) and 0x110ffff (Unicode). */
   maxKeysym: 0x1fffffff,
+  /** The browser's devicePixelRatio a `resize` may carry. */
+  scale: { min: 0.25, max: 8 },
 } as const;
 
 export type InputMessage =
@@ -122,10 +124,16 @@ export type InputMessage =
   /** Release every key and button held (the page lost focus). */
   | { t: 'reset' }
   | { t: 'clipboard'; text: string }
-  /** Ask for the display to match the browser's video area, in device pixels. */
-  | { t: 'resize'; width: number; height: number }
+  /**
+   * Ask for the display to match the browser's video area, in device pixels. `scale` is the
+   * browser's devicePixelRatio: the display's DPI follows it (96 × scale), so text is sized
+   * as the browser sizes its own.
+   */
+  | { t: 'resize'; width: number; height: number; scale?: number }
   /** Clock probe: the streamer answers with `pong` carrying its own time. */
-  | { t: 'ping'; id: number; sent: number };
+  | { t: 'ping'; id: number; sent: number }
+  /** "I'm still here": resets the idle clock (as input does) without touching the app. */
+  | { t: 'still-here' };
 
 // ── data channel: streamer → browser ────────────────────────────────────────────────────────
 
@@ -135,6 +143,15 @@ export type StreamerMessage =
   | { t: 'refused'; what: 'clipboard'; message: string }
   | { t: 'display'; width: number; height: number }
   | { t: 'pong'; id: number; sent: number; streamerTime: number }
+  /**
+   * The idle shutdown's warning, to every viewer: sent when the data channel opens and
+   * whenever it changes. `secondsLeft`: the session is stopped for idleness in that many
+   * seconds unless someone gives input or sends `still-here` (0: due now); null: no warning.
+   * `leadSeconds`: the warning lead setting (FLOE_SHUTDOWN_WARNING_SECONDS), which each
+   * timeout fits with `warningLead()` (idle-warning.ts): the page warns before a lifetime
+   * stop with it; 0 when warnings are off.
+   */
+  | { t: 'idle'; secondsLeft: number | null; leadSeconds: number }
   | {
       t: 'stats';
       /** Frames encoded per second over the last interval. */

@@ -11,6 +11,10 @@ export interface SoundServer {
   stop(): void;
 }
 
+/** The sink the streamer plays the viewer's microphone into, and the source apps record. */
+export const MICROPHONE_SINK = 'floe_microphone_in';
+export const MICROPHONE_SOURCE = 'floe_microphone';
+
 /**
  * PulseAudio's arguments for a session: a null sink named `floe` and a socket at `socket`
  * that any client of the session may use (auth-anonymous: the socket's folder is the fence).
@@ -27,6 +31,11 @@ export function soundServerArgs(socket: string): string[] {
     '--log-level=error',
     '--load=module-null-sink sink_name=floe',
     `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
+    // The viewer's microphone: the streamer plays it into a sink of its own, and that sink's
+    // monitor, remapped to a real source, is the default source apps record from. Silence
+    // until the viewer turns the microphone on.
+    `--load=module-null-sink sink_name=${MICROPHONE_SINK} rate=48000 channels=1 sink_properties=device.description=Viewer-microphone-in`,
+    `--load=module-remap-source source_name=${MICROPHONE_SOURCE} master=${MICROPHONE_SINK}.monitor source_properties=device.description=Viewer-microphone`,
   ];
 }
 

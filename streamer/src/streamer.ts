@@ -14,7 +14,9 @@ import { audioSource, type StreamerConfig, transferPolicy } from './config.ts';
 import type { Desktop } from './desktop.ts';
 import { HomeFiles } from './files/store.ts';
 import { type FilesContext, ResumeBook, serveFiles } from './files/transfer.ts';
+import { idleWarning, warningLead } from './idle-warning.ts';
 import { createStreamerMetrics, type StreamerMetrics } from './metrics.ts';
+import { type Microphone, startMicrophone } from './microphone.ts';
 import { createViewerPeer, type ViewerPeer } from './peer.ts';
 import { detectEncoders, PipelineSlot, startPipeline } from './pipeline.ts';
 import {
@@ -24,11 +26,14 @@ import {
   PROTOCOL_VERSION,
   type ServerSignal,
   type SignalErrorCode,
+  type StreamerMessage,
   type TransferPolicy,
   type VideoCodec,
 } from './protocol.ts';
 import { clientSignal, inputMessage } from './protocol-schema.ts';
+import { MICROPHONE_SINK } from './sound-server.ts';
 import { viewerVerifier } from './viewer-token.ts';
+import { dpiForScale } from './x11/dpi.ts';
 
 const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/dist/stream', import.meta.url));
 const HEARTBEAT_MS = 5000;
@@ -55,9 +60,15 @@ export async function startStreamer(
   const turn = turnOffer(config, log);
   let viewer: Viewer | null = null;
   let lastInputAt: number | null = null;
+  const idle = idleNotices(
+    config,
+    () => lastInputAt,
+    (notice) => viewer?.peer?.send(notice),
+  );
   const markInput = () => {
     lastInputAt = Date.now();
     metrics.lastInput.set(lastInputAt / 1000);
+    idle.check();
   };
   const policy = transferPolicy(config);
   // clipboard off: the remote's copies never leave the session (the page's are refused below)
@@ -189,6 +200,7 @@ export async function startStreamer(
       log,
       metrics,
       onInput: markInput,
+      idleNotice: idle.notice,
       onEnd: () => {
         if (viewer === current) viewer = null;
         metrics.viewers.set(viewer ? 1 : 0);
@@ -206,6 +218,7 @@ export async function startStreamer(
     lastInputAt: () => lastInputAt,
     async close() {
       clearInterval(heartbeat);
+      idle.stop();
       await turn.stop();
       await viewer?.end(
         'negotiation_failed',
@@ -221,6 +234,43 @@ export async function startStreamer(
 }
 
 type AliveSocket = WebSocket & { alive?: boolean };
+
+type IdleNotice = Extract<StreamerMessage, { t: 'idle' }>;
+
+/**
+ * The idle warning's clock (decisions in idle-warning.ts): a timer that wakes when the
+ * warning starts, then each second while it shows, and tells the viewers whenever what they
+ * should see changes. `check()` after input ends a warning at once.
+ */
+function idleNotices(
+  config: StreamerConfig,
+  lastInputAt: () => number | null,
+  send: (notice: IdleNotice) => void,
+) {
+  const timeoutSeconds = config.FLOE_IDLE_TIMEOUT_SECONDS ?? null;
+  const setting = config.FLOE_SHUTDOWN_WARNING_SECONDS;
+  const leadSeconds = timeoutSeconds ? warningLead(timeoutSeconds, setting) : 0;
+  const startedAtMs = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  let shown: number | null = null;
+  // the setting, not this timeout's lead: the page fits it to the lifetime (warningLead)
+  const notice = (): IdleNotice => ({ t: 'idle', secondsLeft: shown, leadSeconds: setting });
+  const check = () => {
+    clearTimeout(timer);
+    const now = idleWarning(
+      { timeoutSeconds, leadSeconds, startedAtMs, lastInputAtMs: lastInputAt() },
+      Date.now(),
+    );
+    const next = now.warn ? now.secondsLeft : null;
+    if (next !== shown) {
+      shown = next;
+      send(notice());
+    }
+    if (now.checkInMs !== null) timer = setTimeout(check, now.checkInMs).unref();
+  };
+  check();
+  return { check, notice, stop: () => clearTimeout(timer) };
+}
 
 function sendSignal(ws: WebSocket, message: ServerSignal) {
   if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
@@ -298,6 +348,8 @@ interface ViewerContext {
   log: Logger;
   metrics: StreamerMetrics;
   onInput: () => void;
+  /** what the idle warning says now, for a viewer whose channel just opened */
+  idleNotice: () => StreamerMessage;
   onEnd: () => void;
 }
 
@@ -316,6 +368,7 @@ class Viewer {
   /** Resizes run one at a time; the newest request wins. */
   private resizing: Promise<void> = Promise.resolve();
   private wantedSize: { width: number; height: number } | null = null;
+  private wantedDpi: number | null = null;
   private readonly ws: WebSocket;
   private readonly ctx: ViewerContext;
   private readonly log: Logger;
@@ -393,11 +446,15 @@ class Viewer {
         else sendSignal(this.ws, { type: 'ice', candidate });
       },
       onInput: (text) => this.onInput(text),
-      onChannelOpen: () => this.peer?.send({ t: 'display', ...this.ctx.desktop.size() }),
+      onChannelOpen: () => {
+        this.peer?.send({ t: 'display', ...this.ctx.desktop.size() });
+        this.peer?.send(this.ctx.idleNotice());
+      },
       onFilesChannel: (channel) => serveFiles(channel, { ...this.ctx.files, log: this.log }),
       onPictureLoss: () => this.keyframe('pli'),
       onCandidateError: (error) =>
         this.log.debug({ err: error.message }, 'remote candidate ignored'),
+      onMicrophoneRtp: pulse === null ? undefined : (packet) => this.microphoneRtp(pulse, packet),
       onStateChange: (state) => {
         this.log.info({ state }, 'peer connection');
         if (state === 'connected') this.keyframe('connect');
@@ -470,6 +527,37 @@ class Viewer {
     }
   }
 
+  /**
+   * The viewer's microphone into the session. Its pipeline starts with the first packet (the
+   * viewer turned the microphone on); packets that come while it starts wait for it.
+   */
+  private microphoneRtp(pulseServer: string, packet: Buffer) {
+    if (this.microphone) {
+      this.microphone.then((m) => m?.write(packet));
+      return;
+    }
+    if (this.ended) return;
+    this.microphone = startMicrophone({
+      python: this.ctx.config.FLOE_STREAMER_PYTHON,
+      pulseServer,
+      sink: MICROPHONE_SINK,
+      payloadType: packet[1]! & 0x7f, // the RTP header's second byte: marker bit, payload type
+      onExit: (reason) => this.log.warn({ reason }, 'microphone stopped'),
+    }).then(
+      (m) => {
+        this.log.info('microphone on');
+        if (this.ended) void m.stop();
+        return m;
+      },
+      (error: Error) => {
+        this.log.warn({ err: error.message }, 'no microphone');
+        return null;
+      },
+    );
+  }
+
+  private microphone: Promise<Microphone | null> | null = null;
+
   private keyframe(reason: string) {
     // A burst of PLIs (every lost packet of one frame) needs only one keyframe.
     const now = Date.now();
@@ -540,7 +628,14 @@ class Viewer {
         desktop.setClipboard(input.text);
         return;
       case 'resize':
-        this.requestResize(input.width, input.height);
+        this.requestResize(input.width, input.height, input.scale);
+        return;
+      case 'still-here':
+        this.ctx.onInput();
+        return;
+      case 'reset':
+        // the page sends it by itself (focus lost, tab hidden): no sign of a person
+        desktop.input(input);
         return;
       default:
         this.ctx.onInput();
@@ -548,10 +643,12 @@ class Viewer {
     }
   }
 
-  private requestResize(width: number, height: number) {
+  private requestResize(width: number, height: number, scale?: number) {
     if (!this.ctx.desktop.resizable) return;
     this.wantedSize = { width, height };
+    if (scale !== undefined) this.wantedDpi = dpiForScale(scale);
     this.resizing = this.resizing.then(async () => {
+      await this.applyDpi();
       const wanted = this.wantedSize;
       this.wantedSize = null;
       if (!wanted || this.ended) return;
@@ -571,6 +668,20 @@ class Viewer {
     });
   }
 
+  /** The DPI the viewer's devicePixelRatio asks for, set before the size so a resize keeps it. */
+  private async applyDpi() {
+    const { desktop } = this.ctx;
+    const dpi = this.wantedDpi;
+    this.wantedDpi = null;
+    if (dpi === null || this.ended || !desktop.setDpi) return;
+    try {
+      await desktop.setDpi(dpi);
+      this.log.debug({ dpi }, 'display DPI');
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message, dpi }, 'DPI not set');
+    }
+  }
+
   async end(code?: SignalErrorCode, message?: string, closeCode?: number) {
     if (this.ended) return;
     this.ended = true;
@@ -579,7 +690,12 @@ class Viewer {
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(closeCode ?? 1000, code ?? 'bye');
     this.ctx.desktop.input({ t: 'reset' });
     this.ctx.onEnd();
-    await Promise.allSettled([this.video.close(), this.audio.close(), this.peer?.close()]);
+    await Promise.allSettled([
+      this.video.close(),
+      this.audio.close(),
+      this.peer?.close(),
+      this.microphone?.then((m) => m?.stop()),
+    ]);
     this.log.info({ reason: code ?? 'disconnected' }, 'viewer gone');
   }
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Desktop } from './desktop.ts';
 import { openClipboard } from './x11/clipboard.ts';
 import { openConnection } from './x11/connection.ts';
+import { BASE_DPI, setDisplayDpi } from './x11/dpi.ts';
 import { openInputInjector } from './x11/input.ts';
 import { resizeDisplay } from './x11/resize.ts';
 
@@ -15,6 +16,9 @@ export async function openX11Desktop(
   const conn = await openConnection(display);
   const screen = conn.display.screen[0]!;
   let size = { width: screen.pixel_width, height: screen.pixel_height };
+  /** The DPI resizes keep; `dpiSet` is false until a viewer asked for one (none is set before). */
+  let dpi = BASE_DPI;
+  let dpiSet = false;
   await conn.close();
 
   const input = await openInputInjector(display);
@@ -50,8 +54,15 @@ export async function openX11Desktop(
     setClipboard: (text) => clipboard.set(text),
     onClipboard: (listener) => listeners.push(listener),
     async resize(width, height) {
-      size = await resizeDisplay(display, width, height);
+      size = await resizeDisplay(display, width, height, dpi);
       return size;
+    },
+    async setDpi(wanted) {
+      // every resize carries the scale; telling every X client again costs a screen change
+      if (dpiSet && wanted === dpi) return;
+      await setDisplayDpi(display, wanted);
+      dpi = wanted;
+      dpiSet = true;
     },
     async close() {
       await Promise.allSettled([input.close(), clipboard.close()]);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { BARCODE, BARCODE_CELLS, decodeBarcode, encodeBarcode } from '../src/barcode.ts';
 import { nextBitrate, worthChanging } from '../src/bitrate.ts';
 import { remoteCandidateAction } from '../src/candidates.ts';
-import { chooseCodec, offeredCodecs } from '../src/codec.ts';
+import { chooseCodec, offeredAs, offeredCodecs } from '../src/codec.ts';
 import { loadStreamerConfig } from '../src/config.ts';
 import { stunOfTurn, weriftIceServers } from '../src/ice-servers.ts';
 import { clientSignal } from '../src/protocol-schema.ts';
@@ -33,6 +33,42 @@ describe('codec choice', () => {
       'm=video 9 UDP/TLS/RTP/SAVPF 103\r\na=rtpmap:103 H264/90000\r\na=fmtp:103 packetization-mode=0\r\n';
     expect(chooseCodec(['H264'], offer(onlyMode0))).toBeNull();
     expect(chooseCodec(['H264', 'VP8'], offer(onlyMode0))).toBeNull();
+  });
+});
+
+describe('codec choice among VP9 and AV1 profiles', () => {
+  it.each([
+    ['VP8', '', 'VP8'],
+    ['vp8', '', 'VP8'],
+    ['VP9', 'profile-id=0', 'VP9'],
+    ['VP9', '', 'VP9'], // profile-id absent means profile 0
+    ['VP9', 'profile-id=2', null], // 10-bit: vp9enc makes 8-bit from I420
+    ['VP9', 'profile-id=1', null], // 4:4:4
+    ['AV1', 'level-idx=5;profile=0;tier=0', 'AV1'],
+    ['AV1', '', 'AV1'],
+    ['AV1', 'level-idx=5;profile=1;tier=0', null], // High (4:4:4)
+    ['H264', 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f', 'H264'],
+    ['H264', 'packetization-mode=0', null],
+    ['H265', 'level-id=93', null],
+    ['rtx', 'apt=96', null],
+  ])('%s with "%s" is sent as %s', (name, fmtp, expected) => {
+    expect(offeredAs(name, fmtp)).toBe(expected);
+  });
+
+  // The video section of a Chromium offer, trimmed to some codecs and their fmtp lines.
+  const chromium =
+    'm=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 100 101 45 46\r\na=rtpmap:96 VP8/90000\r\n' +
+    'a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\na=rtpmap:98 VP9/90000\r\na=fmtp:98 profile-id=0\r\n' +
+    'a=rtpmap:100 VP9/90000\r\na=fmtp:100 profile-id=2\r\n' +
+    'a=rtpmap:45 AV1/90000\r\na=fmtp:45 level-idx=5;profile=0;tier=0\r\n' +
+    'a=rtpmap:102 H264/90000\r\na=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n';
+
+  it('takes the first codec of the preference the browser offered', () => {
+    expect([...offeredCodecs(offer(chromium))].sort()).toEqual(['AV1', 'H264', 'VP8', 'VP9']);
+    expect(chooseCodec(['AV1', 'VP9', 'H264'], offer(chromium))).toBe('AV1');
+    expect(chooseCodec(['VP9', 'AV1'], offer(chromium))).toBe('VP9');
+    expect(chooseCodec(['AV1', 'H264'], offer(chromeVideo))).toBe('H264');
+    expect(chooseCodec(['AV1', 'VP9'], offer(chromeVideo))).toBeNull();
   });
 });
 
@@ -131,7 +167,7 @@ describe('congestion control', () => {
 describe('configuration', () => {
   it('has working defaults with only a display', () => {
     const c = loadStreamerConfig({ DISPLAY: ':5' });
-    expect(c.FLOE_STREAMER_CODECS).toEqual(['H264', 'VP8']);
+    expect(c.FLOE_STREAMER_CODECS).toEqual(['H264', 'VP8', 'VP9', 'AV1']);
     expect(c.FLOE_STREAMER_VIEWER_POLICY).toBe('takeover');
   });
 

@@ -60,11 +60,15 @@ const validInput: fc.Arbitrary<InputMessage> = fc.oneof(
   }),
   fc.record({ t: fc.constant('wheel'), dx: delta, dy: delta }),
   fc.record({ t: fc.constant('reset') }),
+  fc.record({ t: fc.constant('still-here') }),
   fc.record({ t: fc.constant('clipboard'), text: fc.string({ maxLength: 200 }) }),
   fc.record({
     t: fc.constant('resize'),
     width: fc.integer({ min: resize.minWidth, max: resize.maxWidth }),
     height: fc.integer({ min: resize.minHeight, max: resize.maxHeight }),
+    scale: fc.option(fc.double({ min: LIMITS.scale.min, max: LIMITS.scale.max, noNaN: true }), {
+      nil: undefined,
+    }),
   }),
   fc.record({
     t: fc.constant('ping'),
@@ -93,11 +97,14 @@ function withinLimits(m: InputMessage): boolean {
         m.width >= resize.minWidth &&
         m.width <= resize.maxWidth &&
         m.height >= resize.minHeight &&
-        m.height <= resize.maxHeight
+        m.height <= resize.maxHeight &&
+        (m.scale === undefined ||
+          (finite(m.scale) && m.scale >= LIMITS.scale.min && m.scale <= LIMITS.scale.max))
       );
     case 'ping':
       return Number.isInteger(m.id) && finite(m.sent);
     case 'reset':
+    case 'still-here':
       return true;
   }
 }

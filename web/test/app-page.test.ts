@@ -244,6 +244,44 @@ describe('launcher', () => {
     await page.close();
   });
 
+  it('tells why a session stopped when its user did not shut it down, until dismissed', async () => {
+    standIn = await startStandIn(dir);
+    // stopped for idleness before the page opened (the user comes back from the stream page)
+    const idle = standIn.seedSession('blender', 'running');
+    standIn.advance(idle.id, 'stopping', 'idle: no input for 60s');
+    standIn.advance(idle.id, 'stopped');
+    const running = standIn.seedSession('vscode', 'running');
+    const { page, errors } = await openPage(`${standIn.url}/`);
+    const status = (slug: string) => tile(page, slug).locator('.tile-status');
+    await expect
+      .poll(() => status('blender').textContent())
+      .toBe('It was idle for too long: no input for 60s.');
+    await tile(page, 'blender').getByRole('button', { name: 'Launch Blender' }).waitFor();
+    if (screenshots) await page.screenshot({ path: join(screenshots, 'launcher-ended.png') });
+
+    // one that ends while the launcher is open (its maximum lifetime), seen on the next look
+    standIn.advance(running.id, 'stopping', 'maximum lifetime reached');
+    standIn.advance(running.id, 'stopped');
+    await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+    await expect
+      .poll(() => status('vscode').textContent())
+      .toBe('It reached its maximum lifetime.');
+    expect(await page.locator('.session-list').textContent()).toContain('No sessions running');
+
+    // dismissed, it stays dismissed on the next visit
+    await tile(page, 'blender')
+      .getByRole('button', { name: /Dismiss why it stopped/ })
+      .click();
+    await expect.poll(() => status('blender').textContent()).toBe('');
+    await page.reload();
+    await expect
+      .poll(() => status('vscode').textContent())
+      .toBe('It reached its maximum lifetime.');
+    expect(await status('blender').textContent()).toBe('');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('runs a whole launch on its own with a live stand-in', async () => {
     standIn = await startStandIn(dir, { autoAdvanceMs: 150 });
     standIn.seedSession('vscode', 'running', 42);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { failedFrom, isLaunching, launchProgress, stateLabel } from '../src/app/progress.ts';
+import {
+  failedFrom,
+  isLaunching,
+  launchProgress,
+  stateLabel,
+  tellEnded,
+} from '../src/app/progress.ts';
 import { isActive, SESSION_STATES } from '../src/app/types.ts';
 
 const statuses = (
@@ -74,5 +80,29 @@ describe('states', () => {
       'stopping',
     ]);
     expect(SESSION_STATES.filter(isLaunching)).toEqual(['requested', 'placed', 'starting']);
+  });
+});
+
+describe('tellEnded', () => {
+  const now = Date.parse('2026-01-01T12:00:00Z');
+  const s = {
+    id: 's1',
+    state: 'stopped' as const,
+    reason: 'idle: no input for 60s',
+    updatedAt: '2026-01-01T11:50:00Z',
+  };
+  const none = { dismissed: new Set<string>(), stoppedHere: new Set<string>() };
+  it.each([
+    ['an idle stop ten minutes ago', s, none, true],
+    ['its maximum lifetime', { ...s, reason: 'maximum lifetime reached' }, none, true],
+    ['an admin', { ...s, reason: 'stopped by an admin' }, none, true],
+    ['the app exited', { ...s, reason: 'the app exited' }, none, true],
+    ['the user shut it down (anywhere)', { ...s, reason: 'stopped by its user' }, none, false],
+    ['this launcher shut it down', s, { ...none, stoppedHere: new Set(['s1']) }, false],
+    ['dismissed', s, { ...none, dismissed: new Set(['s1']) }, false],
+    ['over an hour ago', { ...s, updatedAt: '2026-01-01T10:59:00Z' }, none, false],
+    ['still running', { ...s, state: 'running' as const }, none, false],
+  ] as const)('%s → %s', (_name, session, seen, told) => {
+    expect(tellEnded(session, now, seen)).toBe(told);
   });
 });

@@ -34,9 +34,11 @@ describe('buildWeb', () => {
     for (const ref of refs) expect(ref, ref).toMatch(/^(?:data:|\.|[a-z][\w.-]*$)/);
   });
 
-  it('takes only the protocol and barcode from the streamer, and no zod', () => {
+  it('takes only the protocol, barcode and idle warning lead from the streamer, and no zod', () => {
     expect(
-      result.inputs.filter((f) => /node_modules|streamer\/src\/(?!barcode|protocol\.ts)/.test(f)),
+      result.inputs.filter((f) =>
+        /node_modules|streamer\/src\/(?!barcode|protocol\.ts|idle-warning\.ts)/.test(f),
+      ),
     ).toEqual([]);
     expect(read('stream.js')).not.toMatch(/zod/i);
     // A regression to a value import from protocol-schema.ts would add ~440 kB of zod.

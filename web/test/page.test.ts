@@ -105,6 +105,9 @@ describe('signalling', () => {
     const audio = sections.find((s) => s.startsWith('m=audio'))!;
     expect(video).toContain('a=recvonly');
     expect(audio).toContain('a=recvonly');
+    // the microphone: a second audio section, sending only (silent until turned on)
+    const microphone = sections.filter((s) => s.startsWith('m=audio'))[1];
+    expect(microphone).toContain('a=sendonly');
     expect(sections.some((s) => s.startsWith('m=application') && /webrtc-datachannel/.test(s)));
     expect(video).toMatch(/a=rtpmap:\d+ VP8\/90000/);
     expect(video).not.toMatch(/a=rtpmap:\d+ (H264|VP9|AV1)\//);
@@ -156,8 +159,9 @@ describe('streaming from a stand-in streamer', () => {
     await page.waitForFunction(() => document.querySelector('video')?.videoWidth === 1280);
     const inputs = () => streamer.evaluate(() => window.fake.inputs);
 
-    // The display follows the video area: 1280×720 CSS px below the 34 px toolbar.
-    await expect.poll(inputs).toContainEqual({ t: 'resize', width: 1280, height: 720 });
+    // The display follows the video area: 1280×720 CSS px below the 34 px toolbar, at the
+    // browser's devicePixelRatio (the session's DPI follows it).
+    await expect.poll(inputs).toContainEqual({ t: 'resize', width: 1280, height: 720, scale: 1 });
 
     // Mouse: the picture fills the area, so its centre is the display's centre.
     await page.mouse.click(640, 34 + 360);
@@ -228,7 +232,7 @@ describe('streaming from a stand-in streamer', () => {
     expect(panel.width).toBe(240);
     expect(video.right).toBeLessThanOrEqual(panel.left);
     expect(await page.evaluate(() => document.elementFromPoint(20, 34 + 20)?.id)).not.toBe('stats');
-    await expect.poll(inputs).toContainEqual({ t: 'resize', width: 1040, height: 720 });
+    await expect.poll(inputs).toContainEqual({ t: 'resize', width: 1040, height: 720, scale: 1 });
 
     expect(errors).toEqual([]);
     await streamer.close();

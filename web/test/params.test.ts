@@ -54,7 +54,9 @@ describe('parseOptions', () => {
   it('knows the codecs of the protocol only', () => {
     expect(parseCodec('H264')).toBe('H264');
     expect(parseCodec('h264')).toBe('H264');
-    expect(parseCodec('AV1')).toBeNull();
+    expect(parseCodec('av1')).toBe('AV1');
+    expect(parseCodec('VP9')).toBe('VP9');
+    expect(parseCodec('H265')).toBeNull();
     expect(parseCodec(null)).toBeNull();
   });
 });

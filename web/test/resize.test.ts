@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { displaySizeFor } from '../src/stream/resize.ts';
+import { displayScaleFor, displaySizeFor } from '../src/stream/resize.ts';
 
 describe('displaySizeFor', () => {
   it('asks for device pixels', () => {
@@ -28,5 +28,21 @@ describe('displaySizeFor', () => {
   it('asks for nothing while the area has no size', () => {
     expect(displaySizeFor(0, 600, 1)).toBeNull();
     expect(displaySizeFor(800, 0, 1)).toBeNull();
+  });
+});
+
+describe('displayScaleFor', () => {
+  it.each([
+    [1, 1],
+    [2, 2],
+    [1.25, 1.25],
+    [1.3333333, 1.33],
+    [0.1, 0.25],
+    [12, 8],
+    [0, 1],
+    [Number.NaN, 1],
+    [Number.POSITIVE_INFINITY, 1],
+  ])('devicePixelRatio %d → scale %d', (dpr, scale) => {
+    expect(displayScaleFor(dpr)).toBe(scale);
   });
 });

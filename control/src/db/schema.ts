@@ -1,4 +1,5 @@
 import type { AppScheduling } from '@floe/operator/crd';
+import type { VideoCodec } from '@floe/streamer/protocol';
 import { type SQLWrapper, sql } from 'drizzle-orm';
 import {
   bigint,
@@ -174,6 +175,8 @@ export const apps = pgTable(
     env: jsonb('env').$type<EnvVars>().notNull().default({}),
     /** Kubernetes scheduling and mounts of the app's pods (operator/src/crd.ts) */
     scheduling: jsonb('scheduling').$type<AppScheduling>(),
+    /** Video codecs in order of preference (streamer/src/codec.ts); null: the streamer's own */
+    videoCodecs: text('video_codecs').array().$type<VideoCodec[]>(),
     ...timestamps,
     deletedAt,
   },

@@ -74,16 +74,23 @@ export function orphanRoots(
  * as the operator decides it for Kubernetes (operator/src/status.ts): counted from the last
  * input, or from when it began running when there was none. `lastInput` undefined (the
  * streamer did not answer) is unknown, which never counts as idle.
+ *
+ * `askedAtMs`, when the streamer was asked: an answer from before the deadline it implies
+ * proves nothing at the deadline (someone may have pressed "I'm still here" in the warning's
+ * countdown since), so it gives no verdict; the next answer decides.
  */
 export function idleVerdict(input: {
   idleTimeoutSeconds: number | null;
   runningSinceMs: number;
   lastInput: Date | null | undefined;
+  askedAtMs?: number;
   nowMs: number;
 }): { stop: false } | { stop: true; reason: string } {
   const { idleTimeoutSeconds, lastInput } = input;
   if (!idleTimeoutSeconds || lastInput === undefined) return { stop: false };
   const since = Math.max(input.runningSinceMs, lastInput?.getTime() ?? 0);
-  if (input.nowMs < since + idleTimeoutSeconds * 1000) return { stop: false };
+  const deadlineMs = since + idleTimeoutSeconds * 1000;
+  if (input.nowMs < deadlineMs) return { stop: false };
+  if (input.askedAtMs !== undefined && input.askedAtMs < deadlineMs) return { stop: false };
   return { stop: true, reason: `idle: no input for ${idleTimeoutSeconds}s` };
 }

@@ -1,4 +1,5 @@
 import type { AppScheduling } from '@floe/operator/crd';
+import type { VideoCodec } from '@floe/streamer/protocol';
 import type { DriverRef } from '../db/schema.ts';
 import type { TransferSettings } from '../domain/transfer.ts';
 
@@ -24,6 +25,8 @@ export interface LaunchSpec {
     maxLifetimeSeconds: number | null;
     /** Kubernetes only: tolerations, affinity, Secrets, mounts, egress of the app's pods */
     scheduling: AppScheduling | null;
+    /** the streamer's codec preference (FLOE_STREAMER_CODECS); null: its default */
+    videoCodecs: VideoCodec[] | null;
   };
   /** clipboard and file transfer as the tenant and app allow; absent: all allowed */
   transfer?: TransferSettings;
@@ -58,6 +61,8 @@ export type Observation =
        * runner; in a pod the operator asks it): null = never any, undefined = unknown.
        */
       lastInputMs?: number | null;
+      /** when the streamer was asked for lastInputMs (an older answer proves less) */
+      lastInputAskedMs?: number;
     };
 
 /** How a driver's cluster is reached: `connecting` until it first answers. */

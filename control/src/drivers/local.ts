@@ -38,9 +38,10 @@ export interface LocalDriverOptions {
   runner?: string;
   /**
    * How often each streaming session with an idle timeout is asked for its user's last
-   * input (whether that makes it idle is sessions/next-step.ts's decision).
+   * input (whether that makes it idle is sessions/next-step.ts's decision); `now` stamps
+   * when each was asked, on the session loop's clock (Date.now by default).
    */
-  idle?: { intervalMs?: number };
+  idle?: { intervalMs?: number; now?: () => number };
   /**
    * Runs each app inside a session runner that adds an X display and a streamer; the session
    * is running once the runner reports the streamer's URL. Without it, the app runs alone.
@@ -88,6 +89,8 @@ interface Tracked {
   idleTimeoutSeconds?: number | null;
   /** the streamer's last answer (epoch ms; null: no input ever; undefined: not asked) */
   lastInputMs?: number | null;
+  /** when the streamer was asked for it */
+  lastInputAskedMs?: number;
 }
 
 /** How a session's processes ended, kept until the control plane has recorded it. */
@@ -304,6 +307,7 @@ export class LocalDriver implements ClusterDriver {
       ...(tracked.endpoint && { endpoint: tracked.endpoint }),
       ending: tracked.stopping,
       ...(tracked.lastInputMs !== undefined && { lastInputMs: tracked.lastInputMs }),
+      ...(tracked.lastInputAskedMs !== undefined && { lastInputAskedMs: tracked.lastInputAskedMs }),
     };
   }
 
@@ -415,7 +419,12 @@ export class LocalDriver implements ClusterDriver {
         ...transferEnv(spec.transfer ?? OPEN_POLICY),
         FLOE_STREAMER_HOST: '127.0.0.1',
         FLOE_STREAMER_PORT: String(port),
+        ...(spec.app.videoCodecs && { FLOE_STREAMER_CODECS: spec.app.videoCodecs.join(',') }),
         FLOE_APP_ENV: JSON.stringify({ ...spec.app.env, ...ids }),
+        // the streamer warns its viewers before the idle stop (the control plane's decision)
+        ...(spec.app.idleTimeoutSeconds && {
+          FLOE_IDLE_TIMEOUT_SECONDS: String(spec.app.idleTimeoutSeconds),
+        }),
         ...ids,
         ...mark,
         // the runner reports readiness on fd 3, one JSON line: {"endpoint": "http://..."}
@@ -606,9 +615,11 @@ export class LocalDriver implements ClusterDriver {
         [...this.tracked].map(async ([sessionId, tracked]) => {
           const { endpoint, idleTimeoutSeconds } = tracked;
           if (tracked.stopping || !tracked.running || !endpoint || !idleTimeoutSeconds) return;
+          const askedMs = this.opts.idle.now?.() ?? Date.now();
           const lastInput = await askLastInput(endpoint);
           if (lastInput === undefined || this.tracked.get(sessionId) !== tracked) return;
           tracked.lastInputMs = lastInput === null ? null : lastInput.getTime();
+          tracked.lastInputAskedMs = askedMs;
           this.changed(sessionId);
         }),
       );

@@ -9,3 +9,5 @@ export type SessionEvent = z.infer<typeof schemas.SessionEvent>;
 export type Session = z.infer<typeof schemas.Session>;
 /** A session as /v1/gateway/sessions/{id} answers it to a gateway. */
 export type GatewaySession = z.infer<typeof schemas.GatewaySession>;
+/** An app as the API shows it. */
+export type App = z.infer<typeof schemas.App>;

@@ -76,6 +76,7 @@ export function presentApp(a: typeof apps.$inferSelect) {
     maxLifetimeSeconds: a.maxLifetimeSeconds,
     env: a.env,
     scheduling: a.scheduling ?? null,
+    videoCodecs: a.videoCodecs ?? null,
     createdAt: iso(a.createdAt),
     updatedAt: iso(a.updatedAt),
   };

@@ -1,4 +1,6 @@
 // The API's contract: these zod schemas validate requests and generate /openapi.json.
+
+import { VIDEO_CODECS } from '@floe/streamer/protocol';
 import { z } from '@hono/zod-openapi';
 import {
   API_KEY_ROLES,
@@ -341,6 +343,17 @@ export const AppScheduling = z
       'Kubernetes only: tolerations (GPU sessions tolerate nvidia.com/gpu anyway), node affinity, image pull Secrets, /dev/shm size, env from Secrets, read-only data volumes and extra egress',
   });
 
+const VideoCodecs = z
+  .array(z.enum(VIDEO_CODECS))
+  .min(1)
+  .max(VIDEO_CODECS.length)
+  .refine((codecs) => new Set(codecs).size === codecs.length, 'each codec at most once')
+  .openapi({
+    description:
+      'video codecs in order of preference: the stream uses the first one the browser can decode (none of them: the stream is refused). null: H264, VP8, VP9, AV1',
+    example: ['AV1', 'VP9', 'H264'],
+  });
+
 // Without defaults, so that a PATCH changes only what it names.
 const AppFields = {
   slug,
@@ -368,6 +381,7 @@ const AppFields = {
     .record(envName, z.string().max(32_768))
     .refine((e) => Object.keys(e).length <= 200, 'at most 200 variables'),
   scheduling: AppScheduling.nullable(),
+  videoCodecs: VideoCodecs.nullable(),
 };
 
 export const AppCreate = z
@@ -384,6 +398,7 @@ export const AppCreate = z
     maxLifetimeSeconds: AppFields.maxLifetimeSeconds.default(null),
     env: AppFields.env.default({}),
     scheduling: AppFields.scheduling.default(null),
+    videoCodecs: AppFields.videoCodecs.default(null),
   })
   .refine((a) => a.image !== null || a.command !== null, {
     message: 'an app needs an image (Kubernetes) or a command (local runner)',
@@ -418,6 +433,7 @@ export const App = z
     maxLifetimeSeconds: z.number().nullable(),
     env: z.record(z.string(), z.string()),
     scheduling: AppScheduling.nullable(),
+    videoCodecs: z.array(z.enum(VIDEO_CODECS)).nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -736,6 +752,16 @@ export const GatewaySession = z
       .string()
       .nullable()
       .openapi({ description: 'why it ended (stopped or failed); null otherwise' }),
+    lifetime: z
+      .object({
+        seconds: z.number().int().openapi({ description: 'the app’s maximum lifetime' }),
+        endsAt: z.string().openapi({ description: 'when it ends (its first running + seconds)' }),
+      })
+      .nullable()
+      .openapi({
+        description:
+          'a running session’s maximum lifetime, for the stream page’s warning; null when its app has none or it is not running',
+      }),
   })
   .openapi('GatewaySession');
 

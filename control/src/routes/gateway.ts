@@ -5,7 +5,7 @@
 import { z } from '@hono/zod-openapi';
 import { and, asc, eq, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/connect.ts';
-import { gatewayRenewals, sessionEvents, sessions } from '../db/schema.ts';
+import { apps, gatewayRenewals, sessionEvents, sessions } from '../db/schema.ts';
 import { requireRole } from '../http/auth.ts';
 import { ApiError, notFound } from '../http/errors.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
@@ -142,8 +142,13 @@ export function gatewayRoutes(db: Db, lookups: Lookups, secrets: SecretBox) {
           state: sessions.state,
           endpoint: sessions.endpoint,
           reason: sessions.reason,
+          maxLifetimeSeconds: apps.maxLifetimeSeconds,
+          // the clock of the maximum lifetime, as sessions/next-step.ts counts it
+          runningAt: sql<string | Date | null>`(select min(e.at) from session_events e
+            where e.session_id = ${sessions.id} and e.to_state = 'running')`,
         })
         .from(sessions)
+        .leftJoin(apps, eq(apps.id, sessions.appId))
         .where(eq(sessions.id, id));
       if (!row) throw notFound('session');
       const ended = row.state === 'stopped' || row.state === 'failed';
@@ -158,8 +163,18 @@ export function gatewayRoutes(db: Db, lookups: Lookups, secrets: SecretBox) {
           .limit(1);
         reason = (row.state === 'stopped' ? stopping?.reason : null) ?? row.reason;
       }
-      const endpoint = row.state === 'running' ? row.endpoint : null;
-      return c.json({ ...row, endpoint, reason }, 200);
+      const { maxLifetimeSeconds, runningAt, ...session } = row;
+      const running = row.state === 'running';
+      const lifetime =
+        running && maxLifetimeSeconds && runningAt !== null
+          ? {
+              seconds: maxLifetimeSeconds,
+              endsAt: new Date(
+                new Date(runningAt).getTime() + maxLifetimeSeconds * 1000,
+              ).toISOString(),
+            }
+          : null;
+      return c.json({ ...session, endpoint: running ? row.endpoint : null, reason, lifetime }, 200);
     },
   );
 

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/connect.ts';
 import { sessionEvents, sessionIsActive, sessions } from '../db/schema.ts';
 import { isTerminal, SESSION_STATES, type SessionState } from '../domain/session-states.ts';
+import { STOP_REASONS } from '../domain/stop-reasons.ts';
 import { auditEntry, unchanged } from '../http/audit.ts';
 import type { Principal } from '../http/auth.ts';
 import { badRequest, ErrorSchema, forbidden, notFound } from '../http/errors.ts';
@@ -348,7 +349,7 @@ export function sessionRoutes(deps: {
     async (c) => {
       const principal = c.get('principal');
       const row = await load(c.get('tenant').id, principal, c.req.valid('param').session);
-      const by = principal.userId === row.userId ? 'stopped by its user' : 'stopped by an admin';
+      const by = principal.userId === row.userId ? STOP_REASONS.user : STOP_REASONS.admin;
       const scope = c.get('audit');
       const stopping = await handoff.terminate(row.id, by, {
         actor: scope.actor,

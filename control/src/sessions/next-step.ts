@@ -2,6 +2,7 @@ import type { DriverRef, SessionState } from '../db/schema.ts';
 import { canTransition } from '../domain/lifecycle.ts';
 import { idleVerdict } from '../domain/local-processes.ts';
 import { isTerminal } from '../domain/session-states.ts';
+import { STOP_REASONS } from '../domain/stop-reasons.ts';
 import type { Observation } from '../drivers/driver.ts';
 
 /** What the database says a session should be, as far as its next step depends on it. */
@@ -36,7 +37,7 @@ export type Step =
   | { do: 'terminate' };
 
 const NOTHING: Step = { do: 'nothing' };
-const LIFETIME_REASON = 'maximum lifetime reached';
+const LIFETIME_REASON = STOP_REASONS.lifetime;
 
 /**
  * The next step for one session, from its row (null: no session of that id) and what its
@@ -70,7 +71,7 @@ export function nextStep(session: SessionFacts | null, seen: Observation, now: D
       if (seen.seen === 'absent') return { do: 'record', to: 'failed', reason: seen.vanished };
       const change = observed(seen, session.state);
       if (change.do !== 'nothing' || session.state !== 'running') return change;
-      return limits(session, seen.lastInputMs, now);
+      return limits(session, seen, now);
     }
   }
 }
@@ -95,7 +96,11 @@ function ended(present: { reason?: string; exitCode?: number }) {
 }
 
 /** A running session's limits: its maximum lifetime, then its idle timeout. */
-function limits(session: SessionFacts, lastInputMs: number | null | undefined, now: Date): Step {
+function limits(
+  session: SessionFacts,
+  { lastInputMs, lastInputAskedMs }: { lastInputMs?: number | null; lastInputAskedMs?: number },
+  now: Date,
+): Step {
   const since = session.runningAt?.getTime() ?? now.getTime();
   let requeueAfterMs: number | undefined;
   if (session.maxLifetimeSeconds) {
@@ -108,6 +113,7 @@ function limits(session: SessionFacts, lastInputMs: number | null | undefined, n
     runningSinceMs: since,
     lastInput:
       lastInputMs === undefined ? undefined : lastInputMs === null ? null : new Date(lastInputMs),
+    ...(lastInputAskedMs !== undefined && { askedAtMs: lastInputAskedMs }),
     nowMs: now.getTime(),
   });
   if (idle.stop) return { do: 'stop', reason: idle.reason };

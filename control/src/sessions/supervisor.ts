@@ -3,6 +3,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connect.ts';
 import { sessionIsActive, sessions } from '../db/schema.ts';
+import { STOP_REASONS } from '../domain/stop-reasons.ts';
 import type { Capacity, ClusterDriver } from '../drivers/driver.ts';
 import type { SessionRow } from './admission.ts';
 import { syncSession } from './sync.ts';
@@ -17,7 +18,7 @@ export interface SupervisorOptions {
   now?: () => Date;
 }
 
-const SHUTDOWN_REASON = 'the platform shut down';
+const SHUTDOWN_REASON = STOP_REASONS.platform;
 
 /**
  * Runs the session sync loop of the clusters attached here, in the manner of

@@ -39,6 +39,7 @@ export function launchSpec(session: SessionRow, app: AppRow, parties: LaunchPart
       idleTimeoutSeconds: app.idleTimeoutSeconds,
       maxLifetimeSeconds: app.maxLifetimeSeconds,
       scheduling: app.scheduling ?? null,
+      videoCodecs: app.videoCodecs ?? null,
     },
     transfer: effectiveTransfer(parties.transfer?.tenant ?? null, parties.transfer?.app ?? null),
   };

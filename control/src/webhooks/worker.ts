@@ -22,7 +22,7 @@ import {
   type RetryPolicy,
 } from './policy.ts';
 import { webhookSecretContext } from './secret.ts';
-import { type SendOptions, sendWebhook } from './send.ts';
+import { WebhookSender } from './send.ts';
 import { blockListOf, type TargetPolicy } from './target.ts';
 
 export interface WorkerOptions {
@@ -72,7 +72,7 @@ const WAKE_MS = 25;
 
 export class DeliveryWorker {
   private readonly o: Required<Omit<WorkerOptions, 'retry'>> & { retry: RetryPolicy };
-  private readonly send: SendOptions;
+  private readonly sender: WebhookSender;
   private timer: NodeJS.Timeout | null = null;
   /** the timer of an idle wait (null while a round runs) */
   private idleTimer: NodeJS.Timeout | null = null;
@@ -95,12 +95,12 @@ export class DeliveryWorker {
       ...opts,
       retry: { ...DEFAULT_RETRY_POLICY, ...opts.retry },
     };
-    this.send = {
+    this.sender = new WebhookSender({
       policy: opts.target,
       denied: blockListOf(opts.target.deniedCidrs),
       timeoutMs: this.o.timeoutMs,
       maxResponseBytes: this.o.maxResponseBytes,
-    };
+    });
   }
 
   start() {
@@ -151,13 +151,15 @@ export class DeliveryWorker {
     return claimed === room ? 0 : this.o.pollMs;
   }
 
-  /** Stops claiming; waits for what is in flight and writes its outcomes. */
+  /** Stops claiming; waits for what is in flight and writes its outcomes. Final: the
+   * sender's connections are closed. */
   async stop() {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.loop?.catch(() => {});
     await Promise.all(this.inFlight);
     await this.flush();
+    await this.sender.close();
   }
 
   /** Claims up to `limit` due rows and starts sending them. Returns how many it claimed. */
@@ -212,7 +214,7 @@ export class DeliveryWorker {
     } else {
       const at = new Date();
       const started = performance.now();
-      result = await sendWebhook(
+      result = await this.sender.send(
         row.url,
         {
           'content-type': 'application/json',
@@ -222,7 +224,6 @@ export class DeliveryWorker {
           'webhook-signature': new Webhook(secret).sign(row.event_id, at, body),
         },
         body,
-        this.send,
       );
       metrics.webhookAttemptSeconds.observe((performance.now() - started) / 1000);
     }
@@ -298,7 +299,10 @@ export class DeliveryWorker {
               else coalesce(failing_since, ${e.firstFailure}::timestamptz) end,
             enabled = enabled and ${e.disableReason}::text is null,
             disabled_reason = coalesce(${e.disableReason}::text, disabled_reason)
-          where id = ${e.id}`);
+          where id = ${e.id}
+            -- a success on a healthy endpoint changes nothing: no new row version to write
+            and not (${e.reset}::boolean and ${e.failures}::int = 0
+              and consecutive_failures = 0 and failing_since is null)`);
       }
     });
     for (const e of endpoints) {

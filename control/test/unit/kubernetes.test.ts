@@ -79,6 +79,7 @@ const spec: LaunchSpec = {
     idleTimeoutSeconds: 900,
     maxLifetimeSeconds: null,
     scheduling: null,
+    videoCodecs: null,
   },
 };
 
@@ -124,6 +125,12 @@ describe('sessionObject', () => {
     });
     expect(s.spec.persistence).toBeNull();
     expect(s.spec.timeouts).toBeUndefined();
+    expect(s.spec.streamer).toBeUndefined(); // the streamer's default codec preference
+  });
+
+  it('hands the app’s codec preference to the streamer', () => {
+    const s = sessionObject({ ...spec, app: { ...spec.app, videoCodecs: ['AV1', 'H264'] } }, {});
+    expect(s.spec.streamer).toEqual({ codecs: ['AV1', 'H264'] });
   });
 
   it('passes the app’s scheduling template to the Session as it is', () => {

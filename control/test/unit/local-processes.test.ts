@@ -105,11 +105,46 @@ describe('idleVerdict', () => {
       now: t0 + 10_000,
       stop: false,
     },
-  ])('$name → stop: $stop', ({ timeout, last, now, stop }) => {
+    // "I'm still here" may come between an answer and the deadline: only a later answer counts
+    {
+      name: 'an answer from before the deadline',
+      timeout: 60,
+      last: new Date(t0 + 30_000),
+      asked: t0 + 80_000,
+      now: t0 + 95_000,
+      stop: false,
+    },
+    {
+      name: 'an answer from after the deadline',
+      timeout: 60,
+      last: new Date(t0 + 30_000),
+      asked: t0 + 90_000,
+      now: t0 + 95_000,
+      stop: true,
+    },
+    {
+      name: 'no input, asked early',
+      timeout: 60,
+      last: null,
+      asked: t0 + 59_000,
+      now: t0 + 70_000,
+      stop: false,
+    },
+    {
+      name: 'no input, asked late',
+      timeout: 60,
+      last: null,
+      asked: t0 + 60_000,
+      now: t0 + 70_000,
+      stop: true,
+    },
+  ])('$name → stop: $stop', ({ timeout, last, now, stop, ...rest }) => {
+    const asked = 'asked' in rest ? rest.asked : undefined;
     const verdict = idleVerdict({
       idleTimeoutSeconds: timeout,
       runningSinceMs: t0,
       lastInput: last,
+      ...(asked !== undefined && { askedAtMs: asked }),
       nowMs: now,
     });
     expect(verdict.stop).toBe(stop);

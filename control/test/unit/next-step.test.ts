@@ -193,6 +193,18 @@ describe('nextStep', () => {
       { do: 'stop', reason: 'idle: no input for 60s' },
     ],
     [
+      'an idle answer asked before the deadline waits for a fresh one ("I\'m still here")',
+      row('running', { runningAt: ago(120), idleTimeoutSeconds: 60 }),
+      present('running', { lastInputMs: ago(61).getTime(), lastInputAskedMs: ago(2).getTime() }),
+      { do: 'nothing' },
+    ],
+    [
+      'an idle answer asked after the deadline stops it',
+      row('running', { runningAt: ago(120), idleTimeoutSeconds: 60 }),
+      present('running', { lastInputMs: ago(61).getTime(), lastInputAskedMs: ago(0).getTime() }),
+      { do: 'stop', reason: 'idle: no input for 60s' },
+    ],
+    [
       'a session given input within its timeout runs on',
       row('running', { runningAt: ago(120), idleTimeoutSeconds: 60 }),
       present('running', { lastInputMs: ago(59).getTime() }),

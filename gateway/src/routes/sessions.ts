@@ -21,6 +21,7 @@ import { loadUser, requireCsrf, requireUser } from '../http/session-middleware.t
 import {
   endedMessage,
   isSessionId,
+  lifetimeLeft,
   ownSession,
   type SessionAccess,
   sessionAccess,
@@ -116,7 +117,10 @@ export function sessionRoutes(deps: Deps) {
     if (!own) return notFound(c);
     const ended = isTerminal(own.state);
     const message = ended ? endedMessage(own.state, own.reason) : null;
-    return c.json({ state: own.state, ended, message }, 200, { 'cache-control': 'no-store' });
+    const lifetime = lifetimeLeft(own, Date.now());
+    return c.json({ state: own.state, ended, message, lifetime }, 200, {
+      'cache-control': 'no-store',
+    });
   });
 
   app.all('/sessions/:id/*', async (c) => {

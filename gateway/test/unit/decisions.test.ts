@@ -7,7 +7,12 @@ import { renewalDue, sessionExpiry } from '../../src/auth/session-token.ts';
 import type { GatewaySession } from '../../src/control-client.ts';
 import { hostnameOf, requestOrigin, tenantHostname } from '../../src/host.ts';
 import { checkCsrf, fromOrigin } from '../../src/http/csrf.ts';
-import { endedMessage, ownSession, sessionAccess } from '../../src/sessions/access.ts';
+import {
+  endedMessage,
+  lifetimeLeft,
+  ownSession,
+  sessionAccess,
+} from '../../src/sessions/access.ts';
 
 describe('safeReturnTo', () => {
   it.each([
@@ -133,6 +138,7 @@ describe('sessionAccess', () => {
     state: 'running',
     endpoint: 'http://10.0.0.1:8080/',
     reason: null,
+    lifetime: null,
   };
   const owner = { tenantId: 't1', userId: 'u1' };
 
@@ -163,13 +169,40 @@ describe('sessionAccess', () => {
   });
 });
 
+describe('lifetimeLeft', () => {
+  const at = Date.parse('2026-01-01T00:10:00Z');
+  it.each([
+    ['none', null, null],
+    [
+      'ends in 90 s',
+      { seconds: 600, endsAt: '2026-01-01T00:11:30Z' },
+      { seconds: 600, leftSeconds: 90 },
+    ],
+    [
+      'rounds to the second',
+      { seconds: 600, endsAt: '2026-01-01T00:10:00.600Z' },
+      { seconds: 600, leftSeconds: 1 },
+    ],
+    [
+      'past: 0, never negative',
+      { seconds: 600, endsAt: '2026-01-01T00:09:00Z' },
+      { seconds: 600, leftSeconds: 0 },
+    ],
+    ['an unreadable time', { seconds: 600, endsAt: 'soon' }, null],
+  ] as const)('%s', (_name, lifetime, expected) => {
+    expect(lifetimeLeft({ lifetime }, at)).toEqual(expected);
+  });
+});
+
 describe('endedMessage', () => {
   it('says who or what ended a session', () => {
     for (const [state, reason, message] of [
       ['stopped', 'stopped by its user', 'You shut it down.'],
       ['stopped', 'stopped by an admin', 'An admin shut it down.'],
       ['stopped', 'maximum lifetime reached', 'It reached its maximum lifetime.'],
-      ['stopped', 'idle: no input for 60s', 'It was idle for too long (idle: no input for 60s).'],
+      ['stopped', 'idle: no input for 60s', 'It was idle for too long: no input for 60s.'],
+      ['stopped', 'IdleTimeout: no input for 60s', 'It was idle for too long: no input for 60s.'],
+      ['stopped', 'the platform shut down', 'The platform shut down.'],
       ['stopped', 'the app exited', 'It stopped: the app exited.'],
       ['stopped', null, 'It stopped.'],
       ['failed', 'the local runner is full', 'It failed: the local runner is full.'],

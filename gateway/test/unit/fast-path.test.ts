@@ -153,6 +153,7 @@ describe('FastPath', () => {
     userId: 'u-bob',
     state: 'running',
     endpoint: 'http://10.0.0.5:8080/s/x',
+    lifetime: null,
     reason: null,
   };
 

@@ -16,6 +16,7 @@ import type {
   XError,
 } from 'x11';
 import { openConnection, type XConnection } from './connection.ts';
+import { BASE_DPI, millimetres } from './dpi.ts';
 
 /** Bounds the streamer accepts; encoders want even sizes. */
 export const SIZE_LIMITS = { minWidth: 320, maxWidth: 7680, minHeight: 240, maxHeight: 4320 };
@@ -33,18 +34,22 @@ export function normalizeSize(width: number, height: number): { width: number; h
   };
 }
 
-/** Resizes the screen of `display`; resolves with the size it now has. */
+/**
+ * Resizes the screen of `display`; resolves with the size it now has. `dpi` sets its physical
+ * size (see dpi.ts), so a resize keeps the DPI the viewer's screen asked for.
+ */
 export async function resizeDisplay(
   display: string,
   width: number,
   height: number,
+  dpi = BASE_DPI,
 ): Promise<{ width: number; height: number }> {
   const size = normalizeSize(width, height);
   const fail = (why: string) =>
     new Error(`cannot resize X display ${display} to ${size.width}x${size.height}: ${why}`);
   const conn = await openConnection(display);
   try {
-    await setScreenSize(conn, size.width, size.height);
+    await setScreenSize(conn, size.width, size.height, dpi);
     return size;
   } catch (err) {
     throw fail((err as Error).message);
@@ -66,7 +71,7 @@ export async function screenSize(display: string): Promise<{ width: number; heig
   }
 }
 
-async function setScreenSize(conn: XConnection, width: number, height: number) {
+async function setScreenSize(conn: XConnection, width: number, height: number, dpi: number) {
   const { X, root, request } = conn;
   const randr = await request<RandrExt>((cb) => X.require('randr', cb));
   const res = await request<ScreenResources>((cb) => randr.GetScreenResourcesCurrent(root, cb));
@@ -119,7 +124,7 @@ async function setScreenSize(conn: XConnection, width: number, height: number) {
     ) {
       await setCrtc(conn, randr, crtc, res.config_timestamp, 0, []);
     }
-    randr.SetScreenSize(root, width, height, millimetres(width), millimetres(height));
+    randr.SetScreenSize(root, width, height, millimetres(width, dpi), millimetres(height, dpi));
     await setCrtc(conn, randr, crtc, res.config_timestamp, mode, [output]);
     await conn.sync();
     if (errors.length) throw new Error(`the server refused: X error ${errors[0]!.error}`);
@@ -209,6 +214,3 @@ function modeLine(width: number, height: number, name: string) {
     name,
   };
 }
-
-/** Physical size for a 96 DPI screen, which is what apps assume when they scale text. */
-const millimetres = (px: number) => Math.round((px * 25.4) / 96);

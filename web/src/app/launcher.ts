@@ -13,11 +13,29 @@ import { api, listAll, tenantPath, type Watch, watchSession } from './api.ts';
 import { appIcon, empty, errorText, h, loading, nodes } from './dom.ts';
 import { formatAgo, gpuBadge } from './format.ts';
 import type { Ctx, View } from './main.ts';
-import { failedFrom, isLaunching, launchProgress, type Progress, stateLabel } from './progress.ts';
+import {
+  failedFrom,
+  isLaunching,
+  launchProgress,
+  type Progress,
+  stateLabel,
+  tellEnded,
+} from './progress.ts';
 import { streamHref } from './route.ts';
-import { type App, SESSION_STATES, type Session, type SessionState } from './types.ts';
+import { type App, type Page, SESSION_STATES, type Session, type SessionState } from './types.ts';
 
 const REFRESH_MS = 15_000;
+/** Stopped sessions whose end the user dismissed (ids), kept across page loads. */
+const DISMISSED_KEY = 'floe.dismissed-ends';
+
+function loadDismissed(): Set<string> {
+  try {
+    const ids: unknown = JSON.parse(localStorage.getItem(DISMISSED_KEY) ?? '[]');
+    return new Set(Array.isArray(ids) ? ids.filter((x) => typeof x === 'string') : []);
+  } catch {
+    return new Set();
+  }
+}
 
 interface Tile {
   app: App;
@@ -56,6 +74,9 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
   const errors = new Map<string, string>(); // app id → refusal in words
   const pending = new Set<string>(); // app ids with a launch or shutdown request in flight
   const tiles = new Map<string, Tile>();
+  // why a session ended is told unless the user shut it down (here, or anywhere: its reason)
+  const stoppedHere = new Set<string>();
+  const dismissed = loadDismissed();
   let apps: App[] = [];
   let ready = false; // the apps are in: sessions can be named
   let disposed = false;
@@ -100,8 +121,9 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
     // Answers from the list, the stream and DELETE may cross; a session never goes back.
     if (before && rank(s.state) < rank(before.state)) return;
     if (before && before.state !== s.state) lastSeen.set(s.id, before.state);
-    if (s.state === 'stopped') sessions.delete(s.id);
-    else sessions.set(s.id, s);
+    if (s.state === 'stopped' && !tellEnded(s, Date.now(), { dismissed, stoppedHere })) {
+      sessions.delete(s.id);
+    } else sessions.set(s.id, s);
     if (!isLaunching(s.state) && s.state !== 'stopping') {
       watches.get(s.id)?.close();
       watches.delete(s.id);
@@ -115,9 +137,12 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
   async function launch(app: App): Promise<void> {
     pending.add(app.id);
     errors.delete(app.id);
-    // a failed session of this app is replaced by the new attempt
-    for (const s of sessions.values())
-      if (s.appId === app.id && s.state === 'failed') sessions.delete(s.id);
+    // a failed session of this app is replaced by the new attempt; a told stop is read
+    for (const s of sessions.values()) {
+      if (s.appId !== app.id) continue;
+      if (s.state === 'stopped') dismiss(s);
+      else if (s.state === 'failed') sessions.delete(s.id);
+    }
     renderTile(app.id);
     try {
       update(await api.post<Session>(sessionsPath, { app: app.slug }));
@@ -130,6 +155,7 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
   }
 
   async function shutdown(s: Session): Promise<void> {
+    stoppedHere.add(s.id);
     pending.add(s.appId);
     renderTile(s.appId);
     try {
@@ -144,6 +170,14 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
 
   function dismiss(s: Session): void {
     sessions.delete(s.id);
+    if (s.state === 'stopped') {
+      dismissed.add(s.id);
+      try {
+        localStorage.setItem(DISMISSED_KEY, JSON.stringify([...dismissed].slice(-50)));
+      } catch {
+        // storage refused (private mode): dismissed for this page only
+      }
+    }
     renderTile(s.appId);
     renderSessions();
   }
@@ -152,7 +186,7 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
     const busy = pending.has(app.id);
     const label = (verb: string) => `${verb} ${app.name}`;
     if (!s || !progress || progress.phase === 'ended') {
-      return [
+      return nodes(
         h(
           'button',
           {
@@ -164,7 +198,19 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
           },
           busy ? 'Launching…' : 'Launch',
         ),
-      ];
+        // a stop the user did not ask for, told until they dismiss it
+        s && progress?.phase === 'ended'
+          ? h(
+              'button',
+              {
+                type: 'button',
+                'aria-label': label('Dismiss why it stopped:'),
+                onclick: () => dismiss(s),
+              },
+              'Dismiss',
+            )
+          : null,
+      ) as HTMLElement[];
     }
     switch (progress.phase) {
       case 'launching':
@@ -237,7 +283,7 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
     tile.shown = shown;
     tile.el.dataset.phase = progress?.phase ?? 'idle';
     tile.el.classList.toggle('has-error', Boolean(error));
-    const message = error ?? (progress && progress.phase !== 'ended' ? progress.message : '');
+    const message = error ?? progress?.message ?? '';
     if (tile.status.textContent !== message) tile.status.textContent = message;
     tile.steps.hidden = progress?.phase !== 'launching';
     tile.steps.replaceChildren(
@@ -314,7 +360,7 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
   function renderSessions(): void {
     if (!ready) return;
     const active = [...sessions.values()]
-      .filter((s) => s.state !== 'failed')
+      .filter((s) => s.state !== 'failed' && s.state !== 'stopped')
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     if (active.length === 0) {
       sessionsList.replaceChildren(
@@ -392,18 +438,39 @@ export function renderLauncher(main: HTMLElement, ctx: Ctx): View {
     });
     if (disposed) return;
     const seen = new Set(active.map((s) => s.id));
-    // Gone from the active list while not followed: ended elsewhere (another tab, idle shutdown).
+    // Gone from the active list while not followed: ended elsewhere (another tab, an idle
+    // shutdown, its lifetime, an admin): its own answer says how, and the tile tells why.
     for (const [id, s] of sessions) {
-      if (!seen.has(id) && s.state !== 'failed' && !watches.has(id)) {
+      if (!seen.has(id) && s.state !== 'failed' && s.state !== 'stopped' && !watches.has(id)) {
         sessions.delete(id);
         renderTile(s.appId);
+        api
+          .get<Session>(`${sessionsPath}/${encodeURIComponent(id)}`)
+          .then(update)
+          .catch(() => {}); // gone for good: nothing to tell
       }
     }
     for (const s of active) update(s);
     renderSessions();
   }
 
-  const loaded = Promise.all([listAll<App>(tenantPath(tenant.slug, '/apps')), refresh()])
+  /** The user's latest stopped sessions: those they did not shut down are told on the tiles. */
+  async function recentEnds(): Promise<void> {
+    const ended = await api.get<Page<Session>>(sessionsPath, {
+      state: 'stopped',
+      limit: 10,
+      user: me.user && UUID.test(me.user.id) ? me.user.id : undefined,
+    });
+    if (disposed) return;
+    for (const s of ended.items) if (!sessions.has(s.id)) update(s);
+  }
+
+  const loaded = Promise.all([
+    listAll<App>(tenantPath(tenant.slug, '/apps')),
+    refresh(),
+    // an older stop never hides the launcher
+    recentEnds().catch(() => {}),
+  ])
     .then(([list]) => {
       if (disposed) return;
       apps = list.sort((a, b) => a.name.localeCompare(b.name));

@@ -3,7 +3,8 @@
  * ready) and one line that says what is happening. The first frame is the stream page's job;
  * the launcher offers OPEN once the session runs.
  */
-import type { SessionEvent, SessionState } from './types.ts';
+import { endedMessage, stopCause } from '@floe/control/stop-reasons';
+import type { Session, SessionEvent, SessionState } from './types.ts';
 
 export type StepStatus = 'done' | 'current' | 'todo' | 'failed';
 
@@ -67,6 +68,27 @@ function steps(current: number, failed = false): Step[] {
   }));
 }
 
+/** How long after its end a stop the user did not ask for is still told on the launcher. */
+export const ENDED_TOLD_MS = 60 * 60 * 1000;
+
+/**
+ * Whether the launcher tells why this stopped session ended: when the user did not shut it
+ * down themselves (idle, its maximum lifetime, an admin, the platform, the app's exit), ended
+ * recently, and was not dismissed. `stoppedHere`: sessions this launcher shut down.
+ */
+export function tellEnded(
+  s: Pick<Session, 'id' | 'state' | 'reason' | 'updatedAt'>,
+  nowMs: number,
+  seen: { dismissed: ReadonlySet<string>; stoppedHere: ReadonlySet<string> },
+): boolean {
+  if (s.state !== 'stopped' || seen.dismissed.has(s.id) || seen.stoppedHere.has(s.id)) {
+    return false;
+  }
+  if (stopCause(s.state, s.reason) === 'user') return false;
+  const endedMs = Date.parse(s.updatedAt);
+  return Number.isFinite(endedMs) && nowMs - endedMs < ENDED_TOLD_MS;
+}
+
 /** The state a failed session was in when it failed, from its events or the last one seen. */
 export function failedFrom(
   events: SessionEvent[] | undefined,
@@ -104,7 +126,7 @@ export function launchProgress(
     case 'stopping':
       return { phase: 'stopping', steps: steps(3), message: 'Shutting down…' };
     case 'stopped':
-      return { phase: 'ended', steps: steps(3), message: 'Shut down' };
+      return { phase: 'ended', steps: steps(3), message: endedMessage('stopped', reason) };
     case 'failed': {
       const at = failedAfter ? STEP_OF[failedAfter] : 0;
       if (failedAfter === 'running' || failedAfter === 'stopping') {

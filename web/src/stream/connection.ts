@@ -24,6 +24,8 @@ export interface ConnectionOptions {
   codec: VideoCodec | null;
   /** the session's ICE servers from the gateway, asked when the streamer offers none */
   iceServers?: () => Promise<IceServer[]>;
+  /** the viewer's microphone track while it is on (a new connection sends it from the start) */
+  microphone?: () => MediaStreamTrack | null;
 }
 
 export interface LostInfo {
@@ -48,6 +50,8 @@ export interface ConnectionHandlers {
 export interface Connection {
   readonly pc: RTCPeerConnection | null;
   send(message: InputMessage): boolean;
+  /** Sends the microphone (a track) or stops sending it (null); no renegotiation needed. */
+  setMicrophone(track: MediaStreamTrack | null): Promise<void>;
   close(): void;
 }
 
@@ -79,6 +83,7 @@ export function openConnection(options: ConnectionOptions, on: ConnectionHandler
   const ws = new WebSocket(options.url);
   let pc: RTCPeerConnection | null = null;
   let channel: RTCDataChannel | null = null;
+  let microphone: RTCRtpSender | null = null;
   let done = false;
   let lastError: ServerError | null = null;
   let disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
@@ -154,6 +159,12 @@ export function openConnection(options: ConnectionOptions, on: ConnectionHandler
     }
     lowLatency(video.receiver);
     peer.addTransceiver('audio', { direction: 'recvonly' });
+    // The microphone: a second audio section, sending only, offered from the start so that
+    // turning the microphone on later is a replaceTrack, not a new offer. Silent until then.
+    const mic = peer.addTransceiver('audio', { direction: 'sendonly' });
+    microphone = mic.sender;
+    const micTrack = options.microphone?.() ?? null;
+    if (micTrack) await mic.sender.replaceTrack(micTrack);
 
     peer.ontrack = (e) => on.track(e.track);
     peer.onicecandidate = ({ candidate: c }) =>
@@ -255,6 +266,9 @@ export function openConnection(options: ConnectionOptions, on: ConnectionHandler
       if (channel?.readyState !== 'open') return false;
       channel.send(JSON.stringify(message));
       return true;
+    },
+    async setMicrophone(track) {
+      await microphone?.replaceTrack(track);
     },
     close() {
       teardown();

@@ -16,3 +16,4 @@ export {
 export const RESIZE_BOUNDS = LIMITS.resize;
 export const MAX_DELTA = LIMITS.maxDelta;
 export const MAX_CLIPBOARD = LIMITS.maxClipboard;
+export const SCALE_BOUNDS = LIMITS.scale;

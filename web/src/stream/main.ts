@@ -16,11 +16,14 @@ import { attachMouse } from './mouse.ts';
 import { parseOptions, signalUrl } from './params.ts';
 import { attachProbe } from './probe.ts';
 import { composeReport, reportRows, type StatsReport, type StreamerStats } from './report.ts';
-import { displaySizeFor, RESIZE_DEBOUNCE_MS } from './resize.ts';
+import { displayScaleFor, displaySizeFor, RESIZE_DEBOUNCE_MS } from './resize.ts';
 import { type StreamState, startSession } from './session.ts';
 import { readSample, type StatsEntry, type StatsSample, summarize } from './stats.ts';
+import { attachTextInput } from './text-input.ts';
+import { attachTouch } from './touch.ts';
 import { gatewayIceServers } from './turn.ts';
 import { findElements, renderRows, renderState, setToggle } from './ui.ts';
+import { attachWarningBanner } from './warning-banner.ts';
 
 /** What tests and the benchmark read from the page. */
 export interface FloeHandle {
@@ -31,6 +34,8 @@ export interface FloeHandle {
   /** Decode the probe barcode even while the overlay is closed. */
   collectLatency: boolean;
   readonly pc: RTCPeerConnection | null;
+  /** The page's own zoom of the picture (pinch), 1 when not zoomed. */
+  readonly zoom: number;
 }
 
 declare global {
@@ -75,6 +80,8 @@ let lastSampleAt = 0;
 const latencies: number[] = [];
 let clockSamples: ClockSample[] = [];
 let pingId = 0;
+/** The viewer's microphone while it is on: off until the user turns it on. */
+let micTrack: MediaStreamTrack | null = null;
 
 const send = (message: InputMessage) => {
   session.send(message);
@@ -86,6 +93,7 @@ const session = startSession(
     relay: options.relay,
     codec: options.codec,
     iceServers: () => gatewayIceServers(location.href),
+    microphone: () => micTrack,
   },
   {
     state(info) {
@@ -115,6 +123,7 @@ const session = startSession(
     },
     channelOpen() {
       sendResize();
+      warning.connected();
     },
     filesChannel(channel) {
       files.channel(channel);
@@ -141,6 +150,9 @@ const session = startSession(
             { sent: message.sent, received: Date.now(), streamerTime: message.streamerTime },
           ].slice(-CLOCK_SAMPLES);
           return;
+        case 'idle':
+          warning.idle(message);
+          return;
         default:
           return;
       }
@@ -149,10 +161,20 @@ const session = startSession(
   askState ? () => askEnded(askState) : undefined,
 );
 
+const warning = attachWarningBanner({
+  parent: ui.stage.parentElement ?? document.body,
+  send: (message) => session.send(message),
+  stateUrl: askState,
+});
+
 // ── input ───────────────────────────────────────────────────────────────────────────────────
 
+// The hidden text input counts too: a hardware key typed while it has the focus (a tablet's
+// keyboard cover) goes as a key; only what the browser turns into text reaches text-input.ts.
 const capturing = () =>
-  document.activeElement === ui.stage || document.pointerLockElement === ui.video;
+  document.activeElement === ui.stage ||
+  document.activeElement === ui.textInput ||
+  document.pointerLockElement === ui.video;
 
 const keyboard = attachKeyboard({
   send,
@@ -174,17 +196,36 @@ const files = attachFiles({
   message: ui.filesMessage,
   stage: ui.stage,
 });
+const touch = attachTouch({
+  stage: ui.stage,
+  video: ui.video,
+  send,
+  touched: showTouchControls,
+  mayFocus: () => document.activeElement !== ui.textInput,
+});
+attachTextInput({ input: ui.textInput, send });
+
+/** The trackpad toggle is shown on a touch device, or once the stage is touched. */
+function showTouchControls() {
+  ui.trackpad.hidden = false;
+}
+if (navigator.maxTouchPoints > 0) showTouchControls();
 
 /** Held keys and buttons would stay stuck on the remote when the page stops seeing releases. */
 const releaseAll = () => {
   keyboard.reset();
   mouse.reset();
+  touch.reset();
 };
 window.addEventListener('blur', releaseAll);
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'hidden') releaseAll();
 });
-ui.stage.addEventListener('focusout', releaseAll);
+// focusout bubbles from the hidden text input inside the stage too; focus moving between the
+// two keeps typing on the remote, so only focus leaving both releases what is held.
+ui.stage.addEventListener('focusout', (e) => {
+  if (!(e.relatedTarget instanceof Node && ui.stage.contains(e.relatedTarget))) releaseAll();
+});
 
 // ── toolbar ─────────────────────────────────────────────────────────────────────────────────
 
@@ -244,6 +285,27 @@ ui.mute.addEventListener('click', () => {
   ui.video.play().catch(() => {});
 });
 
+// getUserMedia exists only in a secure context (https or localhost).
+ui.microphone.disabled = !navigator.mediaDevices?.getUserMedia;
+ui.microphone.addEventListener('click', async () => {
+  if (micTrack) {
+    micTrack.stop();
+    micTrack = null;
+  } else {
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+      });
+      micTrack = stream.getAudioTracks()[0] ?? null;
+    } catch (error) {
+      ui.status.textContent = `Microphone: ${(error as Error).message}`;
+      return;
+    }
+  }
+  setToggle(ui.microphone, 'aria-pressed', micTrack !== null);
+  await session.connection?.setMicrophone(micTrack).catch(() => {});
+});
+
 ui.clipboard.addEventListener('click', () => {
   const open = ui.clipboardPanel.hidden;
   ui.clipboardPanel.hidden = !open;
@@ -256,6 +318,23 @@ ui.resize.addEventListener('click', () => {
   followWindow = !followWindow;
   setToggle(ui.resize, 'aria-pressed', followWindow);
   if (followWindow) sendResize();
+});
+
+ui.trackpad.addEventListener('click', () => {
+  touch.mode = touch.mode === 'trackpad' ? 'direct' : 'trackpad';
+  setToggle(ui.trackpad, 'aria-pressed', touch.mode === 'trackpad');
+});
+// Text mode: the hidden text input takes the keyboard focus in the stage's place. Focusing an
+// editable element from a tap is what makes a phone open its keyboard, and what lets an input
+// method compose; a click on the picture (which focuses the stage) keeps it there.
+let textMode = false;
+ui.keyboard.addEventListener('click', () => {
+  textMode = !textMode;
+  setToggle(ui.keyboard, 'aria-pressed', textMode);
+  (textMode ? ui.textInput : ui.stage).focus({ preventScroll: true });
+});
+ui.stage.addEventListener('focus', () => {
+  if (textMode) ui.textInput.focus({ preventScroll: true });
 });
 
 ui.screenAction.addEventListener('click', () => session.restart());
@@ -272,11 +351,14 @@ function sendResize() {
   const rect = ui.stage.getBoundingClientRect();
   const size = displaySizeFor(rect.width, rect.height, window.devicePixelRatio);
   if (!size || (lastResize?.width === size.width && lastResize.height === size.height)) return;
-  if (session.send({ t: 'resize', ...size })) lastResize = size;
+  // the scale lets the session's DPI follow the browser's, so text is sized as the page's own
+  if (session.send({ t: 'resize', ...size, scale: displayScaleFor(window.devicePixelRatio) }))
+    lastResize = size;
 }
 
 let resizeTimer: ReturnType<typeof setTimeout> | undefined;
 new ResizeObserver(() => {
+  touch.refit();
   clearTimeout(resizeTimer);
   // Dragging a window edge fires continuously; the remote should resize once at the end.
   resizeTimer = setTimeout(sendResize, RESIZE_DEBOUNCE_MS);
@@ -336,5 +418,8 @@ window.__floe = {
   collectLatency: false,
   get pc() {
     return session.connection?.pc ?? null;
+  },
+  get zoom() {
+    return touch.view.scale;
   },
 };

@@ -1,4 +1,4 @@
-import type { VideoCodec } from '@floe/streamer/protocol';
+import { VIDEO_CODECS, type VideoCodec } from '@floe/streamer/protocol';
 
 /** What the page's query string asks for. */
 export interface PageOptions {
@@ -6,7 +6,7 @@ export interface PageOptions {
   relay: boolean;
   /** `stats=1`: the stats overlay is open from the start. */
   stats: boolean;
-  /** `codec=VP8|H264`: the only video codec offered, so the streamer must use it. */
+  /** `codec=H264|VP8|VP9|AV1`: the only video codec offered, so the streamer must use it. */
   codec: VideoCodec | null;
   /** `back=/path`: the "back to launcher" link, same-origin only. */
   back: string | null;
@@ -28,8 +28,7 @@ export function parseOptions(href: string): PageOptions {
 
 export function parseCodec(value: string | null): VideoCodec | null {
   const v = value?.trim().toUpperCase();
-  if (v === 'VP8' || v === 'H264') return v;
-  return null;
+  return VIDEO_CODECS.find((codec) => codec === v) ?? null;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { RESIZE_BOUNDS } from './contract.ts';
+import { RESIZE_BOUNDS, SCALE_BOUNDS } from './contract.ts';
 
 /**
  * The display size to ask for so that the remote desktop matches the video area pixel for
@@ -22,3 +22,13 @@ export function displaySizeFor(
 }
 
 export const RESIZE_DEBOUNCE_MS = 250;
+
+/**
+ * The scale a resize carries so the session's DPI follows the browser's: devicePixelRatio
+ * (screen scaling × page zoom), kept within what the streamer accepts, to two decimals.
+ */
+export function displayScaleFor(devicePixelRatio: number): number {
+  const dpr = devicePixelRatio > 0 && Number.isFinite(devicePixelRatio) ? devicePixelRatio : 1;
+  const bounded = Math.min(SCALE_BOUNDS.max, Math.max(SCALE_BOUNDS.min, dpr));
+  return Math.round(bounded * 100) / 100;
+}

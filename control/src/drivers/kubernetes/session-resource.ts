@@ -77,7 +77,12 @@ export function sessionObject(
         ? { size: app.persistenceSize, ...(storageClassName && { storageClassName }) }
         : null,
       ...(Object.keys(timeouts).length > 0 && { timeouts }),
-      ...(spec.transfer && { streamer: streamerTransfer(spec.transfer) }),
+      ...((app.videoCodecs || spec.transfer) && {
+        streamer: {
+          ...(app.videoCodecs && { codecs: app.videoCodecs }),
+          ...(spec.transfer && streamerTransfer(spec.transfer)),
+        },
+      }),
     },
   };
 }
