@@ -27,6 +27,7 @@ import { gatewayRoutes } from './routes/gateway.ts';
 import { identityProviderRoutes } from './routes/identity-provider.ts';
 import { meRoutes } from './routes/me.ts';
 import { quotaEventRoutes } from './routes/quota-events.ts';
+import { sessionGrantRoutes } from './routes/session-grants.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { transferPolicyRoutes } from './routes/transfer-policy.ts';
@@ -268,6 +269,7 @@ export function createApi(deps: ApiDeps) {
       shutdown: deps.shutdown ?? neverAborted,
     }),
   );
+  app.route('/', sessionGrantRoutes(db, lookups));
   app.route('/', usageRoutes(db));
   app.route('/', quotaEventRoutes(db));
   app.route('/', billingRoutes(db));

@@ -162,6 +162,39 @@ const WRITES: [string, (call: Call, t: TestControlPlane) => Promise<Answer>][] =
     },
   ],
   [
+    'post /v1/tenants/{tenant}/sessions/{session}/grants',
+    async (call) => {
+      const r = await call('POST', `${T}/sessions/${ids.session}/grants`, {
+        body: { kind: 'link', role: 'viewer' },
+      });
+      ids.grant = r.body.id;
+      return r;
+    },
+  ],
+  [
+    'delete /v1/tenants/{tenant}/sessions/{session}/grants/{grant}',
+    (call) => call('DELETE', `${T}/sessions/${ids.session}/grants/${ids.grant}`),
+  ],
+  [
+    'post /v1/gateway/sessions/{session}/viewer-actions',
+    async (call) => {
+      const session = await call('GET', `${T}/sessions/${ids.session}`);
+      const users = await call('GET', `${T}/users`);
+      return call('POST', `/v1/gateway/sessions/${ids.session}/viewer-actions`, {
+        body: { action: 'give-control', by: session.body.userId, viewer: users.body.items[0].id },
+      });
+    },
+  ],
+  [
+    'post /v1/gateway/sessions/{session}/joins',
+    async (call) => {
+      const users = await call('GET', `${T}/users`);
+      return call('POST', `/v1/gateway/sessions/${ids.session}/joins`, {
+        body: { userId: users.body.items[0].id, role: 'viewer', grantId: ids.grant },
+      });
+    },
+  ],
+  [
     'post /v1/tenants/{tenant}/webhooks/{webhook}/deliveries/{delivery}/redeliver',
     async (call) => {
       const log = await call('GET', `${T}/webhooks/${ids.webhook}/deliveries`);

@@ -478,6 +478,7 @@ describe.each(DATABASES)('identity providers and gateways on %s', (kind) => {
         endpoint: null, // FLOE_LOCAL_STREAMING=off: a running app has no endpoint
         reason: null,
         lifetime: null, // its app has no maximum lifetime
+        grants: [], // shared with nobody (session-grants.test.ts)
       });
       await t.call('DELETE', `/v1/tenants/acme/sessions/${id}`);
       for (const ref of ['00000000-0000-7000-8000-000000000000', 'not-a-uuid']) {

@@ -33,6 +33,18 @@ const GatewaySession = z.object({
   reason: z.string().nullable().default(null),
   /** a running session's maximum lifetime (the stream page warns before it ends) */
   lifetime: z.object({ seconds: z.number(), endsAt: z.string() }).nullable().default(null),
+  /** who else may watch it (issue 19); a control plane before sharing sends none */
+  grants: z
+    .array(
+      z.object({
+        id: z.string(),
+        kind: z.enum(['user', 'link']),
+        userId: z.string().nullable(),
+        role: z.enum(['viewer', 'control']),
+        expiresAt: z.string().nullable(),
+      }),
+    )
+    .default([]),
 }) satisfies z.ZodType<GatewaySessionBody>;
 
 const RenewalClaim = z.object({ claimed: z.boolean(), outcome: z.string().nullable() });
@@ -222,6 +234,27 @@ export class ControlClient {
     const res = await this.call(path, this.token, { method: 'PUT', body: { outcome } });
     if (res.status !== 200) throw new ControlPlaneUnavailable(`renewal answered ${res.status}`);
     return (await this.read(res, RenewalClaim, 'renewal')).outcome;
+  }
+
+  /** Records, for the session's audit trail, that a user joined its stream through a grant. */
+  async recordJoin(
+    sessionId: string,
+    join: { userId: string; role: 'viewer' | 'control'; grantId: string | null },
+  ): Promise<void> {
+    const path = `/v1/gateway/sessions/${encodeURIComponent(sessionId)}/joins`;
+    const res = await this.call(path, this.token, { method: 'POST', body: join });
+    if (res.status !== 204) throw new ControlPlaneUnavailable(`join answered ${res.status}`);
+  }
+
+  /** Records, for the session's audit trail, what its owner did to a viewer of its stream. */
+  async recordViewerAction(
+    sessionId: string,
+    act: { action: 'give-control' | 'take-control' | 'remove'; by: string; viewer: string },
+  ): Promise<void> {
+    const path = `/v1/gateway/sessions/${encodeURIComponent(sessionId)}/viewer-actions`;
+    const res = await this.call(path, this.token, { method: 'POST', body: act });
+    if (res.status !== 204)
+      throw new ControlPlaneUnavailable(`viewer action answered ${res.status}`);
   }
 
   /** Who the identity token is at the control plane (its user is created on first sight). */

@@ -37,8 +37,12 @@ const ConfigSchema = z
     FLOE_STREAMER_AUDIO: z.enum(['auto', 'on', 'off']).default('auto'),
     PULSE_SERVER: z.string().optional(),
     XDG_RUNTIME_DIR: z.string().optional(),
-    /** What a second viewer gets while one is connected. */
-    FLOE_STREAMER_VIEWER_POLICY: z.enum(['refuse', 'takeover']).default('takeover'),
+    /**
+     * What the same user's second connection gets while one is connected: refused, or it
+     * takes over; `share`: it watches alongside (each connection a viewer of its own, as
+     * several users sharing a session are: benchmarks, a streamer without a gateway).
+     */
+    FLOE_STREAMER_VIEWER_POLICY: z.enum(['refuse', 'takeover', 'share']).default('takeover'),
     /** TURN servers (turn:/turns: URLs) and the shared secret their credentials are minted from. */
     FLOE_TURN_URLS: z.string().default('').transform(list),
     FLOE_TURN_SECRET: z.string().optional(),

@@ -38,6 +38,7 @@ export const clientSignal: z.ZodType<ClientSignal> = z.discriminatedUnion('type'
 ]);
 
 const unit = z.number().min(0).max(1);
+const viewerId = z.string().regex(/^[a-z0-9]{1,16}$/, 'a viewer id');
 const delta = z.number().int().min(-LIMITS.maxDelta).max(LIMITS.maxDelta);
 const { resize } = LIMITS;
 
@@ -61,6 +62,8 @@ export const inputMessage: z.ZodType<InputMessage> = z.discriminatedUnion('t', [
   }),
   z.object({ t: z.literal('ping'), id: z.number().int(), sent: z.number() }),
   z.object({ t: z.literal('still-here') }),
+  z.object({ t: z.literal('control'), viewer: viewerId, on: z.boolean() }),
+  z.object({ t: z.literal('remove'), viewer: viewerId }),
 ]);
 
 const transferId = z.number().int().min(0).max(0xffff_ffff);

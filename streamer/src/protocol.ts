@@ -39,6 +39,8 @@ export const CLOSE_CODES = {
   takenOver: 4410,
   /** The client sent something the protocol does not allow. */
   badMessage: 4400,
+  /** The session's owner removed this viewer (issue 19). */
+  removed: 4403,
   /** The streamer is shutting down. */
   goingAway: 1001,
 } as const;
@@ -77,6 +79,7 @@ export type ServerSignal =
 export type SignalErrorCode =
   | 'busy'
   | 'taken_over'
+  | 'removed'
   | 'bad_message'
   | 'no_common_codec'
   | 'negotiation_failed';
@@ -133,7 +136,24 @@ export type InputMessage =
   /** Clock probe: the streamer answers with `pong` carrying its own time. */
   | { t: 'ping'; id: number; sent: number }
   /** "I'm still here": resets the idle clock (as input does) without touching the app. */
-  | { t: 'still-here' };
+  | { t: 'still-here' }
+  /** The owner hands control to another viewer (`on`), or takes it back (issue 19). */
+  | { t: 'control'; viewer: string; on: boolean }
+  /** The owner removes another viewer from the session. */
+  | { t: 'remove'; viewer: string };
+
+/** Someone watching a session, as every viewer of it is shown (`viewers`). */
+export interface ViewerInfo {
+  /** this connection's id in the streamer (what `control` and `remove` name) */
+  id: string;
+  /** the user's email (or id), as the gateway signed it */
+  name: string;
+  /** the user's id at the control plane (the viewer token's subject) */
+  user: string;
+  role: 'owner' | 'control' | 'viewer';
+  /** holds control now: its input reaches the app */
+  control: boolean;
+}
 
 // ── data channel: streamer → browser ────────────────────────────────────────────────────────
 
@@ -141,6 +161,8 @@ export type StreamerMessage =
   | { t: 'clipboard'; text: string }
   /** A message the session's policy does not allow (clipboard off): it was dropped. */
   | { t: 'refused'; what: 'clipboard'; message: string }
+  /** Who is watching, sent to all of them on every change; `you` is the receiver's id. */
+  | { t: 'viewers'; you: string; viewers: ViewerInfo[] }
   | { t: 'display'; width: number; height: number }
   | { t: 'pong'; id: number; sent: number; streamerTime: number }
   /**

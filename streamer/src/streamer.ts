@@ -9,6 +9,7 @@ import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { nextBitrate, worthChanging } from './bitrate.ts';
+import { Broadcast } from './broadcast.ts';
 import { chooseCodec } from './codec.ts';
 import { audioSource, type StreamerConfig, transferPolicy } from './config.ts';
 import type { Desktop } from './desktop.ts';
@@ -18,7 +19,7 @@ import { idleWarning, warningLead } from './idle-warning.ts';
 import { createStreamerMetrics, type StreamerMetrics } from './metrics.ts';
 import { type Microphone, startMicrophone } from './microphone.ts';
 import { createViewerPeer, type ViewerPeer } from './peer.ts';
-import { detectEncoders, PipelineSlot, startPipeline } from './pipeline.ts';
+import { detectEncoders } from './pipeline.ts';
 import {
   CLOSE_CODES,
   type IceCandidate,
@@ -28,12 +29,18 @@ import {
   type SignalErrorCode,
   type StreamerMessage,
   type TransferPolicy,
-  type VideoCodec,
+  type ViewerInfo,
 } from './protocol.ts';
 import { clientSignal, inputMessage } from './protocol-schema.ts';
+import {
+  controlsOnJoin,
+  mayDo,
+  mayHandOver,
+  receivesClipboard,
+  type ViewerRights,
+} from './roles.ts';
 import { MICROPHONE_SINK } from './sound-server.ts';
-import { viewerVerifier } from './viewer-token.ts';
-import { dpiForScale } from './x11/dpi.ts';
+import { type ViewerClaims, viewerVerifier } from './viewer-token.ts';
 
 const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/dist/stream', import.meta.url));
 const HEARTBEAT_MS = 5000;
@@ -49,7 +56,9 @@ export interface Streamer {
 
 /**
  * The sidecar's server: the stream page at `/`, signalling at `/signal`, `/healthz` and
- * `/metrics`. One viewer is in control at a time; what a second one gets is the policy's call.
+ * `/metrics`. Several users may watch at once (issue 19), each with its own peer, all fed by
+ * one capture and encode (broadcast.ts), each allowed what its role lets it (roles.ts). One
+ * user has one connection: what the same user's second one gets is the policy's call.
  */
 export async function startStreamer(
   config: StreamerConfig,
@@ -58,12 +67,16 @@ export async function startStreamer(
 ): Promise<Streamer> {
   const metrics = createStreamerMetrics();
   const turn = turnOffer(config, log);
-  let viewer: Viewer | null = null;
+  /** everyone watching, in the order they came */
+  const watching = new Set<Viewer>();
+  let broadcast: Broadcast | null = null;
   let lastInputAt: number | null = null;
   const idle = idleNotices(
     config,
     () => lastInputAt,
-    (notice) => viewer?.peer?.send(notice),
+    (notice) => {
+      for (const v of watching) v.peer?.send(notice);
+    },
   );
   const markInput = () => {
     lastInputAt = Date.now();
@@ -71,8 +84,13 @@ export async function startStreamer(
     idle.check();
   };
   const policy = transferPolicy(config);
-  // clipboard off: the remote's copies never leave the session (the page's are refused below)
-  if (policy.clipboard) desktop.onClipboard((text) => viewer?.peer?.send({ t: 'clipboard', text }));
+  // the session's clipboard only to those who hold control (a view-only viewer reads nothing),
+  // and to nobody when the session's policy turns the clipboard off (the page's are refused)
+  desktop.onClipboard((text) => {
+    if (!policy.clipboard) return;
+    for (const v of watching)
+      if (receivesClipboard(v.rights)) v.peer?.send({ t: 'clipboard', text });
+  });
   const home = policy.files ? await openHome(config.FLOE_STREAMER_HOME!, log) : null;
   const files: Omit<FilesContext, 'log'> = {
     policy: { ...policy, enabled: policy.files && home !== null },
@@ -101,7 +119,7 @@ export async function startStreamer(
   app.get('/healthz', (c) =>
     c.json({
       status: 'ok',
-      viewers: viewer ? 1 : 0,
+      viewers: watching.size,
       display: desktop.size(),
       encoders,
       lastInputAt: lastInputAt && new Date(lastInputAt).toISOString(),
@@ -150,7 +168,7 @@ export async function startStreamer(
       return;
     }
     if (!viewers) {
-      wss.handleUpgrade(request, socket, head, (ws) => admit(ws));
+      wss.handleUpgrade(request, socket, head, (ws) => admit(ws, LOCAL_OWNER));
       return;
     }
     void viewers.check(request.headers).then((result) => {
@@ -160,7 +178,7 @@ export async function startStreamer(
         socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
         return;
       }
-      wss.handleUpgrade(request, socket, head, (ws) => admit(ws));
+      wss.handleUpgrade(request, socket, head, (ws) => admit(ws, result.viewer));
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -179,19 +197,47 @@ export async function startStreamer(
     }
   }, HEARTBEAT_MS);
 
-  function admit(ws: WebSocket) {
-    if (viewer) {
-      if (config.FLOE_STREAMER_VIEWER_POLICY === 'refuse') {
+  /** Tells everyone watching who is (on every join, leave and hand-over). */
+  function announce() {
+    const list: ViewerInfo[] = [...watching].map((v) => v.info());
+    for (const v of watching) v.peer?.send({ t: 'viewers', you: v.id, viewers: list });
+  }
+
+  const owners = {
+    /** The owner hands control to another viewer, or takes it back. */
+    handOver(actor: Viewer, target: string, on: boolean) {
+      const other = [...watching].find((v) => v.id === target);
+      if (!other || !mayHandOver(actor.rights, other.rights, on)) return;
+      other.rights.control = on;
+      if (!on) desktop.input({ t: 'reset' }); // nothing it held stays pressed
+      log.info({ by: actor.name, viewer: other.name, control: on }, 'control handed over');
+      announce();
+    },
+    /** The owner removes another viewer. */
+    remove(actor: Viewer, target: string) {
+      const other = [...watching].find((v) => v.id === target);
+      if (!other || actor.rights.role !== 'owner' || other.rights.role === 'owner') return;
+      log.info({ by: actor.name, viewer: other.name }, 'viewer removed');
+      void other.end('removed', 'the owner removed you from this session', CLOSE_CODES.removed);
+    },
+  };
+
+  function admit(ws: WebSocket, claims: ViewerClaims) {
+    // the same user again (another tab): one connection per user, as the policy says
+    const policy = config.FLOE_STREAMER_VIEWER_POLICY;
+    const again = policy === 'share' ? undefined : [...watching].find((v) => v.sub === claims.sub);
+    if (again) {
+      if (policy === 'refuse') {
         metrics.connections.inc({ outcome: 'refused' });
         sendSignal(ws, { type: 'error', code: 'busy', message: 'another viewer is in control' });
         ws.close(CLOSE_CODES.busy, 'busy');
         return;
       }
       metrics.connections.inc({ outcome: 'taken_over' });
-      viewer.end('taken_over', 'another viewer took over', CLOSE_CODES.takenOver);
+      void again.end('taken_over', 'another viewer took over', CLOSE_CODES.takenOver);
     }
     metrics.connections.inc({ outcome: 'accepted' });
-    const current = new Viewer(ws, {
+    const current: Viewer = new Viewer(ws, claims, {
       config,
       files,
       transfer,
@@ -201,13 +247,27 @@ export async function startStreamer(
       metrics,
       onInput: markInput,
       idleNotice: idle.notice,
+      broadcast: () => {
+        if (!broadcast || broadcast.closed)
+          broadcast = new Broadcast({ config, desktop, log, metrics });
+        return broadcast;
+      },
+      owners,
+      announce,
       onEnd: () => {
-        if (viewer === current) viewer = null;
-        metrics.viewers.set(viewer ? 1 : 0);
+        watching.delete(current);
+        metrics.viewers.set(watching.size);
+        current.joined?.leave(current);
+        // the encode stops with the last viewer (one still negotiating keeps it for itself)
+        if (watching.size === 0 && broadcast) {
+          void broadcast.close();
+          broadcast = null;
+        }
+        announce();
       },
     });
-    viewer = current;
-    metrics.viewers.set(1);
+    watching.add(current);
+    metrics.viewers.set(watching.size);
   }
 
   log.info({ port, display: desktop.display, source: desktop.source }, 'streamer listening');
@@ -220,10 +280,10 @@ export async function startStreamer(
       clearInterval(heartbeat);
       idle.stop();
       await turn.stop();
-      await viewer?.end(
-        'negotiation_failed',
-        'the streamer is shutting down',
-        CLOSE_CODES.goingAway,
+      await Promise.all(
+        [...watching].map((v) =>
+          v.end('negotiation_failed', 'the streamer is shutting down', CLOSE_CODES.goingAway),
+        ),
       );
       for (const ws of wss.clients) ws.terminate();
       wss.close();
@@ -271,6 +331,9 @@ function idleNotices(
   check();
   return { check, notice, stop: () => clearTimeout(timer) };
 }
+
+/** Who connects when no gateway guards this streamer (local development): its owner. */
+const LOCAL_OWNER: ViewerClaims = { sub: 'local', role: 'owner' };
 
 function sendSignal(ws: WebSocket, message: ServerSignal) {
   if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
@@ -350,34 +413,44 @@ interface ViewerContext {
   onInput: () => void;
   /** what the idle warning says now, for a viewer whose channel just opened */
   idleNotice: () => StreamerMessage;
+  /** the session's one capture and encode, started with its first viewer */
+  broadcast: () => Broadcast;
+  /** what the owner may do to the others (roles.ts decides) */
+  owners: {
+    handOver(actor: Viewer, target: string, on: boolean): void;
+    remove(actor: Viewer, target: string): void;
+  };
+  /** tells everyone who is watching */
+  announce: () => void;
   onEnd: () => void;
 }
 
-/** One connected browser: its signalling socket, WebRTC peer and encoder pipeline. */
+/** One connected browser: its signalling socket, its WebRTC peer, and its rights. */
 class Viewer {
   peer: ViewerPeer | null = null;
-  /** The video pipeline: started, restarted at a new size and stopped only through this. */
-  private readonly video = new PipelineSlot();
-  private readonly audio = new PipelineSlot();
-  private codec: VideoCodec | null = null;
-  private kbps: number;
+  /** the broadcast this viewer's peer is fed by, once it joined it */
+  joined: Broadcast | null = null;
+  readonly id = Math.random().toString(36).slice(2, 10);
+  readonly sub: string;
+  readonly name: string;
+  readonly rights: ViewerRights;
+  /** what this viewer's link takes, kbps (its congestion control's answer) */
+  wantedKbps: number;
   private ended = false;
   private statsTimer: NodeJS.Timeout | undefined;
-  private lastKeyframe = 0;
   private lastSentBytes = 0;
-  /** Resizes run one at a time; the newest request wins. */
-  private resizing: Promise<void> = Promise.resolve();
-  private wantedSize: { width: number; height: number } | null = null;
-  private wantedDpi: number | null = null;
   private readonly ws: WebSocket;
   private readonly ctx: ViewerContext;
   private readonly log: Logger;
 
-  constructor(ws: WebSocket, ctx: ViewerContext) {
+  constructor(ws: WebSocket, claims: ViewerClaims, ctx: ViewerContext) {
     this.ws = ws;
     this.ctx = ctx;
-    this.kbps = ctx.config.FLOE_STREAMER_START_KBPS;
-    this.log = ctx.log.child({ viewer: Math.random().toString(36).slice(2, 8) });
+    this.sub = claims.sub;
+    this.name = claims.name ?? claims.sub;
+    this.rights = { role: claims.role, control: controlsOnJoin(claims.role) };
+    this.wantedKbps = ctx.config.FLOE_STREAMER_START_KBPS;
+    this.log = ctx.log.child({ viewer: this.id, role: claims.role });
     (ws as AliveSocket).alive = true;
     ws.on('pong', () => {
       (ws as AliveSocket).alive = true;
@@ -395,6 +468,11 @@ class Viewer {
       transfer: ctx.transfer,
     });
     this.log.info('viewer connected');
+  }
+
+  info(): ViewerInfo {
+    const { role, control } = this.rights;
+    return { id: this.id, name: this.name, user: this.sub, role, control };
   }
 
   private fail(code: SignalErrorCode, message: string, closeCode: number = CLOSE_CODES.badMessage) {
@@ -426,14 +504,14 @@ class Viewer {
   private async negotiate(sdp: string, offered: IceServer[]) {
     const { config } = this.ctx;
     const own = this.ctx.iceServers();
-    const codec = chooseCodec(config.FLOE_STREAMER_CODECS, sdp);
+    const broadcast = this.ctx.broadcast();
+    // one encode for all: a later viewer must take the codec the first one chose
+    const codecs = broadcast.codec ? [broadcast.codec] : config.FLOE_STREAMER_CODECS;
+    const codec = chooseCodec(codecs, sdp);
     if (!codec) {
-      return this.fail(
-        'no_common_codec',
-        `the browser offered none of ${config.FLOE_STREAMER_CODECS.join(', ')}`,
-      );
+      return this.fail('no_common_codec', `the browser offered none of ${codecs.join(', ')}`);
     }
-    this.codec = codec;
+    broadcast.codec ??= codec;
     let early: (IceCandidate | null)[] | null = [];
     const pulse = audioSource(config, existsSync);
     this.peer = createViewerPeer({
@@ -449,15 +527,27 @@ class Viewer {
       onChannelOpen: () => {
         this.peer?.send({ t: 'display', ...this.ctx.desktop.size() });
         this.peer?.send(this.ctx.idleNotice());
+        this.ctx.announce();
       },
-      onFilesChannel: (channel) => serveFiles(channel, { ...this.ctx.files, log: this.log }),
-      onPictureLoss: () => this.keyframe('pli'),
+      onFilesChannel: (channel) => {
+        // files only for a viewer in control, checked at each request (control moves)
+        const { rights } = this;
+        const base = this.ctx.files.policy;
+        const policy = {
+          ...base,
+          get enabled() {
+            return base.enabled && rights.control;
+          },
+        };
+        return serveFiles(channel, { ...this.ctx.files, policy, log: this.log });
+      },
+      onPictureLoss: () => this.joined?.keyframe('pli'),
       onCandidateError: (error) =>
         this.log.debug({ err: error.message }, 'remote candidate ignored'),
       onMicrophoneRtp: pulse === null ? undefined : (packet) => this.microphoneRtp(pulse, packet),
       onStateChange: (state) => {
         this.log.info({ state }, 'peer connection');
-        if (state === 'connected') this.keyframe('connect');
+        if (state === 'connected') this.joined?.keyframe('connect');
         if (state === 'failed' || state === 'closed') void this.end();
       },
     });
@@ -465,66 +555,10 @@ class Viewer {
     sendSignal(this.ws, { type: 'answer', sdp: answer, codec });
     for (const candidate of early) sendSignal(this.ws, { type: 'ice', candidate });
     early = null;
-    await this.startPipeline();
-    if (pulse !== null) await this.startAudio(pulse);
+    if (this.ended) return;
+    this.joined = broadcast;
+    await broadcast.join(this, pulse);
     this.statsTimer = setInterval(() => void this.tick(), 1000);
-  }
-
-  /** Starts the video pipeline at the display's size now, stopping the one before. */
-  private async startPipeline(beforeStart?: () => Promise<void>) {
-    const { config, desktop, metrics } = this.ctx;
-    let size = desktop.size();
-    const pipeline = await this.video.replace(async () => {
-      await beforeStart?.();
-      size = desktop.size();
-      return startPipeline({
-        source: desktop.source,
-        display: desktop.display,
-        ...size,
-        fps: config.FLOE_STREAMER_FPS,
-        codec: this.codec!,
-        h264Encoder: config.FLOE_STREAMER_H264_ENCODER,
-        kbps: this.kbps,
-        python: config.FLOE_STREAMER_PYTHON,
-        onRtp: (packet) => this.peer?.writeRtp(packet),
-        onStats: (stats) => {
-          metrics.fps.set(stats.fps);
-          if (stats.frames > 0) metrics.encodeSeconds.observe(stats.encodeMs / 1000);
-          this.lastPipelineStats = stats;
-        },
-        onExit: (reason) => this.fail('negotiation_failed', reason, CLOSE_CODES.goingAway),
-      });
-    });
-    if (!pipeline) return false;
-    this.log.info({ encoder: pipeline.encoder, ...size, codec: this.codec }, 'pipeline started');
-    return true;
-  }
-
-  private lastPipelineStats = { fps: 0, encodeMs: 0, pipelineMs: 0 };
-
-  /** Audio is a nicety: without it (no PulseAudio after all) the stream goes on silent. */
-  private async startAudio(pulseServer: string) {
-    const { config } = this.ctx;
-    try {
-      await this.audio.replace(() =>
-        startPipeline({
-          source: 'pulse',
-          pulseServer,
-          display: '',
-          width: 0,
-          height: 0,
-          fps: 0,
-          codec: 'H264',
-          h264Encoder: 'auto',
-          kbps: 96,
-          python: config.FLOE_STREAMER_PYTHON,
-          onRtp: (packet) => this.peer?.writeAudioRtp(packet),
-          onExit: (reason) => this.log.warn({ reason }, 'audio stopped'),
-        }),
-      );
-    } catch (error) {
-      this.log.warn({ err: (error as Error).message }, 'no audio');
-    }
   }
 
   /**
@@ -532,6 +566,8 @@ class Viewer {
    * viewer turned the microphone on); packets that come while it starts wait for it.
    */
   private microphoneRtp(pulseServer: string, packet: Buffer) {
+    // a view-only viewer's voice does not reach the session either (roles.ts)
+    if (!this.rights.control) return;
     if (this.microphone) {
       this.microphone.then((m) => m?.write(packet));
       return;
@@ -558,42 +594,39 @@ class Viewer {
 
   private microphone: Promise<Microphone | null> | null = null;
 
-  private keyframe(reason: string) {
-    // A burst of PLIs (every lost packet of one frame) needs only one keyframe.
-    const now = Date.now();
-    if (now - this.lastKeyframe < 300) return;
-    this.lastKeyframe = now;
-    this.ctx.metrics.keyframes.inc({ reason });
-    this.video.pipeline?.keyframe();
-  }
-
   private async tick() {
-    if (!this.peer || this.ended) return;
+    const broadcast = this.joined;
+    if (!this.peer || this.ended || !broadcast) return;
     const { config, metrics } = this.ctx;
     const feedback = await this.peer.feedback();
     const sentBitrate = Math.max(0, (feedback.sentBytes - this.lastSentBytes) * 8);
     this.lastSentBytes = feedback.sentBytes;
-    const next = nextBitrate(this.kbps, feedback, {
+    this.wantedKbps = nextBitrate(this.wantedKbps, feedback, {
       minKbps: config.FLOE_STREAMER_MIN_KBPS,
       maxKbps: config.FLOE_STREAMER_MAX_KBPS,
     });
-    if (worthChanging(this.kbps, next)) {
-      this.kbps = next;
-      this.video.pipeline?.setBitrate(next);
-    }
-    metrics.targetBitrate.set(this.kbps * 1000);
+    broadcast.retune(worthChanging);
+    metrics.targetBitrate.set(broadcast.kbps * 1000);
     metrics.sentBitrate.set(sentBitrate);
     if (feedback.rttMs !== null) metrics.rtt.set(feedback.rttMs / 1000);
-    this.peer.send({
+    this.send({
       t: 'stats',
-      fps: this.lastPipelineStats.fps,
-      encodeMs: this.lastPipelineStats.encodeMs,
-      pipelineMs: this.lastPipelineStats.pipelineMs,
-      targetBitrate: this.kbps * 1000,
+      fps: broadcast.stats.fps,
+      encodeMs: broadcast.stats.encodeMs,
+      pipelineMs: broadcast.stats.pipelineMs,
+      targetBitrate: broadcast.kbps * 1000,
       sentBitrate,
       rttMs: feedback.rttMs,
-      codec: this.codec!,
+      codec: broadcast.codec!,
     });
+  }
+
+  pipelineExited(reason: string) {
+    this.fail('negotiation_failed', reason, CLOSE_CODES.goingAway);
+  }
+
+  send(message: StreamerMessage) {
+    this.peer?.send(message);
   }
 
   private onInput(text: string) {
@@ -610,6 +643,11 @@ class Viewer {
       return;
     }
     const input = message.data;
+    // the role is enforced here too, whatever the gateway let through (roles.ts)
+    if (!mayDo(this.rights, input.t)) {
+      metrics.inputEvents.inc({ type: 'refused' });
+      return;
+    }
     metrics.inputEvents.inc({ type: input.t });
     switch (input.t) {
       case 'ping':
@@ -628,7 +666,7 @@ class Viewer {
         desktop.setClipboard(input.text);
         return;
       case 'resize':
-        this.requestResize(input.width, input.height, input.scale);
+        this.joined?.requestResize(input.width, input.height, input.scale);
         return;
       case 'still-here':
         this.ctx.onInput();
@@ -637,48 +675,15 @@ class Viewer {
         // the page sends it by itself (focus lost, tab hidden): no sign of a person
         desktop.input(input);
         return;
+      case 'control':
+        this.ctx.owners.handOver(this, input.viewer, input.on);
+        return;
+      case 'remove':
+        this.ctx.owners.remove(this, input.viewer);
+        return;
       default:
         this.ctx.onInput();
         desktop.input(input);
-    }
-  }
-
-  private requestResize(width: number, height: number, scale?: number) {
-    if (!this.ctx.desktop.resizable) return;
-    this.wantedSize = { width, height };
-    if (scale !== undefined) this.wantedDpi = dpiForScale(scale);
-    this.resizing = this.resizing.then(async () => {
-      await this.applyDpi();
-      const wanted = this.wantedSize;
-      this.wantedSize = null;
-      if (!wanted || this.ended) return;
-      const current = this.ctx.desktop.size();
-      if (current.width === wanted.width && current.height === wanted.height) return;
-      try {
-        const size = await this.ctx.desktop.resize(wanted.width, wanted.height);
-        // ximagesrc captures a fixed size, so a new size means a new pipeline; the new track
-        // is made between the old pipeline's stop and the new one's start.
-        if (!(await this.startPipeline(async () => this.peer?.restartTrack()))) return;
-        this.ctx.metrics.keyframes.inc({ reason: 'restart' });
-        this.peer?.send({ t: 'display', ...size });
-        this.log.info(size, 'display resized');
-      } catch (error) {
-        this.log.warn({ err: (error as Error).message, wanted }, 'resize failed');
-      }
-    });
-  }
-
-  /** The DPI the viewer's devicePixelRatio asks for, set before the size so a resize keeps it. */
-  private async applyDpi() {
-    const { desktop } = this.ctx;
-    const dpi = this.wantedDpi;
-    this.wantedDpi = null;
-    if (dpi === null || this.ended || !desktop.setDpi) return;
-    try {
-      await desktop.setDpi(dpi);
-      this.log.debug({ dpi }, 'display DPI');
-    } catch (error) {
-      this.log.warn({ err: (error as Error).message, dpi }, 'DPI not set');
     }
   }
 
@@ -688,14 +693,9 @@ class Viewer {
     clearInterval(this.statsTimer);
     if (code && message) sendSignal(this.ws, { type: 'error', code, message });
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(closeCode ?? 1000, code ?? 'bye');
-    this.ctx.desktop.input({ t: 'reset' });
+    if (this.rights.control) this.ctx.desktop.input({ t: 'reset' });
     this.ctx.onEnd();
-    await Promise.allSettled([
-      this.video.close(),
-      this.audio.close(),
-      this.peer?.close(),
-      this.microphone?.then((m) => m?.stop()),
-    ]);
+    await Promise.allSettled([this.peer?.close(), this.microphone?.then((m) => m?.stop())]);
     this.log.info({ reason: code ?? 'disconnected' }, 'viewer gone');
   }
 }

@@ -17,7 +17,7 @@ import {
 } from 'jose';
 
 export const VIEWER_TOKEN_TYPE = 'floe-viewer+jwt';
-export const VIEWER_ROLES = ['owner', 'viewer'] as const;
+export const VIEWER_ROLES = ['owner', 'control', 'viewer'] as const;
 export type ViewerRole = (typeof VIEWER_ROLES)[number];
 
 export const viewerAudience = (sessionId: string) => `floe-session:${sessionId}`;
@@ -26,6 +26,8 @@ export interface ViewerClaims {
   /** the user's id at the control plane */
   sub: string;
   role: ViewerRole;
+  /** how the others watching see this viewer (the gateway signs the user's email) */
+  name?: string;
 }
 
 export type ViewerCheck = { ok: true; viewer: ViewerClaims } | { ok: false; reason: string };
@@ -81,7 +83,9 @@ export function viewerVerifier(
         if (!role || typeof payload.sub !== 'string') {
           return { ok: false, reason: 'a viewer token without a role' };
         }
-        return { ok: true, viewer: { sub: payload.sub, role } };
+        const name =
+          typeof payload.name === 'string' && payload.name.length <= 320 ? payload.name : undefined;
+        return { ok: true, viewer: { sub: payload.sub, role, ...(name && { name }) } };
       } catch (err) {
         if (err instanceof errors.JOSEError) return { ok: false, reason: err.code };
         return { ok: false, reason: 'the viewer token cannot be checked' };

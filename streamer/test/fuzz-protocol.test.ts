@@ -75,6 +75,12 @@ const validInput: fc.Arbitrary<InputMessage> = fc.oneof(
     id: fc.integer(),
     sent: fc.double({ noNaN: true, noDefaultInfinity: true }),
   }),
+  fc.record({
+    t: fc.constant('control'),
+    viewer: fc.stringMatching(/^[a-z0-9]{1,16}$/),
+    on: fc.boolean(),
+  }),
+  fc.record({ t: fc.constant('remove'), viewer: fc.stringMatching(/^[a-z0-9]{1,16}$/) }),
 ) as fc.Arbitrary<InputMessage>;
 
 /** What LIMITS promise about any accepted message. */
@@ -106,6 +112,9 @@ function withinLimits(m: InputMessage): boolean {
     case 'reset':
     case 'still-here':
       return true;
+    case 'control':
+    case 'remove':
+      return /^[a-z0-9]{1,16}$/.test(m.viewer);
   }
 }
 

@@ -169,4 +169,17 @@ describe('signalling', () => {
     expect(second.ws.readyState).toBe(WebSocket.OPEN);
     second.ws.close();
   });
+
+  it('policy share: a second connection watches alongside the first', async () => {
+    const streamer = await start({ FLOE_STREAMER_VIEWER_POLICY: 'share' });
+    const first = connect(streamer);
+    await first.next('welcome');
+    const second = connect(streamer);
+    await second.next('welcome');
+    expect(first.ws.readyState).toBe(WebSocket.OPEN);
+    const health = await (await fetch(new URL('healthz', streamer.url))).json();
+    expect(health.viewers).toBe(2);
+    first.ws.close();
+    second.ws.close();
+  });
 });

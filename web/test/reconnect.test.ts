@@ -31,6 +31,14 @@ describe('closeOutcome', () => {
     });
   });
 
+  it('does not rejoin by itself after the owner removed this viewer', () => {
+    expect(closeOutcome(CLOSE_CODES.removed, null)).toMatchObject({
+      retry: false,
+      message: 'The owner removed you from this session',
+    });
+    expect(closeOutcome(1000, { code: 'removed', message: 'x' })).toMatchObject({ retry: false });
+  });
+
   it('waits for the user when another viewer is in control', () => {
     expect(closeOutcome(CLOSE_CODES.busy, null)).toMatchObject({
       retry: false,

@@ -282,6 +282,53 @@ export const sessionEvents = pgTable(
   ],
 );
 
+// ---- sharing (issue 19): who else may watch or control a running session ----
+
+/** What a grant lets its holder do: watch only, or send input too. */
+export const GRANT_ROLES = ['viewer', 'control'] as const;
+/** To one user of the session's tenant, or to whoever of the tenant holds a signed link. */
+export const GRANT_KINDS = ['user', 'link'] as const;
+
+/**
+ * A session shared by its owner. Never deleted: a revoke sets `revoked_at`, so the audit
+ * trail and the gateway's answer ("this link was revoked") stay. A grant is live while it is
+ * neither revoked nor expired and the session is active; the gateway reads the live ones.
+ */
+export const sessionGrants = pgTable(
+  'session_grants',
+  {
+    // UUIDv7: time-ordered; a link's signed token names this id
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id),
+    kind: text('kind', { enum: GRANT_KINDS }).notNull(),
+    /** the user it is for (kind `user`); null for a link */
+    userId: uuid('user_id').references(() => users.id),
+    role: text('role', { enum: GRANT_ROLES }).notNull(),
+    /** the user who shared it; null when an API key did */
+    createdBy: uuid('created_by').references(() => users.id),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** null: until the session ends or the grant is revoked (a link always expires) */
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('session_grants_session').on(t.sessionId, t.id),
+    // one live grant per user and session: sharing again changes it, never duplicates it
+    uniqueIndex('session_grants_user_live')
+      .on(t.sessionId, t.userId)
+      .where(sql`${t.revokedAt} is null and ${t.userId} is not null`),
+    check(
+      'session_grants_kind',
+      sql`(${t.kind} = 'user') = (${t.userId} is not null) and (${t.kind} = 'user' or ${t.expiresAt} is not null)`,
+    ),
+  ],
+);
+
 // ---- billing (issue 16): rate cards, periods, and the usage records derived from events ----
 
 /** Decimal amounts as strings (never binary floats): `"0.25"`, up to 6 decimals. */

@@ -11,3 +11,7 @@ export type Session = z.infer<typeof schemas.Session>;
 export type GatewaySession = z.infer<typeof schemas.GatewaySession>;
 /** An app as the API shows it. */
 export type App = z.infer<typeof schemas.App>;
+/** A session's grant, as its owner lists and creates them. */
+export type SessionGrant = z.infer<typeof schemas.SessionGrant>;
+/** A live grant, as a gateway sees it beside the session. */
+export type LiveGrant = z.infer<typeof schemas.LiveGrant>;

@@ -5,6 +5,8 @@ import { z } from '@hono/zod-openapi';
 import {
   API_KEY_ROLES,
   GPU_HOURS_EXCEEDED_ACTIONS,
+  GRANT_KINDS,
+  GRANT_ROLES,
   QUOTA_EVENT_TYPES,
   SESSION_STATES,
 } from '../db/schema.ts';
@@ -741,6 +743,21 @@ export const GatewayTenant = z
   })
   .openapi('GatewayTenant');
 
+export const GrantRole = z
+  .enum(GRANT_ROLES)
+  .openapi({ description: '`viewer` watches only; `control` may send input too' });
+
+/** A live grant as a gateway needs it to let a viewer in (and the streamer in what role). */
+export const LiveGrant = z
+  .object({
+    id,
+    kind: z.enum(GRANT_KINDS),
+    userId: id.nullable().openapi({ description: 'null for a link' }),
+    role: GrantRole,
+    expiresAt: z.iso.datetime().nullable(),
+  })
+  .openapi('LiveGrant');
+
 export const GatewaySession = z
   .object({
     id,
@@ -762,8 +779,77 @@ export const GatewaySession = z
         description:
           'a running session’s maximum lifetime, for the stream page’s warning; null when its app has none or it is not running',
       }),
+    grants: z.array(LiveGrant).openapi({
+      description: 'who else may watch or control it: its live grants (running sessions only)',
+    }),
   })
   .openapi('GatewaySession');
+
+// ---- sharing (issue 19) ----
+
+export const SessionGrant = z
+  .object({
+    id,
+    sessionId: id,
+    kind: z.enum(GRANT_KINDS),
+    user: z
+      .object({ id, email: z.string() })
+      .nullable()
+      .openapi({ description: 'whom it is for; null for a link' }),
+    role: GrantRole,
+    createdAt: z.iso.datetime(),
+    expiresAt: z.iso.datetime().nullable(),
+    revokedAt: z.iso.datetime().nullable(),
+  })
+  .openapi('SessionGrant');
+
+const MAX_GRANT_SECONDS = 7 * 86_400;
+const grantSeconds = z
+  .number()
+  .int()
+  .min(60)
+  .max(MAX_GRANT_SECONDS)
+  .openapi({ description: 'seconds until it expires (60 to 7 days)' });
+
+export const SessionGrantCreate = z
+  .discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('user'),
+      user: z
+        .string()
+        .min(1)
+        .max(320)
+        .openapi({ description: 'a user of the tenant: id or email' }),
+      role: GrantRole,
+      expiresInSeconds: grantSeconds.optional(),
+    }),
+    z.strictObject({
+      kind: z.literal('link'),
+      role: GrantRole,
+      expiresInSeconds: grantSeconds.default(3600),
+    }),
+  ])
+  .openapi('SessionGrantCreate');
+
+export const VIEWER_ACTIONS = ['give-control', 'take-control', 'remove'] as const;
+
+export const SessionViewerAction = z
+  .strictObject({
+    action: z.enum(VIEWER_ACTIONS),
+    /** the owner who did it */
+    by: id,
+    /** the viewer it was done to */
+    viewer: id,
+  })
+  .openapi('SessionViewerAction');
+
+export const SessionJoin = z
+  .strictObject({
+    userId: id,
+    role: z.enum(['owner', 'viewer', 'control']),
+    grantId: id.nullable(),
+  })
+  .openapi('SessionJoin');
 
 export const Me = z
   .object({

@@ -5,14 +5,21 @@
 import { z } from '@hono/zod-openapi';
 import { and, asc, eq, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/connect.ts';
-import { apps, gatewayRenewals, sessionEvents, sessions } from '../db/schema.ts';
+import { apps, gatewayRenewals, sessionEvents, sessionGrants, sessions } from '../db/schema.ts';
+import { audit } from '../http/audit.ts';
 import { requireRole } from '../http/auth.ts';
 import { ApiError, notFound } from '../http/errors.ts';
 import { apiRoute, body, json, params, router } from '../http/route.ts';
-import { GatewaySession, GatewayTenant } from '../http/schemas.ts';
+import {
+  GatewaySession,
+  GatewayTenant,
+  SessionJoin,
+  SessionViewerAction,
+} from '../http/schemas.ts';
 import { isUuid, type Lookups } from '../lookups.ts';
 import type { SecretBox } from '../secrets.ts';
 import { clientSecretContext, requiredClaimOf } from './identity-provider.ts';
+import { grantIsLive } from './session-grants.ts';
 
 const tags = ['gateway'];
 
@@ -174,7 +181,98 @@ export function gatewayRoutes(db: Db, lookups: Lookups, secrets: SecretBox) {
               ).toISOString(),
             }
           : null;
-      return c.json({ ...session, endpoint: running ? row.endpoint : null, reason, lifetime }, 200);
+      // who else may watch it: only while it runs, and only the grants live now
+      const grants = running
+        ? (
+            await db
+              .select()
+              .from(sessionGrants)
+              .where(and(eq(sessionGrants.sessionId, id), isNull(sessionGrants.revokedAt)))
+              .orderBy(asc(sessionGrants.id))
+              .limit(500)
+          )
+            .filter((g) => grantIsLive(g))
+            .map((g) => ({
+              id: g.id,
+              kind: g.kind,
+              userId: g.userId,
+              role: g.role,
+              expiresAt: g.expiresAt?.toISOString() ?? null,
+            }))
+        : [];
+      return c.json(
+        { ...session, endpoint: running ? row.endpoint : null, reason, lifetime, grants },
+        200,
+      );
+    },
+  );
+
+  // A viewer other than the owner joined the stream: the gateway that let them in says so,
+  // for the session's audit trail (the owner's own opens are not recorded).
+  app.openapi(
+    apiRoute({
+      method: 'post',
+      path: '/v1/gateway/sessions/{session}/joins',
+      tags,
+      summary: 'Record that a user joined a session’s stream through a grant (gateway keys)',
+      description: 'A platform admin may record one too (a gateway of its own, tests).',
+      middleware: [requireRole('gateway', 'platform-admin')],
+      request: { params: params('session'), body: body(SessionJoin) },
+      responses: { 204: { description: 'recorded' } },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').session;
+      const join = c.req.valid('json');
+      if (!isUuid(id)) throw notFound('session');
+      const [row] = await db
+        .select({ tenantId: sessions.tenantId })
+        .from(sessions)
+        .where(eq(sessions.id, id));
+      if (!row) throw notFound('session');
+      await audit(c, db, {
+        tenantId: row.tenantId,
+        action: 'session.join',
+        target: { type: 'session', id },
+        diff: {
+          viewer: { from: null, to: join.userId },
+          role: { from: null, to: join.role },
+          grant: { from: null, to: join.grantId },
+        },
+      });
+      return c.body(null, 204);
+    },
+  );
+
+  // What a session's owner did to a viewer in the stream page (handed control over, took it
+  // back, removed them), as the gateway that let the owner's request through reports it.
+  app.openapi(
+    apiRoute({
+      method: 'post',
+      path: '/v1/gateway/sessions/{session}/viewer-actions',
+      tags,
+      summary: 'Record what a session’s owner did to a viewer of its stream (gateway keys)',
+      description: 'A platform admin may record one too (a gateway of its own, tests).',
+      middleware: [requireRole('gateway', 'platform-admin')],
+      request: { params: params('session'), body: body(SessionViewerAction) },
+      responses: { 204: { description: 'recorded' } },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').session;
+      const { action, by, viewer } = c.req.valid('json');
+      if (!isUuid(id)) throw notFound('session');
+      const [row] = await db
+        .select({ tenantId: sessions.tenantId, userId: sessions.userId })
+        .from(sessions)
+        .where(eq(sessions.id, id));
+      // only the session's owner acts on its viewers
+      if (!row || row.userId !== by) throw notFound('session');
+      await audit(c, db, {
+        tenantId: row.tenantId,
+        action: `session.${action}`,
+        target: { type: 'session', id },
+        diff: { viewer: { from: null, to: viewer }, by: { from: null, to: by } },
+      });
+      return c.body(null, 204);
     },
   );
 

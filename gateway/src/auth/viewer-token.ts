@@ -1,5 +1,5 @@
 // What opens a session's signalling at its streamer: a JWT the gateway signs for the
-// session's owner as it proxies the WebSocket, valid for 60 s, audience the session itself
+// session's owner (or a user it is shared with, in that grant's role) as it proxies the WebSocket, valid for 60 s, audience the session itself
 // (streamer/src/viewer-token.ts verifies it against /.well-known/jwks.json). It travels on
 // the proxied request only; the browser never holds it, and a token for one session opens
 // no other.
@@ -12,8 +12,10 @@ export interface Viewer {
   sessionId: string;
   /** the user's id at the control plane */
   userId: string;
-  /** the session's owner; `viewer` is for sessions shared view-only */
-  role: 'owner' | 'viewer';
+  /** the session's owner; `control` and `viewer` are users it was shared with (issue 19) */
+  role: 'owner' | 'control' | 'viewer';
+  /** how the others watching see this viewer (an email); absent: the streamer shows the id */
+  name?: string;
 }
 
 export function mintViewerToken(
@@ -22,7 +24,7 @@ export function mintViewerToken(
   viewer: Viewer,
   now = Math.floor(Date.now() / 1000),
 ): Promise<string> {
-  return new SignJWT({ role: viewer.role })
+  return new SignJWT({ role: viewer.role, ...(viewer.name && { name: viewer.name }) })
     .setProtectedHeader({ alg: 'ES256', kid: keys.signing.kid, typ: 'floe-viewer+jwt' })
     .setIssuer(issuer)
     .setAudience(`floe-session:${viewer.sessionId}`)

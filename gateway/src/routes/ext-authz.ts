@@ -14,7 +14,8 @@ import { CSRF_COOKIE, CSRF_HEADER, checkCsrf, fromOrigin } from '../http/csrf.ts
 import type { GatewayEnv } from '../http/env.ts';
 import { jsonError } from '../http/respond.ts';
 import { loadUser } from '../http/session-middleware.ts';
-import { isSessionId, sessionAccess } from '../sessions/access.ts';
+import { isSessionId, streamAccess } from '../sessions/access.ts';
+import { SHARE_COOKIE, SHARE_QUERY, shareTokenGrant } from '../sessions/share-link.ts';
 import { SIGNAL } from '../sessions/stream-page.ts';
 
 export const EXT_AUTHZ_PREFIX = '/ext-authz';
@@ -55,11 +56,23 @@ export function extAuthzRoutes(deps: Deps) {
       }
       userId = await sessions.userId(c, user);
       const found = isSessionId(session) ? await control.session(session) : null;
-      if (!sessionAccess(found, { tenantId: user.tenant_id, userId }).allow) {
-        return jsonError(c, 403, 'forbidden', 'not your session');
-      }
+      // a share link's token: in the original request's query, or its cookie once opened
+      const query = new URL(path, 'http://x').searchParams.get(SHARE_QUERY) ?? undefined;
+      const link = await shareTokenGrant(
+        keys,
+        issuer,
+        session,
+        query ?? getCookie(c, SHARE_COOKIE),
+      );
+      const verdict = streamAccess(found, { tenantId: user.tenant_id, userId }, link);
+      if (!verdict.allow) return jsonError(c, 403, 'forbidden', 'not your session');
       if (path.split('?')[0] === `/sessions/${session}${SIGNAL}`) {
-        const viewer = { sessionId: session, userId: found!.userId, role: 'owner' as const };
+        const viewer = {
+          sessionId: session,
+          userId: verdict.role === 'owner' ? found!.userId : userId!,
+          role: verdict.role,
+          name: user.email,
+        };
         viewerToken = await mintViewerToken(keys, issuer, viewer);
       }
     }

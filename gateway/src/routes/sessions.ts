@@ -1,4 +1,5 @@
-// /sessions/{id}/*, for the session's owner only: the stream page and its bundle from the
+// /sessions/{id}/*, for the session's owner and those it is shared with (sessions/access.ts,
+// streamAccess; a share link's token in sessions/share-link.ts): the stream page and its bundle from the
 // gateway's own build (sessions/stream-page.ts: never the session's, whose app may be
 // hostile), the signalling WebSocket proxied to the session's endpoint, /sessions/{id}/turn,
 // its ICE servers, /sessions/{id}/state, whether it ended and why (the stream page asks when
@@ -11,6 +12,9 @@ import { isTerminal } from '@floe/control/session-states';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
+import { getCookie } from 'hono/cookie';
+import { serialize as serializeCookie } from 'hono/utils/cookie';
+import { z } from 'zod';
 import type { GatewaySession } from '../control-client.ts';
 import type { Deps } from '../deps.ts';
 import { requestOrigin } from '../host.ts';
@@ -23,28 +27,54 @@ import {
   isSessionId,
   lifetimeLeft,
   ownSession,
-  type SessionAccess,
-  sessionAccess,
+  type StreamAccess,
+  streamAccess,
 } from '../sessions/access.ts';
+import { endWhenRevoked } from '../sessions/grant-watch.ts';
+import {
+  mintShareToken,
+  SHARE_COOKIE,
+  SHARE_QUERY,
+  shareTokenGrant,
+} from '../sessions/share-link.ts';
 import { SIGNAL, STREAM_ASSETS, STREAM_PAGE, streamPageDir } from '../sessions/stream-page.ts';
 
 const LAUNCHER = { href: '/', text: 'Back to the launcher' };
 
 export function sessionRoutes(deps: Deps) {
-  const { config, control, sessions, proxy, turn } = deps;
+  const { config, control, sessions, proxy, turn, keys, log } = deps;
   const issuer = config.FLOE_GATEWAY_ISSUER;
   const app = new Hono<GatewayEnv>();
 
-  /** The stream's verdict, and the session itself when it is this user's. */
+  /**
+   * The stream's verdict for this user (the owner, a grant, or a share link given in the
+   * query or, once opened, in its cookie), and the session itself when it is this user's.
+   */
   async function lookup(
     c: Context<GatewayEnv>,
     id: string,
-  ): Promise<{ verdict: SessionAccess; own: GatewaySession | null }> {
-    if (!isSessionId(id)) return { verdict: { allow: false }, own: null };
+  ): Promise<{
+    verdict: StreamAccess;
+    own: GatewaySession | null;
+    session: GatewaySession | null;
+    /** the same verdict asked again (a live viewer's grant, checked while it watches) */
+    again: () => Promise<boolean>;
+  }> {
+    const never = async () => false;
+    if (!isSessionId(id)) {
+      return { verdict: { allow: false }, own: null, session: null, again: never };
+    }
     const user = c.get('user')!;
     const who = { tenantId: user.tenant_id, userId: await sessions.userId(c, user) };
     const session = await control.session(id);
-    return { verdict: sessionAccess(session, who), own: ownSession(session, who) };
+    const token = c.req.query(SHARE_QUERY) ?? getCookie(c, SHARE_COOKIE);
+    const link = await shareTokenGrant(keys, issuer, id, token);
+    return {
+      verdict: streamAccess(session, who, link),
+      own: ownSession(session, who),
+      session,
+      again: async () => streamAccess(await control.session(id), who, link).allow,
+    };
   }
   const access = async (c: Context<GatewayEnv>, id: string) => (await lookup(c, id)).verdict;
 
@@ -84,7 +114,8 @@ export function sessionRoutes(deps: Deps) {
     const serve = streamDir && serveStatic<GatewayEnv>({ root: streamDir, path: file });
     return async (c: Context<GatewayEnv>) => {
       if (c.env.upgrade) return notFound(c);
-      const { verdict, own } = await lookup(c, c.req.param('id') ?? '');
+      const id = c.req.param('id') ?? '';
+      const { verdict, own } = await lookup(c, id);
       if (!verdict.allow) return refuse(c, own);
       const res = serve && (await serve(c, async () => {}));
       // a file the build did not write, or no build at all: nothing there (a 404, as for
@@ -94,6 +125,18 @@ export function sessionRoutes(deps: Deps) {
         return jsonError(c, 404, 'not_found', what);
       }
       res.headers.set('cache-control', cache);
+      // a share link opened: its token goes with the page's own requests from now on
+      const shared = c.req.query(SHARE_QUERY);
+      if (shared && verdict.role !== 'owner' && verdict.grantId) {
+        const cookie = serializeCookie(SHARE_COOKIE, shared, {
+          path: `/sessions/${id}/`,
+          httpOnly: true,
+          sameSite: 'Lax',
+          secure: sessions.secure,
+          maxAge: 7 * 86_400,
+        });
+        res.headers.append('set-cookie', cookie);
+      }
       return res;
     };
   };
@@ -110,10 +153,58 @@ export function sessionRoutes(deps: Deps) {
     return c.json(offer, 200, { 'cache-control': 'no-store' });
   });
 
+  // A share link for one of this session's live link grants (made at the control plane:
+  // POST /api/v1/tenants/{tenant}/sessions/{id}/grants), for its owner only.
+  app.get('/sessions/:id/links/:grant', async (c) => {
+    const id = c.req.param('id');
+    if (c.env.upgrade) return notFound(c);
+    const { verdict } = await lookup(c, id);
+    if (!verdict.allow || verdict.role !== 'owner') return notFound(c);
+    // a link is asked for right after its grant was made: not from the second-long cache
+    control.forgetLocally(id);
+    const session = await control.session(id);
+    const grant = session?.grants?.find((g) => g.id === c.req.param('grant') && g.kind === 'link');
+    if (!grant?.expiresAt) return jsonError(c, 404, 'not_found', 'no such live link grant');
+    const expiresAt = new Date(grant.expiresAt);
+    const token = await mintShareToken(keys, issuer, {
+      sessionId: id,
+      grantId: grant.id,
+      expiresAt,
+    });
+    const origin = requestOrigin(c.req.header('host'), issuer);
+    const url = `${origin}/sessions/${id}/?${SHARE_QUERY}=${token}`;
+    return c.json({ url, expiresAt: grant.expiresAt }, 200, { 'cache-control': 'no-store' });
+  });
+
+  // The owner's stream page reports what it did to a viewer (handed control over, took it
+  // back, removed them: the streamer does it, this records it in the session's audit trail).
+  const ViewerAction = z.strictObject({
+    action: z.enum(['give-control', 'take-control', 'remove']),
+    viewer: z.uuid(),
+  });
+  app.post('/sessions/:id/viewer-actions', async (c) => {
+    const id = c.req.param('id');
+    if (c.env.upgrade) return notFound(c);
+    const { verdict, own } = await lookup(c, id);
+    if (!verdict.allow || verdict.role !== 'owner' || !own) return notFound(c);
+    const parsed = ViewerAction.safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) {
+      return jsonError(c, 400, 'bad_request', parsed.error.issues[0]?.message ?? 'invalid');
+    }
+    await control.recordViewerAction(id, { ...parsed.data, by: own.userId });
+    return c.body(null, 204);
+  });
+
   // the stream page's question when its connection drops: has the session ended, and why?
+  // (its owner is told why; a viewer it was shared with only that it is no longer there)
   app.get('/sessions/:id/state', async (c) => {
     if (c.env.upgrade) return notFound(c);
-    const { own } = await lookup(c, c.req.param('id'));
+    const { own, verdict } = await lookup(c, c.req.param('id'));
+    if (!own && verdict.allow) {
+      return c.json({ state: 'running', ended: false, message: null }, 200, {
+        'cache-control': 'no-store',
+      });
+    }
     if (!own) return notFound(c);
     const ended = isTerminal(own.state);
     const message = ended ? endedMessage(own.state, own.reason) : null;
@@ -139,13 +230,22 @@ export function sessionRoutes(deps: Deps) {
         return jsonError(c, 403, 'forbidden', 'cross-origin WebSocket refused');
       }
     }
-    const { verdict, own } = await lookup(c, id);
+    const { verdict, own, again } = await lookup(c, id);
     if (!verdict.allow) return refuse(c, own);
     const url = new URL(c.req.url);
     const path = url.pathname.slice(`/sessions/${id}`.length) + url.search;
     if (upgrade) {
-      const viewer = { sessionId: id, userId: own!.userId, role: 'owner' as const };
+      const user = c.get('user')!;
+      const { role, grantId } = verdict;
+      const userId = role === 'owner' ? own!.userId : (await sessions.userId(c, user))!;
+      const viewer = { sessionId: id, userId, role, name: user.email };
       proxy.ws(c.env.incoming, upgrade.socket, upgrade.head, verdict.endpoint, path, viewer);
+      if (role !== 'owner') {
+        endWhenRevoked(upgrade.socket, again);
+        control
+          .recordJoin(id, { userId, role, grantId })
+          .catch((err: Error) => log.warn({ err: err.message, session: id }, 'join not recorded'));
+      }
     } else {
       // with the cookies set on the way (a renewed session); c.res must not be touched here:
       // a response Hono has materialised would be written over the proxy's

@@ -5,8 +5,9 @@
 // path fills: the cookie (verified before), the host's tenant, the CSRF check, the session's
 // owner and state. It only ever says yes: anything it is not sure of (nothing cached yet, a
 // refusal, a cookie to renew or to set, the app's own routes — the stream page and its
-// bundle, turn, state —, a WebSocket other than the signalling, an unusual URL or Host) goes
-// to the Hono app, which answers exactly as it does without this path.
+// bundle, turn, state, share links —, a WebSocket other than the signalling, an unusual URL
+// or Host, a viewer the session is shared with: only its owner goes this way) goes to the
+// Hono app, which answers exactly as it does without this path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { parse as parseCookies } from 'hono/utils/cookie';
@@ -35,7 +36,14 @@ export function fastTarget(url: string): { id: string; path: string; query: stri
   if (!m) return null;
   const path = m[2] as string;
   // the Hono app's own routes under /sessions/{id}/: never proxied to the session
-  if (path === '/turn' || path === '/state' || isStreamPagePath(path) || DOT_SEGMENT.test(path)) {
+  if (
+    path === '/turn' ||
+    path === '/state' ||
+    path.startsWith('/links/') ||
+    path === '/viewer-actions' ||
+    isStreamPagePath(path) ||
+    DOT_SEGMENT.test(path)
+  ) {
     return null;
   }
   return { id: m[1] as string, path, query: m[3] ?? '' };
@@ -236,7 +244,12 @@ export class FastPath {
       (session) => {
         const endpoint = this.endpoint(session, claims);
         if (!endpoint || socket.destroyed) return fallback(req, socket, head);
-        const viewer = { sessionId: target.id, userId: session!.userId, role: 'owner' as const };
+        const viewer = {
+          sessionId: target.id,
+          userId: session!.userId,
+          role: 'owner' as const,
+          name: claims.email,
+        };
         this.deps.proxy.ws(req, socket, head, endpoint, target.path + target.query, viewer);
         this.deps.record({
           method: 'GET',

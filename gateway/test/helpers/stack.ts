@@ -38,6 +38,8 @@ export interface Stack {
   op: OidcProvider;
   cp: ControlPlane;
   controlUrl: string;
+  /** the control plane's data folder (a local session's output is in sessions/<id>.log) */
+  dataDir: string;
   echo: Awaited<ReturnType<typeof startEchoEndpoint>>;
   /** the gateway's keys: [signing, previous] */
   keys: { current: JWK; previous: JWK };
@@ -113,10 +115,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   }));
   const op = await startOidcProvider({ clients, rotateRefreshTokens: opts.rotateRefreshTokens });
 
+  const dataDir = mkdtempSync(join(testbed.tempRoot, 'gateway-cp-'));
   const cp = await startControlPlane(
     loadControlConfig({
       FLOE_ADMIN_TOKEN: ADMIN_TOKEN,
-      FLOE_DATA_DIR: mkdtempSync(join(testbed.tempRoot, 'gateway-cp-')),
+      FLOE_DATA_DIR: dataDir,
       FLOE_LOCAL_CLUSTER: 'true',
       FLOE_LOCAL_STREAMING: opts.streaming ? 'on' : 'off',
       ...(opts.streaming && {
@@ -231,6 +234,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     op,
     cp,
     controlUrl,
+    dataDir,
     echo,
     keys: { current, previous },
     tenants,

@@ -12,6 +12,7 @@ import {
   lifetimeLeft,
   ownSession,
   sessionAccess,
+  streamAccess,
 } from '../../src/sessions/access.ts';
 
 describe('safeReturnTo', () => {
@@ -139,6 +140,7 @@ describe('sessionAccess', () => {
     endpoint: 'http://10.0.0.1:8080/',
     reason: null,
     lifetime: null,
+    grants: [],
   };
   const owner = { tenantId: 't1', userId: 'u1' };
 
@@ -191,6 +193,77 @@ describe('lifetimeLeft', () => {
     ['an unreadable time', { seconds: 600, endsAt: 'soon' }, null],
   ] as const)('%s', (_name, lifetime, expected) => {
     expect(lifetimeLeft({ lifetime }, at)).toEqual(expected);
+  });
+});
+
+describe('streamAccess', () => {
+  const NOW = Date.parse('2026-01-01T12:00:00Z');
+  const later = '2026-01-01T13:00:00.000Z';
+  const earlier = '2026-01-01T11:00:00.000Z';
+  const grant = (g: Partial<GatewaySession['grants'][number]>) => ({
+    id: 'g1',
+    kind: 'user' as const,
+    userId: 'u2',
+    role: 'viewer' as const,
+    expiresAt: null,
+    ...g,
+  });
+  const base: GatewaySession = {
+    id: 's',
+    tenantId: 't1',
+    userId: 'u1',
+    state: 'running',
+    endpoint: 'http://10.0.0.1:8080/',
+    reason: null,
+    lifetime: null,
+    grants: [
+      grant({}),
+      grant({ id: 'g2', userId: 'u3', role: 'control', expiresAt: later }),
+      grant({ id: 'g3', userId: 'u4', expiresAt: earlier }),
+      grant({ id: 'l1', kind: 'link', userId: null, role: 'viewer', expiresAt: later }),
+      grant({ id: 'l2', kind: 'link', userId: null, role: 'control', expiresAt: earlier }),
+      grant({ id: 'g4', userId: 'u5', role: 'viewer' }),
+      grant({ id: 'l3', kind: 'link', userId: null, role: 'control', expiresAt: later }),
+    ],
+  };
+  const user = (userId: string | undefined, tenantId = 't1') => ({ tenantId, userId });
+
+  it('decides who may watch and in what role', () => {
+    const cases: [
+      string,
+      GatewaySession | null,
+      ReturnType<typeof user>,
+      string | null,
+      unknown,
+    ][] = [
+      ['the owner', base, user('u1'), null, { role: 'owner', grantId: null }],
+      ['a user grant, view-only', base, user('u2'), null, { role: 'viewer', grantId: 'g1' }],
+      ['a user grant, control', base, user('u3'), null, { role: 'control', grantId: 'g2' }],
+      ['an expired user grant', base, user('u4'), null, null],
+      ['no grant', base, user('u9'), null, null],
+      ['a live link', base, user('u9'), 'l1', { role: 'viewer', grantId: 'l1' }],
+      ['an expired link', base, user('u9'), 'l2', null],
+      ['a link naming a user grant', base, user('u9'), 'g1', null],
+      ['an unknown link', base, user('u9'), 'nope', null],
+      ['the stronger of a grant and a link', base, user('u5'), 'l3', { role: 'control' }],
+      ['another tenant, granted by id', base, user('u2', 't2'), null, null],
+      ['another tenant, with a live link', base, user('u9', 't2'), 'l1', null],
+      ['another tenant, the owner id', base, user('u1', 't2'), null, null],
+      ['no user id', base, user(undefined), 'l1', null],
+      ['not running', { ...base, state: 'starting' }, user('u2'), null, null],
+      ['no endpoint', { ...base, endpoint: null }, user('u1'), null, null],
+      ['no session', null, user('u2'), 'l1', null],
+    ];
+    for (const [what, session, who, link, want] of cases) {
+      const got = streamAccess(session, who, link, NOW);
+      const expected = want
+        ? { allow: true, endpoint: base.endpoint, ...(want as object) }
+        : { allow: false };
+      expect({ what, got }).toEqual({
+        what,
+        got: want ? expect.objectContaining(expected) : expected,
+      });
+    }
   });
 });
 

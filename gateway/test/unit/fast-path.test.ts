@@ -155,6 +155,7 @@ describe('FastPath', () => {
     endpoint: 'http://10.0.0.5:8080/s/x',
     lifetime: null,
     reason: null,
+    grants: [],
   };
 
   /** A fast path over the given caches; what it did, by the proxy's and fallback's calls. */

@@ -18,11 +18,13 @@ import { attachProbe } from './probe.ts';
 import { composeReport, reportRows, type StatsReport, type StreamerStats } from './report.ts';
 import { displayScaleFor, displaySizeFor, RESIZE_DEBOUNCE_MS } from './resize.ts';
 import { type StreamState, startSession } from './session.ts';
+import { type GrantRole, makeLink, sessionIdOf, shareWithUser } from './share.ts';
 import { readSample, type StatsEntry, type StatsSample, summarize } from './stats.ts';
 import { attachTextInput } from './text-input.ts';
 import { attachTouch } from './touch.ts';
 import { gatewayIceServers } from './turn.ts';
 import { findElements, renderRows, renderState, setToggle } from './ui.ts';
+import { attachViewers, reportViewerAction } from './viewers.ts';
 import { attachWarningBanner } from './warning-banner.ts';
 
 /** What tests and the benchmark read from the page. */
@@ -144,6 +146,15 @@ const session = startSession(
           streamerStats = rest;
           return;
         }
+        case 'viewers': {
+          viewers.update(message);
+          ui.viewers.hidden = false;
+          ui.viewOnly.hidden = document.body.dataset.control !== 'false';
+          // sharing is the owner's, behind a gateway
+          ui.shareForm.hidden =
+            document.body.dataset.role !== 'owner' || !sessionIdOf(location.href);
+          return;
+        }
         case 'pong':
           clockSamples = [
             ...clockSamples,
@@ -210,6 +221,12 @@ function showTouchControls() {
   ui.trackpad.hidden = false;
 }
 if (navigator.maxTouchPoints > 0) showTouchControls();
+const viewers = attachViewers({
+  list: ui.viewersList,
+  toggle: ui.viewers,
+  send,
+  report: (action, user) => reportViewerAction(location.href, action, user),
+});
 
 /** Held keys and buttons would stay stuck on the remote when the page stops seeing releases. */
 const releaseAll = () => {
@@ -311,6 +328,39 @@ ui.clipboard.addEventListener('click', () => {
   ui.clipboardPanel.hidden = !open;
   setToggle(ui.clipboard, 'aria-expanded', open);
   if (open) ui.clipboardText.focus();
+});
+ui.viewers.addEventListener('click', () => {
+  const open = ui.viewersPanel.hidden;
+  ui.viewersPanel.hidden = !open;
+  setToggle(ui.viewers, 'aria-expanded', open);
+});
+const sharing = (what: Promise<string>) => {
+  ui.shareStatus.textContent = 'Sharing…';
+  what.then(
+    (done) => {
+      ui.shareStatus.textContent = done;
+    },
+    (error: Error) => {
+      ui.shareStatus.textContent = `Not shared: ${error.message}`;
+    },
+  );
+};
+ui.shareForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const email = ui.shareEmail.value.trim();
+  const role = ui.shareRole.value as GrantRole;
+  sharing(shareWithUser(location.href, email, role).then(() => `Shared with ${email}.`));
+});
+ui.shareLink.addEventListener('click', () => {
+  const role = ui.shareRole.value as GrantRole;
+  sharing(
+    makeLink(location.href, role).then((url) => {
+      ui.shareUrl.value = url;
+      ui.shareUrl.hidden = false;
+      ui.shareUrl.select();
+      return 'A link for an hour: copy it from the field.';
+    }),
+  );
 });
 ui.clipboardSend.addEventListener('click', () => clipboard.offer(ui.clipboardText.value, true));
 

@@ -39,6 +39,14 @@ export function closeOutcome(code: number, error: ServerError | null): CloseOutc
       action: 'Take back control',
     };
   }
+  if (code === CLOSE_CODES.removed || error?.code === 'removed') {
+    // not on its own: reconnecting would only rejoin what its owner just removed it from
+    return {
+      retry: false,
+      message: 'The owner removed you from this session',
+      action: 'Join again',
+    };
+  }
   if (code === CLOSE_CODES.badMessage || error?.code === 'bad_message') {
     return {
       retry: false,

@@ -1,11 +1,9 @@
 /**
  * The Parquet export: `COPY (the export's query) TO … WITH (FORMAT binary)` of each part
  * (copy-out.ts), its records read into typed arrays ARROW_BATCH_ROWS at a time
- * (binary-copy.ts, column-batch.ts), each batch handed as an Arrow IPC stream to
- * parquet-wasm (arrow-rs's Parquet writer compiled to WebAssembly) in a thread of the
- * export's own (parquet-encoder.ts: its memory ends with the export, and the encoding does
- * not hold the event loop), which encodes it at once and sends each row group's bytes on as
- * soon as it is complete.
+ * (binary-copy.ts, column-batch.ts), each batch handed as an Arrow record batch to
+ * parquet-wasm (arrow-rs's Parquet writer compiled to WebAssembly), which encodes it at
+ * once and sends each row group's bytes on as soon as it is complete.
  *
  * Why this way (docs/benchmarks.md, "Billing exports", has the numbers): hyparquet-writer,
  * fed a JavaScript value per field from rows read as text, reached 0.15× COPY at
@@ -22,14 +20,12 @@
  * deterministic (no write time; the same row groups for the same records), so a closed
  * period's export is the same bytes every time.
  */
-import { Worker } from 'node:worker_threads';
 import { AsyncByteQueue, RecordBatchStreamWriter } from 'apache-arrow';
 import type { Db } from '../../db/connect.ts';
 import { BinaryCopyReader } from './binary-copy.ts';
 import { ARROW_SCHEMA, ColumnBatch } from './column-batch.ts';
 import { EXPORT_COLUMNS } from './columns.ts';
 import { type CopyQuery, copyChunks, rangeSql } from './copy-out.ts';
-import type { EncoderSettings, FromEncoder, ToEncoder } from './parquet-encoder.ts';
 import type { ExportPart } from './read.ts';
 
 /**
@@ -47,6 +43,14 @@ export const ARROW_BATCH_ROWS = 8_192;
  * 32 MB, and the file is 4.5 % smaller. Readers prefer larger groups too.
  */
 export const ROW_GROUP_ROWS = 65_536;
+
+type ParquetWasm = typeof import('parquet-wasm');
+let loaded: Promise<ParquetWasm> | null = null;
+/** parquet-wasm, compiled on the first Parquet export rather than when the server starts */
+const parquetWasm = () => {
+  loaded ??= import('parquet-wasm');
+  return loaded;
+};
 
 /**
  * COPY of the part's records as PostgreSQL's binary format, one field per export column in
@@ -68,32 +72,38 @@ export const copyBinaryQuery: CopyQuery = (part, ids, literal, to) => {
 };
 
 /**
- * The writer's settings (snappy, in parquet-encoder.ts): dictionaries only for the columns
- * of few values (columns.ts); min/max statistics per row group for all but the strings
- * (those of UUIDs and emails would cost a comparison of every value, for little).
+ * The writer's settings: snappy; dictionaries only for the columns of few values
+ * (columns.ts); min/max statistics per row group for all but the strings (those of UUIDs
+ * and emails would cost a comparison of every value, for little).
  */
-const ENCODER_SETTINGS: EncoderSettings = {
-  rowGroupRows: ROW_GROUP_ROWS,
-  dictionary: EXPORT_COLUMNS.filter((c) => c.dictionary).map((c) => c.name),
-  noStatistics: EXPORT_COLUMNS.filter((c) => c.kind === 'string' || c.kind === 'uuid').map(
-    (c) => c.name,
-  ),
-};
+function writerProperties(pw: ParquetWasm) {
+  let b = new pw.WriterPropertiesBuilder()
+    .setCreatedBy('floe usage export')
+    .setCompression(pw.Compression.SNAPPY)
+    .setMaxRowGroupSize(ROW_GROUP_ROWS)
+    .setDictionaryEnabled(false)
+    .setStatisticsEnabled(pw.EnabledStatistics.Chunk);
+  for (const c of EXPORT_COLUMNS) {
+    if (c.dictionary) b = b.setColumnDictionaryEnabled(c.name, true);
+    if (c.kind === 'string' || c.kind === 'uuid') {
+      b = b.setColumnStatisticsEnabled(c.name, pw.EnabledStatistics.None);
+    }
+  }
+  return b.build();
+}
 
 /**
- * The Arrow IPC stream of a batch, written into one buffer reused from batch to batch and
- * shared with the encoder's thread, which copies it into its WebAssembly memory (the IPC
- * writer's own sink would allocate a new one each time: garbage of the batch's size,
+ * The Arrow IPC stream of a batch, written into one buffer reused from batch to batch (the
+ * IPC writer's own sink would allocate a new one each time: garbage of the batch's size,
  * outside the JavaScript heap, that is only freed by a full collection).
  */
 class IpcBuffer extends AsyncByteQueue {
-  bytes = new Uint8Array(new SharedArrayBuffer(1 << 20));
+  bytes = new Uint8Array(1 << 20);
   size = 0;
 
   override write(value: Uint8Array) {
     if (this.size + value.byteLength > this.bytes.length) {
-      const length = Math.max(2 * this.bytes.length, this.size + value.byteLength);
-      const bytes = new Uint8Array(new SharedArrayBuffer(length));
+      const bytes = new Uint8Array(Math.max(2 * this.bytes.length, this.size + value.byteLength));
       bytes.set(this.bytes.subarray(0, this.size));
       this.bytes = bytes;
     }
@@ -101,17 +111,15 @@ class IpcBuffer extends AsyncByteQueue {
     this.size += value.byteLength;
   }
 
-  /** writes the IPC stream (schema, the batch, its end) of the batch's records so far */
-  of(batch: ColumnBatch) {
+  /** the IPC stream (schema, the batch, its end) of the batch's records so far */
+  of(batch: ColumnBatch): Uint8Array {
     this.size = 0;
     const writer = new RecordBatchStreamWriter().reset(this, ARROW_SCHEMA);
     writer.write(batch.toArrow());
     writer.finish();
-    batch.reset();
+    return this.bytes.subarray(0, this.size);
   }
 }
-
-const ENCODER = new URL('./parquet-encoder.ts', import.meta.url);
 
 /** The Parquet export of these parts, a row group at a time. */
 export function parquetStream(db: Db, parts: ExportPart[]): ReadableStream<Uint8Array> {
@@ -119,85 +127,74 @@ export function parquetStream(db: Db, parts: ExportPart[]): ReadableStream<Uint8
   const reader = new BinaryCopyReader();
   const batch = new ColumnBatch(ARROW_BATCH_ROWS);
   const ipc = new IpcBuffer();
-  const encoder = new Worker(ENCODER, { workerData: ENCODER_SETTINGS });
-  const send = (m: ToEncoder) => encoder.postMessage(m);
+  let pw: ParquetWasm;
+  let output: ReadableStreamDefaultReader<Uint8Array>;
   // set when reading failed or the download was cancelled: parquet-wasm ends its file
   // (footer and all) on any end of its input, which must then not be sent as if complete
   let stopped: unknown = null;
   let sentBatch = false;
-  let ended = false;
 
-  /** The next batch for the encoder (at least one: it takes the schema from the first, so
-   * an export of no records is one empty batch), or the end. */
-  const nextBatch = async (): Promise<ToEncoder> => {
-    if (ended) return { t: 'end' };
+  /** the batch so far into WebAssembly memory, as parquet-wasm's record batch */
+  const toWasm = () => {
+    const table = pw.Table.fromIPCStream(ipc.of(batch));
+    batch.reset();
     try {
-      for (;;) {
-        if (stopped) throw stopped;
-        if (reader.fill(batch)) break;
-        const next = await chunks.next();
-        if (next.done) {
-          if (!reader.complete) throw new Error('binary COPY ended inside a record');
-          ended = true;
-          if (batch.rows === 0 && sentBatch) return { t: 'end' };
-          break;
-        }
-        reader.feed(next.value);
-      }
-    } catch (err) {
-      stopped ??= err;
-      ended = true;
-      await chunks.return(undefined);
-      return { t: 'end' };
+      return table.recordBatch(0);
+    } finally {
+      table.free();
     }
-    sentBatch = true;
-    ipc.of(batch);
-    return { t: 'batch', bytes: ipc.bytes, size: ipc.size };
   };
 
-  // the answer to the pending `read`
-  let piece: { resolve: (m: FromEncoder) => void; reject: (err: Error) => void } | null = null;
-  encoder.on('message', (m: FromEncoder) => {
-    if (m.t === 'want') {
-      void nextBatch().then(send);
-      return;
-    }
-    const waiting = piece;
-    piece = null;
-    waiting?.resolve(m);
-  });
-  encoder.on('error', (err) => {
-    stopped ??= err;
-    piece?.reject(err);
-  });
-  const finish = () => {
-    void encoder.terminate();
-    return chunks.return(undefined);
-  };
+  // record batches for parquet-wasm (at least one: it takes the schema from the first, so
+  // an export of no records is one empty batch)
+  const batches = new ReadableStream(
+    {
+      async pull(controller) {
+        try {
+          for (;;) {
+            if (stopped) throw stopped;
+            if (reader.fill(batch)) {
+              sentBatch = true;
+              controller.enqueue(toWasm());
+              return;
+            }
+            const next = await chunks.next();
+            if (next.done) {
+              if (!reader.complete) throw new Error('binary COPY ended inside a record');
+              if (batch.rows > 0 || !sentBatch) controller.enqueue(toWasm());
+              controller.close();
+              return;
+            }
+            reader.feed(next.value);
+          }
+        } catch (err) {
+          stopped ??= err;
+          await chunks.return(undefined);
+          controller.close();
+        }
+      },
+      async cancel() {
+        await chunks.return(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 
   return new ReadableStream<Uint8Array>({
+    async start() {
+      pw = await parquetWasm();
+      output = (await pw.transformParquetStream(batches, writerProperties(pw))).getReader();
+    },
     async pull(controller) {
-      const m = await new Promise<FromEncoder>((resolve, reject) => {
-        piece = { resolve, reject };
-        send({ t: 'read' });
-      });
+      const next = await output.read();
       // checked before every piece: the footer of a file cut short is never sent
-      if (stopped) {
-        await finish();
-        throw stopped;
-      }
-      if (m.t === 'error') {
-        await finish();
-        throw new Error(`Parquet encoder: ${m.message}`);
-      }
-      if (m.t === 'done') {
-        await finish();
-        controller.close();
-      } else if (m.t === 'piece') controller.enqueue(m.bytes);
+      if (stopped) throw stopped;
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
     },
     async cancel() {
       stopped ??= new Error('export cancelled');
-      await finish();
+      await output.cancel();
     },
   });
 }
