@@ -30,6 +30,7 @@ import { quotaEventRoutes } from './routes/quota-events.ts';
 import { sessionGrantRoutes } from './routes/session-grants.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { tenantRoutes } from './routes/tenants.ts';
+import { transferPolicyRoutes } from './routes/transfer-policy.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { userRoutes } from './routes/users.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -245,6 +246,7 @@ export function createApi(deps: ApiDeps) {
   app.route('/', userRoutes(db, lookups));
   app.route('/', apiKeyRoutes(db, lookups));
   app.route('/', appRoutes(db, lookups));
+  app.route('/', transferPolicyRoutes(db, lookups));
   app.route(
     '/',
     clusterRoutes({

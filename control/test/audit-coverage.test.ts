@@ -82,6 +82,20 @@ const WRITES: [string, (call: Call, t: TestControlPlane) => Promise<Answer>][] =
     (call) => call('PATCH', `${T}/apps/sleeper`, { body: { name: 'Sleeper' } }),
   ],
   [
+    'put /v1/tenants/{tenant}/transfer-policy',
+    (call) =>
+      call('PUT', `${T}/transfer-policy`, {
+        body: { clipboard: false, files: true, maxFileBytes: 1024, maxHomeBytes: null },
+      }),
+  ],
+  [
+    'put /v1/tenants/{tenant}/apps/{app}/transfer-policy',
+    (call) =>
+      call('PUT', `${T}/apps/sleeper/transfer-policy`, {
+        body: { clipboard: true, files: false, maxFileBytes: null, maxHomeBytes: null },
+      }),
+  ],
+  [
     'post /v1/tenants/{tenant}/api-keys',
     async (call) => {
       const r = await call('POST', `${T}/api-keys`, { body: { name: 'k', role: 'tenant-admin' } });

@@ -85,6 +85,12 @@ export interface SessionSpec {
     maxKbps?: number;
     width?: number;
     height?: number;
+    /** data-loss prevention, enforced by the streamer (absent: allowed) */
+    clipboard?: boolean;
+    files?: boolean;
+    /** largest file either way, and most the home may hold after an upload (bytes) */
+    maxFileBytes?: number;
+    maxHomeBytes?: number;
   };
 }
 
@@ -406,6 +412,10 @@ const specSchema = {
         maxKbps: { type: 'integer', minimum: 100, maximum: 200_000 },
         width: { type: 'integer', minimum: 320, maximum: 7680 },
         height: { type: 'integer', minimum: 240, maximum: 4320 },
+        clipboard: { type: 'boolean' },
+        files: { type: 'boolean' },
+        maxFileBytes: { type: 'integer', minimum: 0, maximum: 2 ** 50 },
+        maxHomeBytes: { type: 'integer', minimum: 0, maximum: 2 ** 50 },
       },
     },
   },

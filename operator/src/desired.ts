@@ -480,6 +480,15 @@ function streamerEnv(
     // Viewer tokens: checked against the gateway's public keys, a file of the ConfigMap
     FLOE_VIEWER_ISSUER: settings.viewerIssuer ?? undefined,
     FLOE_VIEWER_JWKS_FILE: settings.viewerIssuer ? POD_PATHS.viewerKeys : undefined,
+    // clipboard and files as the tenant and app allow (docs/files.md); files move in and out
+    // of the home, which the streamer mounts too
+    FLOE_STREAMER_CLIPBOARD: st.clipboard === false ? 'off' : 'on',
+    FLOE_STREAMER_FILES: st.files === false ? 'off' : 'on',
+    FLOE_STREAMER_HOME: POD_PATHS.home,
+    FLOE_STREAMER_MAX_FILE_BYTES:
+      st.maxFileBytes === undefined ? undefined : String(st.maxFileBytes),
+    FLOE_STREAMER_MAX_HOME_BYTES:
+      st.maxHomeBytes === undefined ? undefined : String(st.maxHomeBytes),
     // the streamer warns its viewers before the idle stop this operator's probe decides
     FLOE_IDLE_TIMEOUT_SECONDS: s.spec.timeouts?.idleSeconds
       ? String(s.spec.timeouts.idleSeconds)
@@ -599,7 +608,8 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
         limits: { memory: '1Gi' },
         ...claims,
       },
-      volumeMounts: [x11, xauth, sound, ...viewerKeys],
+      // the home for file transfer: the same user (UID) as the app, so files are the app's
+      volumeMounts: [x11, xauth, sound, home, ...viewerKeys],
       securityContext: restricted,
     },
   ];

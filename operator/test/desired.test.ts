@@ -155,6 +155,11 @@ describe('desired objects', () => {
         'FLOE_STREAMER_H264_ENCODER',
         'FLOE_VIEWER_ISSUER',
         'FLOE_VIEWER_JWKS_FILE',
+        'FLOE_STREAMER_CLIPBOARD',
+        'FLOE_STREAMER_FILES',
+        'FLOE_STREAMER_HOME',
+        'FLOE_STREAMER_MAX_FILE_BYTES',
+        'FLOE_STREAMER_MAX_HOME_BYTES',
         'FLOE_IDLE_TIMEOUT_SECONDS',
         'FLOE_SHUTDOWN_WARNING_SECONDS',
       ],
@@ -168,6 +173,46 @@ describe('desired objects', () => {
     // no TURN secret, token, key or database address anywhere in the pod
     expect(JSON.stringify(pod)).not.toMatch(/SECRET|TOKEN|PASSWORD|DATABASE_URL|secretKeyRef/);
     expect(pod.spec.automountServiceAccountToken).toBe(false);
+  });
+
+  it('hands the streamer the clipboard and file switches and limits, and the home to move files in', () => {
+    type Container = {
+      name: string;
+      env: { name: string; value?: string }[];
+      volumeMounts: { name: string; mountPath: string }[];
+    };
+    const streamerOf = (s: Session) => {
+      const pod = desiredPod(s, settings) as unknown as { spec: { containers: Container[] } };
+      const c = pod.spec.containers.find((x) => x.name === 'streamer')!;
+      return {
+        env: Object.fromEntries(c.env.map((e) => [e.name, e.value])),
+        mounts: c.volumeMounts,
+      };
+    };
+    const open = streamerOf(session());
+    expect(open.env).toMatchObject({
+      FLOE_STREAMER_CLIPBOARD: 'on',
+      FLOE_STREAMER_FILES: 'on',
+      FLOE_STREAMER_HOME: '/home/floe',
+    });
+    expect(open.env).not.toHaveProperty('FLOE_STREAMER_MAX_FILE_BYTES');
+    expect(open.mounts).toContainEqual({ name: 'home', mountPath: '/home/floe' });
+    const locked = streamerOf(
+      session((s) => {
+        s.spec.streamer = {
+          clipboard: false,
+          files: false,
+          maxFileBytes: 1024,
+          maxHomeBytes: 4096,
+        };
+      }),
+    );
+    expect(locked.env).toMatchObject({
+      FLOE_STREAMER_CLIPBOARD: 'off',
+      FLOE_STREAMER_FILES: 'off',
+      FLOE_STREAMER_MAX_FILE_BYTES: '1024',
+      FLOE_STREAMER_MAX_HOME_BYTES: '4096',
+    });
   });
 
   it('leaves out GPU, X server and claim when the session needs none', () => {

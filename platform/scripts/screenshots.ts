@@ -1,6 +1,7 @@
 // Takes the README's and docs' screenshots of the real product (docs/screenshots/):
-// launcher-real.png (the launcher with a running Terminal session) and stream-stats.png (the
-// stream page's stats panel beside the probe app). Runs the whole platform as `npm start`
+// launcher-real.png (the launcher with a running Terminal session), stream-stats.png (the
+// stream page's stats panel beside the probe app) and stream-files.png (the file panel over
+// the Terminal: an upload done, one under way, and ~/Downloads listed). Runs the whole platform as `npm start`
 // does, on free ports, with its data in a temporary folder:
 //   node platform/scripts/screenshots.ts [out-dir]   (default docs/screenshots)
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -71,6 +72,45 @@ try {
   );
   await page.mouse.move(0, 0);
   await page.screenshot({ path: join(out, 'stream-stats.png') });
+
+  // the file panel, over the Terminal whose shell made a file in ~/Downloads
+  await page.goto(platform.url);
+  const terminal = page.getByRole('link', { name: 'Open Terminal' });
+  await page.goto(
+    `${await terminal.getAttribute('href')}`.replace(/^\//, `${platform.gatewayUrl}/`),
+  );
+  await page.waitForFunction(() => document.body.dataset.state === 'streaming', null, {
+    timeout: 30_000,
+  });
+  // the terminal's first frame, then the keyboard to it
+  await page.waitForFunction(() => (document.querySelector('video')?.videoWidth ?? 0) > 0);
+  await new Promise((r) => setTimeout(r, 2000));
+  await page.locator('#stage').click();
+  await page.keyboard.type('mkdir -p ~/Downloads && seq 1 200000 > ~/Downloads/numbers.txt\n', {
+    delay: 20,
+  });
+  await page.getByRole('button', { name: 'Files panel' }).click();
+  await page.locator('#files-input').setInputFiles([
+    {
+      name: 'quarterly-report.pdf',
+      mimeType: 'application/pdf',
+      buffer: Buffer.alloc(900_000, 7),
+    },
+  ]);
+  await page.waitForSelector('#files-transfers li[data-status="done"]', { timeout: 60_000 });
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page
+    .getByRole('button', { name: 'Download numbers.txt' })
+    .waitFor({ timeout: 10_000 })
+    .catch(async (error) => {
+      await page.screenshot({ path: join(out, 'stream-files-failed.png') });
+      throw error;
+    });
+  await page.locator('#stage').click({ position: { x: 10, y: 10 } });
+  await page.keyboard.type('ls -l ~/Uploads\n', { delay: 20 });
+  await new Promise((r) => setTimeout(r, 1500));
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: join(out, 'stream-files.png') });
   process.stdout.write(`screenshots in ${out}\n`);
 } finally {
   await browser.close();

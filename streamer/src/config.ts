@@ -7,6 +7,11 @@ const list = (s: string) =>
     .map((x) => x.trim())
     .filter(Boolean);
 
+/** One folder directly in the home: a plain name, never a path. */
+const homeFolder = z
+  .string()
+  .regex(/^[\w][\w .-]{0,63}$/, 'a folder name of the home, such as Downloads');
+
 const ConfigSchema = z
   .object({
     FLOE_STREAMER_PORT: z.coerce.number().int().min(0).max(65_535).default(8090),
@@ -64,6 +69,21 @@ const ConfigSchema = z
     FLOE_VIEWER_ISSUER: z.url().optional(),
     FLOE_VIEWER_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
     FLOE_VIEWER_JWKS_FILE: z.string().min(1).optional(),
+    /**
+     * Data-loss prevention, as the session's tenant and app allow (docs/files.md): clipboard
+     * both ways, and file transfer into and out of FLOE_STREAMER_HOME. Enforced here, not by
+     * the page.
+     */
+    FLOE_STREAMER_CLIPBOARD: z.enum(['on', 'off']).default('on'),
+    FLOE_STREAMER_FILES: z.enum(['on', 'off']).default('on'),
+    /** The session's home as this streamer sees it; unset: no file transfer. */
+    FLOE_STREAMER_HOME: z.string().min(1).optional(),
+    /** Largest file either way, and most the home may hold after an upload (bytes). */
+    FLOE_STREAMER_MAX_FILE_BYTES: z.coerce.number().int().min(0).optional(),
+    FLOE_STREAMER_MAX_HOME_BYTES: z.coerce.number().int().min(0).optional(),
+    /** Folders of the home: uploads land in the first, the second is listed for download. */
+    FLOE_STREAMER_UPLOAD_FOLDER: homeFolder.default('Uploads'),
+    FLOE_STREAMER_DOWNLOAD_FOLDER: homeFolder.default('Downloads'),
     /**
      * The app's idle timeout, set by whatever starts the session (the local runner, the
      * operator): viewers are warned before the idle stop (idle-warning.ts). Unset: none.
@@ -132,4 +152,16 @@ export function audioSource(
   const found = sockets.find(exists);
   if (found) return `unix:${found}`;
   return config.FLOE_STREAMER_AUDIO === 'on' ? '' : null; // '' = PulseAudio's own default
+}
+
+/** What the session allows of clipboard and files (protocol.ts TransferPolicy), from config. */
+export function transferPolicy(config: StreamerConfig) {
+  return {
+    clipboard: config.FLOE_STREAMER_CLIPBOARD === 'on',
+    files: config.FLOE_STREAMER_FILES === 'on' && config.FLOE_STREAMER_HOME !== undefined,
+    maxFileBytes: config.FLOE_STREAMER_MAX_FILE_BYTES ?? null,
+    maxHomeBytes: config.FLOE_STREAMER_MAX_HOME_BYTES ?? null,
+    uploadFolder: config.FLOE_STREAMER_UPLOAD_FOLDER,
+    downloadFolder: config.FLOE_STREAMER_DOWNLOAD_FOLDER,
+  };
 }

@@ -31,6 +31,13 @@ Configuration (environment):
   FLOE_VIEWER_JWKS_URL           its public keys at a URL, or
   FLOE_VIEWER_JWKS_FILE          in a JWKS file, read again when it changes (unset: anyone
                                  who reaches the port may connect)
+  FLOE_STREAMER_CLIPBOARD        on | off: clipboard both ways (on)
+  FLOE_STREAMER_FILES            on | off: file upload and download (on; needs a home)
+  FLOE_STREAMER_HOME             the session's home: uploads go to its Uploads folder,
+                                 its Downloads folder is listed (unset: no file transfer)
+  FLOE_STREAMER_MAX_FILE_BYTES   largest file either way (no limit)
+  FLOE_STREAMER_MAX_HOME_BYTES   most the home may hold once an upload is in (no limit)
+  FLOE_STREAMER_UPLOAD_FOLDER, FLOE_STREAMER_DOWNLOAD_FOLDER  (Uploads, Downloads)
   FLOE_STREAMER_WEB_DIR          the built stream page (web/dist/stream)
   FLOE_IDLE_TIMEOUT_SECONDS      the app's idle timeout, to warn viewers before the idle
                                  stop (unset: none); "I'm still here" resets the clock

@@ -36,6 +36,12 @@ export function createStreamerMetrics() {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    fileBytes: new Counter({
+      name: 'floe_streamer_file_bytes_total',
+      help: 'File bytes moved by direction (upload, download)',
+      labelNames: ['direction'],
+      registers: [registry],
+    }),
     connections: new Counter({
       name: 'floe_streamer_connections_total',
       help: 'Signalling connections by outcome (accepted, refused, taken_over, unauthorized)',

@@ -9,8 +9,10 @@ import {
 } from 'werift';
 import type { ReceiverFeedback } from './bitrate.ts';
 import { remoteCandidateAction } from './candidates.ts';
+import type { FileChannel } from './files/transfer.ts';
 import { weriftIceServers } from './ice-servers.ts';
 import {
+  FILES_CHANNEL,
   type IceCandidate,
   type IceServer,
   INPUT_CHANNEL,
@@ -74,6 +76,15 @@ export interface ViewerPeerOptions {
   /** A text message arrived on the input channel (not yet validated). */
   onInput: (message: string) => void;
   onChannelOpen: () => void;
+  /**
+   * The browser opened its "files" channel: the returned handlers get its messages, its
+   * drain events and its close. Absent: the channel is closed at once.
+   */
+  onFilesChannel?: (channel: FileChannel) => {
+    receive(data: string | Buffer): void;
+    drained(): void;
+    close(): void | Promise<void>;
+  };
   /** The browser lost a picture and needs a keyframe. */
   onPictureLoss: () => void;
   /** A remote candidate werift refused (an address family this host lacks): not fatal. */
@@ -138,6 +149,15 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
   });
   pc.connectionStateChange.subscribe((state) => options.onStateChange(state));
   pc.onDataChannel.subscribe((dc) => {
+    if (dc.label === FILES_CHANNEL) {
+      const files = options.onFilesChannel?.(dc);
+      if (!files) return dc.close();
+      dc.bufferedAmountLowThreshold = 256 * 1024;
+      dc.onMessage.subscribe((data) => files.receive(data));
+      dc.bufferedAmountLow.subscribe(() => files.drained());
+      dc.stateChanged.subscribe((state) => state === 'closed' && void files.close());
+      return;
+    }
     if (dc.label !== INPUT_CHANNEL) return;
     channel = dc;
     dc.onMessage.subscribe((data) => {

@@ -1,6 +1,12 @@
 /** zod validation of what browsers send, kept to the types of protocol.ts. */
 import { z } from 'zod';
-import { type ClientSignal, type InputMessage, LIMITS } from './protocol.ts';
+import {
+  type ClientSignal,
+  FILE_LIMITS,
+  type FileRequest,
+  type InputMessage,
+  LIMITS,
+} from './protocol.ts';
 
 const iceCandidate = z.object({
   candidate: z.string().max(2048),
@@ -58,4 +64,26 @@ export const inputMessage: z.ZodType<InputMessage> = z.discriminatedUnion('t', [
   z.object({ t: z.literal('still-here') }),
   z.object({ t: z.literal('control'), viewer: viewerId, on: z.boolean() }),
   z.object({ t: z.literal('remove'), viewer: viewerId }),
+]);
+
+const transferId = z.number().int().min(0).max(0xffff_ffff);
+
+/** Requests on the "files" channel; file names are checked further by files/names.ts. */
+export const fileRequest: z.ZodType<FileRequest> = z.discriminatedUnion('t', [
+  z.object({
+    t: z.literal('upload'),
+    id: transferId,
+    name: z.string().min(1).max(FILE_LIMITS.maxNameLength),
+    size: z.number().int().min(0).max(FILE_LIMITS.maxSize),
+    modified: z.number().int().min(0).max(FILE_LIMITS.maxSize),
+  }),
+  z.object({ t: z.literal('upload-end'), id: transferId }),
+  z.object({ t: z.literal('upload-cancel'), id: transferId }),
+  z.object({ t: z.literal('list') }),
+  z.object({
+    t: z.literal('download'),
+    id: transferId,
+    name: z.string().min(1).max(FILE_LIMITS.maxNameLength),
+  }),
+  z.object({ t: z.literal('download-cancel'), id: transferId }),
 ]);

@@ -69,6 +69,8 @@ export type ServerSignal =
       display: { width: number; height: number };
       /** The display can follow the browser window's size. */
       resizable: boolean;
+      /** Clipboard and file transfer as this session allows them (absent: an older streamer). */
+      transfer?: TransferPolicy;
     }
   | { type: 'answer'; sdp: string; codec: VideoCodec }
   | { type: 'ice'; candidate: IceCandidate | null }
@@ -157,6 +159,8 @@ export interface ViewerInfo {
 
 export type StreamerMessage =
   | { t: 'clipboard'; text: string }
+  /** A message the session's policy does not allow (clipboard off): it was dropped. */
+  | { t: 'refused'; what: 'clipboard'; message: string }
   /** Who is watching, sent to all of them on every change; `you` is the receiver's id. */
   | { t: 'viewers'; you: string; viewers: ViewerInfo[] }
   | { t: 'display'; width: number; height: number }
@@ -186,3 +190,79 @@ export type StreamerMessage =
       rttMs: number | null;
       codec: VideoCodec;
     };
+
+// ── file transfer: data channel "files" (streamer/src/files/, docs/files.md) ────────────────
+//
+// A second ordered, reliable data channel, so that a large file never queues behind input.
+// Requests and replies are JSON text; file bytes travel as binary messages, each a chunk
+// framed by FILE_CHUNK_HEADER: the transfer's id (uint32) and the chunk's offset in the file
+// (float64, exact to 2^53), both big-endian, then the bytes. An upload resumes where the
+// streamer's copy ends: the streamer answers `upload` with the offset to send from.
+
+export const FILES_CHANNEL = 'files';
+
+export const FILE_LIMITS = {
+  /** Bytes of file data in one binary message (every browser's SCTP takes 16 KiB). */
+  chunkBytes: 16 * 1024,
+  /** Bytes of the header before each chunk: id (4) and offset (8). */
+  chunkHeader: 12,
+  /** Longest name the page may send, in UTF-16 code units (the streamer checks bytes too). */
+  maxNameLength: 1024,
+  /** Largest size a request may state: 2^53 − 1, where offsets stop being exact. */
+  maxSize: Number.MAX_SAFE_INTEGER,
+  /** Most transfers a viewer may have open at once. */
+  maxOpen: 8,
+  /** Most files a listing shows, newest first. */
+  maxListed: 500,
+} as const;
+
+/** What this session allows, told in `welcome` so the page shows only what works. */
+export interface TransferPolicy {
+  clipboard: boolean;
+  files: boolean;
+  /** Largest file either way, bytes; null: no limit but the disk. */
+  maxFileBytes: number | null;
+  /** Uploads land here and downloads are listed from here, relative to the home. */
+  uploadFolder: string;
+  downloadFolder: string;
+}
+
+export type FileRequest =
+  /** Start or resume an upload; `modified` (ms) tells two same-named files apart. */
+  | { t: 'upload'; id: number; name: string; size: number; modified: number }
+  /** Every byte is sent: the streamer checks the size and keeps the file. */
+  | { t: 'upload-end'; id: number }
+  /** Stop and delete what arrived. */
+  | { t: 'upload-cancel'; id: number }
+  /** The files in the download folder. */
+  | { t: 'list' }
+  | { t: 'download'; id: number; name: string }
+  | { t: 'download-cancel'; id: number };
+
+export type FileErrorCode =
+  | 'disabled'
+  | 'bad_request'
+  | 'bad_name'
+  | 'too_large'
+  | 'quota'
+  | 'no_space'
+  | 'not_found'
+  | 'busy'
+  | 'io';
+
+export interface FileEntry {
+  name: string;
+  size: number;
+  /** ms since the epoch */
+  modified: number;
+}
+
+export type FileReply =
+  /** Send from `offset` (0 for a new upload); `name` is the file's name in the folder. */
+  | { t: 'upload-ready'; id: number; name: string; offset: number }
+  | { t: 'upload-done'; id: number; name: string; size: number }
+  | { t: 'listing'; folder: string; files: FileEntry[] }
+  | { t: 'download-start'; id: number; name: string; size: number }
+  | { t: 'download-end'; id: number }
+  /** id null: about no one transfer (the channel itself, a listing) */
+  | { t: 'file-error'; id: number | null; code: FileErrorCode; message: string };

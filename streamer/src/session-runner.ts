@@ -201,7 +201,13 @@ try {
   desktop = await openX11Desktop(server.display, log, { resizable: server.resizable });
   const { PULSE_SERVER } = sessionEnv;
   streamer = await startStreamer(
-    { ...config, DISPLAY: server.display, PULSE_SERVER },
+    {
+      ...config,
+      DISPLAY: server.display,
+      PULSE_SERVER,
+      // file transfer goes into the app's own home (its sandbox's, on the host)
+      FLOE_STREAMER_HOME: config.FLOE_STREAMER_HOME ?? sandboxHome ?? appEnv.HOME,
+    },
     desktop,
     log,
   );

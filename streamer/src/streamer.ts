@@ -11,8 +11,10 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { nextBitrate, worthChanging } from './bitrate.ts';
 import { Broadcast } from './broadcast.ts';
 import { chooseCodec } from './codec.ts';
-import { audioSource, type StreamerConfig } from './config.ts';
+import { audioSource, type StreamerConfig, transferPolicy } from './config.ts';
 import type { Desktop } from './desktop.ts';
+import { HomeFiles } from './files/store.ts';
+import { type FilesContext, ResumeBook, serveFiles } from './files/transfer.ts';
 import { idleWarning, warningLead } from './idle-warning.ts';
 import { createStreamerMetrics, type StreamerMetrics } from './metrics.ts';
 import { type Microphone, startMicrophone } from './microphone.ts';
@@ -26,6 +28,7 @@ import {
   type ServerSignal,
   type SignalErrorCode,
   type StreamerMessage,
+  type TransferPolicy,
   type ViewerInfo,
 } from './protocol.ts';
 import { clientSignal, inputMessage } from './protocol-schema.ts';
@@ -80,11 +83,28 @@ export async function startStreamer(
     metrics.lastInput.set(lastInputAt / 1000);
     idle.check();
   };
-  // the session's clipboard only to those who hold control (a view-only viewer reads nothing)
+  const policy = transferPolicy(config);
+  // the session's clipboard only to those who hold control (a view-only viewer reads nothing),
+  // and to nobody when the session's policy turns the clipboard off (the page's are refused)
   desktop.onClipboard((text) => {
+    if (!policy.clipboard) return;
     for (const v of watching)
       if (receivesClipboard(v.rights)) v.peer?.send({ t: 'clipboard', text });
   });
+  const home = policy.files ? await openHome(config.FLOE_STREAMER_HOME!, log) : null;
+  const files: Omit<FilesContext, 'log'> = {
+    policy: { ...policy, enabled: policy.files && home !== null },
+    home,
+    resume: new ResumeBook(),
+    moved: (direction, bytes) => metrics.fileBytes.inc({ direction }, bytes),
+  };
+  const transfer: TransferPolicy = {
+    clipboard: policy.clipboard,
+    files: files.policy.enabled,
+    maxFileBytes: policy.maxFileBytes,
+    uploadFolder: policy.uploadFolder,
+    downloadFolder: policy.downloadFolder,
+  };
   // What this machine's GStreamer can encode with; NVENC shows up only on NVIDIA nodes.
   let encoders: Record<string, boolean> | null = null;
   detectEncoders(config.FLOE_STREAMER_PYTHON).then(
@@ -103,6 +123,8 @@ export async function startStreamer(
       display: desktop.size(),
       encoders,
       lastInputAt: lastInputAt && new Date(lastInputAt).toISOString(),
+      // what this session allows of clipboard and files, as it was launched
+      transfer: { ...transfer, maxHomeBytes: policy.maxHomeBytes },
     }),
   );
   // The stream page asks `turn` (beside itself) for the session's ICE servers: behind the
@@ -217,6 +239,8 @@ export async function startStreamer(
     metrics.connections.inc({ outcome: 'accepted' });
     const current: Viewer = new Viewer(ws, claims, {
       config,
+      files,
+      transfer,
       iceServers: turn.iceServers,
       desktop,
       log,
@@ -365,8 +389,23 @@ function turnOffer(
   };
 }
 
+/** The home for file transfer; a home that cannot be opened turns file transfer off. */
+async function openHome(path: string, log: Logger): Promise<HomeFiles | null> {
+  try {
+    return await HomeFiles.open(path);
+  } catch (error) {
+    log.error(
+      { err: (error as Error).message, home: path },
+      'no file transfer: the home cannot be opened',
+    );
+    return null;
+  }
+}
+
 interface ViewerContext {
   config: StreamerConfig;
+  files: Omit<FilesContext, 'log'>;
+  transfer: TransferPolicy;
   iceServers: () => IceServer[];
   desktop: Desktop;
   log: Logger;
@@ -426,6 +465,7 @@ class Viewer {
       codecs: ctx.config.FLOE_STREAMER_CODECS,
       display: ctx.desktop.size(),
       resizable: ctx.desktop.resizable,
+      transfer: ctx.transfer,
     });
     this.log.info('viewer connected');
   }
@@ -488,6 +528,18 @@ class Viewer {
         this.peer?.send({ t: 'display', ...this.ctx.desktop.size() });
         this.peer?.send(this.ctx.idleNotice());
         this.ctx.announce();
+      },
+      onFilesChannel: (channel) => {
+        // files only for a viewer in control, checked at each request (control moves)
+        const { rights } = this;
+        const base = this.ctx.files.policy;
+        const policy = {
+          ...base,
+          get enabled() {
+            return base.enabled && rights.control;
+          },
+        };
+        return serveFiles(channel, { ...this.ctx.files, policy, log: this.log });
       },
       onPictureLoss: () => this.joined?.keyframe('pli'),
       onCandidateError: (error) =>
@@ -602,6 +654,15 @@ class Viewer {
         this.peer?.send({ t: 'pong', id: input.id, sent: input.sent, streamerTime: Date.now() });
         return;
       case 'clipboard':
+        if (!this.ctx.transfer.clipboard) {
+          metrics.inputEvents.inc({ type: 'refused' });
+          this.peer?.send({
+            t: 'refused',
+            what: 'clipboard',
+            message: 'the clipboard is turned off for this session',
+          });
+          return;
+        }
         desktop.setClipboard(input.text);
         return;
       case 'resize':

@@ -552,6 +552,44 @@ describe('console', () => {
     await page.close();
   });
 
+  it('switches files and clipboard off for the tenant, and limits one app’s file size', async () => {
+    standIn = await startStandIn(dir, { data: defaultData('tenant-admin') });
+    const { page, errors } = await openPage(`${standIn.url}/console/transfer`);
+    const files = page.getByLabel('File upload and download');
+    await files.waitFor();
+    expect(await files.isChecked()).toBe(true);
+    await files.uncheck();
+    await page.getByLabel('Clipboard between the browser and the session').uncheck();
+    await page.getByLabel('Largest file (MiB)').fill('-3');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('A size in MiB (0 or more), or empty for no limit.').waitFor();
+    expect(standIn.requests.filter((r) => r.method === 'PUT')).toEqual([]);
+    await page.getByLabel('Largest file (MiB)').fill('100');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved the tenant’s policy.').waitFor();
+    const put = standIn.requests.find((r) => r.method === 'PUT');
+    expect(put?.path).toBe('/tenants/acme/transfer-policy');
+    expect(put?.body).toEqual({
+      clipboard: false,
+      files: false,
+      maxFileBytes: 100 * 1024 * 1024,
+      maxHomeBytes: null,
+    });
+    // one app: its own policy, loaded when it is chosen
+    const app = standIn.data.apps[0]!;
+    await page.getByLabel('Applies to').selectOption(app.slug);
+    await expect.poll(() => page.getByLabel('Largest file (MiB)').inputValue()).toBe('');
+    expect(await page.getByLabel('File upload and download').isChecked()).toBe(true);
+    await page.getByLabel('Most a home may hold (MiB)').fill('2048');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText(`Saved the policy of ${app.name}.`).waitFor();
+    const appPut = standIn.requests.filter((r) => r.method === 'PUT')[1];
+    expect(appPut?.path).toBe(`/tenants/acme/apps/${app.slug}/transfer-policy`);
+    expect(appPut?.body).toMatchObject({ files: true, maxHomeBytes: 2048 * 1024 * 1024 });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('shows the audit log with filters and a JSONL download', async () => {
     standIn = await startStandIn(dir, { data: defaultData('tenant-admin') });
     const { page, errors } = await openPage(`${standIn.url}/console/audit`);

@@ -88,6 +88,7 @@ describe('sections by role', () => {
       'billing',
       'api-keys',
       'identity',
+      'transfer',
       'audit',
       'webhooks',
     ]);

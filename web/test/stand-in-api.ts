@@ -27,6 +27,7 @@ import type {
   Session,
   SessionState,
   Tenant,
+  TransferPolicy,
   UsageRow,
   User,
   WebhookDelivery,
@@ -59,6 +60,8 @@ export interface StandInData {
   sessions: Session[];
   apiKeys: ApiKey[];
   identityProvider: IdentityProvider | null;
+  /** clipboard and file-transfer policies by 'tenant' or 'app:<slug>' (open when unset) */
+  transferPolicies?: Record<string, TransferPolicy>;
   clusters: Cluster[];
   usage: UsageRow[];
   /** billing periods (newest first), their summaries by label, and other tenants' periods */
@@ -605,6 +608,29 @@ export async function startStandIn(
         if (typeof input.name === 'string') tenant.name = input.name;
         tenant.updatedAt = now();
         return tenant;
+      }
+    }
+    // clipboard and file-transfer policies: the tenant's (kind) and an app's (sub)
+    if (kind === 'transfer-policy' || (kind === 'apps' && sub === 'transfer-policy')) {
+      admin();
+      if (kind === 'apps' && !data.apps.some((a) => a.slug === id || a.id === id)) {
+        throw notFound('app');
+      }
+      const key = kind === 'apps' ? `app:${id}` : 'tenant';
+      data.transferPolicies ??= {};
+      if (m === 'GET') {
+        return (
+          data.transferPolicies[key] ?? {
+            clipboard: true,
+            files: true,
+            maxFileBytes: null,
+            maxHomeBytes: null,
+          }
+        );
+      }
+      if (m === 'PUT') {
+        data.transferPolicies[key] = input as unknown as TransferPolicy;
+        return input;
       }
     }
     if (kind === 'apps') {

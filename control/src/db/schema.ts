@@ -634,3 +634,29 @@ export const clusterLeases = pgTable('cluster_leases', {
   /** what the holder's driver sees of the cluster (capacity, status), for the other replicas */
   observed: jsonb('observed').$type<Capacity>(),
 });
+
+/**
+ * Data-loss prevention for streams (docs/files.md): whether clipboard and file transfer work,
+ * and how large files and homes may get. One row per tenant (`appId` null) and at most one per
+ * app, which can only narrow its tenant's: the launch hands the streamer what both allow
+ * (domain/transfer.ts), and the streamer enforces it. No row: everything allowed, no limits.
+ */
+export const transferPolicies = pgTable(
+  'transfer_policies',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    appId: uuid('app_id').references(() => apps.id),
+    clipboard: boolean('clipboard').notNull().default(true),
+    files: boolean('files').notNull().default(true),
+    maxFileBytes: bigint('max_file_bytes', { mode: 'number' }),
+    maxHomeBytes: bigint('max_home_bytes', { mode: 'number' }),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex('transfer_policies_tenant').on(t.tenantId).where(sql`${t.appId} is null`),
+    uniqueIndex('transfer_policies_app').on(t.appId).where(sql`${t.appId} is not null`),
+  ],
+);

@@ -1,6 +1,7 @@
 import type { AppScheduling } from '@floe/operator/crd';
 import type { VideoCodec } from '@floe/streamer/protocol';
 import type { DriverRef } from '../db/schema.ts';
+import type { TransferSettings } from '../domain/transfer.ts';
 
 /** What a driver needs to run one session; copied from the tenant, user and app at launch. */
 export interface LaunchSpec {
@@ -27,6 +28,8 @@ export interface LaunchSpec {
     /** the streamer's codec preference (FLOE_STREAMER_CODECS); null: its default */
     videoCodecs: VideoCodec[] | null;
   };
+  /** clipboard and file transfer as the tenant and app allow; absent: all allowed */
+  transfer?: TransferSettings;
 }
 
 /**

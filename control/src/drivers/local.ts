@@ -17,6 +17,7 @@ import {
 import { mintTurnCredentials } from '@floe/turn';
 import type { DriverRef } from '../db/schema.ts';
 import { chooseRoot, type MarkedProcess, sessionRoots } from '../domain/local-processes.ts';
+import { OPEN_POLICY, transferEnv } from '../domain/transfer.ts';
 import type { Capacity, ClusterDriver, LaunchSpec, Observation, SessionAddress } from './driver.ts';
 
 export interface LocalDriverOptions {
@@ -414,6 +415,8 @@ export class LocalDriver implements ClusterDriver {
           FLOE_TURN_USERNAME: credential.username,
           FLOE_TURN_CREDENTIAL: credential.credential,
         }),
+        // what the tenant and app allow of clipboard and files, enforced by the streamer
+        ...transferEnv(spec.transfer ?? OPEN_POLICY),
         FLOE_STREAMER_HOST: '127.0.0.1',
         FLOE_STREAMER_PORT: String(port),
         ...(spec.app.videoCodecs && { FLOE_STREAMER_CODECS: spec.app.videoCodecs.join(',') }),

@@ -3,9 +3,11 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/connect.ts';
 import { apps, sessions, tenants, users } from '../db/schema.ts';
 import { isActive } from '../domain/session-states.ts';
+import { effectiveTransfer, type TransferPolicy } from '../domain/transfer.ts';
 import { type ClusterDriver, LaunchRefused, type LaunchSpec } from '../drivers/driver.ts';
 import type { SessionRow } from './admission.ts';
 import { nextStep } from './next-step.ts';
+import { launchPolicies } from './transfer-policies.ts';
 import { transition } from './transition.ts';
 
 type AppRow = typeof apps.$inferSelect;
@@ -13,6 +15,8 @@ type AppRow = typeof apps.$inferSelect;
 interface LaunchParties {
   tenant: Pick<typeof tenants.$inferSelect, 'name' | 'maxGpus'>;
   user: Pick<typeof users.$inferSelect, 'email'>;
+  /** the tenant's and the app's transfer policies (routes/transfer-policy.ts) */
+  transfer?: { tenant: TransferPolicy | null; app: TransferPolicy | null };
 }
 
 export function launchSpec(session: SessionRow, app: AppRow, parties: LaunchParties): LaunchSpec {
@@ -37,6 +41,7 @@ export function launchSpec(session: SessionRow, app: AppRow, parties: LaunchPart
       scheduling: app.scheduling ?? null,
       videoCodecs: app.videoCodecs ?? null,
     },
+    transfer: effectiveTransfer(parties.transfer?.tenant ?? null, parties.transfer?.app ?? null),
   };
 }
 
@@ -118,7 +123,8 @@ export async function syncSession(
     case 'launch': {
       const { session, app, tenant, user } = found as NonNullable<typeof found>;
       try {
-        await driver.launch(launchSpec(session, app, { tenant, user }));
+        const transfer = await launchPolicies(db, session.tenantId, app.id);
+        await driver.launch(launchSpec(session, app, { tenant, user, transfer }));
       } catch (err) {
         if (!(err instanceof LaunchRefused)) throw err;
         return record('failed', { reason: err.message });

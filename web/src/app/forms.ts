@@ -3,7 +3,14 @@
  * (control/src/http/schemas.ts), so a mistake is named beside its field before any request.
  * Every function takes the raw strings of a form and answers a body or per-field errors.
  */
-import type { App, GpuHoursExceededAction, GpusPerSku, Quotas, UserLimits } from './types.ts';
+import type {
+  App,
+  GpuHoursExceededAction,
+  GpusPerSku,
+  Quotas,
+  TransferPolicy,
+  UserLimits,
+} from './types.ts';
 
 export type Fields = Record<string, string | undefined>;
 export type FormErrors = Record<string, string>;
@@ -464,6 +471,44 @@ export function identityFormToBody(fields: Fields): Checked<IdentityProviderBody
       rolesClaim,
       adminRoles,
       hostnames,
+    },
+  };
+}
+
+const MiB = 1024 * 1024;
+/** 1 PiB, the control plane's bound */
+const MAX_MIB = 1024 * 1024 * 1024;
+
+/** Limits in MiB as the form shows them; empty for none. */
+export const mibOf = (bytes: number | null) =>
+  bytes === null ? '' : String(Math.round((bytes / MiB) * 100) / 100);
+
+/**
+ * The clipboard and file-transfer form: two switches (checkboxes: 'on' or absent) and two
+ * limits in MiB, empty for none.
+ */
+export function transferFormToBody(fields: Fields): Checked<TransferPolicy> {
+  const errors: FormErrors = {};
+  const limit = (name: string) => {
+    const raw = text(fields, name);
+    if (raw === '') return null;
+    const mib = Number(raw);
+    if (!Number.isFinite(mib) || mib < 0 || mib > MAX_MIB) {
+      errors[name] = 'A size in MiB (0 or more), or empty for no limit.';
+      return null;
+    }
+    return Math.round(mib * MiB);
+  };
+  const maxFileBytes = limit('maxFileMiB');
+  const maxHomeBytes = limit('maxHomeMiB');
+  if (Object.keys(errors).length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    body: {
+      clipboard: fields.clipboard === 'on',
+      files: fields.files === 'on',
+      maxFileBytes,
+      maxHomeBytes,
     },
   };
 }

@@ -10,6 +10,7 @@ export type SectionId =
   | 'billing'
   | 'api-keys'
   | 'identity'
+  | 'transfer'
   | 'audit'
   | 'webhooks'
   | 'tenants'
@@ -35,6 +36,7 @@ export const SECTIONS: readonly Section[] = [
   { id: 'billing', label: 'Billing', tenant: true, roles: ADMINS },
   { id: 'api-keys', label: 'API keys', tenant: true, roles: ADMINS },
   { id: 'identity', label: 'Identity provider', tenant: true, roles: ADMINS },
+  { id: 'transfer', label: 'Files & clipboard', tenant: true, roles: ADMINS },
   { id: 'audit', label: 'Audit log', tenant: true, roles: ADMINS },
   { id: 'webhooks', label: 'Webhooks', tenant: true, roles: ADMINS },
   { id: 'tenants', label: 'Tenants', tenant: false, roles: ['platform-admin'] },

@@ -283,3 +283,11 @@ export interface WebhookDelivery {
   createdAt: string;
   payload: Record<string, unknown>;
 }
+
+/** A tenant's or an app's clipboard and file-transfer policy (control: routes/transfer-policy.ts). */
+export interface TransferPolicy {
+  clipboard: boolean;
+  files: boolean;
+  maxFileBytes: number | null;
+  maxHomeBytes: number | null;
+}

@@ -7,7 +7,7 @@ import type {
   VideoCodec,
 } from '@floe/streamer/protocol';
 import { preferredCodecs } from './codecs.ts';
-import { CLOSE_CODES, INPUT_CHANNEL, PROTOCOL_VERSION } from './contract.ts';
+import { CLOSE_CODES, FILES_CHANNEL, INPUT_CHANNEL, PROTOCOL_VERSION } from './contract.ts';
 import type { ServerError } from './reconnect.ts';
 
 /**
@@ -38,6 +38,8 @@ export interface ConnectionHandlers {
   welcome(welcome: Welcome): void;
   track(track: MediaStreamTrack): void;
   channelOpen(): void;
+  /** The file-transfer channel of this connection, made when the streamer allows files. */
+  filesChannel?(channel: RTCDataChannel): void;
   message(message: StreamerMessage): void;
   connected(): void;
   /** The streamer reported an error (the socket usually closes next). */
@@ -144,6 +146,10 @@ export function openConnection(options: ConnectionOptions, on: ConnectionHandler
         // Not JSON: nothing this page understands.
       }
     };
+
+    if (welcome.transfer?.files && on.filesChannel) {
+      on.filesChannel(peer.createDataChannel(FILES_CHANNEL, { ordered: true }));
+    }
 
     const video = peer.addTransceiver('video', { direction: 'recvonly' });
     if (options.codec && welcome.codecs.includes(options.codec)) {

@@ -5,7 +5,13 @@
  */
 import { LIMITS } from '@floe/streamer/protocol';
 
-export { CLOSE_CODES, INPUT_CHANNEL, PROTOCOL_VERSION, SIGNAL_PATH } from '@floe/streamer/protocol';
+export {
+  CLOSE_CODES,
+  FILES_CHANNEL,
+  INPUT_CHANNEL,
+  PROTOCOL_VERSION,
+  SIGNAL_PATH,
+} from '@floe/streamer/protocol';
 
 export const RESIZE_BOUNDS = LIMITS.resize;
 export const MAX_DELTA = LIMITS.maxDelta;

@@ -9,6 +9,7 @@ import { type ClockSample, clockOffset } from './clock.ts';
 import type { Welcome } from './connection.ts';
 import { SIGNAL_PATH } from './contract.ts';
 import { askEnded, stateUrl } from './ended.ts';
+import { attachFiles } from './files.ts';
 import { attachKeyboard } from './keyboard.ts';
 import type { LocalShortcut } from './keysym.ts';
 import { attachMouse } from './mouse.ts';
@@ -109,6 +110,9 @@ const session = startSession(
       streamerStats = null;
       clockSamples = []; // possibly another machine after a reconnect
       ui.resize.disabled = !w.resizable;
+      files.policy(w.transfer);
+      // clipboard off: the panel's button goes; the streamer refuses what is sent anyway
+      ui.clipboard.hidden = w.transfer?.clipboard === false;
       // A fresh stream per connection: tracks of a torn-down peer connection never resume.
       media = new MediaStream();
       ui.video.srcObject = media;
@@ -123,6 +127,9 @@ const session = startSession(
       sendResize();
       warning.connected();
     },
+    filesChannel(channel) {
+      files.channel(channel);
+    },
     error(message) {
       ui.status.textContent = message;
     },
@@ -130,6 +137,9 @@ const session = startSession(
       switch (message.t) {
         case 'clipboard':
           clipboard.fromRemote(message.text);
+          return;
+        case 'refused':
+          ui.status.textContent = message.message;
           return;
         case 'stats': {
           const { t: _, ...rest } = message;
@@ -184,6 +194,19 @@ const keyboard = attachKeyboard({
 });
 const mouse = attachMouse({ stage: ui.stage, video: ui.video, send });
 const clipboard = attachClipboard({ send, panel: ui.clipboardText });
+const files = attachFiles({
+  toggle: ui.files,
+  panel: ui.filesPanel,
+  input: ui.filesInput,
+  upload: ui.filesUpload,
+  uploadFolder: ui.filesUploadFolder,
+  downloadFolder: ui.filesDownloadFolder,
+  refresh: ui.filesRefresh,
+  transfers: ui.filesTransfers,
+  list: ui.filesList,
+  message: ui.filesMessage,
+  stage: ui.stage,
+});
 const touch = attachTouch({
   stage: ui.stage,
   video: ui.video,

@@ -77,8 +77,23 @@ export function sessionObject(
         ? { size: app.persistenceSize, ...(storageClassName && { storageClassName }) }
         : null,
       ...(Object.keys(timeouts).length > 0 && { timeouts }),
-      ...(app.videoCodecs && { streamer: { codecs: app.videoCodecs } }),
+      ...((app.videoCodecs || spec.transfer) && {
+        streamer: {
+          ...(app.videoCodecs && { codecs: app.videoCodecs }),
+          ...(spec.transfer && streamerTransfer(spec.transfer)),
+        },
+      }),
     },
+  };
+}
+
+/** The Session's streamer settings for clipboard and files (only what differs from allowed). */
+function streamerTransfer(t: NonNullable<LaunchSpec['transfer']>): SessionSpec['streamer'] {
+  return {
+    clipboard: t.clipboard,
+    files: t.files,
+    ...(t.maxFileBytes !== null && { maxFileBytes: t.maxFileBytes }),
+    ...(t.maxHomeBytes !== null && { maxHomeBytes: t.maxHomeBytes }),
   };
 }
 

@@ -20,6 +20,7 @@ import { identitySection } from './identity.ts';
 import { quotasSection } from './quotas.ts';
 import { sessionsSection } from './sessions.ts';
 import { tenantsSection } from './tenants.ts';
+import { transferSection } from './transfer.ts';
 import { usageSection } from './usage.ts';
 import { usersSection } from './users.ts';
 import { webhooksSection } from './webhooks.ts';
@@ -50,6 +51,7 @@ const RENDER: Record<SectionId, SectionRender> = {
   'billing-all': billingAllSection,
   'api-keys': apiKeysSection,
   identity: identitySection,
+  transfer: transferSection,
   audit: auditSection,
   webhooks: webhooksSection,
   tenants: tenantsSection,
