@@ -77,7 +77,8 @@ describe('what the containers of a session pod share', () => {
 
   it.each([
     // container, its mounts: the X socket and cookie to X server, app and streamer; the
-    // PulseAudio socket to sound server, app and streamer; the home to the app alone
+    // PulseAudio socket to sound server, app and streamer; the home to the app and the
+    // streamer (file transfer: uploads into it, downloads from it, as the app's user)
     [
       'app',
       {
@@ -87,7 +88,15 @@ describe('what the containers of a session pod share', () => {
         home: '/home/floe',
       },
     ],
-    ['streamer', { x11: '/tmp/.X11-unix', xauth: '/run/floe/xauth', sound: '/run/floe/sound' }],
+    [
+      'streamer',
+      {
+        x11: '/tmp/.X11-unix',
+        xauth: '/run/floe/xauth',
+        sound: '/run/floe/sound',
+        home: '/home/floe',
+      },
+    ],
     ['sound', { sound: '/run/floe/sound' }],
     ['xserver', { x11: '/tmp/.X11-unix', xauth: '/run/floe/xauth' }],
   ])('%s mounts %j', (name, expected) => {
