@@ -70,6 +70,8 @@ export async function startStreamer(
   /** everyone watching, in the order they came */
   const watching = new Set<Viewer>();
   let broadcast: Broadcast | null = null;
+  /** the last broadcast's stop, which close() waits for (no pipeline outlives the streamer) */
+  let stopping: Promise<void> = Promise.resolve();
   let lastInputAt: number | null = null;
   const idle = idleNotices(
     config,
@@ -260,7 +262,7 @@ export async function startStreamer(
         current.joined?.leave(current);
         // the encode stops with the last viewer (one still negotiating keeps it for itself)
         if (watching.size === 0 && broadcast) {
-          void broadcast.close();
+          stopping = broadcast.close();
           broadcast = null;
         }
         announce();
@@ -285,6 +287,7 @@ export async function startStreamer(
           v.end('negotiation_failed', 'the streamer is shutting down', CLOSE_CODES.goingAway),
         ),
       );
+      await Promise.all([stopping, broadcast?.close()]);
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       server.closeAllConnections();
