@@ -50,7 +50,9 @@ export default async function setup(project: TestProject) {
   try {
     [postgres, turn, oidc] = await Promise.all([
       startPostgres(),
-      startCoturn(),
+      // every stream test's browsers share it, and each allocation holds a relay port for
+      // 10 minutes: sharing, file and device tests open dozens within that window
+      startCoturn({ relayPorts: 512 }),
       startOidcProvider(),
     ]);
   } catch (err) {
