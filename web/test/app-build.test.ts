@@ -33,10 +33,12 @@ describe('buildApp', () => {
     for (const ref of refs) expect(ref, ref).toMatch(/^(?:data:|\/app\/[\w.-]+$|#main$|\/$)/);
   });
 
-  it('bundles only its own sources, and the control plane’s session states, and stays small', () => {
-    // the one module of another package: the states and "active", defined once, no imports
+  it('bundles only its own sources, the control plane’s session states and stop reasons, and stays small', () => {
+    // the only modules of another package: the states and "active", and why a session
+    // stopped (the launcher says it), each defined once and without imports
     expect(result.inputs.filter((f) => !f.startsWith('web/src/app/'))).toEqual([
       'control/src/domain/session-states.ts',
+      'control/src/domain/stop-reasons.ts',
     ]);
     expect(result.inputs.some((f) => f.startsWith('web/src/stream/'))).toBe(false);
     expect(read('app.js').length).toBeLessThan(80_000);

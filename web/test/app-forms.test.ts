@@ -184,6 +184,7 @@ describe('appFormToBody', () => {
       maxLifetimeSeconds: null,
       env: { A: '1' },
       scheduling: null,
+      videoCodecs: null,
       createdAt: '',
       updatedAt: '',
     };

@@ -130,6 +130,7 @@ function appOf(tenantId: string, fields: Partial<App> & Pick<App, 'slug' | 'name
     maxLifetimeSeconds: null,
     env: {},
     scheduling: null,
+    videoCodecs: null,
     createdAt: ago(60 * 24 * 30),
     updatedAt: ago(60 * 24 * 30),
     ...fields,

@@ -96,6 +96,8 @@ export interface App {
   env: Record<string, string>;
   /** the app's Kubernetes template (control's AppScheduling); the console does not edit it yet */
   scheduling: Record<string, unknown> | null;
+  /** the codecs the app's stream prefers, in order (null: the streamer's own order) */
+  videoCodecs: string[] | null;
   createdAt: string;
   updatedAt: string;
 }
