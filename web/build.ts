@@ -115,6 +115,23 @@ export function buildApp(options: BuildOptions = {}): Promise<BuildResult> {
   return build(APP, options);
 }
 
+/**
+ * The latency probe for another streamer's page (src/peer-probe), as one script to inject
+ * before that page's own (Playwright's addInitScript): the latency benchmark's peers.
+ */
+export async function buildPeerProbe(): Promise<string> {
+  const result = await esbuild.build({
+    entryPoints: [join(webDir, 'src', 'peer-probe', 'main.ts')],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'browser',
+    target: ['chrome110'],
+    logLevel: 'warning',
+  });
+  return result.outputFiles[0]!.text;
+}
+
 const usage = `Usage: node web/build.ts [--out DIR] [--watch]
 
 Bundles the stream client into DIR/stream (index.html, stream.js, stream.css) and the

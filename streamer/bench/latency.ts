@@ -3,7 +3,9 @@
  * streamer captures and encodes it, headless Chromium receives it (directly or relayed by
  * coturn), and the stream page decodes the barcode in requestVideoFrameCallback. One machine,
  * one clock. A bare pipeline (frames painted straight into the encoder, no X server, no
- * capture) runs in the same matrix to show what capture costs.
+ * capture) runs in the same matrix to show what capture costs. Selkies 2.x (./selkies.ts),
+ * in its WebRTC mode and its default WebSockets mode, runs on the same display with the same
+ * probe app, read by the same decoder injected into its page (web/src/peer-probe).
  *
  *   npm run bench:latency -- [--frames 600] [--codec h264,vp9] [--only 1080,turn] [--json out.json]
  */
@@ -13,8 +15,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { launchChromium, startCoturn } from '@floe/testbed';
-import { buildWeb } from '@floe/web/build';
+import { ensureSelkies, launchChromium, startCoturn } from '@floe/testbed';
+import { buildPeerProbe, buildWeb } from '@floe/web/build';
 import { pino } from 'pino';
 import { loadStreamerConfig } from '../src/config.ts';
 import { bareDesktop, type Desktop } from '../src/desktop.ts';
@@ -22,6 +24,7 @@ import { VIDEO_CODECS, type VideoCodec } from '../src/protocol.ts';
 import { startStreamer } from '../src/streamer.ts';
 import { startDisplayServer } from '../src/x11/display-server.ts';
 import { openX11Desktop } from '../src/x11-desktop.ts';
+import { type SelkiesMode, startSelkies } from './selkies.ts';
 
 const HELP = `Glass-to-glass latency benchmark of the streamer (see docs/benchmarks.md).
 
@@ -29,8 +32,15 @@ const HELP = `Glass-to-glass latency benchmark of the streamer (see docs/benchma
   --fps N        frames per second painted and encoded (60)
   --repeat N     runs per configuration, pooled (3)
   --codec LIST   the codecs to run, comma-separated (h264,vp8,vp9,av1: all)
-  --only LIST    run only configurations matching every comma-separated word,
-                 e.g. "1080,H264,turn" or "bare"
+  --only LIST    run only configurations matching every comma-separated word, where
+                 a|b matches either, e.g. "1080,H264,turn" or "bare" or
+                 "1080p,turn|websocket,x11" (Floe and Selkies through TURN, and
+                 Selkies over its WebSocket)
+  --servers LIST the streamers to run: floe, selkies-webrtc, selkies-ws (all)
+
+  BENCH_SELKIES_ARGS   more arguments for Selkies, space-separated
+  BENCH_CHROMIUM_ARGS  more arguments for Chromium
+  BENCH_DEBUG=1        print the pages' consoles and Selkies' output
   --json FILE    also write the results as JSON
   --help         this text
 `;
@@ -42,6 +52,7 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '3' },
     codec: { type: 'string', default: VIDEO_CODECS.join(',') },
     only: { type: 'string', default: '' },
+    servers: { type: 'string', default: 'floe,selkies-webrtc,selkies-ws' },
     json: { type: 'string' },
     help: { type: 'boolean' },
   },
@@ -61,13 +72,31 @@ if (unknown.length > 0 || CODECS.length === 0) {
   process.exit(2);
 }
 
+/** The streamer under test: Floe's, or Selkies in one of its two transports. */
+type Server = 'floe' | 'selkies-webrtc' | 'selkies-ws';
+const SERVERS: Server[] = ['floe', 'selkies-webrtc', 'selkies-ws'];
+const SELKIES_MODES: Record<Exclude<Server, 'floe'>, SelkiesMode> = {
+  'selkies-webrtc': 'webrtc',
+  'selkies-ws': 'websockets',
+};
+const servers = values.servers.split(',').map((s) => s.trim());
+const unknownServers = servers.filter((s) => !SERVERS.includes(s as Server));
+if (unknownServers.length > 0) {
+  process.stderr.write(
+    `--servers: ${unknownServers.join(', ')} is none of ${SERVERS.join(', ')}\n`,
+  );
+  process.exit(2);
+}
+
 interface Case {
   name: string;
   width: number;
   height: number;
   codec: VideoCodec;
-  path: 'direct' | 'turn';
+  /** websocket: Selkies' default transport, a WebSocket on loopback (no TURN) */
+  path: 'direct' | 'turn' | 'websocket';
   source: 'x11' | 'bare';
+  server: Server;
 }
 
 const cases: Case[] = [];
@@ -76,18 +105,34 @@ for (const [width, height] of [
   [1920, 1080],
 ] as const)
   for (const codec of CODECS as VideoCodec[])
-    for (const path of ['direct', 'turn'] as const)
-      for (const source of ['x11', 'bare'] as const)
-        cases.push({
-          name: `${height}p ${codec} ${path} ${source}`,
-          width,
-          height,
-          codec,
-          path,
-          source,
-        });
+    for (const server of servers as Server[]) {
+      // Selkies captures X itself: it has no bare case.
+      const sources = server === 'floe' ? (['x11', 'bare'] as const) : (['x11'] as const);
+      const paths =
+        server === 'selkies-ws' ? (['websocket'] as const) : (['direct', 'turn'] as const);
+      for (const path of paths)
+        for (const source of sources)
+          cases.push({
+            name: `${height}p ${codec} ${path} ${source}${server === 'floe' ? '' : ` ${server}`}`,
+            width,
+            height,
+            codec,
+            path,
+            source,
+            server,
+          });
+    }
 const wanted = values.only.split(',').filter(Boolean);
-const selected = cases.filter((c) => wanted.every((w) => c.name.includes(w)));
+const selected = cases.filter((c) =>
+  wanted.every((w) => w.split('|').some((alt) => c.name.includes(alt))),
+);
+const selkiesPython = selected.some((c) => c.server !== 'floe') ? ensureSelkies() : '';
+const peerProbe = selkiesPython ? await buildPeerProbe() : '';
+const SELKIES_EXTRA_ARGS = process.env.BENCH_SELKIES_ARGS?.split(' ').filter(Boolean) ?? [];
+
+/** In the page: where the latency samples are, on Floe's page or on a peer's (peer-probe). */
+declare function probeHandle(): { latencies: number[] };
+const PROBE_HANDLE = 'window.probeHandle = () => window.__floeProbe ?? window.__floe;';
 
 const log = pino({ level: 'warn' });
 const work = mkdtempSync(join(tmpdir(), 'floe-bench-'));
@@ -137,7 +182,6 @@ if (values.json) writeFileSync(values.json, `${JSON.stringify({ results, load },
 async function runCase(c: Case) {
   const stops: (() => Promise<unknown>)[] = [];
   try {
-    let desktop: Desktop;
     let display = '';
     const pids: Record<string, number[]> = {};
     if (c.source === 'x11') {
@@ -153,59 +197,120 @@ async function runCase(c: Case) {
       stops.push(() => stopChild(probe));
       await waitForLine(probe, '"ready"');
       pids.app = [probe.pid!];
-      desktop = await openX11Desktop(display, log, { resizable: false });
-    } else {
-      desktop = bareDesktop(c.width, c.height);
     }
-    stops.push(() => desktop.close());
-    const config = loadStreamerConfig({
-      DISPLAY: display || ':0',
-      FLOE_STREAMER_PORT: '0',
-      FLOE_STREAMER_CODECS: c.codec,
-      FLOE_STREAMER_FPS: String(FPS),
-      FLOE_STREAMER_WEB_DIR: webDir,
-      ...(c.path === 'turn' && { FLOE_TURN_URLS: turn.url, FLOE_TURN_SECRET: turn.secret }),
-    });
-    const streamer = await startStreamer(config, desktop, log);
-    stops.push(() => streamer.close());
-
-    const page = await browser.newPage({ viewport: { width: c.width, height: c.height + 80 } });
-    stops.push(() => page.close());
-    const consoleLines: string[] = [];
-    page.on('console', (m) => consoleLines.push(m.text()));
-    stops.push(async () => {
-      if (process.env.BENCH_DEBUG) process.stderr.write(`${consoleLines.join('\n')}\n`);
-    });
-    const relay = c.path === 'turn' ? '&relay=1' : '';
-    await page.goto(`${streamer.url}?codec=${c.codec}${relay}`);
-    // generous: on a shared, loaded machine connecting has taken over 20 s
-    await page.waitForFunction(() => document.body.dataset.state === 'streaming', null, {
+    const page =
+      c.server === 'floe'
+        ? await openFloe(c, display, stops)
+        : await openSelkies(c, display, stops, SELKIES_MODES[c.server]);
+    // CPU is counted over the measured frames only, after the warm-up.
+    // generous: Selkies' page connects only once loaded, which has taken 20 s on a loaded machine
+    await page.waitForFunction((n) => probeHandle().latencies.length >= n, WARMUP_FRAMES, {
       timeout: 60_000,
     });
-    await page.evaluate(() => {
-      window.__floe.collectLatency = true;
-    });
-    // CPU is counted over the measured frames only, after the warm-up.
-    await page.waitForFunction((n) => window.__floe.latencies.length >= n, WARMUP_FRAMES, {
-      timeout: 30_000,
-    });
     const cpuBefore = cpuSnapshot();
+    if (c.server !== 'floe') await page.evaluate(() => window.__floeProbe.mark());
     const started = Date.now();
-    const startIndex = await page.evaluate(() => window.__floe.latencies.length);
-    await page.waitForFunction((n) => window.__floe.latencies.length >= n, startIndex + FRAMES, {
+    const startIndex = await page.evaluate(() => probeHandle().latencies.length);
+    await page.waitForFunction((n) => probeHandle().latencies.length >= n, startIndex + FRAMES, {
       timeout: FRAMES * 200,
     });
     const seconds = (Date.now() - started) / 1000;
     const cpu = cpuUse(cpuBefore, cpuSnapshot(), seconds, pids);
     const measured = await page.evaluate(
-      ([from, n]) => window.__floe.latencies.slice(from, from + n),
+      ([from, n]) => probeHandle().latencies.slice(from, from + n),
       [startIndex, FRAMES] as const,
     );
-    const stats = (await page.evaluate(() => window.__floe.stats())) as BrowserStats;
+    const stats = (await page.evaluate(() =>
+      (window.__floeProbe ?? window.__floe).stats(),
+    )) as BrowserStats;
     return { measured, seconds, stats, cpu };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
   }
+}
+
+/** Floe's streamer and its stream page, streaming and collecting latency samples. */
+async function openFloe(c: Case, display: string, stops: (() => Promise<unknown>)[]) {
+  const desktop: Desktop =
+    c.source === 'x11'
+      ? await openX11Desktop(display, log, { resizable: false })
+      : bareDesktop(c.width, c.height);
+  stops.push(() => desktop.close());
+  const config = loadStreamerConfig({
+    DISPLAY: display || ':0',
+    FLOE_STREAMER_PORT: '0',
+    FLOE_STREAMER_CODECS: c.codec,
+    FLOE_STREAMER_FPS: String(FPS),
+    FLOE_STREAMER_WEB_DIR: webDir,
+    ...(c.path === 'turn' && { FLOE_TURN_URLS: turn.url, FLOE_TURN_SECRET: turn.secret }),
+  });
+  const streamer = await startStreamer(config, desktop, log);
+  stops.push(() => streamer.close());
+
+  const page = await browser.newPage({ viewport: { width: c.width, height: c.height + 80 } });
+  stops.push(() => page.close());
+  debugConsole(page, stops);
+  await page.addInitScript({ content: PROBE_HANDLE });
+  const relay = c.path === 'turn' ? '&relay=1' : '';
+  await page.goto(`${streamer.url}?codec=${c.codec}${relay}`);
+  // generous: on a shared, loaded machine connecting has taken over 20 s
+  await page.waitForFunction(() => document.body.dataset.state === 'streaming', null, {
+    timeout: 60_000,
+  });
+  await page.evaluate(() => {
+    window.__floe.collectLatency = true;
+  });
+  return page;
+}
+
+/**
+ * Selkies on the same display, its own page in the same browser, with the probe injected
+ * before the page's scripts; through TURN the page's connections are held to relay.
+ */
+async function openSelkies(
+  c: Case,
+  display: string,
+  stops: (() => Promise<unknown>)[],
+  mode: SelkiesMode,
+) {
+  const turnPort = Number(turn.url.split(':').at(-1));
+  const selkies = await startSelkies({
+    python: selkiesPython,
+    display,
+    width: c.width,
+    height: c.height,
+    fps: FPS,
+    codec: c.codec,
+    mode,
+    ...(c.path === 'turn' && { turn: { host: '127.0.0.1', port: turnPort, secret: turn.secret } }),
+    workDir: work,
+    extraArgs: SELKIES_EXTRA_ARGS,
+  });
+  stops.push(() => selkies.stop());
+  // The page is exactly the display's size, so Selkies shows it 1:1 (it has no toolbar).
+  const page = await browser.newPage({ viewport: { width: c.width, height: c.height } });
+  stops.push(() => page.close());
+  debugConsole(page, stops);
+  await page.addInitScript((relay) => {
+    window.__floeProbeConfig = { relay };
+  }, c.path === 'turn');
+  await page.addInitScript({ content: peerProbe });
+  await page.addInitScript({ content: PROBE_HANDLE });
+  await page.goto(selkies.url);
+  await page.evaluate(() => {
+    window.__floeProbe.collectLatency = true;
+  });
+  return page;
+}
+
+type Page = Awaited<ReturnType<typeof browser.newPage>>;
+
+function debugConsole(page: Page, stops: (() => Promise<unknown>)[]) {
+  const consoleLines: string[] = [];
+  page.on('console', (m) => consoleLines.push(m.text()));
+  stops.push(async () => {
+    if (process.env.BENCH_DEBUG) process.stderr.write(`${consoleLines.join('\n')}\n`);
+  });
 }
 
 type Run = Awaited<ReturnType<typeof runCase>>;
@@ -240,7 +345,8 @@ function summarize(c: Case, runs: Run[]) {
     rttMs: mean((r) => r.stats.browser?.rttMs),
     jitterBufferMs: mean((r) => r.stats.browser?.jitterBufferMs),
     decodeMs: mean((r) => r.stats.browser?.decodeMs),
-    candidate: runs[0]!.stats.browser?.candidateType ?? '?',
+    candidate:
+      c.path === 'websocket' ? 'none (WebSocket)' : (runs[0]!.stats.browser?.candidateType ?? '?'),
     cpu,
   };
 }
@@ -263,6 +369,14 @@ declare global {
       latencies: number[];
       stats(): unknown;
     };
+    /** A peer's page: web/src/peer-probe (its config set before it loads). */
+    __floeProbe: {
+      collectLatency: boolean;
+      latencies: number[];
+      mark(): Promise<void>;
+      stats(): Promise<unknown>;
+    };
+    __floeProbeConfig: { relay: boolean };
   }
 }
 
@@ -337,13 +451,13 @@ function cpuUse(
 
 function printTable(rows: Record<string, unknown>[]) {
   const cpuText = (c: Record<string, number>) =>
-    `${c.machine}% (streamer ${c.streamer}, gst ${c.pipeline}, X ${c.xserver}, app ${c.app}, chromium ${c.chromium}, turn ${c.coturn})`;
+    `${c.machine}% (streamer ${c.streamer}, gst or selkies ${c.pipeline}, X ${c.xserver}, app ${c.app}, chromium ${c.chromium}, turn ${c.coturn})`;
   console.log(
-    '| case | p50 ms (per run) | p90 ms | p99 ms | fps shown | fps decoded | capture→encoded ms | encode ms | RTT ms | jitter buffer ms | decode ms | CPU, machine (per part, % of a core) |',
+    '| case | p50 ms (per run) | p90 ms | p99 ms | fps shown | fps decoded | capture→encoded ms | encode ms | RTT ms | jitter buffer ms | decode ms | ICE candidate | CPU, machine (per part, % of a core) |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows)
     console.log(
-      `| ${r.case} | ${r.p50} (${(r.runP50s as number[]).join(', ')}) | ${r.p90} | ${r.p99} | ${r.fps} | ${r.decodedFps} | ${r.pipelineMs} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${cpuText(r.cpu as Record<string, number>)} |`,
+      `| ${r.case} | ${r.p50} (${(r.runP50s as number[]).join(', ')}) | ${r.p90} | ${r.p99} | ${r.fps} | ${r.decodedFps} | ${r.pipelineMs} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${r.candidate} | ${cpuText(r.cpu as Record<string, number>)} |`,
     );
 }

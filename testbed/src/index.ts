@@ -50,3 +50,4 @@ export {
   unpackBundle,
 } from './runc.ts';
 export { ensureSchemathesis, SCHEMATHESIS_VERSION } from './schemathesis.ts';
+export { ensureSelkies, SELKIES_VERSION } from './selkies.ts';
