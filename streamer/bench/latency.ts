@@ -37,6 +37,8 @@ const HELP = `Glass-to-glass latency benchmark of the streamer (see docs/benchma
                  "1080p,turn|websocket,x11" (Floe and Selkies through TURN, and
                  Selkies over its WebSocket)
   --servers LIST the streamers to run: floe, selkies-webrtc, selkies-ws (all)
+  --capture LIST Floe's X capture: damage, ximagesrc (damage); with both, each x11
+                 case runs with each, named "x11 damage" and "x11 ximagesrc"
 
   BENCH_SELKIES_ARGS   more arguments for Selkies, space-separated
   BENCH_CHROMIUM_ARGS  more arguments for Chromium
@@ -53,6 +55,7 @@ const { values } = parseArgs({
     codec: { type: 'string', default: VIDEO_CODECS.join(',') },
     only: { type: 'string', default: '' },
     servers: { type: 'string', default: 'floe,selkies-webrtc,selkies-ws' },
+    capture: { type: 'string', default: 'damage' },
     json: { type: 'string' },
     help: { type: 'boolean' },
   },
@@ -79,6 +82,12 @@ const SELKIES_MODES: Record<Exclude<Server, 'floe'>, SelkiesMode> = {
   'selkies-webrtc': 'webrtc',
   'selkies-ws': 'websockets',
 };
+type Capture = 'damage' | 'ximagesrc';
+const captures = values.capture.split(',').map((s) => s.trim()) as Capture[];
+if (captures.length === 0 || captures.some((c) => c !== 'damage' && c !== 'ximagesrc')) {
+  process.stderr.write(`--capture: ${values.capture} is not a list of damage, ximagesrc\n`);
+  process.exit(2);
+}
 const servers = values.servers.split(',').map((s) => s.trim());
 const unknownServers = servers.filter((s) => !SERVERS.includes(s as Server));
 if (unknownServers.length > 0) {
@@ -97,6 +106,8 @@ interface Case {
   path: 'direct' | 'turn' | 'websocket';
   source: 'x11' | 'bare';
   server: Server;
+  /** Floe's X capture (FLOE_STREAMER_CAPTURE) */
+  capture: Capture;
 }
 
 const cases: Case[] = [];
@@ -112,15 +123,22 @@ for (const [width, height] of [
         server === 'selkies-ws' ? (['websocket'] as const) : (['direct', 'turn'] as const);
       for (const path of paths)
         for (const source of sources)
-          cases.push({
-            name: `${height}p ${codec} ${path} ${source}${server === 'floe' ? '' : ` ${server}`}`,
-            width,
-            height,
-            codec,
-            path,
-            source,
-            server,
-          });
+          for (const capture of server === 'floe' && source === 'x11'
+            ? captures
+            : captures.slice(0, 1)) {
+            const named =
+              server === 'floe' && source === 'x11' && captures.length > 1 ? ` ${capture}` : '';
+            cases.push({
+              name: `${height}p ${codec} ${path} ${source}${named}${server === 'floe' ? '' : ` ${server}`}`,
+              width,
+              height,
+              codec,
+              path,
+              source,
+              server,
+              capture,
+            });
+          }
     }
 const wanted = values.only.split(',').filter(Boolean);
 const selected = cases.filter((c) =>
@@ -241,6 +259,7 @@ async function openFloe(c: Case, display: string, stops: (() => Promise<unknown>
     FLOE_STREAMER_PORT: '0',
     FLOE_STREAMER_CODECS: c.codec,
     FLOE_STREAMER_FPS: String(FPS),
+    FLOE_STREAMER_CAPTURE: c.capture,
     FLOE_STREAMER_WEB_DIR: webDir,
     ...(c.path === 'turn' && { FLOE_TURN_URLS: turn.url, FLOE_TURN_SECRET: turn.secret }),
   });

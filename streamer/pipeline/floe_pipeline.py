@@ -31,6 +31,8 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstVideo", "1.0")
 from gi.repository import GLib, Gst, GstVideo  # noqa: E402
 
+from floe_xcapture import CaptureError, DamageCapture  # noqa: E402
+
 BARCODE_BITS = 44
 BARCODE_CELL = 20
 BARCODE_HEIGHT = 16
@@ -188,8 +190,17 @@ def audio_description(args):
     )
 
 
-def source_description(args):
+def source_description(args, size=None):
     caps = f"framerate={args.fps}/1"
+    if args.source == "x11" and size is not None:
+        # Damage-driven capture (floe_xcapture.py) pushes BGRx frames of the screen's size as
+        # soon as they are drawn; variable rate, so the caps' rate is the cap, not a tick.
+        width, height = size
+        return (
+            f"appsrc name=src is-live=true do-timestamp=true format=time "
+            f"caps=video/x-raw,format=BGRx,width={width},height={height},{caps} "
+            f"! videoconvert n-threads={args.threads} ! video/x-raw,format=I420"
+        )
     if args.source == "x11":
         return (
             f"ximagesrc name=src display-name={args.display} use-damage=false show-pointer=true "
@@ -212,9 +223,11 @@ class Pipeline:
             description = audio_description(args)
         else:
             self.encoder = choose_encoder(args.codec, args.encoder)
+            self.capture = open_damage_capture(args) if args.source == "x11" else None
+            size = (self.capture.width, self.capture.height) if self.capture else None
             description = " ! ".join(
                 [
-                    source_description(args),
+                    source_description(args, size),
                     "queue name=q max-size-buffers=1 leaky=downstream",
                     encoder_description(self.encoder, args.kbps, args.fps, args.threads),
                     *sink_descriptions(args),
@@ -392,17 +405,45 @@ class Pipeline:
             next_tick += interval
             time.sleep(max(0.0, next_tick - time.monotonic()))
 
+    def push_captures(self):
+        """Damage-driven X capture: each frame as soon as the screen was drawn on."""
+        src = self.pipeline.get_by_name("src")
+        try:
+            while True:
+                frame = self.capture.next_frame()
+                if frame is None:
+                    return
+                if src.emit("push-buffer", Gst.Buffer.new_wrapped(frame[0])) != Gst.FlowReturn.OK:
+                    return
+        except CaptureError as error:
+            emit("error", message=f"capture: {error}")
+            GLib.idle_add(self.loop.quit)
+
     def run(self):
         self.pipeline.set_state(Gst.State.PLAYING)
         GLib.timeout_add(1000, self.report)
         threading.Thread(target=self.read_commands, daemon=True).start()
         if self.args.source == "bare":
             threading.Thread(target=self.paint_frames, daemon=True).start()
+        if self.capture is not None:
+            threading.Thread(target=self.push_captures, daemon=True).start()
         emit("ready", encoder=self.encoder, width=self.args.width, height=self.args.height)
         try:
             self.loop.run()
         finally:
             self.pipeline.set_state(Gst.State.NULL)
+
+
+def open_damage_capture(args):
+    """The damage-driven capture (--capture=damage), or None for ximagesrc. An X server
+    without DAMAGE or MIT-SHM falls back to ximagesrc, said on stderr."""
+    if args.capture != "damage":
+        return None
+    try:
+        return DamageCapture(args.display, args.fps)
+    except CaptureError as error:
+        sys.stderr.write(f"damage capture unavailable, using ximagesrc: {error}\n")
+        return None
 
 
 def main():
@@ -420,6 +461,10 @@ def main():
     parser.add_argument("--port", type=int, required=True, help="UDP port on 127.0.0.1 for RTP")
     parser.add_argument("--pt", type=int, default=96, help="RTP payload type")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--capture", choices=["damage", "ximagesrc"], default="damage",
+        help="x11: capture when drawn (XDamage, floe_xcapture.py) or on a tick (ximagesrc)",
+    )
     parser.add_argument("--probe", action="store_true", help="print the encoders found and exit")
     args = parser.parse_args()
     Gst.init(None)

@@ -113,6 +113,7 @@ export class Broadcast {
         fps: config.FLOE_STREAMER_FPS,
         codec: this.codec!,
         h264Encoder: config.FLOE_STREAMER_H264_ENCODER,
+        capture: config.FLOE_STREAMER_CAPTURE,
         kbps: this.kbps,
         python: config.FLOE_STREAMER_PYTHON,
         onRtp: (packet) => this.forEachPeer((peer) => peer.writeRtp(packet)),

@@ -30,6 +30,11 @@ const ConfigSchema = z
     /** H.264 encoder: NVENC when the machine has it (auto), or forced. */
     FLOE_STREAMER_H264_ENCODER: z.enum(['auto', 'x264enc', 'nvh264enc']).default('auto'),
     FLOE_STREAMER_FPS: z.coerce.number().int().min(1).max(240).default(60),
+    /**
+     * X capture: damage = when the app has drawn, reading only what changed
+     * (pipeline/floe_xcapture.py); ximagesrc = the whole screen on a fixed tick.
+     */
+    FLOE_STREAMER_CAPTURE: z.enum(['damage', 'ximagesrc']).default('damage'),
     FLOE_STREAMER_MIN_KBPS: z.coerce.number().int().min(100).default(500),
     FLOE_STREAMER_START_KBPS: z.coerce.number().int().min(100).default(4000),
     FLOE_STREAMER_MAX_KBPS: z.coerce.number().int().min(100).default(12_000),

@@ -23,6 +23,8 @@ export interface PipelineOptions {
   fps: number;
   codec: VideoCodec;
   h264Encoder: 'auto' | 'x264enc' | 'nvh264enc';
+  /** x11: capture when drawn (XDamage) or on a tick (ximagesrc); see floe_pipeline.py */
+  capture?: 'damage' | 'ximagesrc';
   kbps: number;
   python: string;
   /** Called with each RTP packet the encoder's payloader produced. */
@@ -70,6 +72,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     `--fps=${options.fps}`,
     `--codec=${options.codec}`,
     `--encoder=${options.h264Encoder}`,
+    `--capture=${options.capture ?? 'damage'}`,
     `--kbps=${options.kbps}`,
     `--port=${socket.address().port}`,
     ...(options.pulseServer ? [`--pulse-server=${options.pulseServer}`] : []),
