@@ -19,6 +19,7 @@ The `pulse` source captures PulseAudio's default source (a sink's monitor) as Op
 
 import argparse
 import collections
+import ctypes
 import json
 import struct
 import sys
@@ -195,9 +196,12 @@ def source_description(args, size=None):
     if args.source == "x11" and size is not None:
         # Damage-driven capture (floe_xcapture.py) pushes BGRx frames of the screen's size as
         # soon as they are drawn; variable rate, so the caps' rate is the cap, not a tick.
+        # One frame waits at most, and a newer one replaces it (leaky): when conversion or
+        # the encoder falls behind, frames are dropped here instead of queueing (latency).
         width, height = size
         return (
             f"appsrc name=src is-live=true do-timestamp=true format=time "
+            "max-buffers=1 leaky-type=downstream "
             f"caps=video/x-raw,format=BGRx,width={width},height={height},{caps} "
             f"! videoconvert n-threads={args.threads} ! video/x-raw,format=I420"
         )
@@ -410,10 +414,20 @@ class Pipeline:
         src = self.pipeline.get_by_name("src")
         try:
             while True:
-                frame = self.capture.next_frame()
-                if frame is None:
+                # one copy, from the capture's frame straight into the buffer's memory
+                buf = Gst.Buffer.new_allocate(None, self.capture.size, None)
+                ok, info = buf.map(Gst.MapFlags.WRITE)
+                if not ok:
+                    raise CaptureError("cannot map a frame buffer")
+                try:
+                    target = ctypes.c_char.from_buffer(info.data)
+                    drawn = self.capture.next_frame(ctypes.addressof(target))
+                    del target
+                finally:
+                    buf.unmap(info)
+                if drawn is None:
                     return
-                if src.emit("push-buffer", Gst.Buffer.new_wrapped(frame[0])) != Gst.FlowReturn.OK:
+                if src.emit("push-buffer", buf) != Gst.FlowReturn.OK:
                     return
         except CaptureError as error:
             emit("error", message=f"capture: {error}")

@@ -239,9 +239,11 @@ class DamageCapture:
             if rects:
                 XFree(rects)
 
-    def next_frame(self, running=lambda: True):
-        """Blocks until the next frame is due; returns (bytes of BGRx, damaged) or None when
-        `running()` turned false."""
+    def next_frame(self, into, running=lambda: True):
+        """Blocks until the next frame is due and copies it (BGRx, `size` bytes) to the address
+        `into`; returns whether it was drawn on since the last (False: an idle repeat), or None
+        when `running()` turned false. The copy is ctypes.memmove, which lets go of Python's
+        lock: the pipeline's threads run their pad probes meanwhile."""
         while running():
             self._drain_events()
             now = time.monotonic()
@@ -264,7 +266,8 @@ class DamageCapture:
             for x, y, w, h in plan_reads(rects, self.width, self.height):
                 self._read(x, y, w, h)
             self.last = time.monotonic()
-            return ctypes.string_at(self.frame.addr, self.size), damaged
+            ctypes.memmove(into, self.frame.addr, self.size)
+            return damaged
         return None
 
     def close(self):
