@@ -1,0 +1,139 @@
+// The damage-driven X capture (pipeline/floe_xcapture.py) on a real Xorg: frames come when the
+// probe app draws, carry its barcode (decoded as the browser decodes it), and a static screen
+// still gives frames at the idle rate. Its decisions (which rectangles to read, when to
+// capture) are tables run in Python, the language they are written in.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ProbeProcess, startProbeProcess } from '../probe/probe-process.ts';
+import { BARCODE_WIDTH, decodeBarcode } from '../src/barcode.ts';
+import { type DisplayServer, startDisplayServer } from '../src/x11/display-server.ts';
+
+const run = promisify(execFile);
+const PIPELINE_DIR = fileURLToPath(new URL('../pipeline/', import.meta.url));
+
+/** Runs Python with floe_xcapture importable; the snippet prints one JSON value. */
+async function python(code: string, args: string[] = []): Promise<unknown> {
+  // spawns: python3
+  const { stdout } = await run('/usr/bin/python3', ['-c', code, ...args], {
+    cwd: PIPELINE_DIR,
+    timeout: 20_000,
+  });
+  return JSON.parse(stdout);
+}
+
+describe('plan_reads: which rectangles a capture reads', () => {
+  it.each([
+    ['one small rectangle as it is', [[10, 20, 30, 40]], [[10, 20, 30, 40]]],
+    ['clipped to the screen', [[-10, 90, 30, 40]], [[0, 90, 20, 10]]],
+    ['none left when off the screen', [[200, 0, 10, 10]], []],
+    ['the whole screen past half of it', [[0, 0, 100, 60]], [[0, 0, 100, 100]]],
+    [
+      'each of several',
+      [
+        [0, 0, 10, 10],
+        [50, 50, 5, 5],
+      ],
+      [
+        [0, 0, 10, 10],
+        [50, 50, 5, 5],
+      ],
+    ],
+  ])('%s', async (_name, rects, expected) => {
+    const out = await python(
+      'import json, sys, floe_xcapture as x; print(json.dumps(x.plan_reads(json.loads(sys.argv[1]), 100, 100)))',
+      [JSON.stringify(rects)],
+    );
+    expect(out).toEqual(expected);
+  });
+});
+
+describe('next_capture_at: when the next frame is captured', () => {
+  // last capture at 10.0 s, 60 fps: interval 1/60, spacing 0.75/60, idle 1.5/60
+  it.each([
+    ['damage long after the last capture: at once', true, 10.1, 10.1],
+    ['damage right after one: held to the frame-rate cap', true, 10.005, 10 + 0.75 / 60],
+    ['no damage: the idle repeat', false, 10.005, 10 + 1.5 / 60],
+  ])('%s', async (_name, damaged, now, expected) => {
+    const out = await python(
+      `import json, floe_xcapture as x; print(json.dumps(x.next_capture_at(10.0, ${damaged ? 'True' : 'False'}, ${now}, 1/60, 1.5/60, 0.75/60)))`,
+    );
+    expect(out).toBeCloseTo(expected, 6);
+  });
+});
+
+describe('DamageCapture on a real X server', () => {
+  let work: string;
+  let server: DisplayServer;
+  let probe: ProbeProcess | undefined;
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'floe-damage-'));
+    server = await startDisplayServer({ width: 1024, height: 768, workDir: work });
+  });
+
+  afterAll(async () => {
+    await probe?.stop();
+    await server?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  // Captures for `seconds`; reports the frames, how many were drawn on, and the last frame's
+  // top-left barcode strip (16 rows of BARCODE_WIDTH BGRx pixels) with the time it was taken.
+  const CAPTURE = `
+import ctypes, json, sys, time, floe_xcapture as x
+c = x.DamageCapture(sys.argv[1], 30)
+frame = ctypes.create_string_buffer(c.size)
+frames = drawn = 0
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    drawn += bool(c.next_frame(ctypes.addressof(frame)))
+    frames += 1
+taken = time.time() * 1000
+w = int(sys.argv[3])
+strip = b"".join(frame.raw[y * c.width * 4 : y * c.width * 4 + w * 4] for y in range(16))
+print(json.dumps({"frames": frames, "drawn": drawn, "taken": taken, "size": [c.width, c.height], "strip": list(strip)}))
+c.close()
+`;
+  type Captured = { frames: number; drawn: number; taken: number; size: number[]; strip: number[] };
+  const capture = async (seconds: number) =>
+    (await python(CAPTURE, [server.display, String(seconds), String(BARCODE_WIDTH)])) as Captured;
+
+  it('captures what the app draws, as it draws it', async () => {
+    probe = await startProbeProcess({ display: server.display, fps: 30 });
+    const out = await capture(1.5);
+    expect(out.size).toEqual([1024, 768]);
+    // the app draws 30 times a second: nearly every frame is one it drew (a loaded machine
+    // drops some)
+    expect(out.drawn).toBeGreaterThan(15);
+    const painted = decodeBarcode((px, py) => {
+      const i = (Math.floor(py) * BARCODE_WIDTH + Math.floor(px)) * 4;
+      return 0.299 * out.strip[i + 2]! + 0.587 * out.strip[i + 1]! + 0.114 * out.strip[i]!;
+    });
+    expect(painted).not.toBeNull();
+    // painted shortly before it was captured (one clock: one machine)
+    expect(out.taken - painted!).toBeGreaterThanOrEqual(0);
+    expect(out.taken - painted!).toBeLessThan(2000);
+    await probe.stop();
+    probe = undefined;
+  });
+
+  it('repeats a static screen at the idle rate, drawn on by nobody', async () => {
+    const out = await capture(1);
+    // 30 fps: a repeat every 50 ms without damage, so about 20 in a second
+    expect(out.frames).toBeGreaterThan(5);
+    expect(out.frames).toBeLessThan(30);
+    expect(out.drawn).toBeLessThanOrEqual(1); // the app's last paint, at most
+  });
+
+  it('refuses a display it cannot open, so the pipeline falls back to ximagesrc', async () => {
+    const out = await python(
+      'import json, floe_xcapture as x\ntry:\n    x.DamageCapture(":4242", 60)\n    print(json.dumps("opened"))\nexcept x.CaptureError as e:\n    print(json.dumps(str(e)))',
+    );
+    expect(out).toBe('cannot open display :4242');
+  });
+});
