@@ -412,10 +412,19 @@ class Pipeline:
     def push_captures(self):
         """Damage-driven X capture: each frame as soon as the screen was drawn on."""
         src = self.pipeline.get_by_name("src")
+        # Buffers come back to the pool when the encoder is done with them: a fresh 8 MB
+        # allocation a frame would cost page faults (and the kernel's zeroing) every frame.
+        pool = Gst.BufferPool.new()
+        config = pool.get_config()
+        Gst.BufferPool.config_set_params(config, src.get_property("caps"), self.capture.size, 2, 0)
+        pool.set_config(config)
+        pool.set_active(True)
         try:
             while True:
                 # one copy, from the capture's frame straight into the buffer's memory
-                buf = Gst.Buffer.new_allocate(None, self.capture.size, None)
+                flow, buf = pool.acquire_buffer(None)
+                if flow != Gst.FlowReturn.OK:
+                    return
                 ok, info = buf.map(Gst.MapFlags.WRITE)
                 if not ok:
                     raise CaptureError("cannot map a frame buffer")
@@ -432,6 +441,8 @@ class Pipeline:
         except CaptureError as error:
             emit("error", message=f"capture: {error}")
             GLib.idle_add(self.loop.quit)
+        finally:
+            pool.set_active(False)
 
     def run(self):
         self.pipeline.set_state(Gst.State.PLAYING)
