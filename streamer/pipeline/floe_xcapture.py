@@ -12,6 +12,7 @@ ximagesrc itself links (Debian: libx11-6, libxext6, libxdamage1, libxfixes3): no
 Everything here runs on the one capture thread; the X connection is used by no other.
 """
 
+import collections
 import ctypes
 import ctypes.util
 import select
@@ -123,6 +124,15 @@ def plan_reads(rects, width, height, full_share=0.5):
     return clipped
 
 
+def rects_to_copy(history, held):
+    """What a frame buffer that holds capture number `held` (None: nothing yet) lacks: the
+    rectangles read since, from `history` [(number, rects)] of the latest captures, oldest
+    first; None when it lacks more than the history tells (then it takes the whole frame)."""
+    if held is None or not history or held < history[0][0] - 1:
+        return None
+    return [r for number, rects in history if number > held for r in rects]
+
+
 def next_capture_at(last, damaged, now, interval, idle_interval, min_spacing):
     """When to capture next (monotonic s): as soon as damage came, but no sooner than
     `min_spacing` after the last capture (the frame-rate cap), or after `idle_interval`
@@ -199,6 +209,11 @@ class DamageCapture:
         self.last = 0.0
         self.first = True
         self.damaged = False
+        # The pipeline's buffers come back from a pool: each is brought up to date with only
+        # the rectangles read since it was last filled, not the whole frame.
+        self.number = 0
+        self.history = collections.deque(maxlen=8)
+        self.held = {}  # a buffer's address -> the capture number it holds
 
     def _drain_events(self):
         while XPending(self.dpy):
@@ -228,6 +243,19 @@ class DamageCapture:
         for i in range(h):
             ctypes.memmove(dst + i * stride, src + i * row, row)
 
+    def _copy(self, into, rects):
+        """Copies the frame, or only `rects` of it, to the buffer at `into` (same stride)."""
+        plan = [(0, 0, self.width, self.height)] if rects is None else plan_reads(rects, self.width, self.height)
+        stride = self.width * 4
+        for x, y, w, h in plan:
+            if w == self.width:
+                ctypes.memmove(into + y * stride, self.frame.addr + y * stride, h * stride)
+                continue
+            offset, row = y * stride + x * 4, w * 4
+            for i in range(h):
+                at = offset + i * stride
+                ctypes.memmove(into + at, self.frame.addr + at, row)
+
     def _damaged_rects(self):
         """Takes the damage accumulated so far (and resets it, re-arming the report)."""
         XDamageSubtract(self.dpy, self.damage, 0, self.region)
@@ -242,8 +270,9 @@ class DamageCapture:
     def next_frame(self, into, running=lambda: True):
         """Blocks until the next frame is due and copies it (BGRx, `size` bytes) to the address
         `into`; returns whether it was drawn on since the last (False: an idle repeat), or None
-        when `running()` turned false. The copy is ctypes.memmove, which lets go of Python's
-        lock: the pipeline's threads run their pad probes meanwhile."""
+        when `running()` turned false. A buffer given before gets only what changed since; the
+        copy is ctypes.memmove, which lets go of Python's lock (the pipeline's threads run
+        their pad probes meanwhile)."""
         while running():
             self._drain_events()
             now = time.monotonic()
@@ -263,10 +292,16 @@ class DamageCapture:
             rects = self._damaged_rects()
             if self.first:
                 rects, self.first = [(0, 0, self.width, self.height)], False
-            for x, y, w, h in plan_reads(rects, self.width, self.height):
+            reads = plan_reads(rects, self.width, self.height)
+            for x, y, w, h in reads:
                 self._read(x, y, w, h)
             self.last = time.monotonic()
-            ctypes.memmove(into, self.frame.addr, self.size)
+            self.number += 1
+            self.history.append((self.number, reads))
+            self._copy(into, rects_to_copy(self.history, self.held.get(into)))
+            if len(self.held) > 16:
+                self.held.clear()  # the pool made new buffers: forget the old ones
+            self.held[into] = self.number
             return damaged
         return None
 

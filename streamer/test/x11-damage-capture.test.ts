@@ -52,6 +52,34 @@ describe('plan_reads: which rectangles a capture reads', () => {
   });
 });
 
+describe('rects_to_copy: what a pooled frame buffer lacks', () => {
+  const history = [
+    [5, [[0, 0, 1, 1]]],
+    [6, [[1, 1, 2, 2]]],
+    [7, [[3, 3, 1, 1]]],
+  ];
+  it.each([
+    ['a new buffer: the whole frame', null, null],
+    ['one capture behind: the last reads', 6, [[3, 3, 1, 1]]],
+    [
+      'two behind: the reads of both',
+      5,
+      [
+        [1, 1, 2, 2],
+        [3, 3, 1, 1],
+      ],
+    ],
+    ['up to date: nothing', 7, []],
+    ['older than the history: the whole frame', 2, null],
+  ])('%s', async (_name, held, expected) => {
+    const out = await python(
+      'import json, sys, floe_xcapture as x; print(json.dumps(x.rects_to_copy(json.loads(sys.argv[1]), json.loads(sys.argv[2]))))',
+      [JSON.stringify(history), JSON.stringify(held)],
+    );
+    expect(out).toEqual(expected);
+  });
+});
+
 describe('next_capture_at: when the next frame is captured', () => {
   // last capture at 10.0 s, 60 fps: interval 1/60, spacing 0.75/60, idle 1.5/60
   it.each([
