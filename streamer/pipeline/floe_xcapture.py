@@ -86,6 +86,7 @@ ALL_PLANES = 0xFFFFFFFFFFFFFFFF
 X_DAMAGE_REPORT_NON_EMPTY = 3
 X_DAMAGE_NOTIFY = 0
 XEVENT_SIZE = 192  # sizeof(XEvent) on 64-bit
+FAILING_FOR_S = 3.0  # how long reads may fail (a resize under way) before capture gives up
 
 
 class CaptureError(RuntimeError):
@@ -207,6 +208,7 @@ class DamageCapture:
         self.min_spacing = self.interval * 0.75
         self.idle_interval = 1.0 / idle_fps if idle_fps else self.interval * 1.5
         self.last = 0.0
+        self.failing_since = None
         self.first = True
         self.damaged = False
         # The pipeline's buffers come back from a pool: each is brought up to date with only
@@ -231,10 +233,13 @@ class DamageCapture:
         if not image:
             raise CaptureError("XShmCreateImage failed")
         try:
-            if not XShmGetImage(self.dpy, self.root, image, x, y, ALL_PLANES) or _x_errors:
-                raise CaptureError(f"XShmGetImage failed (X error {_x_errors[-1:]})")
+            ok = XShmGetImage(self.dpy, self.root, image, x, y, ALL_PLANES) and not _x_errors
         finally:
             XFree(image)  # a shared-memory image's struct only; its data is the segment
+        if not ok:
+            self._failed(f"XShmGetImage failed (X error {_x_errors[-1:]})")
+            return
+        self.failing_since = None
         if full:
             return
         row = w * 4
@@ -242,6 +247,17 @@ class DamageCapture:
         src, dst = self.scratch.addr, self.frame.addr + y * stride + x * 4
         for i in range(h):
             ctypes.memmove(dst + i * stride, src + i * row, row)
+
+    def _failed(self, message):
+        """A read failed: most often the screen just shrank under a read of the old size,
+        and the streamer is about to restart the pipeline at the new one, so the frame keeps
+        its old content for now. A read failing for longer is an error."""
+        _x_errors.clear()
+        now = time.monotonic()
+        if self.failing_since is None:
+            self.failing_since = now
+        elif now - self.failing_since > FAILING_FOR_S:
+            raise CaptureError(f"{message}, for {FAILING_FOR_S} s")
 
     def _copy(self, into, rects):
         """Copies the frame, or only `rects` of it, to the buffer at `into` (same stride)."""

@@ -158,6 +158,25 @@ c.close()
     expect(out.drawn).toBeLessThanOrEqual(1); // the app's last paint, at most
   });
 
+  it('skips a read off the screen (a resize under way), and gives up when reads fail for 3 s', async () => {
+    const out = await python(
+      [
+        'import json, sys, floe_xcapture as x',
+        'c = x.DamageCapture(sys.argv[1], 30)',
+        'c._read(c.width - 10, 0, 20, 10)  # past the right edge: BadMatch',
+        'skipped = c.failing_since is not None',
+        'c.failing_since -= 4',
+        'try:',
+        '    c._read(c.width - 10, 0, 20, 10)',
+        '    print(json.dumps([skipped, "no error"]))',
+        'except x.CaptureError as e:',
+        '    print(json.dumps([skipped, str(e)]))',
+      ].join('\n'),
+      [server.display],
+    );
+    expect(out).toEqual([true, expect.stringMatching(/^XShmGetImage failed .*for 3.0 s$/)]);
+  });
+
   it('refuses a display it cannot open, so the pipeline falls back to ximagesrc', async () => {
     const out = await python(
       'import json, floe_xcapture as x\ntry:\n    x.DamageCapture(":4242", 60)\n    print(json.dumps("opened"))\nexcept x.CaptureError as e:\n    print(json.dumps(str(e)))',
