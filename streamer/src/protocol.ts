@@ -151,6 +151,12 @@ export type InputMessage =
 
 // ── gamepads: the layout the session sees (docs/gamepads.md) ─────────────────────────────────
 
+/** One pad as the session sees it: wire values, by GAMEPAD_BUTTONS and GAMEPAD_AXES index. */
+export interface GamepadState {
+  buttons: boolean[];
+  axes: number[];
+}
+
 /** Most pads a session has: /dev/input/js0–js3 and event0–event3 inside it. */
 export const GAMEPAD_PADS = 4;
 

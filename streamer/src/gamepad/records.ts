@@ -5,15 +5,16 @@
  * input_event, 24 bytes on 64-bit Linux). Values are scaled as the kernel's joydev and xpad
  * scale them; the ranges the evdev reader is told (EVIOCGABS) are in streamer/gamepad/interposer.c.
  */
-import { GAMEPAD_AXES, GAMEPAD_BUTTONS, type InputMessage } from '../protocol.ts';
+import {
+  GAMEPAD_AXES,
+  GAMEPAD_BUTTONS,
+  type GamepadState,
+  type InputMessage,
+} from '../protocol.ts';
 
 export type GamepadMessage = Extract<InputMessage, { t: 'gamepad' }>;
 
-/** One pad as the session sees it: wire values (buttons pressed; axes -1..1, triggers 0..1). */
-export interface PadState {
-  buttons: boolean[];
-  axes: number[];
-}
+export type PadState = GamepadState;
 
 export const restingPad = (): PadState => ({
   buttons: GAMEPAD_BUTTONS.map(() => false),
