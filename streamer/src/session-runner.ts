@@ -27,7 +27,7 @@ import {
   sandboxArgv,
 } from './sandbox.ts';
 import { startSoundServer } from './sound-server.ts';
-import { type Streamer, startStreamer } from './streamer.ts';
+import { openGamepads, type Streamer, startStreamer } from './streamer.ts';
 import { startDisplayServer } from './x11/display-server.ts';
 import { openX11Desktop } from './x11-desktop.ts';
 
@@ -146,6 +146,8 @@ const interposer = await buildInterposer().catch((error: Error) => {
 });
 const gamepadDir = join(workDir, 'gamepads');
 mkdirSync(gamepadDir, { mode: 0o755 });
+// served before the app starts: an app looks for its pads once, when it starts
+const gamepads = interposer ? await openGamepads(gamepadDir, log) : null;
 const gamepadsInside = '/run/floe/gamepads';
 const sandboxHome = values['sandbox-home'];
 // inside the sandbox, the display's and the sound server's sockets are all the app sees
@@ -159,11 +161,12 @@ const appEnv: Record<string, string> = {
   DISPLAY: server.display,
   ...(sound && { PULSE_SERVER: sandboxHome ? `unix:${pulseInside}` : sound.server }),
   ...(process.env.FLOE_SESSION_ID && { FLOE_SESSION_ID: process.env.FLOE_SESSION_ID }),
-  ...(interposer && {
-    // the app's own preloads, if its settings name some, come after ours
-    LD_PRELOAD: [interposer, appSettings.LD_PRELOAD].filter(Boolean).join(' '),
-    FLOE_GAMEPAD_DIR: sandboxHome ? gamepadsInside : gamepadDir,
-  }),
+  ...(interposer &&
+    gamepads && {
+      // the app's own preloads, if its settings name some, come after ours
+      LD_PRELOAD: [interposer, appSettings.LD_PRELOAD].filter(Boolean).join(' '),
+      FLOE_GAMEPAD_DIR: sandboxHome ? gamepadsInside : gamepadDir,
+    }),
 };
 
 // Without a window manager, a new window is neither maximized nor given the keyboard.
@@ -184,13 +187,13 @@ const argv = sandboxHome
   ? sandboxArgv([command, ...args], {
       home: sandboxHome,
       uid: sandboxUid,
-      readOnly: [...values['sandbox-ro'], ...(interposer ? [interposer] : [])],
+      readOnly: [...values['sandbox-ro'], ...(interposer && gamepads ? [interposer] : [])],
       hidden: values['sandbox-hide'],
       devices: values['sandbox-device'],
       sockets: [
         { host: displaySocket, inside: displaySocket },
         ...(sound ? [{ host: sound.server.replace(/^unix:/, ''), inside: pulseInside }] : []),
-        ...(interposer ? [{ host: gamepadDir, inside: gamepadsInside }] : []),
+        ...(gamepads ? [{ host: gamepadDir, inside: gamepadsInside }] : []),
       ],
       dieWithParent: true,
     })
@@ -223,10 +226,10 @@ try {
       PULSE_SERVER,
       // file transfer goes into the app's own home (its sandbox's, on the host)
       FLOE_STREAMER_HOME: config.FLOE_STREAMER_HOME ?? sandboxHome ?? appEnv.HOME,
-      FLOE_STREAMER_GAMEPAD_DIR: interposer ? gamepadDir : undefined,
     },
     desktop,
     log,
+    { gamepads: gamepads ?? undefined },
   );
   announce({ endpoint: streamer.url });
 } catch (error) {

@@ -65,6 +65,11 @@ export async function startStreamer(
   config: StreamerConfig,
   desktop: Desktop,
   log: Logger,
+  /**
+   * The session's gamepads, served already (the session runner starts them before the app,
+   * which looks for its pads when it starts); else FLOE_STREAMER_GAMEPAD_DIR's, started here.
+   */
+  served: { gamepads?: GamepadHub } = {},
 ): Promise<Streamer> {
   const metrics = createStreamerMetrics();
   const turn = turnOffer(config, log);
@@ -95,9 +100,11 @@ export async function startStreamer(
       if (receivesClipboard(v.rights)) v.peer?.send({ t: 'clipboard', text });
   });
   const home = policy.files ? await openHome(config.FLOE_STREAMER_HOME!, log) : null;
-  const gamepads = config.FLOE_STREAMER_GAMEPAD_DIR
-    ? await openGamepads(config.FLOE_STREAMER_GAMEPAD_DIR, log)
-    : null;
+  const gamepads =
+    served.gamepads ??
+    (config.FLOE_STREAMER_GAMEPAD_DIR
+      ? await openGamepads(config.FLOE_STREAMER_GAMEPAD_DIR, log)
+      : null);
   // the app's rumble goes to the pads of those who drive it
   gamepads?.onRumble((pad, rumble) => {
     for (const v of watching) if (v.rights.control) v.peer?.send({ t: 'rumble', pad, ...rumble });
@@ -408,7 +415,7 @@ function turnOffer(
 }
 
 /** The session's gamepads; a folder that cannot be served turns gamepads off. */
-async function openGamepads(dir: string, log: Logger): Promise<GamepadHub | null> {
+export async function openGamepads(dir: string, log: Logger): Promise<GamepadHub | null> {
   try {
     return await startGamepadHub(dir, log);
   } catch (error) {
