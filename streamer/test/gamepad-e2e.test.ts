@@ -4,7 +4,8 @@
  * reader `jstest --event /dev/input/js0` under the gamepad interposer; the built stream page in
  * headless Chromium with a stand-in gamepad (headless Chromium has no pad hardware: an init
  * script answers navigator.getGamepads with an object the test moves, and fires
- * gamepadconnected). What jstest prints is what the app read. A view-only viewer's page, made
+ * gamepadconnected). What jstest prints is what the app read; a Python program beside it
+ * rumbles the pad through evdev, played on the stand-in's vibrationActuator. A view-only viewer's page, made
  * to send its pad anyway, is refused by the streamer (roles.ts): the app reads nothing of it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -69,7 +70,24 @@ const STAND_IN_GAMEPAD = `(() => {
   });
 })();`;
 
+/**
+ * A second program of the session's app, beside jstest: rumbles pad 0 through evdev as a game
+ * does (EVIOCSFF uploads a rumble effect, an EV_FF write plays it), twice a second.
+ */
+const RUMBLE_APP = `
+import fcntl, os, struct, time
+IOC = lambda d, t, nr, size: (d << 30) | (size << 16) | (ord(t) << 8) | nr
+ev = os.open('/dev/input/event0', os.O_RDWR)
+effect = bytearray(struct.pack('<HhHHHHH2xHH28x', 0x50, -1, 0, 0, 0, 250, 0, 65535, 16384))
+fcntl.ioctl(ev, IOC(1, 'E', 0x80, 48), effect)
+fid = struct.unpack_from('<h', effect, 2)[0]
+while True:
+    os.write(ev, struct.pack('<qqHHi', 0, 0, 0x15, fid, 1))
+    time.sleep(0.5)
+`;
+
 type PadWindow = Window & {
+  __standInRumble: Record<string, unknown>[];
   __standInPad: { axes: number[]; buttons: { pressed: boolean; value: number }[] };
 };
 
@@ -92,6 +110,7 @@ beforeAll(async () => {
   const home = join(work, 'home');
   mkdirSync(home);
   chmodSync(home, 0o777);
+  writeFileSync(join(home, 'rumble.py'), RUMBLE_APP);
   // spawns: node (this very Node, running the session runner as the local cluster does)
   runner = spawn(
     process.execPath,
@@ -100,9 +119,9 @@ beforeAll(async () => {
       `--sandbox-home=${home}`,
       '--window-manager=none',
       '--',
-      'jstest',
-      '--event',
-      '/dev/input/js0',
+      'sh',
+      '-c',
+      'python3 rumble.py & exec jstest --event /dev/input/js0',
     ],
     {
       env: {
@@ -190,7 +209,7 @@ async function refusedInputs(): Promise<number> {
 }
 
 describe('a gamepad in the browser', () => {
-  it('is read by jstest in the sandboxed session: a button, a stick, a trigger', async () => {
+  it('is read by jstest in the sandboxed session: a button, a stick, a trigger; it rumbles', async () => {
     const page = await viewer('owner', 'owner-1');
     // jstest opened js0 and got the resting state (the trigger's rest is joydev's -32767)
     await seen([0x82, 5, -32767], 'the initial state');
@@ -211,6 +230,19 @@ describe('a gamepad in the browser', () => {
     await seen([2, 0, -32767], 'the left stick pushed left');
     await seen([2, 5, 32767], 'the right trigger pulled');
     await seen([1, 0, 0], 'A released');
+    // and the app's rumble plays on the browser's pad
+    await page.waitForFunction(
+      () => (window as unknown as PadWindow).__standInRumble.length > 0,
+      null,
+      { timeout: 15_000 },
+    );
+    const rumble = await page.evaluate(() => (window as unknown as PadWindow).__standInRumble[0]);
+    expect(rumble).toEqual({
+      type: 'dual-rumble',
+      duration: 250,
+      strongMagnitude: 1,
+      weakMagnitude: 16384 / 65535,
+    });
     // the page goes away: the pad it held comes back to rest in the session
     await page.context().close();
     await seen([2, 0, 0], 'the stick at rest');
