@@ -1,5 +1,6 @@
 // The pure half of the gamepad hub (gamepad/records.ts): which changes are real, how values are
 // scaled for the joystick API and for evdev, and what a reader's writes ask of rumble.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   applyChanges,
@@ -15,6 +16,7 @@ import {
   rumbleOf,
   toRest,
 } from '../src/gamepad/records.ts';
+import { GAMEPAD_AXES, GAMEPAD_BUTTONS } from '../src/protocol.ts';
 
 // axes by index: 0 ABS_X (stick), 2 ABS_Z (trigger), 6 ABS_HAT0X (hat)
 describe('gamepad values', () => {
@@ -110,5 +112,55 @@ describe('gamepad records', () => {
       value: 3,
     }));
     expect(rumbleOf(effects, { ...at, type: EV.ff, code: 3, value: 1 }).play).toBeUndefined();
+  });
+});
+
+describe('any run of accepted gamepad changes', () => {
+  const change = fc.record({
+    buttons: fc.array(
+      fc.tuple(fc.integer({ min: 0, max: GAMEPAD_BUTTONS.length - 1 }), fc.boolean()),
+      { maxLength: GAMEPAD_BUTTONS.length },
+    ),
+    axes: fc.array(
+      fc.tuple(
+        fc.integer({ min: 0, max: GAMEPAD_AXES.length - 1 }),
+        fc.double({ min: -1, max: 1, noNaN: true }),
+      ),
+      { maxLength: GAMEPAD_AXES.length },
+    ),
+  });
+
+  it('gives whole records of the layout, in range, and the last value of each', () => {
+    fc.assert(
+      fc.property(fc.array(change, { maxLength: 20 }), (changes) => {
+        let state = restingPad();
+        const last = new Map<string, number>();
+        for (const c of changes) {
+          const result = applyChanges(state, c);
+          state = result.state;
+          const js = jsEvents(result.changed, 0);
+          const ev = evdevEvents(result.changed, 0);
+          const count = result.changed.buttons.length + result.changed.axes.length;
+          expect(js.length).toBe(count * 8);
+          expect(ev.length).toBe(count === 0 ? 0 : (count + 1) * 24);
+          for (let at = 0; at < js.length; at += 8) {
+            const type = js.readUInt8(at + 6);
+            const number = js.readUInt8(at + 7);
+            const value = js.readInt16LE(at + 4);
+            expect(number).toBeLessThan(type === 1 ? GAMEPAD_BUTTONS.length : GAMEPAD_AXES.length);
+            expect(Math.abs(value)).toBeLessThanOrEqual(32767);
+            last.set(`${type}:${number}`, value);
+          }
+        }
+        // what a reader saw last of each is the state's value
+        for (const [key, value] of last) {
+          const [type, number] = key.split(':').map(Number) as [number, number];
+          const want =
+            type === 1 ? +state.buttons[number]! : jsAxisValue(number, state.axes[number]!);
+          expect(value).toBe(want);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

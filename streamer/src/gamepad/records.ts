@@ -58,15 +58,15 @@ export function toRest(state: PadState): Pick<GamepadMessage, 'buttons' | 'axes'
 export function jsAxisValue(axis: number, value: number): number {
   const kind = GAMEPAD_AXES[axis]?.kind;
   const v = kind === 'trigger' ? value * 2 - 1 : kind === 'hat' ? Math.round(value) : value;
-  return Math.round(Math.max(-1, Math.min(1, v)) * 32767);
+  return Math.round(Math.max(-1, Math.min(1, v)) * 32767) + 0; // + 0: never -0
 }
 
 /** What xpad reports on evdev: sticks -32768..32767, triggers 0..255, the hat -1, 0 or 1. */
 export function evdevAxisValue(axis: number, value: number): number {
   const kind = GAMEPAD_AXES[axis]?.kind;
   if (kind === 'trigger') return Math.round(Math.max(0, Math.min(1, value)) * 255);
-  if (kind === 'hat') return Math.round(value);
-  return Math.max(-32768, Math.min(32767, Math.round(value * 32767)));
+  if (kind === 'hat') return Math.round(value) + 0;
+  return Math.max(-32768, Math.min(32767, Math.round(value * 32767))) + 0;
 }
 
 export const JS_EVENT = { button: 0x01, axis: 0x02, init: 0x80 } as const;
