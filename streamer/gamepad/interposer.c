@@ -23,12 +23,15 @@
 #include <fcntl.h>
 #include <linux/input.h>
 #include <linux/joystick.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -58,6 +61,12 @@ static unsigned short effects[TRACKED]; /* per evdev descriptor: the effect ids 
 
 enum node { NONE, JS, EVDEV };
 
+/* The folder of the hub's sockets, or NULL: no gamepads for this process. */
+static const char *hub_dir(void) {
+  const char *dir = getenv("FLOE_GAMEPAD_DIR");
+  return dir && *dir ? dir : NULL;
+}
+
 /* Which of our nodes `path` names; its pad in *pad. */
 static enum node node_of(const char *path, int *pad) {
   static const char js[] = "/dev/input/js", ev[] = "/dev/input/event";
@@ -80,10 +89,10 @@ static enum node node_of(const char *path, int *pad) {
 
 /* The hub's socket for the node, or -1 (errno kept for the caller to drop): then libc opens. */
 static int connect_hub(enum node node, int pad, int flags) {
-  const char *dir = getenv("FLOE_GAMEPAD_DIR");
+  const char *dir = hub_dir();
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   int fd, saved = errno;
-  if (!dir || !*dir) return -1;
+  if (!dir) return -1;
   if (snprintf(addr.sun_path, sizeof addr.sun_path, "%s/%s%d", dir, node == JS ? "js" : "event",
                pad) >= (int)sizeof addr.sun_path)
     return -1;
@@ -173,6 +182,113 @@ int __openat64_2(int dirfd, const char *path, int flags) {
   if (fd >= 0) return fd;
   NEXT(openat_fn, "__openat64_2");
   return real(dirfd, path, flags);
+}
+
+
+/*
+ * Programs that look for pads by listing /dev/input (SDL without udev, which a sandbox has
+ * not) find ours: /dev/input is listed as the hub's folder, whose entries are js0–js3 and
+ * event0–event3, and each of our nodes is a character device of joydev's and evdev's numbers.
+ */
+static const char INPUT_DIR[] = "/dev/input";
+
+static int is_input_dir(const char *path) {
+  return path && hub_dir() &&
+         (strcmp(path, INPUT_DIR) == 0 || strcmp(path, "/dev/input/") == 0);
+}
+
+/* What stat says of /dev/input and of our nodes; 0 when `path` is ours, else -1. */
+static int fake_stat(const char *path, struct stat *st) {
+  int pad;
+  enum node node;
+  struct stat dir;
+  if (!hub_dir()) return -1;
+  if (is_input_dir(path)) {
+    typedef int (*stat_fn)(const char *, struct stat *);
+    NEXT(stat_fn, "stat");
+    if (real(hub_dir(), &dir) < 0) return -1;
+    *st = dir;
+    return 0;
+  }
+  node = node_of(path, &pad);
+  if (node == NONE) return -1;
+  memset(st, 0, sizeof *st);
+  st->st_mode = S_IFCHR | 0666;
+  st->st_nlink = 1;
+  st->st_rdev = makedev(13, node == JS ? pad : 64 + pad);
+  st->st_blksize = 4096;
+  return 0;
+}
+
+typedef int (*stat_fn)(const char *, struct stat *);
+typedef int (*fstatat_fn)(int, const char *, struct stat *, int);
+typedef int (*xstat_fn)(int, const char *, struct stat *);
+typedef int (*fxstatat_fn)(int, int, const char *, struct stat *, int);
+
+/* struct stat64 is struct stat on the 64-bit machines sessions run on */
+#define STAT(fn, name, type)                                                                      \
+  int fn(const char *path, type *st) {                                                            \
+    if (fake_stat(path, (struct stat *)st) == 0) return 0;                                        \
+    NEXT(stat_fn, name);                                                                          \
+    return real(path, (struct stat *)st);                                                         \
+  }
+STAT(stat, "stat", struct stat)
+STAT(stat64, "stat64", struct stat64)
+STAT(lstat, "lstat", struct stat)
+STAT(lstat64, "lstat64", struct stat64)
+
+#define FSTATAT(fn, name, type)                                                                   \
+  int fn(int dirfd, const char *path, type *st, int flags) {                                      \
+    if ((dirfd == AT_FDCWD || path[0] == '/') &&                                      \
+        fake_stat(path, (struct stat *)st) == 0)                                                  \
+      return 0;                                                                                   \
+    NEXT(fstatat_fn, name);                                                                       \
+    return real(dirfd, path, (struct stat *)st, flags);                                           \
+  }
+FSTATAT(fstatat, "fstatat", struct stat)
+FSTATAT(fstatat64, "fstatat64", struct stat64)
+
+/* what programs built against glibc before 2.33 call */
+#define XSTAT(fn, name, type)                                                                     \
+  int fn(int version, const char *path, type *st) {                                               \
+    if (fake_stat(path, (struct stat *)st) == 0) return 0;                                        \
+    NEXT(xstat_fn, name);                                                                         \
+    return real(version, path, (struct stat *)st);                                                \
+  }
+XSTAT(__xstat, "__xstat", struct stat)
+XSTAT(__xstat64, "__xstat64", struct stat64)
+XSTAT(__lxstat, "__lxstat", struct stat)
+XSTAT(__lxstat64, "__lxstat64", struct stat64)
+
+typedef int (*access_fn)(const char *, int);
+int access(const char *path, int mode) {
+  struct stat st;
+  if (fake_stat(path, &st) == 0) return 0;
+  NEXT(access_fn, "access");
+  return real(path, mode);
+}
+
+typedef DIR *(*opendir_fn)(const char *);
+DIR *opendir(const char *path) {
+  NEXT(opendir_fn, "opendir");
+  return real(is_input_dir(path) ? hub_dir() : path);
+}
+
+typedef int (*scandir_fn)(const char *, struct dirent ***, int (*)(const struct dirent *),
+                          int (*)(const struct dirent **, const struct dirent **));
+int scandir(const char *path, struct dirent ***list, int (*filter)(const struct dirent *),
+            int (*compare)(const struct dirent **, const struct dirent **)) {
+  NEXT(scandir_fn, "scandir");
+  return real(is_input_dir(path) ? hub_dir() : path, list, filter, compare);
+}
+int scandir64(const char *path, struct dirent64 ***list,
+              int (*filter)(const struct dirent64 *),
+              int (*compare)(const struct dirent64 **, const struct dirent64 **)) {
+  typedef int (*scandir64_fn)(const char *, struct dirent64 ***,
+                              int (*)(const struct dirent64 *),
+                              int (*)(const struct dirent64 **, const struct dirent64 **));
+  NEXT(scandir64_fn, "scandir64");
+  return real(is_input_dir(path) ? hub_dir() : path, list, filter, compare);
 }
 
 typedef int (*close_fn)(int);

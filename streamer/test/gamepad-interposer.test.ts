@@ -91,6 +91,26 @@ while True:
     out(what='event', type=kind, number=number, value=value)
 `;
 
+// An SDL program (pygame, on the machine's SDL 2): finds the pads by listing /dev/input, takes
+// them for Xbox 360 controllers, and reads a button and the hat.
+const SDL_PROBE = `
+import json, os, time
+os.environ['SDL_VIDEODRIVER'] = 'dummy'
+os.environ['SDL_AUDIODRIVER'] = 'dummy'
+import pygame
+from pygame._sdl2 import controller
+pygame.init(); controller.init()
+pads = [pygame.joystick.Joystick(i) for i in range(pygame.joystick.get_count())]
+out = lambda **kw: print(json.dumps(kw), flush=True)
+out(what='pads', names=[p.get_name() for p in pads], controllers=[controller.is_controller(i) for i in range(len(pads))],
+    buttons=pads[0].get_numbuttons(), axes=pads[0].get_numaxes(), hats=pads[0].get_numhats())
+while True:
+    for e in pygame.event.get():
+        if e.type == pygame.JOYBUTTONDOWN: out(what='button', joy=e.joy, button=e.button)
+        if e.type == pygame.JOYHATMOTION: out(what='hat', joy=e.joy, value=list(e.value))
+    time.sleep(0.01)
+`;
+
 describe('the gamepad interposer', () => {
   it('describes the layout of protocol.ts, passes records and rumble', async () => {
     const rumbles: [number, Rumble][] = [];
@@ -136,6 +156,24 @@ describe('the gamepad interposer', () => {
     expect(jstest.lines.join('\n')).toMatch(
       /Joystick \(Floe virtual gamepad \(Xbox 360 layout\)\) has 8 axes \(X, Y, Z, Rx, Ry, Rz, Hat0X, Hat0Y\)/,
     );
+  });
+
+  it('is found and read by SDL', async () => {
+    // spawns: /usr/bin/python3 (Debian's, with python3-pygame)
+    const sdl = reader(['/usr/bin/python3', '-c', SDL_PROBE]);
+    const pads = JSON.parse(await sdl.until((l) => l.includes('"pads"'), 'the pads it found'));
+    expect(pads).toEqual({
+      what: 'pads',
+      names: Array(4).fill('Xbox 360 Controller'), // SDL's name for the pad of these ids
+      controllers: [true, true, true, true],
+      buttons: GAMEPAD_BUTTONS.length,
+      axes: 6,
+      hats: 1,
+    });
+    hub.apply({ t: 'gamepad', pad: 2, buttons: [[1, true]] });
+    await sdl.until((l) => l.includes('"joy": 2, "button": 1'), 'the B button');
+    hub.apply({ t: 'gamepad', pad: 2, axes: [[6, 1]] });
+    await sdl.until((l) => l.includes('"hat", "joy": 2, "value": [1, 0]'), 'the d-pad');
   });
 
   it('is read by evtest', async () => {
