@@ -16,6 +16,7 @@ export interface GamepadsOptions {
 }
 
 export function attachGamepads(opts: GamepadsOptions) {
+  /** what the session has of each pad, as this page last sent it */
   const sent = Array.from({ length: GAMEPAD_PADS }, restingState);
   let frame = 0;
 
@@ -42,6 +43,14 @@ export function attachGamepads(opts: GamepadsOptions) {
   if ([...(navigator.getGamepads?.() ?? [])].some((p) => p?.connected)) start();
 
   return {
+    /**
+     * A new input channel: the streamer put the pads at rest when the last one closed, so the
+     * next poll sends whatever is held now.
+     */
+    connected() {
+      sent.fill(restingState());
+      if ([...(navigator.getGamepads?.() ?? [])].some((p) => p?.connected)) start();
+    },
     /** Every pad this page moved back to rest (the page is hidden: no more changes come). */
     reset() {
       for (let i = 0; i < GAMEPAD_PADS; i++) {

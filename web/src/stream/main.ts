@@ -127,6 +127,7 @@ const session = startSession(
     channelOpen() {
       sendResize();
       warning.connected();
+      gamepads.connected();
     },
     filesChannel(channel) {
       files.channel(channel);
