@@ -105,6 +105,14 @@ describe('gamepad records', () => {
       weak: 0,
       duration: 0,
     });
+    // a program writing its own records gets the interposer's bounds: 16 bits each
+    const wild = { sec: -5, usec: 1e12, type: FF_RECORD.type, code: FF_RECORD.upload, value: 4 };
+    const bounded = rumbleOf(effects, wild).effects;
+    expect(rumbleOf(bounded, { ...at, type: EV.ff, code: 4, value: 1 }).play).toEqual({
+      strong: 0,
+      weak: 0,
+      duration: 0xffff,
+    });
     ({ effects } = rumbleOf(effects, {
       ...at,
       type: FF_RECORD.type,

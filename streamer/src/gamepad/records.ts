@@ -174,10 +174,12 @@ export function rumbleOf(
 ): { effects: Map<number, Rumble>; play?: Rumble } {
   if (e.type === FF_RECORD.type && e.code === FF_RECORD.upload) {
     const next = new Map(effects);
+    // what the interposer packs is 16 bits each; anything else a program wrote is cut to that
+    const packed = Math.max(0, Math.min(0xffff_ffff, e.sec));
     next.set(e.value, {
-      strong: Math.floor(e.sec / 65536) / 65535,
-      weak: (e.sec % 65536) / 65535,
-      duration: e.usec,
+      strong: Math.floor(packed / 65536) / 65535,
+      weak: (packed % 65536) / 65535,
+      duration: Math.max(0, Math.min(0xffff, e.usec)),
     });
     return { effects: next };
   }
