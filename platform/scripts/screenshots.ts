@@ -14,6 +14,12 @@ import { pino } from 'pino';
 import { buildApp, buildWeb } from '../../web/build.ts';
 import { DEMO_APPS, startPlatform } from '../src/platform.ts';
 
+if (process.argv.includes('--help')) {
+  process.stdout.write(
+    "node platform/scripts/screenshots.ts [out-dir]\n  takes the README's and docs' screenshots of the running platform (default out-dir: docs/screenshots)\n",
+  );
+  process.exit(0);
+}
 const out = resolve(process.argv[2] ?? 'docs/screenshots');
 // the pages as they are in this checkout (web/dist, which the platform serves)
 await Promise.all([buildWeb(), buildApp()]);

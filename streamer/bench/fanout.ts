@@ -39,8 +39,23 @@ const { values } = parseArgs({
     height: { type: 'string', default: '1080' },
     repeat: { type: 'string', default: '1' },
     'pli-ms': { type: 'string', default: '0' },
+    help: { type: 'boolean' },
   },
 });
+if (values.help) {
+  process.stdout.write(`CPU per extra viewer and each viewer's latency, for one session watched by several
+viewers from one capture and one encode (see docs/benchmarks.md).
+
+  --viewers LIST  viewer counts to run (1,5,20)
+  --frames N      frames measured per count (300)
+  --fps N         the probe app's frame rate (30)
+  --width N, --height N   the display's size (1920×1080)
+  --repeat N      runs per count (1)
+  --pli-ms N      the first headless viewer asks a keyframe every N ms, as on a lossy link (0: never)
+  --help          this text
+`);
+  process.exit(0);
+}
 const COUNTS = values.viewers.split(',').map(Number);
 const FRAMES = Number(values.frames);
 const FPS = Number(values.fps);
