@@ -18,12 +18,25 @@ import { pino } from 'pino';
 import { buildInterposer } from '../src/gamepad/build.ts';
 import { startGamepadHub } from '../src/gamepad/hub.ts';
 
+const HELP = `What the gamepad interposer costs an app's open and stat, beside no interposer, and
+how long a pad's change takes to reach a reader (see docs/benchmarks.md).
+
+  --calls N     open+close and stat calls each, per run (200000)
+  --changes N   pad changes sent to the reader one at a time (2000)
+  --help        this text
+`;
+
 const { values } = parseArgs({
   options: {
     calls: { type: 'string', default: '200000' },
     changes: { type: 'string', default: '2000' },
+    help: { type: 'boolean' },
   },
 });
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 const calls = Number(values.calls);
 const changes = Number(values.changes);
 const dir = mkdtempSync(join(tmpdir(), 'floe-bench-gamepad-'));
