@@ -252,7 +252,14 @@ describe('a gamepad in the browser', () => {
   it("refuses a view-only viewer's pad, even from a page that sends it", async () => {
     const owner = await viewer('owner', 'owner-2');
     const watcher = await viewer('viewer', 'watcher-1');
-    const before = await refusedInputs();
+    // what else the view-only page sent on joining (its resize) is refused first: wait for quiet
+    let before = await refusedInputs();
+    for (let waited = 0; waited < 10_000; waited += 500) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = await refusedInputs();
+      if (now === before) break;
+      before = now;
+    }
     const count = events().length;
     await watcher.evaluate(() => {
       // a page that ignores its role (viewers.ts sets this from the streamer's word)
