@@ -52,7 +52,8 @@ stream is up.
 Exits with the app's exit code. The streamer takes its settings from the environment
 (see node streamer/src/main.ts --help); FLOE_STREAMER_PORT defaults to a free port here.
 The app's own settings come as one JSON object in FLOE_APP_ENV; nothing else of this
-environment reaches it.
+environment reaches it. The app gets the session's gamepads through an LD_PRELOAD
+interposer, built with the machine's C compiler (docs/gamepads.md).
 `;
 
 const { values, positionals } = parseArgs({
