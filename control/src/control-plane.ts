@@ -414,6 +414,9 @@ async function registerLocalCluster(
 }
 
 /** Serves the API; resolves with the bound port once listening. */
+/** How long a shutdown waits for requests in flight. */
+const CLOSE_GRACE_MS = 5_000;
+
 export function listen(cp: ControlPlane, host: string, port: number) {
   return new Promise<{ port: number; close(): Promise<void> }>((resolve) => {
     const server = serve({ fetch: cp.api.fetch, hostname: host, port }, (info) =>
@@ -423,6 +426,11 @@ export function listen(cp: ControlPlane, host: string, port: number) {
           new Promise<void>((r) => {
             cp.endStreams();
             server.close(() => r());
+            // kept-alive idle connections go now; a request still in flight gets a grace
+            // period, then its connection is cut (a client that holds one must not hold up
+            // a shutdown for the 65 s below)
+            (server as Server).closeIdleConnections();
+            setTimeout(() => (server as Server).closeAllConnections(), CLOSE_GRACE_MS).unref();
           }),
       }),
     );

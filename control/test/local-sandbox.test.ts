@@ -180,8 +180,13 @@ describe('a hostile app on the local cluster', () => {
       'FLOE_SESSION_ID',
       'FLOE_TENANT_ID',
       'FLOE_USER_ID',
+      // the gamepad interposer and the folder of its sockets (docs/gamepads.md)
+      'LD_PRELOAD',
+      'FLOE_GAMEPAD_DIR',
     ];
     expect(Object.keys(env).filter((k) => !allowed.includes(k))).toEqual([]);
+    expect(env.FLOE_GAMEPAD_DIR).toBe('/run/floe/gamepads');
+    expect(env.LD_PRELOAD).toMatch(/\/floe\/gamepad\/[0-9a-f]{16}\/libfloe-gamepad\.so$/);
     const values = JSON.stringify(env);
     for (const secret of [CANARY, turn.secret, 'test-platform-admin-token']) {
       expect(values).not.toContain(secret);

@@ -60,7 +60,7 @@ async function panel(page: Page, open: boolean) {
   }
 }
 
-const A = { z: 0x7a, q: 0x71, y: 0x79, x: 0x78 };
+const A = { z: 0x7a, q: 0x71, y: 0x79, x: 0x78, w: 0x77 };
 
 describe('a shared session in Chromium', () => {
   let bob: Page;
@@ -236,4 +236,33 @@ describe('a shared session in Chromium', () => {
     expect((await viewer.goto(`${url.slice(0, url.indexOf('&') - 3)}abc`))?.status()).toBe(404);
     await viewer.context().close();
   }, 90_000);
+
+  it('lets a user shared with control drive from the moment they join, and sees it revoked', async () => {
+    const granted = await pageFetch(bob, 'POST', grants(), {
+      kind: 'user',
+      user: 'alice@acme.test',
+      role: 'control',
+    });
+    expect(granted.status, JSON.stringify(granted.body)).toBe(201);
+    const driver = await signedIn('alice');
+    await driver.goto(`${stack.url}/sessions/${id}/?relay=1`);
+    await streaming(driver);
+    await expect.poll(() => driver.evaluate(() => document.body.dataset.control)).toBe('true');
+    await expect
+      .poll(() => driver.locator('#viewers-list li > span').allTextContents(), { timeout: 10_000 })
+      .toEqual(
+        expect.arrayContaining([expect.stringMatching(/^alice@acme\.test.* — in control$/)]),
+      );
+    await typeInto(driver, 'w');
+    await expect.poll(keysSeen, { timeout: 10_000 }).toContain(A.w);
+    // a control viewer is not the owner: it may not remove anyone or hand control around
+    await panel(driver, true);
+    expect(await driver.locator('#viewers-list button').count()).toBe(0);
+    await panel(driver, false);
+    await pageFetch(bob, 'DELETE', `${grants()}/${granted.body.id}`);
+    await expect
+      .poll(() => driver.evaluate(() => document.body.dataset.state), { timeout: 15_000 })
+      .not.toBe('streaming');
+    await driver.context().close();
+  }, 60_000);
 });

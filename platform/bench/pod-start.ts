@@ -27,7 +27,19 @@ import {
 import { floeImage } from '../../operator/src/images.ts';
 import { sessionObject, sessionSpec } from '../../operator/test/fixtures.ts';
 
+if (process.argv.includes('--help')) {
+  process.stdout.write(`Usage: node platform/bench/pod-start.ts [rounds]
+
+Start to first frame: a session pod run with runc beside npm start's local session.
+  rounds   rounds of each (5); needs root (runc, overlays)
+`);
+  process.exit(0);
+}
 const rounds = Number(process.argv[2] ?? 5);
+if (!Number.isInteger(rounds) || rounds < 1) {
+  process.stderr.write(`rounds: a whole number of at least 1, not ${process.argv[2]}\n`);
+  process.exit(2);
+}
 const RUNNER = fileURLToPath(new URL('../../streamer/src/session-runner.ts', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'floe-bench-pod-'));
 

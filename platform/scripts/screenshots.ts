@@ -1,7 +1,8 @@
 // Takes the README's and docs' screenshots of the real product (docs/screenshots/):
 // launcher-real.png (the launcher with a running Terminal session), stream-stats.png (the
 // stream page's stats panel beside the probe app) and stream-files.png (the file panel over
-// the Terminal: an upload done, one under way, and ~/Downloads listed). Runs the whole platform as `npm start`
+// the Terminal: an upload done, one under way, and ~/Downloads listed) and stream-sharing.png
+// (the Terminal shared with bob, view-only, as its owner sees the viewer list). Runs the whole platform as `npm start`
 // does, on free ports, with its data in a temporary folder:
 //   node platform/scripts/screenshots.ts [out-dir]   (default docs/screenshots)
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +14,12 @@ import { pino } from 'pino';
 import { buildApp, buildWeb } from '../../web/build.ts';
 import { DEMO_APPS, startPlatform } from '../src/platform.ts';
 
+if (process.argv.includes('--help')) {
+  process.stdout.write(
+    "node platform/scripts/screenshots.ts [out-dir]\n  takes the README's and docs' screenshots of the running platform (default out-dir: docs/screenshots)\n",
+  );
+  process.exit(0);
+}
 const out = resolve(process.argv[2] ?? 'docs/screenshots');
 // the pages as they are in this checkout (web/dist, which the platform serves)
 await Promise.all([buildWeb(), buildApp()]);
@@ -111,6 +118,40 @@ try {
   await new Promise((r) => setTimeout(r, 1500));
   await page.mouse.move(0, 0);
   await page.screenshot({ path: join(out, 'stream-files.png') });
+
+  // sharing: alice shares the Terminal with bob, view-only (a user is known from their
+  // first sign-in on); he opens it; she sees him in her viewer list
+  const bob = await browser.newPage({ viewport: { width: 1000, height: 700 } });
+  await bob.goto(platform.url);
+  await bob.getByLabel('Email').fill('bob@acme.test');
+  await bob.getByLabel('Password').fill('bob-pw');
+  await bob.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await bob.waitForURL(`${platform.gatewayUrl}/`);
+  await page.getByRole('button', { name: 'Files panel' }).click();
+  await page.locator('#viewers').click();
+  await page.getByLabel('Share with (email)').fill('bob@acme.test');
+  await page.getByLabel('What they may do').selectOption('viewer');
+  await page.getByRole('button', { name: 'Share', exact: true }).click();
+  await page
+    .locator('#share-status', { hasText: 'Shared with bob@acme.test.' })
+    .waitFor()
+    .catch(async (error) => {
+      await page.screenshot({ path: join(out, 'stream-sharing-failed.png') });
+      throw error;
+    });
+  await bob.goto(page.url());
+  await bob.waitForFunction(() => document.body.dataset.state === 'streaming', null, {
+    timeout: 30_000,
+  });
+  await page.locator('#viewers-list li', { hasText: 'bob@acme.test' }).waitFor({ timeout: 10_000 });
+  await page.getByRole('button', { name: 'Make a link' }).click();
+  await page.waitForFunction(
+    () => (document.querySelector('#share-url') as HTMLInputElement).value.includes('share='),
+    null,
+    { timeout: 10_000 },
+  );
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: join(out, 'stream-sharing.png') });
   process.stdout.write(`screenshots in ${out}\n`);
 } finally {
   await browser.close();

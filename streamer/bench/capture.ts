@@ -28,9 +28,16 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write(
-    'node streamer/bench/capture.ts [--seconds 10] [--repeat 2] [--fps 60] [--sizes 720,1080]\n',
-  );
+  process.stdout.write(`Usage: npm run bench:capture -- [options]
+
+What Floe's two X captures (damage, ximagesrc) cost without the browser (docs/benchmarks.md).
+
+  --seconds N   measured seconds a run (10)
+  --repeat N    runs of each capture, alternating (2)
+  --fps N       frames per second painted and captured (60)
+  --sizes LIST  720, 1080 or both (720,1080)
+  --help        this text
+`);
   process.exit(0);
 }
 const SECONDS = Number(values.seconds);

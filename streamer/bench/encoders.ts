@@ -14,14 +14,28 @@ import { parseArgs } from 'node:util';
 import { startPipeline } from '../src/pipeline.ts';
 import { VIDEO_CODECS, type VideoCodec } from '../src/protocol.ts';
 
+const HELP = `What each codec's encoder costs in the streamer's own pipeline (see docs/benchmarks.md).
+
+  --codec LIST   codecs to run, of ${VIDEO_CODECS.join(', ')} (all)
+  --seconds N    seconds per codec and size (10)
+  --fps N        frames a second (60)
+  --kbps N       the encoders' target bitrate (4000)
+  --help         this text
+`;
+
 const { values } = parseArgs({
   options: {
     codec: { type: 'string', default: VIDEO_CODECS.join(',') },
     seconds: { type: 'string', default: '10' },
     fps: { type: 'string', default: '60' },
     kbps: { type: 'string', default: '4000' },
+    help: { type: 'boolean' },
   },
 });
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 const CODECS = values.codec.split(',').map((c) => c.trim().toUpperCase()) as VideoCodec[];
 const bad = CODECS.filter((c) => !VIDEO_CODECS.includes(c));
 if (bad.length > 0) {

@@ -17,7 +17,7 @@
  * the keyframes sent and what the others receive show what it costs them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,7 @@ import { loadStreamerConfig } from '../src/config.ts';
 import { startStreamer } from '../src/streamer.ts';
 import { startDisplayServer } from '../src/x11/display-server.ts';
 import { openX11Desktop } from '../src/x11-desktop.ts';
+import { type CpuSnapshot, cpuBetween, cpuSnapshot, stopChild } from './cpu.ts';
 
 const { values } = parseArgs({
   options: {
@@ -38,8 +39,23 @@ const { values } = parseArgs({
     height: { type: 'string', default: '1080' },
     repeat: { type: 'string', default: '1' },
     'pli-ms': { type: 'string', default: '0' },
+    help: { type: 'boolean' },
   },
 });
+if (values.help) {
+  process.stdout.write(`CPU per extra viewer and each viewer's latency, for one session watched by several
+viewers from one capture and one encode (see docs/benchmarks.md).
+
+  --viewers LIST  viewer counts to run (1,5,20)
+  --frames N      frames measured per count (300)
+  --fps N         the probe app's frame rate (30)
+  --width N, --height N   the display's size (1920×1080)
+  --repeat N      runs per count (1)
+  --pli-ms N      the first headless viewer asks a keyframe every N ms, as on a lossy link (0: never)
+  --help          this text
+`);
+  process.exit(0);
+}
 const COUNTS = values.viewers.split(',').map(Number);
 const FRAMES = Number(values.frames);
 const FPS = Number(values.fps);
@@ -275,53 +291,22 @@ function waitForLine(child: ChildProcess, needle: string, timeoutMs = 20_000): P
   });
 }
 
-async function stopChild(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-}
-
-/** CPU ticks per process (utime + stime), with each process's name and parent. */
-function cpuSnapshot() {
-  const procs = new Map<number, { name: string; ppid: number; ticks: number }>();
-  let total = 0;
-  const cpuLine = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1);
-  const idle = Number(cpuLine[3]) + Number(cpuLine[4]);
-  for (const x of cpuLine) total += Number(x) || 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      procs.set(Number(entry), { name, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
-    } catch {}
-  }
-  return { procs, total, busy: total - idle };
-}
-
 /** Percent of one core per part over the window, and the machine's busy share. */
 function cpuUse(
-  before: ReturnType<typeof cpuSnapshot>,
-  after: ReturnType<typeof cpuSnapshot>,
+  before: CpuSnapshot,
+  after: CpuSnapshot,
   seconds: number,
   pids: Record<string, number[]>,
 ) {
-  const used = (pid: number) =>
-    (after.procs.get(pid)?.ticks ?? 0) - (before.procs.get(pid)?.ticks ?? 0);
-  const pct = (match: (pid: number, p: { name: string; ppid: number }) => boolean) => {
-    let ticks = 0;
-    for (const [pid, p] of after.procs) if (match(pid, p)) ticks += used(pid);
-    return Math.round((ticks / 100 / seconds) * 100); // USER_HZ 100
-  };
+  const { percent, machine } = cpuBetween(before, after, seconds);
   return {
-    streamer: pct((pid) => pid === process.pid),
-    pipeline: pct((_, p) => p.ppid === process.pid && p.name.startsWith('python')),
-    viewers: pct((pid) => (pids.viewers ?? []).includes(pid)),
-    chromium: pct((_, p) => p.name.startsWith('chrom')),
-    xserver: pct((pid) => (pids.xserver ?? []).includes(pid)),
-    app: pct((pid) => (pids.app ?? []).includes(pid)),
-    machine: Math.round(((after.busy - before.busy) / (after.total - before.total)) * 100),
+    streamer: percent((pid) => pid === process.pid),
+    pipeline: percent((_, p) => p.ppid === process.pid && p.name.startsWith('python')),
+    viewers: percent((pid) => (pids.viewers ?? []).includes(pid)),
+    chromium: percent((_, p) => p.name.startsWith('chrom')),
+    xserver: percent((pid) => (pids.xserver ?? []).includes(pid)),
+    app: percent((pid) => (pids.app ?? []).includes(pid)),
+    machine,
   };
 }
 

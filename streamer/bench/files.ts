@@ -19,7 +19,20 @@ import { loadStreamerConfig } from '../src/config.ts';
 import { bareDesktop } from '../src/desktop.ts';
 import { startStreamer } from '../src/streamer.ts';
 
-const { values } = parseArgs({ options: { mib: { type: 'string', default: '64' } } });
+const HELP = `File transfer throughput through the stream page and a real streamer, beside the
+browser's own data channel (see docs/benchmarks.md).
+
+  --mib N   size of the file uploaded and downloaded, MiB (64)
+  --help    this text
+`;
+
+const { values } = parseArgs({
+  options: { mib: { type: 'string', default: '64' }, help: { type: 'boolean' } },
+});
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 const mib = Number(values.mib);
 const bytes = mib * 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'floe-bench-files-'));

@@ -11,7 +11,7 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +24,7 @@ import { VIDEO_CODECS, type VideoCodec } from '../src/protocol.ts';
 import { startStreamer } from '../src/streamer.ts';
 import { startDisplayServer } from '../src/x11/display-server.ts';
 import { openX11Desktop } from '../src/x11-desktop.ts';
+import { type CpuSnapshot, cpuBetween, cpuSnapshot, stopChild } from './cpu.ts';
 import { type SelkiesMode, startSelkies } from './selkies.ts';
 
 const HELP = `Glass-to-glass latency benchmark of the streamer (see docs/benchmarks.md).
@@ -414,57 +415,22 @@ function waitForLine(child: ChildProcess, needle: string): Promise<void> {
   });
 }
 
-async function stopChild(child: ChildProcess) {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-}
-
-/** CPU ticks per process (utime + stime), with each process's name and parent. */
-function cpuSnapshot() {
-  const procs = new Map<number, { name: string; ppid: number; ticks: number }>();
-  let total = 0;
-  const cpuLine = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1);
-  const idle = Number(cpuLine[3]) + Number(cpuLine[4]);
-  for (const n of cpuLine) total += Number(n) || 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      procs.set(Number(entry), { name, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
-    } catch {}
-  }
-  return { procs, total, busy: total - idle };
-}
-
 /** Percent of one core per component over the window, and the machine's total busy share. */
 function cpuUse(
-  before: ReturnType<typeof cpuSnapshot>,
-  after: ReturnType<typeof cpuSnapshot>,
+  before: CpuSnapshot,
+  after: CpuSnapshot,
   seconds: number,
   pids: Record<string, number[]>,
 ) {
-  const hz = 100; // USER_HZ on Linux
-  const used = (pid: number) =>
-    (after.procs.get(pid)?.ticks ?? 0) - (before.procs.get(pid)?.ticks ?? 0);
-  const tree = (root: (p: { name: string; pid: number }) => boolean) => {
-    let ticks = 0;
-    for (const [pid, p] of after.procs) if (root({ name: p.name, pid })) ticks += used(pid);
-    return Math.round((ticks / hz / seconds) * 100);
-  };
-  const pipeline = [...after.procs].filter(
-    ([, p]) => p.ppid === process.pid && p.name.startsWith('python'),
-  );
+  const { percent, machine } = cpuBetween(before, after, seconds);
   return {
-    streamer: tree(({ pid }) => pid === process.pid),
-    pipeline: tree(({ pid }) => pipeline.some(([p]) => p === pid)),
-    xserver: tree(({ pid }) => (pids.xserver ?? []).includes(pid)),
-    app: tree(({ pid }) => (pids.app ?? []).includes(pid)),
-    chromium: tree(({ name }) => name.startsWith('chrom')),
-    coturn: tree(({ name }) => name === 'turnserver'),
-    machine: Math.round(((after.busy - before.busy) / (after.total - before.total)) * 100),
+    streamer: percent((pid) => pid === process.pid),
+    pipeline: percent((_, p) => p.ppid === process.pid && p.name.startsWith('python')),
+    xserver: percent((pid) => (pids.xserver ?? []).includes(pid)),
+    app: percent((pid) => (pids.app ?? []).includes(pid)),
+    chromium: percent((_, p) => p.name.startsWith('chrom')),
+    coturn: percent((_, p) => p.name === 'turnserver'),
+    machine,
   };
 }
 

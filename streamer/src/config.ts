@@ -96,6 +96,11 @@ const ConfigSchema = z
     FLOE_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).optional(),
     /** How long before an idle or lifetime stop viewers are warned (see warningLead); 0: never. */
     FLOE_SHUTDOWN_WARNING_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+    /**
+     * Where the session's gamepads are served to its app (gamepad/hub.ts): a folder the app's
+     * LD_PRELOAD interposer connects to (FLOE_GAMEPAD_DIR inside). Unset: no gamepads.
+     */
+    FLOE_STREAMER_GAMEPAD_DIR: z.string().min(1).optional(),
     /** The built stream page (web/dist/stream), served at `/`. */
     FLOE_STREAMER_WEB_DIR: z.string().optional(),
     /** python3 with GStreamer's introspection bindings (Debian python3-gst-1.0). */

@@ -13,7 +13,10 @@ export interface Desktop {
   resizable: boolean;
   /** Applies one validated input message (key, pointer, wheel, reset). */
   input(
-    message: Exclude<InputMessage, { t: 'clipboard' | 'resize' | 'ping' | 'still-here' }>,
+    message: Exclude<
+      InputMessage,
+      { t: 'clipboard' | 'resize' | 'ping' | 'still-here' | 'gamepad' }
+    >,
   ): void;
   setClipboard(text: string): void;
   /** Text another X client put on the clipboard. */

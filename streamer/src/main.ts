@@ -39,6 +39,9 @@ Configuration (environment):
   FLOE_STREAMER_MAX_FILE_BYTES   largest file either way (no limit)
   FLOE_STREAMER_MAX_HOME_BYTES   most the home may hold once an upload is in (no limit)
   FLOE_STREAMER_UPLOAD_FOLDER, FLOE_STREAMER_DOWNLOAD_FOLDER  (Uploads, Downloads)
+  FLOE_STREAMER_GAMEPAD_DIR      serve the session's gamepads on unix sockets in this folder,
+                                 for the app's LD_PRELOAD interposer (docs/gamepads.md;
+                                 unset: no gamepads)
   FLOE_STREAMER_WEB_DIR          the built stream page (web/dist/stream)
   FLOE_IDLE_TIMEOUT_SECONDS      the app's idle timeout, to warn viewers before the idle
                                  stop (unset: none); "I'm still here" resets the clock

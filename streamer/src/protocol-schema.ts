@@ -4,6 +4,9 @@ import {
   type ClientSignal,
   FILE_LIMITS,
   type FileRequest,
+  GAMEPAD_AXES,
+  GAMEPAD_BUTTONS,
+  GAMEPAD_PADS,
   type InputMessage,
   LIMITS,
 } from './protocol.ts';
@@ -41,6 +44,12 @@ const unit = z.number().min(0).max(1);
 const viewerId = z.string().regex(/^[a-z0-9]{1,16}$/, 'a viewer id');
 const delta = z.number().int().min(-LIMITS.maxDelta).max(LIMITS.maxDelta);
 const { resize } = LIMITS;
+const index = (count: number) =>
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(count - 1);
 
 export const inputMessage: z.ZodType<InputMessage> = z.discriminatedUnion('t', [
   z.object({
@@ -64,6 +73,19 @@ export const inputMessage: z.ZodType<InputMessage> = z.discriminatedUnion('t', [
   z.object({ t: z.literal('still-here') }),
   z.object({ t: z.literal('control'), viewer: viewerId, on: z.boolean() }),
   z.object({ t: z.literal('remove'), viewer: viewerId }),
+  // at most one change per button and axis: the page sends what changed since the last
+  z.object({
+    t: z.literal('gamepad'),
+    pad: index(GAMEPAD_PADS),
+    buttons: z
+      .array(z.tuple([index(GAMEPAD_BUTTONS.length), z.boolean()]))
+      .max(GAMEPAD_BUTTONS.length)
+      .optional(),
+    axes: z
+      .array(z.tuple([index(GAMEPAD_AXES.length), z.number().min(-1).max(1)]))
+      .max(GAMEPAD_AXES.length)
+      .optional(),
+  }),
 ]);
 
 const transferId = z.number().int().min(0).max(0xffff_ffff);

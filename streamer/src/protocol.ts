@@ -140,7 +140,61 @@ export type InputMessage =
   /** The owner hands control to another viewer (`on`), or takes it back (issue 19). */
   | { t: 'control'; viewer: string; on: boolean }
   /** The owner removes another viewer from the session. */
-  | { t: 'remove'; viewer: string };
+  | { t: 'remove'; viewer: string }
+  /**
+   * What changed on one of the browser's gamepads, in the session's layout (GAMEPAD_BUTTONS,
+   * GAMEPAD_AXES: [index, value] pairs). Buttons are pressed or not; sticks and the d-pad go
+   * from -1 to 1 (down and right positive), triggers from 0 to 1. A pad the browser lost is
+   * sent back to rest (docs/gamepads.md).
+   */
+  | { t: 'gamepad'; pad: number; buttons?: [number, boolean][]; axes?: [number, number][] };
+
+// ── gamepads: the layout the session sees (docs/gamepads.md) ─────────────────────────────────
+
+/** One pad as the session sees it: wire values, by GAMEPAD_BUTTONS and GAMEPAD_AXES index. */
+export interface GamepadState {
+  buttons: boolean[];
+  axes: number[];
+}
+
+/** Most pads a session has: /dev/input/js0–js3 and event0–event3 inside it. */
+export const GAMEPAD_PADS = 4;
+
+/**
+ * The pad's buttons, in the order Linux's xpad driver reports an Xbox 360 pad (so games'
+ * mappings for that pad fit), with their evdev key codes and the browser's "standard" mapping
+ * button that drives each. xpad gives the left face button BTN_X (= BTN_NORTH) and the top
+ * one BTN_Y (= BTN_WEST): kept, since that is what games were mapped against.
+ */
+export const GAMEPAD_BUTTONS = [
+  { name: 'BTN_A', code: 0x130, standard: 0 },
+  { name: 'BTN_B', code: 0x131, standard: 1 },
+  { name: 'BTN_X', code: 0x133, standard: 2 },
+  { name: 'BTN_Y', code: 0x134, standard: 3 },
+  { name: 'BTN_TL', code: 0x136, standard: 4 },
+  { name: 'BTN_TR', code: 0x137, standard: 5 },
+  { name: 'BTN_SELECT', code: 0x13a, standard: 8 },
+  { name: 'BTN_START', code: 0x13b, standard: 9 },
+  { name: 'BTN_MODE', code: 0x13c, standard: 16 },
+  { name: 'BTN_THUMBL', code: 0x13d, standard: 10 },
+  { name: 'BTN_THUMBR', code: 0x13e, standard: 11 },
+] as const;
+
+/**
+ * The pad's axes, as xpad reports them: sticks, the analog triggers (the browser's buttons 6
+ * and 7) and the d-pad as a hat (the browser's buttons 12–15). `kind` says the value's range
+ * on the wire: `stick` and `hat` -1..1, `trigger` 0..1.
+ */
+export const GAMEPAD_AXES = [
+  { name: 'ABS_X', code: 0x00, kind: 'stick' },
+  { name: 'ABS_Y', code: 0x01, kind: 'stick' },
+  { name: 'ABS_Z', code: 0x02, kind: 'trigger' },
+  { name: 'ABS_RX', code: 0x03, kind: 'stick' },
+  { name: 'ABS_RY', code: 0x04, kind: 'stick' },
+  { name: 'ABS_RZ', code: 0x05, kind: 'trigger' },
+  { name: 'ABS_HAT0X', code: 0x10, kind: 'hat' },
+  { name: 'ABS_HAT0Y', code: 0x11, kind: 'hat' },
+] as const;
 
 /** Someone watching a session, as every viewer of it is shown (`viewers`). */
 export interface ViewerInfo {
@@ -165,6 +219,11 @@ export type StreamerMessage =
   | { t: 'viewers'; you: string; viewers: ViewerInfo[] }
   | { t: 'display'; width: number; height: number }
   | { t: 'pong'; id: number; sent: number; streamerTime: number }
+  /**
+   * The app asked pad `pad` to rumble (an evdev force-feedback effect): the page plays it on
+   * the browser's pad of that index. Magnitudes 0..1, duration in ms.
+   */
+  | { t: 'rumble'; pad: number; strong: number; weak: number; duration: number }
   /**
    * The idle shutdown's warning, to every viewer: sent when the data channel opens and
    * whenever it changes. `secondsLeft`: the session is stopped for idleness in that many

@@ -31,7 +31,10 @@ const ANYONE = new Set<string>(['ping', 'still-here']);
 /** Messages only the owner may send: who watches, who controls. */
 const OWNER = new Set<string>(['control', 'remove']);
 
-/** Whether `viewer` may send a data-channel message of type `t`. */
+/**
+ * Whether `viewer` may send a data-channel message of type `t`. Everything else needs control:
+ * keys, pointer, clipboard, resize, and `gamepad` (a pad drives the app as a keyboard does).
+ */
 export function mayDo(viewer: ViewerRights, t: InputMessage['t'] | string): boolean {
   if (ANYONE.has(t)) return true;
   if (OWNER.has(t)) return viewer.role === 'owner';

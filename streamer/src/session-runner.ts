@@ -4,20 +4,21 @@
  * all of it. Readiness (the streamer's URL) goes to the fd named by FLOE_READY_FD, else stdout.
  *
  * The app gets none of this process's environment nor descriptors: its environment is made
- * here (PATH, LANG, HOME, DISPLAY, PULSE_SERVER, FLOE_SESSION_ID and its own settings from
- * FLOE_APP_ENV), its fd 3 is /dev/null, and with --sandbox-home it runs in the box of
+ * here (PATH, LANG, HOME, DISPLAY, PULSE_SERVER, FLOE_SESSION_ID, the gamepad interposer's
+ * LD_PRELOAD and FLOE_GAMEPAD_DIR, and its own settings from FLOE_APP_ENV), its fd 3 is /dev/null, and with --sandbox-home it runs in the box of
  * sandbox.ts (own user, mount, PID and network namespaces), reaching its display and sound
  * server through their sockets only.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chownSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadStreamerConfig, type StreamerConfig } from './config.ts';
 import type { Desktop } from './desktop.ts';
+import { buildInterposer } from './gamepad/build.ts';
 import {
   DEFAULT_SESSION_UID,
   findCommand,
@@ -26,7 +27,7 @@ import {
   sandboxArgv,
 } from './sandbox.ts';
 import { startSoundServer } from './sound-server.ts';
-import { type Streamer, startStreamer } from './streamer.ts';
+import { openGamepads, type Streamer, startStreamer } from './streamer.ts';
 import { startDisplayServer } from './x11/display-server.ts';
 import { openX11Desktop } from './x11-desktop.ts';
 
@@ -51,7 +52,8 @@ stream is up.
 Exits with the app's exit code. The streamer takes its settings from the environment
 (see node streamer/src/main.ts --help); FLOE_STREAMER_PORT defaults to a free port here.
 The app's own settings come as one JSON object in FLOE_APP_ENV; nothing else of this
-environment reaches it.
+environment reaches it. The app gets the session's gamepads through an LD_PRELOAD
+interposer, built with the machine's C compiler (docs/gamepads.md).
 `;
 
 const { values, positionals } = parseArgs({
@@ -137,6 +139,17 @@ const sessionEnv = {
   DISPLAY: server.display,
   ...(sound && { PULSE_SERVER: sound.server }),
 };
+// Gamepads (docs/gamepads.md): the streamer serves them in this folder, and the app opens them
+// through the interposer in its LD_PRELOAD. No compiler: no gamepads, the rest works.
+const interposer = await buildInterposer().catch((error: Error) => {
+  log.warn({ err: error.message }, 'no gamepads: the interposer cannot be built');
+  return null;
+});
+const gamepadDir = join(workDir, 'gamepads');
+mkdirSync(gamepadDir, { mode: 0o755 });
+// served before the app starts: an app looks for its pads once, when it starts
+const gamepads = interposer ? await openGamepads(gamepadDir, log) : null;
+const gamepadsInside = '/run/floe/gamepads';
 const sandboxHome = values['sandbox-home'];
 // inside the sandbox, the display's and the sound server's sockets are all the app sees
 const pulseInside = '/run/pulse/native';
@@ -149,6 +162,12 @@ const appEnv: Record<string, string> = {
   DISPLAY: server.display,
   ...(sound && { PULSE_SERVER: sandboxHome ? `unix:${pulseInside}` : sound.server }),
   ...(process.env.FLOE_SESSION_ID && { FLOE_SESSION_ID: process.env.FLOE_SESSION_ID }),
+  ...(interposer &&
+    gamepads && {
+      // the app's own preloads, if its settings name some, come after ours
+      LD_PRELOAD: [interposer, appSettings.LD_PRELOAD].filter(Boolean).join(' '),
+      FLOE_GAMEPAD_DIR: sandboxHome ? gamepadsInside : gamepadDir,
+    }),
 };
 
 // Without a window manager, a new window is neither maximized nor given the keyboard.
@@ -169,12 +188,13 @@ const argv = sandboxHome
   ? sandboxArgv([command, ...args], {
       home: sandboxHome,
       uid: sandboxUid,
-      readOnly: values['sandbox-ro'],
+      readOnly: [...values['sandbox-ro'], ...(interposer && gamepads ? [interposer] : [])],
       hidden: values['sandbox-hide'],
       devices: values['sandbox-device'],
       sockets: [
         { host: displaySocket, inside: displaySocket },
         ...(sound ? [{ host: sound.server.replace(/^unix:/, ''), inside: pulseInside }] : []),
+        ...(gamepads ? [{ host: gamepadDir, inside: gamepadsInside }] : []),
       ],
       dieWithParent: true,
     })
@@ -210,6 +230,7 @@ try {
     },
     desktop,
     log,
+    { gamepads: gamepads ?? undefined },
   );
   announce({ endpoint: streamer.url });
 } catch (error) {

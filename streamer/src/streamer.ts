@@ -15,6 +15,7 @@ import { audioSource, type StreamerConfig, transferPolicy } from './config.ts';
 import type { Desktop } from './desktop.ts';
 import { HomeFiles } from './files/store.ts';
 import { type FilesContext, ResumeBook, serveFiles } from './files/transfer.ts';
+import { type GamepadHub, startGamepadHub } from './gamepad/hub.ts';
 import { idleWarning, warningLead } from './idle-warning.ts';
 import { createStreamerMetrics, type StreamerMetrics } from './metrics.ts';
 import { type Microphone, startMicrophone } from './microphone.ts';
@@ -64,6 +65,11 @@ export async function startStreamer(
   config: StreamerConfig,
   desktop: Desktop,
   log: Logger,
+  /**
+   * The session's gamepads, served already (the session runner starts them before the app,
+   * which looks for its pads when it starts); else FLOE_STREAMER_GAMEPAD_DIR's, started here.
+   */
+  served: { gamepads?: GamepadHub } = {},
 ): Promise<Streamer> {
   const metrics = createStreamerMetrics();
   const turn = turnOffer(config, log);
@@ -94,6 +100,20 @@ export async function startStreamer(
       if (receivesClipboard(v.rights)) v.peer?.send({ t: 'clipboard', text });
   });
   const home = policy.files ? await openHome(config.FLOE_STREAMER_HOME!, log) : null;
+  const gamepads =
+    served.gamepads ??
+    (config.FLOE_STREAMER_GAMEPAD_DIR
+      ? await openGamepads(config.FLOE_STREAMER_GAMEPAD_DIR, log)
+      : null);
+  // the app's rumble goes to the pads of those who drive it
+  gamepads?.onRumble((pad, rumble) => {
+    for (const v of watching) if (v.rights.control) v.peer?.send({ t: 'rumble', pad, ...rumble });
+  });
+  /** Nothing a viewer held stays held when it leaves or loses control. */
+  const releaseAll = () => {
+    desktop.input({ t: 'reset' });
+    gamepads?.reset();
+  };
   const files: Omit<FilesContext, 'log'> = {
     policy: { ...policy, enabled: policy.files && home !== null },
     home,
@@ -211,7 +231,7 @@ export async function startStreamer(
       const other = [...watching].find((v) => v.id === target);
       if (!other || !mayHandOver(actor.rights, other.rights, on)) return;
       other.rights.control = on;
-      if (!on) desktop.input({ t: 'reset' }); // nothing it held stays pressed
+      if (!on) releaseAll(); // nothing it held stays pressed
       log.info({ by: actor.name, viewer: other.name, control: on }, 'control handed over');
       announce();
     },
@@ -245,6 +265,8 @@ export async function startStreamer(
       transfer,
       iceServers: turn.iceServers,
       desktop,
+      gamepads,
+      releaseAll,
       log,
       metrics,
       onInput: markInput,
@@ -287,7 +309,7 @@ export async function startStreamer(
           v.end('negotiation_failed', 'the streamer is shutting down', CLOSE_CODES.goingAway),
         ),
       );
-      await Promise.all([stopping, broadcast?.close()]);
+      await Promise.all([stopping, broadcast?.close(), gamepads?.close()]);
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       server.closeAllConnections();
@@ -392,6 +414,16 @@ function turnOffer(
   };
 }
 
+/** The session's gamepads; a folder that cannot be served turns gamepads off. */
+export async function openGamepads(dir: string, log: Logger): Promise<GamepadHub | null> {
+  try {
+    return await startGamepadHub(dir, log);
+  } catch (error) {
+    log.error({ err: (error as Error).message, dir }, 'no gamepads: their sockets cannot be made');
+    return null;
+  }
+}
+
 /** The home for file transfer; a home that cannot be opened turns file transfer off. */
 async function openHome(path: string, log: Logger): Promise<HomeFiles | null> {
   try {
@@ -411,6 +443,10 @@ interface ViewerContext {
   transfer: TransferPolicy;
   iceServers: () => IceServer[];
   desktop: Desktop;
+  /** the session's gamepads, null when it has none */
+  gamepads: GamepadHub | null;
+  /** releases every key, button and pad (a viewer in control left or lost control) */
+  releaseAll: () => void;
   log: Logger;
   metrics: StreamerMetrics;
   onInput: () => void;
@@ -684,6 +720,10 @@ class Viewer {
       case 'remove':
         this.ctx.owners.remove(this, input.viewer);
         return;
+      case 'gamepad':
+        this.ctx.onInput();
+        this.ctx.gamepads?.apply(input);
+        return;
       default:
         this.ctx.onInput();
         desktop.input(input);
@@ -696,7 +736,7 @@ class Viewer {
     clearInterval(this.statsTimer);
     if (code && message) sendSignal(this.ws, { type: 'error', code, message });
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(closeCode ?? 1000, code ?? 'bye');
-    if (this.rights.control) this.ctx.desktop.input({ t: 'reset' });
+    if (this.rights.control) this.ctx.releaseAll();
     this.ctx.onEnd();
     await Promise.allSettled([this.peer?.close(), this.microphone?.then((m) => m?.stop())]);
     this.log.info({ reason: code ?? 'disconnected' }, 'viewer gone');

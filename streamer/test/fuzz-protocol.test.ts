@@ -13,7 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadStreamerConfig } from '../src/config.ts';
 import { bareDesktop } from '../src/desktop.ts';
-import { CLOSE_CODES, type InputMessage, LIMITS } from '../src/protocol.ts';
+import {
+  CLOSE_CODES,
+  GAMEPAD_AXES,
+  GAMEPAD_BUTTONS,
+  GAMEPAD_PADS,
+  type InputMessage,
+  LIMITS,
+} from '../src/protocol.ts';
 import { clientSignal, inputMessage } from '../src/protocol-schema.ts';
 import { type Streamer, startStreamer } from '../src/streamer.ts';
 import { type DisplayServer, startDisplayServer } from '../src/x11/display-server.ts';
@@ -29,7 +36,10 @@ const anyText = fc.oneof(
     .record({ type: fc.constantFrom('offer', 'ice', 'answer', 'welcome'), sdp: fc.anything() })
     .map((v) => JSON.stringify(v)),
   fc
-    .record({ t: fc.constantFrom('key', 'move', 'rel', 'resize', 'clipboard'), x: fc.anything() })
+    .record({
+      t: fc.constantFrom('key', 'move', 'rel', 'resize', 'clipboard', 'gamepad'),
+      x: fc.anything(),
+    })
     .map((v) => JSON.stringify(v)),
 );
 
@@ -81,6 +91,24 @@ const validInput: fc.Arbitrary<InputMessage> = fc.oneof(
     on: fc.boolean(),
   }),
   fc.record({ t: fc.constant('remove'), viewer: fc.stringMatching(/^[a-z0-9]{1,16}$/) }),
+  fc.record(
+    {
+      t: fc.constant('gamepad'),
+      pad: fc.integer({ min: 0, max: GAMEPAD_PADS - 1 }),
+      buttons: fc.array(
+        fc.tuple(fc.integer({ min: 0, max: GAMEPAD_BUTTONS.length - 1 }), fc.boolean()),
+        { maxLength: GAMEPAD_BUTTONS.length },
+      ),
+      axes: fc.array(
+        fc.tuple(
+          fc.integer({ min: 0, max: GAMEPAD_AXES.length - 1 }),
+          fc.double({ min: -1, max: 1, noNaN: true }),
+        ),
+        { maxLength: GAMEPAD_AXES.length },
+      ),
+    },
+    { requiredKeys: ['t', 'pad'] },
+  ),
 ) as fc.Arbitrary<InputMessage>;
 
 /** What LIMITS promise about any accepted message. */
@@ -115,6 +143,16 @@ function withinLimits(m: InputMessage): boolean {
     case 'control':
     case 'remove':
       return /^[a-z0-9]{1,16}$/.test(m.viewer);
+    case 'gamepad': {
+      const inRange = (i: number, count: number) => Number.isInteger(i) && i >= 0 && i < count;
+      return (
+        inRange(m.pad, GAMEPAD_PADS) &&
+        (m.buttons ?? []).every(([i]) => inRange(i, GAMEPAD_BUTTONS.length)) &&
+        (m.axes ?? []).every(([i, v]) => inRange(i, GAMEPAD_AXES.length) && v >= -1 && v <= 1) &&
+        (m.buttons ?? []).length <= GAMEPAD_BUTTONS.length &&
+        (m.axes ?? []).length <= GAMEPAD_AXES.length
+      );
+    }
   }
 }
 

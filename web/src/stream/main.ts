@@ -10,6 +10,7 @@ import type { Welcome } from './connection.ts';
 import { SIGNAL_PATH } from './contract.ts';
 import { askEnded, stateUrl } from './ended.ts';
 import { attachFiles } from './files.ts';
+import { attachGamepads } from './gamepads.ts';
 import { attachKeyboard } from './keyboard.ts';
 import type { LocalShortcut } from './keysym.ts';
 import { attachMouse } from './mouse.ts';
@@ -126,6 +127,7 @@ const session = startSession(
     channelOpen() {
       sendResize();
       warning.connected();
+      gamepads.connected();
     },
     filesChannel(channel) {
       files.channel(channel);
@@ -163,6 +165,9 @@ const session = startSession(
           return;
         case 'idle':
           warning.idle(message);
+          return;
+        case 'rumble':
+          gamepads.rumble(message);
           return;
         default:
           return;
@@ -215,6 +220,11 @@ const touch = attachTouch({
   mayFocus: () => document.activeElement !== ui.textInput,
 });
 attachTextInput({ input: ui.textInput, send });
+// a view-only viewer's pads stay with it (the streamer would refuse them anyway)
+const gamepads = attachGamepads({
+  send: (message) => session.send(message),
+  active: () => document.visibilityState === 'visible' && document.body.dataset.control !== 'false',
+});
 
 /** The trackpad toggle is shown on a touch device, or once the stage is touched. */
 function showTouchControls() {
@@ -236,7 +246,10 @@ const releaseAll = () => {
 };
 window.addEventListener('blur', releaseAll);
 document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'hidden') releaseAll();
+  if (document.visibilityState === 'hidden') {
+    releaseAll();
+    gamepads.reset(); // pads are not the keyboard's: a blur leaves them, hiding the page does not
+  }
 });
 // focusout bubbles from the hidden text input inside the stage too; focus moving between the
 // two keeps typing on the remote, so only focus leaving both releases what is held.
