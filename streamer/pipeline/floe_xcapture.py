@@ -180,6 +180,14 @@ class DamageCapture:
         self.dpy = XOpenDisplay(display.encode())
         if not self.dpy:
             raise CaptureError(f"cannot open display {display}")
+        try:
+            self._open(fps, idle_fps)
+        except CaptureError:
+            XCloseDisplay(self.dpy)  # the pipeline goes on with ximagesrc: leave nothing open
+            _x_errors.clear()
+            raise
+
+    def _open(self, fps, idle_fps):
         screen = XDefaultScreen(self.dpy)
         self.root = XRootWindow(self.dpy, screen)
         self.visual = XDefaultVisual(self.dpy, screen)

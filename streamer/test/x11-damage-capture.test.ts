@@ -2,7 +2,9 @@
 // probe app draws, carry its barcode (decoded as the browser decodes it), and a static screen
 // still gives frames at the idle rate. Its decisions (which rectangles to read, when to
 // capture) are tables run in Python, the language they are written in.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,6 +177,42 @@ c.close()
       [server.display],
     );
     expect(out).toEqual([true, expect.stringMatching(/^XShmGetImage failed .*for 3.0 s$/)]);
+  });
+
+  it('falls back to ximagesrc where the X server cannot map its memory (another IPC namespace)', async () => {
+    const socket = createSocket('udp4');
+    socket.bind(0, '127.0.0.1');
+    await once(socket, 'listening');
+    const packet = once(socket, 'message');
+    // spawns: unshare (util-linux), running the pipeline in an IPC namespace of its own
+    const child = spawn(
+      'unshare',
+      [
+        '--ipc',
+        '/usr/bin/python3',
+        join(PIPELINE_DIR, 'floe_pipeline.py'),
+        '--source=x11',
+        `--display=${server.display}`,
+        '--width=1024',
+        '--height=768',
+        '--fps=30',
+        `--port=${socket.address().port}`,
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    try {
+      await packet; // RTP: frames flow
+      expect(stderr).toContain(
+        'damage capture unavailable, using ximagesrc: the X server could not attach shared memory',
+      );
+    } finally {
+      child.kill();
+      socket.close();
+    }
   });
 
   it('refuses a display it cannot open, so the pipeline falls back to ximagesrc', async () => {
