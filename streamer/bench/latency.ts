@@ -40,12 +40,12 @@ const HELP = `Glass-to-glass latency benchmark of the streamer (see docs/benchma
   --servers LIST the streamers to run: floe, selkies-webrtc, selkies-ws (all)
   --capture LIST Floe's X capture: damage, ximagesrc (damage); with both, each x11
                  case runs with each, named "x11 damage" and "x11 ximagesrc"
+  --json FILE    also write the results as JSON
+  --help         this text
 
   BENCH_SELKIES_ARGS   more arguments for Selkies, space-separated
   BENCH_CHROMIUM_ARGS  more arguments for Chromium
   BENCH_DEBUG=1        print the pages' consoles and Selkies' output
-  --json FILE    also write the results as JSON
-  --help         this text
 `;
 
 const { values } = parseArgs({
