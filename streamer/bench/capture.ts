@@ -24,6 +24,8 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '2' },
     fps: { type: 'string', default: '60' },
     sizes: { type: 'string', default: '720,1080' },
+    threads: { type: 'string', default: '2' },
+    capture: { type: 'string', default: 'damage,ximagesrc' },
     help: { type: 'boolean' },
   },
 });
@@ -36,6 +38,8 @@ What Floe's two X captures (damage, ximagesrc) cost without the browser (docs/be
   --repeat N    runs of each capture, alternating (2)
   --fps N       frames per second painted and captured (60)
   --sizes LIST  720, 1080 or both (720,1080)
+  --capture L   the captures to compare (damage,ximagesrc)
+  --threads L   conversion and encoder threads to compare, e.g. 1,2 (2)
   --help        this text
 `);
   process.exit(0);
@@ -49,8 +53,19 @@ if (sizes.some((s) => !SIZES[s])) {
   process.stderr.write(`--sizes: one of ${Object.keys(SIZES).join(', ')}, comma-separated\n`);
   process.exit(2);
 }
-const CAPTURES = ['damage', 'ximagesrc'] as const;
-type Capture = (typeof CAPTURES)[number];
+type Capture = 'damage' | 'ximagesrc';
+const CAPTURES = values.capture.split(',').map((c) => c.trim()) as Capture[];
+if (CAPTURES.some((c) => c !== 'damage' && c !== 'ximagesrc')) {
+  process.stderr.write('--capture: damage, ximagesrc or both\n');
+  process.exit(2);
+}
+const THREADS = values.threads.split(',').map(Number);
+if (THREADS.some((t) => !Number.isInteger(t) || t < 1 || t > 16)) {
+  process.stderr.write('--threads: a list of whole numbers from 1 to 16\n');
+  process.exit(2);
+}
+/** One configuration: a capture with a thread count. */
+const CONFIGS = CAPTURES.flatMap((capture) => THREADS.map((threads) => ({ capture, threads })));
 const WARMUP_MS = 2000;
 const HZ = 100; // USER_HZ on Linux
 
@@ -91,7 +106,12 @@ interface Sample {
   xCpuS: number;
 }
 
-async function measure(capture: Capture, width: number, height: number): Promise<Sample> {
+async function measure(
+  capture: Capture,
+  threads: number,
+  width: number,
+  height: number,
+): Promise<Sample> {
   const work = mkdtempSync(join(tmpdir(), 'floe-capture-bench-'));
   const server = await startDisplayServer({ width, height, workDir: work });
   const probe = await startProbeProcess({ display: server.display, fps: FPS });
@@ -108,6 +128,7 @@ async function measure(capture: Capture, width: number, height: number): Promise
     codec: 'H264',
     h264Encoder: 'x264enc',
     capture,
+    threads,
     kbps: 4000,
     python: '/usr/bin/python3',
     onRtp: () => {},
@@ -152,30 +173,30 @@ const loadBefore = loadavg();
 const rows: string[] = [];
 for (const size of sizes) {
   const [width, height] = SIZES[size]!;
-  const samples: Record<Capture, Sample[]> = { damage: [], ximagesrc: [] };
-  // alternating, so that the machine's load drifts over both alike
+  const samples: Sample[][] = CONFIGS.map(() => []);
+  // alternating, so that the machine's load drifts over all alike
   for (let i = 0; i < REPEAT; i++)
-    for (const capture of CAPTURES) {
-      process.stderr.write(`${height}p ${capture} run ${i + 1}… `);
-      const s = await measure(capture, width, height);
+    for (const [k, { capture, threads }] of CONFIGS.entries()) {
+      process.stderr.write(`${height}p ${capture} ${threads} threads run ${i + 1}… `);
+      const s = await measure(capture, threads, width, height);
       process.stderr.write(`${round(s.frames / s.seconds)} fps\n`);
-      samples[capture].push(s);
+      samples[k]!.push(s);
     }
-  for (const capture of CAPTURES) {
-    const runs = samples[capture];
+  for (const [k, { capture, threads }] of CONFIGS.entries()) {
+    const runs = samples[k]!;
     const sum = (pick: (s: Sample) => number) => runs.reduce((a, s) => a + pick(s), 0);
     const frames = sum((s) => s.frames);
     const seconds = sum((s) => s.seconds);
     const cpuMs = ((sum((s) => s.pipelineCpuS) + sum((s) => s.xCpuS)) * 1000) / frames;
     rows.push(
-      `| ${height}p | ${capture} | ${round(frames / seconds)} | ${round(sum((s) => s.captureToEncodedMs * s.frames) / frames)} | ${round(sum((s) => s.encodeMs * s.frames) / frames)} | ${Math.round((sum((s) => s.pipelineCpuS) / seconds) * 100)}% | ${Math.round((sum((s) => s.xCpuS) / seconds) * 100)}% | ${round(cpuMs)} |`,
+      `| ${height}p | ${capture} | ${threads} | ${round(frames / seconds)} | ${round(sum((s) => s.captureToEncodedMs * s.frames) / frames)} | ${round(sum((s) => s.encodeMs * s.frames) / frames)} | ${Math.round((sum((s) => s.pipelineCpuS) / seconds) * 100)}% | ${Math.round((sum((s) => s.xCpuS) / seconds) * 100)}% | ${round(cpuMs)} |`,
     );
   }
 }
 console.log(
-  '| size | capture | fps encoded | capture→encoded ms | encode ms | pipeline CPU (% of a core) | X server CPU | CPU ms a frame (pipeline + X) |',
+  '| size | capture | threads | fps encoded | capture→encoded ms | encode ms | pipeline CPU (% of a core) | X server CPU | CPU ms a frame (pipeline + X) |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) console.log(r);
 console.log(
   `\nload average (1, 5, 15 min): ${loadBefore.map(round).join(', ')} before, ${loadavg().map(round).join(', ')} after`,

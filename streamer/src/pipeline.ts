@@ -25,6 +25,8 @@ export interface PipelineOptions {
   h264Encoder: 'auto' | 'x264enc' | 'nvh264enc';
   /** x11: capture when drawn (XDamage) or on a tick (ximagesrc); see floe_pipeline.py */
   capture?: 'damage' | 'ximagesrc';
+  /** Threads of the colour conversion and the encoder (floe_pipeline.py's default: 2). */
+  threads?: number;
   kbps: number;
   python: string;
   /** Called with each RTP packet the encoder's payloader produced. */
@@ -73,6 +75,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     `--codec=${options.codec}`,
     `--encoder=${options.h264Encoder}`,
     `--capture=${options.capture ?? 'damage'}`,
+    ...(options.threads ? [`--threads=${options.threads}`] : []),
     `--kbps=${options.kbps}`,
     `--port=${socket.address().port}`,
     ...(options.pulseServer ? [`--pulse-server=${options.pulseServer}`] : []),
