@@ -245,23 +245,6 @@ class CaptureStamps:
         return Gst.PadProbeReturn.OK
 
 
-def wall_clock_us(element, pts):
-    """The wall-clock time (µs) of a buffer's timestamp: when a live source captured it.
-
-    A live source stamps a buffer with the pipeline clock's running time at capture
-    (ximagesrc: the tick at which it reads the screen; appsrc do-timestamp: the push), so
-    base time + pts is that instant on the pipeline clock, moved here onto time.time().
-    Without a clock or timestamp, now.
-    """
-    now = time.time()
-    clock = element.get_clock()
-    if clock is None or pts == Gst.CLOCK_TIME_NONE:
-        return int(now * 1e6)
-    ago = clock.get_time() - (element.get_base_time() + pts)
-    # a stamp in the future, or far in the past, is not a capture time: take now
-    return int((now - ago / 1e9) * 1e6) if 0 <= ago < 1e9 else int(now * 1e6)
-
-
 class Pipeline:
     def __init__(self, args):
         self.args = args
@@ -301,7 +284,7 @@ class Pipeline:
         bus.connect("message::error", self.on_error)
 
     def probe_pads(self):
-        first = self.first = self.pipeline.get_by_name("src")
+        first = self.pipeline.get_by_name("src")
         first.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self.on_captured)
         self.enc.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self.on_enter)
         self.enc.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self.on_encoded)
@@ -313,7 +296,11 @@ class Pipeline:
 
     def on_captured(self, _pad, info):
         buf = info.get_buffer()
-        wall = wall_clock_us(self.first, buf.pts) if self.stamps is not None else 0
+        # The capture time sent with the frame (CaptureStamps): now, just after the source read
+        # the screen. Not the buffer's timestamp: ximagesrc stamps the tick it woke at, and on a
+        # loaded machine it may read the screen tens of ms later, so a paint made in between
+        # would look older than it is. Now is never before the content was drawn.
+        wall = int(time.time() * 1e6)
         with self.lock:
             self.captured.setdefault(buf.pts, (time.monotonic(), wall))
         return Gst.PadProbeReturn.OK

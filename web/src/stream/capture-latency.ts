@@ -44,6 +44,36 @@ export function captureUnixMs(
 }
 
 /**
+ * Anchors seen lately, newest last: the frame shown is usually the newest received, but when
+ * the next has already arrived its own stamp was read in an earlier callback.
+ */
+export function rememberAnchor(
+  anchors: readonly CaptureAnchor[],
+  anchor: CaptureAnchor,
+  keep = 16,
+): CaptureAnchor[] {
+  const last = anchors.at(-1);
+  if (last && last.rtpTimestamp === anchor.rtpTimestamp) return [...anchors];
+  return [...anchors, anchor].slice(-keep);
+}
+
+/**
+ * The capture time of the frame with `rtpTimestamp`: its own stamp's when one was read
+ * (`exact`), else placed from the newest by the RTP clock. Placing is off by however late
+ * the capture read the screen after its tick (the RTP timestamp is the tick's, the stamp is
+ * taken after the read), which a loaded machine can make tens of ms.
+ */
+export function captureTimeIn(
+  rtpTimestamp: number,
+  anchors: readonly CaptureAnchor[],
+): { capturedAtMs: number; exact: boolean } | null {
+  const own = anchors.find((a) => a.rtpTimestamp === rtpTimestamp);
+  if (own) return { capturedAtMs: own.capturedAtMs, exact: true };
+  const placed = captureTimeOf(rtpTimestamp, anchors.at(-1) ?? null);
+  return placed === null ? null : { capturedAtMs: placed, exact: false };
+}
+
+/**
  * The capture time of the frame with `rtpTimestamp`: the anchor's own when it is that frame;
  * else moved by the RTP clock from the anchor (the pipeline's RTP timestamps come from the
  * same capture instants, so their difference is the capture times' difference: libwebrtc's
@@ -72,6 +102,8 @@ export interface FrameTimes {
 /** One frame's glass-to-glass from its capture time, and its parts, ms. */
 export interface FrameLatency {
   totalMs: number;
+  /** the frame's own capture stamp was read (else placed from a neighbour's, captureTimeIn) */
+  exact: boolean;
   /** capture, colour conversion, encode, sending, network (streamer's capture → received) */
   toReceiveMs: number | null;
   /** jitter buffer and decode (received → handed to the compositor) */
@@ -84,7 +116,11 @@ export interface FrameLatency {
  * The frame's latency, or null when implausible (a clock offset not yet known across
  * machines, a stamp from another stream). `clockOffsetMs` is the streamer's clock minus ours.
  */
-export function frameLatency(t: FrameTimes, clockOffsetMs: number): FrameLatency | null {
+export function frameLatency(
+  t: FrameTimes,
+  clockOffsetMs: number,
+  exact = true,
+): FrameLatency | null {
   const captured = t.capturedAtMs - clockOffsetMs;
   const totalMs = t.displayAtMs - captured;
   if (!(totalMs >= 0 && totalMs <= MAX_PLAUSIBLE_MS)) return null;
@@ -92,6 +128,7 @@ export function frameLatency(t: FrameTimes, clockOffsetMs: number): FrameLatency
     from === null || to === null ? null : to - from;
   return {
     totalMs,
+    exact,
     toReceiveMs: span(captured, t.receivedAtMs),
     toPresentMs: span(t.receivedAtMs, t.presentedAtMs),
     toDisplayMs: span(t.presentedAtMs, t.displayAtMs),

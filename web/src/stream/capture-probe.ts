@@ -1,9 +1,10 @@
 import {
   type CaptureAnchor,
-  captureTimeOf,
+  captureTimeIn,
   captureUnixMs,
   type FrameLatency,
   frameLatency,
+  rememberAnchor,
 } from './capture-latency.ts';
 
 /**
@@ -30,7 +31,7 @@ export interface CaptureProbeOptions {
 export function attachCaptureProbe(options: CaptureProbeOptions): { detach(): void } {
   const { video } = options;
   if (!('requestVideoFrameCallback' in video)) return { detach() {} };
-  let anchor: CaptureAnchor | null = null;
+  let anchors: CaptureAnchor[] = [];
   let anchorReceiver: RTCRtpReceiver | null = null;
   let handle = 0;
 
@@ -38,23 +39,27 @@ export function attachCaptureProbe(options: CaptureProbeOptions): { detach(): vo
     handle = video.requestVideoFrameCallback(onFrame);
     const receiver = options.receiver();
     if (!options.active() || !receiver || m.rtpTimestamp === undefined) return;
-    if (receiver !== anchorReceiver) anchor = null; // a new connection: a new RTP clock
+    if (receiver !== anchorReceiver) anchors = []; // a new connection: a new RTP clock
     anchorReceiver = receiver;
     const source = receiver.getSynchronizationSources()[0] as Source | undefined;
     const captured = captureUnixMs(source?.captureTimestamp, source?.senderCaptureTimeOffset);
     if (source && captured !== null)
-      anchor = { rtpTimestamp: source.rtpTimestamp, capturedAtMs: captured };
-    const capturedAtMs = captureTimeOf(m.rtpTimestamp, anchor);
-    if (capturedAtMs === null) return;
+      anchors = rememberAnchor(anchors, {
+        rtpTimestamp: source.rtpTimestamp,
+        capturedAtMs: captured,
+      });
+    const capture = captureTimeIn(m.rtpTimestamp, anchors);
+    if (capture === null) return;
     const at = (t: number | undefined) => (t === undefined ? null : performance.timeOrigin + t);
     const frame = frameLatency(
       {
-        capturedAtMs,
+        capturedAtMs: capture.capturedAtMs,
         receivedAtMs: at(m.receiveTime),
         presentedAtMs: at(m.presentationTime),
         displayAtMs: performance.timeOrigin + m.expectedDisplayTime,
       },
       options.clockOffset(),
+      capture.exact,
     );
     if (frame) options.sample({ ...frame, rtpTimestamp: m.rtpTimestamp });
   };
