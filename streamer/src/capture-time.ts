@@ -50,7 +50,8 @@ export function unixMsToNtp64(ms: number): bigint {
   const seconds = Math.floor(ms / 1000);
   const fractionMs = ms - seconds * 1000;
   const fraction = BigInt(Math.round((fractionMs / 1000) * 2 ** 32));
-  return (BigInt(seconds + NTP_UNIX_OFFSET_S) << 32n) + fraction;
+  // modulo 2^64: NTP era 0 ends in 2036 and the seconds field wraps, as in every NTP stamp
+  return ((BigInt(seconds + NTP_UNIX_OFFSET_S) << 32n) + fraction) & 0xffff_ffff_ffff_ffffn;
 }
 
 /** NTP 64-bit back to Unix ms (for tests and for reading what was sent). */
