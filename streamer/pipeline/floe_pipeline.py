@@ -239,7 +239,8 @@ class CaptureStamps:
         if len(header) == 4 and header != self.last_timestamp:
             self.last_timestamp = header
             try:
-                self.socket.sendto(self.MAGIC + header + struct.pack(">Q", self.current), ("127.0.0.1", self.port))
+                stamp = self.MAGIC + header + struct.pack(">Q", self.current)
+                self.socket.sendto(stamp, ("127.0.0.1", self.port))
             except OSError:
                 pass  # a lost stamp costs one frame's measurement, nothing more
         return Gst.PadProbeReturn.OK
@@ -265,7 +266,7 @@ class Pipeline:
         self.enc = self.pipeline.get_by_name("enc")
         self.loop = GLib.MainLoop()
         self.lock = threading.Lock()
-        self.captured = {}  # pts -> monotonic time the frame left the source
+        self.captured = {}  # pts -> (monotonic time the frame left the source, wall clock µs)
         self.in_flight = collections.deque(maxlen=16)  # (entered encoder, left source, wall µs)
         self.frames = 0
         self.bytes = 0
