@@ -38,7 +38,7 @@ export interface FloeHandle {
   latencies: number[];
   /** Barcode samples with their frame's RTP timestamp, to pair with `frames` (tests). */
   probeFrames: { rtpTimestamp: number; ms: number }[];
-  /** Glass-to-glass of shown frames from their capture time (any app), oldest first. */
+  /** Glass-to-glass of shown frames from their capture time (any app), oldest first (the last MAX_FRAMES). */
   frames: (FrameLatency & { rtpTimestamp: number })[];
   /** Measure latency (barcode and capture time) even while the overlay is closed. */
   collectLatency: boolean;
@@ -58,6 +58,8 @@ declare global {
 }
 
 const MAX_SAMPLES = 100_000;
+/** Per-frame records (objects, not numbers) are kept fewer: 20,000 is 5.5 minutes at 60 fps. */
+const MAX_FRAMES = 20_000;
 /** Samples summarised in the overlay: a few seconds of frames. */
 const RECENT_SAMPLES = 300;
 /** A measured figure older than this is stale (the probe stopped painting). */
@@ -466,7 +468,7 @@ attachCaptureProbe({
 
 function keep<T>(samples: T[], sample: T) {
   samples.push(sample);
-  if (samples.length > MAX_SAMPLES) samples.splice(0, samples.length - MAX_SAMPLES);
+  if (samples.length > MAX_FRAMES) samples.splice(0, samples.length - MAX_FRAMES);
 }
 
 setInterval(() => {
