@@ -1014,6 +1014,10 @@ async function main() {
     }
   }
 
+  // every target gets the same request: the gateway's user's cookies go to the endpoint,
+  // CHP and nginx too (they pass them on), so the bytes each proxy reads are the same
+  if (gateway) for (const t of targets) t.headers = gateway.headers;
+
   // first, while the gateway's heap is small: its RSS then shows what the connections cost,
   // not the free heap the HTTP load leaves behind
   let ws: WsResult | undefined;

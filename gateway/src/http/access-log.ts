@@ -26,7 +26,12 @@ type Samplers = {
 // its labels on every call, which showed in the proxied requests' profile
 const samplers = new WeakMap<Metrics, Map<string, Samplers>>();
 
-function samplersOf(metrics: Metrics, method: string, route: string, status: number): Samplers {
+export function samplersOf(
+  metrics: Metrics,
+  method: string,
+  route: string,
+  status: number,
+): Samplers {
   let byKey = samplers.get(metrics);
   if (!byKey) {
     byKey = new Map();

@@ -36,19 +36,32 @@ const DROPPED_REQUEST = new Set([
   'x-forwarded-host',
 ]);
 
+/** The port a Host header names: `80` when it names none (a plain-HTTP listener's). */
+function hostPort(host: string): string {
+  const m = PORT.exec(host);
+  return m ? (m[1] as string) : '80';
+}
+const PORT = /:(\d+)$/;
+
+/** `value` appended to what the browser sent in header `name`, as http-proxy does (xfwd). */
+function appended(before: string | string[] | undefined, value: string) {
+  return typeof before === 'string' && before ? `${before},${value}` : value;
+}
+
 /** X-Forwarded-* as http-proxy writes them (xfwd): appended to what the browser sent. */
 function appendForwarded(out: string[], req: IncomingMessage) {
   const h = req.headers;
   const host = h.host ?? '';
-  const port = host.match(/:(\d+)$/)?.[1] ?? '80';
-  const add = (name: string, value: string) => {
-    const before = h[name];
-    out.push(name, typeof before === 'string' && before ? `${before},${value}` : value);
-  };
-  add('x-forwarded-for', req.socket.remoteAddress ?? '');
-  add('x-forwarded-port', port);
-  add('x-forwarded-proto', 'http');
-  out.push('x-forwarded-host', (h['x-forwarded-host'] as string | undefined) || host);
+  out.push(
+    'x-forwarded-for',
+    appended(h['x-forwarded-for'], req.socket.remoteAddress ?? ''),
+    'x-forwarded-port',
+    appended(h['x-forwarded-port'], hostPort(host)),
+    'x-forwarded-proto',
+    appended(h['x-forwarded-proto'], 'http'),
+    'x-forwarded-host',
+    (h['x-forwarded-host'] as string | undefined) || host,
+  );
 }
 
 /** The request's headers as forwarded: a flat [name, value, …] list, as undici takes it. */
