@@ -18,7 +18,7 @@ export interface AccessEntry {
   upgrade?: true;
 }
 
-type Samplers = {
+export type Samplers = {
   count: ReturnType<Metrics['requests']['labels']>;
   duration: ReturnType<Metrics['duration']['labels']>;
 };

@@ -7,7 +7,7 @@
 // (recordRequest), and so does every WebSocket upgrade. The metrics stay per request.
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
-import { type AccessEntry, recordRequest, samplersOf } from './access-log.ts';
+import { type AccessEntry, recordRequest, type Samplers, samplersOf } from './access-log.ts';
 
 /** The requests of one session, user, method and status in the current second. */
 interface Tally {
@@ -103,10 +103,22 @@ export class AccessSummary {
       recordRequest(this.log, this.metrics, { ...e, route: this.route });
       return;
     }
-    const s = samplersOf(this.metrics, e.method, this.route, e.status);
+    const s = this.samplers(e.method, e.status);
     s.count.inc();
     s.duration.observe(e.ms / 1000);
     this.tallies.add(sessionId, e.method, e.status, e.user ?? '', e.ms);
+  }
+
+  // the metrics' children of the last method and status: a stream's requests are nearly all
+  // GET 200, and this spares building samplersOf's key string for each
+  private last: { method: string; status: number; samplers: Samplers } | null = null;
+
+  private samplers(method: string, status: number): Samplers {
+    const last = this.last;
+    if (last !== null && last.status === status && last.method === method) return last.samplers;
+    const samplers = samplersOf(this.metrics, method, this.route, status);
+    this.last = { method, status, samplers };
+    return samplers;
   }
 
   /** Writes the summary lines of what was counted since the last time. */
