@@ -81,6 +81,17 @@ const hasBody = (req: IncomingMessage) =>
   req.headers['transfer-encoding'] !== undefined ||
   (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 
+// The browser's response knows its exchange, and its listeners are functions all exchanges
+// share: no closures to make for each request
+const EXCHANGE = Symbol('floe.exchange');
+type ExchangeResponse = ServerResponse & { [EXCHANGE]?: Exchange };
+function browserClosed(this: ExchangeResponse) {
+  this[EXCHANGE]?.closed();
+}
+function browserDrained(this: ExchangeResponse) {
+  this[EXCHANGE]?.resume();
+}
+
 /** One forwarded exchange: writes the endpoint's answer to the browser as it arrives. */
 class Exchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
@@ -118,16 +129,19 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.ended();
   }
 
-  // the browser went away before the answer was complete: stop reading it from the session
-  private readonly closed = () => {
+  /** the browser went away before the answer was complete: stop reading it from the session */
+  closed() {
     if (!this.res.writableFinished) this.controller?.abort(new Error('the browser went away'));
-  };
+  }
 
-  private readonly resume = () => this.controller?.resume();
+  resume() {
+    this.controller?.resume();
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController) {
     this.controller = controller;
-    this.res.once('close', this.closed);
+    (this.res as ExchangeResponse)[EXCHANGE] = this;
+    this.res.on('close', browserClosed);
   }
 
   onResponseStart(
@@ -177,7 +191,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     if (!this.res.write(chunk)) {
       controller.pause();
-      this.res.once('drain', this.resume);
+      this.res.once('drain', browserDrained);
     }
   }
 
