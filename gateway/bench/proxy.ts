@@ -37,8 +37,9 @@ const HELP = `Session proxy benchmark: node gateway/bench/proxy.ts [flags]
   --rate R|auto      requests/s of phase "fixed rate"; 0 skips it; auto (the default): half
                      of the lowest throughput of phase "max" in this run, so that every
                      target answers it unsaturated
-  --proxies LIST     gateway,chp,nginx or a part of it (default all three); the endpoint
-                     is always measured directly too, as the baseline
+  --proxies LIST     gateway,chp,nginx or a part of it (default all three), and the floor
+                     of a Node proxy: node-undici, node-http (floor.ts); the endpoint is
+                     always measured directly too, as the baseline
   --ws N             WebSocket connections to open and hold through the gateway; 0 skips
                      (default 2000)
   --ws-hold S        seconds to hold them open (default 5)
@@ -69,6 +70,10 @@ Everything runs on 127.0.0.1, each in its own process:
   chp       configurable-http-proxy, --default-target the endpoint (no authentication:
             JupyterHub leaves that to the single-user server behind it)
   nginx     Debian's nginx, proxy_pass to an upstream with keepalive 64, HTTP/1.1
+  node-undici, node-http  floor.ts: node:http forwarding with undici's Agent (a raw dispatch
+            handler, as the gateway) or node:http's keep-alive Agent: no checks, no log, what
+            Node itself costs
+Every target is sent the same request: the gateway's user's cookies go to all of them.
   k6        the load (${K6_VERSION}): per target, --warmup s unmeasured, then
     max         constant-vus: --vus connections sending back to back, --duration s:
                 throughput (req/s) and its latency, which under saturation is mostly queueing
@@ -245,6 +250,21 @@ async function startEndpoint(dir: string, bodyBytes: number) {
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`the endpoint exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid as number };
+}
+
+async function startFloor(dir: string, endpoint: string, client: 'undici' | 'http') {
+  const port = await freePort();
+  const child = startProcess(
+    `node-${client}`,
+    process.execPath,
+    [join(import.meta.dirname, 'floor.ts'), String(port), endpoint, client],
+    { ipc: true, log: join(dir, `node-${client}.log`) },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`node-${client} exited with ${code}`)));
   });
   return { url: `http://127.0.0.1:${port}`, pid: child.pid as number };
 }
@@ -964,7 +984,8 @@ async function main() {
   }
   const proxies = o.proxies.split(',').map((s) => s.trim());
   for (const p of proxies) {
-    if (!['gateway', 'chp', 'nginx'].includes(p)) throw new UsageError(`--proxies: unknown ${p}`);
+    if (!['gateway', 'chp', 'nginx', 'node-undici', 'node-http'].includes(p))
+      throw new UsageError(`--proxies: unknown ${p}`);
   }
   if (wsCount > 0 && !proxies.includes('gateway'))
     throw new UsageError('--ws needs the gateway in --proxies');
@@ -1005,6 +1026,9 @@ async function main() {
         pid: gateway.pid,
         headers: gateway.headers,
       });
+    } else if (p === 'node-undici' || p === 'node-http') {
+      const floor = await startFloor(dir, endpoint.url, p === 'node-undici' ? 'undici' : 'http');
+      targets.push({ name: p, url: `${floor.url}/x`, pid: floor.pid });
     } else if (p === 'chp') {
       const chp = await startChp(dir, endpoint.url);
       targets.push({ name: 'chp', url: `${chp.url}/x`, pid: chp.pid });
@@ -1013,6 +1037,10 @@ async function main() {
       targets.push({ name: 'nginx', url: `${nginx.url}/x`, pid: nginx.pid });
     }
   }
+
+  // every target gets the same request: the gateway's user's cookies go to the endpoint,
+  // CHP and nginx too (they pass them on), so the bytes each proxy reads are the same
+  if (gateway) for (const t of targets) t.headers = gateway.headers;
 
   // first, while the gateway's heap is small: its RSS then shows what the connections cost,
   // not the free heap the HTTP load leaves behind

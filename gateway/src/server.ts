@@ -13,7 +13,7 @@ import { joinCluster } from './cluster.ts';
 import type { GatewayConfig } from './config.ts';
 import { ControlClient } from './control-client.ts';
 import type { Deps } from './deps.ts';
-import { recordRequest } from './http/access-log.ts';
+import { AccessSummary } from './http/access-summary.ts';
 import { alreadySent } from './http/env.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { loadKeys } from './keys.ts';
@@ -170,13 +170,15 @@ export async function startGateway(
   const deps: Deps = { config, log, keys, control, idps, sessions, metrics, proxy, turn };
   const app = createApp(deps);
 
-  // /sessions/{id}/… of a stream's owner: the fast path, in front of the app (fast-path.ts)
+  // /sessions/{id}/… of a stream's owner: the fast path, in front of the app (fast-path.ts),
+  // its access log counted per second (access-summary.ts)
+  const summary = new AccessSummary({ log, metrics, route: SESSION_ROUTE });
   const fast = new FastPath({
     issuer: config.FLOE_GATEWAY_ISSUER,
     sessions,
     control,
     proxy,
-    record: (entry) => recordRequest(log, metrics, { ...entry, route: SESSION_ROUTE }),
+    record: (sessionId, entry) => summary.record(sessionId, entry),
   });
   const viaApp = getRequestListener(app.fetch);
   const upgradeViaApp = upgrades(app, log);
@@ -208,6 +210,7 @@ export async function startGateway(
   } catch (err) {
     server.close();
     proxy.close();
+    summary.close();
     await turn?.stop();
     throw err;
   }
@@ -222,6 +225,7 @@ export async function startGateway(
         s.closeAllConnections();
         await new Promise<void>((resolve) => s.close(() => resolve()));
       }
+      summary.close();
     },
   };
 }

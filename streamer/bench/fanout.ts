@@ -67,7 +67,13 @@ const PLI_MS = Number(values['pli-ms']);
 
 declare global {
   interface Window {
-    __floe: { collectLatency: boolean; latencies: number[]; stats(): unknown };
+    // the same shape as bench/latency.ts declares (one global type)
+    __floe: {
+      collectLatency: boolean;
+      latencies: number[];
+      frames: { totalMs: number }[];
+      stats(): unknown;
+    };
   }
 }
 

@@ -229,7 +229,10 @@ async function runCase(c: Case) {
     const cpuBefore = cpuSnapshot();
     if (c.server !== 'floe') await page.evaluate(() => window.__floeProbe.mark());
     const started = Date.now();
-    const startIndex = await page.evaluate(() => probeHandle().latencies.length);
+    const [startIndex, startFrame] = await page.evaluate(() => [
+      probeHandle().latencies.length,
+      window.__floe?.frames.length ?? 0,
+    ]);
     await page.waitForFunction((n) => probeHandle().latencies.length >= n, startIndex + FRAMES, {
       timeout: FRAMES * 200,
     });
@@ -239,10 +242,16 @@ async function runCase(c: Case) {
       ([from, n]) => probeHandle().latencies.slice(from, from + n),
       [startIndex, FRAMES] as const,
     );
+    // the same window measured from each frame's capture time (Floe's page only: any app,
+    // capture-latency.ts)
+    const fromCapture = await page.evaluate(
+      (from) => (window.__floe?.frames ?? []).slice(from).map((f) => f.totalMs),
+      startFrame,
+    );
     const stats = (await page.evaluate(() =>
       (window.__floeProbe ?? window.__floe).stats(),
     )) as BrowserStats;
-    return { measured, seconds, stats, cpu };
+    return { measured, fromCapture, seconds, stats, cpu };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
   }
@@ -338,8 +347,10 @@ type Run = Awaited<ReturnType<typeof runCase>>;
 /** Percentiles over the pooled samples of all runs; the other figures are means of the runs. */
 function summarize(c: Case, runs: Run[]) {
   const sorted = runs.flatMap((r) => r.measured).sort((a, b) => a - b);
-  const q = (p: number) =>
-    round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
+  const captured = runs.flatMap((r) => r.fromCapture).sort((a, b) => a - b);
+  const quantile = (values: number[], p: number) =>
+    round(values[Math.min(values.length - 1, Math.floor(p * values.length))]);
+  const q = (p: number) => quantile(sorted, p);
   const mean = (pick: (r: Run) => number | undefined) =>
     round(runs.reduce((sum, r) => sum + (pick(r) ?? Number.NaN), 0) / runs.length);
   const cpu = Object.fromEntries(
@@ -355,6 +366,8 @@ function summarize(c: Case, runs: Run[]) {
     p50: q(0.5),
     p90: q(0.9),
     p99: q(0.99),
+    captureP50: quantile(captured, 0.5),
+    captureP99: quantile(captured, 0.99),
     runP50s: runs.map((r) =>
       round([...r.measured].sort((a, b) => a - b)[Math.floor(r.measured.length / 2)]),
     ),
@@ -387,6 +400,7 @@ declare global {
     __floe: {
       collectLatency: boolean;
       latencies: number[];
+      frames: { totalMs: number }[];
       stats(): unknown;
     };
     /** A peer's page: web/src/peer-probe (its config set before it loads). */
@@ -438,11 +452,13 @@ function printTable(rows: Record<string, unknown>[]) {
   const cpuText = (c: Record<string, number>) =>
     `${c.machine}% (streamer ${c.streamer}, gst or selkies ${c.pipeline}, X ${c.xserver}, app ${c.app}, chromium ${c.chromium}, turn ${c.coturn})`;
   console.log(
-    '| case | p50 ms (per run) | p90 ms | p99 ms | fps shown | fps decoded | capture→encoded ms | encode ms | RTT ms | jitter buffer ms | decode ms | ICE candidate | CPU, machine (per part, % of a core) |',
+    '| case | p50 ms (per run) | p90 ms | p99 ms | from capture time p50 / p99 ms | fps shown | fps decoded | capture→encoded ms | encode ms | RTT ms | jitter buffer ms | decode ms | ICE candidate | CPU, machine (per part, % of a core) |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log(
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
   for (const r of rows)
     console.log(
-      `| ${r.case} | ${r.p50} (${(r.runP50s as number[]).join(', ')}) | ${r.p90} | ${r.p99} | ${r.fps} | ${r.decodedFps} | ${r.pipelineMs} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${r.candidate} | ${cpuText(r.cpu as Record<string, number>)} |`,
+      `| ${r.case} | ${r.p50} (${(r.runP50s as number[]).join(', ')}) | ${r.p90} | ${r.p99} | ${r.captureP50} / ${r.captureP99} | ${r.fps} | ${r.decodedFps} | ${r.pipelineMs} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${r.candidate} | ${cpuText(r.cpu as Record<string, number>)} |`,
     );
 }

@@ -12,6 +12,7 @@ The `pulse` source captures PulseAudio's default source (a sink's monitor) as Op
 
   stdin  (commands): {"cmd": "bitrate", "kbps": 4000} | {"cmd": "keyframe"} | {"cmd": "stop"}
   fd 3 (AV1 only):   encoded frames, see sink_descriptions()
+  UDP --port:        RTP, and before each frame's first packet a capture stamp (see CaptureStamps)
   stdout (events):   {"event": "ready", "encoder": "x264enc", ...}
                      {"event": "stats", "frames": n, "fps": f, "encodeMs": ms, "pipelineMs": ms, "bytes": b}
                      {"event": "error", "message": "..."} (then exit 1)
@@ -21,6 +22,7 @@ import argparse
 import collections
 import ctypes
 import json
+import socket
 import struct
 import sys
 import threading
@@ -164,7 +166,8 @@ def sink_descriptions(args):
     Debian does not ship), so AV1 temporal units go to the Node streamer on --frames-fd and
     werift's Av1Packetizer (RFC 9628 aggregation headers, OBU fragmentation) makes the RTP.
     A pipe, not UDP: a 1080p AV1 keyframe can exceed a datagram's 64 KiB.
-    Each frame is framed as: u32 length, u32 RTP timestamp (90 kHz), u8 flags (1 = keyframe).
+    Each frame is framed as: u32 length, u32 RTP timestamp (90 kHz), u8 flags (1 = keyframe),
+    u64 capture time (µs since the Unix epoch, this host's wall clock; 0 when unknown).
     """
     if args.codec == "AV1":
         return ["appsink name=frames emit-signals=true sync=false async=false max-buffers=8"]
@@ -219,6 +222,45 @@ def source_description(args, size=None):
     )
 
 
+class CaptureStamps:
+    """Tells the Node streamer when each frame was captured, so that it can stamp the frame's RTP
+    packets with the abs-capture-time header extension (issue 18: glass-to-glass measured for
+    every app). A 16-byte datagram, b"floe" + u32 RTP timestamp + u64 capture time (µs since
+    the Unix epoch), goes to the RTP port just before the frame's first packet: on loopback
+    datagrams are queued in the order they are sent, so the stamp is there before the packets
+    it describes, and an RTP packet (version 2) is never mistaken for one (b"f" is version 1).
+
+    The payloader runs in the encoder's streaming thread, so its packets for a frame come right
+    after the encoder's src pad saw that frame (on_encoded sets `current`).
+    """
+
+    MAGIC = b"floe"
+
+    def __init__(self, port):
+        self.port = port
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.current = 0  # capture time of the frame being payloaded, µs
+        self.last_timestamp = None
+
+    def on_packets(self, _pad, info):
+        if info.type & Gst.PadProbeType.BUFFER_LIST:
+            packets = info.get_buffer_list()
+            first = packets.get(0) if packets.length() > 0 else None
+        else:
+            first = info.get_buffer()
+        if first is None or self.current == 0:
+            return Gst.PadProbeReturn.OK
+        header = first.extract_dup(4, 4)
+        if len(header) == 4 and header != self.last_timestamp:
+            self.last_timestamp = header
+            try:
+                stamp = self.MAGIC + header + struct.pack(">Q", self.current)
+                self.socket.sendto(stamp, ("127.0.0.1", self.port))
+            except OSError:
+                pass  # a lost stamp costs one frame's measurement, nothing more
+        return Gst.PadProbeReturn.OK
+
+
 class Pipeline:
     def __init__(self, args):
         self.args = args
@@ -241,14 +283,15 @@ class Pipeline:
         self.enc = self.pipeline.get_by_name("enc")
         self.loop = GLib.MainLoop()
         self.lock = threading.Lock()
-        self.captured = {}  # pts -> monotonic time the frame left the source
-        self.in_flight = collections.deque(maxlen=16)  # (entered encoder, left source)
+        self.captured = {}  # pts -> (monotonic time the frame left the source, wall clock µs)
+        self.in_flight = collections.deque(maxlen=16)  # (entered encoder, left source, wall µs)
         self.frames = 0
         self.bytes = 0
         self.av1_forcing = False  # a keyframe was asked of av1enc and has not come out yet
         self.encode_total = 0.0
         self.pipeline_total = 0.0
         self.window_start = time.monotonic()
+        self.stamps = CaptureStamps(args.port) if args.source != "pulse" else None
         self.probe_pads()
         if args.codec == "AV1" and args.source != "pulse":
             self.frames_out = open(args.frames_fd, "wb", buffering=0, closefd=False)
@@ -263,11 +306,21 @@ class Pipeline:
         first.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self.on_captured)
         self.enc.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self.on_enter)
         self.enc.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self.on_encoded)
+        pay = self.pipeline.get_by_name("pay")
+        if pay is not None and self.stamps is not None:
+            pay.get_static_pad("src").add_probe(
+                Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, self.stamps.on_packets
+            )
 
     def on_captured(self, _pad, info):
         buf = info.get_buffer()
+        # The capture time sent with the frame (CaptureStamps): now, just after the source read
+        # the screen. Not the buffer's timestamp: ximagesrc stamps the tick it woke at, and on a
+        # loaded machine it may read the screen tens of ms later, so a paint made in between
+        # would look older than it is. Now is never before the content was drawn.
+        wall = int(time.time() * 1e6)
         with self.lock:
-            self.captured.setdefault(buf.pts, time.monotonic())
+            self.captured.setdefault(buf.pts, (time.monotonic(), wall))
         return Gst.PadProbeReturn.OK
 
     def on_enter(self, _pad, info):
@@ -275,8 +328,8 @@ class Pipeline:
         # these encoders emit exactly one output per input in zero-latency mode.
         now = time.monotonic()
         with self.lock:
-            captured = self.captured.pop(info.get_buffer().pts, now)
-            self.in_flight.append((now, captured))
+            captured, wall = self.captured.pop(info.get_buffer().pts, (now, 0))
+            self.in_flight.append((now, captured, wall))
             # Frames the leaky queue dropped never reach the encoder; forget them.
             if len(self.captured) > 64:
                 self.captured.clear()
@@ -292,9 +345,11 @@ class Pipeline:
             self.frames += 1
             self.bytes += info.get_buffer().get_size()
             if self.in_flight:
-                entered, captured = self.in_flight.popleft()
+                entered, captured, wall = self.in_flight.popleft()
                 self.encode_total += now - entered
                 self.pipeline_total += now - captured
+                if self.stamps is not None:
+                    self.stamps.current = wall
         return Gst.PadProbeReturn.OK
 
     def on_av1_frame(self, sink):
@@ -307,7 +362,8 @@ class Pipeline:
             keyframe = not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)
             # RTP's 90 kHz clock from the buffer's time; the Node side adds nothing to it.
             timestamp = (buf.pts * 9 // 100_000) & 0xFFFFFFFF
-            header = struct.pack(">IIB", info.size, timestamp, 1 if keyframe else 0)
+            captured = self.stamps.current if self.stamps is not None else 0
+            header = struct.pack(">IIBQ", info.size, timestamp, 1 if keyframe else 0, captured)
             self.frames_out.write(header + bytes(info.data))
         except (BrokenPipeError, OSError):
             return Gst.FlowReturn.EOS  # the streamer went away; stdin's end stops the loop

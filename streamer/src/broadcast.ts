@@ -116,7 +116,8 @@ export class Broadcast {
         capture: config.FLOE_STREAMER_CAPTURE,
         kbps: this.kbps,
         python: config.FLOE_STREAMER_PYTHON,
-        onRtp: (packet) => this.forEachPeer((peer) => peer.writeRtp(packet)),
+        onRtp: (packet, capturedAtMs) =>
+          this.forEachPeer((peer) => peer.writeRtp(packet, capturedAtMs)),
         onStats: (stats) => {
           metrics.fps.set(stats.fps);
           if (stats.frames > 0) metrics.encodeSeconds.observe(stats.encodeMs / 1000);

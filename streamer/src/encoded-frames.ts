@@ -5,10 +5,12 @@ export interface EncodedFrame {
   /** RTP timestamp, 90 kHz. */
   timestamp: number;
   keyframe: boolean;
+  /** When the frame was captured, ms since the Unix epoch (capture-time.ts); 0 when unknown. */
+  capturedAtMs: number;
   data: Buffer;
 }
 
-const HEADER = 9; // u32 length, u32 timestamp, u8 flags
+const HEADER = 17; // u32 length, u32 timestamp, u8 flags, u64 capture time (µs)
 
 /**
  * Splits the pipeline's frames pipe into frames. Pipe reads cut anywhere, so bytes are kept
@@ -27,6 +29,7 @@ export class FrameReader {
       frames.push({
         timestamp: this.pending.readUInt32BE(offset + 4),
         keyframe: (this.pending[offset + 8]! & 1) === 1,
+        capturedAtMs: Number(this.pending.readBigUInt64BE(offset + 9)) / 1000,
         data: this.pending.subarray(offset + HEADER, offset + HEADER + length),
       });
       offset += HEADER + length;

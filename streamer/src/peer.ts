@@ -9,6 +9,7 @@ import {
 } from 'werift';
 import type { ReceiverFeedback } from './bitrate.ts';
 import { remoteCandidateAction } from './candidates.ts';
+import { ABS_CAPTURE_TIME_URI, absCaptureTimePayload } from './capture-time.ts';
 import type { FileChannel } from './files/transfer.ts';
 import { weriftIceServers } from './ice-servers.ts';
 import {
@@ -99,7 +100,8 @@ export interface ViewerPeer {
   answer(offerSdp: string): Promise<string>;
   /** Never waits: candidates that come before the answer is made are applied after it. */
   addRemoteCandidate(candidate: IceCandidate | null): void;
-  writeRtp(packet: Buffer): void;
+  /** `capturedAtMs`: when the frame was captured (Unix ms), sent as abs-capture-time. */
+  writeRtp(packet: Buffer, capturedAtMs?: number): void;
   writeAudioRtp(packet: Buffer): void;
   /** A new encoder (after a resize) starts its own RTP sequence; a new track keeps it continuous. */
   restartTrack(): Promise<void>;
@@ -112,7 +114,11 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
   const pc = new RTCPeerConnection({
     codecs: { video: [CODEC_PARAMETERS[options.codec]], audio: options.audio ? [OPUS] : [] },
     headerExtensions: {
-      video: [new RTCRtpHeaderExtensionParameters({ id: 5, uri: PLAYOUT_DELAY_URI })],
+      video: [
+        new RTCRtpHeaderExtensionParameters({ id: 5, uri: PLAYOUT_DELAY_URI }),
+        // offered by the page only when it asks for it (connection.ts): Chrome's default is off
+        new RTCRtpHeaderExtensionParameters({ id: 13, uri: ABS_CAPTURE_TIME_URI }),
+      ],
       audio: [],
     },
     iceServers: weriftIceServers(options.iceServers),
@@ -122,6 +128,7 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
   let video: RTCRtpTransceiver | undefined;
   let channel: RTCDataChannel | undefined;
   let playoutDelayId: number | undefined;
+  let captureTimeId: number | undefined;
   // The browser's candidates that came while the answer was being made, applied once it is;
   // null from then on.
   //
@@ -201,6 +208,7 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       for (const t of pc.getTransceivers())
         if (t !== video && t !== audio && t !== microphone) t.setDirection('inactive');
       playoutDelayId = video.headerExtensions.find((e) => e.uri === PLAYOUT_DELAY_URI)?.id;
+      captureTimeId = video.headerExtensions.find((e) => e.uri === ABS_CAPTURE_TIME_URI)?.id;
       await pc.setLocalDescription(await pc.createAnswer());
       const early = held ?? [];
       held = null;
@@ -211,10 +219,19 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       if (held) held.push(candidate);
       else apply(candidate);
     },
-    writeRtp(packet) {
-      if (playoutDelayId === undefined) return track.writeRtp(packet);
+    writeRtp(packet, capturedAtMs) {
+      const stamp = captureTimeId !== undefined && capturedAtMs !== undefined;
+      if (playoutDelayId === undefined && !stamp) return track.writeRtp(packet);
       const rtp = RtpPacket.deSerialize(packet);
-      rtp.header.extensions.push({ id: playoutDelayId, payload: ZERO_PLAYOUT_DELAY });
+      if (playoutDelayId !== undefined)
+        rtp.header.extensions.push({ id: playoutDelayId, payload: ZERO_PLAYOUT_DELAY });
+      // On every packet of the frame, not only its first: Chrome takes a frame's capture
+      // time from its packets, and a lost first packet (repaired by NACK) must not lose it.
+      if (stamp)
+        rtp.header.extensions.push({
+          id: captureTimeId!,
+          payload: absCaptureTimePayload(capturedAtMs!),
+        });
       track.writeRtp(rtp);
     },
     writeAudioRtp(packet) {

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { CaptureTimes, parseCaptureStamp } from './capture-time.ts';
 import { av1RtpPacketizer, FrameReader } from './encoded-frames.ts';
 import type { VideoCodec } from './protocol.ts';
 
@@ -29,8 +30,11 @@ export interface PipelineOptions {
   threads?: number;
   kbps: number;
   python: string;
-  /** Called with each RTP packet the encoder's payloader produced. */
-  onRtp: (packet: Buffer) => void;
+  /**
+   * Called with each RTP packet the encoder's payloader produced, and when its frame was
+   * captured (ms since the Unix epoch, this host's wall clock) where the pipeline said so.
+   */
+  onRtp: (packet: Buffer, capturedAtMs?: number) => void;
   onStats?: (stats: PipelineStats) => void;
   /** The pipeline died on its own (not through stop()). */
   onExit?: (reason: string) => void;
@@ -59,7 +63,13 @@ export interface Pipeline {
  */
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const socket = dgram.createSocket('udp4');
-  socket.on('message', (packet) => options.onRtp(packet));
+  // Each frame's capture stamp comes on this port just before its first packet.
+  const captureTimes = new CaptureTimes();
+  socket.on('message', (packet) => {
+    const stamp = parseCaptureStamp(packet);
+    if (stamp) captureTimes.add(stamp);
+    else options.onRtp(packet, captureTimes.of(packet));
+  });
   socket.bind(0, '127.0.0.1');
   await once(socket, 'listening');
   // A burst of a 1080p keyframe is a few hundred packets; do not let the kernel drop them.
@@ -90,7 +100,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const reader = new FrameReader();
     const packetize = av1RtpPacketizer();
     (child.stdio[3] as Readable).on('data', (chunk: Buffer) => {
-      for (const frame of reader.push(chunk)) for (const p of packetize(frame)) options.onRtp(p);
+      for (const frame of reader.push(chunk))
+        for (const p of packetize(frame)) options.onRtp(p, frame.capturedAtMs || undefined);
     });
   }
   // A command written after the process died (before Node saw the exit) fails with EPIPE;

@@ -10,18 +10,24 @@ import { startPipeline } from '../src/pipeline.ts';
 import { VIDEO_CODECS, type VideoCodec } from '../src/protocol.ts';
 
 function framed(frame: EncodedFrame): Buffer {
-  const header = Buffer.alloc(9);
+  const header = Buffer.alloc(17);
   header.writeUInt32BE(frame.data.length, 0);
   header.writeUInt32BE(frame.timestamp, 4);
   header[8] = frame.keyframe ? 1 : 0;
+  header.writeBigUInt64BE(BigInt(frame.capturedAtMs * 1000), 9);
   return Buffer.concat([header, frame.data]);
 }
 
 describe('the AV1 frames pipe', () => {
   const frames: EncodedFrame[] = [
-    { timestamp: 90_000, keyframe: true, data: Buffer.from('sequence header and frame') },
-    { timestamp: 91_500, keyframe: false, data: Buffer.alloc(0) },
-    { timestamp: 0xffff_fff0, keyframe: false, data: Buffer.from([1, 2, 3]) },
+    {
+      timestamp: 90_000,
+      keyframe: true,
+      capturedAtMs: 1_796_000_000_123.456,
+      data: Buffer.from('sequence header and frame'),
+    },
+    { timestamp: 91_500, keyframe: false, capturedAtMs: 0, data: Buffer.alloc(0) },
+    { timestamp: 0xffff_fff0, keyframe: false, capturedAtMs: 1, data: Buffer.from([1, 2, 3]) },
   ];
   const stream = Buffer.concat(frames.map(framed));
 
@@ -39,8 +45,8 @@ describe('the AV1 frames pipe', () => {
 
   it('holds a frame back until all of it has come', () => {
     const reader = new FrameReader();
-    expect(reader.push(stream.subarray(0, 9 + 3))).toEqual([]);
-    expect(reader.push(stream.subarray(9 + 3, 9 + frames[0]!.data.length))).toEqual([frames[0]]);
+    expect(reader.push(stream.subarray(0, 17 + 3))).toEqual([]);
+    expect(reader.push(stream.subarray(17 + 3, 17 + frames[0]!.data.length))).toEqual([frames[0]]);
   });
 });
 
@@ -55,6 +61,8 @@ describe.each(VIDEO_CODECS)('%s from a real pipeline', (codec) => {
   it('is whole frames of RTP, opens with a keyframe and makes one when asked', async () => {
     const FPS = 30;
     const packets: RtpPacket[] = [];
+    // each packet's capture time (capture-time.ts) and when it arrived here
+    const stamps: { capturedAtMs: number | undefined; receivedAtMs: number }[] = [];
     let askedAt = 0;
     const pipeline = await startPipeline({
       source: 'bare',
@@ -66,7 +74,10 @@ describe.each(VIDEO_CODECS)('%s from a real pipeline', (codec) => {
       h264Encoder: 'x264enc',
       kbps: 800,
       python: '/usr/bin/python3',
-      onRtp: (packet) => packets.push(RtpPacket.deSerialize(packet)),
+      onRtp: (packet, capturedAtMs) => {
+        packets.push(RtpPacket.deSerialize(packet));
+        stamps.push({ capturedAtMs, receivedAtMs: Date.now() });
+      },
     });
     try {
       await new Promise((r) => setTimeout(r, 1500));
@@ -101,5 +112,22 @@ describe.each(VIDEO_CODECS)('%s from a real pipeline', (codec) => {
     expect(afterAsk).toBeGreaterThan(0);
     expect(decoded.slice(afterAsk).some((d) => d.isKeyframe)).toBe(true);
     expect(decoded.slice(1, afterAsk).some((d) => d.isKeyframe)).toBe(false);
+
+    // Every packet carries its frame's capture time: one per frame, frames a frame interval
+    // apart, each before the packet arrived and not long before (the bare source paints and
+    // encodes 320×240 in a few ms; 500 ms allows a loaded machine).
+    const frameCaptures = frames.map((f) => {
+      const times = new Set(f.packets.map((_, i) => stamps[f.firstIndex + i]!.capturedAtMs));
+      expect(times.size).toBe(1);
+      return [...times][0]!;
+    });
+    frames.forEach((f, i) => {
+      const received = stamps[f.firstIndex]!.receivedAtMs;
+      expect(frameCaptures[i]).toBeLessThanOrEqual(received + 1);
+      expect(frameCaptures[i]).toBeGreaterThan(received - 500);
+    });
+    const gaps = frameCaptures.slice(1).map((t, i) => t - frameCaptures[i]!);
+    const medianGap = gaps.sort((a, b) => a - b)[gaps.length >> 1]!;
+    expect(Math.abs(medianGap - 1000 / FPS)).toBeLessThan(5);
   }, 20_000);
 });

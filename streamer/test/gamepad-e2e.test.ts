@@ -262,8 +262,12 @@ describe('a gamepad in the browser', () => {
     }
     const count = events().length;
     await watcher.evaluate(() => {
-      // a page that ignores its role (viewers.ts sets this from the streamer's word)
+      // a page that ignores its role (viewers.ts sets this from the streamer's word, and sets
+      // it again on every viewer-list update: keep it forced)
       document.body.dataset.control = 'true';
+      new MutationObserver(() => {
+        if (document.body.dataset.control !== 'true') document.body.dataset.control = 'true';
+      }).observe(document.body, { attributes: true, attributeFilter: ['data-control'] });
       (window as unknown as PadWindow).__standInPad.buttons[3] = { pressed: true, value: 1 };
     });
     for (let waited = 0; (await refusedInputs()) === before; waited += 50) {

@@ -111,6 +111,8 @@ describe('signalling', () => {
     expect(sections.some((s) => s.startsWith('m=application') && /webrtc-datachannel/.test(s)));
     expect(video).toMatch(/a=rtpmap:\d+ VP8\/90000/);
     expect(video).not.toMatch(/a=rtpmap:\d+ (H264|VP9|AV1)\//);
+    // the frames' capture times, which Chromium offers only when asked (latency for any app)
+    expect(video).toContain('http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time');
 
     // The streamer refuses to share: the page says so and waits for the user.
     socket.send({ type: 'error', code: 'busy', message: 'Another viewer is connected' });

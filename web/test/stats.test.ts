@@ -108,6 +108,29 @@ describe('stats', () => {
     const measured = composeReport(0, video, streamer, [30, 40, 50]);
     expect(measured.latency.measured).toEqual({ p50: 40, p90: 50, p99: 50, count: 3 });
     expect(reportRows(measured)[0]?.[0]).toBe('glass-to-glass (measured)');
+
+    // Capture times (any app): measured from them, with the parts; the barcode, when there
+    // is one, follows as the reference.
+    const frame = (totalMs: number) => ({
+      totalMs,
+      exact: true,
+      toReceiveMs: 8,
+      toPresentMs: 2,
+      toDisplayMs: totalMs - 10,
+    });
+    const fromCapture = composeReport(0, video, streamer, [], null, [20, 25, 30].map(frame));
+    expect(reportRows(fromCapture).slice(0, 4)).toEqual([
+      ['glass-to-glass (measured)', 'p50 25 · p90 30 · p99 30 ms'],
+      ['  capture → received', '8.0 ms'],
+      ['  received → decoded', '2.0 ms'],
+      ['  decoded → display', '15.0 ms'],
+    ]);
+    expect(reportRows(fromCapture).some(([label]) => label.includes('estimated'))).toBe(false);
+    const both = composeReport(0, video, streamer, [30, 40, 50], null, [20, 25, 30].map(frame));
+    expect(reportRows(both)[4]).toEqual([
+      'glass-to-glass (probe barcode)',
+      'p50 40 · p90 50 · p99 50 ms',
+    ]);
   });
 });
 

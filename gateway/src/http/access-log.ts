@@ -18,7 +18,7 @@ export interface AccessEntry {
   upgrade?: true;
 }
 
-type Samplers = {
+export type Samplers = {
   count: ReturnType<Metrics['requests']['labels']>;
   duration: ReturnType<Metrics['duration']['labels']>;
 };
@@ -26,7 +26,12 @@ type Samplers = {
 // its labels on every call, which showed in the proxied requests' profile
 const samplers = new WeakMap<Metrics, Map<string, Samplers>>();
 
-function samplersOf(metrics: Metrics, method: string, route: string, status: number): Samplers {
+export function samplersOf(
+  metrics: Metrics,
+  method: string,
+  route: string,
+  status: number,
+): Samplers {
   let byKey = samplers.get(metrics);
   if (!byKey) {
     byKey = new Map();

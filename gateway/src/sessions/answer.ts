@@ -38,6 +38,19 @@ export function passiveType(contentType: string): boolean {
   );
 }
 
+// the verdicts on the Content-Type values seen: a session answers with the same few again
+// and again. Bounded, as the values are the session's to choose
+const verdicts = new Map<string, boolean>();
+function passiveTypeSeen(contentType: string): boolean {
+  let verdict = verdicts.get(contentType);
+  if (verdict === undefined) {
+    verdict = passiveType(contentType);
+    if (verdicts.size >= 1_000) verdicts.clear();
+    verdicts.set(contentType, verdict);
+  }
+  return verdict;
+}
+
 /**
  * Headers of a session's answer passed on as they are: those about the body and its caching.
  * Everything else is dropped, the gateway's own security headers included (the gateway sets
@@ -121,7 +134,7 @@ export function sessionAnswer(
     if (status !== 304 && status !== 204) {
       out.push('content-type', 'application/octet-stream', 'content-disposition', 'attachment');
     }
-  } else if (!passiveType(type)) {
+  } else if (!passiveTypeSeen(type)) {
     return { ok: false, reason: `content type ${type.slice(0, 100)} is not served from sessions` };
   } else {
     out.push('content-type', type);

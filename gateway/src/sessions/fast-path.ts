@@ -86,18 +86,25 @@ export interface FastPathDeps {
       viewer: Viewer,
     ): void;
   };
-  /** one access-log line and metrics sample for a request the fast path served */
-  record(entry: {
-    method: string;
-    path: string;
-    status: number;
-    ms: number;
-    user: string;
-    upgrade?: true;
-  }): void;
+  /** the access log and metrics of a request the fast path served (access-summary.ts) */
+  record(
+    sessionId: string,
+    entry: {
+      method: string;
+      path: string;
+      status: number;
+      ms: number;
+      user: string;
+      upgrade?: true;
+    },
+  ): void;
 }
 
-type Jar = { token: string | undefined; csrfCookie: string | undefined };
+type Jar = { header: string; token: string | undefined; csrfCookie: string | undefined };
+
+/** Where a connection keeps the jar of the Cookie header it last sent (see `cookies`). */
+const LAST_JAR = Symbol('floe.lastJar');
+type JarSocket = { [LAST_JAR]?: Jar };
 
 type WebFallback = (req: IncomingMessage, res: ServerResponse) => void;
 type UpgradeFallback = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -128,15 +135,24 @@ export class FastPath {
     return info;
   }
 
-  /** The session and CSRF cookies of a Cookie header: a browser sends the same one each time. */
-  private cookies(header: string): Jar {
+  /**
+   * The session and CSRF cookies of a Cookie header: a browser sends the same one each time,
+   * so the jar is remembered by the header, and on the connection that last sent it. A
+   * Cookie header is a new string of a few hundred bytes per request; comparing it with the
+   * connection's last one costs less than hashing it for the map (a Map lookup hashes the
+   * whole string, which showed in the profile).
+   */
+  private cookies(header: string, socket: JarSocket): Jar {
+    const last = socket[LAST_JAR];
+    if (last !== undefined && last.header === header) return last;
     let jar = this.jars.get(header);
     if (!jar) {
       const all = parseCookies(header);
-      jar = { token: all[this.deps.sessions.cookieName], csrfCookie: all[CSRF_COOKIE] };
+      jar = { header, token: all[this.deps.sessions.cookieName], csrfCookie: all[CSRF_COOKIE] };
       if (this.jars.size >= 10_000) this.jars.clear();
       this.jars.set(header, jar);
     }
+    socket[LAST_JAR] = jar;
     return jar;
   }
 
@@ -152,7 +168,7 @@ export class FastPath {
     const header = req.headers.cookie;
     if (!header) return null;
     const { sessions, control } = this.deps;
-    const { token, csrfCookie } = this.cookies(header);
+    const { token, csrfCookie } = this.cookies(header, req.socket as JarSocket);
     if (!token) return null;
     const claims = sessions.cachedClaims(token);
     if (!claims) return null;
@@ -204,7 +220,7 @@ export class FastPath {
         const endpoint = this.endpoint(session, claims);
         if (!endpoint) return fallback(req, res);
         this.deps.proxy.web(req, res, endpoint, target.path + target.query, NO_COOKIES, () =>
-          this.deps.record({
+          this.deps.record(target.id, {
             method,
             path: `/sessions/${target.id}${target.path}`,
             status: res.statusCode,
@@ -251,7 +267,7 @@ export class FastPath {
           name: claims.email,
         };
         this.deps.proxy.ws(req, socket, head, endpoint, target.path + target.query, viewer);
-        this.deps.record({
+        this.deps.record(target.id, {
           method: 'GET',
           path: `/sessions/${target.id}${target.path}`,
           status: 101,

@@ -36,19 +36,32 @@ const DROPPED_REQUEST = new Set([
   'x-forwarded-host',
 ]);
 
+/** The port a Host header names: `80` when it names none (a plain-HTTP listener's). */
+function hostPort(host: string): string {
+  const m = PORT.exec(host);
+  return m ? (m[1] as string) : '80';
+}
+const PORT = /:(\d+)$/;
+
+/** `value` appended to what the browser sent in header `name`, as http-proxy does (xfwd). */
+function appended(before: string | string[] | undefined, value: string) {
+  return typeof before === 'string' && before ? `${before},${value}` : value;
+}
+
 /** X-Forwarded-* as http-proxy writes them (xfwd): appended to what the browser sent. */
 function appendForwarded(out: string[], req: IncomingMessage) {
   const h = req.headers;
   const host = h.host ?? '';
-  const port = host.match(/:(\d+)$/)?.[1] ?? '80';
-  const add = (name: string, value: string) => {
-    const before = h[name];
-    out.push(name, typeof before === 'string' && before ? `${before},${value}` : value);
-  };
-  add('x-forwarded-for', req.socket.remoteAddress ?? '');
-  add('x-forwarded-port', port);
-  add('x-forwarded-proto', 'http');
-  out.push('x-forwarded-host', (h['x-forwarded-host'] as string | undefined) || host);
+  out.push(
+    'x-forwarded-for',
+    appended(h['x-forwarded-for'], req.socket.remoteAddress ?? ''),
+    'x-forwarded-port',
+    appended(h['x-forwarded-port'], hostPort(host)),
+    'x-forwarded-proto',
+    appended(h['x-forwarded-proto'], 'http'),
+    'x-forwarded-host',
+    (h['x-forwarded-host'] as string | undefined) || host,
+  );
 }
 
 /** The request's headers as forwarded: a flat [name, value, …] list, as undici takes it. */
@@ -67,6 +80,17 @@ export function forwardedHeaders(req: IncomingMessage): string[] {
 const hasBody = (req: IncomingMessage) =>
   req.headers['transfer-encoding'] !== undefined ||
   (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+
+// The browser's response knows its exchange, and its listeners are functions all exchanges
+// share: no closures to make for each request
+const EXCHANGE = Symbol('floe.exchange');
+type ExchangeResponse = ServerResponse & { [EXCHANGE]?: Exchange };
+function browserClosed(this: ExchangeResponse) {
+  this[EXCHANGE]?.closed();
+}
+function browserDrained(this: ExchangeResponse) {
+  this[EXCHANGE]?.resume();
+}
 
 /** One forwarded exchange: writes the endpoint's answer to the browser as it arrives. */
 class Exchange implements Dispatcher.DispatchHandler {
@@ -105,16 +129,19 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.ended();
   }
 
-  // the browser went away before the answer was complete: stop reading it from the session
-  private readonly closed = () => {
+  /** the browser went away before the answer was complete: stop reading it from the session */
+  closed() {
     if (!this.res.writableFinished) this.controller?.abort(new Error('the browser went away'));
-  };
+  }
 
-  private readonly resume = () => this.controller?.resume();
+  resume() {
+    this.controller?.resume();
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController) {
     this.controller = controller;
-    this.res.once('close', this.closed);
+    (this.res as ExchangeResponse)[EXCHANGE] = this;
+    this.res.on('close', browserClosed);
   }
 
   onResponseStart(
@@ -164,7 +191,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     if (!this.res.write(chunk)) {
       controller.pause();
-      this.res.once('drain', this.resume);
+      this.res.once('drain', browserDrained);
     }
   }
 

@@ -254,6 +254,31 @@ describe('FastPath', () => {
     ).toEqual(['app']);
   });
 
+  it('reads each request’s own cookie on a connection that sent another before', async () => {
+    // the jar of a connection's last Cookie header is remembered: a different header on the
+    // same connection must be read afresh, never answered from it
+    const s = setup({ session: running });
+    const socket = new Socket();
+    const send = async (headers: Record<string, string>) => {
+      const req = request('GET', `/sessions/${ID}/x`, headers);
+      Object.defineProperty(req, 'socket', { value: socket });
+      s.fast.web(req, new ServerResponse(req), () => s.calls.push('app'));
+      await new Promise((r) => setImmediate(r));
+    };
+    await send({ cookie });
+    await send({ cookie: 'floe_session=unknown' });
+    await send({});
+    await send({ cookie });
+    await send({ cookie: `floe_session=good; floe_csrf=${'d'.repeat(24)}` });
+    expect(s.calls).toEqual([
+      'web http://10.0.0.5:8080/s/x /x',
+      'app',
+      'app',
+      'web http://10.0.0.5:8080/s/x /x',
+      'web http://10.0.0.5:8080/s/x /x',
+    ]);
+  });
+
   it('takes a tenant host that is its user’s tenant', async () => {
     const s = setup({ session: running, hostTenant: { tenant: { id: 'acme' } } });
     expect(

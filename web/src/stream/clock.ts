@@ -1,8 +1,8 @@
 /**
  * The streamer's clock relative to ours, from `ping`/`pong` round trips. The probe barcode
- * carries the streamer machine's wall-clock time; on one machine the clocks agree, across
- * machines they may differ by more than the latency we measure, so the painted time is
- * moved onto our clock before subtracting.
+ * and the frames' capture times (capture-latency.ts) carry the streamer machine's wall-clock
+ * time; on one machine the clocks agree, across machines they may differ by more than the
+ * latency we measure, so those times are moved onto our clock before subtracting.
  */
 
 export interface ClockSample {

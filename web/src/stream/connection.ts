@@ -71,6 +71,32 @@ function lowLatency(receiver: Receiver): void {
   if ('playoutDelayHint' in receiver) receiver.playoutDelayHint = 0;
 }
 
+const ABS_CAPTURE_TIME_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time';
+
+/** The header extension API (Chrome 124+), not yet in TypeScript's DOM types. */
+type HeaderExtension = { uri: string; direction: RTCRtpTransceiverDirection };
+type ExtensionControl = RTCRtpTransceiver & {
+  getHeaderExtensionsToNegotiate?(): HeaderExtension[];
+  setHeaderExtensionsToNegotiate?(extensions: HeaderExtension[]): void;
+};
+
+/**
+ * Ask for the frames' capture times (abs-capture-time): Chrome has the extension but does not
+ * offer it unless asked. With it, requestVideoFrameCallback's `captureTime` says when the
+ * streamer captured each frame shown, so glass-to-glass is measured for any app (latency.ts).
+ */
+function askCaptureTime(transceiver: ExtensionControl): void {
+  const extensions = transceiver.getHeaderExtensionsToNegotiate?.();
+  if (!extensions?.some((e) => e.uri === ABS_CAPTURE_TIME_URI)) return;
+  try {
+    transceiver.setHeaderExtensionsToNegotiate?.(
+      extensions.map((e) => (e.uri === ABS_CAPTURE_TIME_URI ? { ...e, direction: 'recvonly' } : e)),
+    );
+  } catch {
+    // refused: the overlay falls back to its estimate
+  }
+}
+
 function isServerSignal(v: unknown): v is ServerSignal {
   return typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string';
 }
@@ -158,6 +184,7 @@ export function openConnection(options: ConnectionOptions, on: ConnectionHandler
       if (codecs) video.setCodecPreferences(codecs);
     }
     lowLatency(video.receiver);
+    askCaptureTime(video);
     peer.addTransceiver('audio', { direction: 'recvonly' });
     // The microphone: a second audio section, sending only, offered from the start so that
     // turning the microphone on later is a replaceTrack, not a new offer. Silent until then.

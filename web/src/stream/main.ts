@@ -4,6 +4,8 @@
  * browser events to them.
  */
 import type { InputMessage, StreamerMessage } from '@floe/streamer/protocol';
+import type { FrameLatency } from './capture-latency.ts';
+import { attachCaptureProbe } from './capture-probe.ts';
 import { attachClipboard } from './clipboard.ts';
 import { type ClockSample, clockOffset } from './clock.ts';
 import type { Welcome } from './connection.ts';
@@ -34,7 +36,11 @@ export interface FloeHandle {
   stats(): StatsReport | null;
   /** Measured glass-to-glass samples in ms, oldest first (the last MAX_SAMPLES). */
   latencies: number[];
-  /** Decode the probe barcode even while the overlay is closed. */
+  /** Barcode samples with their frame's RTP timestamp, to pair with `frames` (tests). */
+  probeFrames: { rtpTimestamp: number; ms: number }[];
+  /** Glass-to-glass of shown frames from their capture time (any app), oldest first (the last MAX_FRAMES). */
+  frames: (FrameLatency & { rtpTimestamp: number })[];
+  /** Measure latency (barcode and capture time) even while the overlay is closed. */
   collectLatency: boolean;
   readonly pc: RTCPeerConnection | null;
   /** The page's own zoom of the picture (pinch), 1 when not zoomed. */
@@ -52,6 +58,8 @@ declare global {
 }
 
 const MAX_SAMPLES = 100_000;
+/** Per-frame records (objects, not numbers) are kept fewer: 20,000 is 5.5 minutes at 60 fps. */
+const MAX_FRAMES = 20_000;
 /** Samples summarised in the overlay: a few seconds of frames. */
 const RECENT_SAMPLES = 300;
 /** A measured figure older than this is stale (the probe stopped painting). */
@@ -81,6 +89,9 @@ let followWindow = true;
 let lastResize: { width: number; height: number } | null = null;
 let lastSampleAt = 0;
 const latencies: number[] = [];
+const probeFrames: FloeHandle['probeFrames'] = [];
+const frames: FloeHandle['frames'] = [];
+let lastFrameAt = 0;
 let clockSamples: ClockSample[] = [];
 let pingId = 0;
 /** The viewer's microphone while it is on: off until the user turns it on. */
@@ -435,12 +446,30 @@ attachProbe({
   video: ui.video,
   active: measuring,
   clockOffset: () => clockOffset(clockSamples) ?? 0,
-  sample(ms) {
+  sample(ms, rtpTimestamp) {
     latencies.push(ms);
     if (latencies.length > MAX_SAMPLES) latencies.splice(0, latencies.length - MAX_SAMPLES);
+    if (rtpTimestamp !== undefined) keep(probeFrames, { rtpTimestamp, ms });
     lastSampleAt = Date.now();
   },
 });
+
+attachCaptureProbe({
+  video: ui.video,
+  receiver: () =>
+    session.connection?.pc?.getReceivers().find((r) => r.track.kind === 'video') ?? null,
+  active: measuring,
+  clockOffset: () => clockOffset(clockSamples) ?? 0,
+  sample(frame) {
+    keep(frames, frame);
+    lastFrameAt = Date.now();
+  },
+});
+
+function keep<T>(samples: T[], sample: T) {
+  samples.push(sample);
+  if (samples.length > MAX_FRAMES) samples.splice(0, samples.length - MAX_FRAMES);
+}
 
 setInterval(() => {
   if (measuring()) session.send({ t: 'ping', id: ++pingId, sent: Date.now() });
@@ -461,12 +490,14 @@ setInterval(async () => {
   }
   const sample = readSample(entries);
   const fresh = Date.now() - lastSampleAt < MEASURED_FRESH_MS;
+  const framesFresh = Date.now() - lastFrameAt < MEASURED_FRESH_MS;
   latest = composeReport(
     Date.now(),
     summarize(previous, sample),
     streamerStats,
     fresh ? latencies.slice(-RECENT_SAMPLES) : [],
     clockOffset(clockSamples),
+    framesFresh ? frames.slice(-RECENT_SAMPLES) : [],
   );
   previous = sample;
   if (statsOpen) renderRows(ui.statsList, reportRows(latest));
@@ -478,6 +509,8 @@ window.__floe = {
   },
   stats: () => latest,
   latencies,
+  probeFrames,
+  frames,
   collectLatency: false,
   get pc() {
     return session.connection?.pc ?? null;

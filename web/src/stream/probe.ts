@@ -10,7 +10,8 @@ export interface ProbeOptions {
   active(): boolean;
   /** The streamer's clock minus ours, ms (0 when unknown: one machine). */
   clockOffset(): number;
-  sample(ms: number): void;
+  /** `rtpTimestamp`: the frame's, to pair it with its capture-time sample (tests). */
+  sample(ms: number, rtpTimestamp: number | undefined): void;
 }
 
 export function attachProbe({ video, active, clockOffset, sample }: ProbeOptions): {
@@ -35,7 +36,7 @@ export function attachProbe({ video, active, clockOffset, sample }: ProbeOptions
     // expectedDisplayTime is on the performance clock; the barcode is wall-clock ms.
     const shownAt = performance.timeOrigin + metadata.expectedDisplayTime;
     const ms = latencySample(shownAt, painted, clockOffset());
-    if (ms !== null) sample(ms);
+    if (ms !== null) sample(ms, metadata.rtpTimestamp);
   };
   handle = video.requestVideoFrameCallback(onFrame);
 

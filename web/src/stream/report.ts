@@ -1,4 +1,9 @@
 import type { StreamerMessage } from '@floe/streamer/protocol';
+import {
+  type CaptureLatencySummary,
+  type FrameLatency,
+  summarizeFrames,
+} from './capture-latency.ts';
 import { estimateLatency, type LatencySummary, summarizeLatency } from './latency.ts';
 import type { VideoStats } from './stats.ts';
 
@@ -16,6 +21,11 @@ export interface StatsReport {
   latency: {
     /** From the probe barcode, over the recent samples; null when no probe is painted. */
     measured: LatencySummary | null;
+    /**
+     * From each shown frame's capture time (any app), over the recent frames; null when the
+     * browser gives no capture time (capture-latency.ts).
+     */
+    fromCapture: CaptureLatencySummary | null;
     /** From encode + RTT/2 + jitter buffer + decode; null when the parts are unknown. */
     estimatedMs: number | null;
     /** Streamer clock − ours from ping/pong, ms; null before a pong (then taken as 0). */
@@ -29,6 +39,7 @@ export function composeReport(
   streamer: StreamerStats | null,
   recentLatencies: readonly number[],
   clockOffsetMs: number | null = null,
+  recentFrames: readonly FrameLatency[] = [],
 ): StatsReport {
   const rttMs = video.rttMs ?? streamer?.rttMs ?? null;
   return {
@@ -37,6 +48,7 @@ export function composeReport(
     streamer,
     latency: {
       measured: summarizeLatency(recentLatencies),
+      fromCapture: summarizeFrames(recentFrames),
       estimatedMs: estimateLatency({
         // capture, colour conversion and encode: everything the streamer adds before sending
         encodeMs: streamer?.pipelineMs ?? streamer?.encodeMs ?? null,
@@ -61,12 +73,21 @@ const rate = (bits: number | null | undefined) => {
 export function reportRows(report: StatsReport): [string, string][] {
   const { browser: r, streamer } = report;
   const m = report.latency.measured;
+  const c = report.latency.fromCapture;
+  const spread = (s: LatencySummary) =>
+    `p50 ${s.p50.toFixed(0)} · p90 ${s.p90.toFixed(0)} · p99 ${s.p99.toFixed(0)} ms`;
   const rows: [string, string][] = [];
-  if (m) {
-    rows.push([
-      'glass-to-glass (measured)',
-      `p50 ${m.p50.toFixed(0)} · p90 ${m.p90.toFixed(0)} · p99 ${m.p99.toFixed(0)} ms`,
-    ]);
+  if (c) {
+    rows.push(
+      ['glass-to-glass (measured)', spread(c)],
+      ['  capture → received', ms(c.parts.toReceiveMs)],
+      ['  received → decoded', ms(c.parts.toPresentMs)],
+      ['  decoded → display', ms(c.parts.toDisplayMs)],
+    );
+    // the probe app's barcode, from paint rather than capture: the reference
+    if (m) rows.push(['glass-to-glass (probe barcode)', spread(m)]);
+  } else if (m) {
+    rows.push(['glass-to-glass (measured)', spread(m)]);
   } else {
     rows.push(['glass-to-glass (estimated)', ms(report.latency.estimatedMs)]);
   }
