@@ -86,6 +86,10 @@ ALL_PLANES = 0xFFFFFFFFFFFFFFFF
 X_DAMAGE_REPORT_NON_EMPTY = 3
 X_DAMAGE_NOTIFY = 0
 XEVENT_SIZE = 192  # sizeof(XEvent) on 64-bit
+# An app's frame reaches the X server as several requests (a fill, a block, the barcode),
+# perhaps in several writes; XDamage reports the first. Waiting this long after it lets the
+# rest land, instead of capturing half a frame and the rest a whole frame later.
+SETTLE_S = 0.001
 FAILING_FOR_S = 3.0  # how long reads may fail (a resize under way) before capture gives up
 
 
@@ -134,12 +138,13 @@ def rects_to_copy(history, held):
     return [r for number, rects in history if number > held for r in rects]
 
 
-def next_capture_at(last, damaged, now, interval, idle_interval, min_spacing):
-    """When to capture next (monotonic s): as soon as damage came, but no sooner than
-    `min_spacing` after the last capture (the frame-rate cap), or after `idle_interval`
+def next_capture_at(last, damaged_at, now, interval, idle_interval, min_spacing, settle=0.0):
+    """When to capture next (monotonic s): `settle` after damage came (at `damaged_at`, None
+    when none), so that the rest of the app's frame lands too, but no sooner than
+    `min_spacing` after the last capture (the frame-rate cap); or after `idle_interval`
     without damage (a static screen still sends frames, for keyframes and the stats)."""
-    if damaged:
-        return max(now, last + min_spacing)
+    if damaged_at is not None:
+        return max(damaged_at + settle, last + min_spacing)
     return last + idle_interval
 
 
@@ -212,13 +217,15 @@ class DamageCapture:
         self.event = ctypes.create_string_buffer(XEVENT_SIZE)
         self.fd = XConnectionNumber(self.dpy)
         self.interval = 1.0 / fps
-        # a frame rate cap that lets an app painting at `fps` through despite its jitter
-        self.min_spacing = self.interval * 0.75
+        # the frame rate cap: never more frames than `fps` (an app's paint that reaches the X
+        # server in two parts would otherwise make two frames, and twice the encoding); an app
+        # painting at `fps` waits at most its own jitter
+        self.min_spacing = self.interval
         self.idle_interval = 1.0 / idle_fps if idle_fps else self.interval * 1.5
         self.last = 0.0
         self.failing_since = None
         self.first = True
-        self.damaged = False
+        self.damaged_at = None  # when the first damage since the last capture was reported
         # The pipeline's buffers come back from a pool: each is brought up to date with only
         # the rectangles read since it was last filled, not the whole frame.
         self.number = 0
@@ -229,8 +236,8 @@ class DamageCapture:
         while XPending(self.dpy):
             XNextEvent(self.dpy, self.event)
             kind = ctypes.c_int.from_buffer(self.event).value & 0x7F
-            if kind == self.damage_event:
-                self.damaged = True
+            if kind == self.damage_event and self.damaged_at is None:
+                self.damaged_at = time.monotonic()
 
     def _read(self, x, y, w, h):
         full = w == self.width and h == self.height
@@ -300,19 +307,21 @@ class DamageCapture:
         while running():
             self._drain_events()
             now = time.monotonic()
-            due = next_capture_at(self.last, self.damaged, now, self.interval, self.idle_interval, self.min_spacing)
+            due = next_capture_at(
+                self.last, self.damaged_at, now, self.interval, self.idle_interval, self.min_spacing, SETTLE_S
+            )
             if due > now:
                 # the X connection's socket wakes us when damage comes; at most 50 ms at a
                 # time, so that a stop is seen
                 timeout = min(due - now, 0.05)
-                if self.damaged:
+                if self.damaged_at is not None:
                     time.sleep(timeout)
                 else:
                     XFlush(self.dpy)
                     select.select([self.fd], [], [], timeout)
                 continue
-            damaged = self.damaged
-            self.damaged = False
+            damaged = self.damaged_at is not None
+            self.damaged_at = None
             rects = self._damaged_rects()
             if self.first:
                 rects, self.first = [(0, 0, self.width, self.height)], False

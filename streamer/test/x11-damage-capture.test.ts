@@ -83,14 +83,14 @@ describe('rects_to_copy: what a pooled frame buffer lacks', () => {
 });
 
 describe('next_capture_at: when the next frame is captured', () => {
-  // last capture at 10.0 s, 60 fps: interval 1/60, spacing 0.75/60, idle 1.5/60
+  // last capture at 10.0 s, 60 fps: interval 1/60, spacing 1/60, idle 1.5/60, settle 1 ms
   it.each([
-    ['damage long after the last capture: at once', true, 10.1, 10.1],
-    ['damage right after one: held to the frame-rate cap', true, 10.005, 10 + 0.75 / 60],
-    ['no damage: the idle repeat', false, 10.005, 10 + 1.5 / 60],
-  ])('%s', async (_name, damaged, now, expected) => {
+    ['damage long after the last capture: once it settled', 10.1, 10.101],
+    ['damage right after one: held to the frame-rate cap', 10.005, 10 + 1 / 60],
+    ['no damage: the idle repeat', null, 10 + 1.5 / 60],
+  ])('%s', async (_name, damagedAt, expected) => {
     const out = await python(
-      `import json, floe_xcapture as x; print(json.dumps(x.next_capture_at(10.0, ${damaged ? 'True' : 'False'}, ${now}, 1/60, 1.5/60, 0.75/60)))`,
+      `import json, floe_xcapture as x; print(json.dumps(x.next_capture_at(10.0, ${damagedAt ?? 'None'}, 10.2, 1/60, 1.5/60, 1/60, 0.001)))`,
     );
     expect(out).toBeCloseTo(expected, 6);
   });
