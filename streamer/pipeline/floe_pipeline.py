@@ -20,6 +20,7 @@ The `pulse` source captures PulseAudio's default source (a sink's monitor) as Op
 import argparse
 import collections
 import json
+import os
 import struct
 import sys
 import threading
@@ -368,8 +369,14 @@ class Pipeline:
         GLib.idle_add(self.loop.quit)  # the streamer went away: stop with it
 
     def paint_frames(self):
-        """Bare source: an I420 frame with the time barcode and a moving block, at --fps."""
+        """Bare source: an I420 frame with the time barcode and a moving block, at --fps.
+
+        FLOE_BARE_NOISE=1 fills the frame below the block with fresh noise every frame, so the
+        encoder spends every bit it is given (the network benchmark: a still picture would fit
+        any link and say nothing about congestion control).
+        """
         w, h = self.args.width, self.args.height
+        noise = os.environ.get("FLOE_BARE_NOISE") == "1" and h > 320
         frame = bytearray(b"\x10" * (w * h) + b"\x80" * (w * h // 2))
         src = self.pipeline.get_by_name("src")
         interval = 1.0 / self.args.fps
@@ -386,6 +393,8 @@ class Pipeline:
             line = b"".join((b"\xeb" if c else b"\x10") * BARCODE_CELL for c in cells)
             for y in range(BARCODE_HEIGHT):
                 frame[y * w : y * w + len(line)] = line
+            if noise:
+                frame[320 * w : h * w] = os.urandom((h - 320) * w)
             if src.emit("push-buffer", Gst.Buffer.new_wrapped(bytes(frame))) != Gst.FlowReturn.OK:
                 return
             n += 1
