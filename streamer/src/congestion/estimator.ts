@@ -8,9 +8,12 @@
  *   20 groups' smoothed accumulated delay, compared with an adaptive threshold, says
  *   overuse / normal / underuse.
  * - Rate: overuse cuts the target to 0.85 × what the receiver acknowledged over the last
- *   500 ms (the path's real capacity); normal climbs 8 % a second; underuse holds (queues are
- *   draining). After a cut the target climbs fast (5× a second, at most back to the rate the
- *   cut came from) once 500 ms have passed without congestion: a link that came back is found
+ *   500 ms (the path's real capacity), less the queue already built (one-way delay over its
+ *   minimum of the last 10 s, as a fraction of a second): a 200 ms queue then drains within
+ *   about half a second instead of the several seconds 0.85 alone takes; normal climbs 8 %
+ *   a second; underuse holds while a queue is left to drain. After a deep cut (below half
+ *   the highest target of the last 2 s: the path changed) the target climbs fast (5× a
+ *   second, at most back to that target) once 500 ms have passed without a cut: a link that came back is found
  *   within about 2 s, and one still narrow shows overuse again within a feedback round trip,
  *   which costs one short queue, not a freeze.
  * - Loss: over 10 % lost (counted over at least 20 packets) cuts by half the loss fraction;
@@ -49,7 +52,12 @@ const DECREASE_GAP_MS = 200;
 const SLOW_GROWTH_PER_S = 1.08;
 const FAST_GROWTH_PER_S = 5;
 const FAST_AFTER_MS = 500;
+const FAST_CUT = 0.5;
+const RECENT_MS = 2000;
+const EMPTY_QUEUE_MS = 10;
 const LOSS_MIN_PACKETS = 20;
+const BASE_DELAY_WINDOW_MS = 10_000;
+const MIN_DECREASE_FACTOR = 0.5;
 
 interface Group {
   firstSendMs: number;
@@ -86,6 +94,10 @@ export class SendSideEstimator {
   private lossPackets = 0;
   private lossLost = 0;
   private sentBytes: { sendMs: number; size: number }[] = [];
+  /** the lowest one-way delay (receiver's clock − sender's) of each second, for the base */
+  private delayFloor: { atMs: number; delay: number }[] = [];
+  private queueMs = 0;
+  private recentTargets: { atMs: number; kbps: number }[] = [];
 
   constructor(options: EstimatorOptions) {
     this.options = options;
@@ -103,6 +115,7 @@ export class SendSideEstimator {
       trend: this.trend,
       threshold: this.threshold,
       ackedKbps: this.ackedKbps(),
+      queueMs: this.queueMs,
     };
   }
 
@@ -120,6 +133,7 @@ export class SendSideEstimator {
       }
       this.acked.push({ arrivalMs: p.arrivalMs, size: p.size });
       this.addToGroup(p.sendMs, p.arrivalMs);
+      this.trackQueue(p.arrivalMs - p.sendMs, nowMs);
     }
     const newest = this.acked.at(-1)?.arrivalMs ?? 0;
     while (this.acked.length > 0 && this.acked[0]!.arrivalMs < newest - ACKED_WINDOW_MS)
@@ -130,6 +144,16 @@ export class SendSideEstimator {
     this.lossLost += lost;
     this.updateRate(nowMs);
     return this.targetKbps;
+  }
+
+  /** Queueing delay: the one-way delay now over its floor (clock offsets cancel out). */
+  private trackQueue(delay: number, nowMs: number) {
+    const last = this.delayFloor.at(-1);
+    if (!last || nowMs - last.atMs >= 1000) this.delayFloor.push({ atMs: nowMs, delay });
+    else last.delay = Math.min(last.delay, delay);
+    while (this.delayFloor[0]!.atMs < nowMs - BASE_DELAY_WINDOW_MS) this.delayFloor.shift();
+    const base = Math.min(...this.delayFloor.map((d) => d.delay));
+    this.queueMs = delay - base;
   }
 
   private addToGroup(sendMs: number, arrivalMs: number) {
@@ -208,7 +232,11 @@ export class SendSideEstimator {
 
   private cut(to: number, nowMs: number) {
     if (to >= this.target || nowMs - this.lastDecreaseMs < DECREASE_GAP_MS) return;
-    this.beforeCut = Math.max(this.beforeCut ?? 0, this.target);
+    // Only a deep cut is a changed path worth climbing back fast to; the small cuts of
+    // probing a steady link's capacity climb back slowly, or the target would saw.
+    // Against the highest target of the last 2 s, so a few cuts in a row count as one.
+    const recentHigh = Math.max(this.target, ...this.recentTargets.map((r) => r.kbps));
+    if (to < FAST_CUT * recentHigh) this.beforeCut = Math.max(this.beforeCut ?? 0, recentHigh);
     this.target = to;
     this.lastDecreaseMs = nowMs;
   }
@@ -218,17 +246,23 @@ export class SendSideEstimator {
     this.lastUpdateMs = nowMs;
     const acked = this.ackedKbps();
     let lossHolds = false;
+    // loss and delay may both call for a cut at once: the deeper one is made
+    let cutTo = Number.POSITIVE_INFINITY;
     if (this.lossPackets >= LOSS_MIN_PACKETS) {
       const loss = this.lossLost / this.lossPackets;
       this.lossPackets = 0;
       this.lossLost = 0;
-      if (loss > 0.1) this.cut(this.target * (1 - loss / 2), nowMs);
+      if (loss > 0.1) cutTo = this.target * (1 - loss / 2);
       lossHolds = loss > 0.02;
     }
     if (this.usage === 'overusing') {
-      this.cut(DECREASE_FACTOR * (acked ?? this.target), nowMs);
-    } else if (
-      this.usage === 'normal' &&
+      const factor = Math.max(MIN_DECREASE_FACTOR, DECREASE_FACTOR - this.queueMs / 1000);
+      cutTo = Math.min(cutTo, factor * (acked ?? this.target));
+    }
+    if (cutTo < this.target) this.cut(cutTo, nowMs);
+    else if (
+      // underuse is a queue draining, worth waiting for only while there is one
+      (this.usage === 'normal' || (this.usage === 'underusing' && this.queueMs < EMPTY_QUEUE_MS)) &&
       !lossHolds &&
       nowMs - this.lastDecreaseMs > DECREASE_GAP_MS
     ) {
@@ -247,6 +281,8 @@ export class SendSideEstimator {
       }
     }
     this.target = Math.min(this.options.maxKbps, Math.max(this.options.minKbps, this.target));
+    this.recentTargets.push({ atMs: nowMs, kbps: this.target });
+    while (this.recentTargets[0]!.atMs < nowMs - RECENT_MS) this.recentTargets.shift();
   }
 }
 
