@@ -125,7 +125,7 @@ export async function openLab(webDir: string): Promise<Lab> {
       const streamer = await startStreamer(
         config,
         bareDesktop(width, height),
-        pino({ level: 'warn' }),
+        pino({ level: 'error' }, pino.destination(2)),
       );
       local.push(() => streamer.close());
       const page = await browser.newPage({ viewport: { width, height: height + 80 } });

@@ -36,16 +36,16 @@ describe('transport-wide feedback', () => {
   it('matches feedback to the packets sent and reports a changed target', () => {
     const targets: number[] = [];
     const sender = new TwccSender(BOUNDS, (kbps) => targets.push(kbps));
-    for (let seq = 0; seq < 40; seq++) sender.packetSent(seq, 1200, seq);
+    for (let seq = 0; seq < 80; seq++) sender.packetSent(seq, 1200, seq);
     expect(sender.targetKbps(0)).toBeNull(); // no feedback yet: REMB decides
     // every packet lost: a loss-based cut
     sender.feedback(
       {
         baseSequenceNumber: 0,
-        packetStatusCount: 40,
+        packetStatusCount: 80,
         referenceTime: 0,
         fbPktCount: 0,
-        packetChunks: [{ packetStatus: 0, runLength: 40 }],
+        packetChunks: [{ packetStatus: 0, runLength: 80 }],
         recvDeltas: [],
       },
       100,

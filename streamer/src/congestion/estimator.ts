@@ -16,7 +16,9 @@
  *   second, at most back to that target) once 500 ms have passed without a cut: a link that came back is found
  *   within about 2 s, and one still narrow shows overuse again within a feedback round trip,
  *   which costs one short queue, not a freeze.
- * - Loss: over 10 % lost (counted over at least 20 packets) cuts by half the loss fraction;
+ * - Loss: over 10 % lost (counted over at least 60 packets, so
+ *   that 2 % random loss does not read as 10 % in a small window) cuts by half the loss
+ *   fraction;
  *   2–10 % holds; less lets the delay side decide (NACK repairs such loss).
  * - Application-limited: when the encoder sends less than half the target (a still screen),
  *   the target does not climb; it would say nothing about the path.
@@ -55,7 +57,7 @@ const FAST_AFTER_MS = 500;
 const FAST_CUT = 0.5;
 const RECENT_MS = 2000;
 const EMPTY_QUEUE_MS = 10;
-const LOSS_MIN_PACKETS = 20;
+const LOSS_MIN_PACKETS = 60;
 const BASE_DELAY_WINDOW_MS = 10_000;
 const MIN_DECREASE_FACTOR = 0.5;
 
