@@ -143,11 +143,12 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
   let video: RTCRtpTransceiver | undefined;
   let channel: RTCDataChannel | undefined;
   let playoutDelayId: number | undefined;
-  const twcc = new TwccSender(
-    options.bitrate,
-    (kbps) => options.onTargetBitrate?.(kbps),
-    options.onCongestionTrace,
-  );
+  const twcc = new TwccSender(options.bitrate, {
+    target: (kbps) => options.onTargetBitrate?.(kbps),
+    // the frames after an outage reference lost ones: a keyframe now, not after NACKs fail
+    outageEnded: () => options.onPictureLoss(),
+    trace: options.onCongestionTrace,
+  });
   // The browser's candidates that came while the answer was being made, applied once it is;
   // null from then on.
   //

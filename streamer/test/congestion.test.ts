@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { type PacketFeedback, SendSideEstimator, slope } from '../src/congestion/estimator.ts';
 import { twccPacketResults } from '../src/congestion/twcc.ts';
-import { TwccSender } from '../src/congestion/twcc-sender.ts';
+import { outageEnded, TwccSender } from '../src/congestion/twcc-sender.ts';
 
 const BOUNDS = { startKbps: 4000, minKbps: 200, maxKbps: 12_000 };
 
@@ -35,7 +35,11 @@ describe('transport-wide feedback', () => {
 
   it('matches feedback to the packets sent and reports a changed target', () => {
     const targets: number[] = [];
-    const sender = new TwccSender(BOUNDS, (kbps) => targets.push(kbps));
+    let outages = 0;
+    const sender = new TwccSender(BOUNDS, {
+      target: (kbps) => targets.push(kbps),
+      outageEnded: () => outages++,
+    });
     for (let seq = 0; seq < 80; seq++) sender.packetSent(seq, 1200, seq);
     expect(sender.targetKbps(0)).toBeNull(); // no feedback yet: REMB decides
     // every packet lost: a loss-based cut
@@ -51,8 +55,18 @@ describe('transport-wide feedback', () => {
       100,
     );
     expect(targets).toEqual([2000]);
+    expect(outages).toBe(1); // the first feedback, all lost, after none at all
     expect(sender.targetKbps(100)).toBe(2000);
     expect(sender.targetKbps(100 + 5000)).toBeNull(); // stale: the browser stopped sending it
+  });
+
+  it.each([
+    [3000, 0.95, true],
+    [1200, 0.5, true],
+    [800, 1, false], // feedback a little late: no outage
+    [3000, 0.2, false], // silence, then little lost: the browser paused, the path did not
+  ])('after %d ms without feedback and %d lost, outage ended: %s', (silent, lost, ended) => {
+    expect(outageEnded(silent, lost)).toBe(ended);
   });
 
   it('fits a least-squares slope', () => {

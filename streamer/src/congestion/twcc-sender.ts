@@ -8,8 +8,27 @@ export interface TraceEntry {
   targetKbps: number;
 }
 
+export interface TwccSenderEvents {
+  /** the estimate changed */
+  target(kbps: number): void;
+  /** the path came back after an outage (see outageEnded) */
+  outageEnded?(): void;
+  trace?(entry: TraceEntry): void;
+}
+
 /** Feedback older than this means the browser stopped sending it: REMB decides again. */
 const STALE_MS = 3000;
+
+/**
+ * Whether feedback that resumes after `silentMs` without any, losing `lostFraction` of what
+ * it reports, ends an outage of the path. Then the browser holds frames it cannot decode
+ * (their references were lost and are past the retransmission history) and would ask for a
+ * keyframe only once its NACKs have failed, a second or more later; sending one at once
+ * ends the freeze a round trip after the path is back.
+ */
+export function outageEnded(silentMs: number, lostFraction: number): boolean {
+  return silentMs >= 1000 && lostFraction >= 0.5;
+}
 
 /**
  * The sender's side of transport-wide congestion control: remembers when each packet left
@@ -21,17 +40,11 @@ export class TwccSender {
   private readonly size = new Uint16Array(65_536);
   private readonly estimator: SendSideEstimator;
   private lastFeedbackMs = Number.NEGATIVE_INFINITY;
-  private readonly onTarget: (kbps: number) => void;
-  private readonly trace?: (entry: TraceEntry) => void;
+  private readonly on: TwccSenderEvents;
 
-  constructor(
-    options: EstimatorOptions,
-    onTarget: (kbps: number) => void,
-    trace?: (entry: TraceEntry) => void,
-  ) {
+  constructor(options: EstimatorOptions, on: TwccSenderEvents) {
     this.estimator = new SendSideEstimator(options);
-    this.onTarget = onTarget;
-    this.trace = trace;
+    this.on = on;
   }
 
   packetSent(seq: number, bytes: number, nowMs: number) {
@@ -49,11 +62,13 @@ export class TwccSender {
       if (r.arrivalMs !== null) this.sendMs[r.seq] = Number.NaN;
     }
     if (packets.length === 0) return;
+    const lost = packets.filter((p) => p.arrivalMs === null).length / packets.length;
+    if (outageEnded(nowMs - this.lastFeedbackMs, lost)) this.on.outageEnded?.();
     this.lastFeedbackMs = nowMs;
     const before = this.estimator.targetKbps;
     const targetKbps = this.estimator.onFeedback(packets, nowMs);
-    this.trace?.({ nowMs, packets, targetKbps });
-    if (targetKbps !== before) this.onTarget(targetKbps);
+    this.on.trace?.({ nowMs, packets, targetKbps });
+    if (targetKbps !== before) this.on.target(targetKbps);
   }
 
   /** The estimate while the browser sends feedback, else null. */
