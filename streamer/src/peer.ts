@@ -13,6 +13,7 @@ import {
 import type { ReceiverFeedback } from './bitrate.ts';
 import { remoteCandidateAction } from './candidates.ts';
 import type { EstimatorOptions } from './congestion/estimator.ts';
+import { limitRetransmissions } from './congestion/retransmit-budget.ts';
 import { type TraceEntry, TwccSender } from './congestion/twcc-sender.ts';
 import type { FileChannel } from './files/transfer.ts';
 import { weriftIceServers } from './ice-servers.ts';
@@ -202,6 +203,10 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       video.setDirection('sendonly');
       await video.sender.replaceTrack(track);
       video.sender.onPictureLossIndication.subscribe(() => options.onPictureLoss());
+      limitRetransmissions(
+        video.sender,
+        () => twcc.targetKbps(performance.now()) ?? options.bitrate.startKbps,
+      );
       video.sender.onRtcp.subscribe((rtcp) => {
         if (rtcp.type !== RtcpTransportLayerFeedback.type) return;
         const fb = (rtcp as RtcpTransportLayerFeedback).feedback;

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { type PacketFeedback, SendSideEstimator, slope } from '../src/congestion/estimator.ts';
+import { RetransmitBudget } from '../src/congestion/retransmit-budget.ts';
 import { twccPacketResults } from '../src/congestion/twcc.ts';
 import { outageEnded, TwccSender } from '../src/congestion/twcc-sender.ts';
 
@@ -196,5 +197,26 @@ describe('the estimator on recorded feedback', () => {
     const low = Math.min(...after.map((s) => s.target));
     expect(low).toBeLessThan(0.6 * before);
     expect(low).toBeGreaterThan(2 * BOUNDS.minKbps);
+  });
+});
+
+describe('the retransmission budget', () => {
+  const size = () => 1000;
+
+  it('resends within a quarter of the target, oldest first', () => {
+    const budget = new RetransmitBudget();
+    const lost = Array.from({ length: 100 }, (_, i) => i);
+    // 800 kbit/s: a quarter is 25 bytes a ms, 2500 bytes in the 100 ms bucket
+    expect(budget.pick(lost, 0, 800, size)).toEqual([0, 1]);
+    // 40 ms later: 1000 more bytes (with the 500 left over): one more packet
+    expect(budget.pick(lost.slice(2), 40, 800, size)).toEqual([2]);
+  });
+
+  it('resends a packet at most once per 100 ms and skips what is no longer in history', () => {
+    const budget = new RetransmitBudget();
+    expect(budget.pick([7], 0, 40_000, size)).toEqual([7]);
+    expect(budget.pick([7], 50, 40_000, size)).toEqual([]);
+    expect(budget.pick([7], 150, 40_000, size)).toEqual([7]);
+    expect(budget.pick([8, 9], 300, 40_000, (seq) => (seq === 8 ? undefined : 1000))).toEqual([9]);
   });
 });
