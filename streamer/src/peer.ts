@@ -146,8 +146,8 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
   let playoutDelayId: number | undefined;
   const twcc = new TwccSender(options.bitrate, {
     target: (kbps) => options.onTargetBitrate?.(kbps),
-    // the frames after an outage reference lost ones: a keyframe now, not after NACKs fail
-    outageEnded: () => options.onPictureLoss(),
+    // after an outage or an overflowed queue: a keyframe now, not once NACKs have failed
+    keyframeNeeded: () => options.onPictureLoss(),
     trace: options.onCongestionTrace,
   });
   // The browser's candidates that came while the answer was being made, applied once it is;

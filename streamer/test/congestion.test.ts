@@ -39,7 +39,7 @@ describe('transport-wide feedback', () => {
     let outages = 0;
     const sender = new TwccSender(BOUNDS, {
       target: (kbps) => targets.push(kbps),
-      outageEnded: () => outages++,
+      keyframeNeeded: () => outages++,
     });
     for (let seq = 0; seq < 80; seq++) sender.packetSent(seq, 1200, seq);
     expect(sender.targetKbps(0)).toBeNull(); // no feedback yet: REMB decides
@@ -68,6 +68,34 @@ describe('transport-wide feedback', () => {
     [3000, 0.2, false], // silence, then little lost: the browser paused, the path did not
   ])('after %d ms without feedback and %d lost, outage ended: %s', (silent, lost, ended) => {
     expect(outageEnded(silent, lost)).toBe(ended);
+  });
+
+  it('asks for a keyframe once the loss of an overflowing queue has ended, not during it', () => {
+    let keyframes = 0;
+    const sender = new TwccSender(BOUNDS, { target: () => {}, keyframeNeeded: () => keyframes++ });
+    const feedback = (from: number, statuses: number[]) => {
+      statuses.forEach((_, i) => sender.packetSent(from + i, 1200, from + i));
+      sender.feedback(
+        {
+          baseSequenceNumber: from,
+          packetStatusCount: statuses.length,
+          referenceTime: 0,
+          fbPktCount: 0,
+          packetChunks: statuses.map((status) => ({ packetStatus: status, runLength: 1 })),
+          recvDeltas: statuses.filter((st) => st === 1).map(() => ({ delta: 1000 })),
+        },
+        from + 20,
+      );
+    };
+    feedback(0, Array(30).fill(1)); // clean
+    expect(keyframes).toBe(0);
+    feedback(30, [...Array(25).fill(0), ...Array(5).fill(1)]); // the queue overflows
+    feedback(60, [...Array(20).fill(0), ...Array(10).fill(1)]);
+    expect(keyframes).toBe(0);
+    feedback(90, Array(30).fill(1)); // the loss ended
+    expect(keyframes).toBe(1);
+    feedback(120, Array(30).fill(1));
+    expect(keyframes).toBe(1);
   });
 
   it('fits a least-squares slope', () => {

@@ -11,8 +11,11 @@ export interface TraceEntry {
 export interface TwccSenderEvents {
   /** the estimate changed */
   target(kbps: number): void;
-  /** the path came back after an outage (see outageEnded) */
-  outageEnded?(): void;
+  /**
+   * A keyframe repairs the picture sooner than NACK: the path came back after an outage
+   * (see outageEnded), or the loss of an overflowing queue has just ended.
+   */
+  keyframeNeeded?(): void;
   trace?(entry: TraceEntry): void;
 }
 
@@ -40,6 +43,7 @@ export class TwccSender {
   private readonly size = new Uint16Array(65_536);
   private readonly estimator: SendSideEstimator;
   private lastFeedbackMs = Number.NEGATIVE_INFINITY;
+  private overflowed = false;
   private readonly on: TwccSenderEvents;
 
   constructor(options: EstimatorOptions, on: TwccSenderEvents) {
@@ -63,7 +67,14 @@ export class TwccSender {
     }
     if (packets.length === 0) return;
     const lost = packets.filter((p) => p.arrivalMs === null).length / packets.length;
-    if (outageEnded(nowMs - this.lastFeedbackMs, lost)) this.on.outageEnded?.();
+    if (outageEnded(nowMs - this.lastFeedbackMs, lost)) this.on.keyframeNeeded?.();
+    // A queue that overflowed (a link that narrowed) lost more than NACK repairs in time; a
+    // keyframe made while it overflows would be lost too, so it is made once the loss ends.
+    if (packets.length >= 20 && lost >= 0.5) this.overflowed = true;
+    else if (this.overflowed && lost === 0 && this.estimator.state.queueMs < 50) {
+      this.overflowed = false;
+      this.on.keyframeNeeded?.();
+    }
     this.lastFeedbackMs = nowMs;
     const before = this.estimator.targetKbps;
     const targetKbps = this.estimator.onFeedback(packets, nowMs);
