@@ -232,6 +232,20 @@ export class SendSideEstimator {
     return (bytes * 8) / span;
   }
 
+  /**
+   * Whether the encoder sends less than half the target. Measured over the send times of
+   * the packets reported in the last 500 ms, not over 500 ms: feedback comes a round trip
+   * and a queue late, and a fixed window would read that lateness as a slow encoder.
+   */
+  private appLimited(): boolean {
+    const sent = this.sentBytes;
+    if (sent.length < 2) return true;
+    const span = sent.at(-1)!.sendMs - sent[0]!.sendMs;
+    if (span < 100) return false; // too little to tell
+    const kbps = (sent.reduce((s, p) => s + p.size, 0) * 8) / span;
+    return kbps < this.target / 2;
+  }
+
   private cut(to: number, nowMs: number) {
     if (to >= this.target || nowMs - this.lastDecreaseMs < DECREASE_GAP_MS) return;
     // Only a deep cut is a changed path worth climbing back fast to; the small cuts of
@@ -268,13 +282,12 @@ export class SendSideEstimator {
       !lossHolds &&
       nowMs - this.lastDecreaseMs > DECREASE_GAP_MS
     ) {
-      const sentKbps = (this.sentBytes.reduce((s, p) => s + p.size, 0) * 8) / ACKED_WINDOW_MS;
-      const appLimited = sentKbps < this.target / 2;
       const fast =
         this.beforeCut !== null &&
         this.target < this.beforeCut &&
         nowMs - this.lastDecreaseMs > FAST_AFTER_MS;
-      if (!appLimited) {
+      // Climbing back fast, the encoder lags the target by design and filled the path before.
+      if (fast || !this.appLimited()) {
         const growth = (fast ? FAST_GROWTH_PER_S : SLOW_GROWTH_PER_S) ** (dt / 1000);
         let next = this.target * growth + (dt / 1000) * 10;
         if (fast) next = Math.min(next, this.beforeCut!);
