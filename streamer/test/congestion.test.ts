@@ -74,7 +74,7 @@ describe('transport-wide feedback', () => {
     let keyframes = 0;
     const sender = new TwccSender(BOUNDS, { target: () => {}, keyframeNeeded: () => keyframes++ });
     const feedback = (from: number, statuses: number[]) => {
-      statuses.forEach((_, i) => sender.packetSent(from + i, 1200, from + i));
+      for (let i = 0; i < statuses.length; i++) sender.packetSent(from + i, 1200, from + i);
       sender.feedback(
         {
           baseSequenceNumber: from,
