@@ -22,6 +22,7 @@ import argparse
 import collections
 import ctypes
 import json
+import os
 import socket
 import struct
 import sys
@@ -441,8 +442,17 @@ class Pipeline:
         GLib.idle_add(self.loop.quit)  # the streamer went away: stop with it
 
     def paint_frames(self):
-        """Bare source: an I420 frame with the time barcode and a moving block, at --fps."""
+        """Bare source: an I420 frame with the time barcode and a moving block, at --fps.
+
+        FLOE_BARE_NOISE=1 fills the frame below the block with a fresh mosaic of random 8x8
+        tiles every frame, so the encoder spends every bit it is given (the network benchmark:
+        a still picture would fit any link and say nothing about congestion control). Tiles,
+        not pixel noise: at a high quantizer they shrink to their DC terms, as real content
+        does, where white noise keeps a keyframe larger than a 0.5 Mbit/s link carries in
+        seconds.
+        """
         w, h = self.args.width, self.args.height
+        noise = os.environ.get("FLOE_BARE_NOISE") == "1" and h > 320
         frame = bytearray(b"\x10" * (w * h) + b"\x80" * (w * h // 2))
         src = self.pipeline.get_by_name("src")
         interval = 1.0 / self.args.fps
@@ -459,10 +469,18 @@ class Pipeline:
             line = b"".join((b"\xeb" if c else b"\x10") * BARCODE_CELL for c in cells)
             for y in range(BARCODE_HEIGHT):
                 frame[y * w : y * w + len(line)] = line
+            if noise:
+                for row in range(320, h - 7, 8):
+                    tiles = b"".join(bytes((v,)) * 8 for v in os.urandom(w // 8))
+                    frame[row * w : (row + 8) * w] = tiles * 8
             if src.emit("push-buffer", Gst.Buffer.new_wrapped(bytes(frame))) != Gst.FlowReturn.OK:
                 return
             n += 1
             next_tick += interval
+            # Late by more than a frame (a busy machine): skip the missed ticks, as a capture
+            # would, instead of pushing a burst of stale frames that the encoder and the link
+            # would then carry all at once.
+            next_tick = max(next_tick, time.monotonic() - interval)
             time.sleep(max(0.0, next_tick - time.monotonic()))
 
     def push_captures(self):

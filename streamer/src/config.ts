@@ -35,9 +35,12 @@ const ConfigSchema = z
      * (pipeline/floe_xcapture.py); ximagesrc = the whole screen on a fixed tick.
      */
     FLOE_STREAMER_CAPTURE: z.enum(['damage', 'ximagesrc']).default('damage'),
-    FLOE_STREAMER_MIN_KBPS: z.coerce.number().int().min(100).default(500),
+    // 200: a link of half a megabit must still carry a picture (issue 18's bad-network goal)
+    FLOE_STREAMER_MIN_KBPS: z.coerce.number().int().min(100).default(200),
     FLOE_STREAMER_START_KBPS: z.coerce.number().int().min(100).default(4000),
     FLOE_STREAMER_MAX_KBPS: z.coerce.number().int().min(100).default(12_000),
+    /** A file to append each transport-wide feedback to, as JSON lines (bench/network.ts). */
+    FLOE_STREAMER_CC_TRACE: z.string().optional(),
     /** Audio from PulseAudio as Opus: auto = when a PulseAudio server is found. */
     FLOE_STREAMER_AUDIO: z.enum(['auto', 'on', 'off']).default('auto'),
     PULSE_SERVER: z.string().optional(),

@@ -5,11 +5,17 @@ import {
   RTCRtpCodecParameters,
   RTCRtpHeaderExtensionParameters,
   type RTCRtpTransceiver,
+  RTP_EXTENSION_URI,
+  RtcpTransportLayerFeedback,
   RtpPacket,
+  TransportWideCC,
 } from 'werift';
 import type { ReceiverFeedback } from './bitrate.ts';
 import { remoteCandidateAction } from './candidates.ts';
 import { ABS_CAPTURE_TIME_URI, absCaptureTimePayload } from './capture-time.ts';
+import type { EstimatorOptions } from './congestion/estimator.ts';
+import { limitRetransmissions } from './congestion/retransmit-budget.ts';
+import { type TraceEntry, TwccSender } from './congestion/twcc-sender.ts';
 import type { FileChannel } from './files/transfer.ts';
 import { weriftIceServers } from './ice-servers.ts';
 import {
@@ -21,9 +27,16 @@ import {
   type VideoCodec,
 } from './protocol.ts';
 
-// NACK and PLI let the browser repair losses without a new keyframe every time; goog-remb makes
-// Chrome send its receive-side bandwidth estimate, which drives the encoder's bitrate.
-const feedback = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }];
+// NACK and PLI let the browser repair losses without a new keyframe every time. transport-cc
+// makes Chrome report each packet's arrival time, from which congestion/ estimates the path
+// (bitrate.ts); goog-remb, Chrome's own receive-side estimate, is the fallback where a
+// browser does not send transport-wide feedback.
+const feedback = [
+  { type: 'nack' },
+  { type: 'nack', parameter: 'pli' },
+  { type: 'transport-cc' },
+  { type: 'goog-remb' },
+];
 
 const CODEC_PARAMETERS: Record<VideoCodec, RTCRtpCodecParameters> = {
   H264: new RTCRtpCodecParameters({
@@ -93,6 +106,12 @@ export interface ViewerPeerOptions {
   onStateChange: (state: string) => void;
   /** An RTP packet of the viewer's microphone (Opus), once the viewer turned it on. */
   onMicrophoneRtp?: (packet: Buffer) => void;
+  /** Bounds of the send-side estimate (transport-wide feedback). */
+  bitrate: EstimatorOptions;
+  /** The send-side estimate changed (many times a second while feedback comes). */
+  onTargetBitrate?: (kbps: number) => void;
+  /** Each transport-wide feedback as the estimator saw it (the benchmark records traces). */
+  onCongestionTrace?: (entry: TraceEntry) => void;
 }
 
 /** One browser's WebRTC connection: the streamer answers its offer and sends it video. */
@@ -118,6 +137,7 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
         new RTCRtpHeaderExtensionParameters({ id: 5, uri: PLAYOUT_DELAY_URI }),
         // offered by the page only when it asks for it (connection.ts): Chrome's default is off
         new RTCRtpHeaderExtensionParameters({ id: 13, uri: ABS_CAPTURE_TIME_URI }),
+        new RTCRtpHeaderExtensionParameters({ id: 3, uri: RTP_EXTENSION_URI.transportWideCC }),
       ],
       audio: [],
     },
@@ -129,6 +149,12 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
   let channel: RTCDataChannel | undefined;
   let playoutDelayId: number | undefined;
   let captureTimeId: number | undefined;
+  const twcc = new TwccSender(options.bitrate, {
+    target: (kbps) => options.onTargetBitrate?.(kbps),
+    // after an outage or an overflowed queue: a keyframe now, not once NACKs have failed
+    keyframeNeeded: () => options.onPictureLoss(),
+    trace: options.onCongestionTrace,
+  });
   // The browser's candidates that came while the answer was being made, applied once it is;
   // null from then on.
   //
@@ -182,6 +208,15 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       video.setDirection('sendonly');
       await video.sender.replaceTrack(track);
       video.sender.onPictureLossIndication.subscribe(() => options.onPictureLoss());
+      limitRetransmissions(
+        video.sender,
+        () => twcc.targetKbps(performance.now()) ?? options.bitrate.startKbps,
+      );
+      video.sender.onRtcp.subscribe((rtcp) => {
+        if (rtcp.type !== RtcpTransportLayerFeedback.type) return;
+        const fb = (rtcp as RtcpTransportLayerFeedback).feedback;
+        if (fb instanceof TransportWideCC) twcc.feedback(fb, performance.now());
+      });
       // Separate streams: the browser then renders each as soon as it can instead of holding
       // video back to line it up with audio's larger jitter buffer.
       video.sender.streamId = 'floe-video';
@@ -220,19 +255,29 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       else apply(candidate);
     },
     writeRtp(packet, capturedAtMs) {
+      // werift stamps the transport-wide sequence number synchronously inside writeRtp (before
+      // its first await): a number that moved is this packet's.
+      const transport = video?.sender.dtlsTransport;
+      const seqBefore = transport?.transportSequenceNumber;
       const stamp = captureTimeId !== undefined && capturedAtMs !== undefined;
-      if (playoutDelayId === undefined && !stamp) return track.writeRtp(packet);
-      const rtp = RtpPacket.deSerialize(packet);
-      if (playoutDelayId !== undefined)
-        rtp.header.extensions.push({ id: playoutDelayId, payload: ZERO_PLAYOUT_DELAY });
-      // On every packet of the frame, not only its first: Chrome takes a frame's capture
-      // time from its packets, and a lost first packet (repaired by NACK) must not lose it.
-      if (stamp)
-        rtp.header.extensions.push({
-          id: captureTimeId!,
-          payload: absCaptureTimePayload(capturedAtMs!),
-        });
-      track.writeRtp(rtp);
+      if (playoutDelayId === undefined && !stamp) track.writeRtp(packet);
+      else {
+        const rtp = RtpPacket.deSerialize(packet);
+        if (playoutDelayId !== undefined)
+          rtp.header.extensions.push({ id: playoutDelayId, payload: ZERO_PLAYOUT_DELAY });
+        // On every packet of the frame, not only its first: Chrome takes a frame's capture
+        // time from its packets, and a lost first packet (repaired by NACK) must not lose it.
+        if (stamp)
+          rtp.header.extensions.push({
+            id: captureTimeId!,
+            payload: absCaptureTimePayload(capturedAtMs!),
+          });
+        track.writeRtp(rtp);
+      }
+      const seq = transport?.transportSequenceNumber;
+      // + SRTP tag, the extensions, UDP/IP and the TURN channel header, roughly
+      if (seq !== undefined && seq !== seqBefore)
+        twcc.packetSent(seq, packet.length + 60, performance.now());
     },
     writeAudioRtp(packet) {
       audioTrack.writeRtp(packet);
@@ -259,7 +304,13 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
         if (s.type === 'outbound-rtp' && typeof s.bytesSent === 'number') sentBytes = s.bytesSent;
       }
       const remb = sender ? Number(sender.receiverEstimatedMaxBitrate) : 0;
-      return { rttMs, fractionLost, rembKbps: remb > 0 ? remb / 1000 : null, sentBytes };
+      return {
+        rttMs,
+        fractionLost,
+        rembKbps: remb > 0 ? remb / 1000 : null,
+        twccKbps: twcc.targetKbps(performance.now()),
+        sentBytes,
+      };
     },
     async close() {
       await pc.close();

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { nextBitrate, worthChanging } from './bitrate.ts';
 import { Broadcast } from './broadcast.ts';
 import { chooseCodec } from './codec.ts';
 import { audioSource, type StreamerConfig, transferPolicy } from './config.ts';
+import type { TraceEntry } from './congestion/twcc-sender.ts';
 import type { Desktop } from './desktop.ts';
 import { HomeFiles } from './files/store.ts';
 import { type FilesContext, ResumeBook, serveFiles } from './files/transfer.ts';
@@ -584,6 +585,15 @@ class Viewer {
       onCandidateError: (error) =>
         this.log.debug({ err: error.message }, 'remote candidate ignored'),
       onMicrophoneRtp: pulse === null ? undefined : (packet) => this.microphoneRtp(pulse, packet),
+      bitrate: {
+        minKbps: config.FLOE_STREAMER_MIN_KBPS,
+        startKbps: this.wantedKbps,
+        maxKbps: config.FLOE_STREAMER_MAX_KBPS,
+      },
+      // A cut reaches the encoder at once, not at the next 1 s tick: a queue on a narrowed
+      // link grows by the whole excess every second it is not cut.
+      onTargetBitrate: (kbps) => this.retarget(kbps),
+      onCongestionTrace: traceWriter(config.FLOE_STREAMER_CC_TRACE),
       onStateChange: (state) => {
         this.log.info({ state }, 'peer connection');
         if (state === 'connected') this.joined?.keyframe('connect');
@@ -632,6 +642,19 @@ class Viewer {
   }
 
   private microphone: Promise<Microphone | null> | null = null;
+
+  private retarget(twccKbps: number) {
+    const broadcast = this.joined;
+    if (this.ended || !broadcast) return;
+    const { config } = this.ctx;
+    this.wantedKbps = nextBitrate(
+      this.wantedKbps,
+      { twccKbps, rembKbps: null, fractionLost: null },
+      { minKbps: config.FLOE_STREAMER_MIN_KBPS, maxKbps: config.FLOE_STREAMER_MAX_KBPS },
+    );
+    broadcast.retune(worthChanging);
+    this.ctx.metrics.targetBitrate.set(broadcast.kbps * 1000);
+  }
 
   private async tick() {
     const broadcast = this.joined;
@@ -741,4 +764,11 @@ class Viewer {
     await Promise.allSettled([this.peer?.close(), this.microphone?.then((m) => m?.stop())]);
     this.log.info({ reason: code ?? 'disconnected' }, 'viewer gone');
   }
+}
+
+/** Appends each congestion feedback to `path` as a JSON line; nothing without a path. */
+function traceWriter(path: string | undefined) {
+  if (!path) return undefined;
+  const out = createWriteStream(path, { flags: 'a' });
+  return (entry: TraceEntry) => out.write(`${JSON.stringify(entry)}\n`);
 }

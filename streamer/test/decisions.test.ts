@@ -144,18 +144,37 @@ describe('congestion control', () => {
   const bounds = { minKbps: 500, maxKbps: 8000 };
 
   it('follows the receiver estimate down at once, with headroom', () => {
-    expect(nextBitrate(6000, { rembKbps: 2000, fractionLost: 0 }, bounds)).toBe(1800);
+    expect(nextBitrate(6000, { rembKbps: 2000, fractionLost: 0, twccKbps: null }, bounds)).toBe(
+      1800,
+    );
   });
 
   it('backs off on heavy loss and climbs slowly on a clean path', () => {
-    expect(nextBitrate(4000, { rembKbps: null, fractionLost: 0.2 }, bounds)).toBe(3600);
-    expect(nextBitrate(4000, { rembKbps: null, fractionLost: 0 }, bounds)).toBe(4320);
-    expect(nextBitrate(4000, { rembKbps: null, fractionLost: 0.05 }, bounds)).toBe(4000);
+    expect(nextBitrate(4000, { rembKbps: null, fractionLost: 0.2, twccKbps: null }, bounds)).toBe(
+      3600,
+    );
+    expect(nextBitrate(4000, { rembKbps: null, fractionLost: 0, twccKbps: null }, bounds)).toBe(
+      4320,
+    );
+    expect(nextBitrate(4000, { rembKbps: null, fractionLost: 0.05, twccKbps: null }, bounds)).toBe(
+      4000,
+    );
+  });
+
+  it('takes the send-side estimate as it is where transport-wide feedback comes', () => {
+    const feedback = { rembKbps: 9000, fractionLost: 0.3 };
+    expect(nextBitrate(4000, { ...feedback, twccKbps: 420 }, bounds)).toBe(500);
+    expect(nextBitrate(4000, { ...feedback, twccKbps: 5200 }, bounds)).toBe(5200);
+    expect(nextBitrate(4000, { ...feedback, twccKbps: 90_000 }, bounds)).toBe(8000);
   });
 
   it('stays within the configured bounds', () => {
-    expect(nextBitrate(600, { rembKbps: 100, fractionLost: 0.5 }, bounds)).toBe(500);
-    expect(nextBitrate(7900, { rembKbps: 50_000, fractionLost: 0 }, bounds)).toBe(8000);
+    expect(nextBitrate(600, { rembKbps: 100, fractionLost: 0.5, twccKbps: null }, bounds)).toBe(
+      500,
+    );
+    expect(nextBitrate(7900, { rembKbps: 50_000, fractionLost: 0, twccKbps: null }, bounds)).toBe(
+      8000,
+    );
   });
 
   it('skips changes too small to matter', () => {

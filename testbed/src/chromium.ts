@@ -25,11 +25,17 @@ export function chromiumPath(): string {
   return CHROMIUM_PATH;
 }
 
-/** A headless Chromium; Playwright gives every launch a fresh, temporary profile. */
-export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+/**
+ * A headless Chromium; Playwright gives every launch a fresh, temporary profile.
+ * `executablePath`: a wrapper that runs it elsewhere (netns.ts: in a network namespace).
+ */
+export function launchChromium(
+  extraArgs: string[] = [],
+  executablePath?: string,
+): Promise<Browser> {
   return chromium.launch({
-    // spawns: chromium
-    executablePath: chromiumPath(),
+    // spawns: chromium ip (the namespace wrapper runs `ip netns exec`)
+    executablePath: executablePath ?? chromiumPath(),
     headless: true,
     args: [...CHROMIUM_ARGS, ...extraArgs],
   });

@@ -1,5 +1,6 @@
 export { CHROMIUM_ARGS, chromiumPath, launchChromium } from './chromium.ts';
 export { type Coturn, startCoturn } from './coturn.ts';
+export { type DelayLine, startDelayLine } from './delay-line.ts';
 export { ensureHelm, helmVersion } from './helm.ts';
 export { withHostLock } from './host-lock.ts';
 export { ensureK6, K6_ENV, K6_VERSION } from './k6.ts';
@@ -20,6 +21,7 @@ export {
   TEST_STORAGE_CLASS,
   type TestStorage,
 } from './kubernetes.ts';
+export { createShapedLink, type LinkShape, QUEUE_MS, type ShapedLink } from './netns.ts';
 export {
   type OidcClient,
   type OidcProvider,

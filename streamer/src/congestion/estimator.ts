@@ -1,0 +1,316 @@
+/**
+ * A send-side bandwidth estimator in the manner of Google Congestion Control
+ * (draft-ietf-rmcat-gcc-02, and libwebrtc's trendline estimator): pure, driven only by the
+ * packets it is told were sent and what the receiver's transport-wide feedback says of them.
+ *
+ * - Delay: packets sent within 5 ms form a group; the growth of one group's arrival spacing
+ *   over its send spacing is queueing delay building up. A least-squares trend over the last
+ *   20 groups' smoothed accumulated delay, compared with an adaptive threshold, says
+ *   overuse / normal / underuse.
+ * - Rate: overuse cuts the target to 0.85 × what the receiver acknowledged over the last
+ *   500 ms (the path's real capacity), less the queue already built (one-way delay over its
+ *   minimum of the last 10 s, as a fraction of a second): a 200 ms queue then drains within
+ *   about half a second instead of the several seconds 0.85 alone takes; normal climbs 8 %
+ *   a second; underuse holds while a queue is left to drain. After a deep cut (below half
+ *   the highest target of the last 2 s: the path changed) the target climbs fast (5× a
+ *   second, at most back to that target) once 500 ms have passed without a cut: a link that came back is found
+ *   within about 2 s, and one still narrow shows overuse again within a feedback round trip,
+ *   which costs one short queue, not a freeze.
+ * - Loss: over 10 % lost (counted over at least 60 packets, so
+ *   that 2 % random loss does not read as 10 % in a small window) cuts by half the loss
+ *   fraction;
+ *   2–10 % holds; less lets the delay side decide (NACK repairs such loss).
+ * - Application-limited: when the encoder sends less than half the target (a still screen),
+ *   the target does not climb; it would say nothing about the path.
+ */
+
+export interface PacketFeedback {
+  /** the sender's clock, ms */
+  sendMs: number;
+  /** bytes on the wire (RTP packet) */
+  size: number;
+  /** the receiver's clock, ms; null: reported lost */
+  arrivalMs: number | null;
+}
+
+export interface EstimatorOptions {
+  startKbps: number;
+  minKbps: number;
+  maxKbps: number;
+}
+
+export type BandwidthUsage = 'normal' | 'overusing' | 'underusing';
+
+const GROUP_MS = 5;
+const WINDOW = 20;
+const SMOOTHING = 0.9;
+const THRESHOLD_GAIN = 4;
+const OVERUSE_TIME_MS = 10;
+const K_UP = 0.0087;
+const K_DOWN = 0.039;
+const ACKED_WINDOW_MS = 500;
+const DECREASE_FACTOR = 0.85;
+const DECREASE_GAP_MS = 200;
+const SLOW_GROWTH_PER_S = 1.08;
+const FAST_GROWTH_PER_S = 5;
+const FAST_AFTER_MS = 500;
+const FAST_CUT = 0.5;
+const RECENT_MS = 2000;
+const EMPTY_QUEUE_MS = 10;
+const LOSS_MIN_PACKETS = 60;
+const BASE_DELAY_WINDOW_MS = 10_000;
+const MIN_DECREASE_FACTOR = 0.5;
+
+interface Group {
+  firstSendMs: number;
+  lastSendMs: number;
+  lastArrivalMs: number;
+}
+
+export class SendSideEstimator {
+  private target: number;
+  private readonly options: EstimatorOptions;
+  // trendline
+  private firstArrivalMs: number | null = null;
+  private accumulatedDelay = 0;
+  private smoothedDelay = 0;
+  private points: { x: number; y: number }[] = [];
+  private deltas = 0;
+  private trend = 0;
+  private previousTrend = 0;
+  // overuse detector
+  private threshold = 12.5;
+  private lastThresholdUpdateMs: number | null = null;
+  private overusingMs = 0;
+  private overuseCount = 0;
+  private usage: BandwidthUsage = 'normal';
+  // groups
+  private current: Group | null = null;
+  private previous: Group | null = null;
+  // rate control
+  private acked: { arrivalMs: number; size: number }[] = [];
+  private lastUpdateMs: number | null = null;
+  private lastDecreaseMs = Number.NEGATIVE_INFINITY;
+  /** The target before the last cut: where fast recovery may climb back to. */
+  private beforeCut: number | null = null;
+  private lossPackets = 0;
+  private lossLost = 0;
+  private sentBytes: { sendMs: number; size: number }[] = [];
+  /** the lowest one-way delay (receiver's clock − sender's) of each second, for the base */
+  private delayFloor: { atMs: number; delay: number }[] = [];
+  private queueMs = 0;
+  private recentTargets: { atMs: number; kbps: number }[] = [];
+
+  constructor(options: EstimatorOptions) {
+    this.options = options;
+    this.target = options.startKbps;
+  }
+
+  get targetKbps(): number {
+    return Math.round(this.target);
+  }
+
+  /** What the last feedback said, for metrics and the benchmark's trace. */
+  get state() {
+    return {
+      usage: this.usage,
+      trend: this.trend,
+      threshold: this.threshold,
+      ackedKbps: this.ackedKbps(),
+      queueMs: this.queueMs,
+    };
+  }
+
+  /**
+   * One feedback message's packets, in transport sequence order, and the sender's time now.
+   * Returns the new target, kbps.
+   */
+  onFeedback(packets: readonly PacketFeedback[], nowMs: number): number {
+    let lost = 0;
+    for (const p of packets) {
+      this.sentBytes.push({ sendMs: p.sendMs, size: p.size });
+      if (p.arrivalMs === null) {
+        lost++;
+        continue;
+      }
+      this.acked.push({ arrivalMs: p.arrivalMs, size: p.size });
+      this.addToGroup(p.sendMs, p.arrivalMs);
+      this.trackQueue(p.arrivalMs - p.sendMs, nowMs);
+    }
+    const newest = this.acked.at(-1)?.arrivalMs ?? 0;
+    while (this.acked.length > 0 && this.acked[0]!.arrivalMs < newest - ACKED_WINDOW_MS)
+      this.acked.shift();
+    while (this.sentBytes.length > 0 && this.sentBytes[0]!.sendMs < nowMs - ACKED_WINDOW_MS)
+      this.sentBytes.shift();
+    this.lossPackets += packets.length;
+    this.lossLost += lost;
+    this.updateRate(nowMs);
+    return this.targetKbps;
+  }
+
+  /** Queueing delay: the one-way delay now over its floor (clock offsets cancel out). */
+  private trackQueue(delay: number, nowMs: number) {
+    const last = this.delayFloor.at(-1);
+    if (!last || nowMs - last.atMs >= 1000) this.delayFloor.push({ atMs: nowMs, delay });
+    else last.delay = Math.min(last.delay, delay);
+    while (this.delayFloor[0]!.atMs < nowMs - BASE_DELAY_WINDOW_MS) this.delayFloor.shift();
+    const base = Math.min(...this.delayFloor.map((d) => d.delay));
+    this.queueMs = delay - base;
+  }
+
+  private addToGroup(sendMs: number, arrivalMs: number) {
+    const g = this.current;
+    if (g && sendMs - g.firstSendMs <= GROUP_MS) {
+      g.lastSendMs = Math.max(g.lastSendMs, sendMs);
+      g.lastArrivalMs = Math.max(g.lastArrivalMs, arrivalMs);
+      return;
+    }
+    if (g && sendMs < g.firstSendMs) return; // reordered from an older group: ignored
+    if (g && this.previous) {
+      const sendDelta = g.lastSendMs - this.previous.lastSendMs;
+      const arrivalDelta = g.lastArrivalMs - this.previous.lastArrivalMs;
+      this.onDelta(sendDelta, arrivalDelta, g.lastArrivalMs);
+    }
+    if (g) this.previous = g;
+    this.current = { firstSendMs: sendMs, lastSendMs: sendMs, lastArrivalMs: arrivalMs };
+  }
+
+  private onDelta(sendDelta: number, arrivalDelta: number, arrivalMs: number) {
+    this.deltas = Math.min(this.deltas + 1, 1000);
+    this.firstArrivalMs ??= arrivalMs;
+    this.accumulatedDelay += arrivalDelta - sendDelta;
+    this.smoothedDelay = SMOOTHING * this.smoothedDelay + (1 - SMOOTHING) * this.accumulatedDelay;
+    this.points.push({ x: arrivalMs - this.firstArrivalMs, y: this.smoothedDelay });
+    if (this.points.length > WINDOW) this.points.shift();
+    if (this.points.length === WINDOW) this.trend = slope(this.points) ?? this.trend;
+    this.detect(sendDelta, arrivalMs);
+  }
+
+  private detect(sendDelta: number, arrivalMs: number) {
+    const modified = Math.min(this.deltas, 60) * this.trend * THRESHOLD_GAIN;
+    if (modified > this.threshold) {
+      this.overusingMs += sendDelta;
+      this.overuseCount++;
+      if (
+        this.overusingMs > OVERUSE_TIME_MS &&
+        this.overuseCount > 1 &&
+        this.trend >= this.previousTrend
+      ) {
+        this.overusingMs = 0;
+        this.overuseCount = 0;
+        this.usage = 'overusing';
+      }
+    } else if (modified < -this.threshold) {
+      this.overusingMs = 0;
+      this.overuseCount = 0;
+      this.usage = 'underusing';
+    } else {
+      this.overusingMs = 0;
+      this.overuseCount = 0;
+      this.usage = 'normal';
+    }
+    this.previousTrend = this.trend;
+    this.adaptThreshold(modified, arrivalMs);
+  }
+
+  /** The threshold follows the trend slowly, so a path's normal jitter does not read as overuse. */
+  private adaptThreshold(modified: number, nowMs: number) {
+    const last = this.lastThresholdUpdateMs ?? nowMs;
+    this.lastThresholdUpdateMs = nowMs;
+    const distance = Math.abs(modified) - this.threshold;
+    if (distance > 15) return; // a spike, not the path's character
+    const k = Math.abs(modified) < this.threshold ? K_DOWN : K_UP;
+    this.threshold += k * distance * Math.min(nowMs - last, 100);
+    this.threshold = Math.min(600, Math.max(6, this.threshold));
+  }
+
+  private ackedKbps(): number | null {
+    if (this.acked.length < 2) return null;
+    const span = this.acked.at(-1)!.arrivalMs - this.acked[0]!.arrivalMs;
+    if (span < ACKED_WINDOW_MS / 2) return null;
+    const bytes = this.acked.reduce((sum, p) => sum + p.size, 0);
+    return (bytes * 8) / span;
+  }
+
+  /**
+   * Whether the encoder sends less than half the target. Measured over the send times of
+   * the packets reported in the last 500 ms, not over 500 ms: feedback comes a round trip
+   * and a queue late, and a fixed window would read that lateness as a slow encoder.
+   */
+  private appLimited(): boolean {
+    const sent = this.sentBytes;
+    if (sent.length < 2) return true;
+    const span = sent.at(-1)!.sendMs - sent[0]!.sendMs;
+    if (span < 100) return false; // too little to tell
+    const kbps = (sent.reduce((s, p) => s + p.size, 0) * 8) / span;
+    return kbps < this.target / 2;
+  }
+
+  private cut(to: number, nowMs: number) {
+    if (to >= this.target || nowMs - this.lastDecreaseMs < DECREASE_GAP_MS) return;
+    // Only a deep cut is a changed path worth climbing back fast to; the small cuts of
+    // probing a steady link's capacity climb back slowly, or the target would saw.
+    // Against the highest target of the last 2 s, so a few cuts in a row count as one.
+    const recentHigh = Math.max(this.target, ...this.recentTargets.map((r) => r.kbps));
+    if (to < FAST_CUT * recentHigh) this.beforeCut = Math.max(this.beforeCut ?? 0, recentHigh);
+    this.target = to;
+    this.lastDecreaseMs = nowMs;
+  }
+
+  private updateRate(nowMs: number) {
+    const dt = Math.min(1000, nowMs - (this.lastUpdateMs ?? nowMs));
+    this.lastUpdateMs = nowMs;
+    const acked = this.ackedKbps();
+    let lossHolds = false;
+    // loss and delay may both call for a cut at once: the deeper one is made
+    let cutTo = Number.POSITIVE_INFINITY;
+    if (this.lossPackets >= LOSS_MIN_PACKETS) {
+      const loss = this.lossLost / this.lossPackets;
+      this.lossPackets = 0;
+      this.lossLost = 0;
+      if (loss > 0.1) cutTo = this.target * (1 - loss / 2);
+      lossHolds = loss > 0.02;
+    }
+    if (this.usage === 'overusing') {
+      const factor = Math.max(MIN_DECREASE_FACTOR, DECREASE_FACTOR - this.queueMs / 1000);
+      cutTo = Math.min(cutTo, factor * (acked ?? this.target));
+    }
+    if (cutTo < this.target) this.cut(cutTo, nowMs);
+    else if (
+      // underuse is a queue draining, worth waiting for only while there is one
+      (this.usage === 'normal' || (this.usage === 'underusing' && this.queueMs < EMPTY_QUEUE_MS)) &&
+      !lossHolds &&
+      nowMs - this.lastDecreaseMs > DECREASE_GAP_MS
+    ) {
+      const fast =
+        this.beforeCut !== null &&
+        this.target < this.beforeCut &&
+        nowMs - this.lastDecreaseMs > FAST_AFTER_MS;
+      // Climbing back fast, the encoder lags the target by design and filled the path before.
+      if (fast || !this.appLimited()) {
+        const growth = (fast ? FAST_GROWTH_PER_S : SLOW_GROWTH_PER_S) ** (dt / 1000);
+        let next = this.target * growth + (dt / 1000) * 10;
+        if (fast) next = Math.min(next, this.beforeCut!);
+        if (this.beforeCut !== null && next >= this.beforeCut) this.beforeCut = null;
+        this.target = next;
+      }
+    }
+    this.target = Math.min(this.options.maxKbps, Math.max(this.options.minKbps, this.target));
+    this.recentTargets.push({ atMs: nowMs, kbps: this.target });
+    while (this.recentTargets[0]!.atMs < nowMs - RECENT_MS) this.recentTargets.shift();
+  }
+}
+
+/** Least-squares slope of y over x; null when x does not vary. */
+export function slope(points: readonly { x: number; y: number }[]): number | null {
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.x - mx) * (p.y - my);
+    den += (p.x - mx) ** 2;
+  }
+  return den === 0 ? null : num / den;
+}

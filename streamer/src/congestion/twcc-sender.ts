@@ -1,0 +1,89 @@
+import { type EstimatorOptions, type PacketFeedback, SendSideEstimator } from './estimator.ts';
+import { type TwccFeedbackFields, twccPacketResults } from './twcc.ts';
+
+/** One feedback message as the estimator saw it: a line of a recorded trace (test fixtures). */
+export interface TraceEntry {
+  nowMs: number;
+  packets: PacketFeedback[];
+  targetKbps: number;
+}
+
+export interface TwccSenderEvents {
+  /** the estimate changed */
+  target(kbps: number): void;
+  /**
+   * A keyframe repairs the picture sooner than NACK: the path came back after an outage
+   * (see outageEnded), or the loss of an overflowing queue has just ended.
+   */
+  keyframeNeeded?(): void;
+  trace?(entry: TraceEntry): void;
+}
+
+/** Feedback older than this means the browser stopped sending it: REMB decides again. */
+const STALE_MS = 3000;
+
+/**
+ * Whether feedback that resumes after `silentMs` without any, losing `lostFraction` of what
+ * it reports, ends an outage of the path. Then the browser holds frames it cannot decode
+ * (their references were lost and are past the retransmission history) and would ask for a
+ * keyframe only once its NACKs have failed, a second or more later; sending one at once
+ * ends the freeze a round trip after the path is back.
+ */
+export function outageEnded(silentMs: number, lostFraction: number): boolean {
+  return silentMs >= 1000 && lostFraction >= 0.5;
+}
+
+/**
+ * The sender's side of transport-wide congestion control: remembers when each packet left
+ * and how big it was (by transport sequence number, which werift stamps), matches the
+ * browser's feedback to them and hands the result to the estimator.
+ */
+export class TwccSender {
+  private readonly sendMs = new Float64Array(65_536).fill(Number.NaN);
+  private readonly size = new Uint16Array(65_536);
+  private readonly estimator: SendSideEstimator;
+  private lastFeedbackMs = Number.NEGATIVE_INFINITY;
+  private overflowed = false;
+  private readonly on: TwccSenderEvents;
+
+  constructor(options: EstimatorOptions, on: TwccSenderEvents) {
+    this.estimator = new SendSideEstimator(options);
+    this.on = on;
+  }
+
+  packetSent(seq: number, bytes: number, nowMs: number) {
+    this.sendMs[seq & 0xffff] = nowMs;
+    this.size[seq & 0xffff] = Math.min(bytes, 65_535);
+  }
+
+  feedback(fb: TwccFeedbackFields, nowMs: number) {
+    const packets: PacketFeedback[] = [];
+    for (const r of twccPacketResults(fb)) {
+      const sendMs = this.sendMs[r.seq]!;
+      if (Number.isNaN(sendMs)) continue; // not ours (audio), or already reported
+      packets.push({ sendMs, size: this.size[r.seq]!, arrivalMs: r.arrivalMs });
+      // A packet is reported once; a sequence number reused 65 536 packets later is new.
+      if (r.arrivalMs !== null) this.sendMs[r.seq] = Number.NaN;
+    }
+    if (packets.length === 0) return;
+    const lost = packets.filter((p) => p.arrivalMs === null).length / packets.length;
+    if (outageEnded(nowMs - this.lastFeedbackMs, lost)) this.on.keyframeNeeded?.();
+    // A queue that overflowed (a link that narrowed) lost more than NACK repairs in time; a
+    // keyframe made while it overflows would be lost too, so it is made once the loss ends.
+    if (packets.length >= 20 && lost >= 0.5) this.overflowed = true;
+    else if (this.overflowed && lost === 0 && this.estimator.state.queueMs < 50) {
+      this.overflowed = false;
+      this.on.keyframeNeeded?.();
+    }
+    this.lastFeedbackMs = nowMs;
+    const before = this.estimator.targetKbps;
+    const targetKbps = this.estimator.onFeedback(packets, nowMs);
+    this.on.trace?.({ nowMs, packets, targetKbps });
+    if (targetKbps !== before) this.on.target(targetKbps);
+  }
+
+  /** The estimate while the browser sends feedback, else null. */
+  targetKbps(nowMs: number): number | null {
+    return nowMs - this.lastFeedbackMs < STALE_MS ? this.estimator.targetKbps : null;
+  }
+}
