@@ -217,10 +217,11 @@ class DamageCapture:
         self.event = ctypes.create_string_buffer(XEVENT_SIZE)
         self.fd = XConnectionNumber(self.dpy)
         self.interval = 1.0 / fps
-        # the frame rate cap: never more frames than `fps` (an app's paint that reaches the X
-        # server in two parts would otherwise make two frames, and twice the encoding); an app
-        # painting at `fps` waits at most its own jitter
-        self.min_spacing = self.interval
+        # The frame rate cap, a little above `fps`: an app painting at `fps` with some jitter
+        # is captured as it paints. A cap of exactly one frame would lock the captures to a
+        # grid of their own that the app's early paints push later and later (the tick wait
+        # again); an app's paint that lands in two parts is one frame thanks to SETTLE_S.
+        self.min_spacing = self.interval * 0.8
         self.idle_interval = 1.0 / idle_fps if idle_fps else self.interval * 1.5
         self.last = 0.0
         self.failing_since = None
