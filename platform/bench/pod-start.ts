@@ -175,7 +175,7 @@ const row = (name: string, x: ReturnType<typeof stats>) =>
   `| ${name} | ${(x.min / 1000).toFixed(2)} s | ${(x.median / 1000).toFixed(2)} s | ${(x.max / 1000).toFixed(2)} s |`;
 console.log(`| start → first frame (${rounds} rounds) | min | median | max |`);
 console.log('| --- | --- | --- | --- |');
-console.log(row('session pod, runc (sidecars, then app and streamer)', pod));
+console.log(row('session pod, runc (X, sound, streamer sidecars, then app)', pod));
 console.log(row('local session (npm start: the session runner)', local));
 console.log(`median ratio pod / local: ${(pod.median / local.median).toFixed(2)}`);
 
