@@ -36,7 +36,18 @@ import { loadRecipes, type Recipe } from './recipe.ts';
 /** Bumped when the builder changes what it makes from the same inputs. */
 const BUILDER_VERSION = 1;
 const REPO = resolve(import.meta.dirname, '../..');
+/**
+ * The images' Debian release. What a recipe builds on this machine (its `built` files: the
+ * gamepad interposer) links this machine's glibc, so the machine must run the same release:
+ * checked before such a recipe is built (hostSuite).
+ */
 const SUITE = 'bookworm';
+
+/** This machine's Debian release (/etc/os-release VERSION_CODENAME), or null. */
+export function hostSuite(osRelease = '/etc/os-release'): string | null {
+  if (!existsSync(osRelease)) return null;
+  return /^VERSION_CODENAME=(\S+)$/m.exec(readFileSync(osRelease, 'utf8'))?.[1] ?? null;
+}
 
 export interface BuildOptions {
   /** the recipes to build (default all) */
@@ -110,6 +121,13 @@ export async function buildImages(opts: BuildOptions = {}): Promise<BuiltImage[]
   const unknown = (opts.only ?? []).filter((n) => !recipes.some((r) => r.name === n));
   if (unknown.length)
     throw new Error(`no recipe named ${unknown.join(', ')} in deploy/images/recipes`);
+  const host = hostSuite();
+  const compiling = recipes.filter((r) => r.built.length > 0);
+  if (compiling.length > 0 && host !== SUITE) {
+    throw new Error(
+      `${compiling.map((r) => r.name).join(', ')}: built files link this machine's libraries, and this machine runs ${host ?? 'no known Debian release'}, the images ${SUITE}`,
+    );
+  }
   mkdirSync(join(cache, 'layers'), { recursive: true });
   const tools = { mmdebstrap: version('mmdebstrap'), umoci: version('umoci') };
   const sourcesText = readFileSync(sources, 'utf8');

@@ -146,7 +146,8 @@ export type AppEntry =
 /**
  * The files of the image's own layer: the workspace's sources, the production npm closure laid
  * out as in the repository (workspaces linked from node_modules, so Node strips their types:
- * it refuses to for files under node_modules), the recipe's includes, files and folders.
+ * it refuses to for files under node_modules), the recipe's includes, files, built files and
+ * folders.
  */
 export async function appEntries(repo: string, recipe: Recipe): Promise<AppEntry[]> {
   const out: AppEntry[] = [];
@@ -212,6 +213,15 @@ export async function appEntries(repo: string, recipe: Recipe): Promise<AppEntry
     const mod = (await import(join(repo, file))) as Record<string, unknown>;
     if (typeof mod[name] !== 'string') throw new Error(`${f.from} is not an exported string`);
     out.push({ dest: f.path, content: mod[name] });
+  }
+  for (const b of recipe.built) {
+    const [file, name] = b.from.split('#') as [string, string];
+    const mod = (await import(join(repo, file))) as Record<string, unknown>;
+    const build = mod[name];
+    if (typeof build !== 'function') throw new Error(`${b.from} is not an exported function`);
+    const src = await (build as () => Promise<string>)();
+    // a library the app's user loads: read-only to all, as the image's other files
+    out.push({ dest: b.path, src, mode: 0o644 });
   }
   for (const d of recipe.dirs) out.push({ dest: d, dir: true });
   return out.sort((a, b) => (a.dest < b.dest ? -1 : a.dest > b.dest ? 1 : 0));

@@ -38,6 +38,15 @@ export const recipeSchema = z.strictObject({
   files: z
     .array(z.strictObject({ path: absolute, from: z.string().regex(/^[^#]+#\w+$/) }))
     .default([]),
+  /**
+   * files built on the machine that builds the images, by a function a module of the
+   * repository exports (`file.ts#NAME`, resolving to the built file's path): the gamepad
+   * interposer, compiled with this machine's C compiler. The machine and the images are the
+   * same Debian release (build.ts SUITE, bookworm), so what it links is there in the image.
+   */
+  built: z
+    .array(z.strictObject({ path: absolute, from: z.string().regex(/^[^#]+#\w+$/) }))
+    .default([]),
   /** empty folders made in the image */
   dirs: z.array(absolute).default([]),
   entrypoint: z.array(z.string()).min(1),

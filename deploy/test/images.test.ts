@@ -27,6 +27,7 @@ import type {} from '@floe/testbed/vitest-setup';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultDesiredSettings } from '../../operator/src/desired.ts';
 import { FLOE_IMAGE_TAG, FLOE_IMAGES, floeImage } from '../../operator/src/images.ts';
+import { buildInterposer } from '../../streamer/src/gamepad/build.ts';
 import { XORG_CONFIG } from '../../streamer/src/x11/display-server.ts';
 import { mintTurnCredentials } from '../../turn/src/credentials.ts';
 import { probeTurnServer } from '../../turn/src/probe.ts';
@@ -132,7 +133,7 @@ describe('npm run images', () => {
     expect(existsSync(join(bundle, 'rootfs/usr/bin/sh'))).toBe(false);
   }, 120_000);
 
-  it("loads GStreamer and its encoders in the streamer image, as the streamer's probe does", () => {
+  it("loads GStreamer and its encoders in the streamer image, as the streamer's probe does, and the gamepad interposer", async () => {
     const bundle = pullAndUnpack('streamer');
     editBundle(bundle, (spec) => {
       spec.process.args = [
@@ -151,6 +152,22 @@ describe('npm run images', () => {
       vp9enc: true,
       av1enc: true,
     });
+    // the gamepad interposer the streamer copies to a pod's app: the one built on this machine
+    // (same Debian release), and it loads with the image's own glibc
+    const lib = '/usr/local/lib/floe/libfloe-gamepad.so';
+    expect(readFileSync(join(bundle, 'rootfs', lib))).toEqual(
+      readFileSync(await buildInterposer()),
+    );
+    editBundle(bundle, (spec) => {
+      spec.process.args = [
+        '/usr/bin/python3',
+        '-c',
+        `import ctypes, os; ctypes.CDLL(${JSON.stringify(lib)}); print(os.environ["FLOE_STREAMER_GAMEPAD_LIBRARY"])`,
+      ];
+    });
+    const loaded = runBundle(bundle);
+    expect(loaded.status, loaded.stderr).toBe(0);
+    expect(loaded.stdout.trim()).toBe(lib);
   }, 120_000);
 
   it('serves a display from the X server image that the xterm image draws a window on', async () => {

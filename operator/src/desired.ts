@@ -98,7 +98,8 @@ const UID = 1000;
 /**
  * Paths shared between a session pod's containers. The X socket folder and the X authority
  * cookie go to the X server, the app and the streamer; the PulseAudio socket to the sound
- * server, the app and the streamer. Nothing else is shared.
+ * server, the app and the streamer; the gamepad folder to the streamer and (read-only) the
+ * app. Nothing else is shared.
  */
 export const POD_PATHS = {
   x11: '/tmp/.X11-unix',
@@ -113,6 +114,13 @@ export const POD_PATHS = {
   /** the gateway's public keys (the viewer-keys ConfigMap), the streamer's alone */
   viewerKeysDir: '/run/floe/viewer',
   viewerKeys: '/run/floe/viewer/jwks.json',
+  /**
+   * The gamepads (docs/gamepads.md): the streamer's hub serves their sockets here and copies
+   * the interposer the app preloads here (the streamer image's FLOE_STREAMER_GAMEPAD_LIBRARY,
+   * by the same file name); the app mounts it read-only
+   */
+  gamepadsDir: '/run/floe/gamepads',
+  gamepadLibrary: '/run/floe/gamepads/libfloe-gamepad.so',
 } as const;
 
 /**
@@ -456,6 +464,7 @@ function streamerEnv(
   s: Session,
   shared: boolean,
   settings: DesiredSettings,
+  gamepads: boolean,
 ): Record<string, string | undefined> {
   const st = s.spec.streamer ?? {};
   const max = st.maxKbps;
@@ -494,8 +503,32 @@ function streamerEnv(
       ? String(s.spec.timeouts.idleSeconds)
       : undefined,
     FLOE_SHUTDOWN_WARNING_SECONDS: String(settings.shutdownWarning),
+    // the hub's sockets and a copy of the interposer, in the folder the app mounts
+    FLOE_STREAMER_GAMEPAD_DIR: gamepads ? POD_PATHS.gamepadsDir : undefined,
   };
 }
+
+/**
+ * The app's environment for its gamepads: the interposer preloaded (before any the app's own
+ * env preloads) and the hub's folder. Paths only: nothing of the platform's.
+ */
+function gamepadEnv(appEnv: Record<string, string> | undefined) {
+  const own = appEnv?.LD_PRELOAD;
+  return {
+    LD_PRELOAD: own ? `${POD_PATHS.gamepadLibrary} ${own}` : POD_PATHS.gamepadLibrary,
+    FLOE_GAMEPAD_DIR: POD_PATHS.gamepadsDir,
+  };
+}
+
+/**
+ * The streamer's startup probe (no shell in its image: its Python): the interposer copied and
+ * pad 0's joystick socket served, so the app the kubelet starts next finds its pads.
+ */
+export const STREAMER_STARTUP_PROBE = [
+  'python3',
+  '-c',
+  `import os,stat,sys; sys.exit(not (os.path.isfile(${JSON.stringify(POD_PATHS.gamepadLibrary)}) and stat.S_ISSOCK(os.stat(${JSON.stringify(`${POD_PATHS.gamepadsDir}/js0`)}).st_mode)))`,
+];
 
 /** A native sidecar (Kubernetes 1.29+): started before the containers, up while they run. */
 function sidecar(probe: string[]) {
@@ -570,53 +603,69 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
     : [];
   const size = s.spec.streamer;
   const streamerImage = s.spec.streamer?.image ?? settings.streamerImage;
-  const containers: unknown[] = [
-    {
-      name: 'app',
-      image: app.image,
-      ...(app.command ? { command: app.command } : {}),
-      ...(app.args ? { args: app.args } : {}),
-      env: [
-        ...env({
-          ...app.env,
-          DISPLAY: ':0',
-          XAUTHORITY: POD_PATHS.xauthority,
-          PULSE_SERVER: `unix:${POD_PATHS.soundSocket}`,
-          HOME: POD_PATHS.home,
-          FLOE_SESSION_ID: s.metadata.name,
-        }),
-        ...(template.envFromSecrets ?? []).map((e) => ({
-          name: e.name,
-          valueFrom: { secretKeyRef: { name: e.secret, key: e.key } },
-        })),
-      ],
-      resources,
-      volumeMounts: [x11, xauth, sound, home, ...shm, ...extra],
-      securityContext: restricted,
+  // Gamepads need the hub up before the app starts (an app looks for its pads when it
+  // starts), so the streamer is a sidecar started after the X server: where the app brings its
+  // own X server, the streamer can only start beside it, and the session has no gamepads.
+  const gamepads = !app.hasXServer;
+  const pads = gamepads ? { name: 'gamepads', mountPath: POD_PATHS.gamepadsDir } : undefined;
+  const appContainer = {
+    name: 'app',
+    image: app.image,
+    ...(app.command ? { command: app.command } : {}),
+    ...(app.args ? { args: app.args } : {}),
+    env: [
+      ...env({
+        ...app.env,
+        DISPLAY: ':0',
+        XAUTHORITY: POD_PATHS.xauthority,
+        PULSE_SERVER: `unix:${POD_PATHS.soundSocket}`,
+        HOME: POD_PATHS.home,
+        FLOE_SESSION_ID: s.metadata.name,
+        ...(gamepads ? gamepadEnv(app.env) : {}),
+      }),
+      ...(template.envFromSecrets ?? []).map((e) => ({
+        name: e.name,
+        valueFrom: { secretKeyRef: { name: e.secret, key: e.key } },
+      })),
+    ],
+    resources,
+    // the pads read-only: the app connects to the hub's sockets, and changes nothing there
+    volumeMounts: [
+      x11,
+      xauth,
+      sound,
+      home,
+      ...shm,
+      ...(pads ? [{ ...pads, readOnly: true }] : []),
+      ...extra,
+    ],
+    securityContext: restricted,
+  };
+  const streamer = {
+    name: 'streamer',
+    image: streamerImage,
+    ports: [{ name: 'http', containerPort: STREAMER_PORT, protocol: 'TCP' }],
+    env: env(streamerEnv(s, claim !== undefined, settings, gamepads)),
+    readinessProbe: {
+      httpGet: { path: '/healthz', port: STREAMER_PORT },
+      periodSeconds: 2,
     },
-    {
-      name: 'streamer',
-      image: streamerImage,
-      ports: [{ name: 'http', containerPort: STREAMER_PORT, protocol: 'TCP' }],
-      env: env(streamerEnv(s, claim !== undefined, settings)),
-      readinessProbe: {
-        httpGet: { path: '/healthz', port: STREAMER_PORT },
-        periodSeconds: 2,
-      },
-      resources: {
-        requests: { cpu: '500m', memory: '256Mi' },
-        limits: { memory: '1Gi' },
-        ...claims,
-      },
-      // the home for file transfer: the same user (UID) as the app, so files are the app's
-      volumeMounts: [x11, xauth, sound, home, ...viewerKeys],
-      securityContext: restricted,
+    resources: {
+      requests: { cpu: '500m', memory: '256Mi' },
+      limits: { memory: '1Gi' },
+      ...claims,
     },
-  ];
-  // The X server and PulseAudio are sidecars (init containers that keep running): the kubelet
-  // starts the app and the streamer once their startup probes pass, so neither opens the
-  // display or the sound socket before it exists (an app that fails to open its display
-  // exits, which ends a restartPolicy Never pod).
+    // the home for file transfer: the same user (UID) as the app, so files are the app's
+    volumeMounts: [x11, xauth, sound, home, ...viewerKeys, ...(pads ? [pads] : [])],
+    securityContext: restricted,
+  };
+  // The X server, PulseAudio and (with gamepads) the streamer are sidecars (init containers
+  // that keep running), started in that order: the kubelet starts each once the one before
+  // passed its startup probe, and the app once all have, so neither the app nor the streamer
+  // opens the display or the sound socket before it exists, nor the app its pads before the
+  // hub serves them (an app that fails to open its display exits, which ends a restartPolicy
+  // Never pod). A sidecar keeps its ports and readiness probe: the Service and the pod's
+  // readiness work as for a container.
   const sidecars: unknown[] = [];
   if (!app.hasXServer) {
     sidecars.push({
@@ -658,6 +707,8 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
       ],
     ),
   });
+  if (gamepads) sidecars.push({ ...streamer, ...sidecar(STREAMER_STARTUP_PROBE) });
+  const containers: unknown[] = gamepads ? [appContainer] : [appContainer, streamer];
   const homeClaim = desiredHomeClaim(s);
   return {
     apiVersion: 'v1',
@@ -687,6 +738,10 @@ export function desiredPod(s: Session, settings: DesiredSettings) {
         // group-readable: uid 1000's containers read it through fsGroup
         { name: 'xauth', secret: { secretName: xauthSecretName(s), defaultMode: 0o440 } },
         { name: 'sound', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+        // eight sockets and the interposer (about 100 KiB)
+        ...(gamepads
+          ? [{ name: 'gamepads', emptyDir: { medium: 'Memory', sizeLimit: '4Mi' } }]
+          : []),
         homeClaim
           ? { name: 'home', persistentVolumeClaim: { claimName: homeClaim.metadata.name } }
           : { name: 'home', emptyDir: {} },

@@ -13,6 +13,7 @@ import {
   desiredViewerKeys,
   desiredVirtualService,
   POD_PATHS,
+  STREAMER_STARTUP_PROBE,
   sessionEndpoint,
 } from '../src/desired.ts';
 import { sessionObject, sessionSpec } from './fixtures.ts';
@@ -63,8 +64,8 @@ describe('desired objects', () => {
       x.spec.streamer = { codecs: ['VP8'], maxKbps: 3000 };
     });
     const pod = desiredPod(s, settings);
-    const [app, streamer] = pod.spec.containers as Record<string, unknown>[];
-    const [xserver, sound] = pod.spec.initContainers as Record<string, unknown>[];
+    const [app] = pod.spec.containers as Record<string, unknown>[];
+    const [xserver, sound, streamer] = pod.spec.initContainers as Record<string, unknown>[];
     expect(pod.metadata.name).toBe('floe-s1');
     expect(pod.spec).toMatchObject({
       restartPolicy: 'Never',
@@ -119,6 +120,7 @@ describe('desired objects', () => {
       { name: 'x11', emptyDir: {} },
       { name: 'xauth', secret: { secretName: 'floe-s1-xauth', defaultMode: 0o440 } },
       { name: 'sound', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+      { name: 'gamepads', emptyDir: { medium: 'Memory', sizeLimit: '4Mi' } },
       { name: 'home', persistentVolumeClaim: { claimName: homeClaimName('u1', 'blender') } },
     ]);
     // GPU nodes are tainted: a GPU session tolerates the taint
@@ -138,7 +140,16 @@ describe('desired objects', () => {
       envFrom?: unknown;
     }[];
     const allowed: Record<string, string[]> = {
-      app: ['THEME', 'DISPLAY', 'XAUTHORITY', 'PULSE_SERVER', 'HOME', 'FLOE_SESSION_ID'],
+      app: [
+        'THEME',
+        'DISPLAY',
+        'XAUTHORITY',
+        'PULSE_SERVER',
+        'HOME',
+        'FLOE_SESSION_ID',
+        'LD_PRELOAD',
+        'FLOE_GAMEPAD_DIR',
+      ],
       sound: ['HOME'],
       streamer: [
         'DISPLAY',
@@ -162,6 +173,7 @@ describe('desired objects', () => {
         'FLOE_STREAMER_MAX_HOME_BYTES',
         'FLOE_IDLE_TIMEOUT_SECONDS',
         'FLOE_SHUTDOWN_WARNING_SECONDS',
+        'FLOE_STREAMER_GAMEPAD_DIR',
       ],
       xserver: ['DISPLAY', 'FLOE_DISPLAY_SIZE'],
     };
@@ -182,8 +194,10 @@ describe('desired objects', () => {
       volumeMounts: { name: string; mountPath: string }[];
     };
     const streamerOf = (s: Session) => {
-      const pod = desiredPod(s, settings) as unknown as { spec: { containers: Container[] } };
-      const c = pod.spec.containers.find((x) => x.name === 'streamer')!;
+      const pod = desiredPod(s, settings) as unknown as {
+        spec: { initContainers: Container[] };
+      };
+      const c = pod.spec.initContainers.find((x) => x.name === 'streamer')!;
       return {
         env: Object.fromEntries(c.env.map((e) => [e.name, e.value])),
         mounts: c.volumeMounts,
@@ -213,6 +227,72 @@ describe('desired objects', () => {
       FLOE_STREAMER_MAX_FILE_BYTES: '1024',
       FLOE_STREAMER_MAX_HOME_BYTES: '4096',
     });
+  });
+
+  it('gives the app the gamepads: the streamer, a sidecar after X and sound, serves them first', () => {
+    const s = session((x) => {
+      x.spec.app.env = { LD_PRELOAD: '/opt/app/libhook.so' };
+    });
+    const pod = desiredPod(s, settings);
+    type C = {
+      name: string;
+      env: { name: string; value?: string }[];
+      volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+      restartPolicy?: string;
+      startupProbe?: unknown;
+      readinessProbe?: unknown;
+      ports?: unknown;
+    };
+    const sidecars = pod.spec.initContainers as C[];
+    const [app, ...others] = pod.spec.containers as C[];
+    // the kubelet starts these in order, each after the one before passed its startup probe,
+    // and the app after all of them: the hub is up when the app looks for its pads
+    expect(sidecars.map((c) => c.name)).toEqual(['xserver', 'sound', 'streamer']);
+    expect(others).toEqual([]);
+    const streamer = sidecars[2] as C;
+    expect(streamer).toMatchObject({
+      restartPolicy: 'Always',
+      startupProbe: {
+        exec: { command: STREAMER_STARTUP_PROBE },
+        periodSeconds: 1,
+        failureThreshold: 60,
+      },
+      // still the Service's endpoint: its port, and ready when its /healthz answers
+      ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
+      readinessProbe: { httpGet: { path: '/healthz', port: 8080 } },
+    });
+    expect(STREAMER_STARTUP_PROBE.join(' ')).toContain(
+      'os.path.isfile("/run/floe/gamepads/libfloe-gamepad.so")',
+    );
+    expect(STREAMER_STARTUP_PROBE.join(' ')).toContain('os.stat("/run/floe/gamepads/js0")');
+    expect(pod.spec.volumes).toContainEqual({
+      name: 'gamepads',
+      emptyDir: { medium: 'Memory', sizeLimit: '4Mi' },
+    });
+    // read-write for the streamer (its sockets, its copy of the interposer), read-only for
+    // the app; nobody else mounts it
+    expect(streamer.volumeMounts).toContainEqual({
+      name: 'gamepads',
+      mountPath: '/run/floe/gamepads',
+    });
+    expect(app?.volumeMounts).toContainEqual({
+      name: 'gamepads',
+      mountPath: '/run/floe/gamepads',
+      readOnly: true,
+    });
+    for (const c of sidecars.slice(0, 2)) {
+      expect(c.volumeMounts.map((m) => m.name)).not.toContain('gamepads');
+    }
+    const envOf = (c: C) => Object.fromEntries(c.env.map((e) => [e.name, e.value]));
+    expect(envOf(streamer).FLOE_STREAMER_GAMEPAD_DIR).toBe('/run/floe/gamepads');
+    // the interposer first, then what the app preloads of its own
+    expect(envOf(app as C)).toMatchObject({
+      LD_PRELOAD: '/run/floe/gamepads/libfloe-gamepad.so /opt/app/libhook.so',
+      FLOE_GAMEPAD_DIR: '/run/floe/gamepads',
+    });
+    expect(envOf(desiredPod(session(), settings).spec.containers[0] as C).LD_PRELOAD).toBe(
+      '/run/floe/gamepads/libfloe-gamepad.so',
+    );
   });
 
   it('leaves out GPU, X server and claim when the session needs none', () => {
@@ -321,7 +401,7 @@ describe('desired objects', () => {
   it('tells the streamer the idle timeout and the warning lead, so that it warns its viewers', () => {
     const envOf = (s: Session, lead: number) =>
       (
-        desiredPod(s, { ...settings, shutdownWarning: lead }).spec.containers.find(
+        desiredPod(s, { ...settings, shutdownWarning: lead }).spec.initContainers.find(
           (c) => (c as { name: string }).name === 'streamer',
         ) as { env: { name: string; value: string }[] }
       ).env.filter((e) => e.name.startsWith('FLOE_IDLE') || e.name.startsWith('FLOE_SHUTDOWN'));

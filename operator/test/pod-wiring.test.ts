@@ -59,7 +59,7 @@ function session(scheduling?: AppScheduling, mutate: (s: Session) => void = () =
 
 function podOf(s: Session) {
   const pod = desiredPod(s, settings);
-  // the sidecars (X server, PulseAudio) and the containers (app, streamer)
+  // the sidecars (X server, PulseAudio, streamer) and the container (the app)
   const all = [...pod.spec.initContainers, ...pod.spec.containers] as Container[];
   return {
     pod,
@@ -78,7 +78,8 @@ describe('what the containers of a session pod share', () => {
   it.each([
     // container, its mounts: the X socket and cookie to X server, app and streamer; the
     // PulseAudio socket to sound server, app and streamer; the home to the app and the
-    // streamer (file transfer: uploads into it, downloads from it, as the app's user)
+    // streamer (file transfer: uploads into it, downloads from it, as the app's user); the
+    // gamepads' folder to the streamer (its hub, its interposer) and the app (read-only)
     [
       'app',
       {
@@ -86,6 +87,7 @@ describe('what the containers of a session pod share', () => {
         xauth: '/run/floe/xauth',
         sound: '/run/floe/sound',
         home: '/home/floe',
+        gamepads: '/run/floe/gamepads',
       },
     ],
     [
@@ -95,6 +97,7 @@ describe('what the containers of a session pod share', () => {
         xauth: '/run/floe/xauth',
         sound: '/run/floe/sound',
         home: '/home/floe',
+        gamepads: '/run/floe/gamepads',
       },
     ],
     ['sound', { sound: '/run/floe/sound' }],
@@ -103,20 +106,36 @@ describe('what the containers of a session pod share', () => {
     expect(mounts(name)).toEqual(expected);
   });
 
-  it('starts X server and PulseAudio as sidecars, ready before the app and the streamer', () => {
+  it('starts X server, PulseAudio and the streamer as sidecars, in order, ready before the app', () => {
     const { pod } = podOf(session());
     const sidecars = pod.spec.initContainers as Record<string, Json>[];
-    expect(sidecars.map((c) => c.name)).toEqual(['xserver', 'sound']);
-    expect((pod.spec.containers as Container[]).map((c) => c.name)).toEqual(['app', 'streamer']);
+    expect(sidecars.map((c) => c.name)).toEqual(['xserver', 'sound', 'streamer']);
+    expect((pod.spec.containers as Container[]).map((c) => c.name)).toEqual(['app']);
+    const probes: Record<string, RegExp> = {
+      xserver: /^test -S \/tmp\/.X11-unix\/X0$/,
+      sound: /S_ISSOCK.*\/run\/floe\/sound\/native/,
+      // the interposer copied and pad 0's socket served: the app finds its pads at its start
+      streamer:
+        /isfile\("\/run\/floe\/gamepads\/libfloe-gamepad\.so"\).*S_ISSOCK.*"\/run\/floe\/gamepads\/js0"/,
+    };
     for (const c of sidecars) {
       expect(c.restartPolicy).toBe('Always');
-      expect(c.startupProbe.exec.command.join(' ')).toMatch(
-        c.name === 'xserver'
-          ? /^test -S \/tmp\/.X11-unix\/X0$/
-          : /S_ISSOCK.*\/run\/floe\/sound\/native/,
-      );
+      expect(c.startupProbe.exec.command.join(' ')).toMatch(probes[c.name] as RegExp);
     }
     expect(containers).toHaveLength(4);
+  });
+
+  it('keeps the streamer beside an app that brings its own X server, without gamepads', () => {
+    const { pod, container } = podOf(
+      session(undefined, (s) => {
+        s.spec.app.hasXServer = true;
+      }),
+    );
+    expect((pod.spec.initContainers as Container[]).map((c) => c.name)).toEqual(['sound']);
+    expect((pod.spec.containers as Container[]).map((c) => c.name)).toEqual(['app', 'streamer']);
+    expect((pod.spec.volumes as Volume[]).map((v) => v.name)).not.toContain('gamepads');
+    expect(envOf(container('app'))).not.toHaveProperty('LD_PRELOAD');
+    expect(envOf(container('streamer'))).not.toHaveProperty('FLOE_STREAMER_GAMEPAD_DIR');
   });
 
   it.each([
@@ -422,9 +441,11 @@ describe('NVENC for the streamer: the GPU the app has', () => {
     ['a DRA device class', withDra, undefined, [[{ name: 'gpu' }], [{ name: 'gpu' }]], 'auto'],
   ] as const)('%s', (_, how, limit, claims, encoder) => {
     const pod = desiredPod(gpuSession(), how);
-    const [app, streamer] = pod.spec.containers as (Container & {
+    // the app a container, the streamer a sidecar
+    const all = [...pod.spec.containers, ...pod.spec.initContainers] as (Container & {
       resources: { limits: Record<string, string>; claims?: unknown };
     })[];
+    const [app, streamer] = ['app', 'streamer'].map((n) => all.find((c) => c.name === n));
     expect(app?.resources.limits['nvidia.com/gpu']).toBe(limit);
     expect([app?.resources.claims, streamer?.resources.claims]).toEqual(claims);
     expect(envOf(streamer as Container).FLOE_STREAMER_H264_ENCODER).toBe(encoder);

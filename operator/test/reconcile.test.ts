@@ -223,11 +223,13 @@ describe('reconcile', () => {
       fsGroup: 1000,
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(pod.spec.containers.map((c: Json) => c.name)).toEqual(['app', 'streamer']);
-    // X server and PulseAudio: native sidecars, started first
+    expect(pod.spec.containers.map((c: Json) => c.name)).toEqual(['app']);
+    // X server, PulseAudio and the streamer (the gamepads' hub): native sidecars, started
+    // first, in order, as the API server took them
     expect(pod.spec.initContainers.map((c: Json) => [c.name, c.restartPolicy])).toEqual([
       ['xserver', 'Always'],
       ['sound', 'Always'],
+      ['streamer', 'Always'],
     ]);
     // the session's X cookie, owned by the Session (gone with it)
     const xauth = await get<Json>(eu, R.secret, ns, `${name}-xauth`);
@@ -319,7 +321,7 @@ describe('reconcile', () => {
     const readKeys = async () =>
       JSON.parse((await get<Json>(eu, R.configMap, ns, keysName)).data['jwks.json']);
     expect(await readKeys()).toEqual(gatewayJwks);
-    const streamer = pod.spec.containers.find((c: Json) => c.name === 'streamer');
+    const streamer = pod.spec.initContainers.find((c: Json) => c.name === 'streamer');
     expect(streamer.env).toContainEqual({ name: 'FLOE_VIEWER_ISSUER', value: GATEWAY_ISSUER });
     expect(pod.spec.volumes).toContainEqual({
       name: 'viewer-keys',

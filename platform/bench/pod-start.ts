@@ -1,5 +1,5 @@
 // Start to first frame: the operator's session pod run with runc (the X server and PulseAudio
-// sidecars, then xterm and the streamer, from the images of `npm run images`) beside
+// sidecars, then the streamer sidecar, then xterm, from the images of `npm run images`) beside
 // `npm start`'s local session (the session runner: Xorg, xterm and the streamer as
 // processes), in the same run. Each round starts one, opens its stream page in Chromium and
 // waits for the first decoded frame; then stops it.
@@ -88,7 +88,8 @@ async function podRound(i: number): Promise<number> {
   s.spec.persistence = null;
   const pod = desiredPod(s, defaultDesiredSettings) as unknown as PodObject;
   const creds = mintTurnCredentials({ secret: turn.secret, sessionId: s.metadata.name });
-  const streamer = pod.spec.containers.find((c) => c.name === 'streamer')!;
+  // a sidecar: started after the X server and PulseAudio, before the app (its gamepads' hub)
+  const streamer = pod.spec.initContainers!.find((c) => c.name === 'streamer')!;
   streamer.env!.push(
     { name: 'FLOE_TURN_URLS', value: turn.url },
     { name: 'FLOE_TURN_USERNAME', value: creds.username },
@@ -174,7 +175,7 @@ const row = (name: string, x: ReturnType<typeof stats>) =>
   `| ${name} | ${(x.min / 1000).toFixed(2)} s | ${(x.median / 1000).toFixed(2)} s | ${(x.max / 1000).toFixed(2)} s |`;
 console.log(`| start → first frame (${rounds} rounds) | min | median | max |`);
 console.log('| --- | --- | --- | --- |');
-console.log(row('session pod, runc (sidecars, then app and streamer)', pod));
+console.log(row('session pod, runc (X, sound, streamer sidecars, then app)', pod));
 console.log(row('local session (npm start: the session runner)', local));
 console.log(`median ratio pod / local: ${(pod.median / local.median).toFixed(2)}`);
 

@@ -5,17 +5,27 @@
 // the session's X cookie Secret) and runs its containers — X server, xterm, streamer,
 // PulseAudio — with runc from the images `npm run images` builds, with the pod's volumes and
 // environment. Chromium then streams the xterm through the gateway with TURN relay only (the
-// gateway's per-session credentials, handed to the streamer with the offer), types into it (a
-// file appears on the home volume), hears it (pacat into the pod's PulseAudio), and the
+// gateway's per-session credentials, handed to the streamer with the offer), drives the app's
+// gamepad (a stand-in pad in the page, read by jstest through the pod's interposer and hub),
+// types into it (a file appears on the home volume), hears it (pacat into the pod's PulseAudio), and the
 // session stops: the pod leaves the API server, its containers are gone, the home is kept.
 //
 // Stand-ins, as this machine has no cluster network: the pod's containers share the host's
 // network namespace (a hostNetwork pod: the streamer listens on 0.0.0.0:8080 as the pod says),
 // and the gateway resolves the Service name of status.endpoint from the API server to this
 // host, where a cluster's DNS and kube-proxy would give the Service's address.
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { lookup as systemLookup } from 'node:dns';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import { createServer, type LookupFunction } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -45,12 +55,44 @@ import {
   desiredPod,
 } from '../../operator/src/desired.ts';
 import { floeImage } from '../../operator/src/images.ts';
+import { buildInterposer } from '../../streamer/src/gamepad/build.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: API and kubectl JSON, asserted on field by field
 type Json = any;
 type Browser = Awaited<ReturnType<typeof launchChromium>>;
 
 const STREAMER_PORT = 8080;
+
+/**
+ * Runs in the stream page before its own script: a stand-in gamepad (headless Chromium has no
+ * pad hardware), a standard-mapping pad of 17 buttons and 4 axes at `window.__standInPad`
+ * that the test moves, announced with `gamepadconnected` (as in
+ * streamer/test/gamepad-e2e.test.ts).
+ */
+const STAND_IN_GAMEPAD = `(() => {
+  const pad = {
+    id: 'Floe stand-in gamepad (STANDARD GAMEPAD)',
+    index: 0,
+    connected: true,
+    mapping: 'standard',
+    timestamp: 0,
+    axes: [0, 0, 0, 0],
+    buttons: Array.from({ length: 17 }, () => ({ pressed: false, touched: false, value: 0 })),
+  };
+  window.__standInPad = pad;
+  Object.defineProperty(Navigator.prototype, 'getGamepads', {
+    value: () => [pad, null, null, null],
+    configurable: true,
+  });
+  addEventListener('load', () => {
+    const event = new Event('gamepadconnected');
+    event.gamepad = pad;
+    dispatchEvent(event);
+  });
+})();`;
+type PadWindow = {
+  __standInPad: { axes: number[]; buttons: { pressed: boolean; value: number }[] };
+};
 const workDir = join(tmpdir(), 'floe-real-pod');
 
 let k8s: KubernetesClusters;
@@ -224,6 +266,8 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
     expect(app.status, JSON.stringify(app.body)).toBe(201);
 
     const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+    // the stream page's gamepad: headless Chromium has no pad hardware
+    await context.addInitScript(STAND_IN_GAMEPAD);
     page = await context.newPage();
     await signInByForms(page, stack.url, 'bob');
     const launched = await pageFetch(page, 'POST', '/api/v1/tenants/acme/sessions', {
@@ -256,8 +300,13 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
     });
     podObject = await json(['get', 'pod', podName(id), '-n', ns]);
     expect(podObject.status.phase).toBe('Running');
-    expect(podObject.spec.initContainers.map((c: Json) => c.name)).toEqual(['xserver', 'sound']);
-    expect(podObject.spec.containers.map((c: Json) => c.name)).toEqual(['app', 'streamer']);
+    // the streamer a sidecar too, after X and sound: its gamepads' hub is up before the app
+    expect(podObject.spec.initContainers.map((c: Json) => c.name)).toEqual([
+      'xserver',
+      'sound',
+      'streamer',
+    ]);
+    expect(podObject.spec.containers.map((c: Json) => c.name)).toEqual(['app']);
     expect(mine.spec.app.scheduling.shmSize).toBe('256Mi');
     expect(podObject.spec.volumes).toContainEqual({
       name: 'shm',
@@ -278,7 +327,7 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
     }
     expect(JSON.stringify(podObject)).not.toContain(inject('testbed').turn.secret);
     // the streamer checks viewer tokens against the gateway's public keys, from a ConfigMap
-    const streamer = podObject.spec.containers.find((c: Json) => c.name === 'streamer');
+    const streamer = podObject.spec.initContainers.find((c: Json) => c.name === 'streamer');
     expect(streamer.env).toContainEqual({ name: 'FLOE_VIEWER_ISSUER', value: stack.url });
     const keys = await json(['get', 'configmap', `${podName(id)}-viewer-keys`, '-n', ns]);
     const published = await (await fetch(`${stack.url}/.well-known/jwks.json`)).json();
@@ -355,9 +404,13 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
     for (const name of ['app', 'streamer', 'sound', 'xserver']) {
       expect(pod.running(name), `${name}:\n${logOf(name)}`).toBe(true);
     }
-    // the X socket and the PulseAudio socket in the pod's shared volumes
+    // the X socket, the PulseAudio socket and the gamepads in the pod's shared volumes
     expect(existsSync(join(pod.volumes.x11 as string, 'X0'))).toBe(true);
     expect(existsSync(join(pod.volumes.sound as string, 'native'))).toBe(true);
+    expect(readdirSync(pod.volumes.gamepads as string).sort()).toEqual([
+      ...['event0', 'event1', 'event2', 'event3', 'js0', 'js1', 'js2', 'js3'],
+      'libfloe-gamepad.so',
+    ]);
   }, 180_000);
 
   it('streams the xterm to Chromium through the gateway, TURN relay only', async () => {
@@ -395,6 +448,125 @@ describe('a session pod run with runc from the operator’s own Pod object', () 
       req.end();
     });
     expect(status).toBe(401);
+  }, 60_000);
+
+  it('gives the app the gamepads: the browser’s pad read through the pod’s interposer and hub', async () => {
+    const pads = pod!.volumes.gamepads as string;
+    // the interposer the streamer copied from its image: the one built here (same Debian)
+    const lib = join(pads, 'libfloe-gamepad.so');
+    expect(readFileSync(lib)).toEqual(readFileSync(await buildInterposer()));
+    // the app: the library preloaded, the hub's folder, mounted read-only; no platform secret
+    const app = podObject.spec.containers[0];
+    expect(app.env).toEqual(
+      expect.arrayContaining([
+        { name: 'LD_PRELOAD', value: '/run/floe/gamepads/libfloe-gamepad.so' },
+        { name: 'FLOE_GAMEPAD_DIR', value: '/run/floe/gamepads' },
+      ]),
+    );
+    expect(app.volumeMounts).toContainEqual({
+      name: 'gamepads',
+      mountPath: '/run/floe/gamepads',
+      readOnly: true,
+    });
+    expect(podObject.spec.volumes).toContainEqual({
+      name: 'gamepads',
+      emptyDir: { medium: 'Memory', sizeLimit: '4Mi' },
+    });
+    // inside the running app container (its image's shell, no coreutils): its environment,
+    // the folder mounted read-only, and pad 0 opened where /dev/input has no device at all:
+    // the shell's open() went through the interposer to the hub's socket
+    // spawns: runc
+    const inside = spawnSync(
+      'runc',
+      [
+        'exec',
+        pod!.ids.app as string,
+        'sh',
+        '-c',
+        [
+          'echo "env $LD_PRELOAD $FLOE_GAMEPAD_DIR"',
+          'while read -r l; do case "$l" in *" /run/floe/gamepads "*) echo "mount $l";; esac; done </proc/self/mountinfo',
+          '(: >/run/floe/gamepads/x) 2>/dev/null && echo writable || echo read-only',
+          'exec 3</dev/input/js0 && echo opened js0',
+        ].join('\n'),
+      ],
+      { encoding: 'utf8', timeout: 10_000 },
+    );
+    const lines = inside.stdout.split('\n');
+    expect(lines[0]).toBe('env /run/floe/gamepads/libfloe-gamepad.so /run/floe/gamepads');
+    // mountinfo: "<id> <parent> <dev> <root> <mount point> <options> ..."
+    expect(lines[1], inside.stdout).toMatch(/^mount \S+ \S+ \S+ \S+ \/run\/floe\/gamepads ro[, ]/);
+    expect(lines.slice(2, 4), inside.stderr).toEqual(['read-only', 'opened js0']);
+
+    // a reader of the joystick API, as the app would be, through the pod's own interposer and
+    // hub: the library the streamer copied, the folder of its sockets (the emptyDir's host path)
+    // The emptyDir's host path is deep in the test's folders, longer than a socket's address
+    // may be (108 bytes): a short link to it, as the pod's own /run/floe/gamepads is short
+    const short = mkdtempSync(join(tmpdir(), 'pads-'));
+    symlinkSync(pads, join(short, 'pads'));
+    const out: string[] = [];
+    let stderr = '';
+    const jstest = spawn('jstest', ['--event', '/dev/input/js0'], {
+      env: { ...process.env, LD_PRELOAD: lib, FLOE_GAMEPAD_DIR: join(short, 'pads') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    jstest.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
+    let buffered = '';
+    jstest.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const whole = buffered.split('\n');
+      buffered = whole.pop() ?? '';
+      out.push(...whole);
+    });
+    /** jstest's "Event: type T, time …, number N, value V" lines, as [type, number, value]. */
+    const events = () =>
+      out.flatMap((line) => {
+        const m = /^Event: type (\d+), time \d+, number (\d+), value (-?\d+)$/.exec(line);
+        return m ? [[Number(m[1]), Number(m[2]), Number(m[3])].join()] : [];
+      });
+    const seen = (event: [number, number, number], what: string) =>
+      eventually(
+        `jstest reading ${what} ${event.join()}`,
+        async () => events().includes(event.join()),
+        15_000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\n${out.join('\n')}\n${stderr}`);
+      });
+    try {
+      // opened: joydev's burst of the resting state (a trigger at rest is -32767)
+      await seen([0x82, 5, -32767], 'the initial state');
+      expect(out.join('\n')).toMatch(
+        /Joystick \(Floe virtual gamepad \(Xbox 360 layout\)\) has 8 axes/,
+      );
+      await page.evaluate(() => {
+        (window as unknown as PadWindow).__standInPad.buttons[0] = { pressed: true, value: 1 };
+      });
+      await seen([1, 0, 1], 'A pressed');
+      await page.evaluate(() => {
+        const pad = (window as unknown as PadWindow).__standInPad;
+        pad.axes[0] = -1;
+        pad.buttons[7] = { pressed: true, value: 1 };
+        pad.buttons[0] = { pressed: false, value: 0 };
+      });
+      await seen([2, 0, -32767], 'the left stick pushed left');
+      await seen([2, 5, 32767], 'the right trigger pulled');
+      await seen([1, 0, 0], 'A released');
+      // only what the page sent, after the burst: exactly these changes; the second frame's
+      // three in one message, its buttons before its axes
+      const live = events().filter((e) => !e.startsWith(`${0x81},`) && !e.startsWith(`${0x82},`));
+      expect(live).toEqual(['1,0,1', '1,0,0', '2,0,-32767', '2,5,32767']);
+    } finally {
+      jstest.kill();
+      rmSync(short, { recursive: true, force: true });
+    }
+    // back at rest for the rest of the session
+    await page.evaluate(() => {
+      const pad = (window as unknown as PadWindow).__standInPad;
+      pad.axes[0] = 0;
+      pad.buttons[7] = { pressed: false, value: 0 };
+    });
   }, 60_000);
 
   it('types into the xterm: a file appears on the home volume', async () => {

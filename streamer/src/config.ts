@@ -104,6 +104,12 @@ const ConfigSchema = z
      * LD_PRELOAD interposer connects to (FLOE_GAMEPAD_DIR inside). Unset: no gamepads.
      */
     FLOE_STREAMER_GAMEPAD_DIR: z.string().min(1).optional(),
+    /**
+     * The interposer the app preloads, copied into FLOE_STREAMER_GAMEPAD_DIR before the hub
+     * serves there: in a pod the app's container has its own image, so the library reaches it
+     * through the folder they share (the streamer image sets this). Unset: nothing is copied.
+     */
+    FLOE_STREAMER_GAMEPAD_LIBRARY: z.string().min(1).optional(),
     /** The built stream page (web/dist/stream), served at `/`. */
     FLOE_STREAMER_WEB_DIR: z.string().optional(),
     /** python3 with GStreamer's introspection bindings (Debian python3-gst-1.0). */

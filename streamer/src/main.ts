@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadStreamerConfig } from './config.ts';
 import { bareDesktop } from './desktop.ts';
+import { copyInterposer } from './gamepad/build.ts';
 import { startStreamer } from './streamer.ts';
 
 const HELP = `floe-streamer: streams an X display to one browser over WebRTC.
@@ -43,6 +44,8 @@ Configuration (environment):
   FLOE_STREAMER_GAMEPAD_DIR      serve the session's gamepads on unix sockets in this folder,
                                  for the app's LD_PRELOAD interposer (docs/gamepads.md;
                                  unset: no gamepads)
+  FLOE_STREAMER_GAMEPAD_LIBRARY  the interposer, copied into that folder first (a pod's app
+                                 preloads it from there; set in the streamer's image)
   FLOE_STREAMER_WEB_DIR          the built stream page (web/dist/stream)
   FLOE_IDLE_TIMEOUT_SECONDS      the app's idle timeout, to warn viewers before the idle
                                  stop (unset: none); "I'm still here" resets the clock
@@ -76,6 +79,15 @@ const log = pino({
   level: config.LOG_LEVEL,
   base: { service: 'floe-streamer', session: config.FLOE_SESSION_ID },
 });
+// the library first, then the hub's sockets (startStreamer): a pod's startup probe waits for
+// both before the kubelet starts the app
+if (config.FLOE_STREAMER_GAMEPAD_DIR && config.FLOE_STREAMER_GAMEPAD_LIBRARY) {
+  const lib = await copyInterposer(
+    config.FLOE_STREAMER_GAMEPAD_LIBRARY,
+    config.FLOE_STREAMER_GAMEPAD_DIR,
+  );
+  log.info({ lib }, 'gamepad interposer in place');
+}
 const desktop = bare
   ? bareDesktop(Number(bare[1]), Number(bare[2]))
   : await (await import('./x11-desktop.ts')).openX11Desktop(config.DISPLAY, log);

@@ -7,9 +7,9 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -43,4 +43,18 @@ export async function buildInterposer(cache: string = cacheBase()): Promise<stri
   await chmod(partial, 0o644);
   await rename(partial, lib);
   return lib;
+}
+
+/**
+ * Copies the built interposer into the gamepad folder a pod's containers share, where the
+ * app's container preloads it from (its own image has none). Written aside, then renamed:
+ * the app's start, ordered after the streamer's startup probe, never sees half a library.
+ */
+export async function copyInterposer(lib: string, dir: string): Promise<string> {
+  const dest = join(dir, basename(lib));
+  const partial = `${dest}.${process.pid}`;
+  await copyFile(lib, partial);
+  await chmod(partial, 0o644);
+  await rename(partial, dest);
+  return dest;
 }
