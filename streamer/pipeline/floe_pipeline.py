@@ -265,6 +265,7 @@ class CaptureStamps:
 class Pipeline:
     def __init__(self, args):
         self.args = args
+        self.capture = None  # the damage capture of an X source; audio and bare have none
         if args.source == "pulse":
             self.encoder = "opusenc"
             description = audio_description(args)
