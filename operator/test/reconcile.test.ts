@@ -384,9 +384,12 @@ describe('reconcile', () => {
     spec.timeouts = { startSeconds: 4 };
     const ns = tenantNamespace('big');
     await createSession(eu, 'huge-1', spec);
-    const pending = await waitFor('Unschedulable', async () => {
+    // the scheduler may first say the home's claim is not bound yet; the GPUs' verdict follows
+    const pending = await waitFor('Unschedulable for GPUs', async () => {
       const s = await getSession(eu, ns, 'huge-1');
-      return s.status?.reason === 'Unschedulable' ? s : undefined;
+      return s.status?.reason === 'Unschedulable' && /nvidia\.com\/gpu/.test(s.status.message ?? '')
+        ? s
+        : undefined;
     });
     expect(pending.status?.phase).toBe('Pending');
     expect(pending.status?.message).toMatch(/Insufficient nvidia\.com\/gpu/);
