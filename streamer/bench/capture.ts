@@ -10,13 +10,14 @@
  *   node streamer/bench/capture.ts [--seconds 10] [--repeat 2] [--fps 60] [--sizes 720,1080]
  */
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startProbeProcess } from '../probe/probe-process.ts';
 import { startPipeline } from '../src/pipeline.ts';
 import { startDisplayServer } from '../src/x11/display-server.ts';
+import { cpuSnapshot } from './cpu.ts';
 
 const { values } = parseArgs({
   options: {
@@ -81,21 +82,10 @@ function ticks(pid: number): number {
 }
 
 /** This process's python children: the pipeline. */
-function pipelinePids(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) === process.pid && name.startsWith('python')) pids.push(Number(entry));
-    } catch {
-      // gone while read
-    }
-  }
-  return pids;
-}
+const pipelinePids = (): number[] =>
+  [...cpuSnapshot().procs]
+    .filter(([, p]) => p.ppid === process.pid && p.name.startsWith('python'))
+    .map(([pid]) => pid);
 
 interface Sample {
   frames: number;
