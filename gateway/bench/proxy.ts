@@ -79,7 +79,8 @@ Every target is sent the same request: the gateway's user's cookies go to all of
                 throughput (req/s) and its latency, which under saturation is mostly queueing
     fixed rate  after every target's "max": constant-arrival-rate, --rate req/s for
                 --duration s, below every target's maximum: the latency a proxy adds
-                itself, queueing aside
+                itself, queueing aside; 4 x --vus VUs (connections) up front, so that a
+                stall delays requests (and shows in the p99) rather than drops them
 Added p50/p99 = the target's p50/p99 minus the direct run's, in the same phase.
 CPU % = CPU time of a process (and its children, e.g. nginx's workers) during the measured
 run / its duration; 100 % is one core. "control" is this process: the control plane (and
@@ -512,7 +513,10 @@ export const options = {
             rate: Number(__ENV.RATE),
             timeUnit: '1s',
             duration: __ENV.DURATION,
-            preAllocatedVUs: vus,
+            // a stall longer than vus / rate seconds would otherwise find no free VU, and
+            // k6 drops (never sends) the requests that would have waited: the tail would
+            // go uncounted. Enough VUs up front that they are sent, late, and measured.
+            preAllocatedVUs: vus * 4,
             maxVUs: vus * 4,
           }
         : { executor: 'constant-vus', vus, duration: __ENV.DURATION },

@@ -75,6 +75,13 @@ export class IdentityRefused extends Error {
 
 const TIMEOUT_MS = 5_000;
 const RUNNING_SESSION_CACHE_MS = 1_000;
+/**
+ * A cached running session older than this is asked for again in the background while its
+ * answer still serves: under steady traffic no request waits for the control plane (a
+ * wait of a few ms once a second per session was the proxy's p99), and no answer is ever
+ * older than RUNNING_SESSION_CACHE_MS.
+ */
+const RUNNING_SESSION_REFRESH_MS = RUNNING_SESSION_CACHE_MS / 2;
 
 export class ControlClient {
   readonly url: string;
@@ -165,8 +172,11 @@ export class ControlClient {
   session(id: string): Promise<GatewaySession | null> {
     const hit = this.cachedSession(id);
     if (hit) return Promise.resolve(hit);
-    const running = this.sessionLookups.get(id);
-    if (running) return running;
+    return this.sessionLookups.get(id) ?? this.lookUpSession(id);
+  }
+
+  /** Asks the control plane for a session; concurrent callers share the lookup. */
+  private lookUpSession(id: string): Promise<GatewaySession | null> {
     const lookup = this.fetchSession(id).finally(() => {
       if (this.sessionLookups.get(id) === lookup) this.sessionLookups.delete(id);
     });
@@ -174,15 +184,31 @@ export class ControlClient {
     return lookup;
   }
 
-  /** The running session from the cache, without asking: undefined when not cached. */
+  /**
+   * The running session from the cache, without waiting: undefined when not cached. A hit
+   * past its refresh time starts a lookup in the background (one per session); if that
+   * fails, the hit still ends at its time, and requests then wait for the control plane.
+   */
   cachedSession(id: string): GatewaySession | undefined {
     const hit = this.running.get(id);
-    return hit && hit.until > Date.now() ? hit.session : undefined;
+    if (!hit) return undefined;
+    const now = Date.now();
+    if (hit.until <= now) return undefined;
+    if (
+      hit.until - now < RUNNING_SESSION_CACHE_MS - RUNNING_SESSION_REFRESH_MS &&
+      !this.sessionLookups.has(id)
+    ) {
+      this.lookUpSession(id).catch(() => {}); // a later miss's caller sees the error
+    }
+    return hit.session;
   }
 
   private async fetchSession(id: string): Promise<GatewaySession | null> {
     const res = await this.call(`/v1/gateway/sessions/${encodeURIComponent(id)}`, this.token);
-    if (res.status === 404) return null;
+    if (res.status === 404) {
+      this.running.delete(id);
+      return null;
+    }
     if (res.status !== 200)
       throw new ControlPlaneUnavailable(`session lookup answered ${res.status}`);
     const session = await this.read(res, GatewaySession, 'session');
