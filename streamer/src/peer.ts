@@ -14,6 +14,7 @@ import type { ReceiverFeedback } from './bitrate.ts';
 import { remoteCandidateAction } from './candidates.ts';
 import { ABS_CAPTURE_TIME_URI, absCaptureTimePayload } from './capture-time.ts';
 import type { EstimatorOptions } from './congestion/estimator.ts';
+import { Prober } from './congestion/prober.ts';
 import { limitRetransmissions } from './congestion/retransmit-budget.ts';
 import { type TraceEntry, TwccSender } from './congestion/twcc-sender.ts';
 import type { FileChannel } from './files/transfer.ts';
@@ -149,12 +150,26 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
   let channel: RTCDataChannel | undefined;
   let playoutDelayId: number | undefined;
   let captureTimeId: number | undefined;
+  /** writes a packet to the video track: the transport-wide sequence number werift gave it */
+  const sendVideo = (packet: RtpPacket | Buffer): number | undefined => {
+    // werift stamps the transport-wide sequence number synchronously inside writeRtp (before
+    // its first await): a number that moved is this packet's
+    const transport = video?.sender.dtlsTransport;
+    const before = transport?.transportSequenceNumber;
+    track.writeRtp(packet);
+    const seq = transport?.transportSequenceNumber;
+    return seq !== undefined && seq !== before ? seq : undefined;
+  };
   const twcc = new TwccSender(options.bitrate, {
     target: (kbps) => options.onTargetBitrate?.(kbps),
     // after an outage or an overflowed queue: a keyframe now, not once NACKs have failed
     keyframeNeeded: () => options.onPictureLoss(),
+    probe: (request) => prober.probe(request),
     trace: options.onCongestionTrace,
   });
+  const prober = new Prober(sendVideo, (seq, bytes, probe) =>
+    twcc.packetSent(seq, bytes, performance.now(), probe),
+  );
   // The browser's candidates that came while the answer was being made, applied once it is;
   // null from then on.
   //
@@ -208,10 +223,13 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       video.setDirection('sendonly');
       await video.sender.replaceTrack(track);
       video.sender.onPictureLossIndication.subscribe(() => options.onPictureLoss());
-      limitRetransmissions(
-        video.sender,
-        () => twcc.targetKbps(performance.now()) ?? options.bitrate.startKbps,
-      );
+      limitRetransmissions(video.sender, {
+        targetKbps: () => twcc.targetKbps(performance.now()) ?? options.bitrate.startKbps,
+        transportCcId: video.headerExtensions.find(
+          (e) => e.uri === RTP_EXTENSION_URI.transportWideCC,
+        )?.id,
+        sent: (seq, bytes) => twcc.packetSent(seq, bytes, performance.now()),
+      });
       video.sender.onRtcp.subscribe((rtcp) => {
         if (rtcp.type !== RtcpTransportLayerFeedback.type) return;
         const fb = (rtcp as RtcpTransportLayerFeedback).feedback;
@@ -255,29 +273,20 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       else apply(candidate);
     },
     writeRtp(packet, capturedAtMs) {
-      // werift stamps the transport-wide sequence number synchronously inside writeRtp (before
-      // its first await): a number that moved is this packet's.
-      const transport = video?.sender.dtlsTransport;
-      const seqBefore = transport?.transportSequenceNumber;
-      const stamp = captureTimeId !== undefined && capturedAtMs !== undefined;
-      if (playoutDelayId === undefined && !stamp) track.writeRtp(packet);
-      else {
-        const rtp = RtpPacket.deSerialize(packet);
-        if (playoutDelayId !== undefined)
-          rtp.header.extensions.push({ id: playoutDelayId, payload: ZERO_PLAYOUT_DELAY });
-        // On every packet of the frame, not only its first: Chrome takes a frame's capture
-        // time from its packets, and a lost first packet (repaired by NACK) must not lose it.
-        if (stamp)
-          rtp.header.extensions.push({
-            id: captureTimeId!,
-            payload: absCaptureTimePayload(capturedAtMs!),
-          });
-        track.writeRtp(rtp);
-      }
-      const seq = transport?.transportSequenceNumber;
+      const rtp = RtpPacket.deSerialize(packet);
+      prober.media(rtp.header);
+      if (playoutDelayId !== undefined)
+        rtp.header.extensions.push({ id: playoutDelayId, payload: ZERO_PLAYOUT_DELAY });
+      // On every packet of the frame, not only its first: Chrome takes a frame's capture
+      // time from its packets, and a lost first packet (repaired by NACK) must not lose it.
+      if (captureTimeId !== undefined && capturedAtMs !== undefined)
+        rtp.header.extensions.push({
+          id: captureTimeId,
+          payload: absCaptureTimePayload(capturedAtMs),
+        });
+      const seq = sendVideo(rtp);
       // + SRTP tag, the extensions, UDP/IP and the TURN channel header, roughly
-      if (seq !== undefined && seq !== seqBefore)
-        twcc.packetSent(seq, packet.length + 60, performance.now());
+      if (seq !== undefined) twcc.packetSent(seq, packet.length + 60, performance.now());
     },
     writeAudioRtp(packet) {
       audioTrack.writeRtp(packet);
@@ -313,6 +322,7 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       };
     },
     async close() {
+      prober.close();
       await pc.close();
     },
   };

@@ -4,8 +4,15 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import {
+  GenericNack,
+  type RTCRtpSender,
+  RtcpTransportLayerFeedback,
+  RtpHeader,
+  RtpPacket,
+} from 'werift';
 import { type PacketFeedback, SendSideEstimator, slope } from '../src/congestion/estimator.ts';
-import { RetransmitBudget } from '../src/congestion/retransmit-budget.ts';
+import { limitRetransmissions, RetransmitBudget } from '../src/congestion/retransmit-budget.ts';
 import { twccPacketResults } from '../src/congestion/twcc.ts';
 import { outageEnded, TwccSender } from '../src/congestion/twcc-sender.ts';
 
@@ -118,14 +125,25 @@ describe('transport-wide feedback', () => {
 /**
  * A closed loop: the sender sends what the estimator says as 30 fps frames of 1200-byte
  * packets into a FIFO bottleneck of `capacity(t)` with a 200 ms queue (tail drop) and 20 ms
- * each way; the receiver sends feedback every 50 ms.
+ * each way; the receiver sends feedback every 50 ms; the estimator's probes go as 327-byte
+ * padding packets paced at their rate (as prober.ts sends them).
  */
 function simulate(capacityKbps: (t: number) => number, seconds: number) {
   const est = new SendSideEstimator(BOUNDS);
   const inFlight: (PacketFeedback & { reportAt: number })[] = [];
+  const padding: { at: number; probe: number }[] = [];
   let linkFree = 0;
   const timeline: { t: number; target: number; queueMs: number }[] = [];
   let queueMs = 0;
+  const transmit = (t: number, size: number, probe?: number) => {
+    const start = Math.max(t, linkFree);
+    if (start - t > 200) {
+      inFlight.push({ sendMs: t, size, arrivalMs: null, reportAt: t + 20, probe });
+      return;
+    }
+    linkFree = start + (size * 8) / capacityKbps(t);
+    inFlight.push({ sendMs: t, size, arrivalMs: linkFree + 20, reportAt: linkFree + 20, probe });
+  };
   for (let t = 0; t < seconds * 1000; t += 1) {
     if (t % 33 === 0) {
       // the queue a frame meets (its last packet waits for the frame's own burst too)
@@ -134,21 +152,22 @@ function simulate(capacityKbps: (t: number) => number, seconds: number) {
       while (bytes > 0) {
         const size = Math.min(1200, bytes);
         bytes -= size;
-        const start = Math.max(t, linkFree);
-        if (start - t > 200) {
-          inFlight.push({ sendMs: t, size, arrivalMs: null, reportAt: t + 20 });
-          continue;
-        }
-        linkFree = start + (size * 8) / capacityKbps(t);
-        inFlight.push({ sendMs: t, size, arrivalMs: linkFree + 20, reportAt: linkFree + 20 });
+        transmit(t, size);
       }
     }
+    while (padding.length > 0 && padding[0]!.at <= t) transmit(t, 327, padding.shift()!.probe);
     if (t % 50 === 0) {
       // the feedback the receiver sent 20 ms ago: what had arrived (or was missed) by then
       const due = inFlight.filter((p) => p.reportAt <= t - 20);
       if (due.length > 0) {
         for (const p of due) inFlight.splice(inFlight.indexOf(p), 1);
         est.onFeedback(due, t);
+        const probe = est.nextProbe(t);
+        if (probe) {
+          const count = Math.max(5, Math.ceil(probe.bytes / 327));
+          for (let i = 0; i < count; i++)
+            padding.push({ at: t + (i * 327 * 8) / probe.rateKbps, probe: probe.id });
+        }
       }
       timeline.push({ t, target: est.targetKbps, queueMs });
     }
@@ -247,4 +266,83 @@ describe('the retransmission budget', () => {
     expect(budget.pick([7], 150, 40_000, size)).toEqual([7]);
     expect(budget.pick([8, 9], 300, 40_000, (seq) => (seq === 8 ? undefined : 1000))).toEqual([9]);
   });
+});
+
+describe('retransmissions under congestion control', () => {
+  // werift's sender as far as limitRetransmissions touches it: its history of 128 packets,
+  // the transport it sends through, and its NACK handler, recording what reaches it
+  function fakeSender(rtx: boolean) {
+    const sent: RtpPacket[] = [];
+    const nacked: number[][] = [];
+    const cache: (RtpPacket | undefined)[] = [];
+    for (let seq = 1000; seq < 1010; seq++) {
+      cache[seq % 128] = new RtpPacket(
+        new RtpHeader({
+          payloadType: 96,
+          sequenceNumber: seq,
+          timestamp: 90_000,
+          ssrc: 1234,
+          extensions: [{ id: 3, payload: Buffer.from([0, seq - 1000]) }], // its first TWCC seq
+        }),
+        Buffer.alloc(1000, seq & 0xff),
+      );
+    }
+    const sender = {
+      rtpCache: cache,
+      rtxPayloadType: rtx ? 97 : undefined,
+      rtxSequenceNumber: 500,
+      rtxSsrc: 5678,
+      retransmittedPacketsSent: 0,
+      retransmittedBytesSent: 0,
+      headerBytesSent: 0,
+      dtlsTransport: {
+        transportSequenceNumber: 40,
+        sendRtp: async (payload: Buffer, header: RtpHeader) => {
+          sent.push(new RtpPacket(header, payload));
+          return payload.length;
+        },
+      },
+      handleRtcpPacket(packet: RtcpTransportLayerFeedback) {
+        nacked.push([...(packet.feedback as GenericNack).lost]);
+      },
+    };
+    return { sender, sent, nacked, cache };
+  }
+  const nack = (lost: number[]) =>
+    new RtcpTransportLayerFeedback({
+      feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: 1234, lost }),
+    });
+  const twccSeq = (p: RtpPacket) =>
+    p.header.extensions.find((e) => e.id === 3)!.payload.readUInt16BE(0);
+
+  it.each([false, true])(
+    'resends under a new transport-wide sequence number, reported as sent now (RTX %s)',
+    (rtx) => {
+      const { sender, sent, nacked, cache } = fakeSender(rtx);
+      const reported: [number, number][] = [];
+      limitRetransmissions(sender as unknown as RTCRtpSender, {
+        targetKbps: () => 40_000,
+        transportCcId: 3,
+        sent: (seq, bytes) => reported.push([seq, bytes]),
+      });
+      sender.handleRtcpPacket(nack([1002, 1005, 1200]));
+      expect(sent.map(twccSeq)).toEqual([41, 42]); // not 2 and 5, their first numbers
+      expect(reported.map(([seq]) => seq)).toEqual([41, 42]);
+      expect(sender.dtlsTransport.transportSequenceNumber).toBe(42);
+      if (rtx) {
+        expect(
+          sent.map((p) => [p.header.ssrc, p.header.payloadType, p.header.sequenceNumber]),
+        ).toEqual([
+          [5678, 97, 500],
+          [5678, 97, 501],
+        ]);
+        expect(sent[0]!.payload.readUInt16BE(0)).toBe(1002); // RTX carries the original number
+      } else expect(sent.map((p) => p.header.sequenceNumber)).toEqual([1002, 1005]);
+      // the history keeps the packets as first sent, for a later NACK
+      expect(twccSeq(cache[1002 % 128]!)).toBe(2);
+      expect(sender.retransmittedPacketsSent).toBe(2);
+      // werift sees the NACK with nothing left for it to resend
+      expect(nacked).toEqual([[]]);
+    },
+  );
 });

@@ -11,11 +11,15 @@
  *   500 ms (the path's real capacity), less the queue already built (one-way delay over its
  *   minimum of the last 10 s, as a fraction of a second): a 200 ms queue then drains within
  *   about half a second instead of the several seconds 0.85 alone takes; normal climbs 8 %
- *   a second; underuse holds while a queue is left to drain. After a deep cut (below half
- *   the highest target of the last 2 s: the path changed) the target climbs fast (5× a
- *   second, at most back to that target) once 500 ms have passed without a cut: a link that came back is found
- *   within about 2 s, and one still narrow shows overuse again within a feedback round trip,
- *   which costs one short queue, not a freeze.
+ *   a second; underuse holds while a queue is left to drain.
+ * - Probing: after a deep cut (below half the highest target of the last 2 s: the path
+ *   changed) the video stays at the cut rate, and a short probe of padding at 3× the target
+ *   asks the path, once a second, whether it came back (as libwebrtc's probe controller
+ *   does). A probe that arrives as fast as it was sent raises the target to 0.9× its rate
+ *   and is followed at once by one at twice that: a link that came back is found within
+ *   a second or so. One that arrives slower leaves the target alone: climbing the video
+ *   itself back to find out filled a still narrow link's queue every second, and each
+ *   overflow froze the picture.
  * - Loss: over 10 % lost (counted over at least 60 packets, so
  *   that 2 % random loss does not read as 10 % in a small window) cuts by half the loss
  *   fraction;
@@ -31,6 +35,15 @@ export interface PacketFeedback {
   size: number;
   /** the receiver's clock, ms; null: reported lost */
   arrivalMs: number | null;
+  /** the probe (ProbeRequest.id) it was padding of; absent for media */
+  probe?: number;
+}
+
+/** Padding to send now, paced at `rateKbps`, each packet marked with `id`. */
+export interface ProbeRequest {
+  id: number;
+  rateKbps: number;
+  bytes: number;
 }
 
 export interface EstimatorOptions {
@@ -52,9 +65,22 @@ const ACKED_WINDOW_MS = 500;
 const DECREASE_FACTOR = 0.85;
 const DECREASE_GAP_MS = 200;
 const SLOW_GROWTH_PER_S = 1.08;
-const FAST_GROWTH_PER_S = 5;
-const FAST_AFTER_MS = 500;
 const FAST_CUT = 0.5;
+/** a probe's length at its rate, within these sizes (more than a shaper's burst) */
+const PROBE_MS = 40;
+const PROBE_MIN_BYTES = 6000;
+const PROBE_MAX_BYTES = 15_000;
+const PROBE_EVERY_MS = 1000;
+/** no probe while a cut's queue drains */
+const PROBE_AFTER_CUT_MS = 500;
+const PROBE_FIRST = 3;
+const PROBE_NEXT = 2;
+/** media sent this long after a probe started is left out of the delay signal */
+const PROBE_SHADOW_MS = 2 * PROBE_MS;
+/** a probe not evaluated by then was lost: the next may go */
+const PROBE_TIMEOUT_MS = 1000;
+/** arrived at this share of its send rate or more: the path carries the probe's rate */
+const PROBE_CARRIED = 0.9;
 const RECENT_MS = 2000;
 const EMPTY_QUEUE_MS = 10;
 const LOSS_MIN_PACKETS = 60;
@@ -100,6 +126,20 @@ export class SendSideEstimator {
   private delayFloor: { atMs: number; delay: number }[] = [];
   private queueMs = 0;
   private recentTargets: { atMs: number; kbps: number }[] = [];
+  // probing
+  private probe: {
+    id: number;
+    startedMs: number;
+    packets: PacketFeedback[];
+    /** media sent since the probe started: the path carried both at once */
+    media: PacketFeedback[];
+    /** sent at once after a probe the path carried */
+    chained: boolean;
+  } | null = null;
+  private probeId = 0;
+  private lastProbeMs = Number.NEGATIVE_INFINITY;
+  /** the last probe was carried in full: the next goes at once, at twice the rate */
+  private probeAgain = false;
 
   constructor(options: EstimatorOptions) {
     this.options = options;
@@ -127,13 +167,24 @@ export class SendSideEstimator {
    */
   onFeedback(packets: readonly PacketFeedback[], nowMs: number): number {
     let lost = 0;
+    let mediaSentMs = Number.NEGATIVE_INFINITY;
     for (const p of packets) {
+      // Padding says nothing of the media's queue or loss: only its probe reads it.
+      if (p.probe !== undefined) {
+        if (p.probe === this.probe?.id) this.probe.packets.push(p);
+        continue;
+      }
+      mediaSentMs = Math.max(mediaSentMs, p.sendMs);
+      if (this.probe && p.sendMs >= this.probe.startedMs) this.probe.media.push(p);
       this.sentBytes.push({ sendMs: p.sendMs, size: p.size });
       if (p.arrivalMs === null) {
         lost++;
         continue;
       }
       this.acked.push({ arrivalMs: p.arrivalMs, size: p.size });
+      // media sent beside a probe meets the queue the probe makes on purpose: not overuse
+      const sinceProbe = p.sendMs - this.lastProbeMs;
+      if (sinceProbe >= 0 && sinceProbe < PROBE_SHADOW_MS) continue;
       this.addToGroup(p.sendMs, p.arrivalMs);
       this.trackQueue(p.arrivalMs - p.sendMs, nowMs);
     }
@@ -142,10 +193,91 @@ export class SendSideEstimator {
       this.acked.shift();
     while (this.sentBytes.length > 0 && this.sentBytes[0]!.sendMs < nowMs - ACKED_WINDOW_MS)
       this.sentBytes.shift();
-    this.lossPackets += packets.length;
+    this.lossPackets += packets.length - packets.filter((p) => p.probe !== undefined).length;
     this.lossLost += lost;
     this.updateRate(nowMs);
+    // the probe is all reported once media sent after its last packet is
+    const probe = this.probe;
+    if (probe && probe.packets.length > 0) {
+      if (mediaSentMs > Math.max(...probe.packets.map((p) => p.sendMs))) this.evaluateProbe();
+    }
     return this.targetKbps;
+  }
+
+  /**
+   * A probe to send now, or null. Only after a deep cut, while the target is below where it
+   * was: once a second, or at once after a probe the path carried in full.
+   */
+  nextProbe(nowMs: number): ProbeRequest | null {
+    const high = this.beforeCut;
+    if (high === null || this.target >= high) return null;
+    if (this.probe && nowMs - this.probe.startedMs < PROBE_TIMEOUT_MS) return null;
+    this.probe = null;
+    if (nowMs - this.lastDecreaseMs < PROBE_AFTER_CUT_MS) return null;
+    if (!this.probeAgain && nowMs - this.lastProbeMs < PROBE_EVERY_MS) return null;
+    // the padding alone goes at the probe's rate (the media beside it is measured with it)
+    const rateKbps = Math.min(
+      this.options.maxKbps,
+      1.2 * high,
+      this.target * (this.probeAgain ? PROBE_NEXT : PROBE_FIRST),
+    );
+    const bytes = Math.round(
+      Math.min(PROBE_MAX_BYTES, Math.max(PROBE_MIN_BYTES, (rateKbps * PROBE_MS) / 8)),
+    );
+    this.probe = {
+      id: ++this.probeId,
+      startedMs: nowMs,
+      packets: [],
+      media: [],
+      chained: this.probeAgain,
+    };
+    this.lastProbeMs = nowMs;
+    this.probeAgain = false;
+    return { id: this.probeId, rateKbps, bytes };
+  }
+
+  /**
+   * The rate the path carried the probe at, with the media sent meanwhile: the bytes of the
+   * later half of them (by send time) over the spread of their arrivals (less the first
+   * packet's, which opens the spread), against the same over their sends. The later half:
+   * a shaper's burst (a token bucket's, tbf's) lets the first few kilobytes through at
+   * once, and read whole, a probe on a link of half its rate arrived as fast as it left.
+   */
+  private evaluateProbe() {
+    const probe = this.probe!;
+    this.probe = null;
+    const lastSend = Math.max(...probe.packets.map((p) => p.sendMs));
+    const all = [...probe.packets, ...probe.media.filter((p) => p.sendMs <= lastSend)];
+    const lostShare = all.filter((p) => p.arrivalMs === null).length / all.length;
+    if (lostShare > 0.2) return; // lost: not carried
+    const bySend = all.filter((p) => p.arrivalMs !== null).sort((a, b) => a.sendMs - b.sendMs);
+    const later = bySend.slice(Math.floor(bySend.length / 2));
+    if (later.length < 3) return;
+    const rate = (list: PacketFeedback[], at: (p: PacketFeedback) => number) => {
+      const span = at(list.at(-1)!) - at(list[0]!);
+      const bytes = list.slice(1).reduce((sum, p) => sum + p.size, 0);
+      return (bytes * 8) / Math.max(span, 0.25); // TWCC's resolution
+    };
+    const sentKbps = rate(later, (p) => p.sendMs);
+    const receivedKbps = rate(
+      [...later].sort((a, b) => a.arrivalMs! - b.arrivalMs!),
+      (p) => p.arrivalMs!,
+    );
+    // A probe that arrived slower than it was sent met the path's capacity, and its arrival
+    // rate measures it; but a shaper's burst lets the first few kilobytes through at once,
+    // so that is trusted only in a chain (the path has just carried a probe well above the
+    // cut: it changed), not from a first probe, which on a still narrow link overstates it.
+    const chained = probe.chained;
+    if (receivedKbps < PROBE_CARRIED * sentKbps && !chained) return;
+    const carried = Math.min(sentKbps, receivedKbps);
+    if (0.9 * carried > this.target) {
+      this.target = Math.min(0.9 * carried, this.beforeCut ?? Number.POSITIVE_INFINITY);
+      this.target = Math.min(this.options.maxKbps, this.target);
+    }
+    this.probeAgain =
+      receivedKbps >= PROBE_CARRIED * sentKbps &&
+      this.beforeCut !== null &&
+      this.target < this.beforeCut;
   }
 
   /** Queueing delay: the one-way delay now over its floor (clock offsets cancel out). */
@@ -282,20 +414,12 @@ export class SendSideEstimator {
       !lossHolds &&
       nowMs - this.lastDecreaseMs > DECREASE_GAP_MS
     ) {
-      const fast =
-        this.beforeCut !== null &&
-        this.target < this.beforeCut &&
-        nowMs - this.lastDecreaseMs > FAST_AFTER_MS;
-      // Climbing back fast, the encoder lags the target by design and filled the path before.
-      if (fast || !this.appLimited()) {
-        const growth = (fast ? FAST_GROWTH_PER_S : SLOW_GROWTH_PER_S) ** (dt / 1000);
-        let next = this.target * growth + (dt / 1000) * 10;
-        if (fast) next = Math.min(next, this.beforeCut!);
-        if (this.beforeCut !== null && next >= this.beforeCut) this.beforeCut = null;
-        this.target = next;
+      if (!this.appLimited()) {
+        this.target = this.target * SLOW_GROWTH_PER_S ** (dt / 1000) + (dt / 1000) * 10;
       }
     }
     this.target = Math.min(this.options.maxKbps, Math.max(this.options.minKbps, this.target));
+    if (this.beforeCut !== null && this.target >= this.beforeCut) this.beforeCut = null;
     this.recentTargets.push({ atMs: nowMs, kbps: this.target });
     while (this.recentTargets[0]!.atMs < nowMs - RECENT_MS) this.recentTargets.shift();
   }

@@ -3,7 +3,10 @@ import {
   type RTCRtpSender,
   type RtcpPacket,
   RtcpTransportLayerFeedback,
-  type RtpPacket,
+  type RtpHeader,
+  RtpPacket,
+  serializeTransportWideCC,
+  wrapRtx,
 } from 'werift';
 
 /**
@@ -55,32 +58,78 @@ export class RetransmitBudget {
 /** RTP_HISTORY_SIZE in werift's rtpSender.js: the packets it can resend, by sequence number. */
 const WERIFT_HISTORY = 128;
 
-/** werift's sender as far as retransmission goes; `rtpCache` is private in its types. */
+/** werift's sender as far as retransmission goes: these members are private in its types. */
 interface NackingSender {
   handleRtcpPacket(packet: RtcpPacket): void;
   rtpCache: (RtpPacket | undefined)[];
+  rtxPayloadType?: number;
+  rtxSequenceNumber: number;
+  rtxSsrc: number;
+  retransmittedPacketsSent: number;
+  retransmittedBytesSent: number;
+  headerBytesSent: number;
+  dtlsTransport: {
+    transportSequenceNumber: number;
+    sendRtp(payload: Buffer, header: RtpHeader): Promise<number>;
+  };
+}
+
+export interface RetransmitOptions {
+  /** the target bitrate now, kbit/s */
+  targetKbps: () => number;
+  /** the negotiated id of the transport-wide-cc header extension, if any */
+  transportCcId?: number;
+  /** a resent packet left under a new transport-wide sequence number */
+  sent?: (transportSeq: number, bytes: number) => void;
 }
 
 /**
- * Puts werift's NACK answers under a RetransmitBudget: NACKs pass through with only the
- * picked sequence numbers (werift still counts them and fires its events).
+ * Answers werift's NACKs under a RetransmitBudget, resending the picked packets itself.
+ * werift would resend the cached packet as it was, with its first transport-wide sequence
+ * number: the browser's feedback then reports that number as arrived a NACK round trip
+ * late, and the congestion estimator reads the retransmission's age as a queue of a second
+ * or two (and cuts for nothing). Each resend gets a number of its own, as libwebrtc does,
+ * and is reported to the estimator as a packet sent now. werift still sees the NACK, with
+ * nothing left to resend, so it counts it and fires its events.
  */
-export function limitRetransmissions(sender: RTCRtpSender, targetKbps: () => number) {
+export function limitRetransmissions(sender: RTCRtpSender, options: RetransmitOptions) {
   const s = sender as unknown as NackingSender;
   const budget = new RetransmitBudget();
   const handle = s.handleRtcpPacket.bind(s);
-  const sizeOf = (seq: number) => {
+  const cached = (seq: number) => {
     const p = s.rtpCache[seq % WERIFT_HISTORY];
-    return p && p.header.sequenceNumber === seq ? p.serializeSize : undefined;
+    return p && p.header.sequenceNumber === seq ? p : undefined;
+  };
+  const resend = (original: RtpPacket) => {
+    // a copy: the cached packet keeps its own extensions for a later NACK
+    let packet = RtpPacket.deSerialize(original.serialize());
+    const transport = s.dtlsTransport;
+    const twcc = packet.header.extensions.find((e) => e.id === options.transportCcId);
+    if (twcc) {
+      transport.transportSequenceNumber = (transport.transportSequenceNumber + 1) & 0xffff;
+      twcc.payload = serializeTransportWideCC(transport.transportSequenceNumber);
+    }
+    if (s.rtxPayloadType !== undefined) {
+      packet = wrapRtx(packet, s.rtxPayloadType, s.rtxSequenceNumber, s.rtxSsrc);
+      s.rtxSequenceNumber = (s.rtxSequenceNumber + 1) & 0xffff;
+    }
+    s.retransmittedPacketsSent++;
+    s.retransmittedBytesSent += packet.payload.length;
+    s.headerBytesSent += packet.header.serializeSize;
+    if (twcc) options.sent?.(transport.transportSequenceNumber, packet.serializeSize + 60);
+    transport.sendRtp(packet.payload, packet.header).catch(() => {}); // as werift: a lost send is a lost packet
   };
   s.handleRtcpPacket = (packet) => {
-    if (packet instanceof RtcpTransportLayerFeedback && packet.feedback instanceof GenericNack)
-      packet.feedback.lost = budget.pick(
+    if (packet instanceof RtcpTransportLayerFeedback && packet.feedback instanceof GenericNack) {
+      const picked = budget.pick(
         packet.feedback.lost,
         performance.now(),
-        targetKbps(),
-        sizeOf,
+        options.targetKbps(),
+        (seq) => cached(seq)?.serializeSize,
       );
+      for (const seq of picked) resend(cached(seq)!);
+      packet.feedback.lost = [];
+    }
     handle(packet);
   };
 }

@@ -1,4 +1,9 @@
-import { type EstimatorOptions, type PacketFeedback, SendSideEstimator } from './estimator.ts';
+import {
+  type EstimatorOptions,
+  type PacketFeedback,
+  type ProbeRequest,
+  SendSideEstimator,
+} from './estimator.ts';
 import { type TwccFeedbackFields, twccPacketResults } from './twcc.ts';
 
 /** One feedback message as the estimator saw it: a line of a recorded trace (test fixtures). */
@@ -16,6 +21,8 @@ export interface TwccSenderEvents {
    * (see outageEnded), or the loss of an overflowing queue has just ended.
    */
   keyframeNeeded?(): void;
+  /** send this padding now, reporting each packet with packetSent(…, probe.id) */
+  probe?(probe: ProbeRequest): void;
   trace?(entry: TraceEntry): void;
 }
 
@@ -41,6 +48,8 @@ export function outageEnded(silentMs: number, lostFraction: number): boolean {
 export class TwccSender {
   private readonly sendMs = new Float64Array(65_536).fill(Number.NaN);
   private readonly size = new Uint16Array(65_536);
+  /** the probe a packet was padding of; 0: media */
+  private readonly probeOf = new Uint32Array(65_536);
   private readonly estimator: SendSideEstimator;
   private lastFeedbackMs = Number.NEGATIVE_INFINITY;
   private overflowed = false;
@@ -51,9 +60,10 @@ export class TwccSender {
     this.on = on;
   }
 
-  packetSent(seq: number, bytes: number, nowMs: number) {
+  packetSent(seq: number, bytes: number, nowMs: number, probe?: number) {
     this.sendMs[seq & 0xffff] = nowMs;
     this.size[seq & 0xffff] = Math.min(bytes, 65_535);
+    this.probeOf[seq & 0xffff] = probe ?? 0;
   }
 
   feedback(fb: TwccFeedbackFields, nowMs: number) {
@@ -61,16 +71,18 @@ export class TwccSender {
     for (const r of twccPacketResults(fb)) {
       const sendMs = this.sendMs[r.seq]!;
       if (Number.isNaN(sendMs)) continue; // not ours (audio), or already reported
-      packets.push({ sendMs, size: this.size[r.seq]!, arrivalMs: r.arrivalMs });
+      const probe = this.probeOf[r.seq] || undefined;
+      packets.push({ sendMs, size: this.size[r.seq]!, arrivalMs: r.arrivalMs, probe });
       // A packet is reported once; a sequence number reused 65 536 packets later is new.
       if (r.arrivalMs !== null) this.sendMs[r.seq] = Number.NaN;
     }
     if (packets.length === 0) return;
-    const lost = packets.filter((p) => p.arrivalMs === null).length / packets.length;
+    const media = packets.filter((p) => p.probe === undefined);
+    const lost = media.filter((p) => p.arrivalMs === null).length / Math.max(1, media.length);
     if (outageEnded(nowMs - this.lastFeedbackMs, lost)) this.on.keyframeNeeded?.();
     // A queue that overflowed (a link that narrowed) lost more than NACK repairs in time; a
     // keyframe made while it overflows would be lost too, so it is made once the loss ends.
-    if (packets.length >= 20 && lost >= 0.5) this.overflowed = true;
+    if (media.length >= 20 && lost >= 0.5) this.overflowed = true;
     else if (this.overflowed && lost === 0 && this.estimator.state.queueMs < 50) {
       this.overflowed = false;
       this.on.keyframeNeeded?.();
@@ -80,6 +92,8 @@ export class TwccSender {
     const targetKbps = this.estimator.onFeedback(packets, nowMs);
     this.on.trace?.({ nowMs, packets, targetKbps });
     if (targetKbps !== before) this.on.target(targetKbps);
+    const probe = this.estimator.nextProbe(nowMs);
+    if (probe) this.on.probe?.(probe);
   }
 
   /** The estimate while the browser sends feedback, else null. */
