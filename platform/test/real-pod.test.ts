@@ -56,6 +56,7 @@ import {
 } from '../../operator/src/desired.ts';
 import { floeImage } from '../../operator/src/images.ts';
 import { buildInterposer } from '../../streamer/src/gamepad/build.ts';
+import { type PadWindow, STAND_IN_GAMEPAD } from '../../streamer/test/stand-in-gamepad.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: API and kubectl JSON, asserted on field by field
 type Json = any;
@@ -63,36 +64,6 @@ type Browser = Awaited<ReturnType<typeof launchChromium>>;
 
 const STREAMER_PORT = 8080;
 
-/**
- * Runs in the stream page before its own script: a stand-in gamepad (headless Chromium has no
- * pad hardware), a standard-mapping pad of 17 buttons and 4 axes at `window.__standInPad`
- * that the test moves, announced with `gamepadconnected` (as in
- * streamer/test/gamepad-e2e.test.ts).
- */
-const STAND_IN_GAMEPAD = `(() => {
-  const pad = {
-    id: 'Floe stand-in gamepad (STANDARD GAMEPAD)',
-    index: 0,
-    connected: true,
-    mapping: 'standard',
-    timestamp: 0,
-    axes: [0, 0, 0, 0],
-    buttons: Array.from({ length: 17 }, () => ({ pressed: false, touched: false, value: 0 })),
-  };
-  window.__standInPad = pad;
-  Object.defineProperty(Navigator.prototype, 'getGamepads', {
-    value: () => [pad, null, null, null],
-    configurable: true,
-  });
-  addEventListener('load', () => {
-    const event = new Event('gamepadconnected');
-    event.gamepad = pad;
-    dispatchEvent(event);
-  });
-})();`;
-type PadWindow = {
-  __standInPad: { axes: number[]; buttons: { pressed: boolean; value: number }[] };
-};
 const workDir = join(tmpdir(), 'floe-real-pod');
 
 let k8s: KubernetesClusters;

@@ -37,40 +37,6 @@ const pageErrors: string[] = [];
 let sign: (role: ViewerRole, sub: string) => Promise<string>;
 
 /**
- * Runs in the page before its own script: the stand-in gamepad, a standard-mapping pad of 17
- * buttons and 4 axes at `window.__standInPad`, and the rumble played on it at
- * `window.__standInRumble`.
- */
-const STAND_IN_GAMEPAD = `(() => {
-  const rumble = [];
-  const pad = {
-    id: 'Floe stand-in gamepad (STANDARD GAMEPAD)',
-    index: 0,
-    connected: true,
-    mapping: 'standard',
-    timestamp: 0,
-    axes: [0, 0, 0, 0],
-    buttons: Array.from({ length: 17 }, () => ({ pressed: false, touched: false, value: 0 })),
-    vibrationActuator: {
-      effects: ['dual-rumble'],
-      playEffect: (type, params) => (rumble.push({ type, ...params }), Promise.resolve('complete')),
-      reset: () => (rumble.push({ type: 'reset' }), Promise.resolve('complete')),
-    },
-  };
-  window.__standInPad = pad;
-  window.__standInRumble = rumble;
-  Object.defineProperty(Navigator.prototype, 'getGamepads', {
-    value: () => [pad, null, null, null],
-    configurable: true,
-  });
-  addEventListener('load', () => {
-    const event = new Event('gamepadconnected');
-    event.gamepad = pad;
-    dispatchEvent(event);
-  });
-})();`;
-
-/**
  * A second program of the session's app, beside jstest: rumbles pad 0 through evdev as a game
  * does (EVIOCSFF uploads a rumble effect, an EV_FF write plays it), twice a second.
  */
@@ -86,10 +52,7 @@ while True:
     time.sleep(0.5)
 `;
 
-type PadWindow = Window & {
-  __standInRumble: Record<string, unknown>[];
-  __standInPad: { axes: number[]; buttons: { pressed: boolean; value: number }[] };
-};
+import { type PadWindow, STAND_IN_GAMEPAD } from './stand-in-gamepad.ts';
 
 beforeAll(async () => {
   work = mkdtempSync(join(testbed.tempRoot, 'e2e-gamepad-'));
