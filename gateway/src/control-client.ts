@@ -170,8 +170,8 @@ export class ControlClient {
    * when its streamer is gone anyway.
    */
   session(id: string): Promise<GatewaySession | null> {
-    const hit = this.cachedSession(id);
-    if (hit) return Promise.resolve(hit);
+    const hit = this.running.get(id);
+    if (hit && hit.until > Date.now()) return Promise.resolve(hit.session);
     return this.sessionLookups.get(id) ?? this.lookUpSession(id);
   }
 
@@ -185,9 +185,10 @@ export class ControlClient {
   }
 
   /**
-   * The running session from the cache, without waiting: undefined when not cached. A hit
-   * past its refresh time starts a lookup in the background (one per session); if that
-   * fails, the hit still ends at its time, and requests then wait for the control plane.
+   * The running session from the cache, without waiting (the fast path's): undefined when
+   * not cached. A hit past its refresh time starts a lookup in the background (one per
+   * session); if that fails, the hit still ends at its time, and requests then wait for the
+   * control plane.
    */
   cachedSession(id: string): GatewaySession | undefined {
     const hit = this.running.get(id);
