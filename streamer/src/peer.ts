@@ -151,7 +151,7 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
   let playoutDelayId: number | undefined;
   let captureTimeId: number | undefined;
   /** writes a packet to the video track: the transport-wide sequence number werift gave it */
-  const sendVideo = (packet: RtpPacket | Buffer): number | undefined => {
+  const sendVideo = (packet: RtpPacket): number | undefined => {
     // werift stamps the transport-wide sequence number synchronously inside writeRtp (before
     // its first await): a number that moved is this packet's
     const transport = video?.sender.dtlsTransport;

@@ -16,10 +16,11 @@
  *   changed) the video stays at the cut rate, and a short probe of padding at 3× the target
  *   asks the path, once a second, whether it came back (as libwebrtc's probe controller
  *   does). A probe that arrives as fast as it was sent raises the target to 0.9× its rate
- *   and is followed at once by one at twice that: a link that came back is found within
- *   a second or so. One that arrives slower leaves the target alone: climbing the video
- *   itself back to find out filled a still narrow link's queue every second, and each
- *   overflow froze the picture.
+ *   and is followed at once by one at twice that, until one arrives slower: that one
+ *   measured the link, and the target goes to 0.9× what arrived. A link that came back is
+ *   found within a second or so. A first probe that arrives slower leaves the target
+ *   alone. Climbing the video itself back to find out, as this did before, filled a still
+ *   narrow link's queue every second or two, and each overflow froze the picture.
  * - Loss: over 10 % lost (counted over at least 60 packets, so
  *   that 2 % random loss does not read as 10 % in a small window) cuts by half the loss
  *   fraction;
@@ -65,7 +66,7 @@ const ACKED_WINDOW_MS = 500;
 const DECREASE_FACTOR = 0.85;
 const DECREASE_GAP_MS = 200;
 const SLOW_GROWTH_PER_S = 1.08;
-const FAST_CUT = 0.5;
+const DEEP_CUT = 0.5;
 /** a probe's length at its rate, within these sizes (more than a shaper's burst) */
 const PROBE_MS = 40;
 const PROBE_MIN_BYTES = 6000;
@@ -117,7 +118,7 @@ export class SendSideEstimator {
   private acked: { arrivalMs: number; size: number }[] = [];
   private lastUpdateMs: number | null = null;
   private lastDecreaseMs = Number.NEGATIVE_INFINITY;
-  /** The target before the last cut: where fast recovery may climb back to. */
+  /** The target before the last deep cut: where probing may take it back to. */
   private beforeCut: number | null = null;
   private lossPackets = 0;
   private lossLost = 0;
@@ -267,8 +268,7 @@ export class SendSideEstimator {
     // rate measures it; but a shaper's burst lets the first few kilobytes through at once,
     // so that is trusted only in a chain (the path has just carried a probe well above the
     // cut: it changed), not from a first probe, which on a still narrow link overstates it.
-    const chained = probe.chained;
-    if (receivedKbps < PROBE_CARRIED * sentKbps && !chained) return;
+    if (receivedKbps < PROBE_CARRIED * sentKbps && !probe.chained) return;
     const carried = Math.min(sentKbps, receivedKbps);
     if (0.9 * carried > this.target) {
       this.target = Math.min(0.9 * carried, this.beforeCut ?? Number.POSITIVE_INFINITY);
@@ -384,7 +384,7 @@ export class SendSideEstimator {
     // probing a steady link's capacity climb back slowly, or the target would saw.
     // Against the highest target of the last 2 s, so a few cuts in a row count as one.
     const recentHigh = Math.max(this.target, ...this.recentTargets.map((r) => r.kbps));
-    if (to < FAST_CUT * recentHigh) this.beforeCut = Math.max(this.beforeCut ?? 0, recentHigh);
+    if (to < DEEP_CUT * recentHigh) this.beforeCut = Math.max(this.beforeCut ?? 0, recentHigh);
     this.target = to;
     this.lastDecreaseMs = nowMs;
   }
