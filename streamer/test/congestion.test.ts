@@ -105,6 +105,41 @@ describe('transport-wide feedback', () => {
     expect(keyframes).toBe(1);
   });
 
+  it('probes its way back after an outage, whatever the loss of the silence cut to', () => {
+    const probes: number[] = [];
+    let keyframes = 0;
+    const sender = new TwccSender(BOUNDS, {
+      target: () => {},
+      keyframeNeeded: () => keyframes++,
+      probe: (p) => probes.push(p.rateKbps),
+    });
+    let seq = 0;
+    const feedback = (at: number, statuses: number[]) => {
+      const from = seq;
+      for (const _ of statuses) sender.packetSent(seq++, 1200, at - 30);
+      sender.feedback(
+        {
+          baseSequenceNumber: from,
+          packetStatusCount: statuses.length,
+          referenceTime: Math.floor(at / 64),
+          fbPktCount: 0,
+          packetChunks: statuses.map((status) => ({ packetStatus: status, runLength: 1 })),
+          recvDeltas: statuses.filter((st) => st === 1).map(() => ({ delta: 0 })),
+        },
+        at,
+      );
+    };
+    for (let t = 0; t < 3000; t += 50) feedback(t, Array(20).fill(1));
+    const before = sender.targetKbps(3000)!;
+    expect(probes).toEqual([]); // a steady link: no probing
+    // 3 s of silence, then feedback that lost most of what was sent meanwhile
+    feedback(6000, [...Array(60).fill(0), ...Array(20).fill(1)]);
+    expect(keyframes).toBe(1);
+    expect(sender.targetKbps(6000)!).toBeLessThan(before);
+    for (let t = 6050; t < 7000; t += 50) feedback(t, Array(20).fill(1));
+    expect(probes.length).toBeGreaterThan(0);
+  });
+
   it('fits a least-squares slope', () => {
     expect(
       slope([

@@ -206,6 +206,15 @@ export class SendSideEstimator {
   }
 
   /**
+   * The path went silent and came back (an outage): what it carries now is unknown, whatever
+   * the loss of its silence cut the target to. Probing takes it back towards `kbps`, the
+   * target before, as after a deep cut, instead of 8 % a second.
+   */
+  probeBackTo(kbps: number) {
+    if (kbps > this.target) this.beforeCut = Math.max(this.beforeCut ?? 0, kbps);
+  }
+
+  /**
    * A probe to send now, or null. Only after a deep cut, while the target is below where it
    * was: once a second, or at once after a probe the path carried in full.
    */

@@ -79,7 +79,8 @@ export class TwccSender {
     if (packets.length === 0) return;
     const media = packets.filter((p) => p.probe === undefined);
     const lost = media.filter((p) => p.arrivalMs === null).length / Math.max(1, media.length);
-    if (outageEnded(nowMs - this.lastFeedbackMs, lost)) this.on.keyframeNeeded?.();
+    const outage = outageEnded(nowMs - this.lastFeedbackMs, lost);
+    if (outage) this.on.keyframeNeeded?.();
     // A queue that overflowed (a link that narrowed) lost more than NACK repairs in time; a
     // keyframe made while it overflows would be lost too, so it is made once the loss ends.
     if (media.length >= 20 && lost >= 0.5) this.overflowed = true;
@@ -90,6 +91,7 @@ export class TwccSender {
     this.lastFeedbackMs = nowMs;
     const before = this.estimator.targetKbps;
     const targetKbps = this.estimator.onFeedback(packets, nowMs);
+    if (outage) this.estimator.probeBackTo(before);
     this.on.trace?.({ nowMs, packets, targetKbps });
     if (targetKbps !== before) this.on.target(targetKbps);
     const probe = this.estimator.nextProbe(nowMs);
