@@ -170,25 +170,37 @@ export class ControlClient {
    * when its streamer is gone anyway.
    */
   session(id: string): Promise<GatewaySession | null> {
-    const hit = this.running.get(id);
-    if (hit && hit.until > Date.now()) return Promise.resolve(hit.session);
+    const hit = this.cachedSession(id);
+    if (hit) return Promise.resolve(hit);
     return this.sessionLookups.get(id) ?? this.lookUpSession(id);
   }
 
-  /** Asks the control plane for a session; concurrent callers share the lookup. */
+  /**
+   * Asks the control plane for a session; concurrent callers share the lookup. Its answer is
+   * cached only while it is still the lookup on record: one that a forget (a stop or a
+   * grant changed through this gateway) or a newer lookup replaced answered too early.
+   */
   private lookUpSession(id: string): Promise<GatewaySession | null> {
-    const lookup = this.fetchSession(id).finally(() => {
-      if (this.sessionLookups.get(id) === lookup) this.sessionLookups.delete(id);
-    });
+    const lookup: Promise<GatewaySession | null> = this.fetchSession(id)
+      .then((session) => {
+        if (session?.state !== 'running') this.running.delete(id);
+        else if (this.sessionLookups.get(id) === lookup) {
+          if (this.running.size >= 10_000) this.running.clear();
+          this.running.set(id, { session, until: Date.now() + RUNNING_SESSION_CACHE_MS });
+        }
+        return session;
+      })
+      .finally(() => {
+        if (this.sessionLookups.get(id) === lookup) this.sessionLookups.delete(id);
+      });
     this.sessionLookups.set(id, lookup);
     return lookup;
   }
 
   /**
-   * The running session from the cache, without waiting (the fast path's): undefined when
-   * not cached. A hit past its refresh time starts a lookup in the background (one per
-   * session); if that fails, the hit still ends at its time, and requests then wait for the
-   * control plane.
+   * The running session from the cache, without waiting: undefined when not cached. A hit
+   * past its refresh time starts a lookup in the background (one per session); if that
+   * fails, the hit still ends at its time, and requests then wait for the control plane.
    */
   cachedSession(id: string): GatewaySession | undefined {
     const hit = this.running.get(id);
@@ -206,25 +218,19 @@ export class ControlClient {
 
   private async fetchSession(id: string): Promise<GatewaySession | null> {
     const res = await this.call(`/v1/gateway/sessions/${encodeURIComponent(id)}`, this.token);
-    if (res.status === 404) {
-      this.running.delete(id);
-      return null;
-    }
+    if (res.status === 404) return null;
     if (res.status !== 200)
       throw new ControlPlaneUnavailable(`session lookup answered ${res.status}`);
-    const session = await this.read(res, GatewaySession, 'session');
-    // a stop forwarded while this lookup was under way wins over its answer
-    if (session.state === 'running' && this.sessionLookups.has(id)) {
-      if (this.running.size >= 10_000) this.running.clear();
-      this.running.set(id, { session, until: Date.now() + RUNNING_SESSION_CACHE_MS });
-    } else this.running.delete(id);
-    return session;
+    return this.read(res, GatewaySession, 'session');
   }
 
   /** Other processes of this gateway that cache sessions too (node:cluster workers). */
   peers: { forget(id: string): Promise<void> } | null = null;
 
-  /** Forgets a stopped session here, and resolves once the other processes have too. */
+  /**
+   * Forgets a session here (stopped, or its grants changed), and resolves once the other
+   * processes have too.
+   */
   async forgetSession(id: string): Promise<void> {
     this.forgetLocally(id);
     await this.peers?.forget(id);

@@ -41,6 +41,9 @@ const REQUEST_HEADERS_DROPPED = new Set([
 ]);
 
 // The control plane sets no cookies on the gateway's domain; hop-by-hop headers stop here.
+/** A session (its stop) or its grants (a share, a revoke): what the gateway caches of it. */
+const SESSION_CHANGE = /^\/v1\/tenants\/[^/]+\/sessions\/([^/]+)(?:\/grants(?:\/[^/]+)?)?$/;
+
 const RESPONSE_HEADERS_DROPPED = new Set([
   'connection',
   'keep-alive',
@@ -140,9 +143,10 @@ export function apiRoutes(deps: Deps) {
       log.warn({ err, path }, 'control plane request failed');
       return jsonError(c, 502, 'bad_gateway', 'the control plane did not answer; try again');
     }
-    // a stop through this gateway ends its proxying at once, not when its cache expires
-    const stopped = method === 'DELETE' && path.match(/^\/v1\/tenants\/[^/]+\/sessions\/([^/]+)$/);
-    if (stopped && upstream.ok) await control.forgetSession(decodeURIComponent(stopped[1]!));
+    // A stop through this gateway ends its proxying at once, and a share or a revoke takes
+    // effect at once, not when the cached session expires.
+    const changed = method !== 'GET' && method !== 'HEAD' && path.match(SESSION_CHANGE);
+    if (changed && upstream.ok) await control.forgetSession(decodeURIComponent(changed[1]!));
     const out = new Headers();
     for (const [name, value] of upstream.headers) {
       if (!RESPONSE_HEADERS_DROPPED.has(name)) out.append(name, value);

@@ -10,13 +10,20 @@ import { ControlClient } from '../../src/control-client.ts';
 
 const ID = '01a2a3a4-0000-7000-8000-000000000000';
 
-function body(state: string) {
+function body(state: string, grants = 0) {
   return {
     id: ID,
     tenantId: 't1',
     userId: 'u1',
     state,
     endpoint: state === 'running' ? 'http://127.0.0.1:9/' : null,
+    grants: Array.from({ length: grants }, (_, i) => ({
+      id: `g${i}`,
+      kind: 'user',
+      userId: `u${i + 2}`,
+      role: 'viewer',
+      expiresAt: null,
+    })),
   };
 }
 
@@ -24,17 +31,18 @@ describe('the running-session cache', () => {
   let server: Server;
   let client: ControlClient;
   let lookups = 0;
-  let answer: { status: number; state?: string; delayMs?: number };
+  let answer: { status: number; state?: string; delayMs?: number; grants?: number };
 
   beforeEach(async () => {
     lookups = 0;
     answer = { status: 200, state: 'running' };
     server = createServer((_req, res) => {
       lookups++;
-      const { status, state, delayMs = 0 } = answer;
+      // what is answered is decided on arrival, as the control plane reads its database
+      const { status, state, delayMs = 0, grants } = answer;
       setTimeout(() => {
         res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(state ? JSON.stringify(body(state)) : '{}');
+        res.end(state ? JSON.stringify(body(state, grants)) : '{}');
       }, delayMs);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -88,6 +96,21 @@ describe('the running-session cache', () => {
     await sleep(500); // the first answer's second is over, and its refresh failed
     expect(client.cachedSession(ID)).toBeUndefined();
     await expect(client.session(ID)).rejects.toThrow(/session lookup answered 503/);
+  });
+
+  it('keeps no answer of a refresh that a forget overtook (a grant changed meanwhile)', async () => {
+    await client.session(ID);
+    await sleep(600);
+    answer = { status: 200, state: 'running', delayMs: 300 };
+    client.cachedSession(ID); // a refresh starts, and answers late: the grants before
+    await sleep(50);
+    await client.forgetSession(ID); // a share through this gateway
+    answer = { status: 200, state: 'running', grants: 1, delayMs: 400 };
+    const fresh = client.session(ID); // the next request asks again, and waits longer
+    await sleep(300); // the refresh from before the share has answered by now
+    expect(client.cachedSession(ID)).toBeUndefined(); // not its grants of before
+    expect((await fresh)?.grants).toHaveLength(1);
+    expect(client.cachedSession(ID)?.grants).toHaveLength(1);
   });
 
   it('forgets a session stopped through this gateway at once, refresh or not', async () => {
