@@ -80,6 +80,8 @@ const PROBE_NEXT = 2;
 const PROBE_SHADOW_MS = 2 * PROBE_MS;
 /** a probe not evaluated by then was lost: the next may go */
 const PROBE_TIMEOUT_MS = 1000;
+/** a probe this long measures the path even when it is not carried (see evaluateProbe) */
+const PROBE_MEASURES_BYTES = 12_000;
 /** arrived at this share of its send rate or more: the path carries the probe's rate */
 const PROBE_CARRIED = 0.9;
 const RECENT_MS = 2000;
@@ -136,6 +138,7 @@ export class SendSideEstimator {
     media: PacketFeedback[];
     /** sent at once after a probe the path carried */
     chained: boolean;
+    bytes: number;
   } | null = null;
   private probeId = 0;
   private lastProbeMs = Number.NEGATIVE_INFINITY;
@@ -240,6 +243,7 @@ export class SendSideEstimator {
       packets: [],
       media: [],
       chained: this.probeAgain,
+      bytes,
     };
     this.lastProbeMs = nowMs;
     this.probeAgain = false;
@@ -275,9 +279,11 @@ export class SendSideEstimator {
     );
     // A probe that arrived slower than it was sent met the path's capacity, and its arrival
     // rate measures it; but a shaper's burst lets the first few kilobytes through at once,
-    // so that is trusted only in a chain (the path has just carried a probe well above the
-    // cut: it changed), not from a first probe, which on a still narrow link overstates it.
-    if (receivedKbps < PROBE_CARRIED * sentKbps && !probe.chained) return;
+    // so that is trusted only from a probe several bursts long, or in a chain (the path has
+    // just carried a probe well above the cut: it changed). A small first probe on a still
+    // narrow link overstates it.
+    const measures = probe.chained || probe.bytes >= PROBE_MEASURES_BYTES;
+    if (receivedKbps < PROBE_CARRIED * sentKbps && !measures) return;
     const carried = Math.min(sentKbps, receivedKbps);
     if (0.9 * carried > this.target) {
       this.target = Math.min(0.9 * carried, this.beforeCut ?? Number.POSITIVE_INFINITY);
