@@ -140,6 +140,42 @@ describe('transport-wide feedback', () => {
     expect(probes.length).toBeGreaterThan(0);
   });
 
+  it('takes the arrival rate of a long probe the link could not carry as its capacity', () => {
+    const est = new SendSideEstimator(BOUNDS);
+    let t = 0;
+    for (let i = 0; i < 30; i++) {
+      const packets: PacketFeedback[] = [];
+      for (let k = 0; k < 10; k++) {
+        const sendMs = t + k * 3.2;
+        packets.push({ sendMs, size: 1200, arrivalMs: sendMs + 20 });
+      }
+      t += 100;
+      est.onFeedback(packets, t);
+    }
+    const start = est.targetKbps;
+    // an outage ended: the rate before it was higher than the target now
+    est.probeBackTo(1.6 * start);
+    t += 600;
+    const probe = est.nextProbe(t);
+    expect(probe).not.toBeNull();
+    expect(probe!.bytes).toBeGreaterThanOrEqual(12_000);
+    // the link carries 1.3 × the target: the padding queues, and arrives at that rate
+    const capacity = 1.3 * start;
+    const count = Math.ceil(probe!.bytes / 327);
+    const packets: PacketFeedback[] = [];
+    for (let i = 0; i < count; i++) {
+      const sendMs = t + (i * 327 * 8) / probe!.rateKbps;
+      const arrivalMs = t + 20 + (i * 327 * 8) / capacity;
+      packets.push({ sendMs, size: 327, arrivalMs, probe: probe!.id });
+    }
+    const last = packets.at(-1)!;
+    // media sent after the probe's last packet says the probe is all reported
+    packets.push({ sendMs: last.sendMs + 1, size: 1200, arrivalMs: last.arrivalMs! + 2 });
+    est.onFeedback(packets, last.arrivalMs! + 50);
+    expect(est.targetKbps).toBeGreaterThan(1.1 * start);
+    expect(est.targetKbps).toBeLessThan(1.25 * start); // 0.9 × what arrived, not the probe's rate
+  });
+
   it('fits a least-squares slope', () => {
     expect(
       slope([
