@@ -40,10 +40,10 @@ const REQUEST_HEADERS_DROPPED = new Set([
   'x-forwarded-proto',
 ]);
 
-// The control plane sets no cookies on the gateway's domain; hop-by-hop headers stop here.
 /** A session (its stop) or its grants (a share, a revoke): what the gateway caches of it. */
 const SESSION_CHANGE = /^\/v1\/tenants\/[^/]+\/sessions\/([^/]+)(?:\/grants(?:\/[^/]+)?)?$/;
 
+// The control plane sets no cookies on the gateway's domain; hop-by-hop headers stop here.
 const RESPONSE_HEADERS_DROPPED = new Set([
   'connection',
   'keep-alive',
