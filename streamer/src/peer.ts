@@ -16,7 +16,7 @@ import { ABS_CAPTURE_TIME_URI, absCaptureTimePayload } from './capture-time.ts';
 import type { EstimatorOptions } from './congestion/estimator.ts';
 import { Prober } from './congestion/prober.ts';
 import { limitRetransmissions } from './congestion/retransmit-budget.ts';
-import { type TraceEntry, TwccSender } from './congestion/twcc-sender.ts';
+import { type TraceEntry, TwccSender, WIRE_OVERHEAD_BYTES } from './congestion/twcc-sender.ts';
 import type { FileChannel } from './files/transfer.ts';
 import { weriftIceServers } from './ice-servers.ts';
 import {
@@ -285,8 +285,8 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
           payload: absCaptureTimePayload(capturedAtMs),
         });
       const seq = sendVideo(rtp);
-      // + SRTP tag, the extensions, UDP/IP and the TURN channel header, roughly
-      if (seq !== undefined) twcc.packetSent(seq, packet.length + 60, performance.now());
+      if (seq !== undefined)
+        twcc.packetSent(seq, packet.length + WIRE_OVERHEAD_BYTES, performance.now());
     },
     writeAudioRtp(packet) {
       audioTrack.writeRtp(packet);

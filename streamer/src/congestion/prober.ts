@@ -1,5 +1,6 @@
 import { RtpHeader, RtpPacket } from 'werift';
 import type { ProbeRequest } from './estimator.ts';
+import { WIRE_OVERHEAD_BYTES } from './twcc-sender.ts';
 
 /**
  * Sends the estimator's probes (estimator.ts, nextProbe) as RTP padding on the video stream,
@@ -13,8 +14,6 @@ import type { ProbeRequest } from './estimator.ts';
 
 /** RTP padding is at most 255 bytes (its length is one byte) */
 const PADDING_BYTES = 255;
-/** what a padding packet costs on the wire besides its RTP bytes: SRTP, UDP/IP, TURN */
-const WIRE_OVERHEAD = 60;
 const PACE_EVERY_MS = 1;
 
 interface Scheduled {
@@ -59,7 +58,7 @@ export class Prober {
 
   /** Schedules a probe's padding, paced at its rate. */
   probe(request: ProbeRequest) {
-    const wire = PADDING_BYTES + 12 + WIRE_OVERHEAD;
+    const wire = PADDING_BYTES + 12 + WIRE_OVERHEAD_BYTES;
     const count = Math.max(5, Math.ceil(request.bytes / wire));
     const gapMs = (wire * 8) / request.rateKbps;
     const start = this.now();
@@ -101,7 +100,7 @@ export class Prober {
     );
     const transportSeq = this.send(packet);
     if (transportSeq !== undefined)
-      this.sent(transportSeq, packet.serializeSize + WIRE_OVERHEAD, probe);
+      this.sent(transportSeq, packet.serializeSize + WIRE_OVERHEAD_BYTES, probe);
   }
 
   close() {

@@ -8,6 +8,7 @@ import {
   serializeTransportWideCC,
   wrapRtx,
 } from 'werift';
+import { WIRE_OVERHEAD_BYTES } from './twcc-sender.ts';
 
 /**
  * Which NACKed packets to send again. werift answers every NACK with every packet still in
@@ -116,7 +117,8 @@ export function limitRetransmissions(sender: RTCRtpSender, options: RetransmitOp
     s.retransmittedPacketsSent++;
     s.retransmittedBytesSent += packet.payload.length;
     s.headerBytesSent += packet.header.serializeSize;
-    if (twcc) options.sent?.(transport.transportSequenceNumber, packet.serializeSize + 60);
+    if (twcc)
+      options.sent?.(transport.transportSequenceNumber, packet.serializeSize + WIRE_OVERHEAD_BYTES);
     transport.sendRtp(packet.payload, packet.header).catch(() => {}); // as werift: a lost send is a lost packet
   };
   s.handleRtcpPacket = (packet) => {

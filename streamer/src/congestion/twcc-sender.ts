@@ -26,6 +26,12 @@ export interface TwccSenderEvents {
   trace?(entry: TraceEntry): void;
 }
 
+/**
+ * What a packet costs on the wire besides its RTP bytes, roughly: the SRTP tag, UDP/IP and
+ * the TURN channel header. Every packet reported to packetSent is counted with it.
+ */
+export const WIRE_OVERHEAD_BYTES = 60;
+
 /** Feedback older than this means the browser stopped sending it: REMB decides again. */
 const STALE_MS = 3000;
 
