@@ -26,7 +26,7 @@ const { values } = parseArgs({
     fps: { type: 'string', default: '60' },
     sizes: { type: 'string', default: '720,1080' },
     threads: { type: 'string', default: '2' },
-    capture: { type: 'string', default: 'damage,ximagesrc' },
+    capture: { type: 'string', default: 'damage,damage-videoconvert,ximagesrc' },
     help: { type: 'boolean' },
   },
 });
@@ -39,7 +39,9 @@ What Floe's two X captures (damage, ximagesrc) cost without the browser (docs/be
   --repeat N    runs of each capture, alternating (2)
   --fps N       frames per second painted and captured (60)
   --sizes LIST  720, 1080 or both (720,1080)
-  --capture L   the captures to compare (damage,ximagesrc)
+  --capture L   the captures to compare (damage,damage-videoconvert,ximagesrc):
+                damage converts the changed rectangles to I420 with libyuv,
+                damage-videoconvert converts whole frames in GStreamer
   --threads L   conversion and encoder threads to compare, e.g. 1,2 (2)
   --help        this text
 `);
@@ -54,10 +56,15 @@ if (sizes.some((s) => !SIZES[s])) {
   process.stderr.write(`--sizes: one of ${Object.keys(SIZES).join(', ')}, comma-separated\n`);
   process.exit(2);
 }
-type Capture = 'damage' | 'ximagesrc';
+const CAPTURE_SETTINGS = {
+  damage: { capture: 'damage', convert: 'libyuv' },
+  'damage-videoconvert': { capture: 'damage', convert: 'videoconvert' },
+  ximagesrc: { capture: 'ximagesrc', convert: undefined },
+} as const;
+type Capture = keyof typeof CAPTURE_SETTINGS;
 const CAPTURES = values.capture.split(',').map((c) => c.trim()) as Capture[];
-if (CAPTURES.some((c) => c !== 'damage' && c !== 'ximagesrc')) {
-  process.stderr.write('--capture: damage, ximagesrc or both\n');
+if (CAPTURES.some((c) => !(c in CAPTURE_SETTINGS))) {
+  process.stderr.write(`--capture: a list of ${Object.keys(CAPTURE_SETTINGS).join(', ')}\n`);
   process.exit(2);
 }
 const THREADS = values.threads.split(',').map(Number);
@@ -117,7 +124,7 @@ async function measure(
     fps: FPS,
     codec: 'H264',
     h264Encoder: 'x264enc',
-    capture,
+    ...CAPTURE_SETTINGS[capture],
     threads,
     kbps: 4000,
     python: '/usr/bin/python3',

@@ -35,7 +35,7 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstVideo", "1.0")
 from gi.repository import GLib, Gst, GstVideo  # noqa: E402
 
-from floe_xcapture import CaptureError, DamageCapture  # noqa: E402
+from floe_xcapture import CaptureError, DamageCapture, I420Layout  # noqa: E402
 
 BARCODE_BITS = 44
 BARCODE_CELL = 20
@@ -195,18 +195,31 @@ def audio_description(args):
     )
 
 
-def source_description(args, size=None):
+def i420_layout(width, height):
+    """GStreamer's layout of an I420 frame of this size (its planes' offsets and strides)."""
+    info = GstVideo.VideoInfo()
+    info.set_format(GstVideo.VideoFormat.I420, width, height)
+    return I420Layout(list(info.offset)[:3], list(info.stride)[:3], info.size)
+
+
+def source_description(args, size=None, i420=False):
     caps = f"framerate={args.fps}/1"
     if args.source == "x11" and size is not None:
-        # Damage-driven capture (floe_xcapture.py) pushes BGRx frames of the screen's size as
+        # Damage-driven capture (floe_xcapture.py) pushes frames of the screen's size as
         # soon as they are drawn; variable rate, so the caps' rate is the cap, not a tick.
-        # One frame waits at most, and a newer one replaces it (leaky): when conversion or
-        # the encoder falls behind, frames are dropped here instead of queueing (latency).
+        # One frame waits at most, and a newer one replaces it (leaky): when the encoder
+        # falls behind, frames are dropped here instead of queueing (latency). The capture
+        # converts what changed to I420 itself (libyuv); without libyuv, BGRx frames go
+        # through videoconvert, which converts the whole screen every frame.
         width, height = size
-        return (
+        src = (
             f"appsrc name=src is-live=true do-timestamp=true format=time "
             "max-buffers=1 leaky-type=downstream "
-            f"caps=video/x-raw,format=BGRx,width={width},height={height},{caps} "
+        )
+        if i420:
+            return src + f"caps=video/x-raw,format=I420,width={width},height={height},{caps}"
+        return (
+            src + f"caps=video/x-raw,format=BGRx,width={width},height={height},{caps} "
             f"! videoconvert n-threads={args.threads} ! video/x-raw,format=I420"
         )
     if args.source == "x11":
@@ -273,9 +286,14 @@ class Pipeline:
             self.encoder = choose_encoder(args.codec, args.encoder)
             self.capture = open_damage_capture(args) if args.source == "x11" else None
             size = (self.capture.width, self.capture.height) if self.capture else None
+            i420 = (
+                self.capture is not None
+                and args.convert == "libyuv"
+                and self.capture.output_i420(i420_layout(*size))
+            )
             description = " ! ".join(
                 [
-                    source_description(args, size),
+                    source_description(args, size, i420),
                     "queue name=q max-size-buffers=1 leaky=downstream",
                     encoder_description(self.encoder, args.kbps, args.fps, args.threads),
                     *sink_descriptions(args),
@@ -487,11 +505,11 @@ class Pipeline:
     def push_captures(self):
         """Damage-driven X capture: each frame as soon as the screen was drawn on."""
         src = self.pipeline.get_by_name("src")
-        # Buffers come back to the pool when the encoder is done with them: a fresh 8 MB
+        # Buffers come back to the pool when the encoder is done with them: a fresh frame-sized
         # allocation a frame would cost page faults (and the kernel's zeroing) every frame.
         pool = Gst.BufferPool.new()
         config = pool.get_config()
-        Gst.BufferPool.config_set_params(config, src.get_property("caps"), self.capture.size, 2, 0)
+        Gst.BufferPool.config_set_params(config, src.get_property("caps"), self.capture.frame_size, 2, 0)
         pool.set_config(config)
         pool.set_active(True)
         try:
@@ -564,6 +582,10 @@ def main():
     parser.add_argument(
         "--capture", choices=["damage", "ximagesrc"], default="damage",
         help="x11: capture when drawn (XDamage, floe_xcapture.py) or on a tick (ximagesrc)",
+    )
+    parser.add_argument(
+        "--convert", choices=["libyuv", "videoconvert"], default="libyuv",
+        help="damage capture: convert the changed rectangles to I420 (libyuv) or whole frames (videoconvert)",
     )
     parser.add_argument("--probe", action="store_true", help="print the encoders found and exit")
     args = parser.parse_args()

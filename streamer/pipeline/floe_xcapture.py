@@ -8,7 +8,9 @@ non-empty damage), we capture at once, and we read only the damaged rectangles (
 them) into a persistent frame, so the X server is held for the few KB that changed.
 
 Plain ctypes over libX11, libXext (MIT-SHM), libXdamage and libXfixes, the libraries
-ximagesrc itself links (Debian: libx11-6, libxext6, libxdamage1, libxfixes3): no new package.
+ximagesrc itself links (Debian: libx11-6, libxext6, libxdamage1, libxfixes3), and libyuv
+(libyuv0), which converts to I420 only the rectangles that changed, with SIMD, where
+GStreamer's videoconvert would convert the whole screen every frame.
 Everything here runs on the one capture thread; the X connection is used by no other.
 """
 
@@ -75,6 +77,15 @@ XDamageSubtract = _fn(_xdamage, "XDamageSubtract", None, _p, _ulong, _ulong, _ul
 XFixesCreateRegion = _fn(_xfixes, "XFixesCreateRegion", _ulong, _p, _p, ctypes.c_int)
 XFixesDestroyRegion = _fn(_xfixes, "XFixesDestroyRegion", None, _p, _ulong)
 XFixesFetchRegion = _fn(_xfixes, "XFixesFetchRegion", ctypes.POINTER(_Rect), _p, _ulong, ctypes.POINTER(ctypes.c_int))
+try:
+    _yuv = ctypes.CDLL("libyuv.so.0")
+    # libyuv's "ARGB" is a little-endian word: B, G, R, A in memory, which is X's BGRx
+    ARGBToI420 = _fn(
+        _yuv, "ARGBToI420", ctypes.c_int, _p, ctypes.c_int,
+        _p, ctypes.c_int, _p, ctypes.c_int, _p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+    )
+except OSError:
+    ARGBToI420 = None  # the pipeline converts BGRx frames with videoconvert instead
 shmget = _fn(_libc, "shmget", ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_int)
 shmat = _fn(_libc, "shmat", _p, ctypes.c_int, _p, ctypes.c_int)
 shmdt = _fn(_libc, "shmdt", ctypes.c_int, _p)
@@ -129,6 +140,24 @@ def plan_reads(rects, width, height, full_share=0.5):
     return clipped
 
 
+def chroma_aligned(rects, width, height):
+    """The rectangles grown to even edges: I420 keeps one colour sample per 2x2 pixels, and a
+    block half inside a rectangle must be converted whole (the frame holds the other half)."""
+    out = []
+    for x, y, w, h in rects:
+        x0, y0 = x & ~1, y & ~1
+        x1, y1 = min(width, (x + w + 1) & ~1), min(height, (y + h + 1) & ~1)
+        out.append((x0, y0, x1 - x0, y1 - y0))
+    return out
+
+
+class I420Layout:
+    """Where an I420 buffer's planes lie: offsets and strides as GstVideoInfo gives them."""
+
+    def __init__(self, offsets, strides, size):
+        self.offsets, self.strides, self.size = tuple(offsets), tuple(strides), size
+
+
 def rects_to_copy(history, held):
     """What a frame buffer that holds capture number `held` (None: nothing yet) lacks: the
     rectangles read since, from `history` [(number, rects)] of the latest captures, oldest
@@ -178,7 +207,8 @@ class _Segment:
 
 
 class DamageCapture:
-    """The root window of `display` as BGRx frames, captured when it is drawn on."""
+    """The root window of `display` as frames, captured when it is drawn on: BGRx, or I420
+    once `output_i420` was given a layout (converted as copied, rectangle by rectangle)."""
 
     def __init__(self, display, fps, idle_fps=None):
         XSetErrorHandler(_on_x_error_c)
@@ -232,6 +262,20 @@ class DamageCapture:
         self.number = 0
         self.history = collections.deque(maxlen=8)
         self.held = {}  # a buffer's address -> the capture number it holds
+        self.i420 = None
+
+    def output_i420(self, layout):
+        """From now on, frames are I420 buffers laid out as `layout` (False: no libyuv)."""
+        if ARGBToI420 is None:
+            return False
+        self.i420 = layout
+        self.held.clear()
+        return True
+
+    @property
+    def frame_size(self):
+        """How many bytes a frame buffer holds."""
+        return self.i420.size if self.i420 else self.size
 
     def _drain_events(self):
         while XPending(self.dpy):
@@ -276,9 +320,22 @@ class DamageCapture:
             raise CaptureError(f"{message}, for {FAILING_FOR_S} s")
 
     def _copy(self, into, rects):
-        """Copies the frame, or only `rects` of it, to the buffer at `into` (same stride)."""
+        """Copies the frame, or only `rects` of it, to the buffer at `into` (same stride), or
+        converts them into it (I420)."""
         plan = [(0, 0, self.width, self.height)] if rects is None else plan_reads(rects, self.width, self.height)
         stride = self.width * 4
+        if self.i420:
+            (oy, ou, ov), (sy, su, sv) = self.i420.offsets[:3], self.i420.strides[:3]
+            for x, y, w, h in chroma_aligned(plan, self.width, self.height):
+                cx, cy = x // 2, y // 2
+                ARGBToI420(
+                    self.frame.addr + y * stride + x * 4, stride,
+                    into + oy + y * sy + x, sy,
+                    into + ou + cy * su + cx, su,
+                    into + ov + cy * sv + cx, sv,
+                    w, h,
+                )
+            return
         for x, y, w, h in plan:
             if w == self.width:
                 ctypes.memmove(into + y * stride, self.frame.addr + y * stride, h * stride)
@@ -300,7 +357,7 @@ class DamageCapture:
                 XFree(rects)
 
     def next_frame(self, into, running=lambda: True):
-        """Blocks until the next frame is due and copies it (BGRx, `size` bytes) to the address
+        """Blocks until the next frame is due and copies it (`frame_size` bytes) to the address
         `into`; returns whether it was drawn on since the last (False: an idle repeat), or None
         when `running()` turned false. A buffer given before gets only what changed since; the
         copy is ctypes.memmove, which lets go of Python's lock (the pipeline's threads run

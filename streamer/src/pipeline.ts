@@ -26,6 +26,11 @@ export interface PipelineOptions {
   h264Encoder: 'auto' | 'x264enc' | 'nvh264enc';
   /** x11: capture when drawn (XDamage) or on a tick (ximagesrc); see floe_pipeline.py */
   capture?: 'damage' | 'ximagesrc';
+  /**
+   * The damage capture's colour conversion: of the changed rectangles as they are copied
+   * (libyuv, the default) or of the whole frame in GStreamer (videoconvert; for comparison).
+   */
+  convert?: 'libyuv' | 'videoconvert';
   /** Threads of the colour conversion and the encoder (floe_pipeline.py's default: 2). */
   threads?: number;
   kbps: number;
@@ -85,6 +90,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     `--codec=${options.codec}`,
     `--encoder=${options.h264Encoder}`,
     `--capture=${options.capture ?? 'damage'}`,
+    ...(options.convert ? [`--convert=${options.convert}`] : []),
     ...(options.threads ? [`--threads=${options.threads}`] : []),
     `--kbps=${options.kbps}`,
     `--port=${socket.address().port}`,

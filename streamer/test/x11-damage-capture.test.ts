@@ -82,6 +82,21 @@ describe('rects_to_copy: what a pooled frame buffer lacks', () => {
   });
 });
 
+describe('chroma_aligned: rectangles converted to I420 whole 2×2 blocks at a time', () => {
+  it.each([
+    ['even edges as they are', [[10, 20, 30, 40]], [[10, 20, 30, 40]]],
+    ['odd edges grown outwards', [[11, 21, 3, 5]], [[10, 20, 4, 6]]],
+    ['held to an odd screen edge', [[98, 96, 3, 3]], [[98, 96, 1, 4]]],
+    ['a one-pixel rectangle: its block', [[7, 7, 1, 1]], [[6, 6, 2, 2]]],
+  ])('%s', async (_name, rects, expected) => {
+    const out = await python(
+      'import json, sys, floe_xcapture as x; print(json.dumps(x.chroma_aligned(json.loads(sys.argv[1]), 99, 100)))',
+      [JSON.stringify(rects)],
+    );
+    expect(out).toEqual(expected);
+  });
+});
+
 describe('next_capture_at: when the next frame is captured', () => {
   // last capture at 10.0 s, 60 fps: interval 1/60, spacing 1/60, idle 1.5/60, settle 1 ms
   it.each([
@@ -150,6 +165,50 @@ c.close()
     expect(out.taken - painted!).toBeLessThan(2000);
     await probe.stop();
     probe = undefined;
+  });
+
+  // I420 frames in three buffers taken in turn, as the pipeline's pool hands them out: each
+  // gets only the rectangles drawn since it was last filled, converted with libyuv.
+  const CAPTURE_I420 = `
+import ctypes, json, sys, floe_xcapture as x
+import gi
+gi.require_version("GstVideo", "1.0")
+from gi.repository import GstVideo
+c = x.DamageCapture(sys.argv[1], 30)
+info = GstVideo.VideoInfo()
+info.set_format(GstVideo.VideoFormat.I420, c.width, c.height)
+assert c.output_i420(x.I420Layout(list(info.offset)[:3], list(info.stride)[:3], info.size))
+buffers = [ctypes.create_string_buffer(c.frame_size) for _ in range(3)]
+drawn = 0
+for i in range(45):
+    drawn += bool(c.next_frame(ctypes.addressof(buffers[i % 3])))
+last = buffers[44 % 3]
+whole = ctypes.create_string_buffer(c.frame_size)
+c._copy(ctypes.addressof(whole), None)  # the last capture, converted whole
+w, stride = int(sys.argv[2]), info.stride[0]
+luma = b"".join(last.raw[y * stride : y * stride + w] for y in range(16))
+print(json.dumps({"drawn": drawn, "size": c.frame_size, "sameAsWhole": last.raw == whole.raw, "luma": list(luma)}))
+c.close()
+`;
+
+  it('converts to I420 only what was drawn, and the frames match a whole conversion', async () => {
+    probe = await startProbeProcess({ display: server.display, fps: 30 });
+    const out = (await python(CAPTURE_I420, [server.display, String(BARCODE_WIDTH)])) as {
+      drawn: number;
+      size: number;
+      sameAsWhole: boolean;
+      luma: number[];
+    };
+    await probe.stop();
+    probe = undefined;
+    expect(out.size).toBe((1024 * 768 * 3) / 2);
+    expect(out.drawn).toBeGreaterThan(20);
+    expect(out.sameAsWhole).toBe(true);
+    // the barcode is in the Y plane, as the browser's decoder reads it
+    const painted = decodeBarcode(
+      (px, py) => out.luma[Math.floor(py) * BARCODE_WIDTH + Math.floor(px)]!,
+    );
+    expect(painted).not.toBeNull();
   });
 
   it('repeats a static screen at the idle rate, drawn on by nobody', async () => {

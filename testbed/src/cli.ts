@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromiumPath } from './chromium.ts';
 import { startCoturn } from './coturn.ts';
+import { freePort } from './free-port.ts';
 import { ensureK6 } from './k6.ts';
 import {
   ensureKubernetesBinaries,
@@ -16,7 +17,7 @@ import {
   stopKubernetesClusters,
 } from './kubernetes.ts';
 import { TEST_USERS } from './oidc.ts';
-import { freePort, startPostgres, stopPostgres } from './postgres.ts';
+import { startPostgres, stopPostgres } from './postgres.ts';
 import { isAlive, startProcess, stopProcessGroup, waitForPort } from './process.ts';
 
 const HELP = `Usage: npm run testbed -- <command> [options]

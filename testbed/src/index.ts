@@ -1,6 +1,7 @@
 export { CHROMIUM_ARGS, chromiumPath, launchChromium } from './chromium.ts';
 export { type Coturn, startCoturn } from './coturn.ts';
 export { type DelayLine, startDelayLine } from './delay-line.ts';
+export { freePort } from './free-port.ts';
 export { ensureHelm, helmVersion } from './helm.ts';
 export { withHostLock } from './host-lock.ts';
 export { ensureK6, K6_ENV, K6_VERSION } from './k6.ts';
@@ -39,7 +40,7 @@ export {
   runcContainers,
   runPod,
 } from './pod-runner.ts';
-export { freePort, type Postgres, startPostgres } from './postgres.ts';
+export { type Postgres, startPostgres } from './postgres.ts';
 export { isAlive, processStartTime } from './process.ts';
 export { ensurePyarrow, PYARROW_VERSION, readParquet } from './pyarrow.ts';
 export { type Registry, startRegistry } from './registry.ts';

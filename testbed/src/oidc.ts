@@ -3,8 +3,8 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Provider, { type Configuration } from 'oidc-provider';
+import { freePort } from './free-port.ts';
 import { errorPage, loginPage, logoutPage, signedOutPage } from './oidc-pages.ts';
-import { freePort } from './postgres.ts';
 
 export interface TestUser {
   sub: string;

@@ -1,9 +1,9 @@
 // A throwaway PostgreSQL cluster (Debian's postgresql) in a temp folder, on loopback.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.ts';
 
 function postgresBinDir(): string {
   const root = '/usr/lib/postgresql';
@@ -18,17 +18,6 @@ function postgresBinDir(): string {
     );
   }
   return found;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 /** Runs a PostgreSQL program, as the postgres user when we are root (it refuses root). */
