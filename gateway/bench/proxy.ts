@@ -16,7 +16,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { listen, loadConfig as loadControlConfig, startControlPlane } from '@floe/control';
@@ -50,6 +50,10 @@ const HELP = `Session proxy benchmark: node gateway/bench/proxy.ts [flags]
   --no-access-log    the gateway at LOG_LEVEL=warn and nginx with access_log off (default:
                      as they ship, the gateway logging a JSON line per request at info and
                      nginx an access log line, both to files; CHP logs no requests)
+  --proxy-nice N     run every proxy (all its processes and threads) at this niceness,
+                     e.g. -10: on this one machine the proxy then gets a core when it wants
+                     one, as on a gateway node of its own, and k6 and the endpoint take
+                     what it leaves (default 0: all equal); the same for every proxy
   --profile          CPU-profile the gateway (over --inspect) and the control plane (this
                      process) during the gateway's measured runs, and print where their time
                      goes and what held the event loop 10 ms or more; the .cpuprofile files
@@ -231,6 +235,17 @@ function groupRssMiB(leader: number): number {
     } catch {} // it ended meanwhile
   }
   return total;
+}
+
+/** Sets the niceness of every thread of every process of a group (Linux's is per thread). */
+function reniceGroup(leader: number, nice: number) {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (statOf(Number(entry)).pgrp !== leader) continue;
+      for (const task of readdirSync(`/proc/${entry}/task`)) setPriority(Number(task), nice);
+    } catch {} // it ended meanwhile
+  }
 }
 
 function openFilesLimit(): number {
@@ -964,6 +979,7 @@ async function main() {
         'nginx-workers': { type: 'string', default: '1' },
         'gateway-workers': { type: 'string', default: '1' },
         'access-log': { type: 'boolean', default: true },
+        'proxy-nice': { type: 'string', default: '0' },
         keep: { type: 'boolean', default: false },
         profile: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -985,6 +1001,10 @@ async function main() {
   const gatewayWorkers = Math.round(positive('gateway-workers', o['gateway-workers']));
   if (gatewayWorkers > 1 && o.profile) {
     throw new UsageError('--profile profiles one gateway process: use --gateway-workers 1');
+  }
+  const proxyNice = Number(o['proxy-nice']);
+  if (!Number.isInteger(proxyNice) || proxyNice < -20 || proxyNice > 19) {
+    throw new UsageError(`--proxy-nice ${o['proxy-nice']}: expected a whole number from -20 to 19`);
   }
   const proxies = o.proxies.split(',').map((s) => s.trim());
   for (const p of proxies) {
@@ -1040,6 +1060,11 @@ async function main() {
       const nginx = await startNginx(dir, endpoint.url, nginxWorkers, o['access-log']);
       targets.push({ name: 'nginx', url: `${nginx.url}/x`, pid: nginx.pid });
     }
+  }
+
+  if (proxyNice !== 0) {
+    for (const t of targets) if (t.pid && t.name !== 'direct') reniceGroup(t.pid, proxyNice);
+    log(`proxies at niceness ${proxyNice}`);
   }
 
   // every target gets the same request: the gateway's user's cookies go to the endpoint,
@@ -1105,6 +1130,7 @@ async function main() {
       `(${nginxWorkers} worker${nginxWorkers > 1 ? 's' : ''}), gateway ${gatewayWorkers} ` +
       `process${gatewayWorkers > 1 ? 'es (node:cluster workers)' : ''}; GET of ${bodyBytes} bytes; ` +
       `access logs ${o['access-log'] ? 'on (gateway info, nginx access_log)' : 'off'}; ` +
+      `${proxyNice !== 0 ? `every proxy at niceness ${proxyNice}; ` : ''}` +
       `warmup ${warmup} s, then ${duration} s per phase.\n`,
   );
   console.log(`### max: constant-vus, ${vus} keep-alive connections\n`);

@@ -38,8 +38,9 @@ const HELP = `Glass-to-glass latency benchmark of the streamer (see docs/benchma
                  "1080p,turn|websocket,x11" (Floe and Selkies through TURN, and
                  Selkies over its WebSocket)
   --servers LIST the streamers to run: floe, selkies-webrtc, selkies-ws (all)
-  --capture LIST Floe's X capture: damage, ximagesrc (damage); with both, each x11
-                 case runs with each, named "x11 damage" and "x11 ximagesrc"
+  --capture LIST Floe's X capture: damage, damage-videoconvert (the damage capture
+                 with GStreamer's whole-frame conversion), ximagesrc (damage); with
+                 several, each x11 case runs with each, named "x11 damage" etc.
   --json FILE    also write the results as JSON
   --help         this text
 
@@ -83,10 +84,18 @@ const SELKIES_MODES: Record<Exclude<Server, 'floe'>, SelkiesMode> = {
   'selkies-webrtc': 'webrtc',
   'selkies-ws': 'websockets',
 };
-type Capture = 'damage' | 'ximagesrc';
+/** Floe's X captures, as the streamer's settings make them */
+const CAPTURE_SETTINGS = {
+  damage: { FLOE_STREAMER_CAPTURE: 'damage', FLOE_STREAMER_CONVERT: 'libyuv' },
+  'damage-videoconvert': { FLOE_STREAMER_CAPTURE: 'damage', FLOE_STREAMER_CONVERT: 'videoconvert' },
+  ximagesrc: { FLOE_STREAMER_CAPTURE: 'ximagesrc' },
+} as const;
+type Capture = keyof typeof CAPTURE_SETTINGS;
 const captures = values.capture.split(',').map((s) => s.trim()) as Capture[];
-if (captures.length === 0 || captures.some((c) => c !== 'damage' && c !== 'ximagesrc')) {
-  process.stderr.write(`--capture: ${values.capture} is not a list of damage, ximagesrc\n`);
+if (captures.length === 0 || captures.some((c) => !(c in CAPTURE_SETTINGS))) {
+  process.stderr.write(
+    `--capture: ${values.capture} is not a list of ${Object.keys(CAPTURE_SETTINGS).join(', ')}\n`,
+  );
   process.exit(2);
 }
 const servers = values.servers.split(',').map((s) => s.trim());
@@ -269,7 +278,7 @@ async function openFloe(c: Case, display: string, stops: (() => Promise<unknown>
     FLOE_STREAMER_PORT: '0',
     FLOE_STREAMER_CODECS: c.codec,
     FLOE_STREAMER_FPS: String(FPS),
-    FLOE_STREAMER_CAPTURE: c.capture,
+    ...CAPTURE_SETTINGS[c.capture],
     FLOE_STREAMER_WEB_DIR: webDir,
     ...(c.path === 'turn' && { FLOE_TURN_URLS: turn.url, FLOE_TURN_SECRET: turn.secret }),
   });

@@ -114,6 +114,7 @@ export class Broadcast {
         codec: this.codec!,
         h264Encoder: config.FLOE_STREAMER_H264_ENCODER,
         capture: config.FLOE_STREAMER_CAPTURE,
+        convert: config.FLOE_STREAMER_CONVERT,
         kbps: this.kbps,
         python: config.FLOE_STREAMER_PYTHON,
         onRtp: (packet, capturedAtMs) =>

@@ -35,6 +35,11 @@ const ConfigSchema = z
      * (pipeline/floe_xcapture.py); ximagesrc = the whole screen on a fixed tick.
      */
     FLOE_STREAMER_CAPTURE: z.enum(['damage', 'ximagesrc']).default('damage'),
+    /**
+     * The damage capture's conversion to I420: libyuv = only what changed, as it is copied;
+     * videoconvert = the whole frame in GStreamer (the way before; kept for comparison).
+     */
+    FLOE_STREAMER_CONVERT: z.enum(['libyuv', 'videoconvert']).default('libyuv'),
     // 200: a link of half a megabit must still carry a picture (issue 18's bad-network goal)
     FLOE_STREAMER_MIN_KBPS: z.coerce.number().int().min(100).default(200),
     FLOE_STREAMER_START_KBPS: z.coerce.number().int().min(100).default(4000),

@@ -21,6 +21,8 @@ Configuration (environment):
   FLOE_STREAMER_H264_ENCODER     auto | x264enc | nvh264enc (auto uses NVENC when present)
   FLOE_STREAMER_FPS              frames per second (60)
   FLOE_STREAMER_CAPTURE          damage | ximagesrc: X capture when drawn, or on a tick (damage)
+  FLOE_STREAMER_CONVERT          libyuv | videoconvert: the damage capture converts what
+                                 changed, or GStreamer the whole frame (libyuv)
   FLOE_STREAMER_{MIN,START,MAX}_KBPS  bitrate bounds for congestion control (200, 4000, 12000)
   FLOE_STREAMER_CC_TRACE         append each congestion feedback to this file (JSON lines)
   FLOE_STREAMER_VIEWER_POLICY    takeover | refuse: what a second viewer gets (takeover)
