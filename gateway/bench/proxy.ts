@@ -50,10 +50,11 @@ const HELP = `Session proxy benchmark: node gateway/bench/proxy.ts [flags]
   --no-access-log    the gateway at LOG_LEVEL=warn and nginx with access_log off (default:
                      as they ship, the gateway logging a JSON line per request at info and
                      nginx an access log line, both to files; CHP logs no requests)
-  --proxy-nice N     run every proxy (all its processes and threads) at this niceness,
-                     e.g. -10: on this one machine the proxy then gets a core when it wants
-                     one, as on a gateway node of its own, and k6 and the endpoint take
-                     what it leaves (default 0: all equal); the same for every proxy
+  --proxy-nice=N     run every proxy (all its processes and threads) at this niceness,
+                     e.g. --proxy-nice=-10 (as root): on this one machine the proxy then
+                     gets a core when it wants one, as on a gateway node of its own, and
+                     k6 and the endpoint take what it leaves (default 0: all equal); the
+                     same for every proxy
   --profile          CPU-profile the gateway (over --inspect) and the control plane (this
                      process) during the gateway's measured runs, and print where their time
                      goes and what held the event loop 10 ms or more; the .cpuprofile files
