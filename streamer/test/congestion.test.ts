@@ -11,7 +11,12 @@ import {
   RtpHeader,
   RtpPacket,
 } from 'werift';
-import { type PacketFeedback, SendSideEstimator, slope } from '../src/congestion/estimator.ts';
+import {
+  type PacketFeedback,
+  type ProbeRequest,
+  SendSideEstimator,
+  slope,
+} from '../src/congestion/estimator.ts';
 import { limitRetransmissions, RetransmitBudget } from '../src/congestion/retransmit-budget.ts';
 import { twccPacketResults } from '../src/congestion/twcc.ts';
 import { outageEnded, TwccSender } from '../src/congestion/twcc-sender.ts';
@@ -174,6 +179,91 @@ describe('transport-wide feedback', () => {
     est.onFeedback(packets, last.arrivalMs! + 50);
     expect(est.targetKbps).toBeGreaterThan(1.1 * start);
     expect(est.targetKbps).toBeLessThan(1.25 * start); // 0.9 × what arrived, not the probe's rate
+  });
+
+  it('comes down to what a chained probe met when a burst carried the first whole', () => {
+    const est = new SendSideEstimator(BOUNDS);
+    let t = 0;
+    for (let i = 0; i < 30; i++) {
+      const packets: PacketFeedback[] = [];
+      for (let k = 0; k < 10; k++) {
+        const sendMs = t + k * 3.2;
+        packets.push({ sendMs, size: 1200, arrivalMs: sendMs + 20 });
+      }
+      t += 100;
+      est.onFeedback(packets, t);
+    }
+    const start = est.targetKbps;
+    est.probeBackTo(8 * start);
+    t += 600;
+    // the link carries 1.5 × the target, with a burst that lets a small probe through whole
+    const capacity = 1.5 * start;
+    const send = (probe: ProbeRequest, arrivalRateKbps: number) => {
+      const count = Math.ceil(probe.bytes / 327);
+      const packets: PacketFeedback[] = [];
+      for (let i = 0; i < count; i++) {
+        const sendMs = t + (i * 327 * 8) / probe.rateKbps;
+        const arrivalMs = t + 20 + (i * 327 * 8) / arrivalRateKbps;
+        packets.push({ sendMs, size: 327, arrivalMs, probe: probe.id });
+      }
+      const last = packets.at(-1)!;
+      packets.push({ sendMs: last.sendMs + 1, size: 1200, arrivalMs: last.arrivalMs! + 2 });
+      t = last.arrivalMs! + 50;
+      est.onFeedback(packets, t);
+    };
+    const first = est.nextProbe(t)!;
+    send(first, first.rateKbps); // arrived as sent: carried
+    const raised = est.targetKbps;
+    expect(raised).toBeGreaterThan(2 * start);
+    const chained = est.nextProbe(t);
+    expect(chained).not.toBeNull();
+    send(chained!, capacity); // queued: it met the link
+    expect(est.targetKbps).toBeLessThan(raised);
+    expect(est.targetKbps).toBeLessThanOrEqual(0.9 * capacity * 1.05);
+    expect(est.targetKbps).toBeGreaterThanOrEqual(start);
+  });
+
+  it('judges a probe only once all of it is reported, not at a frame sent in its middle', () => {
+    const est = new SendSideEstimator(BOUNDS);
+    let t = 0;
+    for (let i = 0; i < 30; i++) {
+      const packets: PacketFeedback[] = [];
+      for (let k = 0; k < 10; k++) {
+        const sendMs = t + k * 3.2;
+        packets.push({ sendMs, size: 1200, arrivalMs: sendMs + 20 });
+      }
+      t += 100;
+      est.onFeedback(packets, t);
+    }
+    const start = est.targetKbps;
+    est.probeBackTo(8 * start);
+    t += 600;
+    const probe = est.nextProbe(t)!;
+    const count = Math.ceil(probe.bytes / 327);
+    const half = Math.floor(count / 2);
+    const gap = (327 * 8) / probe.rateKbps;
+    // the first half goes through a shaper's burst as sent; a frame is sent after it
+    const first: PacketFeedback[] = [];
+    for (let i = 0; i < half; i++)
+      first.push({ sendMs: t + i * gap, size: 327, arrivalMs: t + 20 + i * gap, probe: probe.id });
+    const frameAt = t + half * gap;
+    first.push({ sendMs: frameAt, size: 1200, arrivalMs: frameAt + 20 });
+    est.onFeedback(first, frameAt + 25);
+    expect(est.targetKbps).toBeLessThan(1.2 * start); // not judged on half of it
+    // the rest queues behind the burst: the link carries no more than the target
+    const rest: PacketFeedback[] = [];
+    const linkGap = (327 * 8) / start;
+    for (let i = half; i < count; i++)
+      rest.push({
+        sendMs: t + i * gap + 0.1,
+        size: 327,
+        arrivalMs: frameAt + 20 + (i - half + 1) * linkGap,
+        probe: probe.id,
+      });
+    const last = rest.at(-1)!;
+    rest.push({ sendMs: last.sendMs + 1, size: 1200, arrivalMs: last.arrivalMs! + 2 });
+    est.onFeedback(rest, last.arrivalMs! + 50);
+    expect(est.targetKbps).toBeLessThan(1.2 * start);
   });
 
   it('fits a least-squares slope', () => {
