@@ -4,21 +4,21 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /**
- * The kernel's ephemeral range: where listen(0) answers from, and where every outgoing
- * connection takes its local port. A port picked there and bound seconds later can be taken
- * by any connection in between (it was: a gateway test's port, in a parallel CI run).
+ * Where the kernel's ephemeral range starts: listen(0) answers from that range, and every
+ * outgoing connection takes its local port there. A port picked there and bound seconds
+ * later can be taken by any connection in between (it was: a gateway test's port, in a
+ * parallel CI run).
  */
-function ephemeralRange(): [number, number] {
+function ephemeralStart(): number {
   try {
-    const [low = 0, high = 0] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
-      .trim()
-      .split(/\s+/)
-      .map(Number);
-    if (low > 0 && high >= low) return [low, high];
+    const low = Number(
+      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+    );
+    if (low > 1024) return low;
   } catch {
     // not Linux: the IANA range
   }
-  return [49152, 65535];
+  return 49152;
 }
 
 function bindable(port: number): Promise<boolean> {
@@ -34,7 +34,7 @@ function bindable(port: number): Promise<boolean> {
  * it before the caller binds it. Only another caller's random pick can, 1 in thousands.
  */
 export async function freePort(): Promise<number> {
-  const [low] = ephemeralRange();
+  const low = ephemeralStart();
   const floor = Math.min(20000, low - 1000);
   for (let tries = 0; tries < 50; tries++) {
     const port = floor + Math.floor(Math.random() * (low - floor));
