@@ -217,7 +217,11 @@ def source_description(args, size=None, i420=False):
             "max-buffers=1 leaky-type=downstream "
         )
         if i420:
-            return src + f"caps=video/x-raw,format=I420,width={width},height={height},{caps}"
+            # libyuv's ARGBToI420 is BT.601 (limited range); said in the caps, x264enc writes
+            # it into the stream (VUI), or the browser would decode it as the HD default, BT.709
+            return src + (
+                f"caps=video/x-raw,format=I420,width={width},height={height},colorimetry=bt601,{caps}"
+            )
         return (
             src + f"caps=video/x-raw,format=BGRx,width={width},height={height},{caps} "
             f"! videoconvert n-threads={args.threads} ! video/x-raw,format=I420"

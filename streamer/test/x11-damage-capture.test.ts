@@ -211,6 +211,28 @@ c.close()
     expect(painted).not.toBeNull();
   });
 
+  it("says in the stream that its colours are libyuv's BT.601, not the HD default", async () => {
+    // the damage source as the pipeline describes it, encoded, and read back by h264parse
+    // from the stream's VUI, as the browser's decoder reads it
+    const out = await python(
+      [
+        'import json, types',
+        'import floe_pipeline as fp',
+        'from gi.repository import Gst',
+        'Gst.init(None)',
+        'args = types.SimpleNamespace(source="x11", fps=30, threads=1)',
+        'caps = fp.source_description(args, (1280, 720), True).split(" caps=")[1]',
+        'p = Gst.parse_launch(f"videotestsrc num-buffers=3 ! {caps} ! x264enc ! h264parse name=parse ! fakesink")',
+        'p.set_state(Gst.State.PLAYING)',
+        'p.get_bus().timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)',
+        'caps = p.get_by_name("parse").get_static_pad("src").get_current_caps()',
+        'print(json.dumps(caps.get_structure(0).get_string("colorimetry")))',
+        'p.set_state(Gst.State.NULL)',
+      ].join('\n'),
+    );
+    expect(out).toBe('bt601');
+  });
+
   it('repeats a static screen at the idle rate, drawn on by nobody', async () => {
     const out = await capture(1);
     // 30 fps: a repeat every 50 ms without damage, so about 20 in a second
