@@ -212,11 +212,14 @@ describe('files, allowed', () => {
     await page.getByRole('button', { name: 'Files panel' }).click();
     await page.locator('#files-input').setInputFiles(path);
     const row = transferRow(page, 'again.bin');
+    // cut early: in one CI run the upload was done before a cut made at 10 % took effect,
+    // most likely the rest of 16 MiB crossing loopback first, and nothing was left to resume
     await expect
       .poll(() => row.locator('progress').evaluate((p: HTMLProgressElement) => p.value), {
         timeout: 20_000,
+        intervals: [20],
       })
-      .toBeGreaterThan(0.1);
+      .toBeGreaterThan(0.01);
     // the connection drops: the page tears down and reconnects, the streamer drops the viewer
     await page.evaluate(() =>
       (window as unknown as { __sockets: WebSocket[] }).__sockets.at(-1)?.close(4000, 'cut'),
