@@ -217,7 +217,7 @@ describe('files, allowed', () => {
     await expect
       .poll(() => row.locator('progress').evaluate((p: HTMLProgressElement) => p.value), {
         timeout: 20_000,
-        intervals: [20],
+        interval: 20,
       })
       .toBeGreaterThan(0.01);
     // the connection drops: the page tears down and reconnects, the streamer drops the viewer
