@@ -145,8 +145,8 @@ describe('transport-wide feedback', () => {
     expect(probes.length).toBeGreaterThan(0);
   });
 
-  it('takes the arrival rate of a long probe the link could not carry as its capacity', () => {
-    const est = new SendSideEstimator(BOUNDS);
+  /** Three seconds of clean feedback, 20 ms one way; answers the time after them. */
+  const settle = (est: SendSideEstimator) => {
     let t = 0;
     for (let i = 0; i < 30; i++) {
       const packets: PacketFeedback[] = [];
@@ -157,6 +157,12 @@ describe('transport-wide feedback', () => {
       t += 100;
       est.onFeedback(packets, t);
     }
+    return t;
+  };
+
+  it('takes the arrival rate of a long probe the link could not carry as its capacity', () => {
+    const est = new SendSideEstimator(BOUNDS);
+    let t = settle(est);
     const start = est.targetKbps;
     // an outage ended: the rate before it was higher than the target now
     est.probeBackTo(1.6 * start);
@@ -183,16 +189,7 @@ describe('transport-wide feedback', () => {
 
   it('comes down to what a chained probe met when a burst carried the first whole', () => {
     const est = new SendSideEstimator(BOUNDS);
-    let t = 0;
-    for (let i = 0; i < 30; i++) {
-      const packets: PacketFeedback[] = [];
-      for (let k = 0; k < 10; k++) {
-        const sendMs = t + k * 3.2;
-        packets.push({ sendMs, size: 1200, arrivalMs: sendMs + 20 });
-      }
-      t += 100;
-      est.onFeedback(packets, t);
-    }
+    let t = settle(est);
     const start = est.targetKbps;
     est.probeBackTo(8 * start);
     t += 600;
@@ -225,16 +222,7 @@ describe('transport-wide feedback', () => {
 
   it('judges a probe only once all of it is reported, not at a frame sent in its middle', () => {
     const est = new SendSideEstimator(BOUNDS);
-    let t = 0;
-    for (let i = 0; i < 30; i++) {
-      const packets: PacketFeedback[] = [];
-      for (let k = 0; k < 10; k++) {
-        const sendMs = t + k * 3.2;
-        packets.push({ sendMs, size: 1200, arrivalMs: sendMs + 20 });
-      }
-      t += 100;
-      est.onFeedback(packets, t);
-    }
+    let t = settle(est);
     const start = est.targetKbps;
     est.probeBackTo(8 * start);
     t += 600;
