@@ -78,15 +78,17 @@ const { dir: webDir } = await buildWeb({ outDir: join(work, 'web') });
 const lab = await openLab(webDir);
 const rows: Record<string, unknown>[] = [];
 try {
-  for (const name of wanted) {
+  for (const [index, name] of wanted.entries()) {
     const phases = SCENARIOS[name]!;
     const load = loadavg()[0]!;
     process.stderr.write(`${name}… `);
     const rec = await lab.run(phases);
     if (values['trace-out']) {
       mkdirSync(values['trace-out'], { recursive: true });
+      // a scenario named twice (--only step,step) keeps each run's trace: step.jsonl, step-2.jsonl
+      const runs = wanted.slice(0, index + 1).filter((n) => n === name).length;
       writeFileSync(
-        join(values['trace-out'], `${name}.jsonl`),
+        join(values['trace-out'], runs > 1 ? `${name}-${runs}.jsonl` : `${name}.jsonl`),
         rec.trace.map((e) => JSON.stringify(e)).join('\n'),
       );
     }

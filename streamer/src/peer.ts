@@ -14,6 +14,7 @@ import type { ReceiverFeedback } from './bitrate.ts';
 import { remoteCandidateAction } from './candidates.ts';
 import { ABS_CAPTURE_TIME_URI, absCaptureTimePayload } from './capture-time.ts';
 import type { EstimatorOptions } from './congestion/estimator.ts';
+import { KeyframeGate, keyframeStart } from './congestion/keyframe-gate.ts';
 import { Prober } from './congestion/prober.ts';
 import { limitRetransmissions } from './congestion/retransmit-budget.ts';
 import { type TraceEntry, TwccSender, WIRE_OVERHEAD_BYTES } from './congestion/twcc-sender.ts';
@@ -160,10 +161,13 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
     const seq = transport?.transportSequenceNumber;
     return seq !== undefined && seq !== before ? seq : undefined;
   };
+  // after a sudden drop of the link: no video for a moment, then from a keyframe on
+  const gate = new KeyframeGate(keyframeStart(options.codec), () => options.onPictureLoss());
   const twcc = new TwccSender(options.bitrate, {
     target: (kbps) => options.onTargetBitrate?.(kbps),
     // after an outage or an overflowed queue: a keyframe now, not once NACKs have failed
     keyframeNeeded: () => options.onPictureLoss(),
+    step: (holdMs) => gate.hold(performance.now(), holdMs),
     probe: (request) => prober.probe(request),
     trace: options.onCongestionTrace,
   });
@@ -224,7 +228,9 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       await video.sender.replaceTrack(track);
       video.sender.onPictureLossIndication.subscribe(() => options.onPictureLoss());
       limitRetransmissions(video.sender, {
-        targetKbps: () => twcc.targetKbps(performance.now()) ?? options.bitrate.startKbps,
+        // nothing resent while a keyframe is awaited: it replaces what was lost
+        targetKbps: () =>
+          gate.open ? (twcc.targetKbps(performance.now()) ?? options.bitrate.startKbps) : 0,
         transportCcId: video.headerExtensions.find(
           (e) => e.uri === RTP_EXTENSION_URI.transportWideCC,
         )?.id,
@@ -274,6 +280,7 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
     },
     writeRtp(packet, capturedAtMs) {
       const rtp = RtpPacket.deSerialize(packet);
+      if (!gate.pass(rtp.payload, rtp.header.timestamp, performance.now())) return;
       prober.media(rtp.header);
       if (playoutDelayId !== undefined)
         rtp.header.extensions.push({ id: playoutDelayId, payload: ZERO_PLAYOUT_DELAY });

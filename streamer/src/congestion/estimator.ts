@@ -12,6 +12,10 @@
  *   minimum of the last 10 s, as a fraction of a second): a 200 ms queue then drains within
  *   about half a second instead of the several seconds 0.85 alone takes; normal climbs 8 %
  *   a second; underuse holds while a queue is left to drain.
+ * - A sudden drop: a frame whose packets arrive spread over far longer than they were sent,
+ *   at under 0.3× the target, behind a queue beyond jitter, crossed a link that narrowed
+ *   (trainKbps); the target is cut at once to that rate, less the queue, as above, and the
+ *   sender holds its video until a keyframe (keyframe-gate.ts).
  * - Probing: after a deep cut (below half the highest target of the last 2 s: the path
  *   changed) the video stays at the cut rate, and a short probe of padding at 3× the target
  *   asks the path, once a second, whether it came back (as libwebrtc's probe controller
@@ -89,11 +93,44 @@ const EMPTY_QUEUE_MS = 10;
 const LOSS_MIN_PACKETS = 60;
 const BASE_DELAY_WINDOW_MS = 10_000;
 const MIN_DECREASE_FACTOR = 0.5;
+const TRAIN_MIN_PACKETS = 4;
+const TRAIN_MIN_SPREAD_MS = 40;
+const TRAIN_MIN_QUEUE_MS = 60;
+/** a frame that arrived at less than this share of the target met a link far narrower */
+const TRAIN_STEP = 0.3;
 
 interface Group {
   firstSendMs: number;
   lastSendMs: number;
   lastArrivalMs: number;
+  /** its packets that arrived: when, and their bytes */
+  arrivals: { atMs: number; size: number }[];
+}
+
+/**
+ * A frame's packets leave together (no pacer) and cross a bottleneck one after another: when
+ * they arrive spread over much longer than they were sent, the spread is the link's, and
+ * their bytes over it are its rate. This is seen in the first feedback after a sudden drop,
+ * long before the trend of whole groups is (each feedback then reports only the few packets
+ * of one frame the link let through) or loss is (the browser reports a packet lost only once
+ * a later one arrived, behind the full queue). Read from the frame's latest arrivals: a drop
+ * in the middle of a frame lets its first packets through at the rate before. Only over a
+ * spread a path's jitter does not make (TRAIN_MIN_SPREAD_MS; the caller also wants a queue
+ * beyond jitter, TRAIN_MIN_QUEUE_MS), of packets sent within a quarter of it. kbps, or null.
+ */
+function trainKbps(g: Group): number | null {
+  const arrivals = g.arrivals;
+  if (arrivals.length < TRAIN_MIN_PACKETS) return null;
+  const times = arrivals.map((a) => a.atMs).sort((a, b) => a - b);
+  const last = times.at(-1)!;
+  // the latest TRAIN_MIN_PACKETS arrivals, and earlier ones until they span enough
+  let first = times.length - TRAIN_MIN_PACKETS;
+  while (first > 0 && last - times[first]! < TRAIN_MIN_SPREAD_MS) first--;
+  const spread = last - times[first]!;
+  if (spread < TRAIN_MIN_SPREAD_MS || g.lastSendMs - g.firstSendMs > spread / 4) return null;
+  // the first arrival of the window opens the spread: its bytes crossed before it
+  const size = arrivals.reduce((sum, a) => sum + a.size, 0) / arrivals.length;
+  return (size * (times.length - 1 - first) * 8) / spread;
 }
 
 export class SendSideEstimator {
@@ -120,6 +157,8 @@ export class SendSideEstimator {
   private acked: { arrivalMs: number; size: number }[] = [];
   private lastUpdateMs: number | null = null;
   private lastDecreaseMs = Number.NEGATIVE_INFINITY;
+  /** When the last cut for a sudden drop of the link (trainKbps) was made, sender's ms. */
+  stepAtMs = Number.NEGATIVE_INFINITY;
   /** The target before the last deep cut: where probing may take it back to. */
   private beforeCut: number | null = null;
   private lossPackets = 0;
@@ -173,6 +212,7 @@ export class SendSideEstimator {
    */
   onFeedback(packets: readonly PacketFeedback[], nowMs: number): number {
     let lost = 0;
+    let judgedPackets = 0;
     let mediaSentMs = Number.NEGATIVE_INFINITY;
     for (const p of packets) {
       // Padding says nothing of the media's queue or loss: only its probe reads it.
@@ -183,15 +223,18 @@ export class SendSideEstimator {
       mediaSentMs = Math.max(mediaSentMs, p.sendMs);
       if (this.probe && p.sendMs >= this.probe.startedMs) this.probe.media.push(p);
       this.sentBytes.push({ sendMs: p.sendMs, size: p.size });
+      // loss of what was sent before the last cut was what the cut answered
+      const judged = p.sendMs > this.lastDecreaseMs;
+      if (judged) judgedPackets++;
       if (p.arrivalMs === null) {
-        lost++;
+        if (judged) lost++;
         continue;
       }
       this.acked.push({ arrivalMs: p.arrivalMs, size: p.size });
       // media sent beside a probe meets the queue the probe makes on purpose: not overuse
       const sinceProbe = p.sendMs - this.lastProbeMs;
       if (sinceProbe >= 0 && sinceProbe < PROBE_SHADOW_MS) continue;
-      this.addToGroup(p.sendMs, p.arrivalMs);
+      this.addToGroup(p.sendMs, p.arrivalMs, p.size);
       this.trackQueue(p.arrivalMs - p.sendMs, nowMs);
     }
     const newest = this.acked.at(-1)?.arrivalMs ?? 0;
@@ -199,7 +242,7 @@ export class SendSideEstimator {
       this.acked.shift();
     while (this.sentBytes.length > 0 && this.sentBytes[0]!.sendMs < nowMs - ACKED_WINDOW_MS)
       this.sentBytes.shift();
-    this.lossPackets += packets.length - packets.filter((p) => p.probe !== undefined).length;
+    this.lossPackets += judgedPackets;
     this.lossLost += lost;
     this.updateRate(nowMs);
     // The probe is all reported once its bytes are, and the media sent after its last packet
@@ -322,11 +365,12 @@ export class SendSideEstimator {
     this.queueMs = delay - base;
   }
 
-  private addToGroup(sendMs: number, arrivalMs: number) {
+  private addToGroup(sendMs: number, arrivalMs: number, size: number) {
     const g = this.current;
     if (g && sendMs - g.firstSendMs <= GROUP_MS) {
       g.lastSendMs = Math.max(g.lastSendMs, sendMs);
       g.lastArrivalMs = Math.max(g.lastArrivalMs, arrivalMs);
+      g.arrivals.push({ atMs: arrivalMs, size });
       return;
     }
     if (g && sendMs < g.firstSendMs) return; // reordered from an older group: ignored
@@ -336,7 +380,12 @@ export class SendSideEstimator {
       this.onDelta(sendDelta, arrivalDelta, g.lastArrivalMs);
     }
     if (g) this.previous = g;
-    this.current = { firstSendMs: sendMs, lastSendMs: sendMs, lastArrivalMs: arrivalMs };
+    this.current = {
+      firstSendMs: sendMs,
+      lastSendMs: sendMs,
+      lastArrivalMs: arrivalMs,
+      arrivals: [{ atMs: arrivalMs, size }],
+    };
   }
 
   private onDelta(sendDelta: number, arrivalDelta: number, arrivalMs: number) {
@@ -410,8 +459,9 @@ export class SendSideEstimator {
     return kbps < this.target / 2;
   }
 
-  private cut(to: number, nowMs: number) {
-    if (to >= this.target || nowMs - this.lastDecreaseMs < DECREASE_GAP_MS) return;
+  /** Cuts the target to `to`; false when it was not (not lower, or too soon after the last). */
+  private cut(to: number, nowMs: number): boolean {
+    if (to >= this.target || nowMs - this.lastDecreaseMs < DECREASE_GAP_MS) return false;
     // Only a deep cut is a changed path worth climbing back fast to; the small cuts of
     // probing a steady link's capacity climb back slowly, or the target would saw.
     // Against the highest target of the last 2 s, so a few cuts in a row count as one.
@@ -419,6 +469,7 @@ export class SendSideEstimator {
     if (to < DEEP_CUT * recentHigh) this.beforeCut = Math.max(this.beforeCut ?? 0, recentHigh);
     this.target = to;
     this.lastDecreaseMs = nowMs;
+    return true;
   }
 
   private updateRate(nowMs: number) {
@@ -435,12 +486,19 @@ export class SendSideEstimator {
       if (loss > 0.1) cutTo = this.target * (1 - loss / 2);
       lossHolds = loss > 0.02;
     }
-    if (this.usage === 'overusing') {
-      const factor = Math.max(MIN_DECREASE_FACTOR, DECREASE_FACTOR - this.queueMs / 1000);
-      cutTo = Math.min(cutTo, factor * (acked ?? this.target));
-    }
-    if (cutTo < this.target) this.cut(cutTo, nowMs);
-    else if (
+    const factor = Math.max(MIN_DECREASE_FACTOR, DECREASE_FACTOR - this.queueMs / 1000);
+    if (this.usage === 'overusing') cutTo = Math.min(cutTo, factor * (acked ?? this.target));
+    // A sudden drop, read from the frame crossing it now (trainKbps). Its queue drains while
+    // the sender holds its video (keyframe-gate.ts): the cut is the same as for overuse. A
+    // deeper one (half) left a probe at 3× barely above the link, which a shaper's burst
+    // then carried, and the target went above the link again.
+    const train =
+      this.current && this.queueMs >= TRAIN_MIN_QUEUE_MS ? trainKbps(this.current) : null;
+    const step = train !== null && train < TRAIN_STEP * this.target;
+    if (step) cutTo = Math.min(cutTo, factor * train);
+    if (cutTo < this.target) {
+      if (this.cut(cutTo, nowMs) && step) this.stepAtMs = nowMs;
+    } else if (
       // underuse is a queue draining, worth waiting for only while there is one
       (this.usage === 'normal' || (this.usage === 'underusing' && this.queueMs < EMPTY_QUEUE_MS)) &&
       !lossHolds &&

@@ -21,6 +21,11 @@ export interface TwccSenderEvents {
    * (see outageEnded), or the loss of an overflowing queue has just ended.
    */
   keyframeNeeded?(): void;
+  /**
+   * The link dropped suddenly (the estimator's step): send no video for `holdMs`, then only
+   * from a keyframe on (keyframe-gate.ts).
+   */
+  step?(holdMs: number): void;
   /** send this padding now, reporting each packet with packetSent(…, probe.id) */
   probe?(probe: ProbeRequest): void;
   trace?(entry: TraceEntry): void;
@@ -31,6 +36,13 @@ export interface TwccSenderEvents {
  * the TURN channel header. Every packet reported to packetSent is counted with it.
  */
 export const WIRE_OVERHEAD_BYTES = 60;
+
+/**
+ * How long video is held after a step: the queue then drains at the link's whole rate, and
+ * makes room for a keyframe at the new target (x264's VBV holds 120 ms of it; the cut is half
+ * the link, so 100 ms of the link is room for one and a half).
+ */
+export const STEP_HOLD_MS = 100;
 
 /** Feedback older than this means the browser stopped sending it: REMB decides again. */
 const STALE_MS = 3000;
@@ -59,6 +71,10 @@ export class TwccSender {
   private readonly estimator: SendSideEstimator;
   private lastFeedbackMs = Number.NEGATIVE_INFINITY;
   private overflowed = false;
+  /** when the newest lost media packet was sent */
+  private lastLostMs = Number.NEGATIVE_INFINITY;
+  /** about when the last step's keyframe was asked for (nothing sent before it is needed) */
+  private stepKeyframeMs = Number.NEGATIVE_INFINITY;
   private readonly on: TwccSenderEvents;
 
   constructor(options: EstimatorOptions, on: TwccSenderEvents) {
@@ -88,11 +104,14 @@ export class TwccSender {
     const outage = outageEnded(nowMs - this.lastFeedbackMs, lost);
     if (outage) this.on.keyframeNeeded?.();
     // A queue that overflowed (a link that narrowed) lost more than NACK repairs in time; a
-    // keyframe made while it overflows would be lost too, so it is made once the loss ends.
+    // keyframe made while it overflows would be lost too, so it is made once the loss ends;
+    // unless the step's keyframe came after all that was lost.
+    for (const p of media)
+      if (p.arrivalMs === null) this.lastLostMs = Math.max(this.lastLostMs, p.sendMs);
     if (media.length >= 20 && lost >= 0.5) this.overflowed = true;
     else if (this.overflowed && lost === 0 && this.estimator.state.queueMs < 50) {
       this.overflowed = false;
-      this.on.keyframeNeeded?.();
+      if (this.lastLostMs > this.stepKeyframeMs) this.on.keyframeNeeded?.();
     }
     this.lastFeedbackMs = nowMs;
     const before = this.estimator.targetKbps;
@@ -100,6 +119,10 @@ export class TwccSender {
     if (outage) this.estimator.probeBackTo(before);
     this.on.trace?.({ nowMs, packets, targetKbps });
     if (targetKbps !== before) this.on.target(targetKbps);
+    if (this.estimator.stepAtMs === nowMs && this.on.step) {
+      this.stepKeyframeMs = nowMs + STEP_HOLD_MS;
+      this.on.step(STEP_HOLD_MS);
+    }
     const probe = this.estimator.nextProbe(nowMs);
     if (probe) this.on.probe?.(probe);
   }
