@@ -98,14 +98,17 @@ describe('chroma_aligned: rectangles converted to I420 whole 2×2 blocks at a ti
 });
 
 describe('next_capture_at: when the next frame is captured', () => {
-  // last capture at 10.0 s, 60 fps: interval 1/60, spacing 1/60, idle 1.5/60, settle 1 ms
+  // 60 fps: the cap 3 captures in 3 × 0.8/60 s (40 ms), idle repeat 1.5/60, settle 1 ms
   it.each([
-    ['damage long after the last capture: once it settled', 10.1, 10.101],
-    ['damage right after one: held to the frame-rate cap', 10.005, 10 + 1 / 60],
-    ['no damage: the idle repeat', null, 10 + 1.5 / 60],
-  ])('%s', async (_name, damagedAt, expected) => {
+    ['damage long after the last capture: once it settled', [9.95, 9.97, 10.0], 10.1, 10.101],
+    // an app's late paint and the next on time: the second is not held for the first
+    ['damage right after one, paced before: once it settled', [9.95, 9.967, 10.0], 10.005, 10.006],
+    ['damage right after a burst: held to the frame-rate cap', [9.99, 9.995, 10.0], 10.002, 10.03],
+    ['no damage: the idle repeat', [9.95, 9.97, 10.0], null, 10 + 1.5 / 60],
+    ['the first frame: at once', [], null, 0],
+  ])('%s', async (_name, captures, damagedAt, expected) => {
     const out = await python(
-      `import json, floe_xcapture as x; print(json.dumps(x.next_capture_at(10.0, ${damagedAt ?? 'None'}, 10.2, 1/60, 1.5/60, 1/60, 0.001)))`,
+      `import json, collections, floe_xcapture as x; print(json.dumps(x.next_capture_at(collections.deque(${JSON.stringify(captures)}, maxlen=x.CAP_FRAMES), ${damagedAt ?? 'None'}, 1.5/60, 0.8/60, 0.001)))`,
     );
     expect(out).toBeCloseTo(expected, 6);
   });
