@@ -32,7 +32,7 @@ export function createStreamerMetrics() {
     }),
     keyframes: new Counter({
       name: 'floe_streamer_keyframes_requested_total',
-      help: 'Keyframes forced, by reason (pli, connect, restart)',
+      help: "Keyframes forced, by reason (pli: a viewer asked; loss: an outage or an overflowed queue ended; step: a viewer's link narrowed suddenly; join, connect, restart)",
       labelNames: ['reason'],
       registers: [registry],
     }),

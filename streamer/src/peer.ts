@@ -101,8 +101,12 @@ export interface ViewerPeerOptions {
     drained(): void;
     close(): void | Promise<void>;
   };
-  /** The browser lost a picture and needs a keyframe. */
-  onPictureLoss: () => void;
+  /**
+   * A keyframe is needed: the browser lost a picture and asked (`pli`), the sender saw an
+   * outage or an overflowed queue end (`loss`), or held the video after the link narrowed
+   * suddenly (`step`, keyframe-gate.ts).
+   */
+  onPictureLoss: (reason: 'pli' | 'loss' | 'step') => void;
   /** A remote candidate werift refused (an address family this host lacks): not fatal. */
   onCandidateError: (error: Error) => void;
   onStateChange: (state: string) => void;
@@ -162,11 +166,11 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
     return seq !== undefined && seq !== before ? seq : undefined;
   };
   // after a sudden drop of the link: no video for a moment, then from a keyframe on
-  const gate = new KeyframeGate(keyframeStart(options.codec), () => options.onPictureLoss());
+  const gate = new KeyframeGate(keyframeStart(options.codec), () => options.onPictureLoss('step'));
   const twcc = new TwccSender(options.bitrate, {
     target: (kbps) => options.onTargetBitrate?.(kbps),
     // after an outage or an overflowed queue: a keyframe now, not once NACKs have failed
-    keyframeNeeded: () => options.onPictureLoss(),
+    keyframeNeeded: () => options.onPictureLoss('loss'),
     step: (holdMs) => gate.hold(performance.now(), holdMs),
     probe: (request) => prober.probe(request),
     trace: options.onCongestionTrace,
@@ -226,7 +230,7 @@ export function createViewerPeer(options: ViewerPeerOptions): ViewerPeer {
       if (!video) throw new Error('the offer has no video section');
       video.setDirection('sendonly');
       await video.sender.replaceTrack(track);
-      video.sender.onPictureLossIndication.subscribe(() => options.onPictureLoss());
+      video.sender.onPictureLossIndication.subscribe(() => options.onPictureLoss('pli'));
       limitRetransmissions(video.sender, {
         // nothing resent while a keyframe is awaited: it replaces what was lost
         targetKbps: () =>

@@ -581,7 +581,7 @@ class Viewer {
         };
         return serveFiles(channel, { ...this.ctx.files, policy, log: this.log });
       },
-      onPictureLoss: () => this.joined?.keyframe('pli'),
+      onPictureLoss: (reason) => this.joined?.keyframe(reason),
       onCandidateError: (error) =>
         this.log.debug({ err: error.message }, 'remote candidate ignored'),
       onMicrophoneRtp: pulse === null ? undefined : (packet) => this.microphoneRtp(pulse, packet),
