@@ -1,8 +1,11 @@
 // The sender's hold after a sudden drop of the link (congestion/keyframe-gate.ts): what it
-// lets through, and how it finds a keyframe's first packet in each codec's RTP payloads.
+// lets through, and how it finds a keyframe's first packet in each codec's RTP payloads, made
+// by werift's packetizers and by the real pipeline (GStreamer's payloaders, werift's for AV1).
 import { describe, expect, it } from 'vitest';
-import { Av1Packetizer, Vp8Packetizer, Vp9Packetizer } from 'werift';
+import { Av1Packetizer, RtpPacket, Vp8Packetizer, Vp9Packetizer } from 'werift';
 import { KeyframeGate, keyframeStart } from '../src/congestion/keyframe-gate.ts';
+import { startPipeline } from '../src/pipeline.ts';
+import { VIDEO_CODECS } from '../src/protocol.ts';
 
 const DELTA = Buffer.from([0x41, 0x9a, 0x00]); // H.264 non-IDR slice
 const SPS = Buffer.from([0x67, 0x42, 0xc0, 0x1f]); // what rtph264pay sends first (config-interval=-1)
@@ -114,3 +117,52 @@ describe('the first packet of a keyframe', () => {
     for (const p of key.slice(1)) expect(starts(p)).toBe(false);
   });
 });
+
+describe.each(VIDEO_CODECS)(
+  'the first packet of a keyframe in what the pipeline sends: %s',
+  (codec) => {
+    it('is found at the first frame and at the one asked for, and nowhere between', async () => {
+      const packets: Buffer[] = [];
+      const pipeline = await startPipeline({
+        source: 'bare',
+        display: '',
+        width: 320,
+        height: 240,
+        fps: 30,
+        codec,
+        h264Encoder: 'x264enc',
+        kbps: 500,
+        python: '/usr/bin/python3',
+        onRtp: (packet) => packets.push(packet),
+      });
+      const frames = () => new Set(packets.map((p) => RtpPacket.deSerialize(p).header.timestamp));
+      let asked = 0;
+      try {
+        await expect.poll(() => frames().size, { timeout: 20_000 }).toBeGreaterThan(15);
+        pipeline.keyframe();
+        asked = frames().size;
+        // well within the encoder's own interval of 4 s
+        await expect.poll(() => frames().size, { timeout: 20_000 }).toBeGreaterThan(asked + 15);
+      } finally {
+        await pipeline.stop();
+      }
+      const starts = keyframeStart(codec);
+      let last: number | undefined;
+      let frame = 0;
+      const keyframes: number[] = [];
+      for (const raw of packets) {
+        const rtp = RtpPacket.deSerialize(raw);
+        if (rtp.header.timestamp === last) continue;
+        last = rtp.header.timestamp;
+        frame++;
+        if (starts(rtp.payload)) keyframes.push(frame);
+      }
+      expect(keyframes[0]).toBe(1);
+      // then the one asked for (av1enc makes two in a row), and none between
+      const after = keyframes.slice(1);
+      expect(after.length).toBeGreaterThanOrEqual(1);
+      expect(after[0]).toBeGreaterThan(asked);
+      expect(after.at(-1)! - after[0]!).toBeLessThanOrEqual(1);
+    }, 60_000);
+  },
+);
