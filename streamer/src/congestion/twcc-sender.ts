@@ -39,8 +39,9 @@ export const WIRE_OVERHEAD_BYTES = 60;
 
 /**
  * How long video is held after a step: the queue then drains at the link's whole rate, and
- * makes room for a keyframe at the new target (x264's VBV holds 120 ms of it; the cut is half
- * the link, so 100 ms of the link is room for one and a half).
+ * makes room for a keyframe at the new target. x264's VBV holds 120 ms of the target, which
+ * the cut puts under 0.85 of the link: 100 ms of the link, and the frame or so the encoder
+ * takes to send the keyframe asked for at its end, are room for it.
  */
 export const STEP_HOLD_MS = 100;
 
