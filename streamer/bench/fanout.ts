@@ -29,6 +29,7 @@ import { startStreamer } from '../src/streamer.ts';
 import { startDisplayServer } from '../src/x11/display-server.ts';
 import { openX11Desktop } from '../src/x11-desktop.ts';
 import { type CpuSnapshot, cpuBetween, cpuSnapshot, stopChild } from './cpu.ts';
+import './page-globals.ts';
 
 const { values } = parseArgs({
   options: {
@@ -64,18 +65,6 @@ const HEIGHT = Number(values.height);
 const REPEAT = Number(values.repeat);
 const WARMUP_FRAMES = 60;
 const PLI_MS = Number(values['pli-ms']);
-
-declare global {
-  interface Window {
-    // the same shape as bench/latency.ts declares (one global type)
-    __floe: {
-      collectLatency: boolean;
-      latencies: number[];
-      frames: { totalMs: number }[];
-      stats(): unknown;
-    };
-  }
-}
 
 const log = pino({ level: 'warn' });
 const work = mkdtempSync(join(tmpdir(), 'floe-fanout-'));

@@ -25,6 +25,7 @@ import { startStreamer } from '../src/streamer.ts';
 import { startDisplayServer } from '../src/x11/display-server.ts';
 import { openX11Desktop } from '../src/x11-desktop.ts';
 import { type CpuSnapshot, cpuBetween, cpuSnapshot, stopChild } from './cpu.ts';
+import './page-globals.ts';
 import { type SelkiesMode, startSelkies } from './selkies.ts';
 
 const HELP = `Glass-to-glass latency benchmark of the streamer (see docs/benchmarks.md).
@@ -254,7 +255,15 @@ async function runCase(c: Case) {
     // the same window measured from each frame's capture time (Floe's page only: any app,
     // capture-latency.ts)
     const fromCapture = await page.evaluate(
-      (from) => (window.__floe?.frames ?? []).slice(from).map((f) => f.totalMs),
+      (from) =>
+        (window.__floe?.frames ?? [])
+          .slice(from)
+          .map(({ totalMs, toReceiveMs, toPresentMs, toDisplayMs }) => ({
+            totalMs,
+            toReceiveMs,
+            toPresentMs,
+            toDisplayMs,
+          })),
       startFrame,
     );
     const stats = (await page.evaluate(() =>
@@ -356,7 +365,8 @@ type Run = Awaited<ReturnType<typeof runCase>>;
 /** Percentiles over the pooled samples of all runs; the other figures are means of the runs. */
 function summarize(c: Case, runs: Run[]) {
   const sorted = runs.flatMap((r) => r.measured).sort((a, b) => a - b);
-  const captured = runs.flatMap((r) => r.fromCapture).sort((a, b) => a - b);
+  const frames = runs.flatMap((r) => r.fromCapture).sort((a, b) => a.totalMs - b.totalMs);
+  const captured = frames.map((f) => f.totalMs);
   const quantile = (values: number[], p: number) =>
     round(values[Math.min(values.length - 1, Math.floor(p * values.length))]);
   const q = (p: number) => quantile(sorted, p);
@@ -377,6 +387,7 @@ function summarize(c: Case, runs: Run[]) {
     p99: q(0.99),
     captureP50: quantile(captured, 0.5),
     captureP99: quantile(captured, 0.99),
+    slowestParts: slowestParts(frames),
     runP50s: runs.map((r) =>
       round([...r.measured].sort((a, b) => a - b)[Math.floor(r.measured.length / 2)]),
     ),
@@ -393,6 +404,27 @@ function summarize(c: Case, runs: Run[]) {
   };
 }
 
+type CapturedFrame = Run['fromCapture'][number];
+
+/**
+ * Where the slowest 1 % of frames (by glass-to-glass from capture time) spent their time, as
+ * means of their parts: capture→received, received→presented, presented→displayed, ms.
+ */
+function slowestParts(sortedFrames: CapturedFrame[]) {
+  const slowest = sortedFrames.slice(Math.floor(0.99 * sortedFrames.length));
+  const mean = (pick: (f: CapturedFrame) => number | null) => {
+    const values = slowest.map(pick).filter((v): v is number => v !== null);
+    return values.length ? round(values.reduce((a, b) => a + b, 0) / values.length) : null;
+  };
+  return {
+    frames: slowest.length,
+    total: mean((f) => f.totalMs),
+    toReceive: mean((f) => f.toReceiveMs),
+    toPresent: mean((f) => f.toPresentMs),
+    toDisplay: mean((f) => f.toDisplayMs),
+  };
+}
+
 interface BrowserStats {
   browser?: {
     fps?: number;
@@ -402,25 +434,6 @@ interface BrowserStats {
     candidateType?: string;
   };
   streamer?: { encodeMs?: number; pipelineMs?: number };
-}
-
-declare global {
-  interface Window {
-    __floe: {
-      collectLatency: boolean;
-      latencies: number[];
-      frames: { totalMs: number }[];
-      stats(): unknown;
-    };
-    /** A peer's page: web/src/peer-probe (its config set before it loads). */
-    __floeProbe: {
-      collectLatency: boolean;
-      latencies: number[];
-      mark(): Promise<void>;
-      stats(): Promise<unknown>;
-    };
-    __floeProbeConfig: { relay: boolean };
-  }
 }
 
 function round(n: number | undefined) {
@@ -470,4 +483,16 @@ function printTable(rows: Record<string, unknown>[]) {
     console.log(
       `| ${r.case} | ${r.p50} (${(r.runP50s as number[]).join(', ')}) | ${r.p90} | ${r.p99} | ${r.captureP50} / ${r.captureP99} | ${r.fps} | ${r.decodedFps} | ${r.pipelineMs} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${r.candidate} | ${cpuText(r.cpu as Record<string, number>)} |`,
     );
+  const parted = rows.filter((r) => (r.slowestParts as { frames: number }).frames > 0);
+  if (!parted.length) return;
+  console.log(
+    '\nThe slowest 1 % of frames from capture time, mean ms of each part:\n\n| case | frames | total | capture → received | received → presented | presented → displayed |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const r of parted) {
+    const p = r.slowestParts as ReturnType<typeof slowestParts>;
+    console.log(
+      `| ${r.case} | ${p.frames} | ${p.total} | ${p.toReceive} | ${p.toPresent} | ${p.toDisplay} |`,
+    );
+  }
 }
