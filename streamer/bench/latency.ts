@@ -387,7 +387,7 @@ function summarize(c: Case, runs: Run[]) {
     p99: q(0.99),
     captureP50: quantile(captured, 0.5),
     captureP99: quantile(captured, 0.99),
-    slowestParts: slowestParts(frames),
+    parts: frameParts(frames),
     runP50s: runs.map((r) =>
       round([...r.measured].sort((a, b) => a - b)[Math.floor(r.measured.length / 2)]),
     ),
@@ -405,24 +405,29 @@ function summarize(c: Case, runs: Run[]) {
 }
 
 type CapturedFrame = Run['fromCapture'][number];
+type FrameParts = ReturnType<typeof frameParts>;
 
 /**
- * Where the slowest 1 % of frames (by glass-to-glass from capture time) spent their time, as
- * means of their parts: capture→received, received→presented, presented→displayed, ms.
+ * Where frames spent their time, by part: capture→received, received→presented,
+ * presented→displayed, ms. `typical`: each part's median over all frames; `slowest`: the
+ * means of the parts of the slowest 1 % (by glass-to-glass from capture time).
  */
-function slowestParts(sortedFrames: CapturedFrame[]) {
+function frameParts(sortedFrames: CapturedFrame[]) {
   const slowest = sortedFrames.slice(Math.floor(0.99 * sortedFrames.length));
-  const mean = (pick: (f: CapturedFrame) => number | null) => {
-    const values = slowest.map(pick).filter((v): v is number => v !== null);
-    return values.length ? round(values.reduce((a, b) => a + b, 0) / values.length) : null;
-  };
-  return {
-    frames: slowest.length,
-    total: mean((f) => f.totalMs),
-    toReceive: mean((f) => f.toReceiveMs),
-    toPresent: mean((f) => f.toPresentMs),
-    toDisplay: mean((f) => f.toDisplayMs),
-  };
+  const known = (frames: CapturedFrame[], pick: (f: CapturedFrame) => number | null) =>
+    frames.map(pick).filter((v): v is number => v !== null);
+  const mean = (values: number[]) =>
+    values.length ? round(values.reduce((a, b) => a + b, 0) / values.length) : null;
+  const median = (values: number[]) =>
+    values.length ? round(values.sort((a, b) => a - b)[Math.floor(values.length / 2)]) : null;
+  const parts = (frames: CapturedFrame[], average: (values: number[]) => number | null) => ({
+    frames: frames.length,
+    total: average(known(frames, (f) => f.totalMs)),
+    toReceive: average(known(frames, (f) => f.toReceiveMs)),
+    toPresent: average(known(frames, (f) => f.toPresentMs)),
+    toDisplay: average(known(frames, (f) => f.toDisplayMs)),
+  });
+  return { typical: parts(sortedFrames, median), slowest: parts(slowest, mean) };
 }
 
 interface BrowserStats {
@@ -483,16 +488,20 @@ function printTable(rows: Record<string, unknown>[]) {
     console.log(
       `| ${r.case} | ${r.p50} (${(r.runP50s as number[]).join(', ')}) | ${r.p90} | ${r.p99} | ${r.captureP50} / ${r.captureP99} | ${r.fps} | ${r.decodedFps} | ${r.pipelineMs} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${r.candidate} | ${cpuText(r.cpu as Record<string, number>)} |`,
     );
-  const parted = rows.filter((r) => (r.slowestParts as { frames: number }).frames > 0);
+  const parted = rows.filter((r) => (r.parts as FrameParts).typical.frames > 0);
   if (!parted.length) return;
   console.log(
-    '\nThe slowest 1 % of frames from capture time, mean ms of each part:\n\n| case | frames | total | capture → received | received → presented | presented → displayed |',
+    '\nWhere the frames spent their time, from capture time, ms: the median of each part over all frames, and the mean of each part over the slowest 1 %:\n\n| case | frames | total | capture → received | received → presented | presented → displayed |',
   );
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const r of parted) {
-    const p = r.slowestParts as ReturnType<typeof slowestParts>;
-    console.log(
-      `| ${r.case} | ${p.frames} | ${p.total} | ${p.toReceive} | ${p.toPresent} | ${p.toDisplay} |`,
-    );
+    const { typical, slowest } = r.parts as FrameParts;
+    for (const [label, p] of [
+      ['median', typical],
+      ['slowest 1 %', slowest],
+    ] as const)
+      console.log(
+        `| ${r.case}, ${label} | ${p.frames} | ${p.total} | ${p.toReceive} | ${p.toPresent} | ${p.toDisplay} |`,
+      );
   }
 }

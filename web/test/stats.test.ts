@@ -5,7 +5,6 @@ import {
   latencySample,
   percentile,
   readBarcode,
-  readBarcodeRow,
   summarizeLatency,
 } from '../src/stream/latency.ts';
 import { composeReport, reportRows } from '../src/stream/report.ts';
@@ -148,18 +147,6 @@ describe('latency', () => {
     }
     expect(readBarcode(rgba, BARCODE_WIDTH)).toBe(time);
     expect(readBarcode(new Uint8ClampedArray(rgba.length), BARCODE_WIDTH)).toBeNull();
-  });
-
-  it("reads the probe barcode from a row of the frame's luma plane", () => {
-    const time = 1_764_000_123_456;
-    const cells = encodeBarcode(time);
-    const row = Uint8Array.from({ length: BARCODE_WIDTH }, (_, x) =>
-      cells[Math.floor(x / BARCODE.cellWidth)] ? 235 : 16,
-    );
-    expect(readBarcodeRow(row)).toBe(time);
-    // an app's frame without the markers
-    expect(readBarcodeRow(new Uint8Array(BARCODE_WIDTH).fill(235))).toBeNull();
-    expect(readBarcodeRow(new Uint8Array(0))).toBeNull();
   });
 
   it('discards implausible samples', () => {

@@ -12,14 +12,6 @@ export const MAX_PLAUSIBLE_MS = 10_000;
 /** Where the barcode lies in a frame, in the video's own pixels. */
 export const BARCODE_STRIP = { width: BARCODE_WIDTH, height: BARCODE.height } as const;
 
-/** The row of the strip the barcode is read from (decodeBarcode samples its middle row). */
-export const BARCODE_ROW = Math.floor(BARCODE.height / 2);
-
-/** Decodes the painted time from the luma (0..255, any range) of the strip's BARCODE_ROW. */
-export function readBarcodeRow(luma: ArrayLike<number>): number | null {
-  return decodeBarcode((x) => luma[Math.floor(x)] ?? 0);
-}
-
 /** Decodes the painted time from RGBA pixels of the top-left strip of a frame. */
 export function readBarcode(rgba: ArrayLike<number>, width: number): number | null {
   return decodeBarcode((x, y) => {
