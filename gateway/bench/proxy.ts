@@ -4,9 +4,10 @@
 // concurrent WebSocket connections held through the gateway. Prints numbers, asserts none.
 // `node gateway/bench/proxy.ts --help`.
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -20,7 +21,7 @@ import { cpus, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { listen, loadConfig as loadControlConfig, startControlPlane } from '@floe/control';
-import { ensureK6, freePort, K6_ENV, K6_VERSION, startOidcProvider } from '@floe/testbed';
+import { cacheDir, ensureK6, freePort, K6_ENV, K6_VERSION, startOidcProvider } from '@floe/testbed';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { generateKeySet } from '../src/keys.ts';
@@ -38,8 +39,9 @@ const HELP = `Session proxy benchmark: node gateway/bench/proxy.ts [flags]
                      of the lowest throughput of phase "max" in this run, so that every
                      target answers it unsaturated
   --proxies LIST     gateway,chp,nginx or a part of it (default all three), and the floor
-                     of a Node proxy: node-undici, node-http (floor.ts); the endpoint is
-                     always measured directly too, as the baseline
+                     of a Node proxy: node-undici, node-http (floor.ts), and of a compiled
+                     one: go-httputil (floor-go/); the endpoint is always measured directly
+                     too, as the baseline
   --ws N             WebSocket connections to open and hold through the gateway; 0 skips
                      (default 2000)
   --ws-hold S        seconds to hold them open (default 5)
@@ -48,8 +50,10 @@ const HELP = `Session proxy benchmark: node gateway/bench/proxy.ts [flags]
   --gateway-workers N  the gateway's FLOE_GATEWAY_WORKERS (default 1: one process; 2 on
                      this machine is one per core); RSS and CPU count all its processes
   --no-access-log    the gateway at LOG_LEVEL=warn and nginx with access_log off (default:
-                     as they ship, the gateway logging a JSON line per request at info and
-                     nginx an access log line, both to files; CHP logs no requests)
+                     as they ship, the gateway at info, writing a line a second per session,
+                     user, method and status of what its fast path answered and a line per
+                     other request, and nginx an access log line per request, both to
+                     files; CHP logs no requests)
   --proxy-nice=N     run every proxy (all its processes and threads) at this niceness,
                      e.g. --proxy-nice=-10 (as root): on this one machine the proxy then
                      gets a core when it wants one, as on a gateway node of its own, and
@@ -78,6 +82,8 @@ Everything runs on 127.0.0.1, each in its own process:
   node-undici, node-http  floor.ts: node:http forwarding with undici's Agent (a raw dispatch
             handler, as the gateway) or node:http's keep-alive Agent: no checks, no log, what
             Node itself costs
+  go-httputil  floor-go/main.go, built with the machine's Go: Go's httputil.ReverseProxy
+            with 64 keep-alive connections, nothing else; what a compiled data path costs
 Every target is sent the same request: the gateway's user's cookies go to all of them.
   k6        the load (${K6_VERSION}): per target, --warmup s unmeasured, then
     max         constant-vus: --vus connections sending back to back, --duration s:
@@ -284,6 +290,35 @@ async function startFloor(dir: string, endpoint: string, client: 'undici' | 'htt
     child.once('exit', (code) => reject(new Error(`node-${client} exited with ${code}`)));
   });
   return { url: `http://127.0.0.1:${port}`, pid: child.pid as number };
+}
+
+/**
+ * floor-go/main.go, built once per version of its source into the cache: Go's standard
+ * reverse proxy with nothing of its own, the floor of a compiled data path.
+ */
+function buildGoFloor(): string {
+  const source = join(import.meta.dirname, 'floor-go');
+  const hash = createHash('sha256');
+  for (const f of ['main.go', 'go.mod']) hash.update(readFileSync(join(source, f)));
+  const bin = join(cacheDir('floor-go', hash.digest('hex').slice(0, 12)), 'floor-go');
+  if (existsSync(bin)) return bin;
+  const r = spawnSync('go', ['build', '-trimpath', '-o', bin, '.'], {
+    cwd: source,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (r.status !== 0 || !existsSync(bin)) throw new Error(`go build of ${source} failed`);
+  return bin;
+}
+
+async function startGoFloor(dir: string, endpoint: string) {
+  const port = await freePort();
+  // spawns: floor-go
+  const child = startProcess('go-httputil', buildGoFloor(), [String(port), endpoint], {
+    log: join(dir, 'go-httputil.log'),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('go-httputil', answers(`${url}/x`));
+  return { url, pid: child.pid as number };
 }
 
 interface GatewayStack {
@@ -1009,7 +1044,7 @@ async function main() {
   }
   const proxies = o.proxies.split(',').map((s) => s.trim());
   for (const p of proxies) {
-    if (!['gateway', 'chp', 'nginx', 'node-undici', 'node-http'].includes(p))
+    if (!['gateway', 'chp', 'nginx', 'node-undici', 'node-http', 'go-httputil'].includes(p))
       throw new UsageError(`--proxies: unknown ${p}`);
   }
   if (wsCount > 0 && !proxies.includes('gateway'))
@@ -1053,6 +1088,9 @@ async function main() {
       });
     } else if (p === 'node-undici' || p === 'node-http') {
       const floor = await startFloor(dir, endpoint.url, p === 'node-undici' ? 'undici' : 'http');
+      targets.push({ name: p, url: `${floor.url}/x`, pid: floor.pid });
+    } else if (p === 'go-httputil') {
+      const floor = await startGoFloor(dir, endpoint.url);
       targets.push({ name: p, url: `${floor.url}/x`, pid: floor.pid });
     } else if (p === 'chp') {
       const chp = await startChp(dir, endpoint.url);

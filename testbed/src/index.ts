@@ -1,3 +1,4 @@
+export { cacheDir } from './cache.ts';
 export { CHROMIUM_ARGS, chromiumPath, launchChromium } from './chromium.ts';
 export { type Coturn, startCoturn } from './coturn.ts';
 export { type DelayLine, startDelayLine } from './delay-line.ts';

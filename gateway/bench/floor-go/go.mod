@@ -1,0 +1,3 @@
+module floe.dev/gateway/bench/floor-go
+
+go 1.22
