@@ -227,15 +227,16 @@ async function runCase(c: Case) {
       await waitForLine(probe, '"ready"');
       pids.app = [probe.pid!];
     }
-    const page =
+    const { page, metricsUrl } =
       c.server === 'floe'
         ? await openFloe(c, display, stops)
-        : await openSelkies(c, display, stops, SELKIES_MODES[c.server]);
+        : { page: await openSelkies(c, display, stops, SELKIES_MODES[c.server]), metricsUrl: null };
     // CPU is counted over the measured frames only, after the warm-up.
     // generous: Selkies' page connects only once loaded, which has taken 20 s on a loaded machine
     await page.waitForFunction((n) => probeHandle().latencies.length >= n, WARMUP_FRAMES, {
       timeout: 60_000,
     });
+    const countersBefore = metricsUrl ? await streamerCounters(metricsUrl) : null;
     const cpuBefore = cpuSnapshot();
     if (c.server !== 'floe') await page.evaluate(() => window.__floeProbe.mark());
     const started = Date.now();
@@ -248,6 +249,15 @@ async function runCase(c: Case) {
     });
     const seconds = (Date.now() - started) / 1000;
     const cpu = cpuUse(cpuBefore, cpuSnapshot(), seconds, pids);
+    // a congestion reaction (a cut, a hold for a keyframe) in the window shows as keyframes
+    // asked; the frame delay is the streamer's own share of capture → received
+    const countersAfter = metricsUrl ? await streamerCounters(metricsUrl) : null;
+    const keyframes = Object.fromEntries(
+      Object.entries(since(countersBefore?.keyframes ?? {}, countersAfter?.keyframes ?? {})).filter(
+        ([, n]) => n > 0,
+      ),
+    );
+    const frameDelay = since(countersBefore?.delay ?? {}, countersAfter?.delay ?? {});
     const measured = await page.evaluate(
       ([from, n]) => probeHandle().latencies.slice(from, from + n),
       [startIndex, FRAMES] as const,
@@ -269,7 +279,9 @@ async function runCase(c: Case) {
     const stats = (await page.evaluate(() =>
       (window.__floeProbe ?? window.__floe).stats(),
     )) as BrowserStats;
-    return { measured, fromCapture, seconds, stats, cpu };
+    const run = { measured, fromCapture, seconds, stats, cpu, keyframes, frameDelay };
+    process.stderr.write(`[${describeRun(run)}] `);
+    return run;
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
   }
@@ -307,7 +319,63 @@ async function openFloe(c: Case, display: string, stops: (() => Promise<unknown>
   await page.evaluate(() => {
     window.__floe.collectLatency = true;
   });
-  return page;
+  return { page, metricsUrl: `${streamer.url}metrics` };
+}
+
+/**
+ * From the streamer's Prometheus counters: keyframes asked of its encoder, by reason, and its
+ * frame delay histogram (capture → the frame's last packet handed to the connection), by
+ * bucket bound in ms.
+ */
+async function streamerCounters(metricsUrl: string) {
+  const text = await (await fetch(metricsUrl)).text();
+  const keyframes: Record<string, number> = {};
+  for (const m of text.matchAll(
+    /^floe_streamer_keyframes_requested_total\{reason="([^"]+)"\} (\S+)$/gm,
+  )) {
+    keyframes[m[1] as string] = Number(m[2]);
+  }
+  const delay: Record<string, number> = {};
+  for (const m of text.matchAll(
+    /^floe_streamer_frame_delay_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm,
+  )) {
+    delay[m[1] === '+Inf' ? 'Infinity' : String(Number(m[1]) * 1000)] = Number(m[2]);
+  }
+  return { keyframes, delay };
+}
+
+function since(before: Record<string, number>, after: Record<string, number>) {
+  return Object.fromEntries(
+    Object.entries(after).map(([key, n]) => [key, n - (before[key] ?? 0)] as const),
+  );
+}
+
+/** The bucket bound (ms) below which a share `p` of the counted frames fell. */
+function bucketQuantile(cumulative: Record<string, number>, p: number): number | null {
+  const bounds = Object.keys(cumulative)
+    .map(Number)
+    .sort((a, b) => a - b);
+  const total = cumulative.Infinity ?? 0;
+  if (total === 0) return null;
+  const bound = bounds.find((b) => (cumulative[String(b)] ?? 0) >= p * total);
+  return bound ?? null;
+}
+
+/**
+ * One run in the progress line: its p50 and p99, the streamer's share at the p99 (its
+ * histogram's bucket bound), and the keyframes asked, if any.
+ */
+function describeRun(r: Pick<Run, 'measured' | 'keyframes' | 'frameDelay'>): string {
+  const sorted = [...r.measured].sort((a, b) => a - b);
+  const at = (p: number) =>
+    round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]);
+  const streamerP99 = bucketQuantile(r.frameDelay, 0.99);
+  const asked = Object.entries(r.keyframes).map(([reason, n]) => `${reason} ${n}`);
+  return [
+    `${at(0.5)}/${at(0.99)} ms`,
+    ...(streamerP99 !== null ? [`streamer p99 ≤ ${streamerP99}`] : []),
+    ...(asked.length ? [`keyframes: ${asked.join(', ')}`] : []),
+  ].join(', ');
 }
 
 /**
@@ -388,6 +456,7 @@ function summarize(c: Case, runs: Run[]) {
     captureP50: quantile(captured, 0.5),
     captureP99: quantile(captured, 0.99),
     parts: frameParts(frames),
+    streamerDelay: pooledDelay(runs),
     runP50s: runs.map((r) =>
       round([...r.measured].sort((a, b) => a - b)[Math.floor(r.measured.length / 2)]),
     ),
@@ -402,6 +471,14 @@ function summarize(c: Case, runs: Run[]) {
       c.path === 'websocket' ? 'none (WebSocket)' : (runs[0]!.stats.browser?.candidateType ?? '?'),
     cpu,
   };
+}
+
+/** The streamer's frame delay over all runs: p50 and p99 as its histogram's bucket bounds, ms. */
+function pooledDelay(runs: Run[]) {
+  const pooled: Record<string, number> = {};
+  for (const r of runs)
+    for (const [bound, n] of Object.entries(r.frameDelay)) pooled[bound] = (pooled[bound] ?? 0) + n;
+  return { p50: bucketQuantile(pooled, 0.5), p99: bucketQuantile(pooled, 0.99) };
 }
 
 type CapturedFrame = Run['fromCapture'][number];
@@ -496,6 +573,11 @@ function printTable(rows: Record<string, unknown>[]) {
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const r of parted) {
     const { typical, slowest } = r.parts as FrameParts;
+    const delay = r.streamerDelay as ReturnType<typeof pooledDelay>;
+    if (delay.p50 !== null)
+      console.log(
+        `| ${r.case}, the streamer's share of capture → received (capture → sent, its histogram) | | | p50 ≤ ${delay.p50}, p99 ≤ ${delay.p99} | | |`,
+      );
     for (const [label, p] of [
       ['median', typical],
       ['slowest 1 %', slowest],

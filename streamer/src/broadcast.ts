@@ -117,8 +117,12 @@ export class Broadcast {
         convert: config.FLOE_STREAMER_CONVERT,
         kbps: this.kbps,
         python: config.FLOE_STREAMER_PYTHON,
-        onRtp: (packet, capturedAtMs) =>
-          this.forEachPeer((peer) => peer.writeRtp(packet, capturedAtMs)),
+        onRtp: (packet, capturedAtMs) => {
+          this.forEachPeer((peer) => peer.writeRtp(packet, capturedAtMs));
+          // the RTP marker bit: the frame's last packet, so the whole frame is on its way
+          if (capturedAtMs !== undefined && ((packet[1] ?? 0) & 0x80) !== 0)
+            metrics.frameDelaySeconds.observe(Math.max(0, Date.now() - capturedAtMs) / 1000);
+        },
         onStats: (stats) => {
           metrics.fps.set(stats.fps);
           if (stats.frames > 0) metrics.encodeSeconds.observe(stats.encodeMs / 1000);

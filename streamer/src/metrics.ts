@@ -17,6 +17,14 @@ export function createStreamerMetrics() {
       buckets: [0.001, 0.002, 0.004, 0.008, 0.016, 0.033, 0.066],
       registers: [registry],
     }),
+    frameDelaySeconds: new Histogram({
+      name: 'floe_streamer_frame_delay_seconds',
+      help: "Time from a frame's capture to its last packet handed to the viewers' connections (capture, conversion, encoding, packetizing)",
+      buckets: [
+        0.002, 0.004, 0.006, 0.008, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.1, 0.25,
+      ],
+      registers: [registry],
+    }),
     targetBitrate: gauge('floe_streamer_target_bitrate_bps', 'Bitrate the encoder aims at'),
     sentBitrate: gauge('floe_streamer_sent_bitrate_bps', 'Video bitrate sent, last interval'),
     rtt: gauge('floe_streamer_rtt_seconds', 'Round-trip time to the viewer from RTCP'),

@@ -161,6 +161,25 @@ describe('glass-to-glass from capture times', () => {
     // 0.1 ms timestamps and its wall clock's drift from performance.now().
     for (const f of frames.filter((f) => f.exact))
       expect(f.toReceiveMs ?? 0).toBeGreaterThanOrEqual(-1);
+
+    // The streamer's own share, from its metrics: capture → the frame's last packet handed to
+    // the connection. Counted for every frame sent, in seconds, and no more than capture →
+    // received (their means; 5 ms for the frames sent that the page did not show).
+    const metrics = await (await fetch(new URL('metrics', streamer.url))).text();
+    const value = (name: string) =>
+      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN);
+    const count = value('floe_streamer_frame_delay_seconds_count');
+    const meanMs = (value('floe_streamer_frame_delay_seconds_sum') / count) * 1000;
+    const received = frames.flatMap((f) =>
+      f.exact && f.toReceiveMs !== null ? [f.toReceiveMs] : [],
+    );
+    const receivedMeanMs = received.reduce((a, b) => a + b, 0) / received.length;
+    console.log(
+      `streamer frame delay: ${count} frames, mean ${meanMs.toFixed(1)} ms; capture → received mean ${receivedMeanMs.toFixed(1)} ms`,
+    );
+    expect(count).toBeGreaterThanOrEqual(frames.length);
+    expect(meanMs).toBeGreaterThan(0);
+    expect(meanMs).toBeLessThan(receivedMeanMs + 5);
   }, 90_000);
 
   it('measures a plain X app too: xterm, no barcode', async () => {
