@@ -10,20 +10,15 @@
  *   npm run bench:latency -- [--frames 600] [--codec h264,vp9] [--only 1080,turn] [--json out.json]
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureSelkies, launchChromium, startCoturn } from '@floe/testbed';
 import { buildPeerProbe, buildWeb } from '@floe/web/build';
-import { pino } from 'pino';
-import { loadStreamerConfig } from '../src/config.ts';
-import { bareDesktop, type Desktop } from '../src/desktop.ts';
 import { VIDEO_CODECS, type VideoCodec } from '../src/protocol.ts';
-import { startStreamer } from '../src/streamer.ts';
 import { startDisplayServer } from '../src/x11/display-server.ts';
-import { openX11Desktop } from '../src/x11-desktop.ts';
 import { type CpuSnapshot, cpuBetween, cpuSnapshot, stopChild } from './cpu.ts';
 import './page-globals.ts';
 import { type SelkiesMode, startSelkies } from './selkies.ts';
@@ -163,7 +158,6 @@ const SELKIES_EXTRA_ARGS = process.env.BENCH_SELKIES_ARGS?.split(' ').filter(Boo
 declare function probeHandle(): { latencies: number[] };
 const PROBE_HANDLE = 'window.probeHandle = () => window.__floeProbe ?? window.__floe;';
 
-const log = pino({ level: 'warn' });
 const work = mkdtempSync(join(tmpdir(), 'floe-bench-'));
 const { dir: webDir } = await buildWeb({ outDir: join(work, 'web') });
 const turn = await startCoturn({ relayPorts: 512 });
@@ -229,7 +223,7 @@ async function runCase(c: Case) {
     }
     const { page, metricsUrl } =
       c.server === 'floe'
-        ? await openFloe(c, display, stops)
+        ? await openFloe(c, display, stops, pids)
         : { page: await openSelkies(c, display, stops, SELKIES_MODES[c.server]), metricsUrl: null };
     // CPU is counted over the measured frames only, after the warm-up.
     // generous: Selkies' page connects only once loaded, which has taken 20 s on a loaded machine
@@ -288,23 +282,36 @@ async function runCase(c: Case) {
 }
 
 /** Floe's streamer and its stream page, streaming and collecting latency samples. */
-async function openFloe(c: Case, display: string, stops: (() => Promise<unknown>)[]) {
-  const desktop: Desktop =
-    c.source === 'x11'
-      ? await openX11Desktop(display, log, { resizable: false })
-      : bareDesktop(c.width, c.height);
-  stops.push(() => desktop.close());
-  const config = loadStreamerConfig({
-    DISPLAY: display || ':0',
-    FLOE_STREAMER_PORT: '0',
-    FLOE_STREAMER_CODECS: c.codec,
-    FLOE_STREAMER_FPS: String(FPS),
-    ...CAPTURE_SETTINGS[c.capture],
-    FLOE_STREAMER_WEB_DIR: webDir,
-    ...(c.path === 'turn' && { FLOE_TURN_URLS: turn.url, FLOE_TURN_SECRET: turn.secret }),
+async function openFloe(
+  c: Case,
+  display: string,
+  stops: (() => Promise<unknown>)[],
+  pids: Record<string, number[]>,
+) {
+  // in a process of its own, as in a session (streamer-process.ts)
+  const child = fork(
+    join(import.meta.dirname, 'streamer-process.ts'),
+    c.source === 'x11' ? [] : [`${c.width}x${c.height}`],
+    {
+      env: {
+        ...process.env,
+        DISPLAY: display || ':0',
+        FLOE_STREAMER_PORT: '0',
+        FLOE_STREAMER_CODECS: c.codec,
+        FLOE_STREAMER_FPS: String(FPS),
+        ...CAPTURE_SETTINGS[c.capture],
+        FLOE_STREAMER_WEB_DIR: webDir,
+        ...(c.path === 'turn' && { FLOE_TURN_URLS: turn.url, FLOE_TURN_SECRET: turn.secret }),
+      },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
+  stops.push(() => stopChild(child));
+  const streamer = await new Promise<{ url: string }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { url: string }));
+    child.once('exit', (code) => reject(new Error(`the streamer exited (${code})`)));
   });
-  const streamer = await startStreamer(config, desktop, log);
-  stops.push(() => streamer.close());
+  pids.streamer = [child.pid!];
 
   const page = await browser.newPage({ viewport: { width: c.width, height: c.height + 80 } });
   stops.push(() => page.close());
@@ -465,6 +472,7 @@ function summarize(c: Case, runs: Run[]) {
     pipelineMs: mean((r) => r.stats.streamer?.pipelineMs),
     encodeMs: mean((r) => r.stats.streamer?.encodeMs),
     rttMs: mean((r) => r.stats.browser?.rttMs),
+    mbps: mean((r) => (r.stats.browser?.bitrate ?? Number.NaN) / 1e6),
     jitterBufferMs: mean((r) => r.stats.browser?.jitterBufferMs),
     decodeMs: mean((r) => r.stats.browser?.decodeMs),
     candidate:
@@ -511,6 +519,8 @@ interface BrowserStats {
   browser?: {
     fps?: number;
     rttMs?: number;
+    /** video payload received, bits/s */
+    bitrate?: number;
     jitterBufferMs?: number;
     decodeMs?: number;
     candidateType?: string;
@@ -542,8 +552,11 @@ function cpuUse(
 ) {
   const { percent, machine } = cpuBetween(before, after, seconds);
   return {
-    streamer: percent((pid) => pid === process.pid),
-    pipeline: percent((_, p) => p.ppid === process.pid && p.name.startsWith('python')),
+    streamer: percent((pid) => (pids.streamer ?? []).includes(pid)),
+    // Floe's pipeline is its streamer's child, Selkies (python too) this process's
+    pipeline: percent(
+      (_, p) => (pids.streamer ?? [process.pid]).includes(p.ppid) && p.name.startsWith('python'),
+    ),
     xserver: percent((pid) => (pids.xserver ?? []).includes(pid)),
     app: percent((pid) => (pids.app ?? []).includes(pid)),
     chromium: percent((_, p) => p.name.startsWith('chrom')),
@@ -556,14 +569,14 @@ function printTable(rows: Record<string, unknown>[]) {
   const cpuText = (c: Record<string, number>) =>
     `${c.machine}% (streamer ${c.streamer}, gst or selkies ${c.pipeline}, X ${c.xserver}, app ${c.app}, chromium ${c.chromium}, turn ${c.coturn})`;
   console.log(
-    '| case | p50 ms (per run) | p90 ms | p99 ms | from capture time p50 / p99 ms | fps shown | fps decoded | capture→encoded ms | encode ms | RTT ms | jitter buffer ms | decode ms | ICE candidate | CPU, machine (per part, % of a core) |',
+    '| case | p50 ms (per run) | p90 ms | p99 ms | from capture time p50 / p99 ms | fps shown | fps decoded | Mbit/s received | capture→encoded ms | encode ms | RTT ms | jitter buffer ms | decode ms | ICE candidate | CPU, machine (per part, % of a core) |',
   );
   console.log(
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const r of rows)
     console.log(
-      `| ${r.case} | ${r.p50} (${(r.runP50s as number[]).join(', ')}) | ${r.p90} | ${r.p99} | ${r.captureP50} / ${r.captureP99} | ${r.fps} | ${r.decodedFps} | ${r.pipelineMs} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${r.candidate} | ${cpuText(r.cpu as Record<string, number>)} |`,
+      `| ${r.case} | ${r.p50} (${(r.runP50s as number[]).join(', ')}) | ${r.p90} | ${r.p99} | ${r.captureP50} / ${r.captureP99} | ${r.fps} | ${r.decodedFps} | ${r.mbps} | ${r.pipelineMs} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${r.candidate} | ${cpuText(r.cpu as Record<string, number>)} |`,
     );
   const parted = rows.filter((r) => (r.parts as FrameParts).typical.frames > 0);
   if (!parted.length) return;
