@@ -156,6 +156,8 @@ const SELKIES_EXTRA_ARGS = process.env.BENCH_SELKIES_ARGS?.split(' ').filter(Boo
 
 /** In the page: where the latency samples are, on Floe's page or on a peer's (peer-probe). */
 declare function probeHandle(): { latencies: number[] };
+/** prom-client samples the event loop's delay every 10 ms (its default). */
+const LAG_SAMPLING_MS = 10;
 const PROBE_HANDLE = 'window.probeHandle = () => window.__floeProbe ?? window.__floe;';
 
 const work = mkdtempSync(join(tmpdir(), 'floe-bench-'));
@@ -273,7 +275,16 @@ async function runCase(c: Case) {
     const stats = (await page.evaluate(() =>
       (window.__floeProbe ?? window.__floe).stats(),
     )) as BrowserStats;
-    const run = { measured, fromCapture, seconds, stats, cpu, keyframes, frameDelay };
+    const run = {
+      measured,
+      fromCapture,
+      seconds,
+      stats,
+      cpu,
+      keyframes,
+      frameDelay,
+      loopHeld: countersAfter?.loopHeld ?? null,
+    };
     process.stderr.write(`[${describeRun(run)}] `);
     return run;
   } finally {
@@ -348,7 +359,13 @@ async function streamerCounters(metricsUrl: string) {
   )) {
     delay[m[1] === '+Inf' ? 'Infinity' : String(Number(m[1]) * 1000)] = Number(m[2]);
   }
-  return { keyframes, delay };
+  // prom-client's event-loop delay since its last read (10 ms sampling, included in the
+  // figure): read at the window's start, it covers the window at its end
+  const lag = (name: string) => {
+    const v = new RegExp(`^nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1];
+    return v === undefined ? null : round(Math.max(0, Number(v) * 1000 - LAG_SAMPLING_MS));
+  };
+  return { keyframes, delay, loopHeld: { p99: lag('p99'), max: lag('max') } };
 }
 
 function since(before: Record<string, number>, after: Record<string, number>) {
@@ -370,9 +387,10 @@ function bucketQuantile(cumulative: Record<string, number>, p: number): number |
 
 /**
  * One run in the progress line: its p50 and p99, the streamer's share at the p99 (its
- * histogram's bucket bound), and the keyframes asked, if any.
+ * histogram's bucket bound), the longest its event loop was held, and the keyframes asked,
+ * if any.
  */
-function describeRun(r: Pick<Run, 'measured' | 'keyframes' | 'frameDelay'>): string {
+function describeRun(r: Pick<Run, 'measured' | 'keyframes' | 'frameDelay' | 'loopHeld'>): string {
   const sorted = [...r.measured].sort((a, b) => a - b);
   const at = (p: number) =>
     round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]);
@@ -381,6 +399,7 @@ function describeRun(r: Pick<Run, 'measured' | 'keyframes' | 'frameDelay'>): str
   return [
     `${at(0.5)}/${at(0.99)} ms`,
     ...(streamerP99 !== null ? [`streamer p99 ≤ ${streamerP99}`] : []),
+    ...(r.loopHeld?.max != null ? [`its event loop held ${r.loopHeld.max} ms at most`] : []),
     ...(asked.length ? [`keyframes: ${asked.join(', ')}`] : []),
   ].join(', ');
 }
