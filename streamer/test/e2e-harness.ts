@@ -16,7 +16,7 @@ export interface FloeHandle {
   latencies: number[];
 }
 
-/** The window of the stream page; bench/latency.ts declares `__floe` narrower, so cast. */
+/** The window of the stream page; bench/page-globals.ts declares `__floe` narrower, so cast. */
 export type FloeWindow = Window & {
   __floe: FloeHandle;
   /** Filled by ICE_ERRORS_SCRIPT: every icecandidateerror of every peer connection. */
