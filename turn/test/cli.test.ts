@@ -105,7 +105,8 @@ describe('turn cli', () => {
     const run = (...args: string[]) =>
       spawnSync(process.execPath, ['turn/src/cli.ts', 'probe', ...args], { encoding: 'utf8' });
     const healthy = run('--url', `${url}?transport=tcp`, '--secret', secret);
-    expect(healthy.status).toBe(0);
+    // with its stderr, so that a failure says why (CI once saw status 2 here, unexplained)
+    expect({ status: healthy.status, stderr: healthy.stderr }).toEqual({ status: 0, stderr: '' });
     expect(JSON.parse(healthy.stdout)).toMatchObject({ ok: true, rttMs: expect.any(Number) });
 
     const closed = `turn:127.0.0.1:${await freePort()}?transport=tcp`;
