@@ -38,7 +38,9 @@ const HELP = `Session proxy benchmark: node gateway/bench/proxy.ts [flags]
   --rate R|auto      requests/s of phase "fixed rate"; 0 skips it; auto (the default): half
                      of the lowest throughput of phase "max" in this run, so that every
                      target answers it unsaturated
-  --proxies LIST     gateway,chp,nginx or a part of it (default all three), and the floor
+  --proxies LIST     gateway,chp,nginx or a part of it (default all three); gateway-edge:
+                     the gateway behind its HAProxy edge (FLOE_GATEWAY_EDGE=haproxy, a
+                     second gateway stack), which the aims below are then read from; the floor
                      of a Node proxy: node-undici, node-http (floor.ts), and of a compiled
                      one: go-httputil (floor-go/); the endpoint is always measured directly
                      too, as the baseline
@@ -78,13 +80,17 @@ Everything runs on 127.0.0.1, each in its own process:
             and state asked of the control plane) before it is proxied
   chp       configurable-http-proxy, --default-target the endpoint (no authentication:
             JupyterHub leaves that to the single-user server behind it)
+  gateway-edge  the same, with FLOE_GATEWAY_EDGE=haproxy: HAProxy holds the port and takes
+            the user's GETs once the gateway has let their cookie through (gateway/src/edge/);
+            its CPU and RSS are the gateway's process group, HAProxy included
   nginx     Debian's nginx, proxy_pass to an upstream with keepalive 64, HTTP/1.1
   node-undici, node-http  floor.ts: node:http forwarding with undici's Agent (a raw dispatch
             handler, as the gateway) or node:http's keep-alive Agent: no checks, no log, what
             Node itself costs
   go-httputil  floor-go/main.go, built with the machine's Go: Go's httputil.ReverseProxy
             with 64 keep-alive connections, nothing else; what a compiled data path costs
-Every target is sent the same request: the gateway's user's cookies go to all of them.
+Every target is sent the same request: the gateway's user's cookies go to all of them
+(gateway-edge: its own user's).
   k6        the load (${K6_VERSION}): per target, --warmup s unmeasured, then
     max         constant-vus: --vus connections sending back to back, --duration s:
                 throughput (req/s) and its latency, which under saturation is mostly queueing
@@ -341,6 +347,7 @@ async function startGatewayStack(
   logLevel: string,
   profile: boolean,
   workers: number,
+  edge = false,
 ): Promise<GatewayStack> {
   const port = await freePort();
   const metricsPort = await freePort();
@@ -418,7 +425,7 @@ async function startGatewayStack(
       join(REPO, 'gateway', 'src', 'main.ts'),
     ],
     {
-      log: join(dir, 'gateway.log'),
+      log: join(dir, edge ? 'gateway-edge.log' : 'gateway.log'),
       env: {
         ...process.env,
         FLOE_GATEWAY_PORT: String(port),
@@ -431,6 +438,7 @@ async function startGatewayStack(
         FLOE_DEV_INSECURE_ISSUERS: 'on',
         LOG_LEVEL: logLevel,
         FLOE_GATEWAY_WORKERS: String(workers),
+        ...(edge && { FLOE_GATEWAY_EDGE: 'haproxy' }),
       },
     },
   );
@@ -1044,8 +1052,16 @@ async function main() {
   }
   const proxies = o.proxies.split(',').map((s) => s.trim());
   for (const p of proxies) {
-    if (!['gateway', 'chp', 'nginx', 'node-undici', 'node-http', 'go-httputil'].includes(p))
-      throw new UsageError(`--proxies: unknown ${p}`);
+    const known = [
+      'gateway',
+      'gateway-edge',
+      'chp',
+      'nginx',
+      'node-undici',
+      'node-http',
+      'go-httputil',
+    ];
+    if (!known.includes(p)) throw new UsageError(`--proxies: unknown ${p}`);
   }
   if (wsCount > 0 && !proxies.includes('gateway'))
     throw new UsageError('--ws needs the gateway in --proxies');
@@ -1086,6 +1102,22 @@ async function main() {
         pid: gateway.pid,
         headers: gateway.headers,
       });
+    } else if (p === 'gateway-edge') {
+      // a second gateway, with its own control plane and provider, behind its HAProxy edge
+      const edged = await startGatewayStack(
+        dir,
+        endpoint.url,
+        o['access-log'] ? 'info' : 'warn',
+        false,
+        1,
+        true,
+      );
+      targets.push({
+        name: p,
+        url: edged.url + edged.sessionPath,
+        pid: edged.pid,
+        headers: edged.headers,
+      });
     } else if (p === 'node-undici' || p === 'node-http') {
       const floor = await startFloor(dir, endpoint.url, p === 'node-undici' ? 'undici' : 'http');
       targets.push({ name: p, url: `${floor.url}/x`, pid: floor.pid });
@@ -1108,7 +1140,7 @@ async function main() {
 
   // every target gets the same request: the gateway's user's cookies go to the endpoint,
   // CHP and nginx too (they pass them on), so the bytes each proxy reads are the same
-  if (gateway) for (const t of targets) t.headers = gateway.headers;
+  if (gateway) for (const t of targets) t.headers ??= gateway.headers;
 
   // first, while the gateway's heap is small: its RSS then shows what the connections cost,
   // not the free heap the HTTP load leaves behind
@@ -1197,9 +1229,11 @@ async function main() {
     console.log(profiles.join('\n\n'));
     console.log(`\nprofiles (Chrome DevTools, speedscope): ${dir}/*.cpuprofile`);
   }
-  const g = max.get('gateway');
+  // the gateway as it runs: behind its edge when that was measured
+  const measured = max.has('gateway-edge') ? 'gateway-edge' : 'gateway';
+  const g = max.get(measured);
   const c = max.get('chp');
-  const gFixed = fixed.get('gateway');
+  const gFixed = fixed.get(measured);
   const dFixed = fixed.get('direct');
   const d = max.get('direct');
   const n = max.get('nginx');
@@ -1210,19 +1244,19 @@ async function main() {
   if (g && n) {
     const ratio = g.rate / n.rate;
     console.log(
-      `throughput gateway/nginx: ${ratio.toFixed(2)}x (${g.rate.toFixed(0)} / ${n.rate.toFixed(0)} req/s): ` +
+      `throughput ${measured}/nginx: ${ratio.toFixed(2)}x (${g.rate.toFixed(0)} / ${n.rate.toFixed(0)} req/s): ` +
         `${ratio >= 0.6 ? 'met' : 'NOT met'}`,
     );
   }
   if (g && c) {
-    console.log(`throughput gateway/CHP: ${(g.rate / c.rate).toFixed(2)}x`);
+    console.log(`throughput ${measured}/CHP: ${(g.rate / c.rate).toFixed(2)}x`);
   }
   if (gFixed && dFixed) {
     const added = gFixed.p99 - dFixed.p99;
     const kept = gFixed.dropped === 0 && gFixed.failed === 0;
     console.log(
       `added p99 at ${rate} req/s: ${signed(added)} ms: ${added < 2 && kept ? 'met' : 'NOT met'}` +
-        `${kept ? '' : ` (the gateway dropped ${gFixed.dropped} and failed ${gFixed.failed})`}`,
+        `${kept ? '' : ` (${measured} dropped ${gFixed.dropped} and failed ${gFixed.failed})`}`,
     );
   }
   if (ws && ws.opened > 0) {

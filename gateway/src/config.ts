@@ -58,6 +58,10 @@ const ConfigSchema = z
       .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
       .default(1)
       .transform((n) => (n === 'auto' ? availableParallelism() : n)),
+    /** haproxy: HAProxy holds the users' port and takes a stream's hot path (edge/edge.ts) */
+    FLOE_GATEWAY_EDGE: z.enum(['off', 'haproxy']).default('off'),
+    FLOE_GATEWAY_EDGE_PROGRAM: z.string().min(1).default('/usr/sbin/haproxy'),
+    FLOE_GATEWAY_EDGE_THREADS: z.coerce.number().int().min(1).max(64).default(1),
     FLOE_GATEWAY_TENANT_CACHE_MS: z.coerce.number().int().min(0).default(30_000),
     FLOE_GATEWAY_BODY_LIMIT_BYTES: z.coerce
       .number()
@@ -85,6 +89,11 @@ const ConfigSchema = z
   .refine((c) => c.FLOE_GATEWAY_WORKERS === 1 || c.FLOE_GATEWAY_KEYS, {
     path: ['FLOE_GATEWAY_KEYS'],
     message: 'is required when FLOE_GATEWAY_WORKERS is above 1 (the workers must share it)',
+  })
+  .refine((c) => c.FLOE_GATEWAY_EDGE === 'off' || c.FLOE_GATEWAY_WORKERS === 1, {
+    path: ['FLOE_GATEWAY_WORKERS'],
+    message:
+      'must be 1 with FLOE_GATEWAY_EDGE (the edge takes the hot path; add FLOE_GATEWAY_EDGE_THREADS)',
   })
   .refine((c) => c.FLOE_GATEWAY_SESSION_TTL_SECONDS <= c.FLOE_GATEWAY_SESSION_MAX_SECONDS, {
     path: ['FLOE_GATEWAY_SESSION_TTL_SECONDS'],
@@ -128,6 +137,14 @@ Configuration (environment):
   FLOE_GATEWAY_WORKERS            processes serving the port (node:cluster), or auto: one
                                   per core (1). Above 1, FLOE_GATEWAY_KEYS is required; the
                                   caches are per process
+  FLOE_GATEWAY_EDGE               haproxy: HAProxy holds the users' port and sends the
+                                  owner's GETs of a session's own paths straight to the
+                                  session, once this gateway has let that cookie through,
+                                  with the same answer rules; the gateway keeps the rest on
+                                  a private socket (docs/security.md). off (default): the
+                                  gateway alone. Needs FLOE_GATEWAY_WORKERS=1
+  FLOE_GATEWAY_EDGE_PROGRAM       the haproxy program (/usr/sbin/haproxy; 2.6 or later)
+  FLOE_GATEWAY_EDGE_THREADS       HAProxy's threads (1)
   FLOE_GATEWAY_METRICS_PORT / _HOST  Prometheus /metrics on a listener of its own, apart
                                   from the users' port (9081; host: FLOE_GATEWAY_HOST)
   FLOE_GATEWAY_SESSION_TTL_SECONDS  session cookie lifetime, renewed past half of it (900)

@@ -233,8 +233,11 @@ export class ControlClient {
    */
   async forgetSession(id: string): Promise<void> {
     this.forgetLocally(id);
-    await this.peers?.forget(id);
+    await Promise.all([this.peers?.forget(id), this.forgotten?.(id)]);
   }
+
+  /** Told of each session forgotten through this gateway, answered after it (the edge). */
+  forgotten: ((id: string) => Promise<void>) | null = null;
 
   forgetLocally(id: string) {
     this.running.delete(id);

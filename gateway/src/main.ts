@@ -33,6 +33,7 @@ try {
     ? await startPrimary(config, log)
     : await startGateway(config, createLogger(config.LOG_LEVEL, { buffered: true }), {
         worker: cluster.isWorker,
+        onFatal: () => process.kill(process.pid, 'SIGTERM'),
       });
 } catch (err) {
   process.stderr.write(`${(err as Error).message}\n`);

@@ -13,12 +13,14 @@ import { joinCluster } from './cluster.ts';
 import type { GatewayConfig } from './config.ts';
 import { ControlClient } from './control-client.ts';
 import type { Deps } from './deps.ts';
+import { SessionEdge } from './edge/edge.ts';
 import { AccessSummary } from './http/access-summary.ts';
 import { alreadySent } from './http/env.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { loadKeys } from './keys.ts';
 import { createMetrics, metricsApp } from './metrics.ts';
 import { FastPath } from './sessions/fast-path.ts';
+import { BAD_GATEWAY, REFUSED, sessionAnswerSecurity } from './sessions/forward.ts';
 import { SessionProxy } from './sessions/proxy.ts';
 import { TurnOffer } from './sessions/turn.ts';
 
@@ -29,6 +31,8 @@ export interface Gateway {
   metricsUrl: string;
   /** the assembled parts, for tests */
   deps: Deps;
+  /** the session edge, with FLOE_GATEWAY_EDGE */
+  edge: SessionEdge | null;
   close(): Promise<void>;
 }
 
@@ -76,6 +80,14 @@ function upgrades(app: App, log: Logger) {
   };
 }
 
+/** A port free on `host` now, for a listener that is not Node's (the edge's HAProxy). */
+function freePort(host: string): Promise<number> {
+  const probe = createServer();
+  return listen(probe, 0, host, 'FLOE_GATEWAY_PORT').then(
+    (port) => new Promise<number>((resolve) => probe.close(() => resolve(port))),
+  );
+}
+
 /** Listens on host:port and answers the port it got (port 0: a free one). */
 function listen(server: Server, port: number, host: string, setting: string): Promise<number> {
   return new Promise<number>((resolve, reject) => {
@@ -111,6 +123,8 @@ export interface GatewayOptions {
    * playing the cluster's DNS from its API server) passes its own.
    */
   lookup?: LookupFunction;
+  /** the gateway cannot go on (its edge ended): main.ts stops the process */
+  onFatal?: () => void;
 }
 
 /** Starts a gateway. */
@@ -173,11 +187,17 @@ export async function startGateway(
   // /sessions/{id}/… of a stream's owner: the fast path, in front of the app (fast-path.ts),
   // its access log counted per second (access-summary.ts)
   const summary = new AccessSummary({ log, metrics, route: SESSION_ROUTE });
+  const edge =
+    config.FLOE_GATEWAY_EDGE === 'haproxy'
+      ? new SessionEdge({ sessions, control, lookup: opts.lookup, log })
+      : null;
+  if (edge) control.forgotten = (id) => edge.forget(id);
   const fast = new FastPath({
     issuer: config.FLOE_GATEWAY_ISSUER,
     sessions,
     control,
     proxy,
+    edge: edge ?? undefined,
     record: (sessionId, entry) => summary.record(sessionId, entry),
   });
   const viaApp = getRequestListener(app.fetch);
@@ -187,12 +207,43 @@ export async function startGateway(
     socket.on('error', ignore); // a browser's reset: 'close' follows
     fast.upgrade(req, socket, head, upgradeViaApp);
   });
-  const port = await listen(
-    server,
-    config.FLOE_GATEWAY_PORT,
-    config.FLOE_GATEWAY_HOST,
-    'FLOE_GATEWAY_PORT',
-  );
+  let port: number;
+  if (edge) {
+    // HAProxy holds the users' port; the gateway listens where only it can reach
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(edge.gatewaySocket, () => resolve());
+    });
+    port = config.FLOE_GATEWAY_PORT || (await freePort(config.FLOE_GATEWAY_HOST));
+    try {
+      await edge.start({
+        program: config.FLOE_GATEWAY_EDGE_PROGRAM,
+        host: config.FLOE_GATEWAY_HOST,
+        port,
+        threads: config.FLOE_GATEWAY_EDGE_THREADS,
+        cookieName: sessions.cookieName,
+        security: sessionAnswerSecurity(securityHeaders(https)),
+        refusedBody: REFUSED,
+        badGatewayBody: BAD_GATEWAY,
+        accessLog: ['info', 'debug', 'trace'].includes(config.LOG_LEVEL),
+        onExit: (reason) => {
+          log.fatal({ reason }, "the edge (HAProxy) ended: the users' port is gone");
+          opts.onFatal?.();
+        },
+      });
+    } catch (err) {
+      server.close();
+      await edge.close();
+      throw err;
+    }
+  } else {
+    port = await listen(
+      server,
+      config.FLOE_GATEWAY_PORT,
+      config.FLOE_GATEWAY_HOST,
+      'FLOE_GATEWAY_PORT',
+    );
+  }
   const metricsHost = config.FLOE_GATEWAY_METRICS_HOST ?? config.FLOE_GATEWAY_HOST;
   let metricsPort = config.FLOE_GATEWAY_METRICS_PORT;
   const metricsServer = opts.worker
@@ -209,6 +260,7 @@ export async function startGateway(
     }
   } catch (err) {
     server.close();
+    await edge?.close();
     proxy.close();
     summary.close();
     await turn?.stop();
@@ -218,7 +270,9 @@ export async function startGateway(
     url: `http://${urlHost(config.FLOE_GATEWAY_HOST)}:${port}`,
     metricsUrl: `http://${urlHost(metricsHost)}:${metricsPort}/metrics`,
     deps,
+    edge,
     async close() {
+      await edge?.close();
       proxy.close();
       await turn?.stop();
       for (const s of metricsServer ? [server, metricsServer] : [server]) {

@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { StatusCode } from 'hono/utils/http-status';
 import type { Deps } from '../deps.ts';
+import { clientAddress, EDGE_CLIENT_HEADER } from '../http/client-address.ts';
 import type { GatewayEnv } from '../http/env.ts';
 import { jsonError } from '../http/respond.ts';
 import { loadUser, requireCsrf, requireUser } from '../http/session-middleware.ts';
@@ -38,6 +39,7 @@ const REQUEST_HEADERS_DROPPED = new Set([
   'x-forwarded-for',
   'x-forwarded-host',
   'x-forwarded-proto',
+  EDGE_CLIENT_HEADER,
 ]);
 
 /** A session (its stop) or its grants (a share, a revoke): what the gateway caches of it. */
@@ -114,9 +116,10 @@ export function apiRoutes(deps: Deps) {
     // fetch would decompress a compressed answer and leave its content-encoding header
     headers.set('accept-encoding', 'identity');
     const incoming = c.env.incoming;
-    if (incoming?.socket?.remoteAddress) {
-      headers.set('x-forwarded-for', incoming.socket.remoteAddress);
-      headers.set('x-floe-client-ip', incoming.socket.remoteAddress);
+    const client = incoming && clientAddress(incoming);
+    if (client) {
+      headers.set('x-forwarded-for', client);
+      headers.set('x-floe-client-ip', client);
     }
     const userAgent = c.req.header('user-agent');
     if (userAgent) headers.set('x-floe-user-agent', userAgent);

@@ -13,7 +13,7 @@
  * pictures, media, fonts) or downloads. Never HTML, XML (SVG, XSLT), JavaScript, CSS or PDF,
  * nor anything unlisted, which a browser might render as an active document.
  */
-const PASSIVE_TYPES = new Set([
+export const PASSIVE_TYPES: ReadonlySet<string> = new Set([
   'application/json',
   'application/octet-stream',
   'text/plain',
@@ -25,7 +25,7 @@ const PASSIVE_TYPES = new Set([
   'image/webp',
   'image/avif',
 ]);
-const PASSIVE_FAMILIES = ['audio/', 'video/', 'font/'];
+export const PASSIVE_FAMILIES: readonly string[] = ['audio/', 'video/', 'font/'];
 
 /** Whether a Content-Type value is one a session may answer with. */
 export function passiveType(contentType: string): boolean {
@@ -56,7 +56,7 @@ function passiveTypeSeen(contentType: string): boolean {
  * Everything else is dropped, the gateway's own security headers included (the gateway sets
  * them); `x-` headers pass except the gateway's.
  */
-const PLAIN_HEADERS = new Set([
+export const PLAIN_HEADERS: ReadonlySet<string> = new Set([
   'content-length',
   'content-encoding',
   'content-language',
@@ -71,7 +71,7 @@ const PLAIN_HEADERS = new Set([
   'age',
   'retry-after',
 ]);
-const GATEWAY_X_HEADERS = new Set([
+export const GATEWAY_X_HEADERS: ReadonlySet<string> = new Set([
   'x-frame-options',
   'x-content-type-options',
   'x-xss-protection',

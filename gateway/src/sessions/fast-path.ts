@@ -14,34 +14,41 @@ import { parse as parseCookies } from 'hono/utils/cookie';
 import type { SessionClaims } from '../auth/session-token.ts';
 import type { Viewer } from '../auth/viewer-token.ts';
 import type { GatewaySession } from '../control-client.ts';
+import type { EdgeGrant } from '../edge/edge.ts';
 import { hostnameOf, requestOrigin, tenantHostname } from '../host.ts';
 import { CSRF_COOKIE, CSRF_HEADER, checkCsrf, fromOrigin, isStateChanging } from '../http/csrf.ts';
 import { sessionAccess } from './access.ts';
-import { isStreamPagePath, SIGNAL } from './stream-page.ts';
+import { SIGNAL, STREAM_ASSETS, STREAM_PAGE } from './stream-page.ts';
 
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
 /**
  * URLs the Hono app sees exactly as they are written (no percent-decoding or dot segments
  * for the URL parser to normalise): path characters without `%`, `#`, `[`, `]`, `\`; the
- * query (non-empty) may have `%`. Anything else goes the Hono way.
+ * query (non-empty) may have `%`. Anything else goes the Hono way. The edge (edge/) takes
+ * the same URLs only, from this pattern's source.
  */
-const SESSION_URL = new RegExp(
+export const SESSION_URL = new RegExp(
   `^/sessions/(${UUID})(/[!$&-;=@-Z_a-z~]*)(\\?[!$%-;=?-\\[\\]_a-z~]+)?$`,
 );
-const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+export const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+/** The Hono app's own routes under /sessions/{id}: never proxied to the session. */
+export const OWN_PATHS: ReadonlySet<string> = new Set([
+  '/turn',
+  '/state',
+  '/viewer-actions',
+  STREAM_PAGE,
+  ...STREAM_ASSETS,
+]);
+export const OWN_PREFIXES: readonly string[] = ['/links/'];
 
 /** The session and the path to forward of a URL the fast path may take; null otherwise. */
 export function fastTarget(url: string): { id: string; path: string; query: string } | null {
   const m = SESSION_URL.exec(url);
   if (!m) return null;
   const path = m[2] as string;
-  // the Hono app's own routes under /sessions/{id}/: never proxied to the session
   if (
-    path === '/turn' ||
-    path === '/state' ||
-    path.startsWith('/links/') ||
-    path === '/viewer-actions' ||
-    isStreamPagePath(path) ||
+    OWN_PATHS.has(path) ||
+    OWN_PREFIXES.some((p) => path.startsWith(p)) ||
     DOT_SEGMENT.test(path)
   ) {
     return null;
@@ -86,6 +93,8 @@ export interface FastPathDeps {
       viewer: Viewer,
     ): void;
   };
+  /** the session edge, told of each GET it may take from now on (edge/edge.ts) */
+  edge?: { allow(grant: EdgeGrant): void };
   /** the access log and metrics of a request the fast path served (access-summary.ts) */
   record(
     sessionId: string,
@@ -164,7 +173,7 @@ export class FastPath {
     req: IncomingMessage,
     host: HostInfo,
     renew: boolean,
-  ): { claims: SessionClaims; csrfCookie: string | undefined } | null {
+  ): { token: string; claims: SessionClaims; csrfCookie: string | undefined } | null {
     const header = req.headers.cookie;
     if (!header) return null;
     const { sessions, control } = this.deps;
@@ -176,7 +185,7 @@ export class FastPath {
       const tenant = control.cachedTenantByHost(host.tenantHost);
       if (tenant === undefined || (tenant && tenant.tenant.id !== claims.tenant_id)) return null;
     }
-    return sessions.settled(claims, csrfCookie, renew) ? { claims, csrfCookie } : null;
+    return sessions.settled(claims, csrfCookie, renew) ? { token, claims, csrfCookie } : null;
   }
 
   /** The session's endpoint when it runs and is this user's; null otherwise. */
@@ -219,6 +228,16 @@ export class FastPath {
       (session) => {
         const endpoint = this.endpoint(session, claims);
         if (!endpoint) return fallback(req, res);
+        if (method === 'GET' || method === 'HEAD') {
+          this.deps.edge?.allow({
+            token: user.token,
+            host: req.headers.host as string,
+            sessionId: target.id,
+            endpoint,
+            claims,
+            csrfCookie: user.csrfCookie,
+          });
+        }
         this.deps.proxy.web(req, res, endpoint, target.path + target.query, NO_COOKIES, () =>
           this.deps.record(target.id, {
             method,

@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
+import { clientAddress, EDGE_CLIENT_HEADER } from '../http/client-address.ts';
 import { SESSION_ANSWER_CSP, sessionAnswer } from './answer.ts';
 
 /**
@@ -34,6 +35,7 @@ const DROPPED_REQUEST = new Set([
   'x-forwarded-port',
   'x-forwarded-proto',
   'x-forwarded-host',
+  EDGE_CLIENT_HEADER,
 ]);
 
 /** The port a Host header names: `80` when it names none (a plain-HTTP listener's). */
@@ -54,7 +56,7 @@ function appendForwarded(out: string[], req: IncomingMessage) {
   const host = h.host ?? '';
   out.push(
     'x-forwarded-for',
-    appended(h['x-forwarded-for'], req.socket.remoteAddress ?? ''),
+    appended(h['x-forwarded-for'], clientAddress(req) ?? ''),
     'x-forwarded-port',
     appended(h['x-forwarded-port'], hostPort(host)),
     'x-forwarded-proto',
@@ -215,15 +217,22 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
-const BAD_GATEWAY = JSON.stringify({
+/** The body of the 502 of a session that did not answer (the edge answers the same). */
+export const BAD_GATEWAY = JSON.stringify({
   error: { code: 'bad_gateway', message: 'the session did not answer; try again' },
 });
-const REFUSED = JSON.stringify({
+/** The body of the 502 that replaces a refused answer (the edge answers the same). */
+export const REFUSED = JSON.stringify({
   error: {
     code: 'bad_gateway',
     message: 'the session answered with what the gateway does not pass on (see docs/security.md)',
   },
 });
+
+/** The gateway's security headers on a session's answers: its CSP sandboxes them. */
+export function sessionAnswerSecurity(headers: Record<string, string>): [string, string][] {
+  return Object.entries({ ...headers, 'content-security-policy': SESSION_ANSWER_CSP });
+}
 
 /** An endpoint's origin and path prefix, e.g. http://10.0.0.5:8080 and /s/{id}. */
 type Endpoint = { origin: string; prefix: string };
@@ -248,10 +257,7 @@ export class Forwarder {
     /** how endpoint host names are resolved; default the system's */
     lookup?: LookupFunction;
   }) {
-    this.security = Object.entries({
-      ...opts.headers,
-      'content-security-policy': SESSION_ANSWER_CSP,
-    });
+    this.security = sessionAnswerSecurity(opts.headers);
     this.errorHeaders = [
       ...this.security.flat(),
       'content-type',

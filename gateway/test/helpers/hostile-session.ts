@@ -43,6 +43,16 @@ export const HOSTILE: Record<string, Answer> = {
   // out of the session, to the user's API
   '/to-api': { status: 302, headers: { location: '/api/v1/me' }, body: '' },
   '/to-elsewhere': { status: 302, headers: { location: 'https://evil.test/' }, body: '' },
+  // out of the session by relative paths, plain or encoded; and the redirects that stay in
+  '/deep/to-api': { status: 302, headers: { location: '../../../api/v1/me' }, body: '' },
+  '/deep/to-api-encoded': {
+    status: 302,
+    headers: { location: '%2e%2e/%2e%2e/%2e%2e/api/v1/me' },
+    body: '',
+  },
+  '/to-other-host': { status: 302, headers: { location: '//evil.test/x' }, body: '' },
+  '/deep/to-data': { status: 303, headers: { location: '../data.json' }, body: '' },
+  '/to-data': { status: 307, headers: { location: 'data.json?x=1' }, body: '' },
   // data, as an app may serve it, with headers that would act on the whole origin
   '/data.json': {
     headers: {
