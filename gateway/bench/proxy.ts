@@ -363,7 +363,7 @@ async function startGatewayStack(
   const cp = await startControlPlane(
     loadControlConfig({
       FLOE_ADMIN_TOKEN: ADMIN_TOKEN,
-      FLOE_DATA_DIR: join(dir, 'control'),
+      FLOE_DATA_DIR: join(dir, edge ? 'control-edge' : 'control'),
       FLOE_LOCAL_CLUSTER: 'true',
       FLOE_LOCAL_STREAMING: 'off',
       FLOE_SECRET_KEY: randomBytes(32).toString('base64'),

@@ -3,6 +3,7 @@
 // sign-in outcomes, load) is for the operator, not for whoever reaches the users' port.
 import { Hono } from 'hono';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { EdgeStats } from './edge/edge.ts';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -51,6 +52,57 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * The session edge's counters (FLOE_GATEWAY_EDGE): what HAProxy answered without the
+ * gateway never reaches the gateway's own request metrics, so they are read from HAProxy
+ * at each scrape.
+ */
+export function registerEdgeMetrics(
+  metrics: Metrics,
+  edge: { stats(): Promise<EdgeStats>; readonly size: number },
+) {
+  let last: EdgeStats | null = null;
+  const stats = async () => {
+    last = await edge.stats().catch(() => last);
+    return last;
+  };
+  // a counter can only be increased: each scrape adds what HAProxy counted since the last
+  const seen = new Map<string, number>();
+  const advance = (counter: Counter<string>, key: string, now: number, labels = {}) => {
+    const before = seen.get(key) ?? 0;
+    if (now > before) counter.inc(labels, now - before);
+    seen.set(key, now);
+  };
+  const answers: Counter<'code'> = new Counter({
+    name: 'floe_gateway_edge_responses_total',
+    help: 'Answers of sessions the edge (HAProxy) sent without the gateway, by status class',
+    labelNames: ['code'] as const,
+    registers: [metrics.registry],
+    async collect() {
+      const s = await stats();
+      for (const [code, n] of Object.entries(s?.answers ?? {})) {
+        advance(answers, `answers:${code}`, n, { code });
+      }
+    },
+  });
+  const forwarded: Counter = new Counter({
+    name: 'floe_gateway_edge_forwarded_total',
+    help: 'Requests the edge passed on to the gateway',
+    registers: [metrics.registry],
+    async collect() {
+      advance(forwarded, 'forwarded', (await stats())?.toGateway ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'floe_gateway_edge_entries',
+    help: 'Cookie, host and session triples the edge may take now',
+    registers: [metrics.registry],
+    collect() {
+      this.set(edge.size);
+    },
+  });
+}
 
 /** The metrics listener's app: GET /metrics, and 404 for anything else. */
 export function metricsApp(metrics: Metrics) {

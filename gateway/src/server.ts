@@ -18,7 +18,7 @@ import { AccessSummary } from './http/access-summary.ts';
 import { alreadySent } from './http/env.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { loadKeys } from './keys.ts';
-import { createMetrics, metricsApp } from './metrics.ts';
+import { createMetrics, metricsApp, registerEdgeMetrics } from './metrics.ts';
 import { FastPath } from './sessions/fast-path.ts';
 import { BAD_GATEWAY, REFUSED, sessionAnswerSecurity } from './sessions/forward.ts';
 import { SessionProxy } from './sessions/proxy.ts';
@@ -236,6 +236,7 @@ export async function startGateway(
       await edge.close();
       throw err;
     }
+    registerEdgeMetrics(metrics, edge);
   } else {
     port = await listen(
       server,

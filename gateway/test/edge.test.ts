@@ -205,6 +205,15 @@ describe('the session edge, for the session’s owner only', () => {
     await ws.close();
   });
 
+  it('counts what it answered without the gateway on the gateway’s /metrics', async () => {
+    await viaEdge(stack, bob, `${stack.url}/sessions/${id}/x`);
+    const text = await (await fetch(stack.gateway.metricsUrl)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1]);
+    expect(value('floe_gateway_edge_responses_total\\{code="2xx"\\}')).toBeGreaterThan(0);
+    expect(value('floe_gateway_edge_forwarded_total')).toBeGreaterThan(0);
+    expect(value('floe_gateway_edge_entries')).toBeGreaterThan(0);
+  });
+
   it('stops taking a session the moment it is stopped through the gateway', async () => {
     const edge = edgeOf(stack);
     await viaEdge(stack, bob, `${stack.url}/sessions/${id}/x`);

@@ -70,6 +70,15 @@ interface Entry {
   until: number;
 }
 
+export interface EdgeStats {
+  /** requests sent straight to sessions */
+  served: number;
+  /** their answers, by status class (1xx … 5xx, other) */
+  answers: Record<string, number>;
+  /** requests passed to the gateway */
+  toGateway: number;
+}
+
 /** A map key or value HAProxy's runtime API takes as one word. */
 const WORD = /^[\x21-\x3a\x3c-\x5b\x5d-\x7e]+$/;
 
@@ -282,15 +291,30 @@ export class SessionEdge {
     return this.entries.size;
   }
 
-  /** Requests HAProxy sent straight to sessions since it started (its `show stat`). */
-  async served(): Promise<number> {
+  /** HAProxy's counters since it started (its `show stat`). */
+  async stats(): Promise<EdgeStats> {
     const csv = await this.command('show stat');
-    const [header, ...rows] = csv.split('\n');
+    const [header, ...lines] = csv.split('\n');
     const columns = (header ?? '').replace(/^# /, '').split(',');
-    const row = rows
-      .map((r) => r.split(','))
-      .find((r) => r[0] === 'sessions' && r[1] === 'BACKEND');
-    return Number(row?.[columns.indexOf('stot')] ?? 0);
+    const row = (proxy: string) => {
+      const cells = lines
+        .map((l) => l.split(','))
+        .find((r) => r[0] === proxy && r[1] === 'BACKEND');
+      return (column: string) => Number(cells?.[columns.indexOf(column)] ?? 0) || 0;
+    };
+    const sessions = row('sessions');
+    return {
+      served: sessions('stot'),
+      answers: Object.fromEntries(
+        ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'].map((c) => [c, sessions(`hrsp_${c}`)]),
+      ),
+      toGateway: row('gateway')('stot'),
+    };
+  }
+
+  /** Requests HAProxy sent straight to sessions since it started. */
+  async served(): Promise<number> {
+    return (await this.stats()).served;
   }
 
   async close(): Promise<void> {

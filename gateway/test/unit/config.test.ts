@@ -21,6 +21,25 @@ describe('loadConfig', () => {
     });
   });
 
+  it('puts the edge in front only when asked, and then with one gateway process', () => {
+    expect(loadConfig(base).FLOE_GATEWAY_EDGE).toBe('off');
+    const edged = loadConfig({ ...base, FLOE_GATEWAY_EDGE: 'haproxy' });
+    expect(edged).toMatchObject({
+      FLOE_GATEWAY_EDGE: 'haproxy',
+      FLOE_GATEWAY_EDGE_PROGRAM: '/usr/sbin/haproxy',
+      FLOE_GATEWAY_EDGE_THREADS: 1,
+    });
+    expect(() => loadConfig({ ...base, FLOE_GATEWAY_EDGE: 'nginx' })).toThrow(/FLOE_GATEWAY_EDGE/);
+    expect(() =>
+      loadConfig({
+        ...base,
+        FLOE_GATEWAY_EDGE: 'haproxy',
+        FLOE_GATEWAY_WORKERS: '2',
+        FLOE_GATEWAY_KEYS: '{"keys":[]}',
+      }),
+    ).toThrow(/FLOE_GATEWAY_WORKERS: must be 1 with FLOE_GATEWAY_EDGE/);
+  });
+
   it('runs one process unless told otherwise, and several only with shared keys', () => {
     expect(loadConfig(base).FLOE_GATEWAY_WORKERS).toBe(1);
     const keys = '{"keys":[]}';
