@@ -44,8 +44,8 @@ const HELP = `Session proxy benchmark: node gateway/bench/proxy.ts [flags]
                      of a Node proxy: node-undici, node-http (floor.ts), and of a compiled
                      one: go-httputil (floor-go/); the endpoint is always measured directly
                      too, as the baseline
-  --ws N             WebSocket connections to open and hold through the gateway; 0 skips
-                     (default 2000)
+  --ws N             WebSocket connections to open and hold through the gateway (through
+                     gateway-edge when it is measured); 0 skips (default 2000)
   --ws-hold S        seconds to hold them open (default 5)
   --body BYTES       size of the endpoint's answer (default 1024)
   --nginx-workers N  nginx worker_processes (default 1: one core, like the Node proxies)
@@ -1063,8 +1063,8 @@ async function main() {
     ];
     if (!known.includes(p)) throw new UsageError(`--proxies: unknown ${p}`);
   }
-  if (wsCount > 0 && !proxies.includes('gateway'))
-    throw new UsageError('--ws needs the gateway in --proxies');
+  if (wsCount > 0 && !proxies.includes('gateway') && !proxies.includes('gateway-edge'))
+    throw new UsageError('--ws needs the gateway (or gateway-edge) in --proxies');
   const fdLimit = openFilesLimit();
   // each of the gateway's processes holds two sockets per WebSocket
   const perProcess = Math.ceil(wsCount / gatewayWorkers);
@@ -1087,6 +1087,7 @@ async function main() {
   const endpoint = await startEndpoint(dir, bodyBytes);
   const targets: Target[] = [{ name: 'direct', url: `${endpoint.url}/x` }];
   let gateway: GatewayStack | undefined;
+  let edged: GatewayStack | undefined;
   for (const p of proxies) {
     if (p === 'gateway') {
       gateway = await startGatewayStack(
@@ -1104,7 +1105,7 @@ async function main() {
       });
     } else if (p === 'gateway-edge') {
       // a second gateway, with its own control plane and provider, behind its HAProxy edge
-      const edged = await startGatewayStack(
+      edged = await startGatewayStack(
         dir,
         endpoint.url,
         o['access-log'] ? 'info' : 'warn',
@@ -1144,10 +1145,12 @@ async function main() {
 
   // first, while the gateway's heap is small: its RSS then shows what the connections cost,
   // not the free heap the HTTP load leaves behind
+  // through the gateway as it runs: behind its edge when that is measured
   let ws: WsResult | undefined;
-  if (gateway && wsCount > 0) {
-    log(`WebSockets: opening ${wsCount} through the gateway`);
-    ws = await websockets(gateway, wsCount, wsHold);
+  const wsStack = edged ?? gateway;
+  if (wsStack && wsCount > 0) {
+    log(`WebSockets: opening ${wsCount} through the ${edged ? 'edge and the ' : ''}gateway`);
+    ws = await websockets(wsStack, wsCount, wsHold);
   }
 
   const ctx = { k6, dir, endpointPid: endpoint.pid };
