@@ -214,6 +214,19 @@ describe('the session edge, for the session’s owner only', () => {
     expect(value('floe_gateway_edge_entries')).toBeGreaterThan(0);
   });
 
+  it('stops taking a session stopped elsewhere within the gateway’s second of cache', async () => {
+    const edge = edgeOf(stack);
+    const other = await launch(stack, bob);
+    await viaEdge(stack, bob, `${stack.url}/sessions/${other}/x`);
+    // stopped at the control plane, not through this gateway: it cannot forget at once
+    const stop = await stack.admin('DELETE', `/v1/tenants/acme/sessions/${other}`);
+    expect([200, 202]).toContain(stop.status);
+    await sleep(1_500);
+    const before = await edge.served();
+    expect((await bob.fetch(`${stack.url}/sessions/${other}/x`)).status).toBe(404);
+    expect(await edge.served()).toBe(before);
+  });
+
   it('stops taking a session the moment it is stopped through the gateway', async () => {
     const edge = edgeOf(stack);
     await viaEdge(stack, bob, `${stack.url}/sessions/${id}/x`);

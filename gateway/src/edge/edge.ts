@@ -6,11 +6,13 @@
 // only while the gateway would still let it. Each such verdict is an entry of HAProxy's map,
 // added and deleted over its runtime API (no reloads):
 //
-// - an entry lasts ENTRY_MS at most; the next request then goes through the gateway again;
 // - every SWEEP_MS the gateway asks itself again, as its fast path would: a cookie due for
 //   renewal, or a session that stopped, changed hands or moved, ends its entries at once,
 //   and no entry rests on what the control plane said more than a second before (the same
-//   cache as the fast path's);
+//   cache as the fast path's). An entry lives as long as that holds, at most until its
+//   cookie is due for renewal: ending entries on a timer made every user's next requests
+//   wait for the gateway, a tail at the p99 (docs/benchmarks.md);
+// - at most MAX_ENTRIES are held, the oldest ended first;
 // - a stop, share or revoke through the gateway deletes the session's entries before it
 //   answers (forget).
 //
@@ -30,10 +32,10 @@ import type { GatewaySession } from '../control-client.ts';
 import { sessionAccess } from '../sessions/access.ts';
 import { type EdgeConfig, renderEdgeConfig } from './haproxy-config.ts';
 
-/** How long an entry lasts at most before the next request goes through the gateway. */
-const ENTRY_MS = 10_000;
+/** Entries held at most (a user's cookie, host and session each). */
+const MAX_ENTRIES = 50_000;
 /** How often every entry is checked again. */
-const SWEEP_MS = 500;
+const SWEEP_MS = 250;
 /** How long HAProxy has to answer on its runtime API after starting. */
 const START_MS = 10_000;
 
@@ -67,7 +69,6 @@ interface Entry {
   endpoint: string;
   claims: SessionClaims;
   csrfCookie: string | undefined;
-  until: number;
 }
 
 export interface EdgeStats {
@@ -208,9 +209,12 @@ export class SessionEdge {
       endpoint: grant.endpoint,
       claims: grant.claims,
       csrfCookie: grant.csrfCookie,
-      until: Date.now() + ENTRY_MS,
     };
+    this.entries.delete(key); // (re)inserted last: the map's order is their age
     this.entries.set(key, entry);
+    if (this.entries.size > MAX_ENTRIES) {
+      void this.delete([this.entries.keys().next().value as string]);
+    }
     this.destination(grant.endpoint).then(
       (value) => {
         // forgotten or replaced while its address was looked up
@@ -266,7 +270,6 @@ export class SessionEdge {
 
   /** Ends the entries the fast path would no longer let through. */
   private sweep() {
-    const now = Date.now();
     const ended: string[] = [];
     for (const [key, e] of this.entries) {
       const session = this.deps.control.cachedSession(e.sessionId);
@@ -275,7 +278,6 @@ export class SessionEdge {
         userId: e.claims.uid,
       });
       if (
-        e.until <= now ||
         !this.deps.sessions.settled(e.claims, e.csrfCookie, true) ||
         !verdict.allow ||
         verdict.endpoint !== e.endpoint

@@ -154,7 +154,9 @@ backend sessions
   http-request add-header x-forwarded-proto http
   http-request set-header x-forwarded-host %[var(txn.host)] unless { req.hdr(x-forwarded-host) -m found }
   http-reuse always
-  server session 0.0.0.0:0
+  # idle connections to sessions are kept a minute, as nginx's upstream keepalive: HAProxy's
+  # default (half of them closed every 5 s) made new connections, and their wait, under load
+  server session 0.0.0.0:0 pool-purge-delay 60s
   retries 0
 ${[502, 503, 504].map((status) => `  http-error status ${status} content-type application/json string ${single(c.badGatewayBody)} ${errorHeaders}`).join('\n')}
 
