@@ -223,10 +223,16 @@ export class SessionEdge {
           this.entries.delete(key);
           return;
         }
-        const verb = known ? 'set' : 'add';
-        this.serially(`${verb} map ${this.mapFile} ${key} ${value}`).catch((err: Error) => {
-          this.deps.log.warn({ err: err.message }, 'edge: an entry was not added');
-        });
+        // a moved session's entry is replaced (runtime API commands run in order)
+        if (known) void this.serially(`del map ${this.mapFile} ${key}`).catch(() => {});
+        this.serially(`add map ${this.mapFile} ${key} ${value}`).then(
+          (answer) => {
+            // HAProxy answers an empty line when it did it, and why not otherwise
+            if (answer.trim())
+              this.deps.log.warn({ answer: answer.trim() }, 'edge: entry not added');
+          },
+          (err: Error) => this.deps.log.warn({ err: err.message }, 'edge: entry not added'),
+        );
       },
       () => {
         if (this.entries.get(key) === entry) this.entries.delete(key);

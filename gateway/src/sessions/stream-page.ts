@@ -19,9 +19,6 @@ export const STREAM_ASSETS: ReadonlySet<string> = new Set([
 /** The one WebSocket under /sessions/{id}/: the stream's signalling, at the session. */
 export const SIGNAL = SIGNAL_PATH;
 
-/** Whether the gateway answers this path (after /sessions/{id}) from its own bundle. */
-export const isStreamPagePath = (path: string) => path === STREAM_PAGE || STREAM_ASSETS.has(path);
-
 /**
  * The built stream page (index.html, stream.js, stream.css: web/dist/stream) for a
  * FLOE_GATEWAY_WEB_DIR that is the dist folder or its app/ folder; null when there is none.
