@@ -4,6 +4,7 @@
 // same request), forwards nothing of the user's credentials, and stops taking a session as
 // soon as the gateway would: a stop through the gateway, another user, another host.
 import { request } from 'node:http';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, HttpResponse } from './helpers/browser.ts';
 import { HOSTILE, startHostileSession } from './helpers/hostile-session.ts';
@@ -237,5 +238,43 @@ describe('the session edge, for the session’s owner only', () => {
     const after = await bob.fetch(`${stack.url}/sessions/${id}/x`);
     expect(after.status).toBe(404);
     expect(await edge.served()).toBe(before);
+  });
+});
+
+describe('the session edge, and a cookie due for renewal', () => {
+  let stack: Stack;
+  let bob: Browser;
+  let id: string;
+
+  beforeAll(async () => {
+    // renewed past half of its life: 2 s
+    stack = await startStack({ env: { ...EDGE, FLOE_GATEWAY_SESSION_TTL_SECONDS: '4' } });
+    bob = await signIn(stack.url, 'bob');
+    id = await launch(stack, bob);
+  }, 60_000);
+  afterAll(() => stack?.close());
+
+  it('leaves it to the gateway, which renews it, and then takes the new one', async () => {
+    const edge = edgeOf(stack);
+    const url = `${stack.url}/sessions/${id}/x`;
+    await viaEdge(stack, bob, url);
+    const before = bob.cookie(stack.url, 'floe_session')!;
+    const { iat } = decodeJwt(before);
+    // past the renewal time, the next sweep of the edge's entries (every 0.25 s) ends it:
+    // from then on the gateway answers, and renews the cookie
+    await sleep((iat! + 2) * 1000 - Date.now());
+    let due: HttpResponse | undefined;
+    for (let i = 0; i < 60 && !due; i++) {
+      const served = await edge.served();
+      const res = await bob.fetch(url);
+      if ((await edge.served()) === served) due = res;
+      else await sleep(50);
+    }
+    expect(due?.status, 'the gateway answered within 3 s').toBe(200);
+    const renewed = bob.cookie(stack.url, 'floe_session')!;
+    expect(renewed).not.toBe(before);
+    expect(decodeJwt(renewed).iat).toBeGreaterThan(iat!);
+    // the renewed cookie goes the fast way again
+    expect((await viaEdge(stack, bob, url)).status).toBe(200);
   });
 });
