@@ -160,6 +160,8 @@ describe('the session edge, for the session’s owner only', () => {
       expect(got.headers[secret], secret).toBeUndefined();
     }
     expect(got.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(got.headers['x-forwarded-port']).toBe(new URL(stack.url).port);
+    expect(got.headers['x-forwarded-proto']).toBe('http');
     expect(got.headers.host).toBe(new URL(stack.echo.url).host);
     expect(res.headers['x-stand-in']).toBe('echo');
   });

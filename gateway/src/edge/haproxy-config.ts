@@ -152,6 +152,10 @@ backend sessions
   http-request del-header ${EDGE_CLIENT_HEADER}
   option forwardfor
   http-request add-header x-forwarded-proto http
+  # the port the Host header names (80 when it names none), as forward.ts's hostPort
+  http-request set-var(txn.port) var(txn.host),regsub(${single('^.*:')},)
+  http-request set-var(txn.port) str(80) unless { var(txn.port) -m reg ${single('^[0-9]+$')} }
+  http-request add-header x-forwarded-port %[var(txn.port)]
   http-request set-header x-forwarded-host %[var(txn.host)] unless { req.hdr(x-forwarded-host) -m found }
   http-reuse always
   # idle connections to sessions are kept a minute, as nginx's upstream keepalive: HAProxy's
@@ -172,6 +176,8 @@ ${[502, 503, 504].map((status) => `  http-error status ${status} content-type ap
   # a redirect: only within the session's own path (answer.ts's withinSession), read as the
   # browser would resolve it (without its query); the header itself passes as it is
   acl redirect res.hdr(location) -m found
+  acl many_locations res.hdr_cnt(location) gt 1
+  http-response ${refuse} if many_locations
   http-response set-var(txn.loc) res.hdr(location),regsub(${single('[?\\x23].*$')},) if redirect
   acl relative var(txn.loc) -m reg ${single('^(?![a-zA-Z][a-zA-Z0-9+.-]*:|[/\\\\])')}
   http-response set-var(txn.loc) var(txn.dir),concat(,txn.loc,) if redirect relative

@@ -53,6 +53,7 @@ export const HOSTILE: Record<string, Answer> = {
   '/to-other-host': { status: 302, headers: { location: '//evil.test/x' }, body: '' },
   '/deep/to-data': { status: 303, headers: { location: '../data.json' }, body: '' },
   '/to-data': { status: 307, headers: { location: 'data.json?x=1' }, body: '' },
+  '/two-ways': { status: 302, headers: { location: ['data.json', '/api/v1/me'] }, body: '' },
   // data, as an app may serve it, with headers that would act on the whole origin
   '/data.json': {
     headers: {
