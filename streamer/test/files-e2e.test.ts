@@ -212,18 +212,31 @@ describe('files, allowed', () => {
     await page.getByRole('button', { name: 'Files panel' }).click();
     await page.locator('#files-input').setInputFiles(path);
     const row = transferRow(page, 'again.bin');
-    // cut early: in one CI run the upload was done before a cut made at 10 % took effect,
-    // most likely the rest of 16 MiB crossing loopback first, and nothing was left to resume
-    await expect
-      .poll(() => row.locator('progress').evaluate((p: HTMLProgressElement) => p.value), {
-        timeout: 20_000,
-        interval: 20,
-      })
-      .toBeGreaterThan(0.01);
-    // the connection drops: the page tears down and reconnects, the streamer drops the viewer
-    await page.evaluate(() =>
-      (window as unknown as { __sockets: WebSocket[] }).__sockets.at(-1)?.close(4000, 'cut'),
+    // the connection drops as soon as 1 % is across: the page tears down and reconnects, the
+    // streamer drops the viewer. The page itself watches and cuts: twice in CI the upload was
+    // done before a cut made from here (a poll, then a round trip) took effect, the rest of
+    // 16 MiB crossing loopback first, and nothing was left to resume
+    const cutAt = await page.evaluate(
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const deadline = Date.now() + 20_000;
+          const watch = () => {
+            const row = [...document.querySelectorAll('#files-transfers li')].find((li) =>
+              li.textContent?.includes('again.bin'),
+            );
+            const value = row?.querySelector('progress')?.value ?? 0;
+            if (value > 0.01) {
+              (window as unknown as { __sockets: WebSocket[] }).__sockets
+                .at(-1)
+                ?.close(4000, 'cut');
+              resolve(value);
+            } else if (Date.now() > deadline) reject(new Error('the upload did not start'));
+            else setTimeout(watch, 2);
+          };
+          watch();
+        }),
     );
+    expect(cutAt).toBeLessThan(1);
     await expect.poll(() => row.getAttribute('data-status'), { timeout: 10_000 }).toBe('waiting');
     await expect.poll(() => row.getAttribute('data-status'), { timeout: 90_000 }).toBe('done');
     expect(Number(await row.getAttribute('data-resumed-from'))).toBeGreaterThan(0);
