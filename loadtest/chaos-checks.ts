@@ -23,6 +23,10 @@ export interface ResponseLine {
   attempt: number;
   status: number;
   t: number;
+  /** the replica that answered (or did not) */
+  base?: string;
+  /** the API's error code of a refusal */
+  code?: string;
 }
 
 import { isTerminal } from '@floe/control/session-states';
@@ -113,25 +117,34 @@ export function mismatched(
 
 /**
  * The client's 5xx and broken connections: how many, how many fell outside the incidents
- * (a replica killed, PostgreSQL restarting) by more than `windowMs`, and how many requests
- * never got an answer in all their retries.
+ * (a replica killed, PostgreSQL restarting) by more than `windowMs`, and the requests that
+ * never got an answer in all their retries, each with what its tries got (status@ms since
+ * `since`, replica), so that a failed run says why.
  */
 export function serverErrors(
   lines: ResponseLine[],
   incidents: { atMs: number; untilMs: number }[],
   windowMs: number,
+  since = 0,
 ) {
   const failed = (l: ResponseLine) => l.status === 0 || l.status >= 500;
   const errors = lines.filter(failed);
   const near = (t: number) =>
     incidents.some((x) => t >= x.atMs - windowMs && t <= x.untilMs + windowMs);
   const answered = new Set(lines.filter((l) => !failed(l)).map((l) => `${l.kind}/${l.i}`));
-  const unanswered = new Set(
-    errors.map((l) => `${l.kind}/${l.i}`).filter((key) => !answered.has(key)),
-  );
+  const unanswered = new Map<string, string[]>();
+  for (const l of errors) {
+    const key = `${l.kind}/${l.i}`;
+    if (answered.has(key)) continue;
+    const tries = unanswered.get(key) ?? [];
+    tries.push(
+      `${l.status}${l.code ? ` ${l.code}` : ''}@${l.t - since}ms${l.base ? ` ${l.base}` : ''}`,
+    );
+    unanswered.set(key, tries);
+  }
   return {
     total: errors.length,
     outsideIncidents: errors.filter((l) => !near(l.t)).length,
-    unanswered: unanswered.size,
+    unanswered: [...unanswered].map(([key, tries]) => `${key}: ${tries.join(', ')}`),
   };
 }

@@ -36,12 +36,30 @@ const headers = (key) => ({
   ...(key && { 'idempotency-key': key }),
 });
 
+/** The API's error code of a refusal (`no_capacity`), if it has one. */
+function errorCode(res) {
+  if (res.status < 400) return undefined;
+  try {
+    return res.json('error.code') ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Sends `request` to one replica after another until one answers without a 5xx. */
 function withRetries(kind, i, request) {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const base = bases[(i + attempt) % bases.length];
     const res = request(base);
-    const line = { kind, i, attempt, status: res.status, t: Date.now(), base };
+    const line = {
+      kind,
+      i,
+      attempt,
+      status: res.status,
+      t: Date.now(),
+      base,
+      code: errorCode(res),
+    };
     if (res.status !== 0 && res.status < 500) {
       console.log(JSON.stringify({ ...line, id: res.status < 300 ? res.json('id') : null }));
       return res;

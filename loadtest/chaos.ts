@@ -353,13 +353,13 @@ async function main() {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as ResponseLine);
-  const errors = serverErrors(lines, incidents, 3_000);
+  const errors = serverErrors(lines, incidents, 3_000, started);
   const m = mismatched(active, resources);
   const result = {
     replicas: replicaCount,
     durationS,
     rate,
-    incidents: incidents.map((x) => x.what),
+    incidents: incidents.map((x) => `${x.what} at ${x.atMs - started}–${x.untilMs - started} ms`),
     launches: lines.filter((l) => l.kind === 'launch' && l.status === 201).length,
     refusedByQuota: lines.filter((l) => l.kind === 'launch' && l.status === 429).length,
     // a replica that cannot place what another can (it does not know a cluster), say
@@ -393,7 +393,8 @@ async function main() {
     Math.abs(result.usageSecondsApi - result.usageSecondsRecomputed) > 0.01 &&
       `usage: API ${result.usageSecondsApi} s, events ${result.usageSecondsRecomputed} s`,
     result.peakGpus > quota && `quota overshoot: ${result.peakGpus} GPUs held of ${quota}`,
-    result.unanswered > 0 && `${result.unanswered} requests never answered`,
+    result.unanswered.length > 0 &&
+      `${result.unanswered.length} requests never answered (${result.unanswered.join('; ')}; incidents: ${result.incidents.join(', ')})`,
     result.launches === 0 && 'no launch was admitted',
     result.refusedOtherwise > 0 && `${result.refusedOtherwise} requests refused with another 4xx`,
     result.usageSecondsRecomputed === 0 && 'no session ever ran (hold them longer)',

@@ -3,7 +3,13 @@
 // session exactly as the gateway does (each answer compared with the gateway's own for the
 // same request), forwards nothing of the user's credentials, and stops taking a session as
 // soon as the gateway would: a stop through the gateway, another user, another host.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { freePort } from '@floe/testbed';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, HttpResponse } from './helpers/browser.ts';
@@ -280,3 +286,44 @@ describe('the session edge, and a cookie due for renewal', () => {
     expect((await viaEdge(stack, bob, url)).status).toBe(200);
   });
 });
+
+describe('the session edge, when the gateway is killed', () => {
+  it('ends HAProxy with it: the users’ port is not held with nothing behind it', async () => {
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, 'helpers', 'edge-alone.ts'), String(port)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const [, , pid] = ((await once(child.stdout, 'data')) as [Buffer])[0]
+      .toString()
+      .trim()
+      .split(' ');
+    expect(await connects(port)).toBe(true);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    await expect.poll(() => connects(port), { timeout: 5_000 }).toBe(false);
+    // and the process itself, not only its listener
+    await expect.poll(() => alive(Number(pid)), { timeout: 5_000 }).toBe(false);
+  });
+});
+
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Whether `pid` is a running process (a zombie left to be reaped is not). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

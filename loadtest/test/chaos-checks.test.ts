@@ -90,13 +90,13 @@ describe('the chaos checks', () => {
       { kind: 'launch' as const, i: 1, attempt: 0, status: 503, t: 10_000 },
       { kind: 'launch' as const, i: 1, attempt: 1, status: 201, t: 10_500 },
       { kind: 'stop' as const, i: 2, attempt: 0, status: 0, t: 50_000 },
-      { kind: 'stop' as const, i: 2, attempt: 1, status: 502, t: 50_500 },
+      { kind: 'stop' as const, i: 2, attempt: 1, status: 503, t: 50_500, code: 'busy' },
       { kind: 'stop' as const, i: 3, attempt: 0, status: 202, t: 50_600 },
     ];
-    expect(serverErrors(lines, [{ atMs: 9_000, untilMs: 9_500 }], 3_000)).toEqual({
+    expect(serverErrors(lines, [{ atMs: 9_000, untilMs: 9_500 }], 3_000, 1_000)).toEqual({
       total: 3,
       outsideIncidents: 2,
-      unanswered: 1,
+      unanswered: ['stop/2: 0@49000ms, 503 busy@49500ms'],
     });
   });
 });

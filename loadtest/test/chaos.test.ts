@@ -36,8 +36,8 @@ describe('the chaos scenario (short)', () => {
     // the faults happened: two replicas killed, PostgreSQL restarted
     expect(result.incidents).toEqual(
       expect.arrayContaining([
-        'PostgreSQL restarted',
-        expect.stringMatching(/^replica \d killed$/),
+        expect.stringMatching(/^PostgreSQL restarted at \d+–\d+ ms$/),
+        expect.stringMatching(/^replica \d killed at \d+–\d+ ms$/),
       ]),
     );
     expect(result.launches).toBeGreaterThan(20);
@@ -46,6 +46,6 @@ describe('the chaos scenario (short)', () => {
     expect(result.peakGpus).toBeLessThanOrEqual(result.quota);
     expect(result.stuck).toBe(0);
     expect(result.resourcesWithoutSession).toBe(0);
-    expect(result.unanswered).toBe(0);
+    expect(result.unanswered).toEqual([]);
   }, 420_000);
 });

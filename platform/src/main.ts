@@ -84,6 +84,7 @@ for (const [part, p] of Object.entries(ports)) {
 // no `service` in the base: each part's child logger names itself, once per line
 const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { pid: process.pid } });
 const dataDir = resolve(args['data-dir'] ?? process.env.FLOE_DATA_DIR ?? '.floe');
+let failed = false;
 const platform = await startPlatform({
   dataDir,
   port: ports.gateway,
@@ -92,6 +93,11 @@ const platform = await startPlatform({
   idpPort: ports['identity provider'],
   databaseUrl: process.env.DATABASE_URL,
   log,
+  // stops as on Ctrl-C, sessions included, and exits 1
+  onFatal: () => {
+    failed = true;
+    process.kill(process.pid, 'SIGTERM');
+  },
 });
 
 process.stdout.write(
@@ -112,6 +118,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       .child({ service: 'floe' })
       .info({ signal }, 'stopping; sessions end with Floe on this machine');
     await platform.close();
-    process.exit(0);
+    process.exit(failed ? 1 : 0);
   });
 }

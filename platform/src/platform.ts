@@ -58,6 +58,8 @@ export interface PlatformOptions {
   idpPort: number;
   /** PostgreSQL instead of PGlite in dataDir */
   databaseUrl?: string;
+  /** a part ended that the platform cannot run without (the gateway's edge, HAProxy) */
+  onFatal?: () => void;
   apps?: DemoApp[];
   /** coturn when installed (default), or none */
   turn?: boolean;
@@ -221,6 +223,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       ...turnEnv,
     }),
     log.child({ service: 'floe-gateway' }),
+    { onFatal: opts.onFatal },
   );
 
   return {

@@ -22,7 +22,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lookup as lookUpHost } from 'node:dns';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, isIP, type LookupFunction } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,8 @@ const MAX_ENTRIES = 50_000;
 const SWEEP_MS = 250;
 /** How long HAProxy has to answer on its runtime API after starting. */
 const START_MS = 10_000;
+/** Runs a program with a signal for when its parent dies (util-linux, on every Debian). */
+const SETPRIV = '/usr/bin/setpriv';
 
 /** What the edge needs of the rest of the gateway: the fast path's own checks. */
 export interface EdgeDeps {
@@ -133,8 +135,15 @@ export class SessionEdge {
         mapFile: this.mapFile,
       }),
     );
-    // spawns: haproxy (FLOE_GATEWAY_EDGE_PROGRAM)
-    const child = spawn(program, ['-db', '-f', configFile], {
+    // spawns: haproxy (FLOE_GATEWAY_EDGE_PROGRAM), through util-linux's setpriv where there is
+    // one: HAProxy gets SIGTERM when the gateway dies, even by SIGKILL, rather than holding
+    // the users' port with no gateway behind it
+    const haproxy = [program, '-db', '-f', configFile];
+    const argv = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'TERM', '--', ...haproxy] : haproxy;
+    if (argv === haproxy) {
+      this.deps.log.warn(`no ${SETPRIV}: HAProxy outlives the gateway if the gateway is killed`);
+    }
+    const child = spawn(argv[0] as string, argv.slice(1), {
       stdio: ['ignore', config.accessLog ? 'inherit' : 'ignore', 'pipe'],
     });
     this.child = child;
@@ -169,6 +178,11 @@ export class SessionEdge {
     }
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
+  }
+
+  /** HAProxy's process id, once started */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   /** One runtime API command (or several, `;`-separated) and HAProxy's answer. */
