@@ -1,7 +1,8 @@
 // The chaos scenario's client: launches at a constant arrival rate, holds each session a few
 // seconds, then stops it — as an idempotent client would, through any of the control-plane
 // replicas: a launch is retried with the same Idempotency-Key (on another replica) after a
-// 5xx or a broken connection, a stop is retried likewise. One JSON line per response on
+// 5xx or a broken connection, a stop is retried likewise, each after the server's
+// Retry-After when it gives one. One JSON line per response on
 // the log output, for the orchestrator (chaos.ts) to report 5xx and retries.
 // Env: BASES (comma-separated replica URLs), TOKEN, TENANT, APP, USERS (comma-separated),
 // RATE (launches/s), DURATION (s), HOLD_MS (max hold before the stop).
@@ -65,7 +66,10 @@ function withRetries(kind, i, request) {
       return res;
     }
     console.log(JSON.stringify(line));
-    sleep(0.25 * (attempt + 1));
+    // as long as the server asks (Retry-After: a database restarting, a cluster whose
+    // capacity a replica taking it over has not read yet), at least a growing backoff
+    const asked = Number(res.headers['Retry-After']);
+    sleep(Math.max(0.25 * (attempt + 1), Number.isFinite(asked) ? Math.min(asked, 5) : 0));
   }
   return null;
 }
