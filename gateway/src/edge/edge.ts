@@ -135,14 +135,14 @@ export class SessionEdge {
         mapFile: this.mapFile,
       }),
     );
-    // spawns: haproxy (FLOE_GATEWAY_EDGE_PROGRAM), through util-linux's setpriv where there is
-    // one: HAProxy gets SIGTERM when the gateway dies, even by SIGKILL, rather than holding
-    // the users' port with no gateway behind it
+    // through util-linux's setpriv where there is one: HAProxy gets SIGTERM when the gateway
+    // dies, even by SIGKILL, rather than holding the users' port with no gateway behind it
     const haproxy = [program, '-db', '-f', configFile];
     const argv = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'TERM', '--', ...haproxy] : haproxy;
     if (argv === haproxy) {
       this.deps.log.warn(`no ${SETPRIV}: HAProxy outlives the gateway if the gateway is killed`);
     }
+    // spawns: setpriv haproxy (FLOE_GATEWAY_EDGE_PROGRAM)
     const child = spawn(argv[0] as string, argv.slice(1), {
       stdio: ['ignore', config.accessLog ? 'inherit' : 'ignore', 'pipe'],
     });
