@@ -33,7 +33,7 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install o
 if [ -n "$check" ]; then
   missing="" tab=$(printf '\t')
   while IFS="$tab" read -r program package; do
-    case "$package" in @not-run | @go-built) continue ;; esac
+    case "$package" in @not-run | @go-built | @cargo-built) continue ;; esac
     case "$program" in
     -) found=$(installed "$package" && echo yes || true) ;;
     */*) found=$(for f in $program; do [ -x "$f" ] && echo yes && break; done || true) ;;

@@ -42,7 +42,8 @@ const HELP = `Session proxy benchmark: node gateway/bench/proxy.ts [flags]
                      the gateway behind its HAProxy edge (FLOE_GATEWAY_EDGE=haproxy, a
                      second gateway stack), which the aims below are then read from; the floor
                      of a Node proxy: node-undici, node-http (floor.ts), and of a compiled
-                     one: go-httputil (floor-go/); the endpoint is always measured directly
+                     one: go-httputil (floor-go/), rust-hyper (floor-rust/); the endpoint
+                     is always measured directly
                      too, as the baseline
   --ws N             WebSocket connections to open and hold through the gateway (through
                      gateway-edge when it is measured); 0 skips (default 2000)
@@ -89,6 +90,8 @@ Everything runs on 127.0.0.1, each in its own process:
             Node itself costs
   go-httputil  floor-go/main.go, built with the machine's Go: Go's httputil.ReverseProxy
             with 64 keep-alive connections, nothing else; what a compiled data path costs
+  rust-hyper  floor-rust/, built with the machine's cargo: hyper's server and hyper-util's
+            client (64 idle connections kept), one thread, nothing else
 Every target is sent the same request: the gateway's user's cookies go to all of them
 (gateway-edge: its own user's).
   k6        the load (${K6_VERSION}): per target, --warmup s unmeasured, then
@@ -298,32 +301,59 @@ async function startFloor(dir: string, endpoint: string, client: 'undici' | 'htt
   return { url: `http://127.0.0.1:${port}`, pid: child.pid as number };
 }
 
-/**
- * floor-go/main.go, built once per version of its source into the cache: Go's standard
- * reverse proxy with nothing of its own, the floor of a compiled data path.
- */
-function buildGoFloor(): string {
-  const source = join(import.meta.dirname, 'floor-go');
+/** The compiled floors: a standard proxy of each language with nothing of its own. */
+const COMPILED_FLOORS = {
+  // Go's standard httputil.ReverseProxy (floor-go/main.go)
+  'go-httputil': {
+    source: 'floor-go',
+    files: ['main.go', 'go.mod'],
+    binary: 'floor-go',
+    build: (bin: string) => ['go', 'build', '-trimpath', '-o', bin, '.'],
+  },
+  // hyper's server and hyper-util's pooled client, one thread (floor-rust/src/main.rs)
+  'rust-hyper': {
+    source: 'floor-rust',
+    files: ['src/main.rs', 'Cargo.toml', 'Cargo.lock'],
+    binary: 'target/release/floor-rust',
+    build: (bin: string) => [
+      'cargo',
+      'build',
+      '--release',
+      '--locked',
+      '--target-dir',
+      join(bin, '..', '..'),
+    ],
+  },
+} as const;
+type CompiledFloor = keyof typeof COMPILED_FLOORS;
+
+/** A compiled floor, built once per version of its source into the cache. */
+function buildCompiledFloor(name: CompiledFloor): string {
+  const floor = COMPILED_FLOORS[name];
+  const source = join(import.meta.dirname, floor.source);
   const hash = createHash('sha256');
-  for (const f of ['main.go', 'go.mod']) hash.update(readFileSync(join(source, f)));
-  const bin = join(cacheDir('floor-go', hash.digest('hex').slice(0, 12)), 'floor-go');
+  for (const f of floor.files) hash.update(readFileSync(join(source, f)));
+  const bin = join(cacheDir(floor.source, hash.digest('hex').slice(0, 12)), floor.binary);
   if (existsSync(bin)) return bin;
-  const r = spawnSync('go', ['build', '-trimpath', '-o', bin, '.'], {
+  const [command, ...args] = floor.build(bin);
+  process.stderr.write(`bench: building ${floor.source} (once per version of its source)\n`);
+  // spawns: go cargo
+  const r = spawnSync(command as string, args, {
     cwd: source,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  if (r.status !== 0 || !existsSync(bin)) throw new Error(`go build of ${source} failed`);
+  if (r.status !== 0 || !existsSync(bin)) throw new Error(`${command} build of ${source} failed`);
   return bin;
 }
 
-async function startGoFloor(dir: string, endpoint: string) {
+async function startCompiledFloor(dir: string, endpoint: string, name: CompiledFloor) {
   const port = await freePort();
-  // spawns: floor-go
-  const child = startProcess('go-httputil', buildGoFloor(), [String(port), endpoint], {
-    log: join(dir, 'go-httputil.log'),
+  // spawns: floor-go floor-rust
+  const child = startProcess(name, buildCompiledFloor(name), [String(port), endpoint], {
+    log: join(dir, `${name}.log`),
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor('go-httputil', answers(`${url}/x`));
+  await waitFor(name, answers(`${url}/x`));
   return { url, pid: child.pid as number };
 }
 
@@ -1060,6 +1090,7 @@ async function main() {
       'node-undici',
       'node-http',
       'go-httputil',
+      'rust-hyper',
     ];
     if (!known.includes(p)) throw new UsageError(`--proxies: unknown ${p}`);
   }
@@ -1122,8 +1153,8 @@ async function main() {
     } else if (p === 'node-undici' || p === 'node-http') {
       const floor = await startFloor(dir, endpoint.url, p === 'node-undici' ? 'undici' : 'http');
       targets.push({ name: p, url: `${floor.url}/x`, pid: floor.pid });
-    } else if (p === 'go-httputil') {
-      const floor = await startGoFloor(dir, endpoint.url);
+    } else if (p === 'go-httputil' || p === 'rust-hyper') {
+      const floor = await startCompiledFloor(dir, endpoint.url, p);
       targets.push({ name: p, url: `${floor.url}/x`, pid: floor.pid });
     } else if (p === 'chp') {
       const chp = await startChp(dir, endpoint.url);

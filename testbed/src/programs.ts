@@ -188,7 +188,7 @@ export function scanSource(file: string, text: string): ScanResult {
 export interface DependencyRow {
   /** a program name, an absolute path (a glob), or `-` for a package that is not a program */
   program: string;
-  /** a Debian package, or `@npm`, `@go-built`, `@machine` for what Debian does not bring */
+  /** a Debian package, or `@npm`, `@go-built`, `@cargo-built`, `@machine` for what Debian does not bring */
   source: string;
   /** `start`: npm start and its sessions; `test`: npm test, the testbed and the benchmarks */
   neededFor: 'start' | 'test';
