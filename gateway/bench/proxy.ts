@@ -38,15 +38,15 @@ const HELP = `Session proxy benchmark: node gateway/bench/proxy.ts [flags]
   --rate R|auto      requests/s of phase "fixed rate"; 0 skips it; auto (the default): half
                      of the lowest throughput of phase "max" in this run, so that every
                      target answers it unsaturated
-  --proxies LIST     gateway,chp,nginx or a part of it (default all three); gateway-edge:
-                     the gateway behind its HAProxy edge (FLOE_GATEWAY_EDGE=haproxy, a
-                     second gateway stack), which the aims below are then read from; the floor
-                     of a Node proxy: node-undici, node-http (floor.ts), and of a compiled
-                     one: go-httputil (floor-go/), rust-hyper (floor-rust/); the endpoint
-                     is always measured directly
-                     too, as the baseline
+  --proxies LIST     gateway,chp,nginx or a part of it (default all three); gateway-edge,
+                     gateway-floe-edge: the gateway behind its edge (FLOE_GATEWAY_EDGE=haproxy
+                     or floe-edge, another gateway stack each), which the aims below are
+                     then read from (floe-edge's when both run); the floor of a Node proxy:
+                     node-undici, node-http (floor.ts), and of a compiled one: go-httputil
+                     (floor-go/), rust-hyper (floor-rust/); the endpoint is always measured
+                     directly too, as the baseline
   --ws N             WebSocket connections to open and hold through the gateway (through
-                     gateway-edge when it is measured); 0 skips (default 2000)
+                     the last edge in --proxies when one is); 0 skips (default 2000)
   --ws-hold S        seconds to hold them open (default 5)
   --body BYTES       size of the endpoint's answer (default 1024)
   --nginx-workers N  nginx worker_processes (default 1: one core, like the Node proxies)
@@ -84,6 +84,8 @@ Everything runs on 127.0.0.1, each in its own process:
   gateway-edge  the same, with FLOE_GATEWAY_EDGE=haproxy: HAProxy holds the port and takes
             the user's GETs once the gateway has let their cookie through (gateway/src/edge/);
             its CPU and RSS are the gateway's process group, HAProxy included
+  gateway-floe-edge  the same with FLOE_GATEWAY_EDGE=floe-edge: Floe's own edge proxy
+            (gateway/edge-proxy, Rust, built with cargo at the first start)
   nginx     Debian's nginx, proxy_pass to an upstream with keepalive 64, HTTP/1.1
   node-undici, node-http  floor.ts: node:http forwarding with undici's Agent (a raw dispatch
             handler, as the gateway) or node:http's keep-alive Agent: no checks, no log, what
@@ -377,7 +379,7 @@ async function startGatewayStack(
   logLevel: string,
   profile: boolean,
   workers: number,
-  edge = false,
+  edge: 'off' | 'haproxy' | 'floe-edge' = 'off',
 ): Promise<GatewayStack> {
   const port = await freePort();
   const metricsPort = await freePort();
@@ -393,7 +395,7 @@ async function startGatewayStack(
   const cp = await startControlPlane(
     loadControlConfig({
       FLOE_ADMIN_TOKEN: ADMIN_TOKEN,
-      FLOE_DATA_DIR: join(dir, edge ? 'control-edge' : 'control'),
+      FLOE_DATA_DIR: join(dir, edge === 'off' ? 'control' : `control-${edge}`),
       FLOE_LOCAL_CLUSTER: 'true',
       FLOE_LOCAL_STREAMING: 'off',
       FLOE_SECRET_KEY: randomBytes(32).toString('base64'),
@@ -455,7 +457,7 @@ async function startGatewayStack(
       join(REPO, 'gateway', 'src', 'main.ts'),
     ],
     {
-      log: join(dir, edge ? 'gateway-edge.log' : 'gateway.log'),
+      log: join(dir, edge === 'off' ? 'gateway.log' : `gateway-${edge}.log`),
       env: {
         ...process.env,
         FLOE_GATEWAY_PORT: String(port),
@@ -468,7 +470,7 @@ async function startGatewayStack(
         FLOE_DEV_INSECURE_ISSUERS: 'on',
         LOG_LEVEL: logLevel,
         FLOE_GATEWAY_WORKERS: String(workers),
-        ...(edge && { FLOE_GATEWAY_EDGE: 'haproxy' }),
+        ...(edge !== 'off' && { FLOE_GATEWAY_EDGE: edge }),
       },
     },
   );
@@ -1085,6 +1087,7 @@ async function main() {
     const known = [
       'gateway',
       'gateway-edge',
+      'gateway-floe-edge',
       'chp',
       'nginx',
       'node-undici',
@@ -1094,8 +1097,8 @@ async function main() {
     ];
     if (!known.includes(p)) throw new UsageError(`--proxies: unknown ${p}`);
   }
-  if (wsCount > 0 && !proxies.includes('gateway') && !proxies.includes('gateway-edge'))
-    throw new UsageError('--ws needs the gateway (or gateway-edge) in --proxies');
+  if (wsCount > 0 && !proxies.some((p) => p.startsWith('gateway')))
+    throw new UsageError('--ws needs the gateway (or one behind an edge) in --proxies');
   const fdLimit = openFilesLimit();
   // each of the gateway's processes holds two sockets per WebSocket
   const perProcess = Math.ceil(wsCount / gatewayWorkers);
@@ -1134,15 +1137,15 @@ async function main() {
         pid: gateway.pid,
         headers: gateway.headers,
       });
-    } else if (p === 'gateway-edge') {
-      // a second gateway, with its own control plane and provider, behind its HAProxy edge
+    } else if (p === 'gateway-edge' || p === 'gateway-floe-edge') {
+      // another gateway, with its own control plane and provider, behind its edge
       edged = await startGatewayStack(
         dir,
         endpoint.url,
         o['access-log'] ? 'info' : 'warn',
         false,
         1,
-        true,
+        p === 'gateway-edge' ? 'haproxy' : 'floe-edge',
       );
       targets.push({
         name: p,
@@ -1264,7 +1267,8 @@ async function main() {
     console.log(`\nprofiles (Chrome DevTools, speedscope): ${dir}/*.cpuprofile`);
   }
   // the gateway as it runs: behind its edge when that was measured
-  const measured = max.has('gateway-edge') ? 'gateway-edge' : 'gateway';
+  const measured =
+    ['gateway-floe-edge', 'gateway-edge'].find((p) => max.has(p)) ?? ('gateway' as string);
   const g = max.get(measured);
   const c = max.get('chp');
   const gFixed = fixed.get(measured);

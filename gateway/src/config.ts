@@ -58,9 +58,13 @@ const ConfigSchema = z
       .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
       .default(1)
       .transform((n) => (n === 'auto' ? availableParallelism() : n)),
-    /** haproxy: HAProxy holds the users' port and takes a stream's hot path (edge/edge.ts) */
-    FLOE_GATEWAY_EDGE: z.enum(['off', 'haproxy']).default('off'),
-    FLOE_GATEWAY_EDGE_PROGRAM: z.string().min(1).default('/usr/sbin/haproxy'),
+    /**
+     * haproxy or floe-edge (gateway/edge-proxy, Rust): a proxy holds the users' port and takes
+     * a stream's hot path (edge/edge.ts)
+     */
+    FLOE_GATEWAY_EDGE: z.enum(['off', 'haproxy', 'floe-edge']).default('off'),
+    /** default: /usr/sbin/haproxy; floe-edge built from gateway/edge-proxy with cargo */
+    FLOE_GATEWAY_EDGE_PROGRAM: z.string().min(1).optional(),
     FLOE_GATEWAY_EDGE_THREADS: z.coerce.number().int().min(1).max(64).default(1),
     FLOE_GATEWAY_TENANT_CACHE_MS: z.coerce.number().int().min(0).default(30_000),
     FLOE_GATEWAY_BODY_LIMIT_BYTES: z.coerce
@@ -137,14 +141,17 @@ Configuration (environment):
   FLOE_GATEWAY_WORKERS            processes serving the port (node:cluster), or auto: one
                                   per core (1). Above 1, FLOE_GATEWAY_KEYS is required; the
                                   caches are per process
-  FLOE_GATEWAY_EDGE               haproxy: HAProxy holds the users' port and sends the
-                                  owner's GETs of a session's own paths straight to the
-                                  session, once this gateway has let that cookie through,
-                                  with the same answer rules; the gateway keeps the rest on
-                                  a private socket (docs/security.md). off (default): the
-                                  gateway alone. Needs FLOE_GATEWAY_WORKERS=1
-  FLOE_GATEWAY_EDGE_PROGRAM       the haproxy program (/usr/sbin/haproxy; 2.6 or later)
-  FLOE_GATEWAY_EDGE_THREADS       HAProxy's threads (1)
+  FLOE_GATEWAY_EDGE               haproxy or floe-edge: HAProxy, or Floe's own edge proxy
+                                  (gateway/edge-proxy, Rust), holds the users' port and
+                                  sends the owner's GETs of a session's own paths straight
+                                  to the session, once this gateway has let that cookie
+                                  through, with the same answer rules; the gateway keeps the
+                                  rest on a private socket (docs/security.md). off
+                                  (default): the gateway alone. Needs FLOE_GATEWAY_WORKERS=1
+  FLOE_GATEWAY_EDGE_PROGRAM       the edge's program (haproxy: /usr/sbin/haproxy, 2.6 or
+                                  later; floe-edge: built with cargo into ~/.cache/floe at
+                                  the first start)
+  FLOE_GATEWAY_EDGE_THREADS       HAProxy's threads (1; floe-edge runs one)
   FLOE_GATEWAY_METRICS_PORT / _HOST  Prometheus /metrics on a listener of its own, apart
                                   from the users' port (9081; host: FLOE_GATEWAY_HOST)
   FLOE_GATEWAY_SESSION_TTL_SECONDS  session cookie lifetime, renewed past half of it (900)

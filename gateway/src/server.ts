@@ -14,6 +14,7 @@ import type { GatewayConfig } from './config.ts';
 import { ControlClient } from './control-client.ts';
 import type { Deps } from './deps.ts';
 import { SessionEdge } from './edge/edge.ts';
+import { floeEdgeProgram } from './edge/floe-edge-build.ts';
 import { AccessSummary } from './http/access-summary.ts';
 import { alreadySent } from './http/env.ts';
 import { securityHeaders } from './http/security-headers.ts';
@@ -188,7 +189,7 @@ export async function startGateway(
   // its access log counted per second (access-summary.ts)
   const summary = new AccessSummary({ log, metrics, route: SESSION_ROUTE });
   const edge =
-    config.FLOE_GATEWAY_EDGE === 'haproxy'
+    config.FLOE_GATEWAY_EDGE !== 'off'
       ? new SessionEdge({ sessions, control, lookup: opts.lookup, log })
       : null;
   if (edge) control.forgotten = (id) => edge.forget(id);
@@ -208,8 +209,9 @@ export async function startGateway(
     fast.upgrade(req, socket, head, upgradeViaApp);
   });
   let port: number;
-  if (edge) {
-    // HAProxy holds the users' port; the gateway listens where only it can reach
+  const edgeKind = config.FLOE_GATEWAY_EDGE;
+  if (edge && edgeKind !== 'off') {
+    // the edge holds the users' port; the gateway listens where only it can reach
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(edge.gatewaySocket, () => resolve());
@@ -217,7 +219,12 @@ export async function startGateway(
     port = config.FLOE_GATEWAY_PORT || (await freePort(config.FLOE_GATEWAY_HOST));
     try {
       await edge.start({
-        program: config.FLOE_GATEWAY_EDGE_PROGRAM,
+        kind: edgeKind,
+        program:
+          config.FLOE_GATEWAY_EDGE_PROGRAM ??
+          (edgeKind === 'haproxy'
+            ? '/usr/sbin/haproxy'
+            : floeEdgeProgram((line) => log.info(line))),
         host: config.FLOE_GATEWAY_HOST,
         port,
         threads: config.FLOE_GATEWAY_EDGE_THREADS,
@@ -227,7 +234,7 @@ export async function startGateway(
         badGatewayBody: BAD_GATEWAY,
         accessLog: ['info', 'debug', 'trace'].includes(config.LOG_LEVEL),
         onExit: (reason) => {
-          log.fatal({ reason }, "the edge (HAProxy) ended: the users' port is gone");
+          log.fatal({ reason }, "the edge ended: the users' port is gone");
           opts.onFatal?.();
         },
       });

@@ -1,4 +1,5 @@
-// The session edge (FLOE_GATEWAY_EDGE=haproxy): HAProxy holds the users' port and takes the
+// The session edge (FLOE_GATEWAY_EDGE=haproxy, or floe-edge: gateway/edge-proxy, the same
+// design in Rust, driven by the same commands): HAProxy holds the users' port and takes the
 // hot path of a stream, the owner's GETs of their session's own paths, straight to the
 // session at nginx's speed (docs/benchmarks.md); the gateway keeps everything else, on a
 // private Unix socket. The gateway decides, HAProxy only remembers: a request goes the fast
@@ -30,6 +31,7 @@ import type { Logger } from 'pino';
 import type { SessionClaims } from '../auth/session-token.ts';
 import type { GatewaySession } from '../control-client.ts';
 import { sessionAccess } from '../sessions/access.ts';
+import { renderFloeEdgeConfig } from './floe-edge-config.ts';
 import { type EdgeConfig, renderEdgeConfig } from './haproxy-config.ts';
 
 /** Entries held at most (a user's cookie, host and session each). */
@@ -92,7 +94,9 @@ export function entryKey(token: string, host: string, sessionId: string): string
 }
 
 export type EdgeOptions = Omit<EdgeConfig, 'gatewaySocket' | 'adminSocket' | 'mapFile'> & {
-  /** the haproxy program */
+  /** HAProxy, or floe-edge (gateway/edge-proxy), which takes the same runtime API commands */
+  kind: 'haproxy' | 'floe-edge';
+  /** its program */
   program: string;
   /** HAProxy ended on its own: the users' port is gone */
   onExit(reason: string): void;
@@ -123,26 +127,27 @@ export class SessionEdge {
 
   /** Starts HAProxy on the users' port; the gateway must listen on gatewaySocket first. */
   async start(opts: EdgeOptions): Promise<void> {
-    const { program, onExit, ...config } = opts;
+    const { kind, program, onExit, ...settings } = opts;
     writeFileSync(this.mapFile, '');
-    const configFile = join(this.dir, 'haproxy.cfg');
+    const config = {
+      ...settings,
+      gatewaySocket: this.gatewaySocket,
+      adminSocket: this.adminSocket,
+      mapFile: this.mapFile,
+    };
+    const configFile = join(this.dir, kind === 'haproxy' ? 'haproxy.cfg' : 'floe-edge.json');
     writeFileSync(
       configFile,
-      renderEdgeConfig({
-        ...config,
-        gatewaySocket: this.gatewaySocket,
-        adminSocket: this.adminSocket,
-        mapFile: this.mapFile,
-      }),
+      kind === 'haproxy' ? renderEdgeConfig(config) : renderFloeEdgeConfig(config),
     );
     // through util-linux's setpriv where there is one: HAProxy gets SIGTERM when the gateway
     // dies, even by SIGKILL, rather than holding the users' port with no gateway behind it
-    const haproxy = [program, '-db', '-f', configFile];
-    const argv = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'TERM', '--', ...haproxy] : haproxy;
-    if (argv === haproxy) {
-      this.deps.log.warn(`no ${SETPRIV}: HAProxy outlives the gateway if the gateway is killed`);
+    const edge = kind === 'haproxy' ? [program, '-db', '-f', configFile] : [program, configFile];
+    const argv = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'TERM', '--', ...edge] : edge;
+    if (argv === edge) {
+      this.deps.log.warn(`no ${SETPRIV}: the edge outlives the gateway if the gateway is killed`);
     }
-    // spawns: setpriv haproxy (FLOE_GATEWAY_EDGE_PROGRAM)
+    // spawns: setpriv haproxy floe-edge (FLOE_GATEWAY_EDGE_PROGRAM)
     const child = spawn(argv[0] as string, argv.slice(1), {
       stdio: ['ignore', config.accessLog ? 'inherit' : 'ignore', 'pipe'],
     });
@@ -157,7 +162,7 @@ export class SessionEdge {
     const exited = new Promise<never>((_, reject) => {
       child.once('error', reject);
       child.once('exit', (code, signal) => {
-        const reason = `haproxy exited (${signal ?? code}): ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`;
+        const reason = `${kind} exited (${signal ?? code}): ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`;
         if (!this.stopping) onExit(reason);
         reject(new Error(reason));
       });

@@ -13,6 +13,7 @@ const edge = new SessionEdge({
 });
 await new Promise<void>((resolve) => createServer().listen(edge.gatewaySocket, resolve));
 await edge.start({
+  kind: 'haproxy',
   program: process.env.FLOE_GATEWAY_EDGE_PROGRAM ?? '/usr/sbin/haproxy',
   host: '127.0.0.1',
   port,

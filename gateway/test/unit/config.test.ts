@@ -24,11 +24,12 @@ describe('loadConfig', () => {
   it('puts the edge in front only when asked, and then with one gateway process', () => {
     expect(loadConfig(base).FLOE_GATEWAY_EDGE).toBe('off');
     const edged = loadConfig({ ...base, FLOE_GATEWAY_EDGE: 'haproxy' });
-    expect(edged).toMatchObject({
-      FLOE_GATEWAY_EDGE: 'haproxy',
-      FLOE_GATEWAY_EDGE_PROGRAM: '/usr/sbin/haproxy',
-      FLOE_GATEWAY_EDGE_THREADS: 1,
-    });
+    expect(edged).toMatchObject({ FLOE_GATEWAY_EDGE: 'haproxy', FLOE_GATEWAY_EDGE_THREADS: 1 });
+    // the program by default: /usr/sbin/haproxy, or floe-edge built from gateway/edge-proxy
+    expect(edged.FLOE_GATEWAY_EDGE_PROGRAM).toBeUndefined();
+    expect(loadConfig({ ...base, FLOE_GATEWAY_EDGE: 'floe-edge' }).FLOE_GATEWAY_EDGE).toBe(
+      'floe-edge',
+    );
     expect(() => loadConfig({ ...base, FLOE_GATEWAY_EDGE: 'nginx' })).toThrow(/FLOE_GATEWAY_EDGE/);
     expect(() =>
       loadConfig({
