@@ -98,7 +98,7 @@ export type EdgeOptions = Omit<EdgeConfig, 'gatewaySocket' | 'adminSocket' | 'ma
   kind: 'haproxy' | 'floe-edge';
   /** its program */
   program: string;
-  /** HAProxy ended on its own: the users' port is gone */
+  /** the edge ended on its own: the users' port is gone */
   onExit(reason: string): void;
 };
 
@@ -125,7 +125,7 @@ export class SessionEdge {
     this.mapFile = join(this.dir, 'sessions.map');
   }
 
-  /** Starts HAProxy on the users' port; the gateway must listen on gatewaySocket first. */
+  /** Starts the edge on the users' port; the gateway must listen on gatewaySocket first. */
   async start(opts: EdgeOptions): Promise<void> {
     const { kind, program, onExit, ...settings } = opts;
     writeFileSync(this.mapFile, '');
@@ -140,7 +140,7 @@ export class SessionEdge {
       configFile,
       kind === 'haproxy' ? renderEdgeConfig(config) : renderFloeEdgeConfig(config),
     );
-    // through util-linux's setpriv where there is one: HAProxy gets SIGTERM when the gateway
+    // through util-linux's setpriv where there is one: the edge gets SIGTERM when the gateway
     // dies, even by SIGKILL, rather than holding the users' port with no gateway behind it
     const edge = kind === 'haproxy' ? [program, '-db', '-f', configFile] : [program, configFile];
     const argv = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'TERM', '--', ...edge] : edge;
@@ -185,7 +185,7 @@ export class SessionEdge {
     this.sweeper.unref();
   }
 
-  /** HAProxy's process id, once started */
+  /** The edge's process id, once started */
   get pid(): number | undefined {
     return this.child?.pid;
   }
