@@ -24,7 +24,9 @@ import { listen, loadConfig as loadControlConfig, startControlPlane } from '@flo
 import { cacheDir, ensureK6, freePort, K6_ENV, K6_VERSION, startOidcProvider } from '@floe/testbed';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
+import { securityHeaders } from '../src/http/security-headers.ts';
 import { generateKeySet } from '../src/keys.ts';
+import { sessionAnswerSecurity } from '../src/sessions/forward.ts';
 import { httpRequest } from '../test/helpers/browser.ts';
 import { StandInDriver } from '../test/helpers/stand-in-driver.ts';
 import { call, json, signIn } from '../test/helpers/users.ts';
@@ -57,6 +59,9 @@ const HELP = `Session proxy benchmark: node gateway/bench/proxy.ts [flags]
                      user, method and status of what its fast path answered and a line per
                      other request, and nginx an access log line per request, both to
                      files; CHP logs no requests)
+  --nginx-security-headers  nginx adds the gateway's security headers to every answer
+                     (add_header), as the gateway and its edges do: nginx doing the same
+                     header work (default: nginx passes the endpoint's answer as it is)
   --proxy-nice=N     run every proxy (all its processes and threads) at this niceness,
                      e.g. --proxy-nice=-10 (as root): on this one machine the proxy then
                      gets a core when it wants one, as on a gateway node of its own, and
@@ -539,7 +544,16 @@ function nginxVersion(): string {
   return (r.stderr || r.stdout).trim().replace(/^nginx version: /, '');
 }
 
-async function startNginx(dir: string, endpoint: string, workers: number, accessLog: boolean) {
+/** The headers the gateway (and its edges) put on every session answer, over plain HTTP. */
+const SESSION_SECURITY = sessionAnswerSecurity(securityHeaders(false));
+
+async function startNginx(
+  dir: string,
+  endpoint: string,
+  workers: number,
+  accessLog: boolean,
+  securityHeaders: boolean,
+) {
   const port = await freePort();
   const root = join(dir, 'nginx');
   mkdirSync(join(root, 'tmp'), { recursive: true });
@@ -569,6 +583,7 @@ ${temp}
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
+${securityHeaders ? SESSION_SECURITY.map(([n, v]) => `      add_header ${n} "${v}" always;`).join('\n') : ''}
     }
   }
 }
@@ -1055,6 +1070,7 @@ async function main() {
         'nginx-workers': { type: 'string', default: '1' },
         'gateway-workers': { type: 'string', default: '1' },
         'access-log': { type: 'boolean', default: true },
+        'nginx-security-headers': { type: 'boolean', default: false },
         'proxy-nice': { type: 'string', default: '0' },
         keep: { type: 'boolean', default: false },
         profile: { type: 'boolean', default: false },
@@ -1163,7 +1179,13 @@ async function main() {
       const chp = await startChp(dir, endpoint.url);
       targets.push({ name: 'chp', url: `${chp.url}/x`, pid: chp.pid });
     } else {
-      const nginx = await startNginx(dir, endpoint.url, nginxWorkers, o['access-log']);
+      const nginx = await startNginx(
+        dir,
+        endpoint.url,
+        nginxWorkers,
+        o['access-log'],
+        o['nginx-security-headers'],
+      );
       targets.push({ name: 'nginx', url: `${nginx.url}/x`, pid: nginx.pid });
     }
   }
