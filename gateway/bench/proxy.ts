@@ -1196,8 +1196,11 @@ async function main() {
   }
 
   // every target gets the same request: the gateway's user's cookies go to the endpoint,
-  // CHP and nginx too (they pass them on), so the bytes each proxy reads are the same
-  if (gateway) for (const t of targets) t.headers ??= gateway.headers;
+  // CHP, nginx and the floors too (they pass them on), so the bytes each proxy reads are the
+  // same; with only an edged gateway in the run, its user's (until 2026-12-07 the others
+  // then got no cookie: 72 bytes to read against the edge's 1,462)
+  const signedIn = gateway ?? edged;
+  if (signedIn) for (const t of targets) t.headers ??= signedIn.headers;
 
   // first, while the gateway's heap is small: its RSS then shows what the connections cost,
   // not the free heap the HTTP load leaves behind

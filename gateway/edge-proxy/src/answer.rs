@@ -79,7 +79,7 @@ impl Rules {
         upstream: &HeaderMap,
         request_path: &str,
     ) -> Result<HeaderMap, &'static str> {
-        let mut out = HeaderMap::new();
+        let mut out = HeaderMap::with_capacity(self.security.len() + upstream.len() + 2);
         for (name, value) in &self.security {
             out.append(name.clone(), value.clone());
         }
