@@ -228,6 +228,11 @@ describe.each(['haproxy', 'floe-edge'] as const)('%s', (kind) => {
       expect(first.headers.authorization).toMatch(/^Bearer /); // the viewer token
       ws.ws.send('hello');
       expect(await ws.next()).toBe('hello');
+      // ten times floe-edge's copy buffer (2 KiB each way), in both directions; the stand-in
+      // session reads frames under 64 KiB
+      const large = 'x'.repeat(20_000);
+      ws.ws.send(large);
+      expect(await ws.next()).toBe(large);
       await ws.close();
     });
 
