@@ -478,10 +478,10 @@ impl Edge {
 
 /** X-Forwarded-* as the gateway writes them (forward.ts): appended to what the browser sent. */
 fn forwarded(out: &mut HeaderMap, browser: &HeaderMap, client: &HeaderValue) {
-    const FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-    const PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
-    const PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-    const HOST_: HeaderName = HeaderName::from_static("x-forwarded-host");
+    const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+    const FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+    const FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
     let text = |name: &HeaderName| {
         browser
             .get(name)
@@ -501,19 +501,19 @@ fn forwarded(out: &mut HeaderMap, browser: &HeaderMap, client: &HeaderValue) {
         .map(|(_, p)| p)
         .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
         .unwrap_or("80");
-    let forwarded_host = match text(&HOST_) {
+    let forwarded_host = match text(&FORWARDED_HOST) {
         "" => host,
         sent => sent,
     };
-    let client_for = match text(&FOR) {
+    let client_for = match text(&FORWARDED_FOR) {
         "" => Some(client.clone()),
         before => appended(before, client.to_str().unwrap_or("")),
     };
     for (name, value) in [
-        (FOR, client_for),
-        (PORT, appended(text(&PORT), port)),
-        (PROTO, appended(text(&PROTO), "http")),
-        (HOST_, HeaderValue::try_from(forwarded_host).ok()),
+        (FORWARDED_FOR, client_for),
+        (FORWARDED_PORT, appended(text(&FORWARDED_PORT), port)),
+        (FORWARDED_PROTO, appended(text(&FORWARDED_PROTO), "http")),
+        (FORWARDED_HOST, HeaderValue::try_from(forwarded_host).ok()),
     ] {
         if let Some(value) = value {
             out.insert(name, value);
