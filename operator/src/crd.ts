@@ -406,8 +406,11 @@ const specSchema = {
         image: { type: 'string', minLength: 1, maxLength: 1024 },
         codecs: {
           type: 'array',
-          maxItems: 4,
-          items: { type: 'string', enum: ['H264', 'VP8', 'VP9', 'AV1'] },
+          maxItems: 6,
+          items: {
+            type: 'string',
+            enum: ['H264', 'VP8', 'VP9', 'AV1', 'H264-444', 'VP9-444'],
+          },
         },
         maxKbps: { type: 'integer', minimum: 100, maximum: 200_000 },
         width: { type: 'integer', minimum: 320, maximum: 7680 },

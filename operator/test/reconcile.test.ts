@@ -163,7 +163,7 @@ describe('Session CRD', () => {
     [
       'an unknown codec',
       (s) => ({ ...s, streamer: { codecs: ['AV2'] } }),
-      /spec\.streamer\.codecs\[0\]: Unsupported value: "AV2": supported values: "H264", "VP8", "VP9", "AV1"/,
+      /spec\.streamer\.codecs\[0\]: Unsupported value: "AV2": supported values: "H264", "VP8", "VP9", "AV1", "H264-444", "VP9-444"/,
     ],
     [
       'a negative timeout',

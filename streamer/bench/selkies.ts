@@ -13,12 +13,17 @@ import type { VideoCodec } from '../src/protocol.ts';
 /** Selkies' `--mode`: WebSockets is its default, WebRTC the opt-in. */
 export type SelkiesMode = 'webrtc' | 'websockets';
 
-/** Selkies' encoder for each of Floe's codecs (software: pixelflux's x264, libvpx, SVT-AV1). */
+/**
+ * Selkies' encoder for each of Floe's codecs (software: pixelflux's x264, libvpx, SVT-AV1);
+ * the full-colour ones with its `video_fullcolor` setting on.
+ */
 export const SELKIES_ENCODERS: Record<VideoCodec, string> = {
   H264: 'h264enc',
   VP8: 'vp8enc',
   VP9: 'vp9enc',
   AV1: 'av1enc',
+  'H264-444': 'h264enc',
+  'VP9-444': 'vp9enc',
 };
 
 export interface SelkiesOptions {
@@ -51,6 +56,7 @@ export function selkiesArgs(o: Omit<SelkiesOptions, 'python' | 'workDir'>, port:
     '--webcam-enabled=false',
     '--gamepad-enabled=false',
     `--encoder=${SELKIES_ENCODERS[o.codec]}`,
+    `--video-fullcolor=${o.codec.endsWith('-444')}`,
     // "N-N" locks the rate (the page could otherwise pick another)
     `--framerate=${o.fps}-${o.fps}`,
     // the display keeps the benchmark's size instead of following the browser's window

@@ -35,7 +35,7 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstVideo", "1.0")
 from gi.repository import GLib, Gst, GstVideo  # noqa: E402
 
-from floe_xcapture import CaptureError, DamageCapture, I420Layout  # noqa: E402
+from floe_xcapture import CaptureError, DamageCapture, YuvLayout  # noqa: E402
 
 BARCODE_BITS = 44
 BARCODE_CELL = 20
@@ -52,7 +52,15 @@ def encoder_available(name):
 
 
 # The encoder of each software codec; H.264 alone has a choice (NVENC or x264).
-SOFTWARE_ENCODERS = {"VP8": "vp8enc", "VP9": "vp9enc", "AV1": "av1enc"}
+# Full colour (4:4:4) only from x264: NVENC's 4:4:4 depends on the GPU, and none here has NVENC.
+SOFTWARE_ENCODERS = {"VP8": "vp8enc", "VP9": "vp9enc", "AV1": "av1enc", "VP9-444": "vp9enc", "H264-444": "x264enc"}
+# The codecs with full colour resolution, and the raw format their encoder is given.
+FULL_CHROMA = {"H264-444", "VP9-444"}
+
+
+def raw_format(codec):
+    """I420 (4:2:0, one colour sample per 2x2 pixels), or Y444 for the full-colour codecs."""
+    return "Y444" if codec in FULL_CHROMA else "I420"
 
 
 def choose_encoder(codec, preference):
@@ -69,13 +77,16 @@ def keyframe_interval(fps):
     return fps * 4  # a keyframe every 4 s bounds recovery when a PLI is lost
 
 
-def encoder_description(encoder, kbps, fps, threads):
+def encoder_description(encoder, kbps, fps, threads, full_chroma=False):
     gop = keyframe_interval(fps)
     if encoder == "x264enc":
+        # From Y444, x264 writes High 4:4:4 Predictive; with these settings (no B-frames, no
+        # CABAC at ultrafast) it uses nothing else of the High profiles.
+        profile = "high-4:4:4" if full_chroma else "constrained-baseline"
         return (
             f"x264enc name=enc tune=zerolatency speed-preset=ultrafast bitrate={kbps} "
             f"key-int-max={gop} b-adapt=false bframes=0 threads={threads} sliced-threads=true "
-            "vbv-buf-capacity=120 ! video/x-h264,profile=constrained-baseline,stream-format=byte-stream"
+            f"vbv-buf-capacity=120 ! video/x-h264,profile={profile},stream-format=byte-stream"
         )
     if encoder == "nvh264enc":
         return (
@@ -84,7 +95,7 @@ def encoder_description(encoder, kbps, fps, threads):
             "video/x-h264,profile=constrained-baseline,stream-format=byte-stream"
         )
     if encoder == "vp9enc":
-        return vp9_description(kbps, gop, threads)
+        return vp9_description(kbps, gop, threads, full_chroma)
     if encoder == "av1enc":
         return av1_description(kbps, gop, threads)
     # VP8 on one thread: libvpx's multi-threaded VP8 encoder makes its threads wait for each
@@ -99,7 +110,7 @@ def encoder_description(encoder, kbps, fps, threads):
     )
 
 
-def vp9_description(kbps, gop, threads):
+def vp9_description(kbps, gop, threads, full_chroma=False):
     """libvpx VP9 in its real-time mode, set up the way libwebrtc sets it up for a camera.
 
     - deadline=1: libvpx's "realtime" deadline, one pass, no look-ahead; with lag-in-frames=0
@@ -118,13 +129,14 @@ def vp9_description(kbps, gop, threads):
     - frame-parallel-decoding=false: the decoder's frame-parallel mode buys nothing for a
       one-frame-at-a-time stream and costs compression.
     - profile 0 (8-bit 4:2:0) is what I420 input gives; it is the profile every browser decodes.
+      Profile 1 (8-bit 4:4:4) from Y444, for the full-colour codec.
     """
     return (
         f"vp9enc name=enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate={kbps * 1000} "
         f"keyframe-max-dist={gop} lag-in-frames=0 threads={threads} row-mt=true tile-columns=2 "
         "aq-mode=cyclic-refresh frame-parallel-decoding=false error-resilient=0 "
         "buffer-size=200 buffer-initial-size=100 buffer-optimal-size=120 min-quantizer=4 max-quantizer=56 "
-        "! video/x-vp9,profile=(string)0"
+        f"! video/x-vp9,profile=(string){1 if full_chroma else 0}"
     )
 
 
@@ -155,7 +167,7 @@ def av1_description(kbps, gop, threads):
 def payloader_description(codec, pt):
     if codec == "VP8":
         return f"rtpvp8pay name=pay pt={pt} mtu=1200 picture-id-mode=15-bit"
-    if codec == "VP9":
+    if codec in ("VP9", "VP9-444"):
         return f"rtpvp9pay name=pay pt={pt} mtu=1200 picture-id-mode=15-bit"
     return f"rtph264pay name=pay pt={pt} mtu=1200 config-interval=-1 aggregate-mode=zero-latency"
 
@@ -195,48 +207,52 @@ def audio_description(args):
     )
 
 
-def i420_layout(width, height):
-    """GStreamer's layout of an I420 frame of this size (its planes' offsets and strides)."""
+def yuv_layout(fmt, width, height):
+    """GStreamer's layout of an I420 or Y444 frame of this size (its planes' offsets and strides)."""
     info = GstVideo.VideoInfo()
-    info.set_format(GstVideo.VideoFormat.I420, width, height)
-    return I420Layout(list(info.offset)[:3], list(info.stride)[:3], info.size)
+    info.set_format(GstVideo.VideoFormat.from_string(fmt), width, height)
+    return YuvLayout(list(info.offset)[:3], list(info.stride)[:3], info.size, fmt == "I420")
 
 
-def source_description(args, size=None, i420=False):
+def source_description(args, size=None, converted=False):
+    """The source, ending in raw frames of raw_format(args.codec). `converted`: the damage
+    capture converts them itself (libyuv)."""
     caps = f"framerate={args.fps}/1"
+    fmt = raw_format(args.codec)
     if args.source == "x11" and size is not None:
         # Damage-driven capture (floe_xcapture.py) pushes frames of the screen's size as
         # soon as they are drawn; variable rate, so the caps' rate is the cap, not a tick.
         # One frame waits at most, and a newer one replaces it (leaky): when the encoder
         # falls behind, frames are dropped here instead of queueing (latency). The capture
-        # converts what changed to I420 itself (libyuv); without libyuv, BGRx frames go
-        # through videoconvert, which converts the whole screen every frame.
+        # converts what changed to I420 or Y444 itself (libyuv); without libyuv, BGRx frames
+        # go through videoconvert, which converts the whole screen every frame.
         width, height = size
         src = (
             f"appsrc name=src is-live=true do-timestamp=true format=time "
             "max-buffers=1 leaky-type=downstream "
         )
-        if i420:
-            # libyuv's ARGBToI420 is BT.601 (limited range); said in the caps, x264enc writes
-            # it into the stream (VUI), or the browser would decode it as the HD default, BT.709
+        if converted:
+            # libyuv's ARGBToI420/I444 are BT.601 (limited range); said in the caps, the
+            # encoder writes it into the stream (VUI), or the browser would decode it as the
+            # HD default, BT.709
             return src + (
-                f"caps=video/x-raw,format=I420,width={width},height={height},colorimetry=bt601,{caps}"
+                f"caps=video/x-raw,format={fmt},width={width},height={height},colorimetry=bt601,{caps}"
             )
         return (
             src + f"caps=video/x-raw,format=BGRx,width={width},height={height},{caps} "
-            f"! videoconvert n-threads={args.threads} ! video/x-raw,format=I420"
+            f"! videoconvert n-threads={args.threads} ! video/x-raw,format={fmt}"
         )
     if args.source == "x11":
         return (
             f"ximagesrc name=src display-name={args.display} use-damage=false show-pointer=true "
             f"! video/x-raw,{caps} ! videoconvert n-threads={args.threads} "
-            "! video/x-raw,format=I420"
+            f"! video/x-raw,format={fmt}"
         )
     # Bare source: frames painted here and pushed straight into the encoder, for measuring
     # what X capture costs. Same barcode as the probe app.
     return (
         f"appsrc name=src is-live=true do-timestamp=true format=time "
-        f"caps=video/x-raw,format=I420,width={args.width},height={args.height},{caps}"
+        f"caps=video/x-raw,format={fmt},width={args.width},height={args.height},{caps}"
     )
 
 
@@ -290,16 +306,17 @@ class Pipeline:
             self.encoder = choose_encoder(args.codec, args.encoder)
             self.capture = open_damage_capture(args) if args.source == "x11" else None
             size = (self.capture.width, self.capture.height) if self.capture else None
-            i420 = (
+            converted = (
                 self.capture is not None
                 and args.convert == "libyuv"
-                and self.capture.output_i420(i420_layout(*size))
+                and self.capture.output_yuv(yuv_layout(raw_format(args.codec), *size))
             )
+            full_chroma = args.codec in FULL_CHROMA
             description = " ! ".join(
                 [
-                    source_description(args, size, i420),
+                    source_description(args, size, converted),
                     "queue name=q max-size-buffers=1 leaky=downstream",
-                    encoder_description(self.encoder, args.kbps, args.fps, args.threads),
+                    encoder_description(self.encoder, args.kbps, args.fps, args.threads, full_chroma),
                     *sink_descriptions(args),
                 ]
             )
@@ -465,7 +482,7 @@ class Pipeline:
         GLib.idle_add(self.loop.quit)  # the streamer went away: stop with it
 
     def paint_frames(self):
-        """Bare source: an I420 frame with the time barcode and a moving block, at --fps.
+        """Bare source: an I420 (or Y444) frame with the time barcode and a moving block, at --fps.
 
         FLOE_BARE_NOISE=1 fills the frame below the block with a fresh mosaic of random 8x8
         tiles every frame, so the encoder spends every bit it is given (the network benchmark:
@@ -476,7 +493,8 @@ class Pipeline:
         """
         w, h = self.args.width, self.args.height
         noise = os.environ.get("FLOE_BARE_NOISE") == "1" and h > 320
-        frame = bytearray(b"\x10" * (w * h) + b"\x80" * (w * h // 2))
+        chroma = w * h * 2 if self.args.codec in FULL_CHROMA else w * h // 2
+        frame = bytearray(b"\x10" * (w * h) + b"\x80" * chroma)
         src = self.pipeline.get_by_name("src")
         interval = 1.0 / self.args.fps
         n = 0
@@ -576,7 +594,7 @@ def main():
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=60)
-    parser.add_argument("--codec", choices=["H264", "VP8", "VP9", "AV1"], default="H264")
+    parser.add_argument("--codec", choices=["H264", "VP8", "VP9", "AV1", *sorted(FULL_CHROMA)], default="H264")
     parser.add_argument("--frames-fd", type=int, default=3, help="AV1: where frames are written")
     parser.add_argument("--encoder", choices=["auto", "x264enc", "nvh264enc"], default="auto")
     parser.add_argument("--kbps", type=int, default=4000)
@@ -589,7 +607,7 @@ def main():
     )
     parser.add_argument(
         "--convert", choices=["libyuv", "videoconvert"], default="libyuv",
-        help="damage capture: convert the changed rectangles to I420 (libyuv) or whole frames (videoconvert)",
+        help="damage capture: convert the changed rectangles to I420/Y444 (libyuv) or whole frames (videoconvert)",
     )
     parser.add_argument("--probe", action="store_true", help="print the encoders found and exit")
     args = parser.parse_args()

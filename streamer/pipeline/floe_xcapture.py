@@ -9,7 +9,7 @@ them) into a persistent frame, so the X server is held for the few KB that chang
 
 Plain ctypes over libX11, libXext (MIT-SHM), libXdamage and libXfixes, the libraries
 ximagesrc itself links (Debian: libx11-6, libxext6, libxdamage1, libxfixes3), and libyuv
-(libyuv0), which converts to I420 only the rectangles that changed, with SIMD, where
+(libyuv0), which converts to I420 (or Y444) only the rectangles that changed, with SIMD, where
 GStreamer's videoconvert would convert the whole screen every frame.
 Everything here runs on the one capture thread; the X connection is used by no other.
 """
@@ -80,12 +80,12 @@ XFixesFetchRegion = _fn(_xfixes, "XFixesFetchRegion", ctypes.POINTER(_Rect), _p,
 try:
     _yuv = ctypes.CDLL("libyuv.so.0")
     # libyuv's "ARGB" is a little-endian word: B, G, R, A in memory, which is X's BGRx
-    ARGBToI420 = _fn(
-        _yuv, "ARGBToI420", ctypes.c_int, _p, ctypes.c_int,
-        _p, ctypes.c_int, _p, ctypes.c_int, _p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-    )
+    # both: (argb, stride, y, stride, u, stride, v, stride, width, height)
+    _ARGB_TO_YUV = (_p, ctypes.c_int, _p, ctypes.c_int, _p, ctypes.c_int, _p, ctypes.c_int, ctypes.c_int, ctypes.c_int)
+    ARGBToI420 = _fn(_yuv, "ARGBToI420", ctypes.c_int, *_ARGB_TO_YUV)
+    ARGBToI444 = _fn(_yuv, "ARGBToI444", ctypes.c_int, *_ARGB_TO_YUV)
 except OSError:
-    ARGBToI420 = None  # the pipeline converts BGRx frames with videoconvert instead
+    ARGBToI420 = ARGBToI444 = None  # the pipeline converts BGRx frames with videoconvert instead
 shmget = _fn(_libc, "shmget", ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_int)
 shmat = _fn(_libc, "shmat", _p, ctypes.c_int, _p, ctypes.c_int)
 shmdt = _fn(_libc, "shmdt", ctypes.c_int, _p)
@@ -153,11 +153,13 @@ def chroma_aligned(rects, width, height):
     return out
 
 
-class I420Layout:
-    """Where an I420 buffer's planes lie: offsets and strides as GstVideoInfo gives them."""
+class YuvLayout:
+    """Where a planar YUV buffer's planes lie: offsets and strides as GstVideoInfo gives them.
+    `subsampled`: I420 (one colour sample per 2x2 pixels); else Y444 (one per pixel)."""
 
-    def __init__(self, offsets, strides, size):
+    def __init__(self, offsets, strides, size, subsampled=True):
         self.offsets, self.strides, self.size = tuple(offsets), tuple(strides), size
+        self.subsampled = subsampled
 
 
 def rects_to_copy(history, held):
@@ -220,8 +222,8 @@ class _Segment:
 
 
 class DamageCapture:
-    """The root window of `display` as frames, captured when it is drawn on: BGRx, or I420
-    once `output_i420` was given a layout (converted as copied, rectangle by rectangle)."""
+    """The root window of `display` as frames, captured when it is drawn on: BGRx, or I420 or
+    Y444 once `output_yuv` was given a layout (converted as copied, rectangle by rectangle)."""
 
     def __init__(self, display, fps, idle_fps=None):
         XSetErrorHandler(_on_x_error_c)
@@ -275,20 +277,20 @@ class DamageCapture:
         self.number = 0
         self.history = collections.deque(maxlen=8)
         self.held = {}  # a buffer's address -> the capture number it holds
-        self.i420 = None
+        self.yuv = None
 
-    def output_i420(self, layout):
-        """From now on, frames are I420 buffers laid out as `layout` (False: no libyuv)."""
+    def output_yuv(self, layout):
+        """From now on, frames are I420 or Y444 buffers laid out as `layout` (False: no libyuv)."""
         if ARGBToI420 is None:
             return False
-        self.i420 = layout
+        self.yuv = layout
         self.held.clear()
         return True
 
     @property
     def frame_size(self):
         """How many bytes a frame buffer holds."""
-        return self.i420.size if self.i420 else self.size
+        return self.yuv.size if self.yuv else self.size
 
     def _drain_events(self):
         while XPending(self.dpy):
@@ -334,14 +336,15 @@ class DamageCapture:
 
     def _copy(self, into, rects):
         """Copies the frame, or only `rects` of it, to the buffer at `into` (same stride), or
-        converts them into it (I420)."""
+        converts them into it (I420 or Y444)."""
         plan = [(0, 0, self.width, self.height)] if rects is None else plan_reads(rects, self.width, self.height)
         stride = self.width * 4
-        if self.i420:
-            (oy, ou, ov), (sy, su, sv) = self.i420.offsets[:3], self.i420.strides[:3]
-            for x, y, w, h in chroma_aligned(plan, self.width, self.height):
-                cx, cy = x // 2, y // 2
-                ARGBToI420(
+        if self.yuv:
+            (oy, ou, ov), (sy, su, sv) = self.yuv.offsets[:3], self.yuv.strides[:3]
+            convert, shift = (ARGBToI420, 1) if self.yuv.subsampled else (ARGBToI444, 0)
+            for x, y, w, h in chroma_aligned(plan, self.width, self.height) if shift else plan:
+                cx, cy = x >> shift, y >> shift
+                convert(
                     self.frame.addr + y * stride + x * 4, stride,
                     into + oy + y * sy + x, sy,
                     into + ou + cy * su + cx, su,

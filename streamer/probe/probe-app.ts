@@ -2,7 +2,8 @@
  * The probe: a real X application for tests and the latency benchmark.
  *
  * A window over the whole screen (it follows RandR resizes) repaints at --fps: the time barcode
- * (streamer/src/barcode.ts) at the top-left, a moving block so every frame differs. Every input
+ * (streamer/src/barcode.ts) at the top-left, a moving block so every frame differs, and a still
+ * strip of red and blue pixel columns (CHROMA_STRIP). Every input
  * event it receives becomes one JSON line on stdout, so a test can inject input and see what an
  * app saw. Run `node streamer/probe/probe-app.ts --help`.
  */
@@ -65,8 +66,21 @@ export function parseProbeArgs(
   return { fps, display };
 }
 
-const COLORS = { background: 0x203040, white: 0xffffff, black: 0x000000, block: 0xe0a020 };
-const BLOCK = { size: 80, y: BARCODE.height + 40, step: 6 };
+const COLORS = {
+  background: 0x203040,
+  white: 0xffffff,
+  black: 0x000000,
+  block: 0xe0a020,
+  red: 0xff0000,
+  blue: 0x0000ff,
+};
+export const BLOCK = { size: 80, y: BARCODE.height + 40, step: 6 };
+/**
+ * Columns one pixel wide, red and blue in turn, below the block's path: colour detail that
+ * 4:2:0 video cannot keep (both columns of a pair share one colour sample and turn purple),
+ * and 4:4:4 keeps. Painted with the background, so it stays still.
+ */
+export const CHROMA_STRIP = { x: 0, y: BLOCK.y + BLOCK.size + 24, width: 64, height: 16 };
 const SHIFT_MASK = 1;
 const EVENT_MASK = {
   window: 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x8000, // keys, buttons, PointerMotion, Exposure
@@ -105,7 +119,16 @@ export async function runProbe(opts: ProbeOptions, emit: (e: ProbeEvent) => void
     white: gc(COLORS.white),
     black: gc(COLORS.black),
     block: gc(COLORS.block),
+    red: gc(COLORS.red),
+    blue: gc(COLORS.blue),
   };
+  const columns = (from: number) =>
+    Array.from({ length: CHROMA_STRIP.width / 2 }, (_, i) => [
+      CHROMA_STRIP.x + from + 2 * i,
+      CHROMA_STRIP.y,
+      1,
+      CHROMA_STRIP.height,
+    ]).flat();
   X.MapWindow(win);
   // revert to PointerRoot: focus stays sane should the window go away
   X.SetInputFocus(win, 1);
@@ -128,6 +151,8 @@ export async function runProbe(opts: ProbeOptions, emit: (e: ProbeEvent) => void
   const paint = (full: boolean) => {
     if (full) {
       X.PolyFillRectangle(win, gcs.background, [0, 0, size.width, size.height]);
+      X.PolyFillRectangle(win, gcs.red, columns(0));
+      X.PolyFillRectangle(win, gcs.blue, columns(1));
     } else {
       X.PolyFillRectangle(win, gcs.background, [blockX, BLOCK.y, BLOCK.size, BLOCK.size]);
     }

@@ -21,10 +21,12 @@ const ConfigSchema = z
     /**
      * Codecs in order of preference; the first one the browser's offer has is used. H.264
      * first: it costs the least CPU (docs/benchmarks.md, "Codecs"); an app may prefer others.
+     * The full-colour ones last: a browser offers each with its 4:2:0 profile, so they are
+     * used only when a viewer's page offers nothing else (`?codec=H264-444`).
      */
     FLOE_STREAMER_CODECS: z
       .string()
-      .default('H264,VP8,VP9,AV1')
+      .default('H264,VP8,VP9,AV1,H264-444,VP9-444')
       .transform(list)
       .pipe(z.array(z.enum(VIDEO_CODECS)).min(1)),
     /** H.264 encoder: NVENC when the machine has it (auto), or forced. */

@@ -52,12 +52,27 @@ const CODEC_PARAMETERS: Record<VideoCodec, RTCRtpCodecParameters> = {
     clockRate: 90_000,
     rtcpFeedback: feedback,
   }),
+  // High 4:4:4 Predictive (x264 from Y444): profile_idc 244, no constraints, level 3.1
+  // (with level-asymmetry-allowed, a decoder's level does not bound what is sent)
+  'H264-444': new RTCRtpCodecParameters({
+    mimeType: 'video/H264',
+    clockRate: 90_000,
+    rtcpFeedback: feedback,
+    parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=f4001f',
+  }),
   // Profile 0 (8-bit 4:2:0), what vp9enc makes from I420; codec.ts accepts only offers of it.
   VP9: new RTCRtpCodecParameters({
     mimeType: 'video/VP9',
     clockRate: 90_000,
     rtcpFeedback: feedback,
     parameters: 'profile-id=0',
+  }),
+  // Profile 1 (8-bit 4:4:4), what vp9enc makes from Y444.
+  'VP9-444': new RTCRtpCodecParameters({
+    mimeType: 'video/VP9',
+    clockRate: 90_000,
+    rtcpFeedback: feedback,
+    parameters: 'profile-id=1',
   }),
   // Main profile; the RTP comes from werift's Av1Packetizer (pipeline.ts), not GStreamer.
   AV1: new RTCRtpCodecParameters({

@@ -27,9 +27,20 @@ export const PROTOCOL_VERSION = 1;
 export const SIGNAL_PATH = '/signal';
 export const INPUT_CHANNEL = 'input';
 
-/** Video codecs the streamer can encode, by their WebRTC names. */
-export const VIDEO_CODECS = ['H264', 'VP8', 'VP9', 'AV1'] as const;
+/**
+ * Video codecs the streamer can encode, by their WebRTC names. `-444` is the codec with full
+ * colour resolution (4:4:4 chroma: H.264 High 4:4:4 Predictive, VP9 profile 1), for apps whose
+ * coloured text or thin coloured lines 4:2:0 would blur; it costs more CPU and bits, so it is
+ * used only where an app or a viewer asks for it.
+ */
+export const VIDEO_CODECS = ['H264', 'VP8', 'VP9', 'AV1', 'H264-444', 'VP9-444'] as const;
 export type VideoCodec = (typeof VIDEO_CODECS)[number];
+
+/** The codec whose RTP a video codec is sent as (a full-colour variant is its codec's). */
+export type RtpCodec = 'H264' | 'VP8' | 'VP9' | 'AV1';
+export function rtpCodec(codec: VideoCodec): RtpCodec {
+  return codec === 'H264-444' ? 'H264' : codec === 'VP9-444' ? 'VP9' : codec;
+}
 
 /** WebSocket close codes the streamer uses; 4000–4999 is the application range. */
 export const CLOSE_CODES = {

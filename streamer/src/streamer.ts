@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { nextBitrate, worthChanging } from './bitrate.ts';
 import { Broadcast } from './broadcast.ts';
-import { chooseCodec } from './codec.ts';
+import { chooseCodec, offerFor } from './codec.ts';
 import { audioSource, type StreamerConfig, transferPolicy } from './config.ts';
 import type { TraceEntry } from './congestion/twcc-sender.ts';
 import type { Desktop } from './desktop.ts';
@@ -600,7 +600,7 @@ class Viewer {
         if (state === 'failed' || state === 'closed') void this.end();
       },
     });
-    const answer = await this.peer.answer(sdp);
+    const answer = await this.peer.answer(offerFor(codec, sdp));
     sendSignal(this.ws, { type: 'answer', sdp: answer, codec });
     for (const candidate of early) sendSignal(this.ws, { type: 'ice', candidate });
     early = null;

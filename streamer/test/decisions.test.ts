@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { BARCODE, BARCODE_CELLS, decodeBarcode, encodeBarcode } from '../src/barcode.ts';
 import { nextBitrate, worthChanging } from '../src/bitrate.ts';
 import { remoteCandidateAction } from '../src/candidates.ts';
-import { chooseCodec, offeredAs, offeredCodecs } from '../src/codec.ts';
+import { chooseCodec, offeredAs, offeredCodecs, offerFor } from '../src/codec.ts';
 import { loadStreamerConfig } from '../src/config.ts';
 import { stunOfTurn, weriftIceServers } from '../src/ice-servers.ts';
 import { clientSignal } from '../src/protocol-schema.ts';
@@ -42,13 +42,18 @@ describe('codec choice among VP9 and AV1 profiles', () => {
     ['vp8', '', 'VP8'],
     ['VP9', 'profile-id=0', 'VP9'],
     ['VP9', '', 'VP9'], // profile-id absent means profile 0
-    ['VP9', 'profile-id=2', null], // 10-bit: vp9enc makes 8-bit from I420
-    ['VP9', 'profile-id=1', null], // 4:4:4
+    ['VP9', 'profile-id=2', null], // 10-bit: the capture is 8-bit
+    ['VP9', 'profile-id=3', null], // 10-bit 4:4:4
+    ['VP9', 'profile-id=1', 'VP9-444'], // 8-bit 4:4:4
     ['AV1', 'level-idx=5;profile=0;tier=0', 'AV1'],
     ['AV1', '', 'AV1'],
     ['AV1', 'level-idx=5;profile=1;tier=0', null], // High (4:4:4)
     ['H264', 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f', 'H264'],
     ['H264', 'packetization-mode=0', null],
+    ['H264', 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f', 'H264'],
+    ['H264', 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=f4001f', 'H264-444'],
+    ['H264', 'packetization-mode=1;profile-level-id=F4001F', 'H264-444'],
+    ['H264', 'packetization-mode=0;profile-level-id=f4001f', null],
     ['H265', 'level-id=93', null],
     ['rtx', 'apt=96', null],
   ])('%s with "%s" is sent as %s', (name, fmtp, expected) => {
@@ -69,6 +74,51 @@ describe('codec choice among VP9 and AV1 profiles', () => {
     expect(chooseCodec(['VP9', 'AV1'], offer(chromium))).toBe('VP9');
     expect(chooseCodec(['AV1', 'H264'], offer(chromeVideo))).toBe('H264');
     expect(chooseCodec(['AV1', 'VP9'], offer(chromeVideo))).toBeNull();
+  });
+});
+
+describe('the offer cut down to the chosen codec', () => {
+  // Chromium lists each codec's 4:2:0 profile before its 4:4:4 one, with an rtx type each
+  const fb = (pt: number) => `a=rtcp-fb:${pt} nack\r\na=rtcp-fb:${pt} transport-cc\r\n`;
+  const video =
+    'm=video 9 UDP/TLS/RTP/SAVPF 98 99 35 36 108 109 41 42 114 118\r\nc=IN IP4 0.0.0.0\r\n' +
+    'a=mid:1\r\na=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n' +
+    `a=rtpmap:98 VP9/90000\r\n${fb(98)}a=fmtp:98 profile-id=0\r\n` +
+    'a=rtpmap:99 rtx/90000\r\na=fmtp:99 apt=98\r\n' +
+    `a=rtpmap:35 VP9/90000\r\n${fb(35)}a=fmtp:35 profile-id=1\r\n` +
+    'a=rtpmap:36 rtx/90000\r\na=fmtp:36 apt=35\r\n' +
+    `a=rtpmap:108 H264/90000\r\n${fb(108)}a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n` +
+    'a=rtpmap:109 rtx/90000\r\na=fmtp:109 apt=108\r\n' +
+    `a=rtpmap:41 H264/90000\r\n${fb(41)}a=fmtp:41 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=f4001f\r\n` +
+    'a=rtpmap:42 rtx/90000\r\na=fmtp:42 apt=41\r\n' +
+    'a=rtpmap:114 H264/90000\r\na=fmtp:114 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f\r\n' +
+    'a=rtpmap:118 red/90000\r\na=rtcp-fb:* ccm fir\r\n';
+  const sdp = offer(video);
+  const types = (s: string) => /^m=video \S+ \S+ (.*)$/m.exec(s)![1]!.trim().split(' ');
+
+  it.each([
+    ['VP9-444', ['35', '36']],
+    ['VP9', ['98', '99']],
+    ['H264-444', ['41', '42']],
+    ['H264', ['108', '109']], // not 114: packetization-mode 0
+  ] as const)('keeps only what %s is sent as, and its retransmissions', (codec, kept) => {
+    const cut = offerFor(codec, sdp);
+    expect(types(cut)).toEqual(kept);
+    const named = [
+      ...cut.slice(cut.indexOf('m=video')).matchAll(/^a=(?:rtpmap|fmtp|rtcp-fb):(\d+) /gm),
+    ].map((m) => m[1]);
+    expect(new Set(named)).toEqual(new Set(kept));
+    expect(chooseCodec([codec], cut)).toBe(codec);
+    expect(offeredCodecs(cut)).toEqual(new Set([codec]));
+  });
+
+  it('leaves the other sections and the video section’s other lines as they were', () => {
+    const cut = offerFor('VP9-444', sdp);
+    expect(cut.startsWith(sdp.slice(0, sdp.indexOf('m=video')))).toBe(true);
+    for (const line of ['c=IN IP4 0.0.0.0', 'a=mid:1', 'a=rtcp-fb:* ccm fir', 'a=extmap:3 '])
+      expect(cut).toContain(line);
+    expect(cut.endsWith('\r\n')).toBe(true);
+    expect(offerFor('VP8', 'v=0\r\n')).toBe('v=0\r\n'); // no video section: as it was
   });
 });
 
@@ -186,7 +236,7 @@ describe('congestion control', () => {
 describe('configuration', () => {
   it('has working defaults with only a display', () => {
     const c = loadStreamerConfig({ DISPLAY: ':5' });
-    expect(c.FLOE_STREAMER_CODECS).toEqual(['H264', 'VP8', 'VP9', 'AV1']);
+    expect(c.FLOE_STREAMER_CODECS).toEqual(['H264', 'VP8', 'VP9', 'AV1', 'H264-444', 'VP9-444']);
     expect(c.FLOE_STREAMER_VIEWER_POLICY).toBe('takeover');
   });
 

@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import type { Page } from 'playwright-core';
+import { BLOCK, CHROMA_STRIP } from '../probe/probe-app.ts';
 
 /** What the page exposes as `window.__floe` (web/src/stream/main.ts), as far as tests read it. */
 export interface FloeHandle {
@@ -142,6 +143,8 @@ export function pathStats(page: Page): Promise<PathStats> {
 export interface VideoStats {
   framesDecoded: number;
   codec: string | null;
+  /** The codec's fmtp line as negotiated (its profile). */
+  fmtp: string | null;
   videoWidth: number;
   videoHeight: number;
 }
@@ -157,6 +160,7 @@ export function videoStats(page: Page): Promise<VideoStats> {
     return {
       framesDecoded: (inbound?.framesDecoded as number) ?? 0,
       codec: (codec?.mimeType as string) ?? null,
+      fmtp: (codec?.sdpFmtpLine as string) ?? null,
       videoWidth: video.videoWidth,
       videoHeight: video.videoHeight,
     };
@@ -170,6 +174,13 @@ export interface Picture {
   background: [number, number, number];
   /** Left edge of the probe's moving block (orange) along its middle row; -1 if not seen. */
   blockX: number;
+  /**
+   * How far the probe's red and blue pixel columns (CHROMA_STRIP) kept their colours apart:
+   * the mean, over the strip, of red − blue in the red columns and blue − red in the blue
+   * ones. 255 when every pixel keeps its colour (4:4:4); near 0 when each pair shares one
+   * colour sample (4:2:0 makes both purple).
+   */
+  chromaContrast: number;
 }
 
 /**
@@ -183,7 +194,7 @@ export function readPicture(
   changedSince?: string,
 ): Promise<Picture & { changed: number | null }> {
   return page.evaluate(
-    ({ key, changedSince, blockRow }) => {
+    ({ key, changedSince, blockRow, strip }) => {
       const video = document.querySelector('video')!;
       const width = video.videoWidth;
       const height = video.videoHeight;
@@ -221,16 +232,26 @@ export function readPicture(
           if (d > 48) changed++;
         }
       }
+      // the strip's inner rows and columns: its edges meet the background
+      let contrast = 0;
+      let pixels = 0;
+      for (let y = strip.y + 4; y < strip.y + strip.height - 4; y++) {
+        for (let x = strip.x + 2; x < strip.x + strip.width - 2; x++) {
+          const [r, , b] = at(x, y);
+          contrast += (x - strip.x) % 2 === 0 ? r - b : b - r;
+          pixels++;
+        }
+      }
       return {
         width,
         height,
         background: at(Math.floor(width / 2), Math.floor((height * 7) / 8)),
         blockX,
+        chromaContrast: contrast / pixels,
         changed,
       };
     },
-    // the block's middle row: below the barcode (16 px) + 40, 80 px tall (probe-app.ts)
-    { key, changedSince, blockRow: 16 + 40 + 40 },
+    { key, changedSince, blockRow: BLOCK.y + BLOCK.size / 2, strip: CHROMA_STRIP },
   );
 }
 

@@ -21,6 +21,7 @@ import type { ProbeEvent } from '../probe/probe-app.ts';
 import { type ProbeProcess, startProbeProcess } from '../probe/probe-process.ts';
 import { loadStreamerConfig } from '../src/config.ts';
 import { bareDesktop, type Desktop } from '../src/desktop.ts';
+import { rtpCodec } from '../src/protocol.ts';
 import { type Streamer, startStreamer } from '../src/streamer.ts';
 import { type DisplayServer, startDisplayServer } from '../src/x11/display-server.ts';
 import { openX11Desktop } from '../src/x11-desktop.ts';
@@ -78,7 +79,7 @@ function config(port: number, env: Record<string, string> = {}) {
     DISPLAY: server.display,
     FLOE_STREAMER_PORT: String(port),
     FLOE_STREAMER_FPS: '30',
-    FLOE_STREAMER_CODECS: 'H264,VP8,VP9,AV1',
+    FLOE_STREAMER_CODECS: 'H264,VP8,VP9,AV1,H264-444,VP9-444',
     FLOE_TURN_URLS: testbed.turn.url,
     FLOE_TURN_SECRET: testbed.turn.secret,
     FLOE_SESSION_ID: 'e2e',
@@ -220,6 +221,8 @@ describe('streaming an X app to Chromium through TURN only', () => {
         expect(Math.abs(c - BACKGROUND[i]!)).toBeLessThanOrEqual(16);
       });
       expect(first.blockX).toBeGreaterThanOrEqual(0);
+      // 4:2:0: each pair of the red and blue pixel columns shares one colour, both purple
+      expect(first.chromaContrast).toBeLessThan(60);
       await framesGrow(page, 10);
       await expect
         .poll(() => readPicture(page, 'later', 'first'), { timeout: 10_000 })
@@ -416,19 +419,30 @@ describe('streaming an X app to Chromium through TURN only', () => {
 
   // VP9 from vp9enc, AV1 from av1enc packetized by werift (no rtpav1pay in Debian 12): the
   // picture is the app's and its time barcode decodes, so the frames are whole and in order.
-  it.each(['VP9', 'AV1'])(
+  // The full-colour codecs (4:4:4: H.264 High 4:4:4 Predictive, VP9 profile 1) negotiate that
+  // profile and keep the red and blue pixel columns apart, which 4:2:0 turns purple.
+  it.each([
+    ['VP9', 'profile-id=0'],
+    ['AV1', 'profile=0'],
+    ['H264-444', 'profile-level-id=f4'],
+    ['VP9-444', 'profile-id=1'],
+  ] as const)(
     'streams %s when the page asks for it, the picture intact',
-    async (codec) => {
+    async (codec, profile) => {
       const p = await openPage(`${streamer.url}?relay=1&codec=${codec}`);
       try {
         await waitForState(p, 'streaming');
         await framesGrow(p);
-        expect((await videoStats(p)).codec).toBe(`video/${codec}`);
+        const stats = await videoStats(p);
+        expect(stats.codec).toBe(`video/${rtpCodec(codec)}`);
+        expect(stats.fmtp).toContain(profile);
         const picture = await readPicture(p, 'first');
         picture.background.forEach((c, i) => {
           expect(Math.abs(c - BACKGROUND[i]!)).toBeLessThanOrEqual(16);
         });
         expect(picture.blockX).toBeGreaterThanOrEqual(0);
+        if (codec.endsWith('-444')) expect(picture.chromaContrast).toBeGreaterThan(150);
+        else expect(picture.chromaContrast).toBeLessThan(60);
         await p.evaluate(() => {
           (window as unknown as FloeWindow).__floe.collectLatency = true;
         });

@@ -1,13 +1,14 @@
 // Each codec's RTP, from real pipelines (floe_pipeline.py on GStreamer, bare source): every
 // frame depacketizes with werift's depacketizers, the stream opens with a keyframe, a
-// keyframe request is answered with one at once, and a bitrate change leaves it running.
+// keyframe request is answered with one at once, a bitrate change leaves it running, and the
+// bitstream is of the profile the codec is negotiated as (4:4:4 for the full-colour ones).
 // AV1's frames pipe (encoded-frames.ts) is checked byte by byte first.
 
 import { describe, expect, it } from 'vitest';
 import { type DepacketizerCodec, dePacketizeRtpPackets, RtpPacket } from 'werift';
 import { type EncodedFrame, FrameReader } from '../src/encoded-frames.ts';
 import { startPipeline } from '../src/pipeline.ts';
-import { VIDEO_CODECS, type VideoCodec } from '../src/protocol.ts';
+import { type RtpCodec, rtpCodec, VIDEO_CODECS, type VideoCodec } from '../src/protocol.ts';
 
 function framed(frame: EncodedFrame): Buffer {
   const header = Buffer.alloc(17);
@@ -50,7 +51,39 @@ describe('the AV1 frames pipe', () => {
   });
 });
 
-const DEPACKETIZER: Record<VideoCodec, DepacketizerCodec> = {
+/**
+ * The profile a keyframe declares: H.264's profile_idc from its sequence parameter set (66
+ * constrained baseline, 244 High 4:4:4 Predictive), VP9's from its frame header (0: 4:2:0,
+ * 1: 4:4:4). Null for the codecs with one 8-bit profile here.
+ */
+function declaredProfile(codec: VideoCodec, keyframe: Buffer): number | null {
+  switch (rtpCodec(codec)) {
+    case 'H264': {
+      // Annex B: a start code, then the NAL header (type 7 is an SPS), then profile_idc
+      for (let i = 0; i + 4 < keyframe.length; i++) {
+        if (keyframe.readUIntBE(i, 3) === 1 && (keyframe[i + 3]! & 0x1f) === 7)
+          return keyframe[i + 4]!;
+      }
+      return -1;
+    }
+    case 'VP9': {
+      // frame_marker (2 bits), profile_low_bit, profile_high_bit
+      const b = keyframe[0]!;
+      return ((b >> 5) & 1) | (((b >> 4) & 1) << 1);
+    }
+    default:
+      return null;
+  }
+}
+
+const PROFILE: Partial<Record<VideoCodec, number>> = {
+  H264: 66,
+  'H264-444': 244,
+  VP9: 0,
+  'VP9-444': 1,
+};
+
+const DEPACKETIZER: Record<RtpCodec, DepacketizerCodec> = {
   H264: 'MPEG4/ISO/AVC',
   VP8: 'VP8',
   VP9: 'VP9',
@@ -102,10 +135,11 @@ describe.each(VIDEO_CODECS)('%s from a real pipeline', (codec) => {
     for (const p of packets) expect(p.serialize().length).toBeLessThanOrEqual(1200);
     const decoded = frames.map((f) => {
       expect(new Set(f.packets.map((p) => p.header.timestamp)).size).toBe(1);
-      return dePacketizeRtpPackets(DEPACKETIZER[codec], f.packets);
+      return dePacketizeRtpPackets(DEPACKETIZER[rtpCodec(codec)], f.packets);
     });
     for (const d of decoded) expect(d.data.length).toBeGreaterThan(0);
     expect(decoded[0]!.isKeyframe).toBe(true);
+    expect(declaredProfile(codec, decoded[0]!.data)).toBe(PROFILE[codec] ?? null);
     // The regular keyframe comes every 4 s (fps × 4 frames): one within the second after the
     // request, past the first frame, is the requested one.
     const afterAsk = frames.findIndex((f) => f.firstIndex >= askedAt);

@@ -16,9 +16,14 @@ describe('selkiesArgs: the latency benchmark peer runs with the settings of Floe
     ['VP8', 'vp8enc'],
     ['VP9', 'vp9enc'],
     ['AV1', 'av1enc'],
+    ['H264-444', 'h264enc'],
+    ['VP9-444', 'vp9enc'],
   ] as const)('%s encodes with %s', (codec, encoder) => {
     expect(SELKIES_ENCODERS[codec]).toBe(encoder);
-    expect(selkiesArgs({ ...base, codec }, 8080)).toContain(`--encoder=${encoder}`);
+    const args = selkiesArgs({ ...base, codec }, 8080);
+    expect(args).toContain(`--encoder=${encoder}`);
+    // 4:4:4 chroma for the full-colour codecs, 4:2:0 (its default) for the others
+    expect(args).toContain(`--video-fullcolor=${codec.endsWith('-444')}`);
   });
 
   it('locks the frame rate and the display size, on loopback, without audio or login', () => {

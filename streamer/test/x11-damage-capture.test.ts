@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMA_STRIP } from '../probe/probe-app.ts';
 import { type ProbeProcess, startProbeProcess } from '../probe/probe-process.ts';
 import { BARCODE_WIDTH, decodeBarcode } from '../src/barcode.ts';
 import { type DisplayServer, startDisplayServer } from '../src/x11/display-server.ts';
@@ -170,17 +171,15 @@ c.close()
     probe = undefined;
   });
 
-  // I420 frames in three buffers taken in turn, as the pipeline's pool hands them out: each
-  // gets only the rectangles drawn since it was last filled, converted with libyuv.
-  const CAPTURE_I420 = `
+  // I420 or Y444 frames in three buffers taken in turn, as the pipeline's pool hands them out:
+  // each gets only the rectangles drawn since it was last filled, converted with libyuv.
+  const CAPTURE_YUV = `
 import ctypes, json, sys, floe_xcapture as x
-import gi
-gi.require_version("GstVideo", "1.0")
-from gi.repository import GstVideo
+import floe_pipeline as fp
 c = x.DamageCapture(sys.argv[1], 30)
-info = GstVideo.VideoInfo()
-info.set_format(GstVideo.VideoFormat.I420, c.width, c.height)
-assert c.output_i420(x.I420Layout(list(info.offset)[:3], list(info.stride)[:3], info.size))
+fmt, (sx, sy) = sys.argv[3], json.loads(sys.argv[4])
+layout = fp.yuv_layout(fmt, c.width, c.height)
+assert c.output_yuv(layout)
 buffers = [ctypes.create_string_buffer(c.frame_size) for _ in range(3)]
 drawn = 0
 for i in range(45):
@@ -188,53 +187,79 @@ for i in range(45):
 last = buffers[44 % 3]
 whole = ctypes.create_string_buffer(c.frame_size)
 c._copy(ctypes.addressof(whole), None)  # the last capture, converted whole
-w, stride = int(sys.argv[2]), info.stride[0]
+w, stride = int(sys.argv[2]), layout.strides[0]
 luma = b"".join(last.raw[y * stride : y * stride + w] for y in range(16))
-print(json.dumps({"drawn": drawn, "size": c.frame_size, "sameAsWhole": last.raw == whole.raw, "luma": list(luma)}))
+# the red (V) samples along the middle row of the probe's red and blue columns
+shift = 1 if layout.subsampled else 0
+row = layout.offsets[2] + ((sy + 8) >> shift) * layout.strides[2]
+red = [last.raw[row + ((sx + i) >> shift)] for i in range(64)]
+print(json.dumps({"drawn": drawn, "size": c.frame_size, "sameAsWhole": last.raw == whole.raw, "luma": list(luma), "red": red}))
 c.close()
 `;
 
-  it('converts to I420 only what was drawn, and the frames match a whole conversion', async () => {
-    probe = await startProbeProcess({ display: server.display, fps: 30 });
-    const out = (await python(CAPTURE_I420, [server.display, String(BARCODE_WIDTH)])) as {
-      drawn: number;
-      size: number;
-      sameAsWhole: boolean;
-      luma: number[];
-    };
-    await probe.stop();
-    probe = undefined;
-    expect(out.size).toBe((1024 * 768 * 3) / 2);
-    expect(out.drawn).toBeGreaterThan(20);
-    expect(out.sameAsWhole).toBe(true);
-    // the barcode is in the Y plane, as the browser's decoder reads it
-    const painted = decodeBarcode(
-      (px, py) => out.luma[Math.floor(py) * BARCODE_WIDTH + Math.floor(px)]!,
-    );
-    expect(painted).not.toBeNull();
-  });
+  it.each([
+    ['I420', 1.5],
+    ['Y444', 3],
+  ] as const)(
+    'converts to %s only what was drawn, and the frames match a whole conversion',
+    async (format, bytesAPixel) => {
+      probe = await startProbeProcess({ display: server.display, fps: 30 });
+      const strip = JSON.stringify([CHROMA_STRIP.x, CHROMA_STRIP.y]);
+      const out = (await python(CAPTURE_YUV, [
+        server.display,
+        String(BARCODE_WIDTH),
+        format,
+        strip,
+      ])) as {
+        drawn: number;
+        size: number;
+        sameAsWhole: boolean;
+        luma: number[];
+        red: number[];
+      };
+      await probe.stop();
+      probe = undefined;
+      expect(out.size).toBe(1024 * 768 * bytesAPixel);
+      expect(out.drawn).toBeGreaterThan(20);
+      expect(out.sameAsWhole).toBe(true);
+      // the barcode is in the Y plane, as the browser's decoder reads it
+      const painted = decodeBarcode(
+        (px, py) => out.luma[Math.floor(py) * BARCODE_WIDTH + Math.floor(px)]!,
+      );
+      expect(painted).not.toBeNull();
+      // Y444 keeps a red sample for each pixel: high in the red columns (BT.601: 240), low in the
+      // blue ones (110); I420 has one for each pair, the same for both
+      const inner = out.red.slice(2, 62);
+      const redness = inner.reduce((sum, v, i) => sum + (i % 2 === 0 ? v : -v), 0) / inner.length;
+      if (format === 'Y444') expect(redness).toBeGreaterThan(50);
+      else expect(Math.abs(redness)).toBeLessThan(5);
+    },
+  );
 
-  it("says in the stream that its colours are libyuv's BT.601, not the HD default", async () => {
-    // the damage source as the pipeline describes it, encoded, and read back by h264parse
-    // from the stream's VUI, as the browser's decoder reads it
-    const out = await python(
-      [
-        'import json, types',
-        'import floe_pipeline as fp',
-        'from gi.repository import Gst',
-        'Gst.init(None)',
-        'args = types.SimpleNamespace(source="x11", fps=30, threads=1)',
-        'caps = fp.source_description(args, (1280, 720), True).split(" caps=")[1]',
-        'p = Gst.parse_launch(f"videotestsrc num-buffers=3 ! {caps} ! x264enc ! h264parse name=parse ! fakesink")',
-        'p.set_state(Gst.State.PLAYING)',
-        'p.get_bus().timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)',
-        'caps = p.get_by_name("parse").get_static_pad("src").get_current_caps()',
-        'print(json.dumps(caps.get_structure(0).get_string("colorimetry")))',
-        'p.set_state(Gst.State.NULL)',
-      ].join('\n'),
-    );
-    expect(out).toBe('bt601');
-  });
+  it.each(['H264', 'H264-444'])(
+    "says in %s that its colours are libyuv's BT.601, not the HD default",
+    async (codec) => {
+      // the damage source as the pipeline describes it, encoded, and read back by h264parse
+      // from the stream's VUI, as the browser's decoder reads it
+      const out = await python(
+        [
+          'import json, types',
+          'import floe_pipeline as fp',
+          'from gi.repository import Gst',
+          'Gst.init(None)',
+          `args = types.SimpleNamespace(source="x11", fps=30, threads=1, codec="${codec}")`,
+          'caps = fp.source_description(args, (1280, 720), True).split(" caps=")[1]',
+          'p = Gst.parse_launch(f"videotestsrc num-buffers=3 ! {caps} ! x264enc ! h264parse name=parse ! fakesink")',
+          'p.set_state(Gst.State.PLAYING)',
+          'p.get_bus().timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)',
+          'caps = p.get_by_name("parse").get_static_pad("src").get_current_caps()',
+          'print(json.dumps(caps.get_structure(0).get_string("colorimetry")))',
+          'p.set_state(Gst.State.NULL)',
+        ].join('\n'),
+      );
+      expect(out).toBe('bt601');
+    },
+  );
 
   it('repeats a static screen at the idle rate, drawn on by nobody', async () => {
     const out = await capture(1);

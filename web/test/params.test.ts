@@ -56,6 +56,8 @@ describe('parseOptions', () => {
     expect(parseCodec('h264')).toBe('H264');
     expect(parseCodec('av1')).toBe('AV1');
     expect(parseCodec('VP9')).toBe('VP9');
+    expect(parseCodec('h264-444')).toBe('H264-444');
+    expect(parseCodec('VP9-422')).toBeNull();
     expect(parseCodec('H265')).toBeNull();
     expect(parseCodec(null)).toBeNull();
   });

@@ -59,6 +59,18 @@ describe('stats', () => {
     }),
   );
 
+  it('names a 4:4:4 profile as the streamer does', () => {
+    const entries = report(0, {}).map((e) =>
+      e.type === 'codec'
+        ? {
+            ...e,
+            sdpFmtpLine: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=f4001f',
+          }
+        : e,
+    );
+    expect(readSample(entries).codec).toBe('H264-444');
+  });
+
   it('reads the video stream, the selected path and the codec', () => {
     expect(second).toMatchObject({
       codec: 'H264',

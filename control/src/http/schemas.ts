@@ -352,7 +352,7 @@ const VideoCodecs = z
   .refine((codecs) => new Set(codecs).size === codecs.length, 'each codec at most once')
   .openapi({
     description:
-      'video codecs in order of preference: the stream uses the first one the browser can decode (none of them: the stream is refused). null: H264, VP8, VP9, AV1',
+      'video codecs in order of preference: the stream uses the first one the browser can decode (none of them: the stream is refused). H264-444 and VP9-444 are H.264 and VP9 with full colour resolution (4:4:4), sharper coloured text and lines for more CPU and bits; list one first to use it wherever the browser decodes it. null: H264, VP8, VP9, AV1, then H264-444 and VP9-444 (used only when the viewer asks for them)',
     example: ['AV1', 'VP9', 'H264'],
   });
 

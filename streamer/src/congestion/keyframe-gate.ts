@@ -1,5 +1,5 @@
 import { H264RtpPayload, NalUnitType, Vp8RtpPayload, Vp9RtpPayload } from 'werift';
-import type { VideoCodec } from '../protocol.ts';
+import { rtpCodec, type VideoCodec } from '../protocol.ts';
 
 /**
  * After a sudden drop of the link (the estimator's step, see trainKbps), what is in flight
@@ -69,7 +69,7 @@ const GIVE_UP_MS = 3000;
 
 /** Whether an RTP payload of `codec` is the first packet of a keyframe. */
 export function keyframeStart(codec: VideoCodec): (payload: Buffer) => boolean {
-  switch (codec) {
+  switch (rtpCodec(codec)) {
     case 'H264':
       // the payloader sends the parameter sets first (config-interval=-1), alone or together
       return (payload) => {

@@ -6,7 +6,7 @@ export interface PageOptions {
   relay: boolean;
   /** `stats=1`: the stats overlay is open from the start. */
   stats: boolean;
-  /** `codec=H264|VP8|VP9|AV1`: the only video codec offered, so the streamer must use it. */
+  /** `codec=H264|VP8|VP9|AV1|H264-444|VP9-444`: the only codec offered, so the streamer must use it. */
   codec: VideoCodec | null;
   /** `back=/path`: the "back to launcher" link, same-origin only. */
   back: string | null;

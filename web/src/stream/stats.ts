@@ -3,6 +3,13 @@
  * stats are running totals; rates and per-frame figures come from the difference between two
  * samples, so `readSample` takes the totals and `summarize` turns two samples into figures.
  */
+import { offeredAs } from '@floe/streamer/codec';
+
+/** The codec as the streamer names it (`H264-444` for H.264's 4:4:4 profile), else as sent. */
+function codecName(mimeType: string | null, fmtp: string | null): string | null {
+  const name = mimeType?.replace(/^video\//i, '');
+  return name ? (offeredAs(name, fmtp ?? '') ?? name) : null;
+}
 
 /** One entry of an RTCStatsReport, loosely typed: fields differ between browsers. */
 export interface StatsEntry {
@@ -86,7 +93,7 @@ export function readSample(entries: Iterable<StatsEntry>): StatsSample {
     jitterBufferEmittedCount: num(video?.jitterBufferEmittedCount),
     frameWidth: num(video?.frameWidth),
     frameHeight: num(video?.frameHeight),
-    codec: str(codec?.mimeType)?.replace(/^video\//i, '') ?? null,
+    codec: codecName(str(codec?.mimeType), str(codec?.sdpFmtpLine)),
     rttMs: rtt === null ? null : rtt * 1000,
     candidateType: str(local?.candidateType),
     remoteCandidateType: str(remote?.candidateType),
