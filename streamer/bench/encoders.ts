@@ -5,7 +5,7 @@
  * work done, not the waiting: on a shared, loaded machine it stays comparable where latency
  * does not. H.264 (x264) runs in the same run as the reference.
  *
- *   node streamer/bench/encoders.ts [--codec h264,vp8,vp9,av1] [--seconds 10] [--fps 60]
+ *   node streamer/bench/encoders.ts [--codec h264,vp9-444,...] [--seconds 10] [--fps 60]
  */
 
 import { readdirSync, readFileSync } from 'node:fs';

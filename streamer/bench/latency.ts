@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureSelkies, launchChromium, startCoturn } from '@floe/testbed';
 import { buildPeerProbe, buildWeb } from '@floe/web/build';
+import { readChromaContrast } from '../probe/colour-detail.ts';
 import { VIDEO_CODECS, type VideoCodec } from '../src/protocol.ts';
 import { startDisplayServer } from '../src/x11/display-server.ts';
 import { type CpuSnapshot, cpuBetween, cpuSnapshot, stopChild } from './cpu.ts';
@@ -28,7 +29,7 @@ const HELP = `Glass-to-glass latency benchmark of the streamer (see docs/benchma
   --frames N     latency samples per configuration (600)
   --fps N        frames per second painted and encoded (60)
   --repeat N     runs per configuration, pooled (3)
-  --codec LIST   the codecs to run, comma-separated (h264,vp8,vp9,av1: all)
+  --codec LIST   the codecs to run, comma-separated (h264,vp8,vp9,av1,h264-444,vp9-444: all)
   --only LIST    run only configurations matching every comma-separated word, where
                  a|b matches either, e.g. "1080,H264,turn" or "bare" or
                  "1080p,turn|websocket,x11" (Floe and Selkies through TURN, and
@@ -275,11 +276,14 @@ async function runCase(c: Case) {
     const stats = (await page.evaluate(() =>
       (window.__floeProbe ?? window.__floe).stats(),
     )) as BrowserStats;
+    // whether the picture kept the probe's colour detail (4:4:4), in Floe's and Selkies' pages
+    const colourDetail = c.source === 'x11' ? await readChromaContrast(page) : null;
     const run = {
       measured,
       fromCapture,
       seconds,
       stats,
+      colourDetail,
       cpu,
       keyframes,
       frameDelay,
@@ -492,6 +496,7 @@ function summarize(c: Case, runs: Run[]) {
     encodeMs: mean((r) => r.stats.streamer?.encodeMs),
     rttMs: mean((r) => r.stats.browser?.rttMs),
     mbps: mean((r) => (r.stats.browser?.bitrate ?? Number.NaN) / 1e6),
+    colourDetail: runs[0]!.colourDetail === null ? '–' : mean((r) => r.colourDetail ?? undefined),
     jitterBufferMs: mean((r) => r.stats.browser?.jitterBufferMs),
     decodeMs: mean((r) => r.stats.browser?.decodeMs),
     candidate:
@@ -588,14 +593,14 @@ function printTable(rows: Record<string, unknown>[]) {
   const cpuText = (c: Record<string, number>) =>
     `${c.machine}% (streamer ${c.streamer}, gst or selkies ${c.pipeline}, X ${c.xserver}, app ${c.app}, chromium ${c.chromium}, turn ${c.coturn})`;
   console.log(
-    '| case | p50 ms (per run) | p90 ms | p99 ms | from capture time p50 / p99 ms | fps shown | fps decoded | Mbit/s received | capture→encoded ms | encode ms | RTT ms | jitter buffer ms | decode ms | ICE candidate | CPU, machine (per part, % of a core) |',
+    '| case | p50 ms (per run) | p90 ms | p99 ms | from capture time p50 / p99 ms | fps shown | fps decoded | Mbit/s received | colour detail (4:4:4 255, 4:2:0 0) | capture→encoded ms | encode ms | RTT ms | jitter buffer ms | decode ms | ICE candidate | CPU, machine (per part, % of a core) |',
   );
   console.log(
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const r of rows)
     console.log(
-      `| ${r.case} | ${r.p50} (${(r.runP50s as number[]).join(', ')}) | ${r.p90} | ${r.p99} | ${r.captureP50} / ${r.captureP99} | ${r.fps} | ${r.decodedFps} | ${r.mbps} | ${r.pipelineMs} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${r.candidate} | ${cpuText(r.cpu as Record<string, number>)} |`,
+      `| ${r.case} | ${r.p50} (${(r.runP50s as number[]).join(', ')}) | ${r.p90} | ${r.p99} | ${r.captureP50} / ${r.captureP99} | ${r.fps} | ${r.decodedFps} | ${r.mbps} | ${r.colourDetail} | ${r.pipelineMs} | ${r.encodeMs} | ${r.rttMs} | ${r.jitterBufferMs} | ${r.decodeMs} | ${r.candidate} | ${cpuText(r.cpu as Record<string, number>)} |`,
     );
   const parted = rows.filter((r) => (r.parts as FrameParts).typical.frames > 0);
   if (!parted.length) return;

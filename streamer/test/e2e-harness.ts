@@ -7,7 +7,8 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import type { Page } from 'playwright-core';
-import { BLOCK, CHROMA_STRIP } from '../probe/probe-app.ts';
+import { readChromaContrast } from '../probe/colour-detail.ts';
+import { BLOCK } from '../probe/probe-app.ts';
 
 /** What the page exposes as `window.__floe` (web/src/stream/main.ts), as far as tests read it. */
 export interface FloeHandle {
@@ -175,10 +176,8 @@ export interface Picture {
   /** Left edge of the probe's moving block (orange) along its middle row; -1 if not seen. */
   blockX: number;
   /**
-   * How far the probe's red and blue pixel columns (CHROMA_STRIP) kept their colours apart:
-   * the mean, over the strip, of red − blue in the red columns and blue − red in the blue
-   * ones. 255 when every pixel keeps its colour (4:4:4); near 0 when each pair shares one
-   * colour sample (4:2:0 makes both purple).
+   * How far the probe's red and blue pixel columns kept their colours apart (colour-detail.ts):
+   * 255 when every pixel keeps its colour (4:4:4), near 0 when a pair shares one (4:2:0).
    */
   chromaContrast: number;
 }
@@ -188,13 +187,13 @@ export interface Picture {
  * background colour and where its moving block is. `key` keeps the frame in the page so a
  * later call can count the pixels that changed since (`changedSince`).
  */
-export function readPicture(
+export async function readPicture(
   page: Page,
   key: string,
   changedSince?: string,
 ): Promise<Picture & { changed: number | null }> {
-  return page.evaluate(
-    ({ key, changedSince, blockRow, strip }) => {
+  const picture = await page.evaluate(
+    ({ key, changedSince, blockRow }) => {
       const video = document.querySelector('video')!;
       const width = video.videoWidth;
       const height = video.videoHeight;
@@ -232,27 +231,17 @@ export function readPicture(
           if (d > 48) changed++;
         }
       }
-      // the strip's inner rows and columns: its edges meet the background
-      let contrast = 0;
-      let pixels = 0;
-      for (let y = strip.y + 4; y < strip.y + strip.height - 4; y++) {
-        for (let x = strip.x + 2; x < strip.x + strip.width - 2; x++) {
-          const [r, , b] = at(x, y);
-          contrast += (x - strip.x) % 2 === 0 ? r - b : b - r;
-          pixels++;
-        }
-      }
       return {
         width,
         height,
         background: at(Math.floor(width / 2), Math.floor((height * 7) / 8)),
         blockX,
-        chromaContrast: contrast / pixels,
         changed,
       };
     },
-    { key, changedSince, blockRow: BLOCK.y + BLOCK.size / 2, strip: CHROMA_STRIP },
+    { key, changedSince, blockRow: BLOCK.y + BLOCK.size / 2 },
   );
+  return { ...picture, chromaContrast: await readChromaContrast(page) };
 }
 
 /** Undo steps run last-in first-out, every one even when some fail. */
