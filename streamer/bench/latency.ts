@@ -43,6 +43,8 @@ const HELP = `Glass-to-glass latency benchmark of the streamer (see docs/benchma
 
   BENCH_SELKIES_ARGS   more arguments for Selkies, space-separated
   BENCH_CHROMIUM_ARGS  more arguments for Chromium
+  BENCH_CHROMIUM_PATH  a program to start instead of Chromium: a wrapper that starts it,
+                       e.g. under nice or taskset
   BENCH_DEBUG=1        print the pages' consoles and Selkies' output
 `;
 
@@ -164,7 +166,10 @@ const PROBE_HANDLE = 'window.probeHandle = () => window.__floeProbe ?? window.__
 const work = mkdtempSync(join(tmpdir(), 'floe-bench-'));
 const { dir: webDir } = await buildWeb({ outDir: join(work, 'web') });
 const turn = await startCoturn({ relayPorts: 512 });
-const browser = await launchChromium(process.env.BENCH_CHROMIUM_ARGS?.split(' ').filter(Boolean));
+const browser = await launchChromium(
+  process.env.BENCH_CHROMIUM_ARGS?.split(' ').filter(Boolean),
+  process.env.BENCH_CHROMIUM_PATH,
+);
 const results: Record<string, unknown>[] = [];
 // The machine may be shared: its load before and after goes with the figures.
 const loadBefore = loadavg();
