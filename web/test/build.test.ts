@@ -37,10 +37,10 @@ describe('buildWeb', () => {
     for (const ref of refs) expect(ref, ref).toMatch(/^(?:data:|\.|[a-z][\w.-]*$)/);
   });
 
-  it('takes only the protocol, barcode and idle warning lead from the streamer, and no zod', () => {
+  it('takes only the protocol, codec profiles, barcode and idle warning lead from the streamer, and no zod', () => {
     expect(
       result.inputs.filter((f) =>
-        /node_modules|streamer\/src\/(?!barcode|protocol\.ts|idle-warning\.ts)/.test(f),
+        /node_modules|streamer\/src\/(?!barcode|protocol\.ts|codec\.ts|idle-warning\.ts)/.test(f),
       ),
     ).toEqual([]);
     expect(read('stream.js')).not.toMatch(/zod/i);
