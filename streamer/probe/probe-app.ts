@@ -22,8 +22,9 @@ export type ProbeEvent =
 
 export const USAGE = `usage: node streamer/probe/probe-app.ts [--fps N] [--display :N]
 
-A full-screen X window that paints the latency barcode and a moving block every frame and
-prints one JSON line per input event it receives:
+A full-screen X window that paints the latency barcode and a moving block every frame (and a
+still strip of red and blue pixel columns, to tell 4:4:4 video from 4:2:0) and prints one
+JSON line per input event it receives:
   {"type":"ready","width":W,"height":H}     mapped, focused and painting
   {"type":"resize","width":W,"height":H}    the screen changed size
   {"type":"key","down":true,"keycode":38,"keysym":97}
